@@ -1,0 +1,300 @@
+//! ARNs and the identifiers inside them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::InputError;
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+pub(crate) use string_newtype;
+
+string_newtype!(
+    /// A 12-digit AWS account id.
+    AccountId
+);
+string_newtype!(
+    /// An AWS region name such as `us-east-1`.
+    Region
+);
+
+impl AccountId {
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InputError::new("account id", s, "must be 12 digits"))
+        }
+    }
+}
+
+impl Region {
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && s.split('-').count() >= 3
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InputError::new(
+                "region",
+                s,
+                "expected a region name such as us-east-1",
+            ))
+        }
+    }
+
+    /// The partition this region belongs to.
+    pub fn partition(&self) -> Partition {
+        if self.0.starts_with("cn-") {
+            Partition::China
+        } else if self.0.starts_with("us-gov-") {
+            Partition::GovCloud
+        } else {
+            Partition::Aws
+        }
+    }
+}
+
+/// An AWS partition; it decides ARN prefixes and endpoint domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partition {
+    Aws,
+    China,
+    GovCloud,
+}
+
+impl Partition {
+    pub fn domain(self) -> &'static str {
+        match self {
+            Partition::China => "amazonaws.com.cn",
+            Partition::Aws | Partition::GovCloud => "amazonaws.com",
+        }
+    }
+}
+
+/// A parsed ARN: `arn:<partition>:<service>:<region>:<account>:<resource>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arn<'a> {
+    pub partition: &'a str,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    pub fn parse(s: &'a str) -> Result<Self, InputError> {
+        let mut parts = s.splitn(6, ':');
+        let mut next = || parts.next().unwrap_or_default();
+        let (prefix, partition, service, region, account, resource) =
+            (next(), next(), next(), next(), next(), next());
+        if prefix != "arn" || partition.is_empty() || service.is_empty() || resource.is_empty() {
+            return Err(InputError::new(
+                "ARN",
+                s,
+                "expected arn:<partition>:<service>:<region>:<account>:<resource>",
+            ));
+        }
+        Ok(Self {
+            partition,
+            service,
+            region,
+            account,
+            resource,
+        })
+    }
+}
+
+string_newtype!(
+    /// The ARN of an ECS service: `arn:aws:ecs:<region>:<account>:service/<cluster>/<name>`.
+    ServiceArn
+);
+
+impl ServiceArn {
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        let arn = Arn::parse(s)?;
+        let bad = |why: &str| InputError::new("service ARN", s, why.to_owned());
+        if arn.service != "ecs" {
+            return Err(bad("not an ECS ARN"));
+        }
+        AccountId::parse(arn.account).map_err(|_| bad("account is not 12 digits"))?;
+        Region::parse(arn.region).map_err(|_| bad("region is missing"))?;
+        match arn.resource.strip_prefix("service/") {
+            // New-format ARNs carry the cluster: service/<cluster>/<name>.
+            Some(rest) if rest.split('/').count() == 2 && !rest.split('/').any(str::is_empty) => {
+                Ok(Self(s.to_owned()))
+            }
+            _ => Err(bad(
+                "expected service/<cluster>/<name> (the long ARN format)",
+            )),
+        }
+    }
+
+    fn arn(&self) -> Arn<'_> {
+        Arn::parse(&self.0).unwrap_or(Arn {
+            partition: "",
+            service: "",
+            region: "",
+            account: "",
+            resource: "",
+        })
+    }
+
+    pub fn account(&self) -> AccountId {
+        AccountId(self.arn().account.to_owned())
+    }
+
+    pub fn region(&self) -> Region {
+        Region(self.arn().region.to_owned())
+    }
+
+    pub fn cluster_name(&self) -> &str {
+        self.resource_parts().0
+    }
+
+    pub fn name(&self) -> &str {
+        self.resource_parts().1
+    }
+
+    fn resource_parts(&self) -> (&str, &str) {
+        let resource = self.0.splitn(6, ':').nth(5).unwrap_or_default();
+        let rest = resource.strip_prefix("service/").unwrap_or(resource);
+        rest.split_once('/').unwrap_or(("", rest))
+    }
+}
+
+string_newtype!(
+    /// The ARN of one task-definition revision:
+    /// `arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>`.
+    TaskDefArn
+);
+
+impl TaskDefArn {
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        let arn = Arn::parse(s)?;
+        let bad = |why: &str| InputError::new("task definition ARN", s, why.to_owned());
+        if arn.service != "ecs" {
+            return Err(bad("not an ECS ARN"));
+        }
+        let Some(rest) = arn.resource.strip_prefix("task-definition/") else {
+            return Err(bad("expected task-definition/<family>:<revision>"));
+        };
+        match rest.rsplit_once(':') {
+            Some((family, rev)) if !family.is_empty() && rev.parse::<u32>().is_ok() => {
+                Ok(Self(s.to_owned()))
+            }
+            _ => Err(bad("expected task-definition/<family>:<revision>")),
+        }
+    }
+
+    /// `family:revision`, the short form ECS accepts everywhere.
+    pub fn revision(&self) -> Revision {
+        let tail = self
+            .0
+            .rsplit_once("task-definition/")
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        let (family, number) = tail.rsplit_once(':').unwrap_or((tail, "0"));
+        Revision {
+            family: family.to_owned(),
+            number: number.parse().unwrap_or(0),
+        }
+    }
+}
+
+/// A task-definition family and revision number, displayed as `family:number`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Revision {
+    pub family: String,
+    pub number: u32,
+}
+
+impl fmt::Display for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.family, self.number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_arn_parts() {
+        let arn =
+            ServiceArn::parse("arn:aws:ecs:eu-west-1:123456789012:service/prod/model-api").unwrap();
+        assert_eq!(arn.cluster_name(), "prod");
+        assert_eq!(arn.name(), "model-api");
+        assert_eq!(arn.account().as_str(), "123456789012");
+        assert_eq!(arn.region().as_str(), "eu-west-1");
+    }
+
+    #[test]
+    fn rejects_short_service_arns_and_garbage() {
+        for bad in [
+            "arn:aws:ecs:eu-west-1:123456789012:service/model-api",
+            "arn:aws:s3:::bucket",
+            "model-api",
+            "arn:aws:ecs:eu-west-1:12345:service/a/b",
+            "",
+        ] {
+            assert!(ServiceArn::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn task_definition_revision() {
+        let arn = TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/model:42")
+            .unwrap();
+        assert_eq!(arn.revision().to_string(), "model:42");
+        assert_eq!(arn.revision().number, 42);
+        assert!(
+            TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/model").is_err()
+        );
+        assert!(
+            TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/model:x")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(
+            Region::parse("cn-north-1").unwrap().partition().domain(),
+            "amazonaws.com.cn"
+        );
+        assert_eq!(
+            Region::parse("us-east-1").unwrap().partition().domain(),
+            "amazonaws.com"
+        );
+        assert!(Region::parse("US_EAST").is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! The deploy decisions: does a push go to a service, and what revision does it get.
+//!
+//! Two pure steps, because the second needs a fact (the current task definition)
+//! that is only worth fetching for services the first step accepts:
+//! 1. [`match_service`]: from the push and the service's tags alone.
+//! 2. [`plan_rollout`]: from the push, the opt-in and the current revision.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::event::PushEvent;
+use crate::image::registry_host;
+use crate::ledger::{RevisionRecord, revision_tags};
+use crate::service::{OptIn, ServiceView, TaskDefSummary};
+use crate::{Digest, ImageRef, InputError, TaskDefArn};
+
+/// Why a matching service gets no new revision. Each is logged and reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The service runs in another account than the push came from.
+    AccountMismatch { event: String, service: String },
+    /// The service runs in another region than the push came from.
+    RegionMismatch { event: String, service: String },
+    /// The pushed tag does not pass `rollgate:tag-filter`.
+    TagFiltered { tag: Option<String>, filter: String },
+    /// The service is draining or inactive.
+    ServiceInactive { status: String },
+    /// This digest is already what the service runs (a duplicate delivery, or a re-tag).
+    AlreadyDeployed { revision: String },
+    /// A newer push is already deployed; rollgate never moves a service backwards.
+    OlderThanDeployed {
+        pushed_at: String,
+        deployed_pushed_at: String,
+    },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AccountMismatch { event, service } => {
+                write!(
+                    f,
+                    "push came from account {event}, the service runs in account {service}"
+                )
+            }
+            Self::RegionMismatch { event, service } => {
+                write!(
+                    f,
+                    "push came from region {event}, the service runs in region {service}"
+                )
+            }
+            Self::TagFiltered {
+                tag: Some(tag),
+                filter,
+            } => {
+                write!(f, "tag {tag} does not pass rollgate:tag-filter {filter}")
+            }
+            Self::TagFiltered { tag: None, filter } => {
+                write!(
+                    f,
+                    "untagged push does not pass rollgate:tag-filter {filter}"
+                )
+            }
+            Self::ServiceInactive { status } => write!(f, "service is {status}"),
+            Self::AlreadyDeployed { revision } => {
+                write!(f, "digest already deployed as {revision}")
+            }
+            Self::OlderThanDeployed {
+                pushed_at,
+                deployed_pushed_at,
+            } => write!(
+                f,
+                "push from {pushed_at} is older than the deployed push from {deployed_pushed_at}"
+            ),
+        }
+    }
+}
+
+/// The first decision, from the service's tags alone.
+#[derive(Debug, Clone)]
+pub enum Match {
+    /// The service does not track this repository (or has not opted in): not reported.
+    NotTracking,
+    /// The service tracks the repository but must not take this push.
+    Skip(SkipReason),
+    /// The service's rollgate tags are broken; the message says which and how to fix it.
+    Misconfigured(InputError),
+    /// Go on: fetch the current revision and plan.
+    Candidate(OptIn),
+}
+
+pub fn match_service(push: &PushEvent, service: &ServiceView) -> Match {
+    if OptIn::repository_tag(&service.tags) != Some(push.repository.as_str()) {
+        return Match::NotTracking;
+    }
+    let opt_in = match OptIn::from_tags(&service.tags) {
+        Ok(Some(opt_in)) => opt_in,
+        Ok(None) => return Match::NotTracking,
+        Err(e) => return Match::Misconfigured(e),
+    };
+    let (account, region) = (service.arn.account(), service.arn.region());
+    if account != push.envelope.account {
+        return Match::Skip(SkipReason::AccountMismatch {
+            event: push.envelope.account.to_string(),
+            service: account.to_string(),
+        });
+    }
+    if region != push.envelope.region {
+        return Match::Skip(SkipReason::RegionMismatch {
+            event: push.envelope.region.to_string(),
+            service: region.to_string(),
+        });
+    }
+    if service.status != "ACTIVE" {
+        return Match::Skip(SkipReason::ServiceInactive {
+            status: service.status.clone(),
+        });
+    }
+    if !opt_in.filter.matches(push.tag.as_ref()) {
+        return Match::Skip(SkipReason::TagFiltered {
+            tag: push.tag.as_ref().map(ToString::to_string),
+            filter: opt_in.filter.to_string(),
+        });
+    }
+    Match::Candidate(opt_in)
+}
+
+/// What to register and roll out for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolloutPlan {
+    /// The revision to copy.
+    pub base: TaskDefArn,
+    /// The one container whose image changes.
+    pub container: String,
+    /// The digest-pinned image it gets.
+    pub image: String,
+    /// All tags of the new revision (the user's, then the ledger record).
+    pub tags: Vec<(String, String)>,
+    pub record: RevisionRecord,
+}
+
+/// The second decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Rollout(Box<RolloutPlan>),
+    Skip(SkipReason),
+}
+
+/// A planning failure: the service's configuration does not allow a rollout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "rollgate:container is {wanted:?} but the task definition has no such container (it has: {have}); fix the tag"
+    )]
+    NoSuchContainer { wanted: String, have: String },
+    #[error(
+        "no container's image comes from {registry}/{repository}; tag the service with rollgate:container=<name>"
+    )]
+    NoContainerFromRepository {
+        registry: String,
+        repository: String,
+    },
+    #[error(
+        "containers {names} all use {repository}; tag the service with rollgate:container=<name> to pick one"
+    )]
+    AmbiguousContainer { names: String, repository: String },
+    #[error(
+        "the current revision's ledger tags are broken ({0}); fix or remove the rollgate:* tags on it"
+    )]
+    BrokenLedger(InputError),
+}
+
+pub fn plan_rollout(
+    push: &PushEvent,
+    service: &ServiceView,
+    opt_in: &OptIn,
+    current: &TaskDefSummary,
+) -> Result<Decision, PlanError> {
+    let registry = registry_host(&push.envelope.account, &push.envelope.region);
+    let container = pick_container(&registry, opt_in, current)?;
+
+    let record = RevisionRecord::from_tags(&current.tags).map_err(PlanError::BrokenLedger)?;
+    let running_digest = ImageRef::parse(&container.image).digest;
+    let same_digest = |d: &Digest| d == &push.digest;
+    if record.as_ref().is_some_and(|r| same_digest(&r.digest))
+        || running_digest.as_deref() == Some(push.digest.as_str())
+    {
+        return Ok(Decision::Skip(SkipReason::AlreadyDeployed {
+            revision: current.arn.revision().to_string(),
+        }));
+    }
+    if let Some(deployed) = &record {
+        // Equal times deploy: EventBridge times have one-second resolution, and of two
+        // pushes in the same second the later delivery is the better guess.
+        if push.envelope.time < deployed.pushed_at {
+            return Ok(Decision::Skip(SkipReason::OlderThanDeployed {
+                pushed_at: push.envelope.time.to_rfc3339(),
+                deployed_pushed_at: deployed.pushed_at.to_rfc3339(),
+            }));
+        }
+    }
+
+    let record = RevisionRecord {
+        digest: push.digest.clone(),
+        image_tag: push.tag.clone(),
+        pushed_at: push.envelope.time,
+        previous: Some(current.arn.clone()),
+        event_id: push.envelope.id.clone(),
+        service: service.arn.clone(),
+        container: container.name.clone(),
+    };
+    Ok(Decision::Rollout(Box::new(RolloutPlan {
+        base: current.arn.clone(),
+        container: container.name.clone(),
+        image: ImageRef::pinned(&registry, &push.repository, &push.digest),
+        tags: revision_tags(&current.tags, &record),
+        record,
+    })))
+}
+
+fn pick_container<'a>(
+    registry: &str,
+    opt_in: &OptIn,
+    current: &'a TaskDefSummary,
+) -> Result<&'a crate::service::ContainerImage, PlanError> {
+    let names = || {
+        current
+            .containers
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(wanted) = &opt_in.container {
+        return current
+            .containers
+            .iter()
+            .find(|c| &c.name == wanted)
+            .ok_or_else(|| PlanError::NoSuchContainer {
+                wanted: wanted.clone(),
+                have: names(),
+            });
+    }
+    let from_repo: Vec<_> = current
+        .containers
+        .iter()
+        .filter(|c| ImageRef::parse(&c.image).is_from(registry, &opt_in.repository))
+        .collect();
+    match from_repo.as_slice() {
+        [only] => Ok(only),
+        [] => Err(PlanError::NoContainerFromRepository {
+            registry: registry.to_owned(),
+            repository: opt_in.repository.to_string(),
+        }),
+        many => Err(PlanError::AmbiguousContainer {
+            names: many
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            repository: opt_in.repository.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,238 @@
+//! Incoming EventBridge events, parsed into typed, validated domain events.
+//!
+//! Parsing is strict: an event that does not have the documented shape is an
+//! [`EventError`], which the functions report as `NonRetryable`.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{AccountId, Digest, ImageTag, InputError, Region, RepositoryName};
+
+/// Why an event cannot be processed. Retrying the same bytes cannot help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    #[error(
+        "unexpected event: source {event_source:?} with detail-type {detail_type:?}, expected {expected}"
+    )]
+    WrongKind {
+        event_source: String,
+        detail_type: String,
+        expected: String,
+    },
+    #[error("malformed event: {0}")]
+    Invalid(#[from] InputError),
+    #[error("malformed event: field {0:?} is missing")]
+    Missing(&'static str),
+}
+
+/// The envelope fields every rollgate event needs, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Envelope {
+    pub id: String,
+    pub account: AccountId,
+    pub region: Region,
+    pub time: DateTime<Utc>,
+}
+
+/// Parses an EventBridge event whose detail is `T`, checking source and detail-type.
+pub fn parse_envelope<T>(
+    raw: &str,
+    source: &str,
+    detail_type: &str,
+) -> Result<(Envelope, T), EventError>
+where
+    T: Serialize + serde::de::DeserializeOwned,
+{
+    let event: EventBridgeEvent<T> =
+        serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
+    if event.source != source || event.detail_type != detail_type {
+        return Err(EventError::WrongKind {
+            event_source: event.source,
+            detail_type: event.detail_type,
+            expected: format!("source {source:?} with detail-type {detail_type:?}"),
+        });
+    }
+    let id = event
+        .id
+        .filter(|s| !s.is_empty())
+        .ok_or(EventError::Missing("id"))?;
+    let account = AccountId::parse(
+        event
+            .account
+            .as_deref()
+            .ok_or(EventError::Missing("account"))?,
+    )?;
+    let region = Region::parse(
+        event
+            .region
+            .as_deref()
+            .ok_or(EventError::Missing("region"))?,
+    )?;
+    let time = event.time.ok_or(EventError::Missing("time"))?;
+    Ok((
+        Envelope {
+            id,
+            account,
+            region,
+            time,
+        },
+        event.detail,
+    ))
+}
+
+pub const ECR_SOURCE: &str = "aws.ecr";
+pub const ECR_DETAIL_TYPE: &str = "ECR Image Action";
+
+/// The detail of an "ECR Image Action" event, exactly as AWS documents it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EcrImageActionDetail {
+    pub action_type: String,
+    pub result: String,
+    pub repository_name: String,
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    #[serde(default)]
+    pub image_tag: Option<String>,
+    #[serde(default)]
+    pub manifest_media_type: Option<String>,
+    #[serde(default)]
+    pub artifact_media_type: Option<String>,
+}
+
+/// A successful image push, the only ECR action that deploys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushEvent {
+    pub envelope: Envelope,
+    pub repository: RepositoryName,
+    pub digest: Digest,
+    /// Absent when an image is pushed by digest only.
+    pub tag: Option<ImageTag>,
+}
+
+/// What an ECR event means for rollgate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcrAction {
+    Push(PushEvent),
+    /// A well-formed event that deploys nothing (a DELETE, a failed push...).
+    Ignored {
+        envelope: Envelope,
+        reason: String,
+    },
+}
+
+/// Parses and validates an "ECR Image Action" event.
+pub fn parse_ecr_event(raw: &str) -> Result<EcrAction, EventError> {
+    let (envelope, detail) =
+        parse_envelope::<EcrImageActionDetail>(raw, ECR_SOURCE, ECR_DETAIL_TYPE)?;
+    if detail.action_type != "PUSH" || detail.result != "SUCCESS" {
+        let reason = format!(
+            "action-type {} with result {}: only successful pushes deploy",
+            detail.action_type, detail.result
+        );
+        return Ok(EcrAction::Ignored { envelope, reason });
+    }
+    let repository = RepositoryName::parse(&detail.repository_name)?;
+    let digest = Digest::parse(
+        detail
+            .image_digest
+            .as_deref()
+            .ok_or(EventError::Missing("detail.image-digest"))?,
+    )?;
+    let tag = detail
+        .image_tag
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(ImageTag::parse)
+        .transpose()?;
+    Ok(EcrAction::Push(PushEvent {
+        envelope,
+        repository,
+        digest,
+        tag,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn sample_push_parses() {
+        let EcrAction::Push(push) = parse_ecr_event(&fixture("ecr-push.json")).unwrap() else {
+            panic!("expected a push");
+        };
+        assert_eq!(push.repository.as_str(), "rollgate-demo");
+        assert_eq!(push.tag.as_ref().map(ImageTag::as_str), Some("v1.0.0"));
+        assert_eq!(push.envelope.account.as_str(), "123456789012");
+        assert_eq!(push.envelope.region.as_str(), "us-east-1");
+    }
+
+    #[test]
+    fn fixtures_that_deploy_nothing_are_ignored() {
+        for name in ["ecr-delete.json", "ecr-push-failed.json"] {
+            assert!(
+                matches!(
+                    parse_ecr_event(&fixture(name)),
+                    Ok(EcrAction::Ignored { .. })
+                ),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_tag_fixture_parses() {
+        let EcrAction::Push(push) = parse_ecr_event(&fixture("ecr-push-other-tag.json")).unwrap()
+        else {
+            panic!("expected a push");
+        };
+        assert_eq!(push.tag.as_ref().map(ImageTag::as_str), Some("latest"));
+    }
+
+    #[test]
+    fn malformed_fixture_is_an_error() {
+        assert!(parse_ecr_event(&fixture("ecr-push-malformed.json")).is_err());
+    }
+
+    #[test]
+    fn every_broken_field_is_an_error() {
+        let good: serde_json::Value = serde_json::from_str(&fixture("ecr-push.json")).unwrap();
+        let cases: &[(&str, serde_json::Value)] = &[
+            ("/source", "aws.s3".into()),
+            ("/detail-type", "Object Created".into()),
+            ("/account", "12".into()),
+            ("/account", serde_json::Value::Null),
+            ("/region", "nowhere".into()),
+            ("/time", "yesterday".into()),
+            ("/time", serde_json::Value::Null),
+            ("/id", "".into()),
+            ("/detail/image-digest", "sha256:short".into()),
+            ("/detail/image-digest", serde_json::Value::Null),
+            ("/detail/repository-name", "Not/Valid".into()),
+            ("/detail/image-tag", "-bad".into()),
+            ("/detail/action-type", serde_json::Value::Null),
+            ("/detail", "not an object".into()),
+        ];
+        for (pointer, value) in cases {
+            let mut event = good.clone();
+            *event.pointer_mut(pointer).unwrap() = value.clone();
+            let err = parse_ecr_event(&event.to_string());
+            assert!(
+                err.is_err(),
+                "{pointer} = {value} should be rejected, got {err:?}"
+            );
+        }
+        for raw in ["", "null", "[]", "{}", "{\"detail\": {}}"] {
+            assert!(parse_ecr_event(raw).is_err(), "{raw:?}");
+        }
+    }
+}

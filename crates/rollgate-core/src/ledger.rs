@@ -1,0 +1,193 @@
+//! The ledger: what rollgate records in ECS tags. State lives in AWS itself.
+//!
+//! Every revision rollgate registers carries a [`RevisionRecord`] as tags; the
+//! services carry their opt-in settings. Later stages (health gate, status,
+//! rollback) read the same keys, so they are defined once, here.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::service::Tags;
+use crate::{Digest, ImageTag, InputError, ServiceArn, TaskDefArn};
+
+/// Every tag key rollgate reads or writes.
+pub mod keys {
+    /// Prefix of every rollgate tag; other tags belong to the user and are carried over.
+    pub const PREFIX: &str = "rollgate:";
+
+    // Service tags (opt-in and settings).
+    pub const REPOSITORY: &str = "rollgate:repository";
+    pub const CONTAINER: &str = "rollgate:container";
+    pub const TAG_FILTER: &str = "rollgate:tag-filter";
+
+    // Task-definition revision tags (the ledger).
+    pub const DIGEST: &str = "rollgate:digest";
+    pub const IMAGE_TAG: &str = "rollgate:image-tag";
+    pub const PUSHED_AT: &str = "rollgate:pushed-at";
+    pub const PREVIOUS: &str = "rollgate:previous";
+    pub const EVENT_ID: &str = "rollgate:event-id";
+    pub const SERVICE: &str = "rollgate:service";
+}
+
+/// ECS allows 50 tags per resource.
+pub const MAX_TAGS: usize = 50;
+
+/// What a rollgate-registered revision came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevisionRecord {
+    pub digest: Digest,
+    pub image_tag: Option<ImageTag>,
+    pub pushed_at: DateTime<Utc>,
+    pub previous: Option<TaskDefArn>,
+    pub event_id: String,
+    pub service: ServiceArn,
+    pub container: String,
+}
+
+impl RevisionRecord {
+    /// Reads the record from a revision's tags. `Ok(None)`: rollgate did not register it.
+    pub fn from_tags(tags: &Tags) -> Result<Option<Self>, InputError> {
+        let Some(digest) = tags.get(keys::DIGEST) else {
+            return Ok(None);
+        };
+        let get = |key: &'static str| {
+            tags.get(key)
+                .ok_or_else(|| InputError::new(key, "", "missing from a rollgate revision"))
+        };
+        // Errors name the tag key, so the message says which tag to fix.
+        let named = |key: &'static str| move |e: InputError| InputError::new(key, e.value, e.why);
+        let pushed_at = get(keys::PUSHED_AT)?;
+        Ok(Some(Self {
+            digest: Digest::parse(digest).map_err(named(keys::DIGEST))?,
+            image_tag: tags
+                .get(keys::IMAGE_TAG)
+                .map(|t| ImageTag::parse(t))
+                .transpose()
+                .map_err(named(keys::IMAGE_TAG))?,
+            pushed_at: DateTime::parse_from_rfc3339(pushed_at)
+                .map_err(|e| InputError::new(keys::PUSHED_AT, pushed_at.as_str(), e.to_string()))?
+                .with_timezone(&Utc),
+            previous: tags
+                .get(keys::PREVIOUS)
+                .map(|p| TaskDefArn::parse(p))
+                .transpose()
+                .map_err(named(keys::PREVIOUS))?,
+            event_id: get(keys::EVENT_ID)?.clone(),
+            service: ServiceArn::parse(get(keys::SERVICE)?).map_err(named(keys::SERVICE))?,
+            container: get(keys::CONTAINER)?.clone(),
+        }))
+    }
+
+    /// The record as tags, in a stable order.
+    pub fn to_tags(&self) -> Vec<(String, String)> {
+        let mut tags = vec![
+            (keys::DIGEST, self.digest.to_string()),
+            (
+                keys::PUSHED_AT,
+                self.pushed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            ),
+            (keys::EVENT_ID, sanitize_tag_value(&self.event_id)),
+            (keys::SERVICE, self.service.to_string()),
+            (keys::CONTAINER, sanitize_tag_value(&self.container)),
+        ];
+        if let Some(tag) = &self.image_tag {
+            tags.push((keys::IMAGE_TAG, tag.to_string()));
+        }
+        if let Some(prev) = &self.previous {
+            tags.push((keys::PREVIOUS, prev.to_string()));
+        }
+        tags.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+}
+
+/// The tags of a new revision: the user's own tags from the base revision, then the record.
+/// Old `rollgate:*` tags are not inherited: they describe the base revision, not this one.
+pub fn revision_tags(base: &Tags, record: &RevisionRecord) -> Vec<(String, String)> {
+    let own = record.to_tags();
+    let room = MAX_TAGS.saturating_sub(own.len());
+    base.iter()
+        .filter(|(k, _)| !k.starts_with(keys::PREFIX) && !k.starts_with("aws:"))
+        .take(room)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .chain(own)
+        .collect()
+}
+
+/// ECS tag values allow letters, digits, spaces and `_ . : / = + - @`, up to 256 characters.
+fn sanitize_tag_value(v: &str) -> String {
+    v.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(256)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> RevisionRecord {
+        RevisionRecord {
+            digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
+            image_tag: Some(ImageTag::parse("v2").unwrap()),
+            pushed_at: DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            previous: Some(
+                TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:3")
+                    .unwrap(),
+            ),
+            event_id: "e-1".into(),
+            service: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/c/s").unwrap(),
+            container: "model".into(),
+        }
+    }
+
+    #[test]
+    fn record_round_trips_through_tags() {
+        let tags: Tags = record().to_tags().into_iter().collect();
+        assert_eq!(RevisionRecord::from_tags(&tags).unwrap(), Some(record()));
+        assert_eq!(RevisionRecord::from_tags(&Tags::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn broken_record_is_an_error() {
+        let mut tags: Tags = record().to_tags().into_iter().collect();
+        tags.insert(keys::PUSHED_AT.into(), "last tuesday".into());
+        assert_eq!(
+            RevisionRecord::from_tags(&tags).unwrap_err().what,
+            keys::PUSHED_AT
+        );
+    }
+
+    #[test]
+    fn new_revision_keeps_user_tags_and_replaces_ledger_tags() {
+        let base: Tags = [
+            ("team", "ml"),
+            ("rollgate:digest", "sha256:old"),
+            ("aws:cloudformation:stack-name", "x"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let tags = revision_tags(&base, &record());
+        assert!(tags.contains(&("team".into(), "ml".into())));
+        assert!(!tags.iter().any(|(k, _)| k.starts_with("aws:")));
+        let digests: Vec<_> = tags.iter().filter(|(k, _)| k == keys::DIGEST).collect();
+        assert_eq!(digests.len(), 1);
+        assert_eq!(digests[0].1, record().digest.to_string());
+    }
+
+    #[test]
+    fn never_more_than_fifty_tags() {
+        let base: Tags = (0..60)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
+        assert_eq!(revision_tags(&base, &record()).len(), MAX_TAGS);
+    }
+}

@@ -1,0 +1,19 @@
+//! rollgate-core: every decision rollgate makes, as pure functions over typed inputs.
+//!
+//! Nothing in this crate performs I/O, spawns tasks or knows about AWS SDK types.
+//! The functions and the CLI gather facts through `rollgate-aws`, ask this crate
+//! for a plan or a verdict, then execute it (the cargo-dist model: plan, then execute).
+
+pub mod arn;
+pub mod deploy;
+pub mod error;
+pub mod event;
+pub mod filter;
+pub mod image;
+pub mod ledger;
+pub mod report;
+pub mod service;
+
+pub use arn::{AccountId, Arn, Partition, Region, ServiceArn, TaskDefArn};
+pub use error::{ErrorClass, InputError};
+pub use image::{Digest, ImageRef, ImageTag, RepositoryName};

@@ -1,0 +1,75 @@
+//! What a deploy invocation did, per service: the function's result.
+
+use serde::Serialize;
+
+use crate::ErrorClass;
+use crate::deploy::SkipReason;
+
+/// The outcome for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Deployed { revision: String, previous: String },
+    Skipped { reason: String, detail: SkipReason },
+    Failed { error: String, class: ErrorClass },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceOutcome {
+    pub cluster: String,
+    pub service: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// A cluster whose services could not be listed: its services' outcomes are unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterFailure {
+    pub cluster: String,
+    pub error: String,
+    pub class: ErrorClass,
+}
+
+/// The deploy function's result for one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct DeployReport {
+    pub event_id: String,
+    /// Set when the event deploys nothing by design (a DELETE, a failed push).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+    pub services: Vec<ServiceOutcome>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cluster_failures: Vec<ClusterFailure>,
+}
+
+impl DeployReport {
+    pub fn deployed(&self) -> impl Iterator<Item = &ServiceOutcome> {
+        self.services
+            .iter()
+            .filter(|s| matches!(s.outcome, Outcome::Deployed { .. }))
+    }
+
+    /// Whether a retry of the same event could finish what this run left undone.
+    /// Deploys are idempotent (a redelivery skips what is done), so retrying is safe.
+    pub fn needs_retry(&self) -> bool {
+        let retryable = |c: &ErrorClass| *c == ErrorClass::Retryable;
+        self.cluster_failures.iter().any(|f| retryable(&f.class))
+            || self
+                .services
+                .iter()
+                .any(|s| matches!(&s.outcome, Outcome::Failed { class, .. } if retryable(class)))
+    }
+
+    /// One line for logs and error messages: counts per outcome.
+    pub fn summary(&self) -> String {
+        let count =
+            |f: fn(&Outcome) -> bool| self.services.iter().filter(|s| f(&s.outcome)).count();
+        format!(
+            "{} deployed, {} skipped, {} failed, {} clusters unreadable",
+            count(|o| matches!(o, Outcome::Deployed { .. })),
+            count(|o| matches!(o, Outcome::Skipped { .. })),
+            count(|o| matches!(o, Outcome::Failed { .. })),
+            self.cluster_failures.len()
+        )
+    }
+}

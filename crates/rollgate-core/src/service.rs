@@ -1,0 +1,136 @@
+//! What rollgate knows about an ECS service and its task definition, as plain data.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::filter::TagFilter;
+use crate::ledger::keys;
+use crate::{InputError, RepositoryName, ServiceArn, TaskDefArn};
+
+/// Resource tags, key to value.
+pub type Tags = BTreeMap<String, String>;
+
+/// An ECS service as discovery sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceView {
+    pub arn: ServiceArn,
+    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
+    pub status: String,
+    /// The revision the service was last asked to run.
+    pub task_definition: Option<TaskDefArn>,
+    pub tags: Tags,
+}
+
+/// A service's opt-in to rollgate, read from its `rollgate:*` tags.
+#[derive(Debug, Clone)]
+pub struct OptIn {
+    pub repository: RepositoryName,
+    /// The container to update; `None` means "the one container using the repository".
+    pub container: Option<String>,
+    pub filter: TagFilter,
+}
+
+impl OptIn {
+    /// The raw `rollgate:repository` tag, if the service has opted in at all.
+    pub fn repository_tag(tags: &Tags) -> Option<&str> {
+        tags.get(keys::REPOSITORY).map(String::as_str)
+    }
+
+    /// Reads the opt-in tags. `Ok(None)` means the service has not opted in.
+    pub fn from_tags(tags: &Tags) -> Result<Option<Self>, InputError> {
+        let Some(repository) = Self::repository_tag(tags) else {
+            return Ok(None);
+        };
+        let repository = RepositoryName::parse(repository)
+            .map_err(|e| InputError::new(keys::REPOSITORY, e.value, e.why))?;
+        let container = match tags.get(keys::CONTAINER).map(|c| c.trim()) {
+            Some("") => {
+                return Err(InputError::new(
+                    keys::CONTAINER,
+                    "",
+                    "empty; remove the tag or name a container",
+                ));
+            }
+            other => other.map(str::to_owned),
+        };
+        let filter = match tags.get(keys::TAG_FILTER) {
+            Some(spec) => TagFilter::parse(spec.trim())?,
+            None => TagFilter::default(),
+        };
+        Ok(Some(Self {
+            repository,
+            container,
+            filter,
+        }))
+    }
+}
+
+/// One container of a task definition: its name and image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerImage {
+    pub name: String,
+    pub image: String,
+}
+
+/// The parts of a task-definition revision that rollgate decides on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskDefSummary {
+    pub arn: TaskDefArn,
+    pub containers: Vec<ContainerImage>,
+    pub tags: Tags,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn opt_in_defaults() {
+        let opt = OptIn::from_tags(&tags(&[("rollgate:repository", "model")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(opt.repository.as_str(), "model");
+        assert_eq!(opt.container, None);
+        assert_eq!(opt.filter.to_string(), "*");
+        assert!(
+            OptIn::from_tags(&tags(&[("team", "ml")]))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn opt_in_errors_name_the_tag() {
+        let cases = [
+            (
+                tags(&[("rollgate:repository", "Bad Name")]),
+                "rollgate:repository",
+            ),
+            (
+                tags(&[
+                    ("rollgate:repository", "model"),
+                    ("rollgate:container", " "),
+                ]),
+                "rollgate:container",
+            ),
+            (
+                tags(&[
+                    ("rollgate:repository", "model"),
+                    ("rollgate:tag-filter", "regex:("),
+                ]),
+                "rollgate:tag-filter",
+            ),
+        ];
+        for (t, key) in cases {
+            assert_eq!(OptIn::from_tags(&t).unwrap_err().what, key);
+        }
+    }
+}

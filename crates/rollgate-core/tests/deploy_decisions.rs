@@ -1,0 +1,322 @@
+//! Table tests of the deploy decisions, driven by the fixtures in events/.
+
+use rollgate_core::deploy::{Decision, Match, PlanError, SkipReason, match_service, plan_rollout};
+use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event};
+use rollgate_core::ledger::{RevisionRecord, keys};
+use rollgate_core::service::{ContainerImage, OptIn, ServiceView, Tags, TaskDefSummary};
+use rollgate_core::{ServiceArn, TaskDefArn};
+
+const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+fn push(fixture: &str) -> PushEvent {
+    let path = format!("{}/../../events/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    match parse_ecr_event(&std::fs::read_to_string(path).unwrap()).unwrap() {
+        EcrAction::Push(p) => p,
+        other => panic!("{fixture} is not a push: {other:?}"),
+    }
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn service(extra: &[(&str, &str)]) -> ServiceView {
+    let mut t = tags(&[(keys::REPOSITORY, "rollgate-demo")]);
+    t.extend(tags(extra));
+    ServiceView {
+        arn: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/prod/model").unwrap(),
+        status: "ACTIVE".into(),
+        task_definition: Some(taskdef_arn(3)),
+        tags: t,
+    }
+}
+
+fn taskdef_arn(rev: u32) -> TaskDefArn {
+    TaskDefArn::parse(&format!(
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/model:{rev}"
+    ))
+    .unwrap()
+}
+
+fn current(containers: &[(&str, &str)], ledger: &[(&str, &str)]) -> TaskDefSummary {
+    TaskDefSummary {
+        arn: taskdef_arn(3),
+        containers: containers
+            .iter()
+            .map(|(n, i)| ContainerImage {
+                name: n.to_string(),
+                image: i.to_string(),
+            })
+            .collect(),
+        tags: tags(ledger),
+    }
+}
+
+fn opt_in(svc: &ServiceView) -> OptIn {
+    OptIn::from_tags(&svc.tags).unwrap().unwrap()
+}
+
+fn model_image(tag: &str) -> String {
+    format!("{REGISTRY}/rollgate-demo:{tag}")
+}
+
+#[test]
+fn matching_table() {
+    let p = push("ecr-push.json");
+    let cases: Vec<(&str, ServiceView, &str)> = vec![
+        ("opted in, default filter", service(&[]), "candidate"),
+        (
+            "glob filter passes",
+            service(&[(keys::TAG_FILTER, "v*")]),
+            "candidate",
+        ),
+        (
+            "semver filter passes",
+            service(&[(keys::TAG_FILTER, "semver:^1")]),
+            "candidate",
+        ),
+        (
+            "semver filter fails",
+            service(&[(keys::TAG_FILTER, "semver:^2")]),
+            "skip",
+        ),
+        (
+            "regex filter fails",
+            service(&[(keys::TAG_FILTER, "regex:release-.*")]),
+            "skip",
+        ),
+        (
+            "broken filter",
+            service(&[(keys::TAG_FILTER, "regex:(")]),
+            "misconfigured",
+        ),
+        (
+            "other repository",
+            service(&[(keys::REPOSITORY, "other-repo")]),
+            "not tracking",
+        ),
+        (
+            "not opted in",
+            ServiceView {
+                tags: Tags::new(),
+                ..service(&[])
+            },
+            "not tracking",
+        ),
+        (
+            "draining",
+            ServiceView {
+                status: "DRAINING".into(),
+                ..service(&[])
+            },
+            "skip",
+        ),
+        (
+            "other account",
+            ServiceView {
+                arn: ServiceArn::parse("arn:aws:ecs:us-east-1:999999999999:service/prod/model")
+                    .unwrap(),
+                ..service(&[])
+            },
+            "skip",
+        ),
+        (
+            "other region",
+            ServiceView {
+                arn: ServiceArn::parse("arn:aws:ecs:eu-west-1:123456789012:service/prod/model")
+                    .unwrap(),
+                ..service(&[])
+            },
+            "skip",
+        ),
+    ];
+    for (name, svc, want) in cases {
+        let got = match match_service(&p, &svc) {
+            Match::NotTracking => "not tracking",
+            Match::Skip(_) => "skip",
+            Match::Misconfigured(_) => "misconfigured",
+            Match::Candidate(_) => "candidate",
+        };
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn other_account_event_is_skipped_with_reason() {
+    let p = push("ecr-push-other-account.json");
+    let Match::Skip(reason) = match_service(&p, &service(&[])) else {
+        panic!("expected a skip");
+    };
+    assert!(matches!(reason, SkipReason::AccountMismatch { .. }));
+    assert!(reason.to_string().contains("210987654321"), "{reason}");
+}
+
+#[test]
+fn rollout_pins_the_digest_and_touches_one_container() {
+    let p = push("ecr-push.json");
+    let svc = service(&[]);
+    let cur = current(
+        &[
+            ("model", &model_image("v0")),
+            ("sidecar", "public.ecr.aws/envoy:v1"),
+        ],
+        &[("team", "ml")],
+    );
+    let Decision::Rollout(plan) = plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap() else {
+        panic!("expected a rollout");
+    };
+    assert_eq!(plan.container, "model");
+    assert_eq!(plan.image, format!("{REGISTRY}/rollgate-demo@{}", p.digest));
+    assert_eq!(plan.base, taskdef_arn(3));
+    let t: Tags = plan.tags.iter().cloned().collect();
+    assert_eq!(t["team"], "ml");
+    assert_eq!(t[keys::DIGEST], p.digest.as_str());
+    assert_eq!(t[keys::IMAGE_TAG], "v1.0.0");
+    assert_eq!(t[keys::PUSHED_AT], "2026-11-28T10:00:00Z");
+    assert_eq!(t[keys::PREVIOUS], taskdef_arn(3).as_str());
+    assert_eq!(t[keys::EVENT_ID], p.envelope.id);
+    assert_eq!(t[keys::SERVICE], svc.arn.as_str());
+    assert_eq!(RevisionRecord::from_tags(&t).unwrap().unwrap(), plan.record);
+}
+
+#[test]
+fn container_selection_table() {
+    let p = push("ecr-push.json");
+    let two = [("a", model_image("v0")), ("b", model_image("v0"))];
+    let two: Vec<(&str, &str)> = two.iter().map(|(n, i)| (*n, i.as_str())).collect();
+    let cases: Vec<(&str, ServiceView, Vec<(&str, &str)>, Result<&str, &str>)> = vec![
+        (
+            "explicit container",
+            service(&[(keys::CONTAINER, "b")]),
+            two.clone(),
+            Ok("b"),
+        ),
+        (
+            "ambiguous",
+            service(&[]),
+            two.clone(),
+            Err("AmbiguousContainer"),
+        ),
+        (
+            "explicit missing",
+            service(&[(keys::CONTAINER, "zz")]),
+            two,
+            Err("NoSuchContainer"),
+        ),
+        (
+            "none from repo",
+            service(&[]),
+            vec![
+                ("x", "nginx:1"),
+                (
+                    "y",
+                    "999999999999.dkr.ecr.us-east-1.amazonaws.com/rollgate-demo:v1",
+                ),
+            ],
+            Err("NoContainerFromRepository"),
+        ),
+        (
+            "explicit placeholder image",
+            service(&[(keys::CONTAINER, "x")]),
+            vec![("x", "public.ecr.aws/nginx/nginx:latest")],
+            Ok("x"),
+        ),
+    ];
+    for (name, svc, containers, want) in cases {
+        let got = plan_rollout(&p, &svc, &opt_in(&svc), &current(&containers, &[]));
+        let got = match got {
+            Ok(Decision::Rollout(plan)) => Ok(plan.container),
+            Ok(Decision::Skip(r)) => panic!("{name}: unexpected skip {r}"),
+            Err(e) => Err(match e {
+                PlanError::NoSuchContainer { .. } => "NoSuchContainer",
+                PlanError::NoContainerFromRepository { .. } => "NoContainerFromRepository",
+                PlanError::AmbiguousContainer { .. } => "AmbiguousContainer",
+                PlanError::BrokenLedger(_) => "BrokenLedger",
+            }),
+        };
+        assert_eq!(got.as_deref().map_err(|e| *e), want, "{name}");
+    }
+}
+
+/// The ledger of a revision rollgate registered for `digest` at `time`.
+fn ledger(digest: &str, time: &str) -> Vec<(String, String)> {
+    vec![
+        (keys::DIGEST.into(), digest.into()),
+        (keys::PUSHED_AT.into(), time.into()),
+        (keys::EVENT_ID.into(), "earlier".into()),
+        (
+            keys::SERVICE.into(),
+            "arn:aws:ecs:us-east-1:123456789012:service/prod/model".into(),
+        ),
+        (keys::CONTAINER.into(), "model".into()),
+    ]
+}
+
+#[test]
+fn ordering_and_duplicates_table() {
+    let p = push("ecr-push.json");
+    let other = format!("sha256:{}", "0".repeat(64));
+    let svc = service(&[]);
+    let image = model_image("v0");
+    let pinned_same = format!("{REGISTRY}/rollgate-demo@{}", p.digest);
+    let cases: Vec<(&str, String, Vec<(String, String)>, &str)> = vec![
+        ("first rollgate deploy", image.clone(), vec![], "rollout"),
+        (
+            "same digest in ledger",
+            image.clone(),
+            ledger(p.digest.as_str(), "2026-11-28T09:00:00Z"),
+            "already",
+        ),
+        (
+            "same digest already running",
+            pinned_same,
+            vec![],
+            "already",
+        ),
+        (
+            "newer push deployed",
+            image.clone(),
+            ledger(&other, "2026-11-28T11:00:00Z"),
+            "older",
+        ),
+        (
+            "older push deployed",
+            image.clone(),
+            ledger(&other, "2026-11-28T09:59:59Z"),
+            "rollout",
+        ),
+        (
+            "same second, other digest",
+            image,
+            ledger(&other, "2026-11-28T10:00:00Z"),
+            "rollout",
+        ),
+    ];
+    for (name, img, led, want) in cases {
+        let mut cur = current(&[("model", &img)], &[]);
+        cur.tags = led.into_iter().collect();
+        let got = match plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap() {
+            Decision::Rollout(_) => "rollout",
+            Decision::Skip(SkipReason::AlreadyDeployed { .. }) => "already",
+            Decision::Skip(SkipReason::OlderThanDeployed { .. }) => "older",
+            Decision::Skip(other) => panic!("{name}: {other}"),
+        };
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn broken_ledger_is_reported_not_guessed() {
+    let p = push("ecr-push.json");
+    let svc = service(&[]);
+    let mut cur = current(&[("model", &model_image("v0"))], &[]);
+    cur.tags = ledger("sha256:garbage", "2026-11-28T09:00:00Z")
+        .into_iter()
+        .collect();
+    let err = plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap_err();
+    assert!(matches!(err, PlanError::BrokenLedger(_)));
+    assert!(err.to_string().contains("rollgate:digest"), "{err}");
+}

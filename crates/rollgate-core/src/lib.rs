@@ -5,6 +5,7 @@
 //! for a plan or a verdict, then execute it (the cargo-dist model: plan, then execute).
 
 pub mod arn;
+pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod event;

@@ -1,0 +1,66 @@
+//! Building `SdkConfig`, once, for every client rollgate makes.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+/// How to reach AWS. Every field left `None` falls back to the standard AWS chain:
+/// `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`), `AWS_PROFILE`, `AWS_REGION`
+/// and the profile's region, environment or role credentials, `AWS_MAX_ATTEMPTS`.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// Overrides the endpoint of every service (an emulator, a VPC endpoint...).
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// Total attempts per call, including the first (standard retry mode, with backoff).
+    pub max_attempts: Option<u32>,
+    /// Static credentials `(access key id, secret)`, for tests and emulators.
+    pub static_credentials: Option<(String, String)>,
+}
+
+impl AwsOptions {
+    /// Options from the environment: only `ROLLGATE_MAX_ATTEMPTS` is rollgate's own;
+    /// everything else is read by the standard AWS chain when `load` runs.
+    pub fn from_env() -> Result<Self, crate::AwsError> {
+        let max_attempts = match std::env::var("ROLLGATE_MAX_ATTEMPTS") {
+            Ok(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                crate::AwsError::Config(format!(
+                    "ROLLGATE_MAX_ATTEMPTS={v:?} is not a whole number >= 1; unset it or set e.g. 3"
+                ))
+            })?),
+            Err(_) => None,
+        };
+        Ok(Self {
+            max_attempts,
+            ..Self::default()
+        })
+    }
+
+    /// Resolves the configuration. Cheap to share: build it once per process.
+    pub async fn load(&self) -> SdkConfig {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(n) = self.max_attempts {
+            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n));
+        }
+        if let Some((key, secret)) = &self.static_credentials {
+            loader = loader.credentials_provider(Credentials::new(
+                key,
+                secret,
+                None,
+                None,
+                "rollgate-static",
+            ));
+        }
+        loader.load().await
+    }
+}

@@ -1,0 +1,262 @@
+//! ECS capabilities, as small traits over domain types, and their SDK adapter.
+
+use std::future::Future;
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{ServiceField, Tag, TaskDefinition, TaskDefinitionField};
+use rollgate_core::service::{ContainerImage, ServiceView, Tags, TaskDefSummary};
+use rollgate_core::{ServiceArn, TaskDefArn};
+
+use crate::AwsError;
+
+/// DescribeServices takes at most 10 services per call.
+pub const DESCRIBE_SERVICES_BATCH: usize = 10;
+
+/// Finding services and reading their tags.
+pub trait ServiceDirectory {
+    /// Every service ARN in a cluster (name or ARN).
+    fn list_services(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// Up to [`DESCRIBE_SERVICES_BATCH`] services of one cluster, with their tags.
+    fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> impl Future<Output = Result<Vec<ServiceView>, AwsError>> + Send;
+}
+
+/// A task-definition revision as ECS returned it: the summary rollgate decides on,
+/// and the full definition it copies from.
+#[derive(Debug, Clone)]
+pub struct TaskDefSnapshot {
+    pub summary: TaskDefSummary,
+    definition: TaskDefinition,
+}
+
+/// Reading and registering task-definition revisions.
+pub trait TaskDefinitions {
+    fn describe_task_definition(
+        &self,
+        arn: &TaskDefArn,
+    ) -> impl Future<Output = Result<TaskDefSnapshot, AwsError>> + Send;
+
+    /// Registers a copy of `base` in which only `container`'s image differs, with `tags`.
+    fn register_copy(
+        &self,
+        base: &TaskDefSnapshot,
+        container: &str,
+        image: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<TaskDefArn, AwsError>> + Send;
+}
+
+/// Pointing a service at a revision.
+pub trait ServiceUpdater {
+    fn update_service(
+        &self,
+        service: &ServiceArn,
+        task_definition: &TaskDefArn,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// The SDK adapter for every ECS capability.
+#[derive(Debug, Clone)]
+pub struct Ecs {
+    client: Client,
+}
+
+impl Ecs {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+        }
+    }
+}
+
+impl ServiceDirectory for Ecs {
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_services()
+                .cluster(cluster)
+                .max_results(100)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListServices", e))?;
+            arns.extend(page.service_arns.unwrap_or_default());
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> Result<Vec<ServiceView>, AwsError> {
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(services.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeServices", e))?;
+        out.services
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                let arn = s.service_arn.ok_or(AwsError::Incomplete {
+                    operation: "DescribeServices",
+                    field: "serviceArn",
+                })?;
+                Ok(ServiceView {
+                    arn: ServiceArn::parse(&arn).map_err(|e| AwsError::Config(e.to_string()))?,
+                    status: s.status.unwrap_or_default(),
+                    // Emulators and old services may report a family:revision; keep only real ARNs.
+                    task_definition: s.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
+                    tags: tags_of(s.tags),
+                })
+            })
+            .collect()
+    }
+}
+
+impl TaskDefinitions for Ecs {
+    async fn describe_task_definition(
+        &self,
+        arn: &TaskDefArn,
+    ) -> Result<TaskDefSnapshot, AwsError> {
+        let out = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn.as_str())
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTaskDefinition", e))?;
+        let definition = out.task_definition.ok_or(AwsError::Incomplete {
+            operation: "DescribeTaskDefinition",
+            field: "taskDefinition",
+        })?;
+        let containers = definition
+            .container_definitions()
+            .iter()
+            .map(|c| ContainerImage {
+                name: c.name().unwrap_or_default().to_owned(),
+                image: c.image().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        let arn = definition
+            .task_definition_arn()
+            .map(TaskDefArn::parse)
+            .transpose()
+            .map_err(|e| AwsError::Config(e.to_string()))?
+            .unwrap_or_else(|| arn.clone());
+        Ok(TaskDefSnapshot {
+            summary: TaskDefSummary {
+                arn,
+                containers,
+                tags: tags_of(out.tags),
+            },
+            definition,
+        })
+    }
+
+    async fn register_copy(
+        &self,
+        base: &TaskDefSnapshot,
+        container: &str,
+        image: &str,
+        tags: &[(String, String)],
+    ) -> Result<TaskDefArn, AwsError> {
+        let d = &base.definition;
+        let containers = d
+            .container_definitions
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut c| {
+                if c.name.as_deref() == Some(container) {
+                    c.image = Some(image.to_owned());
+                }
+                c
+            })
+            .collect();
+        let tags = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        // Every field RegisterTaskDefinition accepts, copied from the base revision.
+        // (inferenceAccelerators is left out: AWS retired Elastic Inference and rejects it.)
+        let out = self
+            .client
+            .register_task_definition()
+            .set_family(d.family.clone())
+            .set_task_role_arn(d.task_role_arn.clone())
+            .set_execution_role_arn(d.execution_role_arn.clone())
+            .set_network_mode(d.network_mode.clone())
+            .set_container_definitions(Some(containers))
+            .set_volumes(d.volumes.clone())
+            .set_placement_constraints(d.placement_constraints.clone())
+            .set_requires_compatibilities(d.requires_compatibilities.clone())
+            .set_cpu(d.cpu.clone())
+            .set_memory(d.memory.clone())
+            .set_pid_mode(d.pid_mode.clone())
+            .set_ipc_mode(d.ipc_mode.clone())
+            .set_proxy_configuration(d.proxy_configuration.clone())
+            .set_ephemeral_storage(d.ephemeral_storage.clone())
+            .set_runtime_platform(d.runtime_platform.clone())
+            .set_enable_fault_injection(d.enable_fault_injection)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("RegisterTaskDefinition", e))?;
+        let arn = out
+            .task_definition
+            .and_then(|t| t.task_definition_arn)
+            .ok_or(AwsError::Incomplete {
+                operation: "RegisterTaskDefinition",
+                field: "taskDefinitionArn",
+            })?;
+        TaskDefArn::parse(&arn).map_err(|e| AwsError::Config(e.to_string()))
+    }
+}
+
+impl ServiceUpdater for Ecs {
+    async fn update_service(
+        &self,
+        service: &ServiceArn,
+        task_definition: &TaskDefArn,
+    ) -> Result<(), AwsError> {
+        self.client
+            .update_service()
+            .cluster(service.cluster_name())
+            .service(service.as_str())
+            .task_definition(task_definition.as_str())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UpdateService", e))?;
+        Ok(())
+    }
+}
+
+fn tags_of(tags: Option<Vec<Tag>>) -> Tags {
+    tags.unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+        .collect()
+}

@@ -182,12 +182,20 @@ fn rollout_pins_the_digest_and_touches_one_container() {
     assert_eq!(RevisionRecord::from_tags(&t).unwrap().unwrap(), plan.record);
 }
 
+/// (name, service, containers, picked container or error variant)
+type ContainerCase<'a> = (
+    &'a str,
+    ServiceView,
+    Vec<(&'a str, &'a str)>,
+    Result<&'a str, &'a str>,
+);
+
 #[test]
 fn container_selection_table() {
     let p = push("ecr-push.json");
     let two = [("a", model_image("v0")), ("b", model_image("v0"))];
     let two: Vec<(&str, &str)> = two.iter().map(|(n, i)| (*n, i.as_str())).collect();
-    let cases: Vec<(&str, ServiceView, Vec<(&str, &str)>, Result<&str, &str>)> = vec![
+    let cases: Vec<ContainerCase> = vec![
         (
             "explicit container",
             service(&[(keys::CONTAINER, "b")]),
@@ -255,6 +263,9 @@ fn ledger(digest: &str, time: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// (name, running image, ledger tags of the current revision, expected decision)
+type OrderingCase = (&'static str, String, Vec<(String, String)>, &'static str);
+
 #[test]
 fn ordering_and_duplicates_table() {
     let p = push("ecr-push.json");
@@ -262,7 +273,7 @@ fn ordering_and_duplicates_table() {
     let svc = service(&[]);
     let image = model_image("v0");
     let pinned_same = format!("{REGISTRY}/rollgate-demo@{}", p.digest);
-    let cases: Vec<(&str, String, Vec<(String, String)>, &str)> = vec![
+    let cases: Vec<OrderingCase> = vec![
         ("first rollgate deploy", image.clone(), vec![], "rollout"),
         (
             "same digest in ledger",

@@ -1,0 +1,495 @@
+//! The deploy function against the emulator: every rule of the deploy issue, each
+//! checked through boto3 (AWS's own client) and the emulator's call log.
+
+use deploy::handler::{DeployError, handle};
+use rollgate_aws::ecs::Ecs;
+use rollgate_core::ErrorClass;
+use rollgate_core::config::DeployConfig;
+use rollgate_core::report::{DeployReport, Outcome};
+use serde_json::{Value, json};
+use support::fixtures::fixture_json;
+use support::{Scenario, ServiceSpec};
+
+async fn run_deploy(
+    s: &Scenario,
+    clusters: &[&str],
+    max_in_flight: usize,
+    event: &str,
+) -> Result<DeployReport, DeployError> {
+    let sdk = s.aws_options().load().await;
+    let ecs = Ecs::new(&sdk);
+    let config = DeployConfig {
+        clusters: clusters.iter().map(|c| c.to_string()).collect(),
+        max_in_flight,
+    };
+    handle(&ecs, &config, event).await
+}
+
+/// One cluster, one repository, one opted-in service on a one-container task definition.
+struct Single {
+    s: Scenario,
+    cluster: String,
+    repo: String,
+    base: String,
+}
+
+impl Single {
+    fn new(test: &str, extra_tags: Vec<(&str, String)>) -> Self {
+        let s = Scenario::new(test);
+        let cluster = s.cluster("c");
+        let repo = s.repository("model");
+        let base = s.model_task_definition("model", &repo);
+        let mut tags = vec![
+            ("rollgate:repository", repo.clone()),
+            ("team", "ml".to_owned()),
+        ];
+        tags.extend(extra_tags);
+        s.service(ServiceSpec {
+            cluster: &cluster,
+            name: "api",
+            task_definition: &base,
+            tags,
+        });
+        Self {
+            s,
+            cluster,
+            repo,
+            base,
+        }
+    }
+
+    async fn deploy(&self, event: &str) -> Result<DeployReport, DeployError> {
+        run_deploy(&self.s, &[&self.cluster], 4, event).await
+    }
+
+    fn push(&self, tag: &str, time: &str) -> (String, String) {
+        let digest = self.s.push_image(&self.repo, tag);
+        let event = self.s.push_event(&self.repo, &digest, tag, time);
+        (digest, event)
+    }
+
+    fn service(&self) -> Value {
+        self.s.describe_service(&self.cluster, "api")
+    }
+}
+
+fn deployed_revision(report: &DeployReport) -> String {
+    match &report.services[..] {
+        [one] => match &one.outcome {
+            Outcome::Deployed { revision, .. } => revision.clone(),
+            other => panic!("expected a deploy, got {other:?}"),
+        },
+        other => panic!("expected one service outcome, got {other:?}"),
+    }
+}
+
+fn skip_reason(report: &DeployReport) -> String {
+    match &report.services[..] {
+        [one] => match &one.outcome {
+            Outcome::Skipped { reason, .. } => reason.clone(),
+            other => panic!("expected a skip, got {other:?}"),
+        },
+        other => panic!("expected one service outcome, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn push_rolls_out_a_digest_pinned_revision_with_its_ledger() {
+    let t = Single::new("pinned", vec![]);
+    let (digest, event) = t.push("v1.0.0", "2026-11-28T10:00:00Z");
+    let report = t.deploy(&event).await.unwrap();
+    let revision = deployed_revision(&report);
+
+    // What AWS shows: the service runs the new revision, as a new PRIMARY deployment.
+    let service = t.service();
+    assert_eq!(service["taskDefinition"], json!(revision));
+    let deployments = service["deployments"].as_array().unwrap();
+    let primary: Vec<_> = deployments
+        .iter()
+        .filter(|d| d["status"] == "PRIMARY")
+        .collect();
+    assert_eq!(primary.len(), 1);
+    assert_eq!(primary[0]["taskDefinition"], json!(revision));
+    assert_eq!(primary[0]["rolloutState"], "IN_PROGRESS");
+
+    // The revision pins the pushed digest and records where it came from.
+    let (def, tags) = t.s.describe_task_definition(&revision);
+    let image = def["containerDefinitions"][0]["image"].as_str().unwrap();
+    assert_eq!(image, format!("{}/{}@{digest}", t.s.registry(), t.repo));
+    assert_eq!(tags["rollgate:digest"], json!(digest));
+    assert_eq!(tags["rollgate:image-tag"], "v1.0.0");
+    assert_eq!(tags["rollgate:pushed-at"], "2026-11-28T10:00:00Z");
+    assert_eq!(tags["rollgate:previous"], json!(t.base));
+    assert_eq!(tags["rollgate:event-id"], json!(report.event_id));
+    assert_eq!(tags["rollgate:service"], service["serviceArn"]);
+    assert_eq!(tags["rollgate:container"], "model");
+}
+
+#[tokio::test]
+async fn the_new_revision_copies_every_field_of_the_current_one() {
+    let s = Scenario::new("fidelity");
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let model_image = format!("{}/{repo}:v0", s.registry());
+    let base = s.register(json!({
+        "family": format!("{}-rich", s.name),
+        "taskRoleArn": "arn:aws:iam::123456789012:role/model-task",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/model-exec",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "1024",
+        "memory": "4096",
+        "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+        "ephemeralStorage": {"sizeInGiB": 50},
+        "volumes": [{"name": "weights"}],
+        "containerDefinitions": [
+            {
+                "name": "model",
+                "image": model_image,
+                "essential": true,
+                "cpu": 768,
+                "memory": 3584,
+                "portMappings": [{"containerPort": 8080, "protocol": "tcp", "name": "http"}],
+                "environment": [{"name": "MODEL_NAME", "value": "sentiment"}, {"name": "WORKERS", "value": "2"}],
+                "secrets": [{"name": "HF_TOKEN", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf"}],
+                "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:8080/health || exit 1"],
+                                "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 300},
+                "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": "/rollgate/model", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "model"}},
+                "mountPoints": [{"sourceVolume": "weights", "containerPath": "/weights", "readOnly": false}],
+                "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
+                "stopTimeout": 120
+            },
+            {
+                "name": "envoy",
+                "image": "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.6.0-prod",
+                "essential": false,
+                "environment": [{"name": "ENVOY_LOG_LEVEL", "value": "info"}],
+                "dependsOn": []
+            }
+        ],
+        "tags": [{"key": "team", "value": "ml"}, {"key": "cost-center", "value": "42"}]
+    }));
+    s.service(ServiceSpec {
+        cluster: &cluster,
+        name: "api",
+        task_definition: &base,
+        tags: vec![("rollgate:repository", repo.clone())],
+    });
+    let digest = s.push_image(&repo, "v2");
+    let report = run_deploy(
+        &s,
+        &[&cluster],
+        4,
+        &s.push_event(&repo, &digest, "v2", "2026-11-28T10:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let revision = deployed_revision(&report);
+
+    let (mut before, _) = s.describe_task_definition(&base);
+    let (mut after, tags) = s.describe_task_definition(&revision);
+    assert_eq!(
+        after["containerDefinitions"][0]["image"],
+        json!(format!("{}/{repo}@{digest}", s.registry()))
+    );
+    // Everything else is identical: the other container, roles, sizes, platform, volumes...
+    for def in [&mut before, &mut after] {
+        let obj = def.as_object_mut().unwrap();
+        for volatile in [
+            "taskDefinitionArn",
+            "revision",
+            "registeredAt",
+            "registeredBy",
+        ] {
+            obj.remove(volatile);
+        }
+        def["containerDefinitions"][0]["image"] = json!("<model image>");
+    }
+    assert_eq!(before, after);
+    // The user's tags are carried over next to the ledger.
+    assert_eq!(tags["team"], "ml");
+    assert_eq!(tags["cost-center"], "42");
+}
+
+#[tokio::test]
+async fn duplicate_delivery_and_retagged_digest_write_nothing() {
+    let t = Single::new("duplicate", vec![]);
+    let (digest, event) = t.push("v1.0.0", "2026-11-28T10:00:00Z");
+    deployed_revision(&t.deploy(&event).await.unwrap());
+    let revisions = t.s.revisions("model");
+    let writes = t.s.writes().len();
+
+    // The same event again (EventBridge delivers at least once).
+    let again = t.deploy(&event).await.unwrap();
+    assert!(
+        skip_reason(&again).contains("already deployed"),
+        "{again:?}"
+    );
+
+    // The same digest pushed under another tag.
+    t.s.boto(
+        "ecr",
+        "put_image",
+        json!({"repositoryName": t.repo, "imageTag": "stable",
+               "imageManifest": t.s.boto("ecr", "batch_get_image", json!({"repositoryName": t.repo,
+                    "imageIds": [{"imageDigest": digest}]}))["images"][0]["imageManifest"]}),
+    );
+    let retag =
+        t.s.push_event(&t.repo, &digest, "stable", "2026-11-28T10:05:00Z");
+    let report = t.deploy(&retag).await.unwrap();
+    assert!(
+        skip_reason(&report).contains("already deployed"),
+        "{report:?}"
+    );
+
+    assert_eq!(t.s.revisions("model"), revisions, "no new revision");
+    assert_eq!(t.s.writes().len(), writes, "no write call at all");
+    assert_eq!(t.s.count_calls("UpdateService"), 1);
+}
+
+#[tokio::test]
+async fn an_older_push_never_moves_the_service_backwards() {
+    let t = Single::new("ordering", vec![]);
+    let (_, old_event) = t.push("v1", "2026-11-28T09:00:00Z");
+    let (new_digest, new_event) = t.push("v2", "2026-11-28T10:00:00Z");
+    let live = deployed_revision(&t.deploy(&new_event).await.unwrap());
+    let writes = t.s.writes().len();
+
+    let report = t.deploy(&old_event).await.unwrap();
+    assert!(
+        skip_reason(&report).contains("older than the deployed push"),
+        "{report:?}"
+    );
+    assert_eq!(t.s.writes().len(), writes);
+    assert_eq!(t.service()["taskDefinition"], json!(live));
+    let (_, tags) = t.s.describe_task_definition(&live);
+    assert_eq!(tags["rollgate:digest"], json!(new_digest));
+
+    // A newer push still deploys, and records the revision it replaced.
+    let (_, newest) = t.push("v3", "2026-11-28T11:00:00Z");
+    let next = deployed_revision(&t.deploy(&newest).await.unwrap());
+    let (_, tags) = t.s.describe_task_definition(&next);
+    assert_eq!(tags["rollgate:previous"], json!(live));
+}
+
+#[tokio::test]
+async fn only_successful_pushes_deploy() {
+    let t = Single::new("ignored", vec![]);
+    for fixture in ["ecr-delete.json", "ecr-push-failed.json"] {
+        let mut event = fixture_json(fixture);
+        event["detail"]["repository-name"] = json!(t.repo);
+        let report = t.deploy(&event.to_string()).await.unwrap();
+        assert!(report.ignored.is_some(), "{fixture}: {report:?}");
+        assert!(report.services.is_empty());
+    }
+    assert_eq!(
+        t.s.calls(),
+        vec![],
+        "an ignored event makes no AWS call at all"
+    );
+    assert_eq!(t.service()["taskDefinition"], json!(t.base));
+}
+
+#[tokio::test]
+async fn malformed_events_are_non_retryable_and_write_nothing() {
+    let t = Single::new("malformed", vec![]);
+    let mut wrong_repo = fixture_json("ecr-push.json");
+    wrong_repo["detail"]["repository-name"] = json!("UPPER CASE");
+    let inputs = [
+        fixture_json("ecr-push-malformed.json").to_string(),
+        wrong_repo.to_string(),
+        "{\"not\": \"an event\"}".to_owned(),
+        "[1, 2, 3]".to_owned(),
+        "\"string\"".to_owned(),
+    ];
+    for input in inputs {
+        let err = t.deploy(&input).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::NonRetryable, "{input}");
+        assert!(
+            err.message.starts_with("malformed event")
+                || err.message.starts_with("unexpected event"),
+            "{err}"
+        );
+    }
+    assert_eq!(t.s.calls(), vec![], "a rejected event makes no AWS call");
+    assert_eq!(t.s.revisions("model").len(), 1);
+}
+
+#[tokio::test]
+async fn events_from_another_account_or_region_write_nothing() {
+    let t = Single::new("foreign", vec![]);
+    let (digest, event) = t.push("v1", "2026-11-28T10:00:00Z");
+    let mut foreign: Value = serde_json::from_str(&event).unwrap();
+    foreign["account"] = json!("210987654321");
+    let report = t.deploy(&foreign.to_string()).await.unwrap();
+    assert!(
+        skip_reason(&report).contains("account 210987654321"),
+        "{report:?}"
+    );
+
+    let mut elsewhere: Value = serde_json::from_str(&event).unwrap();
+    elsewhere["region"] = json!("eu-west-1");
+    let report = t.deploy(&elsewhere.to_string()).await.unwrap();
+    assert!(
+        skip_reason(&report).contains("region eu-west-1"),
+        "{report:?}"
+    );
+
+    assert_eq!(t.s.writes(), vec![]);
+    assert_eq!(t.service()["taskDefinition"], json!(t.base));
+    assert!(
+        !t.s.describe_task_definition(&t.base)
+            .1
+            .contains_key("rollgate:digest"),
+        "{digest}"
+    );
+}
+
+#[tokio::test]
+async fn tag_filters_choose_which_pushes_deploy() {
+    let t = Single::new(
+        "filters",
+        vec![("rollgate:tag-filter", "semver:^2".to_owned())],
+    );
+    let (_, v1) = t.push("v1.4.0", "2026-11-28T10:00:00Z");
+    let report = t.deploy(&v1).await.unwrap();
+    assert!(
+        skip_reason(&report).contains("does not pass rollgate:tag-filter semver:^2"),
+        "{report:?}"
+    );
+    assert_eq!(t.s.writes(), vec![]);
+
+    let (digest, v2) = t.push("v2.1.0", "2026-11-28T10:01:00Z");
+    let revision = deployed_revision(&t.deploy(&v2).await.unwrap());
+    assert_eq!(
+        t.s.describe_task_definition(&revision).1["rollgate:digest"],
+        json!(digest)
+    );
+}
+
+#[tokio::test]
+async fn a_single_service_rollout_costs_five_calls() {
+    let t = Single::new("budget", vec![]);
+    let (_, event) = t.push("v1", "2026-11-28T10:00:00Z");
+    deployed_revision(&t.deploy(&event).await.unwrap());
+    let ops: Vec<String> = t.s.calls().into_iter().map(|(_, op)| op).collect();
+    assert_eq!(
+        ops,
+        [
+            "ListServices",
+            "DescribeServices",
+            "DescribeTaskDefinition",
+            "RegisterTaskDefinition",
+            "UpdateService"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn one_push_fans_out_to_every_tracking_service_and_failures_stay_isolated() {
+    let s = Scenario::new("fanout");
+    let (east, west) = (s.cluster("east"), s.cluster("west"));
+    let repo = s.repository("model");
+    let other_repo = s.repository("other");
+    let def = |family: &str| s.model_task_definition(family, &repo);
+    let opted = |r: &str| vec![("rollgate:repository", r.to_owned())];
+    let specs = [
+        (&east, "a", def("a"), opted(&repo)),
+        (&east, "b", def("b"), opted(&repo)),
+        (&west, "c", def("c"), opted(&repo)),
+        // Names a container that does not exist: fails, alone.
+        (
+            &west,
+            "broken",
+            def("broken"),
+            vec![
+                ("rollgate:repository", repo.clone()),
+                ("rollgate:container", "nope".to_owned()),
+            ],
+        ),
+        (&west, "other", def("other"), opted(&other_repo)),
+        (
+            &west,
+            "manual",
+            def("manual"),
+            vec![("team", "ml".to_owned())],
+        ),
+    ];
+    for (cluster, name, task_definition, tags) in &specs {
+        s.service(ServiceSpec {
+            cluster,
+            name,
+            task_definition,
+            tags: tags.clone(),
+        });
+    }
+    let digest = s.push_image(&repo, "v1");
+    let event = s.push_event(&repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    let report = run_deploy(&s, &[&east, &west], 2, &event).await.unwrap();
+
+    let outcome = |name: &str| {
+        report
+            .services
+            .iter()
+            .find(|o| o.service == name)
+            .map(|o| o.outcome.clone())
+    };
+    for name in ["a", "b", "c"] {
+        assert!(
+            matches!(outcome(name), Some(Outcome::Deployed { .. })),
+            "{name}: {report:?}"
+        );
+        let cluster = if name == "c" { &west } else { &east };
+        let live = s.describe_service(cluster, name)["taskDefinition"].clone();
+        assert_eq!(
+            s.describe_task_definition(live.as_str().unwrap()).1["rollgate:digest"],
+            json!(digest)
+        );
+    }
+    match outcome("broken") {
+        Some(Outcome::Failed { error, class }) => {
+            assert_eq!(class, ErrorClass::NonRetryable);
+            assert!(error.contains("rollgate:container"), "{error}");
+        }
+        other => panic!("broken: {other:?}"),
+    }
+    // Services that do not track the repository are not even reported, and untouched.
+    assert_eq!(outcome("other"), None);
+    assert_eq!(outcome("manual"), None);
+    for (name, family) in [
+        ("other", "other"),
+        ("manual", "manual"),
+        ("broken", "broken"),
+    ] {
+        assert_eq!(
+            s.describe_service(&west, name)["taskDefinition"],
+            json!(def_arn(&s, family))
+        );
+    }
+    assert_eq!(s.count_calls("UpdateService"), 3);
+    assert_eq!(s.count_calls("RegisterTaskDefinition"), 3);
+    assert!(!report.needs_retry());
+}
+
+/// The first revision of a scenario family.
+fn def_arn(s: &Scenario, family: &str) -> String {
+    s.revisions(family).first().cloned().expect("a revision")
+}
+
+#[tokio::test]
+async fn an_unreadable_cluster_does_not_stop_the_others() {
+    let t = Single::new("cluster-missing", vec![]);
+    let (_, event) = t.push("v1", "2026-11-28T10:00:00Z");
+    let missing = format!("{}-missing", t.s.name);
+    let report = run_deploy(&t.s, &[&missing, &t.cluster], 4, &event)
+        .await
+        .unwrap();
+    deployed_revision(&report);
+    assert_eq!(report.cluster_failures.len(), 1, "{report:?}");
+    assert_eq!(report.cluster_failures[0].cluster, missing);
+    assert!(
+        report.cluster_failures[0].error.contains("ListServices"),
+        "{report:?}"
+    );
+}

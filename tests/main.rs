@@ -1,0 +1,4 @@
+//! rollgate's integration tests: the real handlers and binaries, real aws-sdk-rust clients,
+//! and the moto emulator over HTTP. One file per concern.
+
+mod deploy;

@@ -1,0 +1,105 @@
+//! The moto emulator with rollgate's extensions (tests/emulator/server.py), one per test binary.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+use crate::{Boto, http, python, root};
+
+pub struct Emulator {
+    pub url: String,
+    /// Held open: the server exits when this process ends and the pipe closes.
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+    boto: Boto,
+}
+
+static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+
+/// The shared emulator, started on first use.
+pub fn emulator() -> &'static Emulator {
+    EMULATOR.get_or_init(Emulator::start)
+}
+
+impl Emulator {
+    fn start() -> Self {
+        let script = root().join("tests/emulator/server.py");
+        let mut child = Command::new(python())
+            .arg(&script)
+            .args(["--port", "0", "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let url = loop {
+            line.clear();
+            let n = stdout.read_line(&mut line).expect("read emulator stdout");
+            assert!(
+                n > 0,
+                "the emulator exited before it was ready (see its stderr above)"
+            );
+            if let Some(url) = line.trim().strip_prefix("ROLLGATE_EMULATOR_READY ") {
+                break url.to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in stdout.lines() {});
+        let boto = Boto::start(&url);
+        Self {
+            url,
+            _stdin: Mutex::new(stdin),
+            _child: Mutex::new(child),
+            boto,
+        }
+    }
+
+    /// AWS's own client, pointed at this emulator.
+    pub fn boto(&self) -> &Boto {
+        &self.boto
+    }
+
+    /// The AWS calls made with `access_key`, as (service, operation), in order.
+    pub fn calls(&self, access_key: &str) -> Vec<(String, String)> {
+        let body = http::request(
+            &self.url,
+            "GET",
+            &format!("/_rollgate/calls?access_key={access_key}"),
+            None,
+        );
+        let calls: Value = serde_json::from_str(&body).expect("call log is JSON");
+        calls
+            .as_array()
+            .expect("call log is a list")
+            .iter()
+            .map(|c| {
+                (
+                    c["service"].as_str().unwrap_or("").to_owned(),
+                    c["operation"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Forces the rollout state of a service's primary deployment (test-only endpoint).
+    pub fn force_rollout(&self, body: Value) -> Value {
+        let reply = http::request(
+            &self.url,
+            "POST",
+            "/_rollgate/ecs/rollout",
+            Some(&body.to_string()),
+        );
+        serde_json::from_str(&reply).expect("rollout endpoint answers JSON")
+    }
+}
+
+/// Operations that change state. Anything else is a read.
+pub fn is_write(operation: &str) -> bool {
+    const READ_PREFIXES: &[&str] = &["Describe", "List", "Get", "BatchGet", "Search", "Lookup"];
+    !READ_PREFIXES.iter().any(|p| operation.starts_with(p))
+}

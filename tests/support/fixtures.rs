@@ -1,0 +1,279 @@
+//! Per-test scenarios: unique names, their own access key, and seeding through boto3.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rollgate_aws::AwsOptions;
+use serde_json::{Value, json};
+
+use crate::emulator::is_write;
+use crate::{Emulator, emulator, root};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn next_id() -> u32 {
+    COUNTER.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// One test's corner of the shared emulator.
+pub struct Scenario {
+    /// A unique, lowercase prefix for every resource this test creates.
+    pub name: String,
+    /// The access key the code under test signs with; the call log is keyed by it.
+    pub access_key: String,
+    pub em: &'static Emulator,
+}
+
+/// A service to create, opted in (or not) by its tags.
+pub struct ServiceSpec<'a> {
+    pub cluster: &'a str,
+    pub name: &'a str,
+    pub task_definition: &'a str,
+    pub tags: Vec<(&'a str, String)>,
+}
+
+impl Scenario {
+    pub fn new(test: &str) -> Self {
+        let id = next_id();
+        let slug: String = test
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .take(24)
+            .collect();
+        Self {
+            name: format!("{slug}-{id}"),
+            access_key: format!("AKIATEST{id:08}{}", slug.len()),
+            em: emulator(),
+        }
+    }
+
+    /// How the code under test reaches the emulator: real SDK clients over HTTP, no retries.
+    pub fn aws_options(&self) -> AwsOptions {
+        AwsOptions {
+            endpoint_url: Some(self.em.url.clone()),
+            region: Some(REGION.to_owned()),
+            profile: None,
+            max_attempts: Some(1),
+            static_credentials: Some((self.access_key.clone(), "test-secret".to_owned())),
+        }
+    }
+
+    pub fn boto(&self, service: &str, operation: &str, params: Value) -> Value {
+        self.em.boto().call(service, operation, params)
+    }
+
+    /// Every AWS call the code under test made, as (service, operation).
+    pub fn calls(&self) -> Vec<(String, String)> {
+        self.em.calls(&self.access_key)
+    }
+
+    /// The write calls among them.
+    pub fn writes(&self) -> Vec<(String, String)> {
+        self.calls()
+            .into_iter()
+            .filter(|(_, op)| is_write(op))
+            .collect()
+    }
+
+    pub fn count_calls(&self, operation: &str) -> usize {
+        self.calls()
+            .iter()
+            .filter(|(_, op)| op == operation)
+            .count()
+    }
+
+    /// A subnet and security group, created once per emulator (moto's ECS needs real ids).
+    pub fn network(&self) -> (String, String) {
+        static NETWORK: OnceLock<(String, String)> = OnceLock::new();
+        NETWORK
+            .get_or_init(|| {
+                let vpc = self.boto("ec2", "create_vpc", json!({"CidrBlock": "10.0.0.0/16"}));
+                let vpc_id = vpc["Vpc"]["VpcId"].as_str().expect("vpc id").to_owned();
+                let subnet = self.boto(
+                    "ec2",
+                    "create_subnet",
+                    json!({"VpcId": vpc_id, "CidrBlock": "10.0.1.0/24"}),
+                );
+                let sg = self.boto(
+                    "ec2",
+                    "create_security_group",
+                    json!({"GroupName": "rollgate-tests", "Description": "tests", "VpcId": vpc_id}),
+                );
+                (
+                    subnet["Subnet"]["SubnetId"]
+                        .as_str()
+                        .expect("subnet id")
+                        .to_owned(),
+                    sg["GroupId"].as_str().expect("group id").to_owned(),
+                )
+            })
+            .clone()
+    }
+
+    pub fn cluster(&self, suffix: &str) -> String {
+        let name = format!("{}-{suffix}", self.name);
+        self.boto("ecs", "create_cluster", json!({"clusterName": name}));
+        name
+    }
+
+    pub fn repository(&self, suffix: &str) -> String {
+        let name = format!("{}-{suffix}", self.name);
+        self.boto("ecr", "create_repository", json!({"repositoryName": name}));
+        name
+    }
+
+    pub fn registry(&self) -> String {
+        format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com")
+    }
+
+    /// Pushes an image with unique layers and returns its digest.
+    pub fn push_image(&self, repository: &str, tag: &str) -> String {
+        let layer = format!("sha256:{:064x}", (u128::from(next_id()) << 64) | 0xfeed);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+                       "digest": format!("sha256:{:064x}", next_id())},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654,
+                        "digest": layer}],
+        });
+        let out = self.boto(
+            "ecr",
+            "put_image",
+            json!({"repositoryName": repository, "imageManifest": manifest.to_string(), "imageTag": tag}),
+        );
+        out["image"]["imageId"]["imageDigest"]
+            .as_str()
+            .expect("digest")
+            .to_owned()
+    }
+
+    /// Registers a task definition from container definitions; returns its ARN.
+    pub fn task_definition(&self, family: &str, containers: Value) -> String {
+        self.register(json!({
+            "family": format!("{}-{family}", self.name),
+            "containerDefinitions": containers,
+            "requiresCompatibilities": ["FARGATE"],
+            "networkMode": "awsvpc",
+            "cpu": "256",
+            "memory": "512",
+        }))
+    }
+
+    /// Registers a task definition from full RegisterTaskDefinition parameters.
+    pub fn register(&self, params: Value) -> String {
+        let out = self.boto("ecs", "register_task_definition", params);
+        out["taskDefinition"]["taskDefinitionArn"]
+            .as_str()
+            .expect("arn")
+            .to_owned()
+    }
+
+    /// A one-container task definition whose image comes from `repository`.
+    pub fn model_task_definition(&self, family: &str, repository: &str) -> String {
+        self.task_definition(
+            family,
+            json!([{"name": "model", "image": format!("{}/{repository}:v0", self.registry()),
+                    "essential": true, "portMappings": [{"containerPort": 8080}]}]),
+        )
+    }
+
+    pub fn service(&self, spec: ServiceSpec<'_>) -> String {
+        let (subnet, sg) = self.network();
+        let tags: Vec<Value> = spec
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect();
+        let out = self.boto(
+            "ecs",
+            "create_service",
+            json!({
+                "cluster": spec.cluster,
+                "serviceName": spec.name,
+                "taskDefinition": spec.task_definition,
+                "desiredCount": 2,
+                "launchType": "FARGATE",
+                "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}},
+                "tags": tags,
+            }),
+        );
+        out["service"]["serviceArn"]
+            .as_str()
+            .expect("service arn")
+            .to_owned()
+    }
+
+    /// The service as AWS describes it (with tags).
+    pub fn describe_service(&self, cluster: &str, service: &str) -> Value {
+        let out = self.boto(
+            "ecs",
+            "describe_services",
+            json!({"cluster": cluster, "services": [service], "include": ["TAGS"]}),
+        );
+        out["services"][0].clone()
+    }
+
+    /// A revision as AWS describes it, with its tags as a key -> value map.
+    pub fn describe_task_definition(&self, arn: &str) -> (Value, serde_json::Map<String, Value>) {
+        let out = self.boto(
+            "ecs",
+            "describe_task_definition",
+            json!({"taskDefinition": arn, "include": ["TAGS"]}),
+        );
+        let tags = out["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                (
+                    t["key"].as_str().unwrap_or("").to_owned(),
+                    t["value"].clone(),
+                )
+            })
+            .collect();
+        (out["taskDefinition"].clone(), tags)
+    }
+
+    /// Every revision ARN of a family (without the scenario prefix), oldest first.
+    pub fn revisions(&self, family: &str) -> Vec<String> {
+        let out = self.boto(
+            "ecs",
+            "list_task_definitions",
+            json!({"familyPrefix": format!("{}-{family}", self.name), "sort": "ASC"}),
+        );
+        out["taskDefinitionArns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// An "ECR Image Action" push event, built from events/ecr-push.json.
+    pub fn push_event(&self, repository: &str, digest: &str, tag: &str, time: &str) -> String {
+        let mut event = fixture_json("ecr-push.json");
+        event["id"] = json!(format!("{}-evt-{}", self.name, next_id()));
+        event["time"] = json!(time);
+        event["detail"]["repository-name"] = json!(repository);
+        event["detail"]["image-digest"] = json!(digest);
+        event["detail"]["image-tag"] = json!(tag);
+        event.to_string()
+    }
+}
+
+/// An events/ fixture as JSON.
+pub fn fixture_json(name: &str) -> Value {
+    let path = root().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixture is JSON")
+}

@@ -2,3 +2,4 @@
 //! and the moto emulator over HTTP. One file per concern.
 
 mod deploy;
+mod lambda_runtime_api;

@@ -26,3 +26,15 @@ pub fn init() {
     // A second init (tests) keeps the first subscriber.
     drop(result);
 }
+
+/// Unwraps a cold-start step, or logs the error as one JSON line and exits with status 1.
+/// Lambda then reports `Runtime.ExitError` with that line in the function's logs.
+pub fn init_or_exit<T, E: std::fmt::Display>(step: &str, result: Result<T, E>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            tracing::error!(error = %e, step, "cold start failed; fix the function's configuration");
+            std::process::exit(1);
+        }
+    }
+}

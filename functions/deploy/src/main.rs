@@ -1,17 +1,19 @@
 //! Wiring only: logging, config and clients once per cold start, then the runtime loop.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use rollgate_aws::AwsOptions;
 use rollgate_aws::ecs::Ecs;
+use rollgate_aws::telemetry::init_or_exit;
+use rollgate_aws::{AwsOptions, telemetry};
 use rollgate_core::config::DeployConfig;
 use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    rollgate_aws::telemetry::init();
-    let config = DeployConfig::from_env()
-        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let sdk = AwsOptions::from_env()?.load().await;
+    telemetry::init();
+    let config = init_or_exit("configuration", DeployConfig::from_env());
+    let sdk = init_or_exit("AWS options", AwsOptions::from_env())
+        .load()
+        .await;
     let ecs = Ecs::new(&sdk);
     run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         deploy::handler::invoke(&ecs, &config, event)

@@ -1,0 +1,167 @@
+//! The real `deploy` binary, run the way Lambda runs it: behind a Runtime API
+//! (tests/emulator/lambda_rapi.py), talking to the emulator through AWS_ENDPOINT_URL.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{Value, json};
+use support::fixtures::fixture_json;
+use support::{Scenario, ServiceSpec, python, root};
+
+/// A binary of this workspace, built by `make test` (cargo build --bins) before the tests.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe path");
+    // target/<profile>/deps/integration-<hash> -> target/<profile>/<name>
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `cargo build -p {name}` (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// Runs the binary over the events and returns the runner's report.
+fn run_lambda(s: &Scenario, binary: &str, env: &[(&str, &str)], events: &[String]) -> Value {
+    let dir = std::env::temp_dir().join(format!("rollgate-{}", s.name));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let files: Vec<PathBuf> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let path = dir.join(format!("event-{i}.json"));
+            std::fs::write(&path, e).expect("write event");
+            path
+        })
+        .collect();
+    let mut cmd = Command::new(python());
+    cmd.arg(root().join("tests/emulator/lambda_rapi.py"))
+        .arg("--binary")
+        .arg(self::binary(binary))
+        .arg("--logs")
+        .arg(dir.join("logs.txt"));
+    let base_env = [
+        ("AWS_ENDPOINT_URL", s.em.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", s.access_key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_MAX_ATTEMPTS", "1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    for (k, v) in base_env.iter().chain(env) {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    let out = cmd.args(&files).output().expect("run lambda_rapi.py");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "runner printed no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    report
+}
+
+fn logs(report: &Value) -> Vec<Value> {
+    let path = report["logs"].as_str().expect("logs path");
+    std::fs::read_to_string(path)
+        .expect("read logs")
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_deploy_binary_serves_events_through_the_runtime_api() {
+    let s = Scenario::new("rapi");
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let base = s.model_task_definition("model", &repo);
+    s.service(ServiceSpec {
+        cluster: &cluster,
+        name: "api",
+        task_definition: &base,
+        tags: vec![("rollgate:repository", repo.clone())],
+    });
+    let digest = s.push_image(&repo, "v1");
+    let push = s.push_event(&repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    let mut delete = fixture_json("ecr-delete.json");
+    delete["detail"]["repository-name"] = json!(repo);
+    let malformed = fixture_json("ecr-push-malformed.json").to_string();
+
+    let report = run_lambda(
+        &s,
+        "deploy",
+        &[("ROLLGATE_CLUSTERS", &cluster)],
+        &[push.clone(), push, malformed, delete.to_string()],
+    );
+    assert_eq!(report["runner_error"], Value::Null, "{report}");
+    let inv = report["invocations"].as_array().expect("invocations");
+    assert_eq!(inv.len(), 4, "{report}");
+
+    assert_eq!(inv[0]["status"], "ok", "{report}");
+    assert_eq!(inv[0]["response"]["services"][0]["outcome"], "deployed");
+    assert_eq!(inv[1]["response"]["services"][0]["outcome"], "skipped");
+    assert_eq!(inv[2]["status"], "error");
+    assert_eq!(inv[2]["error_type"], "NonRetryable");
+    assert!(
+        inv[2]["error_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("image digest"),
+        "{report}"
+    );
+    assert_eq!(inv[3]["status"], "ok");
+    assert!(inv[3]["response"]["ignored"].is_string(), "{report}");
+
+    // AWS's own view: one new revision, live on the service.
+    let live = s.describe_service(&cluster, "api")["taskDefinition"].clone();
+    assert_eq!(
+        s.describe_task_definition(live.as_str().unwrap()).1["rollgate:digest"],
+        json!(digest)
+    );
+    assert_eq!(s.count_calls("RegisterTaskDefinition"), 1);
+
+    // Structured logs: one JSON line per decision, with cluster, service, digest and reason.
+    let lines = logs(&report);
+    let decision = |d: &str| lines.iter().find(|l| l["decision"] == d).cloned();
+    let deployed = decision("deployed").expect("a deployed line");
+    assert_eq!(deployed["cluster"], json!(cluster));
+    assert_eq!(deployed["service"], "api");
+    assert_eq!(deployed["digest"], json!(digest));
+    let skipped = decision("skipped").expect("a skipped line");
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("already deployed"),
+        "{skipped}"
+    );
+    assert!(decision("rejected").is_some());
+    assert!(decision("ignored").is_some());
+}
+
+#[test]
+fn a_broken_configuration_fails_the_cold_start_and_calls_nothing() {
+    let s = Scenario::new("rapi-config");
+    let event = fixture_json("ecr-push.json").to_string();
+    for env in [
+        vec![],
+        vec![("ROLLGATE_CLUSTERS", " , ")],
+        vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_IN_FLIGHT", "0")],
+    ] {
+        let report = run_lambda(&s, "deploy", &env, std::slice::from_ref(&event));
+        assert_ne!(report["exit_code"], json!(0), "{report}");
+        let lines = logs(&report);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["error"].as_str().unwrap_or("").contains("ROLLGATE_")),
+            "the log names the variable to fix: {lines:?}"
+        );
+    }
+    assert_eq!(s.calls(), vec![]);
+}

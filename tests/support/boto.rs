@@ -2,7 +2,7 @@
 //! Tests check what rollgate wrote through it, not through the code under test.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
@@ -11,6 +11,8 @@ use crate::{python, root};
 
 pub struct Boto {
     io: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
+    /// Exits at EOF on its stdin, when the test process ends.
+    _child: Child,
 }
 
 /// An error AWS returned to boto3.
@@ -34,6 +36,7 @@ impl Boto {
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
         Self {
             io: Mutex::new((stdin, stdout)),
+            _child: child,
         }
     }
 

@@ -25,6 +25,7 @@ build-bins:
 	$(CARGO) build --workspace --bins
 
 test: venv build-bins
+	$(VPY) tests/emulator/selfcheck.py
 	$(CARGO) test --workspace
 
 lint:

@@ -1,0 +1,409 @@
+"""Make moto's ECS services behave like ECS deployments do, and let tests
+drive a rollout to COMPLETED or FAILED.
+
+What moto 5.2.5 does on its own, and what this module changes:
+
+* ``update_service`` stores the task-definition string exactly as passed
+  (``family`` or ``family:3``) and never starts a deployment. Here the service
+  always holds the full task-definition ARN, and a new task definition starts
+  a new PRIMARY deployment (IN_PROGRESS) while the former PRIMARY turns ACTIVE.
+* ``create_service`` makes one PRIMARY deployment whose rollout state depends
+  on the MOTO_ECS_SERVICE_RUNNING variable. Here it is always COMPLETED with
+  every desired task running, as a steady-state service would be.
+* ``deploymentConfiguration`` (circuit breaker, min/max percent) is dropped by
+  ``create_service``. Here it is stored, with ECS's defaults, and returned.
+* Services get the ``createdAt`` timestamp ECS reports (moto has none).
+
+Rollouts never move on their own: tests call ``force_rollout`` (through the
+``POST /_rollgate/ecs/rollout`` endpoint) to complete or fail the PRIMARY
+deployment, optionally with a circuit-breaker rollback.
+
+The patches wrap moto's methods rather than replace them, so moto keeps doing
+its own validation and bookkeeping; ``install()`` applies them once.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from moto.core.utils import utcnow
+from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
+from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.moto_api._internal import mock_random
+from werkzeug.test import EnvironBuilder
+
+from wsgi_util import WSGIApp, call_app, fake_sigv4_authorization
+
+# What ECS reports for a REPLICA service created without deploymentConfiguration.
+DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+
+ROLLOUT_STATES = ("COMPLETED", "FAILED", "IN_PROGRESS")
+
+
+class RolloutError(Exception):
+    """A bad /_rollgate/ecs/rollout request; ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --------------------------------------------------------------------------
+# Deployment bookkeeping
+# --------------------------------------------------------------------------
+
+
+def _new_deployment_id() -> str:
+    # Real ids look like ecs-svc/4736197542719371827 (19 digits). moto's
+    # mock_random is used so moto's seeding API keeps ids reproducible.
+    return f"ecs-svc/{mock_random.randint(10**18, 10**19 - 1)}"
+
+
+def _new_deployment(service: Service, task_definition_arn: str) -> dict[str, Any]:
+    """A fresh PRIMARY deployment of ``task_definition_arn``, nothing running yet."""
+    now = utcnow()
+    deployment_id = _new_deployment_id()
+    return {
+        "id": deployment_id,
+        "status": "PRIMARY",
+        "taskDefinition": task_definition_arn,
+        "desiredCount": service.desired_count,
+        "pendingCount": 0,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": service.launch_type,
+        "platformVersion": service.platform_version,
+        "platformFamily": "EC2" if service.launch_type == "EC2" else "FARGATE",
+        "networkConfiguration": service.network_configuration or None,
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+    }
+
+
+def _primary(service: Service) -> dict[str, Any] | None:
+    return next((d for d in service.deployments if d["status"] == "PRIMARY"), None)
+
+
+def _start_deployment(service: Service, task_definition_arn: str) -> dict[str, Any]:
+    """Make a new PRIMARY deployment; the former PRIMARY becomes ACTIVE.
+
+    Older ACTIVE deployments stay as they are, like in ECS. The new one is
+    listed first, as DescribeServices lists the PRIMARY first.
+    """
+    for deployment in service.deployments:
+        if deployment["status"] == "PRIMARY":
+            deployment["status"] = "ACTIVE"
+    deployment = _new_deployment(service, task_definition_arn)
+    service.deployments.insert(0, deployment)
+    service.task_definition = task_definition_arn
+    return deployment
+
+
+def _set_task_counts(
+    backend: EC2ContainerServiceBackend, service: Service, running: int, pending: int
+) -> None:
+    """Set the service's task counts, keeping the cluster's totals consistent."""
+    cluster = backend._get_cluster(service.cluster_name)
+    backend.update_cluster_resources(cluster, running - service.running_count, "RUNNING")
+    backend.update_cluster_resources(cluster, pending - service.pending_count, "PENDING")
+    service.running_count = running
+    service.pending_count = pending
+
+
+def _add_event(service: Service, message: str) -> None:
+    """Add a service event (newest first, like ECS)."""
+    service.events.insert(
+        0,
+        {
+            "id": str(mock_random.uuid4()),
+            "createdAt": utcnow(),
+            "message": f"(service {service.name}) {message}",
+        },
+    )
+
+
+def _merge_deployment_configuration(
+    current: dict[str, Any], update: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Top-level fields given in ``update`` replace those in ``current``."""
+    merged = copy.deepcopy(current)
+    merged.update(copy.deepcopy(update or {}))
+    return merged
+
+
+# --------------------------------------------------------------------------
+# Patches of moto's ECS backend and response handler
+# --------------------------------------------------------------------------
+
+_moto_create_service = EC2ContainerServiceBackend.create_service
+_moto_update_service = EC2ContainerServiceBackend.update_service
+_moto_create_service_response = EC2ContainerServiceResponse.create_service
+
+
+def _create_service(
+    self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any
+) -> Service:
+    service = _moto_create_service(self, *args, **kwargs)
+    service.created_at = utcnow()  # ECS reports createdAt; moto has none
+    service.deployment_configuration = copy.deepcopy(DEFAULT_DEPLOYMENT_CONFIGURATION)
+    # Only the ECS deployment controller has deployments (moto agrees).
+    if service.deployment_controller.get("type", "ECS") == "ECS":
+        _set_task_counts(self, service, running=service.desired_count, pending=0)
+        deployment = _new_deployment(service, service.task_definition)
+        deployment.update(
+            runningCount=service.desired_count,
+            rolloutState="COMPLETED",
+            rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
+        )
+        service.deployments = [deployment]
+    return service
+
+
+def _create_service_response(self: EC2ContainerServiceResponse) -> Any:
+    # moto's handler does not pass deploymentConfiguration to the backend at
+    # all; the returned ActionResult holds the Service object and is
+    # serialized later, so setting the field afterwards still shows up.
+    result = _moto_create_service_response(self)
+    requested = self._get_param("deploymentConfiguration")
+    if requested:
+        service = self.ecs_backend._get_service(
+            self._get_param("cluster", "default"), self._get_param("serviceName")
+        )
+        service.deployment_configuration = _merge_deployment_configuration(
+            service.deployment_configuration, requested
+        )
+    return result
+
+
+def _update_service(
+    self: EC2ContainerServiceBackend, service_properties: dict[str, Any]
+) -> Service:
+    # moto's update_service pops keys off this dict; work on a copy.
+    properties = dict(service_properties)
+    service = self._get_service(
+        properties.get("cluster", "default"), properties["service"].split("/")[-1]
+    )
+    previous_arn = service.task_definition
+    requested = properties.get("task_definition")
+    # Resolves family / family:revision / ARN; unknown ones raise ECS's error.
+    new_arn = self.describe_task_definition(requested).arn if requested else previous_arn
+    # Handled here instead of by moto, which only renames deployments[0].
+    force_new_deployment = bool(properties.pop("force_new_deployment", False))
+    # moto would store this with a plain setattr, replacing the whole object.
+    deployment_configuration = properties.pop("deployment_configuration", None)
+
+    service = _moto_update_service(self, properties)
+    service.task_definition = new_arn  # moto stored the string as passed
+    service.deployment_configuration = _merge_deployment_configuration(
+        getattr(service, "deployment_configuration", DEFAULT_DEPLOYMENT_CONFIGURATION),
+        deployment_configuration,
+    )
+
+    primary = _primary(service)
+    if primary is None:
+        return service  # not an ECS-controlled service: no deployments to move
+    if new_arn != previous_arn or force_new_deployment:
+        # ECS starts replacing tasks; the old ones keep running meanwhile, so
+        # the service's runningCount is left alone.
+        _start_deployment(service, new_arn)
+    else:
+        # Same task definition: only the desired count may have changed.
+        primary["desiredCount"] = service.desired_count
+        if primary["rolloutState"] == "COMPLETED":
+            primary["runningCount"] = service.desired_count
+        primary["updatedAt"] = utcnow()
+    return service
+
+
+_installed = False
+
+
+def install() -> None:
+    """Apply the patches to moto's ECS classes (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    EC2ContainerServiceBackend.create_service = _create_service
+    EC2ContainerServiceBackend.update_service = _update_service
+    EC2ContainerServiceResponse.create_service = _create_service_response
+    _installed = True
+
+
+# --------------------------------------------------------------------------
+# Forcing a rollout (POST /_rollgate/ecs/rollout)
+# --------------------------------------------------------------------------
+
+
+def _arn_region_account(name_or_arn: str) -> tuple[str | None, str | None]:
+    """(region, account) of an ARN, (None, None) for a plain name."""
+    parts = name_or_arn.split(":")
+    if name_or_arn.startswith("arn:") and len(parts) >= 6:
+        return parts[3], parts[4]
+    return None, None
+
+
+def _find_service(
+    request: dict[str, Any],
+) -> tuple[str, EC2ContainerServiceBackend, Service]:
+    """Locate the service among the ECS backends that exist.
+
+    The region and account come from an ARN if one was given, else from the
+    optional "region" / "account_id" fields, else whichever single backend
+    has a cluster of that name.
+    """
+    cluster_ref = request.get("cluster")
+    service_ref = request.get("service")
+    if not isinstance(cluster_ref, str) or not isinstance(service_ref, str):
+        raise RolloutError(400, '"cluster" and "service" (name or ARN) are required')
+    arn_region, arn_account = _arn_region_account(cluster_ref)
+    if arn_region is None:
+        arn_region, arn_account = _arn_region_account(service_ref)
+    region = request.get("region") or arn_region
+    account = request.get("account_id") or arn_account
+    cluster_name = cluster_ref.split("/")[-1]
+
+    # list() copies: request threads may be adding accounts/regions meanwhile.
+    matches = [
+        (account_id, backend)
+        for account_id, per_account in list(ecs_backends.items())
+        for region_name, backend in list(per_account.items())
+        if (region is None or region_name == region)
+        and (account is None or account_id == account)
+        and cluster_name in backend.clusters
+    ]
+    if not matches:
+        raise RolloutError(404, f"cluster not found: {cluster_ref}")
+    if len(matches) > 1:
+        raise RolloutError(
+            400, f"cluster {cluster_name} exists in several regions/accounts; pass an ARN or \"region\""
+        )
+    account_id, backend = matches[0]
+    service = next(
+        (
+            s
+            for s in backend.services.values()
+            if s.cluster_name == cluster_name
+            and (s.name == service_ref.split("/")[-1] or s.arn == service_ref)
+        ),
+        None,
+    )
+    if service is None:
+        raise RolloutError(404, f"service not found in cluster {cluster_name}: {service_ref}")
+    return account_id, backend, service
+
+
+def _optional_int(request: dict[str, Any], key: str) -> int | None:
+    value = request.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RolloutError(400, f'"{key}" must be a non-negative integer')
+    return value
+
+
+def force_rollout(request: dict[str, Any]) -> tuple[str, Service]:
+    """Move the PRIMARY deployment of a service to the requested rollout state.
+
+    Returns (account id, service). Raises RolloutError for bad requests.
+    """
+    state = request.get("state")
+    if state not in ROLLOUT_STATES:
+        raise RolloutError(400, f'"state" must be one of {", ".join(ROLLOUT_STATES)}')
+    running = _optional_int(request, "runningCount")
+    failed = _optional_int(request, "failedTasks")
+    reason = request.get("reason")
+    account_id, backend, service = _find_service(request)
+    primary = _primary(service)
+    if primary is None:
+        raise RolloutError(400, f"service {service.name} has no PRIMARY deployment")
+    rollback = state == "FAILED" and bool(request.get("rollback"))
+    if rollback and len(service.deployments) < 2:
+        # Checked before changing anything, so a refused request has no effect.
+        raise RolloutError(
+            400, f"service {service.name} has no previous deployment to roll back to"
+        )
+
+    now = utcnow()
+    primary["rolloutState"] = state
+    primary["updatedAt"] = now
+    if failed is not None:
+        primary["failedTasks"] = failed
+
+    if state == "IN_PROGRESS":
+        if running is not None:
+            primary["runningCount"] = running
+        primary["rolloutStateReason"] = reason or f"ECS deployment {primary['id']} in progress."
+
+    elif state == "COMPLETED":
+        primary["runningCount"] = service.desired_count if running is None else running
+        primary["pendingCount"] = 0
+        primary["rolloutStateReason"] = reason or f"ECS deployment {primary['id']} completed."
+        # ECS drains the older deployments once the new one is steady.
+        service.deployments = [primary]
+        _set_task_counts(backend, service, running=primary["runningCount"], pending=0)
+        _add_event(service, "has reached a steady state.")
+
+    else:  # FAILED
+        if running is not None:
+            primary["runningCount"] = running
+        if failed is None:
+            primary["failedTasks"] = max(primary.get("failedTasks") or 0, 1)
+        primary["rolloutStateReason"] = reason or (
+            "ECS deployment circuit breaker: tasks failed to start."
+        )
+        _add_event(service, f"(deployment {primary['id']}) deployment failed: tasks failed to start.")
+        if rollback:
+            _roll_back(service, failed_deployment=primary)
+
+    return account_id, service
+
+
+def _roll_back(service: Service, failed_deployment: dict[str, Any]) -> None:
+    """Emulate the circuit breaker's rollback to the previous deployment."""
+    others = [d for d in service.deployments if d is not failed_deployment]
+    previous = max(others, key=lambda d: d["createdAt"])
+    rollback = _start_deployment(service, previous["taskDefinition"])
+    # _start_deployment turned the failed PRIMARY into ACTIVE; it keeps FAILED.
+    rollback["rolloutStateReason"] = (
+        f"ECS deployment circuit breaker: rolling back to deploymentId {previous['id']}."
+    )
+    _add_event(
+        service,
+        f"(deployment {failed_deployment['id']}) deployment failed: "
+        f"rolling back to deployment {previous['id']}.",
+    )
+
+
+def describe_service_json(
+    moto_app: WSGIApp, account_id: str, service: Service
+) -> dict[str, Any]:
+    """The service exactly as DescribeServices (include TAGS) returns it.
+
+    Goes through moto's own handler and serializer in-process, so the shape,
+    field names and timestamp format are whatever moto sends to real clients.
+    """
+    environ = EnvironBuilder(
+        path="/",
+        method="POST",
+        headers={
+            "Authorization": fake_sigv4_authorization("rollgate-internal", service.region_name, "ecs"),
+            "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.DescribeServices",
+            "x-moto-account-id": account_id,
+        },
+        content_type="application/x-amz-json-1.1",
+        data=json.dumps(
+            {"cluster": service.cluster_arn, "services": [service.arn], "include": ["TAGS"]}
+        ),
+    ).get_environ()
+    response = call_app(moto_app, environ)
+    if response.status != 200:
+        raise RuntimeError(f"internal DescribeServices failed: {response.status} {response.body!r}")
+    return json.loads(response.body)["services"][0]

@@ -1,0 +1,85 @@
+"""The WSGI app server.py serves: moto plus rollgate's test extensions.
+
+Routing, in order:
+
+* ``/_rollgate/...``: control endpoints for tests (not AWS; never logged):
+    GET  /_rollgate/health                     -> {"ok": true}
+    GET  /_rollgate/calls[?access_key=AK]      -> [{"service","operation","access_key"}, ...]
+    POST /_rollgate/calls/reset[?access_key=AK] -> {"removed": n}
+    POST /_rollgate/ecs/rollout  (JSON body)   -> the service, as DescribeServices shows it
+* every other request is recorded in the call log (if SigV4-signed), then
+  * rpcv2Cbor calls to bridged services go to the CBOR bridge,
+  * everything else goes to moto unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import ecs_ext
+from calllog import CallLog
+from cbor_bridge import CborBridge, is_rpc_v2_cbor
+from wsgi_util import WSGIApp, json_response, query_params, read_body
+
+CONTROL_PREFIX = "/_rollgate/"
+
+
+class RollgateApp:
+    def __init__(self, moto_app: WSGIApp) -> None:
+        ecs_ext.install()
+        self.moto_app = moto_app
+        self.call_log = CallLog()
+        self.cbor_bridge = CborBridge(moto_app)
+        # (method, path) -> handler(environ) -> (status, JSON document)
+        self._control: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[int, Any]]] = {
+            ("GET", "/_rollgate/health"): lambda environ: (200, {"ok": True}),
+            ("GET", "/_rollgate/calls"): self._list_calls,
+            ("POST", "/_rollgate/calls/reset"): self._reset_calls,
+            ("POST", "/_rollgate/ecs/rollout"): self._ecs_rollout,
+        }
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self._handle_control(environ, start_response)
+        self.call_log.record(environ)
+        if is_rpc_v2_cbor(environ):
+            return self.cbor_bridge(environ, start_response)
+        return self.moto_app(environ, start_response)
+
+    # -- control endpoints --------------------------------------------------
+
+    def _handle_control(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        path = environ["PATH_INFO"].rstrip("/")
+        method = environ.get("REQUEST_METHOD", "GET")
+        handler = self._control.get((method, path))
+        if handler is None:
+            known = [p for (_, p) in self._control if p == path]
+            status = 405 if known else 404
+            return json_response(start_response, status, {"error": f"no route {method} {path}"})
+        status, document = handler(environ)
+        return json_response(start_response, status, document)
+
+    def _list_calls(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        return 200, self.call_log.calls(query_params(environ).get("access_key"))
+
+    def _reset_calls(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"removed": self.call_log.reset(query_params(environ).get("access_key"))}
+
+    def _ecs_rollout(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        try:
+            request = json.loads(read_body(environ) or b"null")
+        except ValueError as error:
+            return 400, {"error": f"body is not JSON: {error}"}
+        if not isinstance(request, dict):
+            return 400, {"error": "body must be a JSON object"}
+        try:
+            account_id, service = ecs_ext.force_rollout(request)
+        except ecs_ext.RolloutError as error:
+            return error.status, {"error": str(error)}
+        return 200, ecs_ext.describe_service_json(self.moto_app, account_id, service)

@@ -4,7 +4,7 @@ use std::future::Future;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{ServiceField, Tag, TaskDefinition, TaskDefinitionField};
-use rollgate_core::service::{ContainerImage, ServiceView, Tags, TaskDefSummary};
+use rollgate_core::service::{ContainerImage, DeploymentView, ServiceView, Tags, TaskDefSummary};
 use rollgate_core::{ServiceArn, TaskDefArn};
 
 use crate::AwsError;
@@ -129,6 +129,12 @@ impl ServiceDirectory for Ecs {
                     // Emulators and old services may report a family:revision; keep only real ARNs.
                     task_definition: s.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
                     tags: tags_of(s.tags),
+                    deployments: s
+                        .deployments
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(deployment_view)
+                        .collect(),
                 })
             })
             .collect()
@@ -252,6 +258,25 @@ impl ServiceUpdater for Ecs {
             .map_err(|e| AwsError::from_sdk("UpdateService", e))?;
         Ok(())
     }
+}
+
+fn deployment_view(d: aws_sdk_ecs::types::Deployment) -> DeploymentView {
+    DeploymentView {
+        id: d.id.unwrap_or_default(),
+        status: d.status.unwrap_or_default(),
+        task_definition: d.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
+        rollout_state: d.rollout_state.map(|r| r.as_str().to_owned()),
+        rollout_state_reason: d.rollout_state_reason,
+        desired_count: d.desired_count,
+        running_count: d.running_count,
+        failed_tasks: d.failed_tasks,
+        created_at: d.created_at.and_then(to_chrono),
+        updated_at: d.updated_at.and_then(to_chrono),
+    }
+}
+
+fn to_chrono(t: aws_smithy_types::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
 fn tags_of(tags: Option<Vec<Tag>>) -> Tags {

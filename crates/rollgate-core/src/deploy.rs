@@ -10,8 +10,9 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::event::PushEvent;
+use crate::gate::RolloutState;
 use crate::image::registry_host;
-use crate::ledger::{RevisionRecord, revision_tags};
+use crate::ledger::{RevisionRecord, keys, revision_tags};
 use crate::service::{OptIn, ServiceView, TaskDefSummary};
 use crate::{Digest, ImageRef, InputError, TaskDefArn};
 
@@ -34,6 +35,8 @@ pub enum SkipReason {
         pushed_at: String,
         deployed_pushed_at: String,
     },
+    /// The health gate failed this digest on this service; it is never redeployed automatically.
+    DigestFailed { digest: String, failed_at: String },
 }
 
 impl fmt::Display for SkipReason {
@@ -73,6 +76,10 @@ impl fmt::Display for SkipReason {
             } => write!(
                 f,
                 "push from {pushed_at} is older than the deployed push from {deployed_pushed_at}"
+            ),
+            Self::DigestFailed { digest, failed_at } => write!(
+                f,
+                "digest {digest} failed on this service at {failed_at}; push a new image (or remove the service's rollgate:failed:{digest} tag to allow it again)"
             ),
         }
     }
@@ -116,6 +123,15 @@ pub fn match_service(push: &PushEvent, service: &ServiceView) -> Match {
     if service.status != "ACTIVE" {
         return Match::Skip(SkipReason::ServiceInactive {
             status: service.status.clone(),
+        });
+    }
+    if let Some(failed_at) = service
+        .tags
+        .get(&format!("{}{}", keys::FAILED_PREFIX, push.digest))
+    {
+        return Match::Skip(SkipReason::DigestFailed {
+            digest: push.digest.to_string(),
+            failed_at: failed_at.clone(),
         });
     }
     if !opt_in.filter.matches(push.tag.as_ref()) {
@@ -202,7 +218,9 @@ pub fn plan_rollout(
         }
     }
 
+    let known_good = known_good(service, current, record.as_ref());
     let record = RevisionRecord {
+        known_good,
         digest: push.digest.clone(),
         image_tag: push.tag.clone(),
         pushed_at: push.envelope.time,
@@ -215,9 +233,37 @@ pub fn plan_rollout(
         base: current.arn.clone(),
         container: container.name.clone(),
         image: ImageRef::pinned(&registry, &push.repository, &push.digest),
-        tags: revision_tags(&current.tags, &record),
+        tags: {
+            let mut tags = revision_tags(&current.tags, &record);
+            tags.push((
+                keys::STATE.to_owned(),
+                RolloutState::Deploying.as_str().to_owned(),
+            ));
+            tags
+        },
         record,
     })))
+}
+
+/// The rollback target to record on a new revision: the gate's last known good revision;
+/// failing that, the live revision if it predates rollgate or was verified healthy;
+/// failing that, whatever the live revision itself recorded.
+fn known_good(
+    service: &ServiceView,
+    current: &TaskDefSummary,
+    record: Option<&RevisionRecord>,
+) -> Option<TaskDefArn> {
+    if let Some(last_good) = service
+        .tags
+        .get(keys::LAST_GOOD)
+        .and_then(|t| TaskDefArn::parse(t).ok())
+    {
+        return Some(last_good);
+    }
+    match (record, RolloutState::of(&current.tags)) {
+        (None, _) | (_, Some(RolloutState::Healthy)) => Some(current.arn.clone()),
+        (Some(r), _) => r.known_good.clone(),
+    }
 }
 
 fn pick_container<'a>(

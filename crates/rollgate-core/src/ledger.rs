@@ -27,6 +27,37 @@ pub mod keys {
     pub const PREVIOUS: &str = "rollgate:previous";
     pub const EVENT_ID: &str = "rollgate:event-id";
     pub const SERVICE: &str = "rollgate:service";
+    /// The rollback target known when the revision was deployed.
+    pub const KNOWN_GOOD: &str = "rollgate:known-good";
+
+    // Task-definition revision tags written by the health gate.
+    /// The rollout's state, see `gate::RolloutState`.
+    pub const STATE: &str = "rollgate:state";
+    /// When ECS reported the deployment COMPLETED: the bake window starts here.
+    pub const COMPLETED_AT: &str = "rollgate:completed-at";
+    /// When the verdict (healthy, failed, rolled back) was reached.
+    pub const DECIDED_AT: &str = "rollgate:decided-at";
+    /// Why the rollout failed.
+    pub const REASON: &str = "rollgate:reason";
+    /// `rollgate:bad-task:<task id>` = the cause of one abnormal task stop.
+    pub const BAD_TASK_PREFIX: &str = "rollgate:bad-task:";
+
+    // Service tags written by the health gate.
+    /// The last revision verified healthy: where a failed rollout goes back to.
+    pub const LAST_GOOD: &str = "rollgate:last-good";
+    /// `rollgate:failed:<digest>` = when that digest failed on this service; never redeployed.
+    pub const FAILED_PREFIX: &str = "rollgate:failed:";
+
+    // Service tags: health-gate settings.
+    pub const MAX_BAD_TASKS: &str = "rollgate:max-bad-tasks";
+    pub const DEADLINE: &str = "rollgate:deadline";
+    pub const BAKE: &str = "rollgate:bake";
+    pub const ALARMS: &str = "rollgate:alarms";
+    pub const ALARM_PREFIX: &str = "rollgate:alarm-prefix";
+    pub const SMOKE_URL: &str = "rollgate:smoke-url";
+    pub const SMOKE_BODY: &str = "rollgate:smoke-body";
+    pub const SMOKE_STATUS: &str = "rollgate:smoke-status";
+    pub const SMOKE_MATCH: &str = "rollgate:smoke-match";
 }
 
 /// ECS allows 50 tags per resource.
@@ -42,6 +73,8 @@ pub struct RevisionRecord {
     pub event_id: String,
     pub service: ServiceArn,
     pub container: String,
+    /// Where a failure of this rollout goes back to, as known when it was deployed.
+    pub known_good: Option<TaskDefArn>,
 }
 
 impl RevisionRecord {
@@ -75,6 +108,11 @@ impl RevisionRecord {
             event_id: get(keys::EVENT_ID)?.clone(),
             service: ServiceArn::parse(get(keys::SERVICE)?).map_err(named(keys::SERVICE))?,
             container: get(keys::CONTAINER)?.clone(),
+            known_good: tags
+                .get(keys::KNOWN_GOOD)
+                .map(|p| TaskDefArn::parse(p))
+                .transpose()
+                .map_err(named(keys::KNOWN_GOOD))?,
         }))
     }
 
@@ -96,6 +134,9 @@ impl RevisionRecord {
         if let Some(prev) = &self.previous {
             tags.push((keys::PREVIOUS, prev.to_string()));
         }
+        if let Some(good) = &self.known_good {
+            tags.push((keys::KNOWN_GOOD, good.to_string()));
+        }
         tags.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 }
@@ -113,8 +154,20 @@ pub fn revision_tags(base: &Tags, record: &RevisionRecord) -> Vec<(String, Strin
         .collect()
 }
 
+/// The time format of every timestamp tag: RFC 3339, UTC, whole seconds.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Reads a timestamp tag written by [`format_time`].
+pub fn parse_time(key: &'static str, value: &str) -> Result<DateTime<Utc>, InputError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| InputError::new(key, value, e.to_string()))
+}
+
 /// ECS tag values allow letters, digits, spaces and `_ . : / = + - @`, up to 256 characters.
-fn sanitize_tag_value(v: &str) -> String {
+pub fn sanitize_tag_value(v: &str) -> String {
     v.chars()
         .map(|c| {
             if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
@@ -145,6 +198,10 @@ mod tests {
             event_id: "e-1".into(),
             service: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/c/s").unwrap(),
             container: "model".into(),
+            known_good: Some(
+                TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:1")
+                    .unwrap(),
+            ),
         }
     }
 

@@ -5,11 +5,15 @@
 //! for a plan or a verdict, then execute it (the cargo-dist model: plan, then execute).
 
 pub mod arn;
+pub mod base64;
 pub mod config;
 pub mod deploy;
+pub mod duration;
+pub mod ecs_event;
 pub mod error;
 pub mod event;
 pub mod filter;
+pub mod gate;
 pub mod image;
 pub mod ledger;
 pub mod report;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::filter::TagFilter;
@@ -20,6 +21,35 @@ pub struct ServiceView {
     /// The revision the service was last asked to run.
     pub task_definition: Option<TaskDefArn>,
     pub tags: Tags,
+    /// The service's deployments, PRIMARY first as ECS lists them.
+    pub deployments: Vec<DeploymentView>,
+}
+
+/// One ECS deployment of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentView {
+    pub id: String,
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub task_definition: Option<TaskDefArn>,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED` (absent when ECS does not track it).
+    pub rollout_state: Option<String>,
+    pub rollout_state_reason: Option<String>,
+    pub desired_count: i32,
+    pub running_count: i32,
+    pub failed_tasks: i32,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl ServiceView {
+    /// The newest deployment that runs `revision`.
+    pub fn deployment_of(&self, revision: &TaskDefArn) -> Option<&DeploymentView> {
+        self.deployments
+            .iter()
+            .filter(|d| d.task_definition.as_ref() == Some(revision))
+            .max_by_key(|d| d.created_at)
+    }
 }
 
 /// A service's opt-in to rollgate, read from its `rollgate:*` tags.

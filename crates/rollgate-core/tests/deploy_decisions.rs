@@ -31,6 +31,7 @@ fn service(extra: &[(&str, &str)]) -> ServiceView {
         status: "ACTIVE".into(),
         task_definition: Some(taskdef_arn(3)),
         tags: t,
+        deployments: vec![],
     }
 }
 
@@ -330,4 +331,67 @@ fn broken_ledger_is_reported_not_guessed() {
     let err = plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap_err();
     assert!(matches!(err, PlanError::BrokenLedger(_)));
     assert!(err.to_string().contains("rollgate:digest"), "{err}");
+}
+
+#[test]
+fn a_digest_the_gate_failed_is_never_redeployed() {
+    let p = push("ecr-push.json");
+    let failed_key = format!("{}{}", keys::FAILED_PREFIX, p.digest);
+    let Match::Skip(reason) = match_service(&p, &service(&[(&failed_key, "2026-11-28T10:09:00Z")]))
+    else {
+        panic!("expected a skip");
+    };
+    assert!(matches!(reason, SkipReason::DigestFailed { .. }));
+    assert!(reason.to_string().contains("push a new image"), "{reason}");
+    // Another digest failing does not block this one.
+    let other = format!("{}sha256:{}", keys::FAILED_PREFIX, "1".repeat(64));
+    assert!(matches!(
+        match_service(&p, &service(&[(&other, "x")])),
+        Match::Candidate(_)
+    ));
+}
+
+#[test]
+fn new_revisions_record_state_and_the_rollback_target() {
+    let p = push("ecr-push.json");
+    let known_good = |svc: &ServiceView, cur: &TaskDefSummary| {
+        let Decision::Rollout(plan) = plan_rollout(&p, svc, &opt_in(svc), cur).unwrap() else {
+            panic!("expected a rollout")
+        };
+        let t: Tags = plan.tags.iter().cloned().collect();
+        assert_eq!(t[keys::STATE], "deploying");
+        t.get(keys::KNOWN_GOOD).cloned()
+    };
+    let image = model_image("v0");
+    let other = format!("sha256:{}", "0".repeat(64));
+    let mut unverified = current(&[("model", &image)], &[]);
+    unverified.tags = ledger(&other, "2026-11-28T09:00:00Z").into_iter().collect();
+    unverified
+        .tags
+        .insert(keys::KNOWN_GOOD.into(), taskdef_arn(1).to_string());
+    let mut healthy = unverified.clone();
+    healthy.tags.insert(keys::STATE.into(), "healthy".into());
+
+    let pre_rollgate = current(&[("model", &image)], &[]);
+    assert_eq!(
+        known_good(&service(&[]), &pre_rollgate),
+        Some(taskdef_arn(3).to_string()),
+        "the pre-rollgate revision"
+    );
+    assert_eq!(
+        known_good(&service(&[]), &unverified),
+        Some(taskdef_arn(1).to_string()),
+        "inherited from the unverified one"
+    );
+    assert_eq!(
+        known_good(&service(&[]), &healthy),
+        Some(taskdef_arn(3).to_string()),
+        "the healthy live one"
+    );
+    let tagged = service(&[(keys::LAST_GOOD, taskdef_arn(2).as_str())]);
+    assert_eq!(
+        known_good(&tagged, &unverified),
+        Some(taskdef_arn(2).to_string()),
+        "the gate's last good wins"
+    );
 }

@@ -1,0 +1,111 @@
+//! Human durations in tags and config: `90s`, `15m`, `1h30m`, or plain seconds.
+
+use std::fmt;
+
+use crate::InputError;
+
+/// A whole number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Seconds(pub u64);
+
+impl Seconds {
+    pub fn parse(what: &'static str, s: &str) -> Result<Self, InputError> {
+        let bad = || {
+            InputError::new(
+                what,
+                s,
+                "expected a duration such as 90s, 15m, 1h30m or 300",
+            )
+        };
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(bad());
+        }
+        if let Ok(n) = s.parse::<u64>() {
+            return Ok(Self(n));
+        }
+        let (mut total, mut number) = (0u64, None::<u64>);
+        for c in s.chars() {
+            if let Some(d) = c.to_digit(10) {
+                number = Some(
+                    number
+                        .unwrap_or(0)
+                        .checked_mul(10)
+                        .and_then(|n| n.checked_add(d.into()))
+                        .ok_or_else(bad)?,
+                );
+                continue;
+            }
+            let unit = match c {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86_400,
+                _ => return Err(bad()),
+            };
+            let n = number.take().ok_or_else(bad)?;
+            total = n
+                .checked_mul(unit)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(bad)?;
+        }
+        if number.is_some() {
+            return Err(bad());
+        }
+        Ok(Self(total))
+    }
+
+    pub fn as_chrono(self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.0).unwrap_or(i64::MAX / 1000))
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (h, m, s) = (self.0 / 3600, self.0 % 3600 / 60, self.0 % 60);
+        let mut out = String::new();
+        if h > 0 {
+            out.push_str(&format!("{h}h"));
+        }
+        if m > 0 {
+            out.push_str(&format!("{m}m"));
+        }
+        if s > 0 || out.is_empty() {
+            out.push_str(&format!("{s}s"));
+        }
+        f.write_str(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        for (s, want) in [
+            ("90s", 90),
+            ("15m", 900),
+            ("1h30m", 5400),
+            ("300", 300),
+            ("0", 0),
+            ("2d", 172_800),
+        ] {
+            assert_eq!(Seconds::parse("t", s).unwrap(), Seconds(want), "{s}");
+        }
+        for bad in [
+            "",
+            "m",
+            "15x",
+            "1.5m",
+            "15m3",
+            "-1",
+            "99999999999999999999999h",
+        ] {
+            assert!(Seconds::parse("t", bad).is_err(), "{bad}");
+        }
+        assert_eq!(Seconds(5400).to_string(), "1h30m");
+        assert_eq!(Seconds(0).to_string(), "0s");
+    }
+}

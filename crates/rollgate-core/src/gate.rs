@@ -1,0 +1,816 @@
+//! The health gate's decisions: is this rollout healthy, failed, or still in flight,
+//! and what to write about it. Everything here is pure; time is an input.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::duration::Seconds;
+use crate::ecs_event::TaskStateDetail;
+use crate::ledger::{RevisionRecord, format_time, keys, parse_time, sanitize_tag_value};
+use crate::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
+use crate::{InputError, TaskDefArn};
+
+/// Where a rollgate rollout stands, recorded as `rollgate:state` on its revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolloutState {
+    /// Registered and handed to ECS by `deploy`.
+    Deploying,
+    /// Seen by the gate, announced, not yet COMPLETED.
+    Verifying,
+    /// COMPLETED; inside the bake window.
+    Baking,
+    Healthy,
+    /// Failed and left in place: there was no known good revision.
+    Failed,
+    /// Failed and rolled back (by rollgate or by ECS's circuit breaker).
+    RolledBack,
+    /// A newer rollout replaced it before a verdict.
+    Superseded,
+}
+
+impl RolloutState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deploying => "deploying",
+            Self::Verifying => "verifying",
+            Self::Baking => "baking",
+            Self::Healthy => "healthy",
+            Self::Failed => "failed",
+            Self::RolledBack => "rolled-back",
+            Self::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Deploying,
+            Self::Verifying,
+            Self::Baking,
+            Self::Healthy,
+            Self::Failed,
+            Self::RolledBack,
+            Self::Superseded,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+    }
+
+    /// A verdict was reached; the gate never revisits it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Healthy | Self::Failed | Self::RolledBack | Self::Superseded
+        )
+    }
+
+    /// The state recorded on a revision's tags (a rollgate revision without one is deploying).
+    pub fn of(tags: &Tags) -> Option<Self> {
+        tags.contains_key(keys::DIGEST).then(|| {
+            tags.get(keys::STATE)
+                .and_then(|s| Self::parse(s))
+                .unwrap_or(Self::Deploying)
+        })
+    }
+}
+
+impl fmt::Display for RolloutState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a task of a rollout stopped abnormally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "cause", rename_all = "kebab-case")]
+pub enum StopCause {
+    OutOfMemory {
+        container: String,
+        memory_mib: Option<u32>,
+    },
+    NonZeroExit {
+        container: String,
+        code: i64,
+    },
+    HealthCheck,
+    ImagePull,
+    FailedToStart,
+}
+
+impl StopCause {
+    /// Classifies a STOPPED task. `None` is a normal stop: scale-in, replacement by a
+    /// deployment, a user's stop, a Spot interruption.
+    pub fn classify(task: &TaskStateDetail) -> Option<Self> {
+        let reason = task.stopped_reason.as_deref().unwrap_or_default();
+        let lower = reason.to_ascii_lowercase();
+        let container_reason = |needle: &str| {
+            task.containers
+                .iter()
+                .find(|c| c.reason.as_deref().is_some_and(|r| r.contains(needle)))
+        };
+        if let Some(c) = container_reason("OutOfMemoryError") {
+            let memory = c.memory.as_deref().or(task.memory.as_deref());
+            return Some(Self::OutOfMemory {
+                container: c.name.clone(),
+                memory_mib: memory.and_then(|m| m.parse().ok()),
+            });
+        }
+        if reason.contains("CannotPullContainerError")
+            || container_reason("CannotPullContainerError").is_some()
+        {
+            return Some(Self::ImagePull);
+        }
+        if lower.contains("health check") {
+            return Some(Self::HealthCheck);
+        }
+        match task.stop_code.as_deref() {
+            Some("TaskFailedToStart") => Some(Self::FailedToStart),
+            Some("EssentialContainerExited") => task
+                .containers
+                .iter()
+                .find_map(|c| c.exit_code.filter(|code| *code != 0).map(|code| (c, code)))
+                .map(|(c, code)| Self::NonZeroExit {
+                    container: c.name.clone(),
+                    code,
+                }),
+            _ => None,
+        }
+    }
+
+    /// The compact form stored in a `rollgate:bad-task:<id>` tag.
+    pub fn to_tag_value(&self) -> String {
+        match self {
+            Self::OutOfMemory {
+                container,
+                memory_mib,
+            } => {
+                format!(
+                    "oom:{}:{}",
+                    sanitize_tag_value(container),
+                    memory_mib.map_or(String::new(), |m| m.to_string())
+                )
+            }
+            Self::NonZeroExit { container, code } => {
+                format!("exit:{}:{code}", sanitize_tag_value(container))
+            }
+            Self::HealthCheck => "health".to_owned(),
+            Self::ImagePull => "pull".to_owned(),
+            Self::FailedToStart => "start".to_owned(),
+        }
+    }
+
+    pub fn from_tag_value(v: &str) -> Option<Self> {
+        let mut parts = v.splitn(3, ':');
+        match (parts.next()?, parts.next(), parts.next()) {
+            ("oom", Some(c), m) => Some(Self::OutOfMemory {
+                container: c.to_owned(),
+                memory_mib: m.and_then(|m| m.parse().ok()),
+            }),
+            ("exit", Some(c), Some(code)) => Some(Self::NonZeroExit {
+                container: c.to_owned(),
+                code: code.parse().ok()?,
+            }),
+            ("health", None, None) => Some(Self::HealthCheck),
+            ("pull", None, None) => Some(Self::ImagePull),
+            ("start", None, None) => Some(Self::FailedToStart),
+            _ => None,
+        }
+    }
+
+    fn kind(&self) -> u8 {
+        match self {
+            Self::OutOfMemory { .. } => 0,
+            Self::NonZeroExit { .. } => 1,
+            Self::HealthCheck => 2,
+            Self::ImagePull => 3,
+            Self::FailedToStart => 4,
+        }
+    }
+}
+
+/// A golden-inference check of the model endpoint, run after COMPLETED.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SmokeTest {
+    pub url: String,
+    /// Sent with POST when present; GET otherwise.
+    pub body: Option<String>,
+    pub expect_status: u16,
+    /// A substring the response body must contain.
+    pub expect_body: Option<String>,
+}
+
+/// What the smoke test saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum SmokeOutcome {
+    Passed,
+    Failed(String),
+}
+
+impl SmokeTest {
+    /// Judges a response (`Err`: the request itself failed).
+    pub fn judge(&self, response: Result<(u16, String), String>) -> SmokeOutcome {
+        match response {
+            Err(e) => SmokeOutcome::Failed(format!("smoke test {} failed: {e}", self.url)),
+            Ok((status, _)) if status != self.expect_status => SmokeOutcome::Failed(format!(
+                "smoke test {} answered HTTP {status}, expected {}",
+                self.url, self.expect_status
+            )),
+            Ok((_, body)) => match &self.expect_body {
+                Some(want) if !body.contains(want.as_str()) => SmokeOutcome::Failed(format!(
+                    "smoke test {} answered without {want:?}",
+                    self.url
+                )),
+                _ => SmokeOutcome::Passed,
+            },
+        }
+    }
+}
+
+/// The gate's per-service settings, from `rollgate:*` service tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GateSettings {
+    /// More abnormal task stops than this fail the rollout.
+    pub max_bad_tasks: u32,
+    /// Time allowed from the deployment's start to COMPLETED.
+    pub deadline: Seconds,
+    /// Time after COMPLETED before the revision is declared healthy.
+    pub bake: Seconds,
+    /// Alarm names watched during the rollout and the bake.
+    pub alarms: Vec<String>,
+    /// Every alarm whose name starts with this is watched too.
+    pub alarm_prefix: Option<String>,
+    pub smoke: Option<SmokeTest>,
+}
+
+impl Default for GateSettings {
+    fn default() -> Self {
+        Self {
+            max_bad_tasks: Self::DEFAULT_MAX_BAD_TASKS,
+            deadline: Self::DEFAULT_DEADLINE,
+            bake: Self::DEFAULT_BAKE,
+            alarms: Vec::new(),
+            alarm_prefix: None,
+            smoke: None,
+        }
+    }
+}
+
+impl GateSettings {
+    pub const DEFAULT_MAX_BAD_TASKS: u32 = 2;
+    /// Model images load slowly.
+    pub const DEFAULT_DEADLINE: Seconds = Seconds(15 * 60);
+    pub const DEFAULT_BAKE: Seconds = Seconds(5 * 60);
+    /// Bad tasks are recorded as tags; keep well under ECS's 50-tag limit.
+    pub const MAX_MAX_BAD_TASKS: u32 = 20;
+
+    pub fn from_tags(tags: &Tags) -> Result<Self, InputError> {
+        let mut s = Self::default();
+        if let Some(v) = tags.get(keys::MAX_BAD_TASKS) {
+            s.max_bad_tasks = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n <= Self::MAX_MAX_BAD_TASKS)
+                .ok_or_else(|| {
+                    InputError::new(
+                        keys::MAX_BAD_TASKS,
+                        v.as_str(),
+                        format!("a whole number from 0 to {}", Self::MAX_MAX_BAD_TASKS),
+                    )
+                })?;
+        }
+        if let Some(v) = tags.get(keys::DEADLINE) {
+            s.deadline = Seconds::parse(keys::DEADLINE, v)?;
+        }
+        if let Some(v) = tags.get(keys::BAKE) {
+            s.bake = Seconds::parse(keys::BAKE, v)?;
+        }
+        if let Some(v) = tags.get(keys::ALARMS) {
+            s.alarms = decode(keys::ALARMS, v)?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = tags.get(keys::ALARM_PREFIX) {
+            s.alarm_prefix = Some(decode(keys::ALARM_PREFIX, v)?).filter(|p| !p.is_empty());
+        }
+        if let Some(url) = tags.get(keys::SMOKE_URL) {
+            let url = decode(keys::SMOKE_URL, url)?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(InputError::new(
+                    keys::SMOKE_URL,
+                    url,
+                    "must start with http:// or https://",
+                ));
+            }
+            let expect_status = match tags.get(keys::SMOKE_STATUS) {
+                None => 200,
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|c| (100..600).contains(c))
+                    .ok_or_else(|| {
+                        InputError::new(
+                            keys::SMOKE_STATUS,
+                            v.as_str(),
+                            "an HTTP status code such as 200",
+                        )
+                    })?,
+            };
+            s.smoke = Some(SmokeTest {
+                url,
+                body: tags
+                    .get(keys::SMOKE_BODY)
+                    .map(|b| decode(keys::SMOKE_BODY, b))
+                    .transpose()?,
+                expect_status,
+                expect_body: tags
+                    .get(keys::SMOKE_MATCH)
+                    .map(|m| decode(keys::SMOKE_MATCH, m))
+                    .transpose()?,
+            });
+        }
+        Ok(s)
+    }
+
+    /// Whether an alarm is one this service watches.
+    pub fn watches(&self, alarm: &str) -> bool {
+        self.alarms.iter().any(|a| a == alarm)
+            || self
+                .alarm_prefix
+                .as_deref()
+                .is_some_and(|p| alarm.starts_with(p))
+    }
+
+    pub fn watches_alarms(&self) -> bool {
+        !self.alarms.is_empty() || self.alarm_prefix.is_some()
+    }
+}
+
+/// Tag values allow only letters, digits, spaces and `_ . : / = + - @`; anything else
+/// (a URL query, a JSON body) is written as `base64:<standard base64>`.
+pub fn decode(key: &'static str, value: &str) -> Result<String, InputError> {
+    let Some(b64) = value.strip_prefix("base64:") else {
+        return Ok(value.to_owned());
+    };
+    let bytes = crate::base64::decode(b64.trim())
+        .ok_or_else(|| InputError::new(key, value, "not valid base64 after base64:"))?;
+    String::from_utf8(bytes)
+        .map_err(|_| InputError::new(key, value, "base64 value is not UTF-8 text"))
+}
+
+/// Everything the gate knows when it judges one rollout.
+#[derive(Debug, Clone)]
+pub struct RolloutFacts<'a> {
+    /// The event's time: verdicts are reproducible, and tests choose the clock.
+    pub now: DateTime<Utc>,
+    pub service: &'a ServiceView,
+    /// The rollout's revision, with its tags.
+    pub revision: &'a TaskDefSummary,
+    pub settings: &'a GateSettings,
+    /// Names of alarms currently in ALARM (all of them; the settings pick).
+    pub alarms_in_alarm: &'a [String],
+    pub smoke: Option<&'a SmokeOutcome>,
+    /// Set when an ECS event said this revision's deployment failed.
+    pub reported_failure: Option<&'a str>,
+}
+
+/// Who put the service back on a good revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolledBackBy {
+    Rollgate,
+    /// ECS's deployment circuit breaker, before the gate acted.
+    Ecs,
+}
+
+/// The gate's judgement of one rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not the gate's business (not a rollgate revision, another service's, already decided).
+    Ignore(String),
+    /// Still in flight; nothing changes.
+    Wait(String),
+    /// Still in flight; record the new state (announcing the start when first seen).
+    Advance {
+        state: RolloutState,
+        announce_start: bool,
+        note: String,
+    },
+    Healthy,
+    /// Replaced by a newer rollout before a verdict.
+    Superseded,
+    Failed {
+        reason: String,
+        resolution: Resolution,
+    },
+}
+
+/// What happens to a failed rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    RollBack {
+        to: TaskDefArn,
+    },
+    AlreadyRolledBack,
+    /// No known good revision: the service is left as it is.
+    NoTarget,
+}
+
+/// Judges one rollout.
+pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
+    let rev = &f.revision.arn;
+    let Some(state) = RolloutState::of(&f.revision.tags) else {
+        return Verdict::Ignore(format!("{} was not registered by rollgate", rev.revision()));
+    };
+    match RevisionRecord::from_tags(&f.revision.tags) {
+        Ok(Some(record)) if record.service == f.service.arn => {}
+        Ok(_) => return Verdict::Ignore(format!("{} belongs to another service", rev.revision())),
+        Err(e) => {
+            return Verdict::Ignore(format!("{} has broken ledger tags: {e}", rev.revision()));
+        }
+    }
+    if state.is_final() {
+        return Verdict::Ignore(format!("{} is already {state}", rev.revision()));
+    }
+    let deployment = f.service.deployment_of(rev);
+    let live = f.service.task_definition.as_ref() == Some(rev);
+    let ecs_failed = deployment.is_some_and(|d| d.rollout_state.as_deref() == Some("FAILED"));
+    let failure_reason = || {
+        let reason = deployment
+            .and_then(|d| d.rollout_state_reason.clone())
+            .or_else(|| f.reported_failure.map(str::to_owned))
+            .unwrap_or_else(|| "the ECS deployment failed".to_owned());
+        format!("ECS deployment failed: {reason}")
+    };
+
+    if !live {
+        return if ecs_failed || f.reported_failure.is_some() {
+            Verdict::Failed {
+                reason: failure_reason(),
+                resolution: Resolution::AlreadyRolledBack,
+            }
+        } else {
+            Verdict::Superseded
+        };
+    }
+    if ecs_failed {
+        return fail(f, failure_reason());
+    }
+    let bad = bad_tasks(&f.revision.tags);
+    if bad.len() > f.settings.max_bad_tasks as usize {
+        return fail(f, describe_bad_tasks(&bad));
+    }
+    if let Some(alarm) = f.alarms_in_alarm.iter().find(|a| f.settings.watches(a)) {
+        let phase = if state == RolloutState::Baking {
+            "the bake"
+        } else {
+            "the rollout"
+        };
+        return fail(f, format!("alarm {alarm} is in ALARM during {phase}"));
+    }
+    let Some(d) = deployment else {
+        return Verdict::Wait(format!("ECS shows no deployment of {} yet", rev.revision()));
+    };
+    let counts = format!("{}/{} tasks running", d.running_count, d.desired_count);
+
+    if d.rollout_state.as_deref() != Some("COMPLETED") {
+        let started = d.created_at.unwrap_or(f.now);
+        if f.now - started > f.settings.deadline.as_chrono() {
+            return fail(
+                f,
+                format!(
+                    "not COMPLETED within the {} deadline ({counts}); raise rollgate:deadline if the model loads slowly",
+                    f.settings.deadline
+                ),
+            );
+        }
+        return if state == RolloutState::Deploying {
+            Verdict::Advance {
+                state: RolloutState::Verifying,
+                announce_start: true,
+                note: format!("rollout in progress, {counts}"),
+            }
+        } else {
+            Verdict::Wait(format!("rollout in progress, {counts}"))
+        };
+    }
+
+    if let Some(SmokeOutcome::Failed(why)) = f.smoke {
+        return fail(f, why.clone());
+    }
+    let completed_at = f
+        .revision
+        .tags
+        .get(keys::COMPLETED_AT)
+        .and_then(|t| parse_time(keys::COMPLETED_AT, t).ok());
+    let Some(completed_at) = completed_at.filter(|_| state == RolloutState::Baking) else {
+        if f.settings.bake.0 == 0 {
+            return judge_counts(f, d);
+        }
+        return Verdict::Advance {
+            state: RolloutState::Baking,
+            announce_start: state == RolloutState::Deploying,
+            note: format!("COMPLETED; baking for {}", f.settings.bake),
+        };
+    };
+    if f.now - completed_at >= f.settings.bake.as_chrono() {
+        return judge_counts(f, d);
+    }
+    Verdict::Wait(format!(
+        "baking until {}",
+        format_time(completed_at + f.settings.bake.as_chrono())
+    ))
+}
+
+fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView) -> Verdict {
+    if d.running_count < d.desired_count {
+        return fail(
+            f,
+            format!(
+                "only {}/{} tasks running after the bake",
+                d.running_count, d.desired_count
+            ),
+        );
+    }
+    Verdict::Healthy
+}
+
+/// A failure verdict with the rollback target: the service's last known good revision,
+/// else the one known when the revision was deployed. Never the failing revision itself.
+fn fail(f: &RolloutFacts<'_>, reason: String) -> Verdict {
+    let rev = &f.revision.arn;
+    let from_service = f
+        .service
+        .tags
+        .get(keys::LAST_GOOD)
+        .and_then(|t| TaskDefArn::parse(t).ok());
+    let from_revision = RevisionRecord::from_tags(&f.revision.tags)
+        .ok()
+        .flatten()
+        .and_then(|r| r.known_good);
+    let resolution = match from_service
+        .into_iter()
+        .chain(from_revision)
+        .find(|t| t != rev)
+    {
+        Some(to) => Resolution::RollBack { to },
+        None => Resolution::NoTarget,
+    };
+    Verdict::Failed { reason, resolution }
+}
+
+/// The abnormal stops recorded on a revision.
+pub fn bad_tasks(tags: &Tags) -> Vec<StopCause> {
+    tags.iter()
+        .filter(|(k, _)| k.starts_with(keys::BAD_TASK_PREFIX))
+        .filter_map(|(_, v)| StopCause::from_tag_value(v))
+        .collect()
+}
+
+/// "3 tasks OOM-killed at 512 MiB: raise memory", naming the commonest cause and what to do.
+pub fn describe_bad_tasks(bad: &[StopCause]) -> String {
+    let mut kinds: Vec<(u8, usize, &StopCause)> = Vec::new();
+    for cause in bad {
+        match kinds.iter_mut().find(|(k, _, _)| *k == cause.kind()) {
+            Some(entry) => entry.1 += 1,
+            None => kinds.push((cause.kind(), 1, cause)),
+        }
+    }
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let Some(&(_, n, top)) = kinds.first() else {
+        return "no abnormal task stops".to_owned();
+    };
+    let tasks = |n: usize| {
+        if n == 1 {
+            "1 task".to_owned()
+        } else {
+            format!("{n} tasks")
+        }
+    };
+    let main = match top {
+        StopCause::OutOfMemory {
+            memory_mib: Some(m),
+            ..
+        } => format!("{} OOM-killed at {m} MiB: raise memory", tasks(n)),
+        StopCause::OutOfMemory { .. } => format!("{} OOM-killed: raise memory", tasks(n)),
+        StopCause::NonZeroExit { container, code } => {
+            format!(
+                "{} exited with code {code} (container {container}): check the model's logs",
+                tasks(n)
+            )
+        }
+        StopCause::HealthCheck => format!(
+            "{} failed health checks: fix the health endpoint or raise the health check's startPeriod",
+            tasks(n)
+        ),
+        StopCause::ImagePull => format!(
+            "{} could not pull the image: check that it exists and the execution role can pull it",
+            tasks(n)
+        ),
+        StopCause::FailedToStart => format!(
+            "{} failed to start: check the task's stopped reason in ECS",
+            tasks(n)
+        ),
+    };
+    let others: usize = kinds.iter().skip(1).map(|k| k.1).sum();
+    if others == 0 {
+        main
+    } else {
+        format!("{main} (and {} stopped for other reasons)", tasks(others))
+    }
+}
+
+/// The writes that carry out a verdict, in the order the handler performs them.
+/// Rolling back comes first: if marking fails afterwards, a retry sees the service
+/// already moved and records the failure without a second rollback.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GatePlan {
+    pub roll_back_to: Option<TaskDefArn>,
+    pub tag_revision: Vec<(String, String)>,
+    pub tag_service: Vec<(String, String)>,
+    pub notification: Option<Notification>,
+}
+
+impl GatePlan {
+    pub fn is_empty(&self) -> bool {
+        self.roll_back_to.is_none()
+            && self.tag_revision.is_empty()
+            && self.tag_service.is_empty()
+            && self.notification.is_none()
+    }
+}
+
+/// Turns a verdict into writes.
+pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
+    let now = format_time(f.now);
+    let state_tags =
+        |state: RolloutState| vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
+    let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
+    let failed_digest_tag = || {
+        record
+            .as_ref()
+            .map(|r| vec![(format!("{}{}", keys::FAILED_PREFIX, r.digest), now.clone())])
+            .unwrap_or_default()
+    };
+    let notify = |kind: NotificationKind,
+                  reason: Option<String>,
+                  to: Option<&TaskDefArn>,
+                  by: Option<RolledBackBy>| {
+        Some(Notification::new(
+            kind,
+            f,
+            record.as_ref(),
+            reason,
+            to.cloned(),
+            by,
+        ))
+    };
+    match verdict {
+        Verdict::Ignore(_) | Verdict::Wait(_) => GatePlan::default(),
+        Verdict::Advance {
+            state,
+            announce_start,
+            ..
+        } => {
+            let mut tag_revision = state_tags(*state);
+            if *state == RolloutState::Baking {
+                tag_revision.push((keys::COMPLETED_AT.to_owned(), now.clone()));
+            }
+            GatePlan {
+                tag_revision,
+                notification: if *announce_start {
+                    notify(NotificationKind::Started, None, None, None)
+                } else {
+                    None
+                },
+                ..GatePlan::default()
+            }
+        }
+        Verdict::Superseded => GatePlan {
+            tag_revision: state_tags(RolloutState::Superseded),
+            ..GatePlan::default()
+        },
+        Verdict::Healthy => {
+            let mut tag_revision = state_tags(RolloutState::Healthy);
+            tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
+            GatePlan {
+                tag_revision,
+                tag_service: vec![(keys::LAST_GOOD.to_owned(), f.revision.arn.to_string())],
+                notification: notify(NotificationKind::Healthy, None, None, None),
+                ..GatePlan::default()
+            }
+        }
+        Verdict::Failed { reason, resolution } => {
+            let (state, roll_back_to, kind, by) = match resolution {
+                Resolution::RollBack { to } => (
+                    RolloutState::RolledBack,
+                    Some(to.clone()),
+                    NotificationKind::RolledBack,
+                    Some(RolledBackBy::Rollgate),
+                ),
+                Resolution::AlreadyRolledBack => (
+                    RolloutState::RolledBack,
+                    None,
+                    NotificationKind::RolledBack,
+                    Some(RolledBackBy::Ecs),
+                ),
+                Resolution::NoTarget => {
+                    (RolloutState::Failed, None, NotificationKind::Failed, None)
+                }
+            };
+            let mut tag_revision = state_tags(state);
+            tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
+            tag_revision.push((keys::REASON.to_owned(), sanitize_tag_value(reason)));
+            let back_to = roll_back_to.clone().or_else(|| {
+                matches!(resolution, Resolution::AlreadyRolledBack)
+                    .then(|| f.service.task_definition.clone())
+                    .flatten()
+            });
+            GatePlan {
+                notification: notify(kind, Some(reason.clone()), back_to.as_ref(), by),
+                roll_back_to,
+                tag_revision,
+                tag_service: failed_digest_tag(),
+            }
+        }
+    }
+}
+
+/// The EventBridge detail-types rollgate publishes, with source `rollgate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotificationKind {
+    Started,
+    Healthy,
+    RolledBack,
+    Failed,
+}
+
+impl NotificationKind {
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            Self::Started => "Rollout Started",
+            Self::Healthy => "Rollout Healthy",
+            Self::RolledBack => "Rollout Rolled Back",
+            Self::Failed => "Rollout Failed",
+        }
+    }
+}
+
+pub const NOTIFICATION_SOURCE: &str = "rollgate";
+
+/// A verdict, as published to EventBridge (`source: rollgate`). The schema is documented
+/// in docs/notifications.md; fields are only ever added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    #[serde(skip)]
+    pub kind: NotificationKind,
+    pub schema_version: u32,
+    pub verdict: NotificationKind,
+    pub cluster: String,
+    pub service: String,
+    pub service_arn: String,
+    pub revision: String,
+    pub digest: Option<String>,
+    pub image_tag: Option<String>,
+    pub previous: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolled_back_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolled_back_by: Option<RolledBackBy>,
+    pub at: String,
+}
+
+impl Notification {
+    fn new(
+        kind: NotificationKind,
+        f: &RolloutFacts<'_>,
+        record: Option<&RevisionRecord>,
+        reason: Option<String>,
+        rolled_back_to: Option<TaskDefArn>,
+        rolled_back_by: Option<RolledBackBy>,
+    ) -> Self {
+        Self {
+            kind,
+            schema_version: 1,
+            verdict: kind,
+            cluster: f.service.arn.cluster_name().to_owned(),
+            service: f.service.arn.name().to_owned(),
+            service_arn: f.service.arn.to_string(),
+            revision: f.revision.arn.to_string(),
+            digest: record.map(|r| r.digest.to_string()),
+            image_tag: record.and_then(|r| r.image_tag.as_ref().map(ToString::to_string)),
+            previous: record.and_then(|r| r.previous.as_ref().map(ToString::to_string)),
+            reason,
+            rolled_back_to: rolled_back_to.map(|t| t.to_string()),
+            rolled_back_by,
+            at: format_time(f.now),
+        }
+    }
+}

@@ -493,3 +493,110 @@ async fn an_unreadable_cluster_does_not_stop_the_others() {
         "{report:?}"
     );
 }
+
+/// Wraps the real ECS adapter and records how many service updates run at once.
+struct InFlightProbe {
+    inner: Ecs,
+    now: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+mod probe_impls {
+    use std::sync::atomic::Ordering;
+
+    use rollgate_aws::AwsError;
+    use rollgate_aws::ecs::{ServiceDirectory, ServiceUpdater, TaskDefSnapshot, TaskDefinitions};
+    use rollgate_core::service::ServiceView;
+    use rollgate_core::{ServiceArn, TaskDefArn};
+
+    use super::InFlightProbe;
+
+    impl ServiceDirectory for InFlightProbe {
+        async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+            self.inner.list_services(cluster).await
+        }
+        async fn describe_services(
+            &self,
+            cluster: &str,
+            services: &[String],
+        ) -> Result<Vec<ServiceView>, AwsError> {
+            self.inner.describe_services(cluster, services).await
+        }
+    }
+
+    impl TaskDefinitions for InFlightProbe {
+        async fn describe_task_definition(
+            &self,
+            arn: &TaskDefArn,
+        ) -> Result<TaskDefSnapshot, AwsError> {
+            // A rollout is in flight from its first call to its last.
+            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(n, Ordering::SeqCst);
+            self.inner.describe_task_definition(arn).await
+        }
+        async fn register_copy(
+            &self,
+            base: &TaskDefSnapshot,
+            container: &str,
+            image: &str,
+            tags: &[(String, String)],
+        ) -> Result<TaskDefArn, AwsError> {
+            self.inner.register_copy(base, container, image, tags).await
+        }
+    }
+
+    impl ServiceUpdater for InFlightProbe {
+        async fn update_service(
+            &self,
+            service: &ServiceArn,
+            task_definition: &TaskDefArn,
+        ) -> Result<(), AwsError> {
+            let result = self.inner.update_service(service, task_definition).await;
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+    }
+}
+
+#[tokio::test]
+async fn fan_out_respects_the_maximum_in_flight() {
+    let s = Scenario::new("in-flight");
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let names: Vec<String> = (0..8).map(|i| format!("svc{i}")).collect();
+    for name in &names {
+        let def = s.model_task_definition(name, &repo);
+        s.service(ServiceSpec {
+            cluster: &cluster,
+            name,
+            task_definition: &def,
+            tags: vec![("rollgate:repository", repo.clone())],
+        });
+    }
+    for (limit, tag, time) in [
+        (1, "v1", "2026-11-28T10:00:00Z"),
+        (3, "v2", "2026-11-28T11:00:00Z"),
+    ] {
+        let digest = s.push_image(&repo, tag);
+        let event = s.push_event(&repo, &digest, tag, time);
+        let probe = InFlightProbe {
+            inner: Ecs::new(&s.aws_options().load().await),
+            now: 0.into(),
+            peak: 0.into(),
+        };
+        let config = DeployConfig {
+            clusters: vec![cluster.clone()],
+            max_in_flight: limit,
+        };
+        let report = handle(&probe, &config, &event).await.unwrap();
+        let peak = probe.peak.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(peak <= limit, "limit {limit}, peak {peak}");
+        assert_eq!(report.deployed().count(), 8, "{report:?}");
+        if limit > 1 {
+            assert!(
+                peak > 1,
+                "with limit {limit} rollouts should overlap, peak was {peak}"
+            );
+        }
+    }
+}

@@ -1,11 +1,12 @@
 //! The deploy function against the emulator: every rule of the deploy issue, each
 //! checked through boto3 (AWS's own client) and the emulator's call log.
 
-use deploy::handler::{DeployError, handle};
+use deploy::handler::handle;
 use rollgate_aws::ecs::Ecs;
 use rollgate_core::ErrorClass;
 use rollgate_core::config::DeployConfig;
 use rollgate_core::report::{DeployReport, Outcome};
+use rollgate_lambda::FunctionError;
 use serde_json::{Value, json};
 use support::fixtures::fixture_json;
 use support::{Scenario, ServiceSpec};
@@ -15,13 +16,10 @@ async fn run_deploy(
     clusters: &[&str],
     max_in_flight: usize,
     event: &str,
-) -> Result<DeployReport, DeployError> {
+) -> Result<DeployReport, FunctionError> {
     let sdk = s.aws_options().load().await;
     let ecs = Ecs::new(&sdk);
-    let config = DeployConfig {
-        clusters: clusters.iter().map(|c| c.to_string()).collect(),
-        max_in_flight,
-    };
+    let config = DeployConfig { clusters: clusters.iter().map(|c| c.to_string()).collect(), max_in_flight };
     handle(&ecs, &config, event).await
 }
 
@@ -39,26 +37,13 @@ impl Single {
         let cluster = s.cluster("c");
         let repo = s.repository("model");
         let base = s.model_task_definition("model", &repo);
-        let mut tags = vec![
-            ("rollgate:repository", repo.clone()),
-            ("team", "ml".to_owned()),
-        ];
+        let mut tags = vec![("rollgate:repository", repo.clone()), ("team", "ml".to_owned())];
         tags.extend(extra_tags);
-        s.service(ServiceSpec {
-            cluster: &cluster,
-            name: "api",
-            task_definition: &base,
-            tags,
-        });
-        Self {
-            s,
-            cluster,
-            repo,
-            base,
-        }
+        s.service(ServiceSpec { cluster: &cluster, name: "api", task_definition: &base, tags });
+        Self { s, cluster, repo, base }
     }
 
-    async fn deploy(&self, event: &str) -> Result<DeployReport, DeployError> {
+    async fn deploy(&self, event: &str) -> Result<DeployReport, FunctionError> {
         run_deploy(&self.s, &[&self.cluster], 4, event).await
     }
 
@@ -104,10 +89,7 @@ async fn push_rolls_out_a_digest_pinned_revision_with_its_ledger() {
     let service = t.service();
     assert_eq!(service["taskDefinition"], json!(revision));
     let deployments = service["deployments"].as_array().unwrap();
-    let primary: Vec<_> = deployments
-        .iter()
-        .filter(|d| d["status"] == "PRIMARY")
-        .collect();
+    let primary: Vec<_> = deployments.iter().filter(|d| d["status"] == "PRIMARY").collect();
     assert_eq!(primary.len(), 1);
     assert_eq!(primary[0]["taskDefinition"], json!(revision));
     assert_eq!(primary[0]["rolloutState"], "IN_PROGRESS");
@@ -177,31 +159,17 @@ async fn the_new_revision_copies_every_field_of_the_current_one() {
         tags: vec![("rollgate:repository", repo.clone())],
     });
     let digest = s.push_image(&repo, "v2");
-    let report = run_deploy(
-        &s,
-        &[&cluster],
-        4,
-        &s.push_event(&repo, &digest, "v2", "2026-11-28T10:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let report =
+        run_deploy(&s, &[&cluster], 4, &s.push_event(&repo, &digest, "v2", "2026-11-28T10:00:00Z")).await.unwrap();
     let revision = deployed_revision(&report);
 
     let (mut before, _) = s.describe_task_definition(&base);
     let (mut after, tags) = s.describe_task_definition(&revision);
-    assert_eq!(
-        after["containerDefinitions"][0]["image"],
-        json!(format!("{}/{repo}@{digest}", s.registry()))
-    );
+    assert_eq!(after["containerDefinitions"][0]["image"], json!(format!("{}/{repo}@{digest}", s.registry())));
     // Everything else is identical: the other container, roles, sizes, platform, volumes...
     for def in [&mut before, &mut after] {
         let obj = def.as_object_mut().unwrap();
-        for volatile in [
-            "taskDefinitionArn",
-            "revision",
-            "registeredAt",
-            "registeredBy",
-        ] {
+        for volatile in ["taskDefinitionArn", "revision", "registeredAt", "registeredBy"] {
             obj.remove(volatile);
         }
         def["containerDefinitions"][0]["image"] = json!("<model image>");
@@ -222,10 +190,7 @@ async fn duplicate_delivery_and_retagged_digest_write_nothing() {
 
     // The same event again (EventBridge delivers at least once).
     let again = t.deploy(&event).await.unwrap();
-    assert!(
-        skip_reason(&again).contains("already deployed"),
-        "{again:?}"
-    );
+    assert!(skip_reason(&again).contains("already deployed"), "{again:?}");
 
     // The same digest pushed under another tag.
     t.s.boto(
@@ -235,13 +200,9 @@ async fn duplicate_delivery_and_retagged_digest_write_nothing() {
                "imageManifest": t.s.boto("ecr", "batch_get_image", json!({"repositoryName": t.repo,
                     "imageIds": [{"imageDigest": digest}]}))["images"][0]["imageManifest"]}),
     );
-    let retag =
-        t.s.push_event(&t.repo, &digest, "stable", "2026-11-28T10:05:00Z");
+    let retag = t.s.push_event(&t.repo, &digest, "stable", "2026-11-28T10:05:00Z");
     let report = t.deploy(&retag).await.unwrap();
-    assert!(
-        skip_reason(&report).contains("already deployed"),
-        "{report:?}"
-    );
+    assert!(skip_reason(&report).contains("already deployed"), "{report:?}");
 
     assert_eq!(t.s.revisions("model"), revisions, "no new revision");
     assert_eq!(t.s.writes().len(), writes, "no write call at all");
@@ -257,10 +218,7 @@ async fn an_older_push_never_moves_the_service_backwards() {
     let writes = t.s.writes().len();
 
     let report = t.deploy(&old_event).await.unwrap();
-    assert!(
-        skip_reason(&report).contains("older than the deployed push"),
-        "{report:?}"
-    );
+    assert!(skip_reason(&report).contains("older than the deployed push"), "{report:?}");
     assert_eq!(t.s.writes().len(), writes);
     assert_eq!(t.service()["taskDefinition"], json!(live));
     let (_, tags) = t.s.describe_task_definition(&live);
@@ -283,11 +241,7 @@ async fn only_successful_pushes_deploy() {
         assert!(report.ignored.is_some(), "{fixture}: {report:?}");
         assert!(report.services.is_empty());
     }
-    assert_eq!(
-        t.s.calls(),
-        vec![],
-        "an ignored event makes no AWS call at all"
-    );
+    assert_eq!(t.s.calls(), vec![], "an ignored event makes no AWS call at all");
     assert_eq!(t.service()["taskDefinition"], json!(t.base));
 }
 
@@ -306,11 +260,7 @@ async fn malformed_events_are_non_retryable_and_write_nothing() {
     for input in inputs {
         let err = t.deploy(&input).await.unwrap_err();
         assert_eq!(err.class, ErrorClass::NonRetryable, "{input}");
-        assert!(
-            err.message.starts_with("malformed event")
-                || err.message.starts_with("unexpected event"),
-            "{err}"
-        );
+        assert!(err.message.starts_with("malformed event") || err.message.starts_with("unexpected event"), "{err}");
     }
     assert_eq!(t.s.calls(), vec![], "a rejected event makes no AWS call");
     assert_eq!(t.s.revisions("model").len(), 1);
@@ -323,49 +273,29 @@ async fn events_from_another_account_or_region_write_nothing() {
     let mut foreign: Value = serde_json::from_str(&event).unwrap();
     foreign["account"] = json!("210987654321");
     let report = t.deploy(&foreign.to_string()).await.unwrap();
-    assert!(
-        skip_reason(&report).contains("account 210987654321"),
-        "{report:?}"
-    );
+    assert!(skip_reason(&report).contains("account 210987654321"), "{report:?}");
 
     let mut elsewhere: Value = serde_json::from_str(&event).unwrap();
     elsewhere["region"] = json!("eu-west-1");
     let report = t.deploy(&elsewhere.to_string()).await.unwrap();
-    assert!(
-        skip_reason(&report).contains("region eu-west-1"),
-        "{report:?}"
-    );
+    assert!(skip_reason(&report).contains("region eu-west-1"), "{report:?}");
 
     assert_eq!(t.s.writes(), vec![]);
     assert_eq!(t.service()["taskDefinition"], json!(t.base));
-    assert!(
-        !t.s.describe_task_definition(&t.base)
-            .1
-            .contains_key("rollgate:digest"),
-        "{digest}"
-    );
+    assert!(!t.s.describe_task_definition(&t.base).1.contains_key("rollgate:digest"), "{digest}");
 }
 
 #[tokio::test]
 async fn tag_filters_choose_which_pushes_deploy() {
-    let t = Single::new(
-        "filters",
-        vec![("rollgate:tag-filter", "semver:^2".to_owned())],
-    );
+    let t = Single::new("filters", vec![("rollgate:tag-filter", "semver:^2".to_owned())]);
     let (_, v1) = t.push("v1.4.0", "2026-11-28T10:00:00Z");
     let report = t.deploy(&v1).await.unwrap();
-    assert!(
-        skip_reason(&report).contains("does not pass rollgate:tag-filter semver:^2"),
-        "{report:?}"
-    );
+    assert!(skip_reason(&report).contains("does not pass rollgate:tag-filter semver:^2"), "{report:?}");
     assert_eq!(t.s.writes(), vec![]);
 
     let (digest, v2) = t.push("v2.1.0", "2026-11-28T10:01:00Z");
     let revision = deployed_revision(&t.deploy(&v2).await.unwrap());
-    assert_eq!(
-        t.s.describe_task_definition(&revision).1["rollgate:digest"],
-        json!(digest)
-    );
+    assert_eq!(t.s.describe_task_definition(&revision).1["rollgate:digest"], json!(digest));
 }
 
 #[tokio::test]
@@ -376,13 +306,7 @@ async fn a_single_service_rollout_costs_five_calls() {
     let ops: Vec<String> = t.s.calls().into_iter().map(|(_, op)| op).collect();
     assert_eq!(
         ops,
-        [
-            "ListServices",
-            "DescribeServices",
-            "DescribeTaskDefinition",
-            "RegisterTaskDefinition",
-            "UpdateService"
-        ]
+        ["ListServices", "DescribeServices", "DescribeTaskDefinition", "RegisterTaskDefinition", "UpdateService"]
     );
 }
 
@@ -403,49 +327,24 @@ async fn one_push_fans_out_to_every_tracking_service_and_failures_stay_isolated(
             &west,
             "broken",
             def("broken"),
-            vec![
-                ("rollgate:repository", repo.clone()),
-                ("rollgate:container", "nope".to_owned()),
-            ],
+            vec![("rollgate:repository", repo.clone()), ("rollgate:container", "nope".to_owned())],
         ),
         (&west, "other", def("other"), opted(&other_repo)),
-        (
-            &west,
-            "manual",
-            def("manual"),
-            vec![("team", "ml".to_owned())],
-        ),
+        (&west, "manual", def("manual"), vec![("team", "ml".to_owned())]),
     ];
     for (cluster, name, task_definition, tags) in &specs {
-        s.service(ServiceSpec {
-            cluster,
-            name,
-            task_definition,
-            tags: tags.clone(),
-        });
+        s.service(ServiceSpec { cluster, name, task_definition, tags: tags.clone() });
     }
     let digest = s.push_image(&repo, "v1");
     let event = s.push_event(&repo, &digest, "v1", "2026-11-28T10:00:00Z");
     let report = run_deploy(&s, &[&east, &west], 2, &event).await.unwrap();
 
-    let outcome = |name: &str| {
-        report
-            .services
-            .iter()
-            .find(|o| o.service == name)
-            .map(|o| o.outcome.clone())
-    };
+    let outcome = |name: &str| report.services.iter().find(|o| o.service == name).map(|o| o.outcome.clone());
     for name in ["a", "b", "c"] {
-        assert!(
-            matches!(outcome(name), Some(Outcome::Deployed { .. })),
-            "{name}: {report:?}"
-        );
+        assert!(matches!(outcome(name), Some(Outcome::Deployed { .. })), "{name}: {report:?}");
         let cluster = if name == "c" { &west } else { &east };
         let live = s.describe_service(cluster, name)["taskDefinition"].clone();
-        assert_eq!(
-            s.describe_task_definition(live.as_str().unwrap()).1["rollgate:digest"],
-            json!(digest)
-        );
+        assert_eq!(s.describe_task_definition(live.as_str().unwrap()).1["rollgate:digest"], json!(digest));
     }
     match outcome("broken") {
         Some(Outcome::Failed { error, class }) => {
@@ -457,15 +356,8 @@ async fn one_push_fans_out_to_every_tracking_service_and_failures_stay_isolated(
     // Services that do not track the repository are not even reported, and untouched.
     assert_eq!(outcome("other"), None);
     assert_eq!(outcome("manual"), None);
-    for (name, family) in [
-        ("other", "other"),
-        ("manual", "manual"),
-        ("broken", "broken"),
-    ] {
-        assert_eq!(
-            s.describe_service(&west, name)["taskDefinition"],
-            json!(def_arn(&s, family))
-        );
+    for (name, family) in [("other", "other"), ("manual", "manual"), ("broken", "broken")] {
+        assert_eq!(s.describe_service(&west, name)["taskDefinition"], json!(def_arn(&s, family)));
     }
     assert_eq!(s.count_calls("UpdateService"), 3);
     assert_eq!(s.count_calls("RegisterTaskDefinition"), 3);
@@ -482,16 +374,11 @@ async fn an_unreadable_cluster_does_not_stop_the_others() {
     let t = Single::new("cluster-missing", vec![]);
     let (_, event) = t.push("v1", "2026-11-28T10:00:00Z");
     let missing = format!("{}-missing", t.s.name);
-    let report = run_deploy(&t.s, &[&missing, &t.cluster], 4, &event)
-        .await
-        .unwrap();
+    let report = run_deploy(&t.s, &[&missing, &t.cluster], 4, &event).await.unwrap();
     deployed_revision(&report);
     assert_eq!(report.cluster_failures.len(), 1, "{report:?}");
     assert_eq!(report.cluster_failures[0].cluster, missing);
-    assert!(
-        report.cluster_failures[0].error.contains("ListServices"),
-        "{report:?}"
-    );
+    assert!(report.cluster_failures[0].error.contains("ListServices"), "{report:?}");
 }
 
 /// Wraps the real ECS adapter and records how many service updates run at once.
@@ -515,20 +402,13 @@ mod probe_impls {
         async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
             self.inner.list_services(cluster).await
         }
-        async fn describe_services(
-            &self,
-            cluster: &str,
-            services: &[String],
-        ) -> Result<Vec<ServiceView>, AwsError> {
+        async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<Vec<ServiceView>, AwsError> {
             self.inner.describe_services(cluster, services).await
         }
     }
 
     impl TaskDefinitions for InFlightProbe {
-        async fn describe_task_definition(
-            &self,
-            arn: &TaskDefArn,
-        ) -> Result<TaskDefSnapshot, AwsError> {
+        async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
             // A rollout is in flight from its first call to its last.
             let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(n, Ordering::SeqCst);
@@ -546,11 +426,7 @@ mod probe_impls {
     }
 
     impl ServiceUpdater for InFlightProbe {
-        async fn update_service(
-            &self,
-            service: &ServiceArn,
-            task_definition: &TaskDefArn,
-        ) -> Result<(), AwsError> {
+        async fn update_service(&self, service: &ServiceArn, task_definition: &TaskDefArn) -> Result<(), AwsError> {
             let result = self.inner.update_service(service, task_definition).await;
             self.now.fetch_sub(1, Ordering::SeqCst);
             result
@@ -573,30 +449,17 @@ async fn fan_out_respects_the_maximum_in_flight() {
             tags: vec![("rollgate:repository", repo.clone())],
         });
     }
-    for (limit, tag, time) in [
-        (1, "v1", "2026-11-28T10:00:00Z"),
-        (3, "v2", "2026-11-28T11:00:00Z"),
-    ] {
+    for (limit, tag, time) in [(1, "v1", "2026-11-28T10:00:00Z"), (3, "v2", "2026-11-28T11:00:00Z")] {
         let digest = s.push_image(&repo, tag);
         let event = s.push_event(&repo, &digest, tag, time);
-        let probe = InFlightProbe {
-            inner: Ecs::new(&s.aws_options().load().await),
-            now: 0.into(),
-            peak: 0.into(),
-        };
-        let config = DeployConfig {
-            clusters: vec![cluster.clone()],
-            max_in_flight: limit,
-        };
+        let probe = InFlightProbe { inner: Ecs::new(&s.aws_options().load().await), now: 0.into(), peak: 0.into() };
+        let config = DeployConfig { clusters: vec![cluster.clone()], max_in_flight: limit };
         let report = handle(&probe, &config, &event).await.unwrap();
         let peak = probe.peak.load(std::sync::atomic::Ordering::SeqCst);
         assert!(peak <= limit, "limit {limit}, peak {peak}");
         assert_eq!(report.deployed().count(), 8, "{report:?}");
         if limit > 1 {
-            assert!(
-                peak > 1,
-                "with limit {limit} rollouts should overlap, peak was {peak}"
-            );
+            assert!(peak > 1, "with limit {limit} rollouts should overlap, peak was {peak}");
         }
     }
 }

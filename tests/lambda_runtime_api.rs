@@ -68,9 +68,7 @@ fn logs(report: &Value) -> Vec<Value> {
     std::fs::read_to_string(path)
         .expect("read logs")
         .lines()
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
-        })
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}")))
         .collect()
 }
 
@@ -107,22 +105,13 @@ fn the_deploy_binary_serves_events_through_the_runtime_api() {
     assert_eq!(inv[1]["response"]["services"][0]["outcome"], "skipped");
     assert_eq!(inv[2]["status"], "error");
     assert_eq!(inv[2]["error_type"], "NonRetryable");
-    assert!(
-        inv[2]["error_message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("image digest"),
-        "{report}"
-    );
+    assert!(inv[2]["error_message"].as_str().unwrap_or("").contains("image digest"), "{report}");
     assert_eq!(inv[3]["status"], "ok");
     assert!(inv[3]["response"]["ignored"].is_string(), "{report}");
 
     // AWS's own view: one new revision, live on the service.
     let live = s.describe_service(&cluster, "api")["taskDefinition"].clone();
-    assert_eq!(
-        s.describe_task_definition(live.as_str().unwrap()).1["rollgate:digest"],
-        json!(digest)
-    );
+    assert_eq!(s.describe_task_definition(live.as_str().unwrap()).1["rollgate:digest"], json!(digest));
     assert_eq!(s.count_calls("RegisterTaskDefinition"), 1);
 
     // Structured logs: one JSON line per decision, with cluster, service, digest and reason.
@@ -133,13 +122,7 @@ fn the_deploy_binary_serves_events_through_the_runtime_api() {
     assert_eq!(deployed["service"], "api");
     assert_eq!(deployed["digest"], json!(digest));
     let skipped = decision("skipped").expect("a skipped line");
-    assert!(
-        skipped["reason"]
-            .as_str()
-            .unwrap_or("")
-            .contains("already deployed"),
-        "{skipped}"
-    );
+    assert!(skipped["reason"].as_str().unwrap_or("").contains("already deployed"), "{skipped}");
     assert!(decision("rejected").is_some());
     assert!(decision("ignored").is_some());
 }
@@ -148,18 +131,14 @@ fn the_deploy_binary_serves_events_through_the_runtime_api() {
 fn a_broken_configuration_fails_the_cold_start_and_calls_nothing() {
     let s = Scenario::new("rapi-config");
     let event = fixture_json("ecr-push.json").to_string();
-    for env in [
-        vec![],
-        vec![("ROLLGATE_CLUSTERS", " , ")],
-        vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_IN_FLIGHT", "0")],
-    ] {
+    for env in
+        [vec![], vec![("ROLLGATE_CLUSTERS", " , ")], vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_IN_FLIGHT", "0")]]
+    {
         let report = run_lambda(&s, "deploy", &env, std::slice::from_ref(&event));
         assert_ne!(report["exit_code"], json!(0), "{report}");
         let lines = logs(&report);
         assert!(
-            lines
-                .iter()
-                .any(|l| l["error"].as_str().unwrap_or("").contains("ROLLGATE_")),
+            lines.iter().any(|l| l["error"].as_str().unwrap_or("").contains("ROLLGATE_")),
             "the log names the variable to fix: {lines:?}"
         );
     }

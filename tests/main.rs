@@ -2,4 +2,5 @@
 //! and the moto emulator over HTTP. One file per concern.
 
 mod deploy;
+mod health_gate;
 mod lambda_runtime_api;

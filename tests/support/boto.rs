@@ -34,19 +34,11 @@ impl Boto {
             .expect("start boto_shell.py");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Self {
-            io: Mutex::new((stdin, stdout)),
-            _child: child,
-        }
+        Self { io: Mutex::new((stdin, stdout)), _child: child }
     }
 
     /// Calls `service.operation(**params)` (boto3 snake_case names) in us-east-1.
-    pub fn try_call(
-        &self,
-        service: &str,
-        operation: &str,
-        params: Value,
-    ) -> Result<Value, BotoError> {
+    pub fn try_call(&self, service: &str, operation: &str, params: Value) -> Result<Value, BotoError> {
         let request = json!({"service": service, "operation": operation, "params": params});
         let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
         writeln!(io.0, "{request}").expect("write to boto_shell");

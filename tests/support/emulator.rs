@@ -40,10 +40,7 @@ impl Emulator {
         let url = loop {
             line.clear();
             let n = stdout.read_line(&mut line).expect("read emulator stdout");
-            assert!(
-                n > 0,
-                "the emulator exited before it was ready (see its stderr above)"
-            );
+            assert!(n > 0, "the emulator exited before it was ready (see its stderr above)");
             if let Some(url) = line.trim().strip_prefix("ROLLGATE_EMULATOR_READY ") {
                 break url.to_owned();
             }
@@ -51,12 +48,7 @@ impl Emulator {
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in stdout.lines() {});
         let boto = Boto::start(&url);
-        Self {
-            url,
-            _stdin: Mutex::new(stdin),
-            _child: Mutex::new(child),
-            boto,
-        }
+        Self { url, _stdin: Mutex::new(stdin), _child: Mutex::new(child), boto }
     }
 
     /// AWS's own client, pointed at this emulator.
@@ -66,34 +58,19 @@ impl Emulator {
 
     /// The AWS calls made with `access_key`, as (service, operation), in order.
     pub fn calls(&self, access_key: &str) -> Vec<(String, String)> {
-        let body = http::request(
-            &self.url,
-            "GET",
-            &format!("/_rollgate/calls?access_key={access_key}"),
-            None,
-        );
+        let body = http::request(&self.url, "GET", &format!("/_rollgate/calls?access_key={access_key}"), None);
         let calls: Value = serde_json::from_str(&body).expect("call log is JSON");
         calls
             .as_array()
             .expect("call log is a list")
             .iter()
-            .map(|c| {
-                (
-                    c["service"].as_str().unwrap_or("").to_owned(),
-                    c["operation"].as_str().unwrap_or("").to_owned(),
-                )
-            })
+            .map(|c| (c["service"].as_str().unwrap_or("").to_owned(), c["operation"].as_str().unwrap_or("").to_owned()))
             .collect()
     }
 
     /// Forces the rollout state of a service's primary deployment (test-only endpoint).
     pub fn force_rollout(&self, body: Value) -> Value {
-        let reply = http::request(
-            &self.url,
-            "POST",
-            "/_rollgate/ecs/rollout",
-            Some(&body.to_string()),
-        );
+        let reply = http::request(&self.url, "POST", "/_rollgate/ecs/rollout", Some(&body.to_string()));
         serde_json::from_str(&reply).expect("rollout endpoint answers JSON")
     }
 }

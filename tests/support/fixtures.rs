@@ -40,20 +40,10 @@ impl Scenario {
         let id = next_id();
         let slug: String = test
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
             .take(24)
             .collect();
-        Self {
-            name: format!("{slug}-{id}"),
-            access_key: format!("AKIATEST{id:08}{}", slug.len()),
-            em: emulator(),
-        }
+        Self { name: format!("{slug}-{id}"), access_key: format!("AKIATEST{id:08}{}", slug.len()), em: emulator() }
     }
 
     /// How the code under test reaches the emulator: real SDK clients over HTTP, no retries.
@@ -78,17 +68,11 @@ impl Scenario {
 
     /// The write calls among them.
     pub fn writes(&self) -> Vec<(String, String)> {
-        self.calls()
-            .into_iter()
-            .filter(|(_, op)| is_write(op))
-            .collect()
+        self.calls().into_iter().filter(|(_, op)| is_write(op)).collect()
     }
 
     pub fn count_calls(&self, operation: &str) -> usize {
-        self.calls()
-            .iter()
-            .filter(|(_, op)| op == operation)
-            .count()
+        self.calls().iter().filter(|(_, op)| op == operation).count()
     }
 
     /// A subnet and security group, created once per emulator (moto's ECS needs real ids).
@@ -98,21 +82,14 @@ impl Scenario {
             .get_or_init(|| {
                 let vpc = self.boto("ec2", "create_vpc", json!({"CidrBlock": "10.0.0.0/16"}));
                 let vpc_id = vpc["Vpc"]["VpcId"].as_str().expect("vpc id").to_owned();
-                let subnet = self.boto(
-                    "ec2",
-                    "create_subnet",
-                    json!({"VpcId": vpc_id, "CidrBlock": "10.0.1.0/24"}),
-                );
+                let subnet = self.boto("ec2", "create_subnet", json!({"VpcId": vpc_id, "CidrBlock": "10.0.1.0/24"}));
                 let sg = self.boto(
                     "ec2",
                     "create_security_group",
                     json!({"GroupName": "rollgate-tests", "Description": "tests", "VpcId": vpc_id}),
                 );
                 (
-                    subnet["Subnet"]["SubnetId"]
-                        .as_str()
-                        .expect("subnet id")
-                        .to_owned(),
+                    subnet["Subnet"]["SubnetId"].as_str().expect("subnet id").to_owned(),
                     sg["GroupId"].as_str().expect("group id").to_owned(),
                 )
             })
@@ -151,10 +128,7 @@ impl Scenario {
             "put_image",
             json!({"repositoryName": repository, "imageManifest": manifest.to_string(), "imageTag": tag}),
         );
-        out["image"]["imageId"]["imageDigest"]
-            .as_str()
-            .expect("digest")
-            .to_owned()
+        out["image"]["imageId"]["imageDigest"].as_str().expect("digest").to_owned()
     }
 
     /// Registers a task definition from container definitions; returns its ARN.
@@ -172,10 +146,7 @@ impl Scenario {
     /// Registers a task definition from full RegisterTaskDefinition parameters.
     pub fn register(&self, params: Value) -> String {
         let out = self.boto("ecs", "register_task_definition", params);
-        out["taskDefinition"]["taskDefinitionArn"]
-            .as_str()
-            .expect("arn")
-            .to_owned()
+        out["taskDefinition"]["taskDefinitionArn"].as_str().expect("arn").to_owned()
     }
 
     /// A one-container task definition whose image comes from `repository`.
@@ -189,11 +160,7 @@ impl Scenario {
 
     pub fn service(&self, spec: ServiceSpec<'_>) -> String {
         let (subnet, sg) = self.network();
-        let tags: Vec<Value> = spec
-            .tags
-            .iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect();
+        let tags: Vec<Value> = spec.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
         let out = self.boto(
             "ecs",
             "create_service",
@@ -207,10 +174,7 @@ impl Scenario {
                 "tags": tags,
             }),
         );
-        out["service"]["serviceArn"]
-            .as_str()
-            .expect("service arn")
-            .to_owned()
+        out["service"]["serviceArn"].as_str().expect("service arn").to_owned()
     }
 
     /// The service as AWS describes it (with tags).
@@ -225,21 +189,12 @@ impl Scenario {
 
     /// A revision as AWS describes it, with its tags as a key -> value map.
     pub fn describe_task_definition(&self, arn: &str) -> (Value, serde_json::Map<String, Value>) {
-        let out = self.boto(
-            "ecs",
-            "describe_task_definition",
-            json!({"taskDefinition": arn, "include": ["TAGS"]}),
-        );
+        let out = self.boto("ecs", "describe_task_definition", json!({"taskDefinition": arn, "include": ["TAGS"]}));
         let tags = out["tags"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|t| {
-                (
-                    t["key"].as_str().unwrap_or("").to_owned(),
-                    t["value"].clone(),
-                )
-            })
+            .map(|t| (t["key"].as_str().unwrap_or("").to_owned(), t["value"].clone()))
             .collect();
         (out["taskDefinition"].clone(), tags)
     }

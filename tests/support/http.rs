@@ -17,19 +17,9 @@ pub fn request(base_url: &str, method: &str, path: &str, body: Option<&str>) -> 
     let mut reply = String::new();
     stream.read_to_string(&mut reply).expect("read reply");
     let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        (200..300).contains(&status),
-        "{method} {path} -> {head}\n{body}"
-    );
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
+    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    assert!((200..300).contains(&status), "{method} {path} -> {head}\n{body}");
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         return dechunk(body);
     }
     body.to_owned()

@@ -31,10 +31,7 @@ impl AwsOptions {
             })?),
             Err(_) => None,
         };
-        Ok(Self {
-            max_attempts,
-            ..Self::default()
-        })
+        Ok(Self { max_attempts, ..Self::default() })
     }
 
     /// Resolves the configuration. Cheap to share: build it once per process.
@@ -53,13 +50,7 @@ impl AwsOptions {
             loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n));
         }
         if let Some((key, secret)) = &self.static_credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                key,
-                secret,
-                None,
-                None,
-                "rollgate-static",
-            ));
+            loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "rollgate-static"));
         }
         loader.load().await
     }

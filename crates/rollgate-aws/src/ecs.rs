@@ -15,10 +15,7 @@ pub const DESCRIBE_SERVICES_BATCH: usize = 10;
 /// Finding services and reading their tags.
 pub trait ServiceDirectory {
     /// Every service ARN in a cluster (name or ARN).
-    fn list_services(
-        &self,
-        cluster: &str,
-    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn list_services(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 
     /// Up to [`DESCRIBE_SERVICES_BATCH`] services of one cluster, with their tags.
     fn describe_services(
@@ -62,6 +59,11 @@ pub trait ServiceUpdater {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
+/// Tagging ECS resources (services and task-definition revisions): the ledger's writes.
+pub trait ResourceTagger {
+    fn tag_resource(&self, arn: &str, tags: &[(String, String)]) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
 /// The SDK adapter for every ECS capability.
 #[derive(Debug, Clone)]
 pub struct Ecs {
@@ -70,9 +72,7 @@ pub struct Ecs {
 
 impl Ecs {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self {
-            client: Client::new(config),
-        }
+        Self { client: Client::new(config) }
     }
 }
 
@@ -98,11 +98,7 @@ impl ServiceDirectory for Ecs {
         }
     }
 
-    async fn describe_services(
-        &self,
-        cluster: &str,
-        services: &[String],
-    ) -> Result<Vec<ServiceView>, AwsError> {
+    async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<Vec<ServiceView>, AwsError> {
         if services.is_empty() {
             return Ok(Vec::new());
         }
@@ -119,22 +115,15 @@ impl ServiceDirectory for Ecs {
             .unwrap_or_default()
             .into_iter()
             .map(|s| {
-                let arn = s.service_arn.ok_or(AwsError::Incomplete {
-                    operation: "DescribeServices",
-                    field: "serviceArn",
-                })?;
+                let arn =
+                    s.service_arn.ok_or(AwsError::Incomplete { operation: "DescribeServices", field: "serviceArn" })?;
                 Ok(ServiceView {
                     arn: ServiceArn::parse(&arn).map_err(|e| AwsError::Config(e.to_string()))?,
                     status: s.status.unwrap_or_default(),
                     // Emulators and old services may report a family:revision; keep only real ARNs.
                     task_definition: s.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
                     tags: tags_of(s.tags),
-                    deployments: s
-                        .deployments
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(deployment_view)
-                        .collect(),
+                    deployments: s.deployments.unwrap_or_default().into_iter().map(deployment_view).collect(),
                 })
             })
             .collect()
@@ -142,10 +131,7 @@ impl ServiceDirectory for Ecs {
 }
 
 impl TaskDefinitions for Ecs {
-    async fn describe_task_definition(
-        &self,
-        arn: &TaskDefArn,
-    ) -> Result<TaskDefSnapshot, AwsError> {
+    async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
         let out = self
             .client
             .describe_task_definition()
@@ -154,10 +140,9 @@ impl TaskDefinitions for Ecs {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeTaskDefinition", e))?;
-        let definition = out.task_definition.ok_or(AwsError::Incomplete {
-            operation: "DescribeTaskDefinition",
-            field: "taskDefinition",
-        })?;
+        let definition = out
+            .task_definition
+            .ok_or(AwsError::Incomplete { operation: "DescribeTaskDefinition", field: "taskDefinition" })?;
         let containers = definition
             .container_definitions()
             .iter()
@@ -172,14 +157,7 @@ impl TaskDefinitions for Ecs {
             .transpose()
             .map_err(|e| AwsError::Config(e.to_string()))?
             .unwrap_or_else(|| arn.clone());
-        Ok(TaskDefSnapshot {
-            summary: TaskDefSummary {
-                arn,
-                containers,
-                tags: tags_of(out.tags),
-            },
-            definition,
-        })
+        Ok(TaskDefSnapshot { summary: TaskDefSummary { arn, containers, tags: tags_of(out.tags) }, definition })
     }
 
     async fn register_copy(
@@ -202,10 +180,7 @@ impl TaskDefinitions for Ecs {
                 c
             })
             .collect();
-        let tags = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let tags = to_sdk_tags(tags);
         // Every field RegisterTaskDefinition accepts, copied from the base revision.
         // (inferenceAccelerators is left out: AWS retired Elastic Inference and rejects it.)
         let out = self
@@ -234,20 +209,13 @@ impl TaskDefinitions for Ecs {
         let arn = out
             .task_definition
             .and_then(|t| t.task_definition_arn)
-            .ok_or(AwsError::Incomplete {
-                operation: "RegisterTaskDefinition",
-                field: "taskDefinitionArn",
-            })?;
+            .ok_or(AwsError::Incomplete { operation: "RegisterTaskDefinition", field: "taskDefinitionArn" })?;
         TaskDefArn::parse(&arn).map_err(|e| AwsError::Config(e.to_string()))
     }
 }
 
 impl ServiceUpdater for Ecs {
-    async fn update_service(
-        &self,
-        service: &ServiceArn,
-        task_definition: &TaskDefArn,
-    ) -> Result<(), AwsError> {
+    async fn update_service(&self, service: &ServiceArn, task_definition: &TaskDefArn) -> Result<(), AwsError> {
         self.client
             .update_service()
             .cluster(service.cluster_name())
@@ -258,6 +226,26 @@ impl ServiceUpdater for Ecs {
             .map_err(|e| AwsError::from_sdk("UpdateService", e))?;
         Ok(())
     }
+}
+
+impl ResourceTagger for Ecs {
+    async fn tag_resource(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(to_sdk_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("TagResource", e))?;
+        Ok(())
+    }
+}
+
+fn to_sdk_tags(tags: &[(String, String)]) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 fn deployment_view(d: aws_sdk_ecs::types::Deployment) -> DeploymentView {
@@ -280,8 +268,5 @@ fn to_chrono(t: aws_smithy_types::DateTime) -> Option<chrono::DateTime<chrono::U
 }
 
 fn tags_of(tags: Option<Vec<Tag>>) -> Tags {
-    tags.unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
-        .collect()
+    tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value.unwrap_or_default()))).collect()
 }

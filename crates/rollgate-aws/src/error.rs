@@ -9,18 +9,10 @@ use rollgate_core::ErrorClass;
 pub enum AwsError {
     /// An API call failed.
     #[error("{operation} failed: {code}: {message}")]
-    Api {
-        operation: &'static str,
-        code: String,
-        message: String,
-        class: ErrorClass,
-    },
+    Api { operation: &'static str, code: String, message: String, class: ErrorClass },
     /// AWS answered, but without a field rollgate needs.
     #[error("{operation} returned no {field}")]
-    Incomplete {
-        operation: &'static str,
-        field: &'static str,
-    },
+    Incomplete { operation: &'static str, field: &'static str },
     /// The local configuration (env vars, options) is unusable.
     #[error("configuration: {0}")]
     Config(String),
@@ -78,43 +70,19 @@ impl AwsError {
                 let status = ctx.raw().status().as_u16();
                 let code = ctx.err().code().unwrap_or("Unknown").to_owned();
                 let message = ctx.err().message().unwrap_or_default().to_owned();
-                let transient =
-                    status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code.as_str());
-                let class = if transient {
-                    ErrorClass::Retryable
-                } else {
-                    ErrorClass::NonRetryable
-                };
+                let transient = status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code.as_str());
+                let class = if transient { ErrorClass::Retryable } else { ErrorClass::NonRetryable };
                 (code, format!("{message} (HTTP {status})"), class)
             }
-            SdkError::ConstructionFailure(_) => (
-                "ConstructionFailure".to_owned(),
-                error_chain(&err),
-                ErrorClass::NonRetryable,
-            ),
+            SdkError::ConstructionFailure(_) => {
+                ("ConstructionFailure".to_owned(), error_chain(&err), ErrorClass::NonRetryable)
+            }
             // Timeouts, connection failures and unparseable responses can all pass.
-            SdkError::TimeoutError(_) => (
-                "Timeout".to_owned(),
-                error_chain(&err),
-                ErrorClass::Retryable,
-            ),
-            SdkError::DispatchFailure(_) => (
-                "DispatchFailure".to_owned(),
-                error_chain(&err),
-                ErrorClass::Retryable,
-            ),
-            _ => (
-                "ResponseError".to_owned(),
-                error_chain(&err),
-                ErrorClass::Retryable,
-            ),
+            SdkError::TimeoutError(_) => ("Timeout".to_owned(), error_chain(&err), ErrorClass::Retryable),
+            SdkError::DispatchFailure(_) => ("DispatchFailure".to_owned(), error_chain(&err), ErrorClass::Retryable),
+            _ => ("ResponseError".to_owned(), error_chain(&err), ErrorClass::Retryable),
         };
-        AwsError::Api {
-            operation,
-            code,
-            message,
-            class,
-        }
+        AwsError::Api { operation, code, message, class }
     }
 }
 

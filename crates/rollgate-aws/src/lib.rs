@@ -1,14 +1,16 @@
 //! rollgate-aws: the one place where rollgate talks to AWS.
 //!
 //! * [`config`]: the `SdkConfig` factory (endpoint override, profiles, region chain, retries).
-//! * [`ecs`]: capability traits that speak domain types, and their ECS adapter.
+//! * [`ecs`], [`cloudwatch`], [`events`], [`probe`]: capability traits that speak domain
+//!   types, and their adapters.
 //! * [`error`]: SDK errors classified as retryable or not.
-//! * [`telemetry`]: structured JSON logging for the functions.
 
+pub mod cloudwatch;
 pub mod config;
 pub mod ecs;
 pub mod error;
-pub mod telemetry;
+pub mod events;
+pub mod probe;
 
 pub use config::AwsOptions;
 pub use error::AwsError;

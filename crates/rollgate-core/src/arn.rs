@@ -58,16 +58,11 @@ impl Region {
         let ok = !s.is_empty()
             && s.len() <= 32
             && s.split('-').count() >= 3
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(InputError::new(
-                "region",
-                s,
-                "expected a region name such as us-east-1",
-            ))
+            Err(InputError::new("region", s, "expected a region name such as us-east-1"))
         }
     }
 
@@ -114,22 +109,11 @@ impl<'a> Arn<'a> {
     pub fn parse(s: &'a str) -> Result<Self, InputError> {
         let mut parts = s.splitn(6, ':');
         let mut next = || parts.next().unwrap_or_default();
-        let (prefix, partition, service, region, account, resource) =
-            (next(), next(), next(), next(), next(), next());
+        let (prefix, partition, service, region, account, resource) = (next(), next(), next(), next(), next(), next());
         if prefix != "arn" || partition.is_empty() || service.is_empty() || resource.is_empty() {
-            return Err(InputError::new(
-                "ARN",
-                s,
-                "expected arn:<partition>:<service>:<region>:<account>:<resource>",
-            ));
+            return Err(InputError::new("ARN", s, "expected arn:<partition>:<service>:<region>:<account>:<resource>"));
         }
-        Ok(Self {
-            partition,
-            service,
-            region,
-            account,
-            resource,
-        })
+        Ok(Self { partition, service, region, account, resource })
     }
 }
 
@@ -149,23 +133,13 @@ impl ServiceArn {
         Region::parse(arn.region).map_err(|_| bad("region is missing"))?;
         match arn.resource.strip_prefix("service/") {
             // New-format ARNs carry the cluster: service/<cluster>/<name>.
-            Some(rest) if rest.split('/').count() == 2 && !rest.split('/').any(str::is_empty) => {
-                Ok(Self(s.to_owned()))
-            }
-            _ => Err(bad(
-                "expected service/<cluster>/<name> (the long ARN format)",
-            )),
+            Some(rest) if rest.split('/').count() == 2 && !rest.split('/').any(str::is_empty) => Ok(Self(s.to_owned())),
+            _ => Err(bad("expected service/<cluster>/<name> (the long ARN format)")),
         }
     }
 
     fn arn(&self) -> Arn<'_> {
-        Arn::parse(&self.0).unwrap_or(Arn {
-            partition: "",
-            service: "",
-            region: "",
-            account: "",
-            resource: "",
-        })
+        Arn::parse(&self.0).unwrap_or(Arn { partition: "", service: "", region: "", account: "", resource: "" })
     }
 
     pub fn account(&self) -> AccountId {
@@ -208,25 +182,16 @@ impl TaskDefArn {
             return Err(bad("expected task-definition/<family>:<revision>"));
         };
         match rest.rsplit_once(':') {
-            Some((family, rev)) if !family.is_empty() && rev.parse::<u32>().is_ok() => {
-                Ok(Self(s.to_owned()))
-            }
+            Some((family, rev)) if !family.is_empty() && rev.parse::<u32>().is_ok() => Ok(Self(s.to_owned())),
             _ => Err(bad("expected task-definition/<family>:<revision>")),
         }
     }
 
     /// `family:revision`, the short form ECS accepts everywhere.
     pub fn revision(&self) -> Revision {
-        let tail = self
-            .0
-            .rsplit_once("task-definition/")
-            .map(|(_, t)| t)
-            .unwrap_or_default();
+        let tail = self.0.rsplit_once("task-definition/").map(|(_, t)| t).unwrap_or_default();
         let (family, number) = tail.rsplit_once(':').unwrap_or((tail, "0"));
-        Revision {
-            family: family.to_owned(),
-            number: number.parse().unwrap_or(0),
-        }
+        Revision { family: family.to_owned(), number: number.parse().unwrap_or(0) }
     }
 }
 
@@ -249,8 +214,7 @@ mod tests {
 
     #[test]
     fn service_arn_parts() {
-        let arn =
-            ServiceArn::parse("arn:aws:ecs:eu-west-1:123456789012:service/prod/model-api").unwrap();
+        let arn = ServiceArn::parse("arn:aws:ecs:eu-west-1:123456789012:service/prod/model-api").unwrap();
         assert_eq!(arn.cluster_name(), "prod");
         assert_eq!(arn.name(), "model-api");
         assert_eq!(arn.account().as_str(), "123456789012");
@@ -272,29 +236,17 @@ mod tests {
 
     #[test]
     fn task_definition_revision() {
-        let arn = TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/model:42")
-            .unwrap();
+        let arn = TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/model:42").unwrap();
         assert_eq!(arn.revision().to_string(), "model:42");
         assert_eq!(arn.revision().number, 42);
-        assert!(
-            TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/model").is_err()
-        );
-        assert!(
-            TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/model:x")
-                .is_err()
-        );
+        assert!(TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/model").is_err());
+        assert!(TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/model:x").is_err());
     }
 
     #[test]
     fn partitions() {
-        assert_eq!(
-            Region::parse("cn-north-1").unwrap().partition().domain(),
-            "amazonaws.com.cn"
-        );
-        assert_eq!(
-            Region::parse("us-east-1").unwrap().partition().domain(),
-            "amazonaws.com"
-        );
+        assert_eq!(Region::parse("cn-north-1").unwrap().partition().domain(), "amazonaws.com.cn");
+        assert_eq!(Region::parse("us-east-1").unwrap().partition().domain(), "amazonaws.com");
         assert!(Region::parse("US_EAST").is_err());
     }
 }

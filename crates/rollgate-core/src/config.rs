@@ -3,6 +3,7 @@
 //! Parsing is pure: it takes a lookup function, so tests need not touch the process env.
 
 use crate::InputError;
+use crate::duration::Seconds;
 
 /// Every environment variable a rollgate function reads. The template must set the
 /// required ones; `tests/` checks that against template.yaml.
@@ -10,6 +11,8 @@ pub mod vars {
     pub const CLUSTERS: &str = "ROLLGATE_CLUSTERS";
     pub const MAX_IN_FLIGHT: &str = "ROLLGATE_MAX_IN_FLIGHT";
     pub const MAX_ATTEMPTS: &str = "ROLLGATE_MAX_ATTEMPTS";
+    pub const EVENT_BUS: &str = "ROLLGATE_EVENT_BUS";
+    pub const SMOKE_TIMEOUT: &str = "ROLLGATE_SMOKE_TIMEOUT";
 }
 
 /// Configuration of the `deploy` function.
@@ -28,33 +31,71 @@ impl DeployConfig {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
         let raw = get(vars::CLUSTERS).unwrap_or_default();
         let clusters = parse_clusters(&raw)?;
-        let max_in_flight = match get(vars::MAX_IN_FLIGHT) {
-            None => Self::DEFAULT_MAX_IN_FLIGHT,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=Self::MAX_MAX_IN_FLIGHT).contains(n))
-                .ok_or_else(|| {
-                    InputError::new(
-                        vars::MAX_IN_FLIGHT,
-                        v.as_str(),
-                        format!(
-                            "must be a whole number from 1 to {}",
-                            Self::MAX_MAX_IN_FLIGHT
-                        ),
-                    )
-                })?,
+        Ok(Self { clusters, max_in_flight: parse_max_in_flight(&get)? })
+    }
+
+    pub fn from_env() -> Result<Self, InputError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
+/// Configuration of the `health-gate` function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateConfig {
+    /// Cluster names or ARNs whose services the gate verifies; events from others are ignored.
+    pub clusters: Vec<String>,
+    /// How many services are evaluated at once on a scheduled run.
+    pub max_in_flight: usize,
+    /// The EventBridge bus verdicts are published to.
+    pub event_bus: String,
+    /// How long a smoke test may take.
+    pub smoke_timeout: Seconds,
+}
+
+impl GateConfig {
+    pub const DEFAULT_EVENT_BUS: &'static str = "default";
+    pub const DEFAULT_SMOKE_TIMEOUT: Seconds = Seconds(10);
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
+        let event_bus =
+            get(vars::EVENT_BUS).map(|b| b.trim().to_owned()).unwrap_or_else(|| Self::DEFAULT_EVENT_BUS.to_owned());
+        if event_bus.is_empty() || event_bus.len() > 1600 {
+            return Err(InputError::new(vars::EVENT_BUS, event_bus, "an event bus name or ARN"));
+        }
+        let smoke_timeout = match get(vars::SMOKE_TIMEOUT) {
+            None => Self::DEFAULT_SMOKE_TIMEOUT,
+            Some(v) => Seconds::parse(vars::SMOKE_TIMEOUT, &v)?,
         };
         Ok(Self {
-            clusters,
-            max_in_flight,
+            clusters: parse_clusters(&get(vars::CLUSTERS).unwrap_or_default())?,
+            max_in_flight: parse_max_in_flight(&get)?,
+            event_bus,
+            smoke_timeout,
         })
     }
 
     pub fn from_env() -> Result<Self, InputError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
+
+    /// Whether a cluster (by name) is one the gate watches.
+    pub fn watches_cluster(&self, cluster_name: &str) -> bool {
+        self.clusters.iter().any(|c| c == cluster_name || c.rsplit('/').next() == Some(cluster_name))
+    }
+}
+
+/// `ROLLGATE_MAX_IN_FLIGHT`: 1 to 64, default 8.
+fn parse_max_in_flight(get: &impl Fn(&str) -> Option<String>) -> Result<usize, InputError> {
+    let Some(v) = get(vars::MAX_IN_FLIGHT) else {
+        return Ok(DeployConfig::DEFAULT_MAX_IN_FLIGHT);
+    };
+    v.trim().parse::<usize>().ok().filter(|n| (1..=DeployConfig::MAX_MAX_IN_FLIGHT).contains(n)).ok_or_else(|| {
+        InputError::new(
+            vars::MAX_IN_FLIGHT,
+            v.as_str(),
+            format!("must be a whole number from 1 to {}", DeployConfig::MAX_MAX_IN_FLIGHT),
+        )
+    })
 }
 
 /// `ROLLGATE_CLUSTERS`: comma-separated cluster names or ARNs, at least one, no duplicates.
@@ -65,23 +106,17 @@ pub fn parse_clusters(raw: &str) -> Result<Vec<String>, InputError> {
         let name = item.rsplit('/').next().unwrap_or(item);
         let valid_name = !name.is_empty()
             && name.len() <= 255
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         let valid_arn = !item.starts_with("arn:") || item.contains(":cluster/");
         if !valid_name || !valid_arn {
-            return Err(bad(&format!(
-                "{item:?} is not a cluster name or cluster ARN"
-            )));
+            return Err(bad(&format!("{item:?} is not a cluster name or cluster ARN")));
         }
         if !clusters.iter().any(|c| c == item) {
             clusters.push(item.to_owned());
         }
     }
     if clusters.is_empty() {
-        return Err(bad(
-            "set it to the comma-separated ECS clusters to watch, e.g. prod,staging",
-        ));
+        return Err(bad("set it to the comma-separated ECS clusters to watch, e.g. prod,staging"));
     }
     Ok(clusters)
 }
@@ -91,49 +126,48 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<DeployConfig, InputError> {
-        DeployConfig::from_lookup(|k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        })
+        DeployConfig::from_lookup(|k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
     }
 
     #[test]
     fn table() {
-        let ok = cfg(&[(
-            vars::CLUSTERS,
-            " prod, staging ,prod,arn:aws:ecs:us-east-1:123456789012:cluster/gpu",
-        )])
-        .unwrap();
-        assert_eq!(
-            ok.clusters,
-            [
-                "prod",
-                "staging",
-                "arn:aws:ecs:us-east-1:123456789012:cluster/gpu"
-            ]
-        );
+        let ok =
+            cfg(&[(vars::CLUSTERS, " prod, staging ,prod,arn:aws:ecs:us-east-1:123456789012:cluster/gpu")]).unwrap();
+        assert_eq!(ok.clusters, ["prod", "staging", "arn:aws:ecs:us-east-1:123456789012:cluster/gpu"]);
         assert_eq!(ok.max_in_flight, DeployConfig::DEFAULT_MAX_IN_FLIGHT);
-        assert_eq!(
-            cfg(&[(vars::CLUSTERS, "a"), (vars::MAX_IN_FLIGHT, "3")])
-                .unwrap()
-                .max_in_flight,
-            3
-        );
+        assert_eq!(cfg(&[(vars::CLUSTERS, "a"), (vars::MAX_IN_FLIGHT, "3")]).unwrap().max_in_flight, 3);
         for bad in [
             vec![],
             vec![(vars::CLUSTERS, " , ")],
             vec![(vars::CLUSTERS, "has space")],
-            vec![(
-                vars::CLUSTERS,
-                "arn:aws:ecs:us-east-1:123456789012:service/x/y",
-            )],
+            vec![(vars::CLUSTERS, "arn:aws:ecs:us-east-1:123456789012:service/x/y")],
             vec![(vars::CLUSTERS, "a"), (vars::MAX_IN_FLIGHT, "0")],
             vec![(vars::CLUSTERS, "a"), (vars::MAX_IN_FLIGHT, "many")],
             vec![(vars::CLUSTERS, "a"), (vars::MAX_IN_FLIGHT, "1000")],
         ] {
             assert!(cfg(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn gate_config() {
+        let get = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let c =
+            GateConfig::from_lookup(get(&[(vars::CLUSTERS, "prod,arn:aws:ecs:us-east-1:123456789012:cluster/gpu")]))
+                .unwrap();
+        assert_eq!((c.event_bus.as_str(), c.smoke_timeout), ("default", Seconds(10)));
+        assert!(c.watches_cluster("prod") && c.watches_cluster("gpu") && !c.watches_cluster("dev"));
+        let c = GateConfig::from_lookup(get(&[
+            (vars::CLUSTERS, "a"),
+            (vars::EVENT_BUS, "rollgate"),
+            (vars::SMOKE_TIMEOUT, "3s"),
+        ]))
+        .unwrap();
+        assert_eq!((c.event_bus.as_str(), c.smoke_timeout), ("rollgate", Seconds(3)));
+        assert!(GateConfig::from_lookup(get(&[(vars::CLUSTERS, "a"), (vars::SMOKE_TIMEOUT, "x")])).is_err());
+        assert!(GateConfig::from_lookup(get(&[(vars::CLUSTERS, "a"), (vars::EVENT_BUS, " ")])).is_err());
+        assert!(GateConfig::from_lookup(get(&[])).is_err());
     }
 }

@@ -31,10 +31,7 @@ pub enum SkipReason {
     /// This digest is already what the service runs (a duplicate delivery, or a re-tag).
     AlreadyDeployed { revision: String },
     /// A newer push is already deployed; rollgate never moves a service backwards.
-    OlderThanDeployed {
-        pushed_at: String,
-        deployed_pushed_at: String,
-    },
+    OlderThanDeployed { pushed_at: String, deployed_pushed_at: String },
     /// The health gate failed this digest on this service; it is never redeployed automatically.
     DigestFailed { digest: String, failed_at: String },
 }
@@ -43,40 +40,24 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::AccountMismatch { event, service } => {
-                write!(
-                    f,
-                    "push came from account {event}, the service runs in account {service}"
-                )
+                write!(f, "push came from account {event}, the service runs in account {service}")
             }
             Self::RegionMismatch { event, service } => {
-                write!(
-                    f,
-                    "push came from region {event}, the service runs in region {service}"
-                )
+                write!(f, "push came from region {event}, the service runs in region {service}")
             }
-            Self::TagFiltered {
-                tag: Some(tag),
-                filter,
-            } => {
+            Self::TagFiltered { tag: Some(tag), filter } => {
                 write!(f, "tag {tag} does not pass rollgate:tag-filter {filter}")
             }
             Self::TagFiltered { tag: None, filter } => {
-                write!(
-                    f,
-                    "untagged push does not pass rollgate:tag-filter {filter}"
-                )
+                write!(f, "untagged push does not pass rollgate:tag-filter {filter}")
             }
             Self::ServiceInactive { status } => write!(f, "service is {status}"),
             Self::AlreadyDeployed { revision } => {
                 write!(f, "digest already deployed as {revision}")
             }
-            Self::OlderThanDeployed {
-                pushed_at,
-                deployed_pushed_at,
-            } => write!(
-                f,
-                "push from {pushed_at} is older than the deployed push from {deployed_pushed_at}"
-            ),
+            Self::OlderThanDeployed { pushed_at, deployed_pushed_at } => {
+                write!(f, "push from {pushed_at} is older than the deployed push from {deployed_pushed_at}")
+            }
             Self::DigestFailed { digest, failed_at } => write!(
                 f,
                 "digest {digest} failed on this service at {failed_at}; push a new image (or remove the service's rollgate:failed:{digest} tag to allow it again)"
@@ -121,18 +102,10 @@ pub fn match_service(push: &PushEvent, service: &ServiceView) -> Match {
         });
     }
     if service.status != "ACTIVE" {
-        return Match::Skip(SkipReason::ServiceInactive {
-            status: service.status.clone(),
-        });
+        return Match::Skip(SkipReason::ServiceInactive { status: service.status.clone() });
     }
-    if let Some(failed_at) = service
-        .tags
-        .get(&format!("{}{}", keys::FAILED_PREFIX, push.digest))
-    {
-        return Match::Skip(SkipReason::DigestFailed {
-            digest: push.digest.to_string(),
-            failed_at: failed_at.clone(),
-        });
+    if let Some(failed_at) = service.tags.get(&format!("{}{}", keys::FAILED_PREFIX, push.digest)) {
+        return Match::Skip(SkipReason::DigestFailed { digest: push.digest.to_string(), failed_at: failed_at.clone() });
     }
     if !opt_in.filter.matches(push.tag.as_ref()) {
         return Match::Skip(SkipReason::TagFiltered {
@@ -171,20 +144,11 @@ pub enum PlanError {
         "rollgate:container is {wanted:?} but the task definition has no such container (it has: {have}); fix the tag"
     )]
     NoSuchContainer { wanted: String, have: String },
-    #[error(
-        "no container's image comes from {registry}/{repository}; tag the service with rollgate:container=<name>"
-    )]
-    NoContainerFromRepository {
-        registry: String,
-        repository: String,
-    },
-    #[error(
-        "containers {names} all use {repository}; tag the service with rollgate:container=<name> to pick one"
-    )]
+    #[error("no container's image comes from {registry}/{repository}; tag the service with rollgate:container=<name>")]
+    NoContainerFromRepository { registry: String, repository: String },
+    #[error("containers {names} all use {repository}; tag the service with rollgate:container=<name> to pick one")]
     AmbiguousContainer { names: String, repository: String },
-    #[error(
-        "the current revision's ledger tags are broken ({0}); fix or remove the rollgate:* tags on it"
-    )]
+    #[error("the current revision's ledger tags are broken ({0}); fix or remove the rollgate:* tags on it")]
     BrokenLedger(InputError),
 }
 
@@ -203,9 +167,7 @@ pub fn plan_rollout(
     if record.as_ref().is_some_and(|r| same_digest(&r.digest))
         || running_digest.as_deref() == Some(push.digest.as_str())
     {
-        return Ok(Decision::Skip(SkipReason::AlreadyDeployed {
-            revision: current.arn.revision().to_string(),
-        }));
+        return Ok(Decision::Skip(SkipReason::AlreadyDeployed { revision: current.arn.revision().to_string() }));
     }
     if let Some(deployed) = &record {
         // Equal times deploy: EventBridge times have one-second resolution, and of two
@@ -235,10 +197,7 @@ pub fn plan_rollout(
         image: ImageRef::pinned(&registry, &push.repository, &push.digest),
         tags: {
             let mut tags = revision_tags(&current.tags, &record);
-            tags.push((
-                keys::STATE.to_owned(),
-                RolloutState::Deploying.as_str().to_owned(),
-            ));
+            tags.push((keys::STATE.to_owned(), RolloutState::Deploying.as_str().to_owned()));
             tags
         },
         record,
@@ -248,16 +207,8 @@ pub fn plan_rollout(
 /// The rollback target to record on a new revision: the gate's last known good revision;
 /// failing that, the live revision if it predates rollgate or was verified healthy;
 /// failing that, whatever the live revision itself recorded.
-fn known_good(
-    service: &ServiceView,
-    current: &TaskDefSummary,
-    record: Option<&RevisionRecord>,
-) -> Option<TaskDefArn> {
-    if let Some(last_good) = service
-        .tags
-        .get(keys::LAST_GOOD)
-        .and_then(|t| TaskDefArn::parse(t).ok())
-    {
+fn known_good(service: &ServiceView, current: &TaskDefSummary, record: Option<&RevisionRecord>) -> Option<TaskDefArn> {
+    if let Some(last_good) = service.tags.get(keys::LAST_GOOD).and_then(|t| TaskDefArn::parse(t).ok()) {
         return Some(last_good);
     }
     match (record, RolloutState::of(&current.tags)) {
@@ -271,29 +222,16 @@ fn pick_container<'a>(
     opt_in: &OptIn,
     current: &'a TaskDefSummary,
 ) -> Result<&'a crate::service::ContainerImage, PlanError> {
-    let names = || {
-        current
-            .containers
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let names = || current.containers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
     if let Some(wanted) = &opt_in.container {
         return current
             .containers
             .iter()
             .find(|c| &c.name == wanted)
-            .ok_or_else(|| PlanError::NoSuchContainer {
-                wanted: wanted.clone(),
-                have: names(),
-            });
+            .ok_or_else(|| PlanError::NoSuchContainer { wanted: wanted.clone(), have: names() });
     }
-    let from_repo: Vec<_> = current
-        .containers
-        .iter()
-        .filter(|c| ImageRef::parse(&c.image).is_from(registry, &opt_in.repository))
-        .collect();
+    let from_repo: Vec<_> =
+        current.containers.iter().filter(|c| ImageRef::parse(&c.image).is_from(registry, &opt_in.repository)).collect();
     match from_repo.as_slice() {
         [only] => Ok(only),
         [] => Err(PlanError::NoContainerFromRepository {
@@ -301,11 +239,7 @@ fn pick_container<'a>(
             repository: opt_in.repository.to_string(),
         }),
         many => Err(PlanError::AmbiguousContainer {
-            names: many
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            names: many.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
             repository: opt_in.repository.to_string(),
         }),
     }

@@ -11,13 +11,7 @@ pub struct Seconds(pub u64);
 
 impl Seconds {
     pub fn parse(what: &'static str, s: &str) -> Result<Self, InputError> {
-        let bad = || {
-            InputError::new(
-                what,
-                s,
-                "expected a duration such as 90s, 15m, 1h30m or 300",
-            )
-        };
+        let bad = || InputError::new(what, s, "expected a duration such as 90s, 15m, 1h30m or 300");
         let s = s.trim();
         if s.is_empty() {
             return Err(bad());
@@ -28,13 +22,8 @@ impl Seconds {
         let (mut total, mut number) = (0u64, None::<u64>);
         for c in s.chars() {
             if let Some(d) = c.to_digit(10) {
-                number = Some(
-                    number
-                        .unwrap_or(0)
-                        .checked_mul(10)
-                        .and_then(|n| n.checked_add(d.into()))
-                        .ok_or_else(bad)?,
-                );
+                number =
+                    Some(number.unwrap_or(0).checked_mul(10).and_then(|n| n.checked_add(d.into())).ok_or_else(bad)?);
                 continue;
             }
             let unit = match c {
@@ -45,10 +34,7 @@ impl Seconds {
                 _ => return Err(bad()),
             };
             let n = number.take().ok_or_else(bad)?;
-            total = n
-                .checked_mul(unit)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(bad)?;
+            total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
         }
         if number.is_some() {
             return Err(bad());
@@ -84,25 +70,10 @@ mod tests {
 
     #[test]
     fn table() {
-        for (s, want) in [
-            ("90s", 90),
-            ("15m", 900),
-            ("1h30m", 5400),
-            ("300", 300),
-            ("0", 0),
-            ("2d", 172_800),
-        ] {
+        for (s, want) in [("90s", 90), ("15m", 900), ("1h30m", 5400), ("300", 300), ("0", 0), ("2d", 172_800)] {
             assert_eq!(Seconds::parse("t", s).unwrap(), Seconds(want), "{s}");
         }
-        for bad in [
-            "",
-            "m",
-            "15x",
-            "1.5m",
-            "15m3",
-            "-1",
-            "99999999999999999999999h",
-        ] {
+        for bad in ["", "m", "15x", "1.5m", "15m3", "-1", "99999999999999999999999h"] {
             assert!(Seconds::parse("t", bad).is_err(), "{bad}");
         }
         assert_eq!(Seconds(5400).to_string(), "1h30m");

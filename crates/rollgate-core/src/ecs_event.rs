@@ -126,8 +126,7 @@ pub fn parse_gate_event(raw: &str) -> Result<GateTrigger, EventError> {
         (ECS_SOURCE, DEPLOYMENT_DETAIL_TYPE) => parse_deployment(raw),
         (ECS_SOURCE, TASK_DETAIL_TYPE) => parse_task(raw),
         (SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE) => {
-            let (envelope, _) =
-                parse_envelope::<ScheduleDetail>(raw, SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE)?;
+            let (envelope, _) = parse_envelope::<ScheduleDetail>(raw, SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE)?;
             Ok(GateTrigger::Tick { envelope })
         }
         (source, detail_type) => Err(EventError::WrongKind {
@@ -144,10 +143,8 @@ fn parse_deployment(raw: &str) -> Result<GateTrigger, EventError> {
         #[serde(default)]
         resources: Vec<String>,
     }
-    let (envelope, detail) =
-        parse_envelope::<DeploymentStateDetail>(raw, ECS_SOURCE, DEPLOYMENT_DETAIL_TYPE)?;
-    let resources: Resources =
-        serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
+    let (envelope, detail) = parse_envelope::<DeploymentStateDetail>(raw, ECS_SOURCE, DEPLOYMENT_DETAIL_TYPE)?;
+    let resources: Resources = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
     let service = resources
         .resources
         .iter()
@@ -168,13 +165,7 @@ fn parse_deployment(raw: &str) -> Result<GateTrigger, EventError> {
     if detail.deployment_id.is_empty() {
         return Err(EventError::Missing("detail.deploymentId"));
     }
-    Ok(GateTrigger::Deployment {
-        envelope,
-        service,
-        deployment_id: detail.deployment_id,
-        event,
-        reason: detail.reason,
-    })
+    Ok(GateTrigger::Deployment { envelope, service, deployment_id: detail.deployment_id, event, reason: detail.reason })
 }
 
 fn parse_task(raw: &str) -> Result<GateTrigger, EventError> {
@@ -183,22 +174,15 @@ fn parse_task(raw: &str) -> Result<GateTrigger, EventError> {
         let reason = format!("task is {}, not STOPPED", detail.last_status);
         return Ok(GateTrigger::Ignored { envelope, reason });
     }
-    let Some(service_name) = detail
-        .group
-        .as_deref()
-        .and_then(|g| g.strip_prefix("service:"))
-    else {
+    let Some(service_name) = detail.group.as_deref().and_then(|g| g.strip_prefix("service:")) else {
         let reason = "the task does not belong to a service".to_owned();
         return Ok(GateTrigger::Ignored { envelope, reason });
     };
     let cluster = Arn::parse(&detail.cluster_arn)?;
-    let cluster_name = cluster.resource.strip_prefix("cluster/").ok_or_else(|| {
-        InputError::new(
-            "detail.clusterArn",
-            detail.cluster_arn.as_str(),
-            "expected a cluster ARN",
-        )
-    })?;
+    let cluster_name = cluster
+        .resource
+        .strip_prefix("cluster/")
+        .ok_or_else(|| InputError::new("detail.clusterArn", detail.cluster_arn.as_str(), "expected a cluster ARN"))?;
     let service = ServiceArn::parse(&format!(
         "arn:{}:ecs:{}:{}:service/{cluster_name}/{service_name}",
         cluster.partition, cluster.region, cluster.account
@@ -208,13 +192,7 @@ fn parse_task(raw: &str) -> Result<GateTrigger, EventError> {
         .rsplit('/')
         .next()
         .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        .ok_or_else(|| {
-            InputError::new(
-                "detail.taskArn",
-                detail.task_arn.as_str(),
-                "expected a task ARN",
-            )
-        })?
+        .ok_or_else(|| InputError::new("detail.taskArn", detail.task_arn.as_str(), "expected a task ARN"))?
         .to_owned();
     Ok(GateTrigger::TaskStopped {
         envelope,

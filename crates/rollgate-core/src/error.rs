@@ -34,10 +34,6 @@ pub struct InputError {
 
 impl InputError {
     pub fn new(what: &'static str, value: impl Into<String>, why: impl Into<String>) -> Self {
-        Self {
-            what,
-            value: value.into(),
-            why: why.into(),
-        }
+        Self { what, value: value.into(), why: why.into() }
     }
 }

@@ -14,14 +14,8 @@ use crate::{AccountId, Digest, ImageTag, InputError, Region, RepositoryName};
 pub enum EventError {
     #[error("malformed event: {0}")]
     Malformed(String),
-    #[error(
-        "unexpected event: source {event_source:?} with detail-type {detail_type:?}, expected {expected}"
-    )]
-    WrongKind {
-        event_source: String,
-        detail_type: String,
-        expected: String,
-    },
+    #[error("unexpected event: source {event_source:?} with detail-type {detail_type:?}, expected {expected}")]
+    WrongKind { event_source: String, detail_type: String, expected: String },
     #[error("malformed event: {0}")]
     Invalid(#[from] InputError),
     #[error("malformed event: field {0:?} is missing")]
@@ -38,16 +32,11 @@ pub struct Envelope {
 }
 
 /// Parses an EventBridge event whose detail is `T`, checking source and detail-type.
-pub fn parse_envelope<T>(
-    raw: &str,
-    source: &str,
-    detail_type: &str,
-) -> Result<(Envelope, T), EventError>
+pub fn parse_envelope<T>(raw: &str, source: &str, detail_type: &str) -> Result<(Envelope, T), EventError>
 where
     T: Serialize + serde::de::DeserializeOwned,
 {
-    let event: EventBridgeEvent<T> =
-        serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
+    let event: EventBridgeEvent<T> = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
     if event.source != source || event.detail_type != detail_type {
         return Err(EventError::WrongKind {
             event_source: event.source,
@@ -55,32 +44,11 @@ where
             expected: format!("source {source:?} with detail-type {detail_type:?}"),
         });
     }
-    let id = event
-        .id
-        .filter(|s| !s.is_empty())
-        .ok_or(EventError::Missing("id"))?;
-    let account = AccountId::parse(
-        event
-            .account
-            .as_deref()
-            .ok_or(EventError::Missing("account"))?,
-    )?;
-    let region = Region::parse(
-        event
-            .region
-            .as_deref()
-            .ok_or(EventError::Missing("region"))?,
-    )?;
+    let id = event.id.filter(|s| !s.is_empty()).ok_or(EventError::Missing("id"))?;
+    let account = AccountId::parse(event.account.as_deref().ok_or(EventError::Missing("account"))?)?;
+    let region = Region::parse(event.region.as_deref().ok_or(EventError::Missing("region"))?)?;
     let time = event.time.ok_or(EventError::Missing("time"))?;
-    Ok((
-        Envelope {
-            id,
-            account,
-            region,
-            time,
-        },
-        event.detail,
-    ))
+    Ok((Envelope { id, account, region, time }, event.detail))
 }
 
 pub const ECR_SOURCE: &str = "aws.ecr";
@@ -126,34 +94,16 @@ pub enum EcrAction {
 
 /// Parses and validates an "ECR Image Action" event.
 pub fn parse_ecr_event(raw: &str) -> Result<EcrAction, EventError> {
-    let (envelope, detail) =
-        parse_envelope::<EcrImageActionDetail>(raw, ECR_SOURCE, ECR_DETAIL_TYPE)?;
+    let (envelope, detail) = parse_envelope::<EcrImageActionDetail>(raw, ECR_SOURCE, ECR_DETAIL_TYPE)?;
     if detail.action_type != "PUSH" || detail.result != "SUCCESS" {
-        let reason = format!(
-            "action-type {} with result {}: only successful pushes deploy",
-            detail.action_type, detail.result
-        );
+        let reason =
+            format!("action-type {} with result {}: only successful pushes deploy", detail.action_type, detail.result);
         return Ok(EcrAction::Ignored { envelope, reason });
     }
     let repository = RepositoryName::parse(&detail.repository_name)?;
-    let digest = Digest::parse(
-        detail
-            .image_digest
-            .as_deref()
-            .ok_or(EventError::Missing("detail.image-digest"))?,
-    )?;
-    let tag = detail
-        .image_tag
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .map(ImageTag::parse)
-        .transpose()?;
-    Ok(EcrAction::Push(PushEvent {
-        envelope,
-        repository,
-        digest,
-        tag,
-    }))
+    let digest = Digest::parse(detail.image_digest.as_deref().ok_or(EventError::Missing("detail.image-digest"))?)?;
+    let tag = detail.image_tag.as_deref().filter(|t| !t.is_empty()).map(ImageTag::parse).transpose()?;
+    Ok(EcrAction::Push(PushEvent { envelope, repository, digest, tag }))
 }
 
 #[cfg(test)]
@@ -179,20 +129,13 @@ mod tests {
     #[test]
     fn fixtures_that_deploy_nothing_are_ignored() {
         for name in ["ecr-delete.json", "ecr-push-failed.json"] {
-            assert!(
-                matches!(
-                    parse_ecr_event(&fixture(name)),
-                    Ok(EcrAction::Ignored { .. })
-                ),
-                "{name}"
-            );
+            assert!(matches!(parse_ecr_event(&fixture(name)), Ok(EcrAction::Ignored { .. })), "{name}");
         }
     }
 
     #[test]
     fn other_tag_fixture_parses() {
-        let EcrAction::Push(push) = parse_ecr_event(&fixture("ecr-push-other-tag.json")).unwrap()
-        else {
+        let EcrAction::Push(push) = parse_ecr_event(&fixture("ecr-push-other-tag.json")).unwrap() else {
             panic!("expected a push");
         };
         assert_eq!(push.tag.as_ref().map(ImageTag::as_str), Some("latest"));
@@ -226,10 +169,7 @@ mod tests {
             let mut event = good.clone();
             *event.pointer_mut(pointer).unwrap() = value.clone();
             let err = parse_ecr_event(&event.to_string());
-            assert!(
-                err.is_err(),
-                "{pointer} = {value} should be rejected, got {err:?}"
-            );
+            assert!(err.is_err(), "{pointer} = {value} should be rejected, got {err:?}");
         }
         for raw in ["", "null", "[]", "{}", "{\"detail\": {}}"] {
             assert!(parse_ecr_event(raw).is_err(), "{raw:?}");

@@ -41,10 +41,7 @@ impl TagFilter {
         if spec.is_empty() {
             return Err(bad("empty filter; use * to deploy every tag".into()));
         }
-        if let Some(c) = spec
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || "_.-*?".contains(*c)))
-        {
+        if let Some(c) = spec.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-*?".contains(*c))) {
             return Err(bad(format!(
                 "{c:?} cannot appear in a tag; globs use * and ?, or write semver:<req> or regex:<pattern>"
             )));
@@ -88,10 +85,7 @@ impl fmt::Display for TagFilter {
             Self::Semver(r) => write!(f, "semver:{r}"),
             Self::Regex(re) => {
                 let s = re.as_str();
-                let inner = s
-                    .strip_prefix("^(?:")
-                    .and_then(|s| s.strip_suffix(")$"))
-                    .unwrap_or(s);
+                let inner = s.strip_prefix("^(?:").and_then(|s| s.strip_suffix(")$")).unwrap_or(s);
                 write!(f, "regex:{inner}")
             }
         }

@@ -60,19 +60,18 @@ impl RolloutState {
 
     /// A verdict was reached; the gate never revisits it.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Healthy | Self::Failed | Self::RolledBack | Self::Superseded
-        )
+        matches!(self, Self::Healthy | Self::Failed | Self::RolledBack | Self::Superseded)
+    }
+
+    /// Whether the tags are those of a rollgate rollout still awaiting a verdict.
+    pub fn in_flight(tags: &Tags) -> bool {
+        Self::of(tags).is_some_and(|s| !s.is_final())
     }
 
     /// The state recorded on a revision's tags (a rollgate revision without one is deploying).
     pub fn of(tags: &Tags) -> Option<Self> {
-        tags.contains_key(keys::DIGEST).then(|| {
-            tags.get(keys::STATE)
-                .and_then(|s| Self::parse(s))
-                .unwrap_or(Self::Deploying)
-        })
+        tags.contains_key(keys::DIGEST)
+            .then(|| tags.get(keys::STATE).and_then(|s| Self::parse(s)).unwrap_or(Self::Deploying))
     }
 }
 
@@ -86,14 +85,8 @@ impl fmt::Display for RolloutState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "cause", rename_all = "kebab-case")]
 pub enum StopCause {
-    OutOfMemory {
-        container: String,
-        memory_mib: Option<u32>,
-    },
-    NonZeroExit {
-        container: String,
-        code: i64,
-    },
+    OutOfMemory { container: String, memory_mib: Option<u32> },
+    NonZeroExit { container: String, code: i64 },
     HealthCheck,
     ImagePull,
     FailedToStart,
@@ -105,11 +98,8 @@ impl StopCause {
     pub fn classify(task: &TaskStateDetail) -> Option<Self> {
         let reason = task.stopped_reason.as_deref().unwrap_or_default();
         let lower = reason.to_ascii_lowercase();
-        let container_reason = |needle: &str| {
-            task.containers
-                .iter()
-                .find(|c| c.reason.as_deref().is_some_and(|r| r.contains(needle)))
-        };
+        let container_reason =
+            |needle: &str| task.containers.iter().find(|c| c.reason.as_deref().is_some_and(|r| r.contains(needle)));
         if let Some(c) = container_reason("OutOfMemoryError") {
             let memory = c.memory.as_deref().or(task.memory.as_deref());
             return Some(Self::OutOfMemory {
@@ -117,9 +107,7 @@ impl StopCause {
                 memory_mib: memory.and_then(|m| m.parse().ok()),
             });
         }
-        if reason.contains("CannotPullContainerError")
-            || container_reason("CannotPullContainerError").is_some()
-        {
+        if reason.contains("CannotPullContainerError") || container_reason("CannotPullContainerError").is_some() {
             return Some(Self::ImagePull);
         }
         if lower.contains("health check") {
@@ -131,10 +119,7 @@ impl StopCause {
                 .containers
                 .iter()
                 .find_map(|c| c.exit_code.filter(|code| *code != 0).map(|code| (c, code)))
-                .map(|(c, code)| Self::NonZeroExit {
-                    container: c.name.clone(),
-                    code,
-                }),
+                .map(|(c, code)| Self::NonZeroExit { container: c.name.clone(), code }),
             _ => None,
         }
     }
@@ -142,15 +127,8 @@ impl StopCause {
     /// The compact form stored in a `rollgate:bad-task:<id>` tag.
     pub fn to_tag_value(&self) -> String {
         match self {
-            Self::OutOfMemory {
-                container,
-                memory_mib,
-            } => {
-                format!(
-                    "oom:{}:{}",
-                    sanitize_tag_value(container),
-                    memory_mib.map_or(String::new(), |m| m.to_string())
-                )
+            Self::OutOfMemory { container, memory_mib } => {
+                format!("oom:{}:{}", sanitize_tag_value(container), memory_mib.map_or(String::new(), |m| m.to_string()))
             }
             Self::NonZeroExit { container, code } => {
                 format!("exit:{}:{code}", sanitize_tag_value(container))
@@ -164,14 +142,12 @@ impl StopCause {
     pub fn from_tag_value(v: &str) -> Option<Self> {
         let mut parts = v.splitn(3, ':');
         match (parts.next()?, parts.next(), parts.next()) {
-            ("oom", Some(c), m) => Some(Self::OutOfMemory {
-                container: c.to_owned(),
-                memory_mib: m.and_then(|m| m.parse().ok()),
-            }),
-            ("exit", Some(c), Some(code)) => Some(Self::NonZeroExit {
-                container: c.to_owned(),
-                code: code.parse().ok()?,
-            }),
+            ("oom", Some(c), m) => {
+                Some(Self::OutOfMemory { container: c.to_owned(), memory_mib: m.and_then(|m| m.parse().ok()) })
+            }
+            ("exit", Some(c), Some(code)) => {
+                Some(Self::NonZeroExit { container: c.to_owned(), code: code.parse().ok()? })
+            }
             ("health", None, None) => Some(Self::HealthCheck),
             ("pull", None, None) => Some(Self::ImagePull),
             ("start", None, None) => Some(Self::FailedToStart),
@@ -218,10 +194,9 @@ impl SmokeTest {
                 self.url, self.expect_status
             )),
             Ok((_, body)) => match &self.expect_body {
-                Some(want) if !body.contains(want.as_str()) => SmokeOutcome::Failed(format!(
-                    "smoke test {} answered without {want:?}",
-                    self.url
-                )),
+                Some(want) if !body.contains(want.as_str()) => {
+                    SmokeOutcome::Failed(format!("smoke test {} answered without {want:?}", self.url))
+                }
                 _ => SmokeOutcome::Passed,
             },
         }
@@ -268,18 +243,13 @@ impl GateSettings {
     pub fn from_tags(tags: &Tags) -> Result<Self, InputError> {
         let mut s = Self::default();
         if let Some(v) = tags.get(keys::MAX_BAD_TASKS) {
-            s.max_bad_tasks = v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n <= Self::MAX_MAX_BAD_TASKS)
-                .ok_or_else(|| {
-                    InputError::new(
-                        keys::MAX_BAD_TASKS,
-                        v.as_str(),
-                        format!("a whole number from 0 to {}", Self::MAX_MAX_BAD_TASKS),
-                    )
-                })?;
+            s.max_bad_tasks = v.trim().parse().ok().filter(|n| *n <= Self::MAX_MAX_BAD_TASKS).ok_or_else(|| {
+                InputError::new(
+                    keys::MAX_BAD_TASKS,
+                    v.as_str(),
+                    format!("a whole number from 0 to {}", Self::MAX_MAX_BAD_TASKS),
+                )
+            })?;
         }
         if let Some(v) = tags.get(keys::DEADLINE) {
             s.deadline = Seconds::parse(keys::DEADLINE, v)?;
@@ -288,10 +258,7 @@ impl GateSettings {
             s.bake = Seconds::parse(keys::BAKE, v)?;
         }
         if let Some(v) = tags.get(keys::ALARMS) {
-            s.alarms = decode(keys::ALARMS, v)?
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect();
+            s.alarms = decode(keys::ALARMS, v)?.split_whitespace().map(str::to_owned).collect();
         }
         if let Some(v) = tags.get(keys::ALARM_PREFIX) {
             s.alarm_prefix = Some(decode(keys::ALARM_PREFIX, v)?).filter(|p| !p.is_empty());
@@ -299,38 +266,19 @@ impl GateSettings {
         if let Some(url) = tags.get(keys::SMOKE_URL) {
             let url = decode(keys::SMOKE_URL, url)?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(InputError::new(
-                    keys::SMOKE_URL,
-                    url,
-                    "must start with http:// or https://",
-                ));
+                return Err(InputError::new(keys::SMOKE_URL, url, "must start with http:// or https://"));
             }
             let expect_status = match tags.get(keys::SMOKE_STATUS) {
                 None => 200,
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|c| (100..600).contains(c))
-                    .ok_or_else(|| {
-                        InputError::new(
-                            keys::SMOKE_STATUS,
-                            v.as_str(),
-                            "an HTTP status code such as 200",
-                        )
-                    })?,
+                Some(v) => v.trim().parse().ok().filter(|c| (100..600).contains(c)).ok_or_else(|| {
+                    InputError::new(keys::SMOKE_STATUS, v.as_str(), "an HTTP status code such as 200")
+                })?,
             };
             s.smoke = Some(SmokeTest {
                 url,
-                body: tags
-                    .get(keys::SMOKE_BODY)
-                    .map(|b| decode(keys::SMOKE_BODY, b))
-                    .transpose()?,
+                body: tags.get(keys::SMOKE_BODY).map(|b| decode(keys::SMOKE_BODY, b)).transpose()?,
                 expect_status,
-                expect_body: tags
-                    .get(keys::SMOKE_MATCH)
-                    .map(|m| decode(keys::SMOKE_MATCH, m))
-                    .transpose()?,
+                expect_body: tags.get(keys::SMOKE_MATCH).map(|m| decode(keys::SMOKE_MATCH, m)).transpose()?,
             });
         }
         Ok(s)
@@ -338,11 +286,7 @@ impl GateSettings {
 
     /// Whether an alarm is one this service watches.
     pub fn watches(&self, alarm: &str) -> bool {
-        self.alarms.iter().any(|a| a == alarm)
-            || self
-                .alarm_prefix
-                .as_deref()
-                .is_some_and(|p| alarm.starts_with(p))
+        self.alarms.iter().any(|a| a == alarm) || self.alarm_prefix.as_deref().is_some_and(|p| alarm.starts_with(p))
     }
 
     pub fn watches_alarms(&self) -> bool {
@@ -358,8 +302,7 @@ pub fn decode(key: &'static str, value: &str) -> Result<String, InputError> {
     };
     let bytes = crate::base64::decode(b64.trim())
         .ok_or_else(|| InputError::new(key, value, "not valid base64 after base64:"))?;
-    String::from_utf8(bytes)
-        .map_err(|_| InputError::new(key, value, "base64 value is not UTF-8 text"))
+    String::from_utf8(bytes).map_err(|_| InputError::new(key, value, "base64 value is not UTF-8 text"))
 }
 
 /// Everything the gate knows when it judges one rollout.
@@ -449,10 +392,7 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
 
     if !live {
         return if ecs_failed || f.reported_failure.is_some() {
-            Verdict::Failed {
-                reason: failure_reason(),
-                resolution: Resolution::AlreadyRolledBack,
-            }
+            Verdict::Failed { reason: failure_reason(), resolution: Resolution::AlreadyRolledBack }
         } else {
             Verdict::Superseded
         };
@@ -465,11 +405,7 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
         return fail(f, describe_bad_tasks(&bad));
     }
     if let Some(alarm) = f.alarms_in_alarm.iter().find(|a| f.settings.watches(a)) {
-        let phase = if state == RolloutState::Baking {
-            "the bake"
-        } else {
-            "the rollout"
-        };
+        let phase = if state == RolloutState::Baking { "the bake" } else { "the rollout" };
         return fail(f, format!("alarm {alarm} is in ALARM during {phase}"));
     }
     let Some(d) = deployment else {
@@ -502,11 +438,7 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     if let Some(SmokeOutcome::Failed(why)) = f.smoke {
         return fail(f, why.clone());
     }
-    let completed_at = f
-        .revision
-        .tags
-        .get(keys::COMPLETED_AT)
-        .and_then(|t| parse_time(keys::COMPLETED_AT, t).ok());
+    let completed_at = f.revision.tags.get(keys::COMPLETED_AT).and_then(|t| parse_time(keys::COMPLETED_AT, t).ok());
     let Some(completed_at) = completed_at.filter(|_| state == RolloutState::Baking) else {
         if f.settings.bake.0 == 0 {
             return judge_counts(f, d);
@@ -520,21 +452,12 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     if f.now - completed_at >= f.settings.bake.as_chrono() {
         return judge_counts(f, d);
     }
-    Verdict::Wait(format!(
-        "baking until {}",
-        format_time(completed_at + f.settings.bake.as_chrono())
-    ))
+    Verdict::Wait(format!("baking until {}", format_time(completed_at + f.settings.bake.as_chrono())))
 }
 
 fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView) -> Verdict {
     if d.running_count < d.desired_count {
-        return fail(
-            f,
-            format!(
-                "only {}/{} tasks running after the bake",
-                d.running_count, d.desired_count
-            ),
-        );
+        return fail(f, format!("only {}/{} tasks running after the bake", d.running_count, d.desired_count));
     }
     Verdict::Healthy
 }
@@ -543,20 +466,9 @@ fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView) -> Verdict {
 /// else the one known when the revision was deployed. Never the failing revision itself.
 fn fail(f: &RolloutFacts<'_>, reason: String) -> Verdict {
     let rev = &f.revision.arn;
-    let from_service = f
-        .service
-        .tags
-        .get(keys::LAST_GOOD)
-        .and_then(|t| TaskDefArn::parse(t).ok());
-    let from_revision = RevisionRecord::from_tags(&f.revision.tags)
-        .ok()
-        .flatten()
-        .and_then(|r| r.known_good);
-    let resolution = match from_service
-        .into_iter()
-        .chain(from_revision)
-        .find(|t| t != rev)
-    {
+    let from_service = f.service.tags.get(keys::LAST_GOOD).and_then(|t| TaskDefArn::parse(t).ok());
+    let from_revision = RevisionRecord::from_tags(&f.revision.tags).ok().flatten().and_then(|r| r.known_good);
+    let resolution = match from_service.into_iter().chain(from_revision).find(|t| t != rev) {
         Some(to) => Resolution::RollBack { to },
         None => Resolution::NoTarget,
     };
@@ -585,43 +497,27 @@ pub fn describe_bad_tasks(bad: &[StopCause]) -> String {
         return "no abnormal task stops".to_owned();
     };
     let tasks = |n: usize| {
-        if n == 1 {
-            "1 task".to_owned()
-        } else {
-            format!("{n} tasks")
-        }
+        if n == 1 { "1 task".to_owned() } else { format!("{n} tasks") }
     };
     let main = match top {
-        StopCause::OutOfMemory {
-            memory_mib: Some(m),
-            ..
-        } => format!("{} OOM-killed at {m} MiB: raise memory", tasks(n)),
+        StopCause::OutOfMemory { memory_mib: Some(m), .. } => {
+            format!("{} OOM-killed at {m} MiB: raise memory", tasks(n))
+        }
         StopCause::OutOfMemory { .. } => format!("{} OOM-killed: raise memory", tasks(n)),
         StopCause::NonZeroExit { container, code } => {
-            format!(
-                "{} exited with code {code} (container {container}): check the model's logs",
-                tasks(n)
-            )
+            format!("{} exited with code {code} (container {container}): check the model's logs", tasks(n))
         }
         StopCause::HealthCheck => format!(
             "{} failed health checks: fix the health endpoint or raise the health check's startPeriod",
             tasks(n)
         ),
-        StopCause::ImagePull => format!(
-            "{} could not pull the image: check that it exists and the execution role can pull it",
-            tasks(n)
-        ),
-        StopCause::FailedToStart => format!(
-            "{} failed to start: check the task's stopped reason in ECS",
-            tasks(n)
-        ),
+        StopCause::ImagePull => {
+            format!("{} could not pull the image: check that it exists and the execution role can pull it", tasks(n))
+        }
+        StopCause::FailedToStart => format!("{} failed to start: check the task's stopped reason in ECS", tasks(n)),
     };
     let others: usize = kinds.iter().skip(1).map(|k| k.1).sum();
-    if others == 0 {
-        main
-    } else {
-        format!("{main} (and {} stopped for other reasons)", tasks(others))
-    }
+    if others == 0 { main } else { format!("{main} (and {} stopped for other reasons)", tasks(others)) }
 }
 
 /// The writes that carry out a verdict, in the order the handler performs them.
@@ -647,53 +543,28 @@ impl GatePlan {
 /// Turns a verdict into writes.
 pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
     let now = format_time(f.now);
-    let state_tags =
-        |state: RolloutState| vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
+    let state_tags = |state: RolloutState| vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
     let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
     let failed_digest_tag = || {
-        record
-            .as_ref()
-            .map(|r| vec![(format!("{}{}", keys::FAILED_PREFIX, r.digest), now.clone())])
-            .unwrap_or_default()
+        record.as_ref().map(|r| vec![(format!("{}{}", keys::FAILED_PREFIX, r.digest), now.clone())]).unwrap_or_default()
     };
-    let notify = |kind: NotificationKind,
-                  reason: Option<String>,
-                  to: Option<&TaskDefArn>,
-                  by: Option<RolledBackBy>| {
-        Some(Notification::new(
-            kind,
-            f,
-            record.as_ref(),
-            reason,
-            to.cloned(),
-            by,
-        ))
+    let notify = |kind: NotificationKind, reason: Option<String>, to: Option<&TaskDefArn>, by: Option<RolledBackBy>| {
+        Some(Notification::new(kind, f, record.as_ref(), reason, to.cloned(), by))
     };
     match verdict {
         Verdict::Ignore(_) | Verdict::Wait(_) => GatePlan::default(),
-        Verdict::Advance {
-            state,
-            announce_start,
-            ..
-        } => {
+        Verdict::Advance { state, announce_start, .. } => {
             let mut tag_revision = state_tags(*state);
             if *state == RolloutState::Baking {
                 tag_revision.push((keys::COMPLETED_AT.to_owned(), now.clone()));
             }
             GatePlan {
                 tag_revision,
-                notification: if *announce_start {
-                    notify(NotificationKind::Started, None, None, None)
-                } else {
-                    None
-                },
+                notification: if *announce_start { notify(NotificationKind::Started, None, None, None) } else { None },
                 ..GatePlan::default()
             }
         }
-        Verdict::Superseded => GatePlan {
-            tag_revision: state_tags(RolloutState::Superseded),
-            ..GatePlan::default()
-        },
+        Verdict::Superseded => GatePlan { tag_revision: state_tags(RolloutState::Superseded), ..GatePlan::default() },
         Verdict::Healthy => {
             let mut tag_revision = state_tags(RolloutState::Healthy);
             tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
@@ -712,23 +583,16 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                     NotificationKind::RolledBack,
                     Some(RolledBackBy::Rollgate),
                 ),
-                Resolution::AlreadyRolledBack => (
-                    RolloutState::RolledBack,
-                    None,
-                    NotificationKind::RolledBack,
-                    Some(RolledBackBy::Ecs),
-                ),
-                Resolution::NoTarget => {
-                    (RolloutState::Failed, None, NotificationKind::Failed, None)
+                Resolution::AlreadyRolledBack => {
+                    (RolloutState::RolledBack, None, NotificationKind::RolledBack, Some(RolledBackBy::Ecs))
                 }
+                Resolution::NoTarget => (RolloutState::Failed, None, NotificationKind::Failed, None),
             };
             let mut tag_revision = state_tags(state);
             tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
             tag_revision.push((keys::REASON.to_owned(), sanitize_tag_value(reason)));
             let back_to = roll_back_to.clone().or_else(|| {
-                matches!(resolution, Resolution::AlreadyRolledBack)
-                    .then(|| f.service.task_definition.clone())
-                    .flatten()
+                matches!(resolution, Resolution::AlreadyRolledBack).then(|| f.service.task_definition.clone()).flatten()
             });
             GatePlan {
                 notification: notify(kind, Some(reason.clone()), back_to.as_ref(), by),

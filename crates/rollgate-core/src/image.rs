@@ -13,18 +13,14 @@ string_newtype!(
 impl Digest {
     pub fn parse(s: &str) -> Result<Self, InputError> {
         let bad = |why: &str| InputError::new("image digest", s, why.to_owned());
-        let (alg, hex) = s
-            .split_once(':')
-            .ok_or_else(|| bad("expected <algorithm>:<hex>"))?;
+        let (alg, hex) = s.split_once(':').ok_or_else(|| bad("expected <algorithm>:<hex>"))?;
         let want = match alg {
             "sha256" => 64,
             "sha512" => 128,
             _ => return Err(bad("algorithm must be sha256 or sha512")),
         };
         if hex.len() != want || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(bad(&format!(
-                "expected {want} lowercase hex digits after '{alg}:'"
-            )));
+            return Err(bad(&format!("expected {want} lowercase hex digits after '{alg}:'")));
         }
         Ok(Self(s.to_owned()))
     }
@@ -44,9 +40,7 @@ string_newtype!(
 impl ImageTag {
     pub fn parse(s: &str) -> Result<Self, InputError> {
         let mut bytes = s.bytes();
-        let first_ok = bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
         let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if first_ok && rest_ok && s.len() <= 128 {
             Ok(Self(s.to_owned()))
@@ -116,26 +110,16 @@ impl ImageRef {
         // A ':' after the last '/' separates the tag; one before it is a registry port.
         let last_slash = name.rfind('/').map_or(0, |i| i + 1);
         let (name, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (
-                &name[..last_slash + i],
-                Some(name[last_slash + i + 1..].to_owned()),
-            ),
+            Some(i) => (&name[..last_slash + i], Some(name[last_slash + i + 1..].to_owned())),
             None => (name, None),
         };
         let (registry, repository) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
+            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
                 (Some(first.to_owned()), rest.to_owned())
             }
             _ => (None, name.to_owned()),
         };
-        Self {
-            registry,
-            repository,
-            tag,
-            digest,
-        }
+        Self { registry, repository, tag, digest }
     }
 
     /// The digest-pinned reference rollgate deploys: `<registry>/<repo>@<digest>`.
@@ -158,14 +142,7 @@ mod tests {
     #[test]
     fn digests() {
         assert_eq!(Digest::parse(D).unwrap().short(), "0123456789ab");
-        for bad in [
-            "",
-            "sha256:",
-            "md5:abcd",
-            "sha256:XYZ",
-            &D[..D.len() - 1],
-            &D.to_uppercase(),
-        ] {
+        for bad in ["", "sha256:", "md5:abcd", "sha256:XYZ", &D[..D.len() - 1], &D.to_uppercase()] {
             assert!(Digest::parse(bad).is_err(), "{bad}");
         }
     }
@@ -193,10 +170,7 @@ mod tests {
     #[test]
     fn image_refs() {
         let r = ImageRef::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/models/sentiment:v1");
-        assert_eq!(
-            r.registry.as_deref(),
-            Some("123456789012.dkr.ecr.us-east-1.amazonaws.com")
-        );
+        assert_eq!(r.registry.as_deref(), Some("123456789012.dkr.ecr.us-east-1.amazonaws.com"));
         assert_eq!(r.repository, "models/sentiment");
         assert_eq!(r.tag.as_deref(), Some("v1"));
         let r = ImageRef::parse(&format!("localhost:5000/m@{D}"));
@@ -215,10 +189,7 @@ mod tests {
         let host = registry_host(&account, &region);
         let repo = RepositoryName::parse("model").unwrap();
         let pinned = ImageRef::pinned(&host, &repo, &Digest::parse(D).unwrap());
-        assert_eq!(
-            pinned,
-            format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/model@{D}")
-        );
+        assert_eq!(pinned, format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/model@{D}"));
         assert!(ImageRef::parse(&pinned).is_from(&host, &repo));
     }
 }

@@ -84,8 +84,7 @@ impl RevisionRecord {
             return Ok(None);
         };
         let get = |key: &'static str| {
-            tags.get(key)
-                .ok_or_else(|| InputError::new(key, "", "missing from a rollgate revision"))
+            tags.get(key).ok_or_else(|| InputError::new(key, "", "missing from a rollgate revision"))
         };
         // Errors name the tag key, so the message says which tag to fix.
         let named = |key: &'static str| move |e: InputError| InputError::new(key, e.value, e.why);
@@ -120,10 +119,7 @@ impl RevisionRecord {
     pub fn to_tags(&self) -> Vec<(String, String)> {
         let mut tags = vec![
             (keys::DIGEST, self.digest.to_string()),
-            (
-                keys::PUSHED_AT,
-                self.pushed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            ),
+            (keys::PUSHED_AT, self.pushed_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
             (keys::EVENT_ID, sanitize_tag_value(&self.event_id)),
             (keys::SERVICE, self.service.to_string()),
             (keys::CONTAINER, sanitize_tag_value(&self.container)),
@@ -168,16 +164,7 @@ pub fn parse_time(key: &'static str, value: &str) -> Result<DateTime<Utc>, Input
 
 /// ECS tag values allow letters, digits, spaces and `_ . : / = + - @`, up to 256 characters.
 pub fn sanitize_tag_value(v: &str) -> String {
-    v.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(256)
-        .collect()
+    v.chars().map(|c| if c.is_alphanumeric() || " _.:/=+-@".contains(c) { c } else { '_' }).take(256).collect()
 }
 
 #[cfg(test)]
@@ -188,20 +175,12 @@ mod tests {
         RevisionRecord {
             digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
             image_tag: Some(ImageTag::parse("v2").unwrap()),
-            pushed_at: DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z")
-                .unwrap()
-                .with_timezone(&Utc),
-            previous: Some(
-                TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:3")
-                    .unwrap(),
-            ),
+            pushed_at: DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z").unwrap().with_timezone(&Utc),
+            previous: Some(TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:3").unwrap()),
             event_id: "e-1".into(),
             service: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/c/s").unwrap(),
             container: "model".into(),
-            known_good: Some(
-                TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:1")
-                    .unwrap(),
-            ),
+            known_good: Some(TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:1").unwrap()),
         }
     }
 
@@ -216,22 +195,15 @@ mod tests {
     fn broken_record_is_an_error() {
         let mut tags: Tags = record().to_tags().into_iter().collect();
         tags.insert(keys::PUSHED_AT.into(), "last tuesday".into());
-        assert_eq!(
-            RevisionRecord::from_tags(&tags).unwrap_err().what,
-            keys::PUSHED_AT
-        );
+        assert_eq!(RevisionRecord::from_tags(&tags).unwrap_err().what, keys::PUSHED_AT);
     }
 
     #[test]
     fn new_revision_keeps_user_tags_and_replaces_ledger_tags() {
-        let base: Tags = [
-            ("team", "ml"),
-            ("rollgate:digest", "sha256:old"),
-            ("aws:cloudformation:stack-name", "x"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let base: Tags = [("team", "ml"), ("rollgate:digest", "sha256:old"), ("aws:cloudformation:stack-name", "x")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let tags = revision_tags(&base, &record());
         assert!(tags.contains(&("team".into(), "ml".into())));
         assert!(!tags.iter().any(|(k, _)| k.starts_with("aws:")));
@@ -242,9 +214,7 @@ mod tests {
 
     #[test]
     fn never_more_than_fifty_tags() {
-        let base: Tags = (0..60)
-            .map(|i| (format!("k{i}"), "v".to_string()))
-            .collect();
+        let base: Tags = (0..60).map(|i| (format!("k{i}"), "v".to_string())).collect();
         assert_eq!(revision_tags(&base, &record()).len(), MAX_TAGS);
     }
 }

@@ -44,9 +44,7 @@ pub struct DeployReport {
 
 impl DeployReport {
     pub fn deployed(&self) -> impl Iterator<Item = &ServiceOutcome> {
-        self.services
-            .iter()
-            .filter(|s| matches!(s.outcome, Outcome::Deployed { .. }))
+        self.services.iter().filter(|s| matches!(s.outcome, Outcome::Deployed { .. }))
     }
 
     /// Whether a retry of the same event could finish what this run left undone.
@@ -54,22 +52,72 @@ impl DeployReport {
     pub fn needs_retry(&self) -> bool {
         let retryable = |c: &ErrorClass| *c == ErrorClass::Retryable;
         self.cluster_failures.iter().any(|f| retryable(&f.class))
-            || self
-                .services
-                .iter()
-                .any(|s| matches!(&s.outcome, Outcome::Failed { class, .. } if retryable(class)))
+            || self.services.iter().any(|s| matches!(&s.outcome, Outcome::Failed { class, .. } if retryable(class)))
     }
 
     /// One line for logs and error messages: counts per outcome.
     pub fn summary(&self) -> String {
-        let count =
-            |f: fn(&Outcome) -> bool| self.services.iter().filter(|s| f(&s.outcome)).count();
+        let count = |f: fn(&Outcome) -> bool| self.services.iter().filter(|s| f(&s.outcome)).count();
         format!(
             "{} deployed, {} skipped, {} failed, {} clusters unreadable",
             count(|o| matches!(o, Outcome::Deployed { .. })),
             count(|o| matches!(o, Outcome::Skipped { .. })),
             count(|o| matches!(o, Outcome::Failed { .. })),
             self.cluster_failures.len()
+        )
+    }
+}
+
+/// What the health gate concluded about one rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolloutOutcome {
+    pub cluster: String,
+    pub service: String,
+    pub revision: String,
+    /// `waiting`, `verifying`, `baking`, `healthy`, `rolled-back`, `failed`, `superseded`.
+    pub verdict: String,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolled_back_to: Option<String>,
+}
+
+/// Something the gate could not evaluate or carry out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GateFailure {
+    pub cluster: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub error: String,
+    pub class: ErrorClass,
+}
+
+/// The health gate's result for one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct GateReport {
+    pub event_id: String,
+    /// `deployment`, `task-stopped` or `schedule`.
+    pub trigger: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+    pub rollouts: Vec<RolloutOutcome>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<GateFailure>,
+}
+
+impl GateReport {
+    pub fn needs_retry(&self) -> bool {
+        self.failures.iter().any(|f| f.class == ErrorClass::Retryable)
+    }
+
+    pub fn summary(&self) -> String {
+        let count = |v: &str| self.rollouts.iter().filter(|r| r.verdict == v).count();
+        format!(
+            "{} rollouts evaluated: {} healthy, {} rolled back, {} failed, {} errors",
+            self.rollouts.len(),
+            count("healthy"),
+            count("rolled-back"),
+            count("failed"),
+            self.failures.len()
         )
     }
 }

@@ -45,10 +45,7 @@ pub struct DeploymentView {
 impl ServiceView {
     /// The newest deployment that runs `revision`.
     pub fn deployment_of(&self, revision: &TaskDefArn) -> Option<&DeploymentView> {
-        self.deployments
-            .iter()
-            .filter(|d| d.task_definition.as_ref() == Some(revision))
-            .max_by_key(|d| d.created_at)
+        self.deployments.iter().filter(|d| d.task_definition.as_ref() == Some(revision)).max_by_key(|d| d.created_at)
     }
 }
 
@@ -72,15 +69,11 @@ impl OptIn {
         let Some(repository) = Self::repository_tag(tags) else {
             return Ok(None);
         };
-        let repository = RepositoryName::parse(repository)
-            .map_err(|e| InputError::new(keys::REPOSITORY, e.value, e.why))?;
+        let repository =
+            RepositoryName::parse(repository).map_err(|e| InputError::new(keys::REPOSITORY, e.value, e.why))?;
         let container = match tags.get(keys::CONTAINER).map(|c| c.trim()) {
             Some("") => {
-                return Err(InputError::new(
-                    keys::CONTAINER,
-                    "",
-                    "empty; remove the tag or name a container",
-                ));
+                return Err(InputError::new(keys::CONTAINER, "", "empty; remove the tag or name a container"));
             }
             other => other.map(str::to_owned),
         };
@@ -88,11 +81,7 @@ impl OptIn {
             Some(spec) => TagFilter::parse(spec.trim())?,
             None => TagFilter::default(),
         };
-        Ok(Some(Self {
-            repository,
-            container,
-            filter,
-        }))
+        Ok(Some(Self { repository, container, filter }))
     }
 }
 
@@ -116,48 +105,24 @@ mod tests {
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn opt_in_defaults() {
-        let opt = OptIn::from_tags(&tags(&[("rollgate:repository", "model")]))
-            .unwrap()
-            .unwrap();
+        let opt = OptIn::from_tags(&tags(&[("rollgate:repository", "model")])).unwrap().unwrap();
         assert_eq!(opt.repository.as_str(), "model");
         assert_eq!(opt.container, None);
         assert_eq!(opt.filter.to_string(), "*");
-        assert!(
-            OptIn::from_tags(&tags(&[("team", "ml")]))
-                .unwrap()
-                .is_none()
-        );
+        assert!(OptIn::from_tags(&tags(&[("team", "ml")])).unwrap().is_none());
     }
 
     #[test]
     fn opt_in_errors_name_the_tag() {
         let cases = [
-            (
-                tags(&[("rollgate:repository", "Bad Name")]),
-                "rollgate:repository",
-            ),
-            (
-                tags(&[
-                    ("rollgate:repository", "model"),
-                    ("rollgate:container", " "),
-                ]),
-                "rollgate:container",
-            ),
-            (
-                tags(&[
-                    ("rollgate:repository", "model"),
-                    ("rollgate:tag-filter", "regex:("),
-                ]),
-                "rollgate:tag-filter",
-            ),
+            (tags(&[("rollgate:repository", "Bad Name")]), "rollgate:repository"),
+            (tags(&[("rollgate:repository", "model"), ("rollgate:container", " ")]), "rollgate:container"),
+            (tags(&[("rollgate:repository", "model"), ("rollgate:tag-filter", "regex:(")]), "rollgate:tag-filter"),
         ];
         for (t, key) in cases {
             assert_eq!(OptIn::from_tags(&t).unwrap_err().what, key);

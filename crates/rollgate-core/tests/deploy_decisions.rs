@@ -17,10 +17,7 @@ fn push(fixture: &str) -> PushEvent {
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Tags {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn service(extra: &[(&str, &str)]) -> ServiceView {
@@ -36,10 +33,7 @@ fn service(extra: &[(&str, &str)]) -> ServiceView {
 }
 
 fn taskdef_arn(rev: u32) -> TaskDefArn {
-    TaskDefArn::parse(&format!(
-        "arn:aws:ecs:us-east-1:123456789012:task-definition/model:{rev}"
-    ))
-    .unwrap()
+    TaskDefArn::parse(&format!("arn:aws:ecs:us-east-1:123456789012:task-definition/model:{rev}")).unwrap()
 }
 
 fn current(containers: &[(&str, &str)], ledger: &[(&str, &str)]) -> TaskDefSummary {
@@ -47,10 +41,7 @@ fn current(containers: &[(&str, &str)], ledger: &[(&str, &str)]) -> TaskDefSumma
         arn: taskdef_arn(3),
         containers: containers
             .iter()
-            .map(|(n, i)| ContainerImage {
-                name: n.to_string(),
-                image: i.to_string(),
-            })
+            .map(|(n, i)| ContainerImage { name: n.to_string(), image: i.to_string() })
             .collect(),
         tags: tags(ledger),
     }
@@ -69,57 +60,18 @@ fn matching_table() {
     let p = push("ecr-push.json");
     let cases: Vec<(&str, ServiceView, &str)> = vec![
         ("opted in, default filter", service(&[]), "candidate"),
-        (
-            "glob filter passes",
-            service(&[(keys::TAG_FILTER, "v*")]),
-            "candidate",
-        ),
-        (
-            "semver filter passes",
-            service(&[(keys::TAG_FILTER, "semver:^1")]),
-            "candidate",
-        ),
-        (
-            "semver filter fails",
-            service(&[(keys::TAG_FILTER, "semver:^2")]),
-            "skip",
-        ),
-        (
-            "regex filter fails",
-            service(&[(keys::TAG_FILTER, "regex:release-.*")]),
-            "skip",
-        ),
-        (
-            "broken filter",
-            service(&[(keys::TAG_FILTER, "regex:(")]),
-            "misconfigured",
-        ),
-        (
-            "other repository",
-            service(&[(keys::REPOSITORY, "other-repo")]),
-            "not tracking",
-        ),
-        (
-            "not opted in",
-            ServiceView {
-                tags: Tags::new(),
-                ..service(&[])
-            },
-            "not tracking",
-        ),
-        (
-            "draining",
-            ServiceView {
-                status: "DRAINING".into(),
-                ..service(&[])
-            },
-            "skip",
-        ),
+        ("glob filter passes", service(&[(keys::TAG_FILTER, "v*")]), "candidate"),
+        ("semver filter passes", service(&[(keys::TAG_FILTER, "semver:^1")]), "candidate"),
+        ("semver filter fails", service(&[(keys::TAG_FILTER, "semver:^2")]), "skip"),
+        ("regex filter fails", service(&[(keys::TAG_FILTER, "regex:release-.*")]), "skip"),
+        ("broken filter", service(&[(keys::TAG_FILTER, "regex:(")]), "misconfigured"),
+        ("other repository", service(&[(keys::REPOSITORY, "other-repo")]), "not tracking"),
+        ("not opted in", ServiceView { tags: Tags::new(), ..service(&[]) }, "not tracking"),
+        ("draining", ServiceView { status: "DRAINING".into(), ..service(&[]) }, "skip"),
         (
             "other account",
             ServiceView {
-                arn: ServiceArn::parse("arn:aws:ecs:us-east-1:999999999999:service/prod/model")
-                    .unwrap(),
+                arn: ServiceArn::parse("arn:aws:ecs:us-east-1:999999999999:service/prod/model").unwrap(),
                 ..service(&[])
             },
             "skip",
@@ -127,8 +79,7 @@ fn matching_table() {
         (
             "other region",
             ServiceView {
-                arn: ServiceArn::parse("arn:aws:ecs:eu-west-1:123456789012:service/prod/model")
-                    .unwrap(),
+                arn: ServiceArn::parse("arn:aws:ecs:eu-west-1:123456789012:service/prod/model").unwrap(),
                 ..service(&[])
             },
             "skip",
@@ -159,13 +110,7 @@ fn other_account_event_is_skipped_with_reason() {
 fn rollout_pins_the_digest_and_touches_one_container() {
     let p = push("ecr-push.json");
     let svc = service(&[]);
-    let cur = current(
-        &[
-            ("model", &model_image("v0")),
-            ("sidecar", "public.ecr.aws/envoy:v1"),
-        ],
-        &[("team", "ml")],
-    );
+    let cur = current(&[("model", &model_image("v0")), ("sidecar", "public.ecr.aws/envoy:v1")], &[("team", "ml")]);
     let Decision::Rollout(plan) = plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap() else {
         panic!("expected a rollout");
     };
@@ -184,12 +129,7 @@ fn rollout_pins_the_digest_and_touches_one_container() {
 }
 
 /// (name, service, containers, picked container or error variant)
-type ContainerCase<'a> = (
-    &'a str,
-    ServiceView,
-    Vec<(&'a str, &'a str)>,
-    Result<&'a str, &'a str>,
-);
+type ContainerCase<'a> = (&'a str, ServiceView, Vec<(&'a str, &'a str)>, Result<&'a str, &'a str>);
 
 #[test]
 fn container_selection_table() {
@@ -197,34 +137,13 @@ fn container_selection_table() {
     let two = [("a", model_image("v0")), ("b", model_image("v0"))];
     let two: Vec<(&str, &str)> = two.iter().map(|(n, i)| (*n, i.as_str())).collect();
     let cases: Vec<ContainerCase> = vec![
-        (
-            "explicit container",
-            service(&[(keys::CONTAINER, "b")]),
-            two.clone(),
-            Ok("b"),
-        ),
-        (
-            "ambiguous",
-            service(&[]),
-            two.clone(),
-            Err("AmbiguousContainer"),
-        ),
-        (
-            "explicit missing",
-            service(&[(keys::CONTAINER, "zz")]),
-            two,
-            Err("NoSuchContainer"),
-        ),
+        ("explicit container", service(&[(keys::CONTAINER, "b")]), two.clone(), Ok("b")),
+        ("ambiguous", service(&[]), two.clone(), Err("AmbiguousContainer")),
+        ("explicit missing", service(&[(keys::CONTAINER, "zz")]), two, Err("NoSuchContainer")),
         (
             "none from repo",
             service(&[]),
-            vec![
-                ("x", "nginx:1"),
-                (
-                    "y",
-                    "999999999999.dkr.ecr.us-east-1.amazonaws.com/rollgate-demo:v1",
-                ),
-            ],
+            vec![("x", "nginx:1"), ("y", "999999999999.dkr.ecr.us-east-1.amazonaws.com/rollgate-demo:v1")],
             Err("NoContainerFromRepository"),
         ),
         (
@@ -256,10 +175,7 @@ fn ledger(digest: &str, time: &str) -> Vec<(String, String)> {
         (keys::DIGEST.into(), digest.into()),
         (keys::PUSHED_AT.into(), time.into()),
         (keys::EVENT_ID.into(), "earlier".into()),
-        (
-            keys::SERVICE.into(),
-            "arn:aws:ecs:us-east-1:123456789012:service/prod/model".into(),
-        ),
+        (keys::SERVICE.into(), "arn:aws:ecs:us-east-1:123456789012:service/prod/model".into()),
         (keys::CONTAINER.into(), "model".into()),
     ]
 }
@@ -276,36 +192,11 @@ fn ordering_and_duplicates_table() {
     let pinned_same = format!("{REGISTRY}/rollgate-demo@{}", p.digest);
     let cases: Vec<OrderingCase> = vec![
         ("first rollgate deploy", image.clone(), vec![], "rollout"),
-        (
-            "same digest in ledger",
-            image.clone(),
-            ledger(p.digest.as_str(), "2026-11-28T09:00:00Z"),
-            "already",
-        ),
-        (
-            "same digest already running",
-            pinned_same,
-            vec![],
-            "already",
-        ),
-        (
-            "newer push deployed",
-            image.clone(),
-            ledger(&other, "2026-11-28T11:00:00Z"),
-            "older",
-        ),
-        (
-            "older push deployed",
-            image.clone(),
-            ledger(&other, "2026-11-28T09:59:59Z"),
-            "rollout",
-        ),
-        (
-            "same second, other digest",
-            image,
-            ledger(&other, "2026-11-28T10:00:00Z"),
-            "rollout",
-        ),
+        ("same digest in ledger", image.clone(), ledger(p.digest.as_str(), "2026-11-28T09:00:00Z"), "already"),
+        ("same digest already running", pinned_same, vec![], "already"),
+        ("newer push deployed", image.clone(), ledger(&other, "2026-11-28T11:00:00Z"), "older"),
+        ("older push deployed", image.clone(), ledger(&other, "2026-11-28T09:59:59Z"), "rollout"),
+        ("same second, other digest", image, ledger(&other, "2026-11-28T10:00:00Z"), "rollout"),
     ];
     for (name, img, led, want) in cases {
         let mut cur = current(&[("model", &img)], &[]);
@@ -325,9 +216,7 @@ fn broken_ledger_is_reported_not_guessed() {
     let p = push("ecr-push.json");
     let svc = service(&[]);
     let mut cur = current(&[("model", &model_image("v0"))], &[]);
-    cur.tags = ledger("sha256:garbage", "2026-11-28T09:00:00Z")
-        .into_iter()
-        .collect();
+    cur.tags = ledger("sha256:garbage", "2026-11-28T09:00:00Z").into_iter().collect();
     let err = plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap_err();
     assert!(matches!(err, PlanError::BrokenLedger(_)));
     assert!(err.to_string().contains("rollgate:digest"), "{err}");
@@ -337,18 +226,14 @@ fn broken_ledger_is_reported_not_guessed() {
 fn a_digest_the_gate_failed_is_never_redeployed() {
     let p = push("ecr-push.json");
     let failed_key = format!("{}{}", keys::FAILED_PREFIX, p.digest);
-    let Match::Skip(reason) = match_service(&p, &service(&[(&failed_key, "2026-11-28T10:09:00Z")]))
-    else {
+    let Match::Skip(reason) = match_service(&p, &service(&[(&failed_key, "2026-11-28T10:09:00Z")])) else {
         panic!("expected a skip");
     };
     assert!(matches!(reason, SkipReason::DigestFailed { .. }));
     assert!(reason.to_string().contains("push a new image"), "{reason}");
     // Another digest failing does not block this one.
     let other = format!("{}sha256:{}", keys::FAILED_PREFIX, "1".repeat(64));
-    assert!(matches!(
-        match_service(&p, &service(&[(&other, "x")])),
-        Match::Candidate(_)
-    ));
+    assert!(matches!(match_service(&p, &service(&[(&other, "x")])), Match::Candidate(_)));
 }
 
 #[test]
@@ -366,32 +251,18 @@ fn new_revisions_record_state_and_the_rollback_target() {
     let other = format!("sha256:{}", "0".repeat(64));
     let mut unverified = current(&[("model", &image)], &[]);
     unverified.tags = ledger(&other, "2026-11-28T09:00:00Z").into_iter().collect();
-    unverified
-        .tags
-        .insert(keys::KNOWN_GOOD.into(), taskdef_arn(1).to_string());
+    unverified.tags.insert(keys::KNOWN_GOOD.into(), taskdef_arn(1).to_string());
     let mut healthy = unverified.clone();
     healthy.tags.insert(keys::STATE.into(), "healthy".into());
 
     let pre_rollgate = current(&[("model", &image)], &[]);
-    assert_eq!(
-        known_good(&service(&[]), &pre_rollgate),
-        Some(taskdef_arn(3).to_string()),
-        "the pre-rollgate revision"
-    );
+    assert_eq!(known_good(&service(&[]), &pre_rollgate), Some(taskdef_arn(3).to_string()), "the pre-rollgate revision");
     assert_eq!(
         known_good(&service(&[]), &unverified),
         Some(taskdef_arn(1).to_string()),
         "inherited from the unverified one"
     );
-    assert_eq!(
-        known_good(&service(&[]), &healthy),
-        Some(taskdef_arn(3).to_string()),
-        "the healthy live one"
-    );
+    assert_eq!(known_good(&service(&[]), &healthy), Some(taskdef_arn(3).to_string()), "the healthy live one");
     let tagged = service(&[(keys::LAST_GOOD, taskdef_arn(2).as_str())]);
-    assert_eq!(
-        known_good(&tagged, &unverified),
-        Some(taskdef_arn(2).to_string()),
-        "the gate's last good wins"
-    );
+    assert_eq!(known_good(&tagged, &unverified), Some(taskdef_arn(2).to_string()), "the gate's last good wins");
 }

@@ -4,8 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 use rollgate_core::duration::Seconds;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    GateSettings, NotificationKind, Resolution, RolledBackBy, RolloutFacts, RolloutState,
-    SmokeOutcome, SmokeTest, StopCause, Verdict, describe_bad_tasks, evaluate, plan,
+    GateSettings, NotificationKind, Resolution, RolledBackBy, RolloutFacts, RolloutState, SmokeOutcome, SmokeTest,
+    StopCause, Verdict, describe_bad_tasks, evaluate, plan,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
@@ -14,11 +14,7 @@ use rollgate_core::{ServiceArn, TaskDefArn};
 const SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/rollgate-demo/sentiment-api";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../events/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read_to_string(format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -26,17 +22,11 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn rev(n: u32) -> TaskDefArn {
-    TaskDefArn::parse(&format!(
-        "arn:aws:ecs:us-east-1:123456789012:task-definition/rollgate-demo:{n}"
-    ))
-    .unwrap()
+    TaskDefArn::parse(&format!("arn:aws:ecs:us-east-1:123456789012:task-definition/rollgate-demo:{n}")).unwrap()
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Tags {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 const T0: &str = "2026-11-28T10:00:00Z";
@@ -44,12 +34,7 @@ const T0: &str = "2026-11-28T10:00:00Z";
 #[test]
 fn trigger_fixtures_parse() {
     match parse_gate_event(&fixture("ecs-deployment-failed.json")).unwrap() {
-        GateTrigger::Deployment {
-            service,
-            event,
-            reason,
-            ..
-        } => {
+        GateTrigger::Deployment { service, event, reason, .. } => {
             assert_eq!(service.as_str(), SERVICE);
             assert_eq!(event, DeploymentEvent::Failed);
             assert!(reason.unwrap().contains("circuit breaker"));
@@ -57,10 +42,7 @@ fn trigger_fixtures_parse() {
         other => panic!("{other:?}"),
     }
     for (name, want) in [
-        (
-            "ecs-deployment-in-progress.json",
-            DeploymentEvent::InProgress,
-        ),
+        ("ecs-deployment-in-progress.json", DeploymentEvent::InProgress),
         ("ecs-deployment-completed.json", DeploymentEvent::Completed),
     ] {
         assert!(
@@ -68,23 +50,11 @@ fn trigger_fixtures_parse() {
         );
     }
     match parse_gate_event(&fixture("ecs-task-stopped-oom.json")).unwrap() {
-        GateTrigger::TaskStopped {
-            service,
-            task_id,
-            task_definition,
-            cause,
-            ..
-        } => {
+        GateTrigger::TaskStopped { service, task_id, task_definition, cause, .. } => {
             assert_eq!(service.as_str(), SERVICE);
             assert_eq!(task_id, "c13b4cb40f1f4fe4a2971f76ae5a47ad");
             assert_eq!(task_definition, rev(2));
-            assert_eq!(
-                cause,
-                Some(StopCause::OutOfMemory {
-                    container: "model".into(),
-                    memory_mib: Some(512)
-                })
-            );
+            assert_eq!(cause, Some(StopCause::OutOfMemory { container: "model".into(), memory_mib: Some(512) }));
         }
         other => panic!("{other:?}"),
     }
@@ -92,25 +62,14 @@ fn trigger_fixtures_parse() {
         GateTrigger::TaskStopped { cause, .. } => cause,
         other => panic!("{other:?}"),
     };
-    assert_eq!(
-        cause("ecs-task-stopped-scale-in.json"),
-        None,
-        "a scale-in is a normal stop"
-    );
-    assert_eq!(
-        cause("ecs-task-stopped-pull-error.json"),
-        Some(StopCause::ImagePull)
-    );
-    assert!(matches!(
-        parse_gate_event(&fixture("scheduled-tick.json")).unwrap(),
-        GateTrigger::Tick { .. }
-    ));
+    assert_eq!(cause("ecs-task-stopped-scale-in.json"), None, "a scale-in is a normal stop");
+    assert_eq!(cause("ecs-task-stopped-pull-error.json"), Some(StopCause::ImagePull));
+    assert!(matches!(parse_gate_event(&fixture("scheduled-tick.json")).unwrap(), GateTrigger::Tick { .. }));
 }
 
 #[test]
 fn malformed_or_foreign_trigger_events_are_errors() {
-    let good: serde_json::Value =
-        serde_json::from_str(&fixture("ecs-task-stopped-oom.json")).unwrap();
+    let good: serde_json::Value = serde_json::from_str(&fixture("ecs-task-stopped-oom.json")).unwrap();
     let cases: &[(&str, serde_json::Value)] = &[
         ("/source", "aws.s3".into()),
         ("/detail/taskDefinitionArn", "rollgate-demo:2".into()),
@@ -122,35 +81,22 @@ fn malformed_or_foreign_trigger_events_are_errors() {
     for (pointer, value) in cases {
         let mut e = good.clone();
         *e.pointer_mut(pointer).unwrap() = value.clone();
-        assert!(
-            parse_gate_event(&e.to_string()).is_err(),
-            "{pointer}={value}"
-        );
+        assert!(parse_gate_event(&e.to_string()).is_err(), "{pointer}={value}");
     }
-    let mut dep: serde_json::Value =
-        serde_json::from_str(&fixture("ecs-deployment-failed.json")).unwrap();
+    let mut dep: serde_json::Value = serde_json::from_str(&fixture("ecs-deployment-failed.json")).unwrap();
     dep["resources"] = serde_json::json!([]);
     assert!(parse_gate_event(&dep.to_string()).is_err());
-    assert!(
-        parse_gate_event(&fixture("ecr-push.json")).is_err(),
-        "a push is not a gate event"
-    );
+    assert!(parse_gate_event(&fixture("ecr-push.json")).is_err(), "a push is not a gate event");
     for raw in ["", "{}", "[]", "null"] {
         assert!(parse_gate_event(raw).is_err(), "{raw:?}");
     }
     // Well-formed events the gate does not act on are ignored, not errors.
     let mut running = good.clone();
     running["detail"]["lastStatus"] = "RUNNING".into();
-    assert!(matches!(
-        parse_gate_event(&running.to_string()).unwrap(),
-        GateTrigger::Ignored { .. }
-    ));
+    assert!(matches!(parse_gate_event(&running.to_string()).unwrap(), GateTrigger::Ignored { .. }));
     let mut standalone = good;
     standalone["detail"]["group"] = "family:batch".into();
-    assert!(matches!(
-        parse_gate_event(&standalone.to_string()).unwrap(),
-        GateTrigger::Ignored { .. }
-    ));
+    assert!(matches!(parse_gate_event(&standalone.to_string()).unwrap(), GateTrigger::Ignored { .. }));
 }
 
 /// A service whose rollout of revision 3 (digest D3) is in flight; revision 1 predates rollgate,
@@ -173,10 +119,7 @@ impl World {
             arn: ServiceArn::parse(SERVICE).unwrap(),
             status: "ACTIVE".into(),
             task_definition: Some(rev(3)),
-            tags: tags(&[
-                (keys::REPOSITORY, "rollgate-demo"),
-                (keys::LAST_GOOD, rev(2).as_str()),
-            ]),
+            tags: tags(&[(keys::REPOSITORY, "rollgate-demo"), (keys::LAST_GOOD, rev(2).as_str())]),
             deployments: vec![
                 deployment("ecs-svc/3", 3, "PRIMARY", "IN_PROGRESS", 0),
                 deployment("ecs-svc/2", 2, "ACTIVE", "COMPLETED", 2),
@@ -263,10 +206,7 @@ fn deployment(id: &str, n: u32, status: &str, state: &str, running: i32) -> Depl
 
 fn rolled_back_to(v: &Verdict) -> Option<TaskDefArn> {
     match v {
-        Verdict::Failed {
-            resolution: Resolution::RollBack { to },
-            ..
-        } => Some(to.clone()),
+        Verdict::Failed { resolution: Resolution::RollBack { to }, .. } => Some(to.clone()),
         _ => None,
     }
 }
@@ -281,67 +221,28 @@ fn reason(v: &Verdict) -> String {
 #[test]
 fn rollout_lifecycle_table() {
     let cases: Vec<(&str, World, &str)> = vec![
-        (
-            "first sight, in progress: announce",
-            World::new().at(1),
-            "advance:verifying",
-        ),
-        (
-            "seen, in progress, within deadline",
-            World::new().state("verifying").at(14),
-            "wait",
-        ),
-        (
-            "in progress past the 15m deadline",
-            World::new().state("verifying").at(16),
-            "rollback",
-        ),
-        (
-            "COMPLETED: bake starts",
-            World::new()
-                .state("verifying")
-                .rollout("COMPLETED", 2)
-                .at(5),
-            "advance:baking",
-        ),
+        ("first sight, in progress: announce", World::new().at(1), "advance:verifying"),
+        ("seen, in progress, within deadline", World::new().state("verifying").at(14), "wait"),
+        ("in progress past the 15m deadline", World::new().state("verifying").at(16), "rollback"),
+        ("COMPLETED: bake starts", World::new().state("verifying").rollout("COMPLETED", 2).at(5), "advance:baking"),
         (
             "baking, bake not over",
-            World::new()
-                .state("baking")
-                .tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z")
-                .rollout("COMPLETED", 2)
-                .at(9),
+            World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 2).at(9),
             "wait",
         ),
         (
             "baking, bake over",
-            World::new()
-                .state("baking")
-                .tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z")
-                .rollout("COMPLETED", 2)
-                .at(10),
+            World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 2).at(10),
             "healthy",
         ),
         (
             "bake over but tasks missing",
-            World::new()
-                .state("baking")
-                .tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z")
-                .rollout("COMPLETED", 1)
-                .at(10),
+            World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 1).at(10),
             "rollback",
         ),
-        (
-            "ECS says FAILED while live",
-            World::new().state("verifying").rollout("FAILED", 0),
-            "rollback",
-        ),
+        ("ECS says FAILED while live", World::new().state("verifying").rollout("FAILED", 0), "rollback"),
         ("already healthy", World::new().state("healthy"), "ignore"),
-        (
-            "already rolled back",
-            World::new().state("rolled-back"),
-            "ignore",
-        ),
+        ("already rolled back", World::new().state("rolled-back"), "ignore"),
         (
             "no ledger: not rollgate's",
             {
@@ -353,10 +254,7 @@ fn rollout_lifecycle_table() {
         ),
         (
             "another service's revision",
-            World::new().tag(
-                keys::SERVICE,
-                "arn:aws:ecs:us-east-1:123456789012:service/x/y",
-            ),
+            World::new().tag(keys::SERVICE, "arn:aws:ecs:us-east-1:123456789012:service/x/y"),
             "ignore",
         ),
         (
@@ -377,18 +275,9 @@ fn rollout_lifecycle_table() {
             Verdict::Advance { state, .. } => format!("advance:{state}"),
             Verdict::Healthy => "healthy".to_owned(),
             Verdict::Superseded => "superseded".to_owned(),
-            Verdict::Failed {
-                resolution: Resolution::RollBack { .. },
-                ..
-            } => "rollback".to_owned(),
-            Verdict::Failed {
-                resolution: Resolution::AlreadyRolledBack,
-                ..
-            } => "already".to_owned(),
-            Verdict::Failed {
-                resolution: Resolution::NoTarget,
-                ..
-            } => "no-target".to_owned(),
+            Verdict::Failed { resolution: Resolution::RollBack { .. }, .. } => "rollback".to_owned(),
+            Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. } => "already".to_owned(),
+            Verdict::Failed { resolution: Resolution::NoTarget, .. } => "no-target".to_owned(),
         };
         assert_eq!(got, want, "{name}: {v:?}");
     }
@@ -399,35 +288,17 @@ fn rollback_goes_to_the_last_known_good_not_n_minus_one() {
     let w = World::new().state("verifying").rollout("FAILED", 0);
     // previous is revision 2 too here; make the last good an older one to tell them apart.
     let mut w = w;
-    w.service
-        .tags
-        .insert(keys::LAST_GOOD.into(), rev(1).to_string());
+    w.service.tags.insert(keys::LAST_GOOD.into(), rev(1).to_string());
     assert_eq!(rolled_back_to(&w.verdict()), Some(rev(1)));
     // Without the service tag, the known-good recorded at deploy time is used.
     w.service.tags.remove(keys::LAST_GOOD);
-    w.revision
-        .tags
-        .insert(keys::KNOWN_GOOD.into(), rev(1).to_string());
+    w.revision.tags.insert(keys::KNOWN_GOOD.into(), rev(1).to_string());
     assert_eq!(rolled_back_to(&w.verdict()), Some(rev(1)));
     // Never back to itself; with nothing known good, the service is left as it is.
-    w.revision
-        .tags
-        .insert(keys::KNOWN_GOOD.into(), rev(3).to_string());
-    assert!(matches!(
-        w.verdict(),
-        Verdict::Failed {
-            resolution: Resolution::NoTarget,
-            ..
-        }
-    ));
+    w.revision.tags.insert(keys::KNOWN_GOOD.into(), rev(3).to_string());
+    assert!(matches!(w.verdict(), Verdict::Failed { resolution: Resolution::NoTarget, .. }));
     w.revision.tags.remove(keys::KNOWN_GOOD);
-    assert!(matches!(
-        w.verdict(),
-        Verdict::Failed {
-            resolution: Resolution::NoTarget,
-            ..
-        }
-    ));
+    assert!(matches!(w.verdict(), Verdict::Failed { resolution: Resolution::NoTarget, .. }));
 }
 
 #[test]
@@ -438,16 +309,7 @@ fn a_circuit_breaker_rollback_is_recorded_not_repeated() {
     w.service.deployments[0].rollout_state_reason =
         Some("ECS deployment circuit breaker: tasks failed to start.".into());
     let v = w.verdict();
-    assert!(
-        matches!(
-            v,
-            Verdict::Failed {
-                resolution: Resolution::AlreadyRolledBack,
-                ..
-            }
-        ),
-        "{v:?}"
-    );
+    assert!(matches!(v, Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. }), "{v:?}");
     assert!(reason(&v).contains("circuit breaker"));
     let p = plan(&w.facts(), &v);
     assert_eq!(p.roll_back_to, None, "no second UpdateService");
@@ -458,31 +320,16 @@ fn a_circuit_breaker_rollback_is_recorded_not_repeated() {
     // The failure is still recorded when ECS already removed the failed deployment.
     w.service.deployments.remove(0);
     w.reported_failure = Some("tasks failed to start".into());
-    assert!(matches!(
-        w.verdict(),
-        Verdict::Failed {
-            resolution: Resolution::AlreadyRolledBack,
-            ..
-        }
-    ));
+    assert!(matches!(w.verdict(), Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. }));
 }
 
 #[test]
 fn stopped_tasks_over_the_threshold_fail_with_the_cause() {
     let oom = "oom:model:512";
-    let w = World::new()
-        .state("verifying")
-        .tag("rollgate:bad-task:a", oom)
-        .tag("rollgate:bad-task:b", oom);
-    assert!(
-        matches!(w.verdict(), Verdict::Wait(_)),
-        "2 is the default threshold, not over it"
-    );
+    let w = World::new().state("verifying").tag("rollgate:bad-task:a", oom).tag("rollgate:bad-task:b", oom);
+    assert!(matches!(w.verdict(), Verdict::Wait(_)), "2 is the default threshold, not over it");
     let w = w.tag("rollgate:bad-task:c", oom);
-    assert_eq!(
-        reason(&w.verdict()),
-        "3 tasks OOM-killed at 512 MiB: raise memory"
-    );
+    assert_eq!(reason(&w.verdict()), "3 tasks OOM-killed at 512 MiB: raise memory");
     let mut w = w;
     w.settings.max_bad_tasks = 5;
     assert!(matches!(w.verdict(), Verdict::Wait(_)));
@@ -491,21 +338,9 @@ fn stopped_tasks_over_the_threshold_fail_with_the_cause() {
 #[test]
 fn bad_task_reasons_name_what_to_do() {
     let cases: Vec<(Vec<StopCause>, &str)> = vec![
+        (vec![StopCause::OutOfMemory { container: "m".into(), memory_mib: None }], "1 task OOM-killed: raise memory"),
         (
-            vec![StopCause::OutOfMemory {
-                container: "m".into(),
-                memory_mib: None,
-            }],
-            "1 task OOM-killed: raise memory",
-        ),
-        (
-            vec![
-                StopCause::NonZeroExit {
-                    container: "model".into(),
-                    code: 1
-                };
-                3
-            ],
+            vec![StopCause::NonZeroExit { container: "model".into(), code: 1 }; 3],
             "3 tasks exited with code 1 (container model): check the model's logs",
         ),
         (
@@ -513,21 +348,14 @@ fn bad_task_reasons_name_what_to_do() {
             "2 tasks failed health checks: fix the health endpoint or raise the health check's startPeriod",
         ),
         (
-            vec![
-                StopCause::ImagePull,
-                StopCause::ImagePull,
-                StopCause::FailedToStart,
-            ],
+            vec![StopCause::ImagePull, StopCause::ImagePull, StopCause::FailedToStart],
             "2 tasks could not pull the image: check that it exists and the execution role can pull it (and 1 task stopped for other reasons)",
         ),
     ];
     for (causes, want) in cases {
         assert_eq!(describe_bad_tasks(&causes), want);
         for c in &causes {
-            assert_eq!(
-                StopCause::from_tag_value(&c.to_tag_value()).as_ref(),
-                Some(c)
-            );
+            assert_eq!(StopCause::from_tag_value(&c.to_tag_value()).as_ref(), Some(c));
         }
     }
 }
@@ -537,40 +365,22 @@ fn watched_alarms_fail_the_rollout_and_the_bake() {
     let mut w = World::new().state("verifying");
     w.alarms = vec!["other-service-5xx".into()];
     w.settings.alarm_prefix = Some("sentiment-".into());
-    assert!(
-        matches!(w.verdict(), Verdict::Wait(_)),
-        "an alarm the service does not watch"
-    );
+    assert!(matches!(w.verdict(), Verdict::Wait(_)), "an alarm the service does not watch");
     w.alarms.push("sentiment-p99-latency".into());
-    assert_eq!(
-        reason(&w.verdict()),
-        "alarm sentiment-p99-latency is in ALARM during the rollout"
-    );
-    let mut w = w
-        .state("baking")
-        .tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z")
-        .rollout("COMPLETED", 2)
-        .at(7);
+    assert_eq!(reason(&w.verdict()), "alarm sentiment-p99-latency is in ALARM during the rollout");
+    let mut w = w.state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 2).at(7);
     w.settings.alarm_prefix = None;
     w.settings.alarms = vec!["sentiment-p99-latency".into()];
-    assert_eq!(
-        reason(&w.verdict()),
-        "alarm sentiment-p99-latency is in ALARM during the bake"
-    );
+    assert_eq!(reason(&w.verdict()), "alarm sentiment-p99-latency is in ALARM during the bake");
 }
 
 #[test]
 fn a_failing_smoke_test_fails_the_rollout() {
-    let mut w = World::new()
-        .state("baking")
-        .tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z")
-        .rollout("COMPLETED", 2)
-        .at(10);
+    let mut w =
+        World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 2).at(10);
     w.smoke = Some(SmokeOutcome::Passed);
     assert_eq!(w.verdict(), Verdict::Healthy);
-    w.smoke = Some(SmokeOutcome::Failed(
-        "smoke test http://x/ answered HTTP 500, expected 200".into(),
-    ));
+    w.smoke = Some(SmokeOutcome::Failed("smoke test http://x/ answered HTTP 500, expected 200".into()));
     assert!(reason(&w.verdict()).contains("HTTP 500"));
 }
 
@@ -582,49 +392,23 @@ fn smoke_test_judgement() {
         expect_status: 200,
         expect_body: Some("positive".into()),
     };
-    assert_eq!(
-        s.judge(Ok((200, "{\"label\":\"positive\"}".into()))),
-        SmokeOutcome::Passed
-    );
-    assert!(matches!(
-        s.judge(Ok((200, "{\"label\":\"negative\"}".into()))),
-        SmokeOutcome::Failed(_)
-    ));
-    assert!(
-        matches!(s.judge(Ok((503, String::new()))), SmokeOutcome::Failed(m) if m.contains("503"))
-    );
-    assert!(
-        matches!(s.judge(Err("connection refused".into())), SmokeOutcome::Failed(m) if m.contains("refused"))
-    );
+    assert_eq!(s.judge(Ok((200, "{\"label\":\"positive\"}".into()))), SmokeOutcome::Passed);
+    assert!(matches!(s.judge(Ok((200, "{\"label\":\"negative\"}".into()))), SmokeOutcome::Failed(_)));
+    assert!(matches!(s.judge(Ok((503, String::new()))), SmokeOutcome::Failed(m) if m.contains("503")));
+    assert!(matches!(s.judge(Err("connection refused".into())), SmokeOutcome::Failed(m) if m.contains("refused")));
 }
 
 #[test]
 fn plans_write_the_ledger_and_notify() {
     let w = World::new().at(1);
     let p = plan(&w.facts(), &w.verdict());
-    assert_eq!(
-        p.tag_revision,
-        vec![(keys::STATE.to_string(), "verifying".to_string())]
-    );
-    assert_eq!(
-        p.notification.as_ref().map(|n| n.kind),
-        Some(NotificationKind::Started)
-    );
+    assert_eq!(p.tag_revision, vec![(keys::STATE.to_string(), "verifying".to_string())]);
+    assert_eq!(p.notification.as_ref().map(|n| n.kind), Some(NotificationKind::Started));
 
-    let w = World::new()
-        .state("baking")
-        .tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z")
-        .rollout("COMPLETED", 2)
-        .at(10);
+    let w = World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 2).at(10);
     let p = plan(&w.facts(), &Verdict::Healthy);
-    assert!(
-        p.tag_revision
-            .contains(&(keys::STATE.into(), "healthy".into()))
-    );
-    assert_eq!(
-        p.tag_service,
-        vec![(keys::LAST_GOOD.to_string(), rev(3).to_string())]
-    );
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "healthy".into())));
+    assert_eq!(p.tag_service, vec![(keys::LAST_GOOD.to_string(), rev(3).to_string())]);
     let n = p.notification.unwrap();
     assert_eq!(
         (n.kind, n.digest.as_deref(), n.image_tag.as_deref()),
@@ -635,10 +419,7 @@ fn plans_write_the_ledger_and_notify() {
     let v = w.verdict();
     let p = plan(&w.facts(), &v);
     assert_eq!(p.roll_back_to, Some(rev(2)));
-    assert!(
-        p.tag_revision
-            .contains(&(keys::STATE.into(), "rolled-back".into()))
-    );
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
     assert_eq!(p.tag_service[0].0, format!("{}{D3}", keys::FAILED_PREFIX));
     let json = serde_json::to_value(p.notification.unwrap()).unwrap();
     for field in [
@@ -654,10 +435,7 @@ fn plans_write_the_ledger_and_notify() {
         "rolled_back_by",
         "at",
     ] {
-        assert!(
-            json.get(field).is_some(),
-            "notification lacks {field}: {json}"
-        );
+        assert!(json.get(field).is_some(), "notification lacks {field}: {json}");
     }
     assert_eq!(json["verdict"], "rolled-back");
 
@@ -666,10 +444,7 @@ fn plans_write_the_ledger_and_notify() {
     w.revision.tags.remove(keys::KNOWN_GOOD);
     let p = plan(&w.facts(), &w.verdict());
     assert_eq!(p.roll_back_to, None);
-    assert!(
-        p.tag_revision
-            .contains(&(keys::STATE.into(), "failed".into()))
-    );
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "failed".into())));
     assert_eq!(p.notification.unwrap().kind, NotificationKind::Failed);
 
     assert!(plan(&w.facts(), &Verdict::Wait("x".into())).is_empty());
@@ -687,22 +462,13 @@ fn settings_from_tags() {
         (keys::SMOKE_MATCH, "positive"),
     ]))
     .unwrap();
-    assert_eq!(
-        (s.max_bad_tasks, s.deadline, s.bake),
-        (4, Seconds(1800), Seconds(0))
-    );
+    assert_eq!((s.max_bad_tasks, s.deadline, s.bake), (4, Seconds(1800), Seconds(0)));
     assert_eq!(s.alarms, ["a-5xx", "b-latency"]);
     let smoke = s.smoke.unwrap();
     assert_eq!(smoke.url, "http://m/predict?model=1");
     assert_eq!(smoke.body.as_deref(), Some("{\"text\":\"great\"}"));
-    assert_eq!(
-        (smoke.expect_status, smoke.expect_body.as_deref()),
-        (200, Some("positive"))
-    );
-    assert_eq!(
-        GateSettings::from_tags(&Tags::new()).unwrap(),
-        GateSettings::default()
-    );
+    assert_eq!((smoke.expect_status, smoke.expect_body.as_deref()), (200, Some("positive")));
+    assert_eq!(GateSettings::from_tags(&Tags::new()).unwrap(), GateSettings::default());
     for (k, v) in [
         (keys::MAX_BAD_TASKS, "lots"),
         (keys::MAX_BAD_TASKS, "99"),
@@ -711,30 +477,15 @@ fn settings_from_tags() {
         (keys::SMOKE_URL, "ftp://x"),
         (keys::SMOKE_URL, "base64:!!"),
     ] {
-        assert_eq!(
-            GateSettings::from_tags(&tags(&[(k, v)])).unwrap_err().what,
-            k,
-            "{k}={v}"
-        );
+        assert_eq!(GateSettings::from_tags(&tags(&[(k, v)])).unwrap_err().what, k, "{k}={v}");
     }
 }
 
 #[test]
 fn rollout_states_round_trip() {
-    for s in [
-        "deploying",
-        "verifying",
-        "baking",
-        "healthy",
-        "failed",
-        "rolled-back",
-        "superseded",
-    ] {
+    for s in ["deploying", "verifying", "baking", "healthy", "failed", "rolled-back", "superseded"] {
         assert_eq!(RolloutState::parse(s).unwrap().as_str(), s);
     }
     assert_eq!(RolloutState::of(&Tags::new()), None);
-    assert_eq!(
-        RolloutState::of(&tags(&[(keys::DIGEST, D3)])),
-        Some(RolloutState::Deploying)
-    );
+    assert_eq!(RolloutState::of(&tags(&[(keys::DIGEST, D3)])), Some(RolloutState::Deploying));
 }

@@ -2,17 +2,16 @@
 //! rollout with rollgate-core, then execute the plans with bounded parallelism.
 
 use futures_util::{StreamExt, stream};
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
-use rollgate_aws::ecs::{
-    DESCRIBE_SERVICES_BATCH, ServiceDirectory, ServiceUpdater, TaskDefinitions,
-};
+use rollgate_aws::ecs::{DESCRIBE_SERVICES_BATCH, ServiceDirectory, ServiceUpdater, TaskDefinitions};
 use rollgate_core::ErrorClass;
 use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
 use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
+use rollgate_lambda::{FunctionError, finish};
 use serde_json::value::RawValue;
 use tracing::{error, info, warn};
 
@@ -20,63 +19,27 @@ use tracing::{error, info, warn};
 pub trait DeployApi: ServiceDirectory + TaskDefinitions + ServiceUpdater + Sync {}
 impl<T: ServiceDirectory + TaskDefinitions + ServiceUpdater + Sync> DeployApi for T {}
 
-/// A failed invocation. Its class becomes Lambda's `errorType`.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct DeployError {
-    pub class: ErrorClass,
-    pub message: String,
-}
-
-impl From<DeployError> for Diagnostic {
-    fn from(e: DeployError) -> Self {
-        Diagnostic {
-            error_type: e.class.as_str().to_owned(),
-            error_message: e.message,
-        }
-    }
-}
-
 /// The Lambda entry point: runs [`handle`] and turns a report that left retryable work
 /// undone into a `Retryable` error, so Lambda's retry finishes it (deploys are idempotent).
 pub async fn invoke<A: DeployApi>(
     aws: &A,
     config: &DeployConfig,
     event: LambdaEvent<Box<RawValue>>,
-) -> Result<DeployReport, DeployError> {
-    let report = handle(aws, config, event.payload.get()).await?;
-    if report.needs_retry() {
-        let details = serde_json::to_string(&report).unwrap_or_default();
-        return Err(DeployError {
-            class: ErrorClass::Retryable,
-            message: format!("{}; retry to finish: {details}", report.summary()),
-        });
-    }
-    Ok(report)
+) -> Result<DeployReport, FunctionError> {
+    finish(handle(aws, config, event.payload.get()).await?)
 }
 
 /// Handles one EventBridge event, given as raw JSON.
-pub async fn handle<A: DeployApi>(
-    aws: &A,
-    config: &DeployConfig,
-    raw: &str,
-) -> Result<DeployReport, DeployError> {
+pub async fn handle<A: DeployApi>(aws: &A, config: &DeployConfig, raw: &str) -> Result<DeployReport, FunctionError> {
     let push = match parse_ecr_event(raw) {
         Ok(EcrAction::Push(push)) => push,
         Ok(EcrAction::Ignored { envelope, reason }) => {
             info!(event_id = %envelope.id, %reason, decision = "ignored", "event deploys nothing");
-            return Ok(DeployReport {
-                event_id: envelope.id,
-                ignored: Some(reason),
-                ..DeployReport::default()
-            });
+            return Ok(DeployReport { event_id: envelope.id, ignored: Some(reason), ..DeployReport::default() });
         }
         Err(e) => {
             error!(reason = %e, decision = "rejected", "malformed event; nothing written");
-            return Err(DeployError {
-                class: ErrorClass::NonRetryable,
-                message: e.to_string(),
-            });
+            return Err(FunctionError::non_retryable(e));
         }
     };
     info!(
@@ -87,10 +50,7 @@ pub async fn handle<A: DeployApi>(
         "push received"
     );
 
-    let mut report = DeployReport {
-        event_id: push.envelope.id.clone(),
-        ..DeployReport::default()
-    };
+    let mut report = DeployReport { event_id: push.envelope.id.clone(), ..DeployReport::default() };
     let listings: Vec<_> = stream::iter(&config.clusters)
         .map(|cluster| async move { (cluster, discover(aws, cluster).await) })
         .buffer_unordered(config.max_in_flight)
@@ -113,17 +73,10 @@ pub async fn handle<A: DeployApi>(
                     match match_service(&push, &service) {
                         Match::NotTracking => {}
                         Match::Candidate(opt_in) => candidates.push((service, opt_in)),
-                        Match::Skip(reason) => {
-                            report.services.push(skipped(&push, &service, reason))
-                        }
+                        Match::Skip(reason) => report.services.push(skipped(&push, &service, reason)),
                         Match::Misconfigured(e) => {
                             let error = format!("{e}; fix the service's tags");
-                            report.services.push(failed(
-                                &push,
-                                &service,
-                                error,
-                                ErrorClass::NonRetryable,
-                            ));
+                            report.services.push(failed(&push, &service, error, ErrorClass::NonRetryable));
                         }
                     }
                 }
@@ -137,12 +90,8 @@ pub async fn handle<A: DeployApi>(
         .collect()
         .await;
     report.services.extend(rollouts);
-    report
-        .services
-        .sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
-    report
-        .cluster_failures
-        .sort_by(|a, b| a.cluster.cmp(&b.cluster));
+    report.services.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+    report.cluster_failures.sort_by(|a, b| a.cluster.cmp(&b.cluster));
     info!(event_id = %report.event_id, summary = %report.summary(), "event done");
     Ok(report)
 }
@@ -158,12 +107,7 @@ async fn discover<A: DeployApi>(aws: &A, cluster: &str) -> Result<Vec<ServiceVie
 }
 
 /// Plans and executes the rollout of one candidate service.
-async fn rollout<A: DeployApi>(
-    aws: &A,
-    push: &PushEvent,
-    service: &ServiceView,
-    opt_in: &OptIn,
-) -> ServiceOutcome {
+async fn rollout<A: DeployApi>(aws: &A, push: &PushEvent, service: &ServiceView, opt_in: &OptIn) -> ServiceOutcome {
     let Some(current) = &service.task_definition else {
         let error = "the service has no task definition ARN; create it with one".to_owned();
         return failed(push, service, error, ErrorClass::NonRetryable);
@@ -177,10 +121,7 @@ async fn rollout<A: DeployApi>(
         Ok(Decision::Skip(reason)) => return skipped(push, service, reason),
         Err(e) => return failed(push, service, e.to_string(), ErrorClass::NonRetryable),
     };
-    let revision = match aws
-        .register_copy(&snapshot, &plan.container, &plan.image, &plan.tags)
-        .await
-    {
+    let revision = match aws.register_copy(&snapshot, &plan.container, &plan.image, &plan.tags).await {
         Ok(arn) => arn,
         Err(e) => return failed(push, service, e.to_string(), e.class()),
     };
@@ -201,10 +142,7 @@ async fn rollout<A: DeployApi>(
     ServiceOutcome {
         cluster: service.arn.cluster_name().to_owned(),
         service: service.arn.name().to_owned(),
-        outcome: Outcome::Deployed {
-            revision: revision.to_string(),
-            previous: plan.base.to_string(),
-        },
+        outcome: Outcome::Deployed { revision: revision.to_string(), previous: plan.base.to_string() },
     }
 }
 
@@ -221,19 +159,11 @@ fn skipped(push: &PushEvent, service: &ServiceView, reason: SkipReason) -> Servi
     ServiceOutcome {
         cluster: service.arn.cluster_name().to_owned(),
         service: service.arn.name().to_owned(),
-        outcome: Outcome::Skipped {
-            reason: text,
-            detail: reason,
-        },
+        outcome: Outcome::Skipped { reason: text, detail: reason },
     }
 }
 
-fn failed(
-    push: &PushEvent,
-    service: &ServiceView,
-    error: String,
-    class: ErrorClass,
-) -> ServiceOutcome {
+fn failed(push: &PushEvent, service: &ServiceView, error: String, class: ErrorClass) -> ServiceOutcome {
     warn!(
         cluster = service.arn.cluster_name(),
         service = service.arn.name(),

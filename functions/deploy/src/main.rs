@@ -1,22 +1,17 @@
 //! Wiring only: logging, config and clients once per cold start, then the runtime loop.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use rollgate_aws::AwsOptions;
 use rollgate_aws::ecs::Ecs;
-use rollgate_aws::telemetry::init_or_exit;
-use rollgate_aws::{AwsOptions, telemetry};
 use rollgate_core::config::DeployConfig;
+use rollgate_lambda::telemetry::{self, init_or_exit};
 use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = init_or_exit("configuration", DeployConfig::from_env());
-    let sdk = init_or_exit("AWS options", AwsOptions::from_env())
-        .load()
-        .await;
+    let sdk = init_or_exit("AWS options", AwsOptions::from_env()).load().await;
     let ecs = Ecs::new(&sdk);
-    run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        deploy::handler::invoke(&ecs, &config, event)
-    }))
-    .await
+    run(service_fn(|event: LambdaEvent<Box<RawValue>>| deploy::handler::invoke(&ecs, &config, event))).await
 }

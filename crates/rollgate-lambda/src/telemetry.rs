@@ -10,18 +10,11 @@ pub fn init() {
         .ok()
         .and_then(|spec| EnvFilter::try_new(spec).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let result = if std::env::var("ROLLGATE_LOG_FORMAT").as_deref() == Ok("text") {
         builder.with_ansi(false).try_init()
     } else {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init()
+        builder.json().flatten_event(true).with_current_span(false).with_span_list(false).try_init()
     };
     // A second init (tests) keeps the first subscriber.
     drop(result);

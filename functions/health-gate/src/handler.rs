@@ -1,0 +1,466 @@
+//! The health-gate handler: gather the facts of each in-flight rollout, ask rollgate-core
+//! for a verdict, then carry out its plan (roll back, record, notify).
+
+use std::collections::BTreeSet;
+
+use futures_util::{StreamExt, stream};
+use lambda_runtime::LambdaEvent;
+use rollgate_aws::AwsError;
+use rollgate_aws::cloudwatch::AlarmReader;
+use rollgate_aws::ecs::{
+    DESCRIBE_SERVICES_BATCH, ResourceTagger, ServiceDirectory, ServiceUpdater, TaskDefSnapshot, TaskDefinitions,
+};
+use rollgate_aws::events::Notifier;
+use rollgate_aws::probe::SmokeRunner;
+use rollgate_core::config::GateConfig;
+use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
+use rollgate_core::gate::{
+    GateSettings, Resolution, RolloutFacts, RolloutState, StopCause, Verdict, bad_tasks, evaluate, plan,
+};
+use rollgate_core::ledger::keys;
+use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
+use rollgate_core::service::{OptIn, ServiceView};
+use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
+use rollgate_lambda::{FunctionError, finish};
+use serde_json::value::RawValue;
+use tokio::sync::OnceCell;
+use tracing::{error, info, warn};
+
+/// Everything the gate needs from AWS and the network.
+pub trait GateApi:
+    ServiceDirectory + TaskDefinitions + ServiceUpdater + ResourceTagger + AlarmReader + Notifier + SmokeRunner + Sync
+{
+}
+impl<T> GateApi for T where
+    T: ServiceDirectory
+        + TaskDefinitions
+        + ServiceUpdater
+        + ResourceTagger
+        + AlarmReader
+        + Notifier
+        + SmokeRunner
+        + Sync
+{
+}
+
+/// The production adapters, bundled so one value implements [`GateApi`].
+pub struct Clients<E, C, N, P> {
+    pub ecs: E,
+    pub cloudwatch: C,
+    pub events: N,
+    pub probe: P,
+}
+
+mod delegate {
+    //! Each capability of [`Clients`] is served by the adapter that owns it.
+    use super::*;
+
+    impl<E: ServiceDirectory + Sync, C: Sync, N: Sync, P: Sync> ServiceDirectory for Clients<E, C, N, P> {
+        async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+            self.ecs.list_services(cluster).await
+        }
+        async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<Vec<ServiceView>, AwsError> {
+            self.ecs.describe_services(cluster, services).await
+        }
+    }
+
+    impl<E: TaskDefinitions + Sync, C: Sync, N: Sync, P: Sync> TaskDefinitions for Clients<E, C, N, P> {
+        async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
+            self.ecs.describe_task_definition(arn).await
+        }
+        async fn register_copy(
+            &self,
+            base: &TaskDefSnapshot,
+            container: &str,
+            image: &str,
+            tags: &[(String, String)],
+        ) -> Result<TaskDefArn, AwsError> {
+            self.ecs.register_copy(base, container, image, tags).await
+        }
+    }
+
+    impl<E: ServiceUpdater + Sync, C: Sync, N: Sync, P: Sync> ServiceUpdater for Clients<E, C, N, P> {
+        async fn update_service(&self, service: &ServiceArn, task_definition: &TaskDefArn) -> Result<(), AwsError> {
+            self.ecs.update_service(service, task_definition).await
+        }
+    }
+
+    impl<E: ResourceTagger + Sync, C: Sync, N: Sync, P: Sync> ResourceTagger for Clients<E, C, N, P> {
+        async fn tag_resource(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+            self.ecs.tag_resource(arn, tags).await
+        }
+    }
+
+    impl<E: Sync, C: AlarmReader + Sync, N: Sync, P: Sync> AlarmReader for Clients<E, C, N, P> {
+        async fn alarms_in_alarm(&self) -> Result<Vec<String>, AwsError> {
+            self.cloudwatch.alarms_in_alarm().await
+        }
+    }
+
+    impl<E: Sync, C: Sync, N: Notifier + Sync, P: Sync> Notifier for Clients<E, C, N, P> {
+        async fn publish(&self, notifications: &[rollgate_core::gate::Notification]) -> Result<(), AwsError> {
+            self.events.publish(notifications).await
+        }
+    }
+
+    impl<E: Sync, C: Sync, N: Sync, P: SmokeRunner + Sync> SmokeRunner for Clients<E, C, N, P> {
+        async fn run(&self, test: &rollgate_core::gate::SmokeTest) -> Result<(u16, String), String> {
+            self.probe.run(test).await
+        }
+    }
+}
+
+/// The Lambda entry point.
+pub async fn invoke<A: GateApi>(
+    aws: &A,
+    config: &GateConfig,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<GateReport, FunctionError> {
+    finish(handle(aws, config, event.payload.get()).await?)
+}
+
+/// Handles one trigger event, given as raw JSON.
+pub async fn handle<A: GateApi>(aws: &A, config: &GateConfig, raw: &str) -> Result<GateReport, FunctionError> {
+    let trigger = parse_gate_event(raw).map_err(|e| {
+        error!(reason = %e, decision = "rejected", "malformed event; nothing written");
+        FunctionError::non_retryable(e)
+    })?;
+    let gate = Gate { aws, config, now: trigger.envelope().time, alarms: OnceCell::new() };
+    let mut report = GateReport { event_id: trigger.envelope().id.clone(), ..GateReport::default() };
+    match trigger {
+        GateTrigger::Ignored { reason, .. } => {
+            report.trigger = "ignored".into();
+            report.ignored = Some(reason);
+        }
+        GateTrigger::Deployment { service, deployment_id, event, reason, .. } => {
+            report.trigger = "deployment".into();
+            let reported = (event == DeploymentEvent::Failed)
+                .then(|| reason.unwrap_or_else(|| "ECS reported the deployment FAILED".to_owned()));
+            match gate.opted_in(&service).await {
+                Ok(Ok(view)) => {
+                    let failure = Reported { deployment_id: &deployment_id, reason: reported.as_deref() };
+                    gate.service(&view, &failure, &mut report).await;
+                }
+                Ok(Err(reason)) => report.ignored = Some(reason),
+                Err(e) => report.failures.push(failure(&service, e)),
+            }
+        }
+        GateTrigger::TaskStopped { service, task_id, task_definition, cause, .. } => {
+            report.trigger = "task-stopped".into();
+            let Some(cause) = cause else {
+                report.ignored = Some("a normal stop (scale-in, replacement or user stop)".into());
+                return Ok(logged(report));
+            };
+            match gate.opted_in(&service).await {
+                Ok(Ok(view)) => gate.task_stopped(&view, &task_definition, &task_id, &cause, &mut report).await,
+                Ok(Err(reason)) => report.ignored = Some(reason),
+                Err(e) => report.failures.push(failure(&service, e)),
+            }
+        }
+        GateTrigger::Tick { .. } => {
+            report.trigger = "schedule".into();
+            gate.sweep(&mut report).await;
+        }
+    }
+    Ok(logged(report))
+}
+
+fn logged(report: GateReport) -> GateReport {
+    match &report.ignored {
+        Some(reason) => info!(event_id = %report.event_id, %reason, decision = "ignored", "nothing to verify"),
+        None => info!(event_id = %report.event_id, summary = %report.summary(), "event done"),
+    }
+    report
+}
+
+fn failure(service: &ServiceArn, e: AwsError) -> GateFailure {
+    error!(cluster = service.cluster_name(), service = service.name(), error = %e, "cannot evaluate");
+    GateFailure {
+        cluster: service.cluster_name().to_owned(),
+        service: Some(service.name().to_owned()),
+        error: e.to_string(),
+        class: e.class(),
+    }
+}
+
+/// An ECS report that a deployment failed.
+struct Reported<'a> {
+    deployment_id: &'a str,
+    reason: Option<&'a str>,
+}
+
+impl Reported<'_> {
+    const NONE: Reported<'static> = Reported { deployment_id: "", reason: None };
+
+    /// The failure reason that applies to `revision`: the failed deployment's own revision,
+    /// or, when ECS already removed that deployment, every revision the service left.
+    fn for_revision(&self, service: &ServiceView, revision: &TaskDefArn) -> Option<&str> {
+        let reason = self.reason?;
+        match service.deployments.iter().find(|d| d.id == self.deployment_id) {
+            Some(d) => (d.task_definition.as_ref() == Some(revision)).then_some(reason),
+            None => (service.task_definition.as_ref() != Some(revision)).then_some(reason),
+        }
+    }
+}
+
+struct Gate<'a, A> {
+    aws: &'a A,
+    config: &'a GateConfig,
+    now: chrono::DateTime<chrono::Utc>,
+    /// Read once per invocation, and only if a service watches alarms.
+    alarms: OnceCell<Vec<String>>,
+}
+
+impl<A: GateApi> Gate<'_, A> {
+    /// The service, if the gate should look at it at all; `Ok(Err(reason))` when not.
+    async fn opted_in(&self, service: &ServiceArn) -> Result<Result<ServiceView, String>, AwsError> {
+        if !self.config.watches_cluster(service.cluster_name()) {
+            return Ok(Err(format!("cluster {} is not in ROLLGATE_CLUSTERS", service.cluster_name())));
+        }
+        let found = self.aws.describe_services(service.cluster_name(), &[service.to_string()]).await?;
+        Ok(match found.into_iter().next() {
+            None => Err(format!("service {} does not exist", service.name())),
+            Some(view) if OptIn::repository_tag(&view.tags).is_none() => {
+                Err(format!("service {} has not opted in to rollgate", service.name()))
+            }
+            Some(view) => Ok(view),
+        })
+    }
+
+    /// Every opted-in service of every watched cluster, `max_in_flight` at a time.
+    async fn sweep(&self, report: &mut GateReport) {
+        let listings: Vec<_> = stream::iter(&self.config.clusters)
+            .map(|cluster| async move { (cluster, self.discover(cluster).await) })
+            .buffer_unordered(self.config.max_in_flight)
+            .collect()
+            .await;
+        let mut services = Vec::new();
+        for (cluster, listing) in listings {
+            match listing {
+                Ok(found) => services.extend(found.into_iter().filter(|s| OptIn::repository_tag(&s.tags).is_some())),
+                Err(e) => {
+                    error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
+                    report.failures.push(GateFailure {
+                        cluster: cluster.clone(),
+                        service: None,
+                        error: e.to_string(),
+                        class: e.class(),
+                    });
+                }
+            }
+        }
+        let results: Vec<GateReport> = stream::iter(&services)
+            .map(|service| async move {
+                let mut part = GateReport::default();
+                self.service(service, &Reported::NONE, &mut part).await;
+                part
+            })
+            .buffer_unordered(self.config.max_in_flight)
+            .collect()
+            .await;
+        for part in results {
+            report.rollouts.extend(part.rollouts);
+            report.failures.extend(part.failures);
+        }
+        report.rollouts.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+    }
+
+    async fn discover(&self, cluster: &str) -> Result<Vec<ServiceView>, AwsError> {
+        let arns = self.aws.list_services(cluster).await?;
+        let mut services = Vec::with_capacity(arns.len());
+        for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
+            services.extend(self.aws.describe_services(cluster, batch).await?);
+        }
+        Ok(services)
+    }
+
+    /// Evaluates every rollout a service may have in flight: the revision it runs and those
+    /// its deployments still reference, except its last known good revision.
+    async fn service(&self, service: &ServiceView, reported: &Reported<'_>, report: &mut GateReport) {
+        let Some(settings) = self.settings(service, report) else { return };
+        let last_good = service.tags.get(keys::LAST_GOOD).map(String::as_str);
+        let mut seen = BTreeSet::new();
+        let targets: Vec<&TaskDefArn> = service
+            .task_definition
+            .iter()
+            .chain(service.deployments.iter().filter_map(|d| d.task_definition.as_ref()))
+            .filter(|t| Some(t.as_str()) != last_good && seen.insert(t.as_str()))
+            .collect();
+        for revision in targets {
+            match self.aws.describe_task_definition(revision).await {
+                Ok(snapshot) => {
+                    let reported = reported.for_revision(service, revision);
+                    self.revision(service, &settings, &snapshot, reported, report).await;
+                }
+                Err(e) => report.failures.push(failure(&service.arn, e)),
+            }
+        }
+    }
+
+    /// Records an abnormal task stop on its revision, then evaluates that rollout.
+    async fn task_stopped(
+        &self,
+        service: &ServiceView,
+        revision: &TaskDefArn,
+        task_id: &str,
+        cause: &StopCause,
+        report: &mut GateReport,
+    ) {
+        let Some(settings) = self.settings(service, report) else { return };
+        let mut snapshot = match self.aws.describe_task_definition(revision).await {
+            Ok(s) => s,
+            Err(e) => return report.failures.push(failure(&service.arn, e)),
+        };
+        if !RolloutState::in_flight(&snapshot.summary.tags) {
+            report.ignored = Some(format!("{} is not an in-flight rollgate rollout", revision.revision()));
+            return;
+        }
+        let key = format!("{}{task_id}", keys::BAD_TASK_PREFIX);
+        let recorded = bad_tasks(&snapshot.summary.tags).len();
+        // Once over the threshold the rollout fails anyway: stop spending the 50-tag budget.
+        if !snapshot.summary.tags.contains_key(&key) && recorded <= settings.max_bad_tasks as usize {
+            let tag = vec![(key.clone(), cause.to_tag_value())];
+            if let Err(e) = self.aws.tag_resource(revision.as_str(), &tag).await {
+                return report.failures.push(failure(&service.arn, e));
+            }
+            info!(
+                cluster = service.arn.cluster_name(),
+                service = service.arn.name(),
+                revision = %revision,
+                task = task_id,
+                cause = %cause.to_tag_value(),
+                "abnormal task stop recorded"
+            );
+            snapshot.summary.tags.insert(key, cause.to_tag_value());
+        }
+        self.revision(service, &settings, &snapshot, None, report).await;
+    }
+
+    fn settings(&self, service: &ServiceView, report: &mut GateReport) -> Option<GateSettings> {
+        match GateSettings::from_tags(&service.tags) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let error = format!("{e}; fix the service's tags");
+                warn!(cluster = service.arn.cluster_name(), service = service.arn.name(), reason = %error, "bad gate settings");
+                report.failures.push(GateFailure {
+                    cluster: service.arn.cluster_name().to_owned(),
+                    service: Some(service.arn.name().to_owned()),
+                    error,
+                    class: ErrorClass::NonRetryable,
+                });
+                None
+            }
+        }
+    }
+
+    /// Judges one rollout and carries out the verdict.
+    async fn revision(
+        &self,
+        service: &ServiceView,
+        settings: &GateSettings,
+        snapshot: &TaskDefSnapshot,
+        reported_failure: Option<&str>,
+        report: &mut GateReport,
+    ) {
+        let tags = &snapshot.summary.tags;
+        if !RolloutState::in_flight(tags) {
+            return; // not rollgate's, or already decided: nothing to read, nothing to write
+        }
+        let alarms = match self.alarms_for(settings).await {
+            Ok(a) => a,
+            Err(e) => return report.failures.push(failure(&service.arn, e)),
+        };
+        let smoke = match &settings.smoke {
+            Some(test) if completed(service, &snapshot.summary.arn) => Some(test.judge(self.aws.run(test).await)),
+            _ => None,
+        };
+        let facts = RolloutFacts {
+            now: self.now,
+            service,
+            revision: &snapshot.summary,
+            settings,
+            alarms_in_alarm: alarms,
+            smoke: smoke.as_ref(),
+            reported_failure,
+        };
+        let verdict = evaluate(&facts);
+        let Some(outcome) = outcome(service, &snapshot.summary.arn, &verdict) else { return };
+        let steps = plan(&facts, &verdict);
+        if let Err(e) = self.execute(service, &snapshot.summary.arn, steps).await {
+            return report.failures.push(failure(&service.arn, e));
+        }
+        info!(
+            cluster = %outcome.cluster,
+            service = %outcome.service,
+            revision = %outcome.revision,
+            digest = tags.get(keys::DIGEST).map(String::as_str),
+            decision = %outcome.verdict,
+            reason = %outcome.detail,
+            rolled_back_to = outcome.rolled_back_to.as_deref(),
+            "verdict"
+        );
+        report.rollouts.push(outcome);
+    }
+
+    async fn alarms_for(&self, settings: &GateSettings) -> Result<&[String], AwsError> {
+        if !settings.watches_alarms() {
+            return Ok(&[]);
+        }
+        self.alarms.get_or_try_init(|| self.aws.alarms_in_alarm()).await.map(Vec::as_slice)
+    }
+
+    /// Rollback first: if a later step fails, the retry finds the service already moved
+    /// and records the failure without a second rollback.
+    async fn execute(
+        &self,
+        service: &ServiceView,
+        revision: &TaskDefArn,
+        steps: rollgate_core::gate::GatePlan,
+    ) -> Result<(), AwsError> {
+        if let Some(to) = &steps.roll_back_to {
+            self.aws.update_service(&service.arn, to).await?;
+        }
+        self.aws.tag_resource(revision.as_str(), &steps.tag_revision).await?;
+        self.aws.tag_resource(service.arn.as_str(), &steps.tag_service).await?;
+        if let Some(n) = steps.notification {
+            self.aws.publish(&[n]).await?;
+        }
+        Ok(())
+    }
+}
+
+fn completed(service: &ServiceView, revision: &TaskDefArn) -> bool {
+    service.deployment_of(revision).is_some_and(|d| d.rollout_state.as_deref() == Some("COMPLETED"))
+}
+
+/// The report line for a verdict; `None` for verdicts that are not worth reporting.
+fn outcome(service: &ServiceView, revision: &TaskDefArn, verdict: &Verdict) -> Option<RolloutOutcome> {
+    let (label, detail, to) = match verdict {
+        Verdict::Ignore(_) => return None,
+        Verdict::Wait(note) => ("waiting".to_owned(), note.clone(), None),
+        Verdict::Advance { state, note, .. } => (state.as_str().to_owned(), note.clone(), None),
+        Verdict::Healthy => ("healthy".to_owned(), "verified; now the last known good revision".to_owned(), None),
+        Verdict::Superseded => ("superseded".to_owned(), "a newer rollout replaced it".to_owned(), None),
+        Verdict::Failed { reason, resolution } => match resolution {
+            Resolution::RollBack { to } => ("rolled-back".to_owned(), reason.clone(), Some(to.to_string())),
+            Resolution::AlreadyRolledBack => (
+                "rolled-back".to_owned(),
+                format!("{reason} (ECS's circuit breaker already rolled back)"),
+                service.task_definition.as_ref().map(ToString::to_string),
+            ),
+            Resolution::NoTarget => (
+                "failed".to_owned(),
+                format!("{reason}; no known good revision to roll back to, the service is left as it is"),
+                None,
+            ),
+        },
+    };
+    Some(RolloutOutcome {
+        cluster: service.arn.cluster_name().to_owned(),
+        service: service.arn.name().to_owned(),
+        revision: revision.to_string(),
+        verdict: label,
+        detail,
+        rolled_back_to: to,
+    })
+}

@@ -1,0 +1,2 @@
+//! The `health-gate` function as a library, so tests can drive its handler against an emulator.
+pub mod handler;

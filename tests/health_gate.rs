@@ -1,0 +1,528 @@
+//! The health gate against the emulator: every verdict of the health-gate issue, with time
+//! taken from the events (no sleeps), checked through boto3.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use health_gate::handler::{Clients, handle};
+use rollgate_aws::cloudwatch::CloudWatch;
+use rollgate_aws::ecs::Ecs;
+use rollgate_aws::events::EventBridge;
+use rollgate_aws::probe::HttpProbe;
+use rollgate_core::ErrorClass;
+use rollgate_core::config::{DeployConfig, GateConfig};
+use rollgate_core::duration::Seconds;
+use rollgate_core::report::GateReport;
+use serde_json::{Value, json};
+use support::fixtures::fixture_json;
+use support::{Scenario, ServiceSpec};
+
+/// One opted-in service, its pre-rollgate revision, and the clients of both functions.
+struct Gated {
+    s: Scenario,
+    cluster: String,
+    repo: String,
+    base: String,
+    service_arn: String,
+    pushes: u32,
+}
+
+impl Gated {
+    fn new(test: &str, settings: &[(&str, &str)]) -> Self {
+        let s = Scenario::new(test);
+        let cluster = s.cluster("c");
+        let repo = s.repository("model");
+        let base = s.model_task_definition("model", &repo);
+        let mut tags = vec![("rollgate:repository", repo.clone())];
+        tags.extend(settings.iter().map(|(k, v)| (*k, v.to_string())));
+        let service_arn = s.service(ServiceSpec { cluster: &cluster, name: "api", task_definition: &base, tags });
+        Self { s, cluster, repo, base, service_arn, pushes: 0 }
+    }
+
+    fn config(&self) -> GateConfig {
+        GateConfig {
+            clusters: vec![self.cluster.clone()],
+            max_in_flight: 4,
+            event_bus: "default".into(),
+            smoke_timeout: Seconds(2),
+        }
+    }
+
+    /// Pushes an image and runs the real deploy handler; returns (digest, revision, push event).
+    async fn deploy(&mut self, tag: &str) -> (String, String, String) {
+        self.pushes += 1;
+        let digest = self.s.push_image(&self.repo, tag);
+        let time = format!("2026-11-28T{:02}:00:00Z", 8 + self.pushes);
+        let event = self.s.push_event(&self.repo, &digest, tag, &time);
+        let report = self.run_deploy(&event).await;
+        let revision = match &report.services[0].outcome {
+            rollgate_core::report::Outcome::Deployed { revision, .. } => revision.clone(),
+            other => panic!("deploy of {tag}: {other:?}"),
+        };
+        (digest, revision, event)
+    }
+
+    async fn run_deploy(&self, event: &str) -> rollgate_core::report::DeployReport {
+        let ecs = Ecs::new(&self.s.aws_options().load().await);
+        let config = DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4 };
+        deploy::handler::handle(&ecs, &config, event).await.unwrap()
+    }
+
+    async fn gate(&self, event: &Value) -> GateReport {
+        self.try_gate(event).await.unwrap_or_else(|e| panic!("gate failed: {e}"))
+    }
+
+    async fn try_gate(&self, event: &Value) -> Result<GateReport, rollgate_lambda::FunctionError> {
+        let sdk = self.s.aws_options().load().await;
+        let clients = Clients {
+            ecs: Ecs::new(&sdk),
+            cloudwatch: CloudWatch::new(&sdk),
+            events: EventBridge::new(&sdk, "default"),
+            probe: HttpProbe::new(StdDuration::from_secs(2)).unwrap(),
+        };
+        handle(&clients, &self.config(), &event.to_string()).await
+    }
+
+    fn service(&self) -> Value {
+        self.s.describe_service(&self.cluster, "api")
+    }
+
+    fn live(&self) -> String {
+        self.service()["taskDefinition"].as_str().unwrap().to_owned()
+    }
+
+    fn service_tags(&self) -> serde_json::Map<String, Value> {
+        self.service()["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].clone()))
+            .collect()
+    }
+
+    fn state(&self, revision: &str) -> String {
+        self.s
+            .describe_task_definition(revision)
+            .1
+            .get("rollgate:state")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    fn deployment(&self, revision: &str) -> Value {
+        self.service()["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["taskDefinition"] == json!(revision))
+            .cloned()
+            .unwrap_or_else(|| panic!("no deployment of {revision}"))
+    }
+
+    /// When ECS started the deployment of `revision`.
+    fn started(&self, revision: &str) -> DateTime<Utc> {
+        let created = self.deployment(revision)["createdAt"].as_str().unwrap().to_owned();
+        DateTime::parse_from_rfc3339(&created).unwrap().with_timezone(&Utc)
+    }
+
+    fn force(&self, state: &str, extra: Value) {
+        let mut body = json!({"cluster": self.cluster, "service": "api", "state": state});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        self.s.em.force_rollout(body);
+    }
+
+    fn deployment_event(&self, name: &str, revision: &str, at: DateTime<Utc>) -> Value {
+        let fixture = match name {
+            "SERVICE_DEPLOYMENT_IN_PROGRESS" => "ecs-deployment-in-progress.json",
+            "SERVICE_DEPLOYMENT_COMPLETED" => "ecs-deployment-completed.json",
+            _ => "ecs-deployment-failed.json",
+        };
+        let mut e = fixture_json(fixture);
+        e["id"] = json!(format!("{}-{name}-{}", self.s.name, at.timestamp()));
+        e["time"] = json!(rfc3339(at));
+        e["resources"] = json!([self.service_arn]);
+        e["detail"]["deploymentId"] = self.deployment(revision)["id"].clone();
+        e
+    }
+
+    fn task_stopped(&self, fixture: &str, revision: &str, task: u32, at: DateTime<Utc>) -> Value {
+        let mut e = fixture_json(fixture);
+        let task_arn = format!("arn:aws:ecs:us-east-1:123456789012:task/{}/{:032x}", self.cluster, task);
+        e["id"] = json!(format!("{}-task-{task}", self.s.name));
+        e["time"] = json!(rfc3339(at));
+        e["detail"]["clusterArn"] = json!(format!("arn:aws:ecs:us-east-1:123456789012:cluster/{}", self.cluster));
+        e["detail"]["taskArn"] = json!(task_arn);
+        e["detail"]["group"] = json!("service:api");
+        e["detail"]["taskDefinitionArn"] = json!(revision);
+        e
+    }
+
+    fn tick(&self, at: DateTime<Utc>) -> Value {
+        let mut e = fixture_json("scheduled-tick.json");
+        e["id"] = json!(format!("{}-tick-{}", self.s.name, at.timestamp()));
+        e["time"] = json!(rfc3339(at));
+        e
+    }
+
+    /// Takes `revision` through COMPLETED and the bake; returns when it was declared healthy.
+    async fn make_healthy(&self, revision: &str) -> DateTime<Utc> {
+        let t0 = self.started(revision);
+        self.force("COMPLETED", json!({}));
+        self.gate(&self.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", revision, t0 + Duration::minutes(3))).await;
+        let report = self.gate(&self.tick(t0 + Duration::minutes(9))).await;
+        assert_eq!(verdicts(&report), ["healthy"], "{report:?}");
+        t0 + Duration::minutes(9)
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn verdicts(report: &GateReport) -> Vec<&str> {
+    report.rollouts.iter().map(|r| r.verdict.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_failed_rollout_goes_back_to_the_last_known_good_revision() {
+    let mut g = Gated::new("gate-failed", &[]);
+    let (digest, v1, _) = g.deploy("v1").await;
+    let t0 = g.started(&v1);
+    let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_IN_PROGRESS", &v1, t0)).await;
+    assert_eq!(verdicts(&report), ["verifying"], "{report:?}");
+
+    g.force("FAILED", json!({"reason": "tasks failed to start"}));
+    let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + Duration::minutes(2))).await;
+    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert_eq!(report.rollouts[0].rolled_back_to.as_deref(), Some(g.base.as_str()));
+
+    // What AWS shows: back on the pre-rollgate revision, the digest marked failed.
+    assert_eq!(g.live(), g.base);
+    assert_eq!(g.state(&v1), "rolled-back");
+    let (_, tags) = g.s.describe_task_definition(&v1);
+    assert!(tags["rollgate:reason"].as_str().unwrap().contains("tasks failed to start"), "{tags:?}");
+    assert!(g.service_tags().contains_key(&format!("rollgate:failed:{digest}")));
+
+    // A duplicate of the same event changes nothing: no second rollback.
+    let updates = g.s.count_calls("UpdateService");
+    let again = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + Duration::minutes(2))).await;
+    assert!(again.rollouts.is_empty(), "{again:?}");
+    assert_eq!(g.s.count_calls("UpdateService"), updates);
+}
+
+#[tokio::test]
+async fn the_healthy_path_sets_the_last_known_good_and_a_later_failure_returns_to_it() {
+    let mut g = Gated::new("gate-healthy", &[]);
+    let (_, v1, _) = g.deploy("v1").await;
+    g.make_healthy(&v1).await;
+    assert_eq!(g.state(&v1), "healthy");
+    assert_eq!(g.service_tags()["rollgate:last-good"], json!(v1));
+
+    // v2 is deployed but never verified; v3 follows it and fails: back to v1, not to v2 (n-1).
+    let (_, v2, _) = g.deploy("v2").await;
+    let (_, v3, _) = g.deploy("v3").await;
+    assert_eq!(g.s.describe_task_definition(&v3).1["rollgate:previous"], json!(v2));
+    g.force("FAILED", json!({}));
+    let t0 = g.started(&v3);
+    let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v3, t0 + Duration::minutes(1))).await;
+    assert!(verdicts(&report).contains(&"rolled-back"), "{report:?}");
+    assert_eq!(g.live(), v1);
+    assert_eq!(g.state(&v2), "superseded");
+}
+
+#[tokio::test]
+async fn an_alarm_in_alarm_during_the_bake_rolls_back() {
+    let mut g = Gated::new("gate-alarm", &[("rollgate:alarm-prefix", "gate-alarm-")]);
+    let alarm = format!("gate-alarm-{}-p99", g.s.name);
+    g.s.boto(
+        "cloudwatch",
+        "put_metric_alarm",
+        json!({"AlarmName": alarm, "MetricName": "TargetResponseTime", "Namespace": "AWS/ApplicationELB",
+               "Statistic": "Average", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
+               "ComparisonOperator": "GreaterThanThreshold"}),
+    );
+    let (_, v1, _) = g.deploy("v1").await;
+    let t0 = g.started(&v1);
+    g.force("COMPLETED", json!({}));
+    let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &v1, t0 + Duration::minutes(3))).await;
+    assert_eq!(verdicts(&report), ["baking"], "{report:?}");
+
+    g.s.boto(
+        "cloudwatch",
+        "set_alarm_state",
+        json!({"AlarmName": alarm, "StateValue": "ALARM", "StateReason": "p99 > 1s"}),
+    );
+    let report = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
+    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert!(report.rollouts[0].detail.contains(&format!("alarm {alarm} is in ALARM during the bake")), "{report:?}");
+    assert_eq!(g.live(), g.base);
+    assert_eq!(
+        g.s.count_calls("DescribeAlarms"),
+        2,
+        "one DescribeAlarms per invocation: the COMPLETED event, the tick"
+    );
+}
+
+#[tokio::test]
+async fn three_oom_kills_roll_back_with_that_reason() {
+    let mut g = Gated::new("gate-oom", &[]);
+    let (_, v1, _) = g.deploy("v1").await;
+    let t0 = g.started(&v1);
+    for task in 1..=2 {
+        let report = g.gate(&g.task_stopped("ecs-task-stopped-oom.json", &v1, task, t0 + Duration::minutes(1))).await;
+        assert!(!verdicts(&report).contains(&"rolled-back"), "{report:?}");
+    }
+    // A duplicate delivery of task 2 does not count twice.
+    g.gate(&g.task_stopped("ecs-task-stopped-oom.json", &v1, 2, t0 + Duration::minutes(1))).await;
+    assert_eq!(g.live(), v1);
+    // Normal stops (scale-in) are not counted and write nothing.
+    let writes = g.s.writes().len();
+    let report = g.gate(&g.task_stopped("ecs-task-stopped-scale-in.json", &v1, 9, t0 + Duration::minutes(1))).await;
+    assert!(report.ignored.is_some(), "{report:?}");
+    assert_eq!(g.s.writes().len(), writes);
+
+    let report = g.gate(&g.task_stopped("ecs-task-stopped-oom.json", &v1, 3, t0 + Duration::minutes(2))).await;
+    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert_eq!(report.rollouts[0].detail, "3 tasks OOM-killed at 512 MiB: raise memory");
+    assert_eq!(g.live(), g.base);
+    let (_, tags) = g.s.describe_task_definition(&v1);
+    assert_eq!(tags["rollgate:reason"], "3 tasks OOM-killed at 512 MiB: raise memory");
+}
+
+#[tokio::test]
+async fn an_exceeded_deadline_rolls_back() {
+    let mut g = Gated::new("gate-deadline", &[("rollgate:deadline", "10m")]);
+    let (_, v1, _) = g.deploy("v1").await;
+    let t0 = g.started(&v1);
+    let report = g.gate(&g.tick(t0 + Duration::minutes(9))).await;
+    assert_eq!(verdicts(&report), ["verifying"], "{report:?}");
+    let report = g.gate(&g.tick(t0 + Duration::minutes(9) + Duration::seconds(30))).await;
+    assert_eq!(verdicts(&report), ["waiting"], "{report:?}");
+    assert_eq!(g.live(), v1);
+    let report = g.gate(&g.tick(t0 + Duration::minutes(11))).await;
+    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert!(report.rollouts[0].detail.contains("not COMPLETED within the 10m deadline"), "{report:?}");
+    assert_eq!(g.live(), g.base);
+}
+
+#[tokio::test]
+async fn after_a_circuit_breaker_rollback_there_is_no_second_update() {
+    let mut g = Gated::new("gate-breaker", &[]);
+    let (digest, v1, _) = g.deploy("v1").await;
+    let t0 = g.started(&v1);
+    g.force("FAILED", json!({"rollback": true, "reason": "ECS deployment circuit breaker: tasks failed to start."}));
+    assert_eq!(g.live(), g.base, "the emulator's circuit breaker moved the service back");
+    let updates = g.s.count_calls("UpdateService");
+
+    let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + Duration::minutes(4))).await;
+    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert!(report.rollouts[0].detail.contains("circuit breaker already rolled back"), "{report:?}");
+    assert_eq!(g.s.count_calls("UpdateService"), updates, "no second UpdateService");
+    assert_eq!(g.state(&v1), "rolled-back");
+    assert!(g.service_tags().contains_key(&format!("rollgate:failed:{digest}")));
+    // The scheduled sweep afterwards finds nothing in flight.
+    let report = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
+    assert!(report.rollouts.is_empty(), "{report:?}");
+}
+
+#[tokio::test]
+async fn redelivering_the_failed_push_deploys_nothing() {
+    let mut g = Gated::new("gate-redeliver", &[]);
+    let (_, v1, push) = g.deploy("v1").await;
+    g.force("FAILED", json!({}));
+    g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, g.started(&v1))).await;
+    assert_eq!(g.live(), g.base);
+    let revisions = g.s.revisions("model");
+
+    let report = g.run_deploy(&push).await;
+    match &report.services[0].outcome {
+        rollgate_core::report::Outcome::Skipped { reason, .. } => {
+            assert!(reason.contains("failed on this service"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(g.s.revisions("model"), revisions);
+    assert_eq!(g.live(), g.base);
+    // A new digest deploys normally.
+    let (_, v2, _) = g.deploy("v2").await;
+    assert_eq!(g.live(), v2);
+}
+
+#[tokio::test]
+async fn events_for_services_that_are_not_rollgates_write_nothing() {
+    let s = Scenario::new("gate-foreign");
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let def = s.model_task_definition("model", &repo);
+    let arn = s.service(ServiceSpec { cluster: &cluster, name: "api", task_definition: &def, tags: vec![] });
+    let g = Gated { s, cluster: cluster.clone(), repo, base: def.clone(), service_arn: arn, pushes: 0 };
+    g.s.boto(
+        "ecs",
+        "update_service",
+        json!({"cluster": cluster, "service": "api", "taskDefinition": def, "forceNewDeployment": true}),
+    );
+    g.force("FAILED", json!({}));
+    let now = Utc::now();
+    let events = [
+        g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &def, now),
+        g.task_stopped("ecs-task-stopped-oom.json", &def, 1, now),
+        g.tick(now + Duration::hours(1)),
+    ];
+    for event in &events {
+        let report = g.gate(event).await;
+        assert!(report.rollouts.is_empty(), "{report:?}");
+    }
+    // A cluster the gate does not watch is not even read.
+    let mut elsewhere = g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &def, now);
+    elsewhere["resources"] = json!(["arn:aws:ecs:us-east-1:123456789012:service/not-watched/api"]);
+    assert!(g.gate(&elsewhere).await.ignored.unwrap().contains("not in ROLLGATE_CLUSTERS"));
+    assert_eq!(g.s.writes(), vec![], "nothing written");
+    assert_eq!(g.live(), def);
+}
+
+#[tokio::test]
+async fn malformed_gate_events_are_non_retryable_and_call_nothing() {
+    let g = Gated::new("gate-malformed", &[]);
+    let mut broken = fixture_json("ecs-task-stopped-oom.json");
+    broken["detail"]["taskDefinitionArn"] = json!("not-an-arn");
+    for event in [broken, fixture_json("ecr-push.json"), json!({"detail-type": "ECS Task State Change"}), json!([])] {
+        let err = g.try_gate(&event).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::NonRetryable, "{event}");
+    }
+    assert_eq!(g.s.calls(), vec![]);
+}
+
+#[tokio::test]
+async fn with_no_known_good_revision_the_service_is_left_as_it_is() {
+    let s = Scenario::new("gate-no-target");
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let service_arn = format!("arn:aws:ecs:us-east-1:123456789012:service/{cluster}/api");
+    // A revision already carrying a rollgate ledger, with nothing known good behind it.
+    let image = format!("{}/{repo}@sha256:{}", s.registry(), "e".repeat(64));
+    let lonely = s.register(json!({
+        "family": format!("{}-model", s.name),
+        "containerDefinitions": [{"name": "model", "image": image, "essential": true}],
+        "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+        "tags": [
+            {"key": "rollgate:digest", "value": format!("sha256:{}", "e".repeat(64))},
+            {"key": "rollgate:pushed-at", "value": "2026-11-28T09:00:00Z"},
+            {"key": "rollgate:event-id", "value": "e"},
+            {"key": "rollgate:service", "value": service_arn},
+            {"key": "rollgate:container", "value": "model"},
+            {"key": "rollgate:state", "value": "verifying"}
+        ]
+    }));
+    s.service(ServiceSpec {
+        cluster: &cluster,
+        name: "api",
+        task_definition: &lonely,
+        tags: vec![("rollgate:repository", repo.clone())],
+    });
+    let g = Gated { s, cluster, repo, base: lonely.clone(), service_arn, pushes: 0 };
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "forceNewDeployment": true}));
+    g.force("FAILED", json!({}));
+    let report = g.gate(&g.tick(Utc::now())).await;
+    assert_eq!(verdicts(&report), ["failed"], "{report:?}");
+    assert!(report.rollouts[0].detail.contains("no known good revision"), "{report:?}");
+    assert_eq!(g.live(), lonely);
+    assert_eq!(g.s.count_calls("UpdateService"), 0);
+    assert_eq!(g.state(&lonely), "failed");
+}
+
+/// A one-shot HTTP server on loopback that answers every request with `status` and `body`.
+fn model_endpoint(status: u16, body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/predict", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let reply =
+                format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn the_smoke_test_gates_the_verdict() {
+    for (status, body, want) in [
+        (200, "{\"label\": \"positive\"}", "healthy"),
+        (500, "boom", "rolled-back"),
+        (200, "{\"label\": \"negative\"}", "rolled-back"),
+    ] {
+        let url = model_endpoint(status, body);
+        let mut g = Gated::new(
+            "gate-smoke",
+            &[
+                ("rollgate:smoke-url", &url),
+                ("rollgate:smoke-body", "base64:eyJ0ZXh0IjogImdyZWF0In0="),
+                ("rollgate:smoke-match", "positive"),
+                ("rollgate:bake", "0"),
+            ],
+        );
+        let (_, v1, _) = g.deploy("v1").await;
+        g.force("COMPLETED", json!({}));
+        let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &v1, g.started(&v1))).await;
+        assert_eq!(verdicts(&report), [want], "HTTP {status} {body}: {report:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_verdict_is_published_with_the_documented_schema() {
+    let mut g = Gated::new("gate-notify", &[]);
+    let queue = g.s.boto("sqs", "create_queue", json!({"QueueName": format!("{}-q", g.s.name)}))["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue_arn = g.s.boto("sqs", "get_queue_attributes", json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}))
+        ["Attributes"]["QueueArn"]
+        .clone();
+    let rule = format!("{}-verdicts", g.s.name);
+    g.s.boto("events", "put_rule", json!({"Name": rule, "EventPattern": json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}).to_string()}));
+    g.s.boto("events", "put_targets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
+
+    let (digest, v1, _) = g.deploy("v1").await;
+    let t0 = g.started(&v1);
+    g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_IN_PROGRESS", &v1, t0)).await; // started
+    g.make_healthy(&v1).await; // healthy
+    let (_, v2, _) = g.deploy("v2").await;
+    g.force("FAILED", json!({}));
+    g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v2, g.started(&v2))).await; // rolled back
+
+    let mut received = Vec::new();
+    loop {
+        let out = g.s.boto("sqs", "receive_message", json!({"QueueUrl": queue, "MaxNumberOfMessages": 10}));
+        let Some(messages) = out["Messages"].as_array().filter(|m| !m.is_empty()).cloned() else { break };
+        for m in messages {
+            received.push(serde_json::from_str::<Value>(m["Body"].as_str().unwrap()).unwrap());
+            g.s.boto("sqs", "delete_message", json!({"QueueUrl": queue, "ReceiptHandle": m["ReceiptHandle"]}));
+        }
+    }
+    let kinds: Vec<&str> = received.iter().map(|e| e["detail-type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Rollout Started", "Rollout Healthy", "Rollout Rolled Back"], "{received:?}");
+    for e in &received {
+        assert_eq!(e["source"], "rollgate");
+        let d = &e["detail"];
+        assert_eq!(d["schema_version"], 1);
+        assert_eq!(d["cluster"], json!(g.cluster));
+        assert_eq!(d["service"], "api");
+        assert_eq!(d["service_arn"], json!(g.service_arn));
+        for field in ["verdict", "revision", "digest", "image_tag", "previous", "at"] {
+            assert!(d.get(field).is_some(), "{field} missing: {d}");
+        }
+    }
+    assert_eq!(received[0]["detail"]["digest"], json!(digest));
+    let rb = &received[2]["detail"];
+    assert_eq!(
+        (rb["verdict"].as_str(), rb["rolled_back_to"].as_str(), rb["rolled_back_by"].as_str()),
+        (Some("rolled-back"), Some(v1.as_str()), Some("rollgate"))
+    );
+    assert!(rb["reason"].is_string());
+}

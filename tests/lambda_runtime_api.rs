@@ -144,3 +144,46 @@ fn a_broken_configuration_fails_the_cold_start_and_calls_nothing() {
     }
     assert_eq!(s.calls(), vec![]);
 }
+
+#[test]
+fn the_health_gate_binary_serves_events_through_the_runtime_api() {
+    let s = Scenario::new("rapi-gate");
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let base = s.model_task_definition("model", &repo);
+    s.service(ServiceSpec {
+        cluster: &cluster,
+        name: "api",
+        task_definition: &base,
+        tags: vec![("rollgate:repository", repo.clone())],
+    });
+    let tick = fixture_json("scheduled-tick.json").to_string();
+    let malformed = json!({"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {}}).to_string();
+    let report = run_lambda(&s, "health-gate", &[("ROLLGATE_CLUSTERS", &cluster)], &[tick.clone(), tick, malformed]);
+    assert_eq!(report["runner_error"], Value::Null, "{report}");
+    let inv = report["invocations"].as_array().expect("invocations");
+    assert_eq!(inv[0]["status"], "ok", "{report}");
+    assert_eq!(inv[0]["response"]["trigger"], "schedule");
+    assert_eq!(inv[0]["response"]["rollouts"], json!([]), "nothing in flight: {report}");
+    assert_eq!(inv[2]["error_type"], "NonRetryable", "{report}");
+    // The first sweep adopts the steady pre-rollgate revision as the last known good; the
+    // second only lists and describes: a quiet service costs two reads per tick.
+    let ops: Vec<String> = s.calls().into_iter().map(|(_, op)| op).collect();
+    assert_eq!(
+        ops,
+        [
+            "ListServices",
+            "DescribeServices",
+            "DescribeTaskDefinition",
+            "TagResource",
+            "ListServices",
+            "DescribeServices"
+        ]
+    );
+    let tags = s.describe_service(&cluster, "api")["tags"].clone();
+    assert!(
+        tags.as_array().unwrap().iter().any(|t| t["key"] == "rollgate:last-good" && t["value"] == json!(base)),
+        "{tags}"
+    );
+    assert!(logs(&report).iter().any(|l| l["decision"] == "rejected"));
+}

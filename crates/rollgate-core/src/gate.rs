@@ -363,6 +363,21 @@ pub enum Resolution {
     NoTarget,
 }
 
+/// The revision that was live and steady before rollgate's first rollout counts as known
+/// good: when the gate meets such a revision (no rollgate ledger, live, its deployment
+/// COMPLETED with every task running) on a service without a last known good revision,
+/// it records it, so later sweeps skip the service until the next rollout.
+pub fn adopt_known_good(service: &ServiceView, revision: &TaskDefSummary) -> Option<(String, String)> {
+    let steady = service
+        .deployment_of(&revision.arn)
+        .is_some_and(|d| d.rollout_state.as_deref() == Some("COMPLETED") && d.running_count >= d.desired_count);
+    let adopt = !service.tags.contains_key(keys::LAST_GOOD)
+        && RolloutState::of(&revision.tags).is_none()
+        && service.task_definition.as_ref() == Some(&revision.arn)
+        && steady;
+    adopt.then(|| (keys::LAST_GOOD.to_owned(), revision.arn.to_string()))
+}
+
 /// Judges one rollout.
 pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     let rev = &f.revision.arn;

@@ -489,3 +489,21 @@ fn rollout_states_round_trip() {
     assert_eq!(RolloutState::of(&Tags::new()), None);
     assert_eq!(RolloutState::of(&tags(&[(keys::DIGEST, D3)])), Some(RolloutState::Deploying));
 }
+
+#[test]
+fn a_steady_pre_rollgate_revision_is_adopted_as_known_good_once() {
+    use rollgate_core::gate::adopt_known_good;
+    let mut w = World::new();
+    w.service.tags.remove(keys::LAST_GOOD);
+    w.revision.tags = tags(&[("team", "ml")]); // not a rollgate revision
+    assert_eq!(adopt_known_good(&w.service, &w.revision), None, "its deployment is still IN_PROGRESS");
+    let w = w.rollout("COMPLETED", 1);
+    assert_eq!(adopt_known_good(&w.service, &w.revision), None, "1/2 tasks running is not steady");
+    let mut w = w.rollout("COMPLETED", 2);
+    assert_eq!(adopt_known_good(&w.service, &w.revision), Some((keys::LAST_GOOD.to_owned(), rev(3).to_string())));
+    w.service.tags.insert(keys::LAST_GOOD.into(), rev(1).to_string());
+    assert_eq!(adopt_known_good(&w.service, &w.revision), None, "a last known good already exists");
+    w.service.tags.remove(keys::LAST_GOOD);
+    w.revision.tags.insert(keys::DIGEST.into(), D3.into());
+    assert_eq!(adopt_known_good(&w.service, &w.revision), None, "rollgate's own revisions earn it through the gate");
+}

@@ -15,7 +15,8 @@ use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    GateSettings, Resolution, RolloutFacts, RolloutState, StopCause, Verdict, bad_tasks, evaluate, plan,
+    GateSettings, Resolution, RolloutFacts, RolloutState, StopCause, Verdict, adopt_known_good, bad_tasks, evaluate,
+    plan,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
@@ -287,13 +288,28 @@ impl<A: GateApi> Gate<'_, A> {
             .filter(|t| Some(t.as_str()) != last_good && seen.insert(t.as_str()))
             .collect();
         for revision in targets {
-            match self.aws.describe_task_definition(revision).await {
-                Ok(snapshot) => {
-                    let reported = reported.for_revision(service, revision);
-                    self.revision(service, &settings, &snapshot, reported, report).await;
+            let snapshot = match self.aws.describe_task_definition(revision).await {
+                Ok(snapshot) => snapshot,
+                Err(e) => {
+                    report.failures.push(failure(&service.arn, e));
+                    continue;
                 }
-                Err(e) => report.failures.push(failure(&service.arn, e)),
+            };
+            if let Some(tag) = adopt_known_good(service, &snapshot.summary) {
+                info!(
+                    cluster = service.arn.cluster_name(),
+                    service = service.arn.name(),
+                    revision = %revision,
+                    decision = "known-good",
+                    "the steady pre-rollgate revision is the last known good"
+                );
+                if let Err(e) = self.aws.tag_resource(service.arn.as_str(), &[tag]).await {
+                    report.failures.push(failure(&service.arn, e));
+                }
+                continue;
             }
+            let reported = reported.for_revision(service, revision);
+            self.revision(service, &settings, &snapshot, reported, report).await;
         }
     }
 

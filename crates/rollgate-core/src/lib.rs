@@ -16,6 +16,7 @@ pub mod filter;
 pub mod gate;
 pub mod image;
 pub mod ledger;
+pub mod permissions;
 pub mod report;
 pub mod service;
 

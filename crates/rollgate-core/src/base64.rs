@@ -45,3 +45,33 @@ mod tests {
         assert_eq!(decode("Zh=="), None, "non-zero padding bits");
     }
 }
+
+/// Standard base64 encoding with padding.
+pub fn encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod encode_tests {
+    #[test]
+    fn round_trips() {
+        for s in ["", "f", "fo", "foo", "foob", "{\"text\": \"great\"}"] {
+            let enc = super::encode(s.as_bytes());
+            assert_eq!(super::decode(&enc).as_deref(), Some(s.as_bytes()), "{s} -> {enc}");
+        }
+        assert_eq!(super::encode(b"foo"), "Zm9v");
+        assert_eq!(super::encode(b"f"), "Zg==");
+    }
+}

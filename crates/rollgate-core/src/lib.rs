@@ -6,6 +6,7 @@
 
 pub mod arn;
 pub mod base64;
+pub mod buildspec;
 pub mod config;
 pub mod deploy;
 pub mod duration;
@@ -15,6 +16,7 @@ pub mod event;
 pub mod filter;
 pub mod gate;
 pub mod image;
+pub mod infra;
 pub mod ledger;
 pub mod permissions;
 pub mod report;

@@ -1,0 +1,13 @@
+//! The base infrastructure `rollgate up` converges: configuration, desired resources, plan.
+//!
+//! Pure like the rest of the core: [`config`] validates rollgate.toml before any AWS call,
+//! [`desired`] turns it into resources described as canonical attributes, and [`plan`]
+//! compares them with what AWS has (read by rollgate-aws) into create/update/unchanged steps.
+
+pub mod config;
+pub mod desired;
+pub mod plan;
+
+pub use config::{AppConfig, ConfigError};
+pub use desired::{Attrs, Kind, Resource};
+pub use plan::{AttrDiff, Change, Plan, Step};

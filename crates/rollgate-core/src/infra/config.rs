@@ -261,7 +261,7 @@ impl AppConfig {
         match FARGATE.iter().find(|(cpu, ..)| *cpu == t.cpu) {
             None => return Err(err("task.cpu", "a Fargate size: 256, 512, 1024, 2048, 4096, 8192 or 16384")),
             Some(&(cpu, min, max, step)) => {
-                if t.memory < min || t.memory > max || (t.memory - min) % step != 0 {
+                if t.memory < min || t.memory > max || !(t.memory - min).is_multiple_of(step) {
                     return Err(err(
                         "task.memory",
                         format!(

@@ -10,6 +10,7 @@ pub mod config;
 pub mod ecs;
 pub mod error;
 pub mod events;
+pub mod infra;
 pub mod probe;
 
 pub use config::AwsOptions;

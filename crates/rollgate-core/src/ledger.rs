@@ -27,6 +27,12 @@ pub mod keys {
     pub const PREVIOUS: &str = "rollgate:previous";
     pub const EVENT_ID: &str = "rollgate:event-id";
     pub const SERVICE: &str = "rollgate:service";
+    /// Model lineage, from the image build (`model-build`).
+    pub const MODEL_VERSION: &str = "rollgate:model-version";
+    pub const BUILD_ID: &str = "rollgate:build-id";
+    /// Ownership tags of `rollgate up`: carried over to every revision, so `down` finds them.
+    pub const MANAGED: &str = "rollgate:managed";
+    pub const APP: &str = "rollgate:app";
     /// The rollback target known when the revision was deployed.
     pub const KNOWN_GOOD: &str = "rollgate:known-good";
 
@@ -143,7 +149,10 @@ pub fn revision_tags(base: &Tags, record: &RevisionRecord) -> Vec<(String, Strin
     let own = record.to_tags();
     let room = MAX_TAGS.saturating_sub(own.len());
     base.iter()
-        .filter(|(k, _)| !k.starts_with(keys::PREFIX) && !k.starts_with("aws:"))
+        .filter(|(k, _)| {
+            let ownership = k.as_str() == keys::MANAGED || k.as_str() == keys::APP;
+            ownership || (!k.starts_with(keys::PREFIX) && !k.starts_with("aws:"))
+        })
         .take(room)
         .map(|(k, v)| (k.clone(), v.clone()))
         .chain(own)

@@ -14,8 +14,8 @@ use crate::{AccountId, Region};
 pub type Attrs = BTreeMap<String, String>;
 
 /// Tags on every resource rollgate creates; `down` deletes only what carries them.
-pub const MANAGED_TAG: &str = "rollgate:managed";
-pub const APP_TAG: &str = "rollgate:app";
+pub const MANAGED_TAG: &str = keys::MANAGED;
+pub const APP_TAG: &str = keys::APP;
 
 /// The kinds, in dependency order (creation order; `down` goes backwards).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -243,7 +243,11 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
             ("task_family", config.family()),
             ("desired_count", s.desired_count.to_string()),
             ("circuit_breaker", "enable, rollback".to_owned()),
-            ("health_check_grace_period", s.health_check_grace_period.to_string()),
+            // ECS accepts a grace period only for services behind a load balancer.
+            (
+                "health_check_grace_period",
+                if s.target_group_arn.is_some() { s.health_check_grace_period.to_string() } else { String::new() },
+            ),
             ("subnets", sorted_list(&s.subnets)),
             ("security_groups", sorted_list(&s.security_groups)),
             ("assign_public_ip", if s.assign_public_ip { "ENABLED" } else { "DISABLED" }.to_owned()),

@@ -1,0 +1,1102 @@
+//! Reading and converging the base infrastructure (`rollgate plan / up / down`).
+//!
+//! Each kind of resource is read into the same canonical attributes rollgate-core's
+//! `desired` produces, so the plan is a comparison; writes are per kind and per attribute.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_codebuild::types as cb;
+use aws_sdk_ecs::types as ecs;
+use rollgate_core::gate::RolloutState;
+use rollgate_core::infra::desired::{
+    APP_TAG, Env, MANAGED_TAG, SERVICE_SETTING_KEYS, canonical_json, parse_tags_attr, tags_attr,
+};
+use rollgate_core::infra::plan::{Change, LIVE_TASK_DEFINITION, Observed, Step};
+use rollgate_core::infra::{Attrs, Kind, Resource};
+use rollgate_core::ledger::keys;
+use rollgate_core::{AccountId, Region, TaskDefArn};
+
+use crate::AwsError;
+
+/// Every client `rollgate up` needs, built from one `SdkConfig`.
+#[derive(Debug, Clone)]
+pub struct Infra {
+    ecr: aws_sdk_ecr::Client,
+    ecs: aws_sdk_ecs::Client,
+    iam: aws_sdk_iam::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    codebuild: aws_sdk_codebuild::Client,
+    sts: aws_sdk_sts::Client,
+    region: Option<String>,
+}
+
+/// The name of the inline policy rollgate writes on a role.
+const INLINE_POLICY: &str = "rollgate";
+
+fn api<E>(op: &'static str) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> AwsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |e| AwsError::from_sdk(op, e)
+}
+
+/// `Ok(None)` for the "does not exist" codes of a read, the error otherwise.
+fn absent<T>(result: Result<T, AwsError>, codes: &[&str]) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code().is_some_and(|c| codes.contains(&c)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl Infra {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            ecr: aws_sdk_ecr::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            codebuild: aws_sdk_codebuild::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+            region: config.region().map(ToString::to_string),
+        }
+    }
+
+    /// The account and region the resources go to.
+    pub async fn env(&self) -> Result<Env, AwsError> {
+        let region = self.region.clone().ok_or_else(|| {
+            AwsError::Config("no AWS region: set AWS_REGION or a region in your AWS profile".into())
+        })?;
+        let id = self.sts.get_caller_identity().send().await.map_err(api("GetCallerIdentity"))?;
+        let account = id.account.ok_or(AwsError::Incomplete { operation: "GetCallerIdentity", field: "Account" })?;
+        Ok(Env {
+            account: AccountId::parse(&account).map_err(|e| AwsError::Config(e.to_string()))?,
+            region: Region::parse(&region).map_err(|e| AwsError::Config(e.to_string()))?,
+        })
+    }
+
+    /// Reads what AWS has for each desired resource.
+    pub async fn observe(&self, desired: &[Resource]) -> Result<Observed, AwsError> {
+        let mut observed = Observed::new();
+        for r in desired {
+            if let Some(attrs) = self.read(r, &observed).await? {
+                observed.insert((r.kind, r.name.clone()), attrs);
+            }
+        }
+        Ok(observed)
+    }
+
+    async fn read(&self, r: &Resource, so_far: &Observed) -> Result<Option<Attrs>, AwsError> {
+        match r.kind {
+            Kind::Repository => self.read_repository(&r.name).await,
+            Kind::LogGroup => self.read_log_group(&r.name).await,
+            Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole => self.read_role(&r.name).await,
+            Kind::BuildProject => self.read_build_project(&r.name).await,
+            Kind::Cluster => self.read_cluster(&r.name).await,
+            Kind::TaskDefinition => {
+                // The live revision: the service's, else the family's latest.
+                let service = so_far.iter().find(|((k, _), _)| *k == Kind::Service).map(|(_, a)| a);
+                let live = match service.and_then(|a| a.get(LIVE_TASK_DEFINITION)) {
+                    Some(arn) => arn.clone(),
+                    None => r.name.clone(),
+                };
+                self.read_task_definition(&live, r.attrs.get("container").map(String::as_str).unwrap_or_default()).await
+            }
+            Kind::Service => {
+                let cluster = r.attrs.get("cluster").cloned().unwrap_or_default();
+                self.read_service(&cluster, &r.name).await
+            }
+        }
+    }
+
+    async fn read_repository(&self, name: &str) -> Result<Option<Attrs>, AwsError> {
+        let out = self.ecr.describe_repositories().repository_names(name).send().await.map_err(api("DescribeRepositories"));
+        let Some(out) = absent(out, &["RepositoryNotFoundException"])? else { return Ok(None) };
+        let Some(repo) = out.repositories.unwrap_or_default().into_iter().next() else { return Ok(None) };
+        let lifecycle = self.ecr.get_lifecycle_policy().repository_name(name).send().await.map_err(api("GetLifecyclePolicy"));
+        let lifecycle = absent(lifecycle, &["LifecyclePolicyNotFoundException"])?
+            .and_then(|l| l.lifecycle_policy_text)
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .map(|v| canonical_json(&v))
+            .unwrap_or_default();
+        let arn = repo.repository_arn.clone().unwrap_or_default();
+        let tags = self.ecr.list_tags_for_resource().resource_arn(&arn).send().await.map_err(api("ListTagsForResource"))?;
+        let tags = tags.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect::<Vec<_>>();
+        Ok(Some(attrs([
+            ("scan_on_push", repo.image_scanning_configuration.map(|c| c.scan_on_push).unwrap_or(false).to_string()),
+            ("tag_mutability", repo.image_tag_mutability.map(|m| m.as_str().to_owned()).unwrap_or_default()),
+            ("lifecycle_policy", lifecycle),
+            ("tags", managed_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            ("arn", arn),
+        ])))
+    }
+
+    async fn read_log_group(&self, name: &str) -> Result<Option<Attrs>, AwsError> {
+        let out = self.logs.describe_log_groups().log_group_name_prefix(name).send().await.map_err(api("DescribeLogGroups"))?;
+        let Some(group) = out.log_groups.unwrap_or_default().into_iter().find(|g| g.log_group_name.as_deref() == Some(name))
+        else {
+            return Ok(None);
+        };
+        let arn = group.arn.clone().unwrap_or_default().trim_end_matches(":*").to_owned();
+        let tags = self.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(api("ListTagsForResource"))?;
+        let tags = tags.tags.unwrap_or_default();
+        Ok(Some(attrs([
+            ("retention_days", group.retention_in_days.map(|d| d.to_string()).unwrap_or_default()),
+            ("tags", managed_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            ("arn", arn),
+        ])))
+    }
+
+    async fn read_role(&self, name: &str) -> Result<Option<Attrs>, AwsError> {
+        let out = self.iam.get_role().role_name(name).send().await.map_err(api("GetRole"));
+        let Some(out) = absent(out, &["NoSuchEntity"])? else { return Ok(None) };
+        let Some(role) = out.role else { return Ok(None) };
+        let trust: serde_json::Value =
+            serde_json::from_str(&percent_decode(role.assume_role_policy_document.as_deref().unwrap_or("{}"))).unwrap_or_default();
+        let trusted = trust["Statement"][0]["Principal"]["Service"].as_str().unwrap_or_default().to_owned();
+        let attached = self.iam.list_attached_role_policies().role_name(name).send().await.map_err(api("ListAttachedRolePolicies"))?;
+        let mut managed: Vec<String> = attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect();
+        managed.sort();
+        let inline = self.iam.get_role_policy().role_name(name).policy_name(INLINE_POLICY).send().await.map_err(api("GetRolePolicy"));
+        let inline = absent(inline, &["NoSuchEntity"])?
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(&percent_decode(&p.policy_document)).ok())
+            .map(|v| canonical_json(&v))
+            .unwrap_or_default();
+        let tags = role.tags.unwrap_or_default();
+        Ok(Some(attrs([
+            ("trusted_service", trusted),
+            ("managed_policies", managed.join(", ")),
+            ("inline_policy", inline),
+            ("tags", managed_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))),
+            ("arn", role.arn),
+        ])))
+    }
+
+    async fn read_build_project(&self, name: &str) -> Result<Option<Attrs>, AwsError> {
+        let out = self.codebuild.batch_get_projects().names(name).send().await.map_err(api("BatchGetProjects"))?;
+        let Some(p) = out.projects.unwrap_or_default().into_iter().next() else { return Ok(None) };
+        let env = p.environment.as_ref();
+        let vars: BTreeMap<String, String> = env
+            .map(|e| e.environment_variables().iter().map(|v| (v.name.clone(), v.value.clone())).collect())
+            .unwrap_or_default();
+        let tags = p.tags.unwrap_or_default();
+        Ok(Some(attrs([
+            ("image", env.map(|e| e.image.clone()).unwrap_or_default()),
+            ("compute_type", env.map(|e| e.compute_type.as_str().to_owned()).unwrap_or_default()),
+            ("privileged", env.and_then(|e| e.privileged_mode).unwrap_or(false).to_string()),
+            ("service_role", p.service_role.unwrap_or_default()),
+            ("buildspec", p.source.and_then(|s| s.buildspec).unwrap_or_default()),
+            ("environment", tags_attr(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            (
+                "log_group",
+                p.logs_config.and_then(|l| l.cloud_watch_logs).and_then(|c| c.group_name).unwrap_or_default(),
+            ),
+            ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
+            ("arn", p.arn.unwrap_or_default()),
+        ])))
+    }
+
+    async fn read_cluster(&self, name: &str) -> Result<Option<Attrs>, AwsError> {
+        let out = self
+            .ecs
+            .describe_clusters()
+            .clusters(name)
+            .include(ecs::ClusterField::Settings)
+            .include(ecs::ClusterField::Tags)
+            .send()
+            .await
+            .map_err(api("DescribeClusters"))?;
+        let Some(c) = out.clusters.unwrap_or_default().into_iter().find(|c| c.status.as_deref() == Some("ACTIVE")) else {
+            return Ok(None);
+        };
+        let insights = c
+            .settings
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.name.as_ref().map(|n| n.as_str()) == Some("containerInsights"))
+            .and_then(|s| s.value)
+            .unwrap_or_else(|| "disabled".into());
+        let tags = c.tags.unwrap_or_default();
+        Ok(Some(attrs([
+            ("container_insights", insights),
+            ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
+            ("arn", c.cluster_arn.unwrap_or_default()),
+        ])))
+    }
+
+    async fn read_task_definition(&self, id: &str, container: &str) -> Result<Option<Attrs>, AwsError> {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(id)
+            .include(ecs::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(api("DescribeTaskDefinition"));
+        let Some(out) = absent(out, &["ClientException"])? else { return Ok(None) };
+        let Some(d) = out.task_definition else { return Ok(None) };
+        let c = d.container_definitions().iter().find(|c| c.name() == Some(container));
+        let health = c.and_then(|c| c.health_check.as_ref());
+        let env: BTreeMap<&str, &str> = c
+            .map(|c| c.environment().iter().filter_map(|kv| Some((kv.name()?, kv.value()?))).collect())
+            .unwrap_or_default();
+        let log_group = c
+            .and_then(|c| c.log_configuration.as_ref())
+            .and_then(|l| l.options.as_ref())
+            .and_then(|o| o.get("awslogs-group").cloned())
+            .unwrap_or_default();
+        let tags = out.tags.unwrap_or_default();
+        Ok(Some(attrs([
+            ("cpu", d.cpu.clone().unwrap_or_default()),
+            ("memory", d.memory.clone().unwrap_or_default()),
+            ("container", c.and_then(|c| c.name.clone()).unwrap_or_default()),
+            (
+                "port",
+                c.and_then(|c| c.port_mappings().first().and_then(|p| p.container_port)).map(|p| p.to_string()).unwrap_or_default(),
+            ),
+            ("health_check", health.and_then(|h| h.command().get(1).cloned()).unwrap_or_default()),
+            ("health_check_start_period", health.and_then(|h| h.start_period).map(|s| s.to_string()).unwrap_or_default()),
+            (
+                "cpu_architecture",
+                d.runtime_platform.as_ref().and_then(|p| p.cpu_architecture.as_ref()).map(|a| a.as_str().to_owned()).unwrap_or_else(|| "X86_64".into()),
+            ),
+            ("environment", tags_attr(env)),
+            ("log_group", log_group),
+            ("execution_role", d.execution_role_arn.clone().unwrap_or_default()),
+            ("task_role", d.task_role_arn.clone().unwrap_or_default()),
+            ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
+            ("arn", d.task_definition_arn.clone().unwrap_or_default()),
+        ])))
+    }
+
+    async fn read_service(&self, cluster: &str, name: &str) -> Result<Option<Attrs>, AwsError> {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .include(ecs::ServiceField::Tags)
+            .send()
+            .await
+            .map_err(api("DescribeServices"));
+        let Some(out) = absent(out, &["ClusterNotFoundException"])? else { return Ok(None) };
+        let Some(s) = out.services.unwrap_or_default().into_iter().find(|s| s.status.as_deref() == Some("ACTIVE")) else {
+            return Ok(None);
+        };
+        let vpc = s.network_configuration.as_ref().and_then(|n| n.awsvpc_configuration.as_ref());
+        let sorted = |v: &[String]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v.join(", ")
+        };
+        let breaker = s
+            .deployment_configuration
+            .as_ref()
+            .and_then(|d| d.deployment_circuit_breaker.as_ref())
+            .map(|b| match (b.enable, b.rollback) {
+                (true, true) => "enable, rollback",
+                (true, false) => "enable",
+                _ => "disabled",
+            })
+            .unwrap_or("disabled");
+        let live = s.task_definition.clone().unwrap_or_default();
+        let family = TaskDefArn::parse(&live).map(|a| a.revision().family).unwrap_or_default();
+        let tags = s.tags.clone().unwrap_or_default();
+        let owned = |k: &str| k == MANAGED_TAG || k == APP_TAG || SERVICE_SETTING_KEYS.contains(&k);
+        Ok(Some(attrs([
+            ("cluster", s.cluster_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or(cluster).to_owned()),
+            ("task_family", family),
+            ("desired_count", s.desired_count.to_string()),
+            ("circuit_breaker", breaker.to_owned()),
+            (
+                "health_check_grace_period",
+                s.health_check_grace_period_seconds.filter(|_| !s.load_balancers().is_empty()).map(|g| g.to_string()).unwrap_or_default(),
+            ),
+            ("subnets", vpc.map(|v| sorted(v.subnets())).unwrap_or_default()),
+            ("security_groups", vpc.map(|v| sorted(v.security_groups())).unwrap_or_default()),
+            (
+                "assign_public_ip",
+                vpc.and_then(|v| v.assign_public_ip.as_ref()).map(|a| a.as_str().to_owned()).unwrap_or_else(|| "DISABLED".into()),
+            ),
+            ("target_group", s.load_balancers().first().and_then(|l| l.target_group_arn.clone()).unwrap_or_default()),
+            ("tags", tags_attr(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))).filter(|(k, _)| owned(k)))),
+            (LIVE_TASK_DEFINITION, live),
+            ("arn", s.service_arn.unwrap_or_default()),
+        ])))
+    }
+
+    /// Carries out one step of a plan. Returns the ARN of what it created or changed.
+    pub async fn apply(&self, step: &Step, env: &Env, ctx: &mut ApplyContext) -> Result<(), AwsError> {
+        let r = &step.resource;
+        match (&step.change, r.kind) {
+            (Change::Unchanged, _) => Ok(()),
+            (Change::Create, Kind::Repository) => self.create_repository(r).await,
+            (Change::Create, Kind::LogGroup) => self.create_log_group(r).await,
+            (Change::Create, Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole) => self.create_role(r).await,
+            (Change::Create, Kind::BuildProject) => self.put_build_project(r, env, true).await,
+            (Change::Create, Kind::Cluster) => self.create_cluster(r).await,
+            (Change::Create, Kind::TaskDefinition) => {
+                ctx.new_revision = Some(self.register_task_definition(r, env, None).await?);
+                Ok(())
+            }
+            (Change::Create, Kind::Service) => self.create_service(r, ctx).await,
+            (Change::Update { diffs }, kind) => {
+                let changed = |a: &str| diffs.iter().any(|d| d.attr == a);
+                let tags = changed("tags").then(|| parse_tags_attr(&r.attrs["tags"]));
+                match kind {
+                    Kind::Repository => self.update_repository(r, &changed, tags).await,
+                    Kind::LogGroup => self.update_log_group(r, &changed, tags, ctx).await,
+                    Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole => self.update_role(r, &changed, tags, ctx).await,
+                    Kind::BuildProject => self.put_build_project(r, env, false).await,
+                    Kind::Cluster => self.update_cluster(r, &changed, tags, ctx).await,
+                    Kind::TaskDefinition => {
+                        let live = ctx.observed_arn(Kind::TaskDefinition, &r.name);
+                        ctx.new_revision = Some(self.register_task_definition(r, env, live.as_deref()).await?);
+                        Ok(())
+                    }
+                    Kind::Service => self.update_service(r, diffs, ctx).await,
+                }
+            }
+        }
+    }
+
+    async fn create_repository(&self, r: &Resource) -> Result<(), AwsError> {
+        let tags = parse_tags_attr(&r.attrs["tags"]);
+        self.ecr
+            .create_repository()
+            .repository_name(&r.name)
+            .image_scanning_configuration(
+                aws_sdk_ecr::types::ImageScanningConfiguration::builder().scan_on_push(r.attrs["scan_on_push"] == "true").build(),
+            )
+            .image_tag_mutability(r.attrs["tag_mutability"].as_str().into())
+            .set_tags(Some(tags.iter().map(|(k, v)| ecr_tag(k, v)).collect::<Result<_, _>>()?))
+            .send()
+            .await
+            .map_err(api("CreateRepository"))?;
+        self.ecr
+            .put_lifecycle_policy()
+            .repository_name(&r.name)
+            .lifecycle_policy_text(&r.attrs["lifecycle_policy"])
+            .send()
+            .await
+            .map_err(api("PutLifecyclePolicy"))?;
+        Ok(())
+    }
+
+    async fn update_repository(
+        &self,
+        r: &Resource,
+        changed: &dyn Fn(&str) -> bool,
+        tags: Option<BTreeMap<String, String>>,
+    ) -> Result<(), AwsError> {
+        if changed("scan_on_push") {
+            self.ecr
+                .put_image_scanning_configuration()
+                .repository_name(&r.name)
+                .image_scanning_configuration(
+                    aws_sdk_ecr::types::ImageScanningConfiguration::builder().scan_on_push(r.attrs["scan_on_push"] == "true").build(),
+                )
+                .send()
+                .await
+                .map_err(api("PutImageScanningConfiguration"))?;
+        }
+        if changed("tag_mutability") {
+            self.ecr
+                .put_image_tag_mutability()
+                .repository_name(&r.name)
+                .image_tag_mutability(r.attrs["tag_mutability"].as_str().into())
+                .send()
+                .await
+                .map_err(api("PutImageTagMutability"))?;
+        }
+        if changed("lifecycle_policy") {
+            self.ecr
+                .put_lifecycle_policy()
+                .repository_name(&r.name)
+                .lifecycle_policy_text(&r.attrs["lifecycle_policy"])
+                .send()
+                .await
+                .map_err(api("PutLifecyclePolicy"))?;
+        }
+        if let Some(tags) = tags {
+            let arn = self.read_repository(&r.name).await?.and_then(|a| a.get("arn").cloned()).unwrap_or_default();
+            self.ecr
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.iter().map(|(k, v)| ecr_tag(k, v)).collect::<Result<_, _>>()?))
+                .send()
+                .await
+                .map_err(api("TagResource"))?;
+        }
+        Ok(())
+    }
+
+    async fn create_log_group(&self, r: &Resource) -> Result<(), AwsError> {
+        self.logs
+            .create_log_group()
+            .log_group_name(&r.name)
+            .set_tags(Some(parse_tags_attr(&r.attrs["tags"]).into_iter().collect()))
+            .send()
+            .await
+            .map_err(api("CreateLogGroup"))?;
+        self.put_retention(r).await
+    }
+
+    async fn put_retention(&self, r: &Resource) -> Result<(), AwsError> {
+        let days: i32 = r.attrs["retention_days"].parse().unwrap_or(30);
+        self.logs
+            .put_retention_policy()
+            .log_group_name(&r.name)
+            .retention_in_days(days)
+            .send()
+            .await
+            .map_err(api("PutRetentionPolicy"))?;
+        Ok(())
+    }
+
+    async fn update_log_group(
+        &self,
+        r: &Resource,
+        changed: &dyn Fn(&str) -> bool,
+        tags: Option<BTreeMap<String, String>>,
+        ctx: &ApplyContext,
+    ) -> Result<(), AwsError> {
+        if changed("retention_days") {
+            self.put_retention(r).await?;
+        }
+        if let Some(tags) = tags {
+            self.logs
+                .tag_resource()
+                .resource_arn(ctx.observed_arn(Kind::LogGroup, &r.name).unwrap_or_default())
+                .set_tags(Some(tags.into_iter().collect()))
+                .send()
+                .await
+                .map_err(api("TagResource"))?;
+        }
+        Ok(())
+    }
+
+    async fn create_role(&self, r: &Resource) -> Result<(), AwsError> {
+        let tags = parse_tags_attr(&r.attrs["tags"]);
+        self.iam
+            .create_role()
+            .role_name(&r.name)
+            .assume_role_policy_document(trust_policy(&r.attrs["trusted_service"]))
+            .description("Managed by rollgate")
+            .set_tags(Some(tags.iter().map(|(k, v)| iam_tag(k, v)).collect::<Result<_, _>>()?))
+            .send()
+            .await
+            .map_err(api("CreateRole"))?;
+        for arn in r.attrs["managed_policies"].split(", ").filter(|p| !p.is_empty()) {
+            self.iam.attach_role_policy().role_name(&r.name).policy_arn(arn).send().await.map_err(api("AttachRolePolicy"))?;
+        }
+        self.put_inline_policy(r).await
+    }
+
+    async fn put_inline_policy(&self, r: &Resource) -> Result<(), AwsError> {
+        let policy = &r.attrs["inline_policy"];
+        if policy.is_empty() {
+            let deleted = self.iam.delete_role_policy().role_name(&r.name).policy_name(INLINE_POLICY).send().await;
+            return absent(deleted.map_err(api("DeleteRolePolicy")), &["NoSuchEntity"]).map(drop);
+        }
+        self.iam
+            .put_role_policy()
+            .role_name(&r.name)
+            .policy_name(INLINE_POLICY)
+            .policy_document(policy)
+            .send()
+            .await
+            .map_err(api("PutRolePolicy"))?;
+        Ok(())
+    }
+
+    async fn update_role(
+        &self,
+        r: &Resource,
+        changed: &dyn Fn(&str) -> bool,
+        tags: Option<BTreeMap<String, String>>,
+        ctx: &ApplyContext,
+    ) -> Result<(), AwsError> {
+        if changed("trusted_service") {
+            self.iam
+                .update_assume_role_policy()
+                .role_name(&r.name)
+                .policy_document(trust_policy(&r.attrs["trusted_service"]))
+                .send()
+                .await
+                .map_err(api("UpdateAssumeRolePolicy"))?;
+        }
+        if changed("managed_policies") {
+            let want: Vec<&str> = r.attrs["managed_policies"].split(", ").filter(|p| !p.is_empty()).collect();
+            let have = ctx.observed(Kind::ExecutionRole, &r.name).or(ctx.observed(r.kind, &r.name));
+            let have: Vec<String> = have
+                .and_then(|a| a.get("managed_policies"))
+                .map(|p| p.split(", ").filter(|p| !p.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default();
+            for arn in want.iter().filter(|w| !have.iter().any(|h| h == *w)) {
+                self.iam.attach_role_policy().role_name(&r.name).policy_arn(*arn).send().await.map_err(api("AttachRolePolicy"))?;
+            }
+            for arn in have.iter().filter(|h| !want.contains(&h.as_str())) {
+                self.iam.detach_role_policy().role_name(&r.name).policy_arn(arn).send().await.map_err(api("DetachRolePolicy"))?;
+            }
+        }
+        if changed("inline_policy") {
+            self.put_inline_policy(r).await?;
+        }
+        if let Some(tags) = tags {
+            self.iam
+                .tag_role()
+                .role_name(&r.name)
+                .set_tags(Some(tags.iter().map(|(k, v)| iam_tag(k, v)).collect::<Result<_, _>>()?))
+                .send()
+                .await
+                .map_err(api("TagRole"))?;
+        }
+        Ok(())
+    }
+
+    async fn put_build_project(&self, r: &Resource, env: &Env, create: bool) -> Result<(), AwsError> {
+        let a = &r.attrs;
+        let variables = parse_tags_attr(&a["environment"])
+            .into_iter()
+            .map(|(k, v)| cb::EnvironmentVariable::builder().name(k).value(v).r#type(cb::EnvironmentVariableType::Plaintext).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::Config(e.to_string()))?;
+        let environment = cb::ProjectEnvironment::builder()
+            .r#type(cb::EnvironmentType::LinuxContainer)
+            .image(&a["image"])
+            .compute_type(a["compute_type"].as_str().into())
+            .privileged_mode(a["privileged"] == "true")
+            .set_environment_variables(Some(variables))
+            .build()
+            .map_err(|e| AwsError::Config(e.to_string()))?;
+        let source = cb::ProjectSource::builder()
+            .r#type(cb::SourceType::NoSource)
+            .buildspec(&a["buildspec"])
+            .build()
+            .map_err(|e| AwsError::Config(e.to_string()))?;
+        let artifacts = cb::ProjectArtifacts::builder()
+            .r#type(cb::ArtifactsType::NoArtifacts)
+            .build()
+            .map_err(|e| AwsError::Config(e.to_string()))?;
+        let logs = cb::LogsConfig::builder()
+            .cloud_watch_logs(
+                cb::CloudWatchLogsConfig::builder()
+                    .status(cb::LogsConfigStatusType::Enabled)
+                    .group_name(&a["log_group"])
+                    .stream_name("codebuild")
+                    .build()
+                    .map_err(|e| AwsError::Config(e.to_string()))?,
+            )
+            .build();
+        let tags: Vec<cb::Tag> =
+            parse_tags_attr(&a["tags"]).into_iter().map(|(k, v)| cb::Tag::builder().key(k).value(v).build()).collect();
+        let _ = env;
+        if !create {
+            self.codebuild
+                .update_project()
+                .name(&r.name)
+                .source(source)
+                .artifacts(artifacts)
+                .environment(environment)
+                .service_role(&a["service_role"])
+                .logs_config(logs)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(api("UpdateProject"))?;
+            return Ok(());
+        }
+        // A role created seconds ago may not be assumable by CodeBuild yet (IAM is eventually
+        // consistent): retry that one error with backoff.
+        let mut delay = std::time::Duration::from_secs(2);
+        for attempt in 1.. {
+            let result = self
+                .codebuild
+                .create_project()
+                .name(&r.name)
+                .description("Builds the model image (managed by rollgate)")
+                .source(source.clone())
+                .artifacts(artifacts.clone())
+                .environment(environment.clone())
+                .service_role(&a["service_role"])
+                .logs_config(logs.clone())
+                .timeout_in_minutes(60)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(api("CreateProject"));
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt < 8 && e.to_string().contains("not authorized to perform: sts:AssumeRole") => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_cluster(&self, r: &Resource) -> Result<(), AwsError> {
+        self.ecs
+            .create_cluster()
+            .cluster_name(&r.name)
+            .settings(insights(&r.attrs["container_insights"]))
+            .set_tags(Some(ecs_tags(&r.attrs["tags"])))
+            .send()
+            .await
+            .map_err(api("CreateCluster"))?;
+        Ok(())
+    }
+
+    async fn update_cluster(
+        &self,
+        r: &Resource,
+        changed: &dyn Fn(&str) -> bool,
+        tags: Option<BTreeMap<String, String>>,
+        ctx: &ApplyContext,
+    ) -> Result<(), AwsError> {
+        if changed("container_insights") {
+            self.ecs
+                .update_cluster_settings()
+                .cluster(&r.name)
+                .settings(insights(&r.attrs["container_insights"]))
+                .send()
+                .await
+                .map_err(api("UpdateClusterSettings"))?;
+        }
+        if tags.is_some() {
+            let arn = ctx.observed_arn(Kind::Cluster, &r.name).unwrap_or_default();
+            self.tag_ecs(&arn, &r.attrs["tags"]).await?;
+        }
+        Ok(())
+    }
+
+    async fn tag_ecs(&self, arn: &str, tags: &str) -> Result<(), AwsError> {
+        self.ecs.tag_resource().resource_arn(arn).set_tags(Some(ecs_tags(tags))).send().await.map_err(api("TagResource"))?;
+        Ok(())
+    }
+
+    /// Registers the family's revision from the config. With a live revision, copies it
+    /// (keeping its image, which rollgate's deploys own) and carries its ledger over, so
+    /// the health gate verifies the configuration change like any rollout.
+    async fn register_task_definition(&self, r: &Resource, env: &Env, live: Option<&str>) -> Result<String, AwsError> {
+        let a = &r.attrs;
+        let (image, mut tags, previous_ledger) = match live {
+            Some(arn) => {
+                let out = self
+                    .ecs
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .include(ecs::TaskDefinitionField::Tags)
+                    .send()
+                    .await
+                    .map_err(api("DescribeTaskDefinition"))?;
+                let def = out.task_definition.unwrap_or_else(|| ecs::TaskDefinition::builder().build());
+                let image = def
+                    .container_definitions()
+                    .iter()
+                    .find(|c| c.name() == Some(a["container"].as_str()))
+                    .and_then(|c| c.image.clone())
+                    .unwrap_or_else(|| r.create_only.get("image").cloned().unwrap_or_default());
+                let tags: BTreeMap<String, String> =
+                    out.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value?))).collect();
+                (image, tags, Some(arn.to_owned()))
+            }
+            None => (r.create_only.get("image").cloned().unwrap_or_default(), BTreeMap::new(), None),
+        };
+        // A new revision of a rollgate rollout: same provenance, a fresh verdict.
+        if let Some(prev) = previous_ledger.filter(|_| tags.contains_key(keys::DIGEST)) {
+            tags.retain(|k, _| {
+                !(k == keys::STATE
+                    || k == keys::COMPLETED_AT
+                    || k == keys::DECIDED_AT
+                    || k == keys::REASON
+                    || k.starts_with(keys::BAD_TASK_PREFIX))
+            });
+            tags.insert(keys::STATE.into(), RolloutState::Deploying.as_str().into());
+            tags.insert(keys::PREVIOUS.into(), prev);
+        }
+        tags.extend(parse_tags_attr(&a["tags"]));
+        let health = ecs::HealthCheck::builder()
+            .command("CMD-SHELL")
+            .command(&a["health_check"])
+            .interval(30)
+            .timeout(5)
+            .retries(3)
+            .start_period(a["health_check_start_period"].parse().unwrap_or(300))
+            .build()
+            .map_err(|e| AwsError::Config(e.to_string()))?;
+        let logs = ecs::LogConfiguration::builder()
+            .log_driver(ecs::LogDriver::Awslogs)
+            .options("awslogs-group", &a["log_group"])
+            .options("awslogs-region", env.region.as_str())
+            .options("awslogs-stream-prefix", &a["container"])
+            .build()
+            .map_err(|e| AwsError::Config(e.to_string()))?;
+        let environment = parse_tags_attr(&a["environment"])
+            .into_iter()
+            .map(|(k, v)| ecs::KeyValuePair::builder().name(k).value(v).build())
+            .collect();
+        let container = ecs::ContainerDefinition::builder()
+            .name(&a["container"])
+            .image(image)
+            .essential(true)
+            .port_mappings(
+                ecs::PortMapping::builder()
+                    .container_port(a["port"].parse().unwrap_or(8080))
+                    .protocol(ecs::TransportProtocol::Tcp)
+                    .build(),
+            )
+            .health_check(health)
+            .log_configuration(logs)
+            .set_environment(Some(environment))
+            .build();
+        let out = self
+            .ecs
+            .register_task_definition()
+            .family(&r.name)
+            .network_mode(ecs::NetworkMode::Awsvpc)
+            .requires_compatibilities(ecs::Compatibility::Fargate)
+            .cpu(&a["cpu"])
+            .memory(&a["memory"])
+            .runtime_platform(
+                ecs::RuntimePlatform::builder()
+                    .cpu_architecture(a["cpu_architecture"].as_str().into())
+                    .operating_system_family(ecs::OsFamily::Linux)
+                    .build(),
+            )
+            .execution_role_arn(&a["execution_role"])
+            .task_role_arn(&a["task_role"])
+            .container_definitions(container)
+            .set_tags(Some(tags.iter().map(|(k, v)| ecs::Tag::builder().key(k).value(v).build()).collect()))
+            .send()
+            .await
+            .map_err(api("RegisterTaskDefinition"))?;
+        out.task_definition
+            .and_then(|t| t.task_definition_arn)
+            .ok_or(AwsError::Incomplete { operation: "RegisterTaskDefinition", field: "taskDefinitionArn" })
+    }
+
+    async fn create_service(&self, r: &Resource, ctx: &ApplyContext) -> Result<(), AwsError> {
+        let a = &r.attrs;
+        let task_definition = ctx
+            .new_revision
+            .clone()
+            .or_else(|| ctx.observed_arn(Kind::TaskDefinition, &a["task_family"]))
+            .unwrap_or_else(|| a["task_family"].clone());
+        let grace = a["health_check_grace_period"].parse::<i32>().ok();
+        self.ecs
+            .create_service()
+            .cluster(&a["cluster"])
+            .service_name(&r.name)
+            .task_definition(task_definition)
+            .desired_count(a["desired_count"].parse().unwrap_or(1))
+            .launch_type(ecs::LaunchType::Fargate)
+            .network_configuration(network(a)?)
+            .deployment_configuration(deployment_configuration())
+            .set_health_check_grace_period_seconds(grace)
+            .set_load_balancers(load_balancers(a, ctx))
+            .enable_ecs_managed_tags(true)
+            .propagate_tags(ecs::PropagateTags::Service)
+            .set_tags(Some(ecs_tags(&a["tags"])))
+            .send()
+            .await
+            .map_err(api("CreateService"))?;
+        Ok(())
+    }
+
+    async fn update_service(
+        &self,
+        r: &Resource,
+        diffs: &[rollgate_core::infra::AttrDiff],
+        ctx: &ApplyContext,
+    ) -> Result<(), AwsError> {
+        let a = &r.attrs;
+        let changed = |k: &str| diffs.iter().any(|d| d.attr == k);
+        let arn = ctx.observed_arn(Kind::Service, &r.name).unwrap_or_default();
+        let settings_changed = diffs.iter().any(|d| d.attr != "tags");
+        if settings_changed {
+            let mut update = self.ecs.update_service().cluster(&a["cluster"]).service(&r.name);
+            if changed("desired_count") {
+                update = update.desired_count(a["desired_count"].parse().unwrap_or(1));
+            }
+            if changed("subnets") || changed("security_groups") || changed("assign_public_ip") {
+                update = update.network_configuration(network(a)?);
+            }
+            if changed("circuit_breaker") {
+                update = update.deployment_configuration(deployment_configuration());
+            }
+            if changed("health_check_grace_period") {
+                update = update.set_health_check_grace_period_seconds(a["health_check_grace_period"].parse().ok());
+            }
+            if changed("target_group") {
+                update = update.set_load_balancers(Some(load_balancers(a, ctx).unwrap_or_default()));
+            }
+            if let Some(revision) = ctx.new_revision.as_ref().filter(|_| changed(LIVE_TASK_DEFINITION)) {
+                update = update.task_definition(revision);
+            }
+            update.send().await.map_err(api("UpdateService"))?;
+        }
+        if changed("tags") {
+            let want = parse_tags_attr(&a["tags"]);
+            let had = ctx.observed(Kind::Service, &r.name).and_then(|o| o.get("tags")).map(|t| parse_tags_attr(t)).unwrap_or_default();
+            let removed: Vec<String> = had.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            self.tag_ecs(&arn, &a["tags"]).await?;
+            if !removed.is_empty() {
+                self.ecs
+                    .untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(removed))
+                    .send()
+                    .await
+                    .map_err(api("UntagResource"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `down` did with one resource.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Teardown {
+    Deleted,
+    /// Not there (already deleted, or never created).
+    Missing,
+    /// There, but not tagged as this app's: left alone.
+    NotOurs,
+}
+
+impl Infra {
+    /// How many images a repository holds (`None`: no such repository).
+    pub async fn image_count(&self, repository: &str) -> Result<Option<usize>, AwsError> {
+        let mut count = 0;
+        let mut token = None;
+        loop {
+            let page = self.ecr.list_images().repository_name(repository).set_next_token(token).send().await;
+            let Some(page) = absent(page.map_err(api("ListImages")), &["RepositoryNotFoundException"])? else {
+                return Ok(None);
+            };
+            count += page.image_ids.map_or(0, |ids| ids.len());
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(Some(count));
+            }
+        }
+    }
+
+    /// Deletes one resource, if it carries this app's ownership tags.
+    pub async fn destroy(&self, r: &Resource, app: &str, observed: &Observed) -> Result<Teardown, AwsError> {
+        let owned = |a: &Attrs| {
+            let tags = a.get("tags").map(|t| parse_tags_attr(t)).unwrap_or_default();
+            tags.get(MANAGED_TAG).map(String::as_str) == Some("true") && tags.get(APP_TAG).map(String::as_str) == Some(app)
+        };
+        if r.kind == Kind::TaskDefinition {
+            return self.deregister_family(&r.name, app).await;
+        }
+        let Some(have) = observed.get(&(r.kind, r.name.clone())) else { return Ok(Teardown::Missing) };
+        if !owned(have) {
+            return Ok(Teardown::NotOurs);
+        }
+        match r.kind {
+            Kind::Service => {
+                let cluster = &r.attrs["cluster"];
+                self.ecs.update_service().cluster(cluster).service(&r.name).desired_count(0).send().await.map_err(api("UpdateService"))?;
+                self.ecs.delete_service().cluster(cluster).service(&r.name).force(true).send().await.map_err(api("DeleteService"))?;
+            }
+            Kind::Cluster => {
+                self.ecs.delete_cluster().cluster(&r.name).send().await.map_err(api("DeleteCluster"))?;
+            }
+            Kind::BuildProject => {
+                self.codebuild.delete_project().name(&r.name).send().await.map_err(api("DeleteProject"))?;
+            }
+            Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole => {
+                for arn in have["managed_policies"].split(", ").filter(|p| !p.is_empty()) {
+                    self.iam.detach_role_policy().role_name(&r.name).policy_arn(arn).send().await.map_err(api("DetachRolePolicy"))?;
+                }
+                if !have["inline_policy"].is_empty() {
+                    self.iam
+                        .delete_role_policy()
+                        .role_name(&r.name)
+                        .policy_name(INLINE_POLICY)
+                        .send()
+                        .await
+                        .map_err(api("DeleteRolePolicy"))?;
+                }
+                self.iam.delete_role().role_name(&r.name).send().await.map_err(api("DeleteRole"))?;
+            }
+            Kind::LogGroup => {
+                self.logs.delete_log_group().log_group_name(&r.name).send().await.map_err(api("DeleteLogGroup"))?;
+            }
+            Kind::Repository => {
+                self.ecr.delete_repository().repository_name(&r.name).force(true).send().await.map_err(api("DeleteRepository"))?;
+            }
+            Kind::TaskDefinition => unreachable!("handled above"),
+        }
+        Ok(Teardown::Deleted)
+    }
+
+    /// Deregisters every active revision of the family that carries this app's tags.
+    async fn deregister_family(&self, family: &str, app: &str) -> Result<Teardown, AwsError> {
+        let mut outcome = Teardown::Missing;
+        for arn in self.revisions(family).await? {
+            let out = self
+                .ecs
+                .describe_task_definition()
+                .task_definition(&arn)
+                .include(ecs::TaskDefinitionField::Tags)
+                .send()
+                .await
+                .map_err(api("DescribeTaskDefinition"))?;
+            let tags: BTreeMap<String, String> =
+                out.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value?))).collect();
+            let ours = tags.get(MANAGED_TAG).map(String::as_str) == Some("true") && tags.get(APP_TAG).map(String::as_str) == Some(app);
+            if !ours {
+                if outcome == Teardown::Missing {
+                    outcome = Teardown::NotOurs;
+                }
+                continue;
+            }
+            self.ecs.deregister_task_definition().task_definition(&arn).send().await.map_err(api("DeregisterTaskDefinition"))?;
+            outcome = Teardown::Deleted;
+        }
+        Ok(outcome)
+    }
+
+    /// Active revisions of a family, newest first.
+    pub async fn revisions(&self, family: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .ecs
+                .list_task_definitions()
+                .family_prefix(family)
+                .status(ecs::TaskDefinitionStatus::Active)
+                .sort(ecs::SortOrder::Desc)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(api("ListTaskDefinitions"))?;
+            // familyPrefix matches prefixes: keep this family's revisions only.
+            arns.extend(
+                page.task_definition_arns
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|a| TaskDefArn::parse(a).is_ok_and(|t| t.revision().family == family)),
+            );
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+}
+
+/// What `apply` learned along the way: what AWS had, and the revision it registered.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyContext {
+    pub observed: Observed,
+    pub new_revision: Option<String>,
+}
+
+impl ApplyContext {
+    fn observed(&self, kind: Kind, name: &str) -> Option<&Attrs> {
+        self.observed.get(&(kind, name.to_owned()))
+    }
+
+    fn observed_arn(&self, kind: Kind, name: &str) -> Option<String> {
+        self.observed(kind, name).and_then(|a| a.get("arn")).cloned().filter(|a| !a.is_empty())
+    }
+}
+
+fn attrs<const N: usize>(pairs: [(&str, String); N]) -> Attrs {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// Only the ownership tags are compared; other tags are the user's.
+fn managed_tags<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    tags_attr(tags.filter(|(k, _)| *k == MANAGED_TAG || *k == APP_TAG))
+}
+
+fn trust_policy(service: &str) -> String {
+    serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+    .to_string()
+}
+
+fn insights(value: &str) -> ecs::ClusterSetting {
+    ecs::ClusterSetting::builder().name(ecs::ClusterSettingName::ContainerInsights).value(value).build()
+}
+
+fn ecs_tags(attr: &str) -> Vec<ecs::Tag> {
+    parse_tags_attr(attr).into_iter().map(|(k, v)| ecs::Tag::builder().key(k).value(v).build()).collect()
+}
+
+fn ecr_tag(k: &str, v: &str) -> Result<aws_sdk_ecr::types::Tag, AwsError> {
+    aws_sdk_ecr::types::Tag::builder().key(k).value(v).build().map_err(|e| AwsError::Config(e.to_string()))
+}
+
+fn iam_tag(k: &str, v: &str) -> Result<aws_sdk_iam::types::Tag, AwsError> {
+    aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(|e| AwsError::Config(e.to_string()))
+}
+
+fn network(a: &Attrs) -> Result<ecs::NetworkConfiguration, AwsError> {
+    let list = |k: &str| a[k].split(", ").filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+    let vpc = ecs::AwsVpcConfiguration::builder()
+        .set_subnets(Some(list("subnets")))
+        .set_security_groups(Some(list("security_groups")))
+        .assign_public_ip(a["assign_public_ip"].as_str().into())
+        .build()
+        .map_err(|e| AwsError::Config(e.to_string()))?;
+    Ok(ecs::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+}
+
+fn deployment_configuration() -> ecs::DeploymentConfiguration {
+    ecs::DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(ecs::DeploymentCircuitBreaker::builder().enable(true).rollback(true).build())
+        .maximum_percent(200)
+        .minimum_healthy_percent(100)
+        .build()
+}
+
+fn load_balancers(a: &Attrs, ctx: &ApplyContext) -> Option<Vec<ecs::LoadBalancer>> {
+    let tg = a.get("target_group").filter(|t| !t.is_empty())?;
+    let td = ctx.observed.iter().find(|((k, _), _)| *k == Kind::TaskDefinition).map(|(_, a)| a);
+    let container = td.and_then(|t| t.get("container")).cloned().unwrap_or_else(|| "model".into());
+    let port = td.and_then(|t| t.get("port")).and_then(|p| p.parse().ok()).unwrap_or(8080);
+    Some(vec![ecs::LoadBalancer::builder().target_group_arn(tg).container_name(container).container_port(port).build()])
+}
+
+/// IAM returns policy documents URL-encoded.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(super::percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+        assert_eq!(super::percent_decode("{\"a\": 1}"), "{\"a\": 1}");
+        assert_eq!(super::percent_decode("100%"), "100%");
+    }
+}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+import codebuild_ext
 import ecs_ext
 from calllog import CallLog
 from cbor_bridge import CborBridge, is_rpc_v2_cbor
@@ -28,6 +29,7 @@ CONTROL_PREFIX = "/_rollgate/"
 class RollgateApp:
     def __init__(self, moto_app: WSGIApp) -> None:
         ecs_ext.install()
+        codebuild_ext.install()
         self.moto_app = moto_app
         self.call_log = CallLog()
         self.cbor_bridge = CborBridge(moto_app)

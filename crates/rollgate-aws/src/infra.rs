@@ -33,7 +33,11 @@ pub struct Infra {
 /// The name of the inline policy rollgate writes on a role.
 const INLINE_POLICY: &str = "rollgate";
 
-fn api<E>(op: &'static str) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> AwsError
+fn api<E>(
+    op: &'static str,
+) -> impl FnOnce(
+    aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> AwsError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -64,9 +68,10 @@ impl Infra {
 
     /// The account and region the resources go to.
     pub async fn env(&self) -> Result<Env, AwsError> {
-        let region = self.region.clone().ok_or_else(|| {
-            AwsError::Config("no AWS region: set AWS_REGION or a region in your AWS profile".into())
-        })?;
+        let region = self
+            .region
+            .clone()
+            .ok_or_else(|| AwsError::Config("no AWS region: set AWS_REGION or a region in your AWS profile".into()))?;
         let id = self.sts.get_caller_identity().send().await.map_err(api("GetCallerIdentity"))?;
         let account = id.account.ok_or(AwsError::Incomplete { operation: "GetCallerIdentity", field: "Account" })?;
         Ok(Env {
@@ -110,17 +115,20 @@ impl Infra {
     }
 
     async fn read_repository(&self, name: &str) -> Result<Option<Attrs>, AwsError> {
-        let out = self.ecr.describe_repositories().repository_names(name).send().await.map_err(api("DescribeRepositories"));
+        let out =
+            self.ecr.describe_repositories().repository_names(name).send().await.map_err(api("DescribeRepositories"));
         let Some(out) = absent(out, &["RepositoryNotFoundException"])? else { return Ok(None) };
         let Some(repo) = out.repositories.unwrap_or_default().into_iter().next() else { return Ok(None) };
-        let lifecycle = self.ecr.get_lifecycle_policy().repository_name(name).send().await.map_err(api("GetLifecyclePolicy"));
+        let lifecycle =
+            self.ecr.get_lifecycle_policy().repository_name(name).send().await.map_err(api("GetLifecyclePolicy"));
         let lifecycle = absent(lifecycle, &["LifecyclePolicyNotFoundException"])?
             .and_then(|l| l.lifecycle_policy_text)
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .map(|v| canonical_json(&v))
             .unwrap_or_default();
         let arn = repo.repository_arn.clone().unwrap_or_default();
-        let tags = self.ecr.list_tags_for_resource().resource_arn(&arn).send().await.map_err(api("ListTagsForResource"))?;
+        let tags =
+            self.ecr.list_tags_for_resource().resource_arn(&arn).send().await.map_err(api("ListTagsForResource"))?;
         let tags = tags.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect::<Vec<_>>();
         Ok(Some(attrs([
             ("scan_on_push", repo.image_scanning_configuration.map(|c| c.scan_on_push).unwrap_or(false).to_string()),
@@ -132,13 +140,21 @@ impl Infra {
     }
 
     async fn read_log_group(&self, name: &str) -> Result<Option<Attrs>, AwsError> {
-        let out = self.logs.describe_log_groups().log_group_name_prefix(name).send().await.map_err(api("DescribeLogGroups"))?;
-        let Some(group) = out.log_groups.unwrap_or_default().into_iter().find(|g| g.log_group_name.as_deref() == Some(name))
+        let out = self
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(name)
+            .send()
+            .await
+            .map_err(api("DescribeLogGroups"))?;
+        let Some(group) =
+            out.log_groups.unwrap_or_default().into_iter().find(|g| g.log_group_name.as_deref() == Some(name))
         else {
             return Ok(None);
         };
         let arn = group.arn.clone().unwrap_or_default().trim_end_matches(":*").to_owned();
-        let tags = self.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(api("ListTagsForResource"))?;
+        let tags =
+            self.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(api("ListTagsForResource"))?;
         let tags = tags.tags.unwrap_or_default();
         Ok(Some(attrs([
             ("retention_days", group.retention_in_days.map(|d| d.to_string()).unwrap_or_default()),
@@ -152,12 +168,27 @@ impl Infra {
         let Some(out) = absent(out, &["NoSuchEntity"])? else { return Ok(None) };
         let Some(role) = out.role else { return Ok(None) };
         let trust: serde_json::Value =
-            serde_json::from_str(&percent_decode(role.assume_role_policy_document.as_deref().unwrap_or("{}"))).unwrap_or_default();
+            serde_json::from_str(&percent_decode(role.assume_role_policy_document.as_deref().unwrap_or("{}")))
+                .unwrap_or_default();
         let trusted = trust["Statement"][0]["Principal"]["Service"].as_str().unwrap_or_default().to_owned();
-        let attached = self.iam.list_attached_role_policies().role_name(name).send().await.map_err(api("ListAttachedRolePolicies"))?;
-        let mut managed: Vec<String> = attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect();
+        let attached = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(api("ListAttachedRolePolicies"))?;
+        let mut managed: Vec<String> =
+            attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect();
         managed.sort();
-        let inline = self.iam.get_role_policy().role_name(name).policy_name(INLINE_POLICY).send().await.map_err(api("GetRolePolicy"));
+        let inline = self
+            .iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(INLINE_POLICY)
+            .send()
+            .await
+            .map_err(api("GetRolePolicy"));
         let inline = absent(inline, &["NoSuchEntity"])?
             .and_then(|p| serde_json::from_str::<serde_json::Value>(&percent_decode(&p.policy_document)).ok())
             .map(|v| canonical_json(&v))
@@ -206,7 +237,8 @@ impl Infra {
             .send()
             .await
             .map_err(api("DescribeClusters"))?;
-        let Some(c) = out.clusters.unwrap_or_default().into_iter().find(|c| c.status.as_deref() == Some("ACTIVE")) else {
+        let Some(c) = out.clusters.unwrap_or_default().into_iter().find(|c| c.status.as_deref() == Some("ACTIVE"))
+        else {
             return Ok(None);
         };
         let insights = c
@@ -252,13 +284,22 @@ impl Infra {
             ("container", c.and_then(|c| c.name.clone()).unwrap_or_default()),
             (
                 "port",
-                c.and_then(|c| c.port_mappings().first().and_then(|p| p.container_port)).map(|p| p.to_string()).unwrap_or_default(),
+                c.and_then(|c| c.port_mappings().first().and_then(|p| p.container_port))
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
             ),
             ("health_check", health.and_then(|h| h.command().get(1).cloned()).unwrap_or_default()),
-            ("health_check_start_period", health.and_then(|h| h.start_period).map(|s| s.to_string()).unwrap_or_default()),
+            (
+                "health_check_start_period",
+                health.and_then(|h| h.start_period).map(|s| s.to_string()).unwrap_or_default(),
+            ),
             (
                 "cpu_architecture",
-                d.runtime_platform.as_ref().and_then(|p| p.cpu_architecture.as_ref()).map(|a| a.as_str().to_owned()).unwrap_or_else(|| "X86_64".into()),
+                d.runtime_platform
+                    .as_ref()
+                    .and_then(|p| p.cpu_architecture.as_ref())
+                    .map(|a| a.as_str().to_owned())
+                    .unwrap_or_else(|| "X86_64".into()),
             ),
             ("environment", tags_attr(env)),
             ("log_group", log_group),
@@ -280,7 +321,8 @@ impl Infra {
             .await
             .map_err(api("DescribeServices"));
         let Some(out) = absent(out, &["ClusterNotFoundException"])? else { return Ok(None) };
-        let Some(s) = out.services.unwrap_or_default().into_iter().find(|s| s.status.as_deref() == Some("ACTIVE")) else {
+        let Some(s) = out.services.unwrap_or_default().into_iter().find(|s| s.status.as_deref() == Some("ACTIVE"))
+        else {
             return Ok(None);
         };
         let vpc = s.network_configuration.as_ref().and_then(|n| n.awsvpc_configuration.as_ref());
@@ -310,16 +352,28 @@ impl Infra {
             ("circuit_breaker", breaker.to_owned()),
             (
                 "health_check_grace_period",
-                s.health_check_grace_period_seconds.filter(|_| !s.load_balancers().is_empty()).map(|g| g.to_string()).unwrap_or_default(),
+                s.health_check_grace_period_seconds
+                    .filter(|_| !s.load_balancers().is_empty())
+                    .map(|g| g.to_string())
+                    .unwrap_or_default(),
             ),
             ("subnets", vpc.map(|v| sorted(v.subnets())).unwrap_or_default()),
             ("security_groups", vpc.map(|v| sorted(v.security_groups())).unwrap_or_default()),
             (
                 "assign_public_ip",
-                vpc.and_then(|v| v.assign_public_ip.as_ref()).map(|a| a.as_str().to_owned()).unwrap_or_else(|| "DISABLED".into()),
+                vpc.and_then(|v| v.assign_public_ip.as_ref())
+                    .map(|a| a.as_str().to_owned())
+                    .unwrap_or_else(|| "DISABLED".into()),
             ),
             ("target_group", s.load_balancers().first().and_then(|l| l.target_group_arn.clone()).unwrap_or_default()),
-            ("tags", tags_attr(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))).filter(|(k, _)| owned(k)))),
+            (
+                "tags",
+                tags_attr(
+                    tags.iter()
+                        .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?)))
+                        .filter(|(k, _)| owned(k)),
+                ),
+            ),
             (LIVE_TASK_DEFINITION, live),
             ("arn", s.service_arn.unwrap_or_default()),
         ])))
@@ -346,7 +400,9 @@ impl Infra {
                 match kind {
                     Kind::Repository => self.update_repository(r, &changed, tags).await,
                     Kind::LogGroup => self.update_log_group(r, &changed, tags, ctx).await,
-                    Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole => self.update_role(r, &changed, tags, ctx).await,
+                    Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole => {
+                        self.update_role(r, &changed, tags, ctx).await
+                    }
                     Kind::BuildProject => self.put_build_project(r, env, false).await,
                     Kind::Cluster => self.update_cluster(r, &changed, tags, ctx).await,
                     Kind::TaskDefinition => {
@@ -366,7 +422,9 @@ impl Infra {
             .create_repository()
             .repository_name(&r.name)
             .image_scanning_configuration(
-                aws_sdk_ecr::types::ImageScanningConfiguration::builder().scan_on_push(r.attrs["scan_on_push"] == "true").build(),
+                aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                    .scan_on_push(r.attrs["scan_on_push"] == "true")
+                    .build(),
             )
             .image_tag_mutability(r.attrs["tag_mutability"].as_str().into())
             .set_tags(Some(tags.iter().map(|(k, v)| ecr_tag(k, v)).collect::<Result<_, _>>()?))
@@ -394,7 +452,9 @@ impl Infra {
                 .put_image_scanning_configuration()
                 .repository_name(&r.name)
                 .image_scanning_configuration(
-                    aws_sdk_ecr::types::ImageScanningConfiguration::builder().scan_on_push(r.attrs["scan_on_push"] == "true").build(),
+                    aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                        .scan_on_push(r.attrs["scan_on_push"] == "true")
+                        .build(),
                 )
                 .send()
                 .await
@@ -488,7 +548,13 @@ impl Infra {
             .await
             .map_err(api("CreateRole"))?;
         for arn in r.attrs["managed_policies"].split(", ").filter(|p| !p.is_empty()) {
-            self.iam.attach_role_policy().role_name(&r.name).policy_arn(arn).send().await.map_err(api("AttachRolePolicy"))?;
+            self.iam
+                .attach_role_policy()
+                .role_name(&r.name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(api("AttachRolePolicy"))?;
         }
         self.put_inline_policy(r).await
     }
@@ -534,10 +600,22 @@ impl Infra {
                 .map(|p| p.split(", ").filter(|p| !p.is_empty()).map(str::to_owned).collect())
                 .unwrap_or_default();
             for arn in want.iter().filter(|w| !have.iter().any(|h| h == *w)) {
-                self.iam.attach_role_policy().role_name(&r.name).policy_arn(*arn).send().await.map_err(api("AttachRolePolicy"))?;
+                self.iam
+                    .attach_role_policy()
+                    .role_name(&r.name)
+                    .policy_arn(*arn)
+                    .send()
+                    .await
+                    .map_err(api("AttachRolePolicy"))?;
             }
             for arn in have.iter().filter(|h| !want.contains(&h.as_str())) {
-                self.iam.detach_role_policy().role_name(&r.name).policy_arn(arn).send().await.map_err(api("DetachRolePolicy"))?;
+                self.iam
+                    .detach_role_policy()
+                    .role_name(&r.name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(api("DetachRolePolicy"))?;
             }
         }
         if changed("inline_policy") {
@@ -559,7 +637,13 @@ impl Infra {
         let a = &r.attrs;
         let variables = parse_tags_attr(&a["environment"])
             .into_iter()
-            .map(|(k, v)| cb::EnvironmentVariable::builder().name(k).value(v).r#type(cb::EnvironmentVariableType::Plaintext).build())
+            .map(|(k, v)| {
+                cb::EnvironmentVariable::builder()
+                    .name(k)
+                    .value(v)
+                    .r#type(cb::EnvironmentVariableType::Plaintext)
+                    .build()
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| AwsError::Config(e.to_string()))?;
         let environment = cb::ProjectEnvironment::builder()
@@ -674,7 +758,13 @@ impl Infra {
     }
 
     async fn tag_ecs(&self, arn: &str, tags: &str) -> Result<(), AwsError> {
-        self.ecs.tag_resource().resource_arn(arn).set_tags(Some(ecs_tags(tags))).send().await.map_err(api("TagResource"))?;
+        self.ecs
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(ecs_tags(tags)))
+            .send()
+            .await
+            .map_err(api("TagResource"))?;
         Ok(())
     }
 
@@ -841,7 +931,11 @@ impl Infra {
         }
         if changed("tags") {
             let want = parse_tags_attr(&a["tags"]);
-            let had = ctx.observed(Kind::Service, &r.name).and_then(|o| o.get("tags")).map(|t| parse_tags_attr(t)).unwrap_or_default();
+            let had = ctx
+                .observed(Kind::Service, &r.name)
+                .and_then(|o| o.get("tags"))
+                .map(|t| parse_tags_attr(t))
+                .unwrap_or_default();
             let removed: Vec<String> = had.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
             self.tag_ecs(&arn, &a["tags"]).await?;
             if !removed.is_empty() {
@@ -891,7 +985,8 @@ impl Infra {
     pub async fn destroy(&self, r: &Resource, app: &str, observed: &Observed) -> Result<Teardown, AwsError> {
         let owned = |a: &Attrs| {
             let tags = a.get("tags").map(|t| parse_tags_attr(t)).unwrap_or_default();
-            tags.get(MANAGED_TAG).map(String::as_str) == Some("true") && tags.get(APP_TAG).map(String::as_str) == Some(app)
+            tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
+                && tags.get(APP_TAG).map(String::as_str) == Some(app)
         };
         if r.kind == Kind::TaskDefinition {
             return self.deregister_family(&r.name, app).await;
@@ -903,8 +998,22 @@ impl Infra {
         match r.kind {
             Kind::Service => {
                 let cluster = &r.attrs["cluster"];
-                self.ecs.update_service().cluster(cluster).service(&r.name).desired_count(0).send().await.map_err(api("UpdateService"))?;
-                self.ecs.delete_service().cluster(cluster).service(&r.name).force(true).send().await.map_err(api("DeleteService"))?;
+                self.ecs
+                    .update_service()
+                    .cluster(cluster)
+                    .service(&r.name)
+                    .desired_count(0)
+                    .send()
+                    .await
+                    .map_err(api("UpdateService"))?;
+                self.ecs
+                    .delete_service()
+                    .cluster(cluster)
+                    .service(&r.name)
+                    .force(true)
+                    .send()
+                    .await
+                    .map_err(api("DeleteService"))?;
             }
             Kind::Cluster => {
                 self.ecs.delete_cluster().cluster(&r.name).send().await.map_err(api("DeleteCluster"))?;
@@ -914,7 +1023,13 @@ impl Infra {
             }
             Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole => {
                 for arn in have["managed_policies"].split(", ").filter(|p| !p.is_empty()) {
-                    self.iam.detach_role_policy().role_name(&r.name).policy_arn(arn).send().await.map_err(api("DetachRolePolicy"))?;
+                    self.iam
+                        .detach_role_policy()
+                        .role_name(&r.name)
+                        .policy_arn(arn)
+                        .send()
+                        .await
+                        .map_err(api("DetachRolePolicy"))?;
                 }
                 if !have["inline_policy"].is_empty() {
                     self.iam
@@ -931,7 +1046,13 @@ impl Infra {
                 self.logs.delete_log_group().log_group_name(&r.name).send().await.map_err(api("DeleteLogGroup"))?;
             }
             Kind::Repository => {
-                self.ecr.delete_repository().repository_name(&r.name).force(true).send().await.map_err(api("DeleteRepository"))?;
+                self.ecr
+                    .delete_repository()
+                    .repository_name(&r.name)
+                    .force(true)
+                    .send()
+                    .await
+                    .map_err(api("DeleteRepository"))?;
             }
             Kind::TaskDefinition => unreachable!("handled above"),
         }
@@ -952,14 +1073,20 @@ impl Infra {
                 .map_err(api("DescribeTaskDefinition"))?;
             let tags: BTreeMap<String, String> =
                 out.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value?))).collect();
-            let ours = tags.get(MANAGED_TAG).map(String::as_str) == Some("true") && tags.get(APP_TAG).map(String::as_str) == Some(app);
+            let ours = tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
+                && tags.get(APP_TAG).map(String::as_str) == Some(app);
             if !ours {
                 if outcome == Teardown::Missing {
                     outcome = Teardown::NotOurs;
                 }
                 continue;
             }
-            self.ecs.deregister_task_definition().task_definition(&arn).send().await.map_err(api("DeregisterTaskDefinition"))?;
+            self.ecs
+                .deregister_task_definition()
+                .task_definition(&arn)
+                .send()
+                .await
+                .map_err(api("DeregisterTaskDefinition"))?;
             outcome = Teardown::Deleted;
         }
         Ok(outcome)
@@ -1076,7 +1203,10 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
             (b'%', Some(b)) => {
                 out.push(b);

@@ -11,6 +11,7 @@ pub mod ecs;
 pub mod error;
 pub mod events;
 pub mod infra;
+pub mod ledger;
 pub mod probe;
 
 pub use config::AwsOptions;

@@ -328,6 +328,8 @@ pub enum RolledBackBy {
     Rollgate,
     /// ECS's deployment circuit breaker, before the gate acted.
     Ecs,
+    /// A person, with `rollgate rollback`.
+    Manual,
 }
 
 /// The gate's judgement of one rollout.
@@ -667,7 +669,7 @@ pub struct Notification {
 }
 
 impl Notification {
-    fn new(
+    pub(crate) fn new(
         kind: NotificationKind,
         f: &RolloutFacts<'_>,
         record: Option<&RevisionRecord>,

@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod permissions;
 pub mod report;
 pub mod service;
+pub mod status;
 
 pub use arn::{AccountId, Arn, Partition, Region, ServiceArn, TaskDefArn};
 pub use error::{ErrorClass, InputError};

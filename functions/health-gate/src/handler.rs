@@ -11,6 +11,7 @@ use rollgate_aws::ecs::{
     DESCRIBE_SERVICES_BATCH, ResourceTagger, ServiceDirectory, ServiceUpdater, TaskDefSnapshot, TaskDefinitions,
 };
 use rollgate_aws::events::Notifier;
+use rollgate_aws::ledger::carry_out;
 use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
@@ -402,7 +403,7 @@ impl<A: GateApi> Gate<'_, A> {
         let verdict = evaluate(&facts);
         let Some(outcome) = outcome(service, &snapshot.summary.arn, &verdict) else { return };
         let steps = plan(&facts, &verdict);
-        if let Err(e) = self.execute(service, &snapshot.summary.arn, steps).await {
+        if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &snapshot.summary.arn, steps).await {
             return report.failures.push(failure(&service.arn, e));
         }
         info!(
@@ -423,25 +424,6 @@ impl<A: GateApi> Gate<'_, A> {
             return Ok(&[]);
         }
         self.alarms.get_or_try_init(|| self.aws.alarms_in_alarm()).await.map(Vec::as_slice)
-    }
-
-    /// Rollback first: if a later step fails, the retry finds the service already moved
-    /// and records the failure without a second rollback.
-    async fn execute(
-        &self,
-        service: &ServiceView,
-        revision: &TaskDefArn,
-        steps: rollgate_core::gate::GatePlan,
-    ) -> Result<(), AwsError> {
-        if let Some(to) = &steps.roll_back_to {
-            self.aws.update_service(&service.arn, to).await?;
-        }
-        self.aws.tag_resource(revision.as_str(), &steps.tag_revision).await?;
-        self.aws.tag_resource(service.arn.as_str(), &steps.tag_service).await?;
-        if let Some(n) = steps.notification {
-            self.aws.publish(&[n]).await?;
-        }
-        Ok(())
     }
 }
 

@@ -1,0 +1,244 @@
+//! The commands: load and validate the config (no AWS call before that), then plan or act.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, anyhow};
+use rollgate_aws::AwsOptions;
+use rollgate_aws::ecs::{Ecs, ServiceDirectory, TaskDefinitions};
+use rollgate_aws::events::EventBridge;
+use rollgate_aws::infra::{ApplyContext, Infra, Teardown};
+use rollgate_aws::ledger::carry_out;
+use rollgate_core::TaskDefArn;
+use rollgate_core::infra::AppConfig;
+use rollgate_core::infra::desired::{Env, desired};
+use rollgate_core::infra::plan::{Change, plan};
+use rollgate_core::service::ServiceView;
+use rollgate_core::status::{history, plan_manual_rollback, rollback_target};
+
+use crate::output::{self, Outputs};
+use crate::{Cli, Command, Failure, Format};
+
+fn input(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::Input(e.into())
+}
+
+fn aws(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::Aws(e.into())
+}
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let config = load_config(&cli.config)?;
+    let session = Session::connect(&cli).await?;
+    match cli.command {
+        Command::Plan => plan_cmd(&config, &session, cli.output).await,
+        Command::Up => up(&config, &session, cli.output).await,
+        Command::Status => status(&config, &session, cli.output).await,
+        Command::Rollback { to } => rollback(&config, &session, to.as_deref(), cli.output).await,
+        Command::Down { yes, force } => down(&config, &session, yes, force, cli.output).await,
+    }
+}
+
+/// Reads and validates rollgate.toml. Every problem is bad input (exit 2), before any AWS call.
+fn load_config(path: &Path) -> Result<AppConfig, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        input(anyhow!(
+            "cannot read {}: {e}; create it (the README's configuration reference lists every field) or pass --config",
+            path.display()
+        ))
+    })?;
+    AppConfig::parse(&text).map_err(|e| input(anyhow!("{}: {e}", path.display())))
+}
+
+struct Session {
+    infra: Infra,
+    ecs: Ecs,
+    events: EventBridge,
+    env: Env,
+}
+
+impl Session {
+    async fn connect(cli: &Cli) -> Result<Self, Failure> {
+        let mut options = AwsOptions::from_env().map_err(input)?;
+        options.endpoint_url = cli.endpoint_url.clone();
+        options.region = cli.region.clone();
+        options.profile = cli.profile.clone();
+        let sdk = options.load().await;
+        let infra = Infra::new(&sdk);
+        let env = infra.env().await.map_err(|e| match e {
+            rollgate_aws::AwsError::Config(_) => input(e),
+            _ => aws(anyhow!("{e}; check your AWS credentials (AWS_PROFILE, aws sso login) and region")),
+        })?;
+        Ok(Self { infra, ecs: Ecs::new(&sdk), events: EventBridge::new(&sdk, "default"), env })
+    }
+}
+
+async fn plan_cmd(config: &AppConfig, s: &Session, format: Format) -> Result<(), Failure> {
+    let want = desired(config, &s.env);
+    let have = s.infra.observe(&want).await.map_err(aws)?;
+    let plan = plan(&want, &have);
+    match format {
+        Format::Text => print!("{}", plan.render()),
+        Format::Json => output::json(&plan)?,
+    }
+    Ok(())
+}
+
+async fn up(config: &AppConfig, s: &Session, format: Format) -> Result<(), Failure> {
+    let want = desired(config, &s.env);
+    let have = s.infra.observe(&want).await.map_err(aws)?;
+    let plan = plan(&want, &have);
+    let total = plan.changes().count();
+    if total == 0 {
+        eprintln!("Nothing to do: all {} resources are up to date.", plan.steps.len());
+    }
+    let mut ctx = ApplyContext { observed: have, new_revision: None };
+    for (i, step) in plan.changes().enumerate() {
+        let verb = match step.change {
+            Change::Create => "creating",
+            _ => "updating",
+        };
+        eprint!("[{}/{total}] {verb} {} {} ... ", i + 1, step.kind.label(), step.name);
+        let _ = std::io::stderr().flush();
+        let started = Instant::now();
+        s.infra.apply(step, &s.env, &mut ctx).await.map_err(|e| {
+            eprintln!("failed");
+            aws(anyhow!("{verb} {} {}: {e}", step.kind.label(), step.name))
+        })?;
+        eprintln!("done ({:.1}s)", started.elapsed().as_secs_f64());
+    }
+    let outputs = Outputs::new(config, &s.env, total);
+    match format {
+        Format::Text => print!("{}", outputs.render()),
+        Format::Json => output::json(&outputs)?,
+    }
+    Ok(())
+}
+
+async fn service_view(config: &AppConfig, s: &Session) -> Result<ServiceView, Failure> {
+    let cluster = config.cluster_name();
+    let name = config.service_name();
+    let found = s.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await;
+    let found = match found {
+        Err(e) if e.code() == Some("ClusterNotFoundException") => Vec::new(),
+        other => other.map_err(aws)?,
+    };
+    found
+        .into_iter()
+        .find(|v| v.status == "ACTIVE")
+        .ok_or_else(|| input(anyhow!("service {name} does not exist in cluster {cluster}; run `rollgate up` first")))
+}
+
+async fn status(config: &AppConfig, s: &Session, format: Format) -> Result<(), Failure> {
+    let service = service_view(config, s).await?;
+    let mut revisions = Vec::new();
+    for arn in s.infra.revisions(&config.family()).await.map_err(aws)?.iter().take(50) {
+        let arn = TaskDefArn::parse(arn).map_err(aws)?;
+        revisions.push(s.ecs.describe_task_definition(&arn).await.map_err(aws)?.summary);
+    }
+    let rows = history(&service, &revisions);
+    match format {
+        Format::Text => print!("{}", output::history(&service, &rows)),
+        Format::Json => output::json(&serde_json::json!({"service": service.arn, "history": rows}))?,
+    }
+    Ok(())
+}
+
+async fn rollback(config: &AppConfig, s: &Session, to: Option<&str>, format: Format) -> Result<(), Failure> {
+    let service = service_view(config, s).await?;
+    let live_arn =
+        service.task_definition.clone().ok_or_else(|| aws(anyhow!("the service reports no task definition")))?;
+    let live = s.ecs.describe_task_definition(&live_arn).await.map_err(aws)?.summary;
+    let to = to.map(|t| revision_arn(t, config, &s.env)).transpose()?;
+    let target_arn = rollback_target(&service, &live, to.as_ref()).map_err(input)?;
+    let target = s
+        .ecs
+        .describe_task_definition(&target_arn)
+        .await
+        .map_err(|e| input(anyhow!("cannot read {target_arn}: {e}; pick a revision from `rollgate status`")))?
+        .summary;
+    let reason = "manual rollback with rollgate rollback";
+    let plan = plan_manual_rollback(&service, &live, &target, chrono::Utc::now(), reason).map_err(input)?;
+    eprintln!("rolling {} back from {} to {} ...", service.arn.name(), live_arn.revision(), target_arn.revision());
+    carry_out(&s.ecs, &s.events, &service.arn, &live_arn, plan).await.map_err(aws)?;
+    let result = serde_json::json!({"service": service.arn, "from": live_arn, "to": target_arn, "reason": reason});
+    match format {
+        Format::Text => println!(
+            "{} now runs {} (was {}); recorded in the ledger.",
+            service.arn.name(),
+            target_arn.revision(),
+            live_arn.revision()
+        ),
+        Format::Json => output::json(&result)?,
+    }
+    Ok(())
+}
+
+/// `42`, `family:42` or a full ARN.
+fn revision_arn(text: &str, config: &AppConfig, env: &Env) -> Result<TaskDefArn, Failure> {
+    let arn = if text.starts_with("arn:") {
+        text.to_owned()
+    } else {
+        let (family, number) = match text.rsplit_once(':') {
+            Some((family, number)) => (family.to_owned(), number),
+            None => (config.family(), text),
+        };
+        format!("arn:{}:ecs:{}:{}:task-definition/{family}:{number}", env.partition(), env.region, env.account)
+    };
+    TaskDefArn::parse(&arn)
+        .map_err(|e| input(anyhow!("--to {text:?}: {e}; write a revision number, family:number or an ARN")))
+}
+
+async fn down(config: &AppConfig, s: &Session, yes: bool, force: bool, format: Format) -> Result<(), Failure> {
+    let want = desired(config, &s.env);
+    if !yes {
+        confirm(&config.app.name)?;
+    }
+    let repo = config.repository_name();
+    if !force && let Some(n) = s.infra.image_count(&repo).await.map_err(aws)?.filter(|n| *n > 0) {
+        return Err(input(anyhow!(
+            "repository {repo} holds {n} images; pass --force to delete it with its images, or delete them first"
+        )));
+    }
+    let have = s.infra.observe(&want).await.map_err(aws)?;
+    let mut results = Vec::new();
+    for r in want.iter().rev() {
+        eprint!("deleting {} {} ... ", r.kind.label(), r.name);
+        let _ = std::io::stderr().flush();
+        let outcome = s.infra.destroy(r, &config.app.name, &have).await.map_err(|e| {
+            eprintln!("failed");
+            aws(anyhow!("deleting {} {}: {e}", r.kind.label(), r.name))
+        })?;
+        eprintln!(
+            "{}",
+            match outcome {
+                Teardown::Deleted => "deleted",
+                Teardown::Missing => "not there",
+                Teardown::NotOurs => "left alone: not tagged as this app's",
+            }
+        );
+        results.push(serde_json::json!({"kind": r.kind, "name": r.name, "outcome": outcome}));
+    }
+    if format == Format::Json {
+        output::json(&results)?;
+    }
+    Ok(())
+}
+
+/// Asks on the terminal; refuses (exit 2) when there is none to ask.
+fn confirm(app: &str) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(input(anyhow!(
+            "`down` deletes the {app} infrastructure: pass --yes to confirm without a terminal"
+        )));
+    }
+    eprint!("Delete every resource rollgate created for {app}? Type the app name to confirm: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).context("reading the confirmation").map_err(input)?;
+    if answer.trim() != app {
+        return Err(input(anyhow!("not confirmed; nothing deleted")));
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! `rollgate`: provisions the base infrastructure idempotently, shows the rollout ledger,
+//! and rolls back by hand. Glue over rollgate-core (config, plans) and rollgate-aws.
+//!
+//! Exit codes: 0 success, 1 AWS failure, 2 bad input (arguments, rollgate.toml, refusals).
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "rollgate", version, about = "Continuous deployment of model services on ECS, without a pipeline.")]
+struct Cli {
+    /// The configuration file.
+    #[arg(long, short, global = true, default_value = "rollgate.toml", env = "ROLLGATE_CONFIG")]
+    config: PathBuf,
+    /// Output format.
+    #[arg(long, short, global = true, value_enum, default_value_t = Format::Text)]
+    output: Format,
+    /// AWS profile (else AWS_PROFILE, else the default chain).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// AWS region (else AWS_REGION, else the profile's).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator); else AWS_ENDPOINT_URL.
+    #[arg(long, global = true)]
+    endpoint_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show what `up` would create, change or leave alone. Writes nothing.
+    Plan,
+    /// Create or converge every resource, in dependency order.
+    Up,
+    /// The service's rollout history from the ledger.
+    Status,
+    /// Roll the service back to its last known good revision, or to --to.
+    Rollback {
+        /// A revision number (42), family:number, or task-definition ARN.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Delete what rollgate created for this app (only resources tagged as its own).
+    Down {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Also delete a repository that still holds images.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// A failure, with the exit code it maps to.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input: exit 2.
+    Input(anyhow::Error),
+    /// AWS failed: exit 1.
+    Aws(anyhow::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Aws(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

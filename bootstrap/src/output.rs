@@ -1,0 +1,124 @@
+//! What the commands print: text for people, JSON for scripts.
+
+use std::fmt::Write as _;
+
+use rollgate_core::infra::AppConfig;
+use rollgate_core::infra::desired::Env;
+use rollgate_core::service::ServiceView;
+use rollgate_core::status::HistoryRow;
+use serde::Serialize;
+
+use crate::Failure;
+
+pub fn json(value: &impl Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::Aws(e.into()))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// What `up` leaves behind, and what `sam deploy` needs from it.
+#[derive(Debug, Serialize)]
+pub struct Outputs {
+    pub changes: usize,
+    pub cluster: String,
+    pub service: String,
+    pub repository: String,
+    pub repository_uri: String,
+    pub task_family: String,
+    pub execution_role_arn: String,
+    pub task_role_arn: String,
+    pub codebuild_project: String,
+    pub log_group: String,
+    /// `sam deploy --parameter-overrides <this>`.
+    pub sam_parameter_overrides: String,
+}
+
+impl Outputs {
+    pub fn new(config: &AppConfig, env: &Env, changes: usize) -> Self {
+        let execution_role_arn = env.role_arn(&config.execution_role());
+        let task_role_arn = env.role_arn(&config.task_role());
+        let sam_parameter_overrides = [
+            ("Clusters", config.cluster_name()),
+            ("Repositories", config.repository_name()),
+            ("TaskFamilies", config.family()),
+            ("TaskRoleArn", task_role_arn.clone()),
+            ("ExecutionRoleArn", execution_role_arn.clone()),
+            ("CodeBuildProject", config.build_project()),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+        Self {
+            changes,
+            cluster: config.cluster_name(),
+            service: config.service_name(),
+            repository: config.repository_name(),
+            repository_uri: env.repository_uri(&config.repository_name()),
+            task_family: config.family(),
+            execution_role_arn,
+            task_role_arn,
+            codebuild_project: config.build_project(),
+            log_group: config.log_group(),
+            sam_parameter_overrides,
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let rows = [
+            ("cluster", &self.cluster),
+            ("service", &self.service),
+            ("repository", &self.repository_uri),
+            ("task family", &self.task_family),
+            ("execution role", &self.execution_role_arn),
+            ("task role", &self.task_role_arn),
+            ("CodeBuild project", &self.codebuild_project),
+            ("log group", &self.log_group),
+        ];
+        for (k, v) in rows {
+            let _ = writeln!(out, "{k:<18} {v}");
+        }
+        let _ = writeln!(
+            out,
+            "\nInstall the functions with:\n  sam build && sam deploy --parameter-overrides {}",
+            self.sam_parameter_overrides
+        );
+        out
+    }
+}
+
+/// The ledger as a table, newest revision first.
+pub fn history(service: &ServiceView, rows: &[HistoryRow]) -> String {
+    let mut out = format!("{} ({})\n", service.arn.name(), service.arn.cluster_name());
+    let _ = writeln!(
+        out,
+        "  {:<22} {:<12} {:<14} {:<10} {:<21} {:<12} NOTE",
+        "REVISION", "TAG", "DIGEST", "MODEL", "PUSHED", "STATE"
+    );
+    for r in rows {
+        let mark = match (r.live, r.last_good) {
+            (true, true) => "live, last good",
+            (true, false) => "live",
+            (false, true) => "last good",
+            _ => "",
+        };
+        let digest = r.digest.as_deref().map(|d| d.trim_start_matches("sha256:").chars().take(12).collect::<String>());
+        let note = match (&r.reason, mark) {
+            (Some(reason), "") => reason.clone(),
+            (Some(reason), m) => format!("{m}; {reason}"),
+            (None, m) => m.to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<22} {:<12} {:<14} {:<10} {:<21} {:<12} {note}",
+            r.revision,
+            r.image_tag.as_deref().unwrap_or("-"),
+            digest.as_deref().unwrap_or("-"),
+            r.model_version.as_deref().unwrap_or("-"),
+            r.pushed_at.as_deref().unwrap_or("-"),
+            r.state,
+        );
+    }
+    out
+}

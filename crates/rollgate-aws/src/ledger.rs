@@ -1,0 +1,34 @@
+//! Carrying out a verdict's plan: the one place the ledger's writes happen, for the health
+//! gate and for `rollgate rollback` alike.
+
+use rollgate_core::gate::GatePlan;
+use rollgate_core::{ServiceArn, TaskDefArn};
+
+use crate::AwsError;
+use crate::ecs::{ResourceTagger, ServiceUpdater};
+use crate::events::Notifier;
+
+/// Rollback first: if a later step fails, a retry finds the service already moved and
+/// records the failure without a second rollback. Then the revision's and the service's
+/// tags, then the notification.
+pub async fn carry_out<E, N>(
+    ecs: &E,
+    notifier: &N,
+    service: &ServiceArn,
+    revision: &TaskDefArn,
+    plan: GatePlan,
+) -> Result<(), AwsError>
+where
+    E: ServiceUpdater + ResourceTagger,
+    N: Notifier,
+{
+    if let Some(to) = &plan.roll_back_to {
+        ecs.update_service(service, to).await?;
+    }
+    ecs.tag_resource(revision.as_str(), &plan.tag_revision).await?;
+    ecs.tag_resource(service.as_str(), &plan.tag_service).await?;
+    if let Some(n) = plan.notification {
+        notifier.publish(&[n]).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! `rollgate status` and `rollgate rollback`: the ledger read back, and a manual rollback
+//! planned like the gate's.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::TaskDefArn;
+use crate::gate::{GatePlan, Notification, NotificationKind, RolledBackBy, RolloutFacts, RolloutState};
+use crate::ledger::{RevisionRecord, format_time, keys, sanitize_tag_value};
+use crate::service::{ServiceView, TaskDefSummary};
+
+/// One revision of a service's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryRow {
+    pub revision: String,
+    pub arn: String,
+    pub image_tag: Option<String>,
+    pub digest: Option<String>,
+    pub model_version: Option<String>,
+    pub build_id: Option<String>,
+    pub pushed_at: Option<String>,
+    /// A rollout state, or `initial` for a revision that predates rollgate.
+    pub state: String,
+    pub live: bool,
+    pub last_good: bool,
+    pub reason: Option<String>,
+}
+
+/// The history, newest revision first.
+pub fn history(service: &ServiceView, revisions: &[TaskDefSummary]) -> Vec<HistoryRow> {
+    let last_good = service.tags.get(keys::LAST_GOOD);
+    let mut rows: Vec<HistoryRow> = revisions
+        .iter()
+        .map(|r| {
+            let record = RevisionRecord::from_tags(&r.tags).ok().flatten();
+            let get = |k: &str| r.tags.get(k).cloned();
+            HistoryRow {
+                revision: r.arn.revision().to_string(),
+                arn: r.arn.to_string(),
+                image_tag: record.as_ref().and_then(|rec| rec.image_tag.as_ref().map(ToString::to_string)),
+                digest: record.as_ref().map(|rec| rec.digest.to_string()),
+                model_version: get(keys::MODEL_VERSION),
+                build_id: get(keys::BUILD_ID),
+                pushed_at: get(keys::PUSHED_AT),
+                state: RolloutState::of(&r.tags).map_or("initial".to_owned(), |s| s.as_str().to_owned()),
+                live: service.task_definition.as_ref() == Some(&r.arn),
+                last_good: last_good == Some(&r.arn.to_string()),
+                reason: get(keys::REASON),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.arn
+            .rsplit(':')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .cmp(&a.arn.rsplit(':').next().and_then(|n| n.parse::<u32>().ok()))
+    });
+    rows
+}
+
+/// Why a manual rollback cannot go ahead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RollbackError {
+    #[error("the service has no last known good revision; name one with --to REVISION (see rollgate status)")]
+    NoTarget,
+    #[error("{0} is already live")]
+    AlreadyLive(String),
+    #[error("{revision} is {state}, not healthy: roll back only to a revision verified healthy or the initial one")]
+    NotHealthy { revision: String, state: String },
+    #[error("{0} belongs to another service")]
+    OtherService(String),
+}
+
+/// The rollback target: `--to`, else the last known good revision, else the live
+/// revision's recorded known good.
+pub fn rollback_target(
+    service: &ServiceView,
+    live: &TaskDefSummary,
+    to: Option<&TaskDefArn>,
+) -> Result<TaskDefArn, RollbackError> {
+    if let Some(to) = to {
+        return Ok(to.clone());
+    }
+    service
+        .tags
+        .get(keys::LAST_GOOD)
+        .and_then(|t| TaskDefArn::parse(t).ok())
+        .or_else(|| RevisionRecord::from_tags(&live.tags).ok().flatten().and_then(|r| r.known_good))
+        .ok_or(RollbackError::NoTarget)
+}
+
+/// A manual rollback from `live` to `target`, recorded in the ledger like the gate's:
+/// the live revision is marked rolled back with the reason, its digest failed on the service.
+pub fn plan_manual_rollback(
+    service: &ServiceView,
+    live: &TaskDefSummary,
+    target: &TaskDefSummary,
+    now: DateTime<Utc>,
+    reason: &str,
+) -> Result<GatePlan, RollbackError> {
+    if target.arn == live.arn {
+        return Err(RollbackError::AlreadyLive(target.arn.revision().to_string()));
+    }
+    let target_state = RolloutState::of(&target.tags);
+    let is_last_good = service.tags.get(keys::LAST_GOOD) == Some(&target.arn.to_string());
+    if !(is_last_good || matches!(target_state, None | Some(RolloutState::Healthy))) {
+        return Err(RollbackError::NotHealthy {
+            revision: target.arn.revision().to_string(),
+            state: target_state.map_or("initial", |s| s.as_str()).to_owned(),
+        });
+    }
+    if let Ok(Some(record)) = RevisionRecord::from_tags(&target.tags)
+        && record.service != service.arn
+    {
+        return Err(RollbackError::OtherService(target.arn.revision().to_string()));
+    }
+    let record = RevisionRecord::from_tags(&live.tags).ok().flatten();
+    let at = format_time(now);
+    let mut tag_revision =
+        vec![(keys::DECIDED_AT.to_owned(), at.clone()), (keys::REASON.to_owned(), sanitize_tag_value(reason))];
+    let mut tag_service = Vec::new();
+    if let Some(record) = &record {
+        tag_revision.push((keys::STATE.to_owned(), RolloutState::RolledBack.as_str().to_owned()));
+        tag_service.push((format!("{}{}", keys::FAILED_PREFIX, record.digest), at));
+    }
+    let facts = RolloutFacts {
+        now,
+        service,
+        revision: live,
+        settings: &Default::default(),
+        alarms_in_alarm: &[],
+        smoke: None,
+        reported_failure: None,
+    };
+    let notification = Notification::new(
+        NotificationKind::RolledBack,
+        &facts,
+        record.as_ref(),
+        Some(reason.to_owned()),
+        Some(target.arn.clone()),
+        Some(RolledBackBy::Manual),
+    );
+    Ok(GatePlan { roll_back_to: Some(target.arn.clone()), tag_revision, tag_service, notification: Some(notification) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServiceArn;
+    use crate::service::Tags;
+
+    const SVC: &str = "arn:aws:ecs:us-east-1:123456789012:service/c/api";
+
+    fn rev(n: u32, tags: &[(&str, &str)]) -> TaskDefSummary {
+        TaskDefSummary {
+            arn: TaskDefArn::parse(&format!("arn:aws:ecs:us-east-1:123456789012:task-definition/m:{n}")).unwrap(),
+            containers: vec![],
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    fn ledger(digest_char: char, state: &str) -> Vec<(&'static str, String)> {
+        vec![
+            (keys::DIGEST, format!("sha256:{}", digest_char.to_string().repeat(64))),
+            (keys::PUSHED_AT, "2026-11-28T10:00:00Z".into()),
+            (keys::EVENT_ID, "e".into()),
+            (keys::SERVICE, SVC.into()),
+            (keys::CONTAINER, "model".into()),
+            (keys::STATE, state.into()),
+            (keys::IMAGE_TAG, "v2".into()),
+        ]
+    }
+
+    fn summary(n: u32, pairs: Vec<(&'static str, String)>) -> TaskDefSummary {
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        rev(n, &pairs)
+    }
+
+    fn service(live: u32, last_good: Option<u32>) -> ServiceView {
+        let mut tags = Tags::new();
+        if let Some(n) = last_good {
+            tags.insert(keys::LAST_GOOD.into(), rev(n, &[]).arn.to_string());
+        }
+        ServiceView {
+            arn: ServiceArn::parse(SVC).unwrap(),
+            status: "ACTIVE".into(),
+            task_definition: Some(rev(live, &[]).arn),
+            tags,
+            deployments: vec![],
+        }
+    }
+
+    #[test]
+    fn history_marks_live_and_last_good() {
+        let revs = [rev(1, &[]), summary(2, ledger('a', "healthy")), summary(3, ledger('b', "rolled-back"))];
+        let rows = history(&service(2, Some(2)), &revs);
+        let brief: Vec<_> = rows.iter().map(|r| (r.revision.as_str(), r.state.as_str(), r.live, r.last_good)).collect();
+        assert_eq!(
+            brief,
+            [("m:3", "rolled-back", false, false), ("m:2", "healthy", true, true), ("m:1", "initial", false, false)]
+        );
+        assert_eq!(rows[1].image_tag.as_deref(), Some("v2"));
+    }
+
+    #[test]
+    fn manual_rollback_rules() {
+        let live = summary(3, ledger('b', "verifying"));
+        let svc = service(3, Some(2));
+        assert_eq!(rollback_target(&svc, &live, None).unwrap(), rev(2, &[]).arn);
+        assert_eq!(rollback_target(&service(3, None), &live, None), Err(RollbackError::NoTarget));
+
+        let plan =
+            plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), Utc::now(), "manual").unwrap();
+        assert_eq!(plan.roll_back_to, Some(rev(2, &[]).arn));
+        assert!(plan.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
+        assert!(plan.tag_service[0].0.starts_with(keys::FAILED_PREFIX));
+        assert_eq!(plan.notification.unwrap().rolled_back_by, Some(RolledBackBy::Manual));
+
+        assert!(matches!(
+            plan_manual_rollback(&svc, &live, &live, Utc::now(), "x"),
+            Err(RollbackError::AlreadyLive(_))
+        ));
+        let unverified = summary(1, ledger('c', "rolled-back"));
+        assert!(matches!(
+            plan_manual_rollback(&svc, &live, &unverified, Utc::now(), "x"),
+            Err(RollbackError::NotHealthy { .. })
+        ));
+        assert!(
+            plan_manual_rollback(&svc, &live, &rev(1, &[]), Utc::now(), "x").is_ok(),
+            "the initial revision is fine"
+        );
+    }
+}

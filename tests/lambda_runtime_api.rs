@@ -6,21 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use support::fixtures::fixture_json;
-use support::{Scenario, ServiceSpec, python, root};
-
-/// A binary of this workspace, built by `make test` (cargo build --bins) before the tests.
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe path");
-    // target/<profile>/deps/integration-<hash> -> target/<profile>/<name>
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build it first with `cargo build -p {name}` (`make test` does)",
-        path.display()
-    );
-    path
-}
+use support::{Scenario, ServiceSpec, binary, python, root};
 
 /// Runs the binary over the events and returns the runner's report.
 fn run_lambda(s: &Scenario, binary: &str, env: &[(&str, &str)], events: &[String]) -> Value {

@@ -1,6 +1,7 @@
 //! rollgate's integration tests: the real handlers and binaries, real aws-sdk-rust clients,
 //! and the moto emulator over HTTP. One file per concern.
 
+mod cli;
 mod deploy;
 mod health_gate;
 mod lambda_runtime_api;

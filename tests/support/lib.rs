@@ -19,6 +19,20 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
 }
 
+/// A binary of this workspace, built by `make test` (cargo build --bins) before the tests.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe path");
+    // target/<profile>/deps/integration-<hash> -> target/<profile>/<name>
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins` (`make test` does)",
+        path.display()
+    );
+    path
+}
+
 /// The Python that has the pinned test tools: `$ROLLGATE_PYTHON`, else `.venv/bin/python`.
 pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("ROLLGATE_PYTHON") {

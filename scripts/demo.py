@@ -1,24 +1,32 @@
 #!/usr/bin/env python3
-"""`make demo`: the rollgate story, locally, against the moto emulator.
+"""`make demo`: the whole rollgate story, locally, against the moto AWS emulator.
 
-It starts the emulator, provisions a cluster, a repository and an opted-in
-service, then pushes images and replays their ECR events through the real
-`deploy` binary under a local Lambda Runtime API. Every step checks what AWS
-shows (through boto3) and the demo stops loudly when a step does not happen
-as narrated. It leaves no process behind.
+1. provision the base infrastructure with `rollgate up`;
+2. push v1: deployed, verified, declared healthy;
+3. push v2: deployed; ECS reports it FAILED: the health gate rolls back to v1;
+4. v2's push is redelivered: ignored, the failed digest stays out;
+5. push v3: deployed and declared healthy;
+6. `rollgate status` shows the history.
+
+The functions are the real binaries, run through a local Lambda Runtime API
+(tests/emulator/lambda_rapi.py). Every step checks what AWS shows, through
+boto3, and the demo stops loudly when a step does not happen as narrated.
+ECS's side (a deployment completing or failing) is forced in the emulator, and
+event times are set explicitly: no step waits on a clock.
 """
 
 from __future__ import annotations
 
 import atexit
-import copy
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.request import Request, urlopen
 
 import boto3
 from botocore.config import Config
@@ -27,11 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EMULATOR = ROOT / "tests" / "emulator"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
-NAME = "rollgate-demo"
-CREDENTIALS = {"aws_access_key_id": "AKIADEMO0000000000", "aws_secret_access_key": "demo"}
-
+APP = "sentiment"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIADEMO0000000000", "AWS_SECRET_ACCESS_KEY": "demo"}
 STARTED = time.perf_counter()
+WORK = Path(tempfile.mkdtemp(prefix="rollgate-demo-"))
 
 
 def say(text: str) -> None:
@@ -41,6 +48,18 @@ def say(text: str) -> None:
 def fail(text: str) -> None:
     print(f"\nDEMO FAILED: {text}", file=sys.stderr, flush=True)
     sys.exit(1)
+
+
+def expect(cond: bool, text: str) -> None:
+    if not cond:
+        fail(text)
+
+
+def binary(name: str) -> Path:
+    path = TARGET / name
+    if not path.exists():
+        fail(f"{path} is missing: run `cargo build --workspace --bins` (make demo does)")
+    return path
 
 
 def start_emulator() -> str:
@@ -67,181 +86,197 @@ def start_emulator() -> str:
     raise AssertionError
 
 
-class Aws:
-    """AWS's own client, pointed at the emulator."""
+def iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+
+class Demo:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
+        self.env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": REGION,
+                    "AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"}
+        self.env.pop("AWS_PROFILE", None)
         cfg = Config(retries={"max_attempts": 1})
-        self.client = lambda svc: boto3.client(
-            svc, endpoint_url=endpoint, region_name=REGION, config=cfg, **CREDENTIALS
-        )
-        self.ecs, self.ecr, self.ec2 = self.client("ecs"), self.client("ecr"), self.client("ec2")
+        client = lambda svc: boto3.client(svc, endpoint_url=endpoint, region_name=REGION, config=cfg,
+                                          aws_access_key_id="AKIABOTO", aws_secret_access_key="x")
+        self.ecs, self.ecr, self.ec2 = client("ecs"), client("ecr"), client("ec2")
+        self.pushes = 0
 
-    def provision(self) -> dict:
+    # --- the user's side -------------------------------------------------------------
+    def network(self) -> tuple[str, str]:
         vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-        sg = self.ec2.create_security_group(GroupName=NAME, Description="demo", VpcId=vpc)["GroupId"]
-        self.ecr.create_repository(repositoryName=NAME)
-        self.ecs.create_cluster(clusterName=NAME)
-        registry = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
-        arn = self.ecs.register_task_definition(
-            family=NAME,
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="1024",
-            memory="4096",
-            containerDefinitions=[
-                {
-                    "name": "model",
-                    "image": f"{registry}/{NAME}:bootstrap",
-                    "essential": True,
-                    "portMappings": [{"containerPort": 8080}],
-                    "environment": [{"name": "MODEL_NAME", "value": "sentiment"}],
-                    "healthCheck": {
-                        "command": ["CMD-SHELL", "curl -f http://localhost:8080/health || exit 1"],
-                        "startPeriod": 300,
-                    },
-                }
-            ],
-        )["taskDefinition"]["taskDefinitionArn"]
-        self.ecs.create_service(
-            cluster=NAME,
-            serviceName="sentiment-api",
-            taskDefinition=arn,
-            desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}},
-            tags=[
-                {"key": "rollgate:repository", "value": NAME},
-                {"key": "rollgate:tag-filter", "value": "v*"},
-            ],
-        )
-        return {"task_definition": arn}
+        sg = self.ec2.create_security_group(GroupName=APP, Description="demo", VpcId=vpc)["GroupId"]
+        return subnet, sg
 
-    def push(self, tag: str, seed: int) -> str:
-        layer = f"sha256:{seed:064x}"
+    def rollgate(self, *args: str) -> str:
+        out = subprocess.run([str(binary("rollgate")), *args], cwd=WORK, env=self.env, capture_output=True, text=True)
+        for line in out.stderr.splitlines():
+            print(f"        {line}")
+        if out.returncode != 0:
+            fail(f"rollgate {' '.join(args)} exited {out.returncode}")
+        return out.stdout
+
+    def push(self, tag: str) -> tuple[str, dict]:
+        """`docker push` stand-in: an image with unique layers, and its ECR event."""
+        self.pushes += 1
+        seed = self.pushes
         manifest = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
                        "digest": f"sha256:{seed + 1000:064x}"},
             "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1,
-                        "digest": layer}],
+                        "digest": f"sha256:{seed:064x}"}],
         }
-        out = self.ecr.put_image(repositoryName=NAME, imageManifest=json.dumps(manifest), imageTag=tag)
-        return out["image"]["imageId"]["imageDigest"]
+        out = self.ecr.put_image(repositoryName=APP, imageManifest=json.dumps(manifest), imageTag=tag)
+        digest = out["image"]["imageId"]["imageDigest"]
+        event = json.loads((ROOT / "events" / "ecr-push.json").read_text())
+        event.update(id=f"demo-push-{tag}", time=iso(datetime.now(timezone.utc) + timedelta(seconds=seed)))
+        event["detail"].update({"repository-name": APP, "image-digest": digest, "image-tag": tag})
+        return digest, event
 
-    def live(self) -> tuple[str, dict]:
-        svc = self.ecs.describe_services(cluster=NAME, services=["sentiment-api"])["services"][0]
-        arn = svc["taskDefinition"]
+    # --- AWS's side ----------------------------------------------------------------------
+    def service(self) -> dict:
+        return self.ecs.describe_services(cluster=APP, services=[APP], include=["TAGS"])["services"][0]
+
+    def ledger(self, arn: str) -> dict:
         tags = self.ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"]).get("tags", [])
-        return arn, {t["key"]: t["value"] for t in tags}
+        return {t["key"]: t["value"] for t in tags}
 
-    def revisions(self) -> list[str]:
-        return self.ecs.list_task_definitions(familyPrefix=NAME, sort="ASC")["taskDefinitionArns"]
+    def deployment(self, arn: str) -> dict:
+        return next(d for d in self.service()["deployments"] if d["taskDefinition"] == arn)
 
+    def force(self, state: str, **extra) -> None:
+        body = json.dumps({"cluster": APP, "service": APP, "state": state, **extra}).encode()
+        urlopen(Request(f"{self.endpoint}/_rollgate/ecs/rollout", data=body, method="POST",
+                        headers={"content-type": "application/json"})).read()
 
-def push_event(digest: str, tag: str, time_: str, event_id: str) -> dict:
-    event = json.loads((ROOT / "events" / "ecr-push.json").read_text())
-    event.update(id=event_id, time=time_)
-    event["detail"].update({"repository-name": NAME, "image-digest": digest, "image-tag": tag})
-    return event
+    def deployment_event(self, name: str, arn: str, at: datetime) -> dict:
+        fixture = {"SERVICE_DEPLOYMENT_COMPLETED": "ecs-deployment-completed.json",
+                   "SERVICE_DEPLOYMENT_FAILED": "ecs-deployment-failed.json"}[name]
+        event = json.loads((ROOT / "events" / fixture).read_text())
+        event.update(id=f"demo-{name}-{arn.rsplit(':', 1)[-1]}", time=iso(at), resources=[self.service()["serviceArn"]])
+        event["detail"]["deploymentId"] = self.deployment(arn)["id"]
+        return event
 
+    def tick(self, at: datetime) -> dict:
+        event = json.loads((ROOT / "events" / "scheduled-tick.json").read_text())
+        event.update(id=f"demo-tick-{int(at.timestamp())}", time=iso(at))
+        return event
 
-def run_deploy(endpoint: str, events: list[dict]) -> list[dict]:
-    """Runs the real deploy binary over the events, the way Lambda does."""
-    binary = TARGET / "deploy"
-    if not binary.exists():
-        fail(f"{binary} is missing: run `cargo build -p deploy` (make demo does)")
-    with tempfile.TemporaryDirectory() as tmp:
+    # --- the functions, as Lambda runs them ---------------------------------------------------
+    def invoke(self, function: str, events: list[dict]) -> list[dict]:
         files = []
         for i, event in enumerate(events):
-            path = Path(tmp) / f"event-{i}.json"
+            path = WORK / f"{function}-{time.monotonic_ns()}-{i}.json"
             path.write_text(json.dumps(event))
             files.append(str(path))
-        env = {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
-            "AWS_REGION": REGION,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "ROLLGATE_CLUSTERS": NAME,
-        }
-        args = [sys.executable, str(EMULATOR / "lambda_rapi.py"), "--binary", str(binary),
-                "--logs", str(Path(tmp) / "logs.txt")]
-        for k, v in env.items():
-            args += ["--env", f"{k}={v}"]
-        out = subprocess.run(args + files, capture_output=True, text=True, check=False)
+        args = [sys.executable, str(EMULATOR / "lambda_rapi.py"), "--binary", str(binary(function)),
+                "--logs", str(WORK / f"{function}.log"), "--env", f"ROLLGATE_CLUSTERS={APP}"]
+        for k in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"):
+            args += ["--env", f"{k}={self.env[k]}"]
+        out = subprocess.run(args + files, capture_output=True, text=True, env=self.env)
         try:
             report = json.loads(out.stdout)
         except json.JSONDecodeError:
             fail(f"the Lambda runner failed:\n{out.stdout}\n{out.stderr}")
         if report.get("runner_error"):
             fail(f"the Lambda runner failed: {report['runner_error']}")
-        return report["invocations"]
+        for inv in report["invocations"]:
+            if inv["status"] != "ok":
+                fail(f"{function} answered {inv['error_type']}: {inv['error_message']}")
+        return [inv["response"] for inv in report["invocations"]]
+
+    def deploy(self, event: dict) -> dict:
+        [result] = self.invoke("deploy", [event])
+        [service] = result["services"]
+        return service
+
+    def gate(self, event: dict) -> list[dict]:
+        [result] = self.invoke("health-gate", [event])
+        return result["rollouts"]
+
+    def verify_healthy(self, arn: str) -> None:
+        start = self.deployment(arn)["createdAt"]
+        self.force("COMPLETED")
+        [r] = self.gate(self.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", arn, start + timedelta(minutes=2)))
+        say(f"  ECS: deployment COMPLETED -> health-gate: {r['verdict']} ({r['detail']})")
+        [r] = self.gate(self.tick(start + timedelta(minutes=8)))
+        say(f"  schedule, bake time over  -> health-gate: {r['verdict']} ({r['detail']})")
+        expect(r["verdict"] == "healthy", f"{arn} was not declared healthy")
+        expect(self.service()["tags"] and {t["key"]: t["value"] for t in self.service()["tags"]}.get("rollgate:last-good") == arn,
+               "the last known good revision was not recorded")
 
 
-def outcome(invocation: dict) -> str:
-    if invocation["status"] != "ok":
-        return f"error {invocation['error_type']}: {invocation['error_message']}"
-    resp = invocation["response"]
-    if resp.get("ignored"):
-        return f"ignored: {resp['ignored']}"
-    parts = []
-    for s in resp["services"]:
-        detail = s.get("revision") or s.get("reason") or s.get("error")
-        parts.append(f"{s['service']} {s['outcome']} ({detail})")
-    return "; ".join(parts) or "no service tracks this repository"
-
-
-def expect(cond: bool, text: str) -> None:
-    if not cond:
-        fail(text)
+def revision(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
 
 
 def main() -> None:
     say("starting the AWS emulator (moto, with rollgate's test extensions)")
-    endpoint = start_emulator()
-    aws = Aws(endpoint)
-    say(f"emulator ready at {endpoint}; provisioning repository, cluster and an opted-in service")
-    base = aws.provision()["task_definition"]
-    say(f"service sentiment-api runs {base.split('/')[-1]}, tagged rollgate:repository={NAME}, "
-        "rollgate:tag-filter=v*")
+    d = Demo(start_emulator())
+    subnet, sg = d.network()
+    (WORK / "rollgate.toml").write_text(f"""[app]
+name = "{APP}"
 
-    d1 = aws.push("v1", 1)
-    say(f"docker push {NAME}:v1 -> {d1[:19]}...")
-    [r] = run_deploy(endpoint, [push_event(d1, "v1", "2026-11-28T10:00:00Z", "demo-push-v1")])
-    say(f"deploy: {outcome(r)}")
-    live, ledger = aws.live()
-    expect(r["status"] == "ok" and ledger.get("rollgate:digest") == d1, "v1 was not deployed")
+[task]
+cpu = 1024
+memory = 4096
 
-    d2 = aws.push("v2", 2)
-    say(f"docker push {NAME}:v2 -> {d2[:19]}...")
-    v1_again = push_event(d1, "v1", "2026-11-28T10:00:00Z", "demo-push-v1")
-    latest = push_event(d2, "latest", "2026-11-28T10:04:00Z", "demo-push-latest")
-    delete = json.loads((ROOT / "events" / "ecr-delete.json").read_text())
-    malformed = json.loads((ROOT / "events" / "ecr-push-malformed.json").read_text())
-    v2 = push_event(d2, "v2", "2026-11-28T10:05:00Z", "demo-push-v2")
-    results = run_deploy(endpoint, [v2, v1_again, latest, delete, malformed])
-    labels = ["push v2", "v1 redelivered (older)", "tag latest (filtered)", "DELETE action", "malformed event"]
-    for label, res in zip(labels, results):
-        say(f"{label:>24}: {outcome(res)}")
-    live, ledger = aws.live()
-    expect(ledger.get("rollgate:digest") == d2, "v2 is not live")
-    expect(results[1]["response"]["services"][0]["outcome"] == "skipped", "the old push was not skipped")
-    expect(results[2]["response"]["services"][0]["outcome"] == "skipped", "the filtered tag was not skipped")
-    expect(results[4]["error_type"] == "NonRetryable", "the malformed event was not rejected")
+[service]
+desired_count = 2
+subnets = ["{subnet}"]
+security_groups = ["{sg}"]
 
-    say("ledger (task-definition revisions and their rollgate tags, read back through boto3):")
-    for arn in aws.revisions():
-        tags = {t["key"]: t["value"] for t in aws.ecs.describe_task_definition(
-            taskDefinition=arn, include=["TAGS"]).get("tags", [])}
-        mark = "*" if arn == live else " "
-        print(f"    {mark} {arn.split('/')[-1]:<20} tag={tags.get('rollgate:image-tag', '-'):<8} "
-              f"digest={tags.get('rollgate:digest', '-')[:19]:<19} pushed={tags.get('rollgate:pushed-at', '-')}")
-    expect(len(aws.revisions()) == 3, "expected exactly three revisions (bootstrap, v1, v2)")
-    say("done: every step happened as narrated (* marks the live revision)")
+[gate]
+tag_filter = "v*"
+bake = "5m"
+""")
+    say(f"1. rollgate up  (config: {WORK / 'rollgate.toml'})")
+    d.rollgate("up")
+    initial = d.service()["taskDefinition"]
+    expect(d.service()["status"] == "ACTIVE", "the service was not created")
+
+    say("2. docker push sentiment:v1")
+    _, v1_event = d.push("v1")
+    out = d.deploy(v1_event)
+    expect(out["outcome"] == "deployed", f"v1 was not deployed: {out}")
+    v1 = out["revision"]
+    say(f"  deploy: {revision(initial)} -> {revision(v1)}, image pinned by digest")
+    d.verify_healthy(v1)
+
+    say("3. docker push sentiment:v2")
+    v2_digest, v2_event = d.push("v2")
+    out = d.deploy(v2_event)
+    expect(out["outcome"] == "deployed", f"v2 was not deployed: {out}")
+    v2 = out["revision"]
+    say(f"  deploy: {revision(v1)} -> {revision(v2)}")
+    d.force("FAILED", reason="ECS deployment circuit breaker: tasks failed to start.")
+    start = d.deployment(v2)["createdAt"]
+    [r] = d.gate(d.deployment_event("SERVICE_DEPLOYMENT_FAILED", v2, start + timedelta(minutes=3)))
+    say(f"  ECS: v2's deployment FAILED -> health-gate: {r['verdict']} to {revision(r.get('rolled_back_to', '?'))}")
+    say(f"     reason: {r['detail']}")
+    expect(r["verdict"] == "rolled-back" and d.service()["taskDefinition"] == v1, "the gate did not roll back to v1")
+
+    say("4. v2's push event is delivered again")
+    out = d.deploy(v2_event)
+    say(f"  deploy: {out['outcome']} ({out.get('reason', '')})")
+    expect(out["outcome"] == "skipped" and d.service()["taskDefinition"] == v1, "the failed digest was redeployed")
+
+    say("5. docker push sentiment:v3")
+    _, v3_event = d.push("v3")
+    out = d.deploy(v3_event)
+    expect(out["outcome"] == "deployed", f"v3 was not deployed: {out}")
+    v3 = out["revision"]
+    say(f"  deploy: {revision(v1)} -> {revision(v3)}")
+    d.verify_healthy(v3)
+
+    say("6. rollgate status")
+    print(d.rollgate("status"))
+    expect(d.ledger(v2).get("rollgate:state") == "rolled-back", "v2 is not recorded as rolled back")
+    expect(any(t["key"] == f"rollgate:failed:{v2_digest}" for t in d.service()["tags"]), "v2's digest is not marked failed")
+    say(f"done in {time.perf_counter() - STARTED:.1f}s: every step happened as narrated")
 
 
 if __name__ == "__main__":

@@ -9,14 +9,18 @@ Prints one JSON object to stdout (tests/template.rs reads it):
         "crate": "deploy",                      # Metadata.BuildProperties.Binary, else CodeUri's last part
         "code_uri": "functions/deploy",
         "build_method": "rust-cargolambda",
+        "runtime", "architectures", "handler", "memory_size", "timeout", "reserved_concurrency",
+        "log_format",
+        "async": {"maximum_retry_attempts", "maximum_event_age_in_seconds", "on_failure"},
+        "triggers": [{"rule", "event_bus", "pattern", "schedule"}],   # EventBridge rules
         "environment": ["ROLLGATE_CLUSTERS", ...],   # variable names set on the function
         "role": "DeployFunctionRole",           # logical id of its AWS::IAM::Role
         "actions": ["ecs:ListServices", ...],  # every action an Allow statement of the role grants
         "code_actions": [...],                 # the same, less what SAM adds for Lambda itself
-        "sam_added": [...],                    # statements SAM added (the DLQ destination's sqs:SendMessage)
+        "sam_added_actions": ["sqs:SendMessage"],  # what SAM added: the DLQ destination's send
         "managed_policy_arns": [...],          # e.g. AWSLambdaBasicExecutionRole (CloudWatch Logs)
         "statements": [{"policy", "sid", "effect", "action", "resource", "condition", "sam_added"}]
-    }}}
+    }}, "parameters": [...], "outputs": [...]}
 
 "actions" flattens every statement of the role's inline policies (and of AWS::IAM::Policy /
 ManagedPolicy resources of the template attached to it); only Effect Allow counts.
@@ -42,7 +46,7 @@ from typing import Any
 # The translator builds ARNs from the session's region; no credentials or calls are needed.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-from samtranslator.model.exceptions import InvalidDocumentException  # noqa: E402
+from samtranslator.model.exceptions import InvalidDocumentException, InvalidTemplateException  # noqa: E402
 from samtranslator.translator.transform import transform  # noqa: E402
 from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
@@ -172,6 +176,47 @@ def role_statements(cfn: dict[str, Any], role_id: str) -> tuple[list[dict[str, A
     return found, managed
 
 
+def targets_function(target: dict[str, Any], logical_id: str) -> bool:
+    arn = target.get("Arn")
+    return isinstance(arn, dict) and arn.get("Fn::GetAtt", [None])[0] == logical_id
+
+
+def triggers(cfn: dict[str, Any], logical_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The EventBridge rules that invoke the function: pattern (parsed when a JSON string) or schedule."""
+    found = []
+    for rule_id, res in sorted(cfn["Resources"].items()):
+        props = res.get("Properties") or {}
+        if res.get("Type") != "AWS::Events::Rule":
+            continue
+        if not any(targets_function(t, logical_id) for t in props.get("Targets", [])):
+            continue
+        pattern = resolve(props.get("EventPattern"), params)
+        if isinstance(pattern, str):
+            pattern = json.loads(pattern)
+        found.append(
+            {
+                "rule": rule_id,
+                "event_bus": props.get("EventBusName", "default"),
+                "pattern": pattern,
+                "schedule": resolve(props.get("ScheduleExpression"), params),
+            }
+        )
+    return found
+
+
+def async_config(cfn: dict[str, Any], logical_id: str) -> dict[str, Any] | None:
+    """The function's AWS::Lambda::EventInvokeConfig: retries, event age, on-failure destination."""
+    for res in cfn["Resources"].values():
+        props = res.get("Properties") or {}
+        if res.get("Type") == "AWS::Lambda::EventInvokeConfig" and props.get("FunctionName") == {"Ref": logical_id}:
+            return {
+                "maximum_retry_attempts": props.get("MaximumRetryAttempts"),
+                "maximum_event_age_in_seconds": props.get("MaximumEventAgeInSeconds"),
+                "on_failure": ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
+            }
+    return None
+
+
 def summarise(sam: dict[str, Any], cfn: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     functions = {}
     for logical_id, res in sorted(cfn["Resources"].items()):
@@ -209,21 +254,35 @@ def summarise(sam: dict[str, Any], cfn: dict[str, Any], params: dict[str, Any]) 
             "crate": crate,
             "code_uri": code_uri,
             "build_method": metadata.get("BuildMethod"),
+            "runtime": props.get("Runtime"),
+            "architectures": props.get("Architectures"),
+            "handler": props.get("Handler"),
+            "memory_size": props.get("MemorySize"),
+            "timeout": props.get("Timeout"),
+            "reserved_concurrency": props.get("ReservedConcurrentExecutions"),
+            "log_format": (props.get("LoggingConfig") or {}).get("LogFormat"),
+            "async": async_config(cfn, logical_id),
+            "triggers": triggers(cfn, logical_id, params),
             "environment": sorted(((props.get("Environment") or {}).get("Variables") or {}).keys()),
             "role": role_id,
             "actions": sorted({a for s in allowed for a in s["action"]}),
             "code_actions": sorted({a for s in allowed if not s["sam_added"] for a in s["action"]}),
-            "sam_added": [s for s in flat if s["sam_added"]],
+            "sam_added_actions": sorted({a for s in allowed if s["sam_added"] for a in s["action"]}),
             "managed_policy_arns": managed,
             "statements": flat,
         }
-    return {"functions": functions}
+    return {
+        "functions": functions,
+        "parameters": sorted((sam.get("Parameters") or {}).keys()),
+        "outputs": sorted((cfn.get("Outputs") or {}).keys()),
+    }
 
 
 def package_locally(sam: dict[str, Any]) -> None:
     """What `sam package` does to a local CodeUri (upload, then an S3 URI): fake the upload."""
-    for res in sam.get("Resources", {}).values():
-        props = res.get("Properties") or {}
+    resources = sam.get("Resources")
+    for res in resources.values() if isinstance(resources, dict) else []:
+        props = (res.get("Properties") or {}) if isinstance(res, dict) else {}
         if res.get("Type") == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
             if not props["CodeUri"].startswith("s3://"):
                 props["CodeUri"] = "s3://rollgate-offline/" + props["CodeUri"].strip("./")
@@ -244,7 +303,10 @@ def main() -> int:
         cfn = transform(sam, {}, OfflinePolicyLoader(), passthrough_metadata=True)
     except InvalidDocumentException as e:
         for cause in e.causes:
-            print(f"translate.py: {cause.message}", file=sys.stderr)
+            print(f"translate.py: {args.template}: {cause.message}", file=sys.stderr)
+        return 1
+    except InvalidTemplateException as e:
+        print(f"translate.py: {args.template}: {e.message}", file=sys.stderr)
         return 1
     if args.cfn:
         Path(args.cfn).write_text(json.dumps(cfn, indent=2, sort_keys=True) + "\n", encoding="utf-8")

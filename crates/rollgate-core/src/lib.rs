@@ -18,6 +18,7 @@ pub mod gate;
 pub mod image;
 pub mod infra;
 pub mod ledger;
+pub mod model;
 pub mod permissions;
 pub mod report;
 pub mod service;

@@ -1,0 +1,349 @@
+//! Continuous model updating: a model artifact uploaded to S3 becomes an image build, and a
+//! failed build becomes a notification. Pure decisions; `model-build` executes them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Envelope, EventError, parse_envelope};
+use crate::filter::TagFilter;
+use crate::{ImageTag, InputError};
+
+pub const S3_SOURCE: &str = "aws.s3";
+pub const S3_DETAIL_TYPE: &str = "Object Created";
+pub const CODEBUILD_SOURCE: &str = "aws.codebuild";
+pub const BUILD_DETAIL_TYPE: &str = "CodeBuild Build State Change";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Bucket {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct S3Object {
+    pub key: String,
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub etag: Option<String>,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub sequencer: Option<String>,
+}
+
+/// The detail of an S3 "Object Created" event (EventBridge notifications).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectCreatedDetail {
+    pub bucket: S3Bucket,
+    pub object: S3Object,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BuildVariable {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub struct BuildEnvironment {
+    #[serde(default)]
+    pub environment_variables: Vec<BuildVariable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub struct BuildLogs {
+    #[serde(default)]
+    pub deep_link: Option<String>,
+    #[serde(default)]
+    pub group_name: Option<String>,
+    #[serde(default)]
+    pub stream_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub struct BuildInformation {
+    #[serde(default)]
+    pub environment: BuildEnvironment,
+    #[serde(default)]
+    pub logs: BuildLogs,
+}
+
+/// The detail of a "CodeBuild Build State Change" event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BuildStateDetail {
+    pub build_status: String,
+    pub project_name: String,
+    pub build_id: String,
+    #[serde(default)]
+    pub additional_information: BuildInformation,
+}
+
+/// What `model-build` reacts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelTrigger {
+    Upload { envelope: Envelope, detail: ObjectCreatedDetail },
+    Build { envelope: Envelope, detail: BuildStateDetail },
+}
+
+pub fn parse_model_event(raw: &str) -> Result<ModelTrigger, EventError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    struct Kind {
+        source: String,
+        detail_type: String,
+    }
+    let kind: Kind = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
+    match (kind.source.as_str(), kind.detail_type.as_str()) {
+        (S3_SOURCE, S3_DETAIL_TYPE) => {
+            let (envelope, detail) = parse_envelope(raw, S3_SOURCE, S3_DETAIL_TYPE)?;
+            Ok(ModelTrigger::Upload { envelope, detail })
+        }
+        (CODEBUILD_SOURCE, BUILD_DETAIL_TYPE) => {
+            let (envelope, detail) = parse_envelope(raw, CODEBUILD_SOURCE, BUILD_DETAIL_TYPE)?;
+            Ok(ModelTrigger::Build { envelope, detail })
+        }
+        (source, detail_type) => Err(EventError::WrongKind {
+            event_source: source.to_owned(),
+            detail_type: detail_type.to_owned(),
+            expected: "an S3 Object Created or a CodeBuild Build State Change event".to_owned(),
+        }),
+    }
+}
+
+/// Configuration of `model-build` (from its environment).
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// The CodeBuild project `rollgate up` provisioned.
+    pub project: String,
+    pub bucket: String,
+    /// Artifacts live at `<prefix><model name>/<version>/<trigger file>`.
+    pub prefix: String,
+    /// The object whose upload starts a build (a model is often many files; one build per version).
+    pub trigger_file: String,
+    /// The tracking service's tag filter: a derived tag must pass it.
+    pub tag_filter: TagFilter,
+}
+
+impl ModelConfig {
+    pub const DEFAULT_PREFIX: &'static str = "models/";
+    pub const DEFAULT_TRIGGER: &'static str = "model.tar.gz";
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
+        let required = |k: &'static str| {
+            get(k).filter(|v| !v.trim().is_empty()).ok_or_else(|| InputError::new(k, "", "required; set it in the function's environment"))
+        };
+        let prefix = get(vars::MODEL_PREFIX).unwrap_or_else(|| Self::DEFAULT_PREFIX.to_owned());
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix } else { format!("{prefix}/") };
+        Ok(Self {
+            project: required(vars::BUILD_PROJECT)?,
+            bucket: required(vars::MODEL_BUCKET)?,
+            prefix,
+            trigger_file: get(vars::MODEL_TRIGGER).unwrap_or_else(|| Self::DEFAULT_TRIGGER.to_owned()),
+            tag_filter: match get(vars::TAG_FILTER) {
+                Some(f) => TagFilter::parse(&f).map_err(|e| InputError::new(vars::TAG_FILTER, f.as_str(), e.why))?,
+                None => TagFilter::default(),
+            },
+        })
+    }
+
+    pub fn from_env() -> Result<Self, InputError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
+/// The environment variables `model-build` reads.
+pub mod vars {
+    pub const BUILD_PROJECT: &str = "ROLLGATE_BUILD_PROJECT";
+    pub const MODEL_BUCKET: &str = "ROLLGATE_MODEL_BUCKET";
+    pub const MODEL_PREFIX: &str = "ROLLGATE_MODEL_PREFIX";
+    pub const MODEL_TRIGGER: &str = "ROLLGATE_MODEL_TRIGGER";
+    pub const TAG_FILTER: &str = "ROLLGATE_TAG_FILTER";
+}
+
+/// One StartBuild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildPlan {
+    pub project: String,
+    pub model_name: String,
+    pub model_version: String,
+    pub model_uri: String,
+    pub image_tag: String,
+    /// Same object version, same token: CodeBuild starts one build for duplicates.
+    pub idempotency_token: String,
+}
+
+impl BuildPlan {
+    /// The environment overrides the buildspec reads.
+    pub fn overrides(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MODEL_URI", self.model_uri.clone()),
+            ("MODEL_VERSION", self.model_version.clone()),
+            ("MODEL_NAME", self.model_name.clone()),
+            ("IMAGE_TAG", self.image_tag.clone()),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadDecision {
+    Build(BuildPlan),
+    /// Not a model artifact this function builds (another bucket, prefix or file).
+    Ignore(String),
+    /// A model artifact whose key cannot make a valid image: nothing is started.
+    Reject(String),
+}
+
+/// Derives the build of an uploaded artifact: `<prefix><name>/<version>/<trigger file>`
+/// builds image tag `v<version>` when the version starts with a digit, else `<version>`.
+pub fn plan_build(config: &ModelConfig, upload: &ObjectCreatedDetail) -> UploadDecision {
+    let key = &upload.object.key;
+    if upload.bucket.name != config.bucket {
+        return UploadDecision::Ignore(format!("bucket {} is not {}", upload.bucket.name, config.bucket));
+    }
+    let Some(rest) = key.strip_prefix(config.prefix.as_str()) else {
+        return UploadDecision::Ignore(format!("{key} is outside the prefix {}", config.prefix));
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let [name, version, file] = parts.as_slice() else {
+        return UploadDecision::Ignore(format!("{key} is not <prefix><model>/<version>/{}", config.trigger_file));
+    };
+    if *file != config.trigger_file {
+        return UploadDecision::Ignore(format!("{file} is not the trigger file {}", config.trigger_file));
+    }
+    if name.is_empty() || version.is_empty() {
+        return UploadDecision::Reject(format!("{key}: the model name and version must not be empty"));
+    }
+    let tag = if version.starts_with(|c: char| c.is_ascii_digit()) { format!("v{version}") } else { (*version).to_owned() };
+    let tag = match ImageTag::parse(&tag) {
+        Ok(t) => t,
+        Err(e) => return UploadDecision::Reject(format!("version {version:?} cannot be an image tag: {}", e.why)),
+    };
+    if !config.tag_filter.matches(Some(&tag)) {
+        return UploadDecision::Reject(format!(
+            "image tag {tag} (from version {version}) would not pass the service's tag filter {}; \
+             upload under a version that does",
+            config.tag_filter
+        ));
+    }
+    let object_identity = format!(
+        "{}/{key}#{}",
+        config.bucket,
+        upload.object.version_id.as_deref().or(upload.object.etag.as_deref()).unwrap_or("")
+    );
+    UploadDecision::Build(BuildPlan {
+        project: config.project.clone(),
+        model_name: (*name).to_owned(),
+        model_version: (*version).to_owned(),
+        model_uri: format!("s3://{}/{key}", config.bucket),
+        image_tag: tag.to_string(),
+        idempotency_token: format!("rollgate-{:016x}", fnv1a(object_identity.as_bytes())),
+    })
+}
+
+/// FNV-1a, 64 bits: a stable hash for idempotency tokens (not for security).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// A failed model build, published as `Model Build Failed` with source `rollgate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildFailure {
+    pub schema_version: u32,
+    pub project: String,
+    pub build_id: String,
+    pub status: String,
+    pub model_version: Option<String>,
+    pub model_uri: Option<String>,
+    pub image_tag: Option<String>,
+    /// The console link to the build's logs.
+    pub logs: Option<String>,
+    pub at: String,
+}
+
+pub const BUILD_FAILED_DETAIL_TYPE: &str = "Model Build Failed";
+
+/// A build state change worth telling people about: FAILED, FAULT, TIMED_OUT, STOPPED.
+pub fn build_failure(config: &ModelConfig, envelope: &Envelope, detail: &BuildStateDetail) -> Option<BuildFailure> {
+    let failed = matches!(detail.build_status.as_str(), "FAILED" | "FAULT" | "TIMED_OUT" | "STOPPED");
+    if !failed || detail.project_name != config.project {
+        return None;
+    }
+    let var = |n: &str| {
+        detail.additional_information.environment.environment_variables.iter().find(|v| v.name == n).map(|v| v.value.clone())
+    };
+    Some(BuildFailure {
+        schema_version: 1,
+        project: detail.project_name.clone(),
+        build_id: detail.build_id.clone(),
+        status: detail.build_status.clone(),
+        model_version: var("MODEL_VERSION"),
+        model_uri: var("MODEL_URI"),
+        image_tag: var("IMAGE_TAG"),
+        logs: detail.additional_information.logs.deep_link.clone(),
+        at: crate::ledger::format_time(envelope.time),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(filter: &str) -> ModelConfig {
+        ModelConfig {
+            project: "sentiment-image-build".into(),
+            bucket: "models-bucket".into(),
+            prefix: "models/".into(),
+            trigger_file: "model.tar.gz".into(),
+            tag_filter: TagFilter::parse(filter).unwrap(),
+        }
+    }
+
+    fn upload(bucket: &str, key: &str, version_id: Option<&str>) -> ObjectCreatedDetail {
+        ObjectCreatedDetail {
+            bucket: S3Bucket { name: bucket.into() },
+            object: S3Object { key: key.into(), size: Some(1), etag: Some("e".into()), version_id: version_id.map(Into::into), sequencer: None },
+        }
+    }
+
+    #[test]
+    fn table() {
+        let cases: Vec<(&str, &str, &str, &str)> = vec![
+            ("*", "models-bucket", "models/sentiment/1.4.0/model.tar.gz", "build v1.4.0"),
+            ("v*", "models-bucket", "models/sentiment/2026-11-28/model.tar.gz", "build v2026-11-28"),
+            ("*", "models-bucket", "models/sentiment/release-7/model.tar.gz", "build release-7"),
+            ("semver:^2", "models-bucket", "models/sentiment/1.4.0/model.tar.gz", "reject"),
+            ("*", "models-bucket", "models/sentiment/bad version/model.tar.gz", "reject"),
+            ("*", "models-bucket", "models/sentiment/-x/model.tar.gz", "reject"),
+            ("*", "models-bucket", "datasets/sentiment/1/model.tar.gz", "ignore"),
+            ("*", "other-bucket", "models/sentiment/1/model.tar.gz", "ignore"),
+            ("*", "models-bucket", "models/sentiment/1/vocab.json", "ignore"),
+            ("*", "models-bucket", "models/sentiment/model.tar.gz", "ignore"),
+        ];
+        for (filter, bucket, key, want) in cases {
+            let got = match plan_build(&config(filter), &upload(bucket, key, None)) {
+                UploadDecision::Build(p) => format!("build {}", p.image_tag),
+                UploadDecision::Ignore(_) => "ignore".into(),
+                UploadDecision::Reject(_) => "reject".into(),
+            };
+            assert_eq!(got, want, "{filter} {bucket} {key}");
+        }
+    }
+
+    #[test]
+    fn tokens_follow_the_object_version() {
+        let c = config("*");
+        let token = |v: Option<&str>| match plan_build(&c, &upload("models-bucket", "models/m/1/model.tar.gz", v)) {
+            UploadDecision::Build(p) => p.idempotency_token,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(token(Some("a")), token(Some("a")));
+        assert_ne!(token(Some("a")), token(Some("b")));
+        assert!(token(None).len() <= 64);
+    }
+}

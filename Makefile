@@ -3,9 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
+# The template tools pin other cfn-lint/boto3 versions than moto: each gets its own virtualenv.
+CFN_VENV := .venv-cfn
+SAM_VENV := .venv-sam
 CARGO ?= cargo
 
-.PHONY: help venv build-bins test lint fmt demo clean
+.PHONY: help venv template-venvs build-bins build build-x86 test lint lint-template fmt demo clean
 
 help:
 	@echo "make demo   run the whole story locally against the emulator"
@@ -20,11 +23,39 @@ $(VENV)/.installed: tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	@touch $@
 
+$(CFN_VENV)/.installed: tests/template/requirements.txt
+	@echo "==> installing cfn-lint and the SAM translator into $(CFN_VENV)"
+	$(PYTHON) -m venv $(CFN_VENV)
+	$(CFN_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/template/requirements.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: tests/template/sam-requirements.txt
+	@echo "==> installing the SAM CLI into $(SAM_VENV)"
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/template/sam-requirements.txt
+	@touch $@
+
+template-venvs: $(CFN_VENV)/.installed $(SAM_VENV)/.installed
+
+# cfn-lint 1.51.0, `sam validate --lint` and the SAM transform, all offline.
+lint-template: template-venvs
+	CFN_VENV=$(CFN_VENV) SAM_VENV=$(SAM_VENV) tests/template/check.sh
+
+# Lambda packages (zip per function under target/lambda/), with cargo-lambda from the venv.
+build: venv
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/build-requirements.txt
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip
+
+# The same for x86_64 (CI cannot rely on the arm64 target being downloadable).
+build-x86: venv
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/build-requirements.txt
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip
+
 # The integration tests run the real function binaries, so build them first.
 build-bins:
 	$(CARGO) build --workspace --bins
 
-test: venv build-bins
+test: venv $(CFN_VENV)/.installed build-bins
 	$(VPY) tests/emulator/selfcheck.py
 	$(CARGO) test --workspace
 
@@ -40,4 +71,4 @@ demo: venv build-bins
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(CFN_VENV) $(SAM_VENV)

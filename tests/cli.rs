@@ -181,7 +181,15 @@ fn up_creates_every_resource_and_a_second_up_writes_nothing() {
     assert_eq!(c.writes().len(), before, "a second up writes nothing");
     let outputs: Value = serde_json::from_str(&c.ok(&["up", "--output", "json"]).stdout).unwrap();
     assert_eq!(outputs["changes"], 0);
-    assert!(outputs["sam_parameter_overrides"].as_str().unwrap().contains(&format!("Clusters={app}")));
+    let overrides = outputs["sam_parameter_overrides"].as_str().unwrap();
+    assert!(
+        overrides.contains(&format!("ClusterArns=arn:aws:ecs:us-east-1:123456789012:cluster/{app}")),
+        "{overrides}"
+    );
+    assert!(
+        overrides.contains(&format!("Repositories={app}")) && overrides.contains("TaskRoleArn=arn:aws:iam::"),
+        "{overrides}"
+    );
     assert_eq!(c.writes().len(), before);
 }
 

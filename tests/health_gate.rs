@@ -8,6 +8,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use health_gate::handler::{Clients, handle};
 use rollgate_aws::cloudwatch::CloudWatch;
+use rollgate_aws::codebuild::CodeBuild;
 use rollgate_aws::ecs::Ecs;
 use rollgate_aws::events::EventBridge;
 use rollgate_aws::probe::HttpProbe;
@@ -27,6 +28,7 @@ struct Gated {
     base: String,
     service_arn: String,
     pushes: u32,
+    build_project: Option<String>,
 }
 
 impl Gated {
@@ -38,7 +40,7 @@ impl Gated {
         let mut tags = vec![("rollgate:repository", repo.clone())];
         tags.extend(settings.iter().map(|(k, v)| (*k, v.to_string())));
         let service_arn = s.service(ServiceSpec { cluster: &cluster, name: "api", task_definition: &base, tags });
-        Self { s, cluster, repo, base, service_arn, pushes: 0 }
+        Self { s, cluster, repo, base, service_arn, pushes: 0, build_project: None }
     }
 
     fn config(&self) -> GateConfig {
@@ -47,6 +49,7 @@ impl Gated {
             max_in_flight: 4,
             event_bus: "default".into(),
             smoke_timeout: Seconds(2),
+            build_project: self.build_project.clone(),
         }
     }
 
@@ -81,6 +84,7 @@ impl Gated {
             cloudwatch: CloudWatch::new(&sdk),
             events: EventBridge::new(&sdk, "default"),
             probe: HttpProbe::new(StdDuration::from_secs(2)).unwrap(),
+            builds: CodeBuild::new(&sdk),
         };
         handle(&clients, &self.config(), &event.to_string()).await
     }
@@ -358,7 +362,15 @@ async fn events_for_services_that_are_not_rollgates_write_nothing() {
     let repo = s.repository("model");
     let def = s.model_task_definition("model", &repo);
     let arn = s.service(ServiceSpec { cluster: &cluster, name: "api", task_definition: &def, tags: vec![] });
-    let g = Gated { s, cluster: cluster.clone(), repo, base: def.clone(), service_arn: arn, pushes: 0 };
+    let g = Gated {
+        s,
+        cluster: cluster.clone(),
+        repo,
+        base: def.clone(),
+        service_arn: arn,
+        pushes: 0,
+        build_project: None,
+    };
     g.s.boto(
         "ecs",
         "update_service",
@@ -422,7 +434,7 @@ async fn with_no_known_good_revision_the_service_is_left_as_it_is() {
         task_definition: &lonely,
         tags: vec![("rollgate:repository", repo.clone())],
     });
-    let g = Gated { s, cluster, repo, base: lonely.clone(), service_arn, pushes: 0 };
+    let g = Gated { s, cluster, repo, base: lonely.clone(), service_arn, pushes: 0, build_project: None };
     g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "forceNewDeployment": true}));
     g.force("FAILED", json!({}));
     let report = g.gate(&g.tick(Utc::now())).await;

@@ -5,3 +5,4 @@ mod cli;
 mod deploy;
 mod health_gate;
 mod lambda_runtime_api;
+mod template;

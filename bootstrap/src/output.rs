@@ -37,13 +37,19 @@ impl Outputs {
     pub fn new(config: &AppConfig, env: &Env, changes: usize) -> Self {
         let execution_role_arn = env.role_arn(&config.execution_role());
         let task_role_arn = env.role_arn(&config.task_role());
+        // template.yaml's parameters. Clusters go as ARNs: the template derives every scoped
+        // service ARN from them, which CloudFormation cannot do from names.
+        let cluster_arn =
+            format!("arn:{}:ecs:{}:{}:cluster/{}", env.partition(), env.region, env.account, config.cluster_name());
         let sam_parameter_overrides = [
-            ("Clusters", config.cluster_name()),
+            ("ClusterArns", cluster_arn),
             ("Repositories", config.repository_name()),
-            ("TaskFamilies", config.family()),
             ("TaskRoleArn", task_role_arn.clone()),
             ("ExecutionRoleArn", execution_role_arn.clone()),
-            ("CodeBuildProject", config.build_project()),
+            ("BuildProject", config.build_project()),
+            ("ModelBucket", config.build.model_bucket.clone().unwrap_or_default()),
+            ("ModelPrefix", config.build.model_prefix.clone()),
+            ("TagFilter", config.gate.tag_filter.clone().unwrap_or_else(|| "*".to_owned())),
         ]
         .iter()
         .map(|(k, v)| format!("{k}={v}"))

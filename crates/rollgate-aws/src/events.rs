@@ -4,7 +4,7 @@ use std::future::Future;
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use rollgate_core::gate::{NOTIFICATION_SOURCE, Notification};
+use rollgate_core::notify::{Outgoing, SOURCE};
 
 use crate::AwsError;
 
@@ -13,7 +13,7 @@ const PUT_EVENTS_BATCH: usize = 10;
 
 /// Publishing notifications.
 pub trait Notifier {
-    fn publish(&self, notifications: &[Notification]) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn publish(&self, events: &[Outgoing]) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -29,22 +29,20 @@ impl EventBridge {
 }
 
 impl Notifier for EventBridge {
-    async fn publish(&self, notifications: &[Notification]) -> Result<(), AwsError> {
-        for batch in notifications.chunks(PUT_EVENTS_BATCH) {
+    async fn publish(&self, events: &[Outgoing]) -> Result<(), AwsError> {
+        for batch in events.chunks(PUT_EVENTS_BATCH) {
             let entries = batch
                 .iter()
-                .map(|n| {
-                    let detail = serde_json::to_string(n).map_err(|e| AwsError::Config(e.to_string()))?;
-                    Ok(PutEventsRequestEntry::builder()
-                        .source(NOTIFICATION_SOURCE)
-                        .detail_type(n.kind.detail_type())
-                        .detail(detail)
-                        .resources(&n.service_arn)
-                        .resources(&n.revision)
+                .map(|e| {
+                    PutEventsRequestEntry::builder()
+                        .source(SOURCE)
+                        .detail_type(&e.detail_type)
+                        .detail(&e.detail)
+                        .set_resources(Some(e.resources.clone()))
                         .event_bus_name(&self.bus)
-                        .build())
+                        .build()
                 })
-                .collect::<Result<Vec<_>, AwsError>>()?;
+                .collect::<Vec<_>>();
             let out = self
                 .client
                 .put_events()

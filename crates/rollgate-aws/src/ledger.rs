@@ -28,7 +28,7 @@ where
     ecs.tag_resource(revision.as_str(), &plan.tag_revision).await?;
     ecs.tag_resource(service.as_str(), &plan.tag_service).await?;
     if let Some(n) = plan.notification {
-        notifier.publish(&[n]).await?;
+        notifier.publish(&[n.outgoing()]).await?;
     }
     Ok(())
 }

@@ -6,7 +6,9 @@
 //! * [`error`]: SDK errors classified as retryable or not.
 
 pub mod cloudwatch;
+pub mod codebuild;
 pub mod config;
+pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod events;

@@ -13,6 +13,7 @@ pub mod vars {
     pub const MAX_ATTEMPTS: &str = "ROLLGATE_MAX_ATTEMPTS";
     pub const EVENT_BUS: &str = "ROLLGATE_EVENT_BUS";
     pub const SMOKE_TIMEOUT: &str = "ROLLGATE_SMOKE_TIMEOUT";
+    pub const BUILD_PROJECT: &str = "ROLLGATE_BUILD_PROJECT";
 }
 
 /// Configuration of the `deploy` function.
@@ -50,6 +51,8 @@ pub struct GateConfig {
     pub event_bus: String,
     /// How long a smoke test may take.
     pub smoke_timeout: Seconds,
+    /// The model-image CodeBuild project, to record which build made a deployed image.
+    pub build_project: Option<String>,
 }
 
 impl GateConfig {
@@ -71,6 +74,7 @@ impl GateConfig {
             max_in_flight: parse_max_in_flight(&get)?,
             event_bus,
             smoke_timeout,
+            build_project: get(vars::BUILD_PROJECT).map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()),
         })
     }
 

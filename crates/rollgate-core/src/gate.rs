@@ -319,6 +319,15 @@ pub struct RolloutFacts<'a> {
     pub smoke: Option<&'a SmokeOutcome>,
     /// Set when an ECS event said this revision's deployment failed.
     pub reported_failure: Option<&'a str>,
+    /// Which model build made the image, when the gate could find out.
+    pub lineage: Option<&'a Lineage>,
+}
+
+/// Model lineage: the build that made the image, and the model version it baked in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lineage {
+    pub model_version: Option<String>,
+    pub build_id: String,
 }
 
 /// Who put the service back on a good revision.
@@ -575,6 +584,12 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
             if *state == RolloutState::Baking {
                 tag_revision.push((keys::COMPLETED_AT.to_owned(), now.clone()));
             }
+            if let Some(l) = f.lineage.filter(|_| *announce_start) {
+                tag_revision.push((keys::BUILD_ID.to_owned(), sanitize_tag_value(&l.build_id)));
+                if let Some(v) = &l.model_version {
+                    tag_revision.push((keys::MODEL_VERSION.to_owned(), sanitize_tag_value(v)));
+                }
+            }
             GatePlan {
                 tag_revision,
                 notification: if *announce_start { notify(NotificationKind::Started, None, None, None) } else { None },
@@ -642,7 +657,7 @@ impl NotificationKind {
     }
 }
 
-pub const NOTIFICATION_SOURCE: &str = "rollgate";
+pub const NOTIFICATION_SOURCE: &str = crate::notify::SOURCE;
 
 /// A verdict, as published to EventBridge (`source: rollgate`). The schema is documented
 /// in docs/notifications.md; fields are only ever added.
@@ -659,6 +674,11 @@ pub struct Notification {
     pub digest: Option<String>,
     pub image_tag: Option<String>,
     pub previous: Option<String>,
+    /// The model version and build that made the image (model builds only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -669,6 +689,15 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// The EventBridge entry: detail-type by verdict, resources the service and the revision.
+    pub fn outgoing(&self) -> crate::notify::Outgoing {
+        crate::notify::Outgoing::new(
+            self.kind.detail_type(),
+            self,
+            vec![self.service_arn.clone(), self.revision.clone()],
+        )
+    }
+
     pub(crate) fn new(
         kind: NotificationKind,
         f: &RolloutFacts<'_>,
@@ -688,6 +717,11 @@ impl Notification {
             digest: record.map(|r| r.digest.to_string()),
             image_tag: record.and_then(|r| r.image_tag.as_ref().map(ToString::to_string)),
             previous: record.and_then(|r| r.previous.as_ref().map(ToString::to_string)),
+            model_version: f
+                .lineage
+                .and_then(|l| l.model_version.clone())
+                .or_else(|| f.revision.tags.get(keys::MODEL_VERSION).cloned()),
+            build_id: f.lineage.map(|l| l.build_id.clone()).or_else(|| f.revision.tags.get(keys::BUILD_ID).cloned()),
             reason,
             rolled_back_to: rolled_back_to.map(|t| t.to_string()),
             rolled_back_by,

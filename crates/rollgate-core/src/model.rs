@@ -136,7 +136,9 @@ impl ModelConfig {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
         let required = |k: &'static str| {
-            get(k).filter(|v| !v.trim().is_empty()).ok_or_else(|| InputError::new(k, "", "required; set it in the function's environment"))
+            get(k)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| InputError::new(k, "", "required; set it in the function's environment"))
         };
         let prefix = get(vars::MODEL_PREFIX).unwrap_or_else(|| Self::DEFAULT_PREFIX.to_owned());
         let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix } else { format!("{prefix}/") };
@@ -219,7 +221,8 @@ pub fn plan_build(config: &ModelConfig, upload: &ObjectCreatedDetail) -> UploadD
     if name.is_empty() || version.is_empty() {
         return UploadDecision::Reject(format!("{key}: the model name and version must not be empty"));
     }
-    let tag = if version.starts_with(|c: char| c.is_ascii_digit()) { format!("v{version}") } else { (*version).to_owned() };
+    let tag =
+        if version.starts_with(|c: char| c.is_ascii_digit()) { format!("v{version}") } else { (*version).to_owned() };
     let tag = match ImageTag::parse(&tag) {
         Ok(t) => t,
         Err(e) => return UploadDecision::Reject(format!("version {version:?} cannot be an image tag: {}", e.why)),
@@ -268,6 +271,12 @@ pub struct BuildFailure {
 
 pub const BUILD_FAILED_DETAIL_TYPE: &str = "Model Build Failed";
 
+impl BuildFailure {
+    pub fn outgoing(&self) -> crate::notify::Outgoing {
+        crate::notify::Outgoing::new(BUILD_FAILED_DETAIL_TYPE, self, vec![self.build_id.clone()])
+    }
+}
+
 /// A build state change worth telling people about: FAILED, FAULT, TIMED_OUT, STOPPED.
 pub fn build_failure(config: &ModelConfig, envelope: &Envelope, detail: &BuildStateDetail) -> Option<BuildFailure> {
     let failed = matches!(detail.build_status.as_str(), "FAILED" | "FAULT" | "TIMED_OUT" | "STOPPED");
@@ -275,7 +284,13 @@ pub fn build_failure(config: &ModelConfig, envelope: &Envelope, detail: &BuildSt
         return None;
     }
     let var = |n: &str| {
-        detail.additional_information.environment.environment_variables.iter().find(|v| v.name == n).map(|v| v.value.clone())
+        detail
+            .additional_information
+            .environment
+            .environment_variables
+            .iter()
+            .find(|v| v.name == n)
+            .map(|v| v.value.clone())
     };
     Some(BuildFailure {
         schema_version: 1,
@@ -307,7 +322,13 @@ mod tests {
     fn upload(bucket: &str, key: &str, version_id: Option<&str>) -> ObjectCreatedDetail {
         ObjectCreatedDetail {
             bucket: S3Bucket { name: bucket.into() },
-            object: S3Object { key: key.into(), size: Some(1), etag: Some("e".into()), version_id: version_id.map(Into::into), sequencer: None },
+            object: S3Object {
+                key: key.into(),
+                size: Some(1),
+                etag: Some("e".into()),
+                version_id: version_id.map(Into::into),
+                sequencer: None,
+            },
         }
     }
 

@@ -1,7 +1,12 @@
-//! The AWS actions each function calls: the one list the template's policies are tested
-//! against (tests/template.rs). Add an action here when the code starts calling it.
+//! What each function needs from its deployment: the AWS actions its code calls and the
+//! environment variables it reads. The one list template.yaml is tested against
+//! (tests/template.rs): add an action or a variable here when the code starts using it.
 
-/// `deploy`: discovery, the copy of the revision (with its ledger tags) and the rollout.
+use crate::config::vars;
+use crate::model::vars as model_vars;
+
+/// `deploy`: discovery, the copy of the revision (with its ledger tags), the rollout, and
+/// the reconciler's look at the repositories.
 pub const DEPLOY: &[&str] = &[
     "ecs:ListServices",
     "ecs:DescribeServices",
@@ -12,9 +17,11 @@ pub const DEPLOY: &[&str] = &[
     "ecs:UpdateService",
     // Registering a revision that names task and execution roles passes them to ECS.
     "iam:PassRole",
+    "ecr:DescribeImages",
 ];
 
-/// `health-gate`: reading rollouts, recording verdicts, rolling back, alarms, notifications.
+/// `health-gate`: reading rollouts, recording verdicts, rolling back, alarms, notifications,
+/// and which model build made an image.
 pub const HEALTH_GATE: &[&str] = &[
     "ecs:ListServices",
     "ecs:DescribeServices",
@@ -23,7 +30,41 @@ pub const HEALTH_GATE: &[&str] = &[
     "ecs:UpdateService",
     "cloudwatch:DescribeAlarms",
     "events:PutEvents",
+    "codebuild:ListBuildsForProject",
+    "codebuild:BatchGetBuilds",
 ];
 
+/// `model-build`: starting image builds and reporting failed ones.
+pub const MODEL_BUILD: &[&str] = &["codebuild:StartBuild", "events:PutEvents"];
+
 /// Every function and its actions, by the function's crate name.
-pub const FUNCTIONS: &[(&str, &[&str])] = &[("deploy", DEPLOY), ("health-gate", HEALTH_GATE)];
+pub const FUNCTIONS: &[(&str, &[&str])] =
+    &[("deploy", DEPLOY), ("health-gate", HEALTH_GATE), ("model-build", MODEL_BUILD)];
+
+/// The environment variables each function reads (all of them; the template must set each).
+pub const ENVIRONMENT: &[(&str, &[&str])] = &[
+    ("deploy", &[vars::CLUSTERS, vars::MAX_IN_FLIGHT, vars::MAX_ATTEMPTS]),
+    (
+        "health-gate",
+        &[
+            vars::CLUSTERS,
+            vars::MAX_IN_FLIGHT,
+            vars::MAX_ATTEMPTS,
+            vars::EVENT_BUS,
+            vars::SMOKE_TIMEOUT,
+            vars::BUILD_PROJECT,
+        ],
+    ),
+    (
+        "model-build",
+        &[
+            model_vars::BUILD_PROJECT,
+            model_vars::MODEL_BUCKET,
+            model_vars::MODEL_PREFIX,
+            model_vars::MODEL_TRIGGER,
+            model_vars::TAG_FILTER,
+            vars::EVENT_BUS,
+            vars::MAX_ATTEMPTS,
+        ],
+    ),
+];

@@ -132,6 +132,7 @@ pub fn plan_manual_rollback(
         alarms_in_alarm: &[],
         smoke: None,
         reported_failure: None,
+        lineage: None,
     };
     let notification = Notification::new(
         NotificationKind::RolledBack,

@@ -160,6 +160,7 @@ impl World {
             alarms_in_alarm: &self.alarms,
             smoke: self.smoke.as_ref(),
             reported_failure: self.reported_failure.as_deref(),
+            lineage: None,
         }
     }
 

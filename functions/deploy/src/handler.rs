@@ -1,14 +1,19 @@
 //! The deploy handler: parse the push, discover the services that track it, plan each
 //! rollout with rollgate-core, then execute the plans with bounded parallelism.
 
+use std::collections::HashMap;
+
 use futures_util::{StreamExt, stream};
 use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
+use rollgate_aws::ecr::ImageCatalog;
 use rollgate_aws::ecs::{DESCRIBE_SERVICES_BATCH, ServiceDirectory, ServiceUpdater, TaskDefinitions};
 use rollgate_core::ErrorClass;
 use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
-use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event};
+use rollgate_core::ecs_event::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
+use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event, parse_envelope};
+use rollgate_core::reconcile::{RepoImage, missed_push};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
 use rollgate_lambda::{FunctionError, finish};
@@ -19,14 +24,92 @@ use tracing::{error, info, warn};
 pub trait DeployApi: ServiceDirectory + TaskDefinitions + ServiceUpdater + Sync {}
 impl<T: ServiceDirectory + TaskDefinitions + ServiceUpdater + Sync> DeployApi for T {}
 
-/// The Lambda entry point: runs [`handle`] and turns a report that left retryable work
-/// undone into a `Retryable` error, so Lambda's retry finishes it (deploys are idempotent).
-pub async fn invoke<A: DeployApi>(
+/// The Lambda entry point: a push event or the reconciler's schedule. A report that left
+/// retryable work undone becomes a `Retryable` error, so Lambda's retry finishes it
+/// (deploys are idempotent).
+pub async fn invoke<A: DeployApi, C: ImageCatalog + Sync>(
     aws: &A,
+    images: &C,
     config: &DeployConfig,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<DeployReport, FunctionError> {
-    finish(handle(aws, config, event.payload.get()).await?)
+    let raw = event.payload.get();
+    let report =
+        if is_schedule(raw) { reconcile(aws, images, config, raw).await? } else { handle(aws, config, raw).await? };
+    finish(report)
+}
+
+fn is_schedule(raw: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Source {
+        source: Option<String>,
+    }
+    serde_json::from_str::<Source>(raw).is_ok_and(|s| s.source.as_deref() == Some(SCHEDULE_SOURCE))
+}
+
+/// The reconciler: ECR's events are best effort, so on a schedule every opted-in service is
+/// compared with its repository and the newest eligible image goes through the same rules
+/// as a push. With nothing new it writes nothing.
+pub async fn reconcile<A: DeployApi, C: ImageCatalog + Sync>(
+    aws: &A,
+    images: &C,
+    config: &DeployConfig,
+    raw: &str,
+) -> Result<DeployReport, FunctionError> {
+    let (tick, _) = parse_envelope::<ScheduleDetail>(raw, SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE).map_err(|e| {
+        error!(reason = %e, decision = "rejected", "malformed event; nothing written");
+        FunctionError::non_retryable(e)
+    })?;
+    let mut report = DeployReport { event_id: tick.id.clone(), ..DeployReport::default() };
+    let services = discover_all(aws, config, &mut report).await;
+    let tracked: Vec<(ServiceView, OptIn)> = services
+        .into_iter()
+        .filter_map(|s| match OptIn::from_tags(&s.tags) {
+            Ok(Some(opt_in)) => Some((s, opt_in)),
+            _ => None,
+        })
+        .collect();
+    let mut repositories: Vec<&str> = tracked.iter().map(|(_, o)| o.repository.as_str()).collect();
+    repositories.sort_unstable();
+    repositories.dedup();
+    let catalogs: HashMap<&str, Result<Vec<RepoImage>, AwsError>> = stream::iter(repositories)
+        .map(|repo| async move { (repo, images.images(repo).await) })
+        .buffer_unordered(config.max_in_flight)
+        .collect()
+        .await;
+    let mut pushes = Vec::new();
+    for (service, opt_in) in &tracked {
+        match &catalogs[opt_in.repository.as_str()] {
+            Err(e) => report.services.push(failed_service(
+                service,
+                format!("cannot read {}: {e}", opt_in.repository),
+                e.class(),
+            )),
+            Ok(found) => {
+                if let Some(push) = missed_push(service, opt_in, found, &tick) {
+                    pushes.push((service, push));
+                }
+            }
+        }
+    }
+    let outcomes: Vec<_> = stream::iter(&pushes)
+        .map(|(service, push)| async move {
+            match match_service(push, service) {
+                Match::Candidate(opt_in) => Some(rollout(aws, push, service, &opt_in).await),
+                Match::Skip(reason) => Some(skipped(push, service, reason)),
+                Match::Misconfigured(e) => {
+                    Some(failed(push, service, format!("{e}; fix the service's tags"), ErrorClass::NonRetryable))
+                }
+                Match::NotTracking => None,
+            }
+        })
+        .buffer_unordered(config.max_in_flight)
+        .collect()
+        .await;
+    report.services.extend(outcomes.into_iter().flatten());
+    report.services.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+    info!(event_id = %report.event_id, summary = %report.summary(), "reconciled");
+    Ok(report)
 }
 
 /// Handles one EventBridge event, given as raw JSON.
@@ -96,6 +179,30 @@ pub async fn handle<A: DeployApi>(aws: &A, config: &DeployConfig, raw: &str) -> 
     Ok(report)
 }
 
+/// Every service of every configured cluster; clusters that cannot be read are reported.
+async fn discover_all<A: DeployApi>(aws: &A, config: &DeployConfig, report: &mut DeployReport) -> Vec<ServiceView> {
+    let listings: Vec<_> = stream::iter(&config.clusters)
+        .map(|cluster| async move { (cluster, discover(aws, cluster).await) })
+        .buffer_unordered(config.max_in_flight)
+        .collect()
+        .await;
+    let mut services = Vec::new();
+    for (cluster, listing) in listings {
+        match listing {
+            Ok(found) => services.extend(found),
+            Err(e) => {
+                error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
+                report.cluster_failures.push(ClusterFailure {
+                    cluster: cluster.clone(),
+                    error: e.to_string(),
+                    class: e.class(),
+                });
+            }
+        }
+    }
+    services
+}
+
 /// Lists a cluster's services and describes them, with tags, 10 at a time.
 async fn discover<A: DeployApi>(aws: &A, cluster: &str) -> Result<Vec<ServiceView>, AwsError> {
     let arns = aws.list_services(cluster).await?;
@@ -160,6 +267,15 @@ fn skipped(push: &PushEvent, service: &ServiceView, reason: SkipReason) -> Servi
         cluster: service.arn.cluster_name().to_owned(),
         service: service.arn.name().to_owned(),
         outcome: Outcome::Skipped { reason: text, detail: reason },
+    }
+}
+
+fn failed_service(service: &ServiceView, error: String, class: ErrorClass) -> ServiceOutcome {
+    warn!(cluster = service.arn.cluster_name(), service = service.arn.name(), reason = %error, decision = "failed", "reconcile failed");
+    ServiceOutcome {
+        cluster: service.arn.cluster_name().to_owned(),
+        service: service.arn.name().to_owned(),
+        outcome: Outcome::Failed { error, class },
     }
 }
 

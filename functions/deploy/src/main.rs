@@ -2,6 +2,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use rollgate_aws::AwsOptions;
+use rollgate_aws::ecr::Ecr;
 use rollgate_aws::ecs::Ecs;
 use rollgate_core::config::DeployConfig;
 use rollgate_lambda::telemetry::{self, init_or_exit};
@@ -13,5 +14,6 @@ async fn main() -> Result<(), Error> {
     let config = init_or_exit("configuration", DeployConfig::from_env());
     let sdk = init_or_exit("AWS options", AwsOptions::from_env()).load().await;
     let ecs = Ecs::new(&sdk);
-    run(service_fn(|event: LambdaEvent<Box<RawValue>>| deploy::handler::invoke(&ecs, &config, event))).await
+    let ecr = Ecr::new(&sdk);
+    run(service_fn(|event: LambdaEvent<Box<RawValue>>| deploy::handler::invoke(&ecs, &ecr, &config, event))).await
 }

@@ -7,6 +7,7 @@ use futures_util::{StreamExt, stream};
 use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
 use rollgate_aws::cloudwatch::AlarmReader;
+use rollgate_aws::codebuild::{BuildLookup, BuildOfImage};
 use rollgate_aws::ecs::{
     DESCRIBE_SERVICES_BATCH, ResourceTagger, ServiceDirectory, ServiceUpdater, TaskDefSnapshot, TaskDefinitions,
 };
@@ -16,8 +17,8 @@ use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    GateSettings, Resolution, RolloutFacts, RolloutState, StopCause, Verdict, adopt_known_good, bad_tasks, evaluate,
-    plan,
+    GateSettings, Lineage, Resolution, RolloutFacts, RolloutState, StopCause, Verdict, adopt_known_good, bad_tasks,
+    evaluate, plan,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
@@ -30,7 +31,15 @@ use tracing::{error, info, warn};
 
 /// Everything the gate needs from AWS and the network.
 pub trait GateApi:
-    ServiceDirectory + TaskDefinitions + ServiceUpdater + ResourceTagger + AlarmReader + Notifier + SmokeRunner + Sync
+    ServiceDirectory
+    + TaskDefinitions
+    + ServiceUpdater
+    + ResourceTagger
+    + AlarmReader
+    + Notifier
+    + SmokeRunner
+    + BuildLookup
+    + Sync
 {
 }
 impl<T> GateApi for T where
@@ -41,23 +50,25 @@ impl<T> GateApi for T where
         + AlarmReader
         + Notifier
         + SmokeRunner
+        + BuildLookup
         + Sync
 {
 }
 
 /// The production adapters, bundled so one value implements [`GateApi`].
-pub struct Clients<E, C, N, P> {
+pub struct Clients<E, C, N, P, B> {
     pub ecs: E,
     pub cloudwatch: C,
     pub events: N,
     pub probe: P,
+    pub builds: B,
 }
 
 mod delegate {
     //! Each capability of [`Clients`] is served by the adapter that owns it.
     use super::*;
 
-    impl<E: ServiceDirectory + Sync, C: Sync, N: Sync, P: Sync> ServiceDirectory for Clients<E, C, N, P> {
+    impl<E: ServiceDirectory + Sync, C: Sync, N: Sync, P: Sync, B: Sync> ServiceDirectory for Clients<E, C, N, P, B> {
         async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
             self.ecs.list_services(cluster).await
         }
@@ -66,7 +77,7 @@ mod delegate {
         }
     }
 
-    impl<E: TaskDefinitions + Sync, C: Sync, N: Sync, P: Sync> TaskDefinitions for Clients<E, C, N, P> {
+    impl<E: TaskDefinitions + Sync, C: Sync, N: Sync, P: Sync, B: Sync> TaskDefinitions for Clients<E, C, N, P, B> {
         async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
             self.ecs.describe_task_definition(arn).await
         }
@@ -81,33 +92,39 @@ mod delegate {
         }
     }
 
-    impl<E: ServiceUpdater + Sync, C: Sync, N: Sync, P: Sync> ServiceUpdater for Clients<E, C, N, P> {
+    impl<E: ServiceUpdater + Sync, C: Sync, N: Sync, P: Sync, B: Sync> ServiceUpdater for Clients<E, C, N, P, B> {
         async fn update_service(&self, service: &ServiceArn, task_definition: &TaskDefArn) -> Result<(), AwsError> {
             self.ecs.update_service(service, task_definition).await
         }
     }
 
-    impl<E: ResourceTagger + Sync, C: Sync, N: Sync, P: Sync> ResourceTagger for Clients<E, C, N, P> {
+    impl<E: ResourceTagger + Sync, C: Sync, N: Sync, P: Sync, B: Sync> ResourceTagger for Clients<E, C, N, P, B> {
         async fn tag_resource(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
             self.ecs.tag_resource(arn, tags).await
         }
     }
 
-    impl<E: Sync, C: AlarmReader + Sync, N: Sync, P: Sync> AlarmReader for Clients<E, C, N, P> {
+    impl<E: Sync, C: AlarmReader + Sync, N: Sync, P: Sync, B: Sync> AlarmReader for Clients<E, C, N, P, B> {
         async fn alarms_in_alarm(&self) -> Result<Vec<String>, AwsError> {
             self.cloudwatch.alarms_in_alarm().await
         }
     }
 
-    impl<E: Sync, C: Sync, N: Notifier + Sync, P: Sync> Notifier for Clients<E, C, N, P> {
-        async fn publish(&self, notifications: &[rollgate_core::gate::Notification]) -> Result<(), AwsError> {
-            self.events.publish(notifications).await
+    impl<E: Sync, C: Sync, N: Notifier + Sync, P: Sync, B: Sync> Notifier for Clients<E, C, N, P, B> {
+        async fn publish(&self, events: &[rollgate_core::notify::Outgoing]) -> Result<(), AwsError> {
+            self.events.publish(events).await
         }
     }
 
-    impl<E: Sync, C: Sync, N: Sync, P: SmokeRunner + Sync> SmokeRunner for Clients<E, C, N, P> {
+    impl<E: Sync, C: Sync, N: Sync, P: SmokeRunner + Sync, B: Sync> SmokeRunner for Clients<E, C, N, P, B> {
         async fn run(&self, test: &rollgate_core::gate::SmokeTest) -> Result<(u16, String), String> {
             self.probe.run(test).await
+        }
+    }
+
+    impl<E: Sync, C: Sync, N: Sync, P: Sync, B: BuildLookup + Sync> BuildLookup for Clients<E, C, N, P, B> {
+        async fn build_of_image(&self, project: &str, image_tag: &str) -> Result<Option<BuildOfImage>, AwsError> {
+            self.builds.build_of_image(project, image_tag).await
         }
     }
 }
@@ -391,6 +408,7 @@ impl<A: GateApi> Gate<'_, A> {
             Some(test) if completed(service, &snapshot.summary.arn) => Some(test.judge(self.aws.run(test).await)),
             _ => None,
         };
+        let lineage = self.lineage(&snapshot.summary).await;
         let facts = RolloutFacts {
             now: self.now,
             service,
@@ -399,6 +417,7 @@ impl<A: GateApi> Gate<'_, A> {
             alarms_in_alarm: alarms,
             smoke: smoke.as_ref(),
             reported_failure,
+            lineage: lineage.as_ref(),
         };
         let verdict = evaluate(&facts);
         let Some(outcome) = outcome(service, &snapshot.summary.arn, &verdict) else { return };
@@ -417,6 +436,23 @@ impl<A: GateApi> Gate<'_, A> {
             "verdict"
         );
         report.rollouts.push(outcome);
+    }
+
+    /// On first sight of a rollout, which model build made its image (model builds only).
+    /// Lineage is informative: failing to find it never blocks a verdict.
+    async fn lineage(&self, revision: &rollgate_core::service::TaskDefSummary) -> Option<Lineage> {
+        let project = self.config.build_project.as_deref()?;
+        if RolloutState::of(&revision.tags) != Some(RolloutState::Deploying) {
+            return None;
+        }
+        let tag = revision.tags.get(keys::IMAGE_TAG)?;
+        match self.aws.build_of_image(project, tag).await {
+            Ok(found) => found.map(|b| Lineage { model_version: b.model_version, build_id: b.build_id }),
+            Err(e) => {
+                warn!(revision = %revision.arn, error = %e, "cannot look up the image's build; lineage not recorded");
+                None
+            }
+        }
     }
 
     async fn alarms_for(&self, settings: &GateSettings) -> Result<&[String], AwsError> {

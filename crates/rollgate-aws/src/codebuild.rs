@@ -1,0 +1,97 @@
+//! CodeBuild: starting the model-image build.
+
+use std::future::Future;
+
+use aws_sdk_codebuild::Client;
+use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
+use rollgate_core::model::BuildPlan;
+
+use crate::AwsError;
+
+pub trait BuildStarter {
+    /// Starts the build (idempotently, by the plan's token) and returns its id.
+    fn start_build(&self, plan: &BuildPlan) -> impl Future<Output = Result<String, AwsError>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeBuild {
+    client: Client,
+}
+
+impl CodeBuild {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self { client: Client::new(config) }
+    }
+}
+
+impl BuildStarter for CodeBuild {
+    async fn start_build(&self, plan: &BuildPlan) -> Result<String, AwsError> {
+        let overrides = plan
+            .overrides()
+            .into_iter()
+            .map(|(k, v)| {
+                EnvironmentVariable::builder().name(k).value(v).r#type(EnvironmentVariableType::Plaintext).build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::Config(e.to_string()))?;
+        let out = self
+            .client
+            .start_build()
+            .project_name(&plan.project)
+            .set_environment_variables_override(Some(overrides))
+            .idempotency_token(&plan.idempotency_token)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("StartBuild", e))?;
+        out.build_value.and_then(|b| b.id).ok_or(AwsError::Incomplete { operation: "StartBuild", field: "build.id" })
+    }
+}
+
+/// Which build made an image: the model lineage recorded on the revision that runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOfImage {
+    pub build_id: String,
+    pub model_version: Option<String>,
+}
+
+pub trait BuildLookup {
+    /// The most recent build of `project` (among its last 100) that produced `image_tag`.
+    fn build_of_image(
+        &self,
+        project: &str,
+        image_tag: &str,
+    ) -> impl Future<Output = Result<Option<BuildOfImage>, AwsError>> + Send;
+}
+
+impl BuildLookup for CodeBuild {
+    async fn build_of_image(&self, project: &str, image_tag: &str) -> Result<Option<BuildOfImage>, AwsError> {
+        let ids = self
+            .client
+            .list_builds_for_project()
+            .project_name(project)
+            .sort_order(aws_sdk_codebuild::types::SortOrderType::Descending)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListBuildsForProject", e))?
+            .ids
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let builds = self
+            .client
+            .batch_get_builds()
+            .set_ids(Some(ids.into_iter().take(100).collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("BatchGetBuilds", e))?
+            .builds
+            .unwrap_or_default();
+        Ok(builds.into_iter().find_map(|b| {
+            let vars = b.environment.map(|e| e.environment_variables.unwrap_or_default()).unwrap_or_default();
+            let var = |n: &str| vars.iter().find(|v| v.name == n).map(|v| v.value.clone());
+            (var("IMAGE_TAG").as_deref() == Some(image_tag))
+                .then(|| BuildOfImage { build_id: b.id.unwrap_or_default(), model_version: var("MODEL_VERSION") })
+        }))
+    }
+}

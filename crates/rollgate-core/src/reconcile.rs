@@ -1,0 +1,112 @@
+//! The reconciler: ECR's push events are best effort, so on a schedule every opted-in
+//! service is compared with its repository, and the newest image that passes its filter
+//! (and is not failed on it) is deployed through the same rules as a push event.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::event::{Envelope, PushEvent};
+use crate::ledger::keys;
+use crate::service::{OptIn, ServiceView};
+use crate::{Digest, ImageTag};
+
+/// One image of a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepoImage {
+    pub digest: Digest,
+    pub tags: Vec<ImageTag>,
+    pub pushed_at: DateTime<Utc>,
+}
+
+/// The push the service should have received: its newest eligible image, as a push event
+/// (time = imagePushedAt), or `None` when no image qualifies. `deploy` then applies the usual
+/// rules, so an image that is already live or older than the live one changes nothing.
+pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], tick: &Envelope) -> Option<PushEvent> {
+    let failed = |d: &Digest| service.tags.contains_key(&format!("{}{d}", keys::FAILED_PREFIX));
+    images
+        .iter()
+        .filter(|i| !failed(&i.digest))
+        .filter_map(|i| {
+            let mut tags: Vec<&ImageTag> = i.tags.iter().filter(|t| opt_in.filter.matches(Some(t))).collect();
+            tags.sort();
+            let tag = tags.first().map(|t| (*t).clone());
+            (tag.is_some() || (i.tags.is_empty() && opt_in.filter.matches(None))).then(|| (i, tag))
+        })
+        .max_by_key(|(i, _)| (i.pushed_at, i.digest.clone()))
+        .map(|(i, tag)| PushEvent {
+            envelope: Envelope {
+                id: format!("reconcile:{}:{}", tick.id, i.digest.short()),
+                account: tick.account.clone(),
+                region: tick.region.clone(),
+                time: i.pushed_at,
+            },
+            repository: opt_in.repository.clone(),
+            digest: i.digest.clone(),
+            tag,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::Tags;
+    use crate::{AccountId, Region, ServiceArn};
+
+    fn img(c: char, tags: &[&str], minute: u32) -> RepoImage {
+        RepoImage {
+            digest: Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap(),
+            tags: tags.iter().map(|t| ImageTag::parse(t).unwrap()).collect(),
+            pushed_at: DateTime::parse_from_rfc3339(&format!("2026-11-28T10:{minute:02}:00Z"))
+                .unwrap()
+                .with_timezone(&Utc),
+        }
+    }
+
+    fn service(extra: &[(&str, &str)]) -> ServiceView {
+        let mut tags: Tags = [(keys::REPOSITORY.to_owned(), "model".to_owned())].into();
+        tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ServiceView {
+            arn: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/c/s").unwrap(),
+            status: "ACTIVE".into(),
+            task_definition: None,
+            tags,
+            deployments: vec![],
+        }
+    }
+
+    fn tick() -> Envelope {
+        Envelope {
+            id: "tick".into(),
+            account: AccountId::parse("123456789012").unwrap(),
+            region: Region::parse("us-east-1").unwrap(),
+            time: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn newest_eligible_image_wins() {
+        let images = [img('a', &["v1"], 1), img('b', &["v2"], 2), img('c', &["latest"], 3), img('d', &[], 4)];
+        let svc = service(&[(keys::TAG_FILTER, "v*")]);
+        let opt = OptIn::from_tags(&svc.tags).unwrap().unwrap();
+        let push = missed_push(&svc, &opt, &images, &tick()).unwrap();
+        assert_eq!(push.tag.unwrap().as_str(), "v2");
+        assert_eq!(push.envelope.time, images[1].pushed_at);
+
+        let failed = format!("{}{}", keys::FAILED_PREFIX, images[1].digest);
+        let svc = service(&[(keys::TAG_FILTER, "v*"), (&failed, "x")]);
+        assert_eq!(
+            missed_push(&svc, &opt, &images, &tick()).unwrap().tag.unwrap().as_str(),
+            "v1",
+            "a failed digest stays out"
+        );
+
+        let any = service(&[]);
+        let opt_any = OptIn::from_tags(&any.tags).unwrap().unwrap();
+        assert_eq!(
+            missed_push(&any, &opt_any, &images, &tick()).unwrap().digest,
+            images[3].digest,
+            "untagged passes only *"
+        );
+        assert!(missed_push(&svc, &opt, &[], &tick()).is_none());
+    }
+}

@@ -1,0 +1,20 @@
+//! Wiring only: logging, config and clients once per cold start, then the runtime loop.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use model_build::handler::{Clients, invoke};
+use rollgate_aws::AwsOptions;
+use rollgate_aws::codebuild::CodeBuild;
+use rollgate_aws::events::EventBridge;
+use rollgate_core::model::ModelConfig;
+use rollgate_lambda::telemetry::{self, init_or_exit};
+use serde_json::value::RawValue;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = init_or_exit("configuration", ModelConfig::from_env());
+    let bus = std::env::var("ROLLGATE_EVENT_BUS").unwrap_or_else(|_| "default".to_owned());
+    let sdk = init_or_exit("AWS options", AwsOptions::from_env()).load().await;
+    let clients = Clients { builds: CodeBuild::new(&sdk), events: EventBridge::new(&sdk, bus) };
+    run(service_fn(|event: LambdaEvent<Box<RawValue>>| invoke(&clients, &config, event))).await
+}

@@ -30,7 +30,7 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
             let mut tags: Vec<&ImageTag> = i.tags.iter().filter(|t| opt_in.filter.matches(Some(t))).collect();
             tags.sort();
             let tag = tags.first().map(|t| (*t).clone());
-            (tag.is_some() || (i.tags.is_empty() && opt_in.filter.matches(None))).then(|| (i, tag))
+            (tag.is_some() || (i.tags.is_empty() && opt_in.filter.matches(None))).then_some((i, tag))
         })
         .max_by_key(|(i, _)| (i.pushed_at, i.digest.clone()))
         .map(|(i, tag)| PushEvent {

@@ -5,4 +5,5 @@ mod cli;
 mod deploy;
 mod health_gate;
 mod lambda_runtime_api;
+mod model;
 mod template;

@@ -7,6 +7,7 @@ VPY := $(VENV)/bin/python
 CFN_VENV := .venv-cfn
 SAM_VENV := .venv-sam
 CARGO ?= cargo
+FUNCTIONS := -p deploy -p health-gate -p model-build
 
 .PHONY: help venv template-venvs build-bins build build-x86 test lint lint-template fmt demo clean
 
@@ -44,12 +45,12 @@ lint-template: template-venvs
 # Lambda packages (zip per function under target/lambda/), with cargo-lambda from the venv.
 build: venv
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/build-requirements.txt
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(FUNCTIONS)
 
 # The same for x86_64 (CI cannot rely on the arm64 target being downloadable).
 build-x86: venv
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/build-requirements.txt
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip $(FUNCTIONS)
 
 # The integration tests run the real function binaries, so build them first.
 build-bins:

@@ -307,7 +307,11 @@ async fn deploy(c: &Cli, tag: &str, time: &str) -> String {
     let digest = c.s.push_image(&c.app, tag);
     let event = c.s.push_event(&c.app, &digest, tag, time);
     let ecs = rollgate_aws::ecs::Ecs::new(&c.s.aws_options().load().await);
-    let config = rollgate_core::config::DeployConfig { clusters: vec![c.app.clone()], max_in_flight: 2 };
+    let config = rollgate_core::config::DeployConfig {
+        clusters: vec![c.app.clone()],
+        max_in_flight: 2,
+        trusted_registries: vec![],
+    };
     let report = deploy::handler::handle(&ecs, &config, &event).await.unwrap();
     match &report.services[..] {
         [one] => match &one.outcome {

@@ -19,7 +19,11 @@ async fn run_deploy(
 ) -> Result<DeployReport, FunctionError> {
     let sdk = s.aws_options().load().await;
     let ecs = Ecs::new(&sdk);
-    let config = DeployConfig { clusters: clusters.iter().map(|c| c.to_string()).collect(), max_in_flight };
+    let config = DeployConfig {
+        clusters: clusters.iter().map(|c| c.to_string()).collect(),
+        max_in_flight,
+        trusted_registries: vec![],
+    };
     handle(&ecs, &config, event).await
 }
 
@@ -453,7 +457,7 @@ async fn fan_out_respects_the_maximum_in_flight() {
         let digest = s.push_image(&repo, tag);
         let event = s.push_event(&repo, &digest, tag, time);
         let probe = InFlightProbe { inner: Ecs::new(&s.aws_options().load().await), now: 0.into(), peak: 0.into() };
-        let config = DeployConfig { clusters: vec![cluster.clone()], max_in_flight: limit };
+        let config = DeployConfig { clusters: vec![cluster.clone()], max_in_flight: limit, trusted_registries: vec![] };
         let report = handle(&probe, &config, &event).await.unwrap();
         let peak = probe.peak.load(std::sync::atomic::Ordering::SeqCst);
         assert!(peak <= limit, "limit {limit}, peak {peak}");

@@ -69,7 +69,8 @@ impl Gated {
 
     async fn run_deploy(&self, event: &str) -> rollgate_core::report::DeployReport {
         let ecs = Ecs::new(&self.s.aws_options().load().await);
-        let config = DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4 };
+        let config =
+            DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
         deploy::handler::handle(&ecs, &config, event).await.unwrap()
     }
 

@@ -193,7 +193,8 @@ impl Tracked {
 
     async fn reconcile(&self) -> DeployReport {
         let sdk = self.s.aws_options().load().await;
-        let config = DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4 };
+        let config =
+            DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
         let mut tick = fixture_json("scheduled-tick.json");
         tick["id"] = json!(format!("{}-tick", self.s.name));
         deploy::handler::reconcile(&Ecs::new(&sdk), &Ecr::new(&sdk), &config, &tick.to_string()).await.unwrap()

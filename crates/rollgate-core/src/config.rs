@@ -2,8 +2,8 @@
 //!
 //! Parsing is pure: it takes a lookup function, so tests need not touch the process env.
 
-use crate::InputError;
 use crate::duration::Seconds;
+use crate::{AccountId, InputError};
 
 /// Every environment variable a rollgate function reads. The template must set the
 /// required ones; `tests/` checks that against template.yaml.
@@ -14,6 +14,7 @@ pub mod vars {
     pub const EVENT_BUS: &str = "ROLLGATE_EVENT_BUS";
     pub const SMOKE_TIMEOUT: &str = "ROLLGATE_SMOKE_TIMEOUT";
     pub const BUILD_PROJECT: &str = "ROLLGATE_BUILD_PROJECT";
+    pub const TRUSTED_REGISTRIES: &str = "ROLLGATE_TRUSTED_REGISTRIES";
 }
 
 /// Configuration of the `deploy` function.
@@ -23,6 +24,8 @@ pub struct DeployConfig {
     pub clusters: Vec<String>,
     /// How many services are updated at once (and clusters listed at once).
     pub max_in_flight: usize,
+    /// Accounts (besides each service's own) whose registries may supply images.
+    pub trusted_registries: Vec<AccountId>,
 }
 
 impl DeployConfig {
@@ -32,7 +35,14 @@ impl DeployConfig {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
         let raw = get(vars::CLUSTERS).unwrap_or_default();
         let clusters = parse_clusters(&raw)?;
-        Ok(Self { clusters, max_in_flight: parse_max_in_flight(&get)? })
+        let trusted_registries = get(vars::TRUSTED_REGISTRIES)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| AccountId::parse(a).map_err(|e| InputError::new(vars::TRUSTED_REGISTRIES, a, e.why)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { clusters, max_in_flight: parse_max_in_flight(&get)?, trusted_registries })
     }
 
     pub fn from_env() -> Result<Self, InputError> {
@@ -140,6 +150,9 @@ mod tests {
         assert_eq!(ok.clusters, ["prod", "staging", "arn:aws:ecs:us-east-1:123456789012:cluster/gpu"]);
         assert_eq!(ok.max_in_flight, DeployConfig::DEFAULT_MAX_IN_FLIGHT);
         assert_eq!(cfg(&[(vars::CLUSTERS, "a"), (vars::MAX_IN_FLIGHT, "3")]).unwrap().max_in_flight, 3);
+        let trusted = cfg(&[(vars::CLUSTERS, "a"), (vars::TRUSTED_REGISTRIES, "111111111111, 222222222222")]).unwrap();
+        assert_eq!(trusted.trusted_registries.len(), 2);
+        assert!(cfg(&[(vars::CLUSTERS, "a"), (vars::TRUSTED_REGISTRIES, "central")]).is_err());
         for bad in [
             vec![],
             vec![(vars::CLUSTERS, " , ")],

@@ -14,7 +14,7 @@ use crate::gate::RolloutState;
 use crate::image::registry_host;
 use crate::ledger::{RevisionRecord, keys, revision_tags};
 use crate::service::{OptIn, ServiceView, TaskDefSummary};
-use crate::{Digest, ImageRef, InputError, TaskDefArn};
+use crate::{AccountId, Digest, ImageRef, InputError, TaskDefArn};
 
 /// Why a matching service gets no new revision. Each is logged and reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,7 +40,11 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::AccountMismatch { event, service } => {
-                write!(f, "push came from account {event}, the service runs in account {service}")
+                write!(
+                    f,
+                    "push came from account {event}, the service runs in account {service}; \
+                     list {event} in ROLLGATE_TRUSTED_REGISTRIES to accept its images"
+                )
             }
             Self::RegionMismatch { event, service } => {
                 write!(f, "push came from region {event}, the service runs in region {service}")
@@ -79,7 +83,10 @@ pub enum Match {
     Candidate(OptIn),
 }
 
-pub fn match_service(push: &PushEvent, service: &ServiceView) -> Match {
+/// Decides from the service's tags alone. `trusted_registries` are other accounts whose
+/// registries may supply this service's images (a central registry); by default an image
+/// must come from the service's own account.
+pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries: &[AccountId]) -> Match {
     if OptIn::repository_tag(&service.tags) != Some(push.repository.as_str()) {
         return Match::NotTracking;
     }
@@ -89,7 +96,7 @@ pub fn match_service(push: &PushEvent, service: &ServiceView) -> Match {
         Err(e) => return Match::Misconfigured(e),
     };
     let (account, region) = (service.arn.account(), service.arn.region());
-    if account != push.envelope.account {
+    if account != push.envelope.account && !trusted_registries.contains(&push.envelope.account) {
         return Match::Skip(SkipReason::AccountMismatch {
             event: push.envelope.account.to_string(),
             service: account.to_string(),

@@ -43,7 +43,7 @@ pub const FUNCTIONS: &[(&str, &[&str])] =
 
 /// The environment variables each function reads (all of them; the template must set each).
 pub const ENVIRONMENT: &[(&str, &[&str])] = &[
-    ("deploy", &[vars::CLUSTERS, vars::MAX_IN_FLIGHT, vars::MAX_ATTEMPTS]),
+    ("deploy", &[vars::CLUSTERS, vars::MAX_IN_FLIGHT, vars::MAX_ATTEMPTS, vars::TRUSTED_REGISTRIES]),
     (
         "health-gate",
         &[

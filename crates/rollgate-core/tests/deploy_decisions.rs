@@ -86,7 +86,7 @@ fn matching_table() {
         ),
     ];
     for (name, svc, want) in cases {
-        let got = match match_service(&p, &svc) {
+        let got = match match_service(&p, &svc, &[]) {
             Match::NotTracking => "not tracking",
             Match::Skip(_) => "skip",
             Match::Misconfigured(_) => "misconfigured",
@@ -99,11 +99,14 @@ fn matching_table() {
 #[test]
 fn other_account_event_is_skipped_with_reason() {
     let p = push("ecr-push-other-account.json");
-    let Match::Skip(reason) = match_service(&p, &service(&[])) else {
+    let Match::Skip(reason) = match_service(&p, &service(&[]), &[]) else {
         panic!("expected a skip");
     };
     assert!(matches!(reason, SkipReason::AccountMismatch { .. }));
     assert!(reason.to_string().contains("210987654321"), "{reason}");
+    // A trusted central registry's pushes are accepted.
+    let central = rollgate_core::AccountId::parse("210987654321").unwrap();
+    assert!(matches!(match_service(&p, &service(&[]), &[central]), Match::Candidate(_)));
 }
 
 #[test]
@@ -226,14 +229,14 @@ fn broken_ledger_is_reported_not_guessed() {
 fn a_digest_the_gate_failed_is_never_redeployed() {
     let p = push("ecr-push.json");
     let failed_key = format!("{}{}", keys::FAILED_PREFIX, p.digest);
-    let Match::Skip(reason) = match_service(&p, &service(&[(&failed_key, "2026-11-28T10:09:00Z")])) else {
+    let Match::Skip(reason) = match_service(&p, &service(&[(&failed_key, "2026-11-28T10:09:00Z")]), &[]) else {
         panic!("expected a skip");
     };
     assert!(matches!(reason, SkipReason::DigestFailed { .. }));
     assert!(reason.to_string().contains("push a new image"), "{reason}");
     // Another digest failing does not block this one.
     let other = format!("{}sha256:{}", keys::FAILED_PREFIX, "1".repeat(64));
-    assert!(matches!(match_service(&p, &service(&[(&other, "x")])), Match::Candidate(_)));
+    assert!(matches!(match_service(&p, &service(&[(&other, "x")]), &[]), Match::Candidate(_)));
 }
 
 #[test]

@@ -71,7 +71,9 @@ fn mutated_event() -> impl Strategy<Value = (String, Value)> {
 fn collect_paths(v: &Value, at: String, out: &mut Vec<String>) {
     out.push(at.clone());
     match v {
-        Value::Object(map) => map.iter().for_each(|(k, v)| collect_paths(v, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
+        Value::Object(map) => map
+            .iter()
+            .for_each(|(k, v)| collect_paths(v, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
         Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| collect_paths(v, format!("{at}/{i}"), out)),
         _ => {}
     }

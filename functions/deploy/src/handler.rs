@@ -94,7 +94,7 @@ pub async fn reconcile<A: DeployApi, C: ImageCatalog + Sync>(
     }
     let outcomes: Vec<_> = stream::iter(&pushes)
         .map(|(service, push)| async move {
-            match match_service(push, service) {
+            match match_service(push, service, &config.trusted_registries) {
                 Match::Candidate(opt_in) => Some(rollout(aws, push, service, &opt_in).await),
                 Match::Skip(reason) => Some(skipped(push, service, reason)),
                 Match::Misconfigured(e) => {
@@ -153,7 +153,7 @@ pub async fn handle<A: DeployApi>(aws: &A, config: &DeployConfig, raw: &str) -> 
             }
             Ok(services) => {
                 for service in services {
-                    match match_service(&push, &service) {
+                    match match_service(&push, &service, &config.trusted_registries) {
                         Match::NotTracking => {}
                         Match::Candidate(opt_in) => candidates.push((service, opt_in)),
                         Match::Skip(reason) => report.services.push(skipped(&push, &service, reason)),

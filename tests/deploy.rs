@@ -467,3 +467,24 @@ async fn fan_out_respects_the_maximum_in_flight() {
         }
     }
 }
+
+#[tokio::test]
+async fn out_of_time_work_is_reported_undone_and_retryable_never_half_done() {
+    let t = Single::new("budget-spent", vec![]);
+    let (_, event) = t.push("v1", "2026-11-28T10:00:00Z");
+    let ecs = Ecs::new(&t.s.aws_options().load().await);
+    let config = DeployConfig { clusters: vec![t.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
+    let spent = rollgate_lambda::Budget::after(std::time::Duration::ZERO);
+    let report = deploy::handler::handle_within(&ecs, &config, &event, spent).await.unwrap();
+    match &report.services[..] {
+        [one] => assert!(
+            matches!(&one.outcome, Outcome::Failed { error, class: ErrorClass::Retryable } if error.contains("ran out of time")),
+            "{report:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(report.needs_retry());
+    assert_eq!(t.s.writes(), vec![], "nothing started, nothing half-written");
+    // The retry, with time, finishes the job.
+    deployed_revision(&t.deploy(&event).await.unwrap());
+}

@@ -54,6 +54,7 @@ impl Scenario {
             profile: None,
             max_attempts: Some(1),
             static_credentials: Some((self.access_key.clone(), "test-secret".to_owned())),
+            call_timeouts: Some(rollgate_aws::config::FUNCTION_CALL_TIMEOUTS),
         }
     }
 

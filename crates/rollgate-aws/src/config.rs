@@ -17,7 +17,16 @@ pub struct AwsOptions {
     pub max_attempts: Option<u32>,
     /// Static credentials `(access key id, secret)`, for tests and emulators.
     pub static_credentials: Option<(String, String)>,
+    /// Time limit of one call, retries included; and of one attempt.
+    pub call_timeouts: Option<(std::time::Duration, std::time::Duration)>,
 }
+
+/// The functions' call limits: an ECS or ECR call answers in well under a second, so an
+/// attempt that hangs for 2 s is retried, and a call gives up after 4 s in all. This bounds
+/// how long a rollout already started can take (3 calls), which the functions' time budget
+/// keeps in reserve (rollgate_lambda::Budget).
+pub const FUNCTION_CALL_TIMEOUTS: (std::time::Duration, std::time::Duration) =
+    (std::time::Duration::from_secs(4), std::time::Duration::from_secs(2));
 
 impl AwsOptions {
     /// Options from the environment: only `ROLLGATE_MAX_ATTEMPTS` is rollgate's own;
@@ -48,6 +57,14 @@ impl AwsOptions {
         }
         if let Some(n) = self.max_attempts {
             loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n));
+        }
+        if let Some((operation, attempt)) = self.call_timeouts {
+            loader = loader.timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(operation)
+                    .operation_attempt_timeout(attempt)
+                    .build(),
+            );
         }
         if let Some((key, secret)) = &self.static_credentials {
             loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "rollgate-static"));

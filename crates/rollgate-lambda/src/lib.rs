@@ -30,6 +30,43 @@ impl From<FunctionError> for Diagnostic {
     }
 }
 
+/// How long an invocation may keep starting work: Lambda's deadline less a margin that
+/// leaves room to finish the calls in flight and answer. Work not started by then is
+/// reported as undone (and retried), never cut off in the middle of a write.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    until: Option<std::time::Instant>,
+}
+
+impl Budget {
+    /// Time kept back from the deadline for a rollout already started (three calls, each
+    /// bounded by the functions' 4 s call timeout) and for answering.
+    pub const MARGIN: std::time::Duration = std::time::Duration::from_secs(13);
+
+    pub const UNLIMITED: Budget = Budget { until: None };
+
+    /// From the invocation's deadline (milliseconds since the epoch, as Lambda sends it).
+    pub fn from_deadline_ms(deadline_ms: u64) -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        Self { until: Some(std::time::Instant::now() + left.saturating_sub(Self::MARGIN)) }
+    }
+
+    /// A budget that ends after `d` (tests).
+    pub fn after(d: std::time::Duration) -> Self {
+        Self { until: Some(std::time::Instant::now() + d) }
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.until.is_some_and(|u| std::time::Instant::now() >= u)
+    }
+}
+
+/// The message for work an invocation did not start because its time ran out.
+pub const OUT_OF_TIME: &str = "not attempted: the invocation ran out of time; a retry finishes it";
+
 /// A function's result that may have left retryable work undone.
 pub trait Report: Serialize {
     fn needs_retry(&self) -> bool;

@@ -16,7 +16,7 @@ use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event, parse_envelope
 use rollgate_core::reconcile::{RepoImage, missed_push};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
-use rollgate_lambda::{FunctionError, finish};
+use rollgate_lambda::{Budget, FunctionError, OUT_OF_TIME, finish};
 use serde_json::value::RawValue;
 use tracing::{error, info, warn};
 
@@ -55,6 +55,17 @@ pub async fn reconcile<A: DeployApi, C: ImageCatalog + Sync>(
     images: &C,
     config: &DeployConfig,
     raw: &str,
+) -> Result<DeployReport, FunctionError> {
+    reconcile_within(aws, images, config, raw, Budget::UNLIMITED).await
+}
+
+/// [`reconcile`], starting no rollout once `budget` is spent.
+pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
+    aws: &A,
+    images: &C,
+    config: &DeployConfig,
+    raw: &str,
+    budget: Budget,
 ) -> Result<DeployReport, FunctionError> {
     let (tick, _) = parse_envelope::<ScheduleDetail>(raw, SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE).map_err(|e| {
         error!(reason = %e, decision = "rejected", "malformed event; nothing written");
@@ -95,7 +106,7 @@ pub async fn reconcile<A: DeployApi, C: ImageCatalog + Sync>(
     let outcomes: Vec<_> = stream::iter(&pushes)
         .map(|(service, push)| async move {
             match match_service(push, service, &config.trusted_registries) {
-                Match::Candidate(opt_in) => Some(rollout(aws, push, service, &opt_in).await),
+                Match::Candidate(opt_in) => Some(rollout(aws, push, service, &opt_in, budget).await),
                 Match::Skip(reason) => Some(skipped(push, service, reason)),
                 Match::Misconfigured(e) => {
                     Some(failed(push, service, format!("{e}; fix the service's tags"), ErrorClass::NonRetryable))
@@ -114,6 +125,17 @@ pub async fn reconcile<A: DeployApi, C: ImageCatalog + Sync>(
 
 /// Handles one EventBridge event, given as raw JSON.
 pub async fn handle<A: DeployApi>(aws: &A, config: &DeployConfig, raw: &str) -> Result<DeployReport, FunctionError> {
+    handle_within(aws, config, raw, Budget::UNLIMITED).await
+}
+
+/// [`handle`], starting no rollout once `budget` is spent: those services are reported as
+/// undone (`Retryable`), so the invocation never dies in the middle of a write.
+pub async fn handle_within<A: DeployApi>(
+    aws: &A,
+    config: &DeployConfig,
+    raw: &str,
+    budget: Budget,
+) -> Result<DeployReport, FunctionError> {
     let push = match parse_ecr_event(raw) {
         Ok(EcrAction::Push(push)) => push,
         Ok(EcrAction::Ignored { envelope, reason }) => {
@@ -168,7 +190,7 @@ pub async fn handle<A: DeployApi>(aws: &A, config: &DeployConfig, raw: &str) -> 
     }
 
     let rollouts: Vec<_> = stream::iter(&candidates)
-        .map(|(service, opt_in)| rollout(aws, &push, service, opt_in))
+        .map(|(service, opt_in)| rollout(aws, &push, service, opt_in, budget))
         .buffer_unordered(config.max_in_flight)
         .collect()
         .await;
@@ -214,7 +236,16 @@ async fn discover<A: DeployApi>(aws: &A, cluster: &str) -> Result<Vec<ServiceVie
 }
 
 /// Plans and executes the rollout of one candidate service.
-async fn rollout<A: DeployApi>(aws: &A, push: &PushEvent, service: &ServiceView, opt_in: &OptIn) -> ServiceOutcome {
+async fn rollout<A: DeployApi>(
+    aws: &A,
+    push: &PushEvent,
+    service: &ServiceView,
+    opt_in: &OptIn,
+    budget: Budget,
+) -> ServiceOutcome {
+    if budget.exhausted() {
+        return failed(push, service, OUT_OF_TIME.to_owned(), ErrorClass::Retryable);
+    }
     let Some(current) = &service.task_definition else {
         let error = "the service has no task definition ARN; create it with one".to_owned();
         return failed(push, service, error, ErrorClass::NonRetryable);

@@ -24,7 +24,7 @@ use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
-use rollgate_lambda::{FunctionError, finish};
+use rollgate_lambda::{Budget, FunctionError, OUT_OF_TIME, finish};
 use serde_json::value::RawValue;
 use tokio::sync::OnceCell;
 use tracing::{error, info, warn};
@@ -135,16 +135,28 @@ pub async fn invoke<A: GateApi>(
     config: &GateConfig,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<GateReport, FunctionError> {
-    finish(handle(aws, config, event.payload.get()).await?)
+    let budget = Budget::from_deadline_ms(event.context.deadline);
+    finish(handle_within(aws, config, event.payload.get(), budget).await?)
 }
 
 /// Handles one trigger event, given as raw JSON.
 pub async fn handle<A: GateApi>(aws: &A, config: &GateConfig, raw: &str) -> Result<GateReport, FunctionError> {
+    handle_within(aws, config, raw, Budget::UNLIMITED).await
+}
+
+/// [`handle`], evaluating no further service once `budget` is spent: those are reported as
+/// undone (`Retryable`) and the next scheduled sweep covers them anyway.
+pub async fn handle_within<A: GateApi>(
+    aws: &A,
+    config: &GateConfig,
+    raw: &str,
+    budget: Budget,
+) -> Result<GateReport, FunctionError> {
     let trigger = parse_gate_event(raw).map_err(|e| {
         error!(reason = %e, decision = "rejected", "malformed event; nothing written");
         FunctionError::non_retryable(e)
     })?;
-    let gate = Gate { aws, config, now: trigger.envelope().time, alarms: OnceCell::new() };
+    let gate = Gate { aws, config, now: trigger.envelope().time, alarms: OnceCell::new(), budget };
     let mut report = GateReport { event_id: trigger.envelope().id.clone(), ..GateReport::default() };
     match trigger {
         GateTrigger::Ignored { reason, .. } => {
@@ -228,6 +240,7 @@ struct Gate<'a, A> {
     now: chrono::DateTime<chrono::Utc>,
     /// Read once per invocation, and only if a service watches alarms.
     alarms: OnceCell<Vec<String>>,
+    budget: Budget,
 }
 
 impl<A: GateApi> Gate<'_, A> {
@@ -296,6 +309,15 @@ impl<A: GateApi> Gate<'_, A> {
     /// Evaluates every rollout a service may have in flight: the revision it runs and those
     /// its deployments still reference, except its last known good revision.
     async fn service(&self, service: &ServiceView, reported: &Reported<'_>, report: &mut GateReport) {
+        if self.budget.exhausted() {
+            report.failures.push(GateFailure {
+                cluster: service.arn.cluster_name().to_owned(),
+                service: Some(service.arn.name().to_owned()),
+                error: OUT_OF_TIME.to_owned(),
+                class: ErrorClass::Retryable,
+            });
+            return;
+        }
         let Some(settings) = self.settings(service, report) else { return };
         let last_good = service.tags.get(keys::LAST_GOOD).map(String::as_str);
         let mut seen = BTreeSet::new();

@@ -24,7 +24,8 @@ JSON document is printed to stdout:
      "exit_code": <binary's exit status; negative = killed by that signal>,
      "terminated": true if the runner had to stop the binary,
      "logs": "<file with the binary's stdout+stderr>",
-     "runner_error": null | "what went wrong"}
+     "runner_error": null | "what went wrong",
+     "peak_rss_kb": 5120 | null}     # VmHWM just before the stop (benchmarks)
 
 error_type values the runner itself produces (the others come from the
 function): "Sandbox.Timedout" (no answer within --timeout-ms; the binary is
@@ -400,6 +401,20 @@ class Child:
     def exit_code(self) -> int | None:
         return self.process.returncode
 
+    # --- benchmark-only: peak memory (bench/run.py) ---------------------------------
+    def peak_rss_kb(self) -> int | None:
+        """The binary's peak resident set (VmHWM, kB) so far; None once it has exited."""
+        if self._exited.is_set():
+            return None
+        try:
+            with open(f"/proc/{self.process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
 
 def supervise(runtime: Runtime, init_timeout: float) -> str | None:
     """Wait until the run is over; return a runner error, or None if it went fine.
@@ -458,6 +473,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         "terminated": False,
         "logs": None,
         "runner_error": None,
+        "peak_rss_kb": None,
     }
     binary = os.path.abspath(args.binary)
     if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
@@ -503,6 +519,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     finally:
         runtime.close()  # release any /next long-poll
         if child is not None:
+            report["peak_rss_kb"] = child.peak_rss_kb()  # benchmark-only: read before the stop
             report["terminated"] = child.stop()
             report["exit_code"] = child.exit_code
         server.shutdown()

@@ -15,6 +15,8 @@ Routing, in order:
 from __future__ import annotations
 
 import json
+import os
+import time
 from typing import Any, Callable
 
 import codebuild_ext
@@ -40,6 +42,12 @@ class RollgateApp:
             ("POST", "/_rollgate/calls/reset"): self._reset_calls,
             ("POST", "/_rollgate/ecs/rollout"): self._ecs_rollout,
         }
+        # --- benchmark-only: optional simulated AWS latency (bench/run.py) -------------
+        # ROLLGATE_EMULATOR_LATENCY_MS (default 0: off) makes every AWS request (never a
+        # /_rollgate/ control request) sleep that long before it is answered, so that
+        # bounded parallelism can be measured as against real AWS (~30-60 ms a call).
+        # The server is threaded: concurrent requests sleep concurrently.
+        self.latency_s = float(os.environ.get("ROLLGATE_EMULATOR_LATENCY_MS") or 0) / 1000
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -48,6 +56,8 @@ class RollgateApp:
         if path.startswith(CONTROL_PREFIX):
             return self._handle_control(environ, start_response)
         self.call_log.record(environ)
+        if self.latency_s > 0:  # benchmark-only, see __init__
+            time.sleep(self.latency_s)
         if is_rpc_v2_cbor(environ):
             return self.cbor_bridge(environ, start_response)
         return self.moto_app(environ, start_response)

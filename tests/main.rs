@@ -6,4 +6,5 @@ mod deploy;
 mod health_gate;
 mod lambda_runtime_api;
 mod model;
+mod security;
 mod template;

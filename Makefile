@@ -6,6 +6,7 @@ VPY := $(VENV)/bin/python
 # The template tools pin other cfn-lint/boto3 versions than moto: each gets its own virtualenv.
 CFN_VENV := .venv-cfn
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 CARGO ?= cargo
 FUNCTIONS := -p deploy -p health-gate -p model-build
 
@@ -36,11 +37,17 @@ $(SAM_VENV)/.installed: tests/template/sam-requirements.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/template/sam-requirements.txt
 	@touch $@
 
-template-venvs: $(CFN_VENV)/.installed $(SAM_VENV)/.installed
+$(CHECKOV_VENV)/.installed: tests/template/checkov-requirements.txt
+	@echo "==> installing checkov into $(CHECKOV_VENV)"
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/template/checkov-requirements.txt
+	@touch $@
 
-# cfn-lint 1.51.0, `sam validate --lint` and the SAM transform, all offline.
+template-venvs: $(CFN_VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+
+# cfn-lint 1.51.0, `sam validate --lint`, checkov and the SAM transform, all offline.
 lint-template: template-venvs
-	CFN_VENV=$(CFN_VENV) SAM_VENV=$(SAM_VENV) tests/template/check.sh
+	CFN_VENV=$(CFN_VENV) SAM_VENV=$(SAM_VENV) CHECKOV_VENV=$(CHECKOV_VENV) tests/template/check.sh
 
 # Lambda packages (zip per function under target/lambda/), with cargo-lambda from the venv.
 build: venv
@@ -72,4 +79,4 @@ demo: venv build-bins
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(CFN_VENV) $(SAM_VENV)
+	rm -rf $(VENV) $(CFN_VENV) $(SAM_VENV) $(CHECKOV_VENV)

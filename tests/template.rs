@@ -54,7 +54,10 @@ fn every_function_in_the_template_has_a_crate_and_every_crate_a_function() {
             "{name}: bounded retries: {}",
             f["async"]
         );
-        assert!(f["async"].to_string().contains("DeadLetterQueue"), "{name}: failures go to the dead-letter queue");
+        let to_dlq = f["statements"].as_array().unwrap().iter().any(|st| {
+            strings(&st["action"]).contains("sqs:SendMessage") && st["resource"].to_string().contains("DeadLetterQueue")
+        });
+        assert!(to_dlq, "{name}: failed events go to the dead-letter queue");
     }
     let deploy = functions(&s).into_iter().find(|(n, _)| *n == "deploy").unwrap().1;
     assert_eq!(deploy["reserved_concurrency"], 1, "deploy keeps rollouts ordered");

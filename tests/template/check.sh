@@ -8,12 +8,14 @@
 # The tools live in two virtualenvs (they pin different cfn-lint and boto3 versions):
 #   python3 -m venv .venv-cfn && .venv-cfn/bin/pip install -r tests/template/requirements.txt
 #   python3 -m venv .venv-sam && .venv-sam/bin/pip install -r tests/template/sam-requirements.txt
-# CFN_VENV and SAM_VENV point elsewhere.
+#   python3 -m venv .venv-checkov && .venv-checkov/bin/pip install -r tests/template/checkov-requirements.txt
+# CFN_VENV, SAM_VENV and CHECKOV_VENV point elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 CFN_VENV=${CFN_VENV:-.venv-cfn}
 SAM_VENV=${SAM_VENV:-.venv-sam}
+CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
 TEMPLATE=${1:-template.yaml}
 
 fail() {
@@ -35,8 +37,14 @@ AWS_REGION=${AWS_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 \
     "$SAM_VENV/bin/sam" validate --lint --template-file "$TEMPLATE" ||
     fail "sam validate --lint rejected $TEMPLATE"
 
+echo "==> checkov $TEMPLATE (every skip is justified in the template's Metadata)"
+[ -x "$CHECKOV_VENV/bin/checkov" ] ||
+    fail "$CHECKOV_VENV/bin/checkov is missing: python3 -m venv $CHECKOV_VENV && $CHECKOV_VENV/bin/pip install -r tests/template/checkov-requirements.txt"
+"$CHECKOV_VENV/bin/checkov" -f "$TEMPLATE" --framework cloudformation --compact --quiet --skip-download ||
+    fail "checkov reported the findings above in $TEMPLATE"
+
 echo "==> translate.py $TEMPLATE"
 "$CFN_VENV/bin/python" tests/template/translate.py "$TEMPLATE" >/dev/null ||
     fail "the SAM transform of $TEMPLATE failed (tests/template/translate.py)"
 
-echo "==> $TEMPLATE: cfn-lint, sam validate --lint and the SAM transform all pass"
+echo "==> $TEMPLATE: cfn-lint, sam validate --lint, checkov and the SAM transform all pass"

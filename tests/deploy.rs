@@ -412,6 +412,9 @@ mod probe_impls {
     }
 
     impl TaskDefinitions for InFlightProbe {
+        async fn deregister(&self, arn: &TaskDefArn) -> Result<(), AwsError> {
+            self.inner.deregister(arn).await
+        }
         async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
             // A rollout is in flight from its first call to its last.
             let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;

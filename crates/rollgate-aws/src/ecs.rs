@@ -40,6 +40,9 @@ pub trait TaskDefinitions {
         arn: &TaskDefArn,
     ) -> impl Future<Output = Result<TaskDefSnapshot, AwsError>> + Send;
 
+    /// Deregisters a revision (cleaning up after a rollout that could not be completed).
+    fn deregister(&self, arn: &TaskDefArn) -> impl Future<Output = Result<(), AwsError>> + Send;
+
     /// Registers a copy of `base` in which only `container`'s image differs, with `tags`.
     fn register_copy(
         &self,
@@ -131,6 +134,16 @@ impl ServiceDirectory for Ecs {
 }
 
 impl TaskDefinitions for Ecs {
+    async fn deregister(&self, arn: &TaskDefArn) -> Result<(), AwsError> {
+        self.client
+            .deregister_task_definition()
+            .task_definition(arn.as_str())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeregisterTaskDefinition", e))?;
+        Ok(())
+    }
+
     async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
         let out = self
             .client

@@ -8,7 +8,6 @@ use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
 use rollgate_aws::ecr::ImageCatalog;
 use rollgate_aws::ecs::{DESCRIBE_SERVICES_BATCH, ServiceDirectory, ServiceUpdater, TaskDefinitions};
-use rollgate_core::ErrorClass;
 use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
 use rollgate_core::ecs_event::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
@@ -16,6 +15,7 @@ use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event, parse_envelope
 use rollgate_core::reconcile::{RepoImage, missed_push};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
+use rollgate_core::{ErrorClass, TaskDefArn};
 use rollgate_lambda::{Budget, FunctionError, OUT_OF_TIME, finish};
 use serde_json::value::RawValue;
 use tracing::{error, info, warn};
@@ -264,8 +264,7 @@ async fn rollout<A: DeployApi>(
         Err(e) => return failed(push, service, e.to_string(), e.class()),
     };
     if let Err(e) = aws.update_service(&service.arn, &revision).await {
-        let error = format!("registered {revision} but could not update the service: {e}");
-        return failed(push, service, error, e.class());
+        return unfinished(aws, push, service, &revision, e).await;
     }
     info!(
         cluster = service.arn.cluster_name(),
@@ -282,6 +281,41 @@ async fn rollout<A: DeployApi>(
         service: service.arn.name().to_owned(),
         outcome: Outcome::Deployed { revision: revision.to_string(), previous: plan.base.to_string() },
     }
+}
+
+/// UpdateService failed after the revision was registered. Either the update landed and only
+/// the answer was lost (then the rollout is done), or it did not (then the revision is
+/// deregistered, so a retry registers a fresh one and no orphan is left). Failure path only:
+/// the happy path keeps its five calls.
+async fn unfinished<A: DeployApi>(
+    aws: &A,
+    push: &PushEvent,
+    service: &ServiceView,
+    revision: &TaskDefArn,
+    error: AwsError,
+) -> ServiceOutcome {
+    let name = service.arn.to_string();
+    let landed = aws
+        .describe_services(service.arn.cluster_name(), std::slice::from_ref(&name))
+        .await
+        .is_ok_and(|found| found.iter().any(|s| s.task_definition.as_ref() == Some(revision)));
+    if landed {
+        info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision,
+              decision = "deployed", "UpdateService's answer was lost, but the update landed");
+        return ServiceOutcome {
+            cluster: service.arn.cluster_name().to_owned(),
+            service: service.arn.name().to_owned(),
+            outcome: Outcome::Deployed {
+                revision: revision.to_string(),
+                previous: service.task_definition.as_ref().map(ToString::to_string).unwrap_or_default(),
+            },
+        };
+    }
+    let cleanup = match aws.deregister(revision).await {
+        Ok(()) => format!("deregistered {revision}"),
+        Err(e) => format!("{revision} is left registered but not live ({e})"),
+    };
+    failed(push, service, format!("could not update the service: {error}; {cleanup}"), error.class())
 }
 
 fn skipped(push: &PushEvent, service: &ServiceView, reason: SkipReason) -> ServiceOutcome {

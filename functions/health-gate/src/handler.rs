@@ -81,6 +81,9 @@ mod delegate {
         async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
             self.ecs.describe_task_definition(arn).await
         }
+        async fn deregister(&self, arn: &TaskDefArn) -> Result<(), AwsError> {
+            self.ecs.deregister(arn).await
+        }
         async fn register_copy(
             &self,
             base: &TaskDefSnapshot,

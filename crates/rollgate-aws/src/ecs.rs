@@ -4,6 +4,7 @@ use std::future::Future;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{ServiceField, Tag, TaskDefinition, TaskDefinitionField};
+use aws_smithy_types::retry::RetryConfig;
 use rollgate_core::service::{ContainerImage, DeploymentView, ServiceView, Tags, TaskDefSummary};
 use rollgate_core::{ServiceArn, TaskDefArn};
 
@@ -193,10 +194,16 @@ impl TaskDefinitions for Ecs {
                 c
             })
             .collect();
+        let marker: Vec<(String, String)> = tags
+            .iter()
+            .filter(|(k, _)| k == rollgate_core::ledger::keys::EVENT_ID || k == rollgate_core::ledger::keys::DIGEST)
+            .cloned()
+            .collect();
+        let marker = marker.as_slice();
         let tags = to_sdk_tags(tags);
         // Every field RegisterTaskDefinition accepts, copied from the base revision.
         // (inferenceAccelerators is left out: AWS retired Elastic Inference and rejects it.)
-        let out = self
+        let request = self
             .client
             .register_task_definition()
             .set_family(d.family.clone())
@@ -215,15 +222,71 @@ impl TaskDefinitions for Ecs {
             .set_ephemeral_storage(d.ephemeral_storage.clone())
             .set_runtime_platform(d.runtime_platform.clone())
             .set_enable_fault_injection(d.enable_fault_injection)
-            .set_tags(Some(tags))
+            .set_tags(Some(tags));
+        // RegisterTaskDefinition has no client token: an attempt whose answer is lost may
+        // still have registered. So the SDK does not retry it blindly; before each new
+        // attempt rollgate looks for the revision the lost attempt may have made (same
+        // family, same ledger event and digest) and uses it.
+        let attempts = self.client.config().retry_config().map_or(1, |r| r.max_attempts()).max(1);
+        let mut last_error = None;
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt.min(5))).await;
+                if let Some(found) = self.find_registered(d.family.as_deref().unwrap_or_default(), marker).await {
+                    return Ok(found);
+                }
+            }
+            let sent = request
+                .clone()
+                .customize()
+                .config_override(aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("RegisterTaskDefinition", e));
+            match sent {
+                Ok(out) => {
+                    let arn = out.task_definition.and_then(|t| t.task_definition_arn).ok_or(AwsError::Incomplete {
+                        operation: "RegisterTaskDefinition",
+                        field: "taskDefinitionArn",
+                    })?;
+                    return TaskDefArn::parse(&arn).map_err(|e| AwsError::Config(e.to_string()));
+                }
+                Err(e) if e.class() == rollgate_core::ErrorClass::Retryable => last_error = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error.unwrap_or(AwsError::Incomplete { operation: "RegisterTaskDefinition", field: "response" }))
+    }
+}
+
+impl Ecs {
+    /// A recent revision of `family` carrying `marker` (the ledger's event id and digest).
+    async fn find_registered(&self, family: &str, marker: &[(String, String)]) -> Option<TaskDefArn> {
+        if marker.is_empty() {
+            return None;
+        }
+        let recent = self
+            .client
+            .list_task_definitions()
+            .family_prefix(family)
+            .sort(aws_sdk_ecs::types::SortOrder::Desc)
+            .max_results(5)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("RegisterTaskDefinition", e))?;
-        let arn = out
-            .task_definition
-            .and_then(|t| t.task_definition_arn)
-            .ok_or(AwsError::Incomplete { operation: "RegisterTaskDefinition", field: "taskDefinitionArn" })?;
-        TaskDefArn::parse(&arn).map_err(|e| AwsError::Config(e.to_string()))
+            .ok()?
+            .task_definition_arns
+            .unwrap_or_default();
+        for arn in recent {
+            let Ok(arn) = TaskDefArn::parse(&arn) else { continue };
+            if arn.revision().family != family {
+                continue;
+            }
+            let Ok(snapshot) = self.describe_task_definition(&arn).await else { continue };
+            if marker.iter().all(|(k, v)| snapshot.summary.tags.get(k) == Some(v)) {
+                return Some(arn);
+            }
+        }
+        None
     }
 }
 

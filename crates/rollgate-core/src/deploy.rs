@@ -176,6 +176,16 @@ pub fn plan_rollout(
     {
         return Ok(Decision::Skip(SkipReason::AlreadyDeployed { revision: current.arn.revision().to_string() }));
     }
+    // After a rollback the live revision is older than what was last rolled out.
+    if let Some(high_water) =
+        service.tags.get(keys::HIGH_WATER).and_then(|t| crate::ledger::parse_time(keys::HIGH_WATER, t).ok())
+        && push.envelope.time < high_water
+    {
+        return Ok(Decision::Skip(SkipReason::OlderThanDeployed {
+            pushed_at: push.envelope.time.to_rfc3339(),
+            deployed_pushed_at: high_water.to_rfc3339(),
+        }));
+    }
     if let Some(deployed) = &record {
         // Equal times deploy: EventBridge times have one-second resolution, and of two
         // pushes in the same second the later delivery is the better guess.

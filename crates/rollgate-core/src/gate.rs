@@ -571,9 +571,7 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
     let now = format_time(f.now);
     let state_tags = |state: RolloutState| vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
     let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
-    let failed_digest_tag = || {
-        record.as_ref().map(|r| vec![(format!("{}{}", keys::FAILED_PREFIX, r.digest), now.clone())]).unwrap_or_default()
-    };
+    let failed_digest_tag = || failure_tags(f.service, record.as_ref(), &now);
     let notify = |kind: NotificationKind, reason: Option<String>, to: Option<&TaskDefArn>, by: Option<RolledBackBy>| {
         Some(Notification::new(kind, f, record.as_ref(), reason, to.cloned(), by))
     };
@@ -634,6 +632,18 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
             }
         }
     }
+}
+
+/// The service tags a failed rollout leaves: its digest failed, and the high-water mark of
+/// pushes (so older pushes never deploy over the rollback).
+pub(crate) fn failure_tags(service: &ServiceView, record: Option<&RevisionRecord>, now: &str) -> Vec<(String, String)> {
+    let Some(record) = record else { return Vec::new() };
+    let mut tags = vec![(format!("{}{}", keys::FAILED_PREFIX, record.digest), now.to_owned())];
+    let current = service.tags.get(keys::HIGH_WATER).and_then(|t| parse_time(keys::HIGH_WATER, t).ok());
+    if current.is_none_or(|c| record.pushed_at > c) {
+        tags.push((keys::HIGH_WATER.to_owned(), format_time(record.pushed_at)));
+    }
+    tags
 }
 
 /// The EventBridge detail-types rollgate publishes, with source `rollgate`.

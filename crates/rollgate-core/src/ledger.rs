@@ -53,6 +53,9 @@ pub mod keys {
     pub const LAST_GOOD: &str = "rollgate:last-good";
     /// `rollgate:failed:<digest>` = when that digest failed on this service; never redeployed.
     pub const FAILED_PREFIX: &str = "rollgate:failed:";
+    /// The push time of the newest rollout that was rolled back. After a rollback the live
+    /// revision is older, so "never move backwards" also compares pushes with this.
+    pub const HIGH_WATER: &str = "rollgate:high-water";
 
     // Service tags: health-gate settings.
     pub const MAX_BAD_TASKS: &str = "rollgate:max-bad-tasks";

@@ -119,10 +119,9 @@ pub fn plan_manual_rollback(
     let at = format_time(now);
     let mut tag_revision =
         vec![(keys::DECIDED_AT.to_owned(), at.clone()), (keys::REASON.to_owned(), sanitize_tag_value(reason))];
-    let mut tag_service = Vec::new();
-    if let Some(record) = &record {
+    let tag_service = crate::gate::failure_tags(service, record.as_ref(), &at);
+    if record.is_some() {
         tag_revision.push((keys::STATE.to_owned(), RolloutState::RolledBack.as_str().to_owned()));
-        tag_service.push((format!("{}{}", keys::FAILED_PREFIX, record.digest), at));
     }
     let facts = RolloutFacts {
         now,

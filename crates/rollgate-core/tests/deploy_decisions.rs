@@ -269,3 +269,17 @@ fn new_revisions_record_state_and_the_rollback_target() {
     let tagged = service(&[(keys::LAST_GOOD, taskdef_arn(2).as_str())]);
     assert_eq!(known_good(&tagged, &unverified), Some(taskdef_arn(2).to_string()), "the gate's last good wins");
 }
+
+#[test]
+fn after_a_rollback_older_pushes_stay_out() {
+    // The live revision is the old known good (no ledger), but a push from 10:30 was rolled back.
+    let p = push("ecr-push.json"); // pushed at 10:00
+    let svc = service(&[(keys::HIGH_WATER, "2026-11-28T10:30:00Z")]);
+    let cur = current(&[("model", &model_image("v0"))], &[]);
+    assert!(matches!(
+        plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap(),
+        Decision::Skip(SkipReason::OlderThanDeployed { .. })
+    ));
+    let svc = service(&[(keys::HIGH_WATER, "2026-11-28T09:30:00Z")]);
+    assert!(matches!(plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap(), Decision::Rollout(_)));
+}

@@ -422,6 +422,11 @@ fn plans_write_the_ledger_and_notify() {
     assert_eq!(p.roll_back_to, Some(rev(2)));
     assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
     assert_eq!(p.tag_service[0].0, format!("{}{D3}", keys::FAILED_PREFIX));
+    assert_eq!(
+        p.tag_service[1],
+        (keys::HIGH_WATER.to_string(), T0.to_string()),
+        "older pushes stay out after the rollback"
+    );
     let json = serde_json::to_value(p.notification.unwrap()).unwrap();
     for field in [
         "schema_version",

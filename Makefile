@@ -65,6 +65,7 @@ build-bins:
 
 test: venv $(CFN_VENV)/.installed build-bins
 	$(VPY) tests/emulator/selfcheck.py
+	$(VPY) tests/emulator/faults_selfcheck.py
 	$(CARGO) test --workspace
 
 lint:

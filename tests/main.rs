@@ -3,6 +3,7 @@
 
 mod cli;
 mod deploy;
+mod faults;
 mod health_gate;
 mod lambda_runtime_api;
 mod model;

@@ -5,6 +5,7 @@
 
 pub mod boto;
 pub mod emulator;
+pub mod faults;
 pub mod fixtures;
 pub mod http;
 

@@ -19,6 +19,8 @@ pub struct AwsOptions {
     pub static_credentials: Option<(String, String)>,
     /// Time limit of one call, retries included; and of one attempt.
     pub call_timeouts: Option<(std::time::Duration, std::time::Duration)>,
+    /// The first retry's backoff (the SDK's default is 1 s, doubling, with jitter).
+    pub initial_backoff: Option<std::time::Duration>,
 }
 
 /// The functions' call limits: an ECS or ECR call answers in well under a second, so an
@@ -55,8 +57,15 @@ impl AwsOptions {
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(n) = self.max_attempts {
-            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n));
+        if self.max_attempts.is_some() || self.initial_backoff.is_some() {
+            let mut retry = RetryConfig::standard();
+            if let Some(n) = self.max_attempts {
+                retry = retry.with_max_attempts(n);
+            }
+            if let Some(backoff) = self.initial_backoff {
+                retry = retry.with_initial_backoff(backoff);
+            }
+            loader = loader.retry_config(retry);
         }
         if let Some((operation, attempt)) = self.call_timeouts {
             loader = loader.timeout_config(

@@ -1,0 +1,131 @@
+//! Faults between the functions and AWS (tests/emulator/faults.py): every step stays
+//! idempotent when a call fails, or succeeds without its answer arriving.
+
+use rollgate_aws::ecs::Ecs;
+use rollgate_core::config::DeployConfig;
+use rollgate_core::report::{DeployReport, Outcome};
+use serde_json::{Value, json};
+use support::faults::faults;
+use support::{Scenario, ServiceSpec};
+
+struct Faulty {
+    s: Scenario,
+    cluster: String,
+    repo: String,
+    base: String,
+}
+
+impl Faulty {
+    fn new(test: &str) -> Self {
+        let s = Scenario::new(test);
+        let cluster = s.cluster("c");
+        let repo = s.repository("model");
+        let base = s.model_task_definition("model", &repo);
+        s.service(ServiceSpec {
+            cluster: &cluster,
+            name: "api",
+            task_definition: &base,
+            tags: vec![("rollgate:repository", repo.clone())],
+        });
+        Self { s, cluster, repo, base }
+    }
+
+    /// Runs deploy through the proxy, with the SDK's standard retries.
+    async fn deploy(&self, event: &str, attempts: u32) -> DeployReport {
+        let mut options = self.s.aws_options();
+        options.endpoint_url = Some(faults().url.clone());
+        options.max_attempts = Some(attempts);
+        let ecs = Ecs::new(&options.load().await);
+        let config =
+            DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 2, trusted_registries: vec![] };
+        deploy::handler::handle(&ecs, &config, event).await.unwrap()
+    }
+
+    fn fault(&self, config: Value) {
+        faults().configure(&self.s.access_key, config);
+    }
+
+    fn active_revisions_with(&self, digest: &str) -> Vec<String> {
+        self.s
+            .revisions("model")
+            .into_iter()
+            .filter(|arn| self.s.describe_task_definition(arn).1.get("rollgate:digest") == Some(&json!(digest)))
+            .collect()
+    }
+
+    fn live(&self) -> String {
+        self.s.describe_service(&self.cluster, "api")["taskDefinition"].as_str().unwrap().to_owned()
+    }
+}
+
+fn outcome(report: &DeployReport) -> &Outcome {
+    &report.services[0].outcome
+}
+
+#[tokio::test]
+async fn a_failed_update_leaves_no_orphan_and_the_retry_completes_the_rollout() {
+    let t = Faulty::new("fault-update");
+    let digest = t.s.push_image(&t.repo, "v1");
+    let event = t.s.push_event(&t.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    t.fault(json!({"seed": 1, "operations": {"UpdateService": {"http500": 1.0}}}));
+    let report = t.deploy(&event, 1).await;
+    assert!(matches!(outcome(&report), Outcome::Failed { error, .. } if error.contains("deregistered")), "{report:?}");
+    assert!(report.needs_retry(), "a 500 is retryable");
+    assert_eq!(t.live(), t.base, "the service did not move");
+    assert!(t.active_revisions_with(&digest).is_empty(), "the registered revision was cleaned up");
+
+    // Lambda's retry, with AWS healthy again: one revision, live.
+    t.fault(json!({"seed": 1}));
+    let report = t.deploy(&event, 1).await;
+    assert!(matches!(outcome(&report), Outcome::Deployed { .. }), "{report:?}");
+    assert_eq!(t.active_revisions_with(&digest), [t.live()]);
+}
+
+#[tokio::test]
+async fn an_update_whose_answer_is_lost_is_recognised_as_done() {
+    let t = Faulty::new("fault-update-lost");
+    let digest = t.s.push_image(&t.repo, "v1");
+    let event = t.s.push_event(&t.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    t.fault(json!({"seed": 2, "operations": {"UpdateService": {"reset_after": 1.0}}}));
+    let report = t.deploy(&event, 1).await;
+    assert!(matches!(outcome(&report), Outcome::Deployed { .. }), "{report:?}");
+    assert_eq!(t.active_revisions_with(&digest), [t.live()], "one revision, and it is live");
+}
+
+#[tokio::test]
+async fn a_register_whose_answer_is_lost_is_not_registered_twice() {
+    let t = Faulty::new("fault-register-lost");
+    let digest = t.s.push_image(&t.repo, "v1");
+    let event = t.s.push_event(&t.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    // The first RegisterTaskDefinition lands but its answer is lost; the next calls go through.
+    t.fault(json!({"seed": 3, "operations": {"RegisterTaskDefinition": {"reset_after": 1.0}}, "max_faults": 1}));
+    let report = t.deploy(&event, 3).await;
+    assert!(matches!(outcome(&report), Outcome::Deployed { .. }), "{report:?}");
+    assert_eq!(t.active_revisions_with(&digest), [t.live()], "exactly one revision for the digest");
+}
+
+#[tokio::test]
+async fn throttling_and_resets_are_absorbed_by_retries() {
+    let t = Faulty::new("fault-throttle");
+    t.fault(json!({"seed": 4, "default": {"throttle": 0.3, "http503": 0.1, "reset": 0.1}}));
+    let mut deployed = 0;
+    for (i, tag) in ["v1", "v2", "v3", "v4", "v5"].iter().enumerate() {
+        let digest = t.s.push_image(&t.repo, tag);
+        let event = t.s.push_event(&t.repo, &digest, tag, &format!("2026-11-28T1{i}:00:00Z"));
+        // Lambda retries a Retryable invocation: up to three attempts in all.
+        for _ in 0..3 {
+            let report = t.deploy(&event, 5).await;
+            if !report.needs_retry() {
+                deployed += report.deployed().count();
+                break;
+            }
+        }
+        assert_eq!(t.active_revisions_with(&digest).len(), 1, "{tag}: one revision");
+    }
+    assert_eq!(deployed, 5);
+    let stats = faults().stats();
+    assert!(
+        stats["injected"].as_object().is_some_and(|m| m.values().any(|n| n.as_u64() > Some(0))),
+        "faults were injected: {stats}"
+    );
+}

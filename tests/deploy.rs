@@ -222,7 +222,7 @@ async fn an_older_push_never_moves_the_service_backwards() {
     let writes = t.s.writes().len();
 
     let report = t.deploy(&old_event).await.unwrap();
-    assert!(skip_reason(&report).contains("older than the deployed push"), "{report:?}");
+    assert!(skip_reason(&report).contains("not newer than the deployed push"), "{report:?}");
     assert_eq!(t.s.writes().len(), writes);
     assert_eq!(t.service()["taskDefinition"], json!(live));
     let (_, tags) = t.s.describe_task_definition(&live);

@@ -123,7 +123,7 @@ async fn throttling_and_resets_are_absorbed_by_retries() {
         assert_eq!(t.active_revisions_with(&digest).len(), 1, "{tag}: one revision");
     }
     assert_eq!(deployed, 5);
-    let stats = faults().stats();
+    let stats = faults().stats(&t.s.access_key);
     assert!(
         stats["injected"].as_object().is_some_and(|m| m.values().any(|n| n.as_u64() > Some(0))),
         "faults were injected: {stats}"

@@ -325,10 +325,10 @@ def force_rollout(request: dict[str, Any]) -> tuple[str, Service]:
     if primary is None:
         raise RolloutError(400, f"service {service.name} has no PRIMARY deployment")
     rollback = state == "FAILED" and bool(request.get("rollback"))
-    if rollback and len(service.deployments) < 2:
+    if rollback and _rollback_target(service, primary) is None:
         # Checked before changing anything, so a refused request has no effect.
         raise RolloutError(
-            400, f"service {service.name} has no previous deployment to roll back to"
+            400, f"service {service.name} has no completed deployment to roll back to"
         )
 
     now = utcnow()
@@ -366,10 +366,19 @@ def force_rollout(request: dict[str, Any]) -> tuple[str, Service]:
     return account_id, service
 
 
+def _rollback_target(service: Service, failed_deployment: dict[str, Any]) -> dict[str, Any] | None:
+    """Like ECS's circuit breaker: the most recent other deployment that COMPLETED."""
+    completed = [
+        d for d in service.deployments
+        if d is not failed_deployment and d.get("rolloutState") == "COMPLETED"
+    ]
+    return max(completed, key=lambda d: d["createdAt"], default=None)
+
+
 def _roll_back(service: Service, failed_deployment: dict[str, Any]) -> None:
-    """Emulate the circuit breaker's rollback to the previous deployment."""
-    others = [d for d in service.deployments if d is not failed_deployment]
-    previous = max(others, key=lambda d: d["createdAt"])
+    """Emulate the circuit breaker's rollback to the last completed deployment."""
+    previous = _rollback_target(service, failed_deployment)
+    assert previous is not None, "checked by the caller"
     rollback = _start_deployment(service, previous["taskDefinition"])
     # _start_deployment turned the failed PRIMARY into ACTIVE; it keeps FAILED.
     rollback["rolloutStateReason"] = (

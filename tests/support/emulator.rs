@@ -70,8 +70,15 @@ impl Emulator {
 
     /// Forces the rollout state of a service's primary deployment (test-only endpoint).
     pub fn force_rollout(&self, body: Value) -> Value {
-        let reply = http::request(&self.url, "POST", "/_rollgate/ecs/rollout", Some(&body.to_string()));
-        serde_json::from_str(&reply).expect("rollout endpoint answers JSON")
+        self.try_force_rollout(body).unwrap_or_else(|e| panic!("forcing a rollout state failed: {e}"))
+    }
+
+    /// Like [`Emulator::force_rollout`], with the emulator's refusal as an error (e.g. a
+    /// circuit-breaker rollback of a service that has no previous deployment).
+    pub fn try_force_rollout(&self, body: Value) -> Result<Value, String> {
+        http::try_request(&self.url, "POST", "/_rollgate/ecs/rollout", Some(&body.to_string()))
+            .map(|reply| serde_json::from_str(&reply).expect("rollout endpoint answers JSON"))
+            .map_err(|(_, body)| body)
     }
 }
 

@@ -53,7 +53,9 @@ impl Faults {
         http::request(&self.url, "POST", "/_faults/config", Some(&config.to_string()));
     }
 
-    pub fn stats(&self) -> Value {
-        serde_json::from_str(&http::request(&self.url, "GET", "/_faults/stats", None)).expect("stats are JSON")
+    /// What was faulted for `access_key`.
+    pub fn stats(&self, access_key: &str) -> Value {
+        let path = format!("/_faults/stats?access_key={access_key}");
+        serde_json::from_str(&http::request(&self.url, "GET", &path, None)).expect("stats are JSON")
     }
 }

@@ -5,6 +5,14 @@ use std::net::TcpStream;
 
 /// Sends one request and returns the body. Panics with the status on a non-2xx answer.
 pub fn request(base_url: &str, method: &str, path: &str, body: Option<&str>) -> String {
+    match try_request(base_url, method, path, body) {
+        Ok(body) => body,
+        Err((head, body)) => panic!("{method} {path} -> {head}\n{body}"),
+    }
+}
+
+/// Sends one request: `Ok(body)` on a 2xx answer, else `Err((status line and headers, body))`.
+pub fn try_request(base_url: &str, method: &str, path: &str, body: Option<&str>) -> Result<String, (String, String)> {
     let host = base_url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
     let body = body.unwrap_or("");
@@ -18,11 +26,9 @@ pub fn request(base_url: &str, method: &str, path: &str, body: Option<&str>) -> 
     stream.read_to_string(&mut reply).expect("read reply");
     let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
     let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    assert!((200..300).contains(&status), "{method} {path} -> {head}\n{body}");
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return dechunk(body);
-    }
-    body.to_owned()
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    if (200..300).contains(&status) { Ok(body) } else { Err((head.to_owned(), body)) }
 }
 
 fn dechunk(mut body: &str) -> String {

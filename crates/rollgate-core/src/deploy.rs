@@ -30,7 +30,8 @@ pub enum SkipReason {
     ServiceInactive { status: String },
     /// This digest is already what the service runs (a duplicate delivery, or a re-tag).
     AlreadyDeployed { revision: String },
-    /// A newer push is already deployed; rollgate never moves a service backwards.
+    /// A newer push (or one from the same second) is already deployed; rollgate never moves a
+    /// service backwards.
     OlderThanDeployed { pushed_at: String, deployed_pushed_at: String },
     /// The health gate failed this digest on this service; it is never redeployed automatically.
     DigestFailed { digest: String, failed_at: String },
@@ -187,9 +188,11 @@ pub fn plan_rollout(
         }));
     }
     if let Some(deployed) = &record {
-        // Equal times deploy: EventBridge times have one-second resolution, and of two
-        // pushes in the same second the later delivery is the better guess.
-        if push.envelope.time < deployed.pushed_at {
+        // Equal times do not deploy either: EventBridge times have one-second resolution, so
+        // of two pushes in the same second neither is provably newer, and a redelivery must
+        // never move a service backwards. The reconciler, which orders by ECR's exact push
+        // time, settles such a tie.
+        if push.envelope.time <= deployed.pushed_at {
             return Ok(Decision::Skip(SkipReason::OlderThanDeployed {
                 pushed_at: push.envelope.time.to_rfc3339(),
                 deployed_pushed_at: deployed.pushed_at.to_rfc3339(),

@@ -68,6 +68,17 @@ impl RolloutState {
         Self::of(tags).is_some_and(|s| !s.is_final())
     }
 
+    /// Whether the gate has anything to judge about `revision` on `service`: a rollout awaiting
+    /// its verdict, or a failed revision that is live again.
+    pub fn worth_evaluating(service: &ServiceView, revision: &TaskDefSummary) -> bool {
+        let live = service.task_definition.as_ref() == Some(&revision.arn);
+        match Self::of(&revision.tags) {
+            Some(state) if !state.is_final() => true,
+            Some(Self::RolledBack | Self::Failed) => live,
+            _ => false,
+        }
+    }
+
     /// The state recorded on a revision's tags (a rollgate revision without one is deploying).
     pub fn of(tags: &Tags) -> Option<Self> {
         tags.contains_key(keys::DIGEST)
@@ -402,11 +413,23 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
             return Verdict::Ignore(format!("{} has broken ledger tags: {e}", rev.revision()));
         }
     }
+    let live = f.service.task_definition.as_ref() == Some(rev);
+    if live && matches!(state, RolloutState::RolledBack | RolloutState::Failed) {
+        // ECS (its circuit breaker, or a person) put the service back on a revision that had
+        // failed: a failed digest must not stay live. This rollback cannot loop: the target
+        // is the last known good, never this revision.
+        let reason = format!("{} had failed but is live again; back to the last known good", rev.revision());
+        return match fail(f, reason) {
+            Verdict::Failed { resolution: Resolution::NoTarget, .. } => {
+                Verdict::Ignore(format!("{} failed earlier and there is no known good revision", rev.revision()))
+            }
+            v => v,
+        };
+    }
     if state.is_final() {
         return Verdict::Ignore(format!("{} is already {state}", rev.revision()));
     }
     let deployment = f.service.deployment_of(rev);
-    let live = f.service.task_definition.as_ref() == Some(rev);
     let ecs_failed = deployment.is_some_and(|d| d.rollout_state.as_deref() == Some("FAILED"));
     let failure_reason = || {
         let reason = deployment

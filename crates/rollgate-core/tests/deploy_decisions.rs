@@ -199,7 +199,7 @@ fn ordering_and_duplicates_table() {
         ("same digest already running", pinned_same, vec![], "already"),
         ("newer push deployed", image.clone(), ledger(&other, "2026-11-28T11:00:00Z"), "older"),
         ("older push deployed", image.clone(), ledger(&other, "2026-11-28T09:59:59Z"), "rollout"),
-        ("same second, other digest", image, ledger(&other, "2026-11-28T10:00:00Z"), "rollout"),
+        ("same second, other digest: not provably newer", image, ledger(&other, "2026-11-28T10:00:00Z"), "older"),
     ];
     for (name, img, led, want) in cases {
         let mut cur = current(&[("model", &img)], &[]);

@@ -243,7 +243,15 @@ fn rollout_lifecycle_table() {
         ),
         ("ECS says FAILED while live", World::new().state("verifying").rollout("FAILED", 0), "rollback"),
         ("already healthy", World::new().state("healthy"), "ignore"),
-        ("already rolled back", World::new().state("rolled-back"), "ignore"),
+        (
+            "already rolled back (and not live)",
+            {
+                let mut w = World::new().state("rolled-back");
+                w.service.task_definition = Some(rev(2));
+                w
+            },
+            "ignore",
+        ),
         (
             "no ledger: not rollgate's",
             {
@@ -512,4 +520,26 @@ fn a_steady_pre_rollgate_revision_is_adopted_as_known_good_once() {
     w.service.tags.remove(keys::LAST_GOOD);
     w.revision.tags.insert(keys::DIGEST.into(), D3.into());
     assert_eq!(adopt_known_good(&w.service, &w.revision), None, "rollgate's own revisions earn it through the gate");
+}
+
+#[test]
+fn a_failed_revision_that_becomes_live_again_is_rolled_back_to_the_last_known_good() {
+    // ECS's circuit breaker (or a person) put the service back on revision 3, which had failed.
+    let w = World::new().state("rolled-back");
+    match w.verdict() {
+        Verdict::Failed { resolution: Resolution::RollBack { to }, reason } => {
+            assert_eq!(to, rev(2));
+            assert!(reason.contains("had failed"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Not live: nothing to do.
+    let mut w = World::new().state("rolled-back");
+    w.service.task_definition = Some(rev(2));
+    assert!(matches!(w.verdict(), Verdict::Ignore(_)));
+    // No known good revision: leave it (and never loop).
+    let mut w = World::new().state("failed");
+    w.service.tags.remove(keys::LAST_GOOD);
+    w.revision.tags.remove(keys::KNOWN_GOOD);
+    assert!(matches!(w.verdict(), Verdict::Ignore(_)));
 }

@@ -422,7 +422,7 @@ impl<A: GateApi> Gate<'_, A> {
         report: &mut GateReport,
     ) {
         let tags = &snapshot.summary.tags;
-        if !RolloutState::in_flight(tags) {
+        if !RolloutState::worth_evaluating(service, &snapshot.summary) {
             return; // not rollgate's, or already decided: nothing to read, nothing to write
         }
         let alarms = match self.alarms_for(settings).await {

@@ -7,15 +7,17 @@ VPY := $(VENV)/bin/python
 CFN_VENV := .venv-cfn
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
+BENCH_VENV := .venv-bench
 CARGO ?= cargo
 FUNCTIONS := -p deploy -p health-gate -p model-build
 
-.PHONY: help venv template-venvs build-bins build build-x86 test lint lint-template fmt demo clean
+.PHONY: help bench venv template-venvs build-bins build build-x86 test lint lint-template fmt demo clean
 
 help:
 	@echo "make demo   run the whole story locally against the emulator"
 	@echo "make test   run every test (unit, emulator integration, Lambda Runtime API)"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make bench  benchmarks against the emulator and the peers; writes docs/benchmarks.md"
 
 # The pinned Python test tools (moto emulator, boto3) in a local virtualenv.
 venv: $(VENV)/.installed
@@ -75,9 +77,20 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	@echo "==> installing the benchmark peers (fabfuel/ecs-deploy) into $(BENCH_VENV)"
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
+
+# Not part of the tests: release builds against the emulator; prints a table, writes docs/benchmarks.md.
+bench: venv $(BENCH_VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/build-requirements.txt
+	$(VPY) bench/run.py --runs 15 --build-zips --out docs/benchmarks.md
+
 demo: venv build-bins
 	$(VPY) scripts/demo.py
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(CFN_VENV) $(SAM_VENV) $(CHECKOV_VENV)
+	rm -rf $(VENV) $(CFN_VENV) $(SAM_VENV) $(CHECKOV_VENV) $(BENCH_VENV)

@@ -1,0 +1,186 @@
+//! The floor of a single-service rollout: the five calls rollgate's `deploy` makes
+//! (ListServices, DescribeServices include=TAGS, DescribeTaskDefinition include=TAGS,
+//! RegisterTaskDefinition with tags, UpdateService), made back to back, N times, by a bare
+//! aws-sdk-ecs client in one process. No event parsing, no decisions, no logging, no Lambda
+//! runtime: whatever rollgate's warm deploy costs above this is rollgate's own overhead.
+//!
+//!     rollgate-bench-floor --endpoint URL --cluster C --service S --n N
+//!                          [--container NAME] [--image-base REGISTRY/REPO]
+//!
+//! Credentials and region come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_REGION...),
+//! exactly as for the functions. Prints one JSON document:
+//! `{"client_init_ms": f, "latencies_ms": [f, ...], "calls_per_iteration": 5}`.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{ServiceField, Tag, TaskDefinitionField};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+struct Args {
+    endpoint: String,
+    cluster: String,
+    service: String,
+    n: usize,
+    container: Option<String>,
+    image_base: Option<String>,
+}
+
+fn parse_args() -> Result<Args, Error> {
+    let mut args = std::env::args().skip(1);
+    let (mut endpoint, mut cluster, mut service, mut n, mut container, mut image_base) =
+        (None, None, None, None, None, None);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--endpoint" => endpoint = Some(value),
+            "--cluster" => cluster = Some(value),
+            "--service" => service = Some(value),
+            "--n" => n = Some(value.parse::<usize>().map_err(|e| format!("--n: {e}"))?),
+            "--container" => container = Some(value),
+            "--image-base" => image_base = Some(value),
+            other => return Err(format!("unknown option {other}").into()),
+        }
+    }
+    Ok(Args {
+        endpoint: endpoint.ok_or("--endpoint is required")?,
+        cluster: cluster.ok_or("--cluster is required")?,
+        service: service.ok_or("--service is required")?,
+        n: n.unwrap_or(20),
+        container,
+        image_base,
+    })
+}
+
+fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+fn tag(key: &str, value: impl Into<String>) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+/// One rollout: the same five calls, the same copy of the live revision, a similar tag set.
+async fn rollout(client: &Client, args: &Args, digest: &str, pushed_at: &str) -> Result<(), Error> {
+    // 1. ListServices (one page holds a single-service cluster).
+    let listed = client.list_services().cluster(&args.cluster).max_results(100).send().await?;
+    let arns: Vec<String> = listed
+        .service_arns
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|arn| arn.rsplit('/').next() == Some(args.service.as_str()))
+        .collect();
+    // 2. DescribeServices with tags.
+    let described = client
+        .describe_services()
+        .cluster(&args.cluster)
+        .set_services(Some(arns))
+        .include(ServiceField::Tags)
+        .send()
+        .await?;
+    let service = described.services.unwrap_or_default().into_iter().next().ok_or("service not found")?;
+    let live = service.task_definition.clone().ok_or("service has no task definition")?;
+    // 3. DescribeTaskDefinition with tags.
+    let out =
+        client.describe_task_definition().task_definition(&live).include(TaskDefinitionField::Tags).send().await?;
+    let d = out.task_definition.ok_or("no task definition")?;
+    let target = args
+        .container
+        .clone()
+        .or_else(|| d.container_definitions().first().and_then(|c| c.name.clone()))
+        .ok_or("no container")?;
+    let base = args.image_base.clone().unwrap_or_else(|| {
+        let image =
+            d.container_definitions().iter().find(|c| c.name.as_deref() == Some(&target)).and_then(|c| c.image());
+        let image = image.unwrap_or_default();
+        image.split(['@', ':']).next().unwrap_or(image).to_owned()
+    });
+    let containers = d
+        .container_definitions
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| {
+            if c.name.as_deref() == Some(target.as_str()) {
+                c.image = Some(format!("{base}@{digest}"));
+            }
+            c
+        })
+        .collect();
+    // The user's tags carried over, plus a ledger record of the same size as rollgate's.
+    let mut tags: Vec<Tag> = out
+        .tags
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| !t.key().unwrap_or_default().starts_with("rollgate:"))
+        .collect();
+    tags.extend([
+        tag("rollgate:digest", digest),
+        tag("rollgate:image-tag", "bench"),
+        tag("rollgate:pushed-at", pushed_at),
+        tag("rollgate:previous", live.clone()),
+        tag("rollgate:event-id", format!("floor-{digest}")),
+        tag("rollgate:service", service.service_arn.clone().unwrap_or_default()),
+        tag("rollgate:known-good", live.clone()),
+        tag("rollgate:state", "deploying"),
+    ]);
+    // 4. RegisterTaskDefinition: every field copied, one image changed.
+    let registered = client
+        .register_task_definition()
+        .set_family(d.family.clone())
+        .set_task_role_arn(d.task_role_arn.clone())
+        .set_execution_role_arn(d.execution_role_arn.clone())
+        .set_network_mode(d.network_mode.clone())
+        .set_container_definitions(Some(containers))
+        .set_volumes(d.volumes.clone())
+        .set_placement_constraints(d.placement_constraints.clone())
+        .set_requires_compatibilities(d.requires_compatibilities.clone())
+        .set_cpu(d.cpu.clone())
+        .set_memory(d.memory.clone())
+        .set_pid_mode(d.pid_mode.clone())
+        .set_ipc_mode(d.ipc_mode.clone())
+        .set_proxy_configuration(d.proxy_configuration.clone())
+        .set_ephemeral_storage(d.ephemeral_storage.clone())
+        .set_runtime_platform(d.runtime_platform.clone())
+        .set_enable_fault_injection(d.enable_fault_injection)
+        .set_tags(Some(tags))
+        .send()
+        .await?;
+    let revision =
+        registered.task_definition.and_then(|t| t.task_definition_arn).ok_or("no revision ARN in the answer")?;
+    // 5. UpdateService.
+    client
+        .update_service()
+        .cluster(&args.cluster)
+        .service(service.service_arn.unwrap_or_default())
+        .task_definition(revision)
+        .send()
+        .await?;
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let args = parse_args()?;
+    let started = Instant::now();
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).endpoint_url(&args.endpoint).load().await;
+    let client = Client::new(&sdk);
+    let client_init_ms = ms(started);
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+    let mut latencies = Vec::with_capacity(args.n);
+    for i in 0..args.n {
+        let digest = format!("sha256:{:064x}", seed + i as u128);
+        let pushed_at = format!("2030-01-01T00:00:{:02}Z", i % 60);
+        let t = Instant::now();
+        rollout(&client, &args, &digest, &pushed_at).await?;
+        latencies.push(ms(t));
+    }
+    let list: Vec<String> = latencies.iter().map(|l| format!("{l}")).collect();
+    println!(
+        "{{\"client_init_ms\": {client_init_ms}, \"latencies_ms\": [{}], \"calls_per_iteration\": 5}}",
+        list.join(", ")
+    );
+    Ok(())
+}

@@ -34,12 +34,22 @@ pub struct TaskDefSnapshot {
     definition: TaskDefinition,
 }
 
+impl TaskDefSnapshot {
+    /// Whether the revision is ACTIVE (not deregistered).
+    pub fn is_active(&self) -> bool {
+        self.definition.status.as_ref().is_none_or(|s| s.as_str() == "ACTIVE")
+    }
+}
+
 /// Reading and registering task-definition revisions.
 pub trait TaskDefinitions {
     fn describe_task_definition(
         &self,
         arn: &TaskDefArn,
     ) -> impl Future<Output = Result<TaskDefSnapshot, AwsError>> + Send;
+
+    /// The family's latest active revision (DescribeTaskDefinition by family name).
+    fn describe_latest(&self, family: &str) -> impl Future<Output = Result<TaskDefSnapshot, AwsError>> + Send;
 
     /// Deregisters a revision (cleaning up after a rollout that could not be completed).
     fn deregister(&self, arn: &TaskDefArn) -> impl Future<Output = Result<(), AwsError>> + Send;
@@ -134,22 +144,13 @@ impl ServiceDirectory for Ecs {
     }
 }
 
-impl TaskDefinitions for Ecs {
-    async fn deregister(&self, arn: &TaskDefArn) -> Result<(), AwsError> {
-        self.client
-            .deregister_task_definition()
-            .task_definition(arn.as_str())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DeregisterTaskDefinition", e))?;
-        Ok(())
-    }
-
-    async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
+impl Ecs {
+    /// A revision (by ARN, family:revision, or family for the latest), with its tags.
+    async fn describe(&self, id: &str) -> Result<TaskDefSnapshot, AwsError> {
         let out = self
             .client
             .describe_task_definition()
-            .task_definition(arn.as_str())
+            .task_definition(id)
             .include(TaskDefinitionField::Tags)
             .send()
             .await
@@ -170,8 +171,29 @@ impl TaskDefinitions for Ecs {
             .map(TaskDefArn::parse)
             .transpose()
             .map_err(|e| AwsError::Config(e.to_string()))?
-            .unwrap_or_else(|| arn.clone());
+            .ok_or(AwsError::Incomplete { operation: "DescribeTaskDefinition", field: "taskDefinitionArn" })?;
         Ok(TaskDefSnapshot { summary: TaskDefSummary { arn, containers, tags: tags_of(out.tags) }, definition })
+    }
+
+}
+
+impl TaskDefinitions for Ecs {
+    async fn describe_latest(&self, family: &str) -> Result<TaskDefSnapshot, AwsError> {
+        self.describe(family).await
+    }
+
+    async fn deregister(&self, arn: &TaskDefArn) -> Result<(), AwsError> {
+        self.client
+            .deregister_task_definition()
+            .task_definition(arn.as_str())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeregisterTaskDefinition", e))?;
+        Ok(())
+    }
+
+    async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
+        self.describe(arn.as_str()).await
     }
 
     async fn register_copy(
@@ -232,7 +254,9 @@ impl TaskDefinitions for Ecs {
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(100 << attempt.min(5))).await;
-                if let Some(found) = self.find_registered(d.family.as_deref().unwrap_or_default(), marker).await {
+                // If even the lookup fails, do not register blindly: fail Retryable, and the
+                // next invocation finds the revision as the family's latest (handler::rollout).
+                if let Some(found) = self.find_registered(d.family.as_deref().unwrap_or_default(), marker).await? {
                     return Ok(found);
                 }
             }
@@ -261,9 +285,9 @@ impl TaskDefinitions for Ecs {
 
 impl Ecs {
     /// A recent revision of `family` carrying `marker` (the ledger's event id and digest).
-    async fn find_registered(&self, family: &str, marker: &[(String, String)]) -> Option<TaskDefArn> {
+    async fn find_registered(&self, family: &str, marker: &[(String, String)]) -> Result<Option<TaskDefArn>, AwsError> {
         if marker.is_empty() {
-            return None;
+            return Ok(None);
         }
         let recent = self
             .client
@@ -273,7 +297,7 @@ impl Ecs {
             .max_results(5)
             .send()
             .await
-            .ok()?
+            .map_err(|e| AwsError::from_sdk("ListTaskDefinitions", e))?
             .task_definition_arns
             .unwrap_or_default();
         for arn in recent {
@@ -281,13 +305,14 @@ impl Ecs {
             if arn.revision().family != family {
                 continue;
             }
-            let Ok(snapshot) = self.describe_task_definition(&arn).await else { continue };
+            let snapshot = self.describe_task_definition(&arn).await?;
             if marker.iter().all(|(k, v)| snapshot.summary.tags.get(k) == Some(v)) {
-                return Some(arn);
+                return Ok(Some(arn));
             }
         }
-        None
+        Ok(None)
     }
+
 }
 
 impl ServiceUpdater for Ecs {

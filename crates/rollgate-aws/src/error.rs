@@ -87,7 +87,7 @@ impl AwsError {
 }
 
 /// The error and its sources, joined: SDK errors hide the useful part in the chain.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(s) = source {

@@ -54,7 +54,7 @@ impl SmokeRunner for HttpProbe {
             .body(Full::new(Bytes::from(test.body.clone().unwrap_or_default())))
             .map_err(|e| format!("invalid request: {e}"))?;
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| error_chain(&e))?;
+            let response = self.client.request(request).await.map_err(|e| crate::error::error_chain(&e))?;
             let status = response.status().as_u16();
             let body = Limited::new(response.into_body(), MAX_BODY)
                 .collect()
@@ -67,14 +67,4 @@ impl SmokeRunner for HttpProbe {
             .await
             .map_err(|_| format!("no answer within {}s", self.timeout.as_secs()))?
     }
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    parts.join(": ")
 }

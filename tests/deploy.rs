@@ -415,10 +415,13 @@ mod probe_impls {
         async fn deregister(&self, arn: &TaskDefArn) -> Result<(), AwsError> {
             self.inner.deregister(arn).await
         }
-        async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
+        async fn describe_latest(&self, family: &str) -> Result<TaskDefSnapshot, AwsError> {
             // A rollout is in flight from its first call to its last.
             let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(n, Ordering::SeqCst);
+            self.inner.describe_latest(family).await
+        }
+        async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
             self.inner.describe_task_definition(arn).await
         }
         async fn register_copy(

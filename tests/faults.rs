@@ -107,7 +107,7 @@ async fn a_register_whose_answer_is_lost_is_not_registered_twice() {
 #[tokio::test]
 async fn throttling_and_resets_are_absorbed_by_retries() {
     let t = Faulty::new("fault-throttle");
-    t.fault(json!({"seed": 4, "default": {"throttle": 0.3, "http503": 0.1, "reset": 0.1}}));
+    t.fault(json!({"seed": 4, "default": {"throttle": 0.15, "http503": 0.05, "reset": 0.05}}));
     let mut deployed = 0;
     for (i, tag) in ["v1", "v2", "v3", "v4", "v5"].iter().enumerate() {
         let digest = t.s.push_image(&t.repo, tag);

@@ -174,7 +174,6 @@ impl Ecs {
             .ok_or(AwsError::Incomplete { operation: "DescribeTaskDefinition", field: "taskDefinitionArn" })?;
         Ok(TaskDefSnapshot { summary: TaskDefSummary { arn, containers, tags: tags_of(out.tags) }, definition })
     }
-
 }
 
 impl TaskDefinitions for Ecs {
@@ -312,7 +311,6 @@ impl Ecs {
         }
         Ok(None)
     }
-
 }
 
 impl ServiceUpdater for Ecs {

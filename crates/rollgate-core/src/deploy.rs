@@ -61,7 +61,7 @@ impl fmt::Display for SkipReason {
                 write!(f, "digest already deployed as {revision}")
             }
             Self::OlderThanDeployed { pushed_at, deployed_pushed_at } => {
-                write!(f, "push from {pushed_at} is older than the deployed push from {deployed_pushed_at}")
+                write!(f, "push from {pushed_at} is not newer than the deployed push from {deployed_pushed_at}")
             }
             Self::DigestFailed { digest, failed_at } => write!(
                 f,

@@ -250,18 +250,36 @@ async fn rollout<A: DeployApi>(
         let error = "the service has no task definition ARN; create it with one".to_owned();
         return failed(push, service, error, ErrorClass::NonRetryable);
     };
-    let snapshot = match aws.describe_task_definition(current).await {
+    // The family's latest revision is, as a rule, the live one: one call serves both. When it
+    // is not, it may be the revision an earlier attempt at this very push registered before
+    // failing (a lost answer): then it is reused, never registered twice.
+    let latest = match aws.describe_latest(&current.revision().family).await {
         Ok(s) => s,
         Err(e) => return failed(push, service, e.to_string(), e.class()),
+    };
+    let snapshot = if &latest.summary.arn == current {
+        latest.clone()
+    } else {
+        match aws.describe_task_definition(current).await {
+            Ok(s) => s,
+            Err(e) => return failed(push, service, e.to_string(), e.class()),
+        }
     };
     let plan = match plan_rollout(push, service, opt_in, &snapshot.summary) {
         Ok(Decision::Rollout(plan)) => plan,
         Ok(Decision::Skip(reason)) => return skipped(push, service, reason),
         Err(e) => return failed(push, service, e.to_string(), ErrorClass::NonRetryable),
     };
-    let revision = match aws.register_copy(&snapshot, &plan.container, &plan.image, &plan.tags).await {
-        Ok(arn) => arn,
-        Err(e) => return failed(push, service, e.to_string(), e.class()),
+    let registered_before =
+        latest.summary.arn != *current && latest.is_active() && is_this_rollout(&latest.summary.tags, &plan.tags);
+    let revision = if registered_before {
+        info!(revision = %latest.summary.arn, decision = "reused", "an earlier attempt registered this revision");
+        latest.summary.arn.clone()
+    } else {
+        match aws.register_copy(&snapshot, &plan.container, &plan.image, &plan.tags).await {
+            Ok(arn) => arn,
+            Err(e) => return failed(push, service, e.to_string(), e.class()),
+        }
     };
     if let Err(e) = aws.update_service(&service.arn, &revision).await {
         return unfinished(aws, push, service, &revision, e).await;
@@ -283,6 +301,15 @@ async fn rollout<A: DeployApi>(
     }
 }
 
+/// Whether a revision's tags are the ledger this rollout would write (same event, digest and
+/// service): it is this rollout's revision, registered by an earlier attempt.
+fn is_this_rollout(tags: &rollgate_core::service::Tags, planned: &[(String, String)]) -> bool {
+    use rollgate_core::ledger::keys;
+    [keys::EVENT_ID, keys::DIGEST, keys::SERVICE]
+        .iter()
+        .all(|k| planned.iter().find(|(pk, _)| pk == k).is_some_and(|(_, v)| tags.get(*k) == Some(v)))
+}
+
 /// UpdateService failed after the revision was registered. Either the update landed and only
 /// the answer was lost (then the rollout is done), or it did not (then the revision is
 /// deregistered, so a retry registers a fresh one and no orphan is left). Failure path only:
@@ -295,10 +322,14 @@ async fn unfinished<A: DeployApi>(
     error: AwsError,
 ) -> ServiceOutcome {
     let name = service.arn.to_string();
-    let landed = aws
-        .describe_services(service.arn.cluster_name(), std::slice::from_ref(&name))
-        .await
-        .is_ok_and(|found| found.iter().any(|s| s.task_definition.as_ref() == Some(revision)));
+    let landed = match aws.describe_services(service.arn.cluster_name(), std::slice::from_ref(&name)).await {
+        Ok(found) => found.iter().any(|s| s.task_definition.as_ref() == Some(revision)),
+        // Unknown: keep the revision; the retry finds it as the family's latest and reuses it.
+        Err(e) => {
+            let error = format!("could not update the service ({error}) nor check whether it was updated ({e})");
+            return failed(push, service, error, ErrorClass::Retryable);
+        }
+    };
     if landed {
         info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision,
               decision = "deployed", "UpdateService's answer was lost, but the update landed");

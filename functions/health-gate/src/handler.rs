@@ -84,6 +84,9 @@ mod delegate {
         async fn deregister(&self, arn: &TaskDefArn) -> Result<(), AwsError> {
             self.ecs.deregister(arn).await
         }
+        async fn describe_latest(&self, family: &str) -> Result<TaskDefSnapshot, AwsError> {
+            self.ecs.describe_latest(family).await
+        }
         async fn register_copy(
             &self,
             base: &TaskDefSnapshot,

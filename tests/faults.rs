@@ -129,3 +129,16 @@ async fn throttling_and_resets_are_absorbed_by_retries() {
         "faults were injected: {stats}"
     );
 }
+
+#[tokio::test]
+async fn a_call_slower_than_its_timeout_is_bounded_and_never_half_done() {
+    let t = Faulty::new("fault-slow");
+    let digest = t.s.push_image(&t.repo, "v1");
+    let event = t.s.push_event(&t.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    // UpdateService takes effect but answers after 2.5 s: longer than the 2 s attempt timeout.
+    t.fault(json!({"seed": 5, "operations": {"UpdateService": {"delay": 1.0, "delay_ms": 2500}}}));
+    let report = t.deploy(&event, 1).await;
+    // The SDK gives up on the answer; rollgate checks and finds the update landed.
+    assert!(matches!(outcome(&report), Outcome::Deployed { .. }), "{report:?}");
+    assert_eq!(t.active_revisions_with(&digest), [t.live()], "one revision, live");
+}

@@ -115,14 +115,8 @@ impl GateTrigger {
 
 /// Parses any of the gate's trigger events, strictly.
 pub fn parse_gate_event(raw: &str) -> Result<GateTrigger, EventError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "kebab-case")]
-    struct Kind {
-        source: String,
-        detail_type: String,
-    }
-    let kind: Kind = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
-    match (kind.source.as_str(), kind.detail_type.as_str()) {
+    let (source, detail_type) = crate::event::kind_of(raw)?;
+    match (source.as_str(), detail_type.as_str()) {
         (ECS_SOURCE, DEPLOYMENT_DETAIL_TYPE) => parse_deployment(raw),
         (ECS_SOURCE, TASK_DETAIL_TYPE) => parse_task(raw),
         (SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE) => {

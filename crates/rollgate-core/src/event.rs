@@ -31,6 +31,18 @@ pub struct Envelope {
     pub time: DateTime<Utc>,
 }
 
+/// An event's `source` and `detail-type`, to pick its parser.
+pub fn kind_of(raw: &str) -> Result<(String, String), EventError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    struct Kind {
+        source: String,
+        detail_type: String,
+    }
+    let kind: Kind = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
+    Ok((kind.source, kind.detail_type))
+}
+
 /// Parses an EventBridge event whose detail is `T`, checking source and detail-type.
 pub fn parse_envelope<T>(raw: &str, source: &str, detail_type: &str) -> Result<(Envelope, T), EventError>
 where

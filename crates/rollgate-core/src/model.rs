@@ -92,14 +92,8 @@ pub enum ModelTrigger {
 }
 
 pub fn parse_model_event(raw: &str) -> Result<ModelTrigger, EventError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "kebab-case")]
-    struct Kind {
-        source: String,
-        detail_type: String,
-    }
-    let kind: Kind = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
-    match (kind.source.as_str(), kind.detail_type.as_str()) {
+    let (source, detail_type) = crate::event::kind_of(raw)?;
+    match (source.as_str(), detail_type.as_str()) {
         (S3_SOURCE, S3_DETAIL_TYPE) => {
             let (envelope, detail) = parse_envelope(raw, S3_SOURCE, S3_DETAIL_TYPE)?;
             Ok(ModelTrigger::Upload { envelope, detail })

@@ -156,35 +156,15 @@ pub async fn handle_within<A: DeployApi>(
     );
 
     let mut report = DeployReport { event_id: push.envelope.id.clone(), ..DeployReport::default() };
-    let listings: Vec<_> = stream::iter(&config.clusters)
-        .map(|cluster| async move { (cluster, discover(aws, cluster).await) })
-        .buffer_unordered(config.max_in_flight)
-        .collect()
-        .await;
-
     let mut candidates = Vec::new();
-    for (cluster, listing) in listings {
-        match listing {
-            Err(e) => {
-                error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
-                report.cluster_failures.push(ClusterFailure {
-                    cluster: cluster.clone(),
-                    error: e.to_string(),
-                    class: e.class(),
-                });
-            }
-            Ok(services) => {
-                for service in services {
-                    match match_service(&push, &service, &config.trusted_registries) {
-                        Match::NotTracking => {}
-                        Match::Candidate(opt_in) => candidates.push((service, opt_in)),
-                        Match::Skip(reason) => report.services.push(skipped(&push, &service, reason)),
-                        Match::Misconfigured(e) => {
-                            let error = format!("{e}; fix the service's tags");
-                            report.services.push(failed(&push, &service, error, ErrorClass::NonRetryable));
-                        }
-                    }
-                }
+    for service in discover_all(aws, config, &mut report).await {
+        match match_service(&push, &service, &config.trusted_registries) {
+            Match::NotTracking => {}
+            Match::Candidate(opt_in) => candidates.push((service, opt_in)),
+            Match::Skip(reason) => report.services.push(skipped(&push, &service, reason)),
+            Match::Misconfigured(e) => {
+                let error = format!("{e}; fix the service's tags");
+                report.services.push(failed(&push, &service, error, ErrorClass::NonRetryable));
             }
         }
     }

@@ -11,7 +11,7 @@ BENCH_VENV := .venv-bench
 CARGO ?= cargo
 FUNCTIONS := -p deploy -p health-gate -p model-build
 
-.PHONY: help bench venv template-venvs build-bins build build-x86 test lint lint-template fmt demo clean
+.PHONY: help bench storm venv template-venvs build-bins build build-x86 test lint lint-template fmt demo clean
 
 help:
 	@echo "make demo   run the whole story locally against the emulator"
@@ -87,6 +87,10 @@ $(BENCH_VENV)/.installed: bench/requirements.txt
 bench: venv $(BENCH_VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/build-requirements.txt
 	$(VPY) bench/run.py --runs 15 --build-zips --out docs/benchmarks.md
+
+# The 1000-event storm with ~20% faulted calls (docs/reliability.md); about 4 minutes.
+storm: venv build-bins
+	$(CARGO) test -p rollgate-tests storm -- --ignored --nocapture
 
 demo: venv build-bins
 	$(VPY) scripts/demo.py

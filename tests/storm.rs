@@ -398,6 +398,7 @@ impl Storm {
 }
 
 #[tokio::test]
+#[ignore = "not yet reproducible enough for CI: its outcome varies with timing; run it with `make storm` (docs/reliability.md)"]
 async fn a_thousand_events_with_faults_keep_every_invariant() {
     let mut storm = Storm::new().await;
     let mut rng = Rng(SEED);

@@ -217,7 +217,7 @@ impl TaskDefinitions for Ecs {
             .collect();
         let marker: Vec<(String, String)> = tags
             .iter()
-            .filter(|(k, _)| k == rollgate_core::ledger::keys::EVENT_ID || k == rollgate_core::ledger::keys::DIGEST)
+            .filter(|(k, _)| k == rollgate_core::ledger::keys::SERVICE || k == rollgate_core::ledger::keys::DIGEST)
             .cloned()
             .collect();
         let marker = marker.as_slice();

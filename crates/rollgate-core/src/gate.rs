@@ -440,6 +440,18 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     };
 
     if !live {
+        // The failure was recorded on the service but the revision's state was not (its
+        // invocation failed midway): finish the ledger.
+        let recorded = RevisionRecord::from_tags(&f.revision.tags)
+            .ok()
+            .flatten()
+            .is_some_and(|r| f.service.tags.contains_key(&format!("{}{}", keys::FAILED_PREFIX, r.digest)));
+        if recorded {
+            return Verdict::Failed {
+                reason: "the failure was recorded on the service; completing the ledger".to_owned(),
+                resolution: Resolution::AlreadyRolledBack,
+            };
+        }
         return if ecs_failed || f.reported_failure.is_some() {
             Verdict::Failed { reason: failure_reason(), resolution: Resolution::AlreadyRolledBack }
         } else {

@@ -543,3 +543,16 @@ fn a_failed_revision_that_becomes_live_again_is_rolled_back_to_the_last_known_go
     w.revision.tags.remove(keys::KNOWN_GOOD);
     assert!(matches!(w.verdict(), Verdict::Ignore(_)));
 }
+
+#[test]
+fn a_failure_recorded_on_the_service_but_not_on_the_revision_is_completed() {
+    // The rollback and the service's failed-digest tag were written, the revision's state not.
+    let mut w = World::new().state("verifying");
+    w.service.task_definition = Some(rev(2));
+    w.service.tags.insert(format!("{}{D3}", keys::FAILED_PREFIX), "2026-11-28T10:05:00Z".into());
+    let v = w.verdict();
+    assert!(matches!(v, Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. }), "{v:?}");
+    let p = plan(&w.facts(), &v);
+    assert_eq!(p.roll_back_to, None, "no second rollback");
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
+}

@@ -281,11 +281,11 @@ async fn rollout<A: DeployApi>(
     }
 }
 
-/// Whether a revision's tags are the ledger this rollout would write (same event, digest and
-/// service): it is this rollout's revision, registered by an earlier attempt.
+/// Whether a revision's tags say it runs this digest for this service: an earlier attempt
+/// (this event's, or another delivery's that never finished) registered it.
 fn is_this_rollout(tags: &rollgate_core::service::Tags, planned: &[(String, String)]) -> bool {
     use rollgate_core::ledger::keys;
-    [keys::EVENT_ID, keys::DIGEST, keys::SERVICE]
+    [keys::DIGEST, keys::SERVICE]
         .iter()
         .all(|k| planned.iter().find(|(pk, _)| pk == k).is_some_and(|(_, v)| tags.get(*k) == Some(v)))
 }

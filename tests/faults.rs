@@ -5,8 +5,8 @@ use rollgate_aws::ecs::Ecs;
 use rollgate_core::config::DeployConfig;
 use rollgate_core::report::{DeployReport, Outcome};
 use serde_json::{Value, json};
+use support::Scenario;
 use support::faults::faults;
-use support::{Scenario, ServiceSpec};
 
 struct Faulty {
     s: Scenario,
@@ -18,15 +18,7 @@ struct Faulty {
 impl Faulty {
     fn new(test: &str) -> Self {
         let s = Scenario::new(test);
-        let cluster = s.cluster("c");
-        let repo = s.repository("model");
-        let base = s.model_task_definition("model", &repo);
-        s.service(ServiceSpec {
-            cluster: &cluster,
-            name: "api",
-            task_definition: &base,
-            tags: vec![("rollgate:repository", repo.clone())],
-        });
+        let support::fixtures::OptedIn { cluster, repo, base, .. } = s.opted_in_service(vec![]);
         Self { s, cluster, repo, base }
     }
 

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use support::fixtures::fixture_json;
-use support::{Scenario, ServiceSpec, binary, python, root};
+use support::{Scenario, binary, python, root};
 
 /// Runs the binary over the events and returns the runner's report.
 fn run_lambda(s: &Scenario, binary: &str, env: &[(&str, &str)], events: &[String]) -> Value {
@@ -61,15 +61,7 @@ fn logs(report: &Value) -> Vec<Value> {
 #[test]
 fn the_deploy_binary_serves_events_through_the_runtime_api() {
     let s = Scenario::new("rapi");
-    let cluster = s.cluster("c");
-    let repo = s.repository("model");
-    let base = s.model_task_definition("model", &repo);
-    s.service(ServiceSpec {
-        cluster: &cluster,
-        name: "api",
-        task_definition: &base,
-        tags: vec![("rollgate:repository", repo.clone())],
-    });
+    let support::fixtures::OptedIn { cluster, repo, .. } = s.opted_in_service(vec![]);
     let digest = s.push_image(&repo, "v1");
     let push = s.push_event(&repo, &digest, "v1", "2026-11-28T10:00:00Z");
     let mut delete = fixture_json("ecr-delete.json");
@@ -134,15 +126,7 @@ fn a_broken_configuration_fails_the_cold_start_and_calls_nothing() {
 #[test]
 fn the_health_gate_binary_serves_events_through_the_runtime_api() {
     let s = Scenario::new("rapi-gate");
-    let cluster = s.cluster("c");
-    let repo = s.repository("model");
-    let base = s.model_task_definition("model", &repo);
-    s.service(ServiceSpec {
-        cluster: &cluster,
-        name: "api",
-        task_definition: &base,
-        tags: vec![("rollgate:repository", repo.clone())],
-    });
+    let support::fixtures::OptedIn { cluster, base, .. } = s.opted_in_service(vec![]);
     let tick = fixture_json("scheduled-tick.json").to_string();
     let malformed = json!({"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {}}).to_string();
     let report = run_lambda(&s, "health-gate", &[("ROLLGATE_CLUSTERS", &cluster)], &[tick.clone(), tick, malformed]);

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use support::fixtures::fixture_json;
-use support::{Scenario, ServiceSpec, binary, python, root};
+use support::{Scenario, binary, python, root};
 
 /// Credentials that must never appear in any log line, at any level.
 const SECRET: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCY-NEVER-LOG-THIS";
@@ -11,15 +11,7 @@ const SESSION: &str = "FwoGZXIvYXdzEBYaDNEVERLOGTHISSESSIONTOKEN";
 #[test]
 fn no_secret_or_credential_is_ever_logged() {
     let s = Scenario::new("no-secrets");
-    let cluster = s.cluster("c");
-    let repo = s.repository("model");
-    let def = s.model_task_definition("model", &repo);
-    s.service(ServiceSpec {
-        cluster: &cluster,
-        name: "api",
-        task_definition: &def,
-        tags: vec![("rollgate:repository", repo.clone())],
-    });
+    let support::fixtures::OptedIn { cluster, repo, .. } = s.opted_in_service(vec![]);
     let digest = s.push_image(&repo, "v1");
     let events = [
         s.push_event(&repo, &digest, "v1", "2026-11-28T10:00:00Z"),

@@ -27,6 +27,15 @@ pub struct Scenario {
     pub em: &'static Emulator,
 }
 
+/// What [`Scenario::opted_in_service`] created.
+pub struct OptedIn {
+    pub cluster: String,
+    pub repo: String,
+    /// The service's first (pre-rollgate) revision.
+    pub base: String,
+    pub arn: String,
+}
+
 /// A service to create, opted in (or not) by its tags.
 pub struct ServiceSpec<'a> {
     pub cluster: &'a str,
@@ -178,6 +187,18 @@ impl Scenario {
             }),
         );
         out["service"]["serviceArn"].as_str().expect("service arn").to_owned()
+    }
+
+    /// A cluster, a repository, a one-container task definition and a service `api` tracking
+    /// the repository (opted in with `rollgate:repository`, plus `extra_tags`).
+    pub fn opted_in_service(&self, extra_tags: Vec<(&str, String)>) -> OptedIn {
+        let cluster = self.cluster("c");
+        let repo = self.repository("model");
+        let base = self.model_task_definition("model", &repo);
+        let mut tags = vec![("rollgate:repository", repo.clone())];
+        tags.extend(extra_tags);
+        let arn = self.service(ServiceSpec { cluster: &cluster, name: "api", task_definition: &base, tags });
+        OptedIn { cluster, repo, base, arn }
     }
 
     /// The service as AWS describes it (with tags).

@@ -15,7 +15,8 @@ FUNCTIONS := -p deploy -p health-gate -p model-build
 
 help:
 	@echo "make demo   run the whole story locally against the emulator"
-	@echo "make test   run every test (unit, emulator integration, Lambda Runtime API)"
+	@echo "make test   run every test (unit, emulator integration, Lambda Runtime API, the fault storm)"
+	@echo "make storm  the 1000-event fault storm alone, with its figures"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 	@echo "make bench  benchmarks against the emulator and the peers; writes docs/benchmarks.md"
 
@@ -88,9 +89,11 @@ bench: venv $(BENCH_VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/build-requirements.txt
 	$(VPY) bench/run.py --runs 15 --build-zips --out docs/benchmarks.md
 
-# The 1000-event storm with ~20% faulted calls (docs/reliability.md); about 4 minutes.
-storm: venv build-bins
-	$(CARGO) test -p rollgate-tests storm -- --ignored --nocapture
+# The 1000-event storm with ~20% faulted calls (docs/reliability.md); about 4 minutes. It is
+# part of `make test` too; this runs it alone, with its figures. ROLLGATE_STORM_SEED and
+# ROLLGATE_STORM_EVENTS explore other storms.
+storm: venv
+	$(CARGO) test -p rollgate-tests --test storm -- --nocapture
 
 demo: venv build-bins
 	$(VPY) scripts/demo.py

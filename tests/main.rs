@@ -8,5 +8,4 @@ mod health_gate;
 mod lambda_runtime_api;
 mod model;
 mod security;
-mod storm;
 mod template;

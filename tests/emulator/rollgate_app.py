@@ -7,6 +7,7 @@ Routing, in order:
     GET  /_rollgate/calls[?access_key=AK]      -> [{"service","operation","access_key"}, ...]
     POST /_rollgate/calls/reset[?access_key=AK] -> {"removed": n}
     POST /_rollgate/ecs/rollout  (JSON body)   -> the service, as DescribeServices shows it
+    POST /_rollgate/ecr/pushed-at (JSON body)  -> {"updated": n}: set an image's imagePushedAt
 * every other request is recorded in the call log (if SigV4-signed), then
   * rpcv2Cbor calls to bridged services go to the CBOR bridge,
   * everything else goes to moto unchanged.
@@ -20,6 +21,7 @@ import time
 from typing import Any, Callable
 
 import codebuild_ext
+import ecr_ext
 import ecs_ext
 from calllog import CallLog
 from cbor_bridge import CborBridge, is_rpc_v2_cbor
@@ -41,6 +43,7 @@ class RollgateApp:
             ("GET", "/_rollgate/calls"): self._list_calls,
             ("POST", "/_rollgate/calls/reset"): self._reset_calls,
             ("POST", "/_rollgate/ecs/rollout"): self._ecs_rollout,
+            ("POST", "/_rollgate/ecr/pushed-at"): self._ecr_pushed_at,
         }
         # --- benchmark-only: optional simulated AWS latency (bench/run.py) -------------
         # ROLLGATE_EMULATOR_LATENCY_MS (default 0: off) makes every AWS request (never a
@@ -84,14 +87,31 @@ class RollgateApp:
         return 200, {"removed": self.call_log.reset(query_params(environ).get("access_key"))}
 
     def _ecs_rollout(self, environ: dict[str, Any]) -> tuple[int, Any]:
-        try:
-            request = json.loads(read_body(environ) or b"null")
-        except ValueError as error:
-            return 400, {"error": f"body is not JSON: {error}"}
-        if not isinstance(request, dict):
-            return 400, {"error": "body must be a JSON object"}
+        request, error = _json_object(environ)
+        if error is not None:
+            return 400, {"error": error}
         try:
             account_id, service = ecs_ext.force_rollout(request)
-        except ecs_ext.RolloutError as error:
-            return error.status, {"error": str(error)}
+        except ecs_ext.RolloutError as failure:
+            return failure.status, {"error": str(failure)}
         return 200, ecs_ext.describe_service_json(self.moto_app, account_id, service)
+
+    def _ecr_pushed_at(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        request, error = _json_object(environ)
+        if error is not None:
+            return 400, {"error": error}
+        try:
+            return 200, ecr_ext.set_pushed_at(request)
+        except ecr_ext.PushedAtError as failure:
+            return failure.status, {"error": str(failure)}
+
+
+def _json_object(environ: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A control request's JSON object body, or the reason it is not one."""
+    try:
+        request = json.loads(read_body(environ) or b"null")
+    except ValueError as error:
+        return {}, f"body is not JSON: {error}"
+    if not isinstance(request, dict):
+        return {}, "body must be a JSON object"
+    return request, None

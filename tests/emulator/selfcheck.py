@@ -232,6 +232,28 @@ def check_ecs(emu: Emulator) -> None:
               "update_service with an unknown task definition fails", error.response["Error"])
 
 
+def check_ecr_pushed_at(emu: Emulator) -> None:
+    ecr = emu.client("ecr")
+    ecr.create_repository(repositoryName="clock")
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {"digest": "sha256:" + "c" * 64}, "layers": []})
+    digest = ecr.put_image(repositoryName="clock", imageManifest=manifest, imageTag="v1")["image"]["imageId"]["imageDigest"]
+
+    def post(request: dict[str, Any]) -> tuple[int, Any]:
+        status, _, body = emu.http("POST", "/_rollgate/ecr/pushed-at", json.dumps(request).encode(),
+                                   {"Content-Type": "application/json"})
+        return status, json.loads(body)
+
+    status, reply = post({"repository": "clock", "digest": digest, "pushedAt": 1_900_000_000})
+    check(status == 200 and reply == {"updated": 1}, "ecr pushed-at: sets an image's push time", reply)
+    image = ecr.describe_images(repositoryName="clock")["imageDetails"][0]
+    check(int(image["imagePushedAt"].timestamp()) == 1_900_000_000, "ecr pushed-at: DescribeImages shows it", image)
+    check(post({"repository": "clock", "digest": "sha256:" + "0" * 64, "pushedAt": 1})[0] == 404,
+          "ecr pushed-at: unknown digest -> 404")
+    check(post({"repository": "clock", "digest": digest, "pushedAt": "soon"})[0] == 400,
+          "ecr pushed-at: a time that is not epoch seconds -> 400")
+
+
 def check_call_log(emu: Emulator) -> None:
     calls = emu.calls(ACCESS_KEY)
     seen = {(c["service"], c["operation"]) for c in calls}
@@ -415,6 +437,7 @@ def main() -> int:
     try:
         print(f"emulator at {emu.url}")
         check_ecs(emu)
+        check_ecr_pushed_at(emu)
         check_call_log(emu)
         check_cloudwatch_cbor(emu)
         check_boto_shell(emu)

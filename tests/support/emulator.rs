@@ -80,6 +80,19 @@ impl Emulator {
             .map(|reply| serde_json::from_str(&reply).expect("rollout endpoint answers JSON"))
             .map_err(|(_, body)| body)
     }
+
+    /// Sets the image's ECR push time (test-only endpoint; moto stamps the wall clock).
+    pub fn set_pushed_at(&self, repository: &str, digest: &str, epoch_seconds: i64) {
+        let body = serde_json::json!({"repository": repository, "digest": digest, "pushedAt": epoch_seconds});
+        http::request(&self.url, "POST", "/_rollgate/ecr/pushed-at", Some(&body.to_string()));
+    }
+
+    /// Seeds moto's random ids (deployment ids, VPC ids), so a run that makes the same calls
+    /// gets the same ids.
+    pub fn seed(&self, seed: u64) {
+        // moto seeds Python's `random`; it takes any integer.
+        http::request(&self.url, "POST", &format!("/moto-api/seed?a={seed}"), None);
+    }
 }
 
 /// Operations that change state. Anything else is a read.

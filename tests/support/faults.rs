@@ -58,4 +58,18 @@ impl Faults {
         let path = format!("/_faults/stats?access_key={access_key}");
         serde_json::from_str(&http::request(&self.url, "GET", &path, None)).expect("stats are JSON")
     }
+
+    /// Every call `access_key` made through the proxy, in arrival order, as (operation, the
+    /// fault injected if any).
+    pub fn events(&self, access_key: &str) -> Vec<(String, Option<String>)> {
+        let path = format!("/_faults/events?access_key={access_key}");
+        let events: Value =
+            serde_json::from_str(&http::request(&self.url, "GET", &path, None)).expect("events are JSON");
+        events
+            .as_array()
+            .expect("events are a list")
+            .iter()
+            .map(|e| (e["operation"].as_str().unwrap_or("").to_owned(), e["fault"].as_str().map(str::to_owned)))
+            .collect()
+    }
 }

@@ -239,6 +239,29 @@ async fn the_healthy_path_sets_the_last_known_good_and_a_later_failure_returns_t
 }
 
 #[tokio::test]
+async fn a_healthy_verdict_whose_last_write_failed_is_finished_by_the_next_run() {
+    let mut g = Gated::new("gate-half-healthy", &[]);
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    // As if the verdict's last write (the service's last known good) had failed: the revision
+    // is marked healthy, the service still points at the pre-rollgate revision.
+    g.s.boto(
+        "ecs",
+        "tag_resource",
+        json!({"resourceArn": g.service_arn, "tags": [{"key": "rollgate:last-good", "value": g.base}]}),
+    );
+    let (writes, events) = (g.s.writes().len(), g.s.count_calls("PutEvents"));
+    g.gate(&g.tick(at + Duration::minutes(1))).await;
+    assert_eq!(g.service_tags()["rollgate:last-good"], json!(v1));
+    assert_eq!(g.s.writes()[writes..], [("ecs".to_owned(), "TagResource".to_owned())], "one write: the service's tag");
+    assert_eq!(g.s.count_calls("PutEvents"), events, "the verdict was already published");
+    // Finished: the next run writes nothing.
+    let writes = g.s.writes().len();
+    g.gate(&g.tick(at + Duration::minutes(2))).await;
+    assert_eq!(g.s.writes().len(), writes);
+}
+
+#[tokio::test]
 async fn an_alarm_in_alarm_during_the_bake_rolls_back() {
     let mut g = Gated::new("gate-alarm", &[("rollgate:alarm-prefix", "gate-alarm-")]);
     let alarm = format!("gate-alarm-{}-p99", g.s.name);

@@ -1,17 +1,16 @@
 //! Carrying out a verdict's plan: the one place the ledger's writes happen, for the health
 //! gate and for `rollgate rollback` alike.
 
-use rollgate_core::gate::GatePlan;
+use rollgate_core::gate::{GatePlan, ServiceTagsAt};
 use rollgate_core::{ServiceArn, TaskDefArn};
 
 use crate::AwsError;
 use crate::ecs::{ResourceTagger, ServiceUpdater};
 use crate::events::Notifier;
 
-/// Rollback first: if a later step fails, a retry finds the service already moved and
-/// records the failure without a second rollback. Then the service's tags (idempotent: the
-/// failed digest, the high-water mark), the notification, and the revision's state last: a
-/// revision is final only once everything else is written, so a retry redoes what is missing.
+/// Carries out `plan` in [`GatePlan`]'s order: the rollback, the service's tags when they
+/// guard deploys, the notification, the revision's state (the commit point: a retry redoes
+/// everything before it), and the service's last known good when it points at the revision.
 pub async fn carry_out<E, N>(
     ecs: &E,
     notifier: &N,
@@ -26,10 +25,127 @@ where
     if let Some(to) = &plan.roll_back_to {
         ecs.update_service(service, to).await?;
     }
-    ecs.tag_resource(service.as_str(), &plan.tag_service).await?;
+    if plan.service_tags_at == ServiceTagsAt::BeforeRevision {
+        ecs.tag_resource(service.as_str(), &plan.tag_service).await?;
+    }
     if let Some(n) = plan.notification {
         notifier.publish(&[n.outgoing()]).await?;
     }
     ecs.tag_resource(revision.as_str(), &plan.tag_revision).await?;
+    if plan.service_tags_at == ServiceTagsAt::AfterRevision {
+        ecs.tag_resource(service.as_str(), &plan.tag_service).await?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use rollgate_core::gate::{GatePlan, ServiceTagsAt};
+    use rollgate_core::notify::Outgoing;
+    use rollgate_core::{ServiceArn, TaskDefArn};
+
+    use super::carry_out;
+    use crate::AwsError;
+    use crate::ecs::{ResourceTagger, ServiceUpdater};
+    use crate::events::Notifier;
+
+    const SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/c/api";
+    const REVISION: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3";
+
+    /// Records each write; the write numbered `fail_at` (from 0) fails.
+    struct Recorder {
+        writes: Mutex<Vec<String>>,
+        fail_at: Option<usize>,
+    }
+
+    impl Recorder {
+        fn new(fail_at: Option<usize>) -> Self {
+            Self { writes: Mutex::new(Vec::new()), fail_at }
+        }
+        fn write(&self, what: String) -> Result<(), AwsError> {
+            let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+            if self.fail_at == Some(writes.len()) {
+                return Err(AwsError::Api {
+                    operation: "TagResource",
+                    code: "InternalFailure".into(),
+                    message: "injected".into(),
+                    class: rollgate_core::ErrorClass::Retryable,
+                });
+            }
+            writes.push(what);
+            Ok(())
+        }
+        fn writes(&self) -> Vec<String> {
+            self.writes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        }
+    }
+
+    impl ServiceUpdater for Recorder {
+        async fn update_service(&self, _: &ServiceArn, to: &TaskDefArn) -> Result<(), AwsError> {
+            self.write(format!("update {}", to.revision()))
+        }
+    }
+
+    impl ResourceTagger for Recorder {
+        async fn tag_resource(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+            let what = if arn == SERVICE { "service" } else { "revision" };
+            self.write(format!("tag {what} {}", tags.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(",")))
+        }
+    }
+
+    impl Notifier for Recorder {
+        async fn publish(&self, _: &[Outgoing]) -> Result<(), AwsError> {
+            self.write("notify".into())
+        }
+    }
+
+    fn plan(at: ServiceTagsAt, roll_back_to: Option<&str>) -> GatePlan {
+        GatePlan {
+            roll_back_to: roll_back_to.map(|r| TaskDefArn::parse(r).unwrap()),
+            tag_revision: vec![("rollgate:state".into(), "x".into())],
+            tag_service: vec![match at {
+                ServiceTagsAt::AfterRevision => ("rollgate:last-good".into(), REVISION.into()),
+                ServiceTagsAt::BeforeRevision => ("rollgate:high-water".into(), "2026-11-28T10:00:00Z".into()),
+            }],
+            service_tags_at: at,
+            notification: None,
+        }
+    }
+
+    async fn run(plan: GatePlan, fail_at: Option<usize>) -> (Vec<String>, bool) {
+        let recorder = Recorder::new(fail_at);
+        let service = ServiceArn::parse(SERVICE).unwrap();
+        let revision = TaskDefArn::parse(REVISION).unwrap();
+        let ok = carry_out(&recorder, &recorder, &service, &revision, plan).await.is_ok();
+        (recorder.writes(), ok)
+    }
+
+    #[tokio::test]
+    async fn a_healthy_verdict_marks_the_revision_before_pointing_the_service_at_it() {
+        let (writes, ok) = run(plan(ServiceTagsAt::AfterRevision, None), None).await;
+        assert!(ok);
+        assert_eq!(writes, ["tag revision rollgate:state", "tag service rollgate:last-good"]);
+        // The service write fails: the revision is marked, the service still points at the
+        // old last known good (the gate's next run adopts the new one).
+        let (writes, ok) = run(plan(ServiceTagsAt::AfterRevision, None), Some(1)).await;
+        assert!(!ok);
+        assert_eq!(writes, ["tag revision rollgate:state"]);
+    }
+
+    #[tokio::test]
+    async fn a_failure_rolls_back_then_marks_the_service_then_the_revision() {
+        let prior = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:2";
+        let (writes, ok) = run(plan(ServiceTagsAt::BeforeRevision, Some(prior)), None).await;
+        assert!(ok);
+        assert_eq!(writes, ["update api:2", "tag service rollgate:high-water", "tag revision rollgate:state"]);
+        // Any write failing stops the rest, so the revision's final state is never written
+        // before what it relies on.
+        for fail_at in 0..3 {
+            let (writes, ok) = run(plan(ServiceTagsAt::BeforeRevision, Some(prior)), Some(fail_at)).await;
+            assert!(!ok);
+            assert_eq!(writes.len(), fail_at);
+        }
+    }
 }

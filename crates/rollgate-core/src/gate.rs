@@ -385,19 +385,52 @@ pub enum Resolution {
     NoTarget,
 }
 
-/// The revision that was live and steady before rollgate's first rollout counts as known
-/// good: when the gate meets such a revision (no rollgate ledger, live, its deployment
-/// COMPLETED with every task running) on a service without a last known good revision,
-/// it records it, so later sweeps skip the service until the next rollout.
-pub fn adopt_known_good(service: &ServiceView, revision: &TaskDefSummary) -> Option<(String, String)> {
-    let steady = service
-        .deployment_of(&revision.arn)
-        .is_some_and(|d| d.rollout_state.as_deref() == Some("COMPLETED") && d.running_count >= d.desired_count);
-    let adopt = !service.tags.contains_key(keys::LAST_GOOD)
-        && RolloutState::of(&revision.tags).is_none()
-        && service.task_definition.as_ref() == Some(&revision.arn)
-        && steady;
-    adopt.then(|| (keys::LAST_GOOD.to_owned(), revision.arn.to_string()))
+/// Why the gate records a live revision as the service's last known good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adoption {
+    /// The revision that was live and steady before rollgate's first rollout (no rollgate
+    /// ledger, its deployment COMPLETED with every task running) on a service without a last
+    /// known good revision.
+    PreRollgate,
+    /// A revision the gate already verified healthy whose service does not point at it yet:
+    /// the healthy verdict marks the revision first and the service second, and this finishes
+    /// a verdict whose second write failed.
+    Verified,
+}
+
+impl Adoption {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::PreRollgate => "the steady pre-rollgate revision is the last known good",
+            Self::Verified => "the live revision was verified healthy: it is the last known good",
+        }
+    }
+}
+
+/// Whether the live `revision` should be recorded as the service's last known good, and the
+/// tag that records it. Once recorded, later sweeps skip it until the next rollout.
+pub fn adopt_known_good(service: &ServiceView, revision: &TaskDefSummary) -> Option<(Adoption, (String, String))> {
+    let live = service.task_definition.as_ref() == Some(&revision.arn);
+    let current = service.tags.get(keys::LAST_GOOD);
+    if !live || current == Some(&revision.arn.to_string()) {
+        return None;
+    }
+    let adoption = match RolloutState::of(&revision.tags) {
+        None => {
+            let steady = service
+                .deployment_of(&revision.arn)
+                .is_some_and(|d| d.rollout_state.as_deref() == Some("COMPLETED") && d.running_count >= d.desired_count);
+            (current.is_none() && steady).then_some(Adoption::PreRollgate)
+        }
+        Some(RolloutState::Healthy) => {
+            let ours = RevisionRecord::from_tags(&revision.tags).ok().flatten().filter(|r| r.service == service.arn);
+            let failed =
+                |r: &RevisionRecord| service.tags.contains_key(&format!("{}{}", keys::FAILED_PREFIX, r.digest));
+            ours.is_some_and(|r| !failed(&r)).then_some(Adoption::Verified)
+        }
+        Some(_) => None,
+    };
+    adoption.map(|a| (a, (keys::LAST_GOOD.to_owned(), revision.arn.to_string())))
 }
 
 /// Judges one rollout.
@@ -581,15 +614,37 @@ pub fn describe_bad_tasks(bad: &[StopCause]) -> String {
     if others == 0 { main } else { format!("{main} (and {} stopped for other reasons)", tasks(others)) }
 }
 
-/// The writes that carry out a verdict, in the order the handler performs them.
-/// Rolling back comes first: if marking fails afterwards, a retry sees the service
-/// already moved and records the failure without a second rollback.
+/// The writes that carry out a verdict, in the order the handler performs them:
+/// 1. the rollback: if a later write fails, a retry sees the service already moved and
+///    records the failure without a second rollback;
+/// 2. the service's tags, when [`ServiceTagsAt::BeforeRevision`];
+/// 3. the notification;
+/// 4. the revision's tags: its state is the commit point, since the gate stops judging a
+///    revision whose state is final, so whatever comes before it is redone by a retry;
+/// 5. the service's tags, when [`ServiceTagsAt::AfterRevision`].
+///
+/// Every tag names only what is already written: a rolled-back revision's digest is already
+/// marked failed on its service, and the service's last known good is already marked healthy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GatePlan {
     pub roll_back_to: Option<TaskDefArn>,
     pub tag_revision: Vec<(String, String)>,
     pub tag_service: Vec<(String, String)>,
+    pub service_tags_at: ServiceTagsAt,
     pub notification: Option<Notification>,
+}
+
+/// Where a plan's service tags go relative to its revision tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServiceTagsAt {
+    /// Failures: the failed-digest mark and the high-water mark guard deploys, so they are
+    /// written before the revision's final state (a retry redoes them until it is written).
+    #[default]
+    BeforeRevision,
+    /// A healthy verdict: the service's last known good points at the revision only once the
+    /// revision is marked healthy. If this last write fails, the next gate run finishes it
+    /// ([`Adoption::Verified`]).
+    AfterRevision,
 }
 
 impl GatePlan {
@@ -636,6 +691,7 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
             GatePlan {
                 tag_revision,
                 tag_service: vec![(keys::LAST_GOOD.to_owned(), f.revision.arn.to_string())],
+                service_tags_at: ServiceTagsAt::AfterRevision,
                 notification: notify(NotificationKind::Healthy, None, None, None),
                 ..GatePlan::default()
             }
@@ -664,6 +720,7 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 roll_back_to,
                 tag_revision,
                 tag_service: failed_digest_tag(),
+                service_tags_at: ServiceTagsAt::BeforeRevision,
             }
         }
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::TaskDefArn;
-use crate::gate::{GatePlan, Notification, NotificationKind, RolledBackBy, RolloutFacts, RolloutState};
+use crate::gate::{GatePlan, Notification, NotificationKind, RolledBackBy, RolloutFacts, RolloutState, ServiceTagsAt};
 use crate::ledger::{RevisionRecord, format_time, keys, sanitize_tag_value};
 use crate::service::{ServiceView, TaskDefSummary};
 
@@ -119,7 +119,10 @@ pub fn plan_manual_rollback(
     let at = format_time(now);
     let mut tag_revision =
         vec![(keys::DECIDED_AT.to_owned(), at.clone()), (keys::REASON.to_owned(), sanitize_tag_value(reason))];
-    let tag_service = crate::gate::failure_tags(service, record.as_ref(), &at);
+    // The target is healthy (or the last known good already): it is the last known good now,
+    // so a later failure never rolls back to the revision being rolled back from.
+    let mut tag_service = crate::gate::failure_tags(service, record.as_ref(), &at);
+    tag_service.push((keys::LAST_GOOD.to_owned(), target.arn.to_string()));
     if record.is_some() {
         tag_revision.push((keys::STATE.to_owned(), RolloutState::RolledBack.as_str().to_owned()));
     }
@@ -141,7 +144,13 @@ pub fn plan_manual_rollback(
         Some(target.arn.clone()),
         Some(RolledBackBy::Manual),
     );
-    Ok(GatePlan { roll_back_to: Some(target.arn.clone()), tag_revision, tag_service, notification: Some(notification) })
+    Ok(GatePlan {
+        roll_back_to: Some(target.arn.clone()),
+        tag_revision,
+        tag_service,
+        service_tags_at: ServiceTagsAt::BeforeRevision,
+        notification: Some(notification),
+    })
 }
 
 #[cfg(test)]
@@ -215,6 +224,10 @@ mod tests {
         assert_eq!(plan.roll_back_to, Some(rev(2, &[]).arn));
         assert!(plan.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
         assert!(plan.tag_service[0].0.starts_with(keys::FAILED_PREFIX));
+        assert!(
+            plan.tag_service.contains(&(keys::LAST_GOOD.into(), rev(2, &[]).arn.to_string())),
+            "the target is the last known good from now on"
+        );
         assert_eq!(plan.notification.unwrap().rolled_back_by, Some(RolledBackBy::Manual));
 
         assert!(matches!(

@@ -506,7 +506,7 @@ fn rollout_states_round_trip() {
 
 #[test]
 fn a_steady_pre_rollgate_revision_is_adopted_as_known_good_once() {
-    use rollgate_core::gate::adopt_known_good;
+    use rollgate_core::gate::{Adoption, adopt_known_good};
     let mut w = World::new();
     w.service.tags.remove(keys::LAST_GOOD);
     w.revision.tags = tags(&[("team", "ml")]); // not a rollgate revision
@@ -514,12 +514,49 @@ fn a_steady_pre_rollgate_revision_is_adopted_as_known_good_once() {
     let w = w.rollout("COMPLETED", 1);
     assert_eq!(adopt_known_good(&w.service, &w.revision), None, "1/2 tasks running is not steady");
     let mut w = w.rollout("COMPLETED", 2);
-    assert_eq!(adopt_known_good(&w.service, &w.revision), Some((keys::LAST_GOOD.to_owned(), rev(3).to_string())));
+    assert_eq!(
+        adopt_known_good(&w.service, &w.revision),
+        Some((Adoption::PreRollgate, (keys::LAST_GOOD.to_owned(), rev(3).to_string())))
+    );
     w.service.tags.insert(keys::LAST_GOOD.into(), rev(1).to_string());
     assert_eq!(adopt_known_good(&w.service, &w.revision), None, "a last known good already exists");
     w.service.tags.remove(keys::LAST_GOOD);
     w.revision.tags.insert(keys::DIGEST.into(), D3.into());
     assert_eq!(adopt_known_good(&w.service, &w.revision), None, "rollgate's own revisions earn it through the gate");
+}
+
+#[test]
+fn a_verified_revision_the_service_does_not_point_at_yet_is_adopted() {
+    // The healthy verdict marked revision 3 healthy, then failed to point the service at it.
+    use rollgate_core::gate::{Adoption, adopt_known_good};
+    let w = World::new().state("healthy");
+    assert_ne!(w.service.tags.get(keys::LAST_GOOD), Some(&rev(3).to_string()));
+    assert_eq!(
+        adopt_known_good(&w.service, &w.revision),
+        Some((Adoption::Verified, (keys::LAST_GOOD.to_owned(), rev(3).to_string())))
+    );
+    let mut pointed = World::new().state("healthy");
+    pointed.service.tags.insert(keys::LAST_GOOD.into(), rev(3).to_string());
+    assert_eq!(adopt_known_good(&pointed.service, &pointed.revision), None, "already the last known good");
+    let mut failed = World::new().state("healthy");
+    failed.service.tags.insert(format!("{}{D3}", keys::FAILED_PREFIX), "2026-11-28T10:00:00Z".into());
+    assert_eq!(adopt_known_good(&failed.service, &failed.revision), None, "its digest failed on the service");
+    for state in ["deploying", "baking", "rolled-back", "failed", "superseded"] {
+        let w = World::new().state(state);
+        assert_eq!(adopt_known_good(&w.service, &w.revision), None, "{state} is not verified healthy");
+    }
+}
+
+#[test]
+fn a_healthy_verdict_marks_the_revision_before_the_service_points_at_it() {
+    use rollgate_core::gate::ServiceTagsAt;
+    let w = World::new().state("baking");
+    let healthy = plan(&w.facts(), &Verdict::Healthy);
+    assert_eq!(healthy.service_tags_at, ServiceTagsAt::AfterRevision);
+    assert!(healthy.tag_revision.contains(&(keys::STATE.into(), "healthy".into())));
+    let failed =
+        plan(&w.facts(), &Verdict::Failed { reason: "x".into(), resolution: Resolution::RollBack { to: rev(1) } });
+    assert_eq!(failed.service_tags_at, ServiceTagsAt::BeforeRevision, "the failed mark comes before the state");
 }
 
 #[test]

@@ -341,13 +341,14 @@ impl<A: GateApi> Gate<'_, A> {
                     continue;
                 }
             };
-            if let Some(tag) = adopt_known_good(service, &snapshot.summary) {
+            if let Some((why, tag)) = adopt_known_good(service, &snapshot.summary) {
                 info!(
                     cluster = service.arn.cluster_name(),
                     service = service.arn.name(),
                     revision = %revision,
                     decision = "known-good",
-                    "the steady pre-rollgate revision is the last known good"
+                    "{}",
+                    why.describe()
                 );
                 if let Err(e) = self.aws.tag_resource(service.arn.as_str(), &[tag]).await {
                     report.failures.push(failure(&service.arn, e));

@@ -842,6 +842,10 @@ class Bench:
                         ds == g["expected_describe_services"])
             self.target(f"health-gate, {g['n']} in-flight rollouts ({g['latency_ms']:g} ms): DescribeAlarms per run",
                         f"{da:g}", "<= 1", da <= 1)
+            dh = max(g["steady_counts"].get("DescribeAlarmHistory", 0),
+                     g["first_counts"].get("DescribeAlarmHistory", 0))
+            self.target(f"health-gate, {g['n']} in-flight rollouts ({g['latency_ms']:g} ms): "
+                        "DescribeAlarmHistory per run", f"{dh:g}", "<= 1", dh <= 1)
         for f in FUNCTIONS:
             kb = r["rss_kb"][f]
             self.target(f"{f}: peak RSS", f"{kb / 1024:.1f} MiB" if kb else "n/a", f"<= {T_PEAK_RSS_MIB:g} MiB",
@@ -1173,7 +1177,7 @@ def render(b: Bench) -> str:
     w("")
     w("DescribeServices is called once per 10 services (expected "
       + ", ".join(str(g["expected_describe_services"]) for g in r["gate"])
-      + "), DescribeAlarms at most once per run. DescribeTaskDefinition is read for every revision a service "
+      + "), DescribeAlarms and DescribeAlarmHistory at most once per run each. DescribeTaskDefinition is read for every revision a service "
       "still references that is not its last known good revision (here: the new one and the one it replaced, "
       "as no revision has been verified yet).")
     w("")

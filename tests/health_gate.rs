@@ -262,6 +262,52 @@ async fn a_healthy_verdict_whose_last_write_failed_is_finished_by_the_next_run()
 }
 
 #[tokio::test]
+async fn an_alarm_that_fired_and_recovered_between_two_gate_runs_rolls_back() {
+    let mut g = Gated::new("gate-flap", &[("rollgate:bake", "10m")]);
+    let alarm = format!("{}-5xx", g.s.name);
+    let set_alarm = |g: &Gated, state: &str| {
+        g.s.boto(
+            "cloudwatch",
+            "set_alarm_state",
+            json!({"AlarmName": alarm, "StateValue": state, "StateReason": "5xx burst"}),
+        );
+    };
+    g.s.boto(
+        "cloudwatch",
+        "put_metric_alarm",
+        json!({"AlarmName": alarm, "MetricName": "HTTPCode_Target_5XX_Count", "Namespace": "AWS/ApplicationELB",
+               "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 5.0,
+               "ComparisonOperator": "GreaterThanThreshold"}),
+    );
+    g.s.boto(
+        "ecs",
+        "tag_resource",
+        json!({"resourceArn": g.service_arn, "tags": [{"key": "rollgate:alarms", "value": alarm}]}),
+    );
+    // A burst before the rollout started is not the new image's doing.
+    set_alarm(&g, "ALARM");
+    set_alarm(&g, "OK");
+    let (digest, v1, _) = g.deploy("v1").await;
+    let t0 = g.started(&v1);
+    g.force("COMPLETED", json!({}));
+    let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &v1, t0 + Duration::minutes(3))).await;
+    assert_eq!(verdicts(&report), ["baking"], "{report:?}");
+
+    // During the bake the alarm fires and recovers before the gate's next run.
+    set_alarm(&g, "ALARM");
+    set_alarm(&g, "OK");
+    let report = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
+    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    let detail = &report.rollouts[0].detail;
+    assert!(detail.contains(&format!("alarm {alarm} went into ALARM at")) && detail.contains("recovered"), "{detail}");
+    // What AWS shows.
+    assert_eq!(g.live(), g.base);
+    assert_eq!(g.state(&v1), "rolled-back");
+    assert!(g.service_tags().contains_key(&format!("rollgate:failed:{digest}")));
+    assert_eq!(g.s.count_calls("DescribeAlarmHistory"), 2, "one per invocation that judged the rollout");
+}
+
+#[tokio::test]
 async fn an_alarm_in_alarm_during_the_bake_rolls_back() {
     let mut g = Gated::new("gate-alarm", &[("rollgate:alarm-prefix", "gate-alarm-")]);
     let alarm = format!("gate-alarm-{}-p99", g.s.name);

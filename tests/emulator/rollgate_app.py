@@ -20,6 +20,7 @@ import os
 import time
 from typing import Any, Callable
 
+import cloudwatch_ext
 import codebuild_ext
 import ecr_ext
 import ecs_ext
@@ -34,6 +35,7 @@ class RollgateApp:
     def __init__(self, moto_app: WSGIApp) -> None:
         ecs_ext.install()
         codebuild_ext.install()
+        cloudwatch_ext.install()
         self.moto_app = moto_app
         self.call_log = CallLog()
         self.cbor_bridge = CborBridge(moto_app)

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -302,6 +303,23 @@ def check_cloudwatch_cbor(emu: Emulator) -> None:
     status, _, body = emu.cbor("DescribeAlarms", None)
     check(status == 200 and len(cbor2.loads(body)["MetricAlarms"]) == 2,
           "cbor DescribeAlarms with empty body")
+
+    # Alarm history (cloudwatch_ext.py): an ALARM that has recovered is still on record.
+    emu.cbor("SetAlarmState", {"AlarmName": "rollgate-web-5xx", "StateValue": "OK", "StateReason": "recovered"})
+    status, _, body = emu.cbor("DescribeAlarmHistory", {"AlarmName": "rollgate-web-5xx",
+                                                        "HistoryItemType": "StateUpdate"})
+    items = cbor2.loads(body)["AlarmHistoryItems"]
+    summaries = [i["HistorySummary"] for i in items]
+    check(status == 200 and summaries == ["Alarm updated from ALARM to OK", "Alarm updated from OK to ALARM"],
+          "cbor DescribeAlarmHistory: state updates, newest first", items)
+    check(json.loads(items[1]["HistoryData"])["newState"]["stateValue"] == "ALARM"
+          and hasattr(items[1]["Timestamp"], "tzinfo"), "cbor DescribeAlarmHistory: HistoryData and Timestamp", items)
+    status, _, body = emu.cbor("DescribeAlarmHistory", {"MaxRecords": 1, "ScanBy": "TimestampAscending"})
+    page = cbor2.loads(body)
+    check(page["AlarmHistoryItems"][0]["HistorySummary"] == "Alarm updated from OK to ALARM" and "NextToken" in page,
+          "cbor DescribeAlarmHistory: pages, oldest first", page)
+    status, _, body = emu.cbor("DescribeAlarmHistory", {"StartDate": datetime.now(timezone.utc) + timedelta(hours=1)})
+    check(cbor2.loads(body)["AlarmHistoryItems"] == [], "cbor DescribeAlarmHistory: StartDate", body)
 
     status, headers, body = emu.cbor("SetAlarmState", {"AlarmName": "missing", "StateValue": "OK",
                                                        "StateReason": "x"})

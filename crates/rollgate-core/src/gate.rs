@@ -327,11 +327,33 @@ pub struct RolloutFacts<'a> {
     pub settings: &'a GateSettings,
     /// Names of alarms currently in ALARM (all of them; the settings pick).
     pub alarms_in_alarm: &'a [String],
+    /// Alarms' entries into ALARM since the rollout started (from their history): an alarm
+    /// that fired and recovered between two gate runs still fails the rollout.
+    pub alarms_entered: &'a [AlarmEntry],
     pub smoke: Option<&'a SmokeOutcome>,
     /// Set when an ECS event said this revision's deployment failed.
     pub reported_failure: Option<&'a str>,
     /// Which model build made the image, when the gate could find out.
     pub lineage: Option<&'a Lineage>,
+}
+
+/// An alarm's entry into ALARM, from its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmEntry {
+    pub alarm: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Since when the gate needs alarm history to judge `service`: the start of the live
+/// revision's deployment, when the service watches alarms and that revision is not its last
+/// known good already (a decided rollout reads no alarms). `None`: no history needed.
+pub fn alarm_window_start(service: &ServiceView) -> Option<DateTime<Utc>> {
+    let live = service.task_definition.as_ref()?;
+    if service.tags.get(keys::LAST_GOOD) == Some(&live.to_string()) {
+        return None;
+    }
+    GateSettings::from_tags(&service.tags).ok().filter(GateSettings::watches_alarms)?;
+    service.deployment_of(live)?.created_at
 }
 
 /// Model lineage: the build that made the image, and the model version it baked in.
@@ -498,9 +520,25 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     if bad.len() > f.settings.max_bad_tasks as usize {
         return fail(f, describe_bad_tasks(&bad));
     }
+    let phase = if state == RolloutState::Baking { "the bake" } else { "the rollout" };
     if let Some(alarm) = f.alarms_in_alarm.iter().find(|a| f.settings.watches(a)) {
-        let phase = if state == RolloutState::Baking { "the bake" } else { "the rollout" };
         return fail(f, format!("alarm {alarm} is in ALARM during {phase}"));
+    }
+    let started = deployment.and_then(|d| d.created_at);
+    if let Some(entry) = f
+        .alarms_entered
+        .iter()
+        .filter(|e| f.settings.watches(&e.alarm) && started.is_some_and(|s| e.at >= s))
+        .min_by_key(|e| e.at)
+    {
+        return fail(
+            f,
+            format!(
+                "alarm {} went into ALARM at {} during {phase}; it has recovered since",
+                entry.alarm,
+                format_time(entry.at)
+            ),
+        );
     }
     let Some(d) = deployment else {
         return Verdict::Wait(format!("ECS shows no deployment of {} yet", rev.revision()));

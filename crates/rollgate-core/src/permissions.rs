@@ -29,6 +29,7 @@ pub const HEALTH_GATE: &[&str] = &[
     "ecs:TagResource",
     "ecs:UpdateService",
     "cloudwatch:DescribeAlarms",
+    "cloudwatch:DescribeAlarmHistory",
     "events:PutEvents",
     "codebuild:ListBuildsForProject",
     "codebuild:BatchGetBuilds",

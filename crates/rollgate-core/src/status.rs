@@ -132,6 +132,7 @@ pub fn plan_manual_rollback(
         revision: live,
         settings: &Default::default(),
         alarms_in_alarm: &[],
+        alarms_entered: &[],
         smoke: None,
         reported_failure: None,
         lineage: None,

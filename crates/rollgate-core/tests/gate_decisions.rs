@@ -4,8 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 use rollgate_core::duration::Seconds;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    GateSettings, NotificationKind, Resolution, RolledBackBy, RolloutFacts, RolloutState, SmokeOutcome, SmokeTest,
-    StopCause, Verdict, describe_bad_tasks, evaluate, plan,
+    AlarmEntry, GateSettings, NotificationKind, Resolution, RolledBackBy, RolloutFacts, RolloutState, SmokeOutcome,
+    SmokeTest, StopCause, Verdict, describe_bad_tasks, evaluate, plan,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
@@ -106,6 +106,7 @@ struct World {
     revision: TaskDefSummary,
     settings: GateSettings,
     alarms: Vec<String>,
+    entered: Vec<AlarmEntry>,
     smoke: Option<SmokeOutcome>,
     reported_failure: Option<String>,
     now: DateTime<Utc>,
@@ -145,6 +146,7 @@ impl World {
             revision,
             settings: GateSettings::default(),
             alarms: vec![],
+            entered: vec![],
             smoke: None,
             reported_failure: None,
             now: t("2026-11-28T10:01:00Z"),
@@ -158,6 +160,7 @@ impl World {
             revision: &self.revision,
             settings: &self.settings,
             alarms_in_alarm: &self.alarms,
+            alarms_entered: &self.entered,
             smoke: self.smoke.as_ref(),
             reported_failure: self.reported_failure.as_deref(),
             lineage: None,
@@ -381,6 +384,47 @@ fn watched_alarms_fail_the_rollout_and_the_bake() {
     w.settings.alarm_prefix = None;
     w.settings.alarms = vec!["sentiment-p99-latency".into()];
     assert_eq!(reason(&w.verdict()), "alarm sentiment-p99-latency is in ALARM during the bake");
+}
+
+#[test]
+fn an_alarm_that_fired_and_recovered_during_the_rollout_still_fails_it() {
+    // The deployment started at T0 (10:00); the alarm is OK again when the gate looks.
+    let entry = |alarm: &str, at: &str| AlarmEntry { alarm: alarm.into(), at: t(at) };
+    let mut w =
+        World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 2).at(7);
+    w.settings.bake = Seconds(600);
+    w.settings.alarms = vec!["sentiment-5xx".into()];
+    w.entered = vec![entry("sentiment-5xx", "2026-11-28T09:58:00Z"), entry("other-5xx", "2026-11-28T10:03:00Z")];
+    assert!(
+        matches!(w.verdict(), Verdict::Wait(_)),
+        "fired before the rollout started, or an alarm it does not watch: {:?}",
+        w.verdict()
+    );
+    w.entered.push(entry("sentiment-5xx", "2026-11-28T10:06:30Z"));
+    w.entered.push(entry("sentiment-5xx", "2026-11-28T10:04:10Z"));
+    assert_eq!(
+        reason(&w.verdict()),
+        "alarm sentiment-5xx went into ALARM at 2026-11-28T10:04:10Z during the bake; it has recovered since",
+        "the first entry since the start is named"
+    );
+    assert!(rolled_back_to(&w.verdict()).is_some());
+    // Still in ALARM: the current state is what is reported.
+    w.alarms = vec!["sentiment-5xx".into()];
+    assert_eq!(reason(&w.verdict()), "alarm sentiment-5xx is in ALARM during the bake");
+}
+
+#[test]
+fn alarm_history_is_needed_only_for_an_undecided_live_rollout_that_watches_alarms() {
+    use rollgate_core::gate::alarm_window_start;
+    let mut w = World::new();
+    assert_eq!(alarm_window_start(&w.service), None, "the service watches no alarms");
+    w.service.tags.insert(keys::ALARMS.into(), "sentiment-5xx".into());
+    assert_eq!(alarm_window_start(&w.service), Some(t(T0)), "from the start of the live revision's deployment");
+    w.service.tags.insert(keys::LAST_GOOD.into(), rev(3).to_string());
+    assert_eq!(alarm_window_start(&w.service), None, "the live revision is the last known good");
+    w.service.tags.insert(keys::LAST_GOOD.into(), rev(2).to_string());
+    w.service.tags.insert(keys::DEADLINE.into(), "soon".into());
+    assert_eq!(alarm_window_start(&w.service), None, "broken settings: the gate reports them instead");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! for a verdict, then carry out its plan (roll back, record, notify).
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
+use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
@@ -17,8 +19,8 @@ use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    GateSettings, Lineage, Resolution, RolloutFacts, RolloutState, StopCause, Verdict, adopt_known_good, bad_tasks,
-    evaluate, plan,
+    AlarmEntry, GateSettings, Lineage, Resolution, RolloutFacts, RolloutState, StopCause, Verdict, adopt_known_good,
+    alarm_window_start, bad_tasks, evaluate, plan,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
@@ -114,6 +116,10 @@ mod delegate {
         async fn alarms_in_alarm(&self) -> Result<Vec<String>, AwsError> {
             self.cloudwatch.alarms_in_alarm().await
         }
+
+        async fn alarms_entered(&self, since: DateTime<Utc>) -> Result<Vec<AlarmEntry>, AwsError> {
+            self.cloudwatch.alarms_entered(since).await
+        }
     }
 
     impl<E: Sync, C: Sync, N: Notifier + Sync, P: Sync, B: Sync> Notifier for Clients<E, C, N, P, B> {
@@ -162,7 +168,15 @@ pub async fn handle_within<A: GateApi>(
         error!(reason = %e, decision = "rejected", "malformed event; nothing written");
         FunctionError::non_retryable(e)
     })?;
-    let gate = Gate { aws, config, now: trigger.envelope().time, alarms: OnceCell::new(), budget };
+    let gate = Gate {
+        aws,
+        config,
+        now: trigger.envelope().time,
+        alarms: OnceCell::new(),
+        alarm_window: OnceLock::new(),
+        entered: OnceCell::new(),
+        budget,
+    };
     let mut report = GateReport { event_id: trigger.envelope().id.clone(), ..GateReport::default() };
     match trigger {
         GateTrigger::Ignored { reason, .. } => {
@@ -176,6 +190,7 @@ pub async fn handle_within<A: GateApi>(
             match gate.opted_in(&service).await {
                 Ok(Ok(view)) => {
                     let failure = Reported { deployment_id: &deployment_id, reason: reported.as_deref() };
+                    gate.set_alarm_window([&view]);
                     gate.service(&view, &failure, &mut report).await;
                 }
                 Ok(Err(reason)) => report.ignored = Some(reason),
@@ -189,7 +204,10 @@ pub async fn handle_within<A: GateApi>(
                 return Ok(logged(report));
             };
             match gate.opted_in(&service).await {
-                Ok(Ok(view)) => gate.task_stopped(&view, &task_definition, &task_id, &cause, &mut report).await,
+                Ok(Ok(view)) => {
+                    gate.set_alarm_window([&view]);
+                    gate.task_stopped(&view, &task_definition, &task_id, &cause, &mut report).await;
+                }
                 Ok(Err(reason)) => report.ignored = Some(reason),
                 Err(e) => report.failures.push(failure(&service, e)),
             }
@@ -243,9 +261,14 @@ impl Reported<'_> {
 struct Gate<'a, A> {
     aws: &'a A,
     config: &'a GateConfig,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
     /// Read once per invocation, and only if a service watches alarms.
     alarms: OnceCell<Vec<String>>,
+    /// Since when alarm history is needed: the earliest start of a rollout this invocation may
+    /// judge against alarms (`alarm_window_start`), set once the services are known.
+    alarm_window: OnceLock<Option<DateTime<Utc>>>,
+    /// Entries into ALARM since `alarm_window`: read once per invocation, when needed.
+    entered: OnceCell<Vec<AlarmEntry>>,
     budget: Budget,
 }
 
@@ -287,6 +310,7 @@ impl<A: GateApi> Gate<'_, A> {
                 }
             }
         }
+        self.set_alarm_window(&services);
         let results: Vec<GateReport> = stream::iter(&services)
             .map(|service| async move {
                 let mut part = GateReport::default();
@@ -429,7 +453,7 @@ impl<A: GateApi> Gate<'_, A> {
         if !RolloutState::worth_evaluating(service, &snapshot.summary) {
             return; // not rollgate's, or already decided: nothing to read, nothing to write
         }
-        let alarms = match self.alarms_for(settings).await {
+        let (alarms, entered) = match self.alarms_for(settings).await {
             Ok(a) => a,
             Err(e) => return report.failures.push(failure(&service.arn, e)),
         };
@@ -444,6 +468,7 @@ impl<A: GateApi> Gate<'_, A> {
             revision: &snapshot.summary,
             settings,
             alarms_in_alarm: alarms,
+            alarms_entered: entered,
             smoke: smoke.as_ref(),
             reported_failure,
             lineage: lineage.as_ref(),
@@ -484,11 +509,26 @@ impl<A: GateApi> Gate<'_, A> {
         }
     }
 
-    async fn alarms_for(&self, settings: &GateSettings) -> Result<&[String], AwsError> {
+    /// Records since when this invocation needs alarm history: the earliest alarm window of
+    /// the services it is about to judge.
+    fn set_alarm_window<'s>(&self, services: impl IntoIterator<Item = &'s ServiceView>) {
+        let earliest = services.into_iter().filter_map(alarm_window_start).min();
+        let _ = self.alarm_window.set(earliest);
+    }
+
+    /// The alarms now in ALARM and the entries into ALARM since the alarm window opened: one
+    /// `DescribeAlarms` and at most one `DescribeAlarmHistory` per invocation, and none unless
+    /// the service watches alarms.
+    async fn alarms_for(&self, settings: &GateSettings) -> Result<(&[String], &[AlarmEntry]), AwsError> {
         if !settings.watches_alarms() {
-            return Ok(&[]);
+            return Ok((&[], &[]));
         }
-        self.alarms.get_or_try_init(|| self.aws.alarms_in_alarm()).await.map(Vec::as_slice)
+        let now = self.alarms.get_or_try_init(|| self.aws.alarms_in_alarm()).await?;
+        let entered = match self.alarm_window.get().copied().flatten() {
+            Some(since) => self.entered.get_or_try_init(|| self.aws.alarms_entered(since)).await?.as_slice(),
+            None => &[],
+        };
+        Ok((now, entered))
     }
 }
 

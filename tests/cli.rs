@@ -367,7 +367,7 @@ async fn status_shows_the_history_and_rollback_is_recorded_in_the_ledger() {
     assert!(service_tags.keys().any(|k| k.starts_with("rollgate:failed:sha256:")), "{service_tags:?}");
     // The target is the last known good from now on: a later failure never goes back to v2.
     assert_eq!(service_tags["rollgate:last-good"], json!(initial));
-    assert_eq!(c.writes()[before..], ["UpdateService", "TagResource", "PutEvents", "TagResource"]);
+    assert_eq!(c.writes()[before..], ["TagResource", "UpdateService", "PutEvents", "TagResource"]);
 
     // Rolling back to a revision that was never verified is refused, and writes nothing.
     let before = c.writes().len();

@@ -531,9 +531,18 @@ fn env_number(name: &str) -> Option<u64> {
 async fn a_thousand_events_with_faults_keep_every_invariant() {
     let seed = env_number("ROLLGATE_STORM_SEED").unwrap_or(SEED);
     let events = env_number("ROLLGATE_STORM_EVENTS").map_or(EVENTS, |n| n as usize);
+    // ROLLGATE_STORM_TRACE=1: the functions' logs (text) and a line per step, to replay a
+    // violation's history (a seed replays exactly).
+    let trace = std::env::var("ROLLGATE_STORM_TRACE").is_ok_and(|v| v == "1");
+    if trace {
+        rollgate_lambda::telemetry::init();
+    }
     let mut storm = Storm::new(seed).await;
     let mut rng = Rng(seed);
     for i in 0..events {
+        if trace {
+            println!("storm: step {i} at {}", storm.clock.text(i));
+        }
         storm.step(&mut rng, i).await;
         storm.check(i, i % FULL_CHECK_EVERY == 0 || i + 1 == events);
         if i % 100 == 99 {

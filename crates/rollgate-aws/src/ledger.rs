@@ -8,8 +8,8 @@ use crate::AwsError;
 use crate::ecs::{ResourceTagger, ServiceUpdater};
 use crate::events::Notifier;
 
-/// Carries out `plan` in [`GatePlan`]'s order: the rollback, the service's tags when they
-/// guard deploys, the notification, the revision's state (the commit point: a retry redoes
+/// Carries out `plan` in [`GatePlan`]'s order: a failure's record on the service, the
+/// rollback, the notification, the revision's state (the commit point: a retry redoes
 /// everything before it), and the service's last known good when it points at the revision.
 pub async fn carry_out<E, N>(
     ecs: &E,
@@ -22,11 +22,11 @@ where
     E: ServiceUpdater + ResourceTagger,
     N: Notifier,
 {
-    if let Some(to) = &plan.roll_back_to {
-        ecs.update_service(service, to).await?;
-    }
     if plan.service_tags_at == ServiceTagsAt::BeforeRevision {
         ecs.tag_resource(service.as_str(), &plan.tag_service).await?;
+    }
+    if let Some(to) = &plan.roll_back_to {
+        ecs.update_service(service, to).await?;
     }
     if let Some(n) = plan.notification {
         notifier.publish(&[n.outgoing()]).await?;
@@ -135,11 +135,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failure_rolls_back_then_marks_the_service_then_the_revision() {
+    async fn a_failure_is_recorded_then_rolled_back_then_the_revision_marked() {
         let prior = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:2";
         let (writes, ok) = run(plan(ServiceTagsAt::BeforeRevision, Some(prior)), None).await;
         assert!(ok);
-        assert_eq!(writes, ["update api:2", "tag service rollgate:high-water", "tag revision rollgate:state"]);
+        assert_eq!(writes, ["tag service rollgate:high-water", "update api:2", "tag revision rollgate:state"]);
         // Any write failing stops the rest, so the revision's final state is never written
         // before what it relies on.
         for fail_at in 0..3 {

@@ -494,13 +494,19 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
         format!("ECS deployment failed: {reason}")
     };
 
+    // A failure is recorded on the service before anything else is done about it, so a
+    // failure that is recorded but not final was decided by an invocation that did not finish.
+    let recorded = RevisionRecord::from_tags(&f.revision.tags)
+        .ok()
+        .flatten()
+        .is_some_and(|r| f.service.tags.contains_key(&format!("{}{}", keys::FAILED_PREFIX, r.digest)));
+    if live && recorded {
+        // Its rollback did not land (or its answer was lost and it did not): roll back now.
+        return fail(f, format!("{} was recorded as failed; finishing its rollback", rev.revision()));
+    }
     if !live {
         // The failure was recorded on the service but the revision's state was not (its
         // invocation failed midway): finish the ledger.
-        let recorded = RevisionRecord::from_tags(&f.revision.tags)
-            .ok()
-            .flatten()
-            .is_some_and(|r| f.service.tags.contains_key(&format!("{}{}", keys::FAILED_PREFIX, r.digest)));
         if recorded {
             return Verdict::Failed {
                 reason: "the failure was recorded on the service; completing the ledger".to_owned(),
@@ -653,9 +659,11 @@ pub fn describe_bad_tasks(bad: &[StopCause]) -> String {
 }
 
 /// The writes that carry out a verdict, in the order the handler performs them:
-/// 1. the rollback: if a later write fails, a retry sees the service already moved and
-///    records the failure without a second rollback;
-/// 2. the service's tags, when [`ServiceTagsAt::BeforeRevision`];
+/// 1. the service's tags, when [`ServiceTagsAt::BeforeRevision`]: a failure is recorded
+///    (`rollgate:failed:<digest>`, the high-water mark) before anything is done about it, so
+///    a retry knows the verdict whatever happened next;
+/// 2. the rollback: a retry that finds the failure recorded finishes it, or, when the
+///    service already moved (the answer was lost), records it without a second rollback;
 /// 3. the notification;
 /// 4. the revision's tags: its state is the commit point, since the gate stops judging a
 ///    revision whose state is final, so whatever comes before it is redone by a retry;
@@ -675,8 +683,8 @@ pub struct GatePlan {
 /// Where a plan's service tags go relative to its revision tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ServiceTagsAt {
-    /// Failures: the failed-digest mark and the high-water mark guard deploys, so they are
-    /// written before the revision's final state (a retry redoes them until it is written).
+    /// Failures: the failed-digest mark and the high-water mark record the verdict and guard
+    /// deploys, so they are written first, before the rollback and the revision's final state.
     #[default]
     BeforeRevision,
     /// A healthy verdict: the service's last known good points at the revision only once the

@@ -637,3 +637,20 @@ fn a_failure_recorded_on_the_service_but_not_on_the_revision_is_completed() {
     assert_eq!(p.roll_back_to, None, "no second rollback");
     assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
 }
+
+#[test]
+fn a_failure_recorded_before_its_rollback_landed_is_rolled_back_on_the_next_run() {
+    // The failed-digest tag was written, then UpdateService failed: revision 3 is still live.
+    let mut w = World::new().state("verifying");
+    w.service.tags.insert(format!("{}{D3}", keys::FAILED_PREFIX), "2026-11-28T10:05:00Z".into());
+    match w.verdict() {
+        Verdict::Failed { resolution: Resolution::RollBack { to }, reason } => {
+            assert_eq!(to, rev(2), "to the last known good");
+            assert!(reason.contains("recorded as failed; finishing its rollback"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Whatever the signals say now: the verdict was already reached.
+    let w = w.rollout("COMPLETED", 2);
+    assert!(matches!(w.verdict(), Verdict::Failed { resolution: Resolution::RollBack { .. }, .. }));
+}

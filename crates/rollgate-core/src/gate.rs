@@ -402,7 +402,11 @@ pub enum Resolution {
     RollBack {
         to: TaskDefArn,
     },
+    /// ECS's circuit breaker already rolled back: record it, no second rollback.
     AlreadyRolledBack,
+    /// An earlier run of the gate rolled back and recorded the failure, then did not finish
+    /// (its invocation failed, or the rollback's answer was lost): complete the ledger.
+    Finished,
     /// No known good revision: the service is left as it is.
     NoTarget,
 }
@@ -508,9 +512,11 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
         // The failure was recorded on the service but the revision's state was not (its
         // invocation failed midway): finish the ledger.
         if recorded {
+            // ECS's own failed deployment says its circuit breaker did it; otherwise the
+            // recording run rolled back itself.
             return Verdict::Failed {
                 reason: "the failure was recorded on the service; completing the ledger".to_owned(),
-                resolution: Resolution::AlreadyRolledBack,
+                resolution: if ecs_failed { Resolution::AlreadyRolledBack } else { Resolution::Finished },
             };
         }
         return if ecs_failed || f.reported_failure.is_some() {
@@ -753,13 +759,18 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 Resolution::AlreadyRolledBack => {
                     (RolloutState::RolledBack, None, NotificationKind::RolledBack, Some(RolledBackBy::Ecs))
                 }
+                Resolution::Finished => {
+                    (RolloutState::RolledBack, None, NotificationKind::RolledBack, Some(RolledBackBy::Rollgate))
+                }
                 Resolution::NoTarget => (RolloutState::Failed, None, NotificationKind::Failed, None),
             };
             let mut tag_revision = state_tags(state);
             tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
             tag_revision.push((keys::REASON.to_owned(), sanitize_tag_value(reason)));
             let back_to = roll_back_to.clone().or_else(|| {
-                matches!(resolution, Resolution::AlreadyRolledBack).then(|| f.service.task_definition.clone()).flatten()
+                matches!(resolution, Resolution::AlreadyRolledBack | Resolution::Finished)
+                    .then(|| f.service.task_definition.clone())
+                    .flatten()
             });
             GatePlan {
                 notification: notify(kind, Some(reason.clone()), back_to.as_ref(), by),

@@ -289,6 +289,7 @@ fn rollout_lifecycle_table() {
             Verdict::Superseded => "superseded".to_owned(),
             Verdict::Failed { resolution: Resolution::RollBack { .. }, .. } => "rollback".to_owned(),
             Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. } => "already".to_owned(),
+            Verdict::Failed { resolution: Resolution::Finished, .. } => "finished".to_owned(),
             Verdict::Failed { resolution: Resolution::NoTarget, .. } => "no-target".to_owned(),
         };
         assert_eq!(got, want, "{name}: {v:?}");
@@ -632,10 +633,18 @@ fn a_failure_recorded_on_the_service_but_not_on_the_revision_is_completed() {
     w.service.task_definition = Some(rev(2));
     w.service.tags.insert(format!("{}{D3}", keys::FAILED_PREFIX), "2026-11-28T10:05:00Z".into());
     let v = w.verdict();
-    assert!(matches!(v, Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. }), "{v:?}");
+    assert!(matches!(v, Verdict::Failed { resolution: Resolution::Finished, .. }), "{v:?}");
     let p = plan(&w.facts(), &v);
     assert_eq!(p.roll_back_to, None, "no second rollback");
     assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
+    let n = p.notification.unwrap();
+    assert_eq!(n.rolled_back_by, Some(RolledBackBy::Rollgate), "the recording run rolled back");
+    assert_eq!(n.rolled_back_to, Some(rev(2).to_string()));
+    // ECS failed the deployment (its circuit breaker rolled back): said so.
+    let w = w.rollout("FAILED", 0);
+    let v = w.verdict();
+    assert!(matches!(v, Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. }), "{v:?}");
+    assert_eq!(plan(&w.facts(), &v).notification.unwrap().rolled_back_by, Some(RolledBackBy::Ecs));
 }
 
 #[test]

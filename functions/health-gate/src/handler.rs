@@ -551,6 +551,11 @@ fn outcome(service: &ServiceView, revision: &TaskDefArn, verdict: &Verdict) -> O
                 format!("{reason} (ECS's circuit breaker already rolled back)"),
                 service.task_definition.as_ref().map(ToString::to_string),
             ),
+            Resolution::Finished => (
+                "rolled-back".to_owned(),
+                format!("{reason} (an earlier run rolled back)"),
+                service.task_definition.as_ref().map(ToString::to_string),
+            ),
             Resolution::NoTarget => (
                 "failed".to_owned(),
                 format!("{reason}; no known good revision to roll back to, the service is left as it is"),

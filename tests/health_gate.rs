@@ -94,6 +94,25 @@ impl Gated {
         self.s.describe_service(&self.cluster, "api")
     }
 
+    /// A CloudWatch metric alarm named `name`, in state OK.
+    fn put_alarm(&self, name: &str) {
+        self.s.boto(
+            "cloudwatch",
+            "put_metric_alarm",
+            json!({"AlarmName": name, "MetricName": "HTTPCode_Target_5XX_Count", "Namespace": "AWS/ApplicationELB",
+                   "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 5.0,
+                   "ComparisonOperator": "GreaterThanThreshold"}),
+        );
+    }
+
+    fn set_alarm(&self, name: &str, state: &str) {
+        self.s.boto(
+            "cloudwatch",
+            "set_alarm_state",
+            json!({"AlarmName": name, "StateValue": state, "StateReason": "5xx burst"}),
+        );
+    }
+
     fn live(&self) -> String {
         self.service()["taskDefinition"].as_str().unwrap().to_owned()
     }
@@ -265,28 +284,15 @@ async fn a_healthy_verdict_whose_last_write_failed_is_finished_by_the_next_run()
 async fn an_alarm_that_fired_and_recovered_between_two_gate_runs_rolls_back() {
     let mut g = Gated::new("gate-flap", &[("rollgate:bake", "10m")]);
     let alarm = format!("{}-5xx", g.s.name);
-    let set_alarm = |g: &Gated, state: &str| {
-        g.s.boto(
-            "cloudwatch",
-            "set_alarm_state",
-            json!({"AlarmName": alarm, "StateValue": state, "StateReason": "5xx burst"}),
-        );
-    };
-    g.s.boto(
-        "cloudwatch",
-        "put_metric_alarm",
-        json!({"AlarmName": alarm, "MetricName": "HTTPCode_Target_5XX_Count", "Namespace": "AWS/ApplicationELB",
-               "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 5.0,
-               "ComparisonOperator": "GreaterThanThreshold"}),
-    );
+    g.put_alarm(&alarm);
     g.s.boto(
         "ecs",
         "tag_resource",
         json!({"resourceArn": g.service_arn, "tags": [{"key": "rollgate:alarms", "value": alarm}]}),
     );
     // A burst before the rollout started is not the new image's doing.
-    set_alarm(&g, "ALARM");
-    set_alarm(&g, "OK");
+    g.set_alarm(&alarm, "ALARM");
+    g.set_alarm(&alarm, "OK");
     let (digest, v1, _) = g.deploy("v1").await;
     let t0 = g.started(&v1);
     g.force("COMPLETED", json!({}));
@@ -294,8 +300,8 @@ async fn an_alarm_that_fired_and_recovered_between_two_gate_runs_rolls_back() {
     assert_eq!(verdicts(&report), ["baking"], "{report:?}");
 
     // During the bake the alarm fires and recovers before the gate's next run.
-    set_alarm(&g, "ALARM");
-    set_alarm(&g, "OK");
+    g.set_alarm(&alarm, "ALARM");
+    g.set_alarm(&alarm, "OK");
     let report = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
     assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
     let detail = &report.rollouts[0].detail;
@@ -311,24 +317,14 @@ async fn an_alarm_that_fired_and_recovered_between_two_gate_runs_rolls_back() {
 async fn an_alarm_in_alarm_during_the_bake_rolls_back() {
     let mut g = Gated::new("gate-alarm", &[("rollgate:alarm-prefix", "gate-alarm-")]);
     let alarm = format!("gate-alarm-{}-p99", g.s.name);
-    g.s.boto(
-        "cloudwatch",
-        "put_metric_alarm",
-        json!({"AlarmName": alarm, "MetricName": "TargetResponseTime", "Namespace": "AWS/ApplicationELB",
-               "Statistic": "Average", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
-               "ComparisonOperator": "GreaterThanThreshold"}),
-    );
+    g.put_alarm(&alarm);
     let (_, v1, _) = g.deploy("v1").await;
     let t0 = g.started(&v1);
     g.force("COMPLETED", json!({}));
     let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &v1, t0 + Duration::minutes(3))).await;
     assert_eq!(verdicts(&report), ["baking"], "{report:?}");
 
-    g.s.boto(
-        "cloudwatch",
-        "set_alarm_state",
-        json!({"AlarmName": alarm, "StateValue": "ALARM", "StateReason": "p99 > 1s"}),
-    );
+    g.set_alarm(&alarm, "ALARM");
     let report = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
     assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
     assert!(report.rollouts[0].detail.contains(&format!("alarm {alarm} is in ALARM during the bake")), "{report:?}");

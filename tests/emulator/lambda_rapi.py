@@ -517,11 +517,13 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM/SIGHUP via _raise_interrupt
         report["runner_error"] = f"runner interrupted by {error or 'SIGINT'}"
     finally:
-        runtime.close()  # release any /next long-poll
+        # Stop the binary before releasing its /next long-poll: Lambda never answers /next
+        # without an event, and lambda_runtime panics on such an answer (a panic in the logs).
         if child is not None:
             report["peak_rss_kb"] = child.peak_rss_kb()  # benchmark-only: read before the stop
             report["terminated"] = child.stop()
             report["exit_code"] = child.exit_code
+        runtime.close()  # release the /next handler thread, its client gone
         server.shutdown()
         server.server_close()
         log_file.close()

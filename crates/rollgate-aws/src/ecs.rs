@@ -215,11 +215,7 @@ impl TaskDefinitions for Ecs {
                 c
             })
             .collect();
-        let marker: Vec<(String, String)> = tags
-            .iter()
-            .filter(|(k, _)| k == rollgate_core::ledger::keys::SERVICE || k == rollgate_core::ledger::keys::DIGEST)
-            .cloned()
-            .collect();
+        let marker = rollgate_core::ledger::rollout_marker(tags);
         let marker = marker.as_slice();
         let tags = to_sdk_tags(tags);
         // Every field RegisterTaskDefinition accepts, copied from the base revision.
@@ -283,9 +279,9 @@ impl TaskDefinitions for Ecs {
 }
 
 impl Ecs {
-    /// A recent revision of `family` carrying `marker` (the ledger's event id and digest).
+    /// A recent revision of `family` carrying `marker` (the rollout's service and digest).
     async fn find_registered(&self, family: &str, marker: &[(String, String)]) -> Result<Option<TaskDefArn>, AwsError> {
-        if marker.is_empty() {
+        if marker.len() != rollgate_core::ledger::ROLLOUT_MARKER.len() {
             return Ok(None);
         }
         let recent = self
@@ -305,7 +301,7 @@ impl Ecs {
                 continue;
             }
             let snapshot = self.describe_task_definition(&arn).await?;
-            if marker.iter().all(|(k, v)| snapshot.summary.tags.get(k) == Some(v)) {
+            if rollgate_core::ledger::carries_marker(&snapshot.summary.tags, marker) {
                 return Ok(Some(arn));
             }
         }

@@ -162,6 +162,20 @@ pub fn revision_tags(base: &Tags, record: &RevisionRecord) -> Vec<(String, Strin
         .collect()
 }
 
+/// The ledger keys that identify a rollout: this digest, for this service. A revision carrying
+/// a rollout's marker was registered for it (by this attempt or an earlier, unfinished one).
+pub const ROLLOUT_MARKER: [&str; 2] = [keys::SERVICE, keys::DIGEST];
+
+/// The marker (see [`ROLLOUT_MARKER`]) among a rollout's planned ledger tags.
+pub fn rollout_marker(planned: &[(String, String)]) -> Vec<(String, String)> {
+    planned.iter().filter(|(k, _)| ROLLOUT_MARKER.contains(&k.as_str())).cloned().collect()
+}
+
+/// Whether a revision's `tags` carry the whole `marker` (an empty marker matches nothing).
+pub fn carries_marker(tags: &Tags, marker: &[(String, String)]) -> bool {
+    marker.len() == ROLLOUT_MARKER.len() && marker.iter().all(|(k, v)| tags.get(k) == Some(v))
+}
+
 /// The time format of every timestamp tag: RFC 3339, UTC, whole seconds.
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)

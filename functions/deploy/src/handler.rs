@@ -12,6 +12,7 @@ use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
 use rollgate_core::ecs_event::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
 use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event, parse_envelope};
+use rollgate_core::ledger::{carries_marker, rollout_marker};
 use rollgate_core::reconcile::{RepoImage, missed_push};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
@@ -250,8 +251,9 @@ async fn rollout<A: DeployApi>(
         Ok(Decision::Skip(reason)) => return skipped(push, service, reason),
         Err(e) => return failed(push, service, e.to_string(), ErrorClass::NonRetryable),
     };
-    let registered_before =
-        latest.summary.arn != *current && latest.is_active() && is_this_rollout(&latest.summary.tags, &plan.tags);
+    let registered_before = latest.summary.arn != *current
+        && latest.is_active()
+        && carries_marker(&latest.summary.tags, &rollout_marker(&plan.tags));
     let revision = if registered_before {
         info!(revision = %latest.summary.arn, decision = "reused", "an earlier attempt registered this revision");
         latest.summary.arn.clone()
@@ -279,15 +281,6 @@ async fn rollout<A: DeployApi>(
         service: service.arn.name().to_owned(),
         outcome: Outcome::Deployed { revision: revision.to_string(), previous: plan.base.to_string() },
     }
-}
-
-/// Whether a revision's tags say it runs this digest for this service: an earlier attempt
-/// (this event's, or another delivery's that never finished) registered it.
-fn is_this_rollout(tags: &rollgate_core::service::Tags, planned: &[(String, String)]) -> bool {
-    use rollgate_core::ledger::keys;
-    [keys::DIGEST, keys::SERVICE]
-        .iter()
-        .all(|k| planned.iter().find(|(pk, _)| pk == k).is_some_and(|(_, v)| tags.get(*k) == Some(v)))
 }
 
 /// UpdateService failed after the revision was registered. Either the update landed and only

@@ -47,7 +47,6 @@ import io
 import json
 import os
 import random
-import signal
 import socket
 import struct
 import sys
@@ -62,6 +61,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from calllog import RPC_V2_PATH, operation_name  # noqa: E402
+from serving import serve_until_stopped  # noqa: E402
 from wsgi_util import sigv4_credential  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -664,34 +664,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _stop_at_stdin_eof(stop: threading.Event) -> None:
-    fd = sys.stdin.fileno()
-    while os.read(fd, 65536):
-        pass
-    stop.set()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Binds right away: port 0 yields a real, already bound free port.
     server = FaultProxyServer(args.port, args.upstream, args.seed, args.verbose)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    if args.exit_on_stdin_eof:
-        threading.Thread(target=_stop_at_stdin_eof, args=(stop,), daemon=True).start()
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="serve",
-                               daemon=True)
-    serving.start()
-
-    print(f"{READY_PREFIX} http://{HOST}:{server.server_port}", flush=True)
-    sys.stdout = sys.stderr  # nothing else may reach the ready-line pipe
-
-    stop.wait()
-    server.shutdown()
-    serving.join()
-    server.server_close()
-    return 0
+    return serve_until_stopped(server, f"{READY_PREFIX} http://{HOST}:{server.server_port}", args.exit_on_stdin_eof,
+                               poll_interval=0.1)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,7 @@ os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
-import threading  # noqa: E402
 
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -35,6 +33,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from rollgate_app import RollgateApp  # noqa: E402
+from serving import serve_until_stopped  # noqa: E402
 
 HOST = "127.0.0.1"
 READY_PREFIX = "ROLLGATE_EMULATOR_READY"
@@ -52,14 +51,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _stop_at_stdin_eof(stop: threading.Event) -> None:
-    """Read and discard stdin until EOF, then ask the server to stop."""
-    fd = sys.stdin.fileno()
-    while os.read(fd, 65536):
-        pass
-    stop.set()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # werkzeug logs one line per request; that is noise in test output and,
@@ -73,24 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     port = server.server_port
     os.environ["MOTO_PORT"] = str(port)  # moto builds some self-URLs from it
 
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    if args.exit_on_stdin_eof:
-        threading.Thread(target=_stop_at_stdin_eof, args=(stop,), daemon=True).start()
-    serving = threading.Thread(target=server.serve_forever, name="serve", daemon=True)
-    serving.start()
-
-    print(f"{READY_PREFIX} http://{HOST}:{port}", flush=True)
-    # Anything moto prints later must not land on the pipe the parent read
-    # the ready line from (it may no longer be drained).
-    sys.stdout = sys.stderr
-
-    stop.wait()
-    server.shutdown()
-    serving.join()
-    server.server_close()
-    return 0
+    return serve_until_stopped(server, f"{READY_PREFIX} http://{HOST}:{port}", args.exit_on_stdin_eof)
 
 
 if __name__ == "__main__":

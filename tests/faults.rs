@@ -33,6 +33,13 @@ impl Faulty {
         deploy::handler::handle(&ecs, &config, event).await.unwrap()
     }
 
+    /// Pushes `v1` and returns its digest and its push event.
+    fn push_v1(&self) -> (String, String) {
+        let digest = self.s.push_image(&self.repo, "v1");
+        let event = self.s.push_event(&self.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+        (digest, event)
+    }
+
     fn fault(&self, config: Value) {
         faults().configure(&self.s.access_key, config);
     }
@@ -57,8 +64,7 @@ fn outcome(report: &DeployReport) -> &Outcome {
 #[tokio::test]
 async fn a_failed_update_leaves_no_orphan_and_the_retry_completes_the_rollout() {
     let t = Faulty::new("fault-update");
-    let digest = t.s.push_image(&t.repo, "v1");
-    let event = t.s.push_event(&t.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    let (digest, event) = t.push_v1();
     t.fault(json!({"seed": 1, "operations": {"UpdateService": {"http500": 1.0}}}));
     let report = t.deploy(&event, 1).await;
     assert!(matches!(outcome(&report), Outcome::Failed { error, .. } if error.contains("deregistered")), "{report:?}");
@@ -76,8 +82,7 @@ async fn a_failed_update_leaves_no_orphan_and_the_retry_completes_the_rollout() 
 #[tokio::test]
 async fn an_update_whose_answer_is_lost_is_recognised_as_done() {
     let t = Faulty::new("fault-update-lost");
-    let digest = t.s.push_image(&t.repo, "v1");
-    let event = t.s.push_event(&t.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    let (digest, event) = t.push_v1();
     t.fault(json!({"seed": 2, "operations": {"UpdateService": {"reset_after": 1.0}}}));
     let report = t.deploy(&event, 1).await;
     assert!(matches!(outcome(&report), Outcome::Deployed { .. }), "{report:?}");
@@ -87,8 +92,7 @@ async fn an_update_whose_answer_is_lost_is_recognised_as_done() {
 #[tokio::test]
 async fn a_register_whose_answer_is_lost_is_not_registered_twice() {
     let t = Faulty::new("fault-register-lost");
-    let digest = t.s.push_image(&t.repo, "v1");
-    let event = t.s.push_event(&t.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    let (digest, event) = t.push_v1();
     // The first RegisterTaskDefinition lands but its answer is lost; the next calls go through.
     t.fault(json!({"seed": 3, "operations": {"RegisterTaskDefinition": {"reset_after": 1.0}}, "max_faults": 1}));
     let report = t.deploy(&event, 3).await;
@@ -125,8 +129,7 @@ async fn throttling_and_resets_are_absorbed_by_retries() {
 #[tokio::test]
 async fn a_call_slower_than_its_timeout_is_bounded_and_never_half_done() {
     let t = Faulty::new("fault-slow");
-    let digest = t.s.push_image(&t.repo, "v1");
-    let event = t.s.push_event(&t.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    let (digest, event) = t.push_v1();
     // UpdateService takes effect but answers after 2.5 s: longer than the 2 s attempt timeout.
     t.fault(json!({"seed": 5, "operations": {"UpdateService": {"delay": 1.0, "delay_ms": 2500}}}));
     let report = t.deploy(&event, 1).await;

@@ -159,29 +159,13 @@ impl Gated {
     }
 
     fn deployment_event(&self, name: &str, revision: &str, at: DateTime<Utc>) -> Value {
-        let fixture = match name {
-            "SERVICE_DEPLOYMENT_IN_PROGRESS" => "ecs-deployment-in-progress.json",
-            "SERVICE_DEPLOYMENT_COMPLETED" => "ecs-deployment-completed.json",
-            _ => "ecs-deployment-failed.json",
-        };
-        let mut e = fixture_json(fixture);
-        e["id"] = json!(format!("{}-{name}-{}", self.s.name, at.timestamp()));
-        e["time"] = json!(rfc3339(at));
-        e["resources"] = json!([self.service_arn]);
-        e["detail"]["deploymentId"] = self.deployment(revision)["id"].clone();
-        e
+        let id = format!("{}-{name}-{}", self.s.name, at.timestamp());
+        let deployment = &self.deployment(revision)["id"];
+        self.s.deployment_event(&id, name, &self.service_arn, deployment, &rfc3339(at))
     }
 
     fn task_stopped(&self, fixture: &str, revision: &str, task: u32, at: DateTime<Utc>) -> Value {
-        let mut e = fixture_json(fixture);
-        let task_arn = format!("arn:aws:ecs:us-east-1:123456789012:task/{}/{:032x}", self.cluster, task);
-        e["id"] = json!(format!("{}-task-{task}", self.s.name));
-        e["time"] = json!(rfc3339(at));
-        e["detail"]["clusterArn"] = json!(format!("arn:aws:ecs:us-east-1:123456789012:cluster/{}", self.cluster));
-        e["detail"]["taskArn"] = json!(task_arn);
-        e["detail"]["group"] = json!("service:api");
-        e["detail"]["taskDefinitionArn"] = json!(revision);
-        e
+        self.s.task_stopped_event(fixture, &self.cluster, "api", revision, task.into(), &rfc3339(at))
     }
 
     fn tick(&self, at: DateTime<Utc>) -> Value {
@@ -191,11 +175,21 @@ impl Gated {
         e
     }
 
-    /// Takes `revision` through COMPLETED and the bake; returns when it was declared healthy.
-    async fn make_healthy(&self, revision: &str) -> DateTime<Utc> {
+    /// Completes `revision`'s deployment and reports it COMPLETED three minutes after it
+    /// started: the gate starts the bake. Returns when the deployment started.
+    async fn complete(&self, revision: &str) -> DateTime<Utc> {
         let t0 = self.started(revision);
         self.force("COMPLETED", json!({}));
-        self.gate(&self.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", revision, t0 + Duration::minutes(3))).await;
+        let report = self
+            .gate(&self.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", revision, t0 + Duration::minutes(3)))
+            .await;
+        assert_eq!(verdicts(&report), ["baking"], "{report:?}");
+        t0
+    }
+
+    /// Takes `revision` through COMPLETED and the bake; returns when it was declared healthy.
+    async fn make_healthy(&self, revision: &str) -> DateTime<Utc> {
+        let t0 = self.complete(revision).await;
         let report = self.gate(&self.tick(t0 + Duration::minutes(9))).await;
         assert_eq!(verdicts(&report), ["healthy"], "{report:?}");
         t0 + Duration::minutes(9)
@@ -294,10 +288,7 @@ async fn an_alarm_that_fired_and_recovered_between_two_gate_runs_rolls_back() {
     g.set_alarm(&alarm, "ALARM");
     g.set_alarm(&alarm, "OK");
     let (digest, v1, _) = g.deploy("v1").await;
-    let t0 = g.started(&v1);
-    g.force("COMPLETED", json!({}));
-    let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &v1, t0 + Duration::minutes(3))).await;
-    assert_eq!(verdicts(&report), ["baking"], "{report:?}");
+    let t0 = g.complete(&v1).await;
 
     // During the bake the alarm fires and recovers before the gate's next run.
     g.set_alarm(&alarm, "ALARM");
@@ -319,10 +310,7 @@ async fn an_alarm_in_alarm_during_the_bake_rolls_back() {
     let alarm = format!("gate-alarm-{}-p99", g.s.name);
     g.put_alarm(&alarm);
     let (_, v1, _) = g.deploy("v1").await;
-    let t0 = g.started(&v1);
-    g.force("COMPLETED", json!({}));
-    let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &v1, t0 + Duration::minutes(3))).await;
-    assert_eq!(verdicts(&report), ["baking"], "{report:?}");
+    let t0 = g.complete(&v1).await;
 
     g.set_alarm(&alarm, "ALARM");
     let report = g.gate(&g.tick(t0 + Duration::minutes(5))).await;

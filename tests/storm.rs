@@ -242,18 +242,9 @@ impl Storm {
     fn deployment_event(&self, svc: &Svc, name: &str, step: usize) -> Option<Value> {
         let view = self.service_view(svc);
         let live = view["taskDefinition"].clone();
-        let deployment = view["deployments"].as_array()?.iter().find(|d| d["taskDefinition"] == live)?.clone();
-        let fixture = if name == "SERVICE_DEPLOYMENT_FAILED" {
-            "ecs-deployment-failed.json"
-        } else {
-            "ecs-deployment-completed.json"
-        };
-        let mut e = fixture_json(fixture);
-        e["id"] = json!(format!("{}-{}", self.s.name, self.pushes.len()));
-        e["time"] = json!(self.clock.text(step));
-        e["resources"] = json!([svc.arn]);
-        e["detail"]["deploymentId"] = deployment["id"].clone();
-        Some(e)
+        let deployment = view["deployments"].as_array()?.iter().find(|d| d["taskDefinition"] == live)?;
+        let id = format!("{}-{}", self.s.name, self.pushes.len());
+        Some(self.s.deployment_event(&id, name, &svc.arn, &deployment["id"], &self.clock.text(step)))
     }
 
     async fn step(&mut self, rng: &mut Rng, i: usize) {
@@ -325,15 +316,14 @@ impl Storm {
             78..=84 => {
                 let svc = &self.services[svc_index];
                 let live = self.service_view(svc)["taskDefinition"].as_str().unwrap().to_owned();
-                let mut e = fixture_json("ecs-task-stopped-oom.json");
-                e["id"] = json!(format!("{}-task-{i}", self.s.name));
-                e["time"] = json!(self.clock.text(i));
-                e["detail"]["clusterArn"] =
-                    json!(format!("arn:aws:ecs:us-east-1:123456789012:cluster/{}", svc.cluster));
-                e["detail"]["taskArn"] =
-                    json!(format!("arn:aws:ecs:us-east-1:123456789012:task/{}/{:032x}", svc.cluster, i));
-                e["detail"]["group"] = json!(format!("service:{}", svc.name));
-                e["detail"]["taskDefinitionArn"] = json!(live);
+                let e = self.s.task_stopped_event(
+                    "ecs-task-stopped-oom.json",
+                    &svc.cluster,
+                    svc.name,
+                    &live,
+                    i as u64,
+                    &self.clock.text(i),
+                );
                 self.count("task stops");
                 self.gate(&e).await;
             }

@@ -250,6 +250,52 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// An "ECS Deployment State Change" event from events/ (`SERVICE_DEPLOYMENT_IN_PROGRESS`,
+    /// `_COMPLETED` or `_FAILED`) for the deployment `deployment_id` of `service_arn`.
+    pub fn deployment_event(
+        &self,
+        id: &str,
+        name: &str,
+        service_arn: &str,
+        deployment_id: &Value,
+        time: &str,
+    ) -> Value {
+        let fixture = match name {
+            "SERVICE_DEPLOYMENT_IN_PROGRESS" => "ecs-deployment-in-progress.json",
+            "SERVICE_DEPLOYMENT_COMPLETED" => "ecs-deployment-completed.json",
+            _ => "ecs-deployment-failed.json",
+        };
+        let mut e = fixture_json(fixture);
+        e["id"] = json!(id);
+        e["time"] = json!(time);
+        e["resources"] = json!([service_arn]);
+        e["detail"]["deploymentId"] = deployment_id.clone();
+        e
+    }
+
+    /// A STOPPED "ECS Task State Change" event from the events/ `fixture`, for task number
+    /// `task` of `service` in `cluster`, running `revision`.
+    pub fn task_stopped_event(
+        &self,
+        fixture: &str,
+        cluster: &str,
+        service: &str,
+        revision: &str,
+        task: u64,
+        time: &str,
+    ) -> Value {
+        let mut e = fixture_json(fixture);
+        e["id"] = json!(format!("{}-task-{task}", self.name));
+        e["time"] = json!(time);
+        e["detail"]["clusterArn"] = json!(format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}"));
+        e["detail"]["taskArn"] = json!(format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster}/{task:032x}"));
+        e["detail"]["group"] = json!(format!("service:{service}"));
+        e["detail"]["taskDefinitionArn"] = json!(revision);
+        e
+    }
+}
+
 /// An events/ fixture as JSON.
 pub fn fixture_json(name: &str) -> Value {
     let path = root().join("events").join(name);

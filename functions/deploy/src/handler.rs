@@ -238,13 +238,15 @@ async fn rollout<A: DeployApi>(
         Ok(s) => s,
         Err(e) => return failed(push, service, e.to_string(), e.class()),
     };
+    let live_snapshot;
     let snapshot = if &latest.summary.arn == current {
-        latest.clone()
+        &latest
     } else {
-        match aws.describe_task_definition(current).await {
+        live_snapshot = match aws.describe_task_definition(current).await {
             Ok(s) => s,
             Err(e) => return failed(push, service, e.to_string(), e.class()),
-        }
+        };
+        &live_snapshot
     };
     let plan = match plan_rollout(push, service, opt_in, &snapshot.summary) {
         Ok(Decision::Rollout(plan)) => plan,
@@ -258,7 +260,7 @@ async fn rollout<A: DeployApi>(
         info!(revision = %latest.summary.arn, decision = "reused", "an earlier attempt registered this revision");
         latest.summary.arn.clone()
     } else {
-        match aws.register_copy(&snapshot, &plan.container, &plan.image, &plan.tags).await {
+        match aws.register_copy(snapshot, &plan.container, &plan.image, &plan.tags).await {
             Ok(arn) => arn,
             Err(e) => return failed(push, service, e.to_string(), e.class()),
         }

@@ -8,11 +8,12 @@ use anyhow::{Context, anyhow};
 use rollgate_aws::AwsOptions;
 use rollgate_aws::ecs::{Ecs, ServiceDirectory, TaskDefinitions};
 use rollgate_aws::events::EventBridge;
-use rollgate_aws::infra::{ApplyContext, Infra, Teardown};
+use rollgate_aws::infra::{ApplyContext, Infra};
 use rollgate_aws::ledger::carry_out;
-use rollgate_core::TaskDefArn;
+use rollgate_core::infra::desired::{Env, Kind, Target, desired};
+use rollgate_core::infra::teardown::{TeardownAction, plan_teardown};
 use rollgate_core::infra::AppConfig;
-use rollgate_core::infra::desired::{Env, desired};
+use rollgate_core::{Region, TaskDefArn};
 use rollgate_core::infra::plan::{Change, plan};
 use rollgate_core::service::ServiceView;
 use rollgate_core::status::{history, plan_manual_rollback, rollback_target};
@@ -36,7 +37,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Up => up(&config, &session, cli.output).await,
         Command::Status => status(&config, &session, cli.output).await,
         Command::Rollback { to } => rollback(&config, &session, to.as_deref(), cli.output).await,
-        Command::Down { yes, force } => down(&config, &session, yes, force, cli.output).await,
+        Command::Down { yes, force, delete_iam_roles } => {
+            down(&config, &session, yes, force, delete_iam_roles.as_deref(), cli.output).await
+        }
     }
 }
 
@@ -48,7 +51,7 @@ fn load_config(path: &Path) -> Result<AppConfig, Failure> {
             path.display()
         ))
     })?;
-    AppConfig::parse(&text).map_err(|e| input(anyhow!("{}: {e}", path.display())))
+    AppConfig::parse_file(&text, &path.display().to_string()).map_err(input)
 }
 
 struct Session {
@@ -59,16 +62,47 @@ struct Session {
 }
 
 impl Session {
+    /// Resolves the region and credentials, then asks STS which account they are for. Every
+    /// failure names its real cause: a malformed region, an undefined profile, an endpoint
+    /// that does not answer, credentials AWS refuses.
     async fn connect(cli: &Cli) -> Result<Self, Failure> {
+        if let Some(region) = &cli.region {
+            Region::parse(region).map_err(|_| {
+                input(anyhow!("--region {region:?} is not an AWS region name (such as us-east-1 or eu-west-2)"))
+            })?;
+        }
         let mut options = AwsOptions::from_env().map_err(input)?;
         options.endpoint_url = cli.endpoint_url.clone();
         options.region = cli.region.clone();
         options.profile = cli.profile.clone();
         let sdk = options.load().await;
+        let region = sdk.region().map(ToString::to_string).ok_or_else(|| {
+            input(anyhow!("no AWS region: pass --region, set AWS_REGION, or set a region in your AWS profile"))
+        })?;
+        Region::parse(&region).map_err(|_| {
+            input(anyhow!(
+                "region {region:?} (from AWS_REGION or the profile) is not an AWS region name (such as us-east-1)"
+            ))
+        })?;
+        rollgate_aws::config::check_credentials(&sdk, cli.profile.as_deref()).await.map_err(input)?;
+        let endpoint = cli
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()));
         let infra = Infra::new(&sdk);
-        let env = infra.env().await.map_err(|e| match e {
-            rollgate_aws::AwsError::Config(_) => input(e),
-            _ => aws(anyhow!("{e}; check your AWS credentials (AWS_PROFILE, aws sso login) and region")),
+        let env = infra.env().await.map_err(|e| match (&e, e.code()) {
+            (rollgate_aws::AwsError::Config(_), _) => input(e),
+            (_, Some("DispatchFailure" | "Timeout")) => {
+                let to = endpoint.clone().unwrap_or_else(|| format!("AWS STS in {region}"));
+                aws(anyhow!(
+                    "the endpoint {to} did not answer ({e}); check the address{}",
+                    if endpoint.is_some() { " and that the emulator or endpoint is running" } else { ", the region name and your network" }
+                ))
+            }
+            (_, Some(code)) if code.contains("Token") || code.contains("Signature") || code == "AccessDenied" => aws(
+                anyhow!("AWS refused these credentials ({e}); check AWS_PROFILE or --profile, or run `aws sso login`"),
+            ),
+            _ => aws(anyhow!("{e}")),
         })?;
         Ok(Self { infra, ecs: Ecs::new(&sdk), events: EventBridge::new(&sdk, "default"), env })
     }
@@ -77,7 +111,7 @@ impl Session {
 async fn plan_cmd(config: &AppConfig, s: &Session, format: Format) -> Result<(), Failure> {
     let want = desired(config, &s.env);
     let have = s.infra.observe(&want).await.map_err(aws)?;
-    let plan = plan(&want, &have);
+    let plan = plan(s.env.target(&config.app.name), &want, &have);
     match format {
         Format::Text => print!("{}", plan.render()),
         Format::Json => output::json(&plan)?,
@@ -88,8 +122,9 @@ async fn plan_cmd(config: &AppConfig, s: &Session, format: Format) -> Result<(),
 async fn up(config: &AppConfig, s: &Session, format: Format) -> Result<(), Failure> {
     let want = desired(config, &s.env);
     let have = s.infra.observe(&want).await.map_err(aws)?;
-    let plan = plan(&want, &have);
+    let plan = plan(s.env.target(&config.app.name), &want, &have);
     let total = plan.changes().count();
+    eprintln!("{}", plan.target);
     if total == 0 {
         eprintln!("Nothing to do: all {} resources are up to date.", plan.steps.len());
     }
@@ -127,7 +162,12 @@ async fn service_view(config: &AppConfig, s: &Session) -> Result<ServiceView, Fa
     found
         .into_iter()
         .find(|v| v.status == "ACTIVE")
-        .ok_or_else(|| input(anyhow!("service {name} does not exist in cluster {cluster}; run `rollgate up` first")))
+        .ok_or_else(|| {
+            input(anyhow!(
+                "no service {name} in cluster {cluster} for {}. If the app runs in another region or account, pass --region or --profile; if it was never created, `rollgate plan` shows what `rollgate up` would create here",
+                s.env.target(&config.app.name)
+            ))
+        })
 }
 
 async fn status(config: &AppConfig, s: &Session, format: Format) -> Result<(), Failure> {
@@ -190,50 +230,67 @@ fn revision_arn(text: &str, config: &AppConfig, env: &Env) -> Result<TaskDefArn,
         .map_err(|e| input(anyhow!("--to {text:?}: {e}; write a revision number, family:number or an ARN")))
 }
 
-async fn down(config: &AppConfig, s: &Session, yes: bool, force: bool, format: Format) -> Result<(), Failure> {
+async fn down(
+    config: &AppConfig,
+    s: &Session,
+    yes: bool,
+    force: bool,
+    delete_iam_roles: Option<&str>,
+    format: Format,
+) -> Result<(), Failure> {
     let want = desired(config, &s.env);
+    let have = s.infra.observe(&want).await.map_err(aws)?;
+    // Decided before anything is deleted: what is the app's here, and whether its global
+    // (IAM) roles may go. Nothing of the app here: a refusal, and nothing is deleted.
+    let plan = plan_teardown(s.env.target(&config.app.name), &want, &have, delete_iam_roles).map_err(input)?;
+    eprintln!("Deleting {}", plan.target);
+    for step in &plan.steps {
+        eprintln!("  {:<20} {:<36} {}", step.kind.label(), step.name, step.action);
+    }
     if !yes {
-        confirm(&config.app.name)?;
+        confirm(&plan.target)?;
     }
     let repo = config.repository_name();
-    if !force && let Some(n) = s.infra.image_count(&repo).await.map_err(aws)?.filter(|n| *n > 0) {
+    let deletes_repo = plan.steps.iter().any(|st| st.kind == Kind::Repository && st.action == TeardownAction::Delete);
+    if deletes_repo
+        && !force
+        && let Some(n) = s.infra.image_count(&repo).await.map_err(aws)?.filter(|n| *n > 0)
+    {
         return Err(input(anyhow!(
             "repository {repo} holds {n} images; pass --force to delete it with its images, or delete them first"
         )));
     }
-    let have = s.infra.observe(&want).await.map_err(aws)?;
     let mut results = Vec::new();
-    for r in want.iter().rev() {
-        eprint!("deleting {} {} ... ", r.kind.label(), r.name);
+    for step in &plan.steps {
+        eprint!("deleting {} {} ... ", step.kind.label(), step.name);
         let _ = std::io::stderr().flush();
-        let outcome = s.infra.destroy(r, &config.app.name, &have).await.map_err(|e| {
+        s.infra.teardown(step, &config.app.name).await.map_err(|e| {
             eprintln!("failed");
-            aws(anyhow!("deleting {} {}: {e}", r.kind.label(), r.name))
+            aws(anyhow!("deleting {} {}: {e}", step.kind.label(), step.name))
         })?;
         eprintln!(
             "{}",
-            match outcome {
-                Teardown::Deleted => "deleted",
-                Teardown::Missing => "not there",
-                Teardown::NotOurs => "left alone: not tagged as this app's",
+            match &step.action {
+                TeardownAction::Delete => "deleted".to_owned(),
+                other => other.to_string(),
             }
         );
-        results.push(serde_json::json!({"kind": r.kind, "name": r.name, "outcome": outcome}));
+        results.push(step);
     }
     if format == Format::Json {
-        output::json(&results)?;
+        output::json(&serde_json::json!({"target": plan.target, "steps": results}))?;
     }
     Ok(())
 }
 
-/// Asks on the terminal; refuses (exit 2) when there is none to ask.
-fn confirm(app: &str) -> Result<(), Failure> {
+/// Asks on the terminal; refuses (exit 2) when there is none to ask. The question names the
+/// account and the region, so a wrong profile or region is seen before anything is deleted.
+fn confirm(target: &Target) -> Result<(), Failure> {
+    let app = &target.app;
     if !std::io::stdin().is_terminal() {
-        return Err(input(anyhow!(
-            "`down` deletes the {app} infrastructure: pass --yes to confirm without a terminal"
-        )));
+        return Err(input(anyhow!("`down` deletes {target}: pass --yes to confirm without a terminal")));
     }
-    eprint!("Delete every resource rollgate created for {app}? Type the app name to confirm: ");
+    eprint!("Delete the resources above, of {target}? Type the app name to confirm: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).context("reading the confirmation").map_err(input)?;

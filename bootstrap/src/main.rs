@@ -2,6 +2,8 @@
 //! and rolls back by hand. Glue over rollgate-core (config, plans) and rollgate-aws.
 //!
 //! Exit codes: 0 success, 1 AWS failure, 2 bad input (arguments, rollgate.toml, refusals).
+//! With `--output json`, a failure is also printed on stdout as
+//! `{"error": {"kind": "bad-input" | "aws", "message": "...", "exit_code": 1 | 2}}`.
 
 mod commands;
 mod output;
@@ -20,7 +22,8 @@ struct Cli {
     /// Output format.
     #[arg(long, short, global = true, value_enum, default_value_t = Format::Text)]
     output: Format,
-    /// AWS profile (else AWS_PROFILE, else the default chain).
+    /// AWS profile: its credentials win over AWS_ACCESS_KEY_ID, as with `aws --profile`.
+    /// Without it: AWS_ACCESS_KEY_ID, else AWS_PROFILE, else the default chain.
     #[arg(long, global = true)]
     profile: Option<String>,
     /// AWS region (else AWS_REGION, else the profile's).
@@ -61,6 +64,10 @@ enum Command {
         /// Also delete a repository that still holds images.
         #[arg(long)]
         force: bool,
+        /// Delete the app's IAM roles (global) even though none of its regional resources
+        /// were found in this region. Takes the 12-digit account id, as a confirmation.
+        #[arg(long, value_name = "ACCOUNT")]
+        delete_iam_roles: Option<String>,
     },
 }
 
@@ -75,6 +82,7 @@ pub enum Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let format = cli.output;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -82,15 +90,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Input(e)) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Aws(e)) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
-        }
+    let (kind, e, code) = match runtime.block_on(commands::run(cli)) {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(Failure::Input(e)) => ("bad-input", e, 2),
+        Err(Failure::Aws(e)) => ("aws", e, 1),
+    };
+    eprintln!("error: {e:#}");
+    if format == Format::Json {
+        // Scripts read stdout: the error goes there too, as {"error": {kind, message, exit_code}}.
+        let error = serde_json::json!({"error": {"kind": kind, "message": format!("{e:#}"), "exit_code": code}});
+        println!("{error:#}");
     }
+    ExitCode::from(code)
 }

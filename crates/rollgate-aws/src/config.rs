@@ -77,7 +77,34 @@ impl AwsOptions {
         }
         if let Some((key, secret)) = &self.static_credentials {
             loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "rollgate-static"));
+        } else if let Some(profile) = &self.profile {
+            // An explicit profile beats AWS_ACCESS_KEY_ID and friends, as `aws --profile` does:
+            // the SDK's default chain would try the environment's keys first.
+            let provider = aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(profile).build();
+            loader = loader.credentials_provider(provider);
         }
         loader.load().await
     }
+}
+
+/// Resolves the credentials of `sdk` once, so a missing or broken source is reported before
+/// any call, by name: an explicit `profile` that is not defined says so, not "IMDS failed".
+///
+/// Errors: [`crate::AwsError::Config`] naming the profile (or the standard chain) and what to do.
+pub async fn check_credentials(sdk: &SdkConfig, profile: Option<&str>) -> Result<(), crate::AwsError> {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let Some(provider) = sdk.credentials_provider() else {
+        return Err(crate::AwsError::Config("no AWS credentials provider is configured".into()));
+    };
+    let Err(e) = provider.provide_credentials().await else { return Ok(()) };
+    let detail = crate::error::error_chain(&e);
+    Err(crate::AwsError::Config(match profile {
+        Some(p) if detail.contains("was not defined") || detail.contains("No profiles were defined") => format!(
+            "AWS profile `{p}` not found in the AWS config files (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE); check the name, or create it with `aws configure --profile {p}`"
+        ),
+        Some(p) => format!("AWS profile `{p}` gave no credentials: {detail}"),
+        None => format!(
+            "no AWS credentials found: set AWS_PROFILE or pass --profile, run `aws sso login`, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ({detail})"
+        ),
+    }))
 }

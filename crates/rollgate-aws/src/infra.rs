@@ -7,10 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_codebuild::types as cb;
 use aws_sdk_ecs::types as ecs;
-use rollgate_core::gate::RolloutState;
-use rollgate_core::infra::desired::{
-    APP_TAG, Env, MANAGED_TAG, SERVICE_SETTING_KEYS, canonical_json, parse_tags_attr, tags_attr,
-};
+use rollgate_core::infra::desired::{APP_TAG, Env, MANAGED_TAG, SERVICE_SETTING_KEYS, Value};
 use rollgate_core::infra::plan::{Change, LIVE_TASK_DEFINITION, Observed, Step};
 use rollgate_core::infra::{Attrs, Kind, Resource};
 use rollgate_core::ledger::keys;
@@ -29,6 +26,13 @@ pub struct Infra {
     sts: aws_sdk_sts::Client,
     region: Option<String>,
 }
+
+/// Observed on a role only: the regions whose copy of the app uses it (its
+/// `rollgate:region:<region>` tags), so `down` in one region never deletes another's role.
+use rollgate_core::infra::teardown::{REGIONS_IN_USE, TeardownAction, TeardownStep};
+
+/// Observed on the service only: its `rollgate:last-good` tag.
+const LAST_GOOD_ATTR: &str = "last_good";
 
 /// The name of the inline policy rollgate writes on a role.
 const INLINE_POLICY: &str = "rollgate";
@@ -80,10 +84,13 @@ impl Infra {
         })
     }
 
-    /// Reads what AWS has for each desired resource.
+    /// Reads what AWS has for each desired resource. The service is read first: its live
+    /// revision is the one the task definition is compared with (not the family's newest).
     pub async fn observe(&self, desired: &[Resource]) -> Result<Observed, AwsError> {
         let mut observed = Observed::new();
-        for r in desired {
+        let service_first =
+            desired.iter().filter(|r| r.kind == Kind::Service).chain(desired.iter().filter(|r| r.kind != Kind::Service));
+        for r in service_first {
             if let Some(attrs) = self.read(r, &observed).await? {
                 observed.insert((r.kind, r.name.clone()), attrs);
             }
@@ -101,15 +108,16 @@ impl Infra {
             Kind::TaskDefinition => {
                 // The live revision: the service's, else the family's latest.
                 let service = so_far.iter().find(|((k, _), _)| *k == Kind::Service).map(|(_, a)| a);
-                let live = match service.and_then(|a| a.get(LIVE_TASK_DEFINITION)) {
-                    Some(arn) => arn.clone(),
+                let live = match service.and_then(|a| a.get(LIVE_TASK_DEFINITION)).and_then(Value::as_opt) {
+                    Some(arn) => arn.to_owned(),
                     None => r.name.clone(),
                 };
-                self.read_task_definition(&live, r.attrs.get("container").map(String::as_str).unwrap_or_default()).await
+                let container = r.attrs.get("container").map(Value::as_text).unwrap_or_default();
+                self.read_task_definition(&live, container).await
             }
             Kind::Service => {
-                let cluster = r.attrs.get("cluster").cloned().unwrap_or_default();
-                self.read_service(&cluster, &r.name).await
+                let cluster = r.attrs.get("cluster").map(Value::as_text).unwrap_or_default();
+                self.read_service(cluster, &r.name).await
             }
         }
     }
@@ -124,18 +132,20 @@ impl Infra {
         let lifecycle = absent(lifecycle, &["LifecyclePolicyNotFoundException"])?
             .and_then(|l| l.lifecycle_policy_text)
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .map(|v| canonical_json(&v))
-            .unwrap_or_default();
+            .map_or(Value::Absent, Value::Json);
         let arn = repo.repository_arn.clone().unwrap_or_default();
         let tags =
             self.ecr.list_tags_for_resource().resource_arn(&arn).send().await.map_err(api("ListTagsForResource"))?;
         let tags = tags.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect::<Vec<_>>();
         Ok(Some(attrs([
-            ("scan_on_push", repo.image_scanning_configuration.map(|c| c.scan_on_push).unwrap_or(false).to_string()),
-            ("tag_mutability", repo.image_tag_mutability.map(|m| m.as_str().to_owned()).unwrap_or_default()),
+            (
+                "scan_on_push",
+                Value::text(repo.image_scanning_configuration.map(|c| c.scan_on_push).unwrap_or(false).to_string()),
+            ),
+            ("tag_mutability", Value::opt(repo.image_tag_mutability.map(|m| m.as_str().to_owned()))),
             ("lifecycle_policy", lifecycle),
             ("tags", managed_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
-            ("arn", arn),
+            ("arn", Value::text(arn)),
         ])))
     }
 
@@ -157,9 +167,9 @@ impl Infra {
             self.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(api("ListTagsForResource"))?;
         let tags = tags.tags.unwrap_or_default();
         Ok(Some(attrs([
-            ("retention_days", group.retention_in_days.map(|d| d.to_string()).unwrap_or_default()),
+            ("retention_days", Value::opt(group.retention_in_days.map(|d| d.to_string()))),
             ("tags", managed_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
-            ("arn", arn),
+            ("arn", Value::text(arn)),
         ])))
     }
 
@@ -170,6 +180,12 @@ impl Infra {
         let trust: serde_json::Value =
             serde_json::from_str(&percent_decode(role.assume_role_policy_document.as_deref().unwrap_or("{}")))
                 .unwrap_or_default();
+        let tags = role.tags.unwrap_or_default();
+        let this_region = self.region.as_deref().map(|r| format!("{}{r}", keys::REGION_PREFIX));
+        let regions: Vec<String> = tags
+            .iter()
+            .filter_map(|t| t.key.strip_prefix(keys::REGION_PREFIX).map(str::to_owned))
+            .collect();
         let trusted = trust["Statement"][0]["Principal"]["Service"].as_str().unwrap_or_default().to_owned();
         let attached = self
             .iam
@@ -178,9 +194,8 @@ impl Infra {
             .send()
             .await
             .map_err(api("ListAttachedRolePolicies"))?;
-        let mut managed: Vec<String> =
+        let managed: Vec<String> =
             attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect();
-        managed.sort();
         let inline = self
             .iam
             .get_role_policy()
@@ -191,15 +206,18 @@ impl Infra {
             .map_err(api("GetRolePolicy"));
         let inline = absent(inline, &["NoSuchEntity"])?
             .and_then(|p| serde_json::from_str::<serde_json::Value>(&percent_decode(&p.policy_document)).ok())
-            .map(|v| canonical_json(&v))
-            .unwrap_or_default();
-        let tags = role.tags.unwrap_or_default();
+            .map_or(Value::Absent, Value::Json);
+        let compared = |k: &str| k == MANAGED_TAG || k == APP_TAG || Some(k) == this_region.as_deref();
         Ok(Some(attrs([
-            ("trusted_service", trusted),
-            ("managed_policies", managed.join(", ")),
+            ("trusted_service", Value::text(trusted)),
+            ("managed_policies", Value::set(managed)),
             ("inline_policy", inline),
-            ("tags", managed_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))),
-            ("arn", role.arn),
+            (
+                "tags",
+                Value::map(tags.iter().filter(|t| compared(&t.key)).map(|t| (t.key.as_str(), t.value.as_str()))),
+            ),
+            (REGIONS_IN_USE, Value::set(regions)),
+            ("arn", Value::text(role.arn)),
         ])))
     }
 
@@ -212,18 +230,15 @@ impl Infra {
             .unwrap_or_default();
         let tags = p.tags.unwrap_or_default();
         Ok(Some(attrs([
-            ("image", env.map(|e| e.image.clone()).unwrap_or_default()),
-            ("compute_type", env.map(|e| e.compute_type.as_str().to_owned()).unwrap_or_default()),
-            ("privileged", env.and_then(|e| e.privileged_mode).unwrap_or(false).to_string()),
-            ("service_role", p.service_role.unwrap_or_default()),
-            ("buildspec", p.source.and_then(|s| s.buildspec).unwrap_or_default()),
-            ("environment", tags_attr(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
-            (
-                "log_group",
-                p.logs_config.and_then(|l| l.cloud_watch_logs).and_then(|c| c.group_name).unwrap_or_default(),
-            ),
+            ("image", Value::opt(env.map(|e| e.image.clone()))),
+            ("compute_type", Value::opt(env.map(|e| e.compute_type.as_str().to_owned()))),
+            ("privileged", Value::text(env.and_then(|e| e.privileged_mode).unwrap_or(false).to_string())),
+            ("service_role", Value::opt(p.service_role)),
+            ("buildspec", Value::opt(p.source.and_then(|s| s.buildspec))),
+            ("environment", Value::Map(vars)),
+            ("log_group", Value::opt(p.logs_config.and_then(|l| l.cloud_watch_logs).and_then(|c| c.group_name))),
             ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
-            ("arn", p.arn.unwrap_or_default()),
+            ("arn", Value::opt(p.arn)),
         ])))
     }
 
@@ -250,9 +265,9 @@ impl Infra {
             .unwrap_or_else(|| "disabled".into());
         let tags = c.tags.unwrap_or_default();
         Ok(Some(attrs([
-            ("container_insights", insights),
+            ("container_insights", Value::text(insights)),
             ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
-            ("arn", c.cluster_arn.unwrap_or_default()),
+            ("arn", Value::opt(c.cluster_arn)),
         ])))
     }
 
@@ -266,11 +281,18 @@ impl Infra {
             .await
             .map_err(api("DescribeTaskDefinition"));
         let Some(out) = absent(out, &["ClientException"])? else { return Ok(None) };
-        let Some(d) = out.task_definition else { return Ok(None) };
+        // ECS resolves a bare family to its newest ACTIVE revision; a deregistered (INACTIVE)
+        // revision is never a base to build on.
+        let Some(d) = out.task_definition.filter(|d| d.status.as_ref() == Some(&ecs::TaskDefinitionStatus::Active))
+        else {
+            return Ok(None);
+        };
         let c = d.container_definitions().iter().find(|c| c.name() == Some(container));
         let health = c.and_then(|c| c.health_check.as_ref());
-        let env: BTreeMap<&str, &str> = c
-            .map(|c| c.environment().iter().filter_map(|kv| Some((kv.name()?, kv.value()?))).collect())
+        let env: BTreeMap<String, String> = c
+            .map(|c| {
+                c.environment().iter().filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned()))).collect()
+            })
             .unwrap_or_default();
         let log_group = c
             .and_then(|c| c.log_configuration.as_ref())
@@ -279,34 +301,28 @@ impl Infra {
             .unwrap_or_default();
         let tags = out.tags.unwrap_or_default();
         Ok(Some(attrs([
-            ("cpu", d.cpu.clone().unwrap_or_default()),
-            ("memory", d.memory.clone().unwrap_or_default()),
-            ("container", c.and_then(|c| c.name.clone()).unwrap_or_default()),
-            (
-                "port",
-                c.and_then(|c| c.port_mappings().first().and_then(|p| p.container_port))
-                    .map(|p| p.to_string())
-                    .unwrap_or_default(),
-            ),
-            ("health_check", health.and_then(|h| h.command().get(1).cloned()).unwrap_or_default()),
-            (
-                "health_check_start_period",
-                health.and_then(|h| h.start_period).map(|s| s.to_string()).unwrap_or_default(),
-            ),
+            ("cpu", Value::opt(d.cpu.clone())),
+            ("memory", Value::opt(d.memory.clone())),
+            ("container", Value::opt(c.and_then(|c| c.name.clone()))),
+            ("port", Value::opt(c.and_then(|c| c.port_mappings().first().and_then(|p| p.container_port)).map(|p| p.to_string()))),
+            ("health_check", Value::opt(health.and_then(|h| h.command().get(1).cloned()))),
+            ("health_check_start_period", Value::opt(health.and_then(|h| h.start_period).map(|s| s.to_string()))),
             (
                 "cpu_architecture",
-                d.runtime_platform
-                    .as_ref()
-                    .and_then(|p| p.cpu_architecture.as_ref())
-                    .map(|a| a.as_str().to_owned())
-                    .unwrap_or_else(|| "X86_64".into()),
+                Value::text(
+                    d.runtime_platform
+                        .as_ref()
+                        .and_then(|p| p.cpu_architecture.as_ref())
+                        .map(|a| a.as_str().to_owned())
+                        .unwrap_or_else(|| "X86_64".into()),
+                ),
             ),
-            ("environment", tags_attr(env)),
-            ("log_group", log_group),
-            ("execution_role", d.execution_role_arn.clone().unwrap_or_default()),
-            ("task_role", d.task_role_arn.clone().unwrap_or_default()),
+            ("environment", Value::Map(env)),
+            ("log_group", Value::text(log_group)),
+            ("execution_role", Value::opt(d.execution_role_arn.clone())),
+            ("task_role", Value::opt(d.task_role_arn.clone())),
             ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
-            ("arn", d.task_definition_arn.clone().unwrap_or_default()),
+            ("arn", Value::opt(d.task_definition_arn.clone())),
         ])))
     }
 
@@ -326,56 +342,63 @@ impl Infra {
             return Ok(None);
         };
         let vpc = s.network_configuration.as_ref().and_then(|n| n.awsvpc_configuration.as_ref());
-        let sorted = |v: &[String]| {
-            let mut v = v.to_vec();
-            v.sort();
-            v.join(", ")
-        };
         let breaker = s
             .deployment_configuration
             .as_ref()
             .and_then(|d| d.deployment_circuit_breaker.as_ref())
-            .map(|b| match (b.enable, b.rollback) {
-                (true, true) => "enable, rollback",
-                (true, false) => "enable",
-                _ => "disabled",
-            })
-            .unwrap_or("disabled");
+            .map_or((false, false), |b| (b.enable, b.rollback));
         let live = s.task_definition.clone().unwrap_or_default();
         let family = TaskDefArn::parse(&live).map(|a| a.revision().family).unwrap_or_default();
         let tags = s.tags.clone().unwrap_or_default();
         let owned = |k: &str| k == MANAGED_TAG || k == APP_TAG || SERVICE_SETTING_KEYS.contains(&k);
         Ok(Some(attrs([
-            ("cluster", s.cluster_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or(cluster).to_owned()),
-            ("task_family", family),
-            ("desired_count", s.desired_count.to_string()),
-            ("circuit_breaker", breaker.to_owned()),
+            (
+                "cluster",
+                Value::text(s.cluster_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or(cluster)),
+            ),
+            ("task_family", Value::text(family)),
+            ("desired_count", Value::text(s.desired_count.to_string())),
+            ("circuit_breaker", Value::map([("enable", breaker.0.to_string()), ("rollback", breaker.1.to_string())])),
             (
                 "health_check_grace_period",
-                s.health_check_grace_period_seconds
-                    .filter(|_| !s.load_balancers().is_empty())
-                    .map(|g| g.to_string())
-                    .unwrap_or_default(),
+                Value::opt(
+                    s.health_check_grace_period_seconds.filter(|_| !s.load_balancers().is_empty()).map(|g| g.to_string()),
+                ),
             ),
-            ("subnets", vpc.map(|v| sorted(v.subnets())).unwrap_or_default()),
-            ("security_groups", vpc.map(|v| sorted(v.security_groups())).unwrap_or_default()),
+            ("subnets", Value::set(vpc.map(|v| v.subnets().to_vec()).unwrap_or_default())),
+            ("security_groups", Value::set(vpc.map(|v| v.security_groups().to_vec()).unwrap_or_default())),
             (
                 "assign_public_ip",
-                vpc.and_then(|v| v.assign_public_ip.as_ref())
-                    .map(|a| a.as_str().to_owned())
-                    .unwrap_or_else(|| "DISABLED".into()),
+                Value::text(
+                    vpc.and_then(|v| v.assign_public_ip.as_ref())
+                        .map(|a| a.as_str().to_owned())
+                        .unwrap_or_else(|| "DISABLED".into()),
+                ),
             ),
-            ("target_group", s.load_balancers().first().and_then(|l| l.target_group_arn.clone()).unwrap_or_default()),
+            (
+                "load_balancer",
+                s.load_balancers().first().map_or(Value::Absent, |l| {
+                    Value::map([
+                        ("target_group_arn", l.target_group_arn.clone().unwrap_or_default()),
+                        ("container_name", l.container_name.clone().unwrap_or_default()),
+                        ("container_port", l.container_port.map(|p| p.to_string()).unwrap_or_default()),
+                    ])
+                }),
+            ),
             (
                 "tags",
-                tags_attr(
+                Value::map(
                     tags.iter()
                         .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?)))
                         .filter(|(k, _)| owned(k)),
                 ),
             ),
-            (LIVE_TASK_DEFINITION, live),
-            ("arn", s.service_arn.unwrap_or_default()),
+            (LIVE_TASK_DEFINITION, Value::text(live)),
+            (
+                LAST_GOOD_ATTR,
+                Value::opt(tags.iter().find(|t| t.key.as_deref() == Some(keys::LAST_GOOD)).and_then(|t| t.value.clone())),
+            ),
+            ("arn", Value::opt(s.service_arn)),
         ])))
     }
 
@@ -390,13 +413,13 @@ impl Infra {
             (Change::Create, Kind::BuildProject) => self.put_build_project(r, env, true).await,
             (Change::Create, Kind::Cluster) => self.create_cluster(r).await,
             (Change::Create, Kind::TaskDefinition) => {
-                ctx.new_revision = Some(self.register_task_definition(r, env, None).await?);
+                ctx.new_revision = Some(self.register_task_definition(r, env, None, None).await?);
                 Ok(())
             }
             (Change::Create, Kind::Service) => self.create_service(r, ctx).await,
             (Change::Update { diffs }, kind) => {
                 let changed = |a: &str| diffs.iter().any(|d| d.attr == a);
-                let tags = changed("tags").then(|| parse_tags_attr(&r.attrs["tags"]));
+                let tags = changed("tags").then(|| map(&r.attrs, "tags"));
                 match kind {
                     Kind::Repository => self.update_repository(r, &changed, tags).await,
                     Kind::LogGroup => self.update_log_group(r, &changed, tags, ctx).await,
@@ -407,7 +430,9 @@ impl Infra {
                     Kind::Cluster => self.update_cluster(r, &changed, tags, ctx).await,
                     Kind::TaskDefinition => {
                         let live = ctx.observed_arn(Kind::TaskDefinition, &r.name);
-                        ctx.new_revision = Some(self.register_task_definition(r, env, live.as_deref()).await?);
+                        let last_good = ctx.last_good();
+                        ctx.new_revision =
+                            Some(self.register_task_definition(r, env, live.as_deref(), last_good.as_deref()).await?);
                         Ok(())
                     }
                     Kind::Service => self.update_service(r, diffs, ctx).await,
@@ -417,16 +442,16 @@ impl Infra {
     }
 
     async fn create_repository(&self, r: &Resource) -> Result<(), AwsError> {
-        let tags = parse_tags_attr(&r.attrs["tags"]);
+        let tags = map(&r.attrs, "tags");
         self.ecr
             .create_repository()
             .repository_name(&r.name)
             .image_scanning_configuration(
                 aws_sdk_ecr::types::ImageScanningConfiguration::builder()
-                    .scan_on_push(r.attrs["scan_on_push"] == "true")
+                    .scan_on_push(text(&r.attrs, "scan_on_push") == "true")
                     .build(),
             )
-            .image_tag_mutability(r.attrs["tag_mutability"].as_str().into())
+            .image_tag_mutability(text(&r.attrs, "tag_mutability").into())
             .set_tags(Some(tags.iter().map(|(k, v)| ecr_tag(k, v)).collect::<Result<_, _>>()?))
             .send()
             .await
@@ -434,7 +459,7 @@ impl Infra {
         self.ecr
             .put_lifecycle_policy()
             .repository_name(&r.name)
-            .lifecycle_policy_text(&r.attrs["lifecycle_policy"])
+            .lifecycle_policy_text(r.attrs.get("lifecycle_policy").map(Value::as_json_text).unwrap_or_default())
             .send()
             .await
             .map_err(api("PutLifecyclePolicy"))?;
@@ -453,7 +478,7 @@ impl Infra {
                 .repository_name(&r.name)
                 .image_scanning_configuration(
                     aws_sdk_ecr::types::ImageScanningConfiguration::builder()
-                        .scan_on_push(r.attrs["scan_on_push"] == "true")
+                        .scan_on_push(text(&r.attrs, "scan_on_push") == "true")
                         .build(),
                 )
                 .send()
@@ -464,7 +489,7 @@ impl Infra {
             self.ecr
                 .put_image_tag_mutability()
                 .repository_name(&r.name)
-                .image_tag_mutability(r.attrs["tag_mutability"].as_str().into())
+                .image_tag_mutability(text(&r.attrs, "tag_mutability").into())
                 .send()
                 .await
                 .map_err(api("PutImageTagMutability"))?;
@@ -473,13 +498,13 @@ impl Infra {
             self.ecr
                 .put_lifecycle_policy()
                 .repository_name(&r.name)
-                .lifecycle_policy_text(&r.attrs["lifecycle_policy"])
+                .lifecycle_policy_text(r.attrs.get("lifecycle_policy").map(Value::as_json_text).unwrap_or_default())
                 .send()
                 .await
                 .map_err(api("PutLifecyclePolicy"))?;
         }
         if let Some(tags) = tags {
-            let arn = self.read_repository(&r.name).await?.and_then(|a| a.get("arn").cloned()).unwrap_or_default();
+            let arn = self.read_repository(&r.name).await?.map(|a| text(&a, "arn").to_owned()).unwrap_or_default();
             self.ecr
                 .tag_resource()
                 .resource_arn(arn)
@@ -495,7 +520,7 @@ impl Infra {
         self.logs
             .create_log_group()
             .log_group_name(&r.name)
-            .set_tags(Some(parse_tags_attr(&r.attrs["tags"]).into_iter().collect()))
+            .set_tags(Some(map(&r.attrs, "tags").into_iter().collect()))
             .send()
             .await
             .map_err(api("CreateLogGroup"))?;
@@ -503,7 +528,7 @@ impl Infra {
     }
 
     async fn put_retention(&self, r: &Resource) -> Result<(), AwsError> {
-        let days: i32 = r.attrs["retention_days"].parse().unwrap_or(30);
+        let days: i32 = number(&r.attrs, "retention_days")?;
         self.logs
             .put_retention_policy()
             .log_group_name(&r.name)
@@ -537,17 +562,17 @@ impl Infra {
     }
 
     async fn create_role(&self, r: &Resource) -> Result<(), AwsError> {
-        let tags = parse_tags_attr(&r.attrs["tags"]);
+        let tags = map(&r.attrs, "tags");
         self.iam
             .create_role()
             .role_name(&r.name)
-            .assume_role_policy_document(trust_policy(&r.attrs["trusted_service"]))
+            .assume_role_policy_document(trust_policy(text(&r.attrs, "trusted_service")))
             .description("Managed by rollgate")
             .set_tags(Some(tags.iter().map(|(k, v)| iam_tag(k, v)).collect::<Result<_, _>>()?))
             .send()
             .await
             .map_err(api("CreateRole"))?;
-        for arn in r.attrs["managed_policies"].split(", ").filter(|p| !p.is_empty()) {
+        for arn in list(&r.attrs, "managed_policies") {
             self.iam
                 .attach_role_policy()
                 .role_name(&r.name)
@@ -560,7 +585,7 @@ impl Infra {
     }
 
     async fn put_inline_policy(&self, r: &Resource) -> Result<(), AwsError> {
-        let policy = &r.attrs["inline_policy"];
+        let policy = r.attrs.get("inline_policy").map(Value::as_json_text).unwrap_or_default();
         if policy.is_empty() {
             let deleted = self.iam.delete_role_policy().role_name(&r.name).policy_name(INLINE_POLICY).send().await;
             return absent(deleted.map_err(api("DeleteRolePolicy")), &["NoSuchEntity"]).map(drop);
@@ -587,28 +612,24 @@ impl Infra {
             self.iam
                 .update_assume_role_policy()
                 .role_name(&r.name)
-                .policy_document(trust_policy(&r.attrs["trusted_service"]))
+                .policy_document(trust_policy(text(&r.attrs, "trusted_service")))
                 .send()
                 .await
                 .map_err(api("UpdateAssumeRolePolicy"))?;
         }
         if changed("managed_policies") {
-            let want: Vec<&str> = r.attrs["managed_policies"].split(", ").filter(|p| !p.is_empty()).collect();
-            let have = ctx.observed(Kind::ExecutionRole, &r.name).or(ctx.observed(r.kind, &r.name));
-            let have: Vec<String> = have
-                .and_then(|a| a.get("managed_policies"))
-                .map(|p| p.split(", ").filter(|p| !p.is_empty()).map(str::to_owned).collect())
-                .unwrap_or_default();
-            for arn in want.iter().filter(|w| !have.iter().any(|h| h == *w)) {
+            let want = list(&r.attrs, "managed_policies");
+            let have = ctx.observed(r.kind, &r.name).map(|a| list(a, "managed_policies")).unwrap_or_default();
+            for arn in want.iter().filter(|w| !have.contains(w)) {
                 self.iam
                     .attach_role_policy()
                     .role_name(&r.name)
-                    .policy_arn(*arn)
+                    .policy_arn(arn.as_str())
                     .send()
                     .await
                     .map_err(api("AttachRolePolicy"))?;
             }
-            for arn in have.iter().filter(|h| !want.contains(&h.as_str())) {
+            for arn in have.iter().filter(|h| !want.contains(h)) {
                 self.iam
                     .detach_role_policy()
                     .role_name(&r.name)
@@ -635,7 +656,7 @@ impl Infra {
 
     async fn put_build_project(&self, r: &Resource, env: &Env, create: bool) -> Result<(), AwsError> {
         let a = &r.attrs;
-        let variables = parse_tags_attr(&a["environment"])
+        let variables = map(a, "environment")
             .into_iter()
             .map(|(k, v)| {
                 cb::EnvironmentVariable::builder()
@@ -648,15 +669,15 @@ impl Infra {
             .map_err(|e| AwsError::Config(e.to_string()))?;
         let environment = cb::ProjectEnvironment::builder()
             .r#type(cb::EnvironmentType::LinuxContainer)
-            .image(&a["image"])
-            .compute_type(a["compute_type"].as_str().into())
-            .privileged_mode(a["privileged"] == "true")
+            .image(text(a, "image"))
+            .compute_type(text(a, "compute_type").into())
+            .privileged_mode(text(a, "privileged") == "true")
             .set_environment_variables(Some(variables))
             .build()
             .map_err(|e| AwsError::Config(e.to_string()))?;
         let source = cb::ProjectSource::builder()
             .r#type(cb::SourceType::NoSource)
-            .buildspec(&a["buildspec"])
+            .buildspec(text(a, "buildspec"))
             .build()
             .map_err(|e| AwsError::Config(e.to_string()))?;
         let artifacts = cb::ProjectArtifacts::builder()
@@ -667,14 +688,14 @@ impl Infra {
             .cloud_watch_logs(
                 cb::CloudWatchLogsConfig::builder()
                     .status(cb::LogsConfigStatusType::Enabled)
-                    .group_name(&a["log_group"])
+                    .group_name(text(a, "log_group"))
                     .stream_name("codebuild")
                     .build()
                     .map_err(|e| AwsError::Config(e.to_string()))?,
             )
             .build();
         let tags: Vec<cb::Tag> =
-            parse_tags_attr(&a["tags"]).into_iter().map(|(k, v)| cb::Tag::builder().key(k).value(v).build()).collect();
+            map(a, "tags").into_iter().map(|(k, v)| cb::Tag::builder().key(k).value(v).build()).collect();
         let _ = env;
         if !create {
             self.codebuild
@@ -683,7 +704,7 @@ impl Infra {
                 .source(source)
                 .artifacts(artifacts)
                 .environment(environment)
-                .service_role(&a["service_role"])
+                .service_role(text(a, "service_role"))
                 .logs_config(logs)
                 .set_tags(Some(tags))
                 .send()
@@ -703,7 +724,7 @@ impl Infra {
                 .source(source.clone())
                 .artifacts(artifacts.clone())
                 .environment(environment.clone())
-                .service_role(&a["service_role"])
+                .service_role(text(a, "service_role"))
                 .logs_config(logs.clone())
                 .timeout_in_minutes(60)
                 .set_tags(Some(tags.clone()))
@@ -726,8 +747,8 @@ impl Infra {
         self.ecs
             .create_cluster()
             .cluster_name(&r.name)
-            .settings(insights(&r.attrs["container_insights"]))
-            .set_tags(Some(ecs_tags(&r.attrs["tags"])))
+            .settings(insights(text(&r.attrs, "container_insights")))
+            .set_tags(Some(ecs_tags(&map(&r.attrs, "tags"))))
             .send()
             .await
             .map_err(api("CreateCluster"))?;
@@ -745,19 +766,19 @@ impl Infra {
             self.ecs
                 .update_cluster_settings()
                 .cluster(&r.name)
-                .settings(insights(&r.attrs["container_insights"]))
+                .settings(insights(text(&r.attrs, "container_insights")))
                 .send()
                 .await
                 .map_err(api("UpdateClusterSettings"))?;
         }
         if tags.is_some() {
             let arn = ctx.observed_arn(Kind::Cluster, &r.name).unwrap_or_default();
-            self.tag_ecs(&arn, &r.attrs["tags"]).await?;
+            self.tag_ecs(&arn, &map(&r.attrs, "tags")).await?;
         }
         Ok(())
     }
 
-    async fn tag_ecs(&self, arn: &str, tags: &str) -> Result<(), AwsError> {
+    async fn tag_ecs(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
         self.ecs
             .tag_resource()
             .resource_arn(arn)
@@ -771,9 +792,16 @@ impl Infra {
     /// Registers the family's revision from the config. With a live revision, copies it
     /// (keeping its image, which rollgate's deploys own) and carries its ledger over, so
     /// the health gate verifies the configuration change like any rollout.
-    async fn register_task_definition(&self, r: &Resource, env: &Env, live: Option<&str>) -> Result<String, AwsError> {
+    async fn register_task_definition(
+        &self,
+        r: &Resource,
+        env: &Env,
+        live: Option<&str>,
+        last_good: Option<&str>,
+    ) -> Result<String, AwsError> {
         let a = &r.attrs;
-        let (image, mut tags, previous_ledger) = match live {
+        let initial = || r.create_only.get("image").map(|v| v.as_text().to_owned()).unwrap_or_default();
+        let (image, mut tags) = match live {
             Some(arn) => {
                 let out = self
                     .ecs
@@ -787,55 +815,44 @@ impl Infra {
                 let image = def
                     .container_definitions()
                     .iter()
-                    .find(|c| c.name() == Some(a["container"].as_str()))
+                    .find(|c| c.name() == Some(text(a, "container")))
                     .and_then(|c| c.image.clone())
-                    .unwrap_or_else(|| r.create_only.get("image").cloned().unwrap_or_default());
+                    .unwrap_or_else(initial);
                 let tags: BTreeMap<String, String> =
                     out.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value?))).collect();
-                (image, tags, Some(arn.to_owned()))
+                let live_arn = TaskDefArn::parse(arn).map_err(|e| AwsError::Config(e.to_string()))?;
+                (image, rollgate_core::ledger::config_revision_tags(&live_arn, &tags, last_good))
             }
-            None => (r.create_only.get("image").cloned().unwrap_or_default(), BTreeMap::new(), None),
+            None => (initial(), BTreeMap::new()),
         };
-        // A new revision of a rollgate rollout: same provenance, a fresh verdict.
-        if let Some(prev) = previous_ledger.filter(|_| tags.contains_key(keys::DIGEST)) {
-            tags.retain(|k, _| {
-                !(k == keys::STATE
-                    || k == keys::COMPLETED_AT
-                    || k == keys::DECIDED_AT
-                    || k == keys::REASON
-                    || k.starts_with(keys::BAD_TASK_PREFIX))
-            });
-            tags.insert(keys::STATE.into(), RolloutState::Deploying.as_str().into());
-            tags.insert(keys::PREVIOUS.into(), prev);
-        }
-        tags.extend(parse_tags_attr(&a["tags"]));
+        tags.extend(map(a, "tags"));
         let health = ecs::HealthCheck::builder()
             .command("CMD-SHELL")
-            .command(&a["health_check"])
+            .command(text(a, "health_check"))
             .interval(30)
             .timeout(5)
             .retries(3)
-            .start_period(a["health_check_start_period"].parse().unwrap_or(300))
+            .start_period(number(a, "health_check_start_period")?)
             .build()
             .map_err(|e| AwsError::Config(e.to_string()))?;
         let logs = ecs::LogConfiguration::builder()
             .log_driver(ecs::LogDriver::Awslogs)
-            .options("awslogs-group", &a["log_group"])
+            .options("awslogs-group", text(a, "log_group"))
             .options("awslogs-region", env.region.as_str())
-            .options("awslogs-stream-prefix", &a["container"])
+            .options("awslogs-stream-prefix", text(a, "container"))
             .build()
             .map_err(|e| AwsError::Config(e.to_string()))?;
-        let environment = parse_tags_attr(&a["environment"])
+        let environment = map(a, "environment")
             .into_iter()
             .map(|(k, v)| ecs::KeyValuePair::builder().name(k).value(v).build())
             .collect();
         let container = ecs::ContainerDefinition::builder()
-            .name(&a["container"])
+            .name(text(a, "container"))
             .image(image)
             .essential(true)
             .port_mappings(
                 ecs::PortMapping::builder()
-                    .container_port(a["port"].parse().unwrap_or(8080))
+                    .container_port(number(a, "port")?)
                     .protocol(ecs::TransportProtocol::Tcp)
                     .build(),
             )
@@ -849,16 +866,16 @@ impl Infra {
             .family(&r.name)
             .network_mode(ecs::NetworkMode::Awsvpc)
             .requires_compatibilities(ecs::Compatibility::Fargate)
-            .cpu(&a["cpu"])
-            .memory(&a["memory"])
+            .cpu(text(a, "cpu"))
+            .memory(text(a, "memory"))
             .runtime_platform(
                 ecs::RuntimePlatform::builder()
-                    .cpu_architecture(a["cpu_architecture"].as_str().into())
+                    .cpu_architecture(text(a, "cpu_architecture").into())
                     .operating_system_family(ecs::OsFamily::Linux)
                     .build(),
             )
-            .execution_role_arn(&a["execution_role"])
-            .task_role_arn(&a["task_role"])
+            .execution_role_arn(text(a, "execution_role"))
+            .task_role_arn(text(a, "task_role"))
             .container_definitions(container)
             .set_tags(Some(tags.iter().map(|(k, v)| ecs::Tag::builder().key(k).value(v).build()).collect()))
             .send()
@@ -874,23 +891,23 @@ impl Infra {
         let task_definition = ctx
             .new_revision
             .clone()
-            .or_else(|| ctx.observed_arn(Kind::TaskDefinition, &a["task_family"]))
-            .unwrap_or_else(|| a["task_family"].clone());
-        let grace = a["health_check_grace_period"].parse::<i32>().ok();
+            .or_else(|| ctx.observed_arn(Kind::TaskDefinition, text(a, "task_family")))
+            .unwrap_or_else(|| text(a, "task_family").to_owned());
+        let grace = a.get("health_check_grace_period").and_then(Value::as_opt).map(str::parse::<i32>).transpose().map_err(bad_number("health_check_grace_period"))?;
         self.ecs
             .create_service()
-            .cluster(&a["cluster"])
+            .cluster(text(a, "cluster"))
             .service_name(&r.name)
             .task_definition(task_definition)
-            .desired_count(a["desired_count"].parse().unwrap_or(1))
+            .desired_count(number(a, "desired_count")?)
             .launch_type(ecs::LaunchType::Fargate)
             .network_configuration(network(a)?)
             .deployment_configuration(deployment_configuration())
             .set_health_check_grace_period_seconds(grace)
-            .set_load_balancers(load_balancers(a, ctx))
+            .set_load_balancers(load_balancers(a)?)
             .enable_ecs_managed_tags(true)
             .propagate_tags(ecs::PropagateTags::Service)
-            .set_tags(Some(ecs_tags(&a["tags"])))
+            .set_tags(Some(ecs_tags(&map(a, "tags"))))
             .send()
             .await
             .map_err(api("CreateService"))?;
@@ -908,9 +925,9 @@ impl Infra {
         let arn = ctx.observed_arn(Kind::Service, &r.name).unwrap_or_default();
         let settings_changed = diffs.iter().any(|d| d.attr != "tags");
         if settings_changed {
-            let mut update = self.ecs.update_service().cluster(&a["cluster"]).service(&r.name);
+            let mut update = self.ecs.update_service().cluster(text(a, "cluster")).service(&r.name);
             if changed("desired_count") {
-                update = update.desired_count(a["desired_count"].parse().unwrap_or(1));
+                update = update.desired_count(number(a, "desired_count")?);
             }
             if changed("subnets") || changed("security_groups") || changed("assign_public_ip") {
                 update = update.network_configuration(network(a)?);
@@ -919,10 +936,10 @@ impl Infra {
                 update = update.deployment_configuration(deployment_configuration());
             }
             if changed("health_check_grace_period") {
-                update = update.set_health_check_grace_period_seconds(a["health_check_grace_period"].parse().ok());
+                update = update.set_health_check_grace_period_seconds(a.get("health_check_grace_period").and_then(Value::as_opt).map(str::parse::<i32>).transpose().map_err(bad_number("health_check_grace_period"))?);
             }
-            if changed("target_group") {
-                update = update.set_load_balancers(Some(load_balancers(a, ctx).unwrap_or_default()));
+            if changed("load_balancer") {
+                update = update.set_load_balancers(Some(load_balancers(a)?.unwrap_or_default()));
             }
             if let Some(revision) = ctx.new_revision.as_ref().filter(|_| changed(LIVE_TASK_DEFINITION)) {
                 update = update.task_definition(revision);
@@ -930,14 +947,10 @@ impl Infra {
             update.send().await.map_err(api("UpdateService"))?;
         }
         if changed("tags") {
-            let want = parse_tags_attr(&a["tags"]);
-            let had = ctx
-                .observed(Kind::Service, &r.name)
-                .and_then(|o| o.get("tags"))
-                .map(|t| parse_tags_attr(t))
-                .unwrap_or_default();
+            let want = map(a, "tags");
+            let had = ctx.observed(Kind::Service, &r.name).map(|o| map(o, "tags")).unwrap_or_default();
             let removed: Vec<String> = had.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
-            self.tag_ecs(&arn, &a["tags"]).await?;
+            self.tag_ecs(&arn, &map(a, "tags")).await?;
             if !removed.is_empty() {
                 self.ecs
                     .untag_resource()
@@ -950,17 +963,6 @@ impl Infra {
         }
         Ok(())
     }
-}
-
-/// What `down` did with one resource.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum Teardown {
-    Deleted,
-    /// Not there (already deleted, or never created).
-    Missing,
-    /// There, but not tagged as this app's: left alone.
-    NotOurs,
 }
 
 impl Infra {
@@ -981,23 +983,32 @@ impl Infra {
         }
     }
 
-    /// Deletes one resource, if it carries this app's ownership tags.
-    pub async fn destroy(&self, r: &Resource, app: &str, observed: &Observed) -> Result<Teardown, AwsError> {
-        let owned = |a: &Attrs| {
-            let tags = a.get("tags").map(|t| parse_tags_attr(t)).unwrap_or_default();
-            tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
-                && tags.get(APP_TAG).map(String::as_str) == Some(app)
-        };
+    /// Carries out one step of a `down` plan (rollgate-core's `plan_teardown`).
+    pub async fn teardown(&self, step: &TeardownStep, app: &str) -> Result<(), AwsError> {
+        let r = &step.resource;
+        match &step.action {
+            TeardownAction::Missing | TeardownAction::NotOurs => return Ok(()),
+            TeardownAction::ReleaseRegion { .. } => {
+                let key = self.region.as_deref().map(|region| format!("{}{region}", keys::REGION_PREFIX));
+                if let Some(key) = key {
+                    self.iam
+                        .untag_role()
+                        .role_name(&r.name)
+                        .tag_keys(key)
+                        .send()
+                        .await
+                        .map_err(api("UntagRole"))?;
+                }
+                return Ok(());
+            }
+            TeardownAction::Delete => {}
+        }
         if r.kind == Kind::TaskDefinition {
             return self.deregister_family(&r.name, app).await;
         }
-        let Some(have) = observed.get(&(r.kind, r.name.clone())) else { return Ok(Teardown::Missing) };
-        if !owned(have) {
-            return Ok(Teardown::NotOurs);
-        }
         match r.kind {
             Kind::Service => {
-                let cluster = &r.attrs["cluster"];
+                let cluster = text(&r.attrs, "cluster");
                 self.ecs
                     .update_service()
                     .cluster(cluster)
@@ -1022,7 +1033,16 @@ impl Infra {
                 self.codebuild.delete_project().name(&r.name).send().await.map_err(api("DeleteProject"))?;
             }
             Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole => {
-                for arn in have["managed_policies"].split(", ").filter(|p| !p.is_empty()) {
+                // What is attached now (not what the config wants): IAM refuses DeleteRole
+                // while any policy is attached.
+                let attached = self
+                    .iam
+                    .list_attached_role_policies()
+                    .role_name(&r.name)
+                    .send()
+                    .await
+                    .map_err(api("ListAttachedRolePolicies"))?;
+                for arn in attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn) {
                     self.iam
                         .detach_role_policy()
                         .role_name(&r.name)
@@ -1031,11 +1051,13 @@ impl Infra {
                         .await
                         .map_err(api("DetachRolePolicy"))?;
                 }
-                if !have["inline_policy"].is_empty() {
+                let inline =
+                    self.iam.list_role_policies().role_name(&r.name).send().await.map_err(api("ListRolePolicies"))?;
+                for name in inline.policy_names {
                     self.iam
                         .delete_role_policy()
                         .role_name(&r.name)
-                        .policy_name(INLINE_POLICY)
+                        .policy_name(name)
                         .send()
                         .await
                         .map_err(api("DeleteRolePolicy"))?;
@@ -1056,12 +1078,11 @@ impl Infra {
             }
             Kind::TaskDefinition => unreachable!("handled above"),
         }
-        Ok(Teardown::Deleted)
+        Ok(())
     }
 
     /// Deregisters every active revision of the family that carries this app's tags.
-    async fn deregister_family(&self, family: &str, app: &str) -> Result<Teardown, AwsError> {
-        let mut outcome = Teardown::Missing;
+    async fn deregister_family(&self, family: &str, app: &str) -> Result<(), AwsError> {
         for arn in self.revisions(family).await? {
             let out = self
                 .ecs
@@ -1076,9 +1097,6 @@ impl Infra {
             let ours = tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
                 && tags.get(APP_TAG).map(String::as_str) == Some(app);
             if !ours {
-                if outcome == Teardown::Missing {
-                    outcome = Teardown::NotOurs;
-                }
                 continue;
             }
             self.ecs
@@ -1087,9 +1105,8 @@ impl Infra {
                 .send()
                 .await
                 .map_err(api("DeregisterTaskDefinition"))?;
-            outcome = Teardown::Deleted;
         }
-        Ok(outcome)
+        Ok(())
     }
 
     /// Active revisions of a family, newest first.
@@ -1135,17 +1152,45 @@ impl ApplyContext {
     }
 
     fn observed_arn(&self, kind: Kind, name: &str) -> Option<String> {
-        self.observed(kind, name).and_then(|a| a.get("arn")).cloned().filter(|a| !a.is_empty())
+        self.observed(kind, name).and_then(|a| a.get("arn")).and_then(Value::as_opt).map(str::to_owned)
+    }
+
+    /// The service's `rollgate:last-good`, as observed.
+    fn last_good(&self) -> Option<String> {
+        self.observed.iter().find(|((k, _), _)| *k == Kind::Service).and_then(|(_, a)| a.get(LAST_GOOD_ATTR)).and_then(Value::as_opt).map(str::to_owned)
     }
 }
 
-fn attrs<const N: usize>(pairs: [(&str, String); N]) -> Attrs {
+/// An attribute's text (`""` when absent): every desired resource has the attributes its
+/// kind's writer reads, as built by rollgate-core's `desired`.
+fn text<'a>(a: &'a Attrs, key: &str) -> &'a str {
+    a.get(key).map(Value::as_text).unwrap_or_default()
+}
+
+fn list(a: &Attrs, key: &str) -> Vec<String> {
+    a.get(key).map(|v| v.as_list().to_vec()).unwrap_or_default()
+}
+
+fn map(a: &Attrs, key: &str) -> BTreeMap<String, String> {
+    a.get(key).map(Value::as_map).unwrap_or_default()
+}
+
+/// A numeric attribute; a missing or malformed one is an error, never a silent default.
+fn number<T: std::str::FromStr>(a: &Attrs, key: &'static str) -> Result<T, AwsError> {
+    text(a, key).parse().map_err(|_| bad_number(key)(()))
+}
+
+fn bad_number<E>(key: &'static str) -> impl Fn(E) -> AwsError {
+    move |_| AwsError::Config(format!("attribute {key} is not a number (a rollgate bug: please report it)"))
+}
+
+fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Attrs {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// Only the ownership tags are compared; other tags are the user's.
-fn managed_tags<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    tags_attr(tags.filter(|(k, _)| *k == MANAGED_TAG || *k == APP_TAG))
+fn managed_tags<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
+    Value::map(tags.filter(|(k, _)| *k == MANAGED_TAG || *k == APP_TAG))
 }
 
 fn trust_policy(service: &str) -> String {
@@ -1158,8 +1203,8 @@ fn insights(value: &str) -> ecs::ClusterSetting {
     ecs::ClusterSetting::builder().name(ecs::ClusterSettingName::ContainerInsights).value(value).build()
 }
 
-fn ecs_tags(attr: &str) -> Vec<ecs::Tag> {
-    parse_tags_attr(attr).into_iter().map(|(k, v)| ecs::Tag::builder().key(k).value(v).build()).collect()
+fn ecs_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
+    tags.iter().map(|(k, v)| ecs::Tag::builder().key(k).value(v).build()).collect()
 }
 
 fn ecr_tag(k: &str, v: &str) -> Result<aws_sdk_ecr::types::Tag, AwsError> {
@@ -1171,11 +1216,11 @@ fn iam_tag(k: &str, v: &str) -> Result<aws_sdk_iam::types::Tag, AwsError> {
 }
 
 fn network(a: &Attrs) -> Result<ecs::NetworkConfiguration, AwsError> {
-    let list = |k: &str| a[k].split(", ").filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+
     let vpc = ecs::AwsVpcConfiguration::builder()
-        .set_subnets(Some(list("subnets")))
-        .set_security_groups(Some(list("security_groups")))
-        .assign_public_ip(a["assign_public_ip"].as_str().into())
+        .set_subnets(Some(list(a, "subnets")))
+        .set_security_groups(Some(list(a, "security_groups")))
+        .assign_public_ip(text(a, "assign_public_ip").into())
         .build()
         .map_err(|e| AwsError::Config(e.to_string()))?;
     Ok(ecs::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
@@ -1189,36 +1234,22 @@ fn deployment_configuration() -> ecs::DeploymentConfiguration {
         .build()
 }
 
-fn load_balancers(a: &Attrs, ctx: &ApplyContext) -> Option<Vec<ecs::LoadBalancer>> {
-    let tg = a.get("target_group").filter(|t| !t.is_empty())?;
-    let td = ctx.observed.iter().find(|((k, _), _)| *k == Kind::TaskDefinition).map(|(_, a)| a);
-    let container = td.and_then(|t| t.get("container")).cloned().unwrap_or_else(|| "model".into());
-    let port = td.and_then(|t| t.get("port")).and_then(|p| p.parse().ok()).unwrap_or(8080);
-    Some(vec![ecs::LoadBalancer::builder().target_group_arn(tg).container_name(container).container_port(port).build()])
+fn load_balancers(a: &Attrs) -> Result<Option<Vec<ecs::LoadBalancer>>, AwsError> {
+    let lb = map(a, "load_balancer");
+    let Some(tg) = lb.get("target_group_arn") else { return Ok(None) };
+    let port: i32 = lb
+        .get("container_port")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| AwsError::Config("load_balancer.container_port is not a number".into()))?;
+    let container = lb.get("container_name").cloned().unwrap_or_default();
+    Ok(Some(vec![
+        ecs::LoadBalancer::builder().target_group_arn(tg).container_name(container).container_port(port).build(),
+    ]))
 }
 
-/// IAM returns policy documents URL-encoded.
+/// IAM returns policy documents URL-encoded (RFC 3986 percent-encoding).
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]

@@ -54,11 +54,16 @@ impl AccountId {
 }
 
 impl Region {
+    /// Accepts AWS's region-name shape: a 2-4 letter area, one or more words, and a number,
+    /// e.g. `us-east-1`, `us-gov-west-1`, `eusc-de-east-1`. `us-east-l` (a typo) is refused.
     pub fn parse(s: &str) -> Result<Self, InputError> {
-        let ok = !s.is_empty()
-            && s.len() <= 32
-            && s.split('-').count() >= 3
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let parts: Vec<&str> = s.split('-').collect();
+        let letters = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+        let ok = s.len() <= 32
+            && parts.len() >= 3
+            && (2..=4).contains(&parts[0].len())
+            && parts[..parts.len() - 1].iter().all(letters)
+            && parts.last().is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()));
         if ok {
             Ok(Self(s.to_owned()))
         } else {

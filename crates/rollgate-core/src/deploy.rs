@@ -210,6 +210,7 @@ pub fn plan_rollout(
         event_id: push.envelope.id.clone(),
         service: service.arn.clone(),
         container: container.name.clone(),
+        cause: crate::ledger::Cause::Push,
     };
     Ok(Decision::Rollout(Box::new(RolloutPlan {
         base: current.arn.clone(),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::duration::Seconds;
 use crate::ecs_event::TaskStateDetail;
-use crate::ledger::{RevisionRecord, format_time, keys, parse_time, sanitize_tag_value};
+use crate::ledger::{Cause, RevisionRecord, format_time, keys, parse_time, sanitize_tag_value};
 use crate::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
 use crate::{InputError, TaskDefArn};
 
@@ -450,9 +450,7 @@ pub fn adopt_known_good(service: &ServiceView, revision: &TaskDefSummary) -> Opt
         }
         Some(RolloutState::Healthy) => {
             let ours = RevisionRecord::from_tags(&revision.tags).ok().flatten().filter(|r| r.service == service.arn);
-            let failed =
-                |r: &RevisionRecord| service.tags.contains_key(&format!("{}{}", keys::FAILED_PREFIX, r.digest));
-            ours.is_some_and(|r| !failed(&r)).then_some(Adoption::Verified)
+            ours.is_some_and(|r| !recorded_failed(service, &revision.arn, &r)).then_some(Adoption::Verified)
         }
         Some(_) => None,
     };
@@ -503,7 +501,7 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     let recorded = RevisionRecord::from_tags(&f.revision.tags)
         .ok()
         .flatten()
-        .is_some_and(|r| f.service.tags.contains_key(&format!("{}{}", keys::FAILED_PREFIX, r.digest)));
+        .is_some_and(|r| recorded_failed(f.service, rev, &r));
     if live && recorded {
         // Its rollback did not land (or its answer was lost and it did not): roll back now.
         return fail(f, format!("{} was recorded as failed; finishing its rollback", rev.revision()));
@@ -713,7 +711,7 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
     let now = format_time(f.now);
     let state_tags = |state: RolloutState| vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
     let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
-    let failed_digest_tag = || failure_tags(f.service, record.as_ref(), &now);
+    let failed_digest_tag = || failure_tags(f.service, &f.revision.arn, record.as_ref(), &now);
     let notify = |kind: NotificationKind, reason: Option<String>, to: Option<&TaskDefArn>, by: Option<RolledBackBy>| {
         Some(Notification::new(kind, f, record.as_ref(), reason, to.cloned(), by))
     };
@@ -785,14 +783,35 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
 
 /// The service tags a failed rollout leaves: its digest failed, and the high-water mark of
 /// pushes (so older pushes never deploy over the rollback).
-pub(crate) fn failure_tags(service: &ServiceView, record: Option<&RevisionRecord>, now: &str) -> Vec<(String, String)> {
+///
+/// A configuration change's rollout ([`Cause::Config`]) kept the live image, so its failure
+/// says nothing about the image: it leaves only `rollgate:failed-config` = the revision, the
+/// record a retry needs to finish the rollback, and never marks the digest.
+pub(crate) fn failure_tags(
+    service: &ServiceView,
+    revision: &TaskDefArn,
+    record: Option<&RevisionRecord>,
+    now: &str,
+) -> Vec<(String, String)> {
     let Some(record) = record else { return Vec::new() };
+    if record.cause == Cause::Config {
+        return vec![(keys::FAILED_CONFIG.to_owned(), revision.to_string())];
+    }
     let mut tags = vec![(format!("{}{}", keys::FAILED_PREFIX, record.digest), now.to_owned())];
     let current = service.tags.get(keys::HIGH_WATER).and_then(|t| parse_time(keys::HIGH_WATER, t).ok());
     if current.is_none_or(|c| record.pushed_at > c) {
         tags.push((keys::HIGH_WATER.to_owned(), format_time(record.pushed_at)));
     }
     tags
+}
+
+/// Whether the service records `revision` (with its `record`) as failed: its digest for a
+/// push, the revision itself for a configuration change ([`failure_tags`]).
+pub fn recorded_failed(service: &ServiceView, revision: &TaskDefArn, record: &RevisionRecord) -> bool {
+    match record.cause {
+        Cause::Push => service.tags.contains_key(&format!("{}{}", keys::FAILED_PREFIX, record.digest)),
+        Cause::Config => service.tags.get(keys::FAILED_CONFIG).is_some_and(|r| r == revision.as_str()),
+    }
 }
 
 /// The EventBridge detail-types rollgate publishes, with source `rollgate`.

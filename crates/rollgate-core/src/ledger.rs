@@ -33,6 +33,12 @@ pub mod keys {
     /// Ownership tags of `rollgate up`: carried over to every revision, so `down` finds them.
     pub const MANAGED: &str = "rollgate:managed";
     pub const APP: &str = "rollgate:app";
+    /// On `rollgate up`'s IAM roles (global): `rollgate:region:<region>` = `in-use` for each
+    /// region whose copy of the app uses the role.
+    pub const REGION_PREFIX: &str = "rollgate:region:";
+    /// What started a rollout: `config` for a revision `rollgate up` registered for a
+    /// configuration change (its image is the live one's); absent for a push.
+    pub const CAUSE: &str = "rollgate:cause";
     /// The rollback target known when the revision was deployed.
     pub const KNOWN_GOOD: &str = "rollgate:known-good";
 
@@ -56,6 +62,10 @@ pub mod keys {
     /// The push time of the newest rollout that was rolled back. After a rollback the live
     /// revision is older, so "never move backwards" also compares pushes with this.
     pub const HIGH_WATER: &str = "rollgate:high-water";
+    /// The configuration-change revision the gate decided failed, recorded before its
+    /// rollback (the counterpart of `rollgate:failed:<digest>` for a rollout whose image was
+    /// not new, so a retry finishes the rollback). One tag, overwritten: bounded.
+    pub const FAILED_CONFIG: &str = "rollgate:failed-config";
 
     // Service tags: health-gate settings.
     pub const MAX_BAD_TASKS: &str = "rollgate:max-bad-tasks";
@@ -84,6 +94,25 @@ pub struct RevisionRecord {
     pub container: String,
     /// Where a failure of this rollout goes back to, as known when it was deployed.
     pub known_good: Option<TaskDefArn>,
+    /// What started the rollout: a push, or a configuration change by `rollgate up`.
+    pub cause: Cause,
+}
+
+/// What started a rollout (`rollgate:cause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// A push: the revision's image is new. Its failure marks the digest failed on the service.
+    #[default]
+    Push,
+    /// `rollgate up` changed the configuration and kept the live image. Its failure says
+    /// nothing about the image: it is recorded on the revision and in
+    /// `rollgate:failed-config`, never as `rollgate:failed:<digest>`.
+    Config,
+}
+
+impl Cause {
+    pub const CONFIG: &'static str = "config";
 }
 
 impl RevisionRecord {
@@ -121,6 +150,11 @@ impl RevisionRecord {
                 .map(|p| TaskDefArn::parse(p))
                 .transpose()
                 .map_err(named(keys::KNOWN_GOOD))?,
+            cause: match tags.get(keys::CAUSE).map(String::as_str) {
+                None => Cause::Push,
+                Some(Cause::CONFIG) => Cause::Config,
+                Some(other) => return Err(InputError::new(keys::CAUSE, other, "expected config, or no tag")),
+            },
         }))
     }
 
@@ -142,6 +176,9 @@ impl RevisionRecord {
         if let Some(good) = &self.known_good {
             tags.push((keys::KNOWN_GOOD, good.to_string()));
         }
+        if self.cause == Cause::Config {
+            tags.push((keys::CAUSE, Cause::CONFIG.to_owned()));
+        }
         tags.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 }
@@ -160,6 +197,39 @@ pub fn revision_tags(base: &Tags, record: &RevisionRecord) -> Vec<(String, Strin
         .map(|(k, v)| (k.clone(), v.clone()))
         .chain(own)
         .collect()
+}
+
+/// The ledger tags of a revision that `rollgate up` registers for a configuration change,
+/// built from the live revision (`live`, with its `tags`) it copies. Shape: tag key to value.
+///
+/// The user's tags and the ownership tags are kept. When the live revision is a rollgate
+/// rollout, its provenance (digest, push, service) is carried over, since the image is the
+/// same, with a fresh verdict: `rollgate:state` = `deploying`, `rollgate:previous` = `live`,
+/// `rollgate:known-good` = `live` when the service's last known good is `live`, and
+/// `rollgate:cause` = `config`, so that a failure of this rollout is never held against the
+/// image. Verdict tags of the live revision (state, times, reason, bad tasks) are dropped.
+pub fn config_revision_tags(live: &TaskDefArn, tags: &Tags, last_good: Option<&str>) -> Tags {
+    let mut out: Tags = tags
+        .iter()
+        .filter(|(k, _)| {
+            !(k.as_str() == keys::STATE
+                || k.as_str() == keys::COMPLETED_AT
+                || k.as_str() == keys::DECIDED_AT
+                || k.as_str() == keys::REASON
+                || k.starts_with(keys::BAD_TASK_PREFIX)
+                || k.starts_with("aws:"))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if tags.contains_key(keys::DIGEST) {
+        out.insert(keys::STATE.into(), crate::gate::RolloutState::Deploying.as_str().into());
+        out.insert(keys::PREVIOUS.into(), live.to_string());
+        out.insert(keys::CAUSE.into(), Cause::CONFIG.into());
+        if last_good == Some(live.as_str()) {
+            out.insert(keys::KNOWN_GOOD.into(), live.to_string());
+        }
+    }
+    out
 }
 
 /// The ledger keys that identify a rollout: this digest, for this service. A revision carrying
@@ -207,7 +277,29 @@ mod tests {
             service: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/c/s").unwrap(),
             container: "model".into(),
             known_good: Some(TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:1").unwrap()),
+            cause: Cause::Push,
         }
+    }
+
+    #[test]
+    fn a_config_revision_keeps_the_provenance_and_says_it_is_a_config_change() {
+        let live = TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:4").unwrap();
+        let mut tags: Tags = record().to_tags().into_iter().collect();
+        tags.insert(keys::STATE.into(), "healthy".into());
+        tags.insert(keys::REASON.into(), "x".into());
+        tags.insert("team".into(), "ml".into());
+        let out = config_revision_tags(&live, &tags, Some(live.as_str()));
+        let parsed = RevisionRecord::from_tags(&out).unwrap().unwrap();
+        assert_eq!(parsed.cause, Cause::Config);
+        assert_eq!(parsed.digest, record().digest);
+        assert_eq!(parsed.previous.as_ref(), Some(&live));
+        assert_eq!(parsed.known_good.as_ref(), Some(&live));
+        assert_eq!(out[keys::STATE], "deploying");
+        assert!(!out.contains_key(keys::REASON));
+        assert_eq!(out["team"], "ml");
+        // A revision rollgate never deployed (the first one) stays outside the ledger.
+        let plain: Tags = [("team".to_owned(), "ml".to_owned())].into_iter().collect();
+        assert_eq!(config_revision_tags(&live, &plain, None), plain);
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub fn plan_manual_rollback(
         vec![(keys::DECIDED_AT.to_owned(), at.clone()), (keys::REASON.to_owned(), sanitize_tag_value(reason))];
     // The target is healthy (or the last known good already): it is the last known good now,
     // so a later failure never rolls back to the revision being rolled back from.
-    let mut tag_service = crate::gate::failure_tags(service, record.as_ref(), &at);
+    let mut tag_service = crate::gate::failure_tags(service, &live.arn, record.as_ref(), &at);
     tag_service.push((keys::LAST_GOOD.to_owned(), target.arn.to_string()));
     if record.is_some() {
         tag_revision.push((keys::STATE.to_owned(), RolloutState::RolledBack.as_str().to_owned()));

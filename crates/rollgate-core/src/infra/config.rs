@@ -197,24 +197,137 @@ impl Default for BuildSection {
     }
 }
 
-/// Names the field of a TOML error: `<section>.<key>` where the parser stopped, and the line.
-fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+/// The sections of rollgate.toml, for "did you mean" on an unknown one.
+const SECTIONS: &[&str] = &["app", "repository", "cluster", "logs", "task", "service", "gate", "build"];
+
+/// The 1-based line of byte offset `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line of the `[section]` header (or of `section.key`'s key), if the file has it.
+fn header_line(text: &str, section: &str) -> Option<usize> {
+    let (table, key) = match section.rsplit_once('.') {
+        Some((t, k)) => (t, Some(k)),
+        None => (section, None),
+    };
+    let mut in_table = table.is_empty();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            in_table = h.trim().trim_matches(['[', ']']).trim() == table;
+            if key.is_none() && in_table {
+                return Some(n + 1);
+            }
+        } else if in_table && let Some(k) = key && t.split('=').next().map(str::trim) == Some(k) {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+/// Names the field of a TOML error by its path (`task.cpu`, `gate.bake_time`, a section), at
+/// a real line of the file `file`: a missing field at its section's header, anything else at
+/// the value or key the parser stopped on.
+fn toml_error(text: &str, file: &str, path: &str, e: &toml::de::Error) -> ConfigError {
     let message = e.message().trim().to_owned();
-    let Some(span) = e.span() else {
-        return err("rollgate.toml", message);
-    };
-    let before = &text[..span.start.min(text.len())];
-    let line = before.lines().count().max(1);
-    let section =
-        before.lines().rev().find_map(|l| l.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']'))).map(str::trim);
-    let key = message.split('`').nth(1).filter(|_| message.starts_with("unknown field"));
-    let field = match (section, key) {
-        (Some(s), Some(k)) => format!("{s}.{k}"),
-        (None, Some(k)) => k.to_owned(),
-        (Some(s), None) => s.to_owned(),
-        (None, None) => "rollgate.toml".to_owned(),
-    };
-    err(&field, format!("{message} (rollgate.toml line {line})"))
+    let quoted = message.split('`').nth(1).unwrap_or_default().to_owned();
+    let path = if path == "." { String::new() } else { path.to_owned() };
+    let join = |a: &str, b: &str| if a.is_empty() { b.to_owned() } else { format!("{a}.{b}") };
+    let at = |line: Option<usize>| line.map(|l| format!(" ({file} line {l})")).unwrap_or_default();
+    let span_line = e.span().map(|s| line_of(text, s.start));
+    if message.starts_with("missing field") {
+        let field = join(&path, &quoted);
+        let (what, line) = if path.is_empty() {
+            (format!("the [{quoted}] section is missing"), None)
+        } else {
+            (format!("missing field `{quoted}` in [{path}]"), header_line(text, &path))
+        };
+        let where_ = if line.is_some() { at(line) } else { format!(" ({file})") };
+        return err(&field, format!("{what}{where_}; the README's configuration reference lists every field"));
+    }
+    if message.starts_with("unknown field") {
+        let top_level = path.is_empty() || path == quoted;
+        let field = if path.ends_with(&quoted) { path.clone() } else { join(&path, &quoted) };
+        if top_level {
+            let hint = strsim_closest(&quoted, SECTIONS).map(|s| format!("; did you mean [{s}]?")).unwrap_or_default();
+            return err(
+                &quoted,
+                format!("unknown section [{quoted}]{}{hint} (sections: {})", at(header_line(text, &quoted).or(span_line)), SECTIONS.join(", ")),
+            );
+        }
+        return err(&field, format!("{message}{}", at(header_line(text, &field).or(span_line))));
+    }
+    let field = if path.is_empty() { file.to_owned() } else { path };
+    err(&field, format!("{message}{}", at(span_line)))
+}
+
+/// The known name closest to `name`, if any is close (a typo).
+fn strsim_closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// AWS's id formats: a prefix, then 8 or 17 lowercase hex digits (EC2's short and long ids).
+fn is_ec2_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// An Elastic Load Balancing target group ARN:
+/// `arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<16 hex>`.
+fn is_target_group_arn(arn: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"^arn:aws(-cn|-us-gov)?:elasticloadbalancing:[a-z]{2,4}(-[a-z]+)+-\d{1,2}:\d{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$",
+        )
+        .expect("valid regex")
+    })
+    .is_match(arn)
+}
+
+/// A container image reference as Docker's distribution grammar has it:
+/// `[registry[:port]/]name[:tag][@sha256:<64 hex>]`.
+fn is_image_reference(image: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        let component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+        let host = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?/)?";
+        regex::Regex::new(&format!(
+            r"^{host}{component}(?:/{component})*(?::[A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})?(?:@sha256:[0-9a-f]{{64}})?$"
+        ))
+        .expect("valid regex")
+    })
+    .is_match(image)
+}
+
+/// An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending
+/// with a letter or digit.
+fn is_bucket_name(b: &str) -> bool {
+    (3..=63).contains(&b.len())
+        && b.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// The first string in the file that is a documentation placeholder (`…`, `<your-subnet>`),
+/// with its field path.
+fn placeholder(value: &toml::Value, path: &str) -> Option<(String, String)> {
+    match value {
+        toml::Value::String(s) => {
+            let angle = s.starts_with('<') && s.ends_with('>');
+            (s.contains('\u{2026}') || angle || s.trim() == "...").then(|| (path.to_owned(), s.clone()))
+        }
+        toml::Value::Array(items) => items.iter().find_map(|v| placeholder(v, path)),
+        toml::Value::Table(t) => t.iter().find_map(|(k, v)| placeholder(v, &if path.is_empty() { k.clone() } else { format!("{path}.{k}") })),
+        _ => None,
+    }
 }
 
 /// Valid Fargate (cpu, memory) combinations, memory as (min, max, step) MiB.
@@ -229,10 +342,33 @@ const FARGATE: &[(u32, u32, u32, u32)] = &[
 ];
 
 impl AppConfig {
-    /// Parses and validates the file's text.
+    /// Parses and validates the text of a file named rollgate.toml.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
-        config.validate()?;
+        Self::parse_file(text, "rollgate.toml")
+    }
+
+    /// Parses and validates `text`, read from `file` (named in every error, with a line).
+    ///
+    /// Errors: a [`ConfigError`] whose `field` is the path (`task.cpu`, a section name) and
+    /// whose message says what is wrong, where (`<file> line N`) and what to do.
+    pub fn parse_file(text: &str, file: &str) -> Result<Self, ConfigError> {
+        let de = toml::Deserializer::parse(text).map_err(|e| toml_error(text, file, "", &e))?;
+        let config: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            toml_error(text, file, &path, e.inner())
+        })?;
+        if let Ok(value) = text.parse::<toml::Table>()
+            && let Some((field, found)) = placeholder(&toml::Value::Table(value), "")
+        {
+            let line = header_line(text, &field).map(|l| format!(" ({file} line {l})")).unwrap_or_default();
+            return Err(err(&field, format!("{found:?} is a placeholder from the documentation{line}: put your own value")));
+        }
+        config.validate().map_err(|e| {
+            let line = header_line(text, &e.field)
+                .or_else(|| e.field.rsplit_once('.').and_then(|(section, _)| header_line(text, section)));
+            let at = line.map_or_else(|| format!(" ({file})"), |l| format!(" ({file} line {l})"));
+            ConfigError { message: format!("{}{at}", e.message), ..e }
+        })?;
         Ok(config)
     }
 
@@ -291,8 +427,11 @@ impl AppConfig {
                 "at least one subnet id is required, e.g. subnets = [\"subnet-0abc123\"]",
             ));
         }
-        if let Some(bad) = s.subnets.iter().find(|id| !id.starts_with("subnet-")) {
-            return Err(err("service.subnets", format!("{bad:?} is not a subnet id (subnet-...)")));
+        if let Some(bad) = s.subnets.iter().find(|id| !is_ec2_id(id, "subnet-")) {
+            return Err(err(
+                "service.subnets",
+                format!("{bad:?} is not a subnet id: subnet- and 8 or 17 hex digits, e.g. subnet-0123456789abcdef0"),
+            ));
         }
         if s.security_groups.is_empty() {
             return Err(err(
@@ -300,13 +439,21 @@ impl AppConfig {
                 "at least one security group id is required, e.g. [\"sg-0abc123\"]",
             ));
         }
-        if let Some(bad) = s.security_groups.iter().find(|id| !id.starts_with("sg-")) {
-            return Err(err("service.security_groups", format!("{bad:?} is not a security group id (sg-...)")));
+        if let Some(bad) = s.security_groups.iter().find(|id| !is_ec2_id(id, "sg-")) {
+            return Err(err(
+                "service.security_groups",
+                format!("{bad:?} is not a security group id: sg- and 8 or 17 hex digits, e.g. sg-0123456789abcdef0"),
+            ));
         }
         if let Some(tg) = &s.target_group_arn
-            && !tg.starts_with("arn:") | !tg.contains(":targetgroup/")
+            && !is_target_group_arn(tg)
         {
-            return Err(err("service.target_group_arn", "an Elastic Load Balancing target group ARN"));
+            return Err(err(
+                "service.target_group_arn",
+                format!(
+                    "{tg:?} is not a target group ARN: arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<16 hex digits>"
+                ),
+            ));
         }
         let g = &self.gate;
         if let Some(f) = &g.tag_filter {
@@ -326,9 +473,43 @@ impl AppConfig {
             return Err(err("gate.smoke_url", "must start with http:// or https://"));
         }
         if let Some(img) = &t.initial_image
-            && img.trim().is_empty()
+            && !is_image_reference(img)
         {
-            return Err(err("task.initial_image", "empty; remove it to use <repository>:bootstrap"));
+            return Err(err(
+                "task.initial_image",
+                format!("{img:?} is not an image reference such as registry/name:tag; remove it to use <repository>:bootstrap"),
+            ));
+        }
+        if let Some(img) = &self.build.base_image
+            && !is_image_reference(img)
+        {
+            return Err(err("build.base_image", format!("{img:?} is not an image reference such as registry/name:tag")));
+        }
+        if let Some(b) = &self.build.model_bucket
+            && !is_bucket_name(b)
+        {
+            return Err(err(
+                "build.model_bucket",
+                format!("{b:?} is not an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'"),
+            ));
+        }
+        const DOCKER_COMPUTE: &[&str] = &[
+            "BUILD_GENERAL1_SMALL",
+            "BUILD_GENERAL1_MEDIUM",
+            "BUILD_GENERAL1_LARGE",
+            "BUILD_GENERAL1_XLARGE",
+            "BUILD_GENERAL1_2XLARGE",
+        ];
+        if !DOCKER_COMPUTE.contains(&self.build.compute_type.as_str()) {
+            return Err(err(
+                "build.compute_type",
+                "a CodeBuild compute type that can run Docker: BUILD_GENERAL1_SMALL, _MEDIUM, _LARGE, _XLARGE or _2XLARGE",
+            ));
+        }
+        if let Some(bad) = t.environment.keys().find(|k| {
+            k.is_empty() || k.starts_with(|c: char| c.is_ascii_digit()) || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }) {
+            return Err(err("task.environment", format!("{bad:?} is not an environment variable name (letters, digits, _)")));
         }
         ImageTag::parse("bootstrap").map_err(|e| err("task.initial_image", e.why))?;
         Ok(())
@@ -374,8 +555,8 @@ name = "sentiment"
 cpu = 1024
 memory = 4096
 [service]
-subnets = ["subnet-0abc"]
-security_groups = ["sg-0abc"]
+subnets = ["subnet-0123abcd"]
+security_groups = ["sg-0123abcd"]
 "#;
 
     #[test]
@@ -395,12 +576,17 @@ security_groups = ["sg-0abc"]
         let cases: &[(&str, &str, &str)] = &[
             ("memory = 4096", "memory = 4000", "task.memory"),
             ("cpu = 1024", "cpu = 1000", "task.cpu"),
-            ("subnets = [\"subnet-0abc\"]", "subnets = []", "service.subnets"),
-            ("subnets = [\"subnet-0abc\"]", "subnets = [\"vpc-1\"]", "service.subnets"),
-            ("security_groups = [\"sg-0abc\"]", "security_groups = []", "service.security_groups"),
+            ("subnets = [\"subnet-0123abcd\"]", "subnets = []", "service.subnets"),
+            ("subnets = [\"subnet-0123abcd\"]", "subnets = [\"vpc-1\"]", "service.subnets"),
+            ("subnets = [\"subnet-0123abcd\"]", "subnets = [\"subnet-xyz\"]", "service.subnets"),
+            ("subnets = [\"subnet-0123abcd\"]", "subnets = [\"subnet-0123abc\"]", "service.subnets"),
+            ("security_groups = [\"sg-0123abcd\"]", "security_groups = []", "service.security_groups"),
+            ("security_groups = [\"sg-0123abcd\"]", "security_groups = [\"sg-12\"]", "service.security_groups"),
             ("name = \"sentiment\"", "name = \"Sentiment App\"", "app.name"),
             ("[task]", "[task]\nhealth_check_start_period = 600", "task.health_check_start_period"),
             ("[task]", "[task]\ncpu_architecture = \"ARM\"", "task.cpu_architecture"),
+            ("[task]", "[task]\ninitial_image = \"not an image\"", "task.initial_image"),
+            ("[service]", "[service]\ntarget_group_arn = \"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x\"", "service.target_group_arn"),
         ];
         for (from, to, field) in cases {
             let text = MINIMAL.replace(from, to);
@@ -411,18 +597,51 @@ security_groups = ["sg-0abc"]
             "[gate]\ntag_filter = \"regex:(\"",
             "[gate]\nbake = \"soon\"",
             "[repository]\ntag_mutability = \"sometimes\"",
+            "[build]\ncompute_type = \"BUILD_LAMBDA_1GB\"",
+            "[build]\nmodel_bucket = \"My_Bucket\"",
+            "[task.environment]\n\"1BAD\" = \"x\"",
         ] {
             assert!(AppConfig::parse(&format!("{MINIMAL}\n{extra}")).is_err(), "{extra}");
         }
+        // Real ids and references pass.
+        let ok = MINIMAL
+            .replace("subnet-0123abcd", "subnet-0123456789abcdef0")
+            .replace("[service]", "[service]\ntarget_group_arn = \"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/model/73e2d6bc24d8a067\"")
+            .replace("[task]", "[task]\ninitial_image = \"123456789012.dkr.ecr.us-east-1.amazonaws.com/model:v1\"");
+        AppConfig::parse(&ok).unwrap();
     }
 
+    /// The error table of docs/bad-input.md (section "rollgate.toml"): field, and message parts.
     #[test]
-    fn unknown_fields_and_missing_sections_are_errors() {
-        let unknown = AppConfig::parse(&format!("{MINIMAL}\n[gate]\nbake_time = \"5m\"")).unwrap_err();
-        assert!(unknown.message.contains("unknown field `bake_time`"), "{unknown}");
-        assert_eq!(unknown.field, "gate.bake_time");
-        assert!(unknown.message.contains("line"), "{unknown}");
-        assert!(AppConfig::parse("[app]\nname = \"x1\"").unwrap_err().message.contains("missing field"));
-        assert!(AppConfig::parse("not toml").is_err());
+    fn errors_name_the_section_the_field_the_file_and_a_real_line() {
+        let table: &[(&str, &str, &[&str])] = &[
+            // A missing field: named with its section, at the section's header line.
+            (&MINIMAL.replace("cpu = 1024\n", ""), "task.cpu", &["missing field `cpu` in [task]", "other.toml line 4"]),
+            // A missing field of the last section, after blank lines.
+            (&MINIMAL.replace("memory = 4096\n", "\n\n"), "task.memory", &["missing field `memory` in [task]", "other.toml line 4"]),
+            // A rule of rollgate's: at the key's line, or its section's when the key is absent.
+            (&MINIMAL.replace("security_groups = [\"sg-0123abcd\"]\n", "\n\n"), "service.security_groups", &["at least one", "other.toml line 7"]),
+            (&MINIMAL.replace("memory = 4096", "memory = 4000"), "task.memory", &["not valid with cpu 1024", "other.toml line 6"]),
+            // A missing section.
+            (&MINIMAL.replace("[task]\ncpu = 1024\nmemory = 4096\n", ""), "task", &["the [task] section is missing", "other.toml"]),
+            // A mistyped section: its own name, a suggestion, and its line.
+            (&format!("{MINIMAL}[gates]\nbake = \"5m\"\n"), "gates", &["unknown section [gates]", "did you mean [gate]?", "other.toml line 10"]),
+            // A mistyped key.
+            (&format!("{MINIMAL}[gate]\nbake_time = \"5m\"\n"), "gate.bake_time", &["unknown field `bake_time`", "other.toml line 11"]),
+            // A wrong type.
+            (&MINIMAL.replace("cpu = 1024", "cpu = \"1024\""), "task.cpu", &["invalid type", "other.toml line 5"]),
+            // The README's example, copied with its placeholders.
+            (&MINIMAL.replace("[task]", "[task]\ninitial_image = \"\u{2026}\""), "task.initial_image", &["placeholder", "other.toml line 5"]),
+            (&MINIMAL.replace("subnet-0123abcd", "<your-subnet>"), "service.subnets", &["placeholder", "other.toml line 8"]),
+            ("not toml", "other.toml", &["other.toml line 1"]),
+        ];
+        for (text, field, parts) in table {
+            let e = AppConfig::parse_file(text, "other.toml").unwrap_err();
+            assert_eq!(e.field, *field, "{e}\n{text}");
+            for part in *parts {
+                assert!(e.to_string().contains(part), "{part:?} missing from: {e}");
+            }
+            assert!(!e.to_string().contains("rollgate.toml"), "names the file it was given: {e}");
+        }
     }
 }

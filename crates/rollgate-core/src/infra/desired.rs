@@ -1,5 +1,7 @@
-//! The resources `rollgate up` manages, each described by canonical string attributes, so
-//! what AWS has and what the config wants compare with `==` and diff field by field.
+//! The resources `rollgate up` manages, each described by canonical, typed attributes
+//! ([`Value`]: text, list, map or JSON), so what AWS has and what the config wants compare
+//! with `==` and diff field by field. Lists and maps stay lists and maps: no value is ever
+//! joined into, or split out of, a string.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +13,99 @@ use crate::ledger::keys;
 use crate::{AccountId, Region};
 
 /// Attribute name to canonical value.
-pub type Attrs = BTreeMap<String, String>;
+pub type Attrs = BTreeMap<String, Value>;
+
+/// One canonical attribute value. Serialized as plain JSON: a string, an array, an object,
+/// the JSON document itself, or `null` for [`Value::Absent`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// Not set (e.g. no target group).
+    Absent,
+    Text(String),
+    /// An ordered list; lists whose order AWS does not keep (subnets) are sorted when built.
+    List(Vec<String>),
+    /// Key to value, sorted by key (tags, environment variables).
+    Map(BTreeMap<String, String>),
+    /// A JSON document (a policy), compared structurally.
+    Json(serde_json::Value),
+}
+
+impl Value {
+    pub fn text(v: impl Into<String>) -> Self {
+        Value::Text(v.into())
+    }
+
+    /// An optional text: `None` is [`Value::Absent`].
+    pub fn opt(v: Option<impl Into<String>>) -> Self {
+        v.map_or(Value::Absent, |v| Value::Text(v.into()))
+    }
+
+    /// A list whose order does not matter: sorted, so two reads compare equal.
+    pub fn set<S: Into<String>>(items: impl IntoIterator<Item = S>) -> Self {
+        let mut v: Vec<String> = items.into_iter().map(Into::into).collect();
+        v.sort();
+        Value::List(v)
+    }
+
+    pub fn map<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Value::Map(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+
+    /// The text, or `""` for any other shape.
+    pub fn as_text(&self) -> &str {
+        match self {
+            Value::Text(t) => t,
+            _ => "",
+        }
+    }
+
+    /// The text, or `None` when absent or empty.
+    pub fn as_opt(&self) -> Option<&str> {
+        Some(self.as_text()).filter(|t| !t.is_empty())
+    }
+
+    /// The list items (empty for any other shape).
+    pub fn as_list(&self) -> &[String] {
+        match self {
+            Value::List(v) => v,
+            _ => &[],
+        }
+    }
+
+    /// The map (empty for any other shape).
+    pub fn as_map(&self) -> BTreeMap<String, String> {
+        match self {
+            Value::Map(m) => m.clone(),
+            _ => BTreeMap::new(),
+        }
+    }
+
+    /// The JSON document serialized canonically (keys sorted, no whitespace); `""` if absent.
+    pub fn as_json_text(&self) -> String {
+        match self {
+            Value::Json(v) => serde_json::to_string(v).unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    /// One line for people: text as is, `[a, b]`, `{k=v, ...}`, compact JSON, `(none)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Absent => f.write_str("(none)"),
+            Value::Text(t) if t.is_empty() => f.write_str("(none)"),
+            Value::Text(t) => f.write_str(t),
+            Value::List(v) => write!(f, "[{}]", v.join(", ")),
+            Value::Map(m) => {
+                let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "{{{}}}", parts.join(", "))
+            }
+            Value::Json(v) => f.write_str(&serde_json::to_string(v).unwrap_or_default()),
+        }
+    }
+}
 
 /// Tags on every resource rollgate creates; `down` deletes only what carries them.
 pub const MANAGED_TAG: &str = keys::MANAGED;
@@ -77,6 +171,21 @@ pub struct Resource {
     pub create_only: Attrs,
 }
 
+/// What a command acts on: the app, in one account and region. Every mutating command shows
+/// it before it writes. As JSON: `{"account", "region", "app"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub account: AccountId,
+    pub region: Region,
+    pub app: String,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "app {} in account {}, region {}", self.app, self.account, self.region)
+    }
+}
+
 /// Where the resources live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Env {
@@ -93,6 +202,10 @@ impl Env {
         }
     }
 
+    pub fn target(&self, app: &str) -> Target {
+        Target { account: self.account.clone(), region: self.region.clone(), app: app.to_owned() }
+    }
+
     pub fn role_arn(&self, name: &str) -> String {
         format!("arn:{}:iam::{}:role/{name}", self.partition(), self.account)
     }
@@ -102,28 +215,9 @@ impl Env {
     }
 }
 
-pub const EXECUTION_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+/// The AWS managed policy of the execution role (its ARN depends on the partition).
+pub const EXECUTION_POLICY_NAME: &str = "AmazonECSTaskExecutionRolePolicy";
 
-/// Canonical tag list: `k=v` pairs sorted by key, joined by `, `.
-pub fn tags_attr<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let sorted: BTreeMap<&str, &str> = tags.into_iter().collect();
-    sorted.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
-}
-
-/// Reads a canonical tag list back.
-pub fn parse_tags_attr(s: &str) -> BTreeMap<String, String> {
-    s.split(", ")
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect()
-}
-
-/// JSON, canonical: keys sorted, no whitespace.
-pub fn canonical_json(v: &serde_json::Value) -> String {
-    // serde_json's default map is a BTreeMap, so a round trip sorts keys.
-    serde_json::to_string(v).unwrap_or_default()
-}
 
 /// The `rollgate:*` service tags that `up` owns (opt-in and gate settings). Tags the gate
 /// writes (`rollgate:last-good`, `rollgate:failed:*`) are never touched by `up`.
@@ -142,26 +236,46 @@ pub const SERVICE_SETTING_KEYS: &[&str] = &[
     keys::SMOKE_MATCH,
 ];
 
+/// The IAM tag that says a region's copy of the app uses a (global) role: one per region,
+/// `rollgate:region:<region>` = `in-use`. `down` in one region removes only its own tag, and
+/// deletes the role only when no other region's tag is left (docs/architecture.md).
+pub fn region_tag(region: &Region) -> String {
+    format!("{}{region}", keys::REGION_PREFIX)
+}
+
+/// The value of a [`region_tag`].
+pub const REGION_IN_USE: &str = "in-use";
+
+/// Whether a kind lives in IAM, which is global: the same resource serves every region.
+pub fn is_global(kind: Kind) -> bool {
+    matches!(kind, Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole)
+}
+
 /// Every resource the config wants, in dependency order.
 pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
     let app = config.app.name.as_str();
-    let managed = [(MANAGED_TAG, "true"), (APP_TAG, app)];
-    let tags = tags_attr(managed);
+    let tags = Value::map([(MANAGED_TAG, "true"), (APP_TAG, app)]);
+    let region_key = region_tag(&env.region);
+    let role_tags = Value::map([(MANAGED_TAG, "true"), (APP_TAG, app), (region_key.as_str(), REGION_IN_USE)]);
     let repo = config.repository_name();
     let log_group = config.log_group();
-    let resource = |kind, name: String, attrs: Vec<(&str, String)>| Resource {
+    let resource = |kind, name: String, attrs: Vec<(&str, Value)>| Resource {
         kind,
         name,
-        attrs: attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).chain([("tags".to_owned(), tags.clone())]).collect(),
+        attrs: attrs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .chain([("tags".to_owned(), if is_global(kind) { role_tags.clone() } else { tags.clone() })])
+            .collect(),
         create_only: Attrs::new(),
     };
-    let role = |kind, name: String, service: &str, managed: &str, inline: String| {
+    let role = |kind, name: String, service: &str, managed: Vec<String>, inline: Value| {
         resource(
             kind,
             name,
             vec![
-                ("trusted_service", service.to_owned()),
-                ("managed_policies", managed.to_owned()),
+                ("trusted_service", Value::text(service)),
+                ("managed_policies", Value::set(managed)),
                 ("inline_policy", inline),
             ],
         )
@@ -192,27 +306,27 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
 
     let t = &config.task;
     let image_uri = env.repository_uri(&repo);
-    let environment = tags_attr(t.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut task_definition = resource(
         Kind::TaskDefinition,
         config.family(),
         vec![
-            ("cpu", t.cpu.to_string()),
-            ("memory", t.memory.to_string()),
-            ("container", t.container.clone()),
-            ("port", t.port.to_string()),
-            ("health_check", t.health_check.clone()),
-            ("health_check_start_period", t.health_check_start_period.to_string()),
-            ("cpu_architecture", t.cpu_architecture.clone()),
-            ("environment", environment),
-            ("log_group", log_group.clone()),
-            ("execution_role", env.role_arn(&config.execution_role())),
-            ("task_role", env.role_arn(&config.task_role())),
+            ("cpu", Value::text(t.cpu.to_string())),
+            ("memory", Value::text(t.memory.to_string())),
+            ("container", Value::text(&t.container)),
+            ("port", Value::text(t.port.to_string())),
+            ("health_check", Value::text(&t.health_check)),
+            ("health_check_start_period", Value::text(t.health_check_start_period.to_string())),
+            ("cpu_architecture", Value::text(&t.cpu_architecture)),
+            ("environment", Value::Map(t.environment.clone())),
+            ("log_group", Value::text(&log_group)),
+            ("execution_role", Value::text(env.role_arn(&config.execution_role()))),
+            ("task_role", Value::text(env.role_arn(&config.task_role()))),
         ],
     );
-    task_definition
-        .create_only
-        .insert("image".into(), t.initial_image.clone().unwrap_or_else(|| format!("{image_uri}:bootstrap")));
+    task_definition.create_only.insert(
+        "image".into(),
+        Value::text(t.initial_image.clone().unwrap_or_else(|| format!("{image_uri}:bootstrap"))),
+    );
 
     let s = &config.service;
     let g = &config.gate;
@@ -239,20 +353,30 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
         kind: Kind::Service,
         name: config.service_name(),
         attrs: [
-            ("cluster", config.cluster_name()),
-            ("task_family", config.family()),
-            ("desired_count", s.desired_count.to_string()),
-            ("circuit_breaker", "enable, rollback".to_owned()),
+            ("cluster", Value::text(config.cluster_name())),
+            ("task_family", Value::text(config.family())),
+            ("desired_count", Value::text(s.desired_count.to_string())),
+            ("circuit_breaker", Value::map([("enable", "true"), ("rollback", "true")])),
             // ECS accepts a grace period only for services behind a load balancer.
             (
                 "health_check_grace_period",
-                if s.target_group_arn.is_some() { s.health_check_grace_period.to_string() } else { String::new() },
+                Value::opt(s.target_group_arn.as_ref().map(|_| s.health_check_grace_period.to_string())),
             ),
-            ("subnets", sorted_list(&s.subnets)),
-            ("security_groups", sorted_list(&s.security_groups)),
-            ("assign_public_ip", if s.assign_public_ip { "ENABLED" } else { "DISABLED" }.to_owned()),
-            ("target_group", s.target_group_arn.clone().unwrap_or_default()),
-            ("tags", tags_attr(service_tags.iter().map(|(k, v)| (*k, v.as_str())))),
+            ("subnets", Value::set(s.subnets.iter().cloned())),
+            ("security_groups", Value::set(s.security_groups.iter().cloned())),
+            ("assign_public_ip", Value::text(if s.assign_public_ip { "ENABLED" } else { "DISABLED" })),
+            // The target group, and the container and port it sends traffic to.
+            (
+                "load_balancer",
+                s.target_group_arn.as_ref().map_or(Value::Absent, |tg| {
+                    Value::map([
+                        ("target_group_arn", tg.clone()),
+                        ("container_name", t.container.clone()),
+                        ("container_port", t.port.to_string()),
+                    ])
+                }),
+            ),
+            ("tags", Value::map(service_tags)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -260,38 +384,49 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
         create_only: Attrs::new(),
     };
 
+    let execution_policy = format!("arn:{}:iam::aws:policy/service-role/{EXECUTION_POLICY_NAME}", env.partition());
     vec![
         resource(
             Kind::Repository,
             repo.clone(),
             vec![
-                ("scan_on_push", config.repository.scan_on_push.to_string()),
-                ("tag_mutability", config.repository.tag_mutability.clone()),
-                ("lifecycle_policy", canonical_json(&lifecycle)),
+                ("scan_on_push", Value::text(config.repository.scan_on_push.to_string())),
+                ("tag_mutability", Value::text(&config.repository.tag_mutability)),
+                ("lifecycle_policy", Value::Json(lifecycle)),
             ],
         ),
-        resource(Kind::LogGroup, log_group.clone(), vec![("retention_days", config.logs.retention_days.to_string())]),
-        role(Kind::ExecutionRole, config.execution_role(), "ecs-tasks.amazonaws.com", EXECUTION_POLICY, String::new()),
-        role(Kind::TaskRole, config.task_role(), "ecs-tasks.amazonaws.com", "", String::new()),
-        role(Kind::BuildRole, config.build_role(), "codebuild.amazonaws.com", "", canonical_json(&build_policy)),
+        resource(
+            Kind::LogGroup,
+            log_group.clone(),
+            vec![("retention_days", Value::text(config.logs.retention_days.to_string()))],
+        ),
+        role(
+            Kind::ExecutionRole,
+            config.execution_role(),
+            "ecs-tasks.amazonaws.com",
+            vec![execution_policy],
+            Value::Absent,
+        ),
+        role(Kind::TaskRole, config.task_role(), "ecs-tasks.amazonaws.com", vec![], Value::Absent),
+        role(Kind::BuildRole, config.build_role(), "codebuild.amazonaws.com", vec![], Value::Json(build_policy)),
         resource(
             Kind::BuildProject,
             config.build_project(),
             vec![
-                ("image", config.build.image.clone()),
-                ("compute_type", config.build.compute_type.clone()),
-                ("privileged", "true".to_owned()),
-                ("service_role", env.role_arn(&config.build_role())),
-                ("buildspec", crate::buildspec::BUILDSPEC.to_owned()),
+                ("image", Value::text(&config.build.image)),
+                ("compute_type", Value::text(&config.build.compute_type)),
+                ("privileged", Value::text("true")),
+                ("service_role", Value::text(env.role_arn(&config.build_role()))),
+                ("buildspec", Value::text(crate::buildspec::BUILDSPEC)),
                 (
                     "environment",
-                    tags_attr([
+                    Value::map([
                         ("REPOSITORY_URI", image_uri.as_str()),
                         ("BASE_IMAGE", config.build.base_image.as_deref().unwrap_or("")),
                         ("MODEL_DIR", "/opt/ml/model"),
                     ]),
                 ),
-                ("log_group", log_group),
+                ("log_group", Value::text(log_group)),
             ],
         ),
         resource(
@@ -299,18 +434,12 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
             config.cluster_name(),
             vec![(
                 "container_insights",
-                if config.cluster.container_insights { "enabled" } else { "disabled" }.to_owned(),
+                Value::text(if config.cluster.container_insights { "enabled" } else { "disabled" }),
             )],
         ),
         task_definition,
         service,
     ]
-}
-
-fn sorted_list(items: &[String]) -> String {
-    let mut v = items.to_vec();
-    v.sort();
-    v.join(", ")
 }
 
 /// A tag value as written: plain when the tag alphabet allows it, `base64:` otherwise.

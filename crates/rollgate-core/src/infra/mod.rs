@@ -7,6 +7,7 @@
 pub mod config;
 pub mod desired;
 pub mod plan;
+pub mod teardown;
 
 pub use config::{AppConfig, ConfigError};
 pub use desired::{Attrs, Kind, Resource};

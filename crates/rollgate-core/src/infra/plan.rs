@@ -5,14 +5,14 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::desired::{Attrs, Kind, Resource};
+use super::desired::{Attrs, Kind, Resource, Target, Value};
 
-/// One attribute that differs.
+/// One attribute that differs: what AWS has (`from`) and what the config wants (`to`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AttrDiff {
     pub attr: String,
-    pub from: String,
-    pub to: String,
+    pub from: Value,
+    pub to: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,19 +23,31 @@ pub enum Change {
     Unchanged,
 }
 
+/// One resource's step. As JSON: `kind`, `name`, `action` (`create`, `update`, `unchanged`),
+/// `diffs` (updates only), and `resource` with every desired attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     pub kind: Kind,
     pub name: String,
     #[serde(flatten)]
     pub change: Change,
-    #[serde(skip)]
     pub resource: Resource,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+/// What `up` would do, and where: the account, region and app it was planned against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
+    pub target: Target,
     pub steps: Vec<Step>,
+    pub summary: Summary,
+}
+
+/// How many steps create, update or leave alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub unchanged: usize,
 }
 
 /// What AWS has: the attributes of each resource that exists, by kind and name.
@@ -44,7 +56,9 @@ pub type Observed = BTreeMap<(Kind, String), Attrs>;
 /// The attribute that points a service at its revision (observed only).
 pub const LIVE_TASK_DEFINITION: &str = "task_definition";
 
-pub fn plan(desired: &[Resource], observed: &Observed) -> Plan {
+/// Compares; the service's observed revision is the one it runs, so after a rollback the
+/// config is compared with what is live, not with the newest registered revision.
+pub fn plan(target: Target, desired: &[Resource], observed: &Observed) -> Plan {
     let mut steps: Vec<Step> = desired
         .iter()
         .map(|r| {
@@ -54,10 +68,10 @@ pub fn plan(desired: &[Resource], observed: &Observed) -> Plan {
                     let diffs: Vec<AttrDiff> = r
                         .attrs
                         .iter()
-                        .filter(|(k, want)| have.get(*k) != Some(*want))
+                        .filter(|(k, want)| have.get(*k).unwrap_or(&Value::Absent) != *want)
                         .map(|(k, want)| AttrDiff {
                             attr: k.clone(),
-                            from: have.get(k).cloned().unwrap_or_default(),
+                            from: have.get(k).cloned().unwrap_or(Value::Absent),
                             to: want.clone(),
                         })
                         .collect();
@@ -75,15 +89,24 @@ pub fn plan(desired: &[Resource], observed: &Observed) -> Plan {
             .get(&(Kind::Service, service.name.clone()))
             .and_then(|a| a.get(LIVE_TASK_DEFINITION))
             .cloned()
-            .unwrap_or_default();
-        let diff = AttrDiff { attr: LIVE_TASK_DEFINITION.into(), from: live, to: "(the new revision)".into() };
+            .unwrap_or(Value::Absent);
+        let diff =
+            AttrDiff { attr: LIVE_TASK_DEFINITION.into(), from: live, to: Value::text("(the new revision)") };
         match &mut service.change {
             Change::Update { diffs } => diffs.push(diff),
             change @ Change::Unchanged => *change = Change::Update { diffs: vec![diff] },
             Change::Create => {}
         }
     }
-    Plan { steps }
+    let summary = steps.iter().fold(Summary::default(), |mut n, s| {
+        match s.change {
+            Change::Create => n.create += 1,
+            Change::Update { .. } => n.update += 1,
+            Change::Unchanged => n.unchanged += 1,
+        }
+        n
+    });
+    Plan { target, steps, summary }
 }
 
 impl Plan {
@@ -96,9 +119,12 @@ impl Plan {
         self.changes().next().is_none()
     }
 
-    /// Human-readable plan: one line per resource, a diff line per changed attribute.
+    /// Human-readable plan: where, one line per resource, then every changed attribute in
+    /// full: maps key by key, multi-line text and JSON as an indented line diff, and
+    /// `base64:` tag values decoded. Nothing is truncated.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        let _ = writeln!(out, "Plan for {}", self.target);
         for step in &self.steps {
             let (mark, verb) = match &step.change {
                 Change::Create => ('+', "create"),
@@ -109,36 +135,82 @@ impl Plan {
             match &step.change {
                 Change::Update { diffs } => {
                     for d in diffs {
-                        let _ = writeln!(out, "      {}: {} -> {}", d.attr, shorten(&d.from), shorten(&d.to));
+                        render_diff(&mut out, &d.attr, &d.from, &d.to);
                     }
                 }
                 Change::Create => {
                     for (k, v) in &step.resource.attrs {
-                        let _ = writeln!(out, "      {k}: {}", shorten(v));
+                        render_diff(&mut out, k, &Value::Absent, v);
                     }
                 }
                 Change::Unchanged => {}
             }
         }
-        let (create, update) = self.steps.iter().fold((0, 0), |(c, u), s| match s.change {
-            Change::Create => (c + 1, u),
-            Change::Update { .. } => (c, u + 1),
-            Change::Unchanged => (c, u),
-        });
-        let _ =
-            writeln!(out, "{create} to create, {update} to update, {} unchanged", self.steps.len() - create - update);
+        let Summary { create, update, unchanged } = self.summary;
+        let _ = writeln!(out, "{create} to create, {update} to update, {unchanged} unchanged");
         out
     }
 }
 
-fn shorten(v: &str) -> String {
-    if v.is_empty() {
-        return "(none)".into();
+const INDENT: &str = "      ";
+
+/// One attribute's change, in full.
+fn render_diff(out: &mut String, attr: &str, from: &Value, to: &Value) {
+    match (from, to) {
+        (Value::Map(_) | Value::Absent, Value::Map(_)) | (Value::Map(_), Value::Absent) => {
+            let (a, b) = (from.as_map(), to.as_map());
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                let (x, y) = (a.get(k), b.get(k));
+                if x == y {
+                    continue;
+                }
+                let show = |v: Option<&String>| v.map_or_else(|| "(none)".to_owned(), |v| shown(v));
+                let _ = writeln!(out, "{INDENT}{attr}.{k}: {} -> {}", show(x), show(y));
+            }
+        }
+        _ if is_block(from) || is_block(to) => {
+            let _ = writeln!(out, "{INDENT}{attr}:");
+            let (a, b) = (block(from), block(to));
+            let diff = similar::TextDiff::from_lines(&a, &b);
+            for change in diff.iter_all_changes() {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                let _ = writeln!(out, "{INDENT}  {sign} {}", change.value().trim_end_matches('\n'));
+            }
+        }
+        _ => {
+            let _ = writeln!(out, "{INDENT}{attr}: {from} -> {to}");
+        }
     }
-    if v.chars().count() > 100 {
-        format!("{}… ({} chars)", v.chars().take(97).collect::<String>(), v.len())
-    } else {
-        v.to_owned()
+}
+
+/// Values shown as an indented block: JSON documents and multi-line text.
+fn is_block(v: &Value) -> bool {
+    matches!(v, Value::Json(_)) || v.as_text().contains('\n')
+}
+
+fn block(v: &Value) -> String {
+    let mut text = match v {
+        Value::Json(j) => serde_json::to_string_pretty(j).unwrap_or_default(),
+        Value::Absent => String::new(),
+        other => other.as_text().to_owned(),
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// A tag value as people read it: `base64:` values decoded, marked as such.
+fn shown(v: &str) -> String {
+    match crate::gate::decode("tag", v) {
+        Ok(decoded) if decoded != v => format!("{decoded:?} (stored as base64)"),
+        _ if v.is_empty() => "\"\"".to_owned(),
+        _ => v.to_owned(),
     }
 }
 
@@ -153,15 +225,22 @@ mod tests {
         Env { account: AccountId::parse("123456789012").unwrap(), region: Region::parse("us-east-1").unwrap() }
     }
 
-    const CONFIG: &str = "[app]\nname = \"sentiment\"\n[task]\ncpu = 1024\nmemory = 4096\n[service]\nsubnets = [\"subnet-1\"]\nsecurity_groups = [\"sg-1\"]\n";
+    fn plan_of(want: &[Resource], have: &Observed) -> Plan {
+        plan(env().target("sentiment"), want, have)
+    }
+
+    const CONFIG: &str = "[app]\nname = \"sentiment\"\n[task]\ncpu = 1024\nmemory = 4096\n[service]\nsubnets = [\"subnet-0123abcd\"]\nsecurity_groups = [\"sg-0123abcd\"]\n";
 
     #[test]
     fn empty_account_creates_everything_in_order() {
         let want = desired(&AppConfig::parse(CONFIG).unwrap(), &env());
-        let p = plan(&want, &Observed::new());
+        let p = plan_of(&want, &Observed::new());
         assert!(p.steps.iter().all(|s| s.change == Change::Create));
         assert_eq!(p.steps.iter().map(|s| s.kind).collect::<Vec<_>>(), Kind::ALL);
-        assert!(p.render().ends_with("9 to create, 0 to update, 0 unchanged\n"), "{}", p.render());
+        let text = p.render();
+        assert!(text.starts_with("Plan for app sentiment in account 123456789012, region us-east-1\n"), "{text}");
+        assert!(text.ends_with("9 to create, 0 to update, 0 unchanged\n"), "{text}");
+        assert_eq!(p.summary, Summary { create: 9, update: 0, unchanged: 0 });
     }
 
     #[test]
@@ -169,27 +248,81 @@ mod tests {
         let config = AppConfig::parse(CONFIG).unwrap();
         let want = desired(&config, &env());
         let mut have: Observed = want.iter().map(|r| ((r.kind, r.name.clone()), r.attrs.clone())).collect();
-        assert!(plan(&want, &have).is_noop());
+        assert!(plan_of(&want, &have).is_noop());
 
         let changed = AppConfig::parse(&CONFIG.replace("[service]", "[service]\ndesired_count = 5")).unwrap();
-        let p = plan(&desired(&changed, &env()), &have);
+        let p = plan_of(&desired(&changed, &env()), &have);
         let changes: Vec<_> = p.changes().collect();
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].kind, Kind::Service);
         assert_eq!(
             changes[0].change,
-            Change::Update { diffs: vec![AttrDiff { attr: "desired_count".into(), from: "2".into(), to: "5".into() }] }
+            Change::Update {
+                diffs: vec![AttrDiff { attr: "desired_count".into(), from: Value::text("2"), to: Value::text("5") }]
+            }
         );
 
         // New cpu/memory: a new revision, and the service moves to it.
         have.get_mut(&(Kind::Service, "sentiment".into()))
             .unwrap()
-            .insert(LIVE_TASK_DEFINITION.into(), "sentiment:7".into());
+            .insert(LIVE_TASK_DEFINITION.into(), Value::text("sentiment:7"));
         let bigger =
             AppConfig::parse(&CONFIG.replace("cpu = 1024\nmemory = 4096", "cpu = 2048\nmemory = 8192")).unwrap();
-        let p = plan(&desired(&bigger, &env()), &have);
+        let p = plan_of(&desired(&bigger, &env()), &have);
         let kinds: Vec<_> = p.changes().map(|s| s.kind).collect();
         assert_eq!(kinds, [Kind::TaskDefinition, Kind::Service]);
         assert!(p.render().contains("task_definition: sentiment:7 -> (the new revision)"), "{}", p.render());
+    }
+
+    /// Values with commas and spaces stay whole: lists and maps are never joined into a string.
+    #[test]
+    fn values_with_commas_round_trip_and_compare_equal() {
+        let text = CONFIG.replace("[service]", "[task.environment]\nMODEL_ARGS = \"--a 1, --b 2\"\nX = \"k=v, y=z\"\n[service]");
+        let want = desired(&AppConfig::parse(&text).unwrap(), &env());
+        let td = want.iter().find(|r| r.kind == Kind::TaskDefinition).unwrap();
+        let env_map = td.attrs["environment"].as_map();
+        assert_eq!(env_map["MODEL_ARGS"], "--a 1, --b 2");
+        assert_eq!(env_map["X"], "k=v, y=z");
+        let have: Observed = want.iter().map(|r| ((r.kind, r.name.clone()), r.attrs.clone())).collect();
+        assert!(plan_of(&want, &have).is_noop());
+    }
+
+    /// Diffs are shown in full: a tag change key by key, decoded; a policy as a line diff.
+    #[test]
+    fn the_rendered_diff_shows_every_changed_value_in_full() {
+        let long = "x".repeat(300);
+        let from = Value::map([("rollgate:smoke-body", "base64:eyJ0ZXh0IjogImdyZWF0In0="), ("rollgate:bake", "5m")]);
+        let to = Value::map([("rollgate:smoke-body", "base64:eyJ0ZXh0IjogImF3ZnVsIn0="), ("rollgate:bake", long.as_str())]);
+        let mut out = String::new();
+        render_diff(&mut out, "tags", &from, &to);
+        assert!(out.contains(&format!("tags.rollgate:bake: 5m -> {long}\n")), "{out}");
+        assert!(
+            out.contains("tags.rollgate:smoke-body: \"{\\\"text\\\": \\\"great\\\"}\" (stored as base64) -> \"{\\\"text\\\": \\\"awful\\\"}\" (stored as base64)"),
+            "{out}"
+        );
+        let mut out = String::new();
+        render_diff(
+            &mut out,
+            "inline_policy",
+            &Value::Json(serde_json::json!({"Statement": [{"Action": "a"}]})),
+            &Value::Json(serde_json::json!({"Statement": [{"Action": "b"}]})),
+        );
+        assert!(out.contains("inline_policy:\n") && out.contains("  - ") && out.contains("  + "), "{out}");
+        assert!(out.contains("\"Action\": \"b\""), "{out}");
+    }
+
+    #[test]
+    fn the_json_plan_carries_where_attributes_and_typed_diffs() {
+        let want = desired(&AppConfig::parse(CONFIG).unwrap(), &env());
+        let p = plan_of(&want, &Observed::new());
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["target"]["account"], "123456789012");
+        assert_eq!(json["target"]["region"], "us-east-1");
+        assert_eq!(json["target"]["app"], "sentiment");
+        let service = json["steps"].as_array().unwrap().iter().find(|s| s["kind"] == "service").unwrap();
+        assert_eq!(service["action"], "create");
+        assert_eq!(service["resource"]["attrs"]["subnets"], serde_json::json!(["subnet-0123abcd"]));
+        assert_eq!(service["resource"]["attrs"]["tags"]["rollgate:repository"], "sentiment");
+        assert_eq!(json["summary"]["create"], 9);
     }
 }

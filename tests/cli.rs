@@ -41,8 +41,13 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(binary("rollgate"))
-            .args(args)
+        self.run_env(args, &[])
+    }
+
+    /// Runs with the test's environment, then `env`: `(name, None)` removes a variable.
+    fn run_env(&self, args: &[&str], env: &[(&str, Option<&str>)]) -> Run {
+        let mut cmd = Command::new(binary("rollgate"));
+        cmd.args(args)
             .current_dir(&self.dir)
             .env_remove("AWS_PROFILE")
             .env("AWS_ENDPOINT_URL", &self.s.em.url)
@@ -51,8 +56,15 @@ impl Cli {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_MAX_ATTEMPTS", "1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .expect("run rollgate");
+            .env("AWS_CONFIG_FILE", self.dir.join("no-aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("no-aws-credentials"));
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let out = cmd.output().expect("run rollgate");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -140,7 +152,7 @@ fn up_creates_every_resource_and_a_second_up_writes_nothing() {
     assert_eq!(attached["AttachedPolicies"][0]["PolicyName"], "AmazonECSTaskExecutionRolePolicy");
     b("iam", "get_role", json!({"RoleName": format!("{app}-task")}));
     let build_policy =
-        b("iam", "get_role_policy", json!({"RoleName": format!("{app}-codebuild"), "PolicyName": "rollgate"}));
+        b("iam", "get_role_policy", json!({"RoleName": format!("{app}-codebuild"), "PolicyName": "rollgate-us-east-1"}));
     assert!(build_policy["PolicyDocument"].to_string().contains("ecr:PutImage"));
 
     let groups = b("logs", "describe_log_groups", json!({"logGroupNamePrefix": format!("/rollgate/{app}")}));
@@ -293,13 +305,12 @@ fn down_leaves_a_same_named_resource_that_is_not_ours() {
     let role = format!("{}-task", c.app);
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
     c.s.boto("iam", "create_role", json!({"RoleName": role, "AssumeRolePolicyDocument": trust.to_string()}));
-    let r = c.ok(&["down", "--yes"]);
-    assert!(
-        r.stderr.contains(&format!("deleting IAM task role {role} ... left alone: not tagged as this app's")),
-        "{}",
-        r.stderr
-    );
+    // Nothing of the app exists: down deletes nothing and says so, by account and region.
+    let r = c.run(&["down", "--yes"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("account 123456789012, region us-east-1 was found: nothing deleted"), "{}", r.stderr);
     c.s.boto("iam", "get_role", json!({"RoleName": role}));
+    assert_eq!(c.writes(), Vec::<String>::new());
 }
 
 /// Pushes `tag` and runs the real deploy handler for the CLI's app; returns the new revision.
@@ -379,4 +390,279 @@ async fn status_shows_the_history_and_rollback_is_recorded_in_the_ledger() {
     assert_eq!(already.code, 2);
     assert!(already.stderr.contains("already live"), "{}", already.stderr);
     assert_eq!(c.writes().len(), before);
+}
+
+// ---- Issue 12: the CLI never acts on the wrong account or region, never hides drift ----
+
+fn role_names(c: &Cli) -> [String; 3] {
+    [format!("{}-execution", c.app), format!("{}-task", c.app), format!("{}-codebuild", c.app)]
+}
+
+/// Case 1: `down` in a region where the app is not deletes nothing, IAM roles included, and
+/// says where it looked; the live app in us-east-1 is untouched (checked through boto3).
+#[test]
+fn down_in_another_region_leaves_the_live_app_in_place() {
+    let c = Cli::new("cli-wrong-region");
+    c.ok(&["up"]);
+    let writes = c.writes().len();
+    let plan = c.ok(&["plan", "--region", "eu-west-1"]).stdout;
+    assert!(plan.starts_with(&format!("Plan for app {} in account 123456789012, region eu-west-1\n", c.app)), "{plan}");
+
+    let r = c.run(&["down", "--yes", "--region", "eu-west-1"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("region eu-west-1"), "{}", r.stderr);
+    assert!(r.stderr.contains("--delete-iam-roles 123456789012"), "{}", r.stderr);
+    assert_eq!(c.writes().len(), writes, "nothing was written");
+    for role in role_names(&c) {
+        let got = c.s.boto("iam", "get_role", json!({"RoleName": role}));
+        assert_eq!(c.tags(&got["Role"]["Tags"])["rollgate:region:us-east-1"], "in-use", "{role}");
+    }
+    assert_eq!(c.s.describe_service(&c.app, &c.app)["status"], "ACTIVE");
+
+    // Naming the account does not delete roles another region's copy of the app uses.
+    let r = c.ok(&["down", "--yes", "--region", "eu-west-1", "--delete-iam-roles", "123456789012"]);
+    assert!(r.stderr.contains("kept: the app in us-east-1 uses it"), "{}", r.stderr);
+    for role in role_names(&c) {
+        c.s.boto("iam", "get_role", json!({"RoleName": role}));
+    }
+    let wrong = c.run(&["down", "--yes", "--region", "eu-west-1", "--delete-iam-roles", "999999999999"]);
+    assert_eq!(wrong.code, 2);
+    assert!(wrong.stderr.contains("another account"), "{}", wrong.stderr);
+
+    // Without a terminal, the refusal names the account and the region it would act on.
+    let no_tty = c.run(&["down"]);
+    assert_eq!(no_tty.code, 2);
+    assert!(no_tty.stderr.contains("account 123456789012, region us-east-1") && no_tty.stderr.contains("--yes"));
+    assert_eq!(c.s.describe_service(&c.app, &c.app)["status"], "ACTIVE");
+}
+
+/// The app in two regions shares its (global) roles: `down` in one keeps them for the other;
+/// the last `down` deletes them.
+#[test]
+fn roles_shared_by_two_regions_outlive_the_first_down() {
+    let c = Cli::new("cli-two-regions");
+    c.ok(&["up"]);
+    // moto, like EC2, knows subnets per region: us-west-2 needs its own.
+    let west = |op: &str, p: Value| c.s.em.boto().try_call_region("ec2", op, p, "us-west-2").unwrap();
+    let vpc = west("create_vpc", json!({"CidrBlock": "10.1.0.0/16"}))["Vpc"]["VpcId"].as_str().unwrap().to_owned();
+    let subnet = west("create_subnet", json!({"VpcId": vpc, "CidrBlock": "10.1.1.0/24"}))["Subnet"]["SubnetId"].clone();
+    let sg = west("create_security_group", json!({"GroupName": "w", "Description": "w", "VpcId": vpc}))["GroupId"].clone();
+    let (east_subnet, east_sg) = c.s.network();
+    let west_config = c
+        .config
+        .replace(&east_subnet, subnet.as_str().unwrap())
+        .replace(&east_sg, sg.as_str().unwrap());
+    std::fs::write(c.dir.join("west.toml"), west_config).unwrap();
+    c.ok(&["up", "--region", "us-west-2", "--config", "west.toml"]);
+    // Each region's build policy names its own repository: both are kept.
+    let policies = c.s.boto("iam", "list_role_policies", json!({"RoleName": format!("{}-codebuild", c.app)}));
+    assert_eq!(policies["PolicyNames"], json!(["rollgate-us-east-1", "rollgate-us-west-2"]));
+    let again = c.ok(&["up"]);
+    assert!(again.stderr.contains("Nothing to do"), "up in one region does not undo the other's: {}", again.stderr);
+    for role in role_names(&c) {
+        let tags = c.tags(&c.s.boto("iam", "get_role", json!({"RoleName": role}))["Role"]["Tags"]);
+        assert!(tags.contains_key("rollgate:region:us-east-1") && tags.contains_key("rollgate:region:us-west-2"));
+    }
+    c.ok(&["down", "--yes", "--region", "us-west-2", "--config", "west.toml"]);
+    let policies = c.s.boto("iam", "list_role_policies", json!({"RoleName": format!("{}-codebuild", c.app)}));
+    assert_eq!(policies["PolicyNames"], json!(["rollgate-us-east-1"]));
+    let west = c.s.em.boto().try_call_region("ecs", "describe_clusters", json!({"clusters": [c.app]}), "us-west-2");
+    assert!(west.unwrap()["clusters"].as_array().unwrap().iter().all(|cl| cl["status"] != "ACTIVE"));
+    for role in role_names(&c) {
+        let tags = c.tags(&c.s.boto("iam", "get_role", json!({"RoleName": role}))["Role"]["Tags"]);
+        assert!(tags.contains_key("rollgate:region:us-east-1"), "{role}: {tags:?}");
+        assert!(!tags.contains_key("rollgate:region:us-west-2"), "{role}: {tags:?}");
+    }
+    assert_eq!(c.s.describe_service(&c.app, &c.app)["status"], "ACTIVE");
+    c.ok(&["down", "--yes"]);
+    for role in role_names(&c) {
+        assert!(c.s.em.boto().try_call("iam", "get_role", json!({"RoleName": role})).is_err(), "{role} deleted");
+    }
+}
+
+/// Case 2: credentials resolve as the AWS CLI resolves them, one test per rule. The emulator
+/// logs each call under the access key that signed it, and the plan names the region.
+#[test]
+fn credentials_and_region_resolve_as_the_aws_cli_does() {
+    let c = Cli::new("cli-profiles");
+    let profile_key = format!("{}P", c.s.access_key);
+    let other_key = format!("{}Q", c.s.access_key);
+    std::fs::write(
+        c.dir.join("credentials"),
+        format!(
+            "[dev]\naws_access_key_id = {profile_key}\naws_secret_access_key = s\n\n[other]\naws_access_key_id = {other_key}\naws_secret_access_key = s\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(c.dir.join("config"), "[profile dev]\nregion = eu-central-1\n\n[profile other]\nregion = eu-central-1\n")
+        .unwrap();
+    let files = |extra: &[(&'static str, Option<&'static str>)]| {
+        let mut env: Vec<(&str, Option<String>)> = vec![
+            ("AWS_SHARED_CREDENTIALS_FILE", Some(c.dir.join("credentials").display().to_string())),
+            ("AWS_CONFIG_FILE", Some(c.dir.join("config").display().to_string())),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (*k, v.map(str::to_owned))));
+        env
+    };
+    let run = |args: &[&str], extra: &[(&'static str, Option<&'static str>)]| {
+        let env = files(extra);
+        let env: Vec<(&str, Option<&str>)> = env.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+        c.run_env(args, &env)
+    };
+    let calls_by = |key: &str| c.s.em.calls(key).len();
+    let region_of = |r: &Run| r.stdout.lines().next().unwrap_or_default().rsplit("region ").next().unwrap_or_default().to_owned();
+
+    // 1. --profile beats AWS_ACCESS_KEY_ID (set by the harness for every run).
+    let r = run(&["plan", "--profile", "dev"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(calls_by(&profile_key) > 0, "the profile's key signed the calls");
+    assert_eq!(calls_by(&c.s.access_key), 0, "the environment's key signed nothing");
+    // 2. AWS_REGION beats the profile's region; 3. --region beats AWS_REGION.
+    assert_eq!(region_of(&r), "us-east-1");
+    assert_eq!(region_of(&run(&["plan", "--profile", "dev", "--region", "ap-south-1"], &[])), "ap-south-1");
+    // 4. Without AWS_REGION, the profile's region.
+    assert_eq!(region_of(&run(&["plan", "--profile", "dev"], &[("AWS_REGION", None)])), "eu-central-1");
+    // 5. AWS_PROFILE (not --profile) loses to AWS_ACCESS_KEY_ID, as in the AWS CLI.
+    let before = calls_by(&other_key);
+    assert_eq!(run(&["plan"], &[("AWS_PROFILE", Some("other"))]).code, 0);
+    assert_eq!(calls_by(&other_key), before, "AWS_PROFILE does not override the environment's keys");
+    assert!(calls_by(&c.s.access_key) > 0);
+    // 6. AWS_PROFILE alone is used.
+    let r = run(&["plan"], &[("AWS_PROFILE", Some("other")), ("AWS_ACCESS_KEY_ID", None), ("AWS_SECRET_ACCESS_KEY", None)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(calls_by(&other_key) > before);
+    // 7. An unknown profile is named, and nothing is called.
+    let all = calls_by(&profile_key) + calls_by(&other_key) + calls_by(&c.s.access_key);
+    let r = run(&["down", "--yes", "--profile", "nosuch"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("AWS profile `nosuch` not found"), "{}", r.stderr);
+    assert!(!r.stderr.to_lowercase().contains("imds"), "{}", r.stderr);
+    assert_eq!(calls_by(&profile_key) + calls_by(&other_key) + calls_by(&c.s.access_key), all);
+}
+
+/// Case 5: every error names its real cause, with zero AWS calls where the input is bad.
+#[test]
+fn errors_name_the_real_cause() {
+    let c = Cli::new("cli-errors");
+    // A region typo: named, before any call.
+    let r = c.run(&["plan", "--region", "us-east-l"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--region \"us-east-l\" is not an AWS region name"), "{}", r.stderr);
+    let r = c.run_env(&["plan"], &[("AWS_REGION", Some("us-east-l"))]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("\"us-east-l\"") && r.stderr.contains("not an AWS region name"), "{}", r.stderr);
+    assert_eq!(c.s.calls(), vec![]);
+    // An endpoint that does not answer: named, not "check your AWS credentials".
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let r = c.run(&["plan", "--endpoint-url", &dead]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("the endpoint {dead} did not answer")), "{}", r.stderr);
+    assert!(!r.stderr.contains("credentials"), "{}", r.stderr);
+    // status in a region where the app is not: says where it looked, not "run rollgate up".
+    let r = c.run(&["status", "--region", "eu-west-3"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("account 123456789012, region eu-west-3") && r.stderr.contains("--region"), "{}", r.stderr);
+    assert!(!r.stderr.contains("run `rollgate up` first"), "{}", r.stderr);
+    // A config given with --config is named, with a real line.
+    std::fs::write(c.dir.join("other.toml"), c.config.replace("cpu = 1024\n", "")).unwrap();
+    let r = c.run(&["plan", "--config", "other.toml"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("task.cpu: missing field `cpu` in [task] (other.toml line 4)"), "{}", r.stderr);
+    std::fs::write(c.dir.join("other.toml"), c.config.replace("[gate]", "[gates]")).unwrap();
+    let r = c.run(&["plan", "--config", "other.toml"]);
+    assert!(r.stderr.contains("unknown section [gates]") && r.stderr.contains("did you mean [gate]?"), "{}", r.stderr);
+    // With --output json, the error is JSON on stdout too.
+    let r = c.run(&["plan", "--config", "other.toml", "--output", "json"]);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!((json["error"]["kind"].as_str(), json["error"]["exit_code"].as_i64()), (Some("bad-input"), Some(2)));
+    assert!(json["error"]["message"].as_str().unwrap().contains("gates"));
+}
+
+/// Case 6: the README's example configuration, copied with its placeholders, is refused; with
+/// real values in their place it is accepted.
+#[test]
+fn the_readme_example_config_is_refused_with_placeholders_and_accepted_with_values() {
+    let c = Cli::new("cli-readme-config");
+    let readme = std::fs::read_to_string(support::root().join("README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("README has a toml block") + "```toml\n".len();
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    std::fs::write(c.dir.join("rollgate.toml"), example).unwrap();
+    let r = c.run(&["plan"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("placeholder"), "{}", r.stderr);
+    let (subnet, sg) = c.s.network();
+    let filled = example
+        .replace("subnet-0123456789abcdef0", &subnet)
+        .replace("sg-0123456789abcdef0", &sg)
+        .replace('\u{2026}', "0");
+    let filled = filled
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("initial_image") && !l.trim_start().starts_with("target_group_arn"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(c.dir.join("rollgate.toml"), filled).unwrap();
+    let r = c.run(&["plan"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Case 7: plan shows the whole change (a gate setting, decoded), and the JSON plan has every
+/// attribute, typed.
+#[test]
+fn plan_shows_whole_values_and_the_json_plan_is_complete() {
+    let c = Cli::new("cli-plan-diff");
+    c.ok(&["up"]);
+    c.write_config(&format!(
+        "{}smoke_body = '{{\"text\": \"great, really\"}}'\n",
+        c.config.replace("bake = \"5m\"", "bake = \"15m\"")
+    ));
+    let plan = c.ok(&["plan"]).stdout;
+    assert!(plan.contains("tags.rollgate:bake: 5m -> 15m"), "{plan}");
+    assert!(
+        plan.contains("tags.rollgate:smoke-body: (none) -> \"{\\\"text\\\": \\\"great, really\\\"}\" (stored as base64)"),
+        "{plan}"
+    );
+    assert!(!plan.contains('\u{2026}'), "nothing truncated: {plan}");
+    let json: Value = serde_json::from_str(&c.ok(&["plan", "--output", "json"]).stdout).unwrap();
+    assert_eq!(json["target"]["app"], json!(c.app));
+    let service = json["steps"].as_array().unwrap().iter().find(|s| s["kind"] == "service").unwrap();
+    assert_eq!(service["action"], "update");
+    assert_eq!(service["diffs"][0]["attr"], "tags");
+    assert_eq!(service["diffs"][0]["to"]["rollgate:bake"], "15m");
+    assert_eq!(service["resource"]["attrs"]["subnets"], json!([c.s.network().0]));
+    // Commas and spaces survive the round trip: a second up writes nothing.
+    c.ok(&["up"]);
+    let before = c.writes().len();
+    c.write_config(&format!(
+        "{}smoke_body = '{{\"text\": \"great, really\"}}'\n\n[task.environment]\nMODEL_ARGS = \"--a 1, --b 2\"\n",
+        c.config.replace("bake = \"5m\"", "bake = \"15m\"")
+    ));
+    c.ok(&["up"]);
+    let after_env = c.writes().len();
+    assert!(after_env > before);
+    let again = c.ok(&["up"]);
+    assert!(again.stderr.contains("Nothing to do"), "{}", again.stderr);
+    assert_eq!(c.writes().len(), after_env);
+    let live = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();
+    let (def, _) = c.s.describe_task_definition(&live);
+    assert_eq!(def["containerDefinitions"][0]["environment"], json!([{"name": "MODEL_ARGS", "value": "--a 1, --b 2"}]));
+}
+
+/// Case 4: `up` after `down` builds on a new revision, never on a deregistered one.
+#[test]
+fn up_after_down_never_builds_on_a_deregistered_revision() {
+    let c = Cli::new("cli-up-after-down");
+    c.ok(&["up"]);
+    let first = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();
+    c.ok(&["down", "--yes", "--force"]);
+    let plan = c.ok(&["plan"]).stdout;
+    assert!(plan.contains("9 to create"), "{plan}");
+    c.ok(&["up"]);
+    let now = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();
+    assert_ne!(now, first);
+    let (def, _) = c.s.describe_task_definition(&now);
+    assert_eq!(def["status"], "ACTIVE");
+    assert!(def["containerDefinitions"][0]["image"].as_str().unwrap().ends_with(":bootstrap"), "{def}");
 }

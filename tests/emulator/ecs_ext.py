@@ -13,6 +13,11 @@ What moto 5.2.5 does on its own, and what this module changes:
 * ``deploymentConfiguration`` (circuit breaker, min/max percent) is dropped by
   ``create_service``. Here it is stored, with ECS's defaults, and returned.
 * Services get the ``createdAt`` timestamp ECS reports (moto has none).
+* A task definition named by family alone (``web``, not ``web:3``) is the
+  family's newest ACTIVE revision, as ECS resolves it (DescribeTaskDefinition,
+  CreateService, UpdateService): moto took the newest revision even when it
+  was deregistered (INACTIVE). A family with no ACTIVE revision is
+  ``ClientException: Unable to describe task definition.``, as in ECS.
 
 Rollouts never move on their own: tests call ``force_rollout`` (through the
 ``POST /_rollgate/ecs/rollout`` endpoint) to complete or fail the PRIMARY
@@ -29,6 +34,7 @@ import json
 from typing import Any
 
 from moto.core.utils import utcnow
+from moto.ecs.exceptions import TaskDefinitionNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
@@ -226,11 +232,30 @@ def _update_service(
 _installed = False
 
 
+_moto_describe_task_definition = EC2ContainerServiceBackend.describe_task_definition
+
+
+def _describe_task_definition(self: EC2ContainerServiceBackend, task_definition_str: str) -> Any:
+    """ECS's rule: a bare family is its newest ACTIVE revision, never an INACTIVE one.
+
+    "If a revision isn't specified, the latest ACTIVE revision is used."
+    (ECS API reference, DescribeTaskDefinition / CreateService, taskDefinition).
+    """
+    name = task_definition_str.split("/")[-1]
+    if ":" not in name:
+        active = [rev for rev, d in self.task_definitions.get(name, {}).items() if d.status == "ACTIVE"]
+        if not active:
+            raise TaskDefinitionNotFoundException()
+        task_definition_str = f"{name}:{max(active)}"
+    return _moto_describe_task_definition(self, task_definition_str)
+
+
 def install() -> None:
     """Apply the patches to moto's ECS classes (idempotent)."""
     global _installed
     if _installed:
         return
+    EC2ContainerServiceBackend.describe_task_definition = _describe_task_definition
     EC2ContainerServiceBackend.create_service = _create_service
     EC2ContainerServiceBackend.update_service = _update_service
     EC2ContainerServiceResponse.create_service = _create_service_response

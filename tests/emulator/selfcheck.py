@@ -225,6 +225,24 @@ def check_ecs(emu: Emulator) -> None:
     ]:
         check(emu.rollout(**request)[0] == status, f"rollout: {what} -> {status}")
 
+    # A bare family is the newest ACTIVE revision (ECS), not a deregistered newer one.
+    newest = ecs.register_task_definition(family="fam", containerDefinitions=[{"name": "c", "image": "x", "memory": 128}])
+    older = newest["taskDefinition"]["taskDefinitionArn"]
+    dropped = ecs.register_task_definition(family="fam", containerDefinitions=[{"name": "c", "image": "y", "memory": 128}])
+    ecs.deregister_task_definition(taskDefinition=dropped["taskDefinition"]["taskDefinitionArn"])
+    bare = ecs.describe_task_definition(taskDefinition="fam")["taskDefinition"]
+    check(bare["taskDefinitionArn"] == older and bare["status"] == "ACTIVE",
+          "describe_task_definition(family): the newest ACTIVE revision", bare["taskDefinitionArn"])
+    ecs.deregister_task_definition(taskDefinition=older)
+    try:
+        ecs.describe_task_definition(taskDefinition="fam")
+        check(False, "describe_task_definition(family) with no ACTIVE revision fails")
+    except ClientError as error:
+        check(error.response["Error"]["Code"] == "ClientException",
+              "describe_task_definition(family) with no ACTIVE revision fails", error.response["Error"])
+    check(ecs.describe_task_definition(taskDefinition=older)["taskDefinition"]["status"] == "INACTIVE",
+          "describe_task_definition(family:rev) still shows an INACTIVE revision")
+
     try:
         ecs.update_service(cluster="prod", service="web", taskDefinition="web:9")
         check(False, "update_service with an unknown task definition fails")

@@ -39,7 +39,18 @@ impl Boto {
 
     /// Calls `service.operation(**params)` (boto3 snake_case names) in us-east-1.
     pub fn try_call(&self, service: &str, operation: &str, params: Value) -> Result<Value, BotoError> {
-        let request = json!({"service": service, "operation": operation, "params": params});
+        self.try_call_region(service, operation, params, "us-east-1")
+    }
+
+    /// Like [`Boto::try_call`], in `region`.
+    pub fn try_call_region(
+        &self,
+        service: &str,
+        operation: &str,
+        params: Value,
+        region: &str,
+    ) -> Result<Value, BotoError> {
+        let request = json!({"service": service, "operation": operation, "params": params, "region": region});
         let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
         writeln!(io.0, "{request}").expect("write to boto_shell");
         io.0.flush().expect("flush boto_shell");

@@ -34,8 +34,11 @@ use rollgate_core::infra::teardown::{REGIONS_IN_USE, TeardownAction, TeardownSte
 /// Observed on the service only: its `rollgate:last-good` tag.
 const LAST_GOOD_ATTR: &str = "last_good";
 
-/// The name of the inline policy rollgate writes on a role.
-const INLINE_POLICY: &str = "rollgate";
+/// The name of the inline policy rollgate writes on a role: one per region, since it names
+/// that region's repository and log group, and a role serves the app in every region.
+fn inline_policy_name(region: Option<&str>) -> String {
+    format!("rollgate-{}", region.unwrap_or("global"))
+}
 
 fn api<E>(
     op: &'static str,
@@ -200,7 +203,7 @@ impl Infra {
             .iam
             .get_role_policy()
             .role_name(name)
-            .policy_name(INLINE_POLICY)
+            .policy_name(inline_policy_name(self.region.as_deref()))
             .send()
             .await
             .map_err(api("GetRolePolicy"));
@@ -587,13 +590,13 @@ impl Infra {
     async fn put_inline_policy(&self, r: &Resource) -> Result<(), AwsError> {
         let policy = r.attrs.get("inline_policy").map(Value::as_json_text).unwrap_or_default();
         if policy.is_empty() {
-            let deleted = self.iam.delete_role_policy().role_name(&r.name).policy_name(INLINE_POLICY).send().await;
+            let deleted = self.iam.delete_role_policy().role_name(&r.name).policy_name(inline_policy_name(self.region.as_deref())).send().await;
             return absent(deleted.map_err(api("DeleteRolePolicy")), &["NoSuchEntity"]).map(drop);
         }
         self.iam
             .put_role_policy()
             .role_name(&r.name)
-            .policy_name(INLINE_POLICY)
+            .policy_name(inline_policy_name(self.region.as_deref()))
             .policy_document(policy)
             .send()
             .await
@@ -989,6 +992,15 @@ impl Infra {
         match &step.action {
             TeardownAction::Missing | TeardownAction::NotOurs => return Ok(()),
             TeardownAction::ReleaseRegion { .. } => {
+                // This region's inline policy goes; the role and the other regions' stay.
+                let deleted = self
+                    .iam
+                    .delete_role_policy()
+                    .role_name(&r.name)
+                    .policy_name(inline_policy_name(self.region.as_deref()))
+                    .send()
+                    .await;
+                absent(deleted.map_err(api("DeleteRolePolicy")), &["NoSuchEntity"])?;
                 let key = self.region.as_deref().map(|region| format!("{}{region}", keys::REGION_PREFIX));
                 if let Some(key) = key {
                     self.iam

@@ -666,3 +666,103 @@ fn up_after_down_never_builds_on_a_deregistered_revision() {
     assert_eq!(def["status"], "ACTIVE");
     assert!(def["containerDefinitions"][0]["image"].as_str().unwrap().ends_with(":bootstrap"), "{def}");
 }
+
+/// Runs the real health-gate handler on `event` for the CLI's app.
+async fn gate(c: &Cli, event: &Value) -> rollgate_core::report::GateReport {
+    use health_gate::handler::{Clients, handle};
+    let sdk = c.s.aws_options().load().await;
+    let clients = Clients {
+        ecs: rollgate_aws::ecs::Ecs::new(&sdk),
+        cloudwatch: rollgate_aws::cloudwatch::CloudWatch::new(&sdk),
+        events: rollgate_aws::events::EventBridge::new(&sdk, "default"),
+        probe: rollgate_aws::probe::HttpProbe::new(std::time::Duration::from_secs(2)).unwrap(),
+        builds: rollgate_aws::codebuild::CodeBuild::new(&sdk),
+    };
+    let config = rollgate_core::config::GateConfig {
+        clusters: vec![c.app.clone()],
+        max_in_flight: 2,
+        event_bus: "default".into(),
+        smoke_timeout: rollgate_core::duration::Seconds(2),
+        build_project: None,
+    };
+    handle(&clients, &config, &event.to_string()).await.unwrap_or_else(|e| panic!("gate failed: {e}"))
+}
+
+/// An ECS deployment event (`name`) for `revision`'s deployment, `minutes` after it started.
+fn deployment_event(c: &Cli, name: &str, revision: &str, minutes: i64) -> Value {
+    let service = c.s.describe_service(&c.app, &c.app);
+    let d = service["deployments"].as_array().unwrap().iter().find(|d| d["taskDefinition"] == json!(revision)).cloned();
+    let d = d.unwrap_or_else(|| panic!("no deployment of {revision}"));
+    let started = chrono::DateTime::parse_from_rfc3339(d["createdAt"].as_str().unwrap()).unwrap();
+    let at = (started + chrono::Duration::minutes(minutes)).with_timezone(&chrono::Utc);
+    let time = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let id = format!("{}-{name}-{minutes}-{}", c.s.name, revision.rsplit(':').next().unwrap());
+    c.s.deployment_event(&id, name, service["serviceArn"].as_str().unwrap(), &d["id"], &time)
+}
+
+fn tick(c: &Cli, revision: &str, minutes: i64) -> Value {
+    let mut e = deployment_event(c, "SERVICE_DEPLOYMENT_COMPLETED", revision, minutes);
+    let mut t = support::fixtures::fixture_json("scheduled-tick.json");
+    t["id"] = json!(format!("{}-tick", e["id"].as_str().unwrap()));
+    t["time"] = e["time"].take();
+    t
+}
+
+fn verdicts(report: &rollgate_core::report::GateReport) -> Vec<String> {
+    serde_json::to_value(report).unwrap()["rollouts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["verdict"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Case 3: a configuration change that the gate rolls back shows as drift in `plan`, `up`
+/// converges it, and the failure is never held against the live image's digest.
+#[tokio::test]
+async fn a_rolled_back_config_change_is_drift_and_never_marks_the_image_failed() {
+    let c = Cli::new("cli-config-rollback");
+    c.ok(&["up"]);
+    let v1 = deploy(&c, "v1.0.0", "2026-11-28T09:00:00Z").await;
+    c.s.em.force_rollout(json!({"cluster": c.app, "service": c.app, "state": "COMPLETED"}));
+    let r = gate(&c, &deployment_event(&c, "SERVICE_DEPLOYMENT_COMPLETED", &v1, 3)).await;
+    assert_eq!(verdicts(&r), ["baking"], "{r:?}");
+    let r = gate(&c, &tick(&c, &v1, 9)).await;
+    assert_eq!(verdicts(&r), ["healthy"], "{r:?}");
+    let (_, v1_tags) = c.s.describe_task_definition(&v1);
+    let digest = v1_tags["rollgate:digest"].as_str().unwrap().to_owned();
+
+    // A config change: a new revision, with v1's image, that says it is a config change.
+    let bigger = c.config.replace("memory = 4096", "memory = 8192");
+    c.write_config(&bigger);
+    c.ok(&["up"]);
+    let config_rev = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();
+    assert_ne!(config_rev, v1);
+    let (def, tags) = c.s.describe_task_definition(&config_rev);
+    assert_eq!(def["memory"], "8192");
+    assert_eq!((tags["rollgate:cause"].as_str(), tags["rollgate:state"].as_str()), (Some("config"), Some("deploying")));
+    assert_eq!(tags["rollgate:digest"], json!(digest));
+    assert_eq!(tags["rollgate:known-good"], json!(v1));
+
+    // ECS fails it; the gate rolls back to v1.
+    c.s.em.force_rollout(json!({"cluster": c.app, "service": c.app, "state": "FAILED", "reason": "tasks failed to start"}));
+    let r = gate(&c, &deployment_event(&c, "SERVICE_DEPLOYMENT_FAILED", &config_rev, 5)).await;
+    assert_eq!(verdicts(&r), ["rolled-back"], "{r:?}");
+    let service = c.s.describe_service(&c.app, &c.app);
+    assert_eq!(service["taskDefinition"], json!(v1));
+    let stags = c.tags(&service["tags"]);
+    assert!(!stags.contains_key(&format!("rollgate:failed:{digest}")), "the image is not failed: {stags:?}");
+    assert_eq!(stags["rollgate:failed-config"], json!(config_rev));
+    assert_eq!(stags["rollgate:last-good"], json!(v1));
+    assert_eq!(c.s.describe_task_definition(&config_rev).1["rollgate:state"], "rolled-back");
+
+    // plan compares with what runs (v1, 4096), not with the newest revision (8192).
+    let plan = c.ok(&["plan"]).stdout;
+    assert!(plan.contains("memory: 4096 -> 8192"), "{plan}");
+    assert!(plan.contains(&format!("task_definition: {v1} -> (the new revision)")), "{plan}");
+    c.ok(&["up"]);
+    let now = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();
+    assert!(now != v1 && now != config_rev);
+    assert_eq!(c.s.describe_task_definition(&now).0["memory"], "8192");
+    assert!(c.ok(&["plan"]).stdout.contains("0 to create, 0 to update, 9 unchanged"));
+}

@@ -11,12 +11,13 @@ BENCH_VENV := .venv-bench
 CARGO ?= cargo
 FUNCTIONS := -p deploy -p health-gate -p model-build
 
-.PHONY: help bench storm venv template-venvs build-bins build build-x86 test lint lint-template fmt demo clean
+.PHONY: help bench storm replay venv template-venvs build-bins build build-x86 test lint lint-template fmt demo clean
 
 help:
 	@echo "make demo   run the whole story locally against the emulator"
 	@echo "make test   run every test (unit, emulator integration, Lambda Runtime API, the fault storm)"
 	@echo "make storm  the 1000-event fault storm alone, with its figures"
+	@echo "make replay FUNCTION=deploy EVENT=events/ecr-push.json  one sample event through one function"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 	@echo "make bench  benchmarks against the emulator and the peers; writes docs/benchmarks.md"
 
@@ -97,6 +98,12 @@ storm: venv
 
 demo: venv build-bins
 	$(VPY) scripts/demo.py
+
+# Replays one sample event through one function against a fresh emulator (README).
+FUNCTION ?= deploy
+EVENT ?= events/ecr-push.json
+replay: venv build-bins
+	$(VPY) scripts/replay.py $(FUNCTION) $(EVENT)
 
 clean:
 	$(CARGO) clean

@@ -7,5 +7,6 @@ mod faults;
 mod health_gate;
 mod lambda_runtime_api;
 mod model;
+mod readme;
 mod security;
 mod template;

@@ -551,6 +551,9 @@ fn errors_name_the_real_cause() {
     let r = c.run_env(&["plan"], &[("AWS_REGION", Some("us-east-l"))]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("\"us-east-l\"") && r.stderr.contains("not an AWS region name"), "{}", r.stderr);
+    let r = c.run_env(&["plan"], &[("AWS_REGION", None), ("AWS_DEFAULT_REGION", None)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no AWS region: pass --region, set AWS_REGION"), "{}", r.stderr);
     assert_eq!(c.s.calls(), vec![]);
     // An endpoint that does not answer: named, not "check your AWS credentials".
     let dead = {

@@ -103,3 +103,29 @@ fn the_readme_replays_answer() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stdout).contains("malformed event"));
 }
+
+/// docs/bad-input.md's table of CLI error messages: every test a row names exists.
+#[test]
+fn every_error_message_row_names_a_test() {
+    let doc = std::fs::read_to_string(root().join("docs/bad-input.md")).unwrap();
+    let table = doc.split("### The CLI's error messages").nth(1).expect("the table exists");
+    let mut sources = String::new();
+    for dir in ["tests", "crates/rollgate-core/src", "crates/rollgate-core/src/infra", "crates/rollgate-aws/src"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+    }
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| cause") && !l.starts_with("| ---")).collect();
+    assert!(rows.len() >= 15, "{rows:?}");
+    for row in rows {
+        let tests = row.rsplit('|').nth(1).unwrap_or_default();
+        let names: Vec<&str> = tests.split('`').skip(1).step_by(2).collect();
+        assert!(!names.is_empty(), "row without a test: {row}");
+        for name in names {
+            let f = name.rsplit("::").next().unwrap();
+            assert!(sources.contains(&format!("fn {f}(")), "{row}: no test named {f}");
+        }
+    }
+}

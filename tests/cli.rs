@@ -151,8 +151,11 @@ fn up_creates_every_resource_and_a_second_up_writes_nothing() {
     let attached = b("iam", "list_attached_role_policies", json!({"RoleName": format!("{app}-execution")}));
     assert_eq!(attached["AttachedPolicies"][0]["PolicyName"], "AmazonECSTaskExecutionRolePolicy");
     b("iam", "get_role", json!({"RoleName": format!("{app}-task")}));
-    let build_policy =
-        b("iam", "get_role_policy", json!({"RoleName": format!("{app}-codebuild"), "PolicyName": "rollgate-us-east-1"}));
+    let build_policy = b(
+        "iam",
+        "get_role_policy",
+        json!({"RoleName": format!("{app}-codebuild"), "PolicyName": "rollgate-us-east-1"}),
+    );
     assert!(build_policy["PolicyDocument"].to_string().contains("ecr:PutImage"));
 
     let groups = b("logs", "describe_log_groups", json!({"logGroupNamePrefix": format!("/rollgate/{app}")}));
@@ -446,12 +449,10 @@ fn roles_shared_by_two_regions_outlive_the_first_down() {
     let west = |op: &str, p: Value| c.s.em.boto().try_call_region("ec2", op, p, "us-west-2").unwrap();
     let vpc = west("create_vpc", json!({"CidrBlock": "10.1.0.0/16"}))["Vpc"]["VpcId"].as_str().unwrap().to_owned();
     let subnet = west("create_subnet", json!({"VpcId": vpc, "CidrBlock": "10.1.1.0/24"}))["Subnet"]["SubnetId"].clone();
-    let sg = west("create_security_group", json!({"GroupName": "w", "Description": "w", "VpcId": vpc}))["GroupId"].clone();
+    let sg =
+        west("create_security_group", json!({"GroupName": "w", "Description": "w", "VpcId": vpc}))["GroupId"].clone();
     let (east_subnet, east_sg) = c.s.network();
-    let west_config = c
-        .config
-        .replace(&east_subnet, subnet.as_str().unwrap())
-        .replace(&east_sg, sg.as_str().unwrap());
+    let west_config = c.config.replace(&east_subnet, subnet.as_str().unwrap()).replace(&east_sg, sg.as_str().unwrap());
     std::fs::write(c.dir.join("west.toml"), west_config).unwrap();
     c.ok(&["up", "--region", "us-west-2", "--config", "west.toml"]);
     // Each region's build policy names its own repository: both are kept.
@@ -494,8 +495,11 @@ fn credentials_and_region_resolve_as_the_aws_cli_does() {
         ),
     )
     .unwrap();
-    std::fs::write(c.dir.join("config"), "[profile dev]\nregion = eu-central-1\n\n[profile other]\nregion = eu-central-1\n")
-        .unwrap();
+    std::fs::write(
+        c.dir.join("config"),
+        "[profile dev]\nregion = eu-central-1\n\n[profile other]\nregion = eu-central-1\n",
+    )
+    .unwrap();
     let files = |extra: &[(&'static str, Option<&'static str>)]| {
         let mut env: Vec<(&str, Option<String>)> = vec![
             ("AWS_SHARED_CREDENTIALS_FILE", Some(c.dir.join("credentials").display().to_string())),
@@ -510,7 +514,8 @@ fn credentials_and_region_resolve_as_the_aws_cli_does() {
         c.run_env(args, &env)
     };
     let calls_by = |key: &str| c.s.em.calls(key).len();
-    let region_of = |r: &Run| r.stdout.lines().next().unwrap_or_default().rsplit("region ").next().unwrap_or_default().to_owned();
+    let region_of =
+        |r: &Run| r.stdout.lines().next().unwrap_or_default().rsplit("region ").next().unwrap_or_default().to_owned();
 
     // 1. --profile beats AWS_ACCESS_KEY_ID (set by the harness for every run).
     let r = run(&["plan", "--profile", "dev"], &[]);
@@ -528,7 +533,8 @@ fn credentials_and_region_resolve_as_the_aws_cli_does() {
     assert_eq!(calls_by(&other_key), before, "AWS_PROFILE does not override the environment's keys");
     assert!(calls_by(&c.s.access_key) > 0);
     // 6. AWS_PROFILE alone is used.
-    let r = run(&["plan"], &[("AWS_PROFILE", Some("other")), ("AWS_ACCESS_KEY_ID", None), ("AWS_SECRET_ACCESS_KEY", None)]);
+    let r =
+        run(&["plan"], &[("AWS_PROFILE", Some("other")), ("AWS_ACCESS_KEY_ID", None), ("AWS_SECRET_ACCESS_KEY", None)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(calls_by(&other_key) > before);
     // 7. An unknown profile is named, and nothing is called.
@@ -567,7 +573,11 @@ fn errors_name_the_real_cause() {
     // status in a region where the app is not: says where it looked, not "run rollgate up".
     let r = c.run(&["status", "--region", "eu-west-3"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("account 123456789012, region eu-west-3") && r.stderr.contains("--region"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("account 123456789012, region eu-west-3") && r.stderr.contains("--region"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("run `rollgate up` first"), "{}", r.stderr);
     // A config given with --config is named, with a real line.
     std::fs::write(c.dir.join("other.toml"), c.config.replace("cpu = 1024\n", "")).unwrap();
@@ -624,7 +634,9 @@ fn plan_shows_whole_values_and_the_json_plan_is_complete() {
     let plan = c.ok(&["plan"]).stdout;
     assert!(plan.contains("tags.rollgate:bake: 5m -> 15m"), "{plan}");
     assert!(
-        plan.contains("tags.rollgate:smoke-body: (none) -> \"{\\\"text\\\": \\\"great, really\\\"}\" (stored as base64)"),
+        plan.contains(
+            "tags.rollgate:smoke-body: (none) -> \"{\\\"text\\\": \\\"great, really\\\"}\" (stored as base64)"
+        ),
         "{plan}"
     );
     assert!(!plan.contains('\u{2026}'), "nothing truncated: {plan}");
@@ -748,7 +760,9 @@ async fn a_rolled_back_config_change_is_drift_and_never_marks_the_image_failed()
     assert_eq!(tags["rollgate:known-good"], json!(v1));
 
     // ECS fails it; the gate rolls back to v1.
-    c.s.em.force_rollout(json!({"cluster": c.app, "service": c.app, "state": "FAILED", "reason": "tasks failed to start"}));
+    c.s.em.force_rollout(
+        json!({"cluster": c.app, "service": c.app, "state": "FAILED", "reason": "tasks failed to start"}),
+    );
     let r = gate(&c, &deployment_event(&c, "SERVICE_DEPLOYMENT_FAILED", &config_rev, 5)).await;
     assert_eq!(verdicts(&r), ["rolled-back"], "{r:?}");
     let service = c.s.describe_service(&c.app, &c.app);

@@ -117,7 +117,8 @@ fn every_error_message_row_names_a_test() {
             }
         }
     }
-    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| cause") && !l.starts_with("| ---")).collect();
+    let rows: Vec<&str> =
+        table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| cause") && !l.starts_with("| ---")).collect();
     assert!(rows.len() >= 15, "{rows:?}");
     for row in rows {
         let tests = row.rsplit('|').nth(1).unwrap_or_default();

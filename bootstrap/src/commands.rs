@@ -10,13 +10,13 @@ use rollgate_aws::ecs::{Ecs, ServiceDirectory, TaskDefinitions};
 use rollgate_aws::events::EventBridge;
 use rollgate_aws::infra::{ApplyContext, Infra};
 use rollgate_aws::ledger::carry_out;
-use rollgate_core::infra::desired::{Env, Kind, Target, desired};
-use rollgate_core::infra::teardown::{TeardownAction, plan_teardown};
 use rollgate_core::infra::AppConfig;
-use rollgate_core::{Region, TaskDefArn};
+use rollgate_core::infra::desired::{Env, Kind, Target, desired};
 use rollgate_core::infra::plan::{Change, plan};
+use rollgate_core::infra::teardown::{TeardownAction, plan_teardown};
 use rollgate_core::service::ServiceView;
 use rollgate_core::status::{history, plan_manual_rollback, rollback_target};
+use rollgate_core::{Region, TaskDefArn};
 
 use crate::output::{self, Outputs};
 use crate::{Cli, Command, Failure, Format};
@@ -85,10 +85,8 @@ impl Session {
             ))
         })?;
         rollgate_aws::config::check_credentials(&sdk, cli.profile.as_deref()).await.map_err(input)?;
-        let endpoint = cli
-            .endpoint_url
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()));
+        let endpoint =
+            cli.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()));
         let infra = Infra::new(&sdk);
         let env = infra.env().await.map_err(|e| match (&e, e.code()) {
             (rollgate_aws::AwsError::Config(_), _) => input(e),
@@ -96,7 +94,11 @@ impl Session {
                 let to = endpoint.clone().unwrap_or_else(|| format!("AWS STS in {region}"));
                 aws(anyhow!(
                     "the endpoint {to} did not answer ({e}); check the address{}",
-                    if endpoint.is_some() { " and that the emulator or endpoint is running" } else { ", the region name and your network" }
+                    if endpoint.is_some() {
+                        " and that the emulator or endpoint is running"
+                    } else {
+                        ", the region name and your network"
+                    }
                 ))
             }
             (_, Some(code)) if code.contains("Token") || code.contains("Signature") || code == "AccessDenied" => aws(

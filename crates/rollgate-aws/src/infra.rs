@@ -91,8 +91,10 @@ impl Infra {
     /// revision is the one the task definition is compared with (not the family's newest).
     pub async fn observe(&self, desired: &[Resource]) -> Result<Observed, AwsError> {
         let mut observed = Observed::new();
-        let service_first =
-            desired.iter().filter(|r| r.kind == Kind::Service).chain(desired.iter().filter(|r| r.kind != Kind::Service));
+        let service_first = desired
+            .iter()
+            .filter(|r| r.kind == Kind::Service)
+            .chain(desired.iter().filter(|r| r.kind != Kind::Service));
         for r in service_first {
             if let Some(attrs) = self.read(r, &observed).await? {
                 observed.insert((r.kind, r.name.clone()), attrs);
@@ -185,10 +187,8 @@ impl Infra {
                 .unwrap_or_default();
         let tags = role.tags.unwrap_or_default();
         let this_region = self.region.as_deref().map(|r| format!("{}{r}", keys::REGION_PREFIX));
-        let regions: Vec<String> = tags
-            .iter()
-            .filter_map(|t| t.key.strip_prefix(keys::REGION_PREFIX).map(str::to_owned))
-            .collect();
+        let regions: Vec<String> =
+            tags.iter().filter_map(|t| t.key.strip_prefix(keys::REGION_PREFIX).map(str::to_owned)).collect();
         let trusted = trust["Statement"][0]["Principal"]["Service"].as_str().unwrap_or_default().to_owned();
         let attached = self
             .iam
@@ -215,10 +215,7 @@ impl Infra {
             ("trusted_service", Value::text(trusted)),
             ("managed_policies", Value::set(managed)),
             ("inline_policy", inline),
-            (
-                "tags",
-                Value::map(tags.iter().filter(|t| compared(&t.key)).map(|t| (t.key.as_str(), t.value.as_str()))),
-            ),
+            ("tags", Value::map(tags.iter().filter(|t| compared(&t.key)).map(|t| (t.key.as_str(), t.value.as_str())))),
             (REGIONS_IN_USE, Value::set(regions)),
             ("arn", Value::text(role.arn)),
         ])))
@@ -307,7 +304,12 @@ impl Infra {
             ("cpu", Value::opt(d.cpu.clone())),
             ("memory", Value::opt(d.memory.clone())),
             ("container", Value::opt(c.and_then(|c| c.name.clone()))),
-            ("port", Value::opt(c.and_then(|c| c.port_mappings().first().and_then(|p| p.container_port)).map(|p| p.to_string()))),
+            (
+                "port",
+                Value::opt(
+                    c.and_then(|c| c.port_mappings().first().and_then(|p| p.container_port)).map(|p| p.to_string()),
+                ),
+            ),
             ("health_check", Value::opt(health.and_then(|h| h.command().get(1).cloned()))),
             ("health_check_start_period", Value::opt(health.and_then(|h| h.start_period).map(|s| s.to_string()))),
             (
@@ -355,17 +357,16 @@ impl Infra {
         let tags = s.tags.clone().unwrap_or_default();
         let owned = |k: &str| k == MANAGED_TAG || k == APP_TAG || SERVICE_SETTING_KEYS.contains(&k);
         Ok(Some(attrs([
-            (
-                "cluster",
-                Value::text(s.cluster_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or(cluster)),
-            ),
+            ("cluster", Value::text(s.cluster_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or(cluster))),
             ("task_family", Value::text(family)),
             ("desired_count", Value::text(s.desired_count.to_string())),
             ("circuit_breaker", Value::map([("enable", breaker.0.to_string()), ("rollback", breaker.1.to_string())])),
             (
                 "health_check_grace_period",
                 Value::opt(
-                    s.health_check_grace_period_seconds.filter(|_| !s.load_balancers().is_empty()).map(|g| g.to_string()),
+                    s.health_check_grace_period_seconds
+                        .filter(|_| !s.load_balancers().is_empty())
+                        .map(|g| g.to_string()),
                 ),
             ),
             ("subnets", Value::set(vpc.map(|v| v.subnets().to_vec()).unwrap_or_default())),
@@ -399,7 +400,9 @@ impl Infra {
             (LIVE_TASK_DEFINITION, Value::text(live)),
             (
                 LAST_GOOD_ATTR,
-                Value::opt(tags.iter().find(|t| t.key.as_deref() == Some(keys::LAST_GOOD)).and_then(|t| t.value.clone())),
+                Value::opt(
+                    tags.iter().find(|t| t.key.as_deref() == Some(keys::LAST_GOOD)).and_then(|t| t.value.clone()),
+                ),
             ),
             ("arn", Value::opt(s.service_arn)),
         ])))
@@ -590,7 +593,13 @@ impl Infra {
     async fn put_inline_policy(&self, r: &Resource) -> Result<(), AwsError> {
         let policy = r.attrs.get("inline_policy").map(Value::as_json_text).unwrap_or_default();
         if policy.is_empty() {
-            let deleted = self.iam.delete_role_policy().role_name(&r.name).policy_name(inline_policy_name(self.region.as_deref())).send().await;
+            let deleted = self
+                .iam
+                .delete_role_policy()
+                .role_name(&r.name)
+                .policy_name(inline_policy_name(self.region.as_deref()))
+                .send()
+                .await;
             return absent(deleted.map_err(api("DeleteRolePolicy")), &["NoSuchEntity"]).map(drop);
         }
         self.iam
@@ -896,7 +905,12 @@ impl Infra {
             .clone()
             .or_else(|| ctx.observed_arn(Kind::TaskDefinition, text(a, "task_family")))
             .unwrap_or_else(|| text(a, "task_family").to_owned());
-        let grace = a.get("health_check_grace_period").and_then(Value::as_opt).map(str::parse::<i32>).transpose().map_err(bad_number("health_check_grace_period"))?;
+        let grace = a
+            .get("health_check_grace_period")
+            .and_then(Value::as_opt)
+            .map(str::parse::<i32>)
+            .transpose()
+            .map_err(bad_number("health_check_grace_period"))?;
         self.ecs
             .create_service()
             .cluster(text(a, "cluster"))
@@ -939,7 +953,13 @@ impl Infra {
                 update = update.deployment_configuration(deployment_configuration());
             }
             if changed("health_check_grace_period") {
-                update = update.set_health_check_grace_period_seconds(a.get("health_check_grace_period").and_then(Value::as_opt).map(str::parse::<i32>).transpose().map_err(bad_number("health_check_grace_period"))?);
+                update = update.set_health_check_grace_period_seconds(
+                    a.get("health_check_grace_period")
+                        .and_then(Value::as_opt)
+                        .map(str::parse::<i32>)
+                        .transpose()
+                        .map_err(bad_number("health_check_grace_period"))?,
+                );
             }
             if changed("load_balancer") {
                 update = update.set_load_balancers(Some(load_balancers(a)?.unwrap_or_default()));
@@ -1003,13 +1023,7 @@ impl Infra {
                 absent(deleted.map_err(api("DeleteRolePolicy")), &["NoSuchEntity"])?;
                 let key = self.region.as_deref().map(|region| format!("{}{region}", keys::REGION_PREFIX));
                 if let Some(key) = key {
-                    self.iam
-                        .untag_role()
-                        .role_name(&r.name)
-                        .tag_keys(key)
-                        .send()
-                        .await
-                        .map_err(api("UntagRole"))?;
+                    self.iam.untag_role().role_name(&r.name).tag_keys(key).send().await.map_err(api("UntagRole"))?;
                 }
                 return Ok(());
             }
@@ -1169,7 +1183,12 @@ impl ApplyContext {
 
     /// The service's `rollgate:last-good`, as observed.
     fn last_good(&self) -> Option<String> {
-        self.observed.iter().find(|((k, _), _)| *k == Kind::Service).and_then(|(_, a)| a.get(LAST_GOOD_ATTR)).and_then(Value::as_opt).map(str::to_owned)
+        self.observed
+            .iter()
+            .find(|((k, _), _)| *k == Kind::Service)
+            .and_then(|(_, a)| a.get(LAST_GOOD_ATTR))
+            .and_then(Value::as_opt)
+            .map(str::to_owned)
     }
 }
 
@@ -1228,7 +1247,6 @@ fn iam_tag(k: &str, v: &str) -> Result<aws_sdk_iam::types::Tag, AwsError> {
 }
 
 fn network(a: &Attrs) -> Result<ecs::NetworkConfiguration, AwsError> {
-
     let vpc = ecs::AwsVpcConfiguration::builder()
         .set_subnets(Some(list(a, "subnets")))
         .set_security_groups(Some(list(a, "security_groups")))

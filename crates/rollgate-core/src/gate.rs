@@ -498,10 +498,8 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
 
     // A failure is recorded on the service before anything else is done about it, so a
     // failure that is recorded but not final was decided by an invocation that did not finish.
-    let recorded = RevisionRecord::from_tags(&f.revision.tags)
-        .ok()
-        .flatten()
-        .is_some_and(|r| recorded_failed(f.service, rev, &r));
+    let recorded =
+        RevisionRecord::from_tags(&f.revision.tags).ok().flatten().is_some_and(|r| recorded_failed(f.service, rev, &r));
     if live && recorded {
         // Its rollback did not land (or its answer was lost and it did not): roll back now.
         return fail(f, format!("{} was recorded as failed; finishing its rollback", rev.revision()));

@@ -219,7 +219,10 @@ fn header_line(text: &str, section: &str) -> Option<usize> {
             if key.is_none() && in_table {
                 return Some(n + 1);
             }
-        } else if in_table && let Some(k) = key && t.split('=').next().map(str::trim) == Some(k) {
+        } else if in_table
+            && let Some(k) = key
+            && t.split('=').next().map(str::trim) == Some(k)
+        {
             return Some(n + 1);
         }
     }
@@ -253,7 +256,11 @@ fn toml_error(text: &str, file: &str, path: &str, e: &toml::de::Error) -> Config
             let hint = strsim_closest(&quoted, SECTIONS).map(|s| format!("; did you mean [{s}]?")).unwrap_or_default();
             return err(
                 &quoted,
-                format!("unknown section [{quoted}]{}{hint} (sections: {})", at(header_line(text, &quoted).or(span_line)), SECTIONS.join(", ")),
+                format!(
+                    "unknown section [{quoted}]{}{hint} (sections: {})",
+                    at(header_line(text, &quoted).or(span_line)),
+                    SECTIONS.join(", ")
+                ),
             );
         }
         return err(&field, format!("{message}{}", at(header_line(text, &field).or(span_line))));
@@ -264,12 +271,7 @@ fn toml_error(text: &str, file: &str, path: &str, e: &toml::de::Error) -> Config
 
 /// The known name closest to `name`, if any is close (a typo).
 fn strsim_closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, k)| k)
+    known.iter().map(|k| (strsim::damerau_levenshtein(name, k), *k)).filter(|(d, _)| *d <= 2).min().map(|(_, k)| k)
 }
 
 /// AWS's id formats: a prefix, then 8 or 17 lowercase hex digits (EC2's short and long ids).
@@ -325,7 +327,9 @@ fn placeholder(value: &toml::Value, path: &str) -> Option<(String, String)> {
             (s.contains('\u{2026}') || angle || s.trim() == "...").then(|| (path.to_owned(), s.clone()))
         }
         toml::Value::Array(items) => items.iter().find_map(|v| placeholder(v, path)),
-        toml::Value::Table(t) => t.iter().find_map(|(k, v)| placeholder(v, &if path.is_empty() { k.clone() } else { format!("{path}.{k}") })),
+        toml::Value::Table(t) => {
+            t.iter().find_map(|(k, v)| placeholder(v, &if path.is_empty() { k.clone() } else { format!("{path}.{k}") }))
+        }
         _ => None,
     }
 }
@@ -361,7 +365,10 @@ impl AppConfig {
             && let Some((field, found)) = placeholder(&toml::Value::Table(value), "")
         {
             let line = header_line(text, &field).map(|l| format!(" ({file} line {l})")).unwrap_or_default();
-            return Err(err(&field, format!("{found:?} is a placeholder from the documentation{line}: put your own value")));
+            return Err(err(
+                &field,
+                format!("{found:?} is a placeholder from the documentation{line}: put your own value"),
+            ));
         }
         config.validate().map_err(|e| {
             let line = header_line(text, &e.field)
@@ -477,13 +484,18 @@ impl AppConfig {
         {
             return Err(err(
                 "task.initial_image",
-                format!("{img:?} is not an image reference such as registry/name:tag; remove it to use <repository>:bootstrap"),
+                format!(
+                    "{img:?} is not an image reference such as registry/name:tag; remove it to use <repository>:bootstrap"
+                ),
             ));
         }
         if let Some(img) = &self.build.base_image
             && !is_image_reference(img)
         {
-            return Err(err("build.base_image", format!("{img:?} is not an image reference such as registry/name:tag")));
+            return Err(err(
+                "build.base_image",
+                format!("{img:?} is not an image reference such as registry/name:tag"),
+            ));
         }
         if let Some(b) = &self.build.model_bucket
             && !is_bucket_name(b)
@@ -507,9 +519,14 @@ impl AppConfig {
             ));
         }
         if let Some(bad) = t.environment.keys().find(|k| {
-            k.is_empty() || k.starts_with(|c: char| c.is_ascii_digit()) || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            k.is_empty()
+                || k.starts_with(|c: char| c.is_ascii_digit())
+                || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         }) {
-            return Err(err("task.environment", format!("{bad:?} is not an environment variable name (letters, digits, _)")));
+            return Err(err(
+                "task.environment",
+                format!("{bad:?} is not an environment variable name (letters, digits, _)"),
+            ));
         }
         ImageTag::parse("bootstrap").map_err(|e| err("task.initial_image", e.why))?;
         Ok(())
@@ -586,7 +603,11 @@ security_groups = ["sg-0123abcd"]
             ("[task]", "[task]\nhealth_check_start_period = 600", "task.health_check_start_period"),
             ("[task]", "[task]\ncpu_architecture = \"ARM\"", "task.cpu_architecture"),
             ("[task]", "[task]\ninitial_image = \"not an image\"", "task.initial_image"),
-            ("[service]", "[service]\ntarget_group_arn = \"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x\"", "service.target_group_arn"),
+            (
+                "[service]",
+                "[service]\ntarget_group_arn = \"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x\"",
+                "service.target_group_arn",
+            ),
         ];
         for (from, to, field) in cases {
             let text = MINIMAL.replace(from, to);
@@ -618,21 +639,53 @@ security_groups = ["sg-0123abcd"]
             // A missing field: named with its section, at the section's header line.
             (&MINIMAL.replace("cpu = 1024\n", ""), "task.cpu", &["missing field `cpu` in [task]", "other.toml line 4"]),
             // A missing field of the last section, after blank lines.
-            (&MINIMAL.replace("memory = 4096\n", "\n\n"), "task.memory", &["missing field `memory` in [task]", "other.toml line 4"]),
+            (
+                &MINIMAL.replace("memory = 4096\n", "\n\n"),
+                "task.memory",
+                &["missing field `memory` in [task]", "other.toml line 4"],
+            ),
             // A rule of rollgate's: at the key's line, or its section's when the key is absent.
-            (&MINIMAL.replace("security_groups = [\"sg-0123abcd\"]\n", "\n\n"), "service.security_groups", &["at least one", "other.toml line 7"]),
-            (&MINIMAL.replace("memory = 4096", "memory = 4000"), "task.memory", &["not valid with cpu 1024", "other.toml line 6"]),
+            (
+                &MINIMAL.replace("security_groups = [\"sg-0123abcd\"]\n", "\n\n"),
+                "service.security_groups",
+                &["at least one", "other.toml line 7"],
+            ),
+            (
+                &MINIMAL.replace("memory = 4096", "memory = 4000"),
+                "task.memory",
+                &["not valid with cpu 1024", "other.toml line 6"],
+            ),
             // A missing section.
-            (&MINIMAL.replace("[task]\ncpu = 1024\nmemory = 4096\n", ""), "task", &["the [task] section is missing", "other.toml"]),
+            (
+                &MINIMAL.replace("[task]\ncpu = 1024\nmemory = 4096\n", ""),
+                "task",
+                &["the [task] section is missing", "other.toml"],
+            ),
             // A mistyped section: its own name, a suggestion, and its line.
-            (&format!("{MINIMAL}[gates]\nbake = \"5m\"\n"), "gates", &["unknown section [gates]", "did you mean [gate]?", "other.toml line 10"]),
+            (
+                &format!("{MINIMAL}[gates]\nbake = \"5m\"\n"),
+                "gates",
+                &["unknown section [gates]", "did you mean [gate]?", "other.toml line 10"],
+            ),
             // A mistyped key.
-            (&format!("{MINIMAL}[gate]\nbake_time = \"5m\"\n"), "gate.bake_time", &["unknown field `bake_time`", "other.toml line 11"]),
+            (
+                &format!("{MINIMAL}[gate]\nbake_time = \"5m\"\n"),
+                "gate.bake_time",
+                &["unknown field `bake_time`", "other.toml line 11"],
+            ),
             // A wrong type.
             (&MINIMAL.replace("cpu = 1024", "cpu = \"1024\""), "task.cpu", &["invalid type", "other.toml line 5"]),
             // The README's example, copied with its placeholders.
-            (&MINIMAL.replace("[task]", "[task]\ninitial_image = \"\u{2026}\""), "task.initial_image", &["placeholder", "other.toml line 5"]),
-            (&MINIMAL.replace("subnet-0123abcd", "<your-subnet>"), "service.subnets", &["placeholder", "other.toml line 8"]),
+            (
+                &MINIMAL.replace("[task]", "[task]\ninitial_image = \"\u{2026}\""),
+                "task.initial_image",
+                &["placeholder", "other.toml line 5"],
+            ),
+            (
+                &MINIMAL.replace("subnet-0123abcd", "<your-subnet>"),
+                "service.subnets",
+                &["placeholder", "other.toml line 8"],
+            ),
             ("not toml", "other.toml", &["other.toml line 1"]),
         ];
         for (text, field, parts) in table {

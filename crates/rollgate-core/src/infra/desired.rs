@@ -218,7 +218,6 @@ impl Env {
 /// The AWS managed policy of the execution role (its ARN depends on the partition).
 pub const EXECUTION_POLICY_NAME: &str = "AmazonECSTaskExecutionRolePolicy";
 
-
 /// The `rollgate:*` service tags that `up` owns (opt-in and gate settings). Tags the gate
 /// writes (`rollgate:last-good`, `rollgate:failed:*`) are never touched by `up`.
 pub const SERVICE_SETTING_KEYS: &[&str] = &[

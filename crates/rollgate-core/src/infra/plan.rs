@@ -90,8 +90,7 @@ pub fn plan(target: Target, desired: &[Resource], observed: &Observed) -> Plan {
             .and_then(|a| a.get(LIVE_TASK_DEFINITION))
             .cloned()
             .unwrap_or(Value::Absent);
-        let diff =
-            AttrDiff { attr: LIVE_TASK_DEFINITION.into(), from: live, to: Value::text("(the new revision)") };
+        let diff = AttrDiff { attr: LIVE_TASK_DEFINITION.into(), from: live, to: Value::text("(the new revision)") };
         match &mut service.change {
             Change::Update { diffs } => diffs.push(diff),
             change @ Change::Unchanged => *change = Change::Update { diffs: vec![diff] },
@@ -277,7 +276,8 @@ mod tests {
     /// Values with commas and spaces stay whole: lists and maps are never joined into a string.
     #[test]
     fn values_with_commas_round_trip_and_compare_equal() {
-        let text = CONFIG.replace("[service]", "[task.environment]\nMODEL_ARGS = \"--a 1, --b 2\"\nX = \"k=v, y=z\"\n[service]");
+        let text = CONFIG
+            .replace("[service]", "[task.environment]\nMODEL_ARGS = \"--a 1, --b 2\"\nX = \"k=v, y=z\"\n[service]");
         let want = desired(&AppConfig::parse(&text).unwrap(), &env());
         let td = want.iter().find(|r| r.kind == Kind::TaskDefinition).unwrap();
         let env_map = td.attrs["environment"].as_map();
@@ -292,7 +292,8 @@ mod tests {
     fn the_rendered_diff_shows_every_changed_value_in_full() {
         let long = "x".repeat(300);
         let from = Value::map([("rollgate:smoke-body", "base64:eyJ0ZXh0IjogImdyZWF0In0="), ("rollgate:bake", "5m")]);
-        let to = Value::map([("rollgate:smoke-body", "base64:eyJ0ZXh0IjogImF3ZnVsIn0="), ("rollgate:bake", long.as_str())]);
+        let to =
+            Value::map([("rollgate:smoke-body", "base64:eyJ0ZXh0IjogImF3ZnVsIn0="), ("rollgate:bake", long.as_str())]);
         let mut out = String::new();
         render_diff(&mut out, "tags", &from, &to);
         assert!(out.contains(&format!("tags.rollgate:bake: 5m -> {long}\n")), "{out}");

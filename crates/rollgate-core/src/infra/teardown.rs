@@ -30,7 +30,9 @@ pub enum TeardownAction {
     /// There, but not tagged as this app's: left alone.
     NotOurs,
     /// A role another region's copy of the app uses: only this region's tag is removed.
-    ReleaseRegion { other_regions: Vec<String> },
+    ReleaseRegion {
+        other_regions: Vec<String>,
+    },
 }
 
 impl fmt::Display for TeardownAction {
@@ -66,7 +68,9 @@ pub struct TeardownPlan {
 /// Why `down` deletes nothing. Each message names where it looked and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TeardownRefusal {
-    #[error("nothing of {target} was found: nothing deleted. If the app lives in another region or account, pass --region or --profile")]
+    #[error(
+        "nothing of {target} was found: nothing deleted. If the app lives in another region or account, pass --region or --profile"
+    )]
     NothingHere { target: Target },
     #[error(
         "no regional resource of {target} was found, so its IAM roles ({roles}) were left alone: IAM is global, and they may serve the app in another region. Pass --region for the region the app runs in, or --delete-iam-roles {account} to delete the roles"
@@ -96,7 +100,8 @@ pub fn plan_teardown(
     }
     let mine = |r: &Resource| observed.get(&(r.kind, r.name.clone())).filter(|a| owned_by(a, &target.app));
     let found_here = desired.iter().any(|r| !is_global(r.kind) && mine(r).is_some());
-    let roles: Vec<&str> = desired.iter().filter(|r| is_global(r.kind) && mine(r).is_some()).map(|r| r.name.as_str()).collect();
+    let roles: Vec<&str> =
+        desired.iter().filter(|r| is_global(r.kind) && mine(r).is_some()).map(|r| r.name.as_str()).collect();
     if !found_here {
         if roles.is_empty() {
             return Err(TeardownRefusal::NothingHere { target });
@@ -181,7 +186,10 @@ mod tests {
         let refused = plan_teardown(target.clone(), &want, &have, None).unwrap_err();
         assert!(matches!(refused, TeardownRefusal::OnlyGlobal { .. }), "{refused}");
         let text = refused.to_string();
-        assert!(text.contains("account 123456789012, region eu-west-1") && text.contains("--delete-iam-roles 123456789012"), "{text}");
+        assert!(
+            text.contains("account 123456789012, region eu-west-1") && text.contains("--delete-iam-roles 123456789012"),
+            "{text}"
+        );
         // Naming the account: the roles are still in use by us-east-1's copy, so only released.
         let p = plan_teardown(target.clone(), &want, &have, Some("123456789012")).unwrap();
         for (kind, action) in actions(&p) {
@@ -203,7 +211,9 @@ mod tests {
         let (want, have) = after_up("us-east-1", &["eu-west-1", "us-east-1"]);
         let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, None).unwrap();
         let roles: Vec<_> = actions(&p).into_iter().filter(|(k, _)| is_global(*k)).collect();
-        assert!(roles.iter().all(|(_, a)| *a == TeardownAction::ReleaseRegion { other_regions: vec!["eu-west-1".into()] }));
+        assert!(
+            roles.iter().all(|(_, a)| *a == TeardownAction::ReleaseRegion { other_regions: vec!["eu-west-1".into()] })
+        );
         let (want, have) = after_up("eu-west-1", &["eu-west-1"]);
         let p = plan_teardown(env("eu-west-1").target("sentiment"), &want, &have, None).unwrap();
         assert!(p.steps.iter().all(|s| s.action == TeardownAction::Delete));
@@ -213,7 +223,9 @@ mod tests {
     fn resources_of_another_app_are_left_alone() {
         let (want, mut have) = after_up("us-east-1", &["us-east-1"]);
         let task_role = want.iter().find(|r| r.kind == Kind::TaskRole).unwrap();
-        have.get_mut(&(Kind::TaskRole, task_role.name.clone())).unwrap().insert("tags".into(), Value::map([("team", "x")]));
+        have.get_mut(&(Kind::TaskRole, task_role.name.clone()))
+            .unwrap()
+            .insert("tags".into(), Value::map([("team", "x")]));
         let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, None).unwrap();
         assert!(actions(&p).contains(&(Kind::TaskRole, TeardownAction::NotOurs)));
     }

@@ -69,6 +69,8 @@ struct Ledger {
     service: Option<String>,
     state: Option<String>,
     reason: Option<String>,
+    /// `config` for a configuration change's revision (`rollgate up`); none for a push's.
+    cause: Option<String>,
 }
 
 struct Push {
@@ -345,6 +347,37 @@ impl Storm {
                     self.owed.clear();
                 }
             }
+            // `rollgate up` changes the configuration: a copy of the live revision with another
+            // memory size, carrying its ledger as a config change, and the service moved to it.
+            95..=96 => {
+                let svc = &self.services[svc_index];
+                let live = self.service_view(svc)["taskDefinition"].as_str().unwrap().to_owned();
+                let (def, tags) = self.s.describe_task_definition(&live);
+                if tags.contains_key("rollgate:digest") {
+                    let tags: rollgate_core::service::Tags =
+                        tags.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect();
+                    let last_good = self.service_view(svc)["tags"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|t| t["key"] == "rollgate:last-good")
+                        .and_then(|t| t["value"].as_str().map(str::to_owned));
+                    let live_arn = rollgate_core::TaskDefArn::parse(&live).unwrap();
+                    let new_tags = rollgate_core::ledger::config_revision_tags(&live_arn, &tags, last_good.as_deref());
+                    let memory = if def["memory"] == "512" { "1024" } else { "512" };
+                    let revision = self.s.register(json!({
+                        "family": def["family"], "containerDefinitions": def["containerDefinitions"],
+                        "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": memory,
+                        "tags": new_tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+                    }));
+                    self.s.boto(
+                        "ecs",
+                        "update_service",
+                        json!({"cluster": svc.cluster, "service": svc.name, "taskDefinition": revision}),
+                    );
+                    self.count("config changes");
+                }
+            }
             _ => {
                 let mut tick = fixture_json("scheduled-tick.json");
                 tick["id"] = json!(format!("{}-gate-{i}", self.s.name));
@@ -409,6 +442,7 @@ impl Storm {
                 service: tag("rollgate:service"),
                 state: tag("rollgate:state"),
                 reason: tag("rollgate:reason"),
+                cause: tag("rollgate:cause"),
             };
             ledger.insert(arn.clone(), entry);
         }
@@ -458,9 +492,10 @@ impl Storm {
                 svc.name, live_ledger.state, live_ledger.reason, view["deployments"]
             ));
         }
-        // 3. No digest has two active revisions for the service.
+        // 3. No digest has two active push revisions for the service (a configuration change's
+        //    revision shares its image's digest by design).
         let mut digests: BTreeMap<&str, usize> = BTreeMap::new();
-        for entry in ledger.values() {
+        for entry in ledger.values().filter(|e| e.cause.is_none()) {
             if let Some(d) = &entry.digest {
                 *digests.entry(d).or_default() += 1;
             }
@@ -479,8 +514,21 @@ impl Storm {
             if entry.service.as_deref() != Some(svc.arn.as_str()) {
                 found.push(format!("step {step}: {arn} has another service's ledger ({:?})", entry.service));
             }
-            if entry.state.as_deref() == Some("rolled-back") && !failed.contains(d) {
+            if entry.cause.is_none() && entry.state.as_deref() == Some("rolled-back") && !failed.contains(d) {
                 found.push(format!("step {step}: {arn} rolled back but {d} is not marked failed"));
+            }
+        }
+        // 5. A failed configuration change never marks its image failed: a digest marked failed
+        //    on the service is the digest of a push revision that did not pass (never of one
+        //    verified healthy whose only failure was a later configuration change).
+        for d in &failed {
+            let pushes_of_d: Vec<&Ledger> =
+                ledger.values().filter(|e| e.cause.is_none() && e.digest.as_deref() == Some(d.as_str())).collect();
+            if !pushes_of_d.is_empty() && pushes_of_d.iter().all(|e| e.state.as_deref() == Some("healthy")) {
+                found.push(format!(
+                    "step {step}: {d} is marked failed on {} but its push was verified healthy",
+                    svc.name
+                ));
             }
         }
         match ledger.get(&last_good) {

@@ -202,7 +202,13 @@ async fn rollback(config: &AppConfig, s: &Session, to: Option<&str>, format: For
         .summary;
     let reason = "manual rollback with rollgate rollback";
     let plan = plan_manual_rollback(&service, &live, &target, chrono::Utc::now(), reason).map_err(input)?;
-    eprintln!("rolling {} back from {} to {} ...", service.arn.name(), live_arn.revision(), target_arn.revision());
+    eprintln!(
+        "rolling {} back from {} to {} ({}) ...",
+        service.arn.name(),
+        live_arn.revision(),
+        target_arn.revision(),
+        s.env.target(&config.app.name)
+    );
     carry_out(&s.ecs, &s.events, &service.arn, &live_arn, plan).await.map_err(aws)?;
     let result = serde_json::json!({"service": service.arn, "from": live_arn, "to": target_arn, "reason": reason});
     match format {

@@ -242,8 +242,12 @@ pub fn rollout_marker(planned: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 /// Whether a revision's `tags` carry the whole `marker` (an empty marker matches nothing).
+/// A configuration change's revision (`rollgate:cause=config`) shares its image's marker but
+/// is not that push's rollout, so it never matches.
 pub fn carries_marker(tags: &Tags, marker: &[(String, String)]) -> bool {
-    marker.len() == ROLLOUT_MARKER.len() && marker.iter().all(|(k, v)| tags.get(k) == Some(v))
+    marker.len() == ROLLOUT_MARKER.len()
+        && marker.iter().all(|(k, v)| tags.get(k) == Some(v))
+        && !tags.contains_key(keys::CAUSE)
 }
 
 /// The time format of every timestamp tag: RFC 3339, UTC, whole seconds.
@@ -297,6 +301,9 @@ mod tests {
         assert_eq!(out[keys::STATE], "deploying");
         assert!(!out.contains_key(keys::REASON));
         assert_eq!(out["team"], "ml");
+        // It is not the rollout of the push whose digest it carries.
+        let marker = rollout_marker(&record().to_tags());
+        assert!(carries_marker(&tags, &marker) && !carries_marker(&out, &marker));
         // A revision rollgate never deployed (the first one) stays outside the ledger.
         let plain: Tags = [("team".to_owned(), "ml".to_owned())].into_iter().collect();
         assert_eq!(config_revision_tags(&live, &plain, None), plain);

@@ -277,7 +277,7 @@ fn down_removes_what_rollgate_tagged_and_nothing_else() {
 
     let refused = c.run(&["down", "--yes"]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(refused.stderr.contains("holds 1 images") && refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("holds 1 image;") && refused.stderr.contains("--force"), "{}", refused.stderr);
     c.s.boto("ecr", "describe_repositories", json!({"repositoryNames": [c.app]}));
     assert!(c.s.describe_service(&c.app, &c.app)["status"] == "ACTIVE", "nothing was deleted");
 
@@ -414,7 +414,7 @@ fn down_in_another_region_leaves_the_live_app_in_place() {
     let r = c.run(&["down", "--yes", "--region", "eu-west-1"]);
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("region eu-west-1"), "{}", r.stderr);
-    assert!(r.stderr.contains("--delete-iam-roles 123456789012"), "{}", r.stderr);
+    assert!(r.stderr.contains("are used by the app in us-east-1: nothing deleted"), "{}", r.stderr);
     assert_eq!(c.writes().len(), writes, "nothing was written");
     for role in role_names(&c) {
         let got = c.s.boto("iam", "get_role", json!({"RoleName": role}));
@@ -423,11 +423,13 @@ fn down_in_another_region_leaves_the_live_app_in_place() {
     assert_eq!(c.s.describe_service(&c.app, &c.app)["status"], "ACTIVE");
 
     // Naming the account does not delete roles another region's copy of the app uses.
-    let r = c.ok(&["down", "--yes", "--region", "eu-west-1", "--delete-iam-roles", "123456789012"]);
-    assert!(r.stderr.contains("kept: the app in us-east-1 uses it"), "{}", r.stderr);
+    let r = c.run(&["down", "--yes", "--region", "eu-west-1", "--delete-iam-roles", "123456789012"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("used by the app in us-east-1"), "{}", r.stderr);
     for role in role_names(&c) {
         c.s.boto("iam", "get_role", json!({"RoleName": role}));
     }
+    assert_eq!(c.writes().len(), writes, "nothing was written");
     let wrong = c.run(&["down", "--yes", "--region", "eu-west-1", "--delete-iam-roles", "999999999999"]);
     assert_eq!(wrong.code, 2);
     assert!(wrong.stderr.contains("another account"), "{}", wrong.stderr);
@@ -772,6 +774,9 @@ async fn a_rolled_back_config_change_is_drift_and_never_marks_the_image_failed()
     assert_eq!(stags["rollgate:failed-config"], json!(config_rev));
     assert_eq!(stags["rollgate:last-good"], json!(v1));
     assert_eq!(c.s.describe_task_definition(&config_rev).1["rollgate:state"], "rolled-back");
+    let status = c.ok(&["status"]).stdout;
+    let row = status.lines().find(|l| l.contains(config_rev.rsplit('/').next().unwrap())).unwrap();
+    assert!(row.contains("rolled-back") && row.contains("config change"), "{status}");
 
     // plan compares with what runs (v1, 4096), not with the newest revision (8192).
     let plan = c.ok(&["plan"]).stdout;
@@ -782,4 +787,139 @@ async fn a_rolled_back_config_change_is_drift_and_never_marks_the_image_failed()
     assert!(now != v1 && now != config_rev);
     assert_eq!(c.s.describe_task_definition(&now).0["memory"], "8192");
     assert!(c.ok(&["plan"]).stdout.contains("0 to create, 0 to update, 9 unchanged"));
+}
+
+// ---- Found by trying to break the above: more of the same kind ----
+
+/// A typo in [cluster] name: the app's service runs elsewhere, and `down` deletes nothing.
+#[test]
+fn down_with_a_misnamed_cluster_deletes_nothing() {
+    let c = Cli::new("cli-typo-cluster");
+    c.ok(&["up"]);
+    let writes = c.writes().len();
+    std::fs::write(c.dir.join("typo.toml"), format!("{}\n[cluster]\nname = \"{}-prod\"\n", c.config, c.app)).unwrap();
+    let r = c.run(&["down", "--yes", "--force", "--config", "typo.toml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("runs as service {} in cluster {}", c.app, c.app)), "{}", r.stderr);
+    assert_eq!(c.writes().len(), writes, "nothing written");
+    for role in role_names(&c) {
+        c.s.boto("iam", "get_role", json!({"RoleName": role}));
+    }
+    let live = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();
+    assert_eq!(c.s.describe_task_definition(&live).0["status"], "ACTIVE");
+}
+
+/// Two apps in one cluster: the second uses the first's cluster as it is, never takes it over,
+/// and its `down` keeps it; a cluster holding someone else's service is kept too.
+#[test]
+fn a_shared_cluster_is_used_never_taken_over_and_kept_while_occupied() {
+    let a = Cli::new("cli-share-a");
+    let b = Cli::new("cli-share-b");
+    a.ok(&["up"]);
+    b.write_config(&format!("{}\n[cluster]\nname = \"{}\"\n", b.config, a.app));
+    let plan = b.ok(&["plan"]).stdout;
+    assert!(plan.contains(&format!("use as it is: it belongs to rollgate app {}", a.app)), "{plan}");
+    b.ok(&["up"]);
+    let cluster =
+        &b.s.boto("ecs", "describe_clusters", json!({"clusters": [a.app], "include": ["TAGS"]}))["clusters"][0];
+    assert_eq!(b.tags(&cluster["tags"])["rollgate:app"], json!(a.app), "still the first app's");
+    let r = b.ok(&["down", "--yes"]);
+    assert!(r.stderr.contains("left alone: not tagged as this app's"), "{}", r.stderr);
+    assert_eq!(a.s.describe_service(&a.app, &a.app)["status"], "ACTIVE");
+    // A service of someone else's in the app's own cluster: the cluster is kept.
+    let (subnet, sg) = a.s.network();
+    let td = a.s.model_task_definition("other", &a.app);
+    a.s.boto(
+        "ecs",
+        "create_service",
+        json!({"cluster": a.app, "serviceName": "other-team", "taskDefinition": td,
+        "desiredCount": 1, "launchType": "FARGATE",
+        "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}}}),
+    );
+    let r = a.ok(&["down", "--yes"]);
+    assert!(r.stderr.contains("kept: it still holds services that are not this app's (other-team)"), "{}", r.stderr);
+    let cl = &a.s.boto("ecs", "describe_clusters", json!({"clusters": [a.app]}))["clusters"][0];
+    assert_eq!(cl["status"], "ACTIVE");
+    assert_eq!(a.s.describe_service(&a.app, "other-team")["status"], "ACTIVE");
+}
+
+/// An untagged role of the same name is a conflict: `up` writes nothing; `--adopt` manages it.
+#[test]
+fn an_untagged_same_named_role_is_a_conflict_unless_adopted() {
+    let c = Cli::new("cli-adopt");
+    let role = format!("{}-task", c.app);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    c.s.boto("iam", "create_role", json!({"RoleName": role, "AssumeRolePolicyDocument": trust.to_string()}));
+    let r = c.run(&["up"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("IAM task role {role} belongs to no rollgate app")) && r.stderr.contains("--adopt"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(c.writes(), Vec::<String>::new());
+    let plan = c.run(&["plan"]);
+    assert_eq!(plan.code, 2);
+    assert!(plan.stdout.contains("! IAM task role") && plan.stdout.contains("1 in conflict"), "{}", plan.stdout);
+    c.ok(&["up", "--adopt"]);
+    let got = c.s.boto("iam", "get_role", json!({"RoleName": role}))["Role"].clone();
+    assert_eq!(got["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"], "ecs-tasks.amazonaws.com");
+    assert_eq!(c.tags(&got["Tags"])["rollgate:app"], json!(c.app));
+}
+
+/// IAM drift is shown whole (the trust policy document), and the task role gets exactly the
+/// policies rollgate.toml names.
+#[test]
+fn trust_policy_drift_shows_and_task_role_policies_converge() {
+    let c = Cli::new("cli-iam-drift");
+    c.ok(&["up"]);
+    let role = format!("{}-task", c.app);
+    let widened = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::666666666666:root"}, "Action": "sts:AssumeRole"}]});
+    c.s.boto("iam", "update_assume_role_policy", json!({"RoleName": role, "PolicyDocument": widened.to_string()}));
+    let plan = c.ok(&["plan"]).stdout;
+    assert!(plan.contains("trust_policy:") && plan.contains("666666666666"), "{plan}");
+    let policy = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    c.write_config(&c.config.replace("[service]", &format!("role_policy_arns = [\"{policy}\"]\n\n[service]")));
+    c.ok(&["up"]);
+    let attached = c.s.boto("iam", "list_attached_role_policies", json!({"RoleName": role}));
+    assert_eq!(attached["AttachedPolicies"][0]["PolicyArn"], policy);
+    let doc = c.s.boto("iam", "get_role", json!({"RoleName": role}))["Role"]["AssumeRolePolicyDocument"].clone();
+    assert_eq!(doc["Statement"].as_array().unwrap().len(), 1, "the widened trust was converged: {doc}");
+    assert!(c.ok(&["up"]).stderr.contains("Nothing to do"));
+}
+
+/// More causes named: a rollback target in another region, a profile in AWS_PROFILE that does
+/// not exist, half a key pair, an endpoint without a scheme, a bad argument with -o json.
+#[test]
+fn more_errors_name_the_real_cause() {
+    let c = Cli::new("cli-errors-2");
+    c.ok(&["up"]);
+    let writes = c.writes().len();
+    let r = c.run(&["rollback", "--to", &format!("arn:aws:ecs:eu-west-1:123456789012:task-definition/{}:1", c.app)]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("region eu-west-1, but the service is in account 123456789012, region us-east-1"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(c.writes().len(), writes);
+    let r = c.run_env(&["status"], &[("AWS_PROFILE", Some("nosuch"))]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("AWS_PROFILE names profile `nosuch`, which is not defined"), "{}", r.stderr);
+    let r = c.run_env(&["status"], &[("AWS_SECRET_ACCESS_KEY", None)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"), "{}", r.stderr);
+    let r = c.run(&["status", "--endpoint-url", "127.0.0.1:4566"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is not a URL: write it with its scheme"), "{}", r.stderr);
+    let r = c.run(&["plan", "--output", "json", "--no-such-flag"]);
+    assert_eq!(r.code, 2);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(json["error"]["kind"], "bad-input");
+    std::fs::create_dir_all(c.dir.join("adir")).unwrap();
+    let r = c.run(&["plan", "--config", "adir"]);
+    assert!(r.stderr.contains("it is a directory"), "{}", r.stderr);
+    assert_eq!(c.writes().len(), writes);
 }

@@ -375,6 +375,9 @@ impl Storm {
                         "update_service",
                         json!({"cluster": svc.cluster, "service": svc.name, "taskDefinition": revision}),
                     );
+                    if std::env::var("ROLLGATE_STORM_TRACE").is_ok_and(|v| v == "1") {
+                        println!("storm: config change of {}: {live} -> {revision}", svc.name);
+                    }
                     self.count("config changes");
                 }
             }
@@ -446,6 +449,17 @@ impl Storm {
             };
             ledger.insert(arn.clone(), entry);
         }
+        // A configuration change that failed took its image off the service with it, without
+        // marking the image failed (the image did not change): the reconciler owes that push.
+        let config_rolled_back: Vec<String> = ledger
+            .values()
+            .filter(|e| e.cause.as_deref() == Some("config"))
+            .filter(|e| matches!(e.state.as_deref(), Some("rolled-back" | "failed")))
+            .filter_map(|e| e.digest.clone())
+            .filter(|d| !failed.contains(d) && live_digest_of(ledger, &live) != Some(d.as_str()))
+            .collect();
+        self.owed.extend(config_rolled_back);
+        let ledger = &self.ledgers[index];
         let mut found = Vec::new();
         let live_ledger = &ledger[&live];
         let live_digest = live_ledger.digest.clone();
@@ -469,19 +483,42 @@ impl Storm {
             .filter(|p| delivered_newest.is_none_or(|t| p.time >= *t))
             .map(|p| p.digest.as_str())
             .collect();
-        let newest_failed = pushes.iter().filter(|p| failed.contains(&p.digest)).map(|p| &p.time).max();
+        // A failed configuration change rolls the service back to its last known good like a
+        // failed push does (without marking the image): its push counts as rolled back here.
+        let config_failed: BTreeSet<&str> = ledger
+            .values()
+            .filter(|e| {
+                e.cause.as_deref() == Some("config") && matches!(e.state.as_deref(), Some("rolled-back" | "failed"))
+            })
+            .filter_map(|e| e.digest.as_deref())
+            .collect();
+        let newest_failed = pushes
+            .iter()
+            .filter(|p| failed.contains(&p.digest) || config_failed.contains(p.digest.as_str()))
+            .map(|p| &p.time)
+            .max();
         let good_time = ledger.get(&last_good).and_then(|g| time_of(g.digest.as_deref()));
         let last_good_is_due = delivered_newest
             .is_none_or(|newest| good_time.is_some_and(|g| g >= newest) || newest_failed.is_some_and(|f| newest < f));
+        // A configuration change's revision runs its base's image: it stands for the last known
+        // good when it carries the last known good's digest.
+        let good_digest = ledger.get(&last_good).and_then(|g| g.digest.clone());
+        let runs_last_good = live == last_good
+            || (live_ledger.cause.as_deref() == Some("config") && live_digest.is_some() && live_digest == good_digest);
         let ok = live_digest.as_deref().is_some_and(|d| expected.contains(d))
-            || (live == last_good && last_good_is_due)
+            || (runs_last_good && last_good_is_due)
             || (live == svc.base && delivered_newest.is_none());
         if !ok {
             found.push(format!(
                 "step {step}: {} runs {live} ({live_digest:?}, {:?}), expected one of {expected:?} or {last_good} \
-                 (last good due: {last_good_is_due}; newest failed push {newest_failed:?})",
+                 (last good due: {last_good_is_due}; newest failed push {newest_failed:?}; config revisions {:?})",
                 svc.name,
                 time_of(live_digest.as_deref()),
+                ledger
+                    .iter()
+                    .filter(|(_, e)| e.cause.is_some())
+                    .map(|(a, e)| (a.rsplit(':').next().unwrap_or_default(), e.state.clone(), e.digest.clone()))
+                    .collect::<Vec<_>>(),
             ));
         }
         // 2. No failed digest is live once the gate has run (it runs on every failure step).
@@ -541,6 +578,11 @@ impl Storm {
         self.previous_live[index] = Some(live);
         self.violations.extend(found);
     }
+}
+
+/// The digest of the live revision, as the check read it.
+fn live_digest_of<'a>(ledger: &'a BTreeMap<String, Ledger>, live: &str) -> Option<&'a str> {
+    ledger.get(live).and_then(|e| e.digest.as_deref())
 }
 
 /// FNV-1a over the (operation, fault) sequence: equal for two runs that made the same calls in

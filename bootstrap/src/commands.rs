@@ -12,6 +12,7 @@ use rollgate_aws::infra::{ApplyContext, Infra};
 use rollgate_aws::ledger::carry_out;
 use rollgate_core::infra::AppConfig;
 use rollgate_core::infra::desired::{Env, Kind, Target, desired};
+use rollgate_core::infra::plan::Owner;
 use rollgate_core::infra::plan::{Change, plan};
 use rollgate_core::infra::teardown::{TeardownAction, plan_teardown};
 use rollgate_core::service::ServiceView;
@@ -33,8 +34,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let config = load_config(&cli.config)?;
     let session = Session::connect(&cli).await?;
     match cli.command {
-        Command::Plan => plan_cmd(&config, &session, cli.output).await,
-        Command::Up => up(&config, &session, cli.output).await,
+        Command::Plan { adopt } => plan_cmd(&config, &session, adopt, cli.output).await,
+        Command::Up { adopt } => up(&config, &session, adopt, cli.output).await,
         Command::Status => status(&config, &session, cli.output).await,
         Command::Rollback { to } => rollback(&config, &session, to.as_deref(), cli.output).await,
         Command::Down { yes, force, delete_iam_roles } => {
@@ -46,10 +47,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
 /// Reads and validates rollgate.toml. Every problem is bad input (exit 2), before any AWS call.
 fn load_config(path: &Path) -> Result<AppConfig, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        input(anyhow!(
-            "cannot read {}: {e}; create it (the README's configuration reference lists every field) or pass --config",
-            path.display()
-        ))
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "create it (the README's configuration reference lists every field) or pass --config"
+            }
+            std::io::ErrorKind::IsADirectory => "it is a directory: pass --config with the file",
+            std::io::ErrorKind::InvalidData => "it is not UTF-8 text: rollgate.toml is a TOML file",
+            _ => "check its permissions, or pass --config",
+        };
+        input(anyhow!("cannot read {}: {e}; {hint}", path.display()))
     })?;
     AppConfig::parse_file(&text, &path.display().to_string()).map_err(input)
 }
@@ -71,6 +77,18 @@ impl Session {
                 input(anyhow!("--region {region:?} is not an AWS region name (such as us-east-1 or eu-west-2)"))
             })?;
         }
+        for (source, url) in [
+            ("--endpoint-url", cli.endpoint_url.clone()),
+            ("AWS_ENDPOINT_URL", std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty())),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(input(anyhow!(
+                    "{source} {url:?} is not a URL: write it with its scheme, e.g. http://127.0.0.1:4566"
+                )));
+            }
+        }
         let mut options = AwsOptions::from_env().map_err(input)?;
         options.endpoint_url = cli.endpoint_url.clone();
         options.region = cli.region.clone();
@@ -81,7 +99,7 @@ impl Session {
         })?;
         Region::parse(&region).map_err(|_| {
             input(anyhow!(
-                "region {region:?} (from AWS_REGION or the profile) is not an AWS region name (such as us-east-1)"
+                "region {region:?} (from AWS_REGION, AWS_DEFAULT_REGION or the profile) is not an AWS region name (such as us-east-1)"
             ))
         })?;
         rollgate_aws::config::check_credentials(&sdk, cli.profile.as_deref()).await.map_err(input)?;
@@ -110,23 +128,44 @@ impl Session {
     }
 }
 
-async fn plan_cmd(config: &AppConfig, s: &Session, format: Format) -> Result<(), Failure> {
+async fn plan_cmd(config: &AppConfig, s: &Session, adopt: bool, format: Format) -> Result<(), Failure> {
     let want = desired(config, &s.env);
     let have = s.infra.observe(&want).await.map_err(aws)?;
-    let plan = plan(s.env.target(&config.app.name), &want, &have);
+    let plan = plan(s.env.target(&config.app.name), &want, &have, adopt);
     match format {
         Format::Text => print!("{}", plan.render()),
         Format::Json => output::json(&plan)?,
     }
-    Ok(())
+    refuse_conflicts(&plan)
 }
 
-async fn up(config: &AppConfig, s: &Session, format: Format) -> Result<(), Failure> {
+/// `plan` and `up` exit 2 when a resource `up` needs belongs to someone else.
+fn refuse_conflicts(plan: &rollgate_core::infra::Plan) -> Result<(), Failure> {
+    let conflicts: Vec<String> = plan
+        .conflicts()
+        .map(|st| match &st.change {
+            Change::Conflict { owner } => format!("{} {} belongs to {owner}", st.kind.label(), st.name),
+            _ => unreachable!("conflicts() yields conflicts"),
+        })
+        .collect();
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let untagged = plan.conflicts().any(|st| matches!(&st.change, Change::Conflict { owner: Owner::Untagged }));
+    Err(input(anyhow!(
+        "{}: rollgate never takes over another's resource; nothing written. Rename it in rollgate.toml{}",
+        conflicts.join("; "),
+        if untagged { ", or pass --adopt to manage the untagged ones as this app's" } else { "" }
+    )))
+}
+
+async fn up(config: &AppConfig, s: &Session, adopt: bool, format: Format) -> Result<(), Failure> {
     let want = desired(config, &s.env);
     let have = s.infra.observe(&want).await.map_err(aws)?;
-    let plan = plan(s.env.target(&config.app.name), &want, &have);
-    let total = plan.changes().count();
+    let plan = plan(s.env.target(&config.app.name), &want, &have, adopt);
     eprintln!("{}", plan.target);
+    refuse_conflicts(&plan)?;
+    let total = plan.changes().count();
     if total == 0 {
         eprintln!("Nothing to do: all {} resources are up to date.", plan.steps.len());
     }
@@ -234,8 +273,20 @@ fn revision_arn(text: &str, config: &AppConfig, env: &Env) -> Result<TaskDefArn,
         };
         format!("arn:{}:ecs:{}:{}:task-definition/{family}:{number}", env.partition(), env.region, env.account)
     };
-    TaskDefArn::parse(&arn)
-        .map_err(|e| input(anyhow!("--to {text:?}: {e}; write a revision number, family:number or an ARN")))
+    let parsed = TaskDefArn::parse(&arn)
+        .map_err(|e| input(anyhow!("--to {text:?}: {e}; write a revision number, family:number or an ARN")))?;
+    // An ARN names its own account and region: it must be where this command acts.
+    let a = rollgate_core::Arn::parse(parsed.as_str()).map_err(|e| input(anyhow!("--to {text:?}: {e}")))?;
+    if a.account != env.account.as_str() || a.region != env.region.as_str() {
+        return Err(input(anyhow!(
+            "--to {text}: that revision is in account {}, region {}, but the service is in account {}, region {}; pick a revision from `rollgate status`",
+            a.account,
+            a.region,
+            env.account,
+            env.region
+        )));
+    }
+    Ok(parsed)
 }
 
 async fn down(
@@ -248,9 +299,12 @@ async fn down(
 ) -> Result<(), Failure> {
     let want = desired(config, &s.env);
     let have = s.infra.observe(&want).await.map_err(aws)?;
-    // Decided before anything is deleted: what is the app's here, and whether its global
-    // (IAM) roles may go. Nothing of the app here: a refusal, and nothing is deleted.
-    let plan = plan_teardown(s.env.target(&config.app.name), &want, &have, delete_iam_roles).map_err(input)?;
+    let facts = s.infra.region_facts(&config.app.name, &config.cluster_name()).await.map_err(aws)?;
+    // Decided before anything is deleted: what is the app's here, whether its service is where
+    // rollgate.toml says, and whether its global (IAM) roles may go. Nothing of the app here:
+    // a refusal, and nothing is deleted.
+    let target = s.env.target(&config.app.name);
+    let plan = plan_teardown(target, &want, &have, &facts, delete_iam_roles).map_err(input)?;
     eprintln!("Deleting {}", plan.target);
     for step in &plan.steps {
         eprintln!("  {:<20} {:<36} {}", step.kind.label(), step.name, step.action);
@@ -265,7 +319,8 @@ async fn down(
         && let Some(n) = s.infra.image_count(&repo).await.map_err(aws)?.filter(|n| *n > 0)
     {
         return Err(input(anyhow!(
-            "repository {repo} holds {n} images; pass --force to delete it with its images, or delete them first"
+            "repository {repo} holds {n} image{}; pass --force to delete it with its images, or delete them first",
+            if n == 1 { "" } else { "s" }
         )));
     }
     let mut results = Vec::new();

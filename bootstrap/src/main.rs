@@ -45,9 +45,19 @@ pub enum Format {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Show what `up` would create, change or leave alone. Writes nothing.
-    Plan,
+    Plan {
+        /// Plan as `up --adopt` would.
+        #[arg(long)]
+        adopt: bool,
+    },
     /// Create or converge every resource, in dependency order.
-    Up,
+    Up {
+        /// Take over same-named resources that carry no rollgate tags (created by hand or by
+        /// another tool): tag them as this app's and manage them. Another app's resources are
+        /// never taken over.
+        #[arg(long)]
+        adopt: bool,
+    },
     /// The service's rollout history from the ledger.
     Status,
     /// Roll the service back to its last known good revision, or to --to.
@@ -71,6 +81,26 @@ enum Command {
     },
 }
 
+/// A command-line error: clap's message (help and version are not errors), and with
+/// `--output json` the same JSON error object on stdout as every other failure.
+fn argument_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.windows(2).any(|w| (w[0] == "--output" || w[0] == "-o") && w[1] == "json")
+        || args.iter().any(|a| a == "--output=json" || a == "-ojson");
+    let _ = e.print();
+    if json {
+        let message = e.kind().as_str().map_or_else(|| e.to_string(), |k| format!("{k}: {e}"));
+        let error = serde_json::json!({"error": {"kind": "bad-input", "message": message.trim(), "exit_code": 2}});
+        println!("{error:#}");
+    }
+    ExitCode::from(2)
+}
+
 /// A failure, with the exit code it maps to.
 #[derive(Debug)]
 pub enum Failure {
@@ -81,7 +111,10 @@ pub enum Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return argument_error(&e),
+    };
     let format = cli.output;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -16,6 +16,16 @@ pub fn json(value: &impl Serialize) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A value as `sam deploy --parameter-overrides` reads it: plain, or in double quotes (with
+/// `"` and `\` escaped) when it holds a space or a quote, as SAM CLI's `Key="a value"` form.
+pub fn sam_value(v: &str) -> String {
+    if v.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        v.to_owned()
+    }
+}
+
 /// What `up` leaves behind, and what `sam deploy` needs from it.
 #[derive(Debug, Serialize)]
 pub struct Outputs {
@@ -52,7 +62,7 @@ impl Outputs {
             ("TagFilter", config.gate.tag_filter.clone().unwrap_or_else(|| "*".to_owned())),
         ]
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{k}={}", sam_value(v)))
         .collect::<Vec<_>>()
         .join(" ");
         Self {
@@ -87,8 +97,8 @@ impl Outputs {
         }
         let _ = writeln!(
             out,
-            "\nInstall the functions with:\n  sam build && sam deploy --parameter-overrides {}",
-            self.sam_parameter_overrides
+            "\nInstall the functions with:\n  sam build && sam deploy --parameter-overrides '{}'",
+            self.sam_parameter_overrides.replace('\'', "'\\''")
         );
         out
     }
@@ -110,11 +120,12 @@ pub fn history(service: &ServiceView, rows: &[HistoryRow]) -> String {
             _ => "",
         };
         let digest = r.digest.as_deref().map(|d| d.trim_start_matches("sha256:").chars().take(12).collect::<String>());
-        let note = match (&r.reason, mark) {
-            (Some(reason), "") => reason.clone(),
-            (Some(reason), m) => format!("{m}; {reason}"),
-            (None, m) => m.to_owned(),
-        };
+        let config = (r.cause == Some(rollgate_core::ledger::Cause::Config)).then_some("config change");
+        let note = [Some(mark).filter(|m| !m.is_empty()), config, r.reason.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
         let _ = writeln!(
             out,
             "  {:<22} {:<12} {:<14} {:<10} {:<21} {:<12} {note}",
@@ -127,4 +138,15 @@ pub fn history(service: &ServiceView, rows: &[HistoryRow]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// SAM CLI reads `Key="a value"`; the printed command survives a paste into a shell.
+    #[test]
+    fn sam_values_with_spaces_and_quotes_are_quoted() {
+        assert_eq!(super::sam_value("v*"), "v*");
+        assert_eq!(super::sam_value("semver:>=1.4, <2"), "\"semver:>=1.4, <2\"");
+        assert_eq!(super::sam_value("a\"b"), "\"a\\\"b\"");
+    }
 }

@@ -18,6 +18,10 @@ What moto 5.2.5 does on its own, and what this module changes:
   CreateService, UpdateService): moto took the newest revision even when it
   was deregistered (INACTIVE). A family with no ACTIVE revision is
   ``ClientException: Unable to describe task definition.``, as in ECS.
+* ``DeleteCluster`` refuses a cluster that still has ACTIVE services with
+  ``ClusterContainsServicesException`` (HTTP 400), as ECS does; moto deleted it.
+* ``UpdateClusterSettings`` is served (moto 5.2.5 answers it with an HTML 404):
+  the named settings replace those of the same name, as in ECS.
 
 Rollouts never move on their own: tests call ``force_rollout`` (through the
 ``POST /_rollgate/ecs/rollout`` endpoint) to complete or fail the PRIMARY
@@ -33,8 +37,9 @@ import copy
 import json
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
-from moto.ecs.exceptions import TaskDefinitionNotFoundException
+from moto.ecs.exceptions import ECSException, TaskDefinitionNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
@@ -250,11 +255,37 @@ def _describe_task_definition(self: EC2ContainerServiceBackend, task_definition_
     return _moto_describe_task_definition(self, task_definition_str)
 
 
+_moto_delete_cluster = EC2ContainerServiceBackend.delete_cluster
+
+
+def _delete_cluster(self: EC2ContainerServiceBackend, cluster_str: str) -> Any:
+    """ECS refuses to delete a cluster whose services are still ACTIVE (DeleteCluster,
+    ClusterContainsServicesException: "The Cluster cannot be deleted while Services are active.")."""
+    cluster = self._get_cluster(cluster_str)
+    if any(s.cluster_arn == cluster.arn and s.status == "ACTIVE" for s in self.services.values()):
+        raise ECSException(
+            "ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active."
+        )
+    return _moto_delete_cluster(self, cluster_str)
+
+
+def _update_cluster_settings_response(self: EC2ContainerServiceResponse) -> Any:
+    """UpdateClusterSettings: each named setting replaces the one of the same name."""
+    cluster = self.ecs_backend._get_cluster(self._get_param("cluster"))
+    settings = {s["name"]: s for s in (getattr(cluster, "settings", None) or [])}
+    for setting in self._get_param("settings") or []:
+        settings[setting["name"]] = setting
+    cluster.settings = list(settings.values())
+    return ActionResult({"cluster": cluster})
+
+
 def install() -> None:
     """Apply the patches to moto's ECS classes (idempotent)."""
     global _installed
     if _installed:
         return
+    EC2ContainerServiceBackend.delete_cluster = _delete_cluster
+    EC2ContainerServiceResponse.update_cluster_settings = _update_cluster_settings_response
     EC2ContainerServiceBackend.describe_task_definition = _describe_task_definition
     EC2ContainerServiceBackend.create_service = _create_service
     EC2ContainerServiceBackend.update_service = _update_service

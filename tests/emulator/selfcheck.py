@@ -225,6 +225,20 @@ def check_ecs(emu: Emulator) -> None:
     ]:
         check(emu.rollout(**request)[0] == status, f"rollout: {what} -> {status}")
 
+    # DeleteCluster refuses a cluster with ACTIVE services; UpdateClusterSettings is served.
+    try:
+        ecs.delete_cluster(cluster="prod")
+        check(False, "delete_cluster with active services fails")
+    except ClientError as error:
+        check(error.response["Error"]["Code"] == "ClusterContainsServicesException",
+              "delete_cluster with active services fails", error.response["Error"])
+    updated_settings = ecs.update_cluster_settings(
+        cluster="prod", settings=[{"name": "containerInsights", "value": "disabled"}])["cluster"]
+    described_settings = ecs.describe_clusters(clusters=["prod"], include=["SETTINGS"])["clusters"][0]["settings"]
+    check(updated_settings["settings"] == [{"name": "containerInsights", "value": "disabled"}]
+          and described_settings == updated_settings["settings"],
+          "update_cluster_settings replaces the named setting", described_settings)
+
     # A bare family is the newest ACTIVE revision (ECS), not a deregistered newer one.
     newest = ecs.register_task_definition(family="fam", containerDefinitions=[{"name": "c", "image": "x", "memory": 128}])
     older = newest["taskDefinition"]["taskDefinitionArn"]

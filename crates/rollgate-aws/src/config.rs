@@ -79,11 +79,38 @@ impl AwsOptions {
             loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "rollgate-static"));
         } else if let Some(profile) = &self.profile {
             // An explicit profile beats AWS_ACCESS_KEY_ID and friends, as `aws --profile` does:
-            // the SDK's default chain would try the environment's keys first.
-            let provider = aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(profile).build();
+            // the SDK's default chain would try the environment's keys first. A profile that
+            // assumes a role calls STS, which needs the region (the flag's, else the chain's
+            // for this profile).
+            let region = match &self.region {
+                Some(r) => Some(Region::new(r.clone())),
+                None => {
+                    aws_config::default_provider::region::DefaultRegionChain::builder()
+                        .profile_name(profile)
+                        .build()
+                        .region()
+                        .await
+                }
+            };
+            let provider_config = aws_config::provider_config::ProviderConfig::without_region().with_region(region);
+            let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .configure(&provider_config)
+                .profile_name(profile)
+                .build();
             loader = loader.credentials_provider(provider);
         }
         loader.load().await
+    }
+}
+
+/// Whether the AWS config files (as the SDK finds them: `AWS_CONFIG_FILE`,
+/// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/`) define `profile`.
+pub async fn profile_defined(profile: &str) -> bool {
+    let fs = aws_types::os_shim_internal::Fs::real();
+    let env = aws_types::os_shim_internal::Env::real();
+    match aws_config::profile::load(&fs, &env, &Default::default(), None).await {
+        Ok(set) => set.get_profile(profile).is_some(),
+        Err(_) => false,
     }
 }
 
@@ -93,6 +120,35 @@ impl AwsOptions {
 /// Errors: [`crate::AwsError::Config`] naming the profile (or the standard chain) and what to do.
 pub async fn check_credentials(sdk: &SdkConfig, profile: Option<&str>) -> Result<(), crate::AwsError> {
     use aws_credential_types::provider::ProvideCredentials as _;
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty());
+    if profile.is_none() {
+        // As the AWS CLI: half a key pair is an error, not a silent fall-through to a profile.
+        match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+            (true, false) => {
+                return Err(crate::AwsError::Config(
+                    "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not: set both, or unset both to use a profile"
+                        .into(),
+                ));
+            }
+            (false, true) => {
+                return Err(crate::AwsError::Config(
+                    "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not: set both, or unset both to use a profile"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+        // As the AWS CLI: a profile named in AWS_PROFILE must exist, even when the
+        // environment's keys are the ones used.
+        if let Ok(named) = std::env::var("AWS_PROFILE").map(|p| p.trim().to_owned())
+            && !named.is_empty()
+            && !profile_defined(&named).await
+        {
+            return Err(crate::AwsError::Config(format!(
+                "AWS_PROFILE names profile `{named}`, which is not defined in the AWS config files (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE); fix or unset AWS_PROFILE"
+            )));
+        }
+    }
     let Some(provider) = sdk.credentials_provider() else {
         return Err(crate::AwsError::Config("no AWS credentials provider is configured".into()));
     };

@@ -29,7 +29,7 @@ pub struct Infra {
 
 /// Observed on a role only: the regions whose copy of the app uses it (its
 /// `rollgate:region:<region>` tags), so `down` in one region never deletes another's role.
-use rollgate_core::infra::teardown::{REGIONS_IN_USE, TeardownAction, TeardownStep};
+use rollgate_core::infra::teardown::{REGIONS_IN_USE, RegionFacts, TeardownAction, TeardownStep};
 
 /// Observed on the service only: its `rollgate:last-good` tag.
 const LAST_GOOD_ATTR: &str = "last_good";
@@ -182,14 +182,15 @@ impl Infra {
         let out = self.iam.get_role().role_name(name).send().await.map_err(api("GetRole"));
         let Some(out) = absent(out, &["NoSuchEntity"])? else { return Ok(None) };
         let Some(role) = out.role else { return Ok(None) };
-        let trust: serde_json::Value =
-            serde_json::from_str(&percent_decode(role.assume_role_policy_document.as_deref().unwrap_or("{}")))
-                .unwrap_or_default();
+        let trust = role
+            .assume_role_policy_document
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&percent_decode(d)).ok())
+            .map_or(Value::Absent, Value::Json);
         let tags = role.tags.unwrap_or_default();
         let this_region = self.region.as_deref().map(|r| format!("{}{r}", keys::REGION_PREFIX));
         let regions: Vec<String> =
             tags.iter().filter_map(|t| t.key.strip_prefix(keys::REGION_PREFIX).map(str::to_owned)).collect();
-        let trusted = trust["Statement"][0]["Principal"]["Service"].as_str().unwrap_or_default().to_owned();
         let attached = self
             .iam
             .list_attached_role_policies()
@@ -212,7 +213,7 @@ impl Infra {
             .map_or(Value::Absent, Value::Json);
         let compared = |k: &str| k == MANAGED_TAG || k == APP_TAG || Some(k) == this_region.as_deref();
         Ok(Some(attrs([
-            ("trusted_service", Value::text(trusted)),
+            ("trust_policy", trust),
             ("managed_policies", Value::set(managed)),
             ("inline_policy", inline),
             ("tags", Value::map(tags.iter().filter(|t| compared(&t.key)).map(|t| (t.key.as_str(), t.value.as_str())))),
@@ -412,7 +413,12 @@ impl Infra {
     pub async fn apply(&self, step: &Step, env: &Env, ctx: &mut ApplyContext) -> Result<(), AwsError> {
         let r = &step.resource;
         match (&step.change, r.kind) {
-            (Change::Unchanged, _) => Ok(()),
+            (Change::Unchanged | Change::Use { .. }, _) => Ok(()),
+            (Change::Conflict { owner }, kind) => Err(AwsError::Config(format!(
+                "{} {} belongs to {owner}: rollgate does not take it over",
+                kind.label(),
+                r.name
+            ))),
             (Change::Create, Kind::Repository) => self.create_repository(r).await,
             (Change::Create, Kind::LogGroup) => self.create_log_group(r).await,
             (Change::Create, Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole) => self.create_role(r).await,
@@ -572,7 +578,7 @@ impl Infra {
         self.iam
             .create_role()
             .role_name(&r.name)
-            .assume_role_policy_document(trust_policy(text(&r.attrs, "trusted_service")))
+            .assume_role_policy_document(json_text(&r.attrs, "trust_policy"))
             .description("Managed by rollgate")
             .set_tags(Some(tags.iter().map(|(k, v)| iam_tag(k, v)).collect::<Result<_, _>>()?))
             .send()
@@ -620,11 +626,11 @@ impl Infra {
         tags: Option<BTreeMap<String, String>>,
         ctx: &ApplyContext,
     ) -> Result<(), AwsError> {
-        if changed("trusted_service") {
+        if changed("trust_policy") {
             self.iam
                 .update_assume_role_policy()
                 .role_name(&r.name)
-                .policy_document(trust_policy(text(&r.attrs, "trusted_service")))
+                .policy_document(json_text(&r.attrs, "trust_policy"))
                 .send()
                 .await
                 .map_err(api("UpdateAssumeRolePolicy"))?;
@@ -1006,11 +1012,60 @@ impl Infra {
         }
     }
 
+    /// What `down` must know about the region beyond the resources rollgate.toml names: every
+    /// ACTIVE service tagged as `app`'s in any cluster, and the ACTIVE services in `cluster`.
+    /// Costs one ListClusters page per 100 clusters, one ListServices page per 100 services and
+    /// one DescribeServices per 10: `down` is rare, and must not miss a running service.
+    pub async fn region_facts(&self, app: &str, cluster: &str) -> Result<RegionFacts, AwsError> {
+        let mut facts = RegionFacts::default();
+        let mut clusters = self.ecs.list_clusters().into_paginator().items().send();
+        let mut cluster_arns = Vec::new();
+        while let Some(arn) = clusters.next().await {
+            cluster_arns.push(arn.map_err(api("ListClusters"))?);
+        }
+        for cluster_arn in cluster_arns {
+            let cluster_name = cluster_arn.rsplit('/').next().unwrap_or_default().to_owned();
+            let mut pages = self.ecs.list_services().cluster(&cluster_arn).into_paginator().items().send();
+            let mut service_arns = Vec::new();
+            while let Some(arn) = pages.next().await {
+                service_arns.push(arn.map_err(api("ListServices"))?);
+            }
+            for chunk in service_arns.chunks(10) {
+                let out = self
+                    .ecs
+                    .describe_services()
+                    .cluster(&cluster_arn)
+                    .set_services(Some(chunk.to_vec()))
+                    .include(ecs::ServiceField::Tags)
+                    .send()
+                    .await
+                    .map_err(api("DescribeServices"))?;
+                for svc in out.services.unwrap_or_default() {
+                    if svc.status.as_deref() != Some("ACTIVE") {
+                        continue;
+                    }
+                    let name = svc.service_name.clone().unwrap_or_default();
+                    let tags: BTreeMap<String, String> =
+                        svc.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value?))).collect();
+                    let ours = tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
+                        && tags.get(APP_TAG).map(String::as_str) == Some(app);
+                    if ours {
+                        facts.app_services.push((cluster_name.clone(), name.clone()));
+                    }
+                    if cluster_name == cluster {
+                        facts.cluster_services.push(name);
+                    }
+                }
+            }
+        }
+        Ok(facts)
+    }
+
     /// Carries out one step of a `down` plan (rollgate-core's `plan_teardown`).
     pub async fn teardown(&self, step: &TeardownStep, app: &str) -> Result<(), AwsError> {
         let r = &step.resource;
         match &step.action {
-            TeardownAction::Missing | TeardownAction::NotOurs => return Ok(()),
+            TeardownAction::Missing | TeardownAction::NotOurs | TeardownAction::KeepOccupied { .. } => return Ok(()),
             TeardownAction::ReleaseRegion { .. } => {
                 // This region's inline policy goes; the role and the other regions' stay.
                 let deleted = self
@@ -1051,6 +1106,16 @@ impl Infra {
                     .send()
                     .await
                     .map_err(api("DeleteService"))?;
+                // A deleted service drains its tasks first (DRAINING), and ECS refuses to delete
+                // its cluster until it is INACTIVE: wait, as the SDK's waiter does, up to 10 min.
+                use aws_sdk_ecs::client::Waiters as _;
+                self.ecs
+                    .wait_until_services_inactive()
+                    .cluster(cluster)
+                    .services(&r.name)
+                    .wait(std::time::Duration::from_secs(600))
+                    .await
+                    .map_err(|e| AwsError::Config(format!("waiting for service {} to drain: {e}", r.name)))?;
             }
             Kind::Cluster => {
                 self.ecs.delete_cluster().cluster(&r.name).send().await.map_err(api("DeleteCluster"))?;
@@ -1198,6 +1263,10 @@ fn text<'a>(a: &'a Attrs, key: &str) -> &'a str {
     a.get(key).map(Value::as_text).unwrap_or_default()
 }
 
+fn json_text(a: &Attrs, key: &str) -> String {
+    a.get(key).map(Value::as_json_text).unwrap_or_default()
+}
+
 fn list(a: &Attrs, key: &str) -> Vec<String> {
     a.get(key).map(|v| v.as_list().to_vec()).unwrap_or_default()
 }
@@ -1222,12 +1291,6 @@ fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Attrs {
 /// Only the ownership tags are compared; other tags are the user's.
 fn managed_tags<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
     Value::map(tags.filter(|(k, _)| *k == MANAGED_TAG || *k == APP_TAG))
-}
-
-fn trust_policy(service: &str) -> String {
-    serde_json::json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
-    .to_string()
 }
 
 fn insights(value: &str) -> ecs::ClusterSetting {

@@ -24,6 +24,9 @@ pub struct HistoryRow {
     pub live: bool,
     pub last_good: bool,
     pub reason: Option<String>,
+    /// `push`, or `config` for a configuration change by `rollgate up` (same image);
+    /// absent for a revision rollgate did not register.
+    pub cause: Option<crate::ledger::Cause>,
 }
 
 /// The history, newest revision first.
@@ -46,6 +49,7 @@ pub fn history(service: &ServiceView, revisions: &[TaskDefSummary]) -> Vec<Histo
                 live: service.task_definition.as_ref() == Some(&r.arn),
                 last_good: last_good == Some(&r.arn.to_string()),
                 reason: get(keys::REASON),
+                cause: record.as_ref().map(|rec| rec.cause),
             }
         })
         .collect();

@@ -112,6 +112,10 @@ pub struct TaskSection {
     pub cpu_architecture: String,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// IAM managed policy ARNs attached to the task role: what the model's code may call
+    /// (e.g. read its model from S3). `up` attaches exactly these.
+    #[serde(default)]
+    pub role_policy_arns: Vec<String>,
 }
 
 fn default_container() -> String {
@@ -213,7 +217,9 @@ fn header_line(text: &str, section: &str) -> Option<usize> {
     };
     let mut in_table = table.is_empty();
     for (n, line) in text.lines().enumerate() {
+        // A header may carry a comment: `[task]   # the Fargate task`.
         let t = line.trim();
+        let t = if t.starts_with('[') { t.split('#').next().unwrap_or_default().trim() } else { t };
         if let Some(h) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
             in_table = h.trim().trim_matches(['[', ']']).trim() == table;
             if key.is_none() && in_table {
@@ -252,6 +258,18 @@ fn toml_error(text: &str, file: &str, path: &str, e: &toml::de::Error) -> Config
     if message.starts_with("unknown field") {
         let top_level = path.is_empty() || path == quoted;
         let field = if path.ends_with(&quoted) { path.clone() } else { join(&path, &quoted) };
+        let is_table =
+            text.parse::<toml::Table>().ok().and_then(|t| t.get(&quoted).map(toml::Value::is_table)).unwrap_or(true);
+        if top_level && !is_table {
+            return err(
+                &quoted,
+                format!(
+                    "`{quoted}` is outside any section{}: every setting belongs in a section such as [app] (sections: {})",
+                    at(span_line),
+                    SECTIONS.join(", ")
+                ),
+            );
+        }
         if top_level {
             let hint = strsim_closest(&quoted, SECTIONS).map(|s| format!("; did you mean [{s}]?")).unwrap_or_default();
             return err(
@@ -309,6 +327,16 @@ fn is_image_reference(image: &str) -> bool {
     .is_match(image)
 }
 
+/// An IAM managed policy ARN: `arn:<partition>:iam::<12 digits or aws>:policy/<path/><name>`.
+fn is_policy_arn(arn: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r"^arn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
+            .expect("valid regex")
+    })
+    .is_match(arn)
+}
+
 /// An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending
 /// with a letter or digit.
 fn is_bucket_name(b: &str) -> bool {
@@ -318,19 +346,23 @@ fn is_bucket_name(b: &str) -> bool {
         && b.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
-/// The first string in the file that is a documentation placeholder (`…`, `<your-subnet>`),
-/// with its field path.
-fn placeholder(value: &toml::Value, path: &str) -> Option<(String, String)> {
+/// Every string in the file that is a documentation placeholder (`…`, `<your-subnet>`), with
+/// its field path.
+fn placeholders(value: &toml::Value, path: &str, found: &mut Vec<(String, String)>) {
     match value {
         toml::Value::String(s) => {
             let angle = s.starts_with('<') && s.ends_with('>');
-            (s.contains('\u{2026}') || angle || s.trim() == "...").then(|| (path.to_owned(), s.clone()))
+            if s.contains('\u{2026}') || angle || s.trim() == "..." {
+                found.push((path.to_owned(), s.clone()));
+            }
         }
-        toml::Value::Array(items) => items.iter().find_map(|v| placeholder(v, path)),
+        toml::Value::Array(items) => items.iter().for_each(|v| placeholders(v, path, found)),
         toml::Value::Table(t) => {
-            t.iter().find_map(|(k, v)| placeholder(v, &if path.is_empty() { k.clone() } else { format!("{path}.{k}") }))
+            for (k, v) in t {
+                placeholders(v, &if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, found);
+            }
         }
-        _ => None,
+        _ => {}
     }
 }
 
@@ -361,14 +393,18 @@ impl AppConfig {
             let path = e.path().to_string();
             toml_error(text, file, &path, e.inner())
         })?;
-        if let Ok(value) = text.parse::<toml::Table>()
-            && let Some((field, found)) = placeholder(&toml::Value::Table(value), "")
-        {
-            let line = header_line(text, &field).map(|l| format!(" ({file} line {l})")).unwrap_or_default();
-            return Err(err(
-                &field,
-                format!("{found:?} is a placeholder from the documentation{line}: put your own value"),
-            ));
+        if let Ok(value) = text.parse::<toml::Table>() {
+            // The first placeholder in the file's order (the table is sorted by key).
+            let mut found = Vec::new();
+            placeholders(&toml::Value::Table(value), "", &mut found);
+            let located = found.into_iter().map(|(field, v)| (header_line(text, &field), field, v));
+            if let Some((line, field, v)) = located.min_by_key(|(line, ..)| line.unwrap_or(usize::MAX)) {
+                let at = line.map_or_else(|| format!(" ({file})"), |l| format!(" ({file} line {l})"));
+                return Err(err(
+                    &field,
+                    format!("{v:?} is a placeholder from the documentation{at}: put your own value"),
+                ));
+            }
         }
         config.validate().map_err(|e| {
             let line = header_line(text, &e.field)
@@ -468,16 +504,34 @@ impl AppConfig {
         }
         for (field, value) in [("gate.deadline", &g.deadline), ("gate.bake", &g.bake)] {
             if let Some(v) = value {
-                Seconds::parse("duration", v).map_err(|e| err(field, e.why))?;
+                let d = Seconds::parse("duration", v).map_err(|e| err(field, e.why))?;
+                if field == "gate.deadline" && d.0 == 0 {
+                    return Err(err(field, "0s would fail every rollout at once: give the rollout time, e.g. 15m"));
+                }
             }
         }
         if g.max_bad_tasks.is_some_and(|n| n > 20) {
             return Err(err("gate.max_bad_tasks", "0 to 20"));
         }
-        if let Some(url) = &g.smoke_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+        if let Some(url) = &g.smoke_url {
+            let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+            if host.is_none_or(|h| h.split(['/', '?', '#']).next().unwrap_or_default().is_empty()) {
+                return Err(err("gate.smoke_url", format!("{url:?} is not an http:// or https:// URL with a host")));
+            }
+        }
+        if let Some(status) = g.smoke_status
+            && !(100..=599).contains(&status)
         {
-            return Err(err("gate.smoke_url", "must start with http:// or https://"));
+            return Err(err("gate.smoke_status", format!("{status} is not an HTTP status (100-599)")));
+        }
+        if let Some(bad) = t.role_policy_arns.iter().find(|a| !is_policy_arn(a)) {
+            return Err(err(
+                "task.role_policy_arns",
+                format!("{bad:?} is not an IAM policy ARN: arn:aws:iam::<account or aws>:policy/<path/name>"),
+            ));
+        }
+        if t.health_check.trim().is_empty() {
+            return Err(err("task.health_check", "empty: a shell command that exits 0 when the model is ready"));
         }
         if let Some(img) = &t.initial_image
             && !is_image_reference(img)
@@ -603,6 +657,7 @@ security_groups = ["sg-0123abcd"]
             ("[task]", "[task]\nhealth_check_start_period = 600", "task.health_check_start_period"),
             ("[task]", "[task]\ncpu_architecture = \"ARM\"", "task.cpu_architecture"),
             ("[task]", "[task]\ninitial_image = \"not an image\"", "task.initial_image"),
+            ("[task]", "[task]\nhealth_check = \" \"", "task.health_check"),
             (
                 "[service]",
                 "[service]\ntarget_group_arn = \"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x\"",
@@ -621,6 +676,10 @@ security_groups = ["sg-0123abcd"]
             "[build]\ncompute_type = \"BUILD_LAMBDA_1GB\"",
             "[build]\nmodel_bucket = \"My_Bucket\"",
             "[task.environment]\n\"1BAD\" = \"x\"",
+            "[gate]\nsmoke_status = 999",
+            "[task]\nrole_policy_arns = [\"AmazonS3ReadOnlyAccess\"]",
+            "[gate]\nsmoke_url = \"http://\"",
+            "[gate]\ndeadline = \"0s\"",
         ] {
             assert!(AppConfig::parse(&format!("{MINIMAL}\n{extra}")).is_err(), "{extra}");
         }
@@ -687,6 +746,23 @@ security_groups = ["sg-0123abcd"]
                 &["placeholder", "other.toml line 8"],
             ),
             ("not toml", "other.toml", &["other.toml line 1"]),
+            // A key outside any section.
+            (&format!("name = \"x\"\n{MINIMAL}"), "name", &["outside any section", "other.toml line 1"]),
+            // Headers with comments, as in the README's reference, keep real lines.
+            (
+                &MINIMAL.replace("[task]", "[task]   # the task").replace("memory = 4096", "memory = 4000"),
+                "task.memory",
+                &["other.toml line 6"],
+            ),
+            // The first placeholder in the file's order, not in the alphabet's.
+            (
+                &format!(
+                    "{}[build]\nbase_image = \"\u{2026}\"\n",
+                    MINIMAL.replace("[task]", "[task]\ninitial_image = \"\u{2026}\"")
+                ),
+                "task.initial_image",
+                &["other.toml line 5"],
+            ),
         ];
         for (text, field, parts) in table {
             let e = AppConfig::parse_file(text, "other.toml").unwrap_err();

@@ -245,6 +245,12 @@ pub fn region_tag(region: &Region) -> String {
 /// The value of a [`region_tag`].
 pub const REGION_IN_USE: &str = "in-use";
 
+/// The trust policy of a role that `service` (e.g. `ecs-tasks.amazonaws.com`) assumes.
+pub fn trust_policy(service: &str) -> serde_json::Value {
+    serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+}
+
 /// Whether a kind lives in IAM, which is global: the same resource serves every region.
 pub fn is_global(kind: Kind) -> bool {
     matches!(kind, Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole)
@@ -273,7 +279,8 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
             kind,
             name,
             vec![
-                ("trusted_service", Value::text(service)),
+                // The whole trust policy: a statement added by hand is drift.
+                ("trust_policy", Value::Json(trust_policy(service))),
                 ("managed_policies", Value::set(managed)),
                 ("inline_policy", inline),
             ],
@@ -406,7 +413,7 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
             vec![execution_policy],
             Value::Absent,
         ),
-        role(Kind::TaskRole, config.task_role(), "ecs-tasks.amazonaws.com", vec![], Value::Absent),
+        role(Kind::TaskRole, config.task_role(), "ecs-tasks.amazonaws.com", t.role_policy_arns.clone(), Value::Absent),
         role(Kind::BuildRole, config.build_role(), "codebuild.amazonaws.com", vec![], Value::Json(build_policy)),
         resource(
             Kind::BuildProject,

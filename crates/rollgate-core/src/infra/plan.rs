@@ -19,8 +19,54 @@ pub struct AttrDiff {
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Change {
     Create,
-    Update { diffs: Vec<AttrDiff> },
+    Update {
+        diffs: Vec<AttrDiff>,
+    },
     Unchanged,
+    /// It exists and is not this app's, and it can be shared (a cluster, a repository, a log
+    /// group): used as it is, never written, and never deleted by this app's `down`.
+    Use {
+        owner: Owner,
+    },
+    /// It exists and is not this app's, and it cannot be shared (a role, a build project, the
+    /// task family, the service): `plan` and `up` refuse before writing anything.
+    Conflict {
+        owner: Owner,
+    },
+}
+
+/// Who a resource that is not this app's belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "owner", content = "app", rename_all = "kebab-case")]
+pub enum Owner {
+    /// Tagged `rollgate:app=<app>` for another app.
+    App(String),
+    /// Not tagged by rollgate (created by hand, or by another tool).
+    Untagged,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::App(app) => write!(f, "rollgate app {app}"),
+            Owner::Untagged => f.write_str("no rollgate app (untagged)"),
+        }
+    }
+}
+
+/// Whether `rollgate up` may use a resource of this kind that belongs to someone else as it is.
+pub fn shareable(kind: Kind) -> bool {
+    matches!(kind, Kind::Repository | Kind::LogGroup | Kind::Cluster)
+}
+
+/// Who owns `have`, if it is not `app`'s.
+pub fn foreign_owner(have: &Attrs, app: &str) -> Option<Owner> {
+    let tags = have.get("tags").map(Value::as_map).unwrap_or_default();
+    match (tags.get(super::desired::MANAGED_TAG).map(String::as_str), tags.get(super::desired::APP_TAG)) {
+        (Some("true"), Some(a)) if a == app => None,
+        (Some("true"), Some(a)) => Some(Owner::App(a.clone())),
+        _ => Some(Owner::Untagged),
+    }
 }
 
 /// One resource's step. As JSON: `kind`, `name`, `action` (`create`, `update`, `unchanged`),
@@ -47,7 +93,10 @@ pub struct Plan {
 pub struct Summary {
     pub create: usize,
     pub update: usize,
+    /// Unchanged, or used as they are (not this app's).
     pub unchanged: usize,
+    /// Resources that exist, are not this app's and cannot be shared: `up` refuses.
+    pub conflicts: usize,
 }
 
 /// What AWS has: the attributes of each resource that exists, by kind and name.
@@ -58,29 +107,49 @@ pub const LIVE_TASK_DEFINITION: &str = "task_definition";
 
 /// Compares; the service's observed revision is the one it runs, so after a rollback the
 /// config is compared with what is live, not with the newest registered revision.
-pub fn plan(target: Target, desired: &[Resource], observed: &Observed) -> Plan {
-    let mut steps: Vec<Step> = desired
+///
+/// A resource that exists but is not this app's is never taken over: another app's is used
+/// as it is when it can be shared, and is a conflict otherwise. An untagged one is the same,
+/// unless `adopt` (`rollgate up --adopt`): then rollgate tags it and manages it from then on.
+pub fn plan(target: Target, desired: &[Resource], observed: &Observed, adopt: bool) -> Plan {
+    let steps: Vec<Step> = desired
         .iter()
         .map(|r| {
-            let change = match observed.get(&(r.kind, r.name.clone())) {
-                None => Change::Create,
-                Some(have) => {
-                    let diffs: Vec<AttrDiff> = r
-                        .attrs
-                        .iter()
-                        .filter(|(k, want)| have.get(*k).unwrap_or(&Value::Absent) != *want)
-                        .map(|(k, want)| AttrDiff {
-                            attr: k.clone(),
-                            from: have.get(k).cloned().unwrap_or(Value::Absent),
-                            to: want.clone(),
-                        })
-                        .collect();
-                    if diffs.is_empty() { Change::Unchanged } else { Change::Update { diffs } }
-                }
+            let have = observed.get(&(r.kind, r.name.clone()));
+            let owner = have.and_then(|h| foreign_owner(h, &target.app));
+            let change = match (have, owner) {
+                (Some(_), Some(Owner::Untagged)) if adopt => diff(r, have),
+                (Some(_), Some(owner)) if shareable(r.kind) => Change::Use { owner },
+                (Some(_), Some(owner)) => Change::Conflict { owner },
+                _ => diff(r, have),
             };
             Step { kind: r.kind, name: r.name.clone(), change, resource: r.clone() }
         })
         .collect();
+    finish(target, steps, observed)
+}
+
+/// Create, or update by attribute, or unchanged.
+fn diff(r: &Resource, have: Option<&Attrs>) -> Change {
+    match have {
+        None => Change::Create,
+        Some(have) => {
+            let diffs: Vec<AttrDiff> = r
+                .attrs
+                .iter()
+                .filter(|(k, want)| have.get(*k).unwrap_or(&Value::Absent) != *want)
+                .map(|(k, want)| AttrDiff {
+                    attr: k.clone(),
+                    from: have.get(k).cloned().unwrap_or(Value::Absent),
+                    to: want.clone(),
+                })
+                .collect();
+            if diffs.is_empty() { Change::Unchanged } else { Change::Update { diffs } }
+        }
+    }
+}
+
+fn finish(target: Target, mut steps: Vec<Step>, observed: &Observed) -> Plan {
     // A new task-definition revision means the service moves to it.
     let new_revision =
         steps.iter().any(|s| s.kind == Kind::TaskDefinition && matches!(s.change, Change::Update { .. }));
@@ -94,14 +163,15 @@ pub fn plan(target: Target, desired: &[Resource], observed: &Observed) -> Plan {
         match &mut service.change {
             Change::Update { diffs } => diffs.push(diff),
             change @ Change::Unchanged => *change = Change::Update { diffs: vec![diff] },
-            Change::Create => {}
+            Change::Create | Change::Use { .. } | Change::Conflict { .. } => {}
         }
     }
     let summary = steps.iter().fold(Summary::default(), |mut n, s| {
         match s.change {
             Change::Create => n.create += 1,
             Change::Update { .. } => n.update += 1,
-            Change::Unchanged => n.unchanged += 1,
+            Change::Unchanged | Change::Use { .. } => n.unchanged += 1,
+            Change::Conflict { .. } => n.conflicts += 1,
         }
         n
     });
@@ -111,7 +181,12 @@ pub fn plan(target: Target, desired: &[Resource], observed: &Observed) -> Plan {
 impl Plan {
     /// Steps that write.
     pub fn changes(&self) -> impl Iterator<Item = &Step> {
-        self.steps.iter().filter(|s| s.change != Change::Unchanged)
+        self.steps.iter().filter(|s| matches!(s.change, Change::Create | Change::Update { .. }))
+    }
+
+    /// Steps `up` refuses to carry out: resources of someone else's it would have to take over.
+    pub fn conflicts(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| matches!(s.change, Change::Conflict { .. }))
     }
 
     pub fn is_noop(&self) -> bool {
@@ -126,9 +201,17 @@ impl Plan {
         let _ = writeln!(out, "Plan for {}", self.target);
         for step in &self.steps {
             let (mark, verb) = match &step.change {
-                Change::Create => ('+', "create"),
-                Change::Update { .. } => ('~', "update"),
-                Change::Unchanged => ('=', "unchanged"),
+                Change::Create => ('+', "create".to_owned()),
+                Change::Update { .. } => ('~', "update".to_owned()),
+                Change::Unchanged => ('=', "unchanged".to_owned()),
+                Change::Use { owner } => ('=', format!("use as it is: it belongs to {owner}")),
+                Change::Conflict { owner } => (
+                    '!',
+                    format!(
+                        "conflict: it exists and belongs to {owner}; rename it in rollgate.toml{}",
+                        if *owner == Owner::Untagged { ", or pass --adopt to manage it" } else { "" }
+                    ),
+                ),
             };
             let _ = writeln!(out, "{mark} {:<20} {:<36} {verb}", step.kind.label(), step.name);
             match &step.change {
@@ -142,11 +225,12 @@ impl Plan {
                         render_diff(&mut out, k, &Value::Absent, v);
                     }
                 }
-                Change::Unchanged => {}
+                Change::Unchanged | Change::Use { .. } | Change::Conflict { .. } => {}
             }
         }
-        let Summary { create, update, unchanged } = self.summary;
-        let _ = writeln!(out, "{create} to create, {update} to update, {unchanged} unchanged");
+        let Summary { create, update, unchanged, conflicts } = self.summary;
+        let _ = write!(out, "{create} to create, {update} to update, {unchanged} unchanged");
+        let _ = if conflicts > 0 { writeln!(out, ", {conflicts} in conflict") } else { writeln!(out) };
         out
     }
 }
@@ -209,6 +293,8 @@ fn shown(v: &str) -> String {
     match crate::gate::decode("tag", v) {
         Ok(decoded) if decoded != v => format!("{decoded:?} (stored as base64)"),
         _ if v.is_empty() => "\"\"".to_owned(),
+        // One line per value: newlines and other control characters are shown escaped.
+        _ if v.chars().any(char::is_control) => format!("{v:?}"),
         _ => v.to_owned(),
     }
 }
@@ -225,7 +311,7 @@ mod tests {
     }
 
     fn plan_of(want: &[Resource], have: &Observed) -> Plan {
-        plan(env().target("sentiment"), want, have)
+        plan(env().target("sentiment"), want, have, false)
     }
 
     const CONFIG: &str = "[app]\nname = \"sentiment\"\n[task]\ncpu = 1024\nmemory = 4096\n[service]\nsubnets = [\"subnet-0123abcd\"]\nsecurity_groups = [\"sg-0123abcd\"]\n";
@@ -239,7 +325,7 @@ mod tests {
         let text = p.render();
         assert!(text.starts_with("Plan for app sentiment in account 123456789012, region us-east-1\n"), "{text}");
         assert!(text.ends_with("9 to create, 0 to update, 0 unchanged\n"), "{text}");
-        assert_eq!(p.summary, Summary { create: 9, update: 0, unchanged: 0 });
+        assert_eq!(p.summary, Summary { create: 9, update: 0, unchanged: 0, conflicts: 0 });
     }
 
     #[test]
@@ -310,6 +396,36 @@ mod tests {
         );
         assert!(out.contains("inline_policy:\n") && out.contains("  - ") && out.contains("  + "), "{out}");
         assert!(out.contains("\"Action\": \"b\""), "{out}");
+    }
+
+    /// Another app's resources are never taken over; untagged ones only with --adopt.
+    #[test]
+    fn resources_that_are_not_this_apps_are_used_or_refused_never_taken_over() {
+        let want = desired(&AppConfig::parse(CONFIG).unwrap(), &env());
+        let mut have: Observed = want.iter().map(|r| ((r.kind, r.name.clone()), r.attrs.clone())).collect();
+        let other =
+            Value::map([(crate::infra::desired::MANAGED_TAG, "true"), (crate::infra::desired::APP_TAG, "other")]);
+        for r in &want {
+            if matches!(r.kind, Kind::Cluster | Kind::TaskRole) {
+                have.get_mut(&(r.kind, r.name.clone())).unwrap().insert("tags".into(), other.clone());
+            }
+            if r.kind == Kind::Repository {
+                have.get_mut(&(r.kind, r.name.clone())).unwrap().insert("tags".into(), Value::map([("team", "x")]));
+            }
+        }
+        let p = plan_of(&want, &have);
+        let change = |k: Kind| p.steps.iter().find(|s| s.kind == k).unwrap().change.clone();
+        assert_eq!(change(Kind::Cluster), Change::Use { owner: Owner::App("other".into()) });
+        assert_eq!(change(Kind::TaskRole), Change::Conflict { owner: Owner::App("other".into()) });
+        assert_eq!(change(Kind::Repository), Change::Use { owner: Owner::Untagged });
+        assert_eq!(p.conflicts().count(), 1);
+        assert!(p.changes().next().is_none(), "nothing of another's is written");
+        assert!(p.render().contains("conflict: it exists and belongs to rollgate app other"), "{}", p.render());
+        // --adopt takes untagged resources over, never another app's.
+        let adopted = plan(env().target("sentiment"), &want, &have, true);
+        let change = |k: Kind| adopted.steps.iter().find(|s| s.kind == k).unwrap().change.clone();
+        assert!(matches!(change(Kind::Repository), Change::Update { .. }));
+        assert_eq!(change(Kind::TaskRole), Change::Conflict { owner: Owner::App("other".into()) });
     }
 
     #[test]

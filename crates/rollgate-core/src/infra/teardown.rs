@@ -33,6 +33,10 @@ pub enum TeardownAction {
     ReleaseRegion {
         other_regions: Vec<String>,
     },
+    /// A cluster that still holds services that are not this app's: kept.
+    KeepOccupied {
+        services: Vec<String>,
+    },
 }
 
 impl fmt::Display for TeardownAction {
@@ -43,6 +47,9 @@ impl fmt::Display for TeardownAction {
             TeardownAction::NotOurs => f.write_str("left alone: not tagged as this app's"),
             TeardownAction::ReleaseRegion { other_regions } => {
                 write!(f, "kept: the app in {} uses it (IAM is global)", other_regions.join(" and "))
+            }
+            TeardownAction::KeepOccupied { services } => {
+                write!(f, "kept: it still holds services that are not this app's ({})", services.join(", "))
             }
         }
     }
@@ -78,6 +85,26 @@ pub enum TeardownRefusal {
     OnlyGlobal { target: Target, roles: String, account: AccountId },
     #[error("--delete-iam-roles {given} names another account than the one these credentials are for ({target})")]
     WrongAccount { target: Target, given: String },
+    #[error("--delete-iam-roles {given:?} is not an account id: 12 digits, the account of {target}")]
+    NotAnAccount { target: Target, given: String },
+    #[error(
+        "the service of {target} runs as {found}, but rollgate.toml names service {service} in cluster {cluster}: nothing deleted. Fix [service] name or [cluster] name in rollgate.toml, or pass --config with the file that created the app"
+    )]
+    ServiceElsewhere { target: Target, found: String, service: String, cluster: String },
+    #[error(
+        "no regional resource of {target} was found, and its IAM roles ({roles}) are used by the app in {regions}: nothing deleted. Run `rollgate down` there first"
+    )]
+    RolesInUse { target: Target, roles: String, regions: String },
+}
+
+/// What `down` found in the region besides the resources rollgate.toml names, so it never
+/// deletes what a running app still uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionFacts {
+    /// Every ACTIVE service tagged as this app's, anywhere in the region, as (cluster, service).
+    pub app_services: Vec<(String, String)>,
+    /// The ACTIVE services in the cluster rollgate.toml names, by name.
+    pub cluster_services: Vec<String>,
 }
 
 /// Whether the observed attributes carry this app's ownership tags.
@@ -91,12 +118,30 @@ pub fn plan_teardown(
     target: Target,
     desired: &[Resource],
     observed: &Observed,
+    facts: &RegionFacts,
     delete_iam_in: Option<&str>,
-) -> Result<TeardownPlan, TeardownRefusal> {
-    if let Some(given) = delete_iam_in
-        && given != target.account.as_str()
-    {
-        return Err(TeardownRefusal::WrongAccount { target, given: given.to_owned() });
+) -> Result<TeardownPlan, Box<TeardownRefusal>> {
+    if let Some(given) = delete_iam_in {
+        if AccountId::parse(given).is_err() {
+            return Err(Box::new(TeardownRefusal::NotAnAccount { target, given: given.to_owned() }));
+        }
+        if given != target.account.as_str() {
+            return Err(Box::new(TeardownRefusal::WrongAccount { target, given: given.to_owned() }));
+        }
+    }
+    // The app's service must be the one rollgate.toml names: a typo in [service] or [cluster]
+    // name would otherwise delete the roles and revisions a running service uses.
+    let service = desired.iter().find(|r| r.kind == Kind::Service);
+    let (cluster, name) = service
+        .map(|r| (r.attrs.get("cluster").map(Value::as_text).unwrap_or_default().to_owned(), r.name.clone()))
+        .unwrap_or_default();
+    if let Some((c, s)) = facts.app_services.iter().find(|(c, s)| *c != cluster || *s != name) {
+        return Err(Box::new(TeardownRefusal::ServiceElsewhere {
+            target,
+            found: format!("service {s} in cluster {c}"),
+            service: name,
+            cluster,
+        }));
     }
     let mine = |r: &Resource| observed.get(&(r.kind, r.name.clone())).filter(|a| owned_by(a, &target.app));
     let found_here = desired.iter().any(|r| !is_global(r.kind) && mine(r).is_some());
@@ -104,11 +149,22 @@ pub fn plan_teardown(
         desired.iter().filter(|r| is_global(r.kind) && mine(r).is_some()).map(|r| r.name.as_str()).collect();
     if !found_here {
         if roles.is_empty() {
-            return Err(TeardownRefusal::NothingHere { target });
+            return Err(Box::new(TeardownRefusal::NothingHere { target }));
+        }
+        let elsewhere: std::collections::BTreeSet<String> = desired
+            .iter()
+            .filter(|r| is_global(r.kind))
+            .filter_map(|r| observed.get(&(r.kind, r.name.clone())))
+            .flat_map(|a| a.get(REGIONS_IN_USE).map(|v| v.as_list().to_vec()).unwrap_or_default())
+            .filter(|g| *g != target.region.as_str())
+            .collect();
+        if !elsewhere.is_empty() {
+            let regions = elsewhere.into_iter().collect::<Vec<_>>().join(", ");
+            return Err(Box::new(TeardownRefusal::RolesInUse { target, roles: roles.join(", "), regions }));
         }
         if delete_iam_in.is_none() {
             let account = target.account.clone();
-            return Err(TeardownRefusal::OnlyGlobal { target, roles: roles.join(", "), account });
+            return Err(Box::new(TeardownRefusal::OnlyGlobal { target, roles: roles.join(", "), account }));
         }
     }
     let steps = desired
@@ -127,6 +183,14 @@ pub fn plan_teardown(
                         TeardownAction::Delete
                     } else {
                         TeardownAction::ReleaseRegion { other_regions: others }
+                    }
+                }
+                Some(_) if r.kind == Kind::Cluster => {
+                    let others: Vec<String> = facts.cluster_services.iter().filter(|s| **s != name).cloned().collect();
+                    if others.is_empty() {
+                        TeardownAction::Delete
+                    } else {
+                        TeardownAction::KeepOccupied { services: others }
                     }
                 }
                 Some(_) => TeardownAction::Delete,
@@ -164,6 +228,14 @@ mod tests {
         (want, have)
     }
 
+    /// The app's service where rollgate.toml says it is, alone in its cluster.
+    fn here() -> RegionFacts {
+        RegionFacts {
+            app_services: vec![("sentiment".into(), "sentiment".into())],
+            cluster_services: vec!["sentiment".into()],
+        }
+    }
+
     fn actions(p: &TeardownPlan) -> Vec<(Kind, TeardownAction)> {
         p.steps.iter().map(|s| (s.kind, s.action.clone())).collect()
     }
@@ -171,7 +243,7 @@ mod tests {
     #[test]
     fn down_where_the_app_runs_deletes_everything_in_reverse_order() {
         let (want, have) = after_up("us-east-1", &["us-east-1"]);
-        let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, None).unwrap();
+        let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &here(), None).unwrap();
         assert!(p.steps.iter().all(|s| s.action == TeardownAction::Delete));
         assert_eq!(p.steps.first().unwrap().kind, Kind::Service);
         assert_eq!(p.steps.last().unwrap().kind, Kind::Repository);
@@ -183,40 +255,77 @@ mod tests {
         let (want, mut have) = after_up("eu-west-1", &["us-east-1"]);
         have.retain(|(k, _), _| is_global(*k));
         let target = env("eu-west-1").target("sentiment");
-        let refused = plan_teardown(target.clone(), &want, &have, None).unwrap_err();
-        assert!(matches!(refused, TeardownRefusal::OnlyGlobal { .. }), "{refused}");
+        let refused = plan_teardown(target.clone(), &want, &have, &RegionFacts::default(), None).unwrap_err();
+        // The roles serve the app in us-east-1: the refusal names that region, not the flag.
+        assert!(matches!(*refused, TeardownRefusal::RolesInUse { .. }), "{refused}");
         let text = refused.to_string();
+        assert!(text.contains("account 123456789012, region eu-west-1") && text.contains("in us-east-1"), "{text}");
+        assert!(!text.contains("--delete-iam-roles"), "{text}");
+        // The roles are in use by us-east-1's copy: the refusal says so, even with the account.
+        let in_use = plan_teardown(target.clone(), &want, &have, &RegionFacts::default(), Some("123456789012"));
         assert!(
-            text.contains("account 123456789012, region eu-west-1") && text.contains("--delete-iam-roles 123456789012"),
-            "{text}"
+            matches!(in_use.map_err(|e| *e), Err(TeardownRefusal::RolesInUse { ref regions, .. }) if regions == "us-east-1")
         );
-        // Naming the account: the roles are still in use by us-east-1's copy, so only released.
-        let p = plan_teardown(target.clone(), &want, &have, Some("123456789012")).unwrap();
-        for (kind, action) in actions(&p) {
-            if is_global(kind) {
-                assert_eq!(action, TeardownAction::ReleaseRegion { other_regions: vec!["us-east-1".into()] });
-            } else {
-                assert_eq!(action, TeardownAction::Missing);
-            }
+        // Roles tagged for no other region (their app is gone everywhere): the account deletes them.
+        let mut orphaned = have.clone();
+        for a in orphaned.values_mut() {
+            a.insert(REGIONS_IN_USE.into(), Value::List(vec![]));
         }
-        let wrong = plan_teardown(target.clone(), &want, &have, Some("999999999999")).unwrap_err();
-        assert!(matches!(wrong, TeardownRefusal::WrongAccount { .. }));
+        let refused = plan_teardown(target.clone(), &want, &orphaned, &RegionFacts::default(), None).unwrap_err();
+        assert!(refused.to_string().contains("--delete-iam-roles 123456789012"), "{refused}");
+        let p = plan_teardown(target.clone(), &want, &orphaned, &RegionFacts::default(), Some("123456789012")).unwrap();
+        for (kind, action) in actions(&p) {
+            assert_eq!(action, if is_global(kind) { TeardownAction::Delete } else { TeardownAction::Missing });
+        }
+        let not_id = plan_teardown(target.clone(), &want, &orphaned, &RegionFacts::default(), Some("abc")).unwrap_err();
+        assert!(matches!(*not_id, TeardownRefusal::NotAnAccount { .. }));
+        let wrong =
+            plan_teardown(target.clone(), &want, &have, &RegionFacts::default(), Some("999999999999")).unwrap_err();
+        assert!(matches!(*wrong, TeardownRefusal::WrongAccount { .. }));
         // Nothing at all: a refusal too.
-        let nothing = plan_teardown(target, &want, &Observed::new(), None).unwrap_err();
-        assert!(matches!(nothing, TeardownRefusal::NothingHere { .. }));
+        let nothing = plan_teardown(target, &want, &Observed::new(), &RegionFacts::default(), None).unwrap_err();
+        assert!(matches!(*nothing, TeardownRefusal::NothingHere { .. }));
     }
 
     #[test]
     fn a_role_two_regions_use_is_released_by_the_first_down_and_deleted_by_the_last() {
         let (want, have) = after_up("us-east-1", &["eu-west-1", "us-east-1"]);
-        let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, None).unwrap();
+        let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &here(), None).unwrap();
         let roles: Vec<_> = actions(&p).into_iter().filter(|(k, _)| is_global(*k)).collect();
         assert!(
             roles.iter().all(|(_, a)| *a == TeardownAction::ReleaseRegion { other_regions: vec!["eu-west-1".into()] })
         );
         let (want, have) = after_up("eu-west-1", &["eu-west-1"]);
-        let p = plan_teardown(env("eu-west-1").target("sentiment"), &want, &have, None).unwrap();
+        let p = plan_teardown(env("eu-west-1").target("sentiment"), &want, &have, &here(), None).unwrap();
         assert!(p.steps.iter().all(|s| s.action == TeardownAction::Delete));
+    }
+
+    /// A typo in [service] or [cluster] name: the app's running service is elsewhere, and
+    /// nothing is deleted (not its roles, not its revisions).
+    #[test]
+    fn a_misnamed_service_or_cluster_deletes_nothing() {
+        let (want, have) = after_up("us-east-1", &["us-east-1"]);
+        let facts =
+            RegionFacts { app_services: vec![("sentiment-prod".into(), "sentiment".into())], cluster_services: vec![] };
+        let refused = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &facts, None).unwrap_err();
+        assert!(matches!(*refused, TeardownRefusal::ServiceElsewhere { .. }), "{refused}");
+        assert!(refused.to_string().contains("service sentiment in cluster sentiment-prod"), "{refused}");
+    }
+
+    /// A cluster that holds someone else's services is kept.
+    #[test]
+    fn a_cluster_with_other_services_is_kept() {
+        let (want, have) = after_up("us-east-1", &["us-east-1"]);
+        let facts = RegionFacts {
+            app_services: vec![("sentiment".into(), "sentiment".into())],
+            cluster_services: vec!["sentiment".into(), "other-team".into()],
+        };
+        let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &facts, None).unwrap();
+        assert!(
+            actions(&p)
+                .contains(&(Kind::Cluster, TeardownAction::KeepOccupied { services: vec!["other-team".into()] }))
+        );
+        assert!(actions(&p).contains(&(Kind::Service, TeardownAction::Delete)));
     }
 
     #[test]
@@ -226,7 +335,7 @@ mod tests {
         have.get_mut(&(Kind::TaskRole, task_role.name.clone()))
             .unwrap()
             .insert("tags".into(), Value::map([("team", "x")]));
-        let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, None).unwrap();
+        let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &here(), None).unwrap();
         assert!(actions(&p).contains(&(Kind::TaskRole, TeardownAction::NotOurs)));
     }
 }

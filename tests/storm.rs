@@ -556,14 +556,19 @@ impl Storm {
             }
         }
         // 5. A failed configuration change never marks its image failed: a digest marked failed
-        //    on the service is the digest of a push revision that did not pass (never of one
-        //    verified healthy whose only failure was a later configuration change).
+        //    on the service is the digest of a push revision that failed (or whose verdict is
+        //    being written: the failure is recorded on the service first), never of one that
+        //    was verified healthy or superseded, whose image only a configuration change carried.
         for d in &failed {
             let pushes_of_d: Vec<&Ledger> =
                 ledger.values().filter(|e| e.cause.is_none() && e.digest.as_deref() == Some(d.as_str())).collect();
-            if !pushes_of_d.is_empty() && pushes_of_d.iter().all(|e| e.state.as_deref() == Some("healthy")) {
+            let failed_or_in_flight = |e: &&Ledger| {
+                matches!(e.state.as_deref(), Some("rolled-back" | "failed" | "deploying" | "verifying" | "baking"))
+            };
+            if !pushes_of_d.is_empty() && !pushes_of_d.iter().any(failed_or_in_flight) {
+                let states: Vec<_> = pushes_of_d.iter().map(|e| e.state.clone()).collect();
                 found.push(format!(
-                    "step {step}: {d} is marked failed on {} but its push was verified healthy",
+                    "step {step}: {d} is marked failed on {} but its push rollout did not fail ({states:?})",
                     svc.name
                 ));
             }

@@ -878,8 +878,15 @@ fn trust_policy_drift_shows_and_task_role_policies_converge() {
         {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"},
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::666666666666:root"}, "Action": "sts:AssumeRole"}]});
     c.s.boto("iam", "update_assume_role_policy", json!({"RoleName": role, "PolicyDocument": widened.to_string()}));
+    let backdoor = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    c.s.boto(
+        "iam",
+        "put_role_policy",
+        json!({"RoleName": role, "PolicyName": "backdoor", "PolicyDocument": backdoor.to_string()}),
+    );
     let plan = c.ok(&["plan"]).stdout;
     assert!(plan.contains("trust_policy:") && plan.contains("666666666666"), "{plan}");
+    assert!(plan.contains("other_inline_policies: [backdoor] -> []"), "{plan}");
     let policy = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
     c.write_config(&c.config.replace("[service]", &format!("role_policy_arns = [\"{policy}\"]\n\n[service]")));
     c.ok(&["up"]);
@@ -887,6 +894,8 @@ fn trust_policy_drift_shows_and_task_role_policies_converge() {
     assert_eq!(attached["AttachedPolicies"][0]["PolicyArn"], policy);
     let doc = c.s.boto("iam", "get_role", json!({"RoleName": role}))["Role"]["AssumeRolePolicyDocument"].clone();
     assert_eq!(doc["Statement"].as_array().unwrap().len(), 1, "the widened trust was converged: {doc}");
+    let inline = c.s.boto("iam", "list_role_policies", json!({"RoleName": role}));
+    assert_eq!(inline["PolicyNames"], json!([]), "the hand-made inline policy was removed");
     assert!(c.ok(&["up"]).stderr.contains("Nothing to do"));
 }
 
@@ -918,6 +927,20 @@ fn more_errors_name_the_real_cause() {
     assert_eq!(r.code, 2);
     let json: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
     assert_eq!(json["error"]["kind"], "bad-input");
+    // A target group in another region: named, before any write.
+    let tg = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/model/73e2d6bc24d8a067";
+    std::fs::write(
+        c.dir.join("tg.toml"),
+        c.config.replace("[service]", &format!("[service]\ntarget_group_arn = \"{tg}\"")),
+    )
+    .unwrap();
+    let r = c.run(&["up", "--config", "tg.toml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("service.target_group_arn: the target group is in account 123456789012, region eu-west-1"),
+        "{}",
+        r.stderr
+    );
     std::fs::create_dir_all(c.dir.join("adir")).unwrap();
     let r = c.run(&["plan", "--config", "adir"]);
     assert!(r.stderr.contains("it is a directory"), "{}", r.stderr);

@@ -33,6 +33,8 @@ fn aws(e: impl Into<anyhow::Error>) -> Failure {
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let config = load_config(&cli.config)?;
     let session = Session::connect(&cli).await?;
+    rollgate_core::infra::desired::check_against(&config, &session.env)
+        .map_err(|e| input(anyhow!("{}: {e}", cli.config.display())))?;
     match cli.command {
         Command::Plan { adopt } => plan_cmd(&config, &session, adopt, cli.output).await,
         Command::Up { adopt } => up(&config, &session, adopt, cli.output).await,

@@ -211,11 +211,15 @@ impl Infra {
         let inline = absent(inline, &["NoSuchEntity"])?
             .and_then(|p| serde_json::from_str::<serde_json::Value>(&percent_decode(&p.policy_document)).ok())
             .map_or(Value::Absent, Value::Json);
+        let names =
+            self.iam.list_role_policies().role_name(name).send().await.map_err(api("ListRolePolicies"))?.policy_names;
+        let others = names.into_iter().filter(|n| !n.starts_with("rollgate-"));
         let compared = |k: &str| k == MANAGED_TAG || k == APP_TAG || Some(k) == this_region.as_deref();
         Ok(Some(attrs([
             ("trust_policy", trust),
             ("managed_policies", Value::set(managed)),
             ("inline_policy", inline),
+            ("other_inline_policies", Value::set(others)),
             ("tags", Value::map(tags.iter().filter(|t| compared(&t.key)).map(|t| (t.key.as_str(), t.value.as_str())))),
             (REGIONS_IN_USE, Value::set(regions)),
             ("arn", Value::text(role.arn)),
@@ -659,6 +663,18 @@ impl Infra {
         }
         if changed("inline_policy") {
             self.put_inline_policy(r).await?;
+        }
+        if changed("other_inline_policies") {
+            let extra = ctx.observed(r.kind, &r.name).map(|a| list(a, "other_inline_policies")).unwrap_or_default();
+            for policy in extra {
+                self.iam
+                    .delete_role_policy()
+                    .role_name(&r.name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .map_err(api("DeleteRolePolicy"))?;
+            }
         }
         if let Some(tags) = tags {
             self.iam

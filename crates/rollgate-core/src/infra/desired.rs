@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::config::AppConfig;
+use super::config::{AppConfig, ConfigError};
 use crate::ledger::keys;
 use crate::{AccountId, Region};
 
@@ -256,6 +256,41 @@ pub fn is_global(kind: Kind) -> bool {
     matches!(kind, Kind::ExecutionRole | Kind::TaskRole | Kind::BuildRole)
 }
 
+/// The config's ARNs checked against where the command acts (known only once STS answered):
+/// a target group must be in this account and region, and a task-role policy must be AWS's
+/// or this account's, since IAM attaches no other account's managed policy.
+///
+/// Errors: a [`ConfigError`] naming the field, the ARN's account and region, and the target.
+pub fn check_against(config: &AppConfig, env: &Env) -> Result<(), ConfigError> {
+    if let Some(tg) = &config.service.target_group_arn
+        && let Ok(arn) = crate::Arn::parse(tg)
+        && (arn.region != env.region.as_str() || arn.account != env.account.as_str())
+    {
+        return Err(ConfigError {
+            field: "service.target_group_arn".into(),
+            message: format!(
+                "the target group is in account {}, region {}, but this command acts in account {}, region {}: ECS attaches only a target group of the service's own account and region",
+                arn.account, arn.region, env.account, env.region
+            ),
+        });
+    }
+    for policy in &config.task.role_policy_arns {
+        if let Ok(arn) = crate::Arn::parse(policy)
+            && arn.account != "aws"
+            && arn.account != env.account.as_str()
+        {
+            return Err(ConfigError {
+                field: "task.role_policy_arns".into(),
+                message: format!(
+                    "{policy} belongs to account {}: IAM attaches only AWS managed policies or this account's ({})",
+                    arn.account, env.account
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Every resource the config wants, in dependency order.
 pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
     let app = config.app.name.as_str();
@@ -283,6 +318,9 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
                 ("trust_policy", Value::Json(trust_policy(service))),
                 ("managed_policies", Value::set(managed)),
                 ("inline_policy", inline),
+                // Inline policies other than rollgate's own (`rollgate-<region>`): none. One
+                // added by hand to a role rollgate manages is drift that `up` removes.
+                ("other_inline_policies", Value::List(vec![])),
             ],
         )
     };

@@ -600,17 +600,22 @@ impl Infra {
         self.put_inline_policy(r).await
     }
 
+    /// Deletes this region's inline policy from `role`, if it has one.
+    async fn delete_region_policy(&self, role: &str) -> Result<(), AwsError> {
+        let deleted = self
+            .iam
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(inline_policy_name(self.region.as_deref()))
+            .send()
+            .await;
+        absent(deleted.map_err(api("DeleteRolePolicy")), &["NoSuchEntity"]).map(drop)
+    }
+
     async fn put_inline_policy(&self, r: &Resource) -> Result<(), AwsError> {
         let policy = r.attrs.get("inline_policy").map(Value::as_json_text).unwrap_or_default();
         if policy.is_empty() {
-            let deleted = self
-                .iam
-                .delete_role_policy()
-                .role_name(&r.name)
-                .policy_name(inline_policy_name(self.region.as_deref()))
-                .send()
-                .await;
-            return absent(deleted.map_err(api("DeleteRolePolicy")), &["NoSuchEntity"]).map(drop);
+            return self.delete_region_policy(&r.name).await;
         }
         self.iam
             .put_role_policy()
@@ -1084,14 +1089,7 @@ impl Infra {
             TeardownAction::Missing | TeardownAction::NotOurs | TeardownAction::KeepOccupied { .. } => return Ok(()),
             TeardownAction::ReleaseRegion { .. } => {
                 // This region's inline policy goes; the role and the other regions' stay.
-                let deleted = self
-                    .iam
-                    .delete_role_policy()
-                    .role_name(&r.name)
-                    .policy_name(inline_policy_name(self.region.as_deref()))
-                    .send()
-                    .await;
-                absent(deleted.map_err(api("DeleteRolePolicy")), &["NoSuchEntity"])?;
+                self.delete_region_policy(&r.name).await?;
                 let key = self.region.as_deref().map(|region| format!("{}{region}", keys::REGION_PREFIX));
                 if let Some(key) = key {
                     self.iam.untag_role().role_name(&r.name).tag_keys(key).send().await.map_err(api("UntagRole"))?;

@@ -281,7 +281,7 @@ fn down_removes_what_rollgate_tagged_and_nothing_else() {
     c.s.boto("ecr", "describe_repositories", json!({"repositoryNames": [c.app]}));
     assert!(c.s.describe_service(&c.app, &c.app)["status"] == "ACTIVE", "nothing was deleted");
 
-    let no_tty = c.run(&["down"]);
+    let no_tty = c.run(&["down", "--force"]);
     assert_eq!(no_tty.code, 2);
     assert!(no_tty.stderr.contains("--yes"), "{}", no_tty.stderr);
 
@@ -414,7 +414,7 @@ fn down_in_another_region_leaves_the_live_app_in_place() {
     let r = c.run(&["down", "--yes", "--region", "eu-west-1"]);
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("region eu-west-1"), "{}", r.stderr);
-    assert!(r.stderr.contains("are used by the app in us-east-1: nothing deleted"), "{}", r.stderr);
+    assert!(r.stderr.contains("serve the app in us-east-1: nothing deleted"), "{}", r.stderr);
     assert_eq!(c.writes().len(), writes, "nothing was written");
     for role in role_names(&c) {
         let got = c.s.boto("iam", "get_role", json!({"RoleName": role}));
@@ -425,7 +425,7 @@ fn down_in_another_region_leaves_the_live_app_in_place() {
     // Naming the account does not delete roles another region's copy of the app uses.
     let r = c.run(&["down", "--yes", "--region", "eu-west-1", "--delete-iam-roles", "123456789012"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("used by the app in us-east-1"), "{}", r.stderr);
+    assert!(r.stderr.contains("serve the app in us-east-1"), "{}", r.stderr);
     for role in role_names(&c) {
         c.s.boto("iam", "get_role", json!({"RoleName": role}));
     }
@@ -837,7 +837,7 @@ fn a_shared_cluster_is_used_never_taken_over_and_kept_while_occupied() {
         "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}}}),
     );
     let r = a.ok(&["down", "--yes"]);
-    assert!(r.stderr.contains("kept: it still holds services that are not this app's (other-team)"), "{}", r.stderr);
+    assert!(r.stderr.contains("kept: services that are not this app's still use it (other-team)"), "{}", r.stderr);
     let cl = &a.s.boto("ecs", "describe_clusters", json!({"clusters": [a.app]}))["clusters"][0];
     assert_eq!(cl["status"], "ACTIVE");
     assert_eq!(a.s.describe_service(&a.app, "other-team")["status"], "ACTIVE");
@@ -945,4 +945,40 @@ fn more_errors_name_the_real_cause() {
     let r = c.run(&["plan", "--config", "adir"]);
     assert!(r.stderr.contains("it is a directory"), "{}", r.stderr);
     assert_eq!(c.writes().len(), writes);
+}
+
+/// A repository another app's service tracks survives this app's `down`; a renamed service is
+/// refused by `up` (it would start a second copy); `rollback --to` another family is refused.
+#[tokio::test]
+async fn down_keeps_a_shared_repository_up_refuses_a_second_copy_and_rollback_stays_in_its_family() {
+    let a = Cli::new("cli-repo-a");
+    let b = Cli::new("cli-repo-b");
+    a.ok(&["up"]);
+    b.write_config(&format!("{}\n[repository]\nname = \"{}\"\n", b.config, a.app));
+    let plan = b.ok(&["plan"]).stdout;
+    assert!(plan.contains(&format!("= ECR repository       {:<36} use as it is", a.app)), "{plan}");
+    b.ok(&["up"]);
+    let r = a.ok(&["down", "--yes"]);
+    assert!(
+        r.stderr.contains(&format!("kept: services that are not this app's still use it ({}/{})", b.app, b.app)),
+        "{}",
+        r.stderr
+    );
+    a.s.boto("ecr", "describe_repositories", json!({"repositoryNames": [a.app]}));
+
+    // A renamed service: `up` refuses before any write; the first copy keeps running.
+    let writes = b.writes().len();
+    let v2 = b.config.replace("[service]\n", &format!("[service]\nname = \"{}-v2\"\n", b.app));
+    std::fs::write(b.dir.join("v2.toml"), format!("{v2}\n[repository]\nname = \"{}\"\n", a.app)).unwrap();
+    let r = b.run(&["up", "--config", "v2.toml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("would start a second copy of the app"), "{}", r.stderr);
+    assert_eq!(b.writes().len(), writes, "nothing written");
+
+    // rollback --to a revision of another family (here, the other app's): refused, nothing written.
+    let other = a.s.model_task_definition("stranger", &a.app);
+    let r = b.run(&["rollback", "--to", &other]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not this service's"), "{}", r.stderr);
+    assert_eq!(b.writes().len(), writes, "nothing written");
 }

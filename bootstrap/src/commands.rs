@@ -11,10 +11,11 @@ use rollgate_aws::events::EventBridge;
 use rollgate_aws::infra::{ApplyContext, Infra};
 use rollgate_aws::ledger::carry_out;
 use rollgate_core::infra::AppConfig;
+use rollgate_core::infra::Resource;
 use rollgate_core::infra::desired::{Env, Kind, Target, desired};
 use rollgate_core::infra::plan::Owner;
 use rollgate_core::infra::plan::{Change, plan};
-use rollgate_core::infra::teardown::{TeardownAction, plan_teardown};
+use rollgate_core::infra::teardown::{TeardownAction, misplaced_service, plan_teardown};
 use rollgate_core::service::ServiceView;
 use rollgate_core::status::{history, plan_manual_rollback, rollback_target};
 use rollgate_core::{Region, TaskDefArn};
@@ -83,8 +84,13 @@ impl Session {
             ("--endpoint-url", cli.endpoint_url.clone()),
             ("AWS_ENDPOINT_URL", std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty())),
         ] {
+            let host = |u: &str| {
+                u.strip_prefix("http://")
+                    .or_else(|| u.strip_prefix("https://"))
+                    .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default().to_owned())
+            };
             if let Some(url) = url
-                && !(url.starts_with("http://") || url.starts_with("https://"))
+                && host(&url).is_none_or(|h| h.is_empty() || h.starts_with('[') && !h.contains(']'))
             {
                 return Err(input(anyhow!(
                     "{source} {url:?} is not a URL: write it with its scheme, e.g. http://127.0.0.1:4566"
@@ -135,10 +141,29 @@ async fn plan_cmd(config: &AppConfig, s: &Session, adopt: bool, format: Format) 
     let have = s.infra.observe(&want).await.map_err(aws)?;
     let plan = plan(s.env.target(&config.app.name), &want, &have, adopt);
     match format {
-        Format::Text => print!("{}", plan.render()),
-        Format::Json => output::json(&plan)?,
+        Format::Text => output::text(&plan.render()),
+        // A plan that `up` would refuse is reported as the error alone: one JSON document.
+        Format::Json if plan.conflicts().next().is_none() => output::json(&plan)?,
+        Format::Json => {}
     }
-    refuse_conflicts(&plan)
+    refuse_conflicts(&plan)?;
+    refuse_second_copy(config, s, &want).await
+}
+
+/// `up` with a [service] or [cluster] name other than where the app's service runs would start
+/// a second copy of the app, which `down` could then not remove: refused, before any write.
+async fn refuse_second_copy(config: &AppConfig, s: &Session, want: &[Resource]) -> Result<(), Failure> {
+    let facts =
+        s.infra.region_facts(&config.app.name, &config.cluster_name(), &config.repository_name()).await.map_err(aws)?;
+    match misplaced_service(want, &facts) {
+        None => Ok(()),
+        Some((cluster, service)) => Err(input(anyhow!(
+            "the service of {} runs as service {service} in cluster {cluster}, but rollgate.toml names service {} in cluster {}: `up` would start a second copy of the app. Fix [service] name or [cluster] name, or remove the old copy first (`rollgate down` with the configuration that made it)",
+            s.env.target(&config.app.name),
+            config.service_name(),
+            config.cluster_name()
+        ))),
+    }
 }
 
 /// `plan` and `up` exit 2 when a resource `up` needs belongs to someone else.
@@ -155,7 +180,7 @@ fn refuse_conflicts(plan: &rollgate_core::infra::Plan) -> Result<(), Failure> {
     }
     let untagged = plan.conflicts().any(|st| matches!(&st.change, Change::Conflict { owner: Owner::Untagged }));
     Err(input(anyhow!(
-        "{}: rollgate never takes over another's resource; nothing written. Rename it in rollgate.toml{}",
+        "{}: rollgate never takes over another's resource; nothing written. Name this app's resources apart ([app] name, or [repository], [cluster] and [service] name), or delete the other resource{}",
         conflicts.join("; "),
         if untagged { ", or pass --adopt to manage the untagged ones as this app's" } else { "" }
     )))
@@ -167,6 +192,7 @@ async fn up(config: &AppConfig, s: &Session, adopt: bool, format: Format) -> Res
     let plan = plan(s.env.target(&config.app.name), &want, &have, adopt);
     eprintln!("{}", plan.target);
     refuse_conflicts(&plan)?;
+    refuse_second_copy(config, s, &want).await?;
     let total = plan.changes().count();
     if total == 0 {
         eprintln!("Nothing to do: all {} resources are up to date.", plan.steps.len());
@@ -188,7 +214,7 @@ async fn up(config: &AppConfig, s: &Session, adopt: bool, format: Format) -> Res
     }
     let outputs = Outputs::new(config, &s.env, total);
     match format {
-        Format::Text => print!("{}", outputs.render()),
+        Format::Text => output::text(&outputs.render()),
         Format::Json => output::json(&outputs)?,
     }
     Ok(())
@@ -222,7 +248,7 @@ async fn status(config: &AppConfig, s: &Session, format: Format) -> Result<(), F
     }
     let rows = history(&service, &revisions);
     match format {
-        Format::Text => print!("{}", output::history(&service, &rows)),
+        Format::Text => output::text(&output::history(&service, &rows)),
         Format::Json => output::json(&serde_json::json!({"service": service.arn, "history": rows}))?,
     }
     Ok(())
@@ -239,8 +265,15 @@ async fn rollback(config: &AppConfig, s: &Session, to: Option<&str>, format: For
         .ecs
         .describe_task_definition(&target_arn)
         .await
-        .map_err(|e| input(anyhow!("cannot read {target_arn}: {e}; pick a revision from `rollgate status`")))?
-        .summary;
+        .map_err(|e| input(anyhow!("cannot read {target_arn}: {e}; pick a revision from `rollgate status`")))?;
+    if !target.is_active() {
+        // ECS refuses UpdateService to a deregistered revision: refuse before any write.
+        return Err(input(anyhow!(
+            "{} is deregistered (INACTIVE): ECS cannot run it; pick an active revision from `rollgate status`",
+            target_arn.revision()
+        )));
+    }
+    let target = target.summary;
     let reason = "manual rollback with rollgate rollback";
     let plan = plan_manual_rollback(&service, &live, &target, chrono::Utc::now(), reason).map_err(input)?;
     eprintln!(
@@ -253,12 +286,12 @@ async fn rollback(config: &AppConfig, s: &Session, to: Option<&str>, format: For
     carry_out(&s.ecs, &s.events, &service.arn, &live_arn, plan).await.map_err(aws)?;
     let result = serde_json::json!({"service": service.arn, "from": live_arn, "to": target_arn, "reason": reason});
     match format {
-        Format::Text => println!(
-            "{} now runs {} (was {}); recorded in the ledger.",
+        Format::Text => output::text(&format!(
+            "{} now runs {} (was {}); recorded in the ledger.\n",
             service.arn.name(),
             target_arn.revision(),
             live_arn.revision()
-        ),
+        )),
         Format::Json => output::json(&result)?,
     }
     Ok(())
@@ -279,7 +312,7 @@ fn revision_arn(text: &str, config: &AppConfig, env: &Env) -> Result<TaskDefArn,
         .map_err(|e| input(anyhow!("--to {text:?}: {e}; write a revision number, family:number or an ARN")))?;
     // An ARN names its own account and region: it must be where this command acts.
     let a = rollgate_core::Arn::parse(parsed.as_str()).map_err(|e| input(anyhow!("--to {text:?}: {e}")))?;
-    if a.account != env.account.as_str() || a.region != env.region.as_str() {
+    if a.account != env.account.as_str() || a.region != env.region.as_str() || a.partition != env.partition() {
         return Err(input(anyhow!(
             "--to {text}: that revision is in account {}, region {}, but the service is in account {}, region {}; pick a revision from `rollgate status`",
             a.account,
@@ -299,9 +332,15 @@ async fn down(
     delete_iam_roles: Option<&str>,
     format: Format,
 ) -> Result<(), Failure> {
+    if let Some(given) = delete_iam_roles
+        && rollgate_core::AccountId::parse(given).is_err()
+    {
+        return Err(input(anyhow!("--delete-iam-roles {given:?} is not an account id: 12 digits")));
+    }
     let want = desired(config, &s.env);
     let have = s.infra.observe(&want).await.map_err(aws)?;
-    let facts = s.infra.region_facts(&config.app.name, &config.cluster_name()).await.map_err(aws)?;
+    let facts =
+        s.infra.region_facts(&config.app.name, &config.cluster_name(), &config.repository_name()).await.map_err(aws)?;
     // Decided before anything is deleted: what is the app's here, whether its service is where
     // rollgate.toml says, and whether its global (IAM) roles may go. Nothing of the app here:
     // a refusal, and nothing is deleted.
@@ -310,9 +349,6 @@ async fn down(
     eprintln!("Deleting {}", plan.target);
     for step in &plan.steps {
         eprintln!("  {:<20} {:<36} {}", step.kind.label(), step.name, step.action);
-    }
-    if !yes {
-        confirm(&plan.target)?;
     }
     let repo = config.repository_name();
     let deletes_repo = plan.steps.iter().any(|st| st.kind == Kind::Repository && st.action == TeardownAction::Delete);
@@ -324,6 +360,9 @@ async fn down(
             "repository {repo} holds {n} image{}; pass --force to delete it with its images, or delete them first",
             if n == 1 { "" } else { "s" }
         )));
+    }
+    if !yes {
+        confirm(&plan.target)?;
     }
     let mut results = Vec::new();
     for step in &plan.steps {

@@ -96,7 +96,7 @@ fn argument_error(e: &clap::Error) -> ExitCode {
     if json {
         let message = e.kind().as_str().map_or_else(|| e.to_string(), |k| format!("{k}: {e}"));
         let error = serde_json::json!({"error": {"kind": "bad-input", "message": message.trim(), "exit_code": 2}});
-        println!("{error:#}");
+        output::text(&format!("{error:#}\n"));
     }
     ExitCode::from(2)
 }
@@ -132,7 +132,7 @@ fn main() -> ExitCode {
     if format == Format::Json {
         // Scripts read stdout: the error goes there too, as {"error": {kind, message, exit_code}}.
         let error = serde_json::json!({"error": {"kind": kind, "message": format!("{e:#}"), "exit_code": code}});
-        println!("{error:#}");
+        output::text(&format!("{error:#}\n"));
     }
     ExitCode::from(code)
 }

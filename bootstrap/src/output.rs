@@ -11,16 +11,25 @@ use serde::Serialize;
 use crate::Failure;
 
 pub fn json(value: &impl Serialize) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::Aws(e.into()))?;
-    println!("{text}");
+    let json = serde_json::to_string_pretty(value).map_err(|e| Failure::Aws(e.into()))?;
+    text(&format!("{json}\n"));
     Ok(())
 }
 
-/// A value as `sam deploy --parameter-overrides` reads it: plain, or in double quotes (with
-/// `"` and `\` escaped) when it holds a space or a quote, as SAM CLI's `Key="a value"` form.
+/// Writes to stdout. A reader that went away (`rollgate status | head`) is not an error:
+/// the rest of the output is dropped, as other command-line tools do, instead of a panic.
+pub fn text(s: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
+}
+
+/// A value as `sam deploy --parameter-overrides` reads it: plain, or in double quotes when it
+/// holds a space or a quote, as SAM CLI's `Key="a value"` form. SAM keeps backslashes as they
+/// are (a regex tag filter survives); a `"` inside is escaped.
 pub fn sam_value(v: &str) -> String {
-    if v.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
-        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    if v.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+        format!("\"{}\"", v.replace('"', "\\\""))
     } else {
         v.to_owned()
     }
@@ -148,5 +157,6 @@ mod tests {
         assert_eq!(super::sam_value("v*"), "v*");
         assert_eq!(super::sam_value("semver:>=1.4, <2"), "\"semver:>=1.4, <2\"");
         assert_eq!(super::sam_value("a\"b"), "\"a\\\"b\"");
+        assert_eq!(super::sam_value("regex:v[0-9]+(\\.[0-9]+)"), "regex:v[0-9]+(\\.[0-9]+)");
     }
 }

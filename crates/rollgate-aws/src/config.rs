@@ -56,6 +56,13 @@ impl AwsOptions {
         }
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
+        } else if std::env::var("AWS_PROFILE").is_err()
+            && let Ok(legacy) = std::env::var("AWS_DEFAULT_PROFILE").map(|p| p.trim().to_owned())
+            && !legacy.is_empty()
+        {
+            // The AWS CLI still honours AWS_DEFAULT_PROFILE when AWS_PROFILE is unset; the
+            // Rust SDK does not. Like AWS_PROFILE, the environment's keys still win over it.
+            loader = loader.profile_name(legacy);
         }
         if self.max_attempts.is_some() || self.initial_backoff.is_some() {
             let mut retry = RetryConfig::standard();
@@ -140,13 +147,15 @@ pub async fn check_credentials(sdk: &SdkConfig, profile: Option<&str>) -> Result
         }
         // As the AWS CLI: a profile named in AWS_PROFILE must exist, even when the
         // environment's keys are the ones used.
-        if let Ok(named) = std::env::var("AWS_PROFILE").map(|p| p.trim().to_owned())
-            && !named.is_empty()
-            && !profile_defined(&named).await
-        {
-            return Err(crate::AwsError::Config(format!(
-                "AWS_PROFILE names profile `{named}`, which is not defined in the AWS config files (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE); fix or unset AWS_PROFILE"
-            )));
+        for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"] {
+            if let Ok(named) = std::env::var(var).map(|p| p.trim().to_owned())
+                && !named.is_empty()
+                && !profile_defined(&named).await
+            {
+                return Err(crate::AwsError::Config(format!(
+                    "{var} names profile `{named}`, which is not defined in the AWS config files (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE); fix or unset {var}"
+                )));
+            }
         }
     }
     let Some(provider) = sdk.credentials_provider() else {

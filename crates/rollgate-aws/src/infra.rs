@@ -1037,7 +1037,7 @@ impl Infra {
     /// ACTIVE service tagged as `app`'s in any cluster, and the ACTIVE services in `cluster`.
     /// Costs one ListClusters page per 100 clusters, one ListServices page per 100 services and
     /// one DescribeServices per 10: `down` is rare, and must not miss a running service.
-    pub async fn region_facts(&self, app: &str, cluster: &str) -> Result<RegionFacts, AwsError> {
+    pub async fn region_facts(&self, app: &str, cluster: &str, repository: &str) -> Result<RegionFacts, AwsError> {
         let mut facts = RegionFacts::default();
         let mut clusters = self.ecs.list_clusters().into_paginator().items().send();
         let mut cluster_arns = Vec::new();
@@ -1072,6 +1072,8 @@ impl Infra {
                         && tags.get(APP_TAG).map(String::as_str) == Some(app);
                     if ours {
                         facts.app_services.push((cluster_name.clone(), name.clone()));
+                    } else if tags.get(keys::REPOSITORY).map(String::as_str) == Some(repository) {
+                        facts.repository_users.push(format!("{cluster_name}/{name}"));
                     }
                     if cluster_name == cluster {
                         facts.cluster_services.push(name);

@@ -74,6 +74,10 @@ pub enum RollbackError {
     NotHealthy { revision: String, state: String },
     #[error("{0} belongs to another service")]
     OtherService(String),
+    #[error(
+        "{target} is of task family {family}, not this service's ({live_family}): roll back only to a revision of the service's own family (see rollgate status)"
+    )]
+    OtherFamily { target: String, family: String, live_family: String },
 }
 
 /// The rollback target: `--to`, else the last known good revision, else the live
@@ -105,6 +109,11 @@ pub fn plan_manual_rollback(
 ) -> Result<GatePlan, RollbackError> {
     if target.arn == live.arn {
         return Err(RollbackError::AlreadyLive(target.arn.revision().to_string()));
+    }
+    // Another app's (or family's) revision would run its image and roles under this service.
+    let (family, live_family) = (target.arn.revision().family, live.arn.revision().family);
+    if family != live_family {
+        return Err(RollbackError::OtherFamily { target: target.arn.revision().to_string(), family, live_family });
     }
     let target_state = RolloutState::of(&target.tags);
     let is_last_good = service.tags.get(keys::LAST_GOOD) == Some(&target.arn.to_string());

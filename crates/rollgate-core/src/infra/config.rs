@@ -425,6 +425,15 @@ impl AppConfig {
             return Err(err("app.name", "2-32 lowercase letters, digits and '-' (it prefixes every resource name)"));
         }
         RepositoryName::parse(&self.repository_name()).map_err(|e| err("repository.name", e.why))?;
+        // ECS names: 1-255 letters, digits, hyphens and underscores.
+        let ecs_name = |n: &str| {
+            (1..=255).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        for (field, name) in [("cluster.name", self.cluster_name()), ("service.name", self.service_name())] {
+            if !ecs_name(&name) {
+                return Err(err(field, format!("{name:?}: 1-255 letters, digits, '-' and '_'")));
+            }
+        }
         if !matches!(self.repository.tag_mutability.as_str(), "IMMUTABLE" | "MUTABLE") {
             return Err(err("repository.tag_mutability", "IMMUTABLE or MUTABLE"));
         }
@@ -509,6 +518,16 @@ impl AppConfig {
                     return Err(err(field, "0s would fail every rollout at once: give the rollout time, e.g. 15m"));
                 }
             }
+        }
+        if let Some(bad) = g.alarms.iter().find(|a| a.is_empty() || a.chars().any(char::is_whitespace)) {
+            // rollgate:alarms holds the names separated by spaces: a name with a space would be
+            // read back as two alarms.
+            return Err(err(
+                "gate.alarms",
+                format!(
+                    "{bad:?}: alarm names with spaces cannot be watched by name yet; use alarm_prefix, or rename the alarm"
+                ),
+            ));
         }
         if g.max_bad_tasks.is_some_and(|n| n > 20) {
             return Err(err("gate.max_bad_tasks", "0 to 20"));
@@ -677,6 +696,9 @@ security_groups = ["sg-0123abcd"]
             "[build]\nmodel_bucket = \"My_Bucket\"",
             "[task.environment]\n\"1BAD\" = \"x\"",
             "[gate]\nsmoke_status = 999",
+            "[gate]\nalarms = [\"model 5xx\"]",
+            "[cluster]\nname = \"bad cluster!\"",
+            "[service]\nname = \"Bad_Name!\"",
             "[task]\nrole_policy_arns = [\"AmazonS3ReadOnlyAccess\"]",
             "[gate]\nsmoke_url = \"http://\"",
             "[gate]\ndeadline = \"0s\"",

@@ -41,10 +41,12 @@ impl Value {
         v.map_or(Value::Absent, |v| Value::Text(v.into()))
     }
 
-    /// A list whose order does not matter: sorted, so two reads compare equal.
+    /// A list whose order does not matter: sorted and without duplicates, so two reads (and a
+    /// config that names an item twice) compare equal.
     pub fn set<S: Into<String>>(items: impl IntoIterator<Item = S>) -> Self {
         let mut v: Vec<String> = items.into_iter().map(Into::into).collect();
         v.sort();
+        v.dedup();
         Value::List(v)
     }
 

@@ -64,7 +64,8 @@ pub fn foreign_owner(have: &Attrs, app: &str) -> Option<Owner> {
     let tags = have.get("tags").map(Value::as_map).unwrap_or_default();
     match (tags.get(super::desired::MANAGED_TAG).map(String::as_str), tags.get(super::desired::APP_TAG)) {
         (Some("true"), Some(a)) if a == app => None,
-        (Some("true"), Some(a)) => Some(Owner::App(a.clone())),
+        // Another app's name, even without the managed tag: never "untagged", never adopted.
+        (_, Some(a)) if a != app => Some(Owner::App(a.clone())),
         _ => Some(Owner::Untagged),
     }
 }

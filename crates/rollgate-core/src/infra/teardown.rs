@@ -49,7 +49,7 @@ impl fmt::Display for TeardownAction {
                 write!(f, "kept: the app in {} uses it (IAM is global)", other_regions.join(" and "))
             }
             TeardownAction::KeepOccupied { services } => {
-                write!(f, "kept: it still holds services that are not this app's ({})", services.join(", "))
+                write!(f, "kept: services that are not this app's still use it ({})", services.join(", "))
             }
         }
     }
@@ -80,7 +80,7 @@ pub enum TeardownRefusal {
     )]
     NothingHere { target: Target },
     #[error(
-        "no regional resource of {target} was found, so its IAM roles ({roles}) were left alone: IAM is global, and they may serve the app in another region. Pass --region for the region the app runs in, or --delete-iam-roles {account} to delete the roles"
+        "no regional resource of {target} was found, so its IAM roles ({roles}) were left alone: IAM is global, and these carry no region tag (made before rollgate tagged regions), so they may serve the app in another region. If the app still runs somewhere, run `rollgate up` there (it tags the roles) or pass that --region; if it runs nowhere, --delete-iam-roles {account} deletes the roles"
     )]
     OnlyGlobal { target: Target, roles: String, account: AccountId },
     #[error("--delete-iam-roles {given} names another account than the one these credentials are for ({target})")]
@@ -92,7 +92,7 @@ pub enum TeardownRefusal {
     )]
     ServiceElsewhere { target: Target, found: String, service: String, cluster: String },
     #[error(
-        "no regional resource of {target} was found, and its IAM roles ({roles}) are used by the app in {regions}: nothing deleted. Run `rollgate down` there first"
+        "no regional resource of {target} was found, and its IAM roles ({roles}) serve the app in {regions}: nothing deleted. If you meant that region, pass --region; the roles are deleted with the app's last region"
     )]
     RolesInUse { target: Target, roles: String, regions: String },
 }
@@ -105,6 +105,17 @@ pub struct RegionFacts {
     pub app_services: Vec<(String, String)>,
     /// The ACTIVE services in the cluster rollgate.toml names, by name.
     pub cluster_services: Vec<String>,
+    /// ACTIVE services that are not this app's and track its repository
+    /// (`rollgate:repository`), as `cluster/service`.
+    pub repository_users: Vec<String>,
+}
+
+/// The app's service, if it runs anywhere other than where rollgate.toml says: `(cluster,
+/// service)`. `down` must not delete what it runs on, and `up` must not start a second copy.
+pub fn misplaced_service<'a>(desired: &[Resource], facts: &'a RegionFacts) -> Option<&'a (String, String)> {
+    let service = desired.iter().find(|r| r.kind == Kind::Service)?;
+    let cluster = service.attrs.get("cluster").map(Value::as_text).unwrap_or_default();
+    facts.app_services.iter().find(|(c, s)| c != cluster || *s != service.name)
 }
 
 /// Whether the observed attributes carry this app's ownership tags.
@@ -135,7 +146,7 @@ pub fn plan_teardown(
     let (cluster, name) = service
         .map(|r| (r.attrs.get("cluster").map(Value::as_text).unwrap_or_default().to_owned(), r.name.clone()))
         .unwrap_or_default();
-    if let Some((c, s)) = facts.app_services.iter().find(|(c, s)| *c != cluster || *s != name) {
+    if let Some((c, s)) = misplaced_service(desired, facts) {
         return Err(Box::new(TeardownRefusal::ServiceElsewhere {
             target,
             found: format!("service {s} in cluster {c}"),
@@ -185,6 +196,9 @@ pub fn plan_teardown(
                         TeardownAction::ReleaseRegion { other_regions: others }
                     }
                 }
+                Some(_) if r.kind == Kind::Repository && !facts.repository_users.is_empty() => {
+                    TeardownAction::KeepOccupied { services: facts.repository_users.clone() }
+                }
                 Some(_) if r.kind == Kind::Cluster => {
                     let others: Vec<String> = facts.cluster_services.iter().filter(|s| **s != name).cloned().collect();
                     if others.is_empty() {
@@ -233,6 +247,7 @@ mod tests {
         RegionFacts {
             app_services: vec![("sentiment".into(), "sentiment".into())],
             cluster_services: vec!["sentiment".into()],
+            repository_users: vec![],
         }
     }
 
@@ -306,7 +321,7 @@ mod tests {
     fn a_misnamed_service_or_cluster_deletes_nothing() {
         let (want, have) = after_up("us-east-1", &["us-east-1"]);
         let facts =
-            RegionFacts { app_services: vec![("sentiment-prod".into(), "sentiment".into())], cluster_services: vec![] };
+            RegionFacts { app_services: vec![("sentiment-prod".into(), "sentiment".into())], ..RegionFacts::default() };
         let refused = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &facts, None).unwrap_err();
         assert!(matches!(*refused, TeardownRefusal::ServiceElsewhere { .. }), "{refused}");
         assert!(refused.to_string().contains("service sentiment in cluster sentiment-prod"), "{refused}");
@@ -319,6 +334,7 @@ mod tests {
         let facts = RegionFacts {
             app_services: vec![("sentiment".into(), "sentiment".into())],
             cluster_services: vec!["sentiment".into(), "other-team".into()],
+            repository_users: vec!["shared/other-app".into()],
         };
         let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &facts, None).unwrap();
         assert!(
@@ -326,6 +342,13 @@ mod tests {
                 .contains(&(Kind::Cluster, TeardownAction::KeepOccupied { services: vec!["other-team".into()] }))
         );
         assert!(actions(&p).contains(&(Kind::Service, TeardownAction::Delete)));
+        // A repository another app's service tracks is kept too.
+        assert!(
+            actions(&p).contains(&(
+                Kind::Repository,
+                TeardownAction::KeepOccupied { services: vec!["shared/other-app".into()] }
+            ))
+        );
     }
 
     #[test]

@@ -974,6 +974,11 @@ async fn down_keeps_a_shared_repository_up_refuses_a_second_copy_and_rollback_st
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("would start a second copy of the app"), "{}", r.stderr);
     assert_eq!(b.writes().len(), writes, "nothing written");
+    let r = b.run(&["plan", "--config", "v2.toml", "--output", "json"]);
+    assert_eq!(r.code, 2);
+    let json: Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("one JSON document: {e}: {}", r.stdout));
+    assert!(json["error"]["message"].as_str().unwrap().contains("second copy"), "{json}");
 
     // rollback --to a revision of another family (here, the other app's): refused, nothing written.
     let other = a.s.model_task_definition("stranger", &a.app);

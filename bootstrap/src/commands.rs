@@ -140,14 +140,15 @@ async fn plan_cmd(config: &AppConfig, s: &Session, adopt: bool, format: Format) 
     let want = desired(config, &s.env);
     let have = s.infra.observe(&want).await.map_err(aws)?;
     let plan = plan(s.env.target(&config.app.name), &want, &have, adopt);
+    let second_copy = refuse_second_copy(config, s, &want).await;
     match format {
         Format::Text => output::text(&plan.render()),
         // A plan that `up` would refuse is reported as the error alone: one JSON document.
-        Format::Json if plan.conflicts().next().is_none() => output::json(&plan)?,
+        Format::Json if plan.conflicts().next().is_none() && second_copy.is_ok() => output::json(&plan)?,
         Format::Json => {}
     }
     refuse_conflicts(&plan)?;
-    refuse_second_copy(config, s, &want).await
+    second_copy
 }
 
 /// `up` with a [service] or [cluster] name other than where the app's service runs would start

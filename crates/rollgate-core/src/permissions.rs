@@ -12,6 +12,10 @@ pub const DEPLOY: &[&str] = &[
     "ecs:DescribeServices",
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",
+    // After a lost RegisterTaskDefinition answer: the family's recent revisions.
+    "ecs:ListTaskDefinitions",
+    // After a refused UpdateService: the revision it would have run is removed.
+    "ecs:DeregisterTaskDefinition",
     // RegisterTaskDefinition with tags is authorised as TagResource too.
     "ecs:TagResource",
     "ecs:UpdateService",

@@ -15,7 +15,7 @@ use rollgate_core::infra::Resource;
 use rollgate_core::infra::desired::{Env, Kind, Target, desired};
 use rollgate_core::infra::plan::Owner;
 use rollgate_core::infra::plan::{Change, plan};
-use rollgate_core::infra::teardown::{TeardownAction, misplaced_service, plan_teardown};
+use rollgate_core::infra::teardown::{TeardownAction, check_iam_account, misplaced_service, plan_teardown};
 use rollgate_core::service::ServiceView;
 use rollgate_core::status::{history, plan_manual_rollback, rollback_target};
 use rollgate_core::{Region, TaskDefArn};
@@ -80,23 +80,19 @@ impl Session {
                 input(anyhow!("--region {region:?} is not an AWS region name (such as us-east-1 or eu-west-2)"))
             })?;
         }
-        for (source, url) in [
-            ("--endpoint-url", cli.endpoint_url.clone()),
-            ("AWS_ENDPOINT_URL", std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty())),
-        ] {
-            let host = |u: &str| {
-                u.strip_prefix("http://")
-                    .or_else(|| u.strip_prefix("https://"))
-                    .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default().to_owned())
-            };
-            if let Some(url) = url
-                && host(&url).is_none_or(|h| h.is_empty() || h.starts_with('[') && !h.contains(']'))
-            {
-                return Err(input(anyhow!(
-                    "{source} {url:?} is not a URL: write it with its scheme, e.g. http://127.0.0.1:4566"
-                )));
-            }
+        // The endpoint every call goes to: the flag's, else AWS_ENDPOINT_URL's.
+        let endpoint = match &cli.endpoint_url {
+            Some(url) => Some(("--endpoint-url", url.clone())),
+            None => std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()).map(|u| ("AWS_ENDPOINT_URL", u)),
+        };
+        if let Some((source, url)) = &endpoint
+            && !rollgate_core::infra::config::is_http_url(url)
+        {
+            return Err(input(anyhow!(
+                "{source} {url:?} is not a URL: write it with its scheme, e.g. http://127.0.0.1:4566"
+            )));
         }
+        let endpoint = endpoint.map(|(_, url)| url);
         let mut options = AwsOptions::from_env().map_err(input)?;
         options.endpoint_url = cli.endpoint_url.clone();
         options.region = cli.region.clone();
@@ -111,8 +107,6 @@ impl Session {
             ))
         })?;
         rollgate_aws::config::check_credentials(&sdk, cli.profile.as_deref()).await.map_err(input)?;
-        let endpoint =
-            cli.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()));
         let infra = Infra::new(&sdk);
         let env = infra.env().await.map_err(|e| match (&e, e.code()) {
             (rollgate_aws::AwsError::Config(_), _) => input(e),
@@ -313,7 +307,7 @@ fn revision_arn(text: &str, config: &AppConfig, env: &Env) -> Result<TaskDefArn,
         .map_err(|e| input(anyhow!("--to {text:?}: {e}; write a revision number, family:number or an ARN")))?;
     // An ARN names its own account and region: it must be where this command acts.
     let a = rollgate_core::Arn::parse(parsed.as_str()).map_err(|e| input(anyhow!("--to {text:?}: {e}")))?;
-    if a.account != env.account.as_str() || a.region != env.region.as_str() || a.partition != env.partition() {
+    if !env.contains(&a) {
         return Err(input(anyhow!(
             "--to {text}: that revision is in account {}, region {}, but the service is in account {}, region {}; pick a revision from `rollgate status`",
             a.account,
@@ -333,10 +327,9 @@ async fn down(
     delete_iam_roles: Option<&str>,
     format: Format,
 ) -> Result<(), Failure> {
-    if let Some(given) = delete_iam_roles
-        && rollgate_core::AccountId::parse(given).is_err()
-    {
-        return Err(input(anyhow!("--delete-iam-roles {given:?} is not an account id: 12 digits")));
+    if let Some(given) = delete_iam_roles {
+        // Before any read: the same check plan_teardown makes.
+        check_iam_account(&s.env.target(&config.app.name), given).map_err(input)?;
     }
     let want = desired(config, &s.env);
     let have = s.infra.observe(&want).await.map_err(aws)?;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_codebuild::types as cb;
 use aws_sdk_ecs::types as ecs;
-use rollgate_core::infra::desired::{APP_TAG, Env, MANAGED_TAG, SERVICE_SETTING_KEYS, Value};
+use rollgate_core::infra::desired::{APP_TAG, Env, MANAGED_TAG, SERVICE_SETTING_KEYS, Value, app_owns, region_tag};
 use rollgate_core::infra::plan::{Change, LIVE_TASK_DEFINITION, Observed, Step};
 use rollgate_core::infra::{Attrs, Kind, Resource};
 use rollgate_core::ledger::keys;
@@ -188,7 +188,7 @@ impl Infra {
             .and_then(|d| serde_json::from_str::<serde_json::Value>(&percent_decode(d)).ok())
             .map_or(Value::Absent, Value::Json);
         let tags = role.tags.unwrap_or_default();
-        let this_region = self.region.as_deref().map(|r| format!("{}{r}", keys::REGION_PREFIX));
+        let this_region = self.region.as_deref().map(region_tag);
         let regions: Vec<String> =
             tags.iter().filter_map(|t| t.key.strip_prefix(keys::REGION_PREFIX).map(str::to_owned)).collect();
         let attached = self
@@ -1068,9 +1068,7 @@ impl Infra {
                     let name = svc.service_name.clone().unwrap_or_default();
                     let tags: BTreeMap<String, String> =
                         svc.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value?))).collect();
-                    let ours = tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
-                        && tags.get(APP_TAG).map(String::as_str) == Some(app);
-                    if ours {
+                    if app_owns(&tags, app) {
                         facts.app_services.push((cluster_name.clone(), name.clone()));
                     } else if tags.get(keys::REPOSITORY).map(String::as_str) == Some(repository) {
                         facts.repository_users.push(format!("{cluster_name}/{name}"));
@@ -1092,7 +1090,7 @@ impl Infra {
             TeardownAction::ReleaseRegion { .. } => {
                 // This region's inline policy goes; the role and the other regions' stay.
                 self.delete_region_policy(&r.name).await?;
-                let key = self.region.as_deref().map(|region| format!("{}{region}", keys::REGION_PREFIX));
+                let key = self.region.as_deref().map(region_tag);
                 if let Some(key) = key {
                     self.iam.untag_role().role_name(&r.name).tag_keys(key).send().await.map_err(api("UntagRole"))?;
                 }
@@ -1201,9 +1199,7 @@ impl Infra {
                 .map_err(api("DescribeTaskDefinition"))?;
             let tags: BTreeMap<String, String> =
                 out.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value?))).collect();
-            let ours = tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
-                && tags.get(APP_TAG).map(String::as_str) == Some(app);
-            if !ours {
+            if !app_owns(&tags, app) {
                 continue;
             }
             self.ecs

@@ -337,6 +337,12 @@ fn is_policy_arn(arn: &str) -> bool {
     .is_match(arn)
 }
 
+/// An `http://` or `https://` URL with a host (WHATWG URL parsing, by the `url` crate).
+pub fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
 /// An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending
 /// with a letter or digit.
 fn is_bucket_name(b: &str) -> bool {
@@ -532,11 +538,10 @@ impl AppConfig {
         if g.max_bad_tasks.is_some_and(|n| n > 20) {
             return Err(err("gate.max_bad_tasks", "0 to 20"));
         }
-        if let Some(url) = &g.smoke_url {
-            let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
-            if host.is_none_or(|h| h.split(['/', '?', '#']).next().unwrap_or_default().is_empty()) {
-                return Err(err("gate.smoke_url", format!("{url:?} is not an http:// or https:// URL with a host")));
-            }
+        if let Some(url) = &g.smoke_url
+            && !is_http_url(url)
+        {
+            return Err(err("gate.smoke_url", format!("{url:?} is not an http:// or https:// URL with a host")));
         }
         if let Some(status) = g.smoke_status
             && !(100..=599).contains(&status)

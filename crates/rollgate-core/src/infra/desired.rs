@@ -237,10 +237,23 @@ pub const SERVICE_SETTING_KEYS: &[&str] = &[
     keys::SMOKE_MATCH,
 ];
 
+/// Whether `tags` mark a resource as `app`'s (`rollgate:managed=true`, `rollgate:app=<app>`):
+/// the one ownership rule `plan`, `down` and the adapter's reads share.
+pub fn app_owns(tags: &BTreeMap<String, String>, app: &str) -> bool {
+    tags.get(MANAGED_TAG).map(String::as_str) == Some("true") && tags.get(APP_TAG).map(String::as_str) == Some(app)
+}
+
+/// Whether an ARN is in this account, region and partition: where the command acts.
+impl Env {
+    pub fn contains(&self, arn: &crate::Arn<'_>) -> bool {
+        arn.partition == self.partition() && arn.region == self.region.as_str() && arn.account == self.account.as_str()
+    }
+}
+
 /// The IAM tag that says a region's copy of the app uses a (global) role: one per region,
 /// `rollgate:region:<region>` = `in-use`. `down` in one region removes only its own tag, and
 /// deletes the role only when no other region's tag is left (docs/architecture.md).
-pub fn region_tag(region: &Region) -> String {
+pub fn region_tag(region: &str) -> String {
     format!("{}{region}", keys::REGION_PREFIX)
 }
 
@@ -266,7 +279,7 @@ pub fn is_global(kind: Kind) -> bool {
 pub fn check_against(config: &AppConfig, env: &Env) -> Result<(), ConfigError> {
     if let Some(tg) = &config.service.target_group_arn
         && let Ok(arn) = crate::Arn::parse(tg)
-        && (arn.region != env.region.as_str() || arn.account != env.account.as_str())
+        && !env.contains(&arn)
     {
         return Err(ConfigError {
             field: "service.target_group_arn".into(),
@@ -297,7 +310,7 @@ pub fn check_against(config: &AppConfig, env: &Env) -> Result<(), ConfigError> {
 pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
     let app = config.app.name.as_str();
     let tags = Value::map([(MANAGED_TAG, "true"), (APP_TAG, app)]);
-    let region_key = region_tag(&env.region);
+    let region_key = region_tag(env.region.as_str());
     let role_tags = Value::map([(MANAGED_TAG, "true"), (APP_TAG, app), (region_key.as_str(), REGION_IN_USE)]);
     let repo = config.repository_name();
     let log_group = config.log_group();

@@ -62,10 +62,10 @@ pub fn shareable(kind: Kind) -> bool {
 /// Who owns `have`, if it is not `app`'s.
 pub fn foreign_owner(have: &Attrs, app: &str) -> Option<Owner> {
     let tags = have.get("tags").map(Value::as_map).unwrap_or_default();
-    match (tags.get(super::desired::MANAGED_TAG).map(String::as_str), tags.get(super::desired::APP_TAG)) {
-        (Some("true"), Some(a)) if a == app => None,
+    match tags.get(super::desired::APP_TAG) {
+        _ if super::desired::app_owns(&tags, app) => None,
         // Another app's name, even without the managed tag: never "untagged", never adopted.
-        (_, Some(a)) if a != app => Some(Owner::App(a.clone())),
+        Some(a) if a != app => Some(Owner::App(a.clone())),
         _ => Some(Owner::Untagged),
     }
 }
@@ -117,12 +117,11 @@ pub fn plan(target: Target, desired: &[Resource], observed: &Observed, adopt: bo
         .iter()
         .map(|r| {
             let have = observed.get(&(r.kind, r.name.clone()));
-            let owner = have.and_then(|h| foreign_owner(h, &target.app));
-            let change = match (have, owner) {
-                (Some(_), Some(Owner::Untagged)) if adopt => diff(r, have),
-                (Some(_), Some(owner)) if shareable(r.kind) => Change::Use { owner },
-                (Some(_), Some(owner)) => Change::Conflict { owner },
-                _ => diff(r, have),
+            let change = match have.and_then(|h| foreign_owner(h, &target.app)) {
+                Some(Owner::Untagged) if adopt => diff(r, have),
+                Some(owner) if shareable(r.kind) => Change::Use { owner },
+                Some(owner) => Change::Conflict { owner },
+                None => diff(r, have),
             };
             Step { kind: r.kind, name: r.name.clone(), change, resource: r.clone() }
         })

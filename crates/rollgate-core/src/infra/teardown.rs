@@ -13,8 +13,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::desired::{APP_TAG, Kind, MANAGED_TAG, Resource, Target, Value, is_global};
+use super::desired::{Kind, Resource, Target, Value, is_global};
 use super::plan::Observed;
+use super::plan::foreign_owner;
 use crate::AccountId;
 
 /// Observed on a role: the regions whose copy of the app uses it.
@@ -113,15 +114,31 @@ pub struct RegionFacts {
 /// The app's service, if it runs anywhere other than where rollgate.toml says: `(cluster,
 /// service)`. `down` must not delete what it runs on, and `up` must not start a second copy.
 pub fn misplaced_service<'a>(desired: &[Resource], facts: &'a RegionFacts) -> Option<&'a (String, String)> {
-    let service = desired.iter().find(|r| r.kind == Kind::Service)?;
-    let cluster = service.attrs.get("cluster").map(Value::as_text).unwrap_or_default();
-    facts.app_services.iter().find(|(c, s)| c != cluster || *s != service.name)
+    let (cluster, name) = configured_service(desired)?;
+    facts.app_services.iter().find(|(c, s)| c != cluster || s != name)
 }
 
-/// Whether the observed attributes carry this app's ownership tags.
-pub fn owned_by(attrs: &super::Attrs, app: &str) -> bool {
-    let tags = attrs.get("tags").map(Value::as_map).unwrap_or_default();
-    tags.get(MANAGED_TAG).map(String::as_str) == Some("true") && tags.get(APP_TAG).map(String::as_str) == Some(app)
+/// The regions other than `region` whose copy of the app uses a role (its observed
+/// `rollgate:region:<region>` tags).
+fn other_regions(role: &super::Attrs, region: &str) -> Vec<String> {
+    role.get(REGIONS_IN_USE).map(|v| v.as_list().iter().filter(|g| *g != region).cloned().collect()).unwrap_or_default()
+}
+
+/// Where rollgate.toml says the app's service runs: `(cluster, service)`.
+fn configured_service(desired: &[Resource]) -> Option<(&str, &str)> {
+    let service = desired.iter().find(|r| r.kind == Kind::Service)?;
+    Some((service.attrs.get("cluster").map(Value::as_text).unwrap_or_default(), service.name.as_str()))
+}
+
+/// `--delete-iam-roles <given>`: a 12-digit account id, the caller's. Checked before any read.
+pub fn check_iam_account(target: &Target, given: &str) -> Result<(), Box<TeardownRefusal>> {
+    if AccountId::parse(given).is_err() {
+        return Err(Box::new(TeardownRefusal::NotAnAccount { target: target.clone(), given: given.to_owned() }));
+    }
+    if given != target.account.as_str() {
+        return Err(Box::new(TeardownRefusal::WrongAccount { target: target.clone(), given: given.to_owned() }));
+    }
+    Ok(())
 }
 
 /// Plans a `down`. `delete_iam_in` is the account named with `--delete-iam-roles`, if any.
@@ -133,28 +150,21 @@ pub fn plan_teardown(
     delete_iam_in: Option<&str>,
 ) -> Result<TeardownPlan, Box<TeardownRefusal>> {
     if let Some(given) = delete_iam_in {
-        if AccountId::parse(given).is_err() {
-            return Err(Box::new(TeardownRefusal::NotAnAccount { target, given: given.to_owned() }));
-        }
-        if given != target.account.as_str() {
-            return Err(Box::new(TeardownRefusal::WrongAccount { target, given: given.to_owned() }));
-        }
+        check_iam_account(&target, given)?;
     }
     // The app's service must be the one rollgate.toml names: a typo in [service] or [cluster]
     // name would otherwise delete the roles and revisions a running service uses.
-    let service = desired.iter().find(|r| r.kind == Kind::Service);
-    let (cluster, name) = service
-        .map(|r| (r.attrs.get("cluster").map(Value::as_text).unwrap_or_default().to_owned(), r.name.clone()))
-        .unwrap_or_default();
+    let (cluster, name) = configured_service(desired).unwrap_or_default();
     if let Some((c, s)) = misplaced_service(desired, facts) {
         return Err(Box::new(TeardownRefusal::ServiceElsewhere {
-            target,
             found: format!("service {s} in cluster {c}"),
-            service: name,
-            cluster,
+            service: name.to_owned(),
+            cluster: cluster.to_owned(),
+            target,
         }));
     }
-    let mine = |r: &Resource| observed.get(&(r.kind, r.name.clone())).filter(|a| owned_by(a, &target.app));
+    let owned = |a: &super::Attrs| foreign_owner(a, &target.app).is_none();
+    let mine = |r: &Resource| observed.get(&(r.kind, r.name.clone())).filter(|a| owned(a));
     let found_here = desired.iter().any(|r| !is_global(r.kind) && mine(r).is_some());
     let roles: Vec<&str> =
         desired.iter().filter(|r| is_global(r.kind) && mine(r).is_some()).map(|r| r.name.as_str()).collect();
@@ -166,8 +176,7 @@ pub fn plan_teardown(
             .iter()
             .filter(|r| is_global(r.kind))
             .filter_map(|r| observed.get(&(r.kind, r.name.clone())))
-            .flat_map(|a| a.get(REGIONS_IN_USE).map(|v| v.as_list().to_vec()).unwrap_or_default())
-            .filter(|g| *g != target.region.as_str())
+            .flat_map(|a| other_regions(a, target.region.as_str()))
             .collect();
         if !elsewhere.is_empty() {
             let regions = elsewhere.into_iter().collect::<Vec<_>>().join(", ");
@@ -184,12 +193,9 @@ pub fn plan_teardown(
         .map(|r| {
             let action = match observed.get(&(r.kind, r.name.clone())) {
                 None => TeardownAction::Missing,
-                Some(a) if !owned_by(a, &target.app) => TeardownAction::NotOurs,
+                Some(a) if !owned(a) => TeardownAction::NotOurs,
                 Some(a) if is_global(r.kind) => {
-                    let others: Vec<String> = a
-                        .get(REGIONS_IN_USE)
-                        .map(|v| v.as_list().iter().filter(|g| **g != target.region.as_str()).cloned().collect())
-                        .unwrap_or_default();
+                    let others = other_regions(a, target.region.as_str());
                     if others.is_empty() {
                         TeardownAction::Delete
                     } else {

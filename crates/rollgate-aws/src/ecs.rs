@@ -6,6 +6,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{ServiceField, Tag, TaskDefinition, TaskDefinitionField};
 use aws_smithy_types::retry::RetryConfig;
 use rollgate_core::service::{ContainerImage, DeploymentView, ServiceView, Tags, TaskDefSummary};
+use rollgate_core::tags::TagWrite;
 use rollgate_core::{ServiceArn, TaskDefArn};
 
 use crate::AwsError;
@@ -75,7 +76,24 @@ pub trait ServiceUpdater {
 
 /// Tagging ECS resources (services and task-definition revisions): the ledger's writes.
 pub trait ResourceTagger {
+    /// TagResource: sets `tags` (key, value), overwriting keys the resource has. Nothing to
+    /// set: no call.
     fn tag_resource(&self, arn: &str, tags: &[(String, String)]) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// UntagResource: removes the tag `keys`. Nothing to remove: no call.
+    fn untag_resource(&self, arn: &str, keys: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Carries out one [`TagWrite`] on `arn` in its order (set then remove, or remove first), so
+/// the resource stays within ECS's 50 tags at every step (`rollgate_core::tags`).
+pub async fn write_tags<T: ResourceTagger + Sync>(tagger: &T, arn: &str, write: &TagWrite) -> Result<(), AwsError> {
+    if write.remove_first {
+        tagger.untag_resource(arn, &write.remove).await?;
+        tagger.tag_resource(arn, &write.set).await
+    } else {
+        tagger.tag_resource(arn, &write.set).await?;
+        tagger.untag_resource(arn, &write.remove).await
+    }
 }
 
 /// The SDK adapter for every ECS capability.
@@ -335,6 +353,20 @@ impl ResourceTagger for Ecs {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UntagResource", e))?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use rollgate_core::gate::{GatePlan, ServiceTagsAt};
 use rollgate_core::{ServiceArn, TaskDefArn};
 
 use crate::AwsError;
-use crate::ecs::{ResourceTagger, ServiceUpdater};
+use crate::ecs::{ResourceTagger, ServiceUpdater, write_tags};
 use crate::events::Notifier;
 
 /// Carries out `plan` in [`GatePlan`]'s order: a failure's record on the service, the
@@ -19,11 +19,11 @@ pub async fn carry_out<E, N>(
     plan: GatePlan,
 ) -> Result<(), AwsError>
 where
-    E: ServiceUpdater + ResourceTagger,
+    E: ServiceUpdater + ResourceTagger + Sync,
     N: Notifier,
 {
     if plan.service_tags_at == ServiceTagsAt::BeforeRevision {
-        ecs.tag_resource(service.as_str(), &plan.tag_service).await?;
+        write_tags(ecs, service.as_str(), &plan.tag_service).await?;
     }
     if let Some(to) = &plan.roll_back_to {
         ecs.update_service(service, to).await?;
@@ -33,7 +33,7 @@ where
     }
     ecs.tag_resource(revision.as_str(), &plan.tag_revision).await?;
     if plan.service_tags_at == ServiceTagsAt::AfterRevision {
-        ecs.tag_resource(service.as_str(), &plan.tag_service).await?;
+        write_tags(ecs, service.as_str(), &plan.tag_service).await?;
     }
     Ok(())
 }
@@ -93,6 +93,14 @@ mod tests {
             let what = if arn == SERVICE { "service" } else { "revision" };
             self.write(format!("tag {what} {}", tags.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(",")))
         }
+
+        async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+            if keys.is_empty() {
+                return Ok(());
+            }
+            let what = if arn == SERVICE { "service" } else { "revision" };
+            self.write(format!("untag {what} {}", keys.join(",")))
+        }
     }
 
     impl Notifier for Recorder {
@@ -105,10 +113,10 @@ mod tests {
         GatePlan {
             roll_back_to: roll_back_to.map(|r| TaskDefArn::parse(r).unwrap()),
             tag_revision: vec![("rollgate:state".into(), "x".into())],
-            tag_service: vec![match at {
+            tag_service: rollgate_core::tags::TagWrite::set(vec![match at {
                 ServiceTagsAt::AfterRevision => ("rollgate:last-good".into(), REVISION.into()),
                 ServiceTagsAt::BeforeRevision => ("rollgate:high-water".into(), "2026-11-28T10:00:00Z".into()),
-            }],
+            }]),
             service_tags_at: at,
             notification: None,
         }

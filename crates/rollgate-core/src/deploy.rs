@@ -112,8 +112,8 @@ pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries
     if service.status != "ACTIVE" {
         return Match::Skip(SkipReason::ServiceInactive { status: service.status.clone() });
     }
-    if let Some(failed_at) = service.tags.get(&format!("{}{}", keys::FAILED_PREFIX, push.digest)) {
-        return Match::Skip(SkipReason::DigestFailed { digest: push.digest.to_string(), failed_at: failed_at.clone() });
+    if let Some(failed_at) = crate::tags::failed_mark(&service.tags, &push.digest) {
+        return Match::Skip(SkipReason::DigestFailed { digest: push.digest.to_string(), failed_at });
     }
     if !opt_in.filter.matches(push.tag.as_ref()) {
         return Match::Skip(SkipReason::TagFiltered {

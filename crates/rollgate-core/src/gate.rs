@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::duration::Seconds;
 use crate::ecs_event::TaskStateDetail;
-use crate::ledger::{Cause, RevisionRecord, format_time, keys, parse_time, sanitize_tag_value};
+use crate::ledger::{Cause, RevisionRecord, format_time, keys, parse_time};
+use crate::tags::{TagWrite, decode, lossy as sanitize_tag_value};
 use crate::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
 use crate::{InputError, TaskDefArn};
 
@@ -303,17 +304,6 @@ impl GateSettings {
     pub fn watches_alarms(&self) -> bool {
         !self.alarms.is_empty() || self.alarm_prefix.is_some()
     }
-}
-
-/// Tag values allow only letters, digits, spaces and `_ . : / = + - @`; anything else
-/// (a URL query, a JSON body) is written as `base64:<standard base64>`.
-pub fn decode(key: &'static str, value: &str) -> Result<String, InputError> {
-    let Some(b64) = value.strip_prefix("base64:") else {
-        return Ok(value.to_owned());
-    };
-    let bytes = crate::base64::decode(b64.trim())
-        .ok_or_else(|| InputError::new(key, value, "not valid base64 after base64:"))?;
-    String::from_utf8(bytes).map_err(|_| InputError::new(key, value, "base64 value is not UTF-8 text"))
 }
 
 /// Everything the gate knows when it judges one rollout.
@@ -677,7 +667,8 @@ pub fn describe_bad_tasks(bad: &[StopCause]) -> String {
 pub struct GatePlan {
     pub roll_back_to: Option<TaskDefArn>,
     pub tag_revision: Vec<(String, String)>,
-    pub tag_service: Vec<(String, String)>,
+    /// Service tag writes, within the 50-tag budget (`tags::failure_write`).
+    pub tag_service: TagWrite,
     pub service_tags_at: ServiceTagsAt,
     pub notification: Option<Notification>,
 }
@@ -709,7 +700,7 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
     let now = format_time(f.now);
     let state_tags = |state: RolloutState| vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
     let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
-    let failed_digest_tag = || failure_tags(f.service, &f.revision.arn, record.as_ref(), &now);
+    let failed_digest_tag = || failure_tags(f.service, &f.revision.arn, record.as_ref(), &now, Vec::new());
     let notify = |kind: NotificationKind, reason: Option<String>, to: Option<&TaskDefArn>, by: Option<RolledBackBy>| {
         Some(Notification::new(kind, f, record.as_ref(), reason, to.cloned(), by))
     };
@@ -738,7 +729,7 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
             tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
             GatePlan {
                 tag_revision,
-                tag_service: vec![(keys::LAST_GOOD.to_owned(), f.revision.arn.to_string())],
+                tag_service: TagWrite::set(vec![(keys::LAST_GOOD.to_owned(), f.revision.arn.to_string())]),
                 service_tags_at: ServiceTagsAt::AfterRevision,
                 notification: notify(NotificationKind::Healthy, None, None, None),
                 ..GatePlan::default()
@@ -780,7 +771,8 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
 }
 
 /// The service tags a failed rollout leaves: its digest failed, and the high-water mark of
-/// pushes (so older pushes never deploy over the rollback).
+/// pushes (so older pushes never deploy over the rollback), with `extra` tags set in the same
+/// write. The failed-digest record is bounded ([`crate::tags::failure_write`]).
 ///
 /// A configuration change's rollout ([`Cause::Config`]) kept the live image, so its failure
 /// says nothing about the image: it leaves only `rollgate:failed-config` = the revision, the
@@ -790,24 +782,25 @@ pub(crate) fn failure_tags(
     revision: &TaskDefArn,
     record: Option<&RevisionRecord>,
     now: &str,
-) -> Vec<(String, String)> {
-    let Some(record) = record else { return Vec::new() };
+    mut extra: Vec<(String, String)>,
+) -> TagWrite {
+    let Some(record) = record else { return TagWrite::set(extra) };
     if record.cause == Cause::Config {
-        return vec![(keys::FAILED_CONFIG.to_owned(), revision.to_string())];
+        extra.insert(0, (keys::FAILED_CONFIG.to_owned(), revision.to_string()));
+        return TagWrite::set(extra);
     }
-    let mut tags = vec![(format!("{}{}", keys::FAILED_PREFIX, record.digest), now.to_owned())];
     let current = service.tags.get(keys::HIGH_WATER).and_then(|t| parse_time(keys::HIGH_WATER, t).ok());
     if current.is_none_or(|c| record.pushed_at > c) {
-        tags.push((keys::HIGH_WATER.to_owned(), format_time(record.pushed_at)));
+        extra.insert(0, (keys::HIGH_WATER.to_owned(), format_time(record.pushed_at)));
     }
-    tags
+    crate::tags::failure_write(&service.tags, &record.digest, now, extra)
 }
 
 /// Whether the service records `revision` (with its `record`) as failed: its digest for a
 /// push, the revision itself for a configuration change ([`failure_tags`]).
 pub fn recorded_failed(service: &ServiceView, revision: &TaskDefArn, record: &RevisionRecord) -> bool {
     match record.cause {
-        Cause::Push => service.tags.contains_key(&format!("{}{}", keys::FAILED_PREFIX, record.digest)),
+        Cause::Push => crate::tags::failed_mark(&service.tags, &record.digest).is_some(),
         Cause::Config => service.tags.get(keys::FAILED_CONFIG).is_some_and(|r| r == revision.as_str()),
     }
 }

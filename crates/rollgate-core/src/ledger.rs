@@ -66,6 +66,10 @@ pub mod keys {
     /// rollback (the counterpart of `rollgate:failed:<digest>` for a rollout whose image was
     /// not new, so a retry finishes the rollback). One tag, overwritten: bounded.
     pub const FAILED_CONFIG: &str = "rollgate:failed-config";
+    /// Older failed digests, as space-separated 12-digit short digests, newest first: where a
+    /// `rollgate:failed:<digest>` tag goes when a newer failure needs its room
+    /// (`tags::failure_write`). A listed digest is never deployed, like a tagged one.
+    pub const FAILED_DIGESTS: &str = "rollgate:failed-digests";
 
     // Service tags: health-gate settings.
     pub const MAX_BAD_TASKS: &str = "rollgate:max-bad-tasks";
@@ -79,8 +83,7 @@ pub mod keys {
     pub const SMOKE_MATCH: &str = "rollgate:smoke-match";
 }
 
-/// ECS allows 50 tags per resource.
-pub const MAX_TAGS: usize = 50;
+pub use crate::tags::MAX_TAGS;
 
 /// What a rollgate-registered revision came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,9 +166,9 @@ impl RevisionRecord {
         let mut tags = vec![
             (keys::DIGEST, self.digest.to_string()),
             (keys::PUSHED_AT, self.pushed_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            (keys::EVENT_ID, sanitize_tag_value(&self.event_id)),
+            (keys::EVENT_ID, crate::tags::lossy(&self.event_id)),
             (keys::SERVICE, self.service.to_string()),
-            (keys::CONTAINER, sanitize_tag_value(&self.container)),
+            (keys::CONTAINER, crate::tags::lossy(&self.container)),
         ];
         if let Some(tag) = &self.image_tag {
             tags.push((keys::IMAGE_TAG, tag.to_string()));
@@ -262,10 +265,6 @@ pub fn parse_time(key: &'static str, value: &str) -> Result<DateTime<Utc>, Input
         .map_err(|e| InputError::new(key, value, e.to_string()))
 }
 
-/// ECS tag values allow letters, digits, spaces and `_ . : / = + - @`, up to 256 characters.
-pub fn sanitize_tag_value(v: &str) -> String {
-    v.chars().map(|c| if c.is_alphanumeric() || " _.:/=+-@".contains(c) { c } else { '_' }).take(256).collect()
-}
 
 #[cfg(test)]
 mod tests {

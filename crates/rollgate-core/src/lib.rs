@@ -25,6 +25,7 @@ pub mod reconcile;
 pub mod report;
 pub mod service;
 pub mod status;
+pub mod tags;
 
 pub use arn::{AccountId, Arn, Partition, Region, ServiceArn, TaskDefArn};
 pub use error::{ErrorClass, InputError};

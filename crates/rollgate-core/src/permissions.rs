@@ -31,6 +31,8 @@ pub const HEALTH_GATE: &[&str] = &[
     "ecs:DescribeServices",
     "ecs:DescribeTaskDefinition",
     "ecs:TagResource",
+    // Older failed-digest tags move into rollgate:failed-digests (50 tags a service).
+    "ecs:UntagResource",
     "ecs:UpdateService",
     "cloudwatch:DescribeAlarms",
     "cloudwatch:DescribeAlarmHistory",

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::event::{Envelope, PushEvent};
-use crate::ledger::keys;
 use crate::service::{OptIn, ServiceView};
 use crate::{Digest, ImageTag};
 
@@ -22,7 +21,7 @@ pub struct RepoImage {
 /// (time = imagePushedAt), or `None` when no image qualifies. `deploy` then applies the usual
 /// rules, so an image that is already live or older than the live one changes nothing.
 pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], tick: &Envelope) -> Option<PushEvent> {
-    let failed = |d: &Digest| service.tags.contains_key(&format!("{}{d}", keys::FAILED_PREFIX));
+    let failed = |d: &Digest| crate::tags::failed_mark(&service.tags, d).is_some();
     images
         .iter()
         .filter(|i| !failed(&i.digest))
@@ -49,6 +48,7 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::keys;
     use crate::service::Tags;
     use crate::{AccountId, Region, ServiceArn};
 

@@ -77,8 +77,9 @@ impl OptIn {
             }
             other => other.map(str::to_owned),
         };
+        // Tag values allow few characters: `v*` is stored as `base64:dio=` (crate::tags).
         let filter = match tags.get(keys::TAG_FILTER) {
-            Some(spec) => TagFilter::parse(spec.trim())?,
+            Some(spec) => TagFilter::parse(crate::tags::decode(keys::TAG_FILTER, spec)?.trim())?,
             None => TagFilter::default(),
         };
         Ok(Some(Self { repository, container, filter }))

@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::TaskDefArn;
 use crate::gate::{GatePlan, Notification, NotificationKind, RolledBackBy, RolloutFacts, RolloutState, ServiceTagsAt};
-use crate::ledger::{RevisionRecord, format_time, keys, sanitize_tag_value};
+use crate::ledger::{RevisionRecord, format_time, keys};
+use crate::tags::lossy as sanitize_tag_value;
 use crate::service::{ServiceView, TaskDefSummary};
 
 /// One revision of a service's history.
@@ -134,8 +135,13 @@ pub fn plan_manual_rollback(
         vec![(keys::DECIDED_AT.to_owned(), at.clone()), (keys::REASON.to_owned(), sanitize_tag_value(reason))];
     // The target is healthy (or the last known good already): it is the last known good now,
     // so a later failure never rolls back to the revision being rolled back from.
-    let mut tag_service = crate::gate::failure_tags(service, &live.arn, record.as_ref(), &at);
-    tag_service.push((keys::LAST_GOOD.to_owned(), target.arn.to_string()));
+    let tag_service = crate::gate::failure_tags(
+        service,
+        &live.arn,
+        record.as_ref(),
+        &at,
+        vec![(keys::LAST_GOOD.to_owned(), target.arn.to_string())],
+    );
     if record.is_some() {
         tag_revision.push((keys::STATE.to_owned(), RolloutState::RolledBack.as_str().to_owned()));
     }
@@ -237,9 +243,9 @@ mod tests {
             plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), Utc::now(), "manual").unwrap();
         assert_eq!(plan.roll_back_to, Some(rev(2, &[]).arn));
         assert!(plan.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
-        assert!(plan.tag_service[0].0.starts_with(keys::FAILED_PREFIX));
+        assert!(plan.tag_service.set.iter().any(|(k, _)| k.starts_with(keys::FAILED_PREFIX)));
         assert!(
-            plan.tag_service.contains(&(keys::LAST_GOOD.into(), rev(2, &[]).arn.to_string())),
+            plan.tag_service.set.contains(&(keys::LAST_GOOD.into(), rev(2, &[]).arn.to_string())),
             "the target is the last known good from now on"
         );
         assert_eq!(plan.notification.unwrap().rolled_back_by, Some(RolledBackBy::Manual));

@@ -110,6 +110,10 @@ mod delegate {
         async fn tag_resource(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
             self.ecs.tag_resource(arn, tags).await
         }
+
+        async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+            self.ecs.untag_resource(arn, keys).await
+        }
     }
 
     impl<E: Sync, C: AlarmReader + Sync, N: Sync, P: Sync, B: Sync> AlarmReader for Clients<E, C, N, P, B> {

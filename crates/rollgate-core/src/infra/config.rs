@@ -6,6 +6,8 @@ use serde::Deserialize;
 
 use crate::duration::Seconds;
 use crate::filter::TagFilter;
+use crate::ledger::keys;
+use crate::tags;
 use crate::{ImageTag, RepositoryName};
 
 /// A configuration problem, naming the field and what to do.
@@ -175,6 +177,86 @@ pub struct GateSection {
     pub smoke_body: Option<String>,
     pub smoke_status: Option<u16>,
     pub smoke_match: Option<String>,
+}
+
+impl GateSection {
+    /// The settings as (service tag key, value) pairs, values as the gate reads them (not yet
+    /// encoded), in a stable order. Absent settings are left out.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let g = self;
+        let all: [(&'static str, Option<String>); 10] = [
+            (keys::TAG_FILTER, g.tag_filter.clone()),
+            (keys::DEADLINE, g.deadline.clone()),
+            (keys::BAKE, g.bake.clone()),
+            (keys::MAX_BAD_TASKS, g.max_bad_tasks.map(|n| n.to_string())),
+            (keys::ALARMS, (!g.alarms.is_empty()).then(|| g.alarms.join(" "))),
+            (keys::ALARM_PREFIX, g.alarm_prefix.clone()),
+            (keys::SMOKE_URL, g.smoke_url.clone()),
+            (keys::SMOKE_BODY, g.smoke_body.clone()),
+            (keys::SMOKE_STATUS, g.smoke_status.map(|n| n.to_string())),
+            (keys::SMOKE_MATCH, g.smoke_match.clone()),
+        ];
+        all.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
+    }
+
+    /// The settings as service tags, each value through the tag codec ([`tags::encode`]:
+    /// `base64:` when AWS's tag alphabet does not allow it). Validated first.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the `gate.<field>` that is invalid or too long for a tag.
+    pub fn tags(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        self.validate()?;
+        self.settings()
+            .into_iter()
+            .map(|(key, value)| {
+                let field = format!("gate.{}", key.trim_start_matches(keys::PREFIX).replace('-', "_"));
+                tags::encode(key, &value).map(|v| (key.to_owned(), v)).map_err(|e| err(&field, e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Checks every setting as the health gate will read it.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the `gate.<field>`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let g = self;
+        if let Some(f) = &g.tag_filter {
+            TagFilter::parse(f).map_err(|e| err("gate.tag_filter", e.why))?;
+        }
+        for (field, value) in [("gate.deadline", &g.deadline), ("gate.bake", &g.bake)] {
+            if let Some(v) = value {
+                let d = Seconds::parse("duration", v).map_err(|e| err(field, e.why))?;
+                if field == "gate.deadline" && d.0 == 0 {
+                    return Err(err(field, "0s would fail every rollout at once: give the rollout time, e.g. 15m"));
+                }
+            }
+        }
+        if let Some(bad) = g.alarms.iter().find(|a| a.is_empty() || a.chars().any(char::is_whitespace)) {
+            // rollgate:alarms holds the names separated by spaces: a name with a space would be
+            // read back as two alarms.
+            return Err(err(
+                "gate.alarms",
+                format!(
+                    "{bad:?}: alarm names with spaces cannot be watched by name yet; use alarm_prefix, or rename the alarm"
+                ),
+            ));
+        }
+        if g.max_bad_tasks.is_some_and(|n| n > 20) {
+            return Err(err("gate.max_bad_tasks", "0 to 20"));
+        }
+        if let Some(url) = &g.smoke_url
+            && !is_http_url(url)
+        {
+            return Err(err("gate.smoke_url", format!("{url:?} is not an http:// or https:// URL with a host")));
+        }
+        if let Some(status) = g.smoke_status
+            && !(100..=599).contains(&status)
+        {
+            return Err(err("gate.smoke_status", format!("{status} is not an HTTP status (100-599)")));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -513,41 +595,7 @@ impl AppConfig {
                 ),
             ));
         }
-        let g = &self.gate;
-        if let Some(f) = &g.tag_filter {
-            TagFilter::parse(f).map_err(|e| err("gate.tag_filter", e.why))?;
-        }
-        for (field, value) in [("gate.deadline", &g.deadline), ("gate.bake", &g.bake)] {
-            if let Some(v) = value {
-                let d = Seconds::parse("duration", v).map_err(|e| err(field, e.why))?;
-                if field == "gate.deadline" && d.0 == 0 {
-                    return Err(err(field, "0s would fail every rollout at once: give the rollout time, e.g. 15m"));
-                }
-            }
-        }
-        if let Some(bad) = g.alarms.iter().find(|a| a.is_empty() || a.chars().any(char::is_whitespace)) {
-            // rollgate:alarms holds the names separated by spaces: a name with a space would be
-            // read back as two alarms.
-            return Err(err(
-                "gate.alarms",
-                format!(
-                    "{bad:?}: alarm names with spaces cannot be watched by name yet; use alarm_prefix, or rename the alarm"
-                ),
-            ));
-        }
-        if g.max_bad_tasks.is_some_and(|n| n > 20) {
-            return Err(err("gate.max_bad_tasks", "0 to 20"));
-        }
-        if let Some(url) = &g.smoke_url
-            && !is_http_url(url)
-        {
-            return Err(err("gate.smoke_url", format!("{url:?} is not an http:// or https:// URL with a host")));
-        }
-        if let Some(status) = g.smoke_status
-            && !(100..=599).contains(&status)
-        {
-            return Err(err("gate.smoke_status", format!("{status} is not an HTTP status (100-599)")));
-        }
+        self.gate.validate()?;
         if let Some(bad) = t.role_policy_arns.iter().find(|a| !is_policy_arn(a)) {
             return Err(err(
                 "task.role_policy_arns",

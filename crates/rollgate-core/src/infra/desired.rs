@@ -388,26 +388,15 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
     );
 
     let s = &config.service;
-    let g = &config.gate;
     let mut service_tags: Vec<(&str, String)> = vec![
         (MANAGED_TAG, "true".into()),
         (APP_TAG, app.into()),
         (keys::REPOSITORY, repo.clone()),
         (keys::CONTAINER, t.container.clone()),
     ];
-    let settings: [(&str, Option<String>); 10] = [
-        (keys::TAG_FILTER, g.tag_filter.clone()),
-        (keys::DEADLINE, g.deadline.clone()),
-        (keys::BAKE, g.bake.clone()),
-        (keys::MAX_BAD_TASKS, g.max_bad_tasks.map(|n| n.to_string())),
-        (keys::ALARMS, (!g.alarms.is_empty()).then(|| g.alarms.join(" "))),
-        (keys::ALARM_PREFIX, g.alarm_prefix.clone()),
-        (keys::SMOKE_URL, g.smoke_url.as_deref().map(tag_safe)),
-        (keys::SMOKE_BODY, g.smoke_body.as_deref().map(tag_safe)),
-        (keys::SMOKE_STATUS, g.smoke_status.map(|n| n.to_string())),
-        (keys::SMOKE_MATCH, g.smoke_match.as_deref().map(tag_safe)),
-    ];
-    service_tags.extend(settings.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    // Validated when the configuration was read (`AppConfig::parse`), so encoding succeeds.
+    let settings = config.gate.tags().unwrap_or_default();
+    service_tags.extend(settings.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let service = Resource {
         kind: Kind::Service,
         name: config.service_name(),
@@ -499,13 +488,4 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
         task_definition,
         service,
     ]
-}
-
-/// A tag value as written: plain when the tag alphabet allows it, `base64:` otherwise.
-pub fn tag_safe(v: &str) -> String {
-    if v.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)) {
-        v.to_owned()
-    } else {
-        format!("base64:{}", crate::base64::encode(v.as_bytes()))
-    }
 }

@@ -290,7 +290,7 @@ fn block(v: &Value) -> String {
 
 /// A tag value as people read it: `base64:` values decoded, marked as such.
 fn shown(v: &str) -> String {
-    match crate::gate::decode("tag", v) {
+    match crate::tags::decode("tag", v) {
         Ok(decoded) if decoded != v => format!("{decoded:?} (stored as base64)"),
         _ if v.is_empty() => "\"\"".to_owned(),
         // One line per value: newlines and other control characters are shown escaped.

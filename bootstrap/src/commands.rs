@@ -6,11 +6,14 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use rollgate_aws::AwsOptions;
-use rollgate_aws::ecs::{Ecs, ServiceDirectory, TaskDefinitions};
+use rollgate_aws::ecs::{Ecs, ServiceDirectory, TaskDefinitions, write_tags};
 use rollgate_aws::events::EventBridge;
 use rollgate_aws::infra::{ApplyContext, Infra};
 use rollgate_aws::ledger::carry_out;
 use rollgate_core::infra::AppConfig;
+use rollgate_core::infra::config::GateSection;
+use rollgate_core::tags::TagWrite;
+use rollgate_core::track::{Setting, TrackRequest, plan_track, plan_untrack};
 use rollgate_core::infra::Resource;
 use rollgate_core::infra::desired::{Env, Kind, Target, desired};
 use rollgate_core::infra::plan::Owner;
@@ -21,7 +24,7 @@ use rollgate_core::status::{history, plan_manual_rollback, rollback_target};
 use rollgate_core::{Region, TaskDefArn};
 
 use crate::output::{self, Outputs};
-use crate::{Cli, Command, Failure, Format};
+use crate::{Cli, Command, Failure, Format, ServiceTarget, TrackArgs};
 
 fn input(e: impl Into<anyhow::Error>) -> Failure {
     Failure::Input(e.into())
@@ -32,6 +35,14 @@ fn aws(e: impl Into<anyhow::Error>) -> Failure {
 }
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
+    // track and untrack act on any service, with no rollgate.toml.
+    match &cli.command {
+        Command::Track(args) => return track(&Session::connect(&cli).await?, args, cli.output).await,
+        Command::Untrack { target, dry_run } => {
+            return untrack(&Session::connect(&cli).await?, target, *dry_run, cli.output).await;
+        }
+        _ => {}
+    }
     let config = load_config(&cli.config)?;
     let session = Session::connect(&cli).await?;
     rollgate_core::infra::desired::check_against(&config, &session.env)
@@ -43,6 +54,87 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Rollback { to } => rollback(&config, &session, to.as_deref(), cli.output).await,
         Command::Down { yes, force, delete_iam_roles } => {
             down(&config, &session, yes, force, delete_iam_roles.as_deref(), cli.output).await
+        }
+        Command::Track(_) | Command::Untrack { .. } => unreachable!("handled above"),
+    }
+}
+
+/// The ACTIVE service `target` names, in the session's account and region.
+async fn tracked_service(s: &Session, target: &ServiceTarget) -> Result<ServiceView, Failure> {
+    let found = match s.ecs.describe_services(&target.cluster, std::slice::from_ref(&target.service)).await {
+        Err(e) if e.code() == Some("ClusterNotFoundException") => Vec::new(),
+        other => other.map_err(aws)?,
+    };
+    found.into_iter().find(|v| v.status == "ACTIVE").ok_or_else(|| {
+        input(anyhow!(
+            "no active service {} in cluster {} (account {}, region {}); check the names, --region and --profile",
+            target.service,
+            target.cluster,
+            s.env.account,
+            s.env.region
+        ))
+    })
+}
+
+async fn track(s: &Session, args: &TrackArgs, format: Format) -> Result<(), Failure> {
+    let service = tracked_service(s, &args.target).await?;
+    let live = service.task_definition.clone().ok_or_else(|| aws(anyhow!("the service reports no task definition")))?;
+    let current = s.ecs.describe_task_definition(&live).await.map_err(aws)?.summary;
+    let request = TrackRequest {
+        repository: args.repository.clone(),
+        container: args.container.clone(),
+        gate: GateSection {
+            tag_filter: args.tag_filter.clone(),
+            deadline: args.deadline.clone(),
+            bake: args.bake.clone(),
+            max_bad_tasks: args.max_bad_tasks,
+            alarms: args.alarms.clone(),
+            alarm_prefix: args.alarm_prefix.clone(),
+            smoke_url: args.smoke_url.clone(),
+            smoke_body: args.smoke_body.clone(),
+            smoke_status: args.smoke_status,
+            smoke_match: args.smoke_match.clone(),
+        },
+        unset: args.unset.clone(),
+    };
+    let plan = plan_track(&service, &current, &request)
+        .map_err(|e| input(anyhow!("cannot track {}: {e}", service.arn)))?;
+    if !args.dry_run {
+        write_tags(&s.ecs, service.arn.as_str(), &plan.write).await.map_err(aws)?;
+    }
+    print_settings(&service, &plan.write, &plan.after, args.dry_run, format)
+}
+
+async fn untrack(s: &Session, target: &ServiceTarget, dry_run: bool, format: Format) -> Result<(), Failure> {
+    let service = tracked_service(s, target).await?;
+    let write = plan_untrack(&service).map_err(|e| input(anyhow!("cannot untrack {}: {e}", service.arn)))?;
+    if !dry_run {
+        write_tags(&s.ecs, service.arn.as_str(), &write).await.map_err(aws)?;
+    }
+    let after = rollgate_core::track::settings(&write.apply(&service.tags));
+    print_settings(&service, &write, &after, dry_run, format)
+}
+
+fn print_settings(
+    service: &ServiceView,
+    write: &TagWrite,
+    after: &[Setting],
+    dry_run: bool,
+    format: Format,
+) -> Result<(), Failure> {
+    let tracked = after.iter().any(|t| t.key == rollgate_core::ledger::keys::REPOSITORY);
+    match format {
+        Format::Json => output::json(&serde_json::json!({
+            "service": service.arn,
+            "tracked": tracked,
+            "dry_run": dry_run,
+            "set": write.set.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            "removed": write.remove,
+            "tags": after,
+        })),
+        Format::Text => {
+            output::text(&output::settings(service, write, after, tracked, dry_run));
+            Ok(())
         }
     }
 }

@@ -11,7 +11,7 @@ mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(name = "rollgate", version, about = "Continuous deployment of model services on ECS, without a pipeline.")]
@@ -79,6 +79,79 @@ enum Command {
         #[arg(long, value_name = "ACCOUNT")]
         delete_iam_roles: Option<String>,
     },
+    /// Opt an existing ECS service in to rollgate, or change its settings, and show its
+    /// rollgate tags decoded. Needs no rollgate.toml. Values outside AWS's tag alphabet
+    /// (`v*`, `semver:>=1.4, <2`) are stored as `base64:`; this reads them back.
+    Track(TrackArgs),
+    /// Opt a service out: remove its opt-in and settings tags. The ledger (last known good,
+    /// failed digests) stays, so a digest that failed stays failed if it is tracked again.
+    Untrack {
+        #[command(flatten)]
+        target: ServiceTarget,
+        /// Show what would be removed; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Which service `track` and `untrack` act on, in the session's account and region.
+#[derive(Args, Debug, Clone)]
+pub struct ServiceTarget {
+    /// The cluster: name or ARN.
+    #[arg(long)]
+    pub cluster: String,
+    /// The service's name.
+    #[arg(long)]
+    pub service: String,
+}
+
+/// `rollgate track`: the same settings as rollgate.toml's `[gate]`, as flags.
+#[derive(Args, Debug, Clone)]
+pub struct TrackArgs {
+    #[command(flatten)]
+    pub target: ServiceTarget,
+    /// The ECR repository whose pushes deploy (rollgate:repository). Required to opt in.
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// The container to update (rollgate:container); default: the one using the repository.
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Which pushed tags deploy: a glob (`v*`), `semver:<requirement>` or `regex:<pattern>`.
+    #[arg(long)]
+    pub tag_filter: Option<String>,
+    /// Time a rollout may take to complete (15m).
+    #[arg(long)]
+    pub deadline: Option<String>,
+    /// Time after completion before the revision is healthy (5m).
+    #[arg(long)]
+    pub bake: Option<String>,
+    /// Abnormal task stops tolerated (0-20).
+    #[arg(long)]
+    pub max_bad_tasks: Option<u32>,
+    /// A CloudWatch alarm to watch (repeat the flag for several).
+    #[arg(long = "alarm", value_name = "NAME")]
+    pub alarms: Vec<String>,
+    /// Watch every alarm whose name starts with this.
+    #[arg(long)]
+    pub alarm_prefix: Option<String>,
+    /// Smoke test: URL the gate calls after the rollout completes.
+    #[arg(long)]
+    pub smoke_url: Option<String>,
+    /// Smoke test: request body (a POST).
+    #[arg(long)]
+    pub smoke_body: Option<String>,
+    /// Smoke test: expected HTTP status.
+    #[arg(long)]
+    pub smoke_status: Option<u16>,
+    /// Smoke test: a regex the response body must match.
+    #[arg(long)]
+    pub smoke_match: Option<String>,
+    /// Remove a setting (`tag-filter`, `bake`, ...); repeat for several.
+    #[arg(long, value_name = "SETTING")]
+    pub unset: Vec<String>,
+    /// Show what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// A command-line error: clap's message (help and version are not errors), and with

@@ -10,6 +10,38 @@ use serde::Serialize;
 
 use crate::Failure;
 
+/// `track` / `untrack`: what changed, then every rollgate tag decoded.
+pub fn settings(
+    service: &ServiceView,
+    write: &rollgate_core::tags::TagWrite,
+    after: &[rollgate_core::track::Setting],
+    tracked: bool,
+    dry_run: bool,
+) -> String {
+    let mut out = String::new();
+    let state = if tracked { "tracked by rollgate" } else { "not tracked" };
+    let _ = writeln!(out, "service {} in cluster {}: {state}", service.arn.name(), service.arn.cluster_name());
+    let verb = if dry_run { "would " } else { "" };
+    if write.is_empty() {
+        let _ = writeln!(out, "no change");
+    }
+    for (k, _) in &write.set {
+        let _ = writeln!(out, "{verb}set {k}");
+    }
+    for k in &write.remove {
+        let _ = writeln!(out, "{verb}remove {k}");
+    }
+    if !after.is_empty() {
+        let width = after.iter().map(|s| s.key.len()).max().unwrap_or(0);
+        let _ = writeln!(out);
+        for s in after {
+            let stored = if s.stored == s.value { String::new() } else { format!("   (stored as {})", s.stored) };
+            let _ = writeln!(out, "  {:width$}  {}{stored}", s.key, s.value);
+        }
+    }
+    out
+}
+
 pub fn json(value: &impl Serialize) -> Result<(), Failure> {
     let json = serde_json::to_string_pretty(value).map_err(|e| Failure::Aws(e.into()))?;
     text(&format!("{json}\n"));

@@ -217,7 +217,10 @@ pub fn plan_rollout(
         container: container.name.clone(),
         image: ImageRef::pinned(&registry, &push.repository, &push.digest),
         tags: {
-            let mut tags = revision_tags(&current.tags, &record);
+            // Room for the state tag below and for what the gate writes later.
+            let max_bad_tasks = crate::gate::GateSettings::from_tags(&service.tags)
+                .map_or(crate::gate::GateSettings::MAX_MAX_BAD_TASKS, |s| s.max_bad_tasks);
+            let mut tags = revision_tags(&current.tags, &record, 1 + crate::tags::revision_reserve(max_bad_tasks));
             tags.push((keys::STATE.to_owned(), RolloutState::Deploying.as_str().to_owned()));
             tags
         },
@@ -238,7 +241,7 @@ fn known_good(service: &ServiceView, current: &TaskDefSummary, record: Option<&R
     }
 }
 
-fn pick_container<'a>(
+pub(crate) fn pick_container<'a>(
     registry: &str,
     opt_in: &OptIn,
     current: &'a TaskDefSummary,

@@ -188,9 +188,13 @@ impl RevisionRecord {
 
 /// The tags of a new revision: the user's own tags from the base revision, then the record.
 /// Old `rollgate:*` tags are not inherited: they describe the base revision, not this one.
-pub fn revision_tags(base: &Tags, record: &RevisionRecord) -> Vec<(String, String)> {
+///
+/// `reserve` tags are left free for what the health gate writes later (its verdict tags and
+/// up to `max_bad_tasks + 1` bad-task tags, `tags::revision_reserve`), so the revision never
+/// needs more than 50: the user's tags beyond that room are not copied.
+pub fn revision_tags(base: &Tags, record: &RevisionRecord, reserve: usize) -> Vec<(String, String)> {
     let own = record.to_tags();
-    let room = MAX_TAGS.saturating_sub(own.len());
+    let room = MAX_TAGS.saturating_sub(own.len() + reserve);
     base.iter()
         .filter(|(k, _)| {
             let ownership = k.as_str() == keys::MANAGED || k.as_str() == keys::APP;
@@ -328,7 +332,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let tags = revision_tags(&base, &record());
+        let tags = revision_tags(&base, &record(), 0);
         assert!(tags.contains(&("team".into(), "ml".into())));
         assert!(!tags.iter().any(|(k, _)| k.starts_with("aws:")));
         let digests: Vec<_> = tags.iter().filter(|(k, _)| k == keys::DIGEST).collect();
@@ -339,6 +343,7 @@ mod tests {
     #[test]
     fn never_more_than_fifty_tags() {
         let base: Tags = (0..60).map(|i| (format!("k{i}"), "v".to_string())).collect();
-        assert_eq!(revision_tags(&base, &record()).len(), MAX_TAGS);
+        assert_eq!(revision_tags(&base, &record(), 0).len(), MAX_TAGS);
+        assert_eq!(revision_tags(&base, &record(), 9).len(), MAX_TAGS - 9);
     }
 }

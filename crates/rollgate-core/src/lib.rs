@@ -26,6 +26,7 @@ pub mod report;
 pub mod service;
 pub mod status;
 pub mod tags;
+pub mod track;
 
 pub use arn::{AccountId, Arn, Partition, Region, ServiceArn, TaskDefArn};
 pub use error::{ErrorClass, InputError};

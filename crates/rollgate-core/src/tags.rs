@@ -49,6 +49,17 @@ pub const MAX_FAILED_DIGESTS: usize = MAX_VALUE_CHARS / 13;
 /// other tags leave less room than this.
 pub const SERVICE_LEDGER_RESERVE: usize = 5;
 
+/// Tags the health gate adds to a revision after deploy registered it, besides bad tasks:
+/// `rollgate:completed-at`, `rollgate:decided-at`, `rollgate:reason`, `rollgate:build-id`,
+/// `rollgate:model-version` (`rollgate:state` is written at registration).
+pub const REVISION_GATE_TAGS: usize = 5;
+
+/// The tags to keep free on a new revision for the gate: [`REVISION_GATE_TAGS`] and one
+/// `rollgate:bad-task:<task>` per abnormal stop up to the first over `max_bad_tasks`.
+pub fn revision_reserve(max_bad_tasks: u32) -> usize {
+    REVISION_GATE_TAGS + max_bad_tasks as usize + 1
+}
+
 static ALLOWED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$").expect("the tag alphabet compiles"));
 

@@ -1,0 +1,265 @@
+//! `rollgate track` / `untrack`: opting an existing ECS service in or out by its tags, through
+//! the tag codec ([`crate::tags`]), so nobody hand-encodes a `base64:` value in the console.
+
+use serde::Serialize;
+
+use crate::deploy::{PlanError, pick_container};
+use crate::gate::GateSettings;
+use crate::image::registry_host;
+use crate::infra::config::{ConfigError, GateSection};
+use crate::ledger::keys;
+use crate::service::{OptIn, ServiceView, Tags, TaskDefSummary};
+use crate::tags::{self, TagError, TagWrite};
+use crate::{InputError, RepositoryName};
+
+/// The service tags `track` writes and `untrack` removes: the opt-in and the gate settings.
+/// The ledger the gate wrote (`rollgate:last-good`, failed digests...) is kept, so a digest
+/// that failed stays failed if the service is tracked again.
+pub const SETTINGS: [&str; 12] = [
+    keys::REPOSITORY,
+    keys::CONTAINER,
+    keys::TAG_FILTER,
+    keys::DEADLINE,
+    keys::BAKE,
+    keys::MAX_BAD_TASKS,
+    keys::ALARMS,
+    keys::ALARM_PREFIX,
+    keys::SMOKE_URL,
+    keys::SMOKE_BODY,
+    keys::SMOKE_STATUS,
+    keys::SMOKE_MATCH,
+];
+
+/// What to change. Settings left `None` (and not in `unset`) keep their current value.
+#[derive(Debug, Clone, Default)]
+pub struct TrackRequest {
+    /// Required to opt a service in; optional when it already is.
+    pub repository: Option<String>,
+    pub container: Option<String>,
+    /// The health-gate settings, as in rollgate.toml's `[gate]`.
+    pub gate: GateSection,
+    /// Settings to remove, by key (`rollgate:tag-filter`) or short name (`tag-filter`).
+    pub unset: Vec<String>,
+}
+
+/// One rollgate tag as stored and as meant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    pub key: String,
+    /// The decoded value (`v*`).
+    pub value: String,
+    /// The tag value in AWS (`base64:dio=`).
+    pub stored: String,
+}
+
+/// What `track` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackPlan {
+    /// The tag writes (empty: nothing changes).
+    pub write: TagWrite,
+    /// Every rollgate tag the service carries afterwards, decoded.
+    pub after: Vec<Setting>,
+}
+
+/// Why `track` or `untrack` refuses. Nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackError {
+    #[error(
+        "the service is managed by `rollgate up` (app {app}): change [gate] in that app's rollgate.toml and run `rollgate up`, or `up` would undo this"
+    )]
+    Managed { app: String },
+    #[error("the service is not tracked yet: pass --repository <ECR repository> to opt it in")]
+    NoRepository,
+    #[error("--unset {0:?} is not a rollgate setting (one of: {1})")]
+    UnknownSetting(String, String),
+    #[error("--unset rollgate:repository would stop tracking: use `rollgate untrack`")]
+    UnsetRepository,
+    #[error("{}: {}", .0.field, .0.message)]
+    Config(ConfigError),
+    #[error("{0}")]
+    Input(#[from] InputError),
+    #[error("{0}")]
+    Container(#[from] PlanError),
+    #[error("{0}")]
+    Tags(#[from] TagError),
+}
+
+/// The service's rollgate tags, decoded, in key order.
+pub fn settings(tags: &Tags) -> Vec<Setting> {
+    tags.iter()
+        .filter(|(k, _)| k.starts_with(keys::PREFIX))
+        .map(|(k, v)| Setting {
+            key: k.clone(),
+            value: tags::decode("tag", v).unwrap_or_else(|_| v.clone()),
+            stored: v.clone(),
+        })
+        .collect()
+}
+
+fn refuse_managed(service: &ServiceView) -> Result<(), TrackError> {
+    match service.tags.get(keys::MANAGED).map(String::as_str) {
+        Some("true") => Err(TrackError::Managed { app: service.tags.get(keys::APP).cloned().unwrap_or_default() }),
+        _ => Ok(()),
+    }
+}
+
+fn setting_key(name: &str) -> Result<&'static str, TrackError> {
+    let key = if name.starts_with(keys::PREFIX) { name.to_owned() } else { format!("{}{name}", keys::PREFIX) };
+    let key = key.replace('_', "-");
+    SETTINGS.iter().copied().find(|k| *k == key).ok_or_else(|| {
+        TrackError::UnknownSetting(
+            name.to_owned(),
+            SETTINGS.iter().map(|k| k.trim_start_matches(keys::PREFIX)).collect::<Vec<_>>().join(", "),
+        )
+    })
+}
+
+/// Plans `rollgate track`: the service's tags after the request, checked as deploy and the
+/// health gate will read them (the container must exist, or exactly one container must use
+/// the repository), within 50 tags with room for the gate's ledger.
+///
+/// `current` is the revision the service runs. Errors: [`TrackError`].
+pub fn plan_track(
+    service: &ServiceView,
+    current: &TaskDefSummary,
+    request: &TrackRequest,
+) -> Result<TrackPlan, TrackError> {
+    refuse_managed(service)?;
+    let mut set: Vec<(String, String)> = Vec::new();
+    let tracked = service.tags.contains_key(keys::REPOSITORY);
+    match &request.repository {
+        Some(repo) => {
+            let repo = RepositoryName::parse(repo).map_err(|e| InputError::new(keys::REPOSITORY, e.value, e.why))?;
+            set.push((keys::REPOSITORY.to_owned(), tags::encode(keys::REPOSITORY, repo.as_str())?));
+        }
+        None if !tracked => return Err(TrackError::NoRepository),
+        None => {}
+    }
+    if let Some(c) = &request.container {
+        set.push((keys::CONTAINER.to_owned(), tags::encode(keys::CONTAINER, c)?));
+    }
+    set.extend(request.gate.tags().map_err(TrackError::Config)?);
+    let mut remove = Vec::new();
+    for name in &request.unset {
+        let key = setting_key(name)?;
+        if key == keys::REPOSITORY {
+            return Err(TrackError::UnsetRepository);
+        }
+        if set.iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        remove.push(key.to_owned());
+    }
+    set.retain(|(k, v)| service.tags.get(k) != Some(v));
+    remove.retain(|k| service.tags.contains_key(k));
+    let write = TagWrite { set, remove, remove_first: true };
+    let after = write.apply(&service.tags);
+    // Read back as deploy and the gate will: every value decodes and parses.
+    let opt_in = OptIn::from_tags(&after)?.ok_or(TrackError::NoRepository)?;
+    GateSettings::from_tags(&after)?;
+    let registry = registry_host(&service.arn.account(), &service.arn.region());
+    pick_container(&registry, &opt_in, current)?;
+    let name = format!("service {}", service.arn.name());
+    tags::check_budget(&name, &service.tags, &write)?;
+    tags::check_service_room(&name, &after)?;
+    Ok(TrackPlan { write, after: settings(&after) })
+}
+
+/// Plans `rollgate untrack`: removes the opt-in and the settings ([`SETTINGS`]); the ledger
+/// stays. An untracked service: nothing to write.
+pub fn plan_untrack(service: &ServiceView) -> Result<TagWrite, TrackError> {
+    refuse_managed(service)?;
+    let remove = SETTINGS.iter().filter(|k| service.tags.contains_key(**k)).map(|k| (*k).to_owned()).collect();
+    Ok(TagWrite { remove, ..TagWrite::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::ContainerImage;
+    use crate::{ServiceArn, TaskDefArn};
+
+    fn service(tags: &[(&str, &str)]) -> ServiceView {
+        ServiceView {
+            arn: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/c/api").unwrap(),
+            status: "ACTIVE".into(),
+            task_definition: None,
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            deployments: vec![],
+        }
+    }
+
+    fn current() -> TaskDefSummary {
+        TaskDefSummary {
+            arn: TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/api:1").unwrap(),
+            containers: vec![
+                ContainerImage {
+                    name: "model".into(),
+                    image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/models/sentiment:v1".into(),
+                },
+                ContainerImage { name: "sidecar".into(), image: "public.ecr.aws/x/envoy:1".into() },
+            ],
+            tags: Tags::new(),
+        }
+    }
+
+    fn request(filter: &str) -> TrackRequest {
+        TrackRequest {
+            repository: Some("models/sentiment".into()),
+            gate: GateSection { tag_filter: Some(filter.into()), ..GateSection::default() },
+            ..TrackRequest::default()
+        }
+    }
+
+    #[test]
+    fn every_documented_filter_is_written_encoded_and_read_back() {
+        for filter in ["*", "v*", "release-?", "semver:^2", "semver:>=1.4, <2", r"regex:^v\d+\.\d+$"] {
+            let plan = plan_track(&service(&[("team", "ml")]), &current(), &request(filter)).unwrap();
+            for (k, v) in &plan.write.set {
+                assert!(tags::is_allowed(v) && tags::check_key(k).is_ok(), "{k}={v}");
+            }
+            let after = plan.write.apply(&service(&[]).tags);
+            let opt_in = OptIn::from_tags(&after).unwrap().unwrap();
+            assert_eq!(opt_in.filter.to_string(), filter);
+            let shown = plan.after.iter().find(|s| s.key == keys::TAG_FILTER).unwrap();
+            assert_eq!(shown.value, filter);
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_cause_and_write_nothing() {
+        let managed = service(&[(keys::MANAGED, "true"), (keys::APP, "sentiment")]);
+        let bad_container = TrackRequest { container: Some("nope".into()), ..request("v*") };
+        let bad_filter = request("regex:(");
+        let too_many: Vec<(String, String)> = (0..46).map(|i| (format!("k{i}"), "v".into())).collect();
+        let crowded = service(&too_many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>());
+        let cases: Vec<(ServiceView, TrackRequest, &str)> = vec![
+            (managed, request("v*"), "managed by `rollgate up` (app sentiment)"),
+            (service(&[]), TrackRequest::default(), "pass --repository"),
+            (service(&[]), bad_container, "no such container"),
+            (service(&[]), bad_filter, "gate.tag_filter"),
+            (crowded, request("v*"), "would carry"),
+            (
+                service(&[]),
+                TrackRequest { unset: vec!["colour".into()], ..request("*") },
+                "not a rollgate setting",
+            ),
+        ];
+        for (svc, req, want) in cases {
+            let err = plan_track(&svc, &current(), &req).unwrap_err().to_string();
+            assert!(err.contains(want), "{want}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_second_track_with_the_same_settings_writes_nothing_and_unset_removes() {
+        let plan = plan_track(&service(&[]), &current(), &request("v*")).unwrap();
+        let tracked = ServiceView { tags: plan.write.apply(&Tags::new()), ..service(&[]) };
+        assert!(plan_track(&tracked, &current(), &request("v*")).unwrap().write.is_empty());
+        let unset = TrackRequest { unset: vec!["tag-filter".into()], ..TrackRequest::default() };
+        let plan = plan_track(&tracked, &current(), &unset).unwrap();
+        assert_eq!(plan.write.remove, [keys::TAG_FILTER]);
+        let untrack = plan_untrack(&tracked).unwrap();
+        assert!(untrack.apply(&tracked.tags).is_empty());
+    }
+}

@@ -175,7 +175,8 @@ fn up_creates_every_resource_and_a_second_up_writes_nothing() {
     let stags = c.tags(&service["tags"]);
     assert_eq!(stags["rollgate:repository"], json!(app));
     assert_eq!(stags["rollgate:container"], "model");
-    assert_eq!(stags["rollgate:tag-filter"], "v*");
+    // `v*` is outside AWS's tag alphabet: stored encoded (rollgate_core::tags).
+    assert_eq!(stags["rollgate:tag-filter"], "base64:dio=");
     let (def, dtags) = c.s.describe_task_definition(service["taskDefinition"].as_str().unwrap());
     assert_eq!(
         (def["cpu"].as_str(), def["memory"].as_str(), def["networkMode"].as_str()),
@@ -986,4 +987,137 @@ async fn down_keeps_a_shared_repository_up_refuses_a_second_copy_and_rollback_st
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("not this service's"), "{}", r.stderr);
     assert_eq!(b.writes().len(), writes, "nothing written");
+}
+
+/// What deploy did with one push to `repository`, for the services of `cluster`.
+async fn push_report(c: &Cli, cluster: &str, repository: &str, tag: &str, time: &str) -> rollgate_core::report::DeployReport {
+    let digest = c.s.push_image(repository, tag);
+    let event = c.s.push_event(repository, &digest, tag, time);
+    let ecs = rollgate_aws::ecs::Ecs::new(&c.s.aws_options().load().await);
+    let config = rollgate_core::config::DeployConfig {
+        clusters: vec![cluster.to_owned()],
+        max_in_flight: 2,
+        trusted_registries: vec![],
+    };
+    deploy::handler::handle(&ecs, &config, &event).await.unwrap()
+}
+
+/// What deploy did with one push, for the one service tracking `repository`.
+async fn push_outcome(c: &Cli, cluster: &str, repository: &str, tag: &str, time: &str) -> rollgate_core::report::Outcome {
+    let report = push_report(c, cluster, repository, tag, time).await;
+    assert_eq!(report.services.len(), 1, "{report:?}");
+    report.services[0].outcome.clone()
+}
+
+fn deployed(o: &rollgate_core::report::Outcome) -> bool {
+    matches!(o, rollgate_core::report::Outcome::Deployed { .. })
+}
+
+#[tokio::test]
+async fn tag_filters_outside_the_tag_alphabet_round_trip_through_up_and_deploy() {
+    let c = Cli::new("cli-semver");
+    // A filter with `>`, `=`, `,` and `<`, and an environment value with ", ": neither may be
+    // cut or refused (ECS's TagValue pattern; the emulator enforces it).
+    let config = c.config.replace("tag_filter = \"v*\"", "tag_filter = \"semver:>=1.4, <2\"")
+        + "\n[task.environment]\nLABELS = \"a, b, c\"\n";
+    c.write_config(&config);
+    c.ok(&["up"]);
+    let service = c.s.describe_service(&c.app, &c.app);
+    let stored = c.tags(&service["tags"])["rollgate:tag-filter"].as_str().unwrap().to_owned();
+    assert!(stored.starts_with("base64:"), "{stored}");
+    assert_eq!(rollgate_core::tags::decode("f", &stored).unwrap(), "semver:>=1.4, <2");
+    let (def, _) = c.s.describe_task_definition(service["taskDefinition"].as_str().unwrap());
+    assert!(def["containerDefinitions"][0]["environment"].to_string().contains("a, b, c"), "{def}");
+    // A second up sees no change and writes nothing.
+    let before = c.writes().len();
+    assert!(c.ok(&["up"]).stderr.contains("Nothing to do"));
+    assert_eq!(c.writes().len(), before);
+    // plan shows the filter decoded.
+    assert!(c.ok(&["plan"]).stdout.contains("0 to create, 0 to update"));
+
+    // The filter works: 1.5 deploys, 2.0 does not.
+    assert!(deployed(&push_outcome(&c, &c.app, &c.app, "v1.5.0", "2026-11-28T10:00:00Z").await));
+    let o = push_outcome(&c, &c.app, &c.app, "v2.0.0", "2026-11-28T10:01:00Z").await;
+    assert!(format!("{o:?}").contains("TagFiltered"), "{o:?}");
+
+    // Back to `v*`: one tag update, then v9 deploys.
+    c.write_config(&c.config);
+    c.ok(&["up"]);
+    let stags = c.tags(&c.s.describe_service(&c.app, &c.app)["tags"]);
+    assert_eq!(stags["rollgate:tag-filter"], "base64:dio=");
+    assert!(deployed(&push_outcome(&c, &c.app, &c.app, "v9", "2026-11-28T10:02:00Z").await));
+}
+
+#[tokio::test]
+async fn track_opts_a_service_in_with_any_filter_shows_it_decoded_and_untrack_opts_out() {
+    let c = Cli::new("cli-track");
+    let s = &c.s;
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let base = s.model_task_definition("model", &repo);
+    s.service(support::ServiceSpec { cluster: &cluster, name: "api", task_definition: &base, tags: vec![] });
+    let target = ["--cluster", cluster.as_str(), "--service", "api"];
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["track"].iter().chain(&target).chain(extra).map(|a| a.to_string()).collect()
+    };
+
+    // Not tracked: showing needs --repository; nothing written.
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        c.run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let ok = |extra: &[&str]| {
+        let a = args(extra);
+        c.ok(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let r = run(&[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("pass --repository"), "{}", r.stderr);
+    // Bad input is refused before any write.
+    for (bad, why) in [
+        (vec!["--repository", &repo, "--tag-filter", "regex:("], "gate.tag_filter"),
+        (vec!["--repository", &repo, "--container", "nope"], "no such container"),
+        (vec!["--repository", "Not A Repo"], "rollgate:repository"),
+        (vec!["--repository", &repo, "--unset", "colour"], "not a rollgate setting"),
+    ] {
+        let r = run(&bad);
+        assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
+        assert!(r.stderr.contains(why), "{bad:?}: {}", r.stderr);
+    }
+    assert_eq!(c.writes(), Vec::<String>::new(), "refusals write nothing");
+
+    let dry = ok(&["--repository", &repo, "--tag-filter", "v*", "--dry-run"]);
+    assert!(dry.stdout.contains("would set rollgate:tag-filter"), "{}", dry.stdout);
+    assert_eq!(c.writes(), Vec::<String>::new(), "--dry-run writes nothing");
+
+    let r = ok(&["--repository", &repo, "--tag-filter", "v*", "--smoke-url", "http://m:8080/predict?x=1"]);
+    assert!(r.stdout.contains("rollgate:tag-filter") && r.stdout.contains("v*   (stored as base64:dio=)"), "{}", r.stdout);
+    let stags = c.tags(&s.describe_service(&cluster, "api")["tags"]);
+    assert_eq!(stags["rollgate:tag-filter"], "base64:dio=");
+    assert_eq!(stags["rollgate:repository"], json!(repo));
+
+    // Deployed through the filter: v1 deploys, latest does not.
+    assert!(deployed(&push_outcome(&c, &cluster, &repo, "v1", "2026-11-28T10:00:00Z").await));
+    let o = push_outcome(&c, &cluster, &repo, "latest", "2026-11-28T10:01:00Z").await;
+    assert!(format!("{o:?}").contains("TagFiltered"), "{o:?}");
+
+    // Showing again writes nothing; JSON has the decoded values.
+    let before = c.writes().len();
+    let shown: Value = serde_json::from_str(&ok(&["-o", "json"]).stdout).unwrap();
+    assert_eq!(c.writes().len(), before);
+    let filter = shown["tags"].as_array().unwrap().iter().find(|t| t["key"] == "rollgate:tag-filter").unwrap();
+    assert_eq!((filter["value"].as_str(), filter["stored"].as_str()), (Some("v*"), Some("base64:dio=")));
+
+    // untrack removes the opt-in and the settings; the ledger stays.
+    c.ok(&["untrack", "--cluster", &cluster, "--service", "api"]);
+    let stags = c.tags(&s.describe_service(&cluster, "api")["tags"]);
+    assert!(!stags.contains_key("rollgate:repository") && !stags.contains_key("rollgate:tag-filter"), "{stags:?}");
+    let report = push_report(&c, &cluster, &repo, "v2", "2026-11-28T10:02:00Z").await;
+    assert_eq!(report.deployed().count(), 0, "an untracked service is not deployed: {report:?}");
+
+    // A service `rollgate up` manages is changed through rollgate.toml, not track.
+    c.ok(&["up"]);
+    let r = c.run(&["track", "--cluster", &c.app, "--service", &c.app, "--tag-filter", "*"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("managed by `rollgate up`"), "{}", r.stderr);
 }

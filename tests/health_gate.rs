@@ -592,3 +592,80 @@ async fn every_verdict_is_published_with_the_documented_schema() {
     );
     assert!(rb["reason"].is_string());
 }
+
+/// ECS allows 50 tags a service. 60 failed rollouts on a service that carries 40 tags of its
+/// owner's: the service never passes 50 tags (checked through boto3 after every verdict), the
+/// newest failures stay recorded, a digest moved to `rollgate:failed-digests` is never
+/// redeployed, and one forgotten beyond that is kept out by the high-water mark.
+#[tokio::test]
+async fn sixty_failed_rollouts_stay_within_fifty_tags() {
+    let owner_tags: Vec<(String, String)> = (0..40).map(|i| (format!("cost-center-{i}"), format!("cc {i}"))).collect();
+    let settings: Vec<(&str, &str)> = owner_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let g = Gated::new("gate-sixty", &settings);
+    let base_time = DateTime::parse_from_rfc3339("2026-11-28T00:00:00Z").unwrap().with_timezone(&Utc);
+    let mut failed: Vec<(String, String)> = Vec::new(); // (digest, tag)
+    for i in 0..60 {
+        let tag = format!("v{i}");
+        let digest = g.s.push_image(&g.repo, &tag);
+        let at = base_time + Duration::minutes(10 * i);
+        // ECR's push time is the event's, as in AWS (moto stamps the wall clock).
+        g.s.em.set_pushed_at(&g.repo, &digest, at.timestamp());
+        let event = g.s.push_event(&g.repo, &digest, &tag, &rfc3339(at));
+        let report = g.run_deploy(&event).await;
+        let revision = match &report.services[0].outcome {
+            rollgate_core::report::Outcome::Deployed { revision, .. } => revision.clone(),
+            other => panic!("push {i}: {other:?}"),
+        };
+        g.force("FAILED", json!({}));
+        let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &revision, g.started(&revision))).await;
+        assert_eq!(verdicts(&report), ["rolled-back"], "push {i}: {report:?}");
+        let tags = g.service_tags();
+        assert!(tags.len() <= 50, "after failure {i}: {} tags", tags.len());
+        failed.push((digest, tag));
+    }
+    let tags = g.service_tags();
+    let full: Vec<&String> = tags.keys().filter(|k| k.starts_with("rollgate:failed:")).collect();
+    assert!(!full.is_empty() && full.len() <= 10, "{full:?}");
+    let listed = tags["rollgate:failed-digests"].as_str().unwrap().split(' ').count();
+    assert_eq!(listed, rollgate_core::tags::MAX_FAILED_DIGESTS);
+    // Every owner tag is still there.
+    assert!(owner_tags.iter().all(|(k, v)| tags.get(k).and_then(Value::as_str) == Some(v)));
+
+    let revisions = g.s.revisions("model");
+    let later = base_time + Duration::days(1);
+    let retag = |digest: &str, tag: &str| {
+        let manifest = g.s.boto(
+            "ecr",
+            "batch_get_image",
+            json!({"repositoryName": g.repo, "imageIds": [{"imageDigest": digest}]}),
+        )["images"][0]["imageManifest"]
+            .clone();
+        g.s.boto("ecr", "put_image", json!({"repositoryName": g.repo, "imageTag": tag, "imageManifest": manifest}));
+    };
+    // The newest failure pushed again under a new tag, with a later time: still failed.
+    let newest = failed.last().unwrap().0.clone();
+    retag(&newest, "again-newest");
+    let report = g.run_deploy(&g.s.push_event(&g.repo, &newest, "again-newest", &rfc3339(later))).await;
+    assert!(format!("{report:?}").contains("failed on this service"), "{report:?}");
+    // One that lost its own tag and is only listed: still never redeployed.
+    let listed_only = &failed[60 - full.len() - 1].0;
+    assert!(!tags.contains_key(&format!("rollgate:failed:{listed_only}")));
+    retag(listed_only, "again-listed");
+    let report = g.run_deploy(&g.s.push_event(&g.repo, listed_only, "again-listed", &rfc3339(later))).await;
+    assert!(format!("{report:?}").contains("failed on this service"), "{report:?}");
+    // The oldest, forgotten: its push redelivered is older than the high-water mark, and the
+    // reconciler never picks it (it picks the newest image, which failed).
+    let (oldest, oldest_tag) = &failed[0];
+    let report =
+        g.run_deploy(&g.s.push_event(&g.repo, oldest, oldest_tag, &rfc3339(base_time + Duration::minutes(1)))).await;
+    assert!(format!("{report:?}").contains("not newer"), "{report:?}");
+    let mut tick = fixture_json("scheduled-tick.json");
+    tick["time"] = json!(rfc3339(later));
+    let sdk = g.s.aws_options().load().await;
+    let config = DeployConfig { clusters: vec![g.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
+    let ecr = rollgate_aws::ecr::Ecr::new(&sdk);
+    let report = deploy::handler::reconcile(&Ecs::new(&sdk), &ecr, &config, &tick.to_string()).await.unwrap();
+    assert_eq!(report.deployed().count(), 0, "{report:?}");
+    assert_eq!(g.s.revisions("model"), revisions, "no revision registered");
+    assert_eq!(g.live(), g.base);
+}

@@ -321,7 +321,7 @@ fn down_leaves_a_same_named_resource_that_is_not_ours() {
 async fn deploy(c: &Cli, tag: &str, time: &str) -> String {
     let digest = c.s.push_image(&c.app, tag);
     let event = c.s.push_event(&c.app, &digest, tag, time);
-    let ecs = rollgate_aws::ecs::Ecs::new(&c.s.aws_options().load().await);
+    let ecs = rollgate_aws::ecs::Ecs::new(&c.s.function_options("deploy").load().await);
     let config = rollgate_core::config::DeployConfig {
         clusters: vec![c.app.clone()],
         max_in_flight: 2,
@@ -688,7 +688,7 @@ fn up_after_down_never_builds_on_a_deregistered_revision() {
 /// Runs the real health-gate handler on `event` for the CLI's app.
 async fn gate(c: &Cli, event: &Value) -> rollgate_core::report::GateReport {
     use health_gate::handler::{Clients, handle};
-    let sdk = c.s.aws_options().load().await;
+    let sdk = c.s.function_options("health-gate").load().await;
     let clients = Clients {
         ecs: rollgate_aws::ecs::Ecs::new(&sdk),
         cloudwatch: rollgate_aws::cloudwatch::CloudWatch::new(&sdk),
@@ -990,10 +990,16 @@ async fn down_keeps_a_shared_repository_up_refuses_a_second_copy_and_rollback_st
 }
 
 /// What deploy did with one push to `repository`, for the services of `cluster`.
-async fn push_report(c: &Cli, cluster: &str, repository: &str, tag: &str, time: &str) -> rollgate_core::report::DeployReport {
+async fn push_report(
+    c: &Cli,
+    cluster: &str,
+    repository: &str,
+    tag: &str,
+    time: &str,
+) -> rollgate_core::report::DeployReport {
     let digest = c.s.push_image(repository, tag);
     let event = c.s.push_event(repository, &digest, tag, time);
-    let ecs = rollgate_aws::ecs::Ecs::new(&c.s.aws_options().load().await);
+    let ecs = rollgate_aws::ecs::Ecs::new(&c.s.function_options("deploy").load().await);
     let config = rollgate_core::config::DeployConfig {
         clusters: vec![cluster.to_owned()],
         max_in_flight: 2,
@@ -1003,7 +1009,13 @@ async fn push_report(c: &Cli, cluster: &str, repository: &str, tag: &str, time: 
 }
 
 /// What deploy did with one push, for the one service tracking `repository`.
-async fn push_outcome(c: &Cli, cluster: &str, repository: &str, tag: &str, time: &str) -> rollgate_core::report::Outcome {
+async fn push_outcome(
+    c: &Cli,
+    cluster: &str,
+    repository: &str,
+    tag: &str,
+    time: &str,
+) -> rollgate_core::report::Outcome {
     let report = push_report(c, cluster, repository, tag, time).await;
     assert_eq!(report.services.len(), 1, "{report:?}");
     report.services[0].outcome.clone()
@@ -1091,7 +1103,11 @@ async fn track_opts_a_service_in_with_any_filter_shows_it_decoded_and_untrack_op
     assert_eq!(c.writes(), Vec::<String>::new(), "--dry-run writes nothing");
 
     let r = ok(&["--repository", &repo, "--tag-filter", "v*", "--smoke-url", "http://m:8080/predict?x=1"]);
-    assert!(r.stdout.contains("rollgate:tag-filter") && r.stdout.contains("v*   (stored as base64:dio=)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("rollgate:tag-filter") && r.stdout.contains("v*   (stored as base64:dio=)"),
+        "{}",
+        r.stdout
+    );
     let stags = c.tags(&s.describe_service(&cluster, "api")["tags"]);
     assert_eq!(stags["rollgate:tag-filter"], "base64:dio=");
     assert_eq!(stags["rollgate:repository"], json!(repo));

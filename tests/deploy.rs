@@ -17,7 +17,7 @@ async fn run_deploy(
     max_in_flight: usize,
     event: &str,
 ) -> Result<DeployReport, FunctionError> {
-    let sdk = s.aws_options().load().await;
+    let sdk = s.function_options("deploy").load().await;
     let ecs = Ecs::new(&sdk);
     let config = DeployConfig {
         clusters: clusters.iter().map(|c| c.to_string()).collect(),
@@ -119,8 +119,9 @@ async fn the_new_revision_copies_every_field_of_the_current_one() {
     let model_image = format!("{}/{repo}:v0", s.registry());
     let base = s.register(json!({
         "family": format!("{}-rich", s.name),
-        "taskRoleArn": "arn:aws:iam::123456789012:role/model-task",
-        "executionRoleArn": "arn:aws:iam::123456789012:role/model-exec",
+        // Roles of this scenario's app: the template lets deploy pass exactly these.
+        "taskRoleArn": format!("arn:aws:iam::123456789012:role/{}-task", s.name),
+        "executionRoleArn": format!("arn:aws:iam::123456789012:role/{}-exec", s.name),
         "networkMode": "awsvpc",
         "requiresCompatibilities": ["FARGATE"],
         "cpu": "1024",
@@ -291,7 +292,10 @@ async fn events_from_another_account_or_region_write_nothing() {
 
 #[tokio::test]
 async fn tag_filters_choose_which_pushes_deploy() {
-    let t = Single::new("filters", vec![("rollgate:tag-filter", "semver:^2".to_owned())]);
+    // Stored as `rollgate track` stores it (`^` is outside the tag alphabet).
+    let filter = rollgate_core::tags::encode("rollgate:tag-filter", "semver:^2").unwrap();
+    assert_eq!(filter, "base64:c2VtdmVyOl4y");
+    let t = Single::new("filters", vec![("rollgate:tag-filter", filter)]);
     let (_, v1) = t.push("v1.4.0", "2026-11-28T10:00:00Z");
     let report = t.deploy(&v1).await.unwrap();
     assert!(skip_reason(&report).contains("does not pass rollgate:tag-filter semver:^2"), "{report:?}");
@@ -462,7 +466,11 @@ async fn fan_out_respects_the_maximum_in_flight() {
     for (limit, tag, time) in [(1, "v1", "2026-11-28T10:00:00Z"), (3, "v2", "2026-11-28T11:00:00Z")] {
         let digest = s.push_image(&repo, tag);
         let event = s.push_event(&repo, &digest, tag, time);
-        let probe = InFlightProbe { inner: Ecs::new(&s.aws_options().load().await), now: 0.into(), peak: 0.into() };
+        let probe = InFlightProbe {
+            inner: Ecs::new(&s.function_options("deploy").load().await),
+            now: 0.into(),
+            peak: 0.into(),
+        };
         let config = DeployConfig { clusters: vec![cluster.clone()], max_in_flight: limit, trusted_registries: vec![] };
         let report = handle(&probe, &config, &event).await.unwrap();
         let peak = probe.peak.load(std::sync::atomic::Ordering::SeqCst);
@@ -478,7 +486,7 @@ async fn fan_out_respects_the_maximum_in_flight() {
 async fn out_of_time_work_is_reported_undone_and_retryable_never_half_done() {
     let t = Single::new("budget-spent", vec![]);
     let (_, event) = t.push("v1", "2026-11-28T10:00:00Z");
-    let ecs = Ecs::new(&t.s.aws_options().load().await);
+    let ecs = Ecs::new(&t.s.function_options("deploy").load().await);
     let config = DeployConfig { clusters: vec![t.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
     let spent = rollgate_lambda::Budget::after(std::time::Duration::ZERO);
     let report = deploy::handler::handle_within(&ecs, &config, &event, spent).await.unwrap();
@@ -493,4 +501,41 @@ async fn out_of_time_work_is_reported_undone_and_retryable_never_half_done() {
     assert_eq!(t.s.writes(), vec![], "nothing started, nothing half-written");
     // The retry, with time, finishes the job.
     deployed_revision(&t.deploy(&event).await.unwrap());
+}
+
+/// IAM as AWS enforces it: deploy may pass only the roles template.yaml names to ECS. A
+/// revision naming another role is refused by IAM (AccessDenied, non-retryable), and nothing
+/// is registered or changed.
+#[tokio::test]
+async fn a_revision_naming_a_role_deploy_may_not_pass_is_refused_and_writes_nothing() {
+    let s = Scenario::new("passrole");
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let base = s.register(json!({
+        "family": format!("{}-model", s.name),
+        "taskRoleArn": "arn:aws:iam::123456789012:role/someone-elses-admin",
+        "containerDefinitions": [{"name": "model", "image": format!("{}/{repo}:v0", s.registry()), "essential": true}],
+        "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+    }));
+    s.service(ServiceSpec {
+        cluster: &cluster,
+        name: "api",
+        task_definition: &base,
+        tags: vec![("rollgate:repository", repo.clone())],
+    });
+    let digest = s.push_image(&repo, "v1");
+    let before = s.revisions("model");
+    let report =
+        run_deploy(&s, &[&cluster], 1, &s.push_event(&repo, &digest, "v1", "2026-11-28T10:00:00Z")).await.unwrap();
+    match &report.services[0].outcome {
+        Outcome::Failed { error, class: ErrorClass::NonRetryable } => {
+            assert!(error.contains("iam:PassRole") && error.contains("someone-elses-admin"), "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.revisions("model"), before, "nothing registered");
+    assert_eq!(s.describe_service(&cluster, "api")["taskDefinition"], json!(base));
+    let denied: Vec<_> =
+        support::iam::decisions(&s.em.url, &s.function_key("deploy")).into_iter().filter(|d| !d.2).collect();
+    assert_eq!(denied.len(), 1, "{denied:?}");
 }

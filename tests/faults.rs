@@ -24,7 +24,7 @@ impl Faulty {
 
     /// Runs deploy through the proxy, with the SDK's standard retries.
     async fn deploy(&self, event: &str, attempts: u32) -> DeployReport {
-        let mut options = self.s.aws_options();
+        let mut options = self.s.function_options("deploy");
         options.endpoint_url = Some(faults().url.clone());
         options.max_attempts = Some(attempts);
         let ecs = Ecs::new(&options.load().await);
@@ -41,7 +41,7 @@ impl Faulty {
     }
 
     fn fault(&self, config: Value) {
-        faults().configure(&self.s.access_key, config);
+        faults().configure(&self.s.function_key("deploy"), config);
     }
 
     fn active_revisions_with(&self, digest: &str) -> Vec<String> {
@@ -50,6 +50,12 @@ impl Faulty {
             .into_iter()
             .filter(|arn| self.s.describe_task_definition(arn).1.get("rollgate:digest") == Some(&json!(digest)))
             .collect()
+    }
+
+    /// The IAM actions the emulator authorized for deploy's key (the template's policy).
+    fn allowed(&self) -> Vec<String> {
+        let key = self.s.function_key("deploy");
+        support::iam::decisions(&self.s.em.url, &key).into_iter().filter(|d| d.2).map(|d| d.0).collect()
     }
 
     fn live(&self) -> String {
@@ -71,6 +77,8 @@ async fn a_failed_update_leaves_no_orphan_and_the_retry_completes_the_rollout() 
     assert!(report.needs_retry(), "a 500 is retryable");
     assert_eq!(t.live(), t.base, "the service did not move");
     assert!(t.active_revisions_with(&digest).is_empty(), "the registered revision was cleaned up");
+    // The cleanup ran under the template's policy (AWS would refuse an ungranted action).
+    assert!(t.allowed().iter().any(|a| a == "ecs:DeregisterTaskDefinition"), "{:?}", t.allowed());
 
     // Lambda's retry, with AWS healthy again: one revision, live.
     t.fault(json!({"seed": 1}));
@@ -98,6 +106,8 @@ async fn a_register_whose_answer_is_lost_is_not_registered_twice() {
     let report = t.deploy(&event, 3).await;
     assert!(matches!(outcome(&report), Outcome::Deployed { .. }), "{report:?}");
     assert_eq!(t.active_revisions_with(&digest), [t.live()], "exactly one revision for the digest");
+    // The lost answer was found through ListTaskDefinitions, under the template's policy.
+    assert!(t.allowed().iter().any(|a| a == "ecs:ListTaskDefinitions"), "{:?}", t.allowed());
 }
 
 #[tokio::test]
@@ -119,7 +129,7 @@ async fn throttling_and_resets_are_absorbed_by_retries() {
         assert_eq!(t.active_revisions_with(&digest).len(), 1, "{tag}: one revision");
     }
     assert_eq!(deployed, 5);
-    let stats = faults().stats(&t.s.access_key);
+    let stats = faults().stats(&t.s.function_key("deploy"));
     assert!(
         stats["injected"].as_object().is_some_and(|m| m.values().any(|n| n.as_u64() > Some(0))),
         "faults were injected: {stats}"

@@ -68,7 +68,7 @@ impl Gated {
     }
 
     async fn run_deploy(&self, event: &str) -> rollgate_core::report::DeployReport {
-        let ecs = Ecs::new(&self.s.aws_options().load().await);
+        let ecs = Ecs::new(&self.s.function_options("deploy").load().await);
         let config =
             DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
         deploy::handler::handle(&ecs, &config, event).await.unwrap()
@@ -79,7 +79,7 @@ impl Gated {
     }
 
     async fn try_gate(&self, event: &Value) -> Result<GateReport, rollgate_lambda::FunctionError> {
-        let sdk = self.s.aws_options().load().await;
+        let sdk = self.s.function_options("health-gate").load().await;
         let clients = Clients {
             ecs: Ecs::new(&sdk),
             cloudwatch: CloudWatch::new(&sdk),
@@ -661,7 +661,7 @@ async fn sixty_failed_rollouts_stay_within_fifty_tags() {
     assert!(format!("{report:?}").contains("not newer"), "{report:?}");
     let mut tick = fixture_json("scheduled-tick.json");
     tick["time"] = json!(rfc3339(later));
-    let sdk = g.s.aws_options().load().await;
+    let sdk = g.s.function_options("deploy").load().await;
     let config = DeployConfig { clusters: vec![g.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
     let ecr = rollgate_aws::ecr::Ecr::new(&sdk);
     let report = deploy::handler::reconcile(&Ecs::new(&sdk), &ecr, &config, &tick.to_string()).await.unwrap();

@@ -48,7 +48,7 @@ async fn model(
     config: &ModelConfig,
     event: &Value,
 ) -> Result<model_build::handler::ModelReport, rollgate_lambda::FunctionError> {
-    let sdk = s.aws_options().load().await;
+    let sdk = s.function_options("model-build").load().await;
     let clients = ModelClients { builds: CodeBuild::new(&sdk), events: EventBridge::new(&sdk, "default") };
     model_handle(&clients, config, &event.to_string()).await
 }
@@ -186,13 +186,13 @@ impl Tracked {
             cluster: &cluster,
             name: "api",
             task_definition: &def,
-            tags: vec![("rollgate:repository", repo.clone()), ("rollgate:tag-filter", "v*".into())],
+            tags: vec![("rollgate:repository", repo.clone()), ("rollgate:tag-filter", "base64:dio=".into())],
         });
         Self { s, cluster, repo }
     }
 
     async fn reconcile(&self) -> DeployReport {
-        let sdk = self.s.aws_options().load().await;
+        let sdk = self.s.function_options("deploy").load().await;
         let config =
             DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
         let mut tick = fixture_json("scheduled-tick.json");
@@ -251,7 +251,7 @@ async fn the_deployed_revision_records_the_model_version_and_build() {
     assert_eq!(t.live_digest(), Some(digest));
     let live = t.s.describe_service(&t.cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
 
-    let sdk = t.s.aws_options().load().await;
+    let sdk = t.s.function_options("health-gate").load().await;
     let clients = health_gate::handler::Clients {
         ecs: Ecs::new(&sdk),
         cloudwatch: rollgate_aws::cloudwatch::CloudWatch::new(&sdk),

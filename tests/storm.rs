@@ -96,7 +96,10 @@ struct Storm {
     ledgers: Vec<BTreeMap<String, Ledger>>,
     /// Per service: the revision live at the previous check.
     previous_live: Vec<Option<String>>,
+    /// deploy's clients (its own key and policy).
     sdk: aws_config::SdkConfig,
+    /// health-gate's clients.
+    gate_sdk: aws_config::SdkConfig,
     stats: BTreeMap<&'static str, usize>,
     violations: Vec<String>,
 }
@@ -142,7 +145,8 @@ impl Storm {
             let base = s.model_task_definition(name, &repos[repo]);
             let mut tags = vec![
                 ("rollgate:repository", repos[repo].clone()),
-                ("rollgate:tag-filter", filter.to_owned()),
+                // As `rollgate track` writes it: `v*` is outside the tag alphabet.
+                ("rollgate:tag-filter", rollgate_core::tags::encode("rollgate:tag-filter", filter).unwrap()),
                 ("rollgate:bake", "0".to_owned()),
                 // The gate's deadline compares the logical clock with ECS's wall-clock
                 // deployment times; a day keeps that comparison out of the storm.
@@ -161,13 +165,24 @@ impl Storm {
                 base,
             });
         }
-        // 20% of the functions' calls faulted; boto3's checks are not.
-        faults().configure(
-            &s.access_key,
-            json!({"seed": seed, "default": {"throttle": 0.08, "http500": 0.03, "http503": 0.03, "reset": 0.03, "reset_after": 0.03}}),
-        );
-        let options = AwsOptions { endpoint_url: Some(faults().url.clone()), max_attempts: Some(3), ..s.aws_options() };
-        let sdk = options.load().await;
+        // 20% of the functions' calls faulted; boto3's checks are not. Each function signs
+        // with its own key, under its template policy (support::iam); each key draws its
+        // faults from its own seeded stream.
+        let mut sdks = Vec::new();
+        for (i, function) in ["deploy", "health-gate"].into_iter().enumerate() {
+            faults().configure(
+                &s.function_key(function),
+                json!({"seed": seed.wrapping_add(i as u64), "default": {"throttle": 0.08, "http500": 0.03, "http503": 0.03, "reset": 0.03, "reset_after": 0.03}}),
+            );
+            let options = AwsOptions {
+                endpoint_url: Some(faults().url.clone()),
+                max_attempts: Some(3),
+                ..s.function_options(function)
+            };
+            sdks.push(options.load().await);
+        }
+        let gate_sdk = sdks.pop().expect("two sdks");
+        let sdk = sdks.pop().expect("two sdks");
         let n = services.len();
         Self {
             s,
@@ -180,6 +195,7 @@ impl Storm {
             ledgers: (0..n).map(|_| BTreeMap::new()).collect(),
             previous_live: vec![None; n],
             sdk,
+            gate_sdk,
             stats: BTreeMap::new(),
             violations: vec![],
         }
@@ -213,11 +229,11 @@ impl Storm {
 
     async fn gate(&mut self, event: &Value) -> bool {
         let clients = health_gate::handler::Clients {
-            ecs: Ecs::new(&self.sdk),
-            cloudwatch: CloudWatch::new(&self.sdk),
-            events: EventBridge::new(&self.sdk, "default"),
+            ecs: Ecs::new(&self.gate_sdk),
+            cloudwatch: CloudWatch::new(&self.gate_sdk),
+            events: EventBridge::new(&self.gate_sdk, "default"),
             probe: HttpProbe::new(std::time::Duration::from_secs(1)).unwrap(),
-            builds: CodeBuild::new(&self.sdk),
+            builds: CodeBuild::new(&self.gate_sdk),
         };
         let config = GateConfig {
             clusters: self.clusters.clone(),
@@ -410,8 +426,24 @@ impl Storm {
             .flatten()
             .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].as_str().unwrap().to_owned()))
             .collect();
-        let failed: BTreeSet<String> =
-            tags.keys().filter_map(|k| k.strip_prefix("rollgate:failed:")).map(str::to_owned).collect();
+        // Failed digests: each with its own tag, and older ones listed by short digest in
+        // rollgate:failed-digests (the 50-tag bound).
+        let listed: BTreeSet<&str> =
+            tags.get("rollgate:failed-digests").map(|l| l.split_whitespace().collect()).unwrap_or_default();
+        let failed: BTreeSet<String> = tags
+            .keys()
+            .filter_map(|k| k.strip_prefix("rollgate:failed:"))
+            .map(str::to_owned)
+            .chain(
+                self.pushes
+                    .iter()
+                    .filter(|p| {
+                        p.repo == svc.repo
+                            && rollgate_core::Digest::parse(&p.digest).is_ok_and(|d| listed.contains(d.short()))
+                    })
+                    .map(|p| p.digest.clone()),
+            )
+            .collect();
         let last_good = tags.get("rollgate:last-good").cloned().unwrap_or_else(|| svc.base.clone());
         let live = view["taskDefinition"].as_str().unwrap().to_owned();
 
@@ -437,8 +469,10 @@ impl Storm {
         };
         to_read.retain(|a| active.contains(a));
         to_read.insert(live.clone());
+        let mut read_tags = Vec::new();
         for arn in &to_read {
             let revision_tags = self.s.describe_task_definition(arn).1;
+            read_tags.push((arn.clone(), revision_tags.clone()));
             let tag = |k: &str| revision_tags.get(k).and_then(Value::as_str).map(str::to_owned);
             let entry = Ledger {
                 digest: tag("rollgate:digest"),
@@ -573,6 +607,20 @@ impl Storm {
                 ));
             }
         }
+        // 6. Every tag rollgate left is one AWS accepts: at most 50 on the service and on each
+        //    revision read, keys and values within ECS's TagKey / TagValue patterns.
+        let service_tags = tags.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+        for (what, set) in std::iter::once((svc.name.to_string(), service_tags)).chain(read_tags) {
+            if set.len() > rollgate_core::tags::MAX_TAGS {
+                found.push(format!("step {step}: {what} carries {} tags", set.len()));
+            }
+            for (k, v) in &set {
+                let v = v.as_str().unwrap_or_default();
+                if rollgate_core::tags::check_key(k).is_err() || !rollgate_core::tags::is_allowed(v) {
+                    found.push(format!("step {step}: {what} has a tag AWS refuses: {k}={v:?}"));
+                }
+            }
+        }
         match ledger.get(&last_good) {
             None => found.push(format!("step {step}: last known good {last_good} is not an active revision")),
             Some(good) if !matches!(good.state.as_deref(), None | Some("healthy")) => {
@@ -634,11 +682,15 @@ async fn a_thousand_events_with_faults_keep_every_invariant() {
             eprintln!("storm: {} events, {} violations", i + 1, storm.violations.len());
         }
     }
-    let faults_stats = faults().stats(&storm.s.access_key);
-    let injected: u64 =
-        faults_stats["injected"].as_object().map(|m| m.values().filter_map(Value::as_u64).sum()).unwrap_or(0);
-    let requests = faults_stats["requests"].as_u64().unwrap_or(0);
-    let calls = faults().events(&storm.s.access_key);
+    let keys = [storm.s.function_key("deploy"), storm.s.function_key("health-gate")];
+    let stats: Vec<Value> = keys.iter().map(|k| faults().stats(k)).collect();
+    let injected: u64 = stats
+        .iter()
+        .flat_map(|s| s["injected"].as_object().into_iter().flat_map(|m| m.values().filter_map(Value::as_u64)))
+        .sum();
+    let requests: u64 = stats.iter().filter_map(|s| s["requests"].as_u64()).sum();
+    let faults_stats = Value::Array(stats);
+    let calls: Vec<_> = keys.iter().flat_map(|k| faults().events(k)).collect();
     println!("storm: {events} events, seed {seed:#x}: {:?}", storm.stats);
     println!(
         "storm: {requests} AWS calls through the proxy, {injected} faulted; {} invariant violations",

@@ -69,12 +69,14 @@ class CallLog:
         with self._lock:
             self._records.append(entry)
 
-    def calls(self, access_key: str | None = None) -> list[dict[str, Any]]:
+    def calls(self, access_key: str | None = None, prefix: str | None = None) -> list[dict[str, Any]]:
+        """The records of ``access_key`` (all if None), or of every key starting with ``prefix``."""
         with self._lock:
             return [
                 dict(r)
                 for r in self._records
-                if access_key is None or r["access_key"] == access_key
+                if (access_key is None or r["access_key"] == access_key)
+                and (prefix is None or (r["access_key"] or "").startswith(prefix))
             ]
 
     def reset(self, access_key: str | None = None) -> int:

@@ -12,7 +12,8 @@ moto 5.2.5 has no route for that path and answers 404 (getmoto/moto#9195).
 The bridge translates each call with botocore's own model of the service,
 so no operation is special-cased:
 
-1. decode the CBOR body (empty body = empty input) into a parameter dict;
+1. decode the CBOR body (empty body = empty input) into a parameter dict, and
+   refuse it as AWS would if it breaks the model's constraints (validate.py);
 2. serialize it with botocore's serializer for a protocol moto does serve
    (query for CloudWatch, awsJson for CodeBuild) and run that request through
    the wrapped moto app in-process, keeping the Authorization header so moto
@@ -45,6 +46,7 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from botocore.utils import percent_encode_sequence
 
+import validate
 from wsgi_util import WSGIApp, call_app, read_body, replace_body, respond
 
 RPC_V2_PATH = re.compile(r"^/service/(?P<service>[^/]+)/operation/(?P<operation>[^/]+)$")
@@ -198,6 +200,14 @@ class CborBridge:
         operation: OperationModel,
     ) -> list[bytes]:
         params = self._decode_input(environ)
+        # Refused as AWS would (validate.py), before moto sees it, through the
+        # same error path as moto's own errors.
+        failure = validate.check_params(service_model, operation, params, "smithy-rpc-v2-cbor")
+        if failure is not None:
+            error = {"Error": {"Code": failure.code, "Message": failure.message, "Type": "Sender"}}
+            return self._moto_error(
+                start_response, failure.status, error, service_model, operation, str(uuid.uuid4())
+            )
         protocols = service_model.metadata.get("protocols", [])
         protocol = next(p for p in BACKEND_PROTOCOLS if p in protocols)
 

@@ -22,6 +22,10 @@ What moto 5.2.5 does on its own, and what this module changes:
   ``ClusterContainsServicesException`` (HTTP 400), as ECS does; moto deleted it.
 * ``UpdateClusterSettings`` is served (moto 5.2.5 answers it with an HTML 404):
   the named settings replace those of the same name, as in ECS.
+* ``TagResource`` refuses to leave a resource with more than 50 user tags once
+  the new tags are merged with the existing ones (same key: replaced), as ECS
+  does (``ECS_MAX_TAGS_PER_RESOURCE``). The per-request checks (model
+  constraints, the reserved ``aws:`` prefix...) are in validate.py.
 
 Rollouts never move on their own: tests call ``force_rollout`` (through the
 ``POST /_rollgate/ecs/rollout`` endpoint) to complete or fail the PRIMARY
@@ -39,12 +43,13 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
-from moto.ecs.exceptions import ECSException, TaskDefinitionNotFoundException
+from moto.ecs.exceptions import ECSException, InvalidParameterException, TaskDefinitionNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 from werkzeug.test import EnvironBuilder
 
+from validate import is_reserved_tag_key
 from wsgi_util import WSGIApp, call_app, fake_sigv4_authorization
 
 # What ECS reports for a REPLICA service created without deploymentConfiguration.
@@ -279,11 +284,33 @@ def _update_cluster_settings_response(self: EC2ContainerServiceResponse) -> Any:
     return ActionResult({"cluster": cluster})
 
 
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TagResource.html
+# "Maximum number of tags per resource - 50" ... "Tags with this prefix [aws:] do
+# not count against your tags per resource limit." Counted after TagResource
+# merges the new tags into the resource's (a key already there is replaced).
+ECS_MAX_TAGS_PER_RESOURCE = 50
+
+_moto_tag_resource = EC2ContainerServiceBackend.tag_resource
+
+
+def _tag_resource(self: EC2ContainerServiceBackend, arn: str, tags: dict[str, str]) -> None:
+    resource = self._get_resource(arn, self._parse_resource_arn(arn))
+    keys = {t["key"] for t in (resource.tags or [])} | set(tags)
+    user_keys = [k for k in keys if not is_reserved_tag_key(k)]
+    if len(user_keys) > ECS_MAX_TAGS_PER_RESOURCE:
+        raise InvalidParameterException(
+            f"Too many tags: the resource would have {len(user_keys)} tags; "
+            f"at most {ECS_MAX_TAGS_PER_RESOURCE} are allowed per resource."
+        )
+    _moto_tag_resource(self, arn, tags)
+
+
 def install() -> None:
     """Apply the patches to moto's ECS classes (idempotent)."""
     global _installed
     if _installed:
         return
+    EC2ContainerServiceBackend.tag_resource = _tag_resource
     EC2ContainerServiceBackend.delete_cluster = _delete_cluster
     EC2ContainerServiceResponse.update_cluster_settings = _update_cluster_settings_response
     EC2ContainerServiceBackend.describe_task_definition = _describe_task_definition

@@ -8,7 +8,12 @@ Routing, in order:
     POST /_rollgate/calls/reset[?access_key=AK] -> {"removed": n}
     POST /_rollgate/ecs/rollout  (JSON body)   -> the service, as DescribeServices shows it
     POST /_rollgate/ecr/pushed-at (JSON body)  -> {"updated": n}: set an image's imagePushedAt
+    PUT/DELETE /_rollgate/iam/principals, GET /_rollgate/iam/decisions,
+    POST /_rollgate/iam/decisions/reset        -> IAM enforcement (iam_enforce.py)
 * every other request is recorded in the call log (if SigV4-signed), then
+  * a request signed with a registered key that IAM would refuse gets AWS's
+    access-denied error (iam_enforce.py),
+  * a signed request AWS would refuse as invalid gets AWS's error (validate.py),
   * rpcv2Cbor calls to bridged services go to the CBOR bridge,
   * everything else goes to moto unchanged.
 """
@@ -24,8 +29,10 @@ import cloudwatch_ext
 import codebuild_ext
 import ecr_ext
 import ecs_ext
+import validate
 from calllog import CallLog
 from cbor_bridge import CborBridge, is_rpc_v2_cbor
+from iam_enforce import IamEnforcer
 from wsgi_util import WSGIApp, json_response, query_params, read_body
 
 CONTROL_PREFIX = "/_rollgate/"
@@ -34,11 +41,13 @@ CONTROL_PREFIX = "/_rollgate/"
 class RollgateApp:
     def __init__(self, moto_app: WSGIApp) -> None:
         ecs_ext.install()
+        ecr_ext.install()
         codebuild_ext.install()
         cloudwatch_ext.install()
         self.moto_app = moto_app
         self.call_log = CallLog()
         self.cbor_bridge = CborBridge(moto_app)
+        self.iam = IamEnforcer(os.environ.get("ROLLGATE_IAM_DECISION_LOG") or None)
         # (method, path) -> handler(environ) -> (status, JSON document)
         self._control: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[int, Any]]] = {
             ("GET", "/_rollgate/health"): lambda environ: (200, {"ok": True}),
@@ -46,6 +55,10 @@ class RollgateApp:
             ("POST", "/_rollgate/calls/reset"): self._reset_calls,
             ("POST", "/_rollgate/ecs/rollout"): self._ecs_rollout,
             ("POST", "/_rollgate/ecr/pushed-at"): self._ecr_pushed_at,
+            ("PUT", "/_rollgate/iam/principals"): self._iam_register,
+            ("DELETE", "/_rollgate/iam/principals"): self._iam_remove,
+            ("GET", "/_rollgate/iam/decisions"): self._iam_decisions,
+            ("POST", "/_rollgate/iam/decisions/reset"): self._iam_reset,
         }
         # --- benchmark-only: optional simulated AWS latency (bench/run.py) -------------
         # ROLLGATE_EMULATOR_LATENCY_MS (default 0: off) makes every AWS request (never a
@@ -61,8 +74,14 @@ class RollgateApp:
         if path.startswith(CONTROL_PREFIX):
             return self._handle_control(environ, start_response)
         self.call_log.record(environ)
+        denied = self.iam.enforce(environ, start_response, self.moto_app)  # registered keys only
+        if denied is not None:
+            return denied
         if self.latency_s > 0:  # benchmark-only, see __init__
             time.sleep(self.latency_s)
+        refusal = validate.check_request(environ)  # AWS's input validation (not CBOR: the bridge does it)
+        if refusal is not None:
+            return refusal.respond(start_response)
         if is_rpc_v2_cbor(environ):
             return self.cbor_bridge(environ, start_response)
         return self.moto_app(environ, start_response)
@@ -83,7 +102,8 @@ class RollgateApp:
         return json_response(start_response, status, document)
 
     def _list_calls(self, environ: dict[str, Any]) -> tuple[int, Any]:
-        return 200, self.call_log.calls(query_params(environ).get("access_key"))
+        params = query_params(environ)
+        return 200, self.call_log.calls(params.get("access_key"), params.get("access_key_prefix"))
 
     def _reset_calls(self, environ: dict[str, Any]) -> tuple[int, Any]:
         return 200, {"removed": self.call_log.reset(query_params(environ).get("access_key"))}
@@ -106,6 +126,20 @@ class RollgateApp:
             return 200, ecr_ext.set_pushed_at(request)
         except ecr_ext.PushedAtError as failure:
             return failure.status, {"error": str(failure)}
+
+
+    def _iam_register(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        request, error = _json_object(environ)
+        return (400, {"error": error}) if error is not None else self.iam.register(request)
+
+    def _iam_remove(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        return self.iam.remove(query_params(environ).get("access_key"))
+
+    def _iam_decisions(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        return 200, self.iam.decisions(query_params(environ).get("access_key"))
+
+    def _iam_reset(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"removed": self.iam.reset(query_params(environ).get("access_key"))}
 
 
 def _json_object(environ: dict[str, Any]) -> tuple[dict[str, Any], str | None]:

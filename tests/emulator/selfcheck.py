@@ -7,7 +7,12 @@ Starts server.py on a free port and exercises, through real clients:
 EC2/IAM/ECS with boto3, the realistic ECS deployments and the rollout
 endpoint, the call log, CloudWatch over hand-made rpc-v2-cbor requests and
 through boto3 (which speaks CBOR for CloudWatch and CodeBuild), boto_shell.py,
-and lambda_rapi.py with the fake_lambda.py stand-in. Prints one line per
+the request validation (validate.py: what AWS refuses is refused, with AWS's
+error code, and what it accepts is accepted), IAM enforcement (iam_enforce.py:
+errors per protocol, resource scoping, conditions, implicit authorizations, the
+decision log; and each function's template.yaml policy against the calls its
+code makes, which needs .venv-cfn for tests/template/translate.py), and
+lambda_rapi.py with the fake_lambda.py stand-in. Prints one line per
 check and exits non-zero at the first failure.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,14 +71,15 @@ class Emulator:
         self.process.stdin.close()  # EOF: the server shuts down
         return self.process.wait()
 
-    def client(self, service: str, access_key: str = ACCESS_KEY) -> Any:
+    def client(self, service: str, access_key: str = ACCESS_KEY, validate: bool = True) -> Any:
+        """A boto3 client; ``validate=False`` also sends what botocore itself would refuse."""
         return boto3.client(
             service,
             endpoint_url=self.url,
             region_name=REGION,
             aws_access_key_id=access_key,
             aws_secret_access_key="dummy",
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
         )
 
     def http(self, method: str, path: str, body: bytes | None = None,
@@ -426,6 +433,472 @@ def check_boto_shell(emu: Emulator) -> None:
     check([c["operation"] for c in emu.calls("AKSHELL")] == ["DescribeServices"], "boto_shell access_key")
 
 
+# --- IAM enforcement (iam_enforce.py) ---------------------------------------------------
+
+IAM_ACCOUNT = "123456789012"
+IAM_ADMIN_KEY = "AKIAMADMIN"       # never registered: unrestricted
+IAM_KEY = "AKIAMSELFCHECK"         # registered as "selfcheck-fn"
+IAM_LABEL = "selfcheck-fn"
+
+
+def _arn(service: str, resource: str, region: str = REGION) -> str:
+    return f"arn:aws:{service}:{region}:{IAM_ACCOUNT}:{resource}"
+
+
+def _iam_put(emu: Emulator, document: Any) -> tuple[int, Any]:
+    status, _, body = emu.http("PUT", "/_rollgate/iam/principals", json.dumps(document).encode(),
+                               {"Content-Type": "application/json"})
+    return status, json.loads(body)
+
+
+def _iam_decisions(emu: Emulator, access_key: str) -> list[dict[str, Any]]:
+    return json.loads(emu.http("GET", f"/_rollgate/iam/decisions?access_key={access_key}")[2])
+
+
+def _denied(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The error of a call expected to fail: Code, Message and the HTTP status."""
+    try:
+        call(*args, **kwargs)
+    except ClientError as error:
+        return {**error.response["Error"], "status": error.response["ResponseMetadata"]["HTTPStatusCode"],
+                "headers": error.response["ResponseMetadata"].get("HTTPHeaders", {})}
+    return {"Code": None, "status": None, "headers": {}}
+
+
+SELFCHECK_STATEMENTS = [
+    {"Effect": "Allow", "Action": "ecs:ListServices", "Resource": "*",
+     "Condition": {"ArnEquals": {"ecs:cluster": [_arn("ecs", "cluster/c1")]}}},
+    {"Effect": "Allow", "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
+     "Resource": _arn("ecs", "service/c1/*")},
+    {"Effect": "Deny", "Action": "ecs:Update*", "Resource": _arn("ecs", "service/c1/protected")},
+    {"Effect": "Allow", "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], "Resource": "*"},
+    {"Effect": "Allow", "Action": "ecs:TagResource", "Resource": _arn("ecs", "task-definition/*"),
+     "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}},
+    {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{IAM_ACCOUNT}:role/task",
+     "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}},
+    {"Effect": "Allow", "Action": "events:PutEvents", "Resource": _arn("events", "event-bus/default"),
+     "Condition": {"StringEquals": {"events:source": "rollgate"}}},
+    {"Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": _arn("cloudwatch", "alarm:*")},
+]
+
+
+def check_iam(emu: Emulator, log_dir: str) -> None:
+    admin = {name: emu.client(name, IAM_ADMIN_KEY) for name in ("ecs", "iam", "events", "ec2")}
+    fn = {name: emu.client(name, IAM_KEY)
+          for name in ("ecs", "iam", "events", "ec2", "cloudwatch", "codebuild", "sts")}
+
+    # The world, built with a key that was never registered (unrestricted, as before).
+    for cluster in ("c1", "c2"):
+        admin["ecs"].create_cluster(clusterName=cluster)
+    base = admin["ecs"].register_task_definition(
+        family="iamweb", containerDefinitions=[{"name": "web", "image": "repo/web:1", "memory": 128}])
+    base_arn = base["taskDefinition"]["taskDefinitionArn"]
+    for cluster, service in (("c1", "web"), ("c1", "protected"), ("c2", "x")):
+        admin["ecs"].create_service(cluster=cluster, serviceName=service, taskDefinition=base_arn, desiredCount=1)
+    check(True, "iam: a key never registered is unrestricted")
+
+    for bad in ({"access_key": "AK", "label": "x", "statements": [{"Effect": "Maybe", "Action": "*", "Resource": "*"}]},
+                {"access_key": "AK", "label": "x", "statements": [{"Effect": "Allow", "Action": "*"}]},
+                {"access_key": "AK", "label": "x", "account": "12", "statements": []},
+                {"label": "x", "statements": []}, ["not", "an", "object"]):
+        check(_iam_put(emu, bad)[0] == 400, f"iam: malformed principal -> 400 ({json.dumps(bad)[:60]})")
+    status, reply = _iam_put(emu, {"access_key": IAM_KEY, "label": IAM_LABEL, "account": IAM_ACCOUNT,
+                                   "statements": SELFCHECK_STATEMENTS})
+    check(status == 200 and reply == {"ok": True}, "iam: principal registered", reply)
+
+    # awsJson (ECS): an ungranted action is AccessDeniedException with HTTP 400, AWS's message.
+    error = _denied(fn["ecs"].list_clusters)
+    check(error["Code"] == "AccessDeniedException" and error["status"] == 400
+          and error["Message"] == (f"User: arn:aws:sts::{IAM_ACCOUNT}:assumed-role/{IAM_LABEL}/test is not "
+                                   "authorized to perform: ecs:ListClusters on resource: * because no "
+                                   "identity-based policy allows the ecs:ListClusters action"),
+          "iam: ECS ungranted action -> AccessDeniedException 400", error)
+
+    # Resource scoping: services of c1 only; every listed service must be allowed.
+    web = fn["ecs"].describe_services(cluster="c1", services=["web"])["services"][0]
+    check(web["serviceName"] == "web", "iam: granted DescribeServices on service/c1/* works")
+    updated = fn["ecs"].update_service(cluster="c1", service="web", desiredCount=2)["service"]
+    check(updated["desiredCount"] == 2, "iam: granted UpdateService on service/c1/web works")
+    error = _denied(fn["ecs"].update_service, cluster="c2", service="x", desiredCount=2)
+    check(error["Code"] == "AccessDeniedException" and _arn("ecs", "service/c2/x") in error["Message"],
+          "iam: UpdateService on service/c2/x denied (resource scoping)", error)
+    check(admin["ecs"].describe_services(cluster="c2", services=["x"])["services"][0]["desiredCount"] == 1,
+          "iam: the denied update never reached moto")
+    error = _denied(fn["ecs"].describe_services, cluster="c1", services=["web", _arn("ecs", "service/c2/x")])
+    check(error["Code"] == "AccessDeniedException", "iam: DescribeServices needs every listed service", error)
+    error = _denied(fn["ecs"].update_service, cluster="c1", service="protected", desiredCount=3)
+    check(error["Code"] == "AccessDeniedException" and "with an explicit deny" in error["Message"],
+          "iam: an explicit Deny wins over the Allow on service/c1/*", error)
+
+    # Conditions: ecs:cluster on ListServices (ArnEquals against the cluster's ARN).
+    check(len(fn["ecs"].list_services(cluster="c1")["serviceArns"]) == 2, "iam: ListServices on c1 (condition met)")
+    check(len(fn["ecs"].list_services(cluster=_arn("ecs", "cluster/c1"))["serviceArns"]) == 2,
+          "iam: ListServices by cluster ARN")
+    check(_denied(fn["ecs"].list_services, cluster="c2")["Code"] == "AccessDeniedException",
+          "iam: ListServices on c2 denied (ecs:cluster condition)")
+
+    # Tag on create: RegisterTaskDefinition with tags needs ecs:TagResource with
+    # ecs:CreateAction=RegisterTaskDefinition, and its roles need iam:PassRole.
+    earlier = len(_iam_decisions(emu, IAM_KEY))
+    emu.http("POST", f"/_rollgate/iam/decisions/reset?access_key={IAM_KEY}")
+    registered = fn["ecs"].register_task_definition(
+        family="iamweb", taskRoleArn=f"arn:aws:iam::{IAM_ACCOUNT}:role/task",
+        containerDefinitions=[{"name": "web", "image": "repo/web:2", "memory": 128}],
+        tags=[{"key": "rollgate:state", "value": "deploying"}])["taskDefinition"]["taskDefinitionArn"]
+    decisions = _iam_decisions(emu, IAM_KEY)
+    check([(d["action"], d["resource"], d["allowed"], d["implicit"]) for d in decisions] == [
+        ("ecs:RegisterTaskDefinition", _arn("ecs", "task-definition/iamweb:2"), True, False),
+        ("ecs:TagResource", _arn("ecs", "task-definition/iamweb:2"), True, True),
+        ("iam:PassRole", f"arn:aws:iam::{IAM_ACCOUNT}:role/task", True, True),
+    ] and registered.endswith(":task-definition/iamweb:2"),
+          "iam: RegisterTaskDefinition + implicit TagResource (CreateAction) + PassRole, decisions", decisions)
+    error = _denied(fn["ecs"].tag_resource, resourceArn=registered, tags=[{"key": "rollgate:state", "value": "x"}])
+    check(error["Code"] == "AccessDeniedException" and "ecs:TagResource" in error["Message"],
+          "iam: TagResource on an existing revision denied (no ecs:CreateAction)", error)
+    error = _denied(fn["ecs"].register_task_definition, family="iamweb",
+                    taskRoleArn=f"arn:aws:iam::{IAM_ACCOUNT}:role/other",
+                    containerDefinitions=[{"name": "web", "image": "repo/web:3", "memory": 128}])
+    check(error["Code"] == "AccessDeniedException" and "iam:PassRole" in error["Message"]
+          and "role/other" in error["Message"], "iam: PassRole of an ungranted role denied", error)
+    revisions = admin["ecs"].list_task_definitions(familyPrefix="iamweb")["taskDefinitionArns"]
+    check(len(revisions) == 2, "iam: the denied registration wrote nothing", revisions)
+
+    # Query protocol (IAM): 403 ErrorResponse, Code AccessDenied.
+    error = _denied(fn["iam"].get_role, RoleName="task")
+    check(error["Code"] == "AccessDenied" and error["status"] == 403 and error.get("Type") == "Sender"
+          and "iam:GetRole" in error["Message"] and f"arn:aws:iam::{IAM_ACCOUNT}:role/task" in error["Message"],
+          "iam: IAM (query) ungranted -> 403 AccessDenied", error)
+    error = _denied(fn["ec2"].describe_vpcs)
+    check(error["Code"] == "UnauthorizedOperation" and error["status"] == 403,
+          "iam: EC2 ungranted -> 403 UnauthorizedOperation", error)
+    identity = fn["sts"].get_caller_identity()
+    check("Account" in identity, "iam: sts:GetCallerIdentity needs no permission")
+
+    # rpc-v2-cbor (boto3 speaks CBOR to CloudWatch and CodeBuild).
+    alarms = fn["cloudwatch"].describe_alarms(StateValue="ALARM")
+    check("MetricAlarms" in alarms, "iam: CloudWatch (CBOR) granted DescribeAlarms works")
+    error = _denied(fn["cloudwatch"].describe_alarm_history)
+    check(error["Code"] == "AccessDenied" and error["status"] == 403
+          and error["headers"].get("x-amzn-query-error") == "AccessDenied;Sender"
+          and "cloudwatch:DescribeAlarmHistory" in error["Message"],
+          "iam: CloudWatch (CBOR) ungranted -> 403 AccessDenied + x-amzn-query-error", error)
+    error = _denied(fn["codebuild"].batch_get_projects, names=["p1"])
+    check(error["Code"] == "AccessDeniedException" and error["status"] == 400
+          and _arn("codebuild", "project/p1") in error["Message"],
+          "iam: CodeBuild (CBOR) ungranted -> AccessDeniedException 400", error)
+
+    # events:source, entry by entry.
+    ok = fn["events"].put_events(Entries=[{"Source": "rollgate", "DetailType": "t", "Detail": "{}"}])
+    check(ok["FailedEntryCount"] == 0 and "EventId" in ok["Entries"][0], "iam: PutEvents with source rollgate", ok)
+    mixed = fn["events"].put_events(Entries=[{"Source": "other", "DetailType": "t", "Detail": "{}"},
+                                             {"Source": "rollgate", "DetailType": "t", "Detail": "{}"}])
+    check(mixed["FailedEntryCount"] == 1
+          and mixed["Entries"][0].get("ErrorCode") == "NotAuthorizedForSourceException"
+          and "EventId" in mixed["Entries"][1],
+          "iam: PutEvents entry with another source fails alone (NotAuthorizedForSourceException)", mixed)
+    error = _denied(fn["events"].put_events,
+                    Entries=[{"Source": "rollgate", "DetailType": "t", "Detail": "{}", "EventBusName": "other"}])
+    check(error["Code"] == "AccessDeniedException" and _arn("events", "event-bus/other") in error["Message"],
+          "iam: PutEvents to an ungranted bus -> AccessDeniedException", error)
+
+    # Decisions: endpoint, filter, reset, and the log directory.
+    decisions = _iam_decisions(emu, IAM_KEY)
+    check(decisions and set(decisions[0]) == {"access_key", "label", "service", "operation", "action",
+                                              "resource", "allowed", "implicit"}
+          and all(d["access_key"] == IAM_KEY and d["label"] == IAM_LABEL for d in decisions)
+          and any(d["action"] == "events:PutEvents" and not d["allowed"] for d in decisions),
+          "iam: decisions endpoint", decisions[:3])
+    check(_iam_decisions(emu, IAM_ADMIN_KEY) == [], "iam: no decisions for unregistered keys")
+    with open(os.path.join(log_dir, f"{IAM_LABEL}.jsonl")) as log:
+        logged = [json.loads(line) for line in log]
+    check(len(logged) == earlier + len(decisions) and logged[earlier:] == decisions,
+          "iam: ROLLGATE_IAM_DECISION_LOG has every decision (also reset ones) as a JSON line",
+          (len(logged), earlier, len(decisions)))
+    status, _, body = emu.http("POST", f"/_rollgate/iam/decisions/reset?access_key={IAM_KEY}")
+    check(status == 200 and json.loads(body)["removed"] == len(decisions) and _iam_decisions(emu, IAM_KEY) == [],
+          "iam: decisions reset by access key")
+
+    status, _, _ = emu.http("DELETE", f"/_rollgate/iam/principals?access_key={IAM_KEY}")
+    check(status == 200 and len(fn["ecs"].list_clusters()["clusterArns"]) >= 2,
+          "iam: a removed principal is unrestricted again")
+
+
+def _template_statements(function: str) -> list[dict[str, Any]] | None:
+    """The function's policy statements from translate.py, as IAM elements (None: no .venv-cfn)."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    python = os.path.join(root, ".venv-cfn", "bin", "python")
+    if not os.path.exists(python):
+        return None
+    params = [f"ClusterArns={_arn('ecs', 'cluster/c1')}", "Repositories=r1",
+              f"TaskRoleArn=arn:aws:iam::{IAM_ACCOUNT}:role/task",
+              f"ExecutionRoleArn=arn:aws:iam::{IAM_ACCOUNT}:role/exec", "BuildProject=p1", "ModelBucket=b1"]
+    result = subprocess.run([python, os.path.join(root, "tests", "template", "translate.py"),
+                             os.path.join(root, "template.yaml"), *[a for p in params for a in ("--param", p)]],
+                            capture_output=True, text=True, check=True)
+    statements = []
+    for s in json.loads(result.stdout)["functions"][function]["statements"]:
+        if s["sam_added"]:  # the DLQ send, made by Lambda itself, not by the code
+            continue
+        statement = {"Effect": s["effect"], "Action": s["action"], "Resource": s["resource"]}
+        if s["condition"]:
+            statement["Condition"] = s["condition"]
+        statements.append(statement)
+    return statements
+
+
+# What template.yaml's policies deny of the calls the functions make, as the evaluator sees
+# it (reported in the note lines; the check fails on any other denial).
+TEMPLATE_GAPS = {
+    # The gate asks DescribeAlarms for metric *and composite* alarms (AlarmTypes), which AWS
+    # only answers with cloudwatch:DescribeAlarms on Resource "*"; ReadAlarms grants alarm:*.
+    "HealthGateFunction": {("cloudwatch:DescribeAlarms", "*")},
+}
+
+
+def check_template_policies(emu: Emulator) -> None:
+    """Each function's template policy against the calls its code makes (crates/rollgate-aws)."""
+    keys = {"DeployFunction": "AKIAMTPLDEPLOY", "HealthGateFunction": "AKIAMTPLGATE",
+            "ModelBuildFunction": "AKIAMTPLMODEL"}
+    for function, key in keys.items():
+        statements = _template_statements(function)
+        if statements is None:
+            print("skip  template policies: no .venv-cfn")
+            return
+        status, _ = _iam_put(emu, {"access_key": key, "label": f"tpl-{function}", "account": IAM_ACCOUNT,
+                                   "statements": statements})
+        check(status == 200, f"iam template: {function} policy registered")
+
+    admin = {n: emu.client(n, IAM_ADMIN_KEY) for n in ("ecs", "ecr", "codebuild", "cloudwatch")}
+    cluster = _arn("ecs", "cluster/c1")
+    base = admin["ecs"].register_task_definition(
+        family="tplapi", taskRoleArn=f"arn:aws:iam::{IAM_ACCOUNT}:role/task",
+        executionRoleArn=f"arn:aws:iam::{IAM_ACCOUNT}:role/exec",
+        containerDefinitions=[{"name": "api", "image": "r1:v1", "memory": 128}],
+        tags=[{"key": "rollgate:state", "value": "healthy"}])["taskDefinition"]["taskDefinitionArn"]
+    service = admin["ecs"].create_service(cluster="c1", serviceName="tplapi", taskDefinition=base, desiredCount=1,
+                                          tags=[{"key": "rollgate:repository", "value": "r1"}])["service"]
+    admin["ecr"].create_repository(repositoryName="r1")
+    admin["codebuild"].create_project(
+        name="p1", source={"type": "S3", "location": "b1/src.zip"}, artifacts={"type": "NO_ARTIFACTS"},
+        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                     "computeType": "BUILD_GENERAL1_SMALL"},
+        serviceRole=f"arn:aws:iam::{IAM_ACCOUNT}:role/codebuild")
+
+    # deploy: discover, read the live revision, register the copy (tags, roles), update, clean up.
+    ecs, ecr = emu.client("ecs", keys["DeployFunction"]), emu.client("ecr", keys["DeployFunction"])
+    arns = ecs.list_services(cluster=cluster, maxResults=100)["serviceArns"]
+    ecs.describe_services(cluster=cluster, services=arns, include=["TAGS"])
+    ecs.describe_task_definition(taskDefinition="tplapi", include=["TAGS"])
+    definition = ecs.describe_task_definition(taskDefinition=base, include=["TAGS"])["taskDefinition"]
+    copy = ecs.register_task_definition(
+        family=definition["family"], taskRoleArn=definition["taskRoleArn"],
+        executionRoleArn=definition["executionRoleArn"],
+        containerDefinitions=[{**definition["containerDefinitions"][0], "image": "r1@sha256:" + "a" * 64}],
+        tags=[{"key": "rollgate:state", "value": "deploying"}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.list_task_definitions(familyPrefix="tplapi", sort="DESC", maxResults=5)
+    ecs.update_service(cluster="c1", service=service["serviceArn"], taskDefinition=copy)
+    ecs.deregister_task_definition(taskDefinition=copy)
+    ecr.describe_images(repositoryName="r1", maxResults=100)
+
+    # health-gate: discover, judge, record verdicts (rollgate:* tags), roll back, notify, lineage.
+    clients = {n: emu.client(n, keys["HealthGateFunction"]) for n in ("ecs", "cloudwatch", "events", "codebuild")}
+    clients["ecs"].list_services(cluster=cluster, maxResults=100)
+    clients["ecs"].describe_services(cluster="c1", services=[service["serviceArn"]], include=["TAGS"])
+    clients["ecs"].describe_task_definition(taskDefinition=copy, include=["TAGS"])
+    _denied(clients["cloudwatch"].describe_alarms, StateValue="ALARM",  # a known gap, see TEMPLATE_GAPS
+            AlarmTypes=["MetricAlarm", "CompositeAlarm"], MaxRecords=100)
+    clients["cloudwatch"].describe_alarm_history(HistoryItemType="StateUpdate", ScanBy="TimestampDescending",
+                                                 StartDate=datetime.now(timezone.utc) - timedelta(hours=1),
+                                                 MaxRecords=100)
+    clients["ecs"].tag_resource(resourceArn=service["serviceArn"],
+                                tags=[{"key": "rollgate:high-water", "value": "2026-01-01T00:00:00Z"}])
+    clients["ecs"].update_service(cluster="c1", service=service["serviceArn"], taskDefinition=base)
+    clients["events"].put_events(Entries=[{"Source": "rollgate", "DetailType": "Rollout Rolled Back",
+                                           "Detail": "{}", "Resources": [service["serviceArn"]],
+                                           "EventBusName": "default"}])
+    clients["ecs"].tag_resource(resourceArn=copy, tags=[{"key": "rollgate:state", "value": "failed"}])
+    ids = clients["codebuild"].list_builds_for_project(projectName="p1", sortOrder="DESCENDING").get("ids", [])
+    clients["codebuild"].batch_get_builds(ids=ids or ["p1:00000000-0000-0000-0000-000000000000"])
+
+    # model-build: start the build, report a failed one.
+    codebuild = emu.client("codebuild", keys["ModelBuildFunction"])
+    codebuild.start_build(projectName="p1", idempotencyToken="t1",
+                          environmentVariablesOverride=[{"name": "IMAGE_TAG", "value": "v1", "type": "PLAINTEXT"}])
+    emu.client("events", keys["ModelBuildFunction"]).put_events(
+        Entries=[{"Source": "rollgate", "DetailType": "Model Build Failed", "Detail": "{}", "EventBusName": "default"}])
+
+    for function, key in keys.items():
+        decisions = _iam_decisions(emu, key)
+        denied = {(d["action"], d["resource"]) for d in decisions if not d["allowed"]}
+        actions = sorted({d["action"] for d in decisions})
+        gaps = {gap for gap in TEMPLATE_GAPS.get(function, set()) if gap in denied}
+        for action, resource in sorted(gaps):
+            print(f"note  iam template: {function}: known gap, template.yaml denies {action} on {resource}")
+        check(decisions and denied == gaps, f"iam template: {function}: every call its code makes is allowed, "
+              f"known gaps aside ({len(decisions)} decisions: {', '.join(actions)})", denied - gaps)
+    # ... and no more than that: the health gate may not tag anything but rollgate:* keys.
+    error = _denied(clients["ecs"].tag_resource, resourceArn=service["serviceArn"],
+                    tags=[{"key": "owner", "value": "x"}])
+    check(error["Code"] == "AccessDeniedException", "iam template: health-gate may tag rollgate:* keys only", error)
+    error = _denied(ecs.tag_resource, resourceArn=copy, tags=[{"key": "rollgate:state", "value": "x"}])
+    check(error["Code"] == "AccessDeniedException", "iam template: deploy may not tag an existing revision", error)
+
+
+def refused(what: str, code: str, call: Any, *args: Any, contains: str = "", **kwargs: Any) -> dict[str, Any]:
+    """Check that the call fails with HTTP 400, ``code`` and ``contains`` in the message."""
+    try:
+        call(*args, **kwargs)
+    except ClientError as error:
+        details = error.response["Error"]
+        check(details["Code"] == code and error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+              and contains in details.get("Message", ""), f"refused: {what} -> {code}", details)
+        return details
+    check(False, f"refused: {what} -> {code}", "the call succeeded")
+    return {}
+
+
+def check_validation(emu: Emulator) -> None:
+    """validate.py (and the limits in ecs_ext / ecr_ext): refused what AWS refuses, accepted what it accepts.
+
+    The clients skip botocore's own parameter validation, so bad requests reach the emulator."""
+    ecs = emu.client("ecs", validate=False)
+    cluster = ecs.create_cluster(clusterName="vcheck")["cluster"]["clusterArn"]
+
+    # ECS TagValue's model pattern: the whole value must match, as AWS checks it.
+    details = refused("ECS tag value 'v*'", "ClientException", ecs.tag_resource,
+                      resourceArn=cluster, tags=[{"key": "k0", "value": "v*"}])
+    check("Value 'v*' at 'tags.1.member.value' failed to satisfy constraint: Member must satisfy "
+          "regular expression pattern" in details["Message"], "  ... with AWS's message", details["Message"])
+    ecs.tag_resource(resourceArn=cluster, tags=[{"key": "k0", "value": "v1.2"}])
+    check(True, "accepted: ECS tag value 'v1.2'")
+    ecs.tag_resource(resourceArn=cluster, tags=[{"key": "k1", "value": "héllo wörld /:+=@_-."}])
+    check(True, "accepted: ECS tag value with letters, spaces and + - = . _ : / @")
+
+    # At most 50 user tags per resource, counted after the merge.
+    ecs.tag_resource(resourceArn=cluster, tags=[{"key": f"k{i}", "value": "v"} for i in range(2, 50)])
+    ecs.tag_resource(resourceArn=cluster, tags=[{"key": "k7", "value": "changed"}])
+    check(True, "accepted: re-tagging an existing key of a resource with 50 tags")
+    refused("a 51st tag after the merge", "InvalidParameterException", ecs.tag_resource,
+            resourceArn=cluster, tags=[{"key": "k50", "value": "v"}])
+    tags = ecs.list_tags_for_resource(resourceArn=cluster)["tags"]
+    check(len(tags) == 50 and {"key": "k7", "value": "changed"} in tags, "  ... and the resource keeps its 50 tags")
+    refused("51 tags in one CreateCluster (model: at most 50)", "ClientException", ecs.create_cluster,
+            clusterName="vcheck2", tags=[{"key": f"k{i}", "value": "v"} for i in range(51)],
+            contains="Member must have length less than or equal to 50")
+    refused("ECS tag key 'aws:foo'", "InvalidParameterException", ecs.tag_resource,
+            resourceArn=cluster, tags=[{"key": "aws:foo", "value": "x"}])
+    refused("ECS CreateCluster with tag key 'AWS:foo'", "InvalidParameterException", ecs.create_cluster,
+            clusterName="vcheck3", tags=[{"key": "AWS:foo", "value": "x"}])
+    refused("ECS UntagResource of key 'Aws:foo'", "InvalidParameterException", ecs.untag_resource,
+            resourceArn=cluster, tagKeys=["Aws:foo"])
+
+    # Enum, required member, list size.
+    refused("ECS launchType 'LAMBDA' (enum)", "ClientException", ecs.create_service,
+            cluster="vcheck", serviceName="x", taskDefinition="web:1", launchType="LAMBDA",
+            contains="Member must satisfy enum value set: [EC2, FARGATE, EXTERNAL")
+    refused("DescribeServices without 'services' (required)", "ClientException", ecs.describe_services,
+            cluster="vcheck", contains="Value null at 'services' failed to satisfy constraint: Member must not be null")
+    refused("DescribeServices with 11 services", "InvalidParameterException", ecs.describe_services,
+            cluster="vcheck", services=[f"s{i}" for i in range(11)], contains="at most 10")
+    described = ecs.describe_services(cluster="vcheck", services=[f"s{i}" for i in range(10)])
+    check(len(described["failures"]) == 10, "accepted: DescribeServices with 10 services", described)
+
+    # Task definitions: 10 containers, 64 KiB, no empty tag list.
+    def containers(n: int, **extra: Any) -> list[dict[str, Any]]:
+        return [{"name": f"c{i}", "image": "x", "memory": 64, **extra} for i in range(n)]
+    refused("a task definition with 11 containers", "ClientException", ecs.register_task_definition,
+            family="big", containerDefinitions=containers(11), contains="Too many containers.")
+    ecs.register_task_definition(family="big", containerDefinitions=containers(10))
+    check(True, "accepted: a task definition with 10 containers")
+    refused("a 65 KiB task definition", "ClientException", ecs.register_task_definition,
+            family="big", containerDefinitions=containers(1, environment=[{"name": "PAD", "value": "x" * 65 * 1024}]),
+            contains="Max allowed length is '65536' bytes.")
+    ecs.register_task_definition(family="big",
+                                 containerDefinitions=containers(1, environment=[{"name": "PAD", "value": "x" * 60 * 1024}]))
+    check(True, "accepted: a 60 KiB task definition")
+    refused("RegisterTaskDefinition with tags []", "ClientException", ecs.register_task_definition,
+            family="big", containerDefinitions=containers(1), tags=[], contains="Tags can not be empty.")
+
+    # Query protocol: IAM and EC2.
+    iam = emu.client("iam", validate=False)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    refused("IAM role name with a space", "ValidationError", iam.create_role,
+            RoleName="my role", AssumeRolePolicyDocument=trust,
+            contains="Value 'my role' at 'roleName' failed to satisfy constraint: Member must satisfy regular")
+    refused("IAM tag value with a comma", "ValidationError", iam.create_role,
+            RoleName="my-role", AssumeRolePolicyDocument=trust, Tags=[{"Key": "k", "Value": "a,b"}])
+    iam.create_role(RoleName="my-role", AssumeRolePolicyDocument=trust, Tags=[{"Key": "k", "Value": "a b"}])
+    check(True, "accepted: IAM role 'my-role'")
+    ec2 = emu.client("ec2", validate=False)
+    refused("EC2 DescribeVpcs MaxResults=1 (model: at least 5)", "InvalidParameterValue", ec2.describe_vpcs,
+            MaxResults=1)
+    refused("EC2 CreateSecurityGroup without Description", "MissingParameter", ec2.create_security_group,
+            GroupName="g")
+    ec2.describe_vpcs(MaxResults=5)
+    check(True, "accepted: EC2 DescribeVpcs MaxResults=5")
+
+    # rpc-v2-cbor: CloudWatch (hand-made and boto3) and CodeBuild (boto3).
+    status, headers, body = emu.cbor("PutMetricAlarm", {
+        "AlarmName": "x" * 256, "Namespace": "N", "MetricName": "M", "Statistic": "Sum", "Period": 60,
+        "EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold"})
+    error = cbor2.loads(body)
+    check(status == 400 and headers.get("x-amzn-query-error") == "ValidationError;Sender"
+          and "Member must have length less than or equal to 255" in error["message"],
+          "refused: cbor PutMetricAlarm with a 256-character AlarmName -> ValidationError", (status, headers, error))
+    cloudwatch = emu.client("cloudwatch", validate=False)
+    refused("CloudWatch (boto3, cbor) DescribeAlarms MaxRecords=101", "ValidationError", cloudwatch.describe_alarms,
+            MaxRecords=101)
+    cloudwatch.describe_alarms(MaxRecords=100)
+    check(True, "accepted: CloudWatch DescribeAlarms MaxRecords=100")
+    refused("CodeBuild (boto3, cbor) project name '-bad'", "InvalidInputException",
+            emu.client("codebuild", validate=False).create_project,
+            name="-bad", source={"type": "NO_SOURCE", "buildspec": "version: 0.2"}, artifacts={"type": "NO_ARTIFACTS"},
+            environment={"type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL"},
+            serviceRole="arn:aws:iam::123456789012:role/codebuild")
+
+    # Other awsJson services: Logs, EventBridge.
+    refused("Logs group name 'bad name*'", "InvalidParameterException",
+            emu.client("logs", validate=False).create_log_group, logGroupName="bad name*")
+    refused("EventBridge rule name 'bad name'", "ValidationException",
+            emu.client("events", validate=False).put_rule, Name="bad name", ScheduleExpression="rate(1 minute)")
+
+    # ECR: model constraints, repository tags, immutable tags, tags per image.
+    ecr = emu.client("ecr", validate=False)
+    refused("ECR repository name 'Bad_Name!'", "InvalidParameterException", ecr.create_repository,
+            repositoryName="Bad_Name!", contains="Invalid parameter at 'repositoryName' failed to satisfy constraint")
+    refused("ECR tag key 'aws:x'", "InvalidTagParameterException", ecr.create_repository,
+            repositoryName="frozen", tags=[{"Key": "aws:x", "Value": "y"}])
+    arn = ecr.create_repository(repositoryName="frozen", imageTagMutability="IMMUTABLE",
+                                tags=[{"Key": f"k{i}", "Value": "v"} for i in range(49)])["repository"]["repositoryArn"]
+    ecr.tag_resource(resourceArn=arn, tags=[{"Key": "k49", "Value": "v"}])
+    ecr.tag_resource(resourceArn=arn, tags=[{"Key": "k0", "Value": "again"}])
+    check(True, "accepted: ECR re-tagging an existing key of a repository with 50 tags")
+    refused("a 51st ECR repository tag after the merge", "TooManyTagsException", ecr.tag_resource,
+            resourceArn=arn, tags=[{"Key": "k50", "Value": "v"}])
+
+    def manifest(n: int) -> str:
+        return json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {"digest": f"sha256:{n:064x}"}, "layers": []})
+    ecr.put_image(repositoryName="frozen", imageManifest=manifest(1), imageTag="v1")
+    refused("IMMUTABLE: tag v1 pushed again for another image", "ImageTagAlreadyExistsException", ecr.put_image,
+            repositoryName="frozen", imageManifest=manifest(2), imageTag="v1")
+    ecr.put_image(repositoryName="frozen", imageManifest=manifest(1), imageTag="v1-alias")
+    check(True, "accepted: IMMUTABLE: another tag for the same image")
+    ecr.create_repository(repositoryName="many-tags")
+    for n in range(1000):
+        ecr.put_image(repositoryName="many-tags", imageManifest=manifest(7), imageTag=f"t{n}")
+    check(True, "accepted: an image with 1,000 tags")
+    refused("the 1,001st tag of an image", "LimitExceededException", ecr.put_image,
+            repositoryName="many-tags", imageManifest=manifest(7), imageTag="t1000")
+
+    # rest-json: Lambda (refused before moto would have to run anything).
+    refused("Lambda role 'lambdarole' (not a role ARN)", "ValidationException",
+            emu.client("lambda", validate=False).create_function,
+            FunctionName="f", Role="lambdarole", Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+            contains="Value 'lambdarole' at 'role' failed to satisfy constraint")
+
+
 def run_rapi(*args: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
     result = subprocess.run([PYTHON, os.path.join(HERE, "lambda_rapi.py"), *args],
                             input=stdin, capture_output=True, text=True)
@@ -483,6 +956,8 @@ def check_lambda_rapi() -> None:
 
 
 def main() -> int:
+    iam_log_dir = tempfile.mkdtemp(prefix="rollgate-iam-")
+    os.environ["ROLLGATE_IAM_DECISION_LOG"] = iam_log_dir  # read by server.py at start
     emu = Emulator()
     try:
         print(f"emulator at {emu.url}")
@@ -491,8 +966,12 @@ def main() -> int:
         check_call_log(emu)
         check_cloudwatch_cbor(emu)
         check_boto_shell(emu)
+        check_iam(emu, iam_log_dir)
+        check_template_policies(emu)
+        check_validation(emu)
     finally:
         code = emu.stop()
+        shutil.rmtree(iam_log_dir, ignore_errors=True)
     check(code == 0, "server.py exits 0 at stdin EOF")
     check_lambda_rapi()
     print("all checks passed")

@@ -58,7 +58,16 @@ impl Emulator {
 
     /// The AWS calls made with `access_key`, as (service, operation), in order.
     pub fn calls(&self, access_key: &str) -> Vec<(String, String)> {
-        let body = http::request(&self.url, "GET", &format!("/_rollgate/calls?access_key={access_key}"), None);
+        self.calls_query(&format!("access_key={access_key}"))
+    }
+
+    /// The AWS calls made with every access key that starts with `prefix`, in order.
+    pub fn calls_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        self.calls_query(&format!("access_key_prefix={prefix}"))
+    }
+
+    fn calls_query(&self, query: &str) -> Vec<(String, String)> {
+        let body = http::request(&self.url, "GET", &format!("/_rollgate/calls?{query}"), None);
         let calls: Value = serde_json::from_str(&body).expect("call log is JSON");
         calls
             .as_array()

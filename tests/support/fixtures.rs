@@ -69,13 +69,37 @@ impl Scenario {
         }
     }
 
+    /// How `function`'s code (deploy, health-gate, model-build) reaches the emulator: as
+    /// [`Scenario::aws_options`], with an access key of its own that the emulator authorizes
+    /// with exactly the policy template.yaml gives the function (support::iam), for this
+    /// scenario's resources. Its calls count among [`Scenario::calls`].
+    pub fn function_options(&self, function: &str) -> AwsOptions {
+        let suffix = match function {
+            "deploy" => "FD",
+            "health-gate" => "FG",
+            "model-build" => "FM",
+            other => panic!("no function {other}"),
+        };
+        let key = format!("{}{suffix}", self.access_key);
+        crate::iam::register(&self.em.url, &key, function, &self.name);
+        AwsOptions { static_credentials: Some((key, "test-secret".to_owned())), ..self.aws_options() }
+    }
+
+    /// The access key [`Scenario::function_options`] gives `function`.
+    pub fn function_key(&self, function: &str) -> String {
+        match self.function_options(function).static_credentials {
+            Some((key, _)) => key,
+            None => unreachable!("function options carry credentials"),
+        }
+    }
+
     pub fn boto(&self, service: &str, operation: &str, params: Value) -> Value {
         self.em.boto().call(service, operation, params)
     }
 
-    /// Every AWS call the code under test made, as (service, operation).
+    /// Every AWS call the code under test made (its functions' included), as (service, operation).
     pub fn calls(&self) -> Vec<(String, String)> {
-        self.em.calls(&self.access_key)
+        self.em.calls_with_prefix(&self.access_key)
     }
 
     /// The write calls among them.

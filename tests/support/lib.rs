@@ -8,6 +8,7 @@ pub mod emulator;
 pub mod faults;
 pub mod fixtures;
 pub mod http;
+pub mod iam;
 
 pub use boto::Boto;
 pub use emulator::{Emulator, emulator};

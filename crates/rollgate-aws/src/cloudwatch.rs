@@ -92,6 +92,10 @@ impl AlarmReader for CloudWatch {
             let page = self
                 .client
                 .describe_alarm_history()
+                // Without AlarmTypes CloudWatch returns metric alarms' history only, and a
+                // composite alarm that fired and recovered between two gate runs is missed.
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
                 .history_item_type(HistoryItemType::StateUpdate)
                 .start_date(start)
                 .scan_by(ScanBy::TimestampDescending)

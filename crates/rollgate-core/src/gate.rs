@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::duration::Seconds;
 use crate::ecs_event::TaskStateDetail;
 use crate::ledger::{Cause, RevisionRecord, format_time, keys, parse_time};
-use crate::tags::{TagWrite, decode, lossy as sanitize_tag_value};
 use crate::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
+use crate::tags::{TagWrite, decode, lossy as sanitize_tag_value};
 use crate::{InputError, TaskDefArn};
 
 /// Where a rollgate rollout stands, recorded as `rollgate:state` on its revision.

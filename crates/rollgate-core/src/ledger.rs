@@ -269,7 +269,6 @@ pub fn parse_time(key: &'static str, value: &str) -> Result<DateTime<Utc>, Input
         .map_err(|e| InputError::new(key, value, e.to_string()))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

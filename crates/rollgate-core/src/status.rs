@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::TaskDefArn;
 use crate::gate::{GatePlan, Notification, NotificationKind, RolledBackBy, RolloutFacts, RolloutState, ServiceTagsAt};
 use crate::ledger::{RevisionRecord, format_time, keys};
-use crate::tags::lossy as sanitize_tag_value;
 use crate::service::{ServiceView, TaskDefSummary};
+use crate::tags::lossy as sanitize_tag_value;
 
 /// One revision of a service's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -207,10 +207,8 @@ pub fn check_budget(resource: &str, existing: &Tags, write: &TagWrite) -> Result
 /// ([`SERVICE_LEDGER_RESERVE`]).
 pub fn check_service_room(resource: &str, tags: &Tags) -> Result<(), TagError> {
     let gate_keys = [keys::LAST_GOOD, keys::HIGH_WATER, keys::FAILED_CONFIG, keys::FAILED_DIGESTS];
-    let others = tags
-        .keys()
-        .filter(|k| !gate_keys.contains(&k.as_str()) && !k.starts_with(keys::FAILED_PREFIX))
-        .count();
+    let others =
+        tags.keys().filter(|k| !gate_keys.contains(&k.as_str()) && !k.starts_with(keys::FAILED_PREFIX)).count();
     if others + SERVICE_LEDGER_RESERVE <= MAX_TAGS {
         return Ok(());
     }

@@ -239,11 +239,7 @@ mod tests {
             (service(&[]), bad_container, "no such container"),
             (service(&[]), bad_filter, "gate.tag_filter"),
             (crowded, request("v*"), "would carry"),
-            (
-                service(&[]),
-                TrackRequest { unset: vec!["colour".into()], ..request("*") },
-                "not a rollgate setting",
-            ),
+            (service(&[]), TrackRequest { unset: vec!["colour".into()], ..request("*") }, "not a rollgate setting"),
         ];
         for (svc, req, want) in cases {
             let err = plan_track(&svc, &current(), &req).unwrap_err().to_string();

@@ -11,16 +11,16 @@ use rollgate_aws::events::EventBridge;
 use rollgate_aws::infra::{ApplyContext, Infra};
 use rollgate_aws::ledger::carry_out;
 use rollgate_core::infra::AppConfig;
-use rollgate_core::infra::config::GateSection;
-use rollgate_core::tags::TagWrite;
-use rollgate_core::track::{Setting, TrackRequest, plan_track, plan_untrack};
 use rollgate_core::infra::Resource;
+use rollgate_core::infra::config::GateSection;
 use rollgate_core::infra::desired::{Env, Kind, Target, desired};
 use rollgate_core::infra::plan::Owner;
 use rollgate_core::infra::plan::{Change, plan};
 use rollgate_core::infra::teardown::{TeardownAction, check_iam_account, misplaced_service, plan_teardown};
 use rollgate_core::service::ServiceView;
 use rollgate_core::status::{history, plan_manual_rollback, rollback_target};
+use rollgate_core::tags::TagWrite;
+use rollgate_core::track::{Setting, TrackRequest, plan_track, plan_untrack};
 use rollgate_core::{Region, TaskDefArn};
 
 use crate::output::{self, Outputs};
@@ -97,8 +97,8 @@ async fn track(s: &Session, args: &TrackArgs, format: Format) -> Result<(), Fail
         },
         unset: args.unset.clone(),
     };
-    let plan = plan_track(&service, &current, &request)
-        .map_err(|e| input(anyhow!("cannot track {}: {e}", service.arn)))?;
+    let plan =
+        plan_track(&service, &current, &request).map_err(|e| input(anyhow!("cannot track {}: {e}", service.arn)))?;
     if !args.dry_run {
         write_tags(&s.ecs, service.arn.as_str(), &plan.write).await.map_err(aws)?;
     }

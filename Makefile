@@ -67,10 +67,15 @@ build-x86: venv
 build-bins:
 	$(CARGO) build --workspace --bins
 
+# The suite runs with every IAM decision logged; check_permissions.py then derives what each
+# function (and the CLI) called and compares it with template.yaml (and docs/iam/cli-policy.json).
+IAM_LOG := $(CURDIR)/target/iam-decisions
 test: venv $(CFN_VENV)/.installed build-bins
 	$(VPY) tests/emulator/selfcheck.py
 	$(VPY) tests/emulator/faults_selfcheck.py
-	$(CARGO) test --workspace
+	rm -rf $(IAM_LOG)
+	ROLLGATE_IAM_DECISION_LOG=$(IAM_LOG) $(CARGO) test --workspace
+	$(CFN_VENV)/bin/python scripts/check_permissions.py $(IAM_LOG)
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -15,6 +15,15 @@ struct Cli {
     config: String,
 }
 
+/// The IAM policy docs/iam/cli-policy.json says a user of the `rollgate` CLI needs: the CLI's
+/// tests run with exactly it (the emulator enforces it, tests/emulator/iam_enforce.py).
+fn cli_policy() -> Value {
+    let path = support::root().join("docs/iam/cli-policy.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let policy: Value = serde_json::from_str(&text).expect("cli-policy.json is JSON");
+    policy["Statement"].clone()
+}
+
 struct Run {
     code: i32,
     stdout: String,
@@ -31,6 +40,7 @@ impl Cli {
         let config = format!(
             "[app]\nname = \"{app}\"\n\n[task]\ncpu = 1024\nmemory = 4096\n\n[service]\ndesired_count = 2\nsubnets = [\"{subnet}\"]\nsecurity_groups = [\"{sg}\"]\n\n[gate]\ntag_filter = \"v*\"\nbake = \"5m\"\n"
         );
+        support::iam::register_statements(&s.em.url, &s.access_key, "cli", cli_policy());
         let cli = Self { s, dir, app, config };
         cli.write_config(&cli.config.clone());
         cli
@@ -240,6 +250,35 @@ fn a_config_change_makes_only_that_change() {
         def["containerDefinitions"][0]["image"], old["containerDefinitions"][0]["image"],
         "the image is rollgate's to change"
     );
+
+    // Repository, cluster and build settings converge in place, each with its own call (and
+    // under docs/iam/cli-policy.json, like every CLI test).
+    let writes = c.writes().len();
+    let changed = c
+        .config
+        .replace("desired_count = 2", "desired_count = 5")
+        .replace("cpu = 1024\nmemory = 4096", "cpu = 2048\nmemory = 8192")
+        + "\n[repository]\nscan_on_push = false\ntag_mutability = \"MUTABLE\"\n\n[cluster]\ncontainer_insights = false\n\n[build]\ncompute_type = \"BUILD_GENERAL1_LARGE\"\n";
+    c.write_config(&changed);
+    c.ok(&["up"]);
+    let mut ops = c.writes()[writes..].to_vec();
+    ops.sort();
+    assert_eq!(
+        ops,
+        ["PutImageScanningConfiguration", "PutImageTagMutability", "UpdateClusterSettings", "UpdateProject"],
+        "one call per changed setting"
+    );
+    let repo = &c.s.boto("ecr", "describe_repositories", json!({"repositoryNames": [c.app]}))["repositories"][0];
+    assert_eq!(
+        (repo["imageScanningConfiguration"]["scanOnPush"].as_bool(), repo["imageTagMutability"].as_str()),
+        (Some(false), Some("MUTABLE"))
+    );
+    let cluster =
+        &c.s.boto("ecs", "describe_clusters", json!({"clusters": [c.app], "include": ["SETTINGS"]}))["clusters"][0];
+    assert_eq!(cluster["settings"][0]["value"], "disabled");
+    let project = &c.s.boto("codebuild", "batch_get_projects", json!({"names": [format!("{}-image-build", c.app)]}))["projects"]
+        [0];
+    assert_eq!(project["environment"]["computeType"], "BUILD_GENERAL1_LARGE");
 }
 
 #[test]

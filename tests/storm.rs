@@ -428,7 +428,7 @@ impl Storm {
             .collect();
         // Failed digests: each with its own tag, and older ones listed by short digest in
         // rollgate:failed-digests (the 50-tag bound).
-        let listed: BTreeSet<&str> =
+        let listed_failed: BTreeSet<&str> =
             tags.get("rollgate:failed-digests").map(|l| l.split_whitespace().collect()).unwrap_or_default();
         let failed: BTreeSet<String> = tags
             .keys()
@@ -439,7 +439,7 @@ impl Storm {
                     .iter()
                     .filter(|p| {
                         p.repo == svc.repo
-                            && rollgate_core::Digest::parse(&p.digest).is_ok_and(|d| listed.contains(d.short()))
+                            && rollgate_core::Digest::parse(&p.digest).is_ok_and(|d| listed_failed.contains(d.short()))
                     })
                     .map(|p| p.digest.clone()),
             )
@@ -576,6 +576,14 @@ impl Storm {
                 found.push(format!("step {step}: {} has {n} active revisions for {d}", svc.name));
             }
         }
+        // The failed-digest record is bounded (tags::failure_write): once
+        // rollgate:failed-digests is full, a digest older than every failure still recorded is
+        // forgotten by name; the high-water mark keeps its push out (invariant 1).
+        let oldest_recorded = failed.iter().filter_map(|d| time_of(Some(d.as_str()))).min();
+        let forgotten = |d: &str| {
+            listed_failed.len() == rollgate_core::tags::MAX_FAILED_DIGESTS
+                && matches!((time_of(Some(d)), oldest_recorded), (Some(t), Some(o)) if t < o)
+        };
         // 4. The ledger is consistent: a revision carries its own service's ledger, a
         //    rolled-back digest is marked failed, the last known good is active and healthy
         //    (or predates rollgate).
@@ -585,7 +593,11 @@ impl Storm {
             if entry.service.as_deref() != Some(svc.arn.as_str()) {
                 found.push(format!("step {step}: {arn} has another service's ledger ({:?})", entry.service));
             }
-            if entry.cause.is_none() && entry.state.as_deref() == Some("rolled-back") && !failed.contains(d) {
+            if entry.cause.is_none()
+                && entry.state.as_deref() == Some("rolled-back")
+                && !failed.contains(d)
+                && !forgotten(d)
+            {
                 found.push(format!("step {step}: {arn} rolled back but {d} is not marked failed"));
             }
         }

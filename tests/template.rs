@@ -1,5 +1,6 @@
 //! template.yaml against the code: transformed offline by the SAM translator
-//! (tests/template/translate.py), then checked against rollgate_core::permissions.
+//! (tests/template/translate.py), then checked for its shape and environment; the actions are
+//! checked against what the code called by scripts/check_permissions.py (`make test`).
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -41,7 +42,7 @@ fn every_function_in_the_template_has_a_crate_and_every_crate_a_function() {
         let manifest = root().join("functions").join(crate_name).join("Cargo.toml");
         assert!(manifest.exists(), "template function {crate_name} has no crate at {}", manifest.display());
     }
-    let in_code: BTreeSet<&str> = FUNCTIONS.iter().map(|(name, _)| *name).collect();
+    let in_code: BTreeSet<&str> = FUNCTIONS.iter().copied().collect();
     assert_eq!(in_template, in_code);
     for (name, f) in functions(&s) {
         assert_eq!(f["runtime"], "provided.al2023", "{name}");
@@ -76,18 +77,17 @@ fn every_environment_variable_a_function_reads_is_set() {
     }
 }
 
+/// The actions themselves are compared with what the code called over the whole suite by
+/// scripts/check_permissions.py (`make test`); here, the shape SAM gives each policy.
 #[test]
-fn each_policy_allows_exactly_the_actions_its_code_calls() {
+fn each_policy_has_no_wildcard_action_and_sam_adds_only_the_dead_letter_send() {
     let s = summary();
     for (name, f) in functions(&s) {
-        let granted = strings(&f["code_actions"]);
-        let (_, calls) = FUNCTIONS.iter().find(|(n, _)| *n == name).unwrap();
-        let calls: BTreeSet<String> = calls.iter().map(|a| a.to_string()).collect();
-        assert_eq!(granted, calls, "{name}: the policy must grant exactly what the code calls");
         assert_eq!(strings(&f["sam_added_actions"]), BTreeSet::from(["sqs:SendMessage".to_owned()]), "{name}");
         for action in strings(&f["actions"]) {
             assert!(!action.contains('*'), "{name}: wildcard action {action}");
         }
+        assert!(!strings(&f["code_actions"]).is_empty(), "{name}: its code calls AWS");
     }
 }
 

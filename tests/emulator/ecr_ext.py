@@ -9,6 +9,8 @@
   image, and ``ImageTagAlreadyExistsException`` (moto: ImageAlreadyExists) when
   ``PutImage`` moves a tag of an IMMUTABLE repository to another image. The
   per-request checks are in validate.py.
+* ``PutImageScanningConfiguration`` with ``scanOnPush`` false (omitted, as SDKs send a
+  false boolean) turns scanning off; moto kept the old configuration.
 """
 
 from __future__ import annotations
@@ -99,6 +101,15 @@ def _put_image(self: ECRBackend, repository_name: str, image_manifest: str, imag
 _installed = False
 
 
+def _update_image_scanning_configuration(self: Repository, image_scanning_configuration: Any) -> None:
+    """PutImageScanningConfiguration replaces the configuration; ``scanOnPush`` absent means
+    false (its default in the ECR API model). moto 5.2 ignored an empty configuration, so
+    turning scan-on-push off (SDKs omit a false boolean) was a no-op in the emulator only."""
+    config = dict(image_scanning_configuration or {})
+    config["scanOnPush"] = bool(config.get("scanOnPush", False))
+    self.image_scanning_configuration = config
+
+
 def install() -> None:
     """Apply the patches to moto's ECR backend (idempotent)."""
     global _installed
@@ -106,6 +117,7 @@ def install() -> None:
         return
     ECRBackend.tag_resource = _tag_resource
     ECRBackend.put_image = _put_image
+    Repository._update_image_scanning_configuration = _update_image_scanning_configuration
     _installed = True
 
 

@@ -82,7 +82,7 @@ enum Command {
     /// Opt an existing ECS service in to rollgate, or change its settings, and show its
     /// rollgate tags decoded. Needs no rollgate.toml. Values outside AWS's tag alphabet
     /// (`v*`, `semver:>=1.4, <2`) are stored as `base64:`; this reads them back.
-    Track(TrackArgs),
+    Track(Box<TrackArgs>),
     /// Opt a service out: remove its opt-in and settings tags. The ledger (last known good,
     /// failed digests) stays, so a digest that failed stays failed if it is tracked again.
     Untrack {

@@ -595,7 +595,8 @@ impl AppConfig {
                 ),
             ));
         }
-        self.gate.validate()?;
+        // Also checks that each setting fits in a tag once encoded (else `desired` could not write it).
+        self.gate.tags()?;
         if let Some(bad) = t.role_policy_arns.iter().find(|a| !is_policy_arn(a)) {
             return Err(err(
                 "task.role_policy_arns",
@@ -758,6 +759,10 @@ security_groups = ["sg-0123abcd"]
         ] {
             assert!(AppConfig::parse(&format!("{MINIMAL}\n{extra}")).is_err(), "{extra}");
         }
+        // A setting too long for a tag once encoded is refused by its name, not dropped.
+        let body = format!("[gate]\nsmoke_url = \"http://m/predict\"\nsmoke_body = \"{}\"", "{x}".repeat(70));
+        let err = AppConfig::parse(&format!("{MINIMAL}\n{body}")).unwrap_err();
+        assert!(err.to_string().contains("gate.smoke_body") && err.to_string().contains("too long"), "{err}");
         // Real ids and references pass.
         let ok = MINIMAL
             .replace("subnet-0123abcd", "subnet-0123456789abcdef0")

@@ -816,6 +816,11 @@ def check_validation(emu: Emulator) -> None:
     ecs.register_task_definition(family="big",
                                  containerDefinitions=containers(1, environment=[{"name": "PAD", "value": "x" * 60 * 1024}]))
     check(True, "accepted: a 60 KiB task definition")
+    # Measured as the definition, not as the client escaped it: 20,000 'é' are 40 KB of UTF-8
+    # (botocore sends 120 KB of \u00e9 escapes).
+    ecs.register_task_definition(family="big",
+                                 containerDefinitions=containers(1, environment=[{"name": "PAD", "value": "é" * 20000}]))
+    check(True, "accepted: a 40 KB task definition of non-ASCII text (botocore escapes it to 120 KB)")
     refused("RegisterTaskDefinition with tags []", "ClientException", ecs.register_task_definition,
             family="big", containerDefinitions=containers(1), tags=[], contains="Tags can not be empty.")
 
@@ -885,6 +890,12 @@ def check_validation(emu: Emulator) -> None:
             repositoryName="frozen", imageManifest=manifest(2), imageTag="v1")
     ecr.put_image(repositoryName="frozen", imageManifest=manifest(1), imageTag="v1-alias")
     check(True, "accepted: IMMUTABLE: another tag for the same image")
+    for bad in ["v*", "has space", "é1"]:
+        refused(f"ECR image tag {bad!r}", "InvalidParameterException", ecr.put_image,
+                repositoryName="frozen", imageManifest=manifest(3), imageTag=bad,
+                contains="must satisfy regular expression '[a-zA-Z0-9-_.]+'")
+    ecr.put_image(repositoryName="frozen", imageManifest=manifest(3), imageTag="1.2.3-rc_1")
+    check(True, "accepted: ECR image tag '1.2.3-rc_1'")
     ecr.create_repository(repositoryName="many-tags")
     for n in range(1000):
         ecr.put_image(repositoryName="many-tags", imageManifest=manifest(7), imageTag=f"t{n}")

@@ -728,7 +728,10 @@ ECS_MAX_CONTAINERS_PER_TASK_DEFINITION = 10
 def _ecs_register_task_definition(operation: str, params: dict[str, Any], body: bytes | None) -> Failure | None:
     if operation != "RegisterTaskDefinition":
         return None
-    size = len(body) if body is not None else len(json.dumps(params, separators=(",", ":")).encode())
+    # The task definition's size, not the request's bytes: clients escape differently
+    # (botocore writes each non-ASCII character as a 6-byte \uXXXX, the Rust SDK as UTF-8),
+    # so the same definition is measured as compact UTF-8 JSON whoever sent it.
+    size = len(json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode())
     if size > ECS_MAX_TASK_DEFINITION_BYTES:
         return Failure(
             "ClientException", f"Actual length: '{size}'. Max allowed length is '{ECS_MAX_TASK_DEFINITION_BYTES}' bytes."
@@ -801,9 +804,30 @@ def _ecr_tags(operation: str, params: dict[str, Any], body: bytes | None) -> Fai
 
 
 # botocore service name -> the limit checks for its operations.
+# ECR image tags: the model's ImageTag has only a length (1-300), but ECR refuses other
+# characters: "Invalid parameter at 'imageTag' failed to satisfy constraint: 'must satisfy
+# regular expression '[a-zA-Z0-9-_.]+''" (InvalidParameterException, quoted in
+# alexjurkiewicz/ecr-scan-image#40). Docker and OCI tags are a subset of it.
+_ECR_IMAGE_TAG = regex.compile(r"[a-zA-Z0-9\-_.]+")
+
+
+def _ecr_image_tags(operation: str, params: dict[str, Any], body: bytes | None) -> Failure | None:
+    tags = [params.get("imageTag")] if operation == "PutImage" else []
+    if operation == "BatchGetImage" or operation == "BatchDeleteImage" or operation == "DescribeImages":
+        tags = [i.get("imageTag") for i in params.get("imageIds") or [] if isinstance(i, dict)]
+    for tag in tags:
+        if isinstance(tag, str) and not _ECR_IMAGE_TAG.fullmatch(tag):
+            return Failure(
+                "InvalidParameterException",
+                "Invalid parameter at 'imageTag' failed to satisfy constraint: "
+                "'must satisfy regular expression '[a-zA-Z0-9-_.]+''",
+            )
+    return None
+
+
 _LIMITS: dict[str, tuple[Callable[[str, dict[str, Any], bytes | None], Failure | None], ...]] = {
     "ecs": (_ecs_register_task_definition, _ecs_describe_services, _ecs_reserved_tag_keys),
-    "ecr": (_ecr_tags,),
+    "ecr": (_ecr_tags, _ecr_image_tags),
 }
 
 

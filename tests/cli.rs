@@ -1176,3 +1176,34 @@ async fn track_opts_a_service_in_with_any_filter_shows_it_decoded_and_untrack_op
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("managed by `rollgate up`"), "{}", r.stderr);
 }
+
+/// ECS allows 50 tags a service. Adopting a same-named service that carries 45 tags of its
+/// owner's would pass that once rollgate's settings and the gate's ledger are added: `plan`
+/// and `up --adopt` refuse before any write (before, `up` moved the service to a new revision
+/// and then failed on TagResource, half-adopted), and `down` keeps what that service uses.
+#[test]
+fn adopting_a_service_with_too_many_tags_is_refused_before_any_write() {
+    let c = Cli::new("cli-adopt-tags");
+    let s = &c.s;
+    s.boto("ecs", "create_cluster", json!({"clusterName": c.app}));
+    let base =
+        s.task_definition("hand", json!([{"name": "model", "image": "public.ecr.aws/x/model:1", "essential": true}]));
+    let tags: Vec<(String, String)> = (0..45).map(|i| (format!("owner-{i}"), format!("v{i}"))).collect();
+    s.service(support::ServiceSpec {
+        cluster: &c.app,
+        name: &c.app,
+        task_definition: &base,
+        tags: tags.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
+    });
+    for args in [&["plan", "--adopt"][..], &["up", "--adopt"][..]] {
+        let r = c.run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(&format!("ECS service {} would carry", c.app)) && r.stderr.contains("nothing written"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(c.writes(), Vec::<String>::new(), "refused before any write");
+    assert_eq!(c.s.describe_service(&c.app, &c.app)["taskDefinition"], json!(base), "the service did not move");
+}

@@ -227,14 +227,24 @@ async fn plan_cmd(config: &AppConfig, s: &Session, adopt: bool, format: Format) 
     let have = s.infra.observe(&want).await.map_err(aws)?;
     let plan = plan(s.env.target(&config.app.name), &want, &have, adopt);
     let second_copy = refuse_second_copy(config, s, &want).await;
+    let overflow = refuse_tag_overflow(&want, &have);
     match format {
         Format::Text => output::text(&plan.render()),
         // A plan that `up` would refuse is reported as the error alone: one JSON document.
-        Format::Json if plan.conflicts().next().is_none() && second_copy.is_ok() => output::json(&plan)?,
+        Format::Json if plan.conflicts().next().is_none() && second_copy.is_ok() && overflow.is_ok() => {
+            output::json(&plan)?
+        }
         Format::Json => {}
     }
     refuse_conflicts(&plan)?;
+    overflow?;
     second_copy
+}
+
+/// `plan` and `up` exit 2 when a resource would pass AWS's 50 tags once `up` tags it (an
+/// adopted service that already carries many tags), before any write.
+fn refuse_tag_overflow(want: &[Resource], have: &rollgate_core::infra::plan::Observed) -> Result<(), Failure> {
+    rollgate_core::infra::plan::check_tag_budget(want, have).map_err(|e| input(anyhow!("{e}; nothing written")))
 }
 
 /// `up` with a [service] or [cluster] name other than where the app's service runs would start
@@ -279,6 +289,7 @@ async fn up(config: &AppConfig, s: &Session, adopt: bool, format: Format) -> Res
     let plan = plan(s.env.target(&config.app.name), &want, &have, adopt);
     eprintln!("{}", plan.target);
     refuse_conflicts(&plan)?;
+    refuse_tag_overflow(&want, &have)?;
     refuse_second_copy(config, s, &want).await?;
     let total = plan.changes().count();
     if total == 0 {

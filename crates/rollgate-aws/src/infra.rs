@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_codebuild::types as cb;
 use aws_sdk_ecs::types as ecs;
 use rollgate_core::infra::desired::{APP_TAG, Env, MANAGED_TAG, SERVICE_SETTING_KEYS, Value, app_owns, region_tag};
-use rollgate_core::infra::plan::{Change, LIVE_TASK_DEFINITION, Observed, Step};
+use rollgate_core::infra::plan::{Change, LIVE_TASK_DEFINITION, OTHER_TAGS, Observed, Step};
 use rollgate_core::infra::{Attrs, Kind, Resource};
 use rollgate_core::ledger::keys;
 use rollgate_core::{AccountId, Region, TaskDefArn};
@@ -272,6 +272,7 @@ impl Infra {
         Ok(Some(attrs([
             ("container_insights", Value::text(insights)),
             ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
+            (OTHER_TAGS, Value::map(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
             ("arn", Value::opt(c.cluster_arn)),
         ])))
     }
@@ -402,6 +403,8 @@ impl Infra {
                         .filter(|(k, _)| owned(k)),
                 ),
             ),
+            // Every tag, the owner's too: `up` counts them against AWS's 50 (check_tag_budget).
+            (OTHER_TAGS, Value::map(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
             (LIVE_TASK_DEFINITION, Value::text(live)),
             (
                 LAST_GOOD_ATTR,

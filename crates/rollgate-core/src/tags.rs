@@ -74,10 +74,8 @@ pub enum TagError {
         "{key}: the value is too long for a tag ({bytes} bytes; {max} fit once encoded, AWS allows 256 characters a value): shorten it"
     )]
     TooLong { key: String, bytes: usize, max: usize },
-    #[error(
-        "{resource} would carry {count} tags ({existing} now, {added} added); AWS allows 50 a resource{hint}: remove some of its other tags"
-    )]
-    TooMany { resource: String, count: usize, existing: usize, added: usize, hint: String },
+    #[error("{resource} would carry {count} tags ({detail}); AWS allows 50 a resource: remove some of its other tags")]
+    TooMany { resource: String, count: usize, detail: String },
 }
 
 /// Whether AWS accepts `s` as a tag value as it is (alphabet and length).
@@ -197,9 +195,7 @@ pub fn check_budget(resource: &str, existing: &Tags, write: &TagWrite) -> Result
     Err(TagError::TooMany {
         resource: resource.to_owned(),
         count: peak,
-        existing: existing.len(),
-        added: peak.saturating_sub(existing.len()),
-        hint: String::new(),
+        detail: format!("{} now, {} added", existing.len(), peak.saturating_sub(existing.len())),
     })
 }
 
@@ -215,9 +211,9 @@ pub fn check_service_room(resource: &str, tags: &Tags) -> Result<(), TagError> {
     Err(TagError::TooMany {
         resource: resource.to_owned(),
         count: others + SERVICE_LEDGER_RESERVE,
-        existing: others,
-        added: SERVICE_LEDGER_RESERVE,
-        hint: format!(" (rollgate keeps {SERVICE_LEDGER_RESERVE} for the health gate's ledger)"),
+        detail: format!(
+            "{others} of its own and rollgate's settings, plus {SERVICE_LEDGER_RESERVE} kept free for the health gate's ledger"
+        ),
     })
 }
 

@@ -70,6 +70,32 @@ pub fn foreign_owner(have: &Attrs, app: &str) -> Option<Owner> {
     }
 }
 
+/// Checks that every resource `up` would tag stays within AWS's 50 tags once its existing
+/// tags (`have`) and the desired ones are merged, as TagResource merges them; the ECS service
+/// keeps room for the health gate's ledger too ([`crate::tags::check_service_room`]). An
+/// adopted resource that already carries many tags of its owner's is refused here, before
+/// any write, instead of failing half-way through `up`.
+///
+/// # Errors
+/// The first resource over the budget, named by kind and name, with the count.
+pub fn check_tag_budget(want: &[Resource], have: &Observed) -> Result<(), crate::tags::TagError> {
+    for r in want {
+        let Some(desired) = r.attrs.get("tags").map(Value::as_map) else { continue };
+        let observed = have.get(&(r.kind, r.name.clone()));
+        let mut after = observed.and_then(|a| a.get("tags")).map(Value::as_map).unwrap_or_default();
+        after.extend(observed.and_then(|a| a.get(OTHER_TAGS)).map(Value::as_map).unwrap_or_default());
+        after.extend(desired);
+        let name = format!("{} {}", r.kind.label(), r.name);
+        if r.kind == Kind::Service {
+            crate::tags::check_service_room(&name, &after)?;
+        } else if after.len() > crate::tags::MAX_TAGS {
+            let detail = format!("its own and this app's, merged by TagResource");
+            return Err(crate::tags::TagError::TooMany { resource: name, count: after.len(), detail });
+        }
+    }
+    Ok(())
+}
+
 /// One resource's step. As JSON: `kind`, `name`, `action` (`create`, `update`, `unchanged`),
 /// `diffs` (updates only), and `resource` with every desired attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,6 +128,10 @@ pub struct Summary {
 
 /// What AWS has: the attributes of each resource that exists, by kind and name.
 pub type Observed = BTreeMap<(Kind, String), Attrs>;
+
+/// Every tag an ECS service or cluster carries, the owner's included (observed only; never
+/// compared): what [`check_tag_budget`] counts.
+pub const OTHER_TAGS: &str = "all_tags";
 
 /// The attribute that points a service at its revision (observed only).
 pub const LIVE_TASK_DEFINITION: &str = "task_definition";

@@ -187,6 +187,13 @@ pub fn plan_teardown(
             return Err(Box::new(TeardownRefusal::OnlyGlobal { target, roles: roles.join(", "), account }));
         }
     }
+    // The configured service stays when it is not the app's (made by hand, or half taken
+    // over): then it still occupies the cluster and may run the app's task family.
+    let service_kept = desired
+        .iter()
+        .find(|r| r.kind == Kind::Service)
+        .and_then(|r| observed.get(&(r.kind, r.name.clone())))
+        .is_some_and(|a| !owned(a));
     let steps = desired
         .iter()
         .rev()
@@ -205,8 +212,12 @@ pub fn plan_teardown(
                 Some(_) if r.kind == Kind::Repository && !facts.repository_users.is_empty() => {
                     TeardownAction::KeepOccupied { services: facts.repository_users.clone() }
                 }
+                Some(_) if r.kind == Kind::TaskDefinition && service_kept => {
+                    TeardownAction::KeepOccupied { services: vec![name.to_owned()] }
+                }
                 Some(_) if r.kind == Kind::Cluster => {
-                    let others: Vec<String> = facts.cluster_services.iter().filter(|s| **s != name).cloned().collect();
+                    let others: Vec<String> =
+                        facts.cluster_services.iter().filter(|s| service_kept || **s != name).cloned().collect();
                     if others.is_empty() {
                         TeardownAction::Delete
                     } else {
@@ -268,6 +279,27 @@ mod tests {
         assert!(p.steps.iter().all(|s| s.action == TeardownAction::Delete));
         assert_eq!(p.steps.first().unwrap().kind, Kind::Service);
         assert_eq!(p.steps.last().unwrap().kind, Kind::Repository);
+    }
+
+    /// A service of the configured name that is not the app's (made by hand, or left half
+    /// taken over by a failed `up --adopt`) stays, and so do the cluster it occupies and the
+    /// task family it may run: deregistering its live revision would break it.
+    #[test]
+    fn a_service_that_is_not_the_apps_keeps_its_cluster_and_task_family() {
+        let (want, mut have) = after_up("us-east-1", &["us-east-1"]);
+        let service = have.get_mut(&(Kind::Service, "sentiment".into())).unwrap();
+        service.insert("tags".into(), Value::map([("team", "ml")]));
+        let facts = RegionFacts { app_services: vec![], ..here() };
+        let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &facts, None).unwrap();
+        let kept = TeardownAction::KeepOccupied { services: vec!["sentiment".into()] };
+        for (kind, action) in actions(&p) {
+            let want = match kind {
+                Kind::Service => TeardownAction::NotOurs,
+                Kind::Cluster | Kind::TaskDefinition => kept.clone(),
+                _ => TeardownAction::Delete,
+            };
+            assert_eq!(action, want, "{kind:?}");
+        }
     }
 
     #[test]

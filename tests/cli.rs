@@ -1112,7 +1112,7 @@ async fn track_opts_a_service_in_with_any_filter_shows_it_decoded_and_untrack_op
         ["track"].iter().chain(&target).chain(extra).map(|a| a.to_string()).collect()
     };
 
-    // Not tracked: showing needs --repository; nothing written.
+    // Not tracked: shown as such; a change without --repository is refused; nothing written.
     let run = |extra: &[&str]| {
         let a = args(extra);
         c.run(&a.iter().map(String::as_str).collect::<Vec<_>>())
@@ -1121,12 +1121,19 @@ async fn track_opts_a_service_in_with_any_filter_shows_it_decoded_and_untrack_op
         let a = args(extra);
         c.ok(&a.iter().map(String::as_str).collect::<Vec<_>>())
     };
-    let r = run(&[]);
+    assert!(ok(&[]).stdout.contains("api in cluster") && ok(&[]).stdout.contains(": not tracked"));
+    let r = run(&["--bake", "5m"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("pass --repository"), "{}", r.stderr);
+    // A cluster ARN of another region names another cluster than the same-named one here.
+    let elsewhere = format!("arn:aws:ecs:eu-west-1:123456789012:cluster/{cluster}");
+    let r = c.run(&["track", "--cluster", &elsewhere, "--service", "api", "--repository", &repo]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is in account 123456789012, region eu-west-1"), "{}", r.stderr);
     // Bad input is refused before any write.
     for (bad, why) in [
-        (vec!["--repository", &repo, "--tag-filter", "regex:("], "gate.tag_filter"),
+        (vec!["--repository", &repo, "--tag-filter", "regex:("], "--tag-filter"),
+        (vec!["--repository", &repo, "--smoke-body", "{}"], "pass --smoke-url too"),
         (vec!["--repository", &repo, "--container", "nope"], "no such container"),
         (vec!["--repository", "Not A Repo"], "rollgate:repository"),
         (vec!["--repository", &repo, "--unset", "colour"], "not a rollgate setting"),
@@ -1162,6 +1169,15 @@ async fn track_opts_a_service_in_with_any_filter_shows_it_decoded_and_untrack_op
     assert_eq!(c.writes().len(), before);
     let filter = shown["tags"].as_array().unwrap().iter().find(|t| t["key"] == "rollgate:tag-filter").unwrap();
     assert_eq!((filter["value"].as_str(), filter["stored"].as_str()), (Some("v*"), Some("base64:dio=")));
+
+    // A value decoded from a hand-written tag cannot forge lines or colours on the terminal.
+    let arn = s.describe_service(&cluster, "api")["serviceArn"].as_str().unwrap().to_owned();
+    let forged = rollgate_core::tags::encode("m", "ok\u{1b}[31m\nrollgate:repository  evil").unwrap();
+    s.boto("ecs", "tag_resource", json!({"resourceArn": arn, "tags": [{"key": "rollgate:smoke-match", "value": forged}]}));
+    let shown = ok(&[]).stdout;
+    assert!(!shown.contains('\u{1b}') && !shown.contains("\nrollgate:repository  evil"), "{shown}");
+    assert!(shown.contains(r#""ok\u{1b}[31m\nrollgate:repository  evil""#), "{shown}");
+    s.boto("ecs", "untag_resource", json!({"resourceArn": arn, "tagKeys": ["rollgate:smoke-match"]}));
 
     // untrack removes the opt-in and the settings; the ledger stays.
     c.ok(&["untrack", "--cluster", &cluster, "--service", "api"]);

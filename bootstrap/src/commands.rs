@@ -61,6 +61,23 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// The ACTIVE service `target` names, in the session's account and region.
 async fn tracked_service(s: &Session, target: &ServiceTarget) -> Result<ServiceView, Failure> {
+    // A cluster ARN names its own account and region: never act on a same-named cluster here.
+    if target.cluster.starts_with("arn:") {
+        let arn = rollgate_core::Arn::parse(&target.cluster).map_err(input)?;
+        if arn.service != "ecs" || !arn.resource.starts_with("cluster/") {
+            return Err(input(anyhow!("--cluster {} is not an ECS cluster ARN or name", target.cluster)));
+        }
+        if arn.region != s.env.region.as_str() || arn.account != s.env.account.as_str() {
+            return Err(input(anyhow!(
+                "--cluster {} is in account {}, region {}, but these credentials act in account {}, region {}: pass --region (or --profile) for that account and region",
+                target.cluster,
+                arn.account,
+                arn.region,
+                s.env.account,
+                s.env.region
+            )));
+        }
+    }
     let found = match s.ecs.describe_services(&target.cluster, std::slice::from_ref(&target.service)).await {
         Err(e) if e.code() == Some("ClusterNotFoundException") => Vec::new(),
         other => other.map_err(aws)?,
@@ -80,7 +97,7 @@ async fn track(s: &Session, args: &TrackArgs, format: Format) -> Result<(), Fail
     let service = tracked_service(s, &args.target).await?;
     let live = service.task_definition.clone().ok_or_else(|| aws(anyhow!("the service reports no task definition")))?;
     let current = s.ecs.describe_task_definition(&live).await.map_err(aws)?.summary;
-    let request = TrackRequest {
+    let mut request = TrackRequest {
         repository: args.repository.clone(),
         container: args.container.clone(),
         gate: GateSection {
@@ -97,6 +114,13 @@ async fn track(s: &Session, args: &TrackArgs, format: Format) -> Result<(), Fail
         },
         unset: args.unset.clone(),
     };
+    request.gate.alarms.retain(|a| !a.is_empty());
+    if request.is_empty() {
+        // Nothing to change: show the service's rollgate tags as they are, tracked or not,
+        // readable or not (an unreadable value is shown as stored).
+        let after = rollgate_core::track::settings(&service.tags);
+        return print_settings(&service, &TagWrite::default(), &after, false, format);
+    }
     let plan =
         plan_track(&service, &current, &request).map_err(|e| input(anyhow!("cannot track {}: {e}", service.arn)))?;
     if !args.dry_run {

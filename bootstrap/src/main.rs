@@ -143,7 +143,7 @@ pub struct TrackArgs {
     /// Smoke test: expected HTTP status.
     #[arg(long)]
     pub smoke_status: Option<u16>,
-    /// Smoke test: a regex the response body must match.
+    /// Smoke test: text the response body must contain (a substring).
     #[arg(long)]
     pub smoke_match: Option<String>,
     /// Remove a setting (`tag-filter`, `bake`, ...); repeat for several.

@@ -20,7 +20,13 @@ pub fn settings(
 ) -> String {
     let mut out = String::new();
     let state = if tracked { "tracked by rollgate" } else { "not tracked" };
-    let _ = writeln!(out, "service {} in cluster {}: {state}", service.arn.name(), service.arn.cluster_name());
+    let after_change = if dry_run && !write.is_empty() { " after this change" } else { "" };
+    let _ = writeln!(
+        out,
+        "service {} in cluster {}: {state}{after_change}",
+        service.arn.name(),
+        service.arn.cluster_name()
+    );
     let verb = if dry_run { "would " } else { "" };
     if write.is_empty() {
         let _ = writeln!(out, "no change");
@@ -36,7 +42,10 @@ pub fn settings(
         let _ = writeln!(out);
         for s in after {
             let stored = if s.stored == s.value { String::new() } else { format!("   (stored as {})", s.stored) };
-            let _ = writeln!(out, "  {:width$}  {}{stored}", s.key, s.value);
+            // A decoded value may hold anything: control characters are shown escaped, so a
+            // tag cannot forge lines or colours on the terminal.
+            let value = if s.value.chars().any(char::is_control) { format!("{:?}", s.value) } else { s.value.clone() };
+            let _ = writeln!(out, "  {:width$}  {value}{stored}", s.key);
         }
     }
     out

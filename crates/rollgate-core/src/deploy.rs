@@ -88,7 +88,7 @@ pub enum Match {
 /// registries may supply this service's images (a central registry); by default an image
 /// must come from the service's own account.
 pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries: &[AccountId]) -> Match {
-    if OptIn::repository_tag(&service.tags) != Some(push.repository.as_str()) {
+    if OptIn::repository_tag(&service.tags).as_deref() != Some(push.repository.as_str()) {
         return Match::NotTracking;
     }
     let opt_in = match OptIn::from_tags(&service.tags) {

@@ -252,9 +252,12 @@ impl GateSettings {
     /// Bad tasks are recorded as tags; keep well under ECS's 50-tag limit.
     pub const MAX_MAX_BAD_TASKS: u32 = 20;
 
+    /// Reads the settings from the service's tags, each value through the tag codec
+    /// (`base64:` values decoded, `crate::tags::decode`). Errors name the tag.
     pub fn from_tags(tags: &Tags) -> Result<Self, InputError> {
         let mut s = Self::default();
-        if let Some(v) = tags.get(keys::MAX_BAD_TASKS) {
+        let get = |key: &'static str| tags.get(key).map(|v| decode(key, v)).transpose();
+        if let Some(v) = get(keys::MAX_BAD_TASKS)? {
             s.max_bad_tasks = v.trim().parse().ok().filter(|n| *n <= Self::MAX_MAX_BAD_TASKS).ok_or_else(|| {
                 InputError::new(
                     keys::MAX_BAD_TASKS,
@@ -263,24 +266,23 @@ impl GateSettings {
                 )
             })?;
         }
-        if let Some(v) = tags.get(keys::DEADLINE) {
-            s.deadline = Seconds::parse(keys::DEADLINE, v)?;
+        if let Some(v) = get(keys::DEADLINE)? {
+            s.deadline = Seconds::parse(keys::DEADLINE, &v)?;
         }
-        if let Some(v) = tags.get(keys::BAKE) {
-            s.bake = Seconds::parse(keys::BAKE, v)?;
+        if let Some(v) = get(keys::BAKE)? {
+            s.bake = Seconds::parse(keys::BAKE, &v)?;
         }
-        if let Some(v) = tags.get(keys::ALARMS) {
-            s.alarms = decode(keys::ALARMS, v)?.split_whitespace().map(str::to_owned).collect();
+        if let Some(v) = get(keys::ALARMS)? {
+            s.alarms = v.split_whitespace().map(str::to_owned).collect();
         }
-        if let Some(v) = tags.get(keys::ALARM_PREFIX) {
-            s.alarm_prefix = Some(decode(keys::ALARM_PREFIX, v)?).filter(|p| !p.is_empty());
+        if let Some(v) = get(keys::ALARM_PREFIX)? {
+            s.alarm_prefix = Some(v).filter(|p| !p.is_empty());
         }
-        if let Some(url) = tags.get(keys::SMOKE_URL) {
-            let url = decode(keys::SMOKE_URL, url)?;
+        if let Some(url) = get(keys::SMOKE_URL)? {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(InputError::new(keys::SMOKE_URL, url, "must start with http:// or https://"));
             }
-            let expect_status = match tags.get(keys::SMOKE_STATUS) {
+            let expect_status = match get(keys::SMOKE_STATUS)? {
                 None => 200,
                 Some(v) => v.trim().parse().ok().filter(|c| (100..600).contains(c)).ok_or_else(|| {
                     InputError::new(keys::SMOKE_STATUS, v.as_str(), "an HTTP status code such as 200")
@@ -288,9 +290,9 @@ impl GateSettings {
             };
             s.smoke = Some(SmokeTest {
                 url,
-                body: tags.get(keys::SMOKE_BODY).map(|b| decode(keys::SMOKE_BODY, b)).transpose()?,
+                body: get(keys::SMOKE_BODY)?,
                 expect_status,
-                expect_body: tags.get(keys::SMOKE_MATCH).map(|m| decode(keys::SMOKE_MATCH, m)).transpose()?,
+                expect_body: get(keys::SMOKE_MATCH)?,
             });
         }
         Ok(s)

@@ -59,27 +59,31 @@ pub struct OptIn {
 }
 
 impl OptIn {
-    /// The raw `rollgate:repository` tag, if the service has opted in at all.
-    pub fn repository_tag(tags: &Tags) -> Option<&str> {
-        tags.get(keys::REPOSITORY).map(String::as_str)
+    /// The `rollgate:repository` tag's value (decoded; as stored if it does not decode), if
+    /// the service has opted in at all.
+    pub fn repository_tag(tags: &Tags) -> Option<String> {
+        tags.get(keys::REPOSITORY).map(|v| crate::tags::decode(keys::REPOSITORY, v).unwrap_or_else(|_| v.clone()))
     }
 
-    /// Reads the opt-in tags. `Ok(None)` means the service has not opted in.
+    /// Reads the opt-in tags, each value through the tag codec (`crate::tags::decode`).
+    /// `Ok(None)` means the service has not opted in.
     pub fn from_tags(tags: &Tags) -> Result<Option<Self>, InputError> {
-        let Some(repository) = Self::repository_tag(tags) else {
+        let get = |key: &'static str| tags.get(key).map(|v| crate::tags::decode(key, v)).transpose();
+        let Some(repository) = get(keys::REPOSITORY)? else {
             return Ok(None);
         };
         let repository =
-            RepositoryName::parse(repository).map_err(|e| InputError::new(keys::REPOSITORY, e.value, e.why))?;
-        let container = match tags.get(keys::CONTAINER).map(|c| c.trim()) {
+            RepositoryName::parse(&repository).map_err(|e| InputError::new(keys::REPOSITORY, e.value, e.why))?;
+        let container = get(keys::CONTAINER)?;
+        let container = match container.as_deref().map(str::trim) {
             Some("") => {
                 return Err(InputError::new(keys::CONTAINER, "", "empty; remove the tag or name a container"));
             }
             other => other.map(str::to_owned),
         };
         // Tag values allow few characters: `v*` is stored as `base64:dio=` (crate::tags).
-        let filter = match tags.get(keys::TAG_FILTER) {
-            Some(spec) => TagFilter::parse(crate::tags::decode(keys::TAG_FILTER, spec)?.trim())?,
+        let filter = match get(keys::TAG_FILTER)? {
+            Some(spec) => TagFilter::parse(spec.trim())?,
             None => TagFilter::default(),
         };
         Ok(Some(Self { repository, container, filter }))

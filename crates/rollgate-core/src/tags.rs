@@ -377,7 +377,8 @@ mod tests {
 
     #[test]
     fn a_full_service_removes_before_it_sets() {
-        // 45 tags of the user's (the most `track` allows), the gate's three, two failures.
+        // 45 tags besides the ledger's (the most `track` allows: the user's and rollgate's
+        // settings), the gate's three, two failures.
         let mut tags: Tags = (0..45).map(|i| (format!("user-{i}"), "v".to_owned())).collect();
         for k in [keys::HIGH_WATER, keys::LAST_GOOD, keys::FAILED_CONFIG] {
             tags.insert(k.into(), "x".into());

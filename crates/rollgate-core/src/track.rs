@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::deploy::{PlanError, pick_container};
 use crate::gate::GateSettings;
-use crate::image::registry_host;
+use crate::image::{ImageRef, registry_host};
 use crate::infra::config::{ConfigError, GateSection};
 use crate::ledger::keys;
 use crate::service::{OptIn, ServiceView, Tags, TaskDefSummary};
@@ -52,6 +52,16 @@ pub struct Setting {
     pub stored: String,
 }
 
+impl TrackRequest {
+    /// Whether the request changes nothing: `track` then only shows the service's tags.
+    pub fn is_empty(&self) -> bool {
+        self.repository.is_none()
+            && self.container.is_none()
+            && self.gate == GateSection::default()
+            && self.unset.is_empty()
+    }
+}
+
 /// What `track` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackPlan {
@@ -68,17 +78,29 @@ pub enum TrackError {
         "the service is managed by `rollgate up` (app {app}): change [gate] in that app's rollgate.toml and run `rollgate up`, or `up` would undo this"
     )]
     Managed { app: String },
+    #[error(
+        "the service is managed by `rollgate up` (app {app}): it stays tracked while that app exists; `rollgate down` with its rollgate.toml removes the app"
+    )]
+    ManagedUntrack { app: String },
+    #[error(
+        "rollgate:smoke-{0} is set but no smoke URL: pass --smoke-url too (the gate calls the URL; without it the setting does nothing)"
+    )]
+    SmokeWithoutUrl(&'static str),
+    #[error(
+        "--container {container} runs {image}, which is not an image of repository {repository}: the next push would replace it with the model image. Pass --container with the container that runs the model"
+    )]
+    ContainerNotFromRepository { container: String, image: String, repository: String },
     #[error("the service is not tracked yet: pass --repository <ECR repository> to opt it in")]
     NoRepository,
     #[error("--unset {0:?} is not a rollgate setting (one of: {1})")]
     UnknownSetting(String, String),
     #[error("--unset rollgate:repository would stop tracking: use `rollgate untrack`")]
     UnsetRepository,
-    #[error("{}: {}", .0.field, .0.message)]
+    #[error("{}: {}", flag(&.0.field), .0.message)]
     Config(ConfigError),
     #[error("{0}")]
     Input(#[from] InputError),
-    #[error("{0}")]
+    #[error("{}", container_hint(.0))]
     Container(#[from] PlanError),
     #[error("{0}")]
     Tags(#[from] TagError),
@@ -96,15 +118,44 @@ pub fn settings(tags: &Tags) -> Vec<Setting> {
         .collect()
 }
 
-fn refuse_managed(service: &ServiceView) -> Result<(), TrackError> {
-    match service.tags.get(keys::MANAGED).map(String::as_str) {
-        Some("true") => Err(TrackError::Managed { app: service.tags.get(keys::APP).cloned().unwrap_or_default() }),
-        _ => Ok(()),
+/// `gate.tag_filter` (rollgate.toml's name) as the flag `track` takes: `--tag-filter`.
+fn flag(field: &str) -> String {
+    match field.strip_prefix("gate.") {
+        Some("alarms") => "--alarm".to_owned(),
+        Some(f) => format!("--{}", f.replace('_', "-")),
+        None => field.to_owned(),
     }
 }
 
+/// deploy's container errors, with track's way to fix them.
+fn container_hint(e: &PlanError) -> String {
+    match e {
+        PlanError::NoSuchContainer { wanted, have } => {
+            format!("--container {wanted}: the task definition has no such container (it has: {have})")
+        }
+        PlanError::AmbiguousContainer { names, repository } => {
+            format!("containers {names} all use {repository}: pass --container <name> to pick one")
+        }
+        PlanError::NoContainerFromRepository { registry, repository } => {
+            format!("no container's image comes from {registry}/{repository}: check --repository, or pass --container")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The app that manages the service (`rollgate up`), if any.
+fn managed_by(service: &ServiceView) -> Option<String> {
+    (service.tags.get(keys::MANAGED).map(String::as_str) == Some("true"))
+        .then(|| service.tags.get(keys::APP).cloned().unwrap_or_default())
+}
+
+fn refuse_managed(service: &ServiceView) -> Result<(), TrackError> {
+    managed_by(service).map_or(Ok(()), |app| Err(TrackError::Managed { app }))
+}
+
 fn setting_key(name: &str) -> Result<&'static str, TrackError> {
-    let key = if name.starts_with(keys::PREFIX) { name.to_owned() } else { format!("{}{name}", keys::PREFIX) };
+    let lower = name.to_ascii_lowercase();
+    let key = if lower.starts_with(keys::PREFIX) { lower } else { format!("{}{lower}", keys::PREFIX) };
     let key = key.replace('_', "-");
     SETTINGS.iter().copied().find(|k| *k == key).ok_or_else(|| {
         TrackError::UnknownSetting(
@@ -157,8 +208,22 @@ pub fn plan_track(
     // Read back as deploy and the gate will: every value decodes and parses.
     let opt_in = OptIn::from_tags(&after)?.ok_or(TrackError::NoRepository)?;
     GateSettings::from_tags(&after)?;
+    for (key, name) in [(keys::SMOKE_BODY, "body"), (keys::SMOKE_MATCH, "match"), (keys::SMOKE_STATUS, "status")] {
+        if after.contains_key(key) && !after.contains_key(keys::SMOKE_URL) {
+            return Err(TrackError::SmokeWithoutUrl(name));
+        }
+    }
     let registry = registry_host(&service.arn.account(), &service.arn.region());
-    pick_container(&registry, &opt_in, current)?;
+    let container = pick_container(&registry, &opt_in, current)?;
+    // A container named by hand must run an image of the repository (from any registry: a
+    // trusted central registry counts), or the next push would overwrite another image.
+    if ImageRef::parse(&container.image).repository != opt_in.repository.as_str() {
+        return Err(TrackError::ContainerNotFromRepository {
+            container: container.name.clone(),
+            image: container.image.clone(),
+            repository: opt_in.repository.to_string(),
+        });
+    }
     let name = format!("service {}", service.arn.name());
     tags::check_budget(&name, &service.tags, &write)?;
     tags::check_service_room(&name, &after)?;
@@ -168,7 +233,9 @@ pub fn plan_track(
 /// Plans `rollgate untrack`: removes the opt-in and the settings ([`SETTINGS`]); the ledger
 /// stays. An untracked service: nothing to write.
 pub fn plan_untrack(service: &ServiceView) -> Result<TagWrite, TrackError> {
-    refuse_managed(service)?;
+    if let Some(app) = managed_by(service) {
+        return Err(TrackError::ManagedUntrack { app });
+    }
     let remove = SETTINGS.iter().filter(|k| service.tags.contains_key(**k)).map(|k| (*k).to_owned()).collect();
     Ok(TagWrite { remove, ..TagWrite::default() })
 }
@@ -237,9 +304,30 @@ mod tests {
             (managed, request("v*"), "managed by `rollgate up` (app sentiment)"),
             (service(&[]), TrackRequest::default(), "pass --repository"),
             (service(&[]), bad_container, "no such container"),
-            (service(&[]), bad_filter, "gate.tag_filter"),
+            (service(&[]), bad_filter, "--tag-filter"),
             (crowded, request("v*"), "would carry"),
             (service(&[]), TrackRequest { unset: vec!["colour".into()], ..request("*") }, "not a rollgate setting"),
+            (
+                service(&[]),
+                TrackRequest { container: Some("sidecar".into()), ..request("*") },
+                "--container sidecar runs public.ecr.aws/x/envoy:1, which is not an image of repository models/sentiment",
+            ),
+            (
+                service(&[]),
+                TrackRequest {
+                    gate: GateSection { smoke_body: Some("{}".into()), ..GateSection::default() },
+                    ..request("*")
+                },
+                "pass --smoke-url too",
+            ),
+            (
+                service(&[]),
+                TrackRequest {
+                    gate: GateSection { max_bad_tasks: Some(99), ..GateSection::default() },
+                    ..request("*")
+                },
+                "--max-bad-tasks: 0 to 20",
+            ),
         ];
         for (svc, req, want) in cases {
             let err = plan_track(&svc, &current(), &req).unwrap_err().to_string();

@@ -597,6 +597,20 @@ impl AppConfig {
         }
         // Also checks that each setting fits in a tag once encoded (else `desired` could not write it).
         self.gate.tags()?;
+        if self.gate.smoke_url.is_none() {
+            let g = &self.gate;
+            let set = [
+                ("gate.smoke_body", g.smoke_body.is_some()),
+                ("gate.smoke_match", g.smoke_match.is_some()),
+                ("gate.smoke_status", g.smoke_status.is_some()),
+            ];
+            if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
+                return Err(err(
+                    field,
+                    "needs smoke_url: the gate calls that URL; without it this setting does nothing",
+                ));
+            }
+        }
         if let Some(bad) = t.role_policy_arns.iter().find(|a| !is_policy_arn(a)) {
             return Err(err(
                 "task.role_policy_arns",

@@ -89,7 +89,7 @@ pub fn check_tag_budget(want: &[Resource], have: &Observed) -> Result<(), crate:
         if r.kind == Kind::Service {
             crate::tags::check_service_room(&name, &after)?;
         } else if after.len() > crate::tags::MAX_TAGS {
-            let detail = format!("its own and this app's, merged by TagResource");
+            let detail = "its own and this app's, merged by TagResource".to_owned();
             return Err(crate::tags::TagError::TooMany { resource: name, count: after.len(), detail });
         }
     }

@@ -167,7 +167,10 @@ fn argument_error(e: &clap::Error) -> ExitCode {
         || args.iter().any(|a| a == "--output=json" || a == "-ojson");
     let _ = e.print();
     if json {
-        let message = e.kind().as_str().map_or_else(|| e.to_string(), |k| format!("{k}: {e}"));
+        // clap's rendering starts with "error: " (and a usage hint): the message alone.
+        let text = e.to_string();
+        let text = text.trim().strip_prefix("error: ").unwrap_or(text.trim()).to_owned();
+        let message = e.kind().as_str().map_or_else(|| text.clone(), |k| format!("{k}: {text}"));
         let error = serde_json::json!({"error": {"kind": "bad-input", "message": message.trim(), "exit_code": 2}});
         output::text(&format!("{error:#}\n"));
     }

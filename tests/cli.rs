@@ -670,7 +670,7 @@ fn plan_shows_whole_values_and_the_json_plan_is_complete() {
     let c = Cli::new("cli-plan-diff");
     c.ok(&["up"]);
     c.write_config(&format!(
-        "{}smoke_body = '{{\"text\": \"great, really\"}}'\n",
+        "{}smoke_url = \"http://model:8080/predict\"\nsmoke_body = '{{\"text\": \"great, really\"}}'\n",
         c.config.replace("bake = \"5m\"", "bake = \"15m\"")
     ));
     let plan = c.ok(&["plan"]).stdout;
@@ -693,7 +693,7 @@ fn plan_shows_whole_values_and_the_json_plan_is_complete() {
     c.ok(&["up"]);
     let before = c.writes().len();
     c.write_config(&format!(
-        "{}smoke_body = '{{\"text\": \"great, really\"}}'\n\n[task.environment]\nMODEL_ARGS = \"--a 1, --b 2\"\n",
+        "{}smoke_url = \"http://model:8080/predict\"\nsmoke_body = '{{\"text\": \"great, really\"}}'\n\n[task.environment]\nMODEL_ARGS = \"--a 1, --b 2\"\n",
         c.config.replace("bake = \"5m\"", "bake = \"15m\"")
     ));
     c.ok(&["up"]);
@@ -1173,7 +1173,11 @@ async fn track_opts_a_service_in_with_any_filter_shows_it_decoded_and_untrack_op
     // A value decoded from a hand-written tag cannot forge lines or colours on the terminal.
     let arn = s.describe_service(&cluster, "api")["serviceArn"].as_str().unwrap().to_owned();
     let forged = rollgate_core::tags::encode("m", "ok\u{1b}[31m\nrollgate:repository  evil").unwrap();
-    s.boto("ecs", "tag_resource", json!({"resourceArn": arn, "tags": [{"key": "rollgate:smoke-match", "value": forged}]}));
+    s.boto(
+        "ecs",
+        "tag_resource",
+        json!({"resourceArn": arn, "tags": [{"key": "rollgate:smoke-match", "value": forged}]}),
+    );
     let shown = ok(&[]).stdout;
     assert!(!shown.contains('\u{1b}') && !shown.contains("\nrollgate:repository  evil"), "{shown}");
     assert!(shown.contains(r#""ok\u{1b}[31m\nrollgate:repository  evil""#), "{shown}");
@@ -1222,4 +1226,51 @@ fn adopting_a_service_with_too_many_tags_is_refused_before_any_write() {
     }
     assert_eq!(c.writes(), Vec::<String>::new(), "refused before any write");
     assert_eq!(c.s.describe_service(&c.app, &c.app)["taskDefinition"], json!(base), "the service did not move");
+}
+
+/// docs/iam/cli-policy.json, as the emulator enforces it: what a holder of the CLI's policy
+/// may not do outside rollgate's own resources (each refused with AccessDenied, nothing
+/// changed), next to what it may.
+#[test]
+fn the_cli_policy_refuses_what_is_not_rollgates() {
+    let c = Cli::new("cli-policy");
+    c.ok(&["up"]);
+    let key = c.s.access_key.clone();
+    let as_cli = |service: &str, op: &str, params: Value| c.s.em.boto().try_call_as(&key, service, op, params);
+    // Someone else's service, repository, log group and role, untagged.
+    let cluster = c.s.cluster("other");
+    let repo = c.s.repository("other");
+    let def = c.s.model_task_definition("other", &repo);
+    c.s.service(support::ServiceSpec { cluster: &cluster, name: "api", task_definition: &def, tags: vec![] });
+    c.s.boto("logs", "create_log_group", json!({"logGroupName": format!("/rollgate/{}-other", c.s.name)}));
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}]});
+    let role = format!("{}-other-task", c.s.name);
+    c.s.boto("iam", "create_role", json!({"RoleName": role, "AssumeRolePolicyDocument": trust.to_string()}));
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let refused: Vec<(&str, &str, Value)> = vec![
+        ("ecs", "delete_service", json!({"cluster": cluster, "service": "api", "force": true})),
+        ("ecs", "delete_cluster", json!({"cluster": cluster})),
+        ("ecs", "update_service", json!({"cluster": cluster, "service": "api", "desiredCount": 0})),
+        ("ecs", "tag_resource", json!({"resourceArn": c.s.describe_service(&cluster, "api")["serviceArn"], "tags": [{"key": "rollgate:managed", "value": "true"}]})),
+        ("ecr", "delete_repository", json!({"repositoryName": repo, "force": true})),
+        ("logs", "delete_log_group", json!({"logGroupName": format!("/rollgate/{}-other", c.s.name)})),
+        ("iam", "attach_role_policy", json!({"RoleName": role, "PolicyArn": admin})),
+        ("iam", "put_role_policy", json!({"RoleName": role, "PolicyName": "x", "PolicyDocument": json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).to_string()})),
+        ("iam", "delete_role", json!({"RoleName": role})),
+        ("iam", "create_role", json!({"RoleName": format!("{}-backdoor-task", c.s.name), "AssumeRolePolicyDocument": trust.to_string()})),
+        ("iam", "create_role", json!({"RoleName": format!("{}-admin", c.s.name), "AssumeRolePolicyDocument": trust.to_string(), "Tags": [{"Key": "rollgate:managed", "Value": "true"}]})),
+    ];
+    for (service, op, params) in refused {
+        let e = as_cli(service, op, params.clone()).expect_err(&format!("{service}.{op}({params}) was allowed"));
+        assert!(e.code.contains("AccessDenied"), "{service}.{op}: {e:?}");
+    }
+    // Nothing changed.
+    assert_eq!(c.s.describe_service(&cluster, "api")["status"], "ACTIVE");
+    assert_eq!(c.s.describe_service(&cluster, "api")["desiredCount"], 2);
+    let attached = c.s.boto("iam", "list_attached_role_policies", json!({"RoleName": role}));
+    assert_eq!(attached["AttachedPolicies"], json!([]));
+    // The app's own resources, tagged by `up`: allowed.
+    as_cli("ecs", "update_service", json!({"cluster": c.app, "service": c.app, "desiredCount": 3})).unwrap();
+    as_cli("logs", "put_retention_policy", json!({"logGroupName": format!("/rollgate/{}", c.app), "retentionInDays": 7}))
+        .unwrap();
 }

@@ -14,7 +14,8 @@ The parts, in order:
 * the request: protocol, operation and parameters, from the wire;
 * the authorizations a request needs (``Check``): the action, the resource ARN and
   the condition context, per service and operation, including the implicit ones
-  AWS makes (tag-on-create, iam:PassRole);
+  AWS makes (tag-on-create, iam:PassRole), and the tags of the existing resource
+  (aws:ResourceTag/<key>, read from moto's backends);
 * the answer to a denied request, in the request's protocol;
 * ``IamEnforcer``: the registry of principals, the decision log, and the hook
   ``RollgateApp`` calls for every AWS request.
@@ -23,6 +24,7 @@ The parts, in order:
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 import os
 import re
@@ -161,6 +163,10 @@ def _as_strings(value: Any) -> list[str]:
     return out
 
 
+# A context entry (never a policy key: no key name holds a NUL) listing the keys whose
+# value is ambiguous (see _resource_tag_context); clauses on them are deny-safe.
+AMBIGUOUS_KEYS = "\x00ambiguous"
+
 # Base condition operators: name -> (kind, negated)
 _OPERATORS = {
     "stringequals": ("string", False),
@@ -260,6 +266,11 @@ class Clause:
         if self.kind == "null":
             absent = not values
             return any((v.lower() == "true") == absent for v in self.values)
+        if self.key in context.get(AMBIGUOUS_KEYS, ()):
+            # Several resource tags whose keys differ only by case: IAM matches the key
+            # name to either, "but not both", and does not say which. Deny-safe, as for
+            # unknown operators: an Allow's clause is not met, a Deny's clause applies.
+            return effect == "Deny"
         if not values:
             if self.if_exists:
                 return True
@@ -1032,6 +1043,182 @@ def _lambda(request: Request) -> list[Check]:
     return [Check(action, name)]
 
 
+# -- resource tags: aws:ResourceTag/<key> and its service aliases -------------------------
+#
+# The tags the resource carries when the request arrives, read from moto's backends (the
+# account moto serves the request in, the region of the ARN). The Service Authorization
+# Reference lists aws:ResourceTag/${TagKey} for these resource types, and a service alias
+# for some of them: ecs:ResourceTag (every ECS type), ecr:ResourceTag (repository),
+# iam:ResourceTag (role, user). Logs and CodeBuild have no alias.
+
+# Operations authorized on the resource they create: it has no tags yet, for the
+# operation's own check and for its tag-on-create check alike.
+_CREATING = {
+    "ecs": {"CreateCluster", "CreateService", "RegisterTaskDefinition"},
+    "ecr": {"CreateRepository"},
+    "logs": {"CreateLogGroup", "CreateLogStream"},
+    "codebuild": {"CreateProject"},
+    "iam": {"CreateRole", "CreateUser", "CreatePolicy", "CreateInstanceProfile"},
+}
+
+
+def _tag_pairs(tags: Any) -> list[tuple[str, str]]:
+    """moto's tags, whatever their shape, as (key, value) pairs."""
+    if not tags:
+        return []
+    items: Iterable[Any] = tags.items() if isinstance(tags, dict) else tags
+    pairs = []
+    for item in items:
+        if isinstance(item, tuple):  # a dict's entry: key -> value, or key -> {Key, Value}
+            key, value = item
+            if isinstance(value, dict):  # IAM managed policies: {lower key: {"Key", "Value"}}
+                key, value = value.get("Key", key), value.get("Value")
+        elif isinstance(item, dict):  # [{"key", "value"}] (ECS, CodeBuild), [{"Key", "Value"}] (IAM)
+            key, value = item.get("key", item.get("Key")), item.get("value", item.get("Value"))
+        else:
+            continue
+        if key is not None:
+            pairs.append((str(key), "" if value is None else str(value)))
+    return pairs
+
+
+def _moto_backend(service: str, request: Request, region: str) -> Any:
+    """moto's backend of ``service`` for the request's account in ``region`` (None if none)."""
+    try:
+        backends = getattr(importlib.import_module(f"moto.{service}.models"), f"{service}_backends")
+        return backends[_moto_account(request)][region]
+    except (ImportError, AttributeError, KeyError):
+        return None
+
+
+def _ecs_tags(backend: Any, resource: str) -> list[tuple[str, str]] | None:
+    kind, _, rest = resource.partition("/")
+    found: Any = None
+    if kind == "cluster":
+        found = backend.clusters.get(rest)
+    elif kind == "service":
+        cluster, _, name = rest.rpartition("/")
+        if cluster:
+            found = backend.services.get(f"{cluster}:{name}")
+        else:  # the short ARN format, service/<name>: only if the name is unambiguous
+            matches = [s for s in list(backend.services.values()) if s.name == name]
+            found = matches[0] if len(matches) == 1 else None
+    elif kind == "task-definition":
+        family, _, revision = rest.rpartition(":")
+        if family and revision.isdigit():
+            found = backend.task_definitions.get(family, {}).get(int(revision))
+    elif kind == "task":
+        cluster, _, task_id = rest.rpartition("/")
+        clusters = [backend.tasks.get(cluster, {})] if cluster else list(backend.tasks.values())
+        matches = [t for tasks in clusters for arn, t in list(tasks.items())
+                   if arn.rsplit("/", 1)[-1] == task_id]
+        found = matches[0] if len(matches) == 1 else None
+    return None if found is None else _tag_pairs(found.tags)
+
+
+def _logs_tags(backend: Any, resource: str) -> list[tuple[str, str]] | None:
+    if not resource.startswith("log-group:"):
+        return None
+    name, _, rest = resource[len("log-group:"):].partition(":")
+    if rest not in ("", "*"):  # a log stream: its ARN carries the key, see README
+        return None
+    group = backend.groups.get(name)
+    if group is None:
+        return None
+    # moto keeps TagResource's tags under the ARN as given: with or without the ":*".
+    tags = {**backend.tagger.get_tag_dict_for_resource(f"{group.arn}:*"),
+            **backend.tagger.get_tag_dict_for_resource(group.arn)}
+    return _tag_pairs(tags)
+
+
+def _iam_tags(backend: Any, resource: str, moto_arn: str) -> list[tuple[str, str]] | None:
+    kind, _, path_name = resource.partition("/")
+    name = path_name.rsplit("/", 1)[-1]
+    found: Any = None
+    if kind == "role":
+        found = next((r for r in list(backend.roles.values()) if r.name == name), None)
+    elif kind == "user":
+        found = backend.users.get(name)
+    elif kind == "policy":
+        found = backend.managed_policies.get(moto_arn)
+    elif kind == "instance-profile":
+        found = next((p for p in list(backend.instance_profiles.values()) if p.name == name), None)
+    if found is None or getattr(found, "arn", None) != moto_arn:  # another path: another resource
+        return None
+    return _tag_pairs(found.tags)
+
+
+def resource_tags(request: Request, arn: str) -> tuple[str | None, list[tuple[str, str]]] | None:
+    """The tags of the existing resource ``arn`` names and its service alias prefix.
+
+    None when the resource does not exist (in moto), is in another account, or is of a type
+    whose tags are not looked up.
+    """
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[4] != request.account:
+        return None
+    _, partition, service, region, _, resource = parts
+    if any(c in resource.removesuffix(":*") for c in "*?"):  # a pattern, not a resource
+        return None
+    if service in ("ecs", "ecr", "logs", "codebuild"):
+        backend = _moto_backend(service, request, region)
+        if backend is None:
+            return None
+        if service == "ecs":
+            tags = _ecs_tags(backend, resource)
+            return None if tags is None else ("ecs", tags)
+        if service == "logs":
+            tags = _logs_tags(backend, resource)
+            return None if tags is None else (None, tags)
+        name = resource.partition("/")[2]
+        if service == "ecr" and resource.startswith("repository/"):
+            repository = backend.repositories.get(name)
+            if repository is None:
+                return None
+            return "ecr", _tag_pairs(backend.tagger.get_tag_dict_for_resource(repository.arn))
+        if service == "codebuild" and resource.startswith("project/"):
+            project = backend.codebuild_projects.get(name)
+            return None if project is None else (None, _tag_pairs(project.project_metadata.get("tags")))
+        return None
+    if service == "iam" and not region:
+        backend = _moto_backend("iam", request, partition)
+        if backend is None:
+            return None
+        moto_arn = f"arn:{partition}:iam::{_moto_account(request)}:{resource}"
+        tags = _iam_tags(backend, resource, moto_arn)
+        if tags is None:
+            return None
+        return ("iam" if resource.startswith(("role/", "user/")) else None), tags
+    return None
+
+
+def _resource_tag_context(request: Request, arn: str) -> dict[str, list[str]]:
+    """``aws:resourcetag/<key>`` (and the service's alias) for each tag of the resource.
+
+    The key name folds to lower case, tag key included (IAM: "Key names are not
+    case-sensitive ... matches a resource tag key named either TagKey1 or tagkey1, but
+    not both"); values keep their case. Tags whose keys differ only by case (ECS allows
+    them) make that key ambiguous: it is listed under AMBIGUOUS_KEYS.
+    """
+    found = resource_tags(request, arn)
+    if found is None:
+        return {}
+    alias, tags = found
+    context: dict[str, list[str]] = {}
+    ambiguous: set[str] = set()
+    for key, value in tags:
+        for prefix in ("aws", alias) if alias else ("aws",):
+            name = f"{prefix}:resourcetag/{key.lower()}"
+            if name in context:
+                ambiguous.add(name)
+                context[name].append(value)
+            else:
+                context[name] = [value]
+    if ambiguous:
+        context[AMBIGUOUS_KEYS] = sorted(ambiguous)
+    return context
+
+
 RESOLVERS: dict[str, Callable[[Request], list[Check]]] = {
     "ecs": _ecs, "ecr": _ecr, "cloudwatch": _cloudwatch, "events": _events, "logs": _logs,
     "codebuild": _codebuild, "iam": _iam, "sts": _sts, "sqs": _sqs, "s3": _s3, "lambda": _lambda,
@@ -1054,6 +1241,8 @@ def checks_for(request: Request) -> list[Check]:
         "aws:principaltype": ["AssumedRole"],
         "aws:securetransport": ["true"],
     }
+    # The resource a creating operation is authorized on does not exist yet: no tags.
+    created = checks[0].resource if checks and request.operation in _CREATING.get(request.prefix, ()) else None
     unique: list[Check] = []
     seen = set()
     for check in checks:
@@ -1061,7 +1250,8 @@ def checks_for(request: Request) -> list[Check]:
         if identity in seen:
             continue
         seen.add(identity)
-        context = {**global_context, **{k.lower(): v for k, v in check.context.items()}}
+        tags = _resource_tag_context(request, check.resource) if check.resource != created else {}
+        context = {**global_context, **tags, **{k.lower(): v for k, v in check.context.items()}}
         parts = check.resource.split(":", 5)
         if len(parts) == 6 and parts[4]:
             context.setdefault("aws:resourceaccount", [parts[4]])

@@ -9,8 +9,8 @@ endpoint, the call log, CloudWatch over hand-made rpc-v2-cbor requests and
 through boto3 (which speaks CBOR for CloudWatch and CodeBuild), boto_shell.py,
 the request validation (validate.py: what AWS refuses is refused, with AWS's
 error code, and what it accepts is accepted), IAM enforcement (iam_enforce.py:
-errors per protocol, resource scoping, conditions, implicit authorizations, the
-decision log; and each function's template.yaml policy against the calls its
+errors per protocol, resource scoping, conditions, resource tags, implicit
+authorizations, the decision log; and each function's template.yaml policy against the calls its
 code makes, which needs .venv-cfn for tests/template/translate.py), and
 lambda_rapi.py with the fake_lambda.py stand-in. Prints one line per
 check and exits non-zero at the first failure.
@@ -623,6 +623,208 @@ def check_iam(emu: Emulator, log_dir: str) -> None:
           "iam: a removed principal is unrestricted again")
 
 
+IAM_TAGS_KEY = "AKIAMTAGS"         # registered as "selfcheck-tags"
+MANAGED = {"StringEquals": {"aws:ResourceTag/rollgate:managed": "true"}}
+TAG_STATEMENTS = [
+    # aws:ResourceTag: the tags of the existing resource, per service.
+    {"Effect": "Allow", "Resource": "*", "Condition": MANAGED,
+     "Action": ["ecs:DeleteService", "ecs:DeleteCluster", "ecs:DeregisterTaskDefinition", "iam:DeleteRole",
+                "ecr:DeleteRepository", "logs:DeleteLogGroup", "codebuild:DeleteProject", "iam:CreateRole"]},
+    {"Effect": "Allow", "Action": "ecs:TagResource", "Resource": _arn("ecs", "task-definition/*"),
+     "Condition": MANAGED},
+    # Service aliases; the key name (tag key included) is case-insensitive, the value is not.
+    {"Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "*",
+     "Condition": {"StringEquals": {"ecs:ResourceTag/Rollgate:Managed": "true"}}},
+    {"Effect": "Deny", "Action": "ecs:UpdateService", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:ResourceTag/rollgate:protected": "true"}}},
+    {"Effect": "Allow", "Action": ["iam:GetRole", "iam:PassRole"], "Resource": "*",
+     "Condition": {"StringEquals": {"iam:ResourceTag/rollgate:managed": "true"}}},
+    {"Effect": "Allow", "Action": "ecr:PutImageTagMutability", "Resource": "*",
+     "Condition": {"StringEquals": {"ecr:ResourceTag/rollgate:managed": "true"}}},
+    # A missing key: Null, ...IfExists.
+    {"Effect": "Allow", "Action": "ecr:PutImageScanningConfiguration", "Resource": "*",
+     "Condition": {"Null": {"aws:ResourceTag/rollgate:managed": "true"}}},
+    {"Effect": "Allow", "Action": "logs:PutRetentionPolicy", "Resource": "*",
+     "Condition": {"StringEqualsIfExists": {"aws:ResourceTag/rollgate:managed": "true"}}},
+    # Tag keys that differ only by case: IAM does not say which it matches (deny-safe).
+    {"Effect": "Allow", "Action": "ecs:DescribeServices", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:ResourceTag/env": "a"}}},
+    {"Effect": "Allow", "Action": "ecs:ListTagsForResource", "Resource": "*"},
+    {"Effect": "Deny", "Action": "ecs:ListTagsForResource", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:ResourceTag/env": "b"}}},
+    # aws:RequestTag: the tags the request carries.
+    {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:TagRole"], "Resource": "*",
+     "Condition": {"StringEquals": {"aws:RequestTag/rollgate:managed": "true"}}},
+    {"Effect": "Allow", "Action": "ecs:RegisterTaskDefinition", "Resource": "*"},
+]
+
+
+def check_iam_resource_tags(emu: Emulator) -> None:
+    """aws:ResourceTag/<key> and ecs:/ecr:/iam:ResourceTag: the tags of the existing resource."""
+    names = ("ecs", "iam", "ecr", "logs", "codebuild")
+    admin = {n: emu.client(n, IAM_ADMIN_KEY) for n in names}
+    fn = {n: emu.client(n, IAM_TAGS_KEY) for n in names}
+    status, _ = _iam_put(emu, {"access_key": IAM_TAGS_KEY, "label": "selfcheck-tags", "account": IAM_ACCOUNT,
+                               "statements": TAG_STATEMENTS})
+    check(status == 200, "iam tags: principal registered")
+
+    def denied(what: str, call: Any, *args: Any, contains: str = "", **kwargs: Any) -> None:
+        error = _denied(call, *args, **kwargs)
+        check(error["Code"] in ("AccessDeniedException", "AccessDenied") and contains in error["Message"],
+              f"iam tags: {what} -> denied", error)
+
+    # ECS services and clusters.
+    managed = [{"key": "rollgate:managed", "value": "true"}]
+    admin["ecs"].create_cluster(clusterName="tagc")
+    admin["ecs"].create_cluster(clusterName="tagc-managed", tags=managed)
+    admin["ecs"].create_cluster(clusterName="tagc-plain")
+    tagged_revision = admin["ecs"].register_task_definition(
+        family="tagweb", containerDefinitions=[{"name": "web", "image": "repo/web:1", "memory": 128}],
+        tags=managed)["taskDefinition"]["taskDefinitionArn"]
+    plain_revision = admin["ecs"].register_task_definition(
+        family="tagweb", containerDefinitions=[{"name": "web", "image": "repo/web:2", "memory": 128}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    services = {"managed": managed, "updatable": managed, "plain": [],
+                "cased": [{"key": "rollgate:managed", "value": "True"}],
+                "protected": managed + [{"key": "rollgate:protected", "value": "true"}],
+                "env-a": [{"key": "Env", "value": "a"}],
+                "env-both": [{"key": "Env", "value": "a"}, {"key": "env", "value": "b"}]}
+    for name, tags in services.items():
+        admin["ecs"].create_service(cluster="tagc", serviceName=name, taskDefinition=tagged_revision,
+                                    desiredCount=0, **({"tags": tags} if tags else {}))
+
+    def service_status(name: str) -> str:
+        return admin["ecs"].describe_services(cluster="tagc", services=[name])["services"][0]["status"]
+
+    fn["ecs"].delete_service(cluster="tagc", service="managed", force=True)
+    check(service_status("managed") == "INACTIVE",
+          "iam tags: ecs:DeleteService on a service tagged rollgate:managed=true (aws:ResourceTag)")
+    denied("ecs:DeleteService on an untagged service", fn["ecs"].delete_service, cluster="tagc",
+           service="plain", force=True, contains=_arn("ecs", "service/tagc/plain"))
+    denied("ecs:DeleteService on rollgate:managed=True (values are case-sensitive)", fn["ecs"].delete_service,
+           cluster="tagc", service="cased", force=True)
+    check(service_status("plain") == "ACTIVE" and service_status("cased") == "ACTIVE",
+          "iam tags: the refused services still exist")
+    fn["ecs"].update_service(cluster="tagc", service="updatable", desiredCount=0)
+    check(True, "iam tags: ecs:ResourceTag/Rollgate:Managed (alias, key name in another case) allows UpdateService")
+    denied("ecs:UpdateService on an untagged service (ecs:ResourceTag)", fn["ecs"].update_service,
+           cluster="tagc", service="plain", desiredCount=0)
+    denied("ecs:UpdateService under a Deny on aws:ResourceTag/rollgate:protected", fn["ecs"].update_service,
+           cluster="tagc", service="protected", desiredCount=0, contains="with an explicit deny")
+    check(len(fn["ecs"].describe_services(cluster="tagc", services=["env-a"])["services"]) == 1,
+          "iam tags: DescribeServices on a service tagged Env=a (aws:ResourceTag/env)")
+    denied("DescribeServices on a service tagged both Env=a and env=b (ambiguous key: no Allow)",
+           fn["ecs"].describe_services, cluster="tagc", services=["env-both"])
+    fn["ecs"].list_tags_for_resource(resourceArn=_arn("ecs", "service/tagc/env-a"))
+    check(True, "iam tags: a Deny on aws:ResourceTag/env = b does not apply to Env=a")
+    denied("a Deny on aws:ResourceTag/env = b, service tagged Env=a and env=b (ambiguous key: the Deny applies)",
+           fn["ecs"].list_tags_for_resource, resourceArn=_arn("ecs", "service/tagc/env-both"),
+           contains="with an explicit deny")
+    fn["ecs"].delete_cluster(cluster="tagc-managed")
+    check(True, "iam tags: ecs:DeleteCluster on a tagged cluster")
+    denied("ecs:DeleteCluster on an untagged cluster", fn["ecs"].delete_cluster, cluster="tagc-plain")
+
+    # Task definitions: TagResource on a revision ARN sees its tags; DeregisterTaskDefinition
+    # has no resource type (Resource "*"), so no resource tags.
+    fn["ecs"].tag_resource(resourceArn=tagged_revision, tags=[{"key": "rollgate:state", "value": "failed"}])
+    check(True, "iam tags: ecs:TagResource on a tagged task-definition revision")
+    denied("ecs:TagResource on an untagged revision", fn["ecs"].tag_resource, resourceArn=plain_revision,
+           tags=[{"key": "rollgate:state", "value": "failed"}])
+    denied("ecs:DeregisterTaskDefinition of a tagged revision (Resource *: no resource tags)",
+           fn["ecs"].deregister_task_definition, taskDefinition=tagged_revision, contains="on resource: *")
+
+    # IAM roles: iam:ResourceTag, implicit iam:PassRole, DeleteRole, and CreateRole (request tags).
+    for role, tags in (("tag-managed", [{"Key": "rollgate:managed", "Value": "true"}]), ("tag-plain", [])):
+        admin["iam"].create_role(RoleName=role, AssumeRolePolicyDocument="{}", Tags=tags)
+    role_arn = f"arn:aws:iam::{IAM_ACCOUNT}:role/"
+    check(fn["iam"].get_role(RoleName="tag-managed")["Role"]["RoleName"] == "tag-managed",
+          "iam tags: iam:GetRole on a tagged role (iam:ResourceTag)")
+    denied("iam:GetRole on an untagged role", fn["iam"].get_role, RoleName="tag-plain",
+           contains=role_arn + "tag-plain")
+    fn["ecs"].register_task_definition(
+        family="tagpass", taskRoleArn=role_arn + "tag-managed",
+        containerDefinitions=[{"name": "web", "image": "repo/web:1", "memory": 128}])
+    check(True, "iam tags: implicit iam:PassRole of a tagged role")
+    denied("implicit iam:PassRole of an untagged role", fn["ecs"].register_task_definition, family="tagpass",
+           taskRoleArn=role_arn + "tag-plain",
+           containerDefinitions=[{"name": "web", "image": "repo/web:1", "memory": 128}], contains="iam:PassRole")
+    denied("iam:CreateRole of an existing tagged role's name (a new resource has no resource tags)",
+           fn["iam"].create_role, RoleName="tag-managed", AssumeRolePolicyDocument="{}")
+    fn["iam"].delete_role(RoleName="tag-managed")
+    check(_denied(admin["iam"].get_role, RoleName="tag-managed")["Code"] == "NoSuchEntity",
+          "iam tags: iam:DeleteRole on a tagged role")
+    denied("iam:DeleteRole on an untagged role", fn["iam"].delete_role, RoleName="tag-plain")
+    check(admin["iam"].get_role(RoleName="tag-plain")["Role"]["RoleName"] == "tag-plain",
+          "iam tags: the refused role still exists")
+    denied("iam:CreateRole without tags (aws:RequestTag)", fn["iam"].create_role, RoleName="tag-new",
+           AssumeRolePolicyDocument="{}")
+    denied("iam:CreateRole tagged rollgate:managed=false", fn["iam"].create_role, RoleName="tag-new",
+           AssumeRolePolicyDocument="{}", Tags=[{"Key": "rollgate:managed", "Value": "false"}])
+    fn["iam"].create_role(RoleName="tag-new", AssumeRolePolicyDocument="{}",
+                          Tags=[{"Key": "rollgate:managed", "Value": "true"}])
+    check(admin["iam"].get_role(RoleName="tag-new")["Role"]["RoleName"] == "tag-new",
+          "iam tags: iam:CreateRole tagged rollgate:managed=true (+ implicit iam:TagRole)")
+
+    # ECR repositories: ecr:ResourceTag, Null, DeleteRepository.
+    for repository, tags in (("tag-managed", [{"Key": "rollgate:managed", "Value": "true"}]), ("tag-plain", [])):
+        admin["ecr"].create_repository(repositoryName=repository, tags=tags)
+    fn["ecr"].put_image_tag_mutability(repositoryName="tag-managed", imageTagMutability="IMMUTABLE")
+    check(True, "iam tags: ecr:PutImageTagMutability on a tagged repository (ecr:ResourceTag)")
+    denied("ecr:PutImageTagMutability on an untagged repository", fn["ecr"].put_image_tag_mutability,
+           repositoryName="tag-plain", imageTagMutability="IMMUTABLE")
+    fn["ecr"].put_image_scanning_configuration(repositoryName="tag-plain",
+                                               imageScanningConfiguration={"scanOnPush": True})
+    check(True, "iam tags: Null aws:ResourceTag/rollgate:managed = true allows the untagged repository")
+    denied("Null aws:ResourceTag/... = true on the tagged repository", fn["ecr"].put_image_scanning_configuration,
+           repositoryName="tag-managed", imageScanningConfiguration={"scanOnPush": True})
+    fn["ecr"].delete_repository(repositoryName="tag-managed")
+    check(_denied(admin["ecr"].describe_repositories, repositoryNames=["tag-managed"])["Code"]
+          == "RepositoryNotFoundException", "iam tags: ecr:DeleteRepository on a tagged repository")
+    denied("ecr:DeleteRepository on an untagged repository", fn["ecr"].delete_repository,
+           repositoryName="tag-plain")
+    check(len(admin["ecr"].describe_repositories(repositoryNames=["tag-plain"])["repositories"]) == 1,
+          "iam tags: the refused repository still exists")
+
+    # Logs log groups: tags given at creation or by TagResource; ...IfExists; DeleteLogGroup.
+    for group, tags in (("tag-managed", {"rollgate:managed": "true"}), ("tag-plain", {}),
+                        ("tag-false", {"rollgate:managed": "false"}), ("tag-later", {})):
+        admin["logs"].create_log_group(logGroupName=group, **({"tags": tags} if tags else {}))
+    admin["logs"].tag_resource(resourceArn=_arn("logs", "log-group:tag-later"),
+                               tags={"rollgate:managed": "true"})
+
+    def groups() -> set[str]:
+        return {g["logGroupName"] for g in admin["logs"].describe_log_groups(logGroupNamePrefix="tag-")["logGroups"]}
+
+    for group in ("tag-managed", "tag-plain"):
+        fn["logs"].put_retention_policy(logGroupName=group, retentionInDays=7)
+    check(True, "iam tags: StringEqualsIfExists allows a tagged and an untagged log group")
+    denied("logs:PutRetentionPolicy on rollgate:managed=false (IfExists)", fn["logs"].put_retention_policy,
+           logGroupName="tag-false", retentionInDays=7)
+    fn["logs"].delete_log_group(logGroupName="tag-managed")
+    fn["logs"].delete_log_group(logGroupName="tag-later")
+    check(not groups() & {"tag-managed", "tag-later"},
+          "iam tags: logs:DeleteLogGroup on log groups tagged at creation and by TagResource")
+    denied("logs:DeleteLogGroup on an untagged log group", fn["logs"].delete_log_group, logGroupName="tag-plain",
+           contains=_arn("logs", "log-group:tag-plain:*"))
+    check("tag-plain" in groups(), "iam tags: the refused log group still exists")
+
+    # CodeBuild projects.
+    for project, tags in (("tag-managed", [{"key": "rollgate:managed", "value": "true"}]), ("tag-plain", [])):
+        admin["codebuild"].create_project(
+            name=project, source={"type": "S3", "location": "b1/src.zip"}, artifacts={"type": "NO_ARTIFACTS"},
+            environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                         "computeType": "BUILD_GENERAL1_SMALL"},
+            serviceRole=f"arn:aws:iam::{IAM_ACCOUNT}:role/codebuild", **({"tags": tags} if tags else {}))
+    fn["codebuild"].delete_project(name="tag-managed")
+    left = {p["name"] for p in admin["codebuild"].batch_get_projects(names=["tag-managed", "tag-plain"])["projects"]}
+    check(left == {"tag-plain"}, "iam tags: codebuild:DeleteProject on a tagged project", left)
+    denied("codebuild:DeleteProject on an untagged project", fn["codebuild"].delete_project, name="tag-plain")
+    left = {p["name"] for p in admin["codebuild"].batch_get_projects(names=["tag-plain"])["projects"]}
+    check(left == {"tag-plain"}, "iam tags: the refused project still exists")
+
+    emu.http("DELETE", f"/_rollgate/iam/principals?access_key={IAM_TAGS_KEY}")
+
+
 def _template_statements(function: str) -> list[dict[str, Any]] | None:
     """The function's policy statements from translate.py, as IAM elements (None: no .venv-cfn)."""
     root = os.path.dirname(os.path.dirname(HERE))
@@ -978,6 +1180,7 @@ def main() -> int:
         check_cloudwatch_cbor(emu)
         check_boto_shell(emu)
         check_iam(emu, iam_log_dir)
+        check_iam_resource_tags(emu)
         check_template_policies(emu)
         check_validation(emu)
     finally:

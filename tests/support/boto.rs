@@ -50,7 +50,22 @@ impl Boto {
         params: Value,
         region: &str,
     ) -> Result<Value, BotoError> {
-        let request = json!({"service": service, "operation": operation, "params": params, "region": region});
+        self.send(json!({"service": service, "operation": operation, "params": params, "region": region}))
+    }
+
+    /// Like [`Boto::try_call`], signed with `access_key` (a principal the emulator may
+    /// authorize with a policy, support::iam): what someone holding that policy could do.
+    pub fn try_call_as(
+        &self,
+        access_key: &str,
+        service: &str,
+        operation: &str,
+        params: Value,
+    ) -> Result<Value, BotoError> {
+        self.send(json!({"service": service, "operation": operation, "params": params, "access_key": access_key}))
+    }
+
+    fn send(&self, request: Value) -> Result<Value, BotoError> {
         let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
         writeln!(io.0, "{request}").expect("write to boto_shell");
         io.0.flush().expect("flush boto_shell");

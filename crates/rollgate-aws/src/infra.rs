@@ -491,6 +491,18 @@ impl Infra {
         changed: &dyn Fn(&str) -> bool,
         tags: Option<BTreeMap<String, String>>,
     ) -> Result<(), AwsError> {
+        // Tags first: ownership is recorded before anything changes, and a policy that lets
+        // rollgate change only what is tagged as its own (docs/iam/cli-policy.json) allows the rest.
+        if let Some(tags) = tags {
+            let arn = self.read_repository(&r.name).await?.map(|a| text(&a, "arn").to_owned()).unwrap_or_default();
+            self.ecr
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.iter().map(|(k, v)| ecr_tag(k, v)).collect::<Result<_, _>>()?))
+                .send()
+                .await
+                .map_err(api("TagResource"))?;
+        }
         if changed("scan_on_push") {
             self.ecr
                 .put_image_scanning_configuration()
@@ -521,16 +533,6 @@ impl Infra {
                 .send()
                 .await
                 .map_err(api("PutLifecyclePolicy"))?;
-        }
-        if let Some(tags) = tags {
-            let arn = self.read_repository(&r.name).await?.map(|a| text(&a, "arn").to_owned()).unwrap_or_default();
-            self.ecr
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags.iter().map(|(k, v)| ecr_tag(k, v)).collect::<Result<_, _>>()?))
-                .send()
-                .await
-                .map_err(api("TagResource"))?;
         }
         Ok(())
     }
@@ -565,9 +567,7 @@ impl Infra {
         tags: Option<BTreeMap<String, String>>,
         ctx: &ApplyContext,
     ) -> Result<(), AwsError> {
-        if changed("retention_days") {
-            self.put_retention(r).await?;
-        }
+        // Tags first, as in update_repository.
         if let Some(tags) = tags {
             self.logs
                 .tag_resource()
@@ -576,6 +576,9 @@ impl Infra {
                 .send()
                 .await
                 .map_err(api("TagResource"))?;
+        }
+        if changed("retention_days") {
+            self.put_retention(r).await?;
         }
         Ok(())
     }
@@ -638,6 +641,16 @@ impl Infra {
         tags: Option<BTreeMap<String, String>>,
         ctx: &ApplyContext,
     ) -> Result<(), AwsError> {
+        // Tags first, as in update_repository.
+        if let Some(tags) = tags {
+            self.iam
+                .tag_role()
+                .role_name(&r.name)
+                .set_tags(Some(tags.iter().map(|(k, v)| iam_tag(k, v)).collect::<Result<_, _>>()?))
+                .send()
+                .await
+                .map_err(api("TagRole"))?;
+        }
         if changed("trust_policy") {
             self.iam
                 .update_assume_role_policy()
@@ -683,15 +696,6 @@ impl Infra {
                     .await
                     .map_err(api("DeleteRolePolicy"))?;
             }
-        }
-        if let Some(tags) = tags {
-            self.iam
-                .tag_role()
-                .role_name(&r.name)
-                .set_tags(Some(tags.iter().map(|(k, v)| iam_tag(k, v)).collect::<Result<_, _>>()?))
-                .send()
-                .await
-                .map_err(api("TagRole"))?;
         }
         Ok(())
     }
@@ -804,6 +808,11 @@ impl Infra {
         tags: Option<BTreeMap<String, String>>,
         ctx: &ApplyContext,
     ) -> Result<(), AwsError> {
+        // Tags first, as in update_repository.
+        if tags.is_some() {
+            let arn = ctx.observed_arn(Kind::Cluster, &r.name).unwrap_or_default();
+            self.tag_ecs(&arn, &map(&r.attrs, "tags")).await?;
+        }
         if changed("container_insights") {
             self.ecs
                 .update_cluster_settings()
@@ -812,10 +821,6 @@ impl Infra {
                 .send()
                 .await
                 .map_err(api("UpdateClusterSettings"))?;
-        }
-        if tags.is_some() {
-            let arn = ctx.observed_arn(Kind::Cluster, &r.name).unwrap_or_default();
-            self.tag_ecs(&arn, &map(&r.attrs, "tags")).await?;
         }
         Ok(())
     }
@@ -971,6 +976,14 @@ impl Infra {
         let changed = |k: &str| diffs.iter().any(|d| d.attr == k);
         let arn = ctx.observed_arn(Kind::Service, &r.name).unwrap_or_default();
         let settings_changed = diffs.iter().any(|d| d.attr != "tags");
+        // Tags first, as in update_repository; settings no longer configured are removed last.
+        let mut removed = Vec::new();
+        if changed("tags") {
+            let want = map(a, "tags");
+            let had = ctx.observed(Kind::Service, &r.name).map(|o| map(o, "tags")).unwrap_or_default();
+            removed = had.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            self.tag_ecs(&arn, &want).await?;
+        }
         if settings_changed {
             let mut update = self.ecs.update_service().cluster(text(a, "cluster")).service(&r.name);
             if changed("desired_count") {
@@ -999,20 +1012,14 @@ impl Infra {
             }
             update.send().await.map_err(api("UpdateService"))?;
         }
-        if changed("tags") {
-            let want = map(a, "tags");
-            let had = ctx.observed(Kind::Service, &r.name).map(|o| map(o, "tags")).unwrap_or_default();
-            let removed: Vec<String> = had.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
-            self.tag_ecs(&arn, &map(a, "tags")).await?;
-            if !removed.is_empty() {
-                self.ecs
-                    .untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(removed))
-                    .send()
-                    .await
-                    .map_err(api("UntagResource"))?;
-            }
+        if !removed.is_empty() {
+            self.ecs
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(api("UntagResource"))?;
         }
         Ok(())
     }

@@ -1251,14 +1251,30 @@ fn the_cli_policy_refuses_what_is_not_rollgates() {
         ("ecs", "delete_service", json!({"cluster": cluster, "service": "api", "force": true})),
         ("ecs", "delete_cluster", json!({"cluster": cluster})),
         ("ecs", "update_service", json!({"cluster": cluster, "service": "api", "desiredCount": 0})),
-        ("ecs", "tag_resource", json!({"resourceArn": c.s.describe_service(&cluster, "api")["serviceArn"], "tags": [{"key": "rollgate:managed", "value": "true"}]})),
+        (
+            "ecs",
+            "tag_resource",
+            json!({"resourceArn": c.s.describe_service(&cluster, "api")["serviceArn"], "tags": [{"key": "rollgate:managed", "value": "true"}]}),
+        ),
         ("ecr", "delete_repository", json!({"repositoryName": repo, "force": true})),
         ("logs", "delete_log_group", json!({"logGroupName": format!("/rollgate/{}-other", c.s.name)})),
         ("iam", "attach_role_policy", json!({"RoleName": role, "PolicyArn": admin})),
-        ("iam", "put_role_policy", json!({"RoleName": role, "PolicyName": "x", "PolicyDocument": json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).to_string()})),
+        (
+            "iam",
+            "put_role_policy",
+            json!({"RoleName": role, "PolicyName": "x", "PolicyDocument": json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).to_string()}),
+        ),
         ("iam", "delete_role", json!({"RoleName": role})),
-        ("iam", "create_role", json!({"RoleName": format!("{}-backdoor-task", c.s.name), "AssumeRolePolicyDocument": trust.to_string()})),
-        ("iam", "create_role", json!({"RoleName": format!("{}-admin", c.s.name), "AssumeRolePolicyDocument": trust.to_string(), "Tags": [{"Key": "rollgate:managed", "Value": "true"}]})),
+        (
+            "iam",
+            "create_role",
+            json!({"RoleName": format!("{}-backdoor-task", c.s.name), "AssumeRolePolicyDocument": trust.to_string()}),
+        ),
+        (
+            "iam",
+            "create_role",
+            json!({"RoleName": format!("{}-admin", c.s.name), "AssumeRolePolicyDocument": trust.to_string(), "Tags": [{"Key": "rollgate:managed", "Value": "true"}]}),
+        ),
     ];
     for (service, op, params) in refused {
         let e = as_cli(service, op, params.clone()).expect_err(&format!("{service}.{op}({params}) was allowed"));
@@ -1271,6 +1287,10 @@ fn the_cli_policy_refuses_what_is_not_rollgates() {
     assert_eq!(attached["AttachedPolicies"], json!([]));
     // The app's own resources, tagged by `up`: allowed.
     as_cli("ecs", "update_service", json!({"cluster": c.app, "service": c.app, "desiredCount": 3})).unwrap();
-    as_cli("logs", "put_retention_policy", json!({"logGroupName": format!("/rollgate/{}", c.app), "retentionInDays": 7}))
-        .unwrap();
+    as_cli(
+        "logs",
+        "put_retention_policy",
+        json!({"logGroupName": format!("/rollgate/{}", c.app), "retentionInDays": 7}),
+    )
+    .unwrap();
 }

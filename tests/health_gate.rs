@@ -652,7 +652,10 @@ async fn sixty_failed_rollouts_stay_within_fifty_tags() {
     assert!(!tags.contains_key(&format!("rollgate:failed:{listed_only}")));
     retag(listed_only, "again-listed");
     let report = g.run_deploy(&g.s.push_event(&g.repo, listed_only, "again-listed", &rfc3339(later))).await;
-    assert!(format!("{report:?}").contains("failed on this service"), "{report:?}");
+    assert!(
+        format!("{report:?}").contains("failed on this service earlier (listed in rollgate:failed-digests"),
+        "{report:?}"
+    );
     // The oldest, forgotten: its push redelivered is older than the high-water mark, and the
     // reconciler never picks it (it picks the newest image, which failed).
     let (oldest, oldest_tag) = &failed[0];

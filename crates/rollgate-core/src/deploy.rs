@@ -34,7 +34,7 @@ pub enum SkipReason {
     /// service backwards.
     OlderThanDeployed { pushed_at: String, deployed_pushed_at: String },
     /// The health gate failed this digest on this service; it is never redeployed automatically.
-    DigestFailed { digest: String, failed_at: String },
+    DigestFailed { digest: String, failed: crate::tags::FailedMark },
 }
 
 impl fmt::Display for SkipReason {
@@ -63,10 +63,9 @@ impl fmt::Display for SkipReason {
             Self::OlderThanDeployed { pushed_at, deployed_pushed_at } => {
                 write!(f, "push from {pushed_at} is not newer than the deployed push from {deployed_pushed_at}")
             }
-            Self::DigestFailed { digest, failed_at } => write!(
-                f,
-                "digest {digest} failed on this service at {failed_at}; push a new image (or remove the service's rollgate:failed:{digest} tag to allow it again)"
-            ),
+            Self::DigestFailed { digest, failed } => {
+                write!(f, "digest {digest} failed on this service {failed}; push a new image")
+            }
         }
     }
 }
@@ -112,8 +111,8 @@ pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries
     if service.status != "ACTIVE" {
         return Match::Skip(SkipReason::ServiceInactive { status: service.status.clone() });
     }
-    if let Some(failed_at) = crate::tags::failed_mark(&service.tags, &push.digest) {
-        return Match::Skip(SkipReason::DigestFailed { digest: push.digest.to_string(), failed_at });
+    if let Some(failed) = crate::tags::failed_mark(&service.tags, &push.digest) {
+        return Match::Skip(SkipReason::DigestFailed { digest: push.digest.to_string(), failed });
     }
     if !opt_in.filter.matches(push.tag.as_ref()) {
         return Match::Skip(SkipReason::TagFiltered {

@@ -217,17 +217,40 @@ pub fn check_service_room(resource: &str, tags: &Tags) -> Result<(), TagError> {
     })
 }
 
-/// When `digest` failed on a service with these tags: `Some(time)` from its
-/// `rollgate:failed:<digest>` tag, `Some("before <oldest kept failure>")`-style text when only
-/// the compact `rollgate:failed-digests` list still names it, `None` if it never failed.
-pub fn failed_mark(tags: &Tags, digest: &Digest) -> Option<String> {
-    if let Some(at) = tags.get(&format!("{}{digest}", keys::FAILED_PREFIX)) {
-        return Some(at.clone());
+/// How a service records that a digest failed on it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FailedMark {
+    /// Its own `rollgate:failed:<digest>` tag, whose value is when it failed.
+    Tagged { at: String },
+    /// Its short digest in `rollgate:failed-digests` (an older failure).
+    Listed,
+}
+
+impl std::fmt::Display for FailedMark {
+    /// Where the record is and how to lift it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tagged { at } => {
+                write!(f, "at {at} (remove its {}<digest> tag to allow it again)", keys::FAILED_PREFIX)
+            }
+            Self::Listed => write!(
+                f,
+                "earlier (listed in {}; remove its short digest from that list to allow it again)",
+                keys::FAILED_DIGESTS
+            ),
+        }
     }
-    failed_digests(tags)
-        .iter()
-        .any(|short| short == digest.short())
-        .then(|| format!("earlier (listed in {})", keys::FAILED_DIGESTS))
+}
+
+/// Whether (and how) the service records `digest` as failed: its `rollgate:failed:<digest>`
+/// tag, or its short digest in the compact `rollgate:failed-digests` list. `None`: it never
+/// failed here (or was forgotten beyond the bound, see [`failure_write`]).
+pub fn failed_mark(tags: &Tags, digest: &Digest) -> Option<FailedMark> {
+    if let Some(at) = tags.get(&format!("{}{digest}", keys::FAILED_PREFIX)) {
+        return Some(FailedMark::Tagged { at: at.clone() });
+    }
+    failed_digests(tags).iter().any(|short| short == digest.short()).then_some(FailedMark::Listed)
 }
 
 /// The short digests in `rollgate:failed-digests`, newest first.

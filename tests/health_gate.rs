@@ -661,7 +661,7 @@ async fn sixty_failed_rollouts_stay_within_fifty_tags() {
     let (oldest, oldest_tag) = &failed[0];
     let report =
         g.run_deploy(&g.s.push_event(&g.repo, oldest, oldest_tag, &rfc3339(base_time + Duration::minutes(1)))).await;
-    assert!(format!("{report:?}").contains("not newer"), "{report:?}");
+    assert!(format!("{report:?}").contains("older than the newest rolled-back push"), "{report:?}");
     let mut tick = fixture_json("scheduled-tick.json");
     tick["time"] = json!(rfc3339(later));
     let sdk = g.s.function_options("deploy").load().await;

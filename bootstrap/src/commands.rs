@@ -61,16 +61,19 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// The ACTIVE service `target` names, in the session's account and region.
 async fn tracked_service(s: &Session, target: &ServiceTarget) -> Result<ServiceView, Failure> {
-    // A cluster ARN names its own account and region: never act on a same-named cluster here.
-    if target.cluster.starts_with("arn:") {
-        let arn = rollgate_core::Arn::parse(&target.cluster).map_err(input)?;
-        if arn.service != "ecs" || !arn.resource.starts_with("cluster/") {
-            return Err(input(anyhow!("--cluster {} is not an ECS cluster ARN or name", target.cluster)));
+    // An ARN names its own account and region: never act on a same-named resource here.
+    for (flag, value, kind) in [("--cluster", &target.cluster, "cluster/"), ("--service", &target.service, "service/")]
+    {
+        if !value.starts_with("arn:") {
+            continue;
+        }
+        let arn = rollgate_core::Arn::parse(value).map_err(input)?;
+        if arn.service != "ecs" || !arn.resource.starts_with(kind) {
+            return Err(input(anyhow!("{flag} {value} is not an ECS {} ARN or name", kind.trim_end_matches('/'))));
         }
         if arn.region != s.env.region.as_str() || arn.account != s.env.account.as_str() {
             return Err(input(anyhow!(
-                "--cluster {} is in account {}, region {}, but these credentials act in account {}, region {}: pass --region (or --profile) for that account and region",
-                target.cluster,
+                "{flag} {value} is in account {}, region {}, but these credentials act in account {}, region {}: pass --region (or --profile) for that account and region",
                 arn.account,
                 arn.region,
                 s.env.account,
@@ -251,7 +254,7 @@ async fn plan_cmd(config: &AppConfig, s: &Session, adopt: bool, format: Format) 
     let have = s.infra.observe(&want).await.map_err(aws)?;
     let plan = plan(s.env.target(&config.app.name), &want, &have, adopt);
     let second_copy = refuse_second_copy(config, s, &want).await;
-    let overflow = refuse_tag_overflow(&want, &have);
+    let overflow = refuse_tag_overflow(&plan, &have);
     match format {
         Format::Text => output::text(&plan.render()),
         // A plan that `up` would refuse is reported as the error alone: one JSON document.
@@ -267,15 +270,21 @@ async fn plan_cmd(config: &AppConfig, s: &Session, adopt: bool, format: Format) 
 
 /// `plan` and `up` exit 2 when a resource would pass AWS's 50 tags once `up` tags it (an
 /// adopted service that already carries many tags), before any write.
-fn refuse_tag_overflow(want: &[Resource], have: &rollgate_core::infra::plan::Observed) -> Result<(), Failure> {
-    rollgate_core::infra::plan::check_tag_budget(want, have).map_err(|e| input(anyhow!("{e}; nothing written")))
+fn refuse_tag_overflow(
+    plan: &rollgate_core::infra::Plan,
+    have: &rollgate_core::infra::plan::Observed,
+) -> Result<(), Failure> {
+    rollgate_core::infra::plan::check_tag_budget(plan, have).map_err(|e| input(anyhow!("{e}; nothing written")))
 }
 
 /// `up` with a [service] or [cluster] name other than where the app's service runs would start
 /// a second copy of the app, which `down` could then not remove: refused, before any write.
 async fn refuse_second_copy(config: &AppConfig, s: &Session, want: &[Resource]) -> Result<(), Failure> {
-    let facts =
-        s.infra.region_facts(&config.app.name, &config.cluster_name(), &config.repository_name()).await.map_err(aws)?;
+    let facts = s
+        .infra
+        .region_facts(&config.app.name, &config.cluster_name(), &config.repository_name(), &config.family())
+        .await
+        .map_err(aws)?;
     match misplaced_service(want, &facts) {
         None => Ok(()),
         Some((cluster, service)) => Err(input(anyhow!(
@@ -313,7 +322,7 @@ async fn up(config: &AppConfig, s: &Session, adopt: bool, format: Format) -> Res
     let plan = plan(s.env.target(&config.app.name), &want, &have, adopt);
     eprintln!("{}", plan.target);
     refuse_conflicts(&plan)?;
-    refuse_tag_overflow(&want, &have)?;
+    refuse_tag_overflow(&plan, &have)?;
     refuse_second_copy(config, s, &want).await?;
     let total = plan.changes().count();
     if total == 0 {
@@ -460,8 +469,11 @@ async fn down(
     }
     let want = desired(config, &s.env);
     let have = s.infra.observe(&want).await.map_err(aws)?;
-    let facts =
-        s.infra.region_facts(&config.app.name, &config.cluster_name(), &config.repository_name()).await.map_err(aws)?;
+    let facts = s
+        .infra
+        .region_facts(&config.app.name, &config.cluster_name(), &config.repository_name(), &config.family())
+        .await
+        .map_err(aws)?;
     // Decided before anything is deleted: what is the app's here, whether its service is where
     // rollgate.toml says, and whether its global (IAM) roles may go. Nothing of the app here:
     // a refusal, and nothing is deleted.

@@ -24,8 +24,21 @@ What moto 5.2.5 does on its own, and what this module changes:
   the named settings replace those of the same name, as in ECS.
 * ``TagResource`` refuses to leave a resource with more than 50 user tags once
   the new tags are merged with the existing ones (same key: replaced), as ECS
-  does (``ECS_MAX_TAGS_PER_RESOURCE``). The per-request checks (model
-  constraints, the reserved ``aws:`` prefix...) are in validate.py.
+  does (``ECS_MAX_TAGS_PER_RESOURCE``); ``aws:`` tags do not count. The
+  per-request checks (model constraints, the reserved ``aws:`` prefix...) are in
+  validate.py.
+* ``CreateService`` with the name of a service that is ACTIVE (or DRAINING) in
+  the cluster is ``InvalidParameterException: Creation of service was not
+  idempotent.``, as in ECS (``_refuse_existing_service``); moto replaced the
+  service, tags and all. An INACTIVE (deleted) service's name may be reused.
+* An ARN of another region or account than the request's (SigV4 scope region,
+  the account moto serves) names nothing here, as in ECS (``_is_foreign_arn``):
+  moto resolved such ARNs by their last part and acted on the local resource of
+  that name. A foreign cluster ARN is ``ClusterNotFoundException``; a foreign
+  service ARN is ``ServiceNotFoundException`` (UpdateService, DeleteService,
+  TagResource...) or a ``MISSING`` failure (DescribeServices; DescribeClusters
+  likewise for cluster ARNs); a foreign task-definition ARN is ``ClientException:
+  Unable to describe task definition.``
 
 Rollouts never move on their own: tests call ``force_rollout`` (through the
 ``POST /_rollgate/ecs/rollout`` endpoint) to complete or fail the PRIMARY
@@ -43,8 +56,14 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
-from moto.ecs.exceptions import ECSException, InvalidParameterException, TaskDefinitionNotFoundException
-from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
+from moto.ecs.exceptions import (
+    ClusterNotFoundException,
+    ECSException,
+    InvalidParameterException,
+    ServiceNotFoundException,
+    TaskDefinitionNotFoundException,
+)
+from moto.ecs.models import ClusterFailure, EC2ContainerServiceBackend, Service, ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 from werkzeug.test import EnvironBuilder
@@ -164,9 +183,31 @@ _moto_update_service = EC2ContainerServiceBackend.update_service
 _moto_create_service_response = EC2ContainerServiceResponse.create_service
 
 
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteService.html
+# "If you attempt to create a new service with the same name as an existing service in
+# either ACTIVE or DRAINING status, you receive an error." The error is
+# "InvalidParameterException: Creation of service was not idempotent." (quoted in
+# hashicorp/terraform-provider-aws#2283, #14489, hashicorp/waypoint#2045,
+# Shippable/support#4753). An INACTIVE (deleted) service's name may be used again.
+SERVICE_NAME_TAKEN_STATUSES = ("ACTIVE", "DRAINING")
+
+
+def _refuse_existing_service(
+    backend: EC2ContainerServiceBackend, cluster_str: str, service_name: str | None
+) -> None:
+    cluster = backend._get_cluster(cluster_str)  # ClusterNotFoundException first, as moto
+    existing = backend.services.get(f"{cluster.name}:{service_name}")
+    if existing is not None and existing.status in SERVICE_NAME_TAKEN_STATUSES:
+        raise InvalidParameterException("Creation of service was not idempotent.")
+
+
 def _create_service(
     self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any
 ) -> Service:
+    # moto's handler passes (cluster_str, service_name, ...) positionally.
+    cluster_str = kwargs["cluster_str"] if "cluster_str" in kwargs else args[0]
+    service_name = kwargs["service_name"] if "service_name" in kwargs else args[1]
+    _refuse_existing_service(self, cluster_str, service_name)
     service = _moto_create_service(self, *args, **kwargs)
     service.created_at = utcnow()  # ECS reports createdAt; moto has none
     service.deployment_configuration = copy.deepcopy(DEFAULT_DEPLOYMENT_CONFIGURATION)
@@ -204,6 +245,9 @@ def _update_service(
 ) -> Service:
     # moto's update_service pops keys off this dict; work on a copy.
     properties = dict(service_properties)
+    self._get_cluster(properties.get("cluster", "default"))  # a foreign ARN: not found
+    if _is_foreign_arn(self, properties["service"]):
+        raise ServiceNotFoundException()
     service = self._get_service(
         properties.get("cluster", "default"), properties["service"].split("/")[-1]
     )
@@ -251,6 +295,8 @@ def _describe_task_definition(self: EC2ContainerServiceBackend, task_definition_
     "If a revision isn't specified, the latest ACTIVE revision is used."
     (ECS API reference, DescribeTaskDefinition / CreateService, taskDefinition).
     """
+    if _is_foreign_arn(self, task_definition_str):
+        raise TaskDefinitionNotFoundException()
     name = task_definition_str.split("/")[-1]
     if ":" not in name:
         active = [rev for rev, d in self.task_definitions.get(name, {}).items() if d.status == "ACTIVE"]
@@ -305,12 +351,107 @@ def _tag_resource(self: EC2ContainerServiceBackend, arn: str, tags: dict[str, st
     _moto_tag_resource(self, arn, tags)
 
 
+# --------------------------------------------------------------------------
+# ARNs of another region or account
+# --------------------------------------------------------------------------
+
+# ECS resources are regional and belong to one account: a request is served by the
+# endpoint of its region (the SigV4 scope) for the caller's account, and an ARN of
+# another region or account names nothing there. ECS API failure reasons
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/api_failures_messages.html):
+# DescribeServices "MISSING: The specified service wasn't found. Verify that the correct
+# cluster or Region is specified"; ClusterNotFoundException: "Amazon ECS clusters are
+# Region-specific." (API reference, Errors). moto resolved an ARN by its last part (the
+# name) and acted on the local resource of that name. Exactly which error ECS gives for a
+# foreign ARN is not documented; here such an ARN is a resource that does not exist: the
+# answer moto gives for a missing one (README.md, "ECS behaviour changed from plain moto").
+
+
+def _is_foreign_arn(backend: EC2ContainerServiceBackend, name_or_arn: Any) -> bool:
+    """True for an ARN whose region or account is not the backend's (the request's)."""
+    if not isinstance(name_or_arn, str) or not name_or_arn.startswith("arn:"):
+        return False
+    parts = name_or_arn.split(":")
+    return len(parts) >= 6 and (parts[3] != backend.region_name or parts[4] != backend.account_id)
+
+
+_moto_get_cluster = EC2ContainerServiceBackend._get_cluster
+
+
+def _get_cluster(self: EC2ContainerServiceBackend, name: str) -> Any:
+    # Every cluster parameter (CreateService, DescribeServices, ListServices, UpdateService,
+    # DeleteService, DeleteCluster, RunTask...) is resolved here.
+    if _is_foreign_arn(self, name):
+        raise ClusterNotFoundException()
+    return _moto_get_cluster(self, name)
+
+
+_moto_describe_clusters = EC2ContainerServiceBackend.describe_clusters
+
+
+def _describe_clusters(self: EC2ContainerServiceBackend, cluster_names: list[str]) -> Any:
+    foreign = [c for c in cluster_names or [] if _is_foreign_arn(self, c)]
+    local = [c for c in cluster_names or [] if not _is_foreign_arn(self, c)]
+    if foreign and not local:
+        clusters, failures = [], []
+    else:
+        clusters, failures = _moto_describe_clusters(self, local)
+    for arn in foreign:  # the failure names the ARN as given
+        parts = arn.split(":", 5)
+        failures.append(ClusterFailure("MISSING", parts[5].split("/", 1)[-1], parts[4], parts[3]))
+    return clusters, failures
+
+
+_moto_describe_services = EC2ContainerServiceBackend.describe_services
+
+
+def _describe_services(
+    self: EC2ContainerServiceBackend, cluster_str: str, service_names_or_arns: list[str]
+) -> Any:
+    local = [s for s in service_names_or_arns if not _is_foreign_arn(self, s)]
+    services, failures = _moto_describe_services(self, cluster_str, local)
+    failures.extend(
+        {"arn": s, "reason": "MISSING"} for s in service_names_or_arns if _is_foreign_arn(self, s)
+    )
+    return services, failures
+
+
+_moto_delete_service = EC2ContainerServiceBackend.delete_service
+
+
+def _delete_service(self: EC2ContainerServiceBackend, cluster_name: str, service_name: str, force: bool) -> Any:
+    self._get_cluster(cluster_name)
+    if _is_foreign_arn(self, service_name):
+        raise ServiceNotFoundException()
+    return _moto_delete_service(self, cluster_name, service_name, force)
+
+
+_moto_get_resource = EC2ContainerServiceBackend._get_resource
+
+
+def _get_resource(self: EC2ContainerServiceBackend, resource_arn: str, parsed_arn: dict[str, str]) -> Any:
+    # TagResource, UntagResource, ListTagsForResource.
+    if _is_foreign_arn(self, resource_arn):
+        kind = parsed_arn.get("service")
+        if kind == "cluster":
+            raise ClusterNotFoundException()
+        if kind == "task-definition":
+            raise TaskDefinitionNotFoundException()
+        raise ServiceNotFoundException()  # service, task set, task...: moto's answer for those
+    return _moto_get_resource(self, resource_arn, parsed_arn)
+
+
 def install() -> None:
     """Apply the patches to moto's ECS classes (idempotent)."""
     global _installed
     if _installed:
         return
     EC2ContainerServiceBackend.tag_resource = _tag_resource
+    EC2ContainerServiceBackend._get_cluster = _get_cluster
+    EC2ContainerServiceBackend.describe_clusters = _describe_clusters
+    EC2ContainerServiceBackend.describe_services = _describe_services
+    EC2ContainerServiceBackend.delete_service = _delete_service
+    EC2ContainerServiceBackend._get_resource = _get_resource
     EC2ContainerServiceBackend.delete_cluster = _delete_cluster
     EC2ContainerServiceResponse.update_cluster_settings = _update_cluster_settings_response
     EC2ContainerServiceBackend.describe_task_definition = _describe_task_definition

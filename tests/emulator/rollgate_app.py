@@ -29,6 +29,8 @@ import cloudwatch_ext
 import codebuild_ext
 import ecr_ext
 import ecs_ext
+import iam_ext
+import logs_ext
 import validate
 from calllog import CallLog
 from cbor_bridge import CborBridge, is_rpc_v2_cbor
@@ -42,6 +44,8 @@ class RollgateApp:
     def __init__(self, moto_app: WSGIApp) -> None:
         ecs_ext.install()
         ecr_ext.install()
+        logs_ext.install()
+        iam_ext.install()
         codebuild_ext.install()
         cloudwatch_ext.install()
         self.moto_app = moto_app

@@ -272,6 +272,111 @@ def check_ecs(emu: Emulator) -> None:
               "update_service with an unknown task definition fails", error.response["Error"])
 
 
+OTHER_ACCOUNT = "111122223333"
+
+
+def check_ecs_identity(emu: Emulator) -> None:
+    """ecs_ext: a service name in use is refused; ARNs of another region or account name nothing."""
+    ecs = emu.client("ecs", "AKECSIDENTITY")
+    ecs_eu = boto3.client("ecs", endpoint_url=emu.url, region_name="eu-west-1", aws_access_key_id="AKECSIDENTITY",
+                          aws_secret_access_key="dummy", config=Config(retries={"max_attempts": 1}))
+    ecs.create_cluster(clusterName="idc")
+    revision = ecs.register_task_definition(
+        family="idweb", containerDefinitions=[{"name": "web", "image": "repo/web:1", "memory": 128}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    created = ecs.create_service(cluster="idc", serviceName="api", taskDefinition=revision, desiredCount=0,
+                                 tags=[{"key": "owner", "value": "first"}])["service"]
+
+    # CreateService of a name that is ACTIVE in the cluster: refused, the service untouched.
+    refused("CreateService of a service name ACTIVE in the cluster", "InvalidParameterException",
+            ecs.create_service, cluster="idc", serviceName="api", taskDefinition=revision, desiredCount=3,
+            tags=[{"key": "owner", "value": "second"}], contains="Creation of service was not idempotent.")
+    kept = ecs.describe_services(cluster="idc", services=["api"], include=["TAGS"])["services"][0]
+    check(kept["desiredCount"] == 0 and kept["tags"] == [{"key": "owner", "value": "first"}]
+          and kept["createdAt"] == created["createdAt"], "  ... and the existing service keeps its settings and tags", kept)
+    ecs.create_cluster(clusterName="idc2")
+    ecs.create_service(cluster="idc2", serviceName="api", taskDefinition=revision, desiredCount=0)
+    check(True, "accepted: CreateService of the same name in another cluster")
+    ecs.delete_service(cluster="idc", service="api")
+    again = ecs.create_service(cluster="idc", serviceName="api", taskDefinition=revision, desiredCount=1)["service"]
+    described = ecs.describe_services(cluster="idc", services=["api"], include=["TAGS"])["services"][0]
+    check(again["status"] == "ACTIVE" and described["desiredCount"] == 1 and not described.get("tags"),
+          "accepted: CreateService of the name of an INACTIVE (deleted) service: a new service", described)
+
+    # ARNs of another region or account: nothing here, whatever the local names.
+    service_arn, cluster_arn = again["serviceArn"], again["clusterArn"]
+    check(service_arn.startswith(f"arn:aws:ecs:{REGION}:{IAM_ACCOUNT}:service/idc/api"), "service ARN", service_arn)
+    foreign = {
+        "region": (service_arn.replace(f":{REGION}:", ":eu-west-1:"), cluster_arn.replace(f":{REGION}:", ":eu-west-1:")),
+        "account": (service_arn.replace(f":{IAM_ACCOUNT}:", f":{OTHER_ACCOUNT}:"),
+                    cluster_arn.replace(f":{IAM_ACCOUNT}:", f":{OTHER_ACCOUNT}:")),
+    }
+    for what, (other_service, other_cluster) in foreign.items():
+        answer = ecs.describe_services(cluster="idc", services=[other_service, service_arn])
+        check([s["serviceArn"] for s in answer["services"]] == [service_arn]
+              and answer["failures"] == [{"arn": other_service, "reason": "MISSING"}],
+              f"DescribeServices: a service ARN of another {what} is a MISSING failure, the local ARN is found", answer)
+        refused(f"DescribeServices in a cluster ARN of another {what}", "ClusterNotFoundException",
+                ecs.describe_services, cluster=other_cluster, services=["api"])
+        refused(f"UpdateService of a service ARN of another {what}", "ServiceNotFoundException",
+                ecs.update_service, cluster="idc", service=other_service, desiredCount=5)
+        refused(f"UpdateService in a cluster ARN of another {what}", "ClusterNotFoundException",
+                ecs.update_service, cluster=other_cluster, service="api", desiredCount=5)
+        refused(f"DeleteService of a service ARN of another {what}", "ServiceNotFoundException",
+                ecs.delete_service, cluster="idc", service=other_service, force=True)
+        refused(f"TagResource of a service ARN of another {what}", "ServiceNotFoundException",
+                ecs.tag_resource, resourceArn=other_service, tags=[{"key": "k", "value": "v"}])
+        refused(f"TagResource of a cluster ARN of another {what}", "ClusterNotFoundException",
+                ecs.tag_resource, resourceArn=other_cluster, tags=[{"key": "k", "value": "v"}])
+        refused(f"ListTagsForResource of a service ARN of another {what}", "ServiceNotFoundException",
+                ecs.list_tags_for_resource, resourceArn=other_service)
+        refused(f"CreateService in a cluster ARN of another {what}", "ClusterNotFoundException",
+                ecs.create_service, cluster=other_cluster, serviceName="fresh", taskDefinition=revision)
+        clusters = ecs.describe_clusters(clusters=[other_cluster, cluster_arn])
+        check([c["clusterArn"] for c in clusters["clusters"]] == [cluster_arn]
+              and clusters["failures"] == [{"arn": other_cluster, "reason": "MISSING"}],
+              f"DescribeClusters: a cluster ARN of another {what} is a MISSING failure", clusters)
+        refused(f"DescribeTaskDefinition of a revision ARN of another {what}", "ClientException",
+                ecs.describe_task_definition,
+                taskDefinition=revision.replace(f":{REGION}:", ":eu-west-1:") if what == "region"
+                else revision.replace(f":{IAM_ACCOUNT}:", f":{OTHER_ACCOUNT}:"))
+    local = ecs.describe_services(cluster="idc", services=["api"], include=["TAGS"])["services"][0]
+    check(local["desiredCount"] == 1 and local["status"] == "ACTIVE" and not local.get("tags"),
+          "  ... and the local service of that name was neither updated, deleted nor tagged", local)
+    # The same ARNs are found through their own region's endpoint.
+    ecs_eu.create_cluster(clusterName="idc")
+    ecs_eu.register_task_definition(family="idweb",
+                                    containerDefinitions=[{"name": "web", "image": "repo/web:1", "memory": 128}])
+    eu_service = ecs_eu.create_service(cluster="idc", serviceName="api", taskDefinition="idweb",
+                                       desiredCount=0)["service"]["serviceArn"]
+    check(eu_service == foreign["region"][0], "the eu-west-1 service has the ARN used above", eu_service)
+    updated = ecs_eu.update_service(cluster=foreign["region"][1], service=eu_service, desiredCount=2)["service"]
+    ecs_eu.tag_resource(resourceArn=eu_service, tags=[{"key": "k", "value": "v"}])
+    check(updated["desiredCount"] == 2 and ecs_eu.list_tags_for_resource(resourceArn=eu_service)["tags"]
+          == [{"key": "k", "value": "v"}], "accepted: the eu-west-1 ARNs through the eu-west-1 endpoint")
+    check(ecs.update_service(cluster=cluster_arn, service=service_arn, desiredCount=0)["service"]["desiredCount"] == 0,
+          "accepted: UpdateService with this region's cluster and service ARNs")
+
+
+def check_ecs_reserved_tags_do_not_count() -> None:
+    """ECS's 50-tag limit leaves aws: tags out. No request can add one (validate.py refuses the
+    prefix; in AWS, AWS adds them, e.g. aws:cloudformation:*), so this runs ecs_ext in-process."""
+    import ecs_ext
+    from moto.ecs.models import ecs_backends
+    ecs_ext.install()
+    backend = ecs_backends["000000000042"]["us-east-1"]
+    aws_tags = [{"key": f"aws:cloudformation:k{i}", "value": "v"} for i in range(3)]
+    cluster = backend.create_cluster("reserved", tags=aws_tags + [{"key": f"u{i}", "value": "v"} for i in range(47)])
+    backend.tag_resource(cluster.arn, {"u47": "v", "u48": "v", "u49": "v"})
+    check(len(cluster.tags) == 53, "accepted: 50 user tags next to 3 aws: tags (aws: tags do not count)", len(cluster.tags))
+    try:
+        backend.tag_resource(cluster.arn, {"u50": "v"})
+        check(False, "refused: a 51st user tag next to aws: tags -> InvalidParameterException")
+    except Exception as error:  # moto's ECSException
+        check(getattr(error, "code", None) == "InvalidParameterException",
+              "refused: a 51st user tag next to aws: tags -> InvalidParameterException", error)
+
+
 def check_ecr_pushed_at(emu: Emulator) -> None:
     ecr = emu.client("ecr")
     ecr.create_repository(repositoryName="clock")
@@ -1084,6 +1189,46 @@ def check_validation(emu: Emulator) -> None:
     refused("a 51st ECR repository tag after the merge", "TooManyTagsException", ecr.tag_resource,
             resourceArn=arn, tags=[{"Key": "k50", "Value": "v"}])
 
+    # Logs: at most 50 tags on a log group, after the merge (TagResource and TagLogGroup).
+    logs = emu.client("logs", validate=False)
+    refused("CreateLogGroup with 51 tags (model: at most 50)", "InvalidParameterException", logs.create_log_group,
+            logGroupName="many-tags", tags={f"k{i}": "v" for i in range(51)},
+            contains="Member must have length less than or equal to 50")
+    logs.create_log_group(logGroupName="many-tags", tags={f"k{i}": "v" for i in range(49)})
+    check(True, "accepted: CreateLogGroup with 49 tags")
+    group_arn = _arn("logs", "log-group:many-tags")
+    logs.tag_resource(resourceArn=group_arn, tags={"k49": "v"})
+    logs.tag_resource(resourceArn=group_arn, tags={"k0": "again"})
+    logs.tag_log_group(logGroupName="many-tags", tags={"k1": "again"})
+    check(True, "accepted: Logs re-tagging an existing key of a log group with 50 tags (TagResource, TagLogGroup)")
+    details = refused("a 51st log group tag after the merge (TagResource)", "TooManyTagsException",
+                      logs.tag_resource, resourceArn=group_arn, tags={"k50": "v"},
+                      contains="A resource can have no more than 50 tags.")
+    refused("a 51st log group tag after the merge (TagLogGroup)", "InvalidParameterException",
+            logs.tag_log_group, logGroupName="many-tags", tags={"k50": "v"})
+    tags = logs.list_tags_for_resource(resourceArn=group_arn)["tags"]
+    check(len(tags) == 50 and tags["k0"] == "again" and "k50" not in tags,
+          "  ... and the log group keeps its 50 tags", (len(tags), details))
+
+    # IAM: at most 50 tags on a role, after TagRole merges.
+    iam_tags = emu.client("iam", validate=False)
+    iam_tags.create_role(RoleName="many-tags", AssumeRolePolicyDocument=trust,
+                         Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(49)])
+    iam_tags.tag_role(RoleName="many-tags", Tags=[{"Key": "k49", "Value": "v"}])
+    iam_tags.tag_role(RoleName="many-tags", Tags=[{"Key": "k0", "Value": "again"}])
+    check(True, "accepted: IAM re-tagging an existing key of a role with 50 tags")
+    try:
+        iam_tags.tag_role(RoleName="many-tags", Tags=[{"Key": "k50", "Value": "v"}])
+        check(False, "refused: a 51st role tag after the merge -> LimitExceeded (409)", "the call succeeded")
+    except ClientError as error:
+        details = error.response["Error"]
+        check(details["Code"] == "LimitExceeded" and error.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+              and "TagsPerRole: 50" in details["Message"],
+              "refused: a 51st role tag after the merge -> LimitExceeded (409)", details)
+    role_tags = iam_tags.list_role_tags(RoleName="many-tags")["Tags"]
+    check(len(role_tags) == 50 and {"Key": "k0", "Value": "again"} in role_tags,
+          "  ... and the role keeps its 50 tags", len(role_tags))
+
     def manifest(n: int) -> str:
         return json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                            "config": {"digest": f"sha256:{n:064x}"}, "layers": []})
@@ -1175,6 +1320,7 @@ def main() -> int:
     try:
         print(f"emulator at {emu.url}")
         check_ecs(emu)
+        check_ecs_identity(emu)
         check_ecr_pushed_at(emu)
         check_call_log(emu)
         check_cloudwatch_cbor(emu)
@@ -1187,6 +1333,7 @@ def main() -> int:
         code = emu.stop()
         shutil.rmtree(iam_log_dir, ignore_errors=True)
     check(code == 0, "server.py exits 0 at stdin EOF")
+    check_ecs_reserved_tags_do_not_count()
     check_lambda_rapi()
     print("all checks passed")
     return 0

@@ -150,6 +150,7 @@ impl Infra {
             ("tag_mutability", Value::opt(repo.image_tag_mutability.map(|m| m.as_str().to_owned()))),
             ("lifecycle_policy", lifecycle),
             ("tags", managed_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            (OTHER_TAGS, Value::map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ("arn", Value::text(arn)),
         ])))
     }
@@ -174,6 +175,7 @@ impl Infra {
         Ok(Some(attrs([
             ("retention_days", Value::opt(group.retention_in_days.map(|d| d.to_string()))),
             ("tags", managed_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            (OTHER_TAGS, Value::map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ("arn", Value::text(arn)),
         ])))
     }
@@ -221,6 +223,7 @@ impl Infra {
             ("inline_policy", inline),
             ("other_inline_policies", Value::set(others)),
             ("tags", Value::map(tags.iter().filter(|t| compared(&t.key)).map(|t| (t.key.as_str(), t.value.as_str())))),
+            (OTHER_TAGS, Value::map(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))),
             (REGIONS_IN_USE, Value::set(regions)),
             ("arn", Value::text(role.arn)),
         ])))
@@ -243,6 +246,7 @@ impl Infra {
             ("environment", Value::Map(vars)),
             ("log_group", Value::opt(p.logs_config.and_then(|l| l.cloud_watch_logs).and_then(|c| c.group_name))),
             ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
+            (OTHER_TAGS, Value::map(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
             ("arn", Value::opt(p.arn)),
         ])))
     }
@@ -1047,7 +1051,16 @@ impl Infra {
     /// ACTIVE service tagged as `app`'s in any cluster, and the ACTIVE services in `cluster`.
     /// Costs one ListClusters page per 100 clusters, one ListServices page per 100 services and
     /// one DescribeServices per 10: `down` is rare, and must not miss a running service.
-    pub async fn region_facts(&self, app: &str, cluster: &str, repository: &str) -> Result<RegionFacts, AwsError> {
+    ///
+    /// `family` is the app's task family: services that are not the app's but run one of its
+    /// revisions (a hand-made canary, a half-adopted service) are listed in `family_users`.
+    pub async fn region_facts(
+        &self,
+        app: &str,
+        cluster: &str,
+        repository: &str,
+        family: &str,
+    ) -> Result<RegionFacts, AwsError> {
         let mut facts = RegionFacts::default();
         let mut clusters = self.ecs.list_clusters().into_paginator().items().send();
         let mut cluster_arns = Vec::new();
@@ -1078,10 +1091,23 @@ impl Infra {
                     let name = svc.service_name.clone().unwrap_or_default();
                     let tags: BTreeMap<String, String> =
                         svc.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value?))).collect();
+                    // Every revision the service runs or is moving to.
+                    let revisions = svc
+                        .task_definition
+                        .iter()
+                        .chain(svc.deployments.iter().flatten().filter_map(|d| d.task_definition.as_ref()));
+                    let runs_family = revisions
+                        .filter_map(|arn| TaskDefArn::parse(arn).ok())
+                        .any(|arn| arn.revision().family == family);
                     if app_owns(&tags, app) {
                         facts.app_services.push((cluster_name.clone(), name.clone()));
-                    } else if tags.get(keys::REPOSITORY).map(String::as_str) == Some(repository) {
-                        facts.repository_users.push(format!("{cluster_name}/{name}"));
+                    } else {
+                        if rollgate_core::service::OptIn::repository_tag(&tags).as_deref() == Some(repository) {
+                            facts.repository_users.push(format!("{cluster_name}/{name}"));
+                        }
+                        if runs_family {
+                            facts.family_users.push(format!("{cluster_name}/{name}"));
+                        }
                     }
                     if cluster_name == cluster {
                         facts.cluster_services.push(name);

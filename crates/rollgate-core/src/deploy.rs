@@ -33,6 +33,9 @@ pub enum SkipReason {
     /// A newer push (or one from the same second) is already deployed; rollgate never moves a
     /// service backwards.
     OlderThanDeployed { pushed_at: String, deployed_pushed_at: String },
+    /// Older than the newest push that was rolled back on the service (`rollgate:high-water`):
+    /// after a rollback the live revision is older, and this keeps older pushes out.
+    OlderThanRolledBack { pushed_at: String, rolled_back_pushed_at: String },
     /// The health gate failed this digest on this service; it is never redeployed automatically.
     DigestFailed { digest: String, failed: crate::tags::FailedMark },
 }
@@ -60,6 +63,10 @@ impl fmt::Display for SkipReason {
             Self::AlreadyDeployed { revision } => {
                 write!(f, "digest already deployed as {revision}")
             }
+            Self::OlderThanRolledBack { pushed_at, rolled_back_pushed_at } => write!(
+                f,
+                "push from {pushed_at} is older than the newest rolled-back push ({rolled_back_pushed_at}, rollgate:high-water): rollgate never deploys over a rollback backwards"
+            ),
             Self::OlderThanDeployed { pushed_at, deployed_pushed_at } => {
                 write!(f, "push from {pushed_at} is not newer than the deployed push from {deployed_pushed_at}")
             }
@@ -135,6 +142,9 @@ pub struct RolloutPlan {
     /// All tags of the new revision (the user's, then the ledger record).
     pub tags: Vec<(String, String)>,
     pub record: RevisionRecord,
+    /// The base revision's own tags that did not fit (ECS allows 50 a revision, and room is kept
+    /// for the health gate's tags): not copied. Reported, never silently.
+    pub dropped_tags: Vec<String>,
 }
 
 /// The second decision.
@@ -181,9 +191,9 @@ pub fn plan_rollout(
         service.tags.get(keys::HIGH_WATER).and_then(|t| crate::ledger::parse_time(keys::HIGH_WATER, t).ok())
         && push.envelope.time < high_water
     {
-        return Ok(Decision::Skip(SkipReason::OlderThanDeployed {
+        return Ok(Decision::Skip(SkipReason::OlderThanRolledBack {
             pushed_at: push.envelope.time.to_rfc3339(),
-            deployed_pushed_at: high_water.to_rfc3339(),
+            rolled_back_pushed_at: high_water.to_rfc3339(),
         }));
     }
     if let Some(deployed) = &record {
@@ -211,19 +221,22 @@ pub fn plan_rollout(
         container: container.name.clone(),
         cause: crate::ledger::Cause::Push,
     };
+    // Room for the state tag below and for what the gate writes later.
+    let max_bad_tasks = crate::gate::GateSettings::from_tags(&service.tags)
+        .map_or(crate::gate::GateSettings::MAX_MAX_BAD_TASKS, |s| s.max_bad_tasks);
+    let mut tags = revision_tags(&current.tags, &record, 1 + crate::tags::revision_reserve(max_bad_tasks));
+    tags.push((keys::STATE.to_owned(), RolloutState::Deploying.as_str().to_owned()));
+    let dropped_tags = crate::ledger::user_tags(&current.tags)
+        .filter(|k| !tags.iter().any(|(t, _)| t == *k))
+        .map(str::to_owned)
+        .collect();
     Ok(Decision::Rollout(Box::new(RolloutPlan {
         base: current.arn.clone(),
         container: container.name.clone(),
         image: ImageRef::pinned(&registry, &push.repository, &push.digest),
-        tags: {
-            // Room for the state tag below and for what the gate writes later.
-            let max_bad_tasks = crate::gate::GateSettings::from_tags(&service.tags)
-                .map_or(crate::gate::GateSettings::MAX_MAX_BAD_TASKS, |s| s.max_bad_tasks);
-            let mut tags = revision_tags(&current.tags, &record, 1 + crate::tags::revision_reserve(max_bad_tasks));
-            tags.push((keys::STATE.to_owned(), RolloutState::Deploying.as_str().to_owned()));
-            tags
-        },
+        tags,
         record,
+        dropped_tags,
     })))
 }
 

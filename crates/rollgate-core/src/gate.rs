@@ -308,6 +308,11 @@ impl GateSettings {
     }
 }
 
+/// A stored value decoded, or as stored when it does not decode (text is for people).
+fn decode_lossless(key: &'static str, v: &str) -> String {
+    decode(key, v).unwrap_or_else(|_| v.to_owned())
+}
+
 /// Everything the gate knows when it judges one rollout.
 #[derive(Debug, Clone)]
 pub struct RolloutFacts<'a> {
@@ -714,9 +719,9 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 tag_revision.push((keys::COMPLETED_AT.to_owned(), now.clone()));
             }
             if let Some(l) = f.lineage.filter(|_| *announce_start) {
-                tag_revision.push((keys::BUILD_ID.to_owned(), sanitize_tag_value(&l.build_id)));
+                tag_revision.push((keys::BUILD_ID.to_owned(), crate::tags::text(keys::BUILD_ID, &l.build_id)));
                 if let Some(v) = &l.model_version {
-                    tag_revision.push((keys::MODEL_VERSION.to_owned(), sanitize_tag_value(v)));
+                    tag_revision.push((keys::MODEL_VERSION.to_owned(), crate::tags::text(keys::MODEL_VERSION, v)));
                 }
             }
             GatePlan {
@@ -755,7 +760,7 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
             };
             let mut tag_revision = state_tags(state);
             tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
-            tag_revision.push((keys::REASON.to_owned(), sanitize_tag_value(reason)));
+            tag_revision.push((keys::REASON.to_owned(), crate::tags::text(keys::REASON, reason)));
             let back_to = roll_back_to.clone().or_else(|| {
                 matches!(resolution, Resolution::AlreadyRolledBack | Resolution::Finished)
                     .then(|| f.service.task_definition.clone())
@@ -891,8 +896,11 @@ impl Notification {
             model_version: f
                 .lineage
                 .and_then(|l| l.model_version.clone())
-                .or_else(|| f.revision.tags.get(keys::MODEL_VERSION).cloned()),
-            build_id: f.lineage.map(|l| l.build_id.clone()).or_else(|| f.revision.tags.get(keys::BUILD_ID).cloned()),
+                .or_else(|| f.revision.tags.get(keys::MODEL_VERSION).map(|v| decode_lossless(keys::MODEL_VERSION, v))),
+            build_id: f
+                .lineage
+                .map(|l| l.build_id.clone())
+                .or_else(|| f.revision.tags.get(keys::BUILD_ID).map(|v| decode_lossless(keys::BUILD_ID, v))),
             reason,
             rolled_back_to: rolled_back_to.map(|t| t.to_string()),
             rolled_back_by,

@@ -195,15 +195,16 @@ impl RevisionRecord {
 pub fn revision_tags(base: &Tags, record: &RevisionRecord, reserve: usize) -> Vec<(String, String)> {
     let own = record.to_tags();
     let room = MAX_TAGS.saturating_sub(own.len() + reserve);
-    base.iter()
-        .filter(|(k, _)| {
-            let ownership = k.as_str() == keys::MANAGED || k.as_str() == keys::APP;
-            ownership || (!k.starts_with(keys::PREFIX) && !k.starts_with("aws:"))
-        })
-        .take(room)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .chain(own)
-        .collect()
+    // Ownership first, so it is never the one left out.
+    let ownership = [keys::MANAGED, keys::APP].into_iter().filter_map(|k| base.get_key_value(k));
+    let users = user_tags(base).filter_map(|k| base.get_key_value(k));
+    ownership.chain(users).take(room).map(|(k, v)| (k.clone(), v.clone())).chain(own).collect()
+}
+
+/// The keys of the user's own tags on a revision or service: neither rollgate's nor AWS's.
+/// These are carried over to every revision rollgate registers, as room allows.
+pub fn user_tags(tags: &Tags) -> impl Iterator<Item = &str> {
+    tags.keys().map(String::as_str).filter(|k| !k.starts_with(keys::PREFIX) && !crate::tags::is_aws_key(k))
 }
 
 /// The ledger tags of a revision that `rollgate up` registers for a configuration change,

@@ -8,7 +8,6 @@ use crate::TaskDefArn;
 use crate::gate::{GatePlan, Notification, NotificationKind, RolledBackBy, RolloutFacts, RolloutState, ServiceTagsAt};
 use crate::ledger::{RevisionRecord, format_time, keys};
 use crate::service::{ServiceView, TaskDefSummary};
-use crate::tags::lossy as sanitize_tag_value;
 
 /// One revision of a service's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,7 +36,8 @@ pub fn history(service: &ServiceView, revisions: &[TaskDefSummary]) -> Vec<Histo
         .iter()
         .map(|r| {
             let record = RevisionRecord::from_tags(&r.tags).ok().flatten();
-            let get = |k: &str| r.tags.get(k).cloned();
+            // Free text is stored through the tag codec (`tags::text`): shown decoded.
+            let get = |k: &'static str| r.tags.get(k).map(|v| crate::tags::decode(k, v).unwrap_or_else(|_| v.clone()));
             HistoryRow {
                 revision: r.arn.revision().to_string(),
                 arn: r.arn.to_string(),
@@ -69,7 +69,9 @@ pub fn history(service: &ServiceView, revisions: &[TaskDefSummary]) -> Vec<Histo
 pub enum RollbackError {
     #[error("the service has no last known good revision; name one with --to REVISION (see rollgate status)")]
     NoTarget,
-    #[error("{0} is already live")]
+    #[error(
+        "{0} is already live (it is the last known good): to go back further, name an older healthy revision with --to REVISION (see rollgate status)"
+    )]
     AlreadyLive(String),
     #[error("{revision} is {state}, not healthy: roll back only to a revision verified healthy or the initial one")]
     NotHealthy { revision: String, state: String },
@@ -131,8 +133,10 @@ pub fn plan_manual_rollback(
     }
     let record = RevisionRecord::from_tags(&live.tags).ok().flatten();
     let at = format_time(now);
-    let mut tag_revision =
-        vec![(keys::DECIDED_AT.to_owned(), at.clone()), (keys::REASON.to_owned(), sanitize_tag_value(reason))];
+    let mut tag_revision = vec![
+        (keys::DECIDED_AT.to_owned(), at.clone()),
+        (keys::REASON.to_owned(), crate::tags::text(keys::REASON, reason)),
+    ];
     // The target is healthy (or the last known good already): it is the last known good now,
     // so a later failure never rolls back to the revision being rolled back from.
     let tag_service = crate::gate::failure_tags(

@@ -83,6 +83,12 @@ pub fn is_allowed(s: &str) -> bool {
     s.chars().count() <= MAX_VALUE_CHARS && ALLOWED.is_match(s)
 }
 
+/// Whether `key` is one of AWS's own (`aws:` in any case): reserved, and not counted against
+/// the 50 tags a resource.
+pub fn is_aws_key(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+}
+
 /// Checks a tag key against AWS's rules.
 pub fn check_key(key: &str) -> Result<(), TagError> {
     let bad = |why| Err(TagError::BadKey { key: key.to_owned(), why });
@@ -95,7 +101,7 @@ pub fn check_key(key: &str) -> Result<(), TagError> {
     if !ALLOWED.is_match(key) {
         return bad("it has a character AWS does not allow in tag keys");
     }
-    if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+    if is_aws_key(key) {
         return bad("the aws: prefix is reserved for AWS");
     }
     Ok(())
@@ -127,8 +133,27 @@ pub fn decode(key: &'static str, value: &str) -> Result<String, InputError> {
     String::from_utf8(bytes).map_err(|_| InputError::new(key, value, "base64 value is not UTF-8 text"))
 }
 
-/// A free-text value (a failure reason, a build id) made writable: characters AWS does not
-/// allow become `_`, and it is cut at 256 characters. Lossy; only for text people read.
+/// Free text (a failure reason, a model version, a build id) as a tag value: through
+/// [`encode`], so it reads back exactly with [`decode`]; text too long for a tag once encoded
+/// is cut, at a character boundary, and ends with `…`.
+pub fn text(key: &str, value: &str) -> String {
+    if let Ok(v) = encode(key, value) {
+        return v;
+    }
+    let chars: Vec<char> = value.chars().collect();
+    // The longest prefix that fits: encoded length grows with the prefix.
+    let (mut lo, mut hi) = (0, chars.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        let candidate: String = chars[..mid].iter().chain(['…'].iter()).collect();
+        if encode(key, &candidate).is_ok() { lo = mid } else { hi = mid - 1 }
+    }
+    let cut: String = chars[..lo].iter().chain(['…'].iter()).collect();
+    encode(key, &cut).unwrap_or_default()
+}
+
+/// A free-text value made writable the lossy way: characters AWS does not allow become `_`,
+/// and it is cut at 256 characters. For values that are matched as they are stored.
 pub fn lossy(v: &str) -> String {
     v.chars()
         .map(|c| if ALLOWED.is_match(c.encode_utf8(&mut [0; 4])) { c } else { '_' })
@@ -173,7 +198,8 @@ impl TagWrite {
         out
     }
 
-    /// The most tags the resource carries at any point of the write.
+    /// The most tags the resource carries at any point of the write, as AWS counts them
+    /// (its own `aws:` tags aside).
     pub fn peak(&self, existing: &Tags) -> usize {
         let mut mid = existing.clone();
         if self.remove_first {
@@ -182,7 +208,8 @@ impl TagWrite {
             }
         }
         mid.extend(self.set.iter().cloned());
-        mid.len().max(self.apply(existing).len())
+        let count = |t: &Tags| t.keys().filter(|k| !is_aws_key(k)).count();
+        count(&mid).max(count(&self.apply(existing)))
     }
 }
 
@@ -203,8 +230,10 @@ pub fn check_budget(resource: &str, existing: &Tags, write: &TagWrite) -> Result
 /// ([`SERVICE_LEDGER_RESERVE`]).
 pub fn check_service_room(resource: &str, tags: &Tags) -> Result<(), TagError> {
     let gate_keys = [keys::LAST_GOOD, keys::HIGH_WATER, keys::FAILED_CONFIG, keys::FAILED_DIGESTS];
-    let others =
-        tags.keys().filter(|k| !gate_keys.contains(&k.as_str()) && !k.starts_with(keys::FAILED_PREFIX)).count();
+    let others = tags
+        .keys()
+        .filter(|k| !gate_keys.contains(&k.as_str()) && !k.starts_with(keys::FAILED_PREFIX) && !is_aws_key(k))
+        .count();
     if others + SERVICE_LEDGER_RESERVE <= MAX_TAGS {
         return Ok(());
     }
@@ -366,6 +395,17 @@ mod tests {
         for bad in ["", "aws:x", "AWS:x", "a*b", &"k".repeat(129)] {
             assert!(check_key(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn free_text_reads_back_exactly_or_cut_with_an_ellipsis() {
+        let reason = "3 tasks exited (code 137): see https://x/logs?task=1";
+        assert_eq!(decode("r", &text("r", reason)).unwrap(), reason);
+        let long = "é(".repeat(200);
+        let stored = text("r", &long);
+        assert!(is_allowed(&stored) && stored.len() <= MAX_VALUE_CHARS, "{stored}");
+        let back = decode("r", &stored).unwrap();
+        assert!(back.ends_with('…') && long.starts_with(back.trim_end_matches('…')), "{back}");
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub enum TrackError {
     )]
     ManagedUntrack { app: String },
     #[error(
-        "rollgate:smoke-{0} is set but no smoke URL: pass --smoke-url too (the gate calls the URL; without it the setting does nothing)"
+        "rollgate:smoke-{0} is set but no smoke URL: pass --smoke-url too, or --unset smoke-{0} (the gate calls the URL; without it the setting does nothing)"
     )]
     SmokeWithoutUrl(&'static str),
     #[error(
@@ -96,6 +96,8 @@ pub enum TrackError {
     UnknownSetting(String, String),
     #[error("--unset rollgate:repository would stop tracking: use `rollgate untrack`")]
     UnsetRepository,
+    #[error("{0} is both set and --unset: pass one of them")]
+    SetAndUnset(String),
     #[error("{}: {}", flag(&.0.field), .0.message)]
     Config(ConfigError),
     #[error("{0}")]
@@ -143,10 +145,13 @@ fn container_hint(e: &PlanError) -> String {
     }
 }
 
-/// The app that manages the service (`rollgate up`), if any.
+/// The app that manages the service (`rollgate up`), if any: either ownership tag counts.
 fn managed_by(service: &ServiceView) -> Option<String> {
-    (service.tags.get(keys::MANAGED).map(String::as_str) == Some("true"))
-        .then(|| service.tags.get(keys::APP).cloned().unwrap_or_default())
+    let managed = service.tags.get(keys::MANAGED).map(String::as_str) == Some("true");
+    match service.tags.get(keys::APP) {
+        Some(app) => Some(app.clone()),
+        None => managed.then(|| "unnamed".to_owned()),
+    }
 }
 
 fn refuse_managed(service: &ServiceView) -> Result<(), TrackError> {
@@ -197,7 +202,7 @@ pub fn plan_track(
             return Err(TrackError::UnsetRepository);
         }
         if set.iter().any(|(k, _)| k == key) {
-            continue;
+            return Err(TrackError::SetAndUnset(key.trim_start_matches(keys::PREFIX).to_owned()));
         }
         remove.push(key.to_owned());
     }
@@ -307,6 +312,12 @@ mod tests {
             (service(&[]), bad_filter, "--tag-filter"),
             (crowded, request("v*"), "would carry"),
             (service(&[]), TrackRequest { unset: vec!["colour".into()], ..request("*") }, "not a rollgate setting"),
+            (
+                service(&[]),
+                TrackRequest { unset: vec!["Tag-Filter".into()], ..request("v*") },
+                "tag-filter is both set and --unset",
+            ),
+            (service(&[(keys::APP, "other")]), request("v*"), "managed by `rollgate up` (app other)"),
             (
                 service(&[]),
                 TrackRequest { container: Some("sidecar".into()), ..request("*") },

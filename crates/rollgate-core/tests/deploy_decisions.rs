@@ -278,7 +278,7 @@ fn after_a_rollback_older_pushes_stay_out() {
     let cur = current(&[("model", &model_image("v0"))], &[]);
     assert!(matches!(
         plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap(),
-        Decision::Skip(SkipReason::OlderThanDeployed { .. })
+        Decision::Skip(SkipReason::OlderThanRolledBack { .. })
     ));
     let svc = service(&[(keys::HIGH_WATER, "2026-11-28T09:30:00Z")]);
     assert!(matches!(plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap(), Decision::Rollout(_)));

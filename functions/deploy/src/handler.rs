@@ -253,6 +253,15 @@ async fn rollout<A: DeployApi>(
         Ok(Decision::Skip(reason)) => return skipped(push, service, reason),
         Err(e) => return failed(push, service, e.to_string(), ErrorClass::NonRetryable),
     };
+    if !plan.dropped_tags.is_empty() {
+        warn!(
+            cluster = service.arn.cluster_name(),
+            service = service.arn.name(),
+            base = %plan.base,
+            dropped = %plan.dropped_tags.join(" "),
+            "the base revision's own tags do not all fit on the new revision (ECS allows 50, and room is kept for the health gate's tags); these are not copied"
+        );
+    }
     let registered_before = latest.summary.arn != *current
         && latest.is_active()
         && carries_marker(&latest.summary.tags, &rollout_marker(&plan.tags));

@@ -250,6 +250,18 @@ impl GateSection {
         {
             return Err(err("gate.smoke_url", format!("{url:?} is not an http:// or https:// URL with a host")));
         }
+        // The URL is stored in a tag and shown in verdicts, reasons and logs: no secrets in it.
+        if let Some(url) = g.smoke_url.as_deref().and_then(|u| url::Url::parse(u).ok())
+            && (!url.username().is_empty() || url.password().is_some())
+        {
+            return Err(err(
+                "gate.smoke_url",
+                "has credentials (user:password@): the URL is stored in a tag and shown in verdicts and logs. Use an endpoint that needs none, reachable only from inside the VPC",
+            ));
+        }
+        if g.alarm_prefix.as_deref() == Some("") {
+            return Err(err("gate.alarm_prefix", "empty: it would watch every alarm; remove it, or name a prefix"));
+        }
         if let Some(status) = g.smoke_status
             && !(100..=599).contains(&status)
         {
@@ -770,6 +782,9 @@ security_groups = ["sg-0123abcd"]
             "[task]\nrole_policy_arns = [\"AmazonS3ReadOnlyAccess\"]",
             "[gate]\nsmoke_url = \"http://\"",
             "[gate]\ndeadline = \"0s\"",
+            "[gate]\nsmoke_url = \"http://user:secret@m:8080/predict\"",
+            "[gate]\nalarm_prefix = \"\"",
+            "[gate]\nsmoke_body = \"{}\"",
         ] {
             assert!(AppConfig::parse(&format!("{MINIMAL}\n{extra}")).is_err(), "{extra}");
         }

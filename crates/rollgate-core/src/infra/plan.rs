@@ -78,13 +78,17 @@ pub fn foreign_owner(have: &Attrs, app: &str) -> Option<Owner> {
 ///
 /// # Errors
 /// The first resource over the budget, named by kind and name, with the count.
-pub fn check_tag_budget(want: &[Resource], have: &Observed) -> Result<(), crate::tags::TagError> {
-    for r in want {
+pub fn check_tag_budget(plan: &Plan, have: &Observed) -> Result<(), crate::tags::TagError> {
+    // Only what `up` writes: a resource used as it is, or left alone, is not tagged.
+    let written = plan.steps.iter().filter(|st| matches!(st.change, Change::Create | Change::Update { .. }));
+    for r in written.map(|st| &st.resource) {
         let Some(desired) = r.attrs.get("tags").map(Value::as_map) else { continue };
         let observed = have.get(&(r.kind, r.name.clone()));
         let mut after = observed.and_then(|a| a.get("tags")).map(Value::as_map).unwrap_or_default();
         after.extend(observed.and_then(|a| a.get(OTHER_TAGS)).map(Value::as_map).unwrap_or_default());
         after.extend(desired);
+        // AWS does not count its own `aws:` tags (CloudFormation's, for one) against the 50.
+        after.retain(|k, _| !crate::tags::is_aws_key(k));
         let name = format!("{} {}", r.kind.label(), r.name);
         if r.kind == Kind::Service {
             crate::tags::check_service_room(&name, &after)?;
@@ -129,8 +133,8 @@ pub struct Summary {
 /// What AWS has: the attributes of each resource that exists, by kind and name.
 pub type Observed = BTreeMap<(Kind, String), Attrs>;
 
-/// Every tag an ECS service or cluster carries, the owner's included (observed only; never
-/// compared): what [`check_tag_budget`] counts.
+/// Every tag a resource carries, the owner's included (observed only; never compared): what
+/// [`check_tag_budget`] counts.
 pub const OTHER_TAGS: &str = "all_tags";
 
 /// The attribute that points a service at its revision (observed only).

@@ -109,6 +109,10 @@ pub struct RegionFacts {
     /// ACTIVE services that are not this app's and track its repository
     /// (`rollgate:repository`), as `cluster/service`.
     pub repository_users: Vec<String>,
+    /// ACTIVE services that are not this app's but run (or are moving to) a revision of its
+    /// task family, as `cluster/service`: a hand-made canary, or a service left half taken over.
+    /// What they run on (the family, its roles, log group and image repository) is kept.
+    pub family_users: Vec<String>,
 }
 
 /// The app's service, if it runs anywhere other than where rollgate.toml says: `(cluster,
@@ -201,6 +205,19 @@ pub fn plan_teardown(
             let action = match observed.get(&(r.kind, r.name.clone())) {
                 None => TeardownAction::Missing,
                 Some(a) if !owned(a) => TeardownAction::NotOurs,
+                Some(_)
+                    if !facts.family_users.is_empty()
+                        && matches!(
+                            r.kind,
+                            Kind::TaskDefinition
+                                | Kind::ExecutionRole
+                                | Kind::TaskRole
+                                | Kind::LogGroup
+                                | Kind::Repository
+                        ) =>
+                {
+                    TeardownAction::KeepOccupied { services: facts.family_users.clone() }
+                }
                 Some(a) if is_global(r.kind) => {
                     let others = other_regions(a, target.region.as_str());
                     if others.is_empty() {
@@ -265,6 +282,7 @@ mod tests {
             app_services: vec![("sentiment".into(), "sentiment".into())],
             cluster_services: vec!["sentiment".into()],
             repository_users: vec![],
+            family_users: vec![],
         }
     }
 
@@ -296,6 +314,26 @@ mod tests {
             let want = match kind {
                 Kind::Service => TeardownAction::NotOurs,
                 Kind::Cluster | Kind::TaskDefinition => kept.clone(),
+                _ => TeardownAction::Delete,
+            };
+            assert_eq!(action, want, "{kind:?}");
+        }
+    }
+
+    /// A service that is not the app's but runs a revision of its family (a canary made by
+    /// hand) keeps what it runs on: the family, the roles its revisions name, the log group and
+    /// the repository its image comes from. The rest goes.
+    #[test]
+    fn a_service_running_the_apps_family_keeps_what_it_runs_on() {
+        let (want, have) = after_up("us-east-1", &["us-east-1"]);
+        let facts = RegionFacts { family_users: vec!["sentiment/canary".into()], ..here() };
+        let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &facts, None).unwrap();
+        let kept = TeardownAction::KeepOccupied { services: vec!["sentiment/canary".into()] };
+        for (kind, action) in actions(&p) {
+            let want = match kind {
+                Kind::TaskDefinition | Kind::ExecutionRole | Kind::TaskRole | Kind::LogGroup | Kind::Repository => {
+                    kept.clone()
+                }
                 _ => TeardownAction::Delete,
             };
             assert_eq!(action, want, "{kind:?}");
@@ -373,6 +411,7 @@ mod tests {
             app_services: vec![("sentiment".into(), "sentiment".into())],
             cluster_services: vec!["sentiment".into(), "other-team".into()],
             repository_users: vec!["shared/other-app".into()],
+            family_users: vec![],
         };
         let p = plan_teardown(env("us-east-1").target("sentiment"), &want, &have, &facts, None).unwrap();
         assert!(

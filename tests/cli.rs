@@ -1294,3 +1294,35 @@ fn the_cli_policy_refuses_what_is_not_rollgates() {
     )
     .unwrap();
 }
+
+/// A canary made by hand from the app's own revision (not tagged as the app's) still runs on
+/// the app's task family, roles, log group and image repository: `down` removes the app's
+/// service but keeps all of those, and the cluster the canary is in; the canary keeps running.
+#[test]
+fn down_keeps_what_a_hand_made_canary_of_the_app_runs_on() {
+    let c = Cli::new("cli-canary");
+    c.ok(&["up"]);
+    let live = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();
+    let (subnet, sg) = c.s.network();
+    c.s.boto(
+        "ecs",
+        "create_service",
+        json!({"cluster": c.app, "serviceName": "canary", "taskDefinition": live, "desiredCount": 1,
+               "launchType": "FARGATE",
+               "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}}}),
+    );
+    let r = c.ok(&["down", "--yes", "--force"]);
+    assert!(r.stderr.contains(&format!("{}/canary", c.app)), "{}", r.stderr);
+    assert_eq!(c.s.describe_service(&c.app, &c.app)["status"], "INACTIVE", "the app's own service is gone");
+    assert_eq!(c.s.describe_service(&c.app, "canary")["status"], "ACTIVE");
+    let (def, _) = c.s.describe_task_definition(&live);
+    assert_eq!(def["status"], "ACTIVE", "the canary's revision is not deregistered");
+    for role in [format!("{}-execution", c.app), format!("{}-task", c.app)] {
+        c.s.boto("iam", "get_role", json!({"RoleName": role}));
+    }
+    c.s.boto("ecr", "describe_repositories", json!({"repositoryNames": [c.app]}));
+    let groups = c.s.boto("logs", "describe_log_groups", json!({"logGroupNamePrefix": format!("/rollgate/{}", c.app)}));
+    assert_eq!(groups["logGroups"].as_array().unwrap().len(), 1);
+    let cluster = &c.s.boto("ecs", "describe_clusters", json!({"clusters": [c.app]}))["clusters"][0];
+    assert_eq!(cluster["status"], "ACTIVE");
+}

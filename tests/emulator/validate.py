@@ -677,7 +677,8 @@ def _failure(model: ServiceModel, violations: list[Violation], protocol: str) ->
 # the model checks pass, on the request as sent. Limits that depend on what a
 # resource already has (tags after a TagResource merge, tags on an image) live
 # with the moto patches: ecs_ext.ECS_MAX_TAGS_PER_RESOURCE,
-# ecr_ext.ECR_MAX_TAGS_PER_REPOSITORY, ecr_ext.ECR_MAX_TAGS_PER_IMAGE.
+# ecr_ext.ECR_MAX_TAGS_PER_REPOSITORY, ecr_ext.ECR_MAX_TAGS_PER_IMAGE,
+# logs_ext.LOGS_MAX_TAGS_PER_RESOURCE, iam_ext.IAM_MAX_TAGS_PER_ROLE.
 
 RESERVED_TAG_PREFIX = "aws:"
 

@@ -30,7 +30,9 @@ What moto 5.2.5 does on its own, and what this module changes:
 * ``CreateService`` with the name of a service that is ACTIVE (or DRAINING) in
   the cluster is ``InvalidParameterException: Creation of service was not
   idempotent.``, as in ECS (``_refuse_existing_service``); moto replaced the
-  service, tags and all. An INACTIVE (deleted) service's name may be reused.
+  service, tags and all. An INACTIVE (deleted) service's name may be reused. A
+  repeat with the ``clientToken`` that created the service answers that service
+  (an SDK retry after a lost answer), as the token is documented to do.
 * An ARN of another region or account than the request's (SigV4 scope region,
   the account moto serves) names nothing here, as in ECS (``_is_foreign_arn``):
   moto resolved such ARNs by their last part and acted on the local resource of
@@ -224,11 +226,33 @@ def _create_service(
     return service
 
 
+# CreateService's clientToken (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html:
+# "An identifier that you provide to ensure the idempotency of the request. It must be unique
+# and is case sensitive. Up to 36 ASCII characters in the range of 33-126 (inclusive) are
+# allowed."): a repeat with the token that created the ACTIVE service answers that service
+# instead of "Creation of service was not idempotent." (an SDK retry after a lost answer).
+_SERVICE_TOKENS: dict[tuple[str, str, str], str] = {}
+
+
 def _create_service_response(self: EC2ContainerServiceResponse) -> Any:
+    token = self._get_param("clientToken")
+    cluster_param = self._get_param("cluster", "default")
+    name = self._get_param("serviceName")
+    if token:
+        try:
+            cluster = self.ecs_backend._get_cluster(cluster_param)
+            existing = self.ecs_backend.services.get(f"{cluster.name}:{name}")
+        except ECSException:
+            existing = None
+        key = (self.current_account, self.region, f"{cluster_param}:{name}")
+        if existing is not None and existing.status in SERVICE_NAME_TAKEN_STATUSES and _SERVICE_TOKENS.get(key) == token:
+            return ActionResult({"service": existing})
     # moto's handler does not pass deploymentConfiguration to the backend at
     # all; the returned ActionResult holds the Service object and is
     # serialized later, so setting the field afterwards still shows up.
     result = _moto_create_service_response(self)
+    if token:
+        _SERVICE_TOKENS[(self.current_account, self.region, f"{cluster_param}:{name}")] = token
     requested = self._get_param("deploymentConfiguration")
     if requested:
         service = self.ecs_backend._get_service(

@@ -297,6 +297,17 @@ def check_ecs_identity(emu: Emulator) -> None:
     ecs.create_cluster(clusterName="idc2")
     ecs.create_service(cluster="idc2", serviceName="api", taskDefinition=revision, desiredCount=0)
     check(True, "accepted: CreateService of the same name in another cluster")
+    # A retry with the clientToken that created the service (an SDK retry after a lost
+    # answer) answers that service; another token is still refused.
+    first = ecs.create_service(cluster="idc2", serviceName="tok", taskDefinition=revision, desiredCount=0,
+                               clientToken="rollgate-token-1")["service"]
+    retried = ecs.create_service(cluster="idc2", serviceName="tok", taskDefinition=revision, desiredCount=0,
+                                 clientToken="rollgate-token-1")["service"]
+    check(retried["serviceArn"] == first["serviceArn"] and retried["createdAt"] == first["createdAt"],
+          "accepted: CreateService repeated with its clientToken answers the service it created", retried)
+    refused("CreateService of an ACTIVE name with another clientToken", "InvalidParameterException",
+            ecs.create_service, cluster="idc2", serviceName="tok", taskDefinition=revision, desiredCount=0,
+            clientToken="rollgate-token-2", contains="Creation of service was not idempotent.")
     ecs.delete_service(cluster="idc", service="api")
     again = ecs.create_service(cluster="idc", serviceName="api", taskDefinition=revision, desiredCount=1)["service"]
     described = ecs.describe_services(cluster="idc", services=["api"], include=["TAGS"])["services"][0]

@@ -952,6 +952,10 @@ impl Infra {
             .map_err(bad_number("health_check_grace_period"))?;
         self.ecs
             .create_service()
+            // CreateService is not idempotent by name ("Creation of service was not
+            // idempotent"): a retry after a lost answer would be refused. The SDK resends the
+            // same input, so one client token per call makes the retry return the service.
+            .client_token(uuid::Uuid::new_v4().to_string())
             .cluster(text(a, "cluster"))
             .service_name(&r.name)
             .task_definition(task_definition)

@@ -1326,3 +1326,24 @@ fn down_keeps_what_a_hand_made_canary_of_the_app_runs_on() {
     let cluster = &c.s.boto("ecs", "describe_clusters", json!({"clusters": [c.app]}))["clusters"][0];
     assert_eq!(cluster["status"], "ACTIVE");
 }
+
+/// CreateService whose answer is lost (the connection drops after ECS created the service):
+/// the SDK's retry carries the same client token, so ECS answers the service it created
+/// instead of "Creation of service was not idempotent", and `up` finishes with one service.
+#[test]
+fn up_survives_a_lost_create_service_answer() {
+    let c = Cli::new("cli-lost-create");
+    let faults = support::faults::faults();
+    faults.configure(
+        &c.s.access_key,
+        json!({"seed": 7, "operations": {"CreateService": {"reset_after": 1.0}}, "max_faults": 1}),
+    );
+    let r = c.run_env(&["up"], &[("AWS_ENDPOINT_URL", Some(&faults.url)), ("AWS_MAX_ATTEMPTS", Some("3"))]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let stats = faults.stats(&c.s.access_key);
+    assert_eq!(stats["injected"]["reset_after"], 1, "the answer was lost once: {stats}");
+    assert_eq!(c.s.count_calls("CreateService"), 2, "one retry");
+    assert_eq!(c.s.describe_service(&c.app, &c.app)["status"], "ACTIVE");
+    let listed = c.s.boto("ecs", "list_services", json!({"cluster": c.app}));
+    assert_eq!(listed["serviceArns"].as_array().unwrap().len(), 1);
+}

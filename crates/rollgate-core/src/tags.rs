@@ -19,7 +19,7 @@
 //!
 //! The 50-tag budget: [`check_budget`] counts a write against what the resource carries,
 //! [`SERVICE_LEDGER_RESERVE`] keeps room on a service for the tags the gate adds later, and
-//! [`failure_write`](crate::gate) bounds the failed-digest record (see [`MAX_FAILED_TAGS`]).
+//! [`failure_write`] bounds the failed-digest record (see [`MAX_FAILED_TAGS`]).
 
 use std::sync::LazyLock;
 

@@ -159,3 +159,40 @@ fn the_health_gate_binary_serves_events_through_the_runtime_api() {
     );
     assert!(logs(&report).iter().any(|l| l["decision"] == "rejected"));
 }
+
+/// A service deployed by CodeDeploy (deployment controller CODE_DEPLOY), next to an ordinary
+/// one in the same cluster: the real deploy binary skips it before registering anything,
+/// naming the controller, and deploys the other. Before, each push registered a revision,
+/// had UpdateService refused by ECS, and deregistered it: an INACTIVE orphan per push.
+#[test]
+fn a_service_another_controller_deploys_is_skipped_before_anything_is_registered() {
+    let s = Scenario::new("rapi-codedeploy");
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let def = s.model_task_definition("model", &repo);
+    let (subnet, sg) = s.network();
+    for (name, controller) in [("bluegreen", "CODE_DEPLOY"), ("rolling", "ECS")] {
+        s.boto(
+            "ecs",
+            "create_service",
+            json!({"cluster": cluster, "serviceName": name, "taskDefinition": def, "desiredCount": 1,
+                   "launchType": "FARGATE", "deploymentController": {"type": controller},
+                   "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}},
+                   "tags": [{"key": "rollgate:repository", "value": repo}]}),
+        );
+    }
+    let digest = s.push_image(&repo, "v1");
+    let push = s.push_event(&repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &cluster)], &[push]);
+    let services = report["invocations"][0]["response"]["services"].as_array().expect("services").clone();
+    let outcome = |name: &str| services.iter().find(|o| o["service"] == name).cloned().unwrap_or_default();
+    assert_eq!(outcome("rolling")["outcome"], "deployed", "{report}");
+    let skipped = outcome("bluegreen");
+    assert_eq!(skipped["outcome"], "skipped", "{report}");
+    assert!(skipped["reason"].as_str().unwrap_or("").contains("deployment controller is CODE_DEPLOY"), "{report}");
+    // AWS's view: one revision registered (the rolling service's), the blue/green service untouched.
+    assert_eq!(s.count_calls("RegisterTaskDefinition"), 1);
+    assert_eq!(s.count_calls("DeregisterTaskDefinition"), 0);
+    assert_eq!(s.describe_service(&cluster, "bluegreen")["taskDefinition"], json!(def));
+    assert_eq!(s.revisions("model").len(), 2, "the base and the rolling service's new revision");
+}

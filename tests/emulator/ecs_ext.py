@@ -277,6 +277,21 @@ def _update_service(
     )
     previous_arn = service.task_definition
     requested = properties.get("task_definition")
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html: with the
+    # CODE_DEPLOY controller "only the desired count, deployment configuration, health check
+    # grace period, task placement constraints and strategies, enable ECS managed tags option,
+    # and propagate tags can be updated using this API. If the network configuration, platform
+    # version, task definition, or load balancer need to be updated, create a new CodeDeploy
+    # deployment." EXTERNAL: "you can update only the desired count, task placement constraints
+    # and strategies, health check grace period, enable ECS managed tags option, and propagate
+    # tags option"; the task definition moves through task sets.
+    controller = (getattr(service, "deployment_controller", None) or {}).get("type", "ECS")
+    if requested and controller != "ECS" and self.describe_task_definition(requested).arn != previous_arn:
+        raise InvalidParameterException(
+            f"Unable to update task definition on services with a {controller} deployment controller. "
+            + ("Use AWS CodeDeploy to trigger a new deployment." if controller == "CODE_DEPLOY"
+               else "Use a task set to deploy a new task definition.")
+        )
     # Resolves family / family:revision / ARN; unknown ones raise ECS's error.
     new_arn = self.describe_task_definition(requested).arn if requested else previous_arn
     # Handled here instead of by moto, which only renames deployments[0].

@@ -314,6 +314,19 @@ def check_ecs_identity(emu: Emulator) -> None:
     check(again["status"] == "ACTIVE" and described["desiredCount"] == 1 and not described.get("tags"),
           "accepted: CreateService of the name of an INACTIVE (deleted) service: a new service", described)
 
+    # UpdateService of a CODE_DEPLOY service to another task definition: refused (CodeDeploy
+    # deploys it); its desired count may still change.
+    revision2 = ecs.register_task_definition(
+        family="idweb", containerDefinitions=[{"name": "web", "image": "repo/web:2", "memory": 128}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="idc2", serviceName="bluegreen", taskDefinition=revision, desiredCount=0,
+                       deploymentController={"type": "CODE_DEPLOY"})
+    refused("UpdateService to a new task definition with the CODE_DEPLOY controller", "InvalidParameterException",
+            ecs.update_service, cluster="idc2", service="bluegreen", taskDefinition=revision2,
+            contains="Unable to update task definition on services with a CODE_DEPLOY deployment controller.")
+    ecs.update_service(cluster="idc2", service="bluegreen", desiredCount=2)
+    check(True, "accepted: UpdateService of a CODE_DEPLOY service's desired count")
+
     # ARNs of another region or account: nothing here, whatever the local names.
     service_arn, cluster_arn = again["serviceArn"], again["clusterArn"]
     check(service_arn.startswith(f"arn:aws:ecs:{REGION}:{IAM_ACCOUNT}:service/idc/api"), "service ARN", service_arn)

@@ -5,7 +5,7 @@ use std::future::Future;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{ServiceField, Tag, TaskDefinition, TaskDefinitionField};
 use aws_smithy_types::retry::RetryConfig;
-use rollgate_core::service::{ContainerImage, DeploymentView, ServiceView, Tags, TaskDefSummary};
+use rollgate_core::service::{ContainerImage, DeploymentController, DeploymentView, ServiceView, Tags, TaskDefSummary};
 use rollgate_core::tags::TagWrite;
 use rollgate_core::{ServiceArn, TaskDefArn};
 
@@ -156,6 +156,9 @@ impl ServiceDirectory for Ecs {
                     task_definition: s.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
                     tags: tags_of(s.tags),
                     deployments: s.deployments.unwrap_or_default().into_iter().map(deployment_view).collect(),
+                    deployment_controller: DeploymentController::from_api(
+                        s.deployment_controller.as_ref().map(|c| c.r#type.as_str()),
+                    ),
                 })
             })
             .collect()

@@ -33,6 +33,9 @@ pub enum SkipReason {
     /// A newer push (or one from the same second) is already deployed; rollgate never moves a
     /// service backwards.
     OlderThanDeployed { pushed_at: String, deployed_pushed_at: String },
+    /// The service is deployed by another controller (CodeDeploy, an external one): ECS
+    /// refuses UpdateService with a new task definition for it.
+    OtherController { controller: String },
     /// Older than the newest push that was rolled back on the service (`rollgate:high-water`):
     /// after a rollback the live revision is older, and this keeps older pushes out.
     OlderThanRolledBack { pushed_at: String, rolled_back_pushed_at: String },
@@ -63,6 +66,10 @@ impl fmt::Display for SkipReason {
             Self::AlreadyDeployed { revision } => {
                 write!(f, "digest already deployed as {revision}")
             }
+            Self::OtherController { controller } => write!(
+                f,
+                "the service's deployment controller is {controller}: ECS refuses UpdateService with a new task definition for it; deploy it with that controller, or untrack it"
+            ),
             Self::OlderThanRolledBack { pushed_at, rolled_back_pushed_at } => write!(
                 f,
                 "push from {pushed_at} is older than the newest rolled-back push ({rolled_back_pushed_at}, rollgate:high-water): rollgate never deploys over a rollback backwards"
@@ -117,6 +124,13 @@ pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries
     }
     if service.status != "ACTIVE" {
         return Match::Skip(SkipReason::ServiceInactive { status: service.status.clone() });
+    }
+    // Before anything is registered: a revision registered for a service ECS will not move
+    // would only be deregistered again (an orphan per push).
+    if service.deployment_controller != crate::service::DeploymentController::Ecs {
+        return Match::Skip(SkipReason::OtherController {
+            controller: service.deployment_controller.as_str().to_owned(),
+        });
     }
     if let Some(failed) = crate::tags::failed_mark(&service.tags, &push.digest) {
         return Match::Skip(SkipReason::DigestFailed { digest: push.digest.to_string(), failed });

@@ -71,6 +71,7 @@ mod tests {
             task_definition: None,
             tags,
             deployments: vec![],
+            deployment_controller: crate::service::DeploymentController::Ecs,
         }
     }
 

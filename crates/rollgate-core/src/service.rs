@@ -23,6 +23,43 @@ pub struct ServiceView {
     pub tags: Tags,
     /// The service's deployments, PRIMARY first as ECS lists them.
     pub deployments: Vec<DeploymentView>,
+    /// Who deploys the service: rollgate can deploy only ECS-controlled services.
+    pub deployment_controller: DeploymentController,
+}
+
+/// A service's deployment controller (DescribeServices `deploymentController.type`;
+/// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentController.html).
+/// Absent means ECS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentController {
+    /// Rolling updates by ECS itself: the only kind rollgate deploys (UpdateService).
+    #[default]
+    Ecs,
+    /// Blue/green by CodeDeploy: ECS refuses UpdateService with a new task definition.
+    CodeDeploy,
+    /// A third-party controller, through task sets.
+    External,
+}
+
+impl DeploymentController {
+    /// From DescribeServices' `deploymentController.type`; unknown values count as
+    /// [`DeploymentController::External`] (not deployable by UpdateService).
+    pub fn from_api(value: Option<&str>) -> Self {
+        match value {
+            None | Some("ECS") => Self::Ecs,
+            Some("CODE_DEPLOY") => Self::CodeDeploy,
+            Some(_) => Self::External,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ecs => "ECS",
+            Self::CodeDeploy => "CODE_DEPLOY",
+            Self::External => "EXTERNAL",
+        }
+    }
 }
 
 /// One ECS deployment of a service.

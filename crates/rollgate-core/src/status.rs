@@ -221,6 +221,7 @@ mod tests {
             task_definition: Some(rev(live, &[]).arn),
             tags,
             deployments: vec![],
+            deployment_controller: crate::service::DeploymentController::Ecs,
         }
     }
 

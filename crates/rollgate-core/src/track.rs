@@ -258,6 +258,7 @@ mod tests {
             task_definition: None,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             deployments: vec![],
+            deployment_controller: crate::service::DeploymentController::Ecs,
         }
     }
 

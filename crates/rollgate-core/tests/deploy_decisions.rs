@@ -3,7 +3,7 @@
 use rollgate_core::deploy::{Decision, Match, PlanError, SkipReason, match_service, plan_rollout};
 use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event};
 use rollgate_core::ledger::{RevisionRecord, keys};
-use rollgate_core::service::{ContainerImage, OptIn, ServiceView, Tags, TaskDefSummary};
+use rollgate_core::service::{ContainerImage, DeploymentController, OptIn, ServiceView, Tags, TaskDefSummary};
 use rollgate_core::{ServiceArn, TaskDefArn};
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -29,6 +29,7 @@ fn service(extra: &[(&str, &str)]) -> ServiceView {
         task_definition: Some(taskdef_arn(3)),
         tags: t,
         deployments: vec![],
+        deployment_controller: DeploymentController::Ecs,
     }
 }
 
@@ -68,6 +69,16 @@ fn matching_table() {
         ("other repository", service(&[(keys::REPOSITORY, "other-repo")]), "not tracking"),
         ("not opted in", ServiceView { tags: Tags::new(), ..service(&[]) }, "not tracking"),
         ("draining", ServiceView { status: "DRAINING".into(), ..service(&[]) }, "skip"),
+        (
+            "CodeDeploy controller",
+            ServiceView { deployment_controller: DeploymentController::CodeDeploy, ..service(&[]) },
+            "skip",
+        ),
+        (
+            "external controller",
+            ServiceView { deployment_controller: DeploymentController::External, ..service(&[]) },
+            "skip",
+        ),
         (
             "other account",
             ServiceView {

@@ -125,6 +125,7 @@ impl World {
                 deployment("ecs-svc/3", 3, "PRIMARY", "IN_PROGRESS", 0),
                 deployment("ecs-svc/2", 2, "ACTIVE", "COMPLETED", 2),
             ],
+            deployment_controller: rollgate_core::service::DeploymentController::Ecs,
         };
         let revision = TaskDefSummary {
             arn: rev(3),

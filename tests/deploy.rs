@@ -539,3 +539,33 @@ async fn a_revision_naming_a_role_deploy_may_not_pass_is_refused_and_writes_noth
         support::iam::decisions(&s.em.url, &s.function_key("deploy")).into_iter().filter(|d| !d.2).collect();
     assert_eq!(denied.len(), 1, "{denied:?}");
 }
+
+/// A push without a tag, as real ECR events send it (`"image-tag": ""`): buildx pushes each
+/// platform's manifest and its attestations untagged before the tagged index. It deploys
+/// nothing by default (not even with the default filter `*`), and deploys with the service's
+/// `rollgate:deploy-untagged=true`. Checked through boto3: no revision is registered.
+#[tokio::test]
+async fn untagged_pushes_deploy_only_when_the_service_opts_in() {
+    let untagged_push = |t: &Single, n: u64, time: &str| {
+        let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 7023,
+                       "digest": format!("sha256:{n:064x}")},
+            "layers": []});
+        let out =
+            t.s.boto("ecr", "put_image", json!({"repositoryName": t.repo, "imageManifest": manifest.to_string()}));
+        let digest = out["image"]["imageId"]["imageDigest"].as_str().unwrap().to_owned();
+        (digest.clone(), t.s.push_event(&t.repo, &digest, "", time))
+    };
+    let t = Single::new("untagged-default", vec![]);
+    let before = t.s.revisions("model");
+    let (_, event) = untagged_push(&t, 0xa1, "2026-11-28T10:00:00Z");
+    let report = t.deploy(&event).await.unwrap();
+    assert!(skip_reason(&report).contains("rollgate:deploy-untagged=true"), "{report:?}");
+    assert_eq!(t.s.revisions("model"), before, "nothing registered");
+    assert_eq!(t.service()["taskDefinition"], json!(t.base));
+
+    let t = Single::new("untagged-opt-in", vec![("rollgate:deploy-untagged", "true".to_owned())]);
+    let (digest, event) = untagged_push(&t, 0xa2, "2026-11-28T10:00:00Z");
+    let revision = deployed_revision(&t.deploy(&event).await.unwrap());
+    assert_eq!(t.s.describe_task_definition(&revision).1["rollgate:digest"], json!(digest));
+}

@@ -116,6 +116,7 @@ async fn track(s: &Session, args: &TrackArgs, format: Format) -> Result<(), Fail
             smoke_match: args.smoke_match.clone(),
         },
         unset: args.unset.clone(),
+        deploy_untagged: args.deploy_untagged,
     };
     request.gate.alarms.retain(|a| !a.is_empty());
     if request.is_empty() {

@@ -146,6 +146,11 @@ pub struct TrackArgs {
     /// Smoke test: text the response body must contain (a substring).
     #[arg(long)]
     pub smoke_match: Option<String>,
+    /// Let pushes without a tag deploy too (rollgate:deploy-untagged). Off by default: buildx
+    /// pushes per-platform manifests and attestations untagged. Make sure no lifecycle rule
+    /// expires untagged images the service runs.
+    #[arg(long, value_name = "true|false")]
+    pub deploy_untagged: Option<bool>,
     /// Remove a setting (`tag-filter`, `bake`, ...); repeat for several.
     #[arg(long, value_name = "SETTING")]
     pub unset: Vec<String>,

@@ -59,9 +59,10 @@ impl fmt::Display for SkipReason {
             Self::TagFiltered { tag: Some(tag), filter } => {
                 write!(f, "tag {tag} does not pass rollgate:tag-filter {filter}")
             }
-            Self::TagFiltered { tag: None, filter } => {
-                write!(f, "untagged push does not pass rollgate:tag-filter {filter}")
-            }
+            Self::TagFiltered { tag: None, .. } => write!(
+                f,
+                "a push without a tag (a multi-arch push's per-platform manifest, an attestation, or a push by digest): untagged pushes deploy only with rollgate:deploy-untagged=true"
+            ),
             Self::ServiceInactive { status } => write!(f, "service is {status}"),
             Self::AlreadyDeployed { revision } => {
                 write!(f, "digest already deployed as {revision}")
@@ -135,7 +136,12 @@ pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries
     if let Some(failed) = crate::tags::failed_mark(&service.tags, &push.digest) {
         return Match::Skip(SkipReason::DigestFailed { digest: push.digest.to_string(), failed });
     }
-    if !opt_in.filter.matches(push.tag.as_ref()) {
+    // The filter is for tags; an untagged push deploys only when the service opted in.
+    let passes = match &push.tag {
+        Some(tag) => opt_in.filter.matches(Some(tag)),
+        None => opt_in.deploy_untagged,
+    };
+    if !passes {
         return Match::Skip(SkipReason::TagFiltered {
             tag: push.tag.as_ref().map(ToString::to_string),
             filter: opt_in.filter.to_string(),

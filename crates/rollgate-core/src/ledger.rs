@@ -19,6 +19,9 @@ pub mod keys {
     pub const REPOSITORY: &str = "rollgate:repository";
     pub const CONTAINER: &str = "rollgate:container";
     pub const TAG_FILTER: &str = "rollgate:tag-filter";
+    /// `true`: pushes without a tag deploy too (off by default: an untagged push is usually
+    /// a per-platform child of a multi-arch push, an attestation, or a push by digest).
+    pub const DEPLOY_UNTAGGED: &str = "rollgate:deploy-untagged";
 
     // Task-definition revision tags (the ledger).
     pub const DIGEST: &str = "rollgate:digest";

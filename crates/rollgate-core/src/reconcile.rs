@@ -29,7 +29,7 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
             let mut tags: Vec<&ImageTag> = i.tags.iter().filter(|t| opt_in.filter.matches(Some(t))).collect();
             tags.sort();
             let tag = tags.first().map(|t| (*t).clone());
-            (tag.is_some() || (i.tags.is_empty() && opt_in.filter.matches(None))).then_some((i, tag))
+            (tag.is_some() || (i.tags.is_empty() && opt_in.deploy_untagged)).then_some((i, tag))
         })
         .max_by_key(|(i, _)| (i.pushed_at, i.digest.clone()))
         .map(|(i, tag)| PushEvent {
@@ -101,12 +101,20 @@ mod tests {
             "a failed digest stays out"
         );
 
+        // The newest image is untagged: it deploys only when the service opted in.
         let any = service(&[]);
         let opt_any = OptIn::from_tags(&any.tags).unwrap().unwrap();
-        assert_eq!(
+        assert_ne!(
             missed_push(&any, &opt_any, &images, &tick()).unwrap().digest,
             images[3].digest,
-            "untagged passes only *"
+            "untagged images are not releases by default"
+        );
+        let untagged_ok = service(&[(keys::DEPLOY_UNTAGGED, "true")]);
+        let opt_untagged = OptIn::from_tags(&untagged_ok.tags).unwrap().unwrap();
+        assert_eq!(
+            missed_push(&untagged_ok, &opt_untagged, &images, &tick()).unwrap().digest,
+            images[3].digest,
+            "with rollgate:deploy-untagged=true the newest untagged image deploys"
         );
         assert!(missed_push(&svc, &opt, &[], &tick()).is_none());
     }

@@ -93,6 +93,10 @@ pub struct OptIn {
     /// The container to update; `None` means "the one container using the repository".
     pub container: Option<String>,
     pub filter: TagFilter,
+    /// Whether a push without a tag may deploy (`rollgate:deploy-untagged` = `true`). Off by
+    /// default: `docker buildx --push` sends its per-platform manifests and its attestations
+    /// untagged, before the tagged image index; only the index is the release.
+    pub deploy_untagged: bool,
 }
 
 impl OptIn {
@@ -123,7 +127,12 @@ impl OptIn {
             Some(spec) => TagFilter::parse(spec.trim())?,
             None => TagFilter::default(),
         };
-        Ok(Some(Self { repository, container, filter }))
+        let deploy_untagged = match get(keys::DEPLOY_UNTAGGED)?.as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => return Err(InputError::new(keys::DEPLOY_UNTAGGED, other, "true or false")),
+        };
+        Ok(Some(Self { repository, container, filter, deploy_untagged }))
     }
 }
 

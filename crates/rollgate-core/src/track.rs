@@ -15,10 +15,11 @@ use crate::{InputError, RepositoryName};
 /// The service tags `track` writes and `untrack` removes: the opt-in and the gate settings.
 /// The ledger the gate wrote (`rollgate:last-good`, failed digests...) is kept, so a digest
 /// that failed stays failed if the service is tracked again.
-pub const SETTINGS: [&str; 12] = [
+pub const SETTINGS: [&str; 13] = [
     keys::REPOSITORY,
     keys::CONTAINER,
     keys::TAG_FILTER,
+    keys::DEPLOY_UNTAGGED,
     keys::DEADLINE,
     keys::BAKE,
     keys::MAX_BAD_TASKS,
@@ -40,6 +41,8 @@ pub struct TrackRequest {
     pub gate: GateSection,
     /// Settings to remove, by key (`rollgate:tag-filter`) or short name (`tag-filter`).
     pub unset: Vec<String>,
+    /// `Some(true)`: pushes without a tag deploy too (`rollgate:deploy-untagged`).
+    pub deploy_untagged: Option<bool>,
 }
 
 /// One rollgate tag as stored and as meant.
@@ -57,6 +60,7 @@ impl TrackRequest {
     pub fn is_empty(&self) -> bool {
         self.repository.is_none()
             && self.container.is_none()
+            && self.deploy_untagged.is_none()
             && self.gate == GateSection::default()
             && self.unset.is_empty()
     }
@@ -193,6 +197,9 @@ pub fn plan_track(
     }
     if let Some(c) = &request.container {
         set.push((keys::CONTAINER.to_owned(), tags::encode(keys::CONTAINER, c)?));
+    }
+    if let Some(on) = request.deploy_untagged {
+        set.push((keys::DEPLOY_UNTAGGED.to_owned(), on.to_string()));
     }
     set.extend(request.gate.tags().map_err(TrackError::Config)?);
     let mut remove = Vec::new();

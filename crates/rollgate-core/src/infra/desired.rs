@@ -226,6 +226,9 @@ pub const SERVICE_SETTING_KEYS: &[&str] = &[
     keys::REPOSITORY,
     keys::CONTAINER,
     keys::TAG_FILTER,
+    // Never in rollgate.toml: the repository's lifecycle rule `up` writes expires untagged
+    // images, so a service `up` manages deploys tagged pushes only; `up` removes this tag.
+    keys::DEPLOY_UNTAGGED,
     keys::MAX_BAD_TASKS,
     keys::DEADLINE,
     keys::BAKE,

@@ -196,3 +196,51 @@ fn a_service_another_controller_deploys_is_skipped_before_anything_is_registered
     assert_eq!(s.describe_service(&cluster, "bluegreen")["taskDefinition"], json!(def));
     assert_eq!(s.revisions("model").len(), 2, "the base and the rolling service's new revision");
 }
+
+/// `docker buildx build --platform linux/amd64,linux/arm64 --push -t repo:v1` as ECR reports
+/// it (events/buildx/, sources in events/SOURCES.md): two per-platform manifests and two
+/// attestations, untagged, then the tagged image index, all in one second. The real deploy
+/// binary deploys the index once, pinned by its digest; the others deploy nothing. Also
+/// with the index first, and with a Notation and a cosign signature pushed after it.
+#[test]
+fn a_buildx_push_deploys_its_index_once_and_nothing_else() {
+    let s = Scenario::new("rapi-buildx");
+    let support::fixtures::OptedIn { cluster, repo, base, .. } = s.opted_in_service(vec![]);
+    let event = |name: &str| {
+        let mut e = fixture_json(name);
+        e["detail"]["repository-name"] = json!(repo);
+        e.to_string()
+    };
+    let sequence = [
+        "buildx/01-push-image-linux-amd64.json",
+        "buildx/02-push-image-linux-arm64.json",
+        "buildx/03-push-attestation-linux-amd64.json",
+        "buildx/04-push-attestation-linux-arm64.json",
+        "buildx/05-push-index-v1.json",
+        "aws-ecr-push-notation-signature.json",
+        "aws-ecr-push-cosign-signature.json",
+    ];
+    let events: Vec<String> = sequence.iter().map(|n| event(n)).collect();
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &cluster)], &events);
+    let inv = report["invocations"].as_array().expect("invocations").clone();
+    assert_eq!(inv.len(), sequence.len(), "{report}");
+    let outcome = |i: usize| inv[i]["response"]["services"][0]["outcome"].as_str().unwrap_or("").to_owned();
+    for i in 0..4 {
+        assert_eq!(outcome(i), "skipped", "{}: {report}", sequence[i]);
+    }
+    assert_eq!(outcome(4), "deployed", "{report}");
+    for i in 5..7 {
+        assert!(
+            inv[i]["response"]["ignored"].as_str().unwrap_or("").contains("an artifact"),
+            "{}: {report}",
+            sequence[i]
+        );
+    }
+    let index = fixture_json("buildx/05-push-index-v1.json")["detail"]["image-digest"].as_str().unwrap().to_owned();
+    let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
+    let (def, tags) = s.describe_task_definition(&live);
+    assert_eq!(tags["rollgate:digest"], json!(index));
+    assert!(def["containerDefinitions"][0]["image"].as_str().unwrap().ends_with(&format!("@{index}")), "{def}");
+    assert_eq!(s.count_calls("RegisterTaskDefinition"), 1, "one rollout for one release");
+    assert_ne!(live, base);
+}

@@ -48,6 +48,17 @@ pub fn parse_envelope<T>(raw: &str, source: &str, detail_type: &str) -> Result<(
 where
     T: Serialize + serde::de::DeserializeOwned,
 {
+    // The kind first: another kind of event (a scan, a replication) is named as such, not
+    // reported as a malformed one because its detail has other fields.
+    if let Ok((event_source, event_detail_type)) = kind_of(raw)
+        && (event_source != source || event_detail_type != detail_type)
+    {
+        return Err(EventError::WrongKind {
+            event_source,
+            detail_type: event_detail_type,
+            expected: format!("source {source:?} with detail-type {detail_type:?}"),
+        });
+    }
     let event: EventBridgeEvent<T> = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
     if event.source != source || event.detail_type != detail_type {
         return Err(EventError::WrongKind {
@@ -91,6 +102,59 @@ pub struct PushEvent {
     pub digest: Digest,
     /// Absent when an image is pushed by digest only.
     pub tag: Option<ImageTag>,
+    /// What was pushed, from the event's media types.
+    pub manifest: ManifestKind,
+}
+
+/// What a push is, from the event's `manifest-media-type` and `artifact-media-type` (ECR sends
+/// them since 2024; older events have neither). Media types: the OCI image spec
+/// (`application/vnd.oci.image.index.v1+json`, `...manifest.v1+json`, `...config.v1+json`) and
+/// Docker's distribution formats (`...manifest.list.v2+json`, `...manifest.v2+json`,
+/// `application/vnd.docker.container.image.v1+json`). events/SOURCES.md names the samples.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ManifestKind {
+    /// An image index (manifest list): a multi-platform release.
+    Index,
+    /// A single image manifest with an image config: a standalone image, or one platform's
+    /// image inside an index (then pushed untagged).
+    Image,
+    /// Not a runnable image: a signature, SBOM, attestation, cache or other artifact.
+    Artifact { media_type: String },
+    /// The event does not say (events before ECR sent media types).
+    Unknown,
+}
+
+const INDEX_TYPES: [&str; 2] =
+    ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
+const MANIFEST_TYPES: [&str; 2] =
+    ["application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"];
+const IMAGE_CONFIG_TYPES: [&str; 2] =
+    ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
+
+impl ManifestKind {
+    /// Classifies a push. A cosign signature, attestation or SBOM is stored as an ordinary
+    /// image manifest under the tag `sha256-<64 hex>.sig` (`.att`, `.sbom`): the tag says it.
+    pub fn classify(manifest_media_type: Option<&str>, artifact_media_type: Option<&str>, tag: Option<&str>) -> Self {
+        if let Some(t) = tag
+            && let Some((digest, suffix)) = t.split_once('.')
+            && matches!(suffix, "sig" | "att" | "sbom")
+            && digest.strip_prefix("sha256-").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Self::Artifact { media_type: format!("cosign .{suffix} (tag {t})") };
+        }
+        let manifest = manifest_media_type.filter(|m| !m.is_empty());
+        let artifact = artifact_media_type.filter(|a| !a.is_empty());
+        match (manifest, artifact) {
+            (None, None) => Self::Unknown,
+            (Some(m), _) if INDEX_TYPES.contains(&m) => Self::Index,
+            (Some(m), None) if MANIFEST_TYPES.contains(&m) => Self::Image,
+            (Some(m), Some(a)) if MANIFEST_TYPES.contains(&m) && IMAGE_CONFIG_TYPES.contains(&a) => Self::Image,
+            (_, Some(a)) if !IMAGE_CONFIG_TYPES.contains(&a) => Self::Artifact { media_type: a.to_owned() },
+            (Some(m), _) => Self::Artifact { media_type: m.to_owned() },
+            (None, Some(a)) => Self::Artifact { media_type: a.to_owned() },
+        }
+    }
 }
 
 /// What an ECR event means for rollgate.
@@ -115,7 +179,16 @@ pub fn parse_ecr_event(raw: &str) -> Result<EcrAction, EventError> {
     let repository = RepositoryName::parse(&detail.repository_name)?;
     let digest = Digest::parse(detail.image_digest.as_deref().ok_or(EventError::Missing("detail.image-digest"))?)?;
     let tag = detail.image_tag.as_deref().filter(|t| !t.is_empty()).map(ImageTag::parse).transpose()?;
-    Ok(EcrAction::Push(PushEvent { envelope, repository, digest, tag }))
+    let manifest = ManifestKind::classify(
+        detail.manifest_media_type.as_deref(),
+        detail.artifact_media_type.as_deref(),
+        tag.as_ref().map(ImageTag::as_str),
+    );
+    if let ManifestKind::Artifact { media_type } = &manifest {
+        let reason = format!("an artifact ({media_type}), not a container image: only releases deploy");
+        return Ok(EcrAction::Ignored { envelope, reason });
+    }
+    Ok(EcrAction::Push(PushEvent { envelope, repository, digest, tag, manifest }))
 }
 
 #[cfg(test)]
@@ -151,6 +224,60 @@ mod tests {
             panic!("expected a push");
         };
         assert_eq!(push.tag.as_ref().map(ImageTag::as_str), Some("latest"));
+    }
+
+    /// AWS's documented samples and real (or derived) event shapes from events/ (sources in
+    /// events/SOURCES.md), as a table: what each one is for deploy.
+    #[test]
+    fn real_ecr_events_as_a_table() {
+        // (fixture, expected): "push <kind> <tag or ->", "ignored <reason part>", "error <part>".
+        let table: &[(&str, &str)] = &[
+            // AWS's documented push sample: its digest has 60 hex digits, not 64.
+            ("aws-ecr-push-documented.json", "error sha256"),
+            ("aws-ecr-push-untagged-captured.json", "push image -"),
+            ("aws-ecr-push-oci-image.json", "push image v1.1.0"),
+            ("aws-ecr-push-docker-v2.json", "push image v1.1.0"),
+            ("aws-ecr-push-index-oci.json", "push index v1.1.0"),
+            ("aws-ecr-push-index-docker-manifest-list.json", "push index v1.1.0"),
+            ("aws-ecr-push-untagged-child.json", "push image -"),
+            ("aws-ecr-push-notation-signature.json", "ignored application/vnd.cncf.notary.signature"),
+            ("aws-ecr-push-cosign-signature.json", "ignored cosign .sig"),
+            (
+                "aws-ecr-push-attestation-oci-artifact.json",
+                "ignored application/vnd.docker.attestation.manifest.v1+json",
+            ),
+            // buildx's default attestation has an image's media types: only being untagged
+            // keeps it out (rollgate:deploy-untagged is off by default).
+            ("aws-ecr-push-attestation.json", "push image -"),
+            ("aws-ecr-delete-documented.json", "ignored only successful pushes deploy"),
+            // Not ECR Image Actions, named as such: the template does not route them to deploy
+            // (yet: #14). (AWS's pull-through sample is also dated 2023-02-29.)
+            ("aws-ecr-pull-through-cache.json", "error unexpected event"),
+            ("aws-ecr-replication.json", "error unexpected event"),
+            ("aws-ecr-scan.json", "error unexpected event"),
+            ("aws-ecr-referrer.json", "error unexpected event"),
+            ("buildx/01-push-image-linux-amd64.json", "push image -"),
+            ("buildx/05-push-index-v1.json", "push index v1"),
+            ("buildx-push-by-digest/07-imagetools-create-index-v1.json", "push index v1"),
+            ("ecr-push.json", "push unknown v1.0.0"),
+        ];
+        for (name, want) in table {
+            let got = match parse_ecr_event(&fixture(name)) {
+                Ok(EcrAction::Push(p)) => {
+                    let kind = match p.manifest {
+                        ManifestKind::Index => "index",
+                        ManifestKind::Image => "image",
+                        ManifestKind::Unknown => "unknown",
+                        ManifestKind::Artifact { .. } => "artifact",
+                    };
+                    format!("push {kind} {}", p.tag.as_ref().map_or("-", ImageTag::as_str))
+                }
+                Ok(EcrAction::Ignored { reason, .. }) => format!("ignored {reason}"),
+                Err(e) => format!("error {e}"),
+            };
+            let (verb, detail) = want.split_once(' ').unwrap();
+            assert!(got.starts_with(verb) && got.contains(detail), "{name}: want {want:?}, got {got:?}");
+        }
     }
 
     #[test]

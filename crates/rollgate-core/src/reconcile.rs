@@ -42,6 +42,9 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
             repository: opt_in.repository.clone(),
             digest: i.digest.clone(),
             tag,
+            // DescribeImages' media types are not read yet (#14): the reconciler's images count
+            // as unknown, as pushes from events without media types do.
+            manifest: crate::event::ManifestKind::Unknown,
         })
 }
 

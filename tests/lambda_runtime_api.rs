@@ -225,16 +225,13 @@ fn a_buildx_push_deploys_its_index_once_and_nothing_else() {
     let inv = report["invocations"].as_array().expect("invocations").clone();
     assert_eq!(inv.len(), sequence.len(), "{report}");
     let outcome = |i: usize| inv[i]["response"]["services"][0]["outcome"].as_str().unwrap_or("").to_owned();
-    for i in 0..4 {
-        assert_eq!(outcome(i), "skipped", "{}: {report}", sequence[i]);
+    for (i, name) in sequence.iter().enumerate().take(4) {
+        assert_eq!(outcome(i), "skipped", "{name}: {report}");
     }
     assert_eq!(outcome(4), "deployed", "{report}");
-    for i in 5..7 {
-        assert!(
-            inv[i]["response"]["ignored"].as_str().unwrap_or("").contains("an artifact"),
-            "{}: {report}",
-            sequence[i]
-        );
+    for (answer, name) in inv.iter().zip(&sequence).skip(5) {
+        let ignored = answer["response"]["ignored"].as_str().unwrap_or("");
+        assert!(ignored.contains("an artifact"), "{name}: {report}");
     }
     let index = fixture_json("buildx/05-push-index-v1.json")["detail"]["image-digest"].as_str().unwrap().to_owned();
     let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();

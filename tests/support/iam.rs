@@ -26,8 +26,10 @@ pub const FUNCTIONS: [(&str, &str); 3] =
 fn template_statements() -> &'static Value {
     static STATEMENTS: OnceLock<Value> = OnceLock::new();
     STATEMENTS.get_or_init(|| {
-        let template = std::fs::read(root().join("template.yaml")).expect("read template.yaml");
-        let hash = template.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x1b3));
+        // Keyed by the template and the translator script: either changing makes a new cache.
+        let mut inputs = std::fs::read(root().join("template.yaml")).expect("read template.yaml");
+        inputs.extend(std::fs::read(root().join("tests/template/translate.py")).expect("read translate.py"));
+        let hash = inputs.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x1b3));
         let cache = cache_dir().join(format!("template-policies-{hash:016x}.json"));
         if let Ok(text) = std::fs::read_to_string(&cache)
             && let Ok(v) = serde_json::from_str(&text)

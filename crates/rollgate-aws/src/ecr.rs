@@ -55,8 +55,16 @@ impl ImageCatalog for Ecr {
                 let Some(pushed_at) = chrono::DateTime::from_timestamp(pushed.secs(), pushed.subsec_nanos()) else {
                     continue;
                 };
-                let tags = d.image_tags.unwrap_or_default().iter().filter_map(|t| ImageTag::parse(t).ok()).collect();
-                images.push(RepoImage { digest, tags, pushed_at });
+                let tags: Vec<ImageTag> =
+                    d.image_tags.unwrap_or_default().iter().filter_map(|t| ImageTag::parse(t).ok()).collect();
+                let manifest = rollgate_core::event::ManifestKind::classify(
+                    d.image_manifest_media_type.as_deref(),
+                    d.artifact_media_type.as_deref(),
+                    tags.first().map(ImageTag::as_str),
+                );
+                let archived = d.image_status.as_ref().is_some_and(|s| matches!(s.as_str(), "ARCHIVED" | "ACTIVATING"));
+                let referrer = d.subject_manifest_digest.is_some();
+                images.push(RepoImage { digest, tags, pushed_at, manifest, archived, referrer });
             }
             token = page.next_token;
             if token.is_none() {

@@ -15,6 +15,20 @@ pub struct RepoImage {
     pub digest: Digest,
     pub tags: Vec<ImageTag>,
     pub pushed_at: DateTime<Utc>,
+    /// From DescribeImages' `imageManifestMediaType` and `artifactMediaType`.
+    pub manifest: crate::event::ManifestKind,
+    /// `imageStatus` ARCHIVED or ACTIVATING: not pullable as it is.
+    pub archived: bool,
+    /// A referrer (`subjectManifestDigest` set): a signature, SBOM or attestation of another
+    /// image, never a release.
+    pub referrer: bool,
+}
+
+impl RepoImage {
+    /// Whether the image can be a release: pullable, not a referrer, not an artifact.
+    pub fn is_release_candidate(&self) -> bool {
+        !self.archived && !self.referrer && !matches!(self.manifest, crate::event::ManifestKind::Artifact { .. })
+    }
 }
 
 /// The push the service should have received: its newest eligible image, as a push event
@@ -24,7 +38,7 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
     let failed = |d: &Digest| crate::tags::failed_mark(&service.tags, d).is_some();
     images
         .iter()
-        .filter(|i| !failed(&i.digest))
+        .filter(|i| i.is_release_candidate() && !failed(&i.digest))
         .filter_map(|i| {
             let mut tags: Vec<&ImageTag> = i.tags.iter().filter(|t| opt_in.filter.matches(Some(t))).collect();
             tags.sort();
@@ -42,9 +56,7 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
             repository: opt_in.repository.clone(),
             digest: i.digest.clone(),
             tag,
-            // DescribeImages' media types are not read yet (#14): the reconciler's images count
-            // as unknown, as pushes from events without media types do.
-            manifest: crate::event::ManifestKind::Unknown,
+            manifest: i.manifest.clone(),
         })
 }
 
@@ -62,6 +74,33 @@ mod tests {
             pushed_at: DateTime::parse_from_rfc3339(&format!("2026-11-28T10:{minute:02}:00Z"))
                 .unwrap()
                 .with_timezone(&Utc),
+            manifest: crate::event::ManifestKind::Image,
+            archived: false,
+            referrer: false,
+        }
+    }
+
+    /// The newest image is not a release: an archived image, a referrer (a signature of
+    /// another image) or an artifact. The reconciler picks the newest release instead.
+    #[test]
+    fn archived_images_referrers_and_artifacts_are_never_picked() {
+        let svc = service(&[(keys::TAG_FILTER, "v*")]);
+        let opt = OptIn::from_tags(&svc.tags).unwrap().unwrap();
+        let release = img('a', &["v1"], 1);
+        let newer: [(&str, RepoImage); 3] = [
+            ("archived", RepoImage { archived: true, ..img('b', &["v2"], 2) }),
+            ("referrer", RepoImage { referrer: true, ..img('c', &["v3"], 3) }),
+            (
+                "artifact",
+                RepoImage {
+                    manifest: crate::event::ManifestKind::Artifact { media_type: "text/sbom+json".into() },
+                    ..img('d', &["v4"], 4)
+                },
+            ),
+        ];
+        for (what, image) in newer {
+            let picked = missed_push(&svc, &opt, &[release.clone(), image], &tick()).unwrap();
+            assert_eq!(picked.digest, release.digest, "{what}");
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_codebuild::types as cb;
 use aws_sdk_ecs::types as ecs;
 use rollgate_core::infra::desired::{APP_TAG, Env, MANAGED_TAG, SERVICE_SETTING_KEYS, Value, app_owns, region_tag};
-use rollgate_core::infra::plan::{Change, LIVE_TASK_DEFINITION, OTHER_TAGS, Observed, Step};
+use rollgate_core::infra::plan::{ALL_TAGS, Change, LIVE_TASK_DEFINITION, Observed, Step};
 use rollgate_core::infra::{Attrs, Kind, Resource};
 use rollgate_core::ledger::keys;
 use rollgate_core::{AccountId, Region, TaskDefArn};
@@ -150,7 +150,7 @@ impl Infra {
             ("tag_mutability", Value::opt(repo.image_tag_mutability.map(|m| m.as_str().to_owned()))),
             ("lifecycle_policy", lifecycle),
             ("tags", managed_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
-            (OTHER_TAGS, Value::map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            (ALL_TAGS, Value::map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ("arn", Value::text(arn)),
         ])))
     }
@@ -175,7 +175,7 @@ impl Infra {
         Ok(Some(attrs([
             ("retention_days", Value::opt(group.retention_in_days.map(|d| d.to_string()))),
             ("tags", managed_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
-            (OTHER_TAGS, Value::map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            (ALL_TAGS, Value::map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ("arn", Value::text(arn)),
         ])))
     }
@@ -223,7 +223,7 @@ impl Infra {
             ("inline_policy", inline),
             ("other_inline_policies", Value::set(others)),
             ("tags", Value::map(tags.iter().filter(|t| compared(&t.key)).map(|t| (t.key.as_str(), t.value.as_str())))),
-            (OTHER_TAGS, Value::map(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))),
+            (ALL_TAGS, Value::map(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))),
             (REGIONS_IN_USE, Value::set(regions)),
             ("arn", Value::text(role.arn)),
         ])))
@@ -246,7 +246,7 @@ impl Infra {
             ("environment", Value::Map(vars)),
             ("log_group", Value::opt(p.logs_config.and_then(|l| l.cloud_watch_logs).and_then(|c| c.group_name))),
             ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
-            (OTHER_TAGS, Value::map(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
+            (ALL_TAGS, Value::map(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
             ("arn", Value::opt(p.arn)),
         ])))
     }
@@ -276,7 +276,7 @@ impl Infra {
         Ok(Some(attrs([
             ("container_insights", Value::text(insights)),
             ("tags", managed_tags(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
-            (OTHER_TAGS, Value::map(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
+            (ALL_TAGS, Value::map(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
             ("arn", Value::opt(c.cluster_arn)),
         ])))
     }
@@ -408,7 +408,7 @@ impl Infra {
                 ),
             ),
             // Every tag, the owner's too: `up` counts them against AWS's 50 (check_tag_budget).
-            (OTHER_TAGS, Value::map(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
+            (ALL_TAGS, Value::map(tags.iter().filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))))),
             (LIVE_TASK_DEFINITION, Value::text(live)),
             (
                 LAST_GOOD_ATTR,

@@ -308,11 +308,6 @@ impl GateSettings {
     }
 }
 
-/// A stored value decoded, or as stored when it does not decode (text is for people).
-fn decode_lossless(key: &'static str, v: &str) -> String {
-    decode(key, v).unwrap_or_else(|_| v.to_owned())
-}
-
 /// Everything the gate knows when it judges one rollout.
 #[derive(Debug, Clone)]
 pub struct RolloutFacts<'a> {
@@ -893,14 +888,12 @@ impl Notification {
             digest: record.map(|r| r.digest.to_string()),
             image_tag: record.and_then(|r| r.image_tag.as_ref().map(ToString::to_string)),
             previous: record.and_then(|r| r.previous.as_ref().map(ToString::to_string)),
-            model_version: f
-                .lineage
-                .and_then(|l| l.model_version.clone())
-                .or_else(|| f.revision.tags.get(keys::MODEL_VERSION).map(|v| decode_lossless(keys::MODEL_VERSION, v))),
-            build_id: f
-                .lineage
-                .map(|l| l.build_id.clone())
-                .or_else(|| f.revision.tags.get(keys::BUILD_ID).map(|v| decode_lossless(keys::BUILD_ID, v))),
+            model_version: f.lineage.and_then(|l| l.model_version.clone()).or_else(|| {
+                f.revision.tags.get(keys::MODEL_VERSION).map(|v| crate::tags::decode_or_stored(keys::MODEL_VERSION, v))
+            }),
+            build_id: f.lineage.map(|l| l.build_id.clone()).or_else(|| {
+                f.revision.tags.get(keys::BUILD_ID).map(|v| crate::tags::decode_or_stored(keys::BUILD_ID, v))
+            }),
             reason,
             rolled_back_to: rolled_back_to.map(|t| t.to_string()),
             rolled_back_by,

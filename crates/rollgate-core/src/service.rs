@@ -103,7 +103,7 @@ impl OptIn {
     /// The `rollgate:repository` tag's value (decoded; as stored if it does not decode), if
     /// the service has opted in at all.
     pub fn repository_tag(tags: &Tags) -> Option<String> {
-        tags.get(keys::REPOSITORY).map(|v| crate::tags::decode(keys::REPOSITORY, v).unwrap_or_else(|_| v.clone()))
+        tags.get(keys::REPOSITORY).map(|v| crate::tags::decode_or_stored(keys::REPOSITORY, v))
     }
 
     /// Reads the opt-in tags, each value through the tag codec (`crate::tags::decode`).

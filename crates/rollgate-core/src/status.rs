@@ -37,7 +37,7 @@ pub fn history(service: &ServiceView, revisions: &[TaskDefSummary]) -> Vec<Histo
         .map(|r| {
             let record = RevisionRecord::from_tags(&r.tags).ok().flatten();
             // Free text is stored through the tag codec (`tags::text`): shown decoded.
-            let get = |k: &'static str| r.tags.get(k).map(|v| crate::tags::decode(k, v).unwrap_or_else(|_| v.clone()));
+            let get = |k: &'static str| r.tags.get(k).map(|v| crate::tags::decode_or_stored(k, v));
             HistoryRow {
                 revision: r.arn.revision().to_string(),
                 arn: r.arn.to_string(),

@@ -133,6 +133,12 @@ pub fn decode(key: &'static str, value: &str) -> Result<String, InputError> {
     String::from_utf8(bytes).map_err(|_| InputError::new(key, value, "base64 value is not UTF-8 text"))
 }
 
+/// The value a tag stands for, for people to read: [`decode`]d, or as stored when it does not
+/// decode (a hand-written `base64:` that is not base64).
+pub fn decode_or_stored(key: &'static str, value: &str) -> String {
+    decode(key, value).unwrap_or_else(|_| value.to_owned())
+}
+
 /// Free text (a failure reason, a model version, a build id) as a tag value: through
 /// [`encode`], so it reads back exactly with [`decode`]; text too long for a tag once encoded
 /// is cut, at a character boundary, and ends with `…`.

@@ -15,21 +15,7 @@ use crate::{InputError, RepositoryName};
 /// The service tags `track` writes and `untrack` removes: the opt-in and the gate settings.
 /// The ledger the gate wrote (`rollgate:last-good`, failed digests...) is kept, so a digest
 /// that failed stays failed if the service is tracked again.
-pub const SETTINGS: [&str; 13] = [
-    keys::REPOSITORY,
-    keys::CONTAINER,
-    keys::TAG_FILTER,
-    keys::DEPLOY_UNTAGGED,
-    keys::DEADLINE,
-    keys::BAKE,
-    keys::MAX_BAD_TASKS,
-    keys::ALARMS,
-    keys::ALARM_PREFIX,
-    keys::SMOKE_URL,
-    keys::SMOKE_BODY,
-    keys::SMOKE_STATUS,
-    keys::SMOKE_MATCH,
-];
+pub const SETTINGS: &[&str] = crate::infra::desired::SERVICE_SETTING_KEYS;
 
 /// What to change. Settings left `None` (and not in `unset`) keep their current value.
 #[derive(Debug, Clone, Default)]
@@ -116,11 +102,7 @@ pub enum TrackError {
 pub fn settings(tags: &Tags) -> Vec<Setting> {
     tags.iter()
         .filter(|(k, _)| k.starts_with(keys::PREFIX))
-        .map(|(k, v)| Setting {
-            key: k.clone(),
-            value: tags::decode("tag", v).unwrap_or_else(|_| v.clone()),
-            stored: v.clone(),
-        })
+        .map(|(k, v)| Setting { key: k.clone(), value: tags::decode_or_stored("tag", v), stored: v.clone() })
         .collect()
 }
 

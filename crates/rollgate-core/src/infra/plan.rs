@@ -83,18 +83,16 @@ pub fn check_tag_budget(plan: &Plan, have: &Observed) -> Result<(), crate::tags:
     let written = plan.steps.iter().filter(|st| matches!(st.change, Change::Create | Change::Update { .. }));
     for r in written.map(|st| &st.resource) {
         let Some(desired) = r.attrs.get("tags").map(Value::as_map) else { continue };
+        // What the resource carries now: every tag where the adapter read them all.
         let observed = have.get(&(r.kind, r.name.clone()));
-        let mut after = observed.and_then(|a| a.get("tags")).map(Value::as_map).unwrap_or_default();
-        after.extend(observed.and_then(|a| a.get(OTHER_TAGS)).map(Value::as_map).unwrap_or_default());
-        after.extend(desired);
-        // AWS does not count its own `aws:` tags (CloudFormation's, for one) against the 50.
-        after.retain(|k, _| !crate::tags::is_aws_key(k));
+        let before =
+            observed.and_then(|a| a.get(ALL_TAGS).or_else(|| a.get("tags"))).map(Value::as_map).unwrap_or_default();
+        let write = crate::tags::TagWrite::set(desired.into_iter().collect());
         let name = format!("{} {}", r.kind.label(), r.name);
         if r.kind == Kind::Service {
-            crate::tags::check_service_room(&name, &after)?;
-        } else if after.len() > crate::tags::MAX_TAGS {
-            let detail = "its own and this app's, merged by TagResource".to_owned();
-            return Err(crate::tags::TagError::TooMany { resource: name, count: after.len(), detail });
+            crate::tags::check_service_room(&name, &write.apply(&before))?;
+        } else {
+            crate::tags::check_budget(&name, &before, &write)?;
         }
     }
     Ok(())
@@ -135,7 +133,7 @@ pub type Observed = BTreeMap<(Kind, String), Attrs>;
 
 /// Every tag a resource carries, the owner's included (observed only; never compared): what
 /// [`check_tag_budget`] counts.
-pub const OTHER_TAGS: &str = "all_tags";
+pub const ALL_TAGS: &str = "all_tags";
 
 /// The attribute that points a service at its revision (observed only).
 pub const LIVE_TASK_DEFINITION: &str = "task_definition";

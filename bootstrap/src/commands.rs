@@ -81,11 +81,7 @@ async fn tracked_service(s: &Session, target: &ServiceTarget) -> Result<ServiceV
             )));
         }
     }
-    let found = match s.ecs.describe_services(&target.cluster, std::slice::from_ref(&target.service)).await {
-        Err(e) if e.code() == Some("ClusterNotFoundException") => Vec::new(),
-        other => other.map_err(aws)?,
-    };
-    found.into_iter().find(|v| v.status == "ACTIVE").ok_or_else(|| {
+    active_service(s, &target.cluster, &target.service).await?.ok_or_else(|| {
         input(anyhow!(
             "no active service {} in cluster {} (account {}, region {}); check the names, --region and --profile",
             target.service,
@@ -352,18 +348,19 @@ async fn up(config: &AppConfig, s: &Session, adopt: bool, format: Format) -> Res
     Ok(())
 }
 
-async fn service_view(config: &AppConfig, s: &Session) -> Result<ServiceView, Failure> {
-    let cluster = config.cluster_name();
-    let name = config.service_name();
-    let found = s.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await;
-    let found = match found {
+/// The ACTIVE service `name` of `cluster`, if there is one (a missing cluster: none).
+async fn active_service(s: &Session, cluster: &str, name: &str) -> Result<Option<ServiceView>, Failure> {
+    let found = match s.ecs.describe_services(cluster, &[name.to_owned()]).await {
         Err(e) if e.code() == Some("ClusterNotFoundException") => Vec::new(),
         other => other.map_err(aws)?,
     };
-    found
-        .into_iter()
-        .find(|v| v.status == "ACTIVE")
-        .ok_or_else(|| {
+    Ok(found.into_iter().find(|v| v.status == "ACTIVE"))
+}
+
+async fn service_view(config: &AppConfig, s: &Session) -> Result<ServiceView, Failure> {
+    let cluster = config.cluster_name();
+    let name = config.service_name();
+    active_service(s, &cluster, &name).await?.ok_or_else(|| {
             input(anyhow!(
                 "no service {name} in cluster {cluster} for {}. If the app runs in another region or account, pass --region or --profile; if it was never created, `rollgate plan` shows what `rollgate up` would create here",
                 s.env.target(&config.app.name)

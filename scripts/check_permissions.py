@@ -26,7 +26,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = {"deploy": "DeployFunction", "health-gate": "HealthGateFunction", "model-build": "ModelBuildFunction"}
 ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}
 
 
@@ -42,10 +41,8 @@ def template_grants() -> dict[str, set[str]]:
         text=True,
     )
     summary = json.loads(out.stdout)
-    grants = {}
-    for name, logical in FUNCTIONS.items():
-        grants[name] = {a for a in summary["functions"][logical]["code_actions"]}
-    return grants
+    # By crate name (from the template's build metadata), as the emulator's log labels them.
+    return {f["crate"]: set(f["code_actions"]) for f in summary["functions"].values()}
 
 
 def cli_grants() -> set[str]:

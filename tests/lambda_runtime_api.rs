@@ -28,7 +28,7 @@ fn run_lambda(s: &Scenario, binary: &str, env: &[(&str, &str)], events: &[String
         .arg("--logs")
         .arg(dir.join("logs.txt"));
     // The binary signs with its function's key: the template's policy applies.
-    let key = s.function_key(binary);
+    let key = s.register_function(binary);
     let base_env = [
         ("AWS_ENDPOINT_URL", s.em.url.as_str()),
         ("AWS_ACCESS_KEY_ID", key.as_str()),

@@ -38,7 +38,7 @@ fn no_secret_or_credential_is_ever_logged() {
             .arg("--logs")
             .arg(&logs)
             .args(["--env", &format!("AWS_ENDPOINT_URL={}", s.em.url)])
-            .args(["--env", &format!("AWS_ACCESS_KEY_ID={}", s.function_key("deploy"))])
+            .args(["--env", &format!("AWS_ACCESS_KEY_ID={}", s.register_function("deploy"))])
             .args(["--env", &format!("AWS_SECRET_ACCESS_KEY={SECRET}")])
             .args(["--env", &format!("AWS_SESSION_TOKEN={SESSION}")])
             .args(["--env", "AWS_REGION=us-east-1", "--env", "AWS_EC2_METADATA_DISABLED=true"])

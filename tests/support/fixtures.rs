@@ -74,23 +74,29 @@ impl Scenario {
     /// with exactly the policy template.yaml gives the function (support::iam), for this
     /// scenario's resources. Its calls count among [`Scenario::calls`].
     pub fn function_options(&self, function: &str) -> AwsOptions {
+        let key = self.register_function(function);
+        AwsOptions { static_credentials: Some((key, "test-secret".to_owned())), ..self.aws_options() }
+    }
+
+    /// Registers `function`'s key with the emulator, with the function's template policy for
+    /// this scenario's resources (support::iam), and returns it: for a function binary run
+    /// with that key in its environment.
+    pub fn register_function(&self, function: &str) -> String {
+        let key = self.function_key(function);
+        crate::iam::register(&self.em.url, &key, function, &self.name);
+        key
+    }
+
+    /// The access key [`Scenario::function_options`] gives `function` (its own, for the call
+    /// log and the emulator's IAM): this scenario's key and a suffix per function.
+    pub fn function_key(&self, function: &str) -> String {
         let suffix = match function {
             "deploy" => "FD",
             "health-gate" => "FG",
             "model-build" => "FM",
             other => panic!("no function {other}"),
         };
-        let key = format!("{}{suffix}", self.access_key);
-        crate::iam::register(&self.em.url, &key, function, &self.name);
-        AwsOptions { static_credentials: Some((key, "test-secret".to_owned())), ..self.aws_options() }
-    }
-
-    /// The access key [`Scenario::function_options`] gives `function`.
-    pub fn function_key(&self, function: &str) -> String {
-        match self.function_options(function).static_credentials {
-            Some((key, _)) => key,
-            None => unreachable!("function options carry credentials"),
-        }
+        format!("{}{suffix}", self.access_key)
     }
 
     pub fn boto(&self, service: &str, operation: &str, params: Value) -> Value {

@@ -18,10 +18,6 @@ use crate::{http, root};
 /// The template's placeholder for every name parameter.
 const SCOPE: &str = "ZZSCOPEZZ";
 
-/// The crate name of each function and its logical id in template.yaml.
-pub const FUNCTIONS: [(&str, &str); 3] =
-    [("deploy", "DeployFunction"), ("health-gate", "HealthGateFunction"), ("model-build", "ModelBuildFunction")];
-
 /// The template's statements for every function, with the placeholder (cached per template).
 fn template_statements() -> &'static Value {
     static STATEMENTS: OnceLock<Value> = OnceLock::new();
@@ -55,8 +51,12 @@ fn template_statements() -> &'static Value {
         assert!(out.status.success(), "translate.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
         let summary: Value = serde_json::from_slice(&out.stdout).expect("translate.py prints JSON");
         let mut by_function = serde_json::Map::new();
-        for (name, logical) in FUNCTIONS {
-            let statements: Vec<Value> = summary["functions"][logical]["statements"]
+        // Keyed by each function's crate (translate.py reads it from the template's build
+        // metadata), as the tests name the functions.
+        let functions = summary["functions"].as_object().expect("translate.py lists functions");
+        for (logical, function) in functions {
+            let name = function["crate"].as_str().unwrap_or_else(|| panic!("{logical} names no crate"));
+            let statements: Vec<Value> = function["statements"]
                 .as_array()
                 .unwrap_or_else(|| panic!("{logical} has no statements"))
                 .iter()

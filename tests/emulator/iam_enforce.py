@@ -549,6 +549,21 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _tagging_checks(action: str, op: str, p: dict[str, Any], arn_key: str, tags_key: str,
+                    keys_key: str) -> list["Check"]:
+    """TagResource / UntagResource / ListTagsForResource, on the ARN the request names (every
+    service spells the members its own way: `resourceArn`/`tags`/`tagKeys`, `ResourceARN`/
+    `Tags`/`TagKeys`): TagResource carries the tags it writes (aws:RequestTag, aws:TagKeys),
+    UntagResource the keys it removes (aws:TagKeys), ListTagsForResource nothing."""
+    context: dict[str, list[str]] = {}
+    if op == "TagResource":
+        context = _tag_context(_tags(p, tags_key))
+    elif op == "UntagResource":
+        keys = [str(k) for k in _list(p, keys_key)]
+        context = {"aws:tagkeys": keys} if keys else {}
+    return [Check(action, _str(p.get(arn_key)) or "*", context)]
+
+
 # ===================================================================================
 # The authorizations a request needs
 # ===================================================================================
@@ -703,13 +718,8 @@ def _ecs(request: Request) -> list[Check]:
         return [Check(action, cluster_arn(c)) for c in (_list(p, "clusters") or ["default"])]
     if op in ("DeleteCluster", "UpdateCluster", "UpdateClusterSettings", "PutClusterCapacityProviders"):
         return [Check(action, cluster_arn(cluster))]
-    if op == "TagResource":
-        return [Check(action, _str(p.get("resourceArn")) or "*", dict(tag_context))]
-    if op == "UntagResource":
-        keys = [str(k) for k in _list(p, "tagKeys")]
-        return [Check(action, _str(p.get("resourceArn")) or "*", {"aws:tagkeys": keys} if keys else {})]
-    if op == "ListTagsForResource":
-        return [Check(action, _str(p.get("resourceArn")) or "*")]
+    if op in ("TagResource", "UntagResource", "ListTagsForResource"):
+        return _tagging_checks(action, op, p, "resourceArn", "tags", "tagKeys")
     # DescribeTaskDefinition, DeregisterTaskDefinition, ListTaskDefinitions, ListClusters,
     # ListTaskDefinitionFamilies, ...: no resource-level permissions.
     return [Check(action, "*")]
@@ -729,10 +739,7 @@ def _ecr(request: Request) -> list[Check]:
         return name if name.startswith("arn:") else request.arn("ecr", f"repository/{name}", account=account)
 
     if op in ("TagResource", "UntagResource", "ListTagsForResource"):
-        context = _tag_context(tags)
-        if op == "UntagResource":
-            context = {"aws:tagkeys": [str(k) for k in _list(p, "tagKeys")]}
-        return [Check(action, _str(p.get("resourceArn")) or "*", context)]
+        return _tagging_checks(action, op, p, "resourceArn", "tags", "tagKeys")
     if op == "DescribeRepositories":
         names = _list(p, "repositoryNames")
         return [Check(action, repository_arn(n)) for n in names] or [Check(action, repository_arn("*"))]
@@ -780,10 +787,7 @@ def _cloudwatch(request: Request) -> list[Check]:
             checks.append(Check("cloudwatch:TagResource", alarm_arn(name), _tag_context(tags), implicit=True))
         return checks
     if op in ("TagResource", "UntagResource", "ListTagsForResource"):
-        context = _tag_context(_tags(p, "Tags"))
-        if op == "UntagResource":
-            context = {"aws:tagkeys": [str(k) for k in _list(p, "TagKeys")]}
-        return [Check(action, _str(p.get("ResourceARN")) or "*", context)]
+        return _tagging_checks(action, op, p, "ResourceARN", "Tags", "TagKeys")
     if op == "PutMetricData":
         namespace = _str(p.get("Namespace"))
         return [Check(action, "*", {"cloudwatch:namespace": [namespace]} if namespace else {})]
@@ -848,10 +852,7 @@ def _events(request: Request) -> list[Check]:
             checks.append(Check("events:TagResource", resource, _tag_context(tags), implicit=True))
         return checks
     if op in ("TagResource", "UntagResource", "ListTagsForResource"):
-        context = _tag_context(_tags(p, "Tags"))
-        if op == "UntagResource":
-            context = {"aws:tagkeys": [str(k) for k in _list(p, "TagKeys")]}
-        return [Check(action, _str(p.get("ResourceARN")) or "*", context)]
+        return _tagging_checks(action, op, p, "ResourceARN", "Tags", "TagKeys")
     return [Check(action, "*")]
 
 
@@ -864,10 +865,7 @@ def _logs(request: Request) -> list[Check]:
     group = _str(p.get("logGroupName")) or _str(p.get("logGroupIdentifier"))
     tags = _tags(p, "tags")
     if op in ("TagResource", "UntagResource", "ListTagsForResource"):
-        context = _tag_context(tags) if op == "TagResource" else {}
-        if op == "UntagResource":
-            context = {"aws:tagkeys": [str(k) for k in _list(p, "tagKeys")]}
-        return [Check(action, _str(p.get("resourceArn")) or "*", context)]
+        return _tagging_checks(action, op, p, "resourceArn", "tags", "tagKeys")
     if group is None:
         return [Check(action, "*")]
     if group.startswith("arn:"):

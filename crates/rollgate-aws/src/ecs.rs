@@ -8,6 +8,7 @@ use aws_smithy_types::retry::RetryConfig;
 use rollgate_core::service::{ContainerImage, DeploymentController, DeploymentView, ServiceView, Tags, TaskDefSummary};
 use rollgate_core::tags::TagWrite;
 use rollgate_core::{ServiceArn, TaskDefArn};
+use tracing::warn;
 
 use crate::AwsError;
 
@@ -143,25 +144,34 @@ impl ServiceDirectory for Ecs {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeServices", e))?;
-        out.services
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| {
-                let arn =
-                    s.service_arn.ok_or(AwsError::Incomplete { operation: "DescribeServices", field: "serviceArn" })?;
-                Ok(ServiceView {
-                    arn: ServiceArn::parse(&arn).map_err(|e| AwsError::Config(e.to_string()))?,
-                    status: s.status.unwrap_or_default(),
-                    // Emulators and old services may report a family:revision; keep only real ARNs.
-                    task_definition: s.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
-                    tags: tags_of(s.tags),
-                    deployments: s.deployments.unwrap_or_default().into_iter().map(deployment_view).collect(),
-                    deployment_controller: DeploymentController::from_api(
-                        s.deployment_controller.as_ref().map(|c| c.r#type.as_str()),
-                    ),
-                })
-            })
-            .collect()
+        // One service ECS describes in a way rollgate cannot read never costs its batch (and
+        // so its cluster) a deploy: it is left out, with a warning that names it.
+        let mut views = Vec::with_capacity(services.len());
+        for s in out.services.unwrap_or_default() {
+            let Some(arn) = s.service_arn.as_deref() else {
+                warn!(cluster, "DescribeServices returned a service without serviceArn; left out");
+                continue;
+            };
+            let arn = match ServiceArn::in_cluster(arn, s.cluster_arn.as_deref().unwrap_or(cluster)) {
+                Ok(arn) => arn,
+                Err(e) => {
+                    warn!(cluster, service = arn, error = %e, "cannot read this service's ARN; left out");
+                    continue;
+                }
+            };
+            views.push(ServiceView {
+                arn,
+                status: s.status.unwrap_or_default(),
+                // Emulators and old services may report a family:revision; keep only real ARNs.
+                task_definition: s.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
+                tags: tags_of(s.tags),
+                deployments: s.deployments.unwrap_or_default().into_iter().map(deployment_view).collect(),
+                deployment_controller: DeploymentController::from_api(
+                    s.deployment_controller.as_ref().map(|c| c.r#type.as_str()),
+                ),
+            });
+        }
+        Ok(views)
     }
 }
 

@@ -122,13 +122,83 @@ impl<'a> Arn<'a> {
     }
 }
 
-string_newtype!(
-    /// The ARN of an ECS service: `arn:aws:ecs:<region>:<account>:service/<cluster>/<name>`.
-    ServiceArn
-);
+/// The ARN of an ECS service, as ECS reports it, with the cluster it runs in.
+///
+/// Two formats exist ([ECS ARN and resource ID format](https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-account-settings.html#ecs-resource-ids)):
+/// the long one, `arn:aws:ecs:<region>:<account>:service/<cluster>/<name>` (every service
+/// created since the long format became the default), and the short one of older services,
+/// `arn:aws:ecs:<region>:<account>:service/<name>`, which does not name the cluster. ECS cannot
+/// tag a short-ARN service, so such a service never opts in to rollgate, but it is discovered
+/// like any other: [`ServiceArn::in_cluster`] takes the cluster from DescribeServices'
+/// `clusterArn`. Serialized as the ARN string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceArn {
+    arn: String,
+    cluster: String,
+}
+
+impl Serialize for ServiceArn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.arn)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceArn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for ServiceArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.arn)
+    }
+}
+
+impl AsRef<str> for ServiceArn {
+    fn as_ref(&self) -> &str {
+        &self.arn
+    }
+}
 
 impl ServiceArn {
+    /// A long-format ARN, which names its cluster. Errors: not an ECS service ARN, or the
+    /// short format (use [`ServiceArn::in_cluster`]).
     pub fn parse(s: &str) -> Result<Self, InputError> {
+        let (name_part, cluster) = Self::check(s)?;
+        match cluster {
+            Some(cluster) => Ok(Self { arn: s.to_owned(), cluster: cluster.to_owned() }),
+            None => Err(InputError::new(
+                "service ARN",
+                s,
+                format!(
+                    "a short-format ARN (service/{name_part}) does not name its cluster; expected service/<cluster>/<name>"
+                ),
+            )),
+        }
+    }
+
+    /// An ARN as DescribeServices or ListServices reports it, in either format, for a service
+    /// of `cluster` (a cluster name or ARN). A long ARN must name the same cluster.
+    pub fn in_cluster(s: &str, cluster: &str) -> Result<Self, InputError> {
+        let cluster_name = cluster.rsplit_once(":cluster/").map_or(cluster, |(_, name)| name);
+        if cluster_name.is_empty() || cluster_name.contains('/') {
+            return Err(InputError::new("cluster", cluster, "expected a cluster name or cluster ARN"));
+        }
+        match Self::check(s)? {
+            (_, Some(named)) if named != cluster_name => Err(InputError::new(
+                "service ARN",
+                s,
+                format!("names cluster {named}, but was reported for cluster {cluster_name}"),
+            )),
+            _ => Ok(Self { arn: s.to_owned(), cluster: cluster_name.to_owned() }),
+        }
+    }
+
+    /// Checks an ECS service ARN in either format: (the resource after `service/`, the
+    /// cluster when the ARN names one).
+    fn check(s: &str) -> Result<(&str, Option<&str>), InputError> {
         let arn = Arn::parse(s)?;
         let bad = |why: &str| InputError::new("service ARN", s, why.to_owned());
         if arn.service != "ecs" {
@@ -136,15 +206,26 @@ impl ServiceArn {
         }
         AccountId::parse(arn.account).map_err(|_| bad("account is not 12 digits"))?;
         Region::parse(arn.region).map_err(|_| bad("region is missing"))?;
-        match arn.resource.strip_prefix("service/") {
-            // New-format ARNs carry the cluster: service/<cluster>/<name>.
-            Some(rest) if rest.split('/').count() == 2 && !rest.split('/').any(str::is_empty) => Ok(Self(s.to_owned())),
-            _ => Err(bad("expected service/<cluster>/<name> (the long ARN format)")),
+        let rest = arn.resource.strip_prefix("service/").ok_or_else(|| bad("expected service/<cluster>/<name>"))?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        match parts.as_slice() {
+            [cluster, name] if !cluster.is_empty() && !name.is_empty() => Ok((rest, Some(cluster))),
+            [name] if !name.is_empty() => Ok((rest, None)),
+            _ => Err(bad("expected service/<cluster>/<name> (or the short service/<name>)")),
         }
     }
 
+    pub fn as_str(&self) -> &str {
+        &self.arn
+    }
+
+    /// Whether ECS reported the short, pre-2021 format (which cannot be tagged).
+    pub fn is_short_format(&self) -> bool {
+        !self.resource().contains('/')
+    }
+
     fn arn(&self) -> Arn<'_> {
-        Arn::parse(&self.0).unwrap_or(Arn { partition: "", service: "", region: "", account: "", resource: "" })
+        Arn::parse(&self.arn).unwrap_or(Arn { partition: "", service: "", region: "", account: "", resource: "" })
     }
 
     pub fn account(&self) -> AccountId {
@@ -156,17 +237,18 @@ impl ServiceArn {
     }
 
     pub fn cluster_name(&self) -> &str {
-        self.resource_parts().0
+        &self.cluster
     }
 
     pub fn name(&self) -> &str {
-        self.resource_parts().1
+        let resource = self.resource();
+        resource.rsplit_once('/').map_or(resource, |(_, name)| name)
     }
 
-    fn resource_parts(&self) -> (&str, &str) {
-        let resource = self.0.splitn(6, ':').nth(5).unwrap_or_default();
-        let rest = resource.strip_prefix("service/").unwrap_or(resource);
-        rest.split_once('/').unwrap_or(("", rest))
+    /// The part after `service/`: `<cluster>/<name>` or `<name>`.
+    fn resource(&self) -> &str {
+        let resource = self.arn.splitn(6, ':').nth(5).unwrap_or_default();
+        resource.strip_prefix("service/").unwrap_or(resource)
     }
 }
 
@@ -237,6 +319,24 @@ mod tests {
         ] {
             assert!(ServiceArn::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A pre-2021 service's short ARN is read with the cluster DescribeServices reports.
+    #[test]
+    fn short_service_arns_take_the_reported_cluster() {
+        let short = "arn:aws:ecs:eu-west-1:123456789012:service/model-api";
+        for cluster in ["prod", "arn:aws:ecs:eu-west-1:123456789012:cluster/prod"] {
+            let arn = ServiceArn::in_cluster(short, cluster).unwrap();
+            assert_eq!((arn.cluster_name(), arn.name(), arn.as_str()), ("prod", "model-api", short));
+            assert!(arn.is_short_format());
+        }
+        let long = ServiceArn::in_cluster("arn:aws:ecs:eu-west-1:123456789012:service/prod/model-api", "prod").unwrap();
+        assert!(!long.is_short_format());
+        assert_eq!(long, ServiceArn::parse(long.as_str()).unwrap());
+        let other = ServiceArn::in_cluster("arn:aws:ecs:eu-west-1:123456789012:service/dev/model-api", "prod");
+        assert!(other.unwrap_err().to_string().contains("names cluster dev"));
+        assert!(ServiceArn::in_cluster(short, "").is_err());
+        assert!(ServiceArn::in_cluster("arn:aws:ecs:eu-west-1:123456789012:service/", "prod").is_err());
     }
 
     #[test]

@@ -80,6 +80,10 @@ pub enum TrackError {
         "--container {container} runs {image}, which is not an image of repository {repository}: the next push would replace it with the model image. Pass --container with the container that runs the model"
     )]
     ContainerNotFromRepository { container: String, image: String, repository: String },
+    #[error(
+        "the service has the short, pre-2021 ARN format ({arn}), and ECS cannot tag such a service, so it cannot opt in; recreate it (services created today get the long format) and track the new one"
+    )]
+    ShortArn { arn: String },
     #[error("the service is not tracked yet: pass --repository <ECR repository> to opt it in")]
     NoRepository,
     #[error("--unset {0:?} is not a rollgate setting (one of: {1})")]
@@ -167,6 +171,10 @@ pub fn plan_track(
     request: &TrackRequest,
 ) -> Result<TrackPlan, TrackError> {
     refuse_managed(service)?;
+    // "Long arn format must be used for tagging operations" (ECS TagResource).
+    if service.arn.is_short_format() {
+        return Err(TrackError::ShortArn { arn: service.arn.to_string() });
+    }
     let mut set: Vec<(String, String)> = Vec::new();
     let tracked = service.tags.contains_key(keys::REPOSITORY);
     match &request.repository {
@@ -286,6 +294,15 @@ mod tests {
             let shown = plan.after.iter().find(|s| s.key == keys::TAG_FILTER).unwrap();
             assert_eq!(shown.value, filter);
         }
+    }
+
+    #[test]
+    fn a_short_arn_service_cannot_opt_in() {
+        let mut old = service(&[]);
+        old.arn = ServiceArn::in_cluster("arn:aws:ecs:us-east-1:123456789012:service/api", "c").unwrap();
+        let err = plan_track(&old, &current(), &request("*")).unwrap_err();
+        assert!(matches!(err, TrackError::ShortArn { .. }), "{err}");
+        assert!(err.to_string().contains("cannot tag"), "{err}");
     }
 
     #[test]

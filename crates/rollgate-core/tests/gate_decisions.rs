@@ -67,6 +67,20 @@ fn trigger_fixtures_parse() {
     assert!(matches!(parse_gate_event(&fixture("scheduled-tick.json")).unwrap(), GateTrigger::Tick { .. }));
 }
 
+/// A pre-2021 service's deployment event carries its short ARN: the gate ignores it (such a
+/// service cannot be tagged, so it is never tracked) instead of failing on it.
+#[test]
+fn a_short_arn_services_deployment_event_is_ignored() {
+    let mut event: serde_json::Value = serde_json::from_str(&fixture("ecs-deployment-completed.json")).unwrap();
+    event["resources"][0] = "arn:aws:ecs:us-east-1:123456789012:service/sentiment-api".into();
+    match parse_gate_event(&event.to_string()).unwrap() {
+        GateTrigger::Ignored { reason, .. } => assert!(reason.contains("cannot tag"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    event["resources"][0] = "arn:aws:ecs:us-east-1:123456789012:service/".into();
+    assert!(parse_gate_event(&event.to_string()).is_err());
+}
+
 #[test]
 fn malformed_or_foreign_trigger_events_are_errors() {
     let good: serde_json::Value = serde_json::from_str(&fixture("ecs-task-stopped-oom.json")).unwrap();

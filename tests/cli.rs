@@ -360,13 +360,14 @@ fn down_leaves_a_same_named_resource_that_is_not_ours() {
 async fn deploy(c: &Cli, tag: &str, time: &str) -> String {
     let digest = c.s.push_image(&c.app, tag);
     let event = c.s.push_event(&c.app, &digest, tag, time);
-    let ecs = rollgate_aws::ecs::Ecs::new(&c.s.function_options("deploy").load().await);
+    let sdk = c.s.function_options("deploy").load().await;
+    let (ecs, ecr) = (rollgate_aws::ecs::Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
     let config = rollgate_core::config::DeployConfig {
         clusters: vec![c.app.clone()],
         max_in_flight: 2,
         trusted_registries: vec![],
     };
-    let report = deploy::handler::handle(&ecs, &config, &event).await.unwrap();
+    let report = deploy::handler::handle(&ecs, &ecr, &config, &event).await.unwrap();
     match &report.services[..] {
         [one] => match &one.outcome {
             rollgate_core::report::Outcome::Deployed { revision, .. } => revision.clone(),
@@ -1038,13 +1039,14 @@ async fn push_report(
 ) -> rollgate_core::report::DeployReport {
     let digest = c.s.push_image(repository, tag);
     let event = c.s.push_event(repository, &digest, tag, time);
-    let ecs = rollgate_aws::ecs::Ecs::new(&c.s.function_options("deploy").load().await);
+    let sdk = c.s.function_options("deploy").load().await;
+    let (ecs, ecr) = (rollgate_aws::ecs::Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
     let config = rollgate_core::config::DeployConfig {
         clusters: vec![cluster.to_owned()],
         max_in_flight: 2,
         trusted_registries: vec![],
     };
-    deploy::handler::handle(&ecs, &config, &event).await.unwrap()
+    deploy::handler::handle(&ecs, &ecr, &config, &event).await.unwrap()
 }
 
 /// What deploy did with one push, for the one service tracking `repository`.

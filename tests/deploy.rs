@@ -24,7 +24,7 @@ async fn run_deploy(
         max_in_flight,
         trusted_registries: vec![],
     };
-    handle(&ecs, &config, event).await
+    handle(&ecs, &rollgate_aws::ecr::Ecr::new(&sdk), &config, event).await
 }
 
 /// One cluster, one repository, one opted-in service on a one-container task definition.
@@ -306,6 +306,24 @@ async fn tag_filters_choose_which_pushes_deploy() {
     assert_eq!(t.s.describe_task_definition(&revision).1["rollgate:digest"], json!(digest));
 }
 
+/// An event that does not say what it brought (a replication, a pull through cache sync, an
+/// event from before ECR sent media types) costs one DescribeImages, and only when a service
+/// would take it.
+#[tokio::test]
+async fn an_event_without_media_types_asks_ecr_once_and_only_for_a_candidate() {
+    let t = Single::new("no-media", vec![]);
+    let digest = t.s.push_image(&t.repo, "v1");
+    let event = t.s.push_event_without_media_types(&t.repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    let mut foreign: Value = serde_json::from_str(&event).unwrap();
+    foreign["region"] = json!("eu-west-1");
+    skip_reason(&t.deploy(&foreign.to_string()).await.unwrap());
+    assert!(!t.s.calls().iter().any(|(_, op)| op == "DescribeImages"), "no candidate, no lookup");
+    deployed_revision(&t.deploy(&event).await.unwrap());
+    let ops: Vec<String> = t.s.calls().into_iter().map(|(_, op)| op).collect();
+    assert_eq!(ops.iter().filter(|op| *op == "DescribeImages").count(), 1, "{ops:?}");
+    assert_eq!(t.service()["taskDefinition"].as_str().map(|a| a.ends_with(":2")), Some(true));
+}
+
 #[tokio::test]
 async fn a_single_service_rollout_costs_five_calls() {
     let t = Single::new("budget", vec![]);
@@ -466,13 +484,10 @@ async fn fan_out_respects_the_maximum_in_flight() {
     for (limit, tag, time) in [(1, "v1", "2026-11-28T10:00:00Z"), (3, "v2", "2026-11-28T11:00:00Z")] {
         let digest = s.push_image(&repo, tag);
         let event = s.push_event(&repo, &digest, tag, time);
-        let probe = InFlightProbe {
-            inner: Ecs::new(&s.function_options("deploy").load().await),
-            now: 0.into(),
-            peak: 0.into(),
-        };
+        let sdk = s.function_options("deploy").load().await;
+        let probe = InFlightProbe { inner: Ecs::new(&sdk), now: 0.into(), peak: 0.into() };
         let config = DeployConfig { clusters: vec![cluster.clone()], max_in_flight: limit, trusted_registries: vec![] };
-        let report = handle(&probe, &config, &event).await.unwrap();
+        let report = handle(&probe, &rollgate_aws::ecr::Ecr::new(&sdk), &config, &event).await.unwrap();
         let peak = probe.peak.load(std::sync::atomic::Ordering::SeqCst);
         assert!(peak <= limit, "limit {limit}, peak {peak}");
         assert_eq!(report.deployed().count(), 8, "{report:?}");
@@ -486,10 +501,11 @@ async fn fan_out_respects_the_maximum_in_flight() {
 async fn out_of_time_work_is_reported_undone_and_retryable_never_half_done() {
     let t = Single::new("budget-spent", vec![]);
     let (_, event) = t.push("v1", "2026-11-28T10:00:00Z");
-    let ecs = Ecs::new(&t.s.function_options("deploy").load().await);
+    let sdk = t.s.function_options("deploy").load().await;
+    let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
     let config = DeployConfig { clusters: vec![t.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
     let spent = rollgate_lambda::Budget::after(std::time::Duration::ZERO);
-    let report = deploy::handler::handle_within(&ecs, &config, &event, spent).await.unwrap();
+    let report = deploy::handler::handle_within(&ecs, &ecr, &config, &event, spent).await.unwrap();
     match &report.services[..] {
         [one] => assert!(
             matches!(&one.outcome, Outcome::Failed { error, class: ErrorClass::Retryable } if error.contains("ran out of time")),

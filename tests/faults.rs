@@ -27,10 +27,11 @@ impl Faulty {
         let mut options = self.s.function_options("deploy");
         options.endpoint_url = Some(faults().url.clone());
         options.max_attempts = Some(attempts);
-        let ecs = Ecs::new(&options.load().await);
+        let sdk = options.load().await;
+        let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
         let config =
             DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 2, trusted_registries: vec![] };
-        deploy::handler::handle(&ecs, &config, event).await.unwrap()
+        deploy::handler::handle(&ecs, &ecr, &config, event).await.unwrap()
     }
 
     /// Pushes `v1` and returns its digest and its push event.

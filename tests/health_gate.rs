@@ -68,10 +68,11 @@ impl Gated {
     }
 
     async fn run_deploy(&self, event: &str) -> rollgate_core::report::DeployReport {
-        let ecs = Ecs::new(&self.s.function_options("deploy").load().await);
+        let sdk = self.s.function_options("deploy").load().await;
+        let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
         let config =
             DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
-        deploy::handler::handle(&ecs, &config, event).await.unwrap()
+        deploy::handler::handle(&ecs, &ecr, &config, event).await.unwrap()
     }
 
     async fn gate(&self, event: &Value) -> GateReport {

@@ -215,7 +215,7 @@ impl Storm {
             let result = if schedule {
                 deploy::handler::reconcile(&ecs, &ecr, &config, raw).await
             } else {
-                deploy::handler::handle(&ecs, &config, raw).await
+                deploy::handler::handle(&ecs, &ecr, &config, raw).await
             };
             match result {
                 Ok(report) if !report.needs_retry() => return true,

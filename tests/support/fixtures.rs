@@ -268,8 +268,19 @@ impl Scenario {
             .collect()
     }
 
-    /// An "ECR Image Action" push event, built from events/ecr-push.json.
+    /// An "ECR Image Action" push event as ECR sends it today: with the media types of the
+    /// image [`Scenario::push_image`] pushes (a Docker schema-2 manifest and image config).
     pub fn push_event(&self, repository: &str, digest: &str, tag: &str, time: &str) -> String {
+        let mut event: Value =
+            serde_json::from_str(&self.push_event_without_media_types(repository, digest, tag, time)).expect("event");
+        event["detail"]["manifest-media-type"] = json!("application/vnd.docker.distribution.manifest.v2+json");
+        event["detail"]["artifact-media-type"] = json!("application/vnd.docker.container.image.v1+json");
+        event.to_string()
+    }
+
+    /// A push event from before ECR sent media types (events/ecr-push.json's shape): deploy
+    /// asks ECR what the digest is.
+    pub fn push_event_without_media_types(&self, repository: &str, digest: &str, tag: &str, time: &str) -> String {
         let mut event = fixture_json("ecr-push.json");
         event["id"] = json!(format!("{}-evt-{}", self.name, next_id()));
         event["time"] = json!(time);

@@ -5,6 +5,8 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{AccountId, Digest, ImageTag, InputError, Region, RepositoryName};
@@ -94,7 +96,72 @@ pub struct EcrImageActionDetail {
     pub artifact_media_type: Option<String>,
 }
 
-/// A successful image push, the only ECR action that deploys.
+pub const ECR_REPLICATION_DETAIL_TYPE: &str = "ECR Replication Action";
+pub const ECR_PULL_THROUGH_CACHE_DETAIL_TYPE: &str = "ECR Pull Through Cache Action";
+
+/// The detail of an "ECR Replication Action" event (sent in the destination account and
+/// region; [ECR events](https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EcrReplicationDetail {
+    pub action_type: String,
+    pub result: String,
+    pub repository_name: String,
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    #[serde(default)]
+    pub image_tag: Option<String>,
+    #[serde(default)]
+    pub source_account: Option<String>,
+    #[serde(default)]
+    pub source_region: Option<String>,
+}
+
+/// The detail of an "ECR Pull Through Cache Action" event (same page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EcrPullThroughCacheDetail {
+    pub sync_status: String,
+    pub repository_name: String,
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    #[serde(default)]
+    pub image_tag: Option<String>,
+    #[serde(default)]
+    pub upstream_registry_url: Option<String>,
+}
+
+/// How an image arrived in the repository. All three deploy alike.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "kebab-case")]
+pub enum Arrival {
+    /// `ECR Image Action` PUSH.
+    Push,
+    /// `ECR Replication Action` REPLICATE, from another region or account.
+    Replication { source_account: Option<String>, source_region: Option<String> },
+    /// `ECR Pull Through Cache Action`: synced from an upstream registry.
+    PullThroughCache { upstream: Option<String> },
+}
+
+impl fmt::Display for Arrival {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Push => f.write_str("push"),
+            Self::Replication { source_account, source_region } => write!(
+                f,
+                "replication from {}/{}",
+                source_account.as_deref().unwrap_or("?"),
+                source_region.as_deref().unwrap_or("?")
+            ),
+            Self::PullThroughCache { upstream } => {
+                write!(f, "pull through cache from {}", upstream.as_deref().unwrap_or("?"))
+            }
+        }
+    }
+}
+
+/// An image that arrived in a repository (a successful push, replication or pull-through
+/// cache sync): what deploys. Named a push because all three deploy like one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PushEvent {
     pub envelope: Envelope,
@@ -102,8 +169,10 @@ pub struct PushEvent {
     pub digest: Digest,
     /// Absent when an image is pushed by digest only.
     pub tag: Option<ImageTag>,
-    /// What was pushed, from the event's media types.
+    /// What was pushed, from the event's media types ([`ManifestKind::Unknown`] when the event
+    /// does not say: replication, pull through cache, events before 2024; deploy then asks ECR).
     pub manifest: ManifestKind,
+    pub arrival: Arrival,
 }
 
 /// What a push is, from the event's `manifest-media-type` and `artifact-media-type` (ECR sends
@@ -168,27 +237,47 @@ pub enum EcrAction {
     },
 }
 
-/// Parses and validates an "ECR Image Action" event.
+/// Parses and validates an ECR event that can bring an image: `ECR Image Action`,
+/// `ECR Replication Action` or `ECR Pull Through Cache Action`. Errors: [`EventError`] for any
+/// other kind or a malformed event.
 pub fn parse_ecr_event(raw: &str) -> Result<EcrAction, EventError> {
-    let (envelope, detail) = parse_envelope::<EcrImageActionDetail>(raw, ECR_SOURCE, ECR_DETAIL_TYPE)?;
-    if detail.action_type != "PUSH" || detail.result != "SUCCESS" {
-        let reason =
-            format!("action-type {} with result {}: only successful pushes deploy", detail.action_type, detail.result);
+    let (_, detail_type) = kind_of(raw)?;
+    let (envelope, result, repository, digest, tag, media, arrival) = match detail_type.as_str() {
+        ECR_REPLICATION_DETAIL_TYPE => {
+            let (envelope, d) = parse_envelope::<EcrReplicationDetail>(raw, ECR_SOURCE, ECR_REPLICATION_DETAIL_TYPE)?;
+            let ok = d.action_type == "REPLICATE" && d.result == "SUCCESS";
+            let result = (!ok).then(|| format!("action-type {} with result {}", d.action_type, d.result));
+            let arrival = Arrival::Replication { source_account: d.source_account, source_region: d.source_region };
+            (envelope, result, d.repository_name, d.image_digest, d.image_tag, (None, None), arrival)
+        }
+        ECR_PULL_THROUGH_CACHE_DETAIL_TYPE => {
+            let (envelope, d) =
+                parse_envelope::<EcrPullThroughCacheDetail>(raw, ECR_SOURCE, ECR_PULL_THROUGH_CACHE_DETAIL_TYPE)?;
+            let result = (d.sync_status != "SUCCESS").then(|| format!("sync-status {}", d.sync_status));
+            let arrival = Arrival::PullThroughCache { upstream: d.upstream_registry_url };
+            (envelope, result, d.repository_name, d.image_digest, d.image_tag, (None, None), arrival)
+        }
+        _ => {
+            let (envelope, d) = parse_envelope::<EcrImageActionDetail>(raw, ECR_SOURCE, ECR_DETAIL_TYPE)?;
+            let ok = d.action_type == "PUSH" && d.result == "SUCCESS";
+            let result = (!ok).then(|| format!("action-type {} with result {}", d.action_type, d.result));
+            let media = (d.manifest_media_type, d.artifact_media_type);
+            (envelope, result, d.repository_name, d.image_digest, d.image_tag, media, Arrival::Push)
+        }
+    };
+    if let Some(result) = result {
+        let reason = format!("{result}: only images that arrived successfully deploy");
         return Ok(EcrAction::Ignored { envelope, reason });
     }
-    let repository = RepositoryName::parse(&detail.repository_name)?;
-    let digest = Digest::parse(detail.image_digest.as_deref().ok_or(EventError::Missing("detail.image-digest"))?)?;
-    let tag = detail.image_tag.as_deref().filter(|t| !t.is_empty()).map(ImageTag::parse).transpose()?;
-    let manifest = ManifestKind::classify(
-        detail.manifest_media_type.as_deref(),
-        detail.artifact_media_type.as_deref(),
-        tag.as_ref().map(ImageTag::as_str),
-    );
+    let repository = RepositoryName::parse(&repository)?;
+    let digest = Digest::parse(digest.as_deref().ok_or(EventError::Missing("detail.image-digest"))?)?;
+    let tag = tag.as_deref().filter(|t| !t.is_empty()).map(ImageTag::parse).transpose()?;
+    let manifest = ManifestKind::classify(media.0.as_deref(), media.1.as_deref(), tag.as_ref().map(ImageTag::as_str));
     if let ManifestKind::Artifact { media_type } = &manifest {
         let reason = format!("an artifact ({media_type}), not a container image: only releases deploy");
         return Ok(EcrAction::Ignored { envelope, reason });
     }
-    Ok(EcrAction::Push(PushEvent { envelope, repository, digest, tag, manifest }))
+    Ok(EcrAction::Push(PushEvent { envelope, repository, digest, tag, manifest, arrival }))
 }
 
 #[cfg(test)]
@@ -249,11 +338,16 @@ mod tests {
             // buildx's default attestation has an image's media types: only being untagged
             // keeps it out (rollgate:deploy-untagged is off by default).
             ("aws-ecr-push-attestation.json", "push image -"),
-            ("aws-ecr-delete-documented.json", "ignored only successful pushes deploy"),
-            // Not ECR Image Actions, named as such: the template does not route them to deploy
-            // (yet: #14). (AWS's pull-through sample is also dated 2023-02-29.)
-            ("aws-ecr-pull-through-cache.json", "error unexpected event"),
-            ("aws-ecr-replication.json", "error unexpected event"),
+            ("aws-ecr-delete-documented.json", "ignored action-type DELETE"),
+            // Replication and pull-through cache deploy like pushes; their events carry no media
+            // types, so deploy asks ECR. AWS's samples have invalid digests (and the pull-through
+            // one is dated 2023-02-29); the derived ones are the same shapes with valid values.
+            ("aws-ecr-pull-through-cache.json", "error out of range"),
+            ("aws-ecr-replication.json", "error sha256"),
+            ("aws-ecr-replication-failed.json", "ignored result FAILED"),
+            ("aws-ecr-replication-derived.json", "push unknown v1"),
+            ("aws-ecr-pull-through-cache-derived.json", "push unknown v1"),
+            // Not events that bring an image, named as such.
             ("aws-ecr-scan.json", "error unexpected event"),
             ("aws-ecr-referrer.json", "error unexpected event"),
             ("buildx/01-push-image-linux-amd64.json", "push image -"),

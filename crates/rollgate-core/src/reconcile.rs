@@ -7,11 +7,13 @@ use serde::Serialize;
 
 use crate::event::{Envelope, PushEvent};
 use crate::service::{OptIn, ServiceView};
-use crate::{Digest, ImageTag};
+use crate::{AccountId, Digest, ImageTag};
 
 /// One image of a repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RepoImage {
+    /// The registry (account) that holds it.
+    pub registry: AccountId,
     pub digest: Digest,
     pub tags: Vec<ImageTag>,
     pub pushed_at: DateTime<Utc>,
@@ -27,7 +29,22 @@ pub struct RepoImage {
 impl RepoImage {
     /// Whether the image can be a release: pullable, not a referrer, not an artifact.
     pub fn is_release_candidate(&self) -> bool {
-        !self.archived && !self.referrer && !matches!(self.manifest, crate::event::ManifestKind::Artifact { .. })
+        self.not_a_release().is_none()
+    }
+
+    /// Why the image cannot be a release, if it cannot: archived (not pullable), a referrer
+    /// (a signature, SBOM or attestation of another image) or an artifact.
+    pub fn not_a_release(&self) -> Option<String> {
+        if let crate::event::ManifestKind::Artifact { media_type } = &self.manifest {
+            return Some(format!("an artifact ({media_type}), not a container image: only releases deploy"));
+        }
+        if self.referrer {
+            return Some("a referrer (it has a subject): a signature, SBOM or attestation, not a release".to_owned());
+        }
+        if self.archived {
+            return Some("archived in ECR: it cannot be pulled until it is restored".to_owned());
+        }
+        None
     }
 }
 
@@ -49,7 +66,8 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
         .map(|(i, tag)| PushEvent {
             envelope: Envelope {
                 id: format!("reconcile:{}:{}", tick.id, i.digest.short()),
-                account: tick.account.clone(),
+                // The registry that holds the image: it names the image the rollout pins.
+                account: i.registry.clone(),
                 region: tick.region.clone(),
                 time: i.pushed_at,
             },
@@ -57,6 +75,7 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
             digest: i.digest.clone(),
             tag,
             manifest: i.manifest.clone(),
+            arrival: crate::event::Arrival::Push,
         })
 }
 
@@ -65,10 +84,11 @@ mod tests {
     use super::*;
     use crate::ledger::keys;
     use crate::service::Tags;
-    use crate::{AccountId, Region, ServiceArn};
+    use crate::{Region, ServiceArn};
 
     fn img(c: char, tags: &[&str], minute: u32) -> RepoImage {
         RepoImage {
+            registry: AccountId::parse("123456789012").unwrap(),
             digest: Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap(),
             tags: tags.iter().map(|t| ImageTag::parse(t).unwrap()).collect(),
             pushed_at: DateTime::parse_from_rfc3339(&format!("2026-11-28T10:{minute:02}:00Z"))

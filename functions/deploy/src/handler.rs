@@ -11,12 +11,12 @@ use rollgate_aws::ecs::{DESCRIBE_SERVICES_BATCH, ServiceDirectory, ServiceUpdate
 use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
 use rollgate_core::ecs_event::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
-use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event, parse_envelope};
+use rollgate_core::event::{EcrAction, ManifestKind, PushEvent, parse_ecr_event, parse_envelope};
 use rollgate_core::ledger::{carries_marker, rollout_marker};
 use rollgate_core::reconcile::{RepoImage, missed_push};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
-use rollgate_core::{ErrorClass, TaskDefArn};
+use rollgate_core::{AccountId, ErrorClass, TaskDefArn};
 use rollgate_lambda::{Budget, FunctionError, OUT_OF_TIME, finish};
 use serde_json::value::RawValue;
 use tracing::{error, info, warn};
@@ -35,8 +35,11 @@ pub async fn invoke<A: DeployApi, C: ImageCatalog + Sync>(
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<DeployReport, FunctionError> {
     let raw = event.payload.get();
-    let report =
-        if is_schedule(raw) { reconcile(aws, images, config, raw).await? } else { handle(aws, config, raw).await? };
+    let report = if is_schedule(raw) {
+        reconcile(aws, images, config, raw).await?
+    } else {
+        handle(aws, images, config, raw).await?
+    };
     finish(report)
 }
 
@@ -81,27 +84,41 @@ pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
             _ => None,
         })
         .collect();
-    let mut repositories: Vec<&str> = tracked.iter().map(|(_, o)| o.repository.as_str()).collect();
-    repositories.sort_unstable();
-    repositories.dedup();
-    let catalogs: HashMap<&str, Result<Vec<RepoImage>, AwsError>> = stream::iter(repositories)
-        .map(|repo| async move { (repo, images.images(repo).await) })
+    // Each service's repository is read in its own registry and in every trusted registry (a
+    // central registry holds the same repository name); the newest release across them wins.
+    let registries = |service: &ServiceView| {
+        let own = service.arn.account();
+        let mut all = vec![own.clone()];
+        all.extend(config.trusted_registries.iter().filter(|a| **a != own).cloned());
+        all
+    };
+    let mut wanted: Vec<(AccountId, &str)> =
+        tracked.iter().flat_map(|(s, o)| registries(s).into_iter().map(|r| (r, o.repository.as_str()))).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let catalogs: HashMap<(AccountId, &str), Result<Vec<RepoImage>, AwsError>> = stream::iter(wanted)
+        .map(|(registry, repo)| async move {
+            let found = images.images(&registry, repo).await;
+            ((registry, repo), found)
+        })
         .buffer_unordered(config.max_in_flight)
         .collect()
         .await;
     let mut pushes = Vec::new();
     for (service, opt_in) in &tracked {
-        match &catalogs[opt_in.repository.as_str()] {
-            Err(e) => report.services.push(failed_service(
-                service,
-                format!("cannot read {}: {e}", opt_in.repository),
-                e.class(),
-            )),
-            Ok(found) => {
-                if let Some(push) = missed_push(service, opt_in, found, &tick) {
-                    pushes.push((service, push));
-                }
+        let mut found = Vec::new();
+        let mut error = None;
+        for registry in registries(service) {
+            match &catalogs[&(registry.clone(), opt_in.repository.as_str())] {
+                Ok(images) => found.extend(images.iter().cloned()),
+                Err(e) => error = Some((registry, e)),
             }
+        }
+        if let Some((registry, e)) = error {
+            let reason = format!("cannot read {} in registry {registry}: {e}", opt_in.repository);
+            report.services.push(failed_service(service, reason, e.class()));
+        } else if let Some(push) = missed_push(service, opt_in, &found, &tick) {
+            pushes.push((service, push));
         }
     }
     let outcomes: Vec<_> = stream::iter(&pushes)
@@ -125,19 +142,25 @@ pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
 }
 
 /// Handles one EventBridge event, given as raw JSON.
-pub async fn handle<A: DeployApi>(aws: &A, config: &DeployConfig, raw: &str) -> Result<DeployReport, FunctionError> {
-    handle_within(aws, config, raw, Budget::UNLIMITED).await
+pub async fn handle<A: DeployApi, C: ImageCatalog + Sync>(
+    aws: &A,
+    images: &C,
+    config: &DeployConfig,
+    raw: &str,
+) -> Result<DeployReport, FunctionError> {
+    handle_within(aws, images, config, raw, Budget::UNLIMITED).await
 }
 
 /// [`handle`], starting no rollout once `budget` is spent: those services are reported as
 /// undone (`Retryable`), so the invocation never dies in the middle of a write.
-pub async fn handle_within<A: DeployApi>(
+pub async fn handle_within<A: DeployApi, C: ImageCatalog + Sync>(
     aws: &A,
+    images: &C,
     config: &DeployConfig,
     raw: &str,
     budget: Budget,
 ) -> Result<DeployReport, FunctionError> {
-    let push = match parse_ecr_event(raw) {
+    let mut push = match parse_ecr_event(raw) {
         Ok(EcrAction::Push(push)) => push,
         Ok(EcrAction::Ignored { envelope, reason }) => {
             info!(event_id = %envelope.id, %reason, decision = "ignored", "event deploys nothing");
@@ -150,6 +173,8 @@ pub async fn handle_within<A: DeployApi>(
     };
     info!(
         event_id = %push.envelope.id,
+        arrival = %push.arrival,
+        manifest = ?push.manifest,
         repository = %push.repository,
         digest = %push.digest,
         tag = push.tag.as_ref().map(|t| t.as_str()),
@@ -157,7 +182,7 @@ pub async fn handle_within<A: DeployApi>(
     );
 
     let mut report = DeployReport { event_id: push.envelope.id.clone(), ..DeployReport::default() };
-    let mut candidates = Vec::new();
+    let mut candidates: Vec<(ServiceView, OptIn)> = Vec::new();
     for service in discover_all(aws, config, &mut report).await {
         match match_service(&push, &service, &config.trusted_registries) {
             Match::NotTracking => {}
@@ -170,6 +195,32 @@ pub async fn handle_within<A: DeployApi>(
         }
     }
 
+    // The event did not say what arrived (replication, pull through cache, events from before
+    // ECR sent media types): ECR says.
+    // Asked only when some service would take it: a foreign or untracked push costs no call.
+    if push.manifest == ManifestKind::Unknown && !candidates.is_empty() {
+        match images.image(&push.envelope.account, push.repository.as_str(), &push.digest).await {
+            Ok(Some(found)) => match found.not_a_release() {
+                Some(reason) => {
+                    info!(event_id = %push.envelope.id, digest = %push.digest, %reason, decision = "ignored", "event deploys nothing");
+                    return Ok(DeployReport { ignored: Some(reason), ..report });
+                }
+                None => push.manifest = found.manifest,
+            },
+            Ok(None) => {
+                let reason = format!(
+                    "{} is no longer in {} (deleted since it arrived): nothing to deploy",
+                    push.digest, push.repository
+                );
+                info!(event_id = %push.envelope.id, %reason, decision = "ignored", "event deploys nothing");
+                return Ok(DeployReport { ignored: Some(reason), ..report });
+            }
+            Err(e) => {
+                error!(event_id = %push.envelope.id, error = %e, "cannot ask ECR what the event brought");
+                return Err(FunctionError { class: e.class(), message: format!("cannot classify the image: {e}") });
+            }
+        }
+    }
     let rollouts: Vec<_> = stream::iter(&candidates)
         .map(|(service, opt_in)| rollout(aws, &push, service, opt_in, budget))
         .buffer_unordered(config.max_in_flight)

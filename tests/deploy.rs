@@ -449,11 +449,11 @@ mod probe_impls {
         async fn register_copy(
             &self,
             base: &TaskDefSnapshot,
-            container: &str,
+            containers: &[String],
             image: &str,
             tags: &[(String, String)],
         ) -> Result<TaskDefArn, AwsError> {
-            self.inner.register_copy(base, container, image, tags).await
+            self.inner.register_copy(base, containers, image, tags).await
         }
     }
 

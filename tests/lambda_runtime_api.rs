@@ -241,3 +241,89 @@ fn a_buildx_push_deploys_its_index_once_and_nothing_else() {
     assert_eq!(s.count_calls("RegisterTaskDefinition"), 1, "one rollout for one release");
     assert_ne!(live, base);
 }
+
+/// Two containers on one image (`api` and `worker` on the repository's `v0`), one of them named
+/// by `rollgate:container`: the real deploy binary moves both to the pushed digest, so a task
+/// never runs two versions. Before, naming `api` left `worker` on the mutable tag (and naming
+/// neither failed as ambiguous).
+#[test]
+fn every_container_on_the_repositorys_image_moves_together() {
+    let s = Scenario::new("rapi-two-containers");
+    let cluster = s.cluster("c");
+    let repo = s.repository("feed");
+    let image = format!("{}/{repo}:v1", s.registry());
+    let def = s.task_definition(
+        "feed",
+        json!([{"name": "api", "image": image, "essential": true},
+               {"name": "worker", "image": image, "essential": true},
+               {"name": "proxy", "image": "public.ecr.aws/nginx/nginx:1", "essential": false}]),
+    );
+    for (name, container) in [("named", Some("api")), ("unnamed", None)] {
+        let mut tags = vec![("rollgate:repository", repo.clone())];
+        tags.extend(container.map(|c| ("rollgate:container", c.to_owned())));
+        s.service(support::fixtures::ServiceSpec { cluster: &cluster, name, task_definition: &def, tags });
+    }
+    let digest = s.push_image(&repo, "v2");
+    let push = s.push_event(&repo, &digest, "v2", "2026-11-28T10:00:00Z");
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &cluster)], &[push]);
+    for name in ["named", "unnamed"] {
+        let live = s.describe_service(&cluster, name)["taskDefinition"].as_str().unwrap_or_default().to_owned();
+        assert_ne!(live, def, "{name}: {report}");
+        let (revision, tags) = s.describe_task_definition(&live);
+        let images: Vec<(String, String)> = revision["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_owned(), c["image"].as_str().unwrap().to_owned()))
+            .collect();
+        let pinned = format!("{}/{repo}@{digest}", s.registry());
+        assert_eq!(
+            images,
+            [
+                ("api".to_owned(), pinned.clone()),
+                ("worker".to_owned(), pinned),
+                ("proxy".to_owned(), "public.ecr.aws/nginx/nginx:1".to_owned())
+            ],
+            "{name}"
+        );
+        assert_eq!(tags["rollgate:container"], json!("api worker"), "{name}");
+    }
+}
+
+/// An image that arrives by ECR replication or by a pull through cache rule deploys like a push
+/// (AWS's documented event shapes, events/aws-ecr-*-derived.json). Those events carry no media
+/// types, so the real binary asks ECR: a real image deploys, a signature (an artifact by ECR's
+/// own description) does not.
+#[test]
+fn replicated_and_pull_through_images_deploy_like_pushes() {
+    let s = Scenario::new("rapi-replication");
+    let support::fixtures::OptedIn { cluster, repo, .. } = s.opted_in_service(vec![]);
+    let event = |fixture: &str, digest: &str, time: &str| {
+        let mut e = fixture_json(fixture);
+        e["id"] = json!(format!("{}-{time}", s.name));
+        e["time"] = json!(time);
+        e["detail"]["repository-name"] = json!(repo);
+        e["detail"]["image-digest"] = json!(digest);
+        e.to_string()
+    };
+    let replicated = s.push_image(&repo, "v1");
+    let cached = s.push_image(&repo, "v2");
+    let signature = s.push_artifact(&repo, "application/vnd.cncf.notary.signature", &cached);
+    let events = [
+        event("aws-ecr-replication-derived.json", &replicated, "2026-11-28T10:00:00Z"),
+        event("aws-ecr-pull-through-cache-derived.json", &cached, "2026-11-28T10:01:00Z"),
+        event("aws-ecr-replication-derived.json", &signature, "2026-11-28T10:02:00Z"),
+    ];
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &cluster)], &events);
+    let inv = report["invocations"].as_array().expect("invocations").clone();
+    for (i, digest) in [(0, &replicated), (1, &cached)] {
+        assert_eq!(inv[i]["response"]["services"][0]["outcome"], "deployed", "{i}: {report}");
+        let revision = inv[i]["response"]["services"][0]["revision"].as_str().unwrap().to_owned();
+        assert_eq!(s.describe_task_definition(&revision).1["rollgate:digest"], json!(digest));
+    }
+    let ignored = inv[2]["response"]["ignored"].as_str().unwrap_or("");
+    assert!(ignored.contains("application/vnd.cncf.notary.signature") || ignored.contains("referrer"), "{report}");
+    let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
+    assert_eq!(s.describe_task_definition(&live).1["rollgate:digest"], json!(cached), "the signature did not deploy");
+    assert_eq!(s.count_calls("RegisterTaskDefinition"), 2);
+}

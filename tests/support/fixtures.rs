@@ -173,6 +173,29 @@ impl Scenario {
         out["image"]["imageId"]["imageDigest"].as_str().expect("digest").to_owned()
     }
 
+    /// Pushes an OCI 1.1 artifact (a referrer of `subject`, pushed by digest as Notation and
+    /// ORAS push signatures and SBOMs) and returns its digest.
+    pub fn push_artifact(&self, repository: &str, artifact_type: &str, subject: &str) -> String {
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": artifact_type,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+                       "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+            "layers": [{"mediaType": "application/jose+json", "size": 2000,
+                        "digest": format!("sha256:{:064x}", (u128::from(next_id()) << 64) | 0x5167)}],
+            "subject": {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "size": 528,
+                        "digest": subject},
+        });
+        let out = self.boto(
+            "ecr",
+            "put_image",
+            json!({"repositoryName": repository, "imageManifest": manifest.to_string(),
+                   "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json"}),
+        );
+        out["image"]["imageId"]["imageDigest"].as_str().expect("digest").to_owned()
+    }
+
     /// Registers a task definition from container definitions; returns its ARN.
     pub fn task_definition(&self, family: &str, containers: Value) -> String {
         self.register(json!({

@@ -56,11 +56,12 @@ pub trait TaskDefinitions {
     /// Deregisters a revision (cleaning up after a rollout that could not be completed).
     fn deregister(&self, arn: &TaskDefArn) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// Registers a copy of `base` in which only `container`'s image differs, with `tags`.
+    /// Registers a copy of `base` in which only the named `containers` get `image` (a
+    /// digest-pinned image URI), with `tags`.
     fn register_copy(
         &self,
         base: &TaskDefSnapshot,
-        container: &str,
+        containers: &[String],
         image: &str,
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<TaskDefArn, AwsError>> + Send;
@@ -229,7 +230,7 @@ impl TaskDefinitions for Ecs {
     async fn register_copy(
         &self,
         base: &TaskDefSnapshot,
-        container: &str,
+        moved: &[String],
         image: &str,
         tags: &[(String, String)],
     ) -> Result<TaskDefArn, AwsError> {
@@ -240,7 +241,7 @@ impl TaskDefinitions for Ecs {
             .unwrap_or_default()
             .into_iter()
             .map(|mut c| {
-                if c.name.as_deref() == Some(container) {
+                if c.name.as_ref().is_some_and(|n| moved.contains(n)) {
                     c.image = Some(image.to_owned());
                 }
                 c

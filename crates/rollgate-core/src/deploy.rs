@@ -14,7 +14,7 @@ use crate::gate::RolloutState;
 use crate::image::registry_host;
 use crate::ledger::{RevisionRecord, keys, revision_tags};
 use crate::service::{OptIn, ServiceView, TaskDefSummary};
-use crate::{AccountId, Digest, ImageRef, InputError, TaskDefArn};
+use crate::{AccountId, ImageRef, InputError, TaskDefArn};
 
 /// Why a matching service gets no new revision. Each is logged and reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,8 +155,10 @@ pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries
 pub struct RolloutPlan {
     /// The revision to copy.
     pub base: TaskDefArn,
-    /// The one container whose image changes.
-    pub container: String,
+    /// The containers whose image changes: every container whose image comes from the
+    /// repository, and those `rollgate:container` names. Together: a task never runs two
+    /// versions of the release.
+    pub containers: Vec<String>,
     /// The digest-pinned image it gets.
     pub image: String,
     /// All tags of the new revision (the user's, then the ledger record).
@@ -183,8 +185,6 @@ pub enum PlanError {
     NoSuchContainer { wanted: String, have: String },
     #[error("no container's image comes from {registry}/{repository}; tag the service with rollgate:container=<name>")]
     NoContainerFromRepository { registry: String, repository: String },
-    #[error("containers {names} all use {repository}; tag the service with rollgate:container=<name> to pick one")]
-    AmbiguousContainer { names: String, repository: String },
     #[error("the current revision's ledger tags are broken ({0}); fix or remove the rollgate:* tags on it")]
     BrokenLedger(InputError),
 }
@@ -196,14 +196,12 @@ pub fn plan_rollout(
     current: &TaskDefSummary,
 ) -> Result<Decision, PlanError> {
     let registry = registry_host(&push.envelope.account, &push.envelope.region);
-    let container = pick_container(&registry, opt_in, current)?;
+    let containers = pick_containers(&registry, opt_in, current)?;
 
     let record = RevisionRecord::from_tags(&current.tags).map_err(PlanError::BrokenLedger)?;
-    let running_digest = ImageRef::parse(&container.image).digest;
-    let same_digest = |d: &Digest| d == &push.digest;
-    if record.as_ref().is_some_and(|r| same_digest(&r.digest))
-        || running_digest.as_deref() == Some(push.digest.as_str())
-    {
+    let runs_it =
+        |c: &&crate::service::ContainerImage| ImageRef::parse(&c.image).digest.as_deref() == Some(push.digest.as_str());
+    if record.as_ref().is_some_and(|r| r.digest == push.digest) || containers.iter().all(runs_it) {
         return Ok(Decision::Skip(SkipReason::AlreadyDeployed { revision: current.arn.revision().to_string() }));
     }
     // After a rollback the live revision is older than what was last rolled out.
@@ -238,7 +236,7 @@ pub fn plan_rollout(
         previous: Some(current.arn.clone()),
         event_id: push.envelope.id.clone(),
         service: service.arn.clone(),
-        container: container.name.clone(),
+        containers: containers.iter().map(|c| c.name.clone()).collect(),
         cause: crate::ledger::Cause::Push,
     };
     // Room for the state tag below and for what the gate writes later.
@@ -252,7 +250,7 @@ pub fn plan_rollout(
         .collect();
     Ok(Decision::Rollout(Box::new(RolloutPlan {
         base: current.arn.clone(),
-        container: container.name.clone(),
+        containers: containers.iter().map(|c| c.name.clone()).collect(),
         image: ImageRef::pinned(&registry, &push.repository, &push.digest),
         tags,
         record,
@@ -273,30 +271,30 @@ fn known_good(service: &ServiceView, current: &TaskDefSummary, record: Option<&R
     }
 }
 
-pub(crate) fn pick_container<'a>(
+/// The containers a push moves: every container whose image comes from the repository, and
+/// every container `rollgate:container` names. Errors: a named container does not exist, or
+/// no container qualifies.
+pub(crate) fn pick_containers<'a>(
     registry: &str,
     opt_in: &OptIn,
     current: &'a TaskDefSummary,
-) -> Result<&'a crate::service::ContainerImage, PlanError> {
+) -> Result<Vec<&'a crate::service::ContainerImage>, PlanError> {
     let names = || current.containers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
-    if let Some(wanted) = &opt_in.container {
-        return current
-            .containers
-            .iter()
-            .find(|c| &c.name == wanted)
-            .ok_or_else(|| PlanError::NoSuchContainer { wanted: wanted.clone(), have: names() });
+    if let Some(missing) = opt_in.containers.iter().find(|w| !current.containers.iter().any(|c| &c.name == *w)) {
+        return Err(PlanError::NoSuchContainer { wanted: missing.clone(), have: names() });
     }
-    let from_repo: Vec<_> =
-        current.containers.iter().filter(|c| ImageRef::parse(&c.image).is_from(registry, &opt_in.repository)).collect();
-    match from_repo.as_slice() {
-        [only] => Ok(only),
-        [] => Err(PlanError::NoContainerFromRepository {
+    let moved: Vec<_> = current
+        .containers
+        .iter()
+        .filter(|c| {
+            opt_in.containers.contains(&c.name) || ImageRef::parse(&c.image).is_from(registry, &opt_in.repository)
+        })
+        .collect();
+    if moved.is_empty() {
+        return Err(PlanError::NoContainerFromRepository {
             registry: registry.to_owned(),
             repository: opt_in.repository.to_string(),
-        }),
-        many => Err(PlanError::AmbiguousContainer {
-            names: many.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
-            repository: opt_in.repository.to_string(),
-        }),
+        });
     }
+    Ok(moved)
 }

@@ -97,7 +97,8 @@ pub struct RevisionRecord {
     pub previous: Option<TaskDefArn>,
     pub event_id: String,
     pub service: ServiceArn,
-    pub container: String,
+    /// The containers whose image the rollout set (`rollgate:container`, space-separated).
+    pub containers: Vec<String>,
     /// Where a failure of this rollout goes back to, as known when it was deployed.
     pub known_good: Option<TaskDefArn>,
     /// What started the rollout: a push, or a configuration change by `rollgate up`.
@@ -150,7 +151,7 @@ impl RevisionRecord {
                 .map_err(named(keys::PREVIOUS))?,
             event_id: get(keys::EVENT_ID)?.clone(),
             service: ServiceArn::parse(get(keys::SERVICE)?).map_err(named(keys::SERVICE))?,
-            container: get(keys::CONTAINER)?.clone(),
+            containers: get(keys::CONTAINER)?.split_whitespace().map(str::to_owned).collect(),
             known_good: tags
                 .get(keys::KNOWN_GOOD)
                 .map(|p| TaskDefArn::parse(p))
@@ -171,7 +172,7 @@ impl RevisionRecord {
             (keys::PUSHED_AT, self.pushed_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
             (keys::EVENT_ID, crate::tags::lossy(&self.event_id)),
             (keys::SERVICE, self.service.to_string()),
-            (keys::CONTAINER, crate::tags::lossy(&self.container)),
+            (keys::CONTAINER, crate::tags::lossy(&self.containers.join(" "))),
         ];
         if let Some(tag) = &self.image_tag {
             tags.push((keys::IMAGE_TAG, tag.to_string()));
@@ -285,7 +286,7 @@ mod tests {
             previous: Some(TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:3").unwrap()),
             event_id: "e-1".into(),
             service: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/c/s").unwrap(),
-            container: "model".into(),
+            containers: vec!["model".into()],
             known_good: Some(TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:1").unwrap()),
             cause: Cause::Push,
         }

@@ -90,8 +90,9 @@ impl ServiceView {
 #[derive(Debug, Clone)]
 pub struct OptIn {
     pub repository: RepositoryName,
-    /// The container to update; `None` means "the one container using the repository".
-    pub container: Option<String>,
+    /// Containers named by `rollgate:container` (names separated by spaces or commas), which
+    /// move with every container whose image comes from the repository. Empty: only those.
+    pub containers: Vec<String>,
     pub filter: TagFilter,
     /// Whether a push without a tag may deploy (`rollgate:deploy-untagged` = `true`). Off by
     /// default: `docker buildx --push` sends its per-platform manifests and its attestations
@@ -115,12 +116,19 @@ impl OptIn {
         };
         let repository =
             RepositoryName::parse(&repository).map_err(|e| InputError::new(keys::REPOSITORY, e.value, e.why))?;
-        let container = get(keys::CONTAINER)?;
-        let container = match container.as_deref().map(str::trim) {
-            Some("") => {
-                return Err(InputError::new(keys::CONTAINER, "", "empty; remove the tag or name a container"));
+        let containers = match get(keys::CONTAINER)? {
+            None => Vec::new(),
+            Some(value) => {
+                let names: Vec<String> = value
+                    .split(|c: char| c.is_whitespace() || c == ',')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if names.is_empty() {
+                    return Err(InputError::new(keys::CONTAINER, value, "empty; remove the tag or name a container"));
+                }
+                names
             }
-            other => other.map(str::to_owned),
         };
         // Tag values allow few characters: `v*` is stored as `base64:dio=` (crate::tags).
         let filter = match get(keys::TAG_FILTER)? {
@@ -132,7 +140,7 @@ impl OptIn {
             Some("true") => true,
             Some(other) => return Err(InputError::new(keys::DEPLOY_UNTAGGED, other, "true or false")),
         };
-        Ok(Some(Self { repository, container, filter, deploy_untagged }))
+        Ok(Some(Self { repository, containers, filter, deploy_untagged }))
     }
 }
 
@@ -163,7 +171,7 @@ mod tests {
     fn opt_in_defaults() {
         let opt = OptIn::from_tags(&tags(&[("rollgate:repository", "model")])).unwrap().unwrap();
         assert_eq!(opt.repository.as_str(), "model");
-        assert_eq!(opt.container, None);
+        assert!(opt.containers.is_empty());
         assert_eq!(opt.filter.to_string(), "*");
         assert!(OptIn::from_tags(&tags(&[("team", "ml")])).unwrap().is_none());
     }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::deploy::{PlanError, pick_container};
+use crate::deploy::{PlanError, pick_containers};
 use crate::gate::GateSettings;
 use crate::image::{ImageRef, registry_host};
 use crate::infra::config::{ConfigError, GateSection};
@@ -125,9 +125,6 @@ fn container_hint(e: &PlanError) -> String {
         PlanError::NoSuchContainer { wanted, have } => {
             format!("--container {wanted}: the task definition has no such container (it has: {have})")
         }
-        PlanError::AmbiguousContainer { names, repository } => {
-            format!("containers {names} all use {repository}: pass --container <name> to pick one")
-        }
         PlanError::NoContainerFromRepository { registry, repository } => {
             format!("no container's image comes from {registry}/{repository}: check --repository, or pass --container")
         }
@@ -186,7 +183,9 @@ pub fn plan_track(
         None => {}
     }
     if let Some(c) = &request.container {
-        set.push((keys::CONTAINER.to_owned(), tags::encode(keys::CONTAINER, c)?));
+        // Several names, by commas or spaces, are stored space-separated (plain tag alphabet).
+        let names: Vec<&str> = c.split(|ch: char| ch.is_whitespace() || ch == ',').filter(|n| !n.is_empty()).collect();
+        set.push((keys::CONTAINER.to_owned(), tags::encode(keys::CONTAINER, &names.join(" "))?));
     }
     if let Some(on) = request.deploy_untagged {
         set.push((keys::DEPLOY_UNTAGGED.to_owned(), on.to_string()));
@@ -216,15 +215,17 @@ pub fn plan_track(
         }
     }
     let registry = registry_host(&service.arn.account(), &service.arn.region());
-    let container = pick_container(&registry, &opt_in, current)?;
+    let moved = pick_containers(&registry, &opt_in, current)?;
     // A container named by hand must run an image of the repository (from any registry: a
     // trusted central registry counts), or the next push would overwrite another image.
-    if ImageRef::parse(&container.image).repository != opt_in.repository.as_str() {
-        return Err(TrackError::ContainerNotFromRepository {
-            container: container.name.clone(),
-            image: container.image.clone(),
-            repository: opt_in.repository.to_string(),
-        });
+    for container in moved.iter().filter(|c| opt_in.containers.contains(&c.name)) {
+        if ImageRef::parse(&container.image).repository != opt_in.repository.as_str() {
+            return Err(TrackError::ContainerNotFromRepository {
+                container: container.name.clone(),
+                image: container.image.clone(),
+                repository: opt_in.repository.to_string(),
+            });
+        }
     }
     let name = format!("service {}", service.arn.name());
     tags::check_budget(&name, &service.tags, &write)?;

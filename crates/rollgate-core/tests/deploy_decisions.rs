@@ -128,7 +128,7 @@ fn rollout_pins_the_digest_and_touches_one_container() {
     let Decision::Rollout(plan) = plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap() else {
         panic!("expected a rollout");
     };
-    assert_eq!(plan.container, "model");
+    assert_eq!(plan.containers, ["model"]);
     assert_eq!(plan.image, format!("{REGISTRY}/rollgate-demo@{}", p.digest));
     assert_eq!(plan.base, taskdef_arn(3));
     let t: Tags = plan.tags.iter().cloned().collect();
@@ -142,18 +142,27 @@ fn rollout_pins_the_digest_and_touches_one_container() {
     assert_eq!(RevisionRecord::from_tags(&t).unwrap().unwrap(), plan.record);
 }
 
-/// (name, service, containers, picked container or error variant)
+/// (name, service, containers, the containers that move (space-separated) or error variant)
 type ContainerCase<'a> = (&'a str, ServiceView, Vec<(&'a str, &'a str)>, Result<&'a str, &'a str>);
 
 #[test]
 fn container_selection_table() {
     let p = push("ecr-push.json");
+    let model_image_v0 = model_image("v0");
     let two = [("a", model_image("v0")), ("b", model_image("v0"))];
     let two: Vec<(&str, &str)> = two.iter().map(|(n, i)| (*n, i.as_str())).collect();
     let cases: Vec<ContainerCase> = vec![
-        ("explicit container", service(&[(keys::CONTAINER, "b")]), two.clone(), Ok("b")),
-        ("ambiguous", service(&[]), two.clone(), Err("AmbiguousContainer")),
-        ("explicit missing", service(&[(keys::CONTAINER, "zz")]), two, Err("NoSuchContainer")),
+        // Every container on the repository's image moves: a task never runs two versions.
+        ("both from the repository", service(&[]), two.clone(), Ok("a b")),
+        ("one named, both move", service(&[(keys::CONTAINER, "b")]), two.clone(), Ok("a b")),
+        ("explicit missing", service(&[(keys::CONTAINER, "zz")]), two.clone(), Err("NoSuchContainer")),
+        ("one of two named missing", service(&[(keys::CONTAINER, "a zz")]), two, Err("NoSuchContainer")),
+        (
+            "named placeholder and the repository's",
+            service(&[(keys::CONTAINER, "x")]),
+            vec![("x", "public.ecr.aws/nginx/nginx:latest"), ("m", &model_image_v0), ("side", "nginx:1")],
+            Ok("x m"),
+        ),
         (
             "none from repo",
             service(&[]),
@@ -170,12 +179,11 @@ fn container_selection_table() {
     for (name, svc, containers, want) in cases {
         let got = plan_rollout(&p, &svc, &opt_in(&svc), &current(&containers, &[]));
         let got = match got {
-            Ok(Decision::Rollout(plan)) => Ok(plan.container),
+            Ok(Decision::Rollout(plan)) => Ok(plan.containers.join(" ")),
             Ok(Decision::Skip(r)) => panic!("{name}: unexpected skip {r}"),
             Err(e) => Err(match e {
                 PlanError::NoSuchContainer { .. } => "NoSuchContainer",
                 PlanError::NoContainerFromRepository { .. } => "NoContainerFromRepository",
-                PlanError::AmbiguousContainer { .. } => "AmbiguousContainer",
                 PlanError::BrokenLedger(_) => "BrokenLedger",
             }),
         };

@@ -320,7 +320,7 @@ async fn rollout<A: DeployApi>(
         info!(revision = %latest.summary.arn, decision = "reused", "an earlier attempt registered this revision");
         latest.summary.arn.clone()
     } else {
-        match aws.register_copy(snapshot, &plan.container, &plan.image, &plan.tags).await {
+        match aws.register_copy(snapshot, &plan.containers, &plan.image, &plan.tags).await {
             Ok(arn) => arn,
             Err(e) => return failed(push, service, e.to_string(), e.class()),
         }
@@ -332,7 +332,7 @@ async fn rollout<A: DeployApi>(
         cluster = service.arn.cluster_name(),
         service = service.arn.name(),
         digest = %push.digest,
-        container = %plan.container,
+        containers = %plan.containers.join(" "),
         revision = %revision,
         previous = %plan.base,
         decision = "deployed",

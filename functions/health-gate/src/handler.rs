@@ -92,11 +92,11 @@ mod delegate {
         async fn register_copy(
             &self,
             base: &TaskDefSnapshot,
-            container: &str,
+            containers: &[String],
             image: &str,
             tags: &[(String, String)],
         ) -> Result<TaskDefArn, AwsError> {
-            self.ecs.register_copy(base, container, image, tags).await
+            self.ecs.register_copy(base, containers, image, tags).await
         }
     }
 

@@ -259,15 +259,32 @@ fn a_config_change_makes_only_that_change() {
         .replace("desired_count = 2", "desired_count = 5")
         .replace("cpu = 1024\nmemory = 4096", "cpu = 2048\nmemory = 8192")
         + "\n[repository]\nscan_on_push = false\ntag_mutability = \"MUTABLE\"\n\n[cluster]\ncontainer_insights = false\n\n[build]\ncompute_type = \"BUILD_GENERAL1_LARGE\"\n";
+    // Mutable tags with the untagged-expiry rule: refused (a re-pushed tag leaves the live
+    // image untagged, and the rule would delete it), before any AWS call.
+    c.write_config(&changed);
+    let refused = c.run(&["up"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("untagged_expiry_days = 0"), "{}", refused.stderr);
+    assert_eq!(c.writes().len(), writes);
+    let changed =
+        changed.replace("tag_mutability = \"MUTABLE\"", "tag_mutability = \"MUTABLE\"\nuntagged_expiry_days = 0");
     c.write_config(&changed);
     c.ok(&["up"]);
     let mut ops = c.writes()[writes..].to_vec();
     ops.sort();
     assert_eq!(
         ops,
-        ["PutImageScanningConfiguration", "PutImageTagMutability", "UpdateClusterSettings", "UpdateProject"],
+        [
+            "DeleteLifecyclePolicy",
+            "PutImageScanningConfiguration",
+            "PutImageTagMutability",
+            "UpdateClusterSettings",
+            "UpdateProject"
+        ],
         "one call per changed setting"
     );
+    let policy = c.s.em.boto().try_call("ecr", "get_lifecycle_policy", json!({"repositoryName": c.app}));
+    assert_eq!(policy.unwrap_err().code, "LifecyclePolicyNotFoundException", "no rule with mutable tags");
     let repo = &c.s.boto("ecr", "describe_repositories", json!({"repositoryNames": [c.app]}))["repositories"][0];
     assert_eq!(
         (repo["imageScanningConfiguration"]["scanOnPush"].as_bool(), repo["imageTagMutability"].as_str()),

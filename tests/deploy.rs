@@ -163,7 +163,8 @@ async fn the_new_revision_copies_every_field_of_the_current_one() {
         task_definition: &base,
         tags: vec![("rollgate:repository", repo.clone())],
     });
-    let digest = s.push_image(&repo, "v2");
+    // An arm64 image for the ARM64 task (an amd64 one is refused by the platform check).
+    let digest = s.push_image_for(&repo, Some("v2"), "linux", "arm64");
     let report =
         run_deploy(&s, &[&cluster], 4, &s.push_event(&repo, &digest, "v2", "2026-11-28T10:00:00Z")).await.unwrap();
     let revision = deployed_revision(&report);
@@ -324,15 +325,25 @@ async fn an_event_without_media_types_asks_ecr_once_and_only_for_a_candidate() {
     assert_eq!(t.service()["taskDefinition"].as_str().map(|a| a.ends_with(":2")), Some(true));
 }
 
+/// The calls of one rollout: discovery (2), what the release runs on (its manifest, and a
+/// single image's config blob, for the platform check: 2), and the rollout itself (3).
 #[tokio::test]
-async fn a_single_service_rollout_costs_five_calls() {
+async fn a_single_service_rollout_costs_seven_calls() {
     let t = Single::new("budget", vec![]);
     let (_, event) = t.push("v1", "2026-11-28T10:00:00Z");
     deployed_revision(&t.deploy(&event).await.unwrap());
     let ops: Vec<String> = t.s.calls().into_iter().map(|(_, op)| op).collect();
     assert_eq!(
         ops,
-        ["ListServices", "DescribeServices", "DescribeTaskDefinition", "RegisterTaskDefinition", "UpdateService"]
+        [
+            "ListServices",
+            "DescribeServices",
+            "BatchGetImage",
+            "GetDownloadUrlForLayer",
+            "DescribeTaskDefinition",
+            "RegisterTaskDefinition",
+            "UpdateService"
+        ]
     );
 }
 
@@ -562,26 +573,44 @@ async fn a_revision_naming_a_role_deploy_may_not_pass_is_refused_and_writes_noth
 /// `rollgate:deploy-untagged=true`. Checked through boto3: no revision is registered.
 #[tokio::test]
 async fn untagged_pushes_deploy_only_when_the_service_opts_in() {
-    let untagged_push = |t: &Single, n: u64, time: &str| {
-        let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 7023,
-                       "digest": format!("sha256:{n:064x}")},
-            "layers": []});
-        let out =
-            t.s.boto("ecr", "put_image", json!({"repositoryName": t.repo, "imageManifest": manifest.to_string()}));
-        let digest = out["image"]["imageId"]["imageDigest"].as_str().unwrap().to_owned();
+    let untagged_push = |t: &Single, time: &str| {
+        let digest = t.s.push_image_for(&t.repo, None, "linux", "amd64");
         (digest.clone(), t.s.push_event(&t.repo, &digest, "", time))
     };
     let t = Single::new("untagged-default", vec![]);
     let before = t.s.revisions("model");
-    let (_, event) = untagged_push(&t, 0xa1, "2026-11-28T10:00:00Z");
+    let (_, event) = untagged_push(&t, "2026-11-28T10:00:00Z");
     let report = t.deploy(&event).await.unwrap();
     assert!(skip_reason(&report).contains("rollgate:deploy-untagged=true"), "{report:?}");
     assert_eq!(t.s.revisions("model"), before, "nothing registered");
     assert_eq!(t.service()["taskDefinition"], json!(t.base));
 
+    // Opted in: the event waits (it may be one platform of an index still being pushed); the
+    // reconciler deploys it once the grace window has passed and no index lists it, and not
+    // before. Time is the schedule event's.
     let t = Single::new("untagged-opt-in", vec![("rollgate:deploy-untagged", "true".to_owned())]);
-    let (digest, event) = untagged_push(&t, 0xa2, "2026-11-28T10:00:00Z");
-    let revision = deployed_revision(&t.deploy(&event).await.unwrap());
+    let (digest, event) = untagged_push(&t, "2026-11-28T10:00:00Z");
+    assert!(skip_reason(&t.deploy(&event).await.unwrap()).contains("reconciler deploys it once 900 s"));
+    assert_eq!(t.service()["taskDefinition"], json!(t.base));
+    let pushed_at =
+        t.s.boto("ecr", "describe_images", json!({"repositoryName": t.repo}))["imageDetails"][0]["imagePushedAt"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let pushed_at = chrono::DateTime::parse_from_rfc3339(&pushed_at).unwrap();
+    let reconcile_at = |after: chrono::Duration| {
+        let mut tick = support::fixtures::fixture_json("scheduled-tick.json");
+        tick["id"] = json!(format!("{}-tick-{}", t.s.name, after.num_seconds()));
+        tick["time"] = json!((pushed_at + after).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        tick.to_string()
+    };
+    let config = DeployConfig { clusters: vec![t.cluster.clone()], max_in_flight: 2, trusted_registries: vec![] };
+    let sdk = t.s.function_options("deploy").load().await;
+    let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
+    let early = deploy::handler::reconcile(&ecs, &ecr, &config, &reconcile_at(chrono::Duration::minutes(14))).await;
+    assert!(early.unwrap().deployed().next().is_none(), "inside the grace window");
+    assert_eq!(t.service()["taskDefinition"], json!(t.base));
+    let late = deploy::handler::reconcile(&ecs, &ecr, &config, &reconcile_at(chrono::Duration::minutes(16))).await;
+    let revision = deployed_revision(&late.unwrap());
     assert_eq!(t.s.describe_task_definition(&revision).1["rollgate:digest"], json!(digest));
 }

@@ -197,49 +197,145 @@ fn a_service_another_controller_deploys_is_skipped_before_anything_is_registered
     assert_eq!(s.revisions("model").len(), 2, "the base and the rolling service's new revision");
 }
 
-/// `docker buildx build --platform linux/amd64,linux/arm64 --push -t repo:v1` as ECR reports
-/// it (events/buildx/, sources in events/SOURCES.md): two per-platform manifests and two
-/// attestations, untagged, then the tagged image index, all in one second. The real deploy
-/// binary deploys the index once, pinned by its digest; the others deploy nothing. Also
-/// with the index first, and with a Notation and a cosign signature pushed after it.
+/// `docker buildx build --platform linux/amd64,linux/arm64 --push -t repo:v1`, pushed into the
+/// emulator as BuildKit pushes it (two images and two attestations untagged, then the tagged
+/// image index; events in the shapes of events/buildx/, all in one second). The real deploy
+/// binary deploys the index once, pinned by its digest; the others deploy nothing, in either
+/// order, and so do a Notation signature and a cosign signature pushed after it.
 #[test]
 fn a_buildx_push_deploys_its_index_once_and_nothing_else() {
+    use support::fixtures::Kind;
     let s = Scenario::new("rapi-buildx");
     let support::fixtures::OptedIn { cluster, repo, base, .. } = s.opted_in_service(vec![]);
-    let event = |name: &str| {
+    let pushed = s.push_buildx(&repo, Some("v1"), &[("linux", "amd64"), ("linux", "arm64")], "2026-11-28T11:00:07Z");
+    let index = pushed.last().expect("index").digest.clone();
+    let signature = |name: &str| {
         let mut e = fixture_json(name);
         e["detail"]["repository-name"] = json!(repo);
         e.to_string()
     };
-    let sequence = [
-        "buildx/01-push-image-linux-amd64.json",
-        "buildx/02-push-image-linux-arm64.json",
-        "buildx/03-push-attestation-linux-amd64.json",
-        "buildx/04-push-attestation-linux-arm64.json",
-        "buildx/05-push-index-v1.json",
-        "aws-ecr-push-notation-signature.json",
-        "aws-ecr-push-cosign-signature.json",
-    ];
-    let events: Vec<String> = sequence.iter().map(|n| event(n)).collect();
+    let mut events: Vec<String> = pushed.iter().map(|p| p.event.clone()).collect();
+    // The index first too: EventBridge does not keep order.
+    events.insert(0, pushed.last().unwrap().event.clone());
+    events.push(signature("aws-ecr-push-notation-signature.json"));
+    events.push(signature("aws-ecr-push-cosign-signature.json"));
     let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &cluster)], &events);
     let inv = report["invocations"].as_array().expect("invocations").clone();
-    assert_eq!(inv.len(), sequence.len(), "{report}");
+    assert_eq!(inv.len(), events.len(), "{report}");
     let outcome = |i: usize| inv[i]["response"]["services"][0]["outcome"].as_str().unwrap_or("").to_owned();
-    for (i, name) in sequence.iter().enumerate().take(4) {
-        assert_eq!(outcome(i), "skipped", "{name}: {report}");
+    assert_eq!(outcome(0), "deployed", "the index: {report}");
+    // The children are untagged (the service does not deploy untagged pushes); the index's
+    // second delivery is already deployed.
+    for (i, p) in pushed.iter().enumerate() {
+        assert_eq!(outcome(i + 1), "skipped", "{:?} {}: {report}", p.kind, p.digest);
+        let reason = inv[i + 1]["response"]["services"][0]["reason"].as_str().unwrap_or("").to_owned();
+        let want = if p.kind == Kind::Index { "already deployed" } else { "without a tag" };
+        assert!(reason.contains(want), "{:?}: {reason}", p.kind);
     }
-    assert_eq!(outcome(4), "deployed", "{report}");
-    for (answer, name) in inv.iter().zip(&sequence).skip(5) {
+    for answer in &inv[pushed.len() + 1..] {
         let ignored = answer["response"]["ignored"].as_str().unwrap_or("");
-        assert!(ignored.contains("an artifact"), "{name}: {report}");
+        assert!(ignored.contains("an artifact"), "{report}");
     }
-    let index = fixture_json("buildx/05-push-index-v1.json")["detail"]["image-digest"].as_str().unwrap().to_owned();
     let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
     let (def, tags) = s.describe_task_definition(&live);
     assert_eq!(tags["rollgate:digest"], json!(index));
+    assert_eq!(tags["rollgate:manifest"], json!("index"));
     assert!(def["containerDefinitions"][0]["image"].as_str().unwrap().ends_with(&format!("@{index}")), "{def}");
     assert_eq!(s.count_calls("RegisterTaskDefinition"), 1, "one rollout for one release");
     assert_ne!(live, base);
+}
+
+/// The multi-runner CI pattern (events/buildx-push-by-digest/): each runner pushes its
+/// platform's image, attestation and per-platform index by digest, minutes apart; then
+/// `imagetools create -t v1` pushes the merged index. Before, one release made three rollouts,
+/// one of them arm64 on an X86_64 task. Now only the merged index deploys, also on a service
+/// that deploys untagged pushes: those wait for the reconciler's grace window, and when it
+/// runs the merged index is the newest release.
+#[test]
+fn a_push_by_digest_release_deploys_once_with_or_without_untagged_deploys() {
+    let s = Scenario::new("rapi-by-digest");
+    let support::fixtures::OptedIn { cluster, repo, .. } = s.opted_in_service(vec![]);
+    let def = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
+    s.service(support::fixtures::ServiceSpec {
+        cluster: &cluster,
+        name: "untagged",
+        task_definition: &def,
+        tags: vec![("rollgate:repository", repo.clone()), ("rollgate:deploy-untagged", "true".to_owned())],
+    });
+    let amd = s.push_buildx(&repo, None, &[("linux", "amd64")], "2026-11-28T12:04:18Z");
+    let arm = s.push_buildx(&repo, None, &[("linux", "arm64")], "2026-11-28T12:08:51Z");
+    // The merge job: an index listing the four leaf manifests, tagged v1.
+    let mut leaves: Vec<Value> = Vec::new();
+    for (runner, architecture) in [(&amd, "amd64"), (&arm, "arm64")] {
+        for p in runner.iter().filter(|p| p.kind != support::fixtures::Kind::Index) {
+            let platform = match p.kind {
+                support::fixtures::Kind::Image => json!({"architecture": architecture, "os": "linux"}),
+                _ => json!({"architecture": "unknown", "os": "unknown"}),
+            };
+            leaves.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": p.digest,
+                               "size": 700, "platform": platform}));
+        }
+    }
+    let merged =
+        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": leaves});
+    let out = s.boto(
+        "ecr",
+        "put_image",
+        json!({"repositoryName": repo, "imageManifest": merged.to_string(),
+        "imageManifestMediaType": "application/vnd.oci.image.index.v1+json", "imageTag": "v1"}),
+    );
+    let merged_digest = out["image"]["imageId"]["imageDigest"].as_str().unwrap().to_owned();
+    let mut merge_event = fixture_json("buildx-push-by-digest/07-imagetools-create-index-v1.json");
+    merge_event["detail"]["repository-name"] = json!(repo);
+    merge_event["detail"]["image-digest"] = json!(merged_digest);
+    let mut events: Vec<String> = amd.iter().chain(&arm).map(|p| p.event.clone()).collect();
+    events.push(merge_event.to_string());
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &cluster)], &events);
+    let inv = report["invocations"].as_array().expect("invocations").clone();
+    let deployed: Vec<Value> = inv
+        .iter()
+        .flat_map(|i| i["response"]["services"].as_array().cloned().unwrap_or_default())
+        .filter(|o| o["outcome"] == "deployed")
+        .collect();
+    assert_eq!(deployed.len(), 2, "the merged index, once per service: {report}");
+    for name in ["api", "untagged"] {
+        let live = s.describe_service(&cluster, name)["taskDefinition"].as_str().unwrap().to_owned();
+        assert_eq!(s.describe_task_definition(&live).1["rollgate:digest"], json!(merged_digest), "{name}");
+    }
+    let waiting =
+        inv[0]["response"]["services"].as_array().unwrap().iter().find(|o| o["service"] == "untagged").cloned();
+    assert!(waiting.unwrap()["reason"].as_str().unwrap().contains("reconciler deploys it once"), "{report}");
+    assert_eq!(s.count_calls("RegisterTaskDefinition"), 2);
+}
+
+/// The platform check: a single-platform image for arm64, or an index without linux/amd64,
+/// pushed to a service whose tasks run on X86_64 (Fargate's default) deploys nothing, with
+/// both platforms named; an amd64 image then deploys. Before, ECS got a revision it could not
+/// pull ("image Manifest does not contain descriptor matching platform").
+#[test]
+fn a_release_for_another_platform_is_refused_naming_both() {
+    let s = Scenario::new("rapi-platform");
+    let support::fixtures::OptedIn { cluster, repo, base, .. } = s.opted_in_service(vec![]);
+    let arm = s.push_image_for(&repo, Some("v1-arm"), "linux", "arm64");
+    let arm_only = s.push_buildx(&repo, Some("v1-arm-index"), &[("linux", "arm64")], "2026-11-28T10:01:00Z");
+    let amd = s.push_image_for(&repo, Some("v1"), "linux", "amd64");
+    let events = [
+        s.push_event(&repo, &arm, "v1-arm", "2026-11-28T10:00:00Z"),
+        arm_only.last().unwrap().event.clone(),
+        s.push_event(&repo, &amd, "v1", "2026-11-28T10:02:00Z"),
+    ];
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &cluster)], &events);
+    let inv = report["invocations"].as_array().expect("invocations").clone();
+    for i in [0, 1] {
+        let o = &inv[i]["response"]["services"][0];
+        assert_eq!(o["outcome"], "skipped", "{report}");
+        let reason = o["reason"].as_str().unwrap();
+        assert!(reason.contains("linux/amd64") && reason.contains("linux/arm64"), "{reason}");
+    }
+    assert_eq!(s.count_calls("RegisterTaskDefinition"), 1, "{report}");
+    let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
+    assert_ne!(live, base);
+    assert_eq!(s.describe_task_definition(&live).1["rollgate:digest"], json!(amd));
 }
 
 /// Two containers on one image (`api` and `worker` on the repository's `v0`), one of them named

@@ -42,6 +42,15 @@ What moto 5.2.5 does on its own, and what this module changes:
   likewise for cluster ARNs); a foreign task-definition ARN is ``ClientException:
   Unable to describe task definition.``
 
+* Services with the short, pre-2021 ARN (``arn:aws:ecs:<region>:<account>:service/<name>``):
+  ``make_short_arn`` (the ``POST /_rollgate/ecs/short-arn`` hook) turns a service into one,
+  as if it had been created before the long format. ListServices and DescribeServices then
+  report that ARN; its name and that ARN name it in UpdateService / DescribeServices /
+  DeleteService; TagResource / UntagResource / ListTagsForResource of the short ARN are
+  ``InvalidParameterException: Long arn format must be used for tagging operations``;
+  TagResource of the service's long ARN migrates it to the long format (and tags it), as
+  ECS documents (``_tag_resource``).
+
 Rollouts never move on their own: tests call ``force_rollout`` (through the
 ``POST /_rollgate/ecs/rollout`` endpoint) to complete or fail the PRIMARY
 deployment, optionally with a circuit-breaker rollback.
@@ -68,6 +77,7 @@ from moto.ecs.exceptions import (
 from moto.ecs.models import ClusterFailure, EC2ContainerServiceBackend, Service, ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
+from moto.utilities.utils import get_partition
 from werkzeug.test import EnvironBuilder
 
 from validate import is_reserved_tag_key
@@ -379,7 +389,9 @@ _moto_tag_resource = EC2ContainerServiceBackend.tag_resource
 
 
 def _tag_resource(self: EC2ContainerServiceBackend, arn: str, tags: dict[str, str]) -> None:
-    resource = self._get_resource(arn, self._parse_resource_arn(arn))
+    parsed = self._parse_resource_arn(arn)
+    migrating = _short_service_named_by_long_arn(self, arn, parsed)
+    resource = migrating if migrating is not None else self._get_resource(arn, parsed)
     keys = {t["key"] for t in (resource.tags or [])} | set(tags)
     user_keys = [k for k in keys if not is_reserved_tag_key(k)]
     if len(user_keys) > ECS_MAX_TAGS_PER_RESOURCE:
@@ -387,7 +399,78 @@ def _tag_resource(self: EC2ContainerServiceBackend, arn: str, tags: dict[str, st
             f"Too many tags: the resource would have {len(user_keys)} tags; "
             f"at most {ECS_MAX_TAGS_PER_RESOURCE} are allowed per resource."
         )
+    if migrating is not None:
+        _migrate_to_long_arn(self, migrating)
     _moto_tag_resource(self, arn, tags)
+
+
+# --------------------------------------------------------------------------
+# Services with the short (pre-2021) ARN format
+# --------------------------------------------------------------------------
+
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-arn-migration.html:
+# "Services that were created before 2021 have a short ARN format:
+# arn:aws:ecs:region:aws_account_id:service/service-name ... Your service must have the long ARN
+# format in order to tag your service." TagResource (API reference, resourceArn): "If you try to
+# tag a service with a short ARN, you receive an InvalidParameterException error." ECS's message,
+# as quoted in hashicorp/terraform-provider-aws#7373 and kayac/ecspresso#297 (which skips
+# ListTagsForResource for short ARNs for that reason):
+LONG_ARN_REQUIRED = "Long arn format must be used for tagging operations"
+
+# Same page: "Amazon ECS considers passing the long ARN format in a tag-resource API request for
+# a service with a short ARN as a signal to migrate the service to use the long ARN format." Its
+# prerequisites are the serviceLongArnFormat and taskLongArnFormat account settings; without
+# them (Troubleshooting): "There was an error while migrating the ARN of service service-name.
+# The specified account does not have serviceLongArnFormat or taskLongArnFormat account settings
+# enabled. Add account settings in order to enable tagging." (error code not given: our choice,
+# InvalidParameterException).
+MIGRATION_SETTINGS = ("serviceLongArnFormat", "taskLongArnFormat")
+
+_moto_service_arn = Service.arn
+
+
+def _service_arn(self: Service) -> str:
+    if getattr(self, "short_arn_format", False):
+        return f"arn:{get_partition(self.region_name)}:ecs:{self.region_name}:{self._account_id}:service/{self.name}"
+    return _moto_service_arn.fget(self)
+
+
+def _is_short_service_arn(parsed_arn: dict[str, str]) -> bool:
+    """``service/<name>``: no cluster part (moto's third ARN pattern has no cluster_id)."""
+    return parsed_arn.get("service") == "service" and not parsed_arn.get("cluster_id")
+
+
+def _short_service_named_by_long_arn(
+    backend: EC2ContainerServiceBackend, arn: str, parsed_arn: dict[str, str]
+) -> Service | None:
+    """The short-format service that ``service/<cluster>/<name>`` names, if it is one."""
+    if parsed_arn.get("service") != "service" or not parsed_arn.get("cluster_id") or _is_foreign_arn(backend, arn):
+        return None
+    service = backend.services.get(f"{parsed_arn['cluster_id']}:{parsed_arn['id']}")
+    return service if service is not None and getattr(service, "short_arn_format", False) else None
+
+
+def _migrate_to_long_arn(backend: EC2ContainerServiceBackend, service: Service) -> None:
+    if not all(backend.enable_long_arn_for_name(name=setting) for setting in MIGRATION_SETTINGS):
+        raise InvalidParameterException(
+            f"There was an error while migrating the ARN of service {service.name}. The specified account "
+            "does not have serviceLongArnFormat or taskLongArnFormat account settings enabled. Add account "
+            "settings in order to enable tagging."
+        )
+    service.short_arn_format = False
+
+
+def make_short_arn(request: dict[str, Any]) -> tuple[str, Service]:
+    """``POST /_rollgate/ecs/short-arn``: the service as if created before the long ARN format.
+
+    Its ARN becomes ``service/<name>`` and its tags go (a service with a short ARN cannot have
+    been tagged). Body as for the rollout endpoint: "cluster", "service" (name or ARN), optional
+    "region" / "account_id". Returns (account id, service); RolloutError for a bad request.
+    """
+    account_id, _, service = _find_service(request)
+    service.short_arn_format = True
+    service.tags = []
+    return account_id, service
 
 
 # --------------------------------------------------------------------------
@@ -470,6 +553,14 @@ _moto_get_resource = EC2ContainerServiceBackend._get_resource
 
 def _get_resource(self: EC2ContainerServiceBackend, resource_arn: str, parsed_arn: dict[str, str]) -> Any:
     # TagResource, UntagResource, ListTagsForResource.
+    if _is_short_service_arn(parsed_arn):
+        # Checked on the ARN's form, before any lookup (whether or not such a service exists).
+        raise InvalidParameterException(LONG_ARN_REQUIRED)
+    old_format = _short_service_named_by_long_arn(self, resource_arn, parsed_arn)
+    if old_format is not None:
+        # The long ARN of a short-format service (UntagResource, ListTagsForResource; TagResource
+        # migrates it first): answered for that service, unmigrated. Our choice (README.md).
+        return old_format
     if _is_foreign_arn(self, resource_arn):
         kind = parsed_arn.get("service")
         if kind == "cluster":
@@ -497,6 +588,7 @@ def install() -> None:
     EC2ContainerServiceBackend.create_service = _create_service
     EC2ContainerServiceBackend.update_service = _update_service
     EC2ContainerServiceResponse.create_service = _create_service_response
+    Service.arn = property(_service_arn)
     _installed = True
 
 

@@ -629,10 +629,17 @@ def _ecs(request: Request) -> list[Check]:
         value = _str(value) or "default"
         return value.split("cluster/", 1)[1] if value.startswith("arn:") and "cluster/" in value else value
 
-    def service_arn(cluster: Any, service: Any) -> str:
+    def service_arn(cluster: Any, service: Any, new: bool = False) -> str:
         service = _str(service) or ""
         if service.startswith("arn:"):
             return service
+        # An existing service with the short, pre-2021 ARN (ecs_ext.make_short_arn) is authorized
+        # on that ARN: "If you have IAM policies that use the short ARN format, update it to the
+        # long ARN format" before migrating (ECS developer guide, service-arn-migration.html).
+        backend = None if new else _ecs_backend(request)
+        existing = backend.services.get(f"{cluster_name(cluster)}:{service}") if backend is not None else None
+        if existing is not None and getattr(existing, "short_arn_format", False):
+            return str(existing.arn)
         return request.arn("ecs", f"service/{cluster_name(cluster)}/{service}")
 
     def task_definition_arn(value: Any) -> str | None:
@@ -671,7 +678,7 @@ def _ecs(request: Request) -> list[Check]:
             context["ecs:task-definition"] = [task_definition]
         return [Check(action, service_arn(cluster, p.get("service")), context)]
     if op == "CreateService":
-        resource = service_arn(cluster, p.get("serviceName"))
+        resource = service_arn(cluster, p.get("serviceName"), new=True)
         context = {"ecs:cluster": [cluster_arn(cluster)], **tag_context}
         task_definition = task_definition_arn(p.get("taskDefinition"))
         if task_definition:
@@ -747,6 +754,13 @@ def _ecr(request: Request) -> list[Check]:
               "DescribePullThroughCacheRules", "GetRegistryScanningConfiguration"):
         return [Check(action, "*")]
     if "repositoryName" in p:
+        # Every repository-level action, the layer ones included (BatchCheckLayerAvailability,
+        # InitiateLayerUpload, UploadLayerPart, CompleteLayerUpload, GetDownloadUrlForLayer,
+        # BatchGetImage, PutImage...): resource type `repository` in the Service Authorization
+        # Reference, the repository of registryId's account (AWS names it so when it refuses:
+        # "not authorized to perform: ecr:InitiateLayerUpload on resource:
+        # arn:aws:ecr:us-east-2:<account>:repository/test", aws/amazon-sagemaker-examples#1539).
+        # The blob URL GetDownloadUrlForLayer hands out is pre-signed: never authorized here.
         resource = repository_arn(p.get("repositoryName"))
         checks = [Check(action, resource, _tag_context(tags))]
         if op == "CreateRepository" and tags:

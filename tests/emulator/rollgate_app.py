@@ -7,7 +7,11 @@ Routing, in order:
     GET  /_rollgate/calls[?access_key=AK]      -> [{"service","operation","access_key"}, ...]
     POST /_rollgate/calls/reset[?access_key=AK] -> {"removed": n}
     POST /_rollgate/ecs/rollout  (JSON body)   -> the service, as DescribeServices shows it
+    POST /_rollgate/ecs/short-arn (JSON body)  -> the service, now with the short (pre-2021) ARN
     POST /_rollgate/ecr/pushed-at (JSON body)  -> {"updated": n}: set an image's imagePushedAt
+    POST /_rollgate/ecr/image-status (JSON body) -> {"updated": n}: set an image's imageStatus
+    GET  /_rollgate/ecr/blob/<token>           -> a layer's bytes: the downloadUrl that
+                                                  GetDownloadUrlForLayer hands out (ecr_ext.py)
     PUT/DELETE /_rollgate/iam/principals, GET /_rollgate/iam/decisions,
     POST /_rollgate/iam/decisions/reset        -> IAM enforcement (iam_enforce.py)
 * every other request is recorded in the call log (if SigV4-signed), then
@@ -58,7 +62,9 @@ class RollgateApp:
             ("GET", "/_rollgate/calls"): self._list_calls,
             ("POST", "/_rollgate/calls/reset"): self._reset_calls,
             ("POST", "/_rollgate/ecs/rollout"): self._ecs_rollout,
+            ("POST", "/_rollgate/ecs/short-arn"): self._ecs_short_arn,
             ("POST", "/_rollgate/ecr/pushed-at"): self._ecr_pushed_at,
+            ("POST", "/_rollgate/ecr/image-status"): self._ecr_image_status,
             ("PUT", "/_rollgate/iam/principals"): self._iam_register,
             ("DELETE", "/_rollgate/iam/principals"): self._iam_remove,
             ("GET", "/_rollgate/iam/decisions"): self._iam_decisions,
@@ -75,6 +81,9 @@ class RollgateApp:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Any:
         path = environ.get("PATH_INFO", "")
+        if path.startswith(ecr_ext.BLOB_PATH_PREFIX):
+            # GetDownloadUrlForLayer's URLs: no AWS auth (pre-signed), never logged or authorized.
+            return ecr_ext.serve_blob(environ, start_response)
         if path.startswith(CONTROL_PREFIX):
             return self._handle_control(environ, start_response)
         self.call_log.record(environ)
@@ -122,6 +131,16 @@ class RollgateApp:
             return failure.status, {"error": str(failure)}
         return 200, ecs_ext.describe_service_json(self.moto_app, account_id, service)
 
+    def _ecs_short_arn(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        request, error = _json_object(environ)
+        if error is not None:
+            return 400, {"error": error}
+        try:
+            account_id, service = ecs_ext.make_short_arn(request)
+        except ecs_ext.RolloutError as failure:
+            return failure.status, {"error": str(failure)}
+        return 200, ecs_ext.describe_service_json(self.moto_app, account_id, service)
+
     def _ecr_pushed_at(self, environ: dict[str, Any]) -> tuple[int, Any]:
         request, error = _json_object(environ)
         if error is not None:
@@ -131,6 +150,14 @@ class RollgateApp:
         except ecr_ext.PushedAtError as failure:
             return failure.status, {"error": str(failure)}
 
+    def _ecr_image_status(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        request, error = _json_object(environ)
+        if error is not None:
+            return 400, {"error": error}
+        try:
+            return 200, ecr_ext.set_image_status(request)
+        except ecr_ext.PushedAtError as failure:
+            return failure.status, {"error": str(failure)}
 
     def _iam_register(self, environ: dict[str, Any]) -> tuple[int, Any]:
         request, error = _json_object(environ)

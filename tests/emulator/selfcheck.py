@@ -5,7 +5,11 @@
 
 Starts server.py on a free port and exercises, through real clients:
 EC2/IAM/ECS with boto3, the realistic ECS deployments and the rollout
-endpoint, the call log, CloudWatch over hand-made rpc-v2-cbor requests and
+endpoint, services with the short (pre-2021) ARN, ECR images (digests, media
+types, referrers, image status and the archive, another account's registry),
+ECR layer blobs (the upload API, BatchCheckLayerAvailability, GetDownloadUrlForLayer
+and the URL it hands out),
+the call log, CloudWatch over hand-made rpc-v2-cbor requests and
 through boto3 (which speaks CBOR for CloudWatch and CodeBuild), boto_shell.py,
 the request validation (validate.py: what AWS refuses is refused, with AWS's
 error code, and what it accepts is accepted), IAM enforcement (iam_enforce.py:
@@ -18,6 +22,7 @@ check and exits non-zero at the first failure.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -421,6 +426,452 @@ def check_ecr_pushed_at(emu: Emulator) -> None:
           "ecr pushed-at: unknown digest -> 404")
     check(post({"repository": "clock", "digest": digest, "pushedAt": "soon"})[0] == 400,
           "ecr pushed-at: a time that is not epoch seconds -> 400")
+
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+ECR_OTHER_ACCOUNT = "111122223333"
+
+
+def answered(what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """The answer of a call that must succeed; an AWS error fails the check ``what``."""
+    try:
+        return call(*args, **kwargs)
+    except ClientError as error:
+        check(False, what, error.response["Error"])
+        raise
+
+
+def _sha256(manifest: str) -> str:
+    return "sha256:" + hashlib.sha256(manifest.encode("utf-8")).hexdigest()
+
+
+def _in_account(client: Any, account: str) -> Any:
+    """Requests of ``client`` are served in ``account`` (moto's x-moto-account-id header)."""
+    client.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__(
+        "x-moto-account-id", account))
+    return client
+
+
+def check_ecr_images(emu: Emulator) -> None:
+    """ecr_ext: digests, media types, referrers, image status and the archive, another account's registry."""
+    ecr = emu.client("ecr", "AKECRIMAGES")
+    ecr.create_repository(repositoryName="media")
+
+    def push(document: dict[str, Any], tag: str | None = None, **extra: Any) -> tuple[str, str]:
+        manifest = json.dumps(document)
+        params = {"repositoryName": "media", "imageManifest": manifest, **extra}
+        if tag:
+            params["imageTag"] = tag
+        return ecr.put_image(**params)["image"]["imageId"]["imageDigest"], manifest
+
+    layer = {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654,
+             "digest": "sha256:" + "1" * 64}
+    docker, docker_manifest = push({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "layers": [layer],
+                                    "config": {"mediaType": DOCKER_CONFIG, "size": 7023, "digest": "sha256:" + "2" * 64}},
+                                   "docker")
+    oci, oci_manifest = push({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [layer],
+                              "config": {"mediaType": OCI_CONFIG, "size": 7023, "digest": "sha256:" + "3" * 64}}, "oci")
+    check(docker == _sha256(docker_manifest) and oci == _sha256(oci_manifest),
+          "ecr: imageDigest is the sha256 of the manifest bytes", (docker, _sha256(docker_manifest)))
+    # Same JSON, other bytes (spacing): another image, as for ECR's content-addressed digests.
+    spaced = json.dumps(json.loads(oci_manifest), indent=1)
+    spaced_digest = ecr.put_image(repositoryName="media", imageManifest=spaced)["image"]["imageId"]["imageDigest"]
+    check(spaced_digest == _sha256(spaced) and spaced_digest != oci,
+          "ecr: the same manifest with other whitespace is another digest", spaced_digest)
+    index, _ = push({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": oci, "size": len(oci_manifest),
+         "platform": {"architecture": "amd64", "os": "linux"}}]}, "multi")
+    docker_list, _ = push({"schemaVersion": 2, "mediaType": DOCKER_LIST, "manifests": [
+        {"mediaType": DOCKER_MANIFEST, "digest": docker, "size": len(docker_manifest),
+         "platform": {"architecture": "amd64", "os": "linux"}}]}, "list")
+    # An index may carry an artifactType (OCI image spec 1.1); ECR still reports no artifactMediaType.
+    artifact_index, _ = push({"schemaVersion": 2, "mediaType": OCI_INDEX, "artifactType": "application/vnd.example+type",
+                              "manifests": [{"mediaType": OCI_MANIFEST, "digest": oci, "size": len(oci_manifest)}]},
+                             "artifact-index")
+    signature_type = "application/vnd.dev.cosign.artifact.sig.v1+json"
+    referrer, _ = push({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": signature_type,
+                        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+                                   "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+                        "layers": [], "subject": {"mediaType": OCI_MANIFEST, "digest": oci,
+                                                  "size": len(oci_manifest)}})
+    # No mediaType in the manifest: the PutImage argument is the media type.
+    bare, _ = push({"schemaVersion": 2, "layers": [layer],
+                    "config": {"mediaType": OCI_CONFIG, "size": 1, "digest": "sha256:" + "5" * 64}},
+                   "bare", imageManifestMediaType=OCI_MANIFEST)
+    wrong = "sha256:" + "0" * 64
+    refused("PutImage with an imageDigest that is not the manifest's", "ImageDigestDoesNotMatchException",
+            ecr.put_image, repositoryName="media", imageTag="claimed", imageDigest=wrong,
+            imageManifest=json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
+                                      "config": {"mediaType": OCI_CONFIG, "size": 1, "digest": wrong}}))
+    exact = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
+                        "config": {"mediaType": OCI_CONFIG, "size": 1, "digest": "sha256:" + "6" * 64}})
+    ecr.put_image(repositoryName="media", imageManifest=exact, imageTag="exact", imageDigest=_sha256(exact))
+    check(True, "accepted: PutImage with the manifest's own imageDigest")
+
+    details = {d["imageDigest"]: d for d in ecr.describe_images(repositoryName="media")["imageDetails"]}
+    expected = [
+        ("a Docker image", docker, DOCKER_MANIFEST, DOCKER_CONFIG, None),
+        ("an OCI image", oci, OCI_MANIFEST, OCI_CONFIG, None),
+        ("an OCI image index", index, OCI_INDEX, None, None),
+        ("a Docker manifest list", docker_list, DOCKER_LIST, None, None),
+        ("an OCI image index with an artifactType", artifact_index, OCI_INDEX, None, None),
+        ("a referrer with an artifactType", referrer, OCI_MANIFEST, signature_type, oci),
+        ("a manifest without mediaType (PutImage's imageManifestMediaType)", bare, OCI_MANIFEST, OCI_CONFIG, None),
+    ]
+    for what, digest, manifest_type, artifact_type, subject in expected:
+        detail = details.get(digest, {})
+        check(detail.get("imageManifestMediaType") == manifest_type
+              and detail.get("artifactMediaType") == artifact_type
+              and ("artifactMediaType" in detail) == (artifact_type is not None)
+              and detail.get("subjectManifestDigest") == subject
+              and ("subjectManifestDigest" in detail) == (subject is not None)
+              and detail.get("imageStatus") == "ACTIVE",
+              f"ecr: DescribeImages of {what}: imageManifestMediaType, "
+              f"{'artifactMediaType ' + artifact_type if artifact_type else 'no artifactMediaType'}"
+              f"{', subjectManifestDigest' if subject else ''}, imageStatus ACTIVE", detail)
+    got = ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "docker"}, {"imageDigest": index}])
+    check([i["imageManifestMediaType"] for i in got["images"]] == [DOCKER_MANIFEST, OCI_INDEX]
+          and got["images"][0]["imageManifest"] == docker_manifest and not got["failures"],
+          "ecr: BatchGetImage returns the manifest as pushed and its imageManifestMediaType", got)
+    untagged = [d["imageDigest"] for d in ecr.describe_images(repositoryName="media", filter={"tagStatus": "UNTAGGED"})
+                ["imageDetails"]]
+    check(sorted(untagged) == sorted([spaced_digest, referrer]), "ecr: DescribeImages tagStatus UNTAGGED", untagged)
+
+    # The archive: UpdateImageStorageClass, the imageStatus filter, no pulls, restores.
+    archived = ecr.update_image_storage_class(repositoryName="media", imageId={"imageTag": "oci"},
+                                              targetStorageClass="ARCHIVE")
+    check(archived["imageStatus"] == "ARCHIVED" and archived["imageId"]["imageDigest"] == oci,
+          "ecr: UpdateImageStorageClass ARCHIVE -> ARCHIVED", archived)
+    listed = [d["imageDigest"] for d in ecr.describe_images(repositoryName="media")["imageDetails"]]
+    check(oci not in listed and docker in listed, "ecr: DescribeImages without a filter lists ACTIVE images only", listed)
+    only = ecr.describe_images(repositoryName="media", filter={"imageStatus": "ARCHIVED"})["imageDetails"]
+    check([d["imageDigest"] for d in only] == [oci] and only[0]["imageStatus"] == "ARCHIVED"
+          and "lastArchivedAt" in only[0], "ecr: DescribeImages imageStatus ARCHIVED (with lastArchivedAt)", only)
+    check(len(ecr.describe_images(repositoryName="media", filter={"imageStatus": "ANY"})["imageDetails"]) == len(listed) + 1,
+          "ecr: DescribeImages imageStatus ANY lists every image")
+    named = ecr.describe_images(repositoryName="media", imageIds=[{"imageDigest": oci}])["imageDetails"]
+    check([d["imageStatus"] for d in named] == ["ARCHIVED"], "ecr: DescribeImages of an archived image by digest", named)
+    ids = ecr.list_images(repositoryName="media")["imageIds"]
+    check(all(i["imageDigest"] != oci for i in ids)
+          and any(i["imageDigest"] == oci for i in ecr.list_images(repositoryName="media",
+                                                                   filter={"imageStatus": "ANY"})["imageIds"]),
+          "ecr: ListImages lists ACTIVE images unless the filter says otherwise", ids)
+    pulled = ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "oci"}, {"imageTag": "docker"}])
+    check([i["imageId"]["imageDigest"] for i in pulled["images"]] == [docker]
+          and [(f["imageId"], f["failureCode"]) for f in pulled["failures"]] == [({"imageTag": "oci"}, "ImageNotFound")],
+          "ecr: BatchGetImage cannot pull an archived image (ImageNotFound failure)", pulled)
+    restoring = ecr.update_image_storage_class(repositoryName="media", imageId={"imageDigest": oci},
+                                               targetStorageClass="STANDARD")
+    check(restoring["imageStatus"] == "ACTIVATING", "ecr: UpdateImageStorageClass STANDARD -> ACTIVATING", restoring)
+    check(ecr.batch_get_image(repositoryName="media", imageIds=[{"imageDigest": oci}])["failures"][0]["failureCode"]
+          == "ImageNotFound", "ecr: an ACTIVATING image cannot be pulled yet")
+    check([d["imageDigest"] for d in ecr.describe_images(repositoryName="media", filter={"imageStatus": "ACTIVATING"})
+           ["imageDetails"]] == [oci], "ecr: DescribeImages imageStatus ACTIVATING")
+    refused("UpdateImageStorageClass ARCHIVE of an ACTIVATING image", "ImageStorageClassUpdateNotSupportedException",
+            ecr.update_image_storage_class, repositoryName="media", imageId={"imageDigest": oci},
+            targetStorageClass="ARCHIVE")
+
+    def image_status(request: dict[str, Any]) -> tuple[int, Any]:
+        status, _, body = emu.http("POST", "/_rollgate/ecr/image-status", json.dumps(request).encode(),
+                                   {"Content-Type": "application/json"})
+        return status, json.loads(body)
+
+    check(image_status({"repository": "media", "digest": oci, "status": "ACTIVE"}) == (200, {"updated": 1}),
+          "ecr image-status: finishes the restore")
+    restored = ecr.describe_images(repositoryName="media", imageIds=[{"imageTag": "oci"}])["imageDetails"][0]
+    check(restored["imageStatus"] == "ACTIVE" and "lastActivatedAt" in restored
+          and len(ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "oci"}])["images"]) == 1,
+          "ecr: a restored image is ACTIVE (lastActivatedAt) and can be pulled", restored)
+    check(image_status({"repository": "media", "digest": oci, "status": "GONE"})[0] == 400,
+          "ecr image-status: an unknown status -> 400")
+    check(image_status({"repository": "media", "digest": wrong, "status": "ARCHIVED"})[0] == 404,
+          "ecr image-status: an unknown digest -> 404")
+    ecr.update_image_storage_class(repositoryName="media", imageId={"imageTag": "docker"}, targetStorageClass="ARCHIVE")
+    what = "ecr: pushing an archived image again (same tag) restores it at once"
+    again = answered(what, ecr.put_image, repositoryName="media", imageManifest=docker_manifest, imageTag="docker")
+    check(again["image"]["imageId"]["imageDigest"] == docker and ecr.describe_images(
+        repositoryName="media", imageIds=[{"imageTag": "docker"}])["imageDetails"][0]["imageStatus"] == "ACTIVE",
+          what, again)
+    refused("UpdateImageStorageClass of an unknown image", "ImageNotFoundException", ecr.update_image_storage_class,
+            repositoryName="media", imageId={"imageTag": "nope"}, targetStorageClass="ARCHIVE")
+    refused("UpdateImageStorageClass to a class outside the model's enum", "InvalidParameterException",
+            emu.client("ecr", "AKECRIMAGES", validate=False).update_image_storage_class,
+            repositoryName="media", imageId={"imageTag": "oci"}, targetStorageClass="GLACIER")
+
+    # registryId of another account: that account's registry, where its repositories are.
+    other = _in_account(emu.client("ecr", "AKECROTHER"), ECR_OTHER_ACCOUNT)
+    other.create_repository(repositoryName="shared-base")
+    theirs = other.put_image(repositoryName="shared-base", imageManifest=docker_manifest,
+                             imageTag="base")["image"]["imageId"]["imageDigest"]
+    what = "ecr: DescribeImages with another account's registryId reads that account's repository"
+    foreign = answered(what, ecr.describe_images, repositoryName="shared-base", registryId=ECR_OTHER_ACCOUNT)
+    check([(d["registryId"], d["imageDigest"], d["imageTags"]) for d in foreign["imageDetails"]]
+          == [(ECR_OTHER_ACCOUNT, theirs, ["base"])], what, foreign)
+    what = "ecr: BatchGetImage with another account's registryId"
+    pulled = answered(what, ecr.batch_get_image, repositoryName="shared-base", registryId=ECR_OTHER_ACCOUNT,
+                      imageIds=[{"imageTag": "base"}])
+    check([i["registryId"] for i in pulled["images"]] == [ECR_OTHER_ACCOUNT], what, pulled)
+    refused("DescribeImages of a repository the other registry does not have", "RepositoryNotFoundException",
+            ecr.describe_images, repositoryName="no-such-repo", registryId=ECR_OTHER_ACCOUNT,
+            contains=f"registry with id '{ECR_OTHER_ACCOUNT}'")
+    refused("DescribeImages of the other account's repository in one's own registry", "RepositoryNotFoundException",
+            ecr.describe_images, repositoryName="shared-base")
+
+
+def _upload_layer(client: Any, repository: str, data: bytes, parts: list[int] | None = None,
+                  digests: list[str] | None = None, **registry: Any) -> dict[str, Any]:
+    """A blob pushed the way ECR's API takes it: InitiateLayerUpload, UploadLayerPart per part
+    (inclusive byte positions), CompleteLayerUpload with the sha256 of the bytes."""
+    upload_id = client.initiate_layer_upload(repositoryName=repository, **registry)["uploadId"]
+    first = 0
+    for size in parts or [len(data)]:
+        client.upload_layer_part(repositoryName=repository, uploadId=upload_id, partFirstByte=first,
+                                 partLastByte=first + size - 1, layerPartBlob=data[first:first + size], **registry)
+        first += size
+    digests = digests if digests is not None else ["sha256:" + hashlib.sha256(data).hexdigest()]
+    return client.complete_layer_upload(repositoryName=repository, uploadId=upload_id, layerDigests=digests,
+                                        **registry)
+
+
+def check_ecr_layers(emu: Emulator) -> None:
+    """ecr_ext: layer blobs (upload API, BatchCheckLayerAvailability, GetDownloadUrlForLayer and its URL)."""
+    ecr = emu.client("ecr", "AKECRLAYERS")
+    ecr.create_repository(repositoryName="blobs")
+    config = json.dumps({"architecture": "arm64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+
+    # InitiateLayerUpload / UploadLayerPart: contiguous, inclusive byte positions.
+    started = ecr.initiate_layer_upload(repositoryName="blobs")
+    upload_id = started["uploadId"]
+    check(len(upload_id) == 36 and started["partSize"] == 10 * 1024 * 1024,
+          "ecr layers: InitiateLayerUpload answers an uploadId (UUID) and partSize 10 MiB", started)
+    part = ecr.upload_layer_part(repositoryName="blobs", uploadId=upload_id, partFirstByte=0,
+                                 partLastByte=9, layerPartBlob=config[:10])
+    check(part["lastByteReceived"] == 9 and part["uploadId"] == upload_id,
+          "ecr layers: UploadLayerPart answers lastByteReceived (the last byte's position)", part)
+    details = refused("UploadLayerPart not starting right after the last byte received", "InvalidLayerPartException",
+                      ecr.upload_layer_part, repositoryName="blobs", uploadId=upload_id, partFirstByte=11,
+                      partLastByte=11 + len(config[10:]) - 1, layerPartBlob=config[10:])
+    refused("UploadLayerPart repeating a part", "InvalidLayerPartException", ecr.upload_layer_part,
+            repositoryName="blobs", uploadId=upload_id, partFirstByte=0, partLastByte=9, layerPartBlob=config[:10])
+    refused("UploadLayerPart whose partLastByte does not fit the blob's length", "InvalidLayerPartException",
+            ecr.upload_layer_part, repositoryName="blobs", uploadId=upload_id, partFirstByte=10,
+            partLastByte=10 + len(config[10:]), layerPartBlob=config[10:])
+    ecr.upload_layer_part(repositoryName="blobs", uploadId=upload_id, partFirstByte=10,
+                          partLastByte=len(config) - 1, layerPartBlob=config[10:])
+    check(True, "accepted: the next part, consecutive")
+    refused("CompleteLayerUpload with a part other than the last smaller than 5 MiB", "LayerPartTooSmallException",
+            ecr.complete_layer_upload, repositoryName="blobs", uploadId=upload_id, layerDigests=[config_digest])
+
+    # CompleteLayerUpload: the sha256 of the bytes, checked against layerDigests.
+    upload_id = ecr.initiate_layer_upload(repositoryName="blobs")["uploadId"]
+    ecr.upload_layer_part(repositoryName="blobs", uploadId=upload_id, partFirstByte=0,
+                          partLastByte=len(config) - 1, layerPartBlob=config)
+    refused("CompleteLayerUpload with a sha256 digest that is not the bytes'", "InvalidLayerException",
+            ecr.complete_layer_upload, repositoryName="blobs", uploadId=upload_id,
+            layerDigests=["sha256:" + "0" * 64])
+    what = "ecr layers: CompleteLayerUpload stores the blob under the sha256 of its bytes"
+    done = answered(what, ecr.complete_layer_upload, repositoryName="blobs", uploadId=upload_id,
+                    layerDigests=[config_digest])
+    check(done["layerDigest"] == config_digest and done["registryId"] == IAM_ACCOUNT, what, done)
+    refused("CompleteLayerUpload of an upload already completed", "UploadNotFoundException",
+            ecr.complete_layer_upload, repositoryName="blobs", uploadId=upload_id, layerDigests=[config_digest])
+    refused("CompleteLayerUpload of the same bytes again", "LayerAlreadyExistsException",
+            _upload_layer, ecr, "blobs", config)
+    empty = ecr.initiate_layer_upload(repositoryName="blobs")["uploadId"]
+    refused("CompleteLayerUpload without any part", "EmptyUploadException", ecr.complete_layer_upload,
+            repositoryName="blobs", uploadId=empty, layerDigests=[config_digest])
+    refused("CompleteLayerUpload of an unknown uploadId", "UploadNotFoundException", ecr.complete_layer_upload,
+            repositoryName="blobs", uploadId="00000000-0000-4000-8000-000000000000", layerDigests=[config_digest])
+    other_algorithm = b"a layer completed with a digest of another algorithm"
+    what = "ecr layers: CompleteLayerUpload does not check a digest that is not sha256"
+    done = answered(what, _upload_layer, ecr, "blobs", other_algorithm, digests=["sha512:" + "ab" * 64])
+    check(done["layerDigest"] == "sha256:" + hashlib.sha256(other_algorithm).hexdigest(), what, done)
+    big = bytes(range(256)) * (5 * 1024 * 4) + b"tail"  # 5 MiB + 4 bytes
+    what = "ecr layers: a 5 MiB part and a small last part make one layer"
+    done = answered(what, _upload_layer, ecr, "blobs", big, parts=[5 * 1024 * 1024, 4])
+    check(done["layerDigest"] == "sha256:" + hashlib.sha256(big).hexdigest(), what, done)
+
+    # BatchCheckLayerAvailability.
+    missing, malformed = "sha256:" + "9" * 64, "sha256:nothex"
+    checked = ecr.batch_check_layer_availability(repositoryName="blobs",
+                                                 layerDigests=[config_digest, missing, malformed])
+    check([(l["layerDigest"], l["layerAvailability"], l["layerSize"]) for l in checked["layers"]]
+          == [(config_digest, "AVAILABLE", len(config))]
+          and [(f["layerDigest"], f["failureCode"]) for f in checked["failures"]]
+          == [(missing, "MissingLayerDigest"), (malformed, "InvalidLayerDigest")],
+          "ecr layers: BatchCheckLayerAvailability: AVAILABLE (size), MissingLayerDigest, InvalidLayerDigest", checked)
+
+    # GetDownloadUrlForLayer: only for a layer an image refers to; the URL serves the bytes.
+    refused("GetDownloadUrlForLayer of a layer no image refers to", "LayerInaccessibleException",
+            ecr.get_download_url_for_layer, repositoryName="blobs", layerDigest=config_digest)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
+                           "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": config_digest}})
+    ecr.put_image(repositoryName="blobs", imageManifest=manifest, imageTag="v1")
+    check(ecr.batch_check_layer_availability(repositoryName="blobs", layerDigests=[config_digest])["layers"][0]
+          ["mediaType"] == OCI_CONFIG, "ecr layers: BatchCheckLayerAvailability gives the manifest's mediaType")
+    what = "ecr layers: GetDownloadUrlForLayer of an image's config blob"
+    got = answered(what, ecr.get_download_url_for_layer, repositoryName="blobs", layerDigest=config_digest)
+    url = got["downloadUrl"]
+    check(got["layerDigest"] == config_digest and url.startswith(emu.url + "/_rollgate/ecr/blob/")
+          and len(url) > len(emu.url + "/_rollgate/ecr/blob/") + 30, what, got)
+    with urllib.request.urlopen(url) as response:  # no Authorization header at all
+        status, body = response.status, response.read()
+    check(status == 200 and body == config, "ecr layers: the downloadUrl serves exactly the bytes, without AWS auth",
+          body[:80])
+    again = ecr.get_download_url_for_layer(repositoryName="blobs", layerDigest=config_digest)["downloadUrl"]
+    check(again != url and urllib.request.urlopen(again).read() == config,
+          "ecr layers: each GetDownloadUrlForLayer hands out another URL (as pre-signed URLs)")
+    head_status, head_headers, _ = emu.http("HEAD", url[len(emu.url):])
+    check(head_status == 200 and head_headers.get("Content-Length") == str(len(config)),
+          "ecr layers: HEAD of the downloadUrl gives the size", head_headers)
+    check(emu.http("GET", "/_rollgate/ecr/blob/not-a-token")[0] == 403,
+          "ecr layers: a URL never handed out -> 403 (as a bad pre-signed URL)")
+    check(not any(c["operation"] is None for c in emu.calls("AKECRLAYERS")),
+          "ecr layers: downloading the blob is not an AWS call (not in the call log)")
+    refused("GetDownloadUrlForLayer of a digest the repository does not have", "LayersNotFoundException",
+            ecr.get_download_url_for_layer, repositoryName="blobs", layerDigest=missing,
+            contains=f"The layer with digest {missing} does not exist within the repository with name 'blobs'")
+    ecr.create_repository(repositoryName="elsewhere")
+    answered("accepted: PutImage of a manifest whose blobs the repository does not have (not enforced)",
+             ecr.put_image, repositoryName="elsewhere", imageManifest=manifest, imageTag="v1")
+    check(True, "accepted: PutImage of a manifest whose blobs the repository does not have (not enforced)")
+    refused("GetDownloadUrlForLayer of another repository's layer (blobs are per repository)",
+            "LayersNotFoundException", ecr.get_download_url_for_layer, repositoryName="elsewhere",
+            layerDigest=config_digest)
+    refused("GetDownloadUrlForLayer in a repository that does not exist", "RepositoryNotFoundException",
+            ecr.get_download_url_for_layer, repositoryName="no-such-blobs", layerDigest=config_digest)
+
+    # registryId of another account: that account's repository (a cross-account push and pull).
+    other = _in_account(emu.client("ecr", "AKECROTHER"), ECR_OTHER_ACCOUNT)
+    other.create_repository(repositoryName="shared-layers")
+    theirs = {"registryId": ECR_OTHER_ACCOUNT}
+    what = "ecr layers: the layer upload API with another account's registryId"
+    done = answered(what, _upload_layer, ecr, "shared-layers", config, **theirs)
+    check(done["registryId"] == ECR_OTHER_ACCOUNT, what, done)
+    other.put_image(repositoryName="shared-layers", imageManifest=manifest, imageTag="base")
+    check(ecr.batch_check_layer_availability(repositoryName="shared-layers", layerDigests=[config_digest],
+                                             **theirs)["layers"][0]["layerAvailability"] == "AVAILABLE",
+          "ecr layers: BatchCheckLayerAvailability with another account's registryId")
+    what = "ecr layers: GetDownloadUrlForLayer with another account's registryId serves that account's blob"
+    foreign = answered(what, ecr.get_download_url_for_layer, repositoryName="shared-layers",
+                       layerDigest=config_digest, **theirs)
+    check(urllib.request.urlopen(foreign["downloadUrl"]).read() == config, what, foreign)
+    refused("GetDownloadUrlForLayer of the other account's repository in one's own registry",
+            "RepositoryNotFoundException", ecr.get_download_url_for_layer, repositoryName="shared-layers",
+            layerDigest=config_digest)
+
+    # IAM: the repository's ARN (registryId's account) is the resource; the URL itself is not authorized.
+    key, label = "AKECRLAYERSFN", "selfcheck-layers"
+    own, foreign_arn = _arn("ecr", "repository/blobs"), f"arn:aws:ecr:{REGION}:{ECR_OTHER_ACCOUNT}:repository/shared-layers"
+    status, reply = _iam_put(emu, {"access_key": key, "label": label, "account": IAM_ACCOUNT, "statements": [
+        {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+         "Resource": [own, foreign_arn]}]})
+    check(status == 200, "ecr layers: IAM principal registered", reply)
+    fn = emu.client("ecr", key)
+    granted = answered("iam: GetDownloadUrlForLayer granted on the repository's ARN", fn.get_download_url_for_layer,
+                       repositoryName="blobs", registryId=IAM_ACCOUNT, layerDigest=config_digest)
+    check(urllib.request.urlopen(granted["downloadUrl"]).read() == config,
+          "iam: GetDownloadUrlForLayer granted on repository/blobs; its URL needs no authorization")
+    answered("iam: GetDownloadUrlForLayer on another account's repository granted on its ARN",
+             fn.get_download_url_for_layer, repositoryName="shared-layers", layerDigest=config_digest, **theirs)
+    error = _denied(fn.get_download_url_for_layer, repositoryName="elsewhere", layerDigest=config_digest)
+    check(error["Code"] == "AccessDeniedException" and "ecr:GetDownloadUrlForLayer on resource: "
+          + _arn("ecr", "repository/elsewhere") in error["Message"],
+          "iam: GetDownloadUrlForLayer on a repository not granted -> AccessDeniedException", error)
+    error = _denied(fn.initiate_layer_upload, repositoryName="blobs")
+    check(error["Code"] == "AccessDeniedException" and f"ecr:InitiateLayerUpload on resource: {own}" in error["Message"],
+          "iam: InitiateLayerUpload is authorized on the repository's ARN", error)
+    resources = [(d["action"], d["resource"], d["allowed"]) for d in _iam_decisions(emu, key)]
+    check(resources == [("ecr:GetDownloadUrlForLayer", own, True), ("ecr:GetDownloadUrlForLayer", foreign_arn, True),
+                        ("ecr:GetDownloadUrlForLayer", _arn("ecr", "repository/elsewhere"), False),
+                        ("ecr:InitiateLayerUpload", own, False)],
+          "iam: the layer calls' decisions name the repository ARN of registryId's account", resources)
+
+    # The blob goes with its repository.
+    ecr.delete_repository(repositoryName="blobs", force=True)
+    check(emu.http("GET", url[len(emu.url):])[0] == 404,
+          "ecr layers: the downloadUrl of a deleted repository's blob -> 404")
+
+
+def check_ecs_short_arn(emu: Emulator) -> None:
+    """ecs_ext: a service with the short, pre-2021 ARN (POST /_rollgate/ecs/short-arn)."""
+    ecs = emu.client("ecs", "AKSHORTARN")
+    cluster = ecs.create_cluster(clusterName="legacy-c")["cluster"]["clusterArn"]
+    revision = ecs.register_task_definition(
+        family="legacy", containerDefinitions=[{"name": "web", "image": "repo/web:1", "memory": 128}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    long_arn = ecs.create_service(cluster="legacy-c", serviceName="old", taskDefinition=revision, desiredCount=1,
+                                  tags=[{"key": "team", "value": "a"}])["service"]["serviceArn"]
+    fresh = ecs.create_service(cluster="legacy-c", serviceName="fresh", taskDefinition=revision,
+                               desiredCount=1)["service"]["serviceArn"]
+    short = f"arn:aws:ecs:{REGION}:{IAM_ACCOUNT}:service/old"
+
+    def make_short(request: Any) -> tuple[int, Any]:
+        status, _, body = emu.http("POST", "/_rollgate/ecs/short-arn", json.dumps(request).encode(),
+                                   {"Content-Type": "application/json"})
+        return status, json.loads(body)
+
+    status, answer = make_short({"cluster": "legacy-c", "service": "old"})
+    check(status == 200 and answer["serviceArn"] == short and not answer.get("tags"),
+          "ecs short-arn: the service now has the short ARN and no tags", answer)
+    check(make_short({"cluster": "legacy-c", "service": "nope"})[0] == 404, "ecs short-arn: unknown service -> 404")
+    check(make_short({"cluster": "legacy-c"})[0] == 400, "ecs short-arn: no service -> 400")
+    listed = ecs.list_services(cluster="legacy-c")["serviceArns"]
+    check(sorted(listed) == sorted([short, fresh]), "ecs: ListServices returns the short ARN", listed)
+    for how, name in (("its short ARN", short), ("its name", "old")):
+        described = ecs.describe_services(cluster="legacy-c", services=[name], include=["TAGS"])
+        service = described["services"][0] if described["services"] else {}
+        check(service.get("serviceArn") == short and service.get("clusterArn") == cluster
+              and not service.get("tags") and not described["failures"],
+              f"ecs: DescribeServices by {how}: short serviceArn, the clusterArn, no tags", described)
+        updated = ecs.update_service(cluster="legacy-c", service=name, desiredCount=2)["service"]
+        check(updated["serviceArn"] == short and updated["desiredCount"] == 2, f"accepted: UpdateService by {how}", updated)
+    for what, call, params in (("TagResource", ecs.tag_resource, {"tags": [{"key": "k", "value": "v"}]}),
+                               ("UntagResource", ecs.untag_resource, {"tagKeys": ["team"]}),
+                               ("ListTagsForResource", ecs.list_tags_for_resource, {})):
+        refused(f"{what} of a short service ARN", "InvalidParameterException", call, resourceArn=short,
+                contains="Long arn format must be used for tagging operations", **params)
+    refused("TagResource of a short service ARN that names no service", "InvalidParameterException", ecs.tag_resource,
+            resourceArn=short.replace("/old", "/ghost"), tags=[{"key": "k", "value": "v"}],
+            contains="Long arn format must be used for tagging operations")
+    ecs.create_service(cluster="legacy-c", serviceName="gone", taskDefinition=revision, desiredCount=0)
+    make_short({"cluster": "legacy-c", "service": "gone"})
+    deleted = answered("accepted: DeleteService by its short ARN", ecs.delete_service, cluster="legacy-c",
+                       service=short.replace("/old", "/gone"))["service"]
+    check(deleted["status"] == "INACTIVE" and deleted["serviceArn"] == short.replace("/old", "/gone"),
+          "accepted: DeleteService by its short ARN", deleted)
+    status, rolled = emu.rollout(cluster="legacy-c", service=short, state="COMPLETED")
+    check(status == 200 and rolled["serviceArn"] == short, "ecs rollout: finds a service by its short ARN", rolled)
+
+    # IAM authorizes a short-format service on its short ARN: service/<cluster>/* does not grant it.
+    key = "AKSHORTARNFN"
+    _iam_put(emu, {"access_key": key, "label": "short-arn-fn", "account": IAM_ACCOUNT, "statements": [
+        {"Effect": "Allow", "Action": "ecs:UpdateService", "Resource": _arn("ecs", "service/legacy-c/*")}]})
+    fn = emu.client("ecs", key)
+    fn.update_service(cluster="legacy-c", service="fresh", desiredCount=1)
+    error = _denied(fn.update_service, cluster="legacy-c", service="old", desiredCount=1)
+    decision = _iam_decisions(emu, key)[-1]
+    check(error["Code"] == "AccessDeniedException" and decision["resource"] == short,
+          "iam: UpdateService of a short-format service by name is checked against its short ARN", decision)
+
+    # TagResource of the long ARN migrates the service (once the account settings allow it).
+    ecs.put_account_setting(name="taskLongArnFormat", value="disabled")
+    refused("TagResource of the long ARN without taskLongArnFormat", "InvalidParameterException", ecs.tag_resource,
+            resourceArn=long_arn, tags=[{"key": "k", "value": "v"}],
+            contains="does not have serviceLongArnFormat or taskLongArnFormat account settings enabled")
+    ecs.put_account_setting(name="taskLongArnFormat", value="enabled")
+    check(short in ecs.list_services(cluster="legacy-c")["serviceArns"], "  ... and the service keeps its short ARN")
+    ecs.tag_resource(resourceArn=long_arn, tags=[{"key": "migrated", "value": "yes"}])
+    listed = ecs.list_services(cluster="legacy-c")["serviceArns"]
+    check(long_arn in listed and short not in listed
+          and ecs.list_tags_for_resource(resourceArn=long_arn)["tags"] == [{"key": "migrated", "value": "yes"}],
+          "accepted: TagResource of the long ARN migrates the service to it and tags it", listed)
 
 
 def check_call_log(emu: Emulator) -> None:
@@ -1346,6 +1797,9 @@ def main() -> int:
         check_ecs(emu)
         check_ecs_identity(emu)
         check_ecr_pushed_at(emu)
+        check_ecr_images(emu)
+        check_ecr_layers(emu)
+        check_ecs_short_arn(emu)
         check_call_log(emu)
         check_cloudwatch_cbor(emu)
         check_boto_shell(emu)

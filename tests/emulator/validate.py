@@ -816,6 +816,8 @@ def _ecr_image_tags(operation: str, params: dict[str, Any], body: bytes | None) 
     tags = [params.get("imageTag")] if operation == "PutImage" else []
     if operation == "BatchGetImage" or operation == "BatchDeleteImage" or operation == "DescribeImages":
         tags = [i.get("imageTag") for i in params.get("imageIds") or [] if isinstance(i, dict)]
+    if operation == "UpdateImageStorageClass" and isinstance(params.get("imageId"), dict):
+        tags = [params["imageId"].get("imageTag")]
     for tag in tags:
         if isinstance(tag, str) and not _ECR_IMAGE_TAG.fullmatch(tag):
             return Failure(

@@ -36,6 +36,22 @@ pub struct OptedIn {
     pub arn: String,
 }
 
+/// One manifest a registry client pushed, with the event ECR sends for it.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub digest: String,
+    pub kind: Kind,
+    pub event: String,
+}
+
+/// What a pushed manifest is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Image,
+    Attestation,
+    Index,
+}
+
 /// A service to create, opted in (or not) by its tags.
 pub struct ServiceSpec<'a> {
     pub cluster: &'a str,
@@ -154,23 +170,135 @@ impl Scenario {
         format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com")
     }
 
-    /// Pushes an image with unique layers and returns its digest.
+    /// Pushes an image with unique layers and returns its digest: a linux/amd64 Docker
+    /// schema-2 image whose config blob is uploaded as `docker push` uploads it.
     pub fn push_image(&self, repository: &str, tag: &str) -> String {
+        self.push_image_for(repository, Some(tag), "linux", "amd64")
+    }
+
+    /// Uploads a blob through ECR's layer upload API (InitiateLayerUpload, UploadLayerPart,
+    /// CompleteLayerUpload), as a registry client does; returns its digest.
+    pub fn upload_blob(&self, repository: &str, content: &str) -> String {
+        use sha2::Digest as _;
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(content.as_bytes())));
+        let upload = self.boto("ecr", "initiate_layer_upload", json!({"repositoryName": repository}));
+        let id = upload["uploadId"].as_str().expect("uploadId").to_owned();
+        self.boto(
+            "ecr",
+            "upload_layer_part",
+            json!({"repositoryName": repository, "uploadId": id, "partFirstByte": 0,
+                   "partLastByte": content.len() - 1, "layerPartBlob": content}),
+        );
+        self.boto(
+            "ecr",
+            "complete_layer_upload",
+            json!({"repositoryName": repository, "uploadId": id, "layerDigests": [digest]}),
+        );
+        digest
+    }
+
+    /// Pushes a single-platform image (`os`/`architecture` in its uploaded config blob),
+    /// tagged or by digest only; returns its digest.
+    pub fn push_image_for(&self, repository: &str, tag: Option<&str>, os: &str, architecture: &str) -> String {
         let layer = format!("sha256:{:064x}", (u128::from(next_id()) << 64) | 0xfeed);
+        let config = json!({"architecture": architecture, "os": os, "created": "2026-11-28T10:00:00Z",
+                            "config": {"Env": [format!("BUILD={}", next_id())]},
+                            "rootfs": {"type": "layers", "diff_ids": [layer]}})
+        .to_string();
+        let config_digest = self.upload_blob(repository, &config);
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
-                       "digest": format!("sha256:{:064x}", next_id())},
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(),
+                       "digest": config_digest},
             "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654,
                         "digest": layer}],
         });
-        let out = self.boto(
-            "ecr",
-            "put_image",
-            json!({"repositoryName": repository, "imageManifest": manifest.to_string(), "imageTag": tag}),
-        );
+        let mut request = json!({"repositoryName": repository, "imageManifest": manifest.to_string()});
+        if let Some(tag) = tag {
+            request["imageTag"] = json!(tag);
+        }
+        let out = self.boto("ecr", "put_image", request);
         out["image"]["imageId"]["imageDigest"].as_str().expect("digest").to_owned()
+    }
+
+    /// Pushes what `docker buildx build --platform <platforms> --push` pushes (BuildKit's
+    /// default, provenance attestations on): per platform an OCI image and its attestation,
+    /// both untagged, then the OCI image index listing them, tagged `tag` (or untagged with
+    /// `None`, as a push-by-digest runner does). Returns the pushes in ECR's order, each with
+    /// its event (the shapes of events/buildx/, at `time`). The index comes last.
+    pub fn push_buildx(
+        &self,
+        repository: &str,
+        tag: Option<&str>,
+        platforms: &[(&str, &str)],
+        time: &str,
+    ) -> Vec<Pushed> {
+        const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+        const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+        const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+        let mut pushed = Vec::new();
+        let mut entries = Vec::new();
+        let put = |manifest: &Value, media: &str, tag: Option<&str>| {
+            let mut request = json!({"repositoryName": repository, "imageManifest": manifest.to_string(),
+                                     "imageManifestMediaType": media});
+            if let Some(tag) = tag {
+                request["imageTag"] = json!(tag);
+            }
+            let out = self.boto("ecr", "put_image", request);
+            out["image"]["imageId"]["imageDigest"].as_str().expect("digest").to_owned()
+        };
+        for (os, architecture) in platforms {
+            let layer = format!("sha256:{:064x}", (u128::from(next_id()) << 64) | 0xb11d);
+            let config = json!({"architecture": architecture, "os": os, "created": "2026-11-28T10:00:00Z",
+                                "config": {"Env": [format!("BUILD={}", next_id())]},
+                                "rootfs": {"type": "layers", "diff_ids": [layer]}})
+            .to_string();
+            let config_digest = self.upload_blob(repository, &config);
+            let image = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len()},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": 31337}]});
+            let image_digest = put(&image, OCI_MANIFEST, None);
+            // BuildKit's attestation: an image manifest with an unknown/unknown config and
+            // in-toto layers (docs.docker.com, "Image attestation storage").
+            let att_config = json!({"architecture": "unknown", "os": "unknown", "config": {},
+                                    "rootfs": {"type": "layers", "diff_ids": []}, "build": next_id()})
+            .to_string();
+            let att_config_digest = self.upload_blob(repository, &att_config);
+            let attestation = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": att_config_digest, "size": att_config.len()},
+                "layers": [{"mediaType": "application/vnd.in-toto+json", "size": 1200,
+                            "digest": format!("sha256:{:064x}", (u128::from(next_id()) << 64) | 0xa77e),
+                            "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}]});
+            let attestation_digest = put(&attestation, OCI_MANIFEST, None);
+            entries.push(json!({"mediaType": OCI_MANIFEST, "digest": image_digest, "size": image.to_string().len(),
+                                "platform": {"architecture": architecture, "os": os}}));
+            entries.push(json!({"mediaType": OCI_MANIFEST, "digest": attestation_digest,
+                                "size": attestation.to_string().len(),
+                                "annotations": {"vnd.docker.reference.digest": image_digest,
+                                                "vnd.docker.reference.type": "attestation-manifest"},
+                                "platform": {"architecture": "unknown", "os": "unknown"}}));
+            for (digest, kind) in [(image_digest, Kind::Image), (attestation_digest, Kind::Attestation)] {
+                let event = self.buildx_event("buildx/01-push-image-linux-amd64.json", repository, &digest, None, time);
+                pushed.push(Pushed { digest, kind, event });
+            }
+        }
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
+        let digest = put(&index, OCI_INDEX, tag);
+        let event = self.buildx_event("buildx/05-push-index-v1.json", repository, &digest, tag, time);
+        pushed.push(Pushed { digest, kind: Kind::Index, event });
+        pushed
+    }
+
+    /// A push event in the shape of an events/buildx/ fixture.
+    fn buildx_event(&self, fixture: &str, repository: &str, digest: &str, tag: Option<&str>, time: &str) -> String {
+        let mut e = fixture_json(fixture);
+        e["id"] = json!(format!("{}-evt-{}", self.name, next_id()));
+        e["time"] = json!(time);
+        e["detail"]["repository-name"] = json!(repository);
+        e["detail"]["image-digest"] = json!(digest);
+        e["detail"]["image-tag"] = json!(tag.unwrap_or(""));
+        e.to_string()
     }
 
     /// Pushes an OCI 1.1 artifact (a referrer of `subject`, pushed by digest as Notation and

@@ -1,12 +1,15 @@
-//! ECR: the images a repository holds (for the reconciler) and the repository's tags
-//! (where `model-build` records which build made which image tag).
+//! ECR: the images a repository holds (for the reconciler), what one image is (its manifest
+//! and platform, for deploy's checks), and the repository's tags (where `model-build` records
+//! which build made which image tag).
 
 use std::future::Future;
 
 use aws_sdk_ecr::Client;
+use rollgate_core::image::{ConfigPlatform, Manifest};
 use rollgate_core::reconcile::RepoImage;
 use rollgate_core::service::Tags;
 use rollgate_core::{AccountId, Digest, ImageTag};
+use tracing::warn;
 
 use crate::AwsError;
 
@@ -20,6 +23,18 @@ pub trait ImageCatalog {
         registry: &AccountId,
         repository: &str,
     ) -> impl Future<Output = Result<Vec<RepoImage>, AwsError>> + Send;
+
+    /// What a digest is, from its manifest (BatchGetImage), and for a single image the
+    /// platform its config blob states (GetDownloadUrlForLayer with the config's digest, then
+    /// an HTTPS GET of the URL ECR returns; [ECR API](https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_GetDownloadUrlForLayer.html)).
+    /// `Ok(None)` when the image is not there. DescribeImages has no platform field, so this
+    /// is the only way to learn a single image's platform.
+    fn manifest(
+        &self,
+        registry: &AccountId,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Option<Manifest>, AwsError>> + Send;
 
     /// One image by digest (DescribeImages with `imageIds`), `Ok(None)` when the repository
     /// or the image is not there (`RepositoryNotFoundException`, `ImageNotFoundException`).
@@ -41,14 +56,81 @@ pub trait RepositoryTags {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
-#[derive(Debug, Clone)]
+type Https = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Empty<bytes::Bytes>,
+>;
+
+#[derive(Clone)]
 pub struct Ecr {
     client: Client,
+    /// For image config blobs, which ECR serves from a pre-signed URL. `Err`: why there is
+    /// none (no root certificates), reported when a blob is needed.
+    blobs: Result<Https, String>,
 }
+
+impl std::fmt::Debug for Ecr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ecr").finish_non_exhaustive()
+    }
+}
+
+/// Image configs are small (a few KiB); past this a blob is not read.
+const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+/// Every manifest type deploy reads: BatchGetImage returns a manifest only in a type the
+/// caller accepts (its default is Docker schema 2 only).
+const MANIFEST_TYPES: [&str; 4] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
 
 impl Ecr {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self { client: Client::new(config) }
+        let blobs = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map(|b| {
+                let https = b.https_or_http().enable_http1().build();
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
+            })
+            .map_err(|e| format!("cannot load root certificates: {e}"));
+        Self { client: Client::new(config), blobs }
+    }
+
+    /// Reads an image config blob through the URL ECR hands out for it.
+    async fn config_blob(&self, registry: &AccountId, repository: &str, config: &Digest) -> Result<Vec<u8>, AwsError> {
+        use http_body_util::BodyExt;
+        let out = self
+            .client
+            .get_download_url_for_layer()
+            .registry_id(registry.as_str())
+            .repository_name(repository)
+            .layer_digest(config.as_str())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetDownloadUrlForLayer", e))?;
+        let url = out
+            .download_url
+            .ok_or(AwsError::Incomplete { operation: "GetDownloadUrlForLayer", field: "downloadUrl" })?;
+        let blob_error = |message: String| AwsError::Api {
+            operation: "GetDownloadUrlForLayer",
+            code: "BlobDownload".to_owned(),
+            message,
+            class: rollgate_core::ErrorClass::Retryable,
+        };
+        let client = self.blobs.as_ref().map_err(|e| AwsError::Config(e.clone()))?;
+        let uri: hyper::Uri = url.parse().map_err(|e| blob_error(format!("ECR returned an invalid URL: {e}")))?;
+        let response = client.get(uri).await.map_err(|e| blob_error(crate::error::error_chain(&e)))?;
+        if !response.status().is_success() {
+            return Err(blob_error(format!("the config blob's URL answered HTTP {}", response.status())));
+        }
+        let body = http_body_util::Limited::new(response.into_body(), MAX_CONFIG_BYTES)
+            .collect()
+            .await
+            .map_err(|e| blob_error(format!("reading the config blob: {e}")))?;
+        Ok(body.to_bytes().to_vec())
     }
 }
 
@@ -93,6 +175,49 @@ impl ImageCatalog for Ecr {
             images.extend(page.image_details.unwrap_or_default().into_iter().filter_map(|d| repo_image(registry, d)));
         }
         Ok(images)
+    }
+
+    async fn manifest(
+        &self,
+        registry: &AccountId,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<Manifest>, AwsError> {
+        let out = self
+            .client
+            .batch_get_image()
+            .registry_id(registry.as_str())
+            .repository_name(repository)
+            .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(digest.as_str()).build())
+            .set_accepted_media_types(Some(MANIFEST_TYPES.iter().map(|t| (*t).to_owned()).collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("BatchGetImage", e));
+        let out = match out {
+            Err(e) if is_not_found(&e) => return Ok(None),
+            other => other?,
+        };
+        // A missing image is a failure entry (ImageNotFound), not an error.
+        let Some(image) = out.images.unwrap_or_default().into_iter().next() else {
+            return Ok(None);
+        };
+        let json =
+            image.image_manifest.ok_or(AwsError::Incomplete { operation: "BatchGetImage", field: "imageManifest" })?;
+        let mut manifest = Manifest::parse(&json, image.image_manifest_media_type.as_deref())
+            .map_err(|e| AwsError::Config(format!("ECR returned a manifest rollgate cannot read: {e}")))?;
+        if let Manifest::Image { config, platform } = &mut manifest {
+            *platform = match self.config_blob(registry, repository, config).await {
+                Ok(blob) => ConfigPlatform::of_config(&blob),
+                // The blob is not there (a manifest pushed without it): the platform is not
+                // known, so it is not checked. Anything else (access, throttling) is an error.
+                Err(e) if matches!(e.code(), Some("LayersNotFoundException" | "LayerInaccessibleException")) => {
+                    warn!(%digest, %config, error = %e, "the image's config blob is not readable; its platform is not checked");
+                    ConfigPlatform::NotRead
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(Some(manifest))
     }
 
     async fn image(

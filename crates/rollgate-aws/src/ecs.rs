@@ -17,7 +17,8 @@ pub const DESCRIBE_SERVICES_BATCH: usize = 10;
 
 /// Finding services and reading their tags.
 pub trait ServiceDirectory {
-    /// Every service ARN in a cluster (name or ARN).
+    /// Every service ARN in a cluster (name or ARN) that can opt in: services with the short,
+    /// pre-2021 ARN format cannot be tagged, and are left out.
     fn list_services(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 
     /// Up to [`DESCRIBE_SERVICES_BATCH`] services of one cluster, with their tags.
@@ -124,7 +125,14 @@ impl ServiceDirectory for Ecs {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("ListServices", e))?;
-            arns.extend(page.service_arns.unwrap_or_default());
+            // A short-ARN (pre-2021) service cannot carry tags, so it never opts in: it is not
+            // described at all (a policy on service/<cluster>/* does not even cover it).
+            arns.extend(
+                page.service_arns
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|a| ServiceArn::in_cluster(a, cluster).map_or(true, |s| !s.is_short_format())),
+            );
             token = page.next_token;
             if token.is_none() {
                 return Ok(arns);
@@ -204,7 +212,14 @@ impl Ecs {
             .transpose()
             .map_err(|e| AwsError::Config(e.to_string()))?
             .ok_or(AwsError::Incomplete { operation: "DescribeTaskDefinition", field: "taskDefinitionArn" })?;
-        Ok(TaskDefSnapshot { summary: TaskDefSummary { arn, containers, tags: tags_of(out.tags) }, definition })
+        let runtime = definition.runtime_platform();
+        let platform = rollgate_core::image::Platform::of_task(
+            runtime.and_then(|r| r.cpu_architecture()).map(|c| c.as_str()),
+            runtime.and_then(|r| r.operating_system_family()).map(|o| o.as_str()),
+            definition.requires_compatibilities().iter().any(|c| c.as_str() == "FARGATE"),
+        );
+        let summary = TaskDefSummary { arn, containers, tags: tags_of(out.tags), platform };
+        Ok(TaskDefSnapshot { summary, definition })
     }
 }
 

@@ -479,13 +479,15 @@ impl Infra {
             .send()
             .await
             .map_err(api("CreateRepository"))?;
-        self.ecr
-            .put_lifecycle_policy()
-            .repository_name(&r.name)
-            .lifecycle_policy_text(r.attrs.get("lifecycle_policy").map(Value::as_json_text).unwrap_or_default())
-            .send()
-            .await
-            .map_err(api("PutLifecyclePolicy"))?;
+        if !matches!(r.attrs.get("lifecycle_policy"), None | Some(Value::Absent)) {
+            self.ecr
+                .put_lifecycle_policy()
+                .repository_name(&r.name)
+                .lifecycle_policy_text(r.attrs.get("lifecycle_policy").map(Value::as_json_text).unwrap_or_default())
+                .send()
+                .await
+                .map_err(api("PutLifecyclePolicy"))?;
+        }
         Ok(())
     }
 
@@ -530,13 +532,25 @@ impl Infra {
                 .map_err(api("PutImageTagMutability"))?;
         }
         if changed("lifecycle_policy") {
-            self.ecr
-                .put_lifecycle_policy()
-                .repository_name(&r.name)
-                .lifecycle_policy_text(r.attrs.get("lifecycle_policy").map(Value::as_json_text).unwrap_or_default())
-                .send()
-                .await
-                .map_err(api("PutLifecyclePolicy"))?;
+            if matches!(r.attrs.get("lifecycle_policy"), None | Some(Value::Absent)) {
+                // untagged_expiry_days = 0: no rule.
+                let deleted = self
+                    .ecr
+                    .delete_lifecycle_policy()
+                    .repository_name(&r.name)
+                    .send()
+                    .await
+                    .map_err(api("DeleteLifecyclePolicy"));
+                absent(deleted, &["LifecyclePolicyNotFoundException"])?;
+            } else {
+                self.ecr
+                    .put_lifecycle_policy()
+                    .repository_name(&r.name)
+                    .lifecycle_policy_text(r.attrs.get("lifecycle_policy").map(Value::as_json_text).unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(api("PutLifecyclePolicy"))?;
+            }
         }
         Ok(())
     }

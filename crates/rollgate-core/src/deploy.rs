@@ -33,12 +33,19 @@ pub enum SkipReason {
     /// A newer push (or one from the same second) is already deployed; rollgate never moves a
     /// service backwards.
     OlderThanDeployed { pushed_at: String, deployed_pushed_at: String },
+    /// An untagged push announced by an event: it may be part of a multi-platform push still
+    /// in progress. The reconciler deploys it once the grace window has passed, if no index
+    /// lists it and nothing newer qualifies.
+    AwaitingIndex { grace_seconds: i64 },
     /// The service is deployed by another controller (CodeDeploy, an external one): ECS
     /// refuses UpdateService with a new task definition for it.
     OtherController { controller: String },
     /// Older than the newest push that was rolled back on the service (`rollgate:high-water`):
     /// after a rollback the live revision is older, and this keeps older pushes out.
     OlderThanRolledBack { pushed_at: String, rolled_back_pushed_at: String },
+    /// The release has no image for the platform the service's tasks run on: ECS could not
+    /// pull it ("image Manifest does not contain descriptor matching platform").
+    PlatformMismatch { task: String, image: Vec<String> },
     /// The health gate failed this digest on this service; it is never redeployed automatically.
     DigestFailed { digest: String, failed: crate::tags::FailedMark },
 }
@@ -67,6 +74,10 @@ impl fmt::Display for SkipReason {
             Self::AlreadyDeployed { revision } => {
                 write!(f, "digest already deployed as {revision}")
             }
+            Self::AwaitingIndex { grace_seconds } => write!(
+                f,
+                "an untagged push may be part of a multi-platform push still in progress: the reconciler deploys it once {grace_seconds} s have passed since the push, if no image index in the repository lists it and nothing newer qualifies"
+            ),
             Self::OtherController { controller } => write!(
                 f,
                 "the service's deployment controller is {controller}: ECS refuses UpdateService with a new task definition for it; deploy it with that controller, or untrack it"
@@ -78,12 +89,23 @@ impl fmt::Display for SkipReason {
             Self::OlderThanDeployed { pushed_at, deployed_pushed_at } => {
                 write!(f, "push from {pushed_at} is not newer than the deployed push from {deployed_pushed_at}")
             }
+            Self::PlatformMismatch { task, image } => write!(
+                f,
+                "the service's tasks run on {task} (the task definition's runtimePlatform), but the image is for {}: ECS could not pull it; push an image for {task}, or a multi-platform image index that includes it",
+                if image.is_empty() { "no known platform".to_owned() } else { image.join(", ") }
+            ),
             Self::DigestFailed { digest, failed } => {
                 write!(f, "digest {digest} failed on this service {failed}; push a new image")
             }
         }
     }
 }
+
+/// How long an untagged single image waits for an image index that lists it before the
+/// reconciler may deploy it (services with `rollgate:deploy-untagged=true`). BuildKit pushes
+/// an index seconds after its images; the multi-runner "push by digest, then imagetools
+/// create" pattern merges once every platform's build is done, usually within minutes.
+pub const INDEX_GRACE: chrono::Duration = chrono::Duration::minutes(15);
 
 /// The first decision, from the service's tags alone.
 #[derive(Debug, Clone)]
@@ -135,6 +157,12 @@ pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries
     }
     if let Some(failed) = crate::tags::failed_mark(&service.tags, &push.digest) {
         return Match::Skip(SkipReason::DigestFailed { digest: push.digest.to_string(), failed });
+    }
+    // An untagged push announced by an event may be part of a multi-platform push still in
+    // progress (a platform's image, or a runner's per-platform index before the merged one):
+    // only the reconciler, after the grace window, deploys it.
+    if push.tag.is_none() && opt_in.deploy_untagged && push.arrival != crate::event::Arrival::Catalog {
+        return Match::Skip(SkipReason::AwaitingIndex { grace_seconds: INDEX_GRACE.num_seconds() });
     }
     // The filter is for tags; an untagged push deploys only when the service opted in.
     let passes = match &push.tag {
@@ -197,6 +225,14 @@ pub fn plan_rollout(
 ) -> Result<Decision, PlanError> {
     let registry = registry_host(&push.envelope.account, &push.envelope.region);
     let containers = pick_containers(&registry, opt_in, current)?;
+    if let (Some(task), Some(image)) = (&current.platform, &push.platforms)
+        && !image.iter().any(|p| p.runs_on(task))
+    {
+        return Ok(Decision::Skip(SkipReason::PlatformMismatch {
+            task: task.to_string(),
+            image: image.iter().map(ToString::to_string).collect(),
+        }));
+    }
 
     let record = RevisionRecord::from_tags(&current.tags).map_err(PlanError::BrokenLedger)?;
     let runs_it =
@@ -214,12 +250,18 @@ pub fn plan_rollout(
             rolled_back_pushed_at: high_water.to_rfc3339(),
         }));
     }
+    let release = crate::ledger::Release::of(&push.manifest);
     if let Some(deployed) = &record {
         // Equal times do not deploy either: EventBridge times have one-second resolution, so
         // of two pushes in the same second neither is provably newer, and a redelivery must
         // never move a service backwards. The reconciler, which orders by ECR's exact push
-        // time, settles such a tie.
-        if push.envelope.time <= deployed.pushed_at {
+        // time, settles such a tie. One exception: an image index outranks a single image of
+        // the same second, which may be one of its children (ECR pushes those first); a
+        // redelivered child then never outranks its index.
+        let index_over_image = push.envelope.time == deployed.pushed_at
+            && release == Some(crate::ledger::Release::Index)
+            && deployed.manifest != Some(crate::ledger::Release::Index);
+        if push.envelope.time <= deployed.pushed_at && !index_over_image {
             return Ok(Decision::Skip(SkipReason::OlderThanDeployed {
                 pushed_at: push.envelope.time.to_rfc3339(),
                 deployed_pushed_at: deployed.pushed_at.to_rfc3339(),
@@ -238,6 +280,7 @@ pub fn plan_rollout(
         service: service.arn.clone(),
         containers: containers.iter().map(|c| c.name.clone()).collect(),
         cause: crate::ledger::Cause::Push,
+        manifest: release,
     };
     // Room for the state tag below and for what the gate writes later.
     let max_bad_tasks = crate::gate::GateSettings::from_tags(&service.tags)

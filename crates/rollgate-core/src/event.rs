@@ -141,6 +141,8 @@ pub enum Arrival {
     Replication { source_account: Option<String>, source_region: Option<String> },
     /// `ECR Pull Through Cache Action`: synced from an upstream registry.
     PullThroughCache { upstream: Option<String> },
+    /// Found in the repository by the reconciler (DescribeImages), not announced by an event.
+    Catalog,
 }
 
 impl fmt::Display for Arrival {
@@ -156,6 +158,7 @@ impl fmt::Display for Arrival {
             Self::PullThroughCache { upstream } => {
                 write!(f, "pull through cache from {}", upstream.as_deref().unwrap_or("?"))
             }
+            Self::Catalog => f.write_str("found by the reconciler"),
         }
     }
 }
@@ -173,6 +176,10 @@ pub struct PushEvent {
     /// does not say: replication, pull through cache, events before 2024; deploy then asks ECR).
     pub manifest: ManifestKind,
     pub arrival: Arrival,
+    /// The platforms the release runs on, as ECR's manifest (and, for a single image, its
+    /// config) state them. Not in any event: deploy asks ECR before planning. `None` = not
+    /// known, and then not checked.
+    pub platforms: Option<Vec<crate::image::Platform>>,
 }
 
 /// What a push is, from the event's `manifest-media-type` and `artifact-media-type` (ECR sends
@@ -277,7 +284,7 @@ pub fn parse_ecr_event(raw: &str) -> Result<EcrAction, EventError> {
         let reason = format!("an artifact ({media_type}), not a container image: only releases deploy");
         return Ok(EcrAction::Ignored { envelope, reason });
     }
-    Ok(EcrAction::Push(PushEvent { envelope, repository, digest, tag, manifest, arrival }))
+    Ok(EcrAction::Push(PushEvent { envelope, repository, digest, tag, manifest, arrival, platforms: None }))
 }
 
 #[cfg(test)]

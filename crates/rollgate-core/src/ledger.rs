@@ -44,6 +44,10 @@ pub mod keys {
     pub const CAUSE: &str = "rollgate:cause";
     /// The rollback target known when the revision was deployed.
     pub const KNOWN_GOOD: &str = "rollgate:known-good";
+    /// What the deployed digest is: `index` (an image index) or `image` (a single image).
+    /// Absent on revisions from before rollgate recorded it. In a same-second tie an index
+    /// outranks a single image, which may be one of its children.
+    pub const MANIFEST: &str = "rollgate:manifest";
 
     // Task-definition revision tags written by the health gate.
     /// The rollout's state, see `gate::RolloutState`.
@@ -103,6 +107,38 @@ pub struct RevisionRecord {
     pub known_good: Option<TaskDefArn>,
     /// What started the rollout: a push, or a configuration change by `rollgate up`.
     pub cause: Cause,
+    /// Whether the digest is an image index or a single image (`rollgate:manifest`); `None`
+    /// when not known (older revisions, events ECR could not classify).
+    pub manifest: Option<Release>,
+}
+
+/// What kind of release a digest is (`rollgate:manifest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Release {
+    /// An image index (multi-platform, or single-platform with attestations).
+    Index,
+    /// A single image manifest.
+    Image,
+}
+
+impl Release {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Index => "index",
+            Self::Image => "image",
+        }
+    }
+
+    /// From a push's manifest kind: `None` for an unknown kind (and an artifact, which never
+    /// deploys).
+    pub fn of(kind: &crate::event::ManifestKind) -> Option<Self> {
+        match kind {
+            crate::event::ManifestKind::Index => Some(Self::Index),
+            crate::event::ManifestKind::Image => Some(Self::Image),
+            _ => None,
+        }
+    }
 }
 
 /// What started a rollout (`rollgate:cause`).
@@ -162,6 +198,12 @@ impl RevisionRecord {
                 Some(Cause::CONFIG) => Cause::Config,
                 Some(other) => return Err(InputError::new(keys::CAUSE, other, "expected config, or no tag")),
             },
+            manifest: match tags.get(keys::MANIFEST).map(String::as_str) {
+                None => None,
+                Some("index") => Some(Release::Index),
+                Some("image") => Some(Release::Image),
+                Some(other) => return Err(InputError::new(keys::MANIFEST, other, "expected index or image")),
+            },
         }))
     }
 
@@ -185,6 +227,9 @@ impl RevisionRecord {
         }
         if self.cause == Cause::Config {
             tags.push((keys::CAUSE, Cause::CONFIG.to_owned()));
+        }
+        if let Some(release) = self.manifest {
+            tags.push((keys::MANIFEST, release.as_str().to_owned()));
         }
         tags.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
@@ -289,6 +334,7 @@ mod tests {
             containers: vec!["model".into()],
             known_good: Some(TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/m:1").unwrap()),
             cause: Cause::Push,
+            manifest: Some(Release::Index),
         }
     }
 

@@ -48,11 +48,56 @@ impl RepoImage {
     }
 }
 
+/// How the reconciler treats untagged images (services with `rollgate:deploy-untagged=true`
+/// only): such an image may be part of a multi-platform push, so it deploys only once `grace`
+/// ([`crate::deploy::INDEX_GRACE`]) has passed since its push and no index of the repository
+/// lists it (`children`: every manifest the repository's recent indexes list; `None`: not
+/// read, so none qualifies). A push event never deploys one
+/// ([`crate::deploy::SkipReason::AwaitingIndex`]).
+#[derive(Debug, Clone, Default)]
+pub struct Untagged<'a> {
+    pub grace: chrono::Duration,
+    pub children: Option<&'a std::collections::HashSet<Digest>>,
+}
+
+impl RepoImage {
+    /// An untagged image (or index) may be a child of an index.
+    pub fn may_be_a_child(&self) -> bool {
+        self.tags.is_empty()
+    }
+}
+
+/// The indexes whose manifests the reconciler must read to know which untagged images are
+/// their children: every index pushed at or after the oldest untagged single image that the
+/// grace window lets through (children are pushed before their index). Newest first.
+pub fn indexes_to_read(images: &[RepoImage], tick: &Envelope, grace: chrono::Duration) -> Vec<Digest> {
+    let Some(oldest) =
+        images.iter().filter(|i| i.may_be_a_child() && tick.time - i.pushed_at >= grace).map(|i| i.pushed_at).min()
+    else {
+        return Vec::new();
+    };
+    let mut indexes: Vec<&RepoImage> =
+        images.iter().filter(|i| i.manifest == crate::event::ManifestKind::Index && i.pushed_at >= oldest).collect();
+    indexes.sort_by_key(|i| std::cmp::Reverse(i.pushed_at));
+    indexes.into_iter().map(|i| i.digest.clone()).collect()
+}
+
 /// The push the service should have received: its newest eligible image, as a push event
 /// (time = imagePushedAt), or `None` when no image qualifies. `deploy` then applies the usual
 /// rules, so an image that is already live or older than the live one changes nothing.
-pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], tick: &Envelope) -> Option<PushEvent> {
+pub fn missed_push(
+    service: &ServiceView,
+    opt_in: &OptIn,
+    images: &[RepoImage],
+    tick: &Envelope,
+    untagged: &Untagged<'_>,
+) -> Option<PushEvent> {
     let failed = |d: &Digest| crate::tags::failed_mark(&service.tags, d).is_some();
+    let untagged_ok = |i: &RepoImage| {
+        opt_in.deploy_untagged
+            && tick.time - i.pushed_at >= untagged.grace
+            && untagged.children.is_some_and(|c| !c.contains(&i.digest))
+    };
     images
         .iter()
         .filter(|i| i.is_release_candidate() && !failed(&i.digest))
@@ -60,7 +105,7 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
             let mut tags: Vec<&ImageTag> = i.tags.iter().filter(|t| opt_in.filter.matches(Some(t))).collect();
             tags.sort();
             let tag = tags.first().map(|t| (*t).clone());
-            (tag.is_some() || (i.tags.is_empty() && opt_in.deploy_untagged)).then_some((i, tag))
+            (tag.is_some() || (i.tags.is_empty() && untagged_ok(i))).then_some((i, tag))
         })
         .max_by_key(|(i, _)| (i.pushed_at, i.digest.clone()))
         .map(|(i, tag)| PushEvent {
@@ -75,7 +120,8 @@ pub fn missed_push(service: &ServiceView, opt_in: &OptIn, images: &[RepoImage], 
             digest: i.digest.clone(),
             tag,
             manifest: i.manifest.clone(),
-            arrival: crate::event::Arrival::Push,
+            arrival: crate::event::Arrival::Catalog,
+            platforms: None,
         })
 }
 
@@ -119,7 +165,7 @@ mod tests {
             ),
         ];
         for (what, image) in newer {
-            let picked = missed_push(&svc, &opt, &[release.clone(), image], &tick()).unwrap();
+            let picked = missed_push(&svc, &opt, &[release.clone(), image], &tick(), &Untagged::default()).unwrap();
             assert_eq!(picked.digest, release.digest, "{what}");
         }
     }
@@ -146,19 +192,49 @@ mod tests {
         }
     }
 
+    /// Untagged images (for a service with rollgate:deploy-untagged) wait out the grace
+    /// window, and never deploy when an index lists them: a multi-platform push deploys its
+    /// index, whatever order the reconciler meets them in.
+    #[test]
+    fn an_untagged_image_waits_for_the_grace_window_and_never_outranks_its_index() {
+        let svc = service(&[(keys::DEPLOY_UNTAGGED, "true")]);
+        let opt = OptIn::from_tags(&svc.tags).unwrap().unwrap();
+        let mut child = img('c', &[], 2);
+        child.pushed_at = tick().time - chrono::Duration::minutes(20);
+        let mut fresh = img('f', &[], 3);
+        fresh.pushed_at = tick().time - chrono::Duration::minutes(1);
+        let mut index = img('e', &[], 1);
+        index.manifest = crate::event::ManifestKind::Index;
+        index.pushed_at = child.pushed_at + chrono::Duration::milliseconds(600);
+        let images = [child.clone(), fresh.clone(), index.clone()];
+        let grace = crate::deploy::INDEX_GRACE;
+        assert_eq!(indexes_to_read(&images, &tick(), grace), vec![index.digest.clone()]);
+        let children: std::collections::HashSet<Digest> = [child.digest.clone()].into();
+        let with = Untagged { grace, children: Some(&children) };
+        let picked = missed_push(&svc, &opt, &images, &tick(), &with).unwrap();
+        assert_eq!(picked.digest, index.digest, "the index, not its child, nor the image inside the window");
+        let none = std::collections::HashSet::new();
+        let without = Untagged { grace, children: Some(&none) };
+        assert_eq!(missed_push(&svc, &opt, &images, &tick(), &without).unwrap().digest, index.digest);
+        let only_child = [child.clone()];
+        assert_eq!(missed_push(&svc, &opt, &only_child, &tick(), &without).unwrap().digest, child.digest);
+        assert!(missed_push(&svc, &opt, &only_child, &tick(), &with).is_none(), "a child never deploys");
+        assert!(missed_push(&svc, &opt, &[fresh], &tick(), &without).is_none(), "inside the grace window");
+    }
+
     #[test]
     fn newest_eligible_image_wins() {
         let images = [img('a', &["v1"], 1), img('b', &["v2"], 2), img('c', &["latest"], 3), img('d', &[], 4)];
         let svc = service(&[(keys::TAG_FILTER, "v*")]);
         let opt = OptIn::from_tags(&svc.tags).unwrap().unwrap();
-        let push = missed_push(&svc, &opt, &images, &tick()).unwrap();
+        let push = missed_push(&svc, &opt, &images, &tick(), &Untagged::default()).unwrap();
         assert_eq!(push.tag.unwrap().as_str(), "v2");
         assert_eq!(push.envelope.time, images[1].pushed_at);
 
         let failed = format!("{}{}", keys::FAILED_PREFIX, images[1].digest);
         let svc = service(&[(keys::TAG_FILTER, "v*"), (&failed, "x")]);
         assert_eq!(
-            missed_push(&svc, &opt, &images, &tick()).unwrap().tag.unwrap().as_str(),
+            missed_push(&svc, &opt, &images, &tick(), &Untagged::default()).unwrap().tag.unwrap().as_str(),
             "v1",
             "a failed digest stays out"
         );
@@ -167,17 +243,24 @@ mod tests {
         let any = service(&[]);
         let opt_any = OptIn::from_tags(&any.tags).unwrap().unwrap();
         assert_ne!(
-            missed_push(&any, &opt_any, &images, &tick()).unwrap().digest,
+            missed_push(&any, &opt_any, &images, &tick(), &Untagged::default()).unwrap().digest,
             images[3].digest,
             "untagged images are not releases by default"
         );
         let untagged_ok = service(&[(keys::DEPLOY_UNTAGGED, "true")]);
         let opt_untagged = OptIn::from_tags(&untagged_ok.tags).unwrap().unwrap();
+        let none = std::collections::HashSet::new();
+        let after_grace = Untagged { grace: chrono::Duration::zero(), children: Some(&none) };
         assert_eq!(
-            missed_push(&untagged_ok, &opt_untagged, &images, &tick()).unwrap().digest,
+            missed_push(&untagged_ok, &opt_untagged, &images, &tick(), &after_grace).unwrap().digest,
             images[3].digest,
-            "with rollgate:deploy-untagged=true the newest untagged image deploys"
+            "with rollgate:deploy-untagged=true the newest untagged image deploys, once no index lists it"
         );
-        assert!(missed_push(&svc, &opt, &[], &tick()).is_none());
+        assert_ne!(
+            missed_push(&untagged_ok, &opt_untagged, &images, &tick(), &Untagged::default()).unwrap().digest,
+            images[3].digest,
+            "not before the indexes were read"
+        );
+        assert!(missed_push(&svc, &opt, &[], &tick(), &Untagged::default()).is_none());
     }
 }

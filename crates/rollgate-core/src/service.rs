@@ -157,6 +157,9 @@ pub struct TaskDefSummary {
     pub arn: TaskDefArn,
     pub containers: Vec<ContainerImage>,
     pub tags: Tags,
+    /// The platform its tasks run on ([`crate::image::Platform::of_task`]); `None` when the
+    /// task definition leaves it to the EC2 host.
+    pub platform: Option<crate::image::Platform>,
 }
 
 #[cfg(test)]

@@ -187,6 +187,7 @@ mod tests {
 
     fn rev(n: u32, tags: &[(&str, &str)]) -> TaskDefSummary {
         TaskDefSummary {
+            platform: None,
             arn: TaskDefArn::parse(&format!("arn:aws:ecs:us-east-1:123456789012:task-definition/m:{n}")).unwrap(),
             containers: vec![],
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

@@ -81,9 +81,9 @@ pub enum TrackError {
     )]
     ContainerNotFromRepository { container: String, image: String, repository: String },
     #[error(
-        "the service has the short, pre-2021 ARN format ({arn}), and ECS cannot tag such a service, so it cannot opt in; recreate it (services created today get the long format) and track the new one"
+        "the service has the short, pre-2021 ARN format ({arn}), and ECS cannot tag such a service, so it cannot opt in. Migrate it to the long format first (irreversible; the serviceLongArnFormat and taskLongArnFormat account settings must be on): tag it once by its long ARN, `aws ecs tag-resource --resource-arn {long} --tags key=arn-format,value=long`, see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-arn-migration.html, then run track again"
     )]
-    ShortArn { arn: String },
+    ShortArn { arn: String, long: String },
     #[error("the service is not tracked yet: pass --repository <ECR repository> to opt it in")]
     NoRepository,
     #[error("--unset {0:?} is not a rollgate setting (one of: {1})")]
@@ -170,7 +170,9 @@ pub fn plan_track(
     refuse_managed(service)?;
     // "Long arn format must be used for tagging operations" (ECS TagResource).
     if service.arn.is_short_format() {
-        return Err(TrackError::ShortArn { arn: service.arn.to_string() });
+        let arn = service.arn.to_string();
+        let long = arn.replacen(":service/", &format!(":service/{}/", service.arn.cluster_name()), 1);
+        return Err(TrackError::ShortArn { arn, long });
     }
     let mut set: Vec<(String, String)> = Vec::new();
     let tracked = service.tags.contains_key(keys::REPOSITORY);
@@ -262,6 +264,7 @@ mod tests {
 
     fn current() -> TaskDefSummary {
         TaskDefSummary {
+            platform: None,
             arn: TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/api:1").unwrap(),
             containers: vec![
                 ContainerImage {

@@ -39,6 +39,7 @@ fn taskdef_arn(rev: u32) -> TaskDefArn {
 
 fn current(containers: &[(&str, &str)], ledger: &[(&str, &str)]) -> TaskDefSummary {
     TaskDefSummary {
+        platform: None,
         arn: taskdef_arn(3),
         containers: containers
             .iter()
@@ -230,6 +231,95 @@ fn ordering_and_duplicates_table() {
             Decision::Skip(other) => panic!("{name}: {other}"),
         };
         assert_eq!(got, want, "{name}");
+    }
+}
+
+/// A buildx push in one second: ECR sends the (tagged, with tag-per-platform tooling) child
+/// images first and the image index last, all stamped with the same second. The index
+/// outranks a single image of its second, and never the other way round, whatever order the
+/// events arrive in (EventBridge does not keep order).
+#[test]
+fn in_a_same_second_tie_the_index_outranks_a_single_image_never_the_reverse() {
+    let index = push("buildx/05-push-index-v1.json");
+    let mut child = push("buildx/01-push-image-linux-amd64.json");
+    child.tag = Some(rollgate_core::ImageTag::parse("v1-amd64").unwrap());
+    let svc = service(&[]);
+    let decide = |p: &PushEvent, deployed: &PushEvent, kind: Option<&str>| {
+        let mut cur = current(&[("model", &model_image("v0"))], &[]);
+        cur.tags = ledger(deployed.digest.as_str(), &deployed.envelope.time.to_rfc3339()).into_iter().collect();
+        if let Some(kind) = kind {
+            cur.tags.insert(keys::MANIFEST.into(), kind.into());
+        }
+        match plan_rollout(p, &svc, &opt_in(&svc), &cur).unwrap() {
+            Decision::Rollout(plan) => {
+                format!("rollout {}", plan.tags.iter().find(|(k, _)| k == keys::MANIFEST).unwrap().1)
+            }
+            Decision::Skip(SkipReason::OlderThanDeployed { .. }) => "older".to_owned(),
+            Decision::Skip(other) => panic!("{other}"),
+        }
+    };
+    assert_eq!(index.envelope.time, child.envelope.time, "the fixtures share their second");
+    assert_eq!(decide(&index, &child, Some("image")), "rollout index", "index after its child");
+    assert_eq!(decide(&index, &child, None), "rollout index", "index after a revision of unknown kind");
+    assert_eq!(decide(&child, &index, Some("index")), "older", "a redelivered child after its index");
+    let mut other_index = push("aws-ecr-push-index-oci.json");
+    other_index.envelope.time = index.envelope.time;
+    assert_eq!(decide(&other_index, &index, Some("index")), "older", "two indexes of one second: no order");
+}
+
+/// The release's platforms (from ECR) against the task's runtimePlatform: a single-platform
+/// image for another architecture, or an index without the task's platform, is refused with
+/// both named; an unknown side is not checked.
+#[test]
+fn a_release_for_another_platform_is_refused_naming_both() {
+    use rollgate_core::image::Platform;
+    let plat = |os: &str, arch: &str| Platform { os: os.into(), architecture: arch.into(), variant: None };
+    let svc = service(&[]);
+    // (name, the task's platform, the image's platforms, Ok or a part of the refusal)
+    type Case<'a> = (&'a str, Option<Platform>, Option<Vec<Platform>>, Result<(), &'a str>);
+    let cases: Vec<Case> = vec![
+        ("amd64 image, amd64 task", Some(plat("linux", "amd64")), Some(vec![plat("linux", "amd64")]), Ok(())),
+        (
+            "arm64 image, amd64 task",
+            Some(plat("linux", "amd64")),
+            Some(vec![plat("linux", "arm64")]),
+            Err("linux/arm64"),
+        ),
+        (
+            "index with both",
+            Some(plat("linux", "arm64")),
+            Some(vec![plat("linux", "amd64"), plat("linux", "arm64")]),
+            Ok(()),
+        ),
+        (
+            "index without the task's",
+            Some(plat("linux", "arm64")),
+            Some(vec![plat("linux", "amd64")]),
+            Err("linux/amd64"),
+        ),
+        (
+            "windows task, linux image",
+            Some(plat("windows", "amd64")),
+            Some(vec![plat("linux", "amd64")]),
+            Err("windows/amd64"),
+        ),
+        ("an attestation (no platform)", Some(plat("linux", "amd64")), Some(vec![]), Err("no known platform")),
+        ("EC2 host decides", None, Some(vec![plat("linux", "arm64")]), Ok(())),
+        ("platforms not known", Some(plat("linux", "amd64")), None, Ok(())),
+    ];
+    for (name, task, image, want) in cases {
+        let mut p = push("ecr-push.json");
+        p.platforms = image;
+        let mut cur = current(&[("model", &model_image("v0"))], &[]);
+        cur.platform = task;
+        match (plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap(), want) {
+            (Decision::Rollout(_), Ok(())) => {}
+            (Decision::Skip(reason @ SkipReason::PlatformMismatch { .. }), Err(part)) => {
+                let text = reason.to_string();
+                assert!(text.contains(part) && text.contains("runtimePlatform"), "{name}: {text}");
+            }
+            (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+        }
     }
 }
 

@@ -142,6 +142,7 @@ impl World {
             deployment_controller: rollgate_core::service::DeploymentController::Ecs,
         };
         let revision = TaskDefSummary {
+            platform: None,
             arn: rev(3),
             containers: vec![],
             tags: tags(&[

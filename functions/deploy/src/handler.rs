@@ -1,7 +1,7 @@
 //! The deploy handler: parse the push, discover the services that track it, plan each
 //! rollout with rollgate-core, then execute the plans with bounded parallelism.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::{StreamExt, stream};
 use lambda_runtime::LambdaEvent;
@@ -9,14 +9,16 @@ use rollgate_aws::AwsError;
 use rollgate_aws::ecr::ImageCatalog;
 use rollgate_aws::ecs::{DESCRIBE_SERVICES_BATCH, ServiceDirectory, ServiceUpdater, TaskDefinitions};
 use rollgate_core::config::DeployConfig;
+use rollgate_core::deploy::INDEX_GRACE;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
 use rollgate_core::ecs_event::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
 use rollgate_core::event::{EcrAction, ManifestKind, PushEvent, parse_ecr_event, parse_envelope};
+use rollgate_core::image::Manifest;
 use rollgate_core::ledger::{carries_marker, rollout_marker};
-use rollgate_core::reconcile::{RepoImage, missed_push};
+use rollgate_core::reconcile::{RepoImage, Untagged, indexes_to_read, missed_push};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
-use rollgate_core::{AccountId, ErrorClass, TaskDefArn};
+use rollgate_core::{AccountId, Digest, ErrorClass, RepositoryName, TaskDefArn};
 use rollgate_lambda::{Budget, FunctionError, OUT_OF_TIME, finish};
 use serde_json::value::RawValue;
 use tracing::{error, info, warn};
@@ -104,32 +106,96 @@ pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
         .buffer_unordered(config.max_in_flight)
         .collect()
         .await;
+    // Untagged images deploy (for services that opted in) only when no index lists them: the
+    // indexes pushed since the oldest such image are read, for repositories where it matters.
+    let untagged_repos: Vec<(AccountId, &str)> = catalogs
+        .keys()
+        .filter(|(_, repo)| tracked.iter().any(|(_, o)| o.deploy_untagged && o.repository.as_str() == *repo))
+        .cloned()
+        .collect();
+    let mut children: HashMap<(AccountId, &str), Result<HashSet<Digest>, AwsError>> = HashMap::new();
+    for key in untagged_repos {
+        let Ok(found) = &catalogs[&key] else { continue };
+        let mut listed = Ok(HashSet::new());
+        for index in indexes_to_read(found, &tick, INDEX_GRACE) {
+            match images.manifest(&key.0, key.1, &index).await {
+                Ok(Some(Manifest::Index { children, .. })) => {
+                    if let Ok(set) = &mut listed {
+                        set.extend(children);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    listed = Err(e);
+                    break;
+                }
+            }
+        }
+        children.insert(key, listed);
+    }
     let mut pushes = Vec::new();
     for (service, opt_in) in &tracked {
         let mut found = Vec::new();
+        let mut listed = HashSet::new();
         let mut error = None;
         for registry in registries(service) {
-            match &catalogs[&(registry.clone(), opt_in.repository.as_str())] {
-                Ok(images) => found.extend(images.iter().cloned()),
-                Err(e) => error = Some((registry, e)),
+            let key = (registry.clone(), opt_in.repository.as_str());
+            match (&catalogs[&key], children.get(&key)) {
+                (Ok(images), None | Some(Ok(_))) => {
+                    found.extend(images.iter().cloned());
+                    if let Some(Ok(c)) = children.get(&key) {
+                        listed.extend(c.iter().cloned());
+                    }
+                }
+                (Err(e), _) | (_, Some(Err(e))) => error = Some((registry, e)),
             }
         }
         if let Some((registry, e)) = error {
             let reason = format!("cannot read {} in registry {registry}: {e}", opt_in.repository);
             report.services.push(failed_service(service, reason, e.class()));
-        } else if let Some(push) = missed_push(service, opt_in, &found, &tick) {
-            pushes.push((service, push));
+        } else {
+            let untagged = Untagged { grace: INDEX_GRACE, children: Some(&listed) };
+            if let Some(push) = missed_push(service, opt_in, &found, &tick, &untagged) {
+                pushes.push((service, push));
+            }
         }
     }
-    let outcomes: Vec<_> = stream::iter(&pushes)
-        .map(|(service, push)| async move {
-            match match_service(push, service, &config.trusted_registries) {
-                Match::Candidate(opt_in) => Some(rollout(aws, push, service, &opt_in, budget).await),
-                Match::Skip(reason) => Some(skipped(push, service, reason)),
-                Match::Misconfigured(e) => {
-                    Some(failed(push, service, format!("{e}; fix the service's tags"), ErrorClass::NonRetryable))
+    // What each release runs on, read once per image, for the platform check.
+    let mut releases: Vec<(AccountId, RepositoryName, Digest)> =
+        pushes.iter().map(|(_, p)| (p.envelope.account.clone(), p.repository.clone(), p.digest.clone())).collect();
+    releases.sort_unstable();
+    releases.dedup();
+    let inspected: HashMap<(AccountId, RepositoryName, Digest), Result<Option<Manifest>, AwsError>> =
+        stream::iter(releases)
+            .map(|key| async move {
+                let found = images.manifest(&key.0, key.1.as_str(), &key.2).await;
+                (key, found)
+            })
+            .buffer_unordered(config.max_in_flight)
+            .collect()
+            .await;
+    let outcomes: Vec<_> = stream::iter(&mut pushes)
+        .map(|(service, push)| {
+            let key = (push.envelope.account.clone(), push.repository.clone(), push.digest.clone());
+            let inspected = &inspected[&key];
+            async move {
+                match inspected {
+                    Ok(Some(manifest)) => push.platforms = manifest.platforms(),
+                    Ok(None) => return None,
+                    Err(e) => {
+                        let reason = format!("cannot read the manifest of {}: {e}", push.digest);
+                        return Some(failed(push, service, reason, e.class()));
+                    }
                 }
-                Match::NotTracking => None,
+                let push = &*push;
+                match match_service(push, service, &config.trusted_registries) {
+                    Match::Candidate(opt_in) => Some(rollout(aws, push, service, &opt_in, budget).await),
+                    Match::Skip(reason) => Some(skipped(push, service, reason)),
+                    Match::Misconfigured(e) => {
+                        Some(failed(push, service, format!("{e}; fix the service's tags"), ErrorClass::NonRetryable))
+                    }
+                    Match::NotTracking => None,
+                }
             }
         })
         .buffer_unordered(config.max_in_flight)
@@ -218,6 +284,33 @@ pub async fn handle_within<A: DeployApi, C: ImageCatalog + Sync>(
             Err(e) => {
                 error!(event_id = %push.envelope.id, error = %e, "cannot ask ECR what the event brought");
                 return Err(FunctionError { class: e.class(), message: format!("cannot classify the image: {e}") });
+            }
+        }
+    }
+    // What the release runs on (its manifest, and a single image's config), for the platform
+    // check: one lookup per push, only when a service would take it.
+    if !candidates.is_empty() {
+        match images.manifest(&push.envelope.account, push.repository.as_str(), &push.digest).await {
+            Ok(Some(Manifest::Other { media_type })) => {
+                let reason = format!("an artifact ({media_type}), not a container image: only releases deploy");
+                info!(event_id = %push.envelope.id, %reason, decision = "ignored", "event deploys nothing");
+                return Ok(DeployReport { ignored: Some(reason), ..report });
+            }
+            Ok(Some(manifest)) => push.platforms = manifest.platforms(),
+            Ok(None) => {
+                let reason = format!(
+                    "{} is not in {} (deleted since it was pushed, or archived): nothing to deploy",
+                    push.digest, push.repository
+                );
+                info!(event_id = %push.envelope.id, %reason, decision = "ignored", "event deploys nothing");
+                return Ok(DeployReport { ignored: Some(reason), ..report });
+            }
+            Err(e) => {
+                error!(event_id = %push.envelope.id, error = %e, "cannot read the image's manifest");
+                return Err(FunctionError {
+                    class: e.class(),
+                    message: format!("cannot read the image's manifest: {e}"),
+                });
             }
         }
     }

@@ -55,7 +55,9 @@ pub struct RepositorySection {
     pub scan_on_push: bool,
     /// `IMMUTABLE` (default) or `MUTABLE`.
     pub tag_mutability: String,
-    /// Untagged images older than this many days expire.
+    /// Untagged images older than this many days expire (a lifecycle rule); `0`: no rule.
+    /// With MUTABLE tags it must be `0`: pushing a tag again leaves the image it named
+    /// untagged, and the rule would delete it while it is live or the rollback target.
     pub untagged_expiry_days: u32,
 }
 
@@ -537,8 +539,14 @@ impl AppConfig {
         if !matches!(self.repository.tag_mutability.as_str(), "IMMUTABLE" | "MUTABLE") {
             return Err(err("repository.tag_mutability", "IMMUTABLE or MUTABLE"));
         }
-        if self.repository.untagged_expiry_days == 0 {
-            return Err(err("repository.untagged_expiry_days", "at least 1 day"));
+        if self.repository.tag_mutability == "MUTABLE" && self.repository.untagged_expiry_days > 0 {
+            return Err(err(
+                "repository.untagged_expiry_days",
+                format!(
+                    "{} days with tag_mutability = \"MUTABLE\": pushing a tag again leaves the image it named untagged, and the lifecycle rule would then delete it while it is live or the rollback target. Keep tag_mutability = \"IMMUTABLE\" (the default), or set untagged_expiry_days = 0 (no lifecycle rule)",
+                    self.repository.untagged_expiry_days
+                ),
+            ));
         }
         const RETENTION: &[u32] =
             &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -772,6 +780,8 @@ security_groups = ["sg-0123abcd"]
             "[gate]\ntag_filter = \"regex:(\"",
             "[gate]\nbake = \"soon\"",
             "[repository]\ntag_mutability = \"sometimes\"",
+            "[repository]\ntag_mutability = \"MUTABLE\"",
+            "[repository]\ntag_mutability = \"MUTABLE\"\nuntagged_expiry_days = 1",
             "[build]\ncompute_type = \"BUILD_LAMBDA_1GB\"",
             "[build]\nmodel_bucket = \"My_Bucket\"",
             "[task.environment]\n\"1BAD\" = \"x\"",

@@ -343,13 +343,20 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
         )
     };
 
-    let lifecycle = serde_json::json!({"rules": [{
-        "rulePriority": 1,
-        "description": "expire untagged images; deployed images keep their (immutable) tags",
-        "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                      "countNumber": config.repository.untagged_expiry_days},
-        "action": {"type": "expire"}
-    }]});
+    // Safe for what rollgate deploys: tags are immutable (config refuses the rule with mutable
+    // ones), untagged pushes do not deploy on the service `up` manages, and ECR never expires
+    // an image an index lists ("If an image is referenced by a manifest list, it cannot be
+    // expired", ECR lifecycle policies).
+    let lifecycle = match config.repository.untagged_expiry_days {
+        0 => Value::Absent,
+        days => Value::Json(serde_json::json!({"rules": [{
+            "rulePriority": 1,
+            "description": "expire untagged images; deployed images keep their (immutable) tags",
+            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
+                          "countNumber": days},
+            "action": {"type": "expire"}
+        }]})),
+    };
     let repo_arn = format!("arn:{}:ecr:{}:{}:repository/{repo}", env.partition(), env.region, env.account);
     let logs_arn = format!("arn:{}:logs:{}:{}:log-group:{log_group}", env.partition(), env.region, env.account);
     let mut build_statements = vec![
@@ -443,7 +450,7 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
             vec![
                 ("scan_on_push", Value::text(config.repository.scan_on_push.to_string())),
                 ("tag_mutability", Value::text(&config.repository.tag_mutability)),
-                ("lifecycle_policy", Value::Json(lifecycle)),
+                ("lifecycle_policy", lifecycle),
             ],
         ),
         resource(

@@ -423,3 +423,45 @@ fn replicated_and_pull_through_images_deploy_like_pushes() {
     assert_eq!(s.describe_task_definition(&live).1["rollgate:digest"], json!(cached), "the signature did not deploy");
     assert_eq!(s.count_calls("RegisterTaskDefinition"), 2);
 }
+
+/// A pre-2021 service with the short ARN (`service/<name>`, which ECS cannot tag) next to a
+/// tracked one: the real deploy binary deploys the tracked one and leaves the old one alone.
+/// Before, the old service's ARN failed the whole cluster, and the invocation still answered
+/// success. Now a cluster that cannot be read (here: one that does not exist) fails the
+/// invocation as NonRetryable, after the other clusters' work is done, so the event reaches
+/// the dead-letter queue instead of passing as deployed.
+#[test]
+fn a_short_arn_service_never_fails_its_cluster_and_an_unreadable_cluster_fails_the_invocation() {
+    let s = Scenario::new("rapi-short-arn");
+    let support::fixtures::OptedIn { cluster, repo, base, .. } = s.opted_in_service(vec![]);
+    s.service(support::fixtures::ServiceSpec { cluster: &cluster, name: "legacy", task_definition: &base, tags: vec![] });
+    let legacy = s.em.make_short_arn(&cluster, "legacy");
+    let short = legacy["serviceArn"].as_str().expect("serviceArn").to_owned();
+    assert!(short.ends_with(":service/legacy"), "{legacy}");
+    let listed = s.boto("ecs", "list_services", json!({"cluster": cluster}))["serviceArns"].clone();
+    assert!(listed.as_array().unwrap().iter().any(|a| a == &json!(short)), "ECS lists the short ARN: {listed}");
+
+    let digest = s.push_image(&repo, "v1");
+    let push = s.push_event(&repo, &digest, "v1", "2026-11-28T10:00:00Z");
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &cluster)], std::slice::from_ref(&push));
+    let inv = &report["invocations"][0];
+    assert_eq!(inv["status"], "ok", "{report}");
+    let services = inv["response"]["services"].as_array().unwrap().clone();
+    assert_eq!(services.len(), 1, "only the tracked service is reported: {report}");
+    assert_eq!(services[0]["outcome"], "deployed", "{report}");
+    assert_eq!(s.describe_service(&cluster, "legacy")["taskDefinition"], json!(base), "the old service is untouched");
+
+    // A second cluster that cannot be read: the first one's work is done, and the invocation
+    // fails as NonRetryable, naming the cluster.
+    let missing = format!("{}-missing", s.name);
+    let digest = s.push_image(&repo, "v2");
+    let push = s.push_event(&repo, &digest, "v2", "2026-11-28T10:05:00Z");
+    let clusters = format!("{cluster},{missing}");
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &clusters)], &[push]);
+    let inv = &report["invocations"][0];
+    assert_eq!(inv["status"], "error", "{report}");
+    assert_eq!(inv["error_type"], "NonRetryable", "{report}");
+    assert!(inv["error_message"].as_str().unwrap_or("").contains(&missing), "{report}");
+    let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
+    assert_eq!(s.describe_task_definition(&live).1["rollgate:digest"], json!(digest), "the readable cluster deployed");
+}

@@ -90,6 +90,14 @@ impl Emulator {
             .map_err(|(_, body)| body)
     }
 
+    /// Turns an existing service into one with the short, pre-2021 ARN format
+    /// (`service/<name>`), as if created before the long format (test-only endpoint).
+    pub fn make_short_arn(&self, cluster: &str, service: &str) -> Value {
+        let body = serde_json::json!({"cluster": cluster, "service": service});
+        let reply = http::request(&self.url, "POST", "/_rollgate/ecs/short-arn", Some(&body.to_string()));
+        serde_json::from_str(&reply).expect("short-arn endpoint answers JSON")
+    }
+
     /// Sets the image's ECR push time (test-only endpoint; moto stamps the wall clock).
     pub fn set_pushed_at(&self, repository: &str, digest: &str, epoch_seconds: i64) {
         let body = serde_json::json!({"repository": repository, "digest": digest, "pushedAt": epoch_seconds});

@@ -55,6 +55,13 @@ impl DeployReport {
             || self.services.iter().any(|s| matches!(&s.outcome, Outcome::Failed { class, .. } if retryable(class)))
     }
 
+    /// Whether something failed that a retry cannot fix: a cluster that could not be listed,
+    /// or a service that could not be deployed (both non-retryable). Deploy then fails the
+    /// invocation, so the event reaches the dead-letter queue instead of passing as done.
+    pub fn failed_for_good(&self) -> bool {
+        !self.cluster_failures.is_empty() || self.services.iter().any(|s| matches!(s.outcome, Outcome::Failed { .. }))
+    }
+
     /// One line for logs and error messages: counts per outcome.
     pub fn summary(&self) -> String {
         let count = |f: fn(&Outcome) -> bool| self.services.iter().filter(|s| f(&s.outcome)).count();

@@ -71,16 +71,30 @@ pub const OUT_OF_TIME: &str = "not attempted: the invocation ran out of time; a 
 pub trait Report: Serialize {
     fn needs_retry(&self) -> bool;
     fn summary(&self) -> String;
+    /// Whether some of the work failed in a way a retry cannot fix (a misconfigured service,
+    /// an unreadable cluster): the invocation then fails as `NonRetryable`, so the event
+    /// reaches the dead-letter queue and its alarm instead of passing as a success.
+    fn failed_for_good(&self) -> bool {
+        false
+    }
 }
 
-/// Returns the report, or a `Retryable` error carrying it when a retry could finish the work.
-/// Every rollgate step is idempotent, so Lambda's retry only redoes what is left.
+/// Returns the report; or a `Retryable` error carrying it when a retry could finish the work
+/// (every rollgate step is idempotent, so Lambda's retry only redoes what is left); or a
+/// `NonRetryable` error carrying it when part of the work failed for good.
 pub fn finish<R: Report>(report: R) -> Result<R, FunctionError> {
     if report.needs_retry() {
         let details = serde_json::to_string(&report).unwrap_or_default();
         return Err(FunctionError {
             class: ErrorClass::Retryable,
             message: format!("{}; retry to finish: {details}", report.summary()),
+        });
+    }
+    if report.failed_for_good() {
+        let details = serde_json::to_string(&report).unwrap_or_default();
+        return Err(FunctionError {
+            class: ErrorClass::NonRetryable,
+            message: format!("{}; fix what failed (the rest was done): {details}", report.summary()),
         });
     }
     Ok(report)
@@ -98,4 +112,16 @@ macro_rules! report {
         }
     )*};
 }
-report!(rollgate_core::report::DeployReport, rollgate_core::report::GateReport);
+report!(rollgate_core::report::GateReport);
+
+impl Report for rollgate_core::report::DeployReport {
+    fn needs_retry(&self) -> bool {
+        rollgate_core::report::DeployReport::needs_retry(self)
+    }
+    fn summary(&self) -> String {
+        rollgate_core::report::DeployReport::summary(self)
+    }
+    fn failed_for_good(&self) -> bool {
+        rollgate_core::report::DeployReport::failed_for_good(self)
+    }
+}

@@ -465,3 +465,58 @@ fn a_short_arn_service_never_fails_its_cluster_and_an_unreadable_cluster_fails_t
     let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
     assert_eq!(s.describe_task_definition(&live).1["rollgate:digest"], json!(digest), "the readable cluster deployed");
 }
+
+/// A service whose images come from a trusted central registry (another account,
+/// ROLLGATE_TRUSTED_REGISTRIES) missed its push: the real deploy binary's reconciler reads the
+/// central repository by registryId and deploys its newest release, pinned to the central
+/// registry. A newer image that is archived, and a signature pushed after it, are not picked.
+/// Before, the reconciler read only the service's own account and never saw the image.
+#[test]
+fn the_reconciler_reads_a_trusted_central_registry_and_skips_archived_images_and_referrers() {
+    let central = support::iam::CENTRAL_REGISTRY;
+    let s = Scenario::new("rapi-central");
+    let cluster = s.cluster("c");
+    let repo = format!("{}-shared", s.name);
+    s.em.boto().try_call_in_account(central, "ecr", "create_repository", json!({"repositoryName": repo})).unwrap();
+    let central_host = format!("{central}.dkr.ecr.us-east-1.amazonaws.com");
+    let def = s.task_definition(
+        "model",
+        json!([{"name": "model", "image": format!("{central_host}/{repo}:v0"), "essential": true}]),
+    );
+    s.service(support::fixtures::ServiceSpec {
+        cluster: &cluster,
+        name: "api",
+        task_definition: &def,
+        tags: vec![("rollgate:repository", repo.clone())],
+    });
+    let v1 = s.push_image_in(Some(central), &repo, Some("v1"), "linux", "amd64");
+    let v2 = s.push_image_in(Some(central), &repo, Some("v2"), "linux", "amd64");
+    s.em.boto()
+        .try_call_in_account(
+            central,
+            "ecr",
+            "update_image_storage_class",
+            json!({"repositoryName": repo, "imageId": {"imageDigest": v2}, "targetStorageClass": "ARCHIVE"}),
+        )
+        .unwrap();
+    let signature = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.cncf.notary.signature",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+                   "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+        "layers": [], "subject": {"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                                  "digest": v1, "size": 500}});
+    s.em.boto()
+        .try_call_in_account(central, "ecr", "put_image", json!({"repositoryName": repo,
+            "imageManifest": signature.to_string(), "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json"}))
+        .unwrap();
+    let mut tick = fixture_json("scheduled-tick.json");
+    tick["id"] = json!(format!("{}-tick", s.name));
+    let env = [("ROLLGATE_CLUSTERS", cluster.as_str()), ("ROLLGATE_TRUSTED_REGISTRIES", central)];
+    let report = run_lambda(&s, "deploy", &env, &[tick.to_string()]);
+    let inv = &report["invocations"][0];
+    assert_eq!(inv["response"]["services"][0]["outcome"], "deployed", "{report}");
+    let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
+    let (revision, tags) = s.describe_task_definition(&live);
+    assert_eq!(tags["rollgate:digest"], json!(v1), "v2 is archived, the signature is a referrer: {report}");
+    assert_eq!(revision["containerDefinitions"][0]["image"], json!(format!("{central_host}/{repo}@{v1}")));
+}

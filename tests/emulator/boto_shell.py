@@ -7,7 +7,8 @@ Reads one JSON request per stdin line:
 
     {"service": "ecs", "operation": "describe_services",
      "params": {"cluster": "c", "services": ["s"]},
-     "region": "us-east-1", "access_key": "AK..."}      (last two optional)
+     "region": "us-east-1", "access_key": "AK...",
+     "account_id": "210987654321"}                     (last three optional)
 
 and answers each with exactly one JSON line on stdout:
 
@@ -61,19 +62,24 @@ def to_json_value(value: Any) -> Any:
 class Shell:
     def __init__(self, endpoint: str) -> None:
         self._endpoint = endpoint
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str, str | None], Any] = {}
 
-    def _client(self, service: str, region: str, access_key: str) -> Any:
-        key = (service, region, access_key)
+    def _client(self, service: str, region: str, access_key: str, account_id: str | None) -> Any:
+        key = (service, region, access_key, account_id)
         if key not in self._clients:
             session = boto3.session.Session(
                 aws_access_key_id=access_key,
                 aws_secret_access_key=DUMMY_SECRET,
                 region_name=region,
             )
-            self._clients[key] = session.client(
-                service, endpoint_url=self._endpoint, config=CLIENT_CONFIG
-            )
+            client = session.client(service, endpoint_url=self._endpoint, config=CLIENT_CONFIG)
+            if account_id:
+                # moto serves the request in that account (another account's registry, say).
+                def in_account(request: Any, **_: Any) -> None:
+                    request.headers["x-moto-account-id"] = account_id
+
+                client.meta.events.register("before-sign", in_account)
+            self._clients[key] = client
         return self._clients[key]
 
     def handle(self, line: str) -> dict[str, Any]:
@@ -85,6 +91,7 @@ class Shell:
                 request["service"],
                 request.get("region") or DEFAULT_REGION,
                 request.get("access_key") or DEFAULT_ACCESS_KEY,
+                request.get("account_id"),
             )
             method = getattr(client, request["operation"], None)
             if method is None or request["operation"].startswith("_"):

@@ -65,6 +65,18 @@ impl Boto {
         self.send(json!({"service": service, "operation": operation, "params": params, "access_key": access_key}))
     }
 
+    /// Like [`Boto::try_call`], served in another account (moto's `x-moto-account-id`): that
+    /// account's own resources, such as a central registry's repositories.
+    pub fn try_call_in_account(
+        &self,
+        account_id: &str,
+        service: &str,
+        operation: &str,
+        params: Value,
+    ) -> Result<Value, BotoError> {
+        self.send(json!({"service": service, "operation": operation, "params": params, "account_id": account_id}))
+    }
+
     fn send(&self, request: Value) -> Result<Value, BotoError> {
         let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
         writeln!(io.0, "{request}").expect("write to boto_shell");

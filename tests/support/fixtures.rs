@@ -179,17 +179,33 @@ impl Scenario {
     /// Uploads a blob through ECR's layer upload API (InitiateLayerUpload, UploadLayerPart,
     /// CompleteLayerUpload), as a registry client does; returns its digest.
     pub fn upload_blob(&self, repository: &str, content: &str) -> String {
+        self.upload_blob_in(None, repository, content)
+    }
+
+    /// A boto call in the scenario's account, or in `account` (moto's x-moto-account-id).
+    fn boto_in(&self, account: Option<&str>, service: &str, operation: &str, params: Value) -> Value {
+        match account {
+            None => self.boto(service, operation, params),
+            Some(a) => self.em.boto().try_call_in_account(a, service, operation, params).unwrap_or_else(|e| {
+                panic!("{service}.{operation} in account {a} failed: {}: {}", e.code, e.message)
+            }),
+        }
+    }
+
+    fn upload_blob_in(&self, account: Option<&str>, repository: &str, content: &str) -> String {
         use sha2::Digest as _;
         let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(content.as_bytes())));
-        let upload = self.boto("ecr", "initiate_layer_upload", json!({"repositoryName": repository}));
+        let upload = self.boto_in(account, "ecr", "initiate_layer_upload", json!({"repositoryName": repository}));
         let id = upload["uploadId"].as_str().expect("uploadId").to_owned();
-        self.boto(
+        self.boto_in(
+            account,
             "ecr",
             "upload_layer_part",
             json!({"repositoryName": repository, "uploadId": id, "partFirstByte": 0,
                    "partLastByte": content.len() - 1, "layerPartBlob": content}),
         );
-        self.boto(
+        self.boto_in(
+            account,
             "ecr",
             "complete_layer_upload",
             json!({"repositoryName": repository, "uploadId": id, "layerDigests": [digest]}),
@@ -200,12 +216,25 @@ impl Scenario {
     /// Pushes a single-platform image (`os`/`architecture` in its uploaded config blob),
     /// tagged or by digest only; returns its digest.
     pub fn push_image_for(&self, repository: &str, tag: Option<&str>, os: &str, architecture: &str) -> String {
+        self.push_image_in(None, repository, tag, os, architecture)
+    }
+
+    /// [`Scenario::push_image_for`], in the scenario's account or in `account` (a central
+    /// registry's repository).
+    pub fn push_image_in(
+        &self,
+        account: Option<&str>,
+        repository: &str,
+        tag: Option<&str>,
+        os: &str,
+        architecture: &str,
+    ) -> String {
         let layer = format!("sha256:{:064x}", (u128::from(next_id()) << 64) | 0xfeed);
         let config = json!({"architecture": architecture, "os": os, "created": "2026-11-28T10:00:00Z",
                             "config": {"Env": [format!("BUILD={}", next_id())]},
                             "rootfs": {"type": "layers", "diff_ids": [layer]}})
         .to_string();
-        let config_digest = self.upload_blob(repository, &config);
+        let config_digest = self.upload_blob_in(account, repository, &config);
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -218,7 +247,7 @@ impl Scenario {
         if let Some(tag) = tag {
             request["imageTag"] = json!(tag);
         }
-        let out = self.boto("ecr", "put_image", request);
+        let out = self.boto_in(account, "ecr", "put_image", request);
         out["image"]["imageId"]["imageDigest"].as_str().expect("digest").to_owned()
     }
 

@@ -18,13 +18,27 @@ use crate::{http, root};
 /// The template's placeholder for every name parameter.
 const SCOPE: &str = "ZZSCOPEZZ";
 
+/// The other account the tests' functions trust as a central registry (`TrustedRegistries`).
+pub const CENTRAL_REGISTRY: &str = "210987654321";
+
 /// The template's statements for every function, with the placeholder (cached per template).
 fn template_statements() -> &'static Value {
     static STATEMENTS: OnceLock<Value> = OnceLock::new();
     STATEMENTS.get_or_init(|| {
-        // Keyed by the template and the translator script: either changing makes a new cache.
+        let params = [
+            format!("ClusterArns=arn:aws:ecs:us-east-1:123456789012:cluster/{SCOPE}"),
+            format!("Repositories={SCOPE}"),
+            format!("TaskRoleArn=arn:aws:iam::123456789012:role/{SCOPE}"),
+            format!("ExecutionRoleArn=arn:aws:iam::123456789012:role/{SCOPE}"),
+            format!("BuildProject={SCOPE}"),
+            format!("ModelBucket={}", SCOPE.to_lowercase()),
+            format!("TrustedRegistries={CENTRAL_REGISTRY}"),
+        ];
+        // Keyed by the template, the translator script and the parameters: any change makes a
+        // new cache.
         let mut inputs = std::fs::read(root().join("template.yaml")).expect("read template.yaml");
         inputs.extend(std::fs::read(root().join("tests/template/translate.py")).expect("read translate.py"));
+        inputs.extend(params.join("\n").into_bytes());
         let hash = inputs.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x1b3));
         let cache = cache_dir().join(format!("template-policies-{hash:016x}.json"));
         if let Ok(text) = std::fs::read_to_string(&cache)
@@ -34,14 +48,6 @@ fn template_statements() -> &'static Value {
         }
         let python = root().join(".venv-cfn/bin/python");
         assert!(python.exists(), "{} is missing: run `make test` (it installs it)", python.display());
-        let params = [
-            format!("ClusterArns=arn:aws:ecs:us-east-1:123456789012:cluster/{SCOPE}"),
-            format!("Repositories={SCOPE}"),
-            format!("TaskRoleArn=arn:aws:iam::123456789012:role/{SCOPE}"),
-            format!("ExecutionRoleArn=arn:aws:iam::123456789012:role/{SCOPE}"),
-            format!("BuildProject={SCOPE}"),
-            format!("ModelBucket={}", SCOPE.to_lowercase()),
-        ];
         let mut cmd = Command::new(python);
         cmd.arg(root().join("tests/template/translate.py")).arg(root().join("template.yaml"));
         for p in &params {

@@ -18,6 +18,7 @@ event times are set explicitly: no step waits on a clock.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import subprocess
@@ -118,14 +119,22 @@ class Demo:
         return out.stdout
 
     def push(self, tag: str) -> tuple[str, dict]:
-        """`docker push` stand-in: an image with unique layers, and its ECR event."""
+        """`docker push` stand-in: a linux/amd64 image (its config blob uploaded through ECR's
+        layer API, as docker does) with unique layers, and the ECR event ECR sends for it."""
         self.pushes += 1
         seed = self.pushes
+        config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": [f"BUILD={seed}"]},
+                             "rootfs": {"type": "layers", "diff_ids": [f"sha256:{seed:064x}"]}}).encode()
+        config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        upload = self.ecr.initiate_layer_upload(repositoryName=APP)["uploadId"]
+        self.ecr.upload_layer_part(repositoryName=APP, uploadId=upload, partFirstByte=0,
+                                   partLastByte=len(config) - 1, layerPartBlob=config)
+        self.ecr.complete_layer_upload(repositoryName=APP, uploadId=upload, layerDigests=[config_digest])
         manifest = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
-                       "digest": f"sha256:{seed + 1000:064x}"},
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(config),
+                       "digest": config_digest},
             "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1,
                         "digest": f"sha256:{seed:064x}"}],
         }
@@ -133,7 +142,9 @@ class Demo:
         digest = out["image"]["imageId"]["imageDigest"]
         event = json.loads((ROOT / "events" / "ecr-push.json").read_text())
         event.update(id=f"demo-push-{tag}", time=iso(datetime.now(timezone.utc) + timedelta(seconds=seed)))
-        event["detail"].update({"repository-name": APP, "image-digest": digest, "image-tag": tag})
+        event["detail"].update({"repository-name": APP, "image-digest": digest, "image-tag": tag,
+                                "manifest-media-type": manifest["mediaType"],
+                                "artifact-media-type": manifest["config"]["mediaType"]})
         return digest, event
 
     # --- AWS's side ----------------------------------------------------------------------

@@ -1161,6 +1161,20 @@ async fn track_opts_a_service_in_with_any_filter_shows_it_decoded_and_untrack_op
         assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
         assert!(r.stderr.contains(why), "{bad:?}: {}", r.stderr);
     }
+    // Untagged deploys and a lifecycle rule that expires untagged images (the rule
+    // `rollgate up` writes): refused, since a live untagged image would be deleted.
+    s.boto(
+        "ecr",
+        "put_lifecycle_policy",
+        json!({"repositoryName": repo, "lifecyclePolicyText": json!({"rules": [{"rulePriority": 1,
+            "description": "expire untagged images", "selection": {"tagStatus": "untagged",
+            "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14}, "action": {"type": "expire"}}]})
+            .to_string()}),
+    );
+    let r = run(&["--repository", &repo, "--deploy-untagged", "true"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("lifecycle policy expires untagged images (rule 1"), "{}", r.stderr);
+    s.boto("ecr", "delete_lifecycle_policy", json!({"repositoryName": repo}));
     assert_eq!(c.writes(), Vec::<String>::new(), "refusals write nothing");
 
     let dry = ok(&["--repository", &repo, "--tag-filter", "v*", "--dry-run"]);

@@ -434,7 +434,12 @@ fn replicated_and_pull_through_images_deploy_like_pushes() {
 fn a_short_arn_service_never_fails_its_cluster_and_an_unreadable_cluster_fails_the_invocation() {
     let s = Scenario::new("rapi-short-arn");
     let support::fixtures::OptedIn { cluster, repo, base, .. } = s.opted_in_service(vec![]);
-    s.service(support::fixtures::ServiceSpec { cluster: &cluster, name: "legacy", task_definition: &base, tags: vec![] });
+    s.service(support::fixtures::ServiceSpec {
+        cluster: &cluster,
+        name: "legacy",
+        task_definition: &base,
+        tags: vec![],
+    });
     let legacy = s.em.make_short_arn(&cluster, "legacy");
     let short = legacy["serviceArn"].as_str().expect("serviceArn").to_owned();
     assert!(short.ends_with(":service/legacy"), "{legacy}");

@@ -77,6 +77,9 @@ struct Push {
     repo: String,
     digest: String,
     tag: String,
+    /// A release the services can run: not a signature, not an untagged push, not an image
+    /// for another platform (the services' tasks run on linux/amd64).
+    release: bool,
     /// The event's time (seconds), as EventBridge sends it.
     time: String,
     event: String,
@@ -269,22 +272,45 @@ impl Storm {
         let roll = rng.below(100);
         let svc_index = rng.below(self.services.len());
         match roll {
-            // A push with its event; or (5%) a push whose event ECR never sent.
+            // A push with its event; or (5%) a push whose event ECR never sent. One in ten pushes is
+            // not a release: a signature of an earlier image, an untagged push, or an image for
+            // another platform (invariant 7).
             0..=34 => {
                 let repo = self.services[svc_index].repo.clone();
-                let tag = match rng.below(4) {
+                let mut tag = match rng.below(4) {
                     0 => format!("v1.{}.0", i),
                     1 => format!("v2.{}.0", i),
                     2 => "latest".to_owned(),
                     _ => format!("dev-{i}"),
                 };
-                let digest = self.s.push_image(&repo, &tag);
+                let kind = rng.below(30);
+                let subject = self.pushes.iter().rev().find(|p| p.repo == repo).map(|p| p.digest.clone());
+                let (digest, release) = match (kind, subject) {
+                    (0, Some(subject)) => {
+                        tag = String::new();
+                        (self.s.push_artifact(&repo, "application/vnd.cncf.notary.signature", &subject), false)
+                    }
+                    (1, _) => {
+                        tag = String::new();
+                        (self.s.push_image_for(&repo, None, "linux", "amd64"), false)
+                    }
+                    (2, _) => (self.s.push_image_for(&repo, Some(&tag), "linux", "arm64"), false),
+                    _ => (self.s.push_image(&repo, &tag), true),
+                };
                 // ECR's push time is the step's too, so the reconciler sees the same order.
                 self.s.em.set_pushed_at(&repo, &digest, self.clock.at(i).timestamp());
                 let time = self.clock.text(i);
-                let event = self.s.push_event(&repo, &digest, &tag, &time);
-                self.pushes.push(Push { repo, digest: digest.clone(), tag, time, event: event.clone() });
-                if roll < 30 {
+                let mut event: Value = serde_json::from_str(&self.s.push_event(&repo, &digest, &tag, &time)).unwrap();
+                if kind == 0 {
+                    event["detail"]["manifest-media-type"] = json!("application/vnd.oci.image.manifest.v1+json");
+                    event["detail"]["artifact-media-type"] = json!("application/vnd.cncf.notary.signature");
+                }
+                let event = event.to_string();
+                self.pushes.push(Push { repo, digest: digest.clone(), tag, release, time, event: event.clone() });
+                if !release {
+                    self.count("pushes that are not releases");
+                    self.deploy(&event, false).await;
+                } else if roll < 30 {
                     self.count("pushes");
                     if !self.deploy(&event, false).await {
                         self.owed.insert(digest);
@@ -508,7 +534,7 @@ impl Storm {
         let eligible: Vec<&Push> = pushes
             .iter()
             .copied()
-            .filter(|p| filter.matches(ImageTag::parse(&p.tag).ok().as_ref()))
+            .filter(|p| p.release && filter.matches(ImageTag::parse(&p.tag).ok().as_ref()))
             .filter(|p| !failed.contains(&p.digest))
             .collect();
         let delivered_newest = eligible.iter().filter(|p| !self.owed.contains(&p.digest)).map(|p| &p.time).max();
@@ -631,6 +657,16 @@ impl Storm {
                 if rollgate_core::tags::check_key(k).is_err() || !rollgate_core::tags::is_allowed(v) {
                     found.push(format!("step {step}: {what} has a tag AWS refuses: {k}={v:?}"));
                 }
+            }
+        }
+        // 7. Only releases are deployed: every digest on a revision rollgate registered was a
+        //    release push (never a signature, an untagged push, or an image for another
+        //    platform than the task's).
+        for (arn, entry) in ledger {
+            if let Some(d) = &entry.digest
+                && self.pushes.iter().any(|p| &p.digest == d && !p.release)
+            {
+                found.push(format!("step {step}: {arn} of {} deployed {d}, which is not a release", svc.name));
             }
         }
         match ledger.get(&last_good) {

@@ -17,7 +17,7 @@ use rollgate_core::infra::desired::{Env, Kind, Target, desired};
 use rollgate_core::infra::plan::Owner;
 use rollgate_core::infra::plan::{Change, plan};
 use rollgate_core::infra::teardown::{TeardownAction, check_iam_account, misplaced_service, plan_teardown};
-use rollgate_core::service::ServiceView;
+use rollgate_core::service::{OptIn, ServiceView};
 use rollgate_core::status::{history, plan_manual_rollback, rollback_target};
 use rollgate_core::tags::TagWrite;
 use rollgate_core::track::{Setting, TrackRequest, plan_track, plan_untrack};
@@ -121,8 +121,18 @@ async fn track(s: &Session, args: &TrackArgs, format: Format) -> Result<(), Fail
         let after = rollgate_core::track::settings(&service.tags);
         return print_settings(&service, &TagWrite::default(), &after, false, format);
     }
-    let plan =
-        plan_track(&service, &current, &request).map_err(|e| input(anyhow!("cannot track {}: {e}", service.arn)))?;
+    // A service that deploys untagged pushes must not run images a lifecycle rule can expire:
+    // read the repository's policy (in the service's registry) when that is asked or kept.
+    let untagged = request
+        .deploy_untagged
+        .unwrap_or_else(|| service.tags.get(rollgate_core::ledger::keys::DEPLOY_UNTAGGED).is_some_and(|v| v == "true"));
+    let repository = request.repository.clone().or_else(|| OptIn::repository_tag(&service.tags));
+    let lifecycle = match (untagged, repository) {
+        (true, Some(repo)) => s.infra.lifecycle_policy(&repo).await.map_err(aws)?,
+        _ => None,
+    };
+    let plan = plan_track(&service, &current, &request, lifecycle.as_deref())
+        .map_err(|e| input(anyhow!("cannot track {}: {e}", service.arn)))?;
     if !args.dry_run {
         write_tags(&s.ecs, service.arn.as_str(), &plan.write).await.map_err(aws)?;
     }

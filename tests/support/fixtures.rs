@@ -186,9 +186,11 @@ impl Scenario {
     fn boto_in(&self, account: Option<&str>, service: &str, operation: &str, params: Value) -> Value {
         match account {
             None => self.boto(service, operation, params),
-            Some(a) => self.em.boto().try_call_in_account(a, service, operation, params).unwrap_or_else(|e| {
-                panic!("{service}.{operation} in account {a} failed: {}: {}", e.code, e.message)
-            }),
+            Some(a) => {
+                self.em.boto().try_call_in_account(a, service, operation, params).unwrap_or_else(|e| {
+                    panic!("{service}.{operation} in account {a} failed: {}: {}", e.code, e.message)
+                })
+            }
         }
     }
 

@@ -127,6 +127,15 @@ impl Infra {
         }
     }
 
+    /// A repository's lifecycle policy text (GetLifecyclePolicy); `None` when the repository
+    /// or its policy does not exist.
+    pub async fn lifecycle_policy(&self, repository: &str) -> Result<Option<String>, AwsError> {
+        let out =
+            self.ecr.get_lifecycle_policy().repository_name(repository).send().await.map_err(api("GetLifecyclePolicy"));
+        Ok(absent(out, &["LifecyclePolicyNotFoundException", "RepositoryNotFoundException"])?
+            .and_then(|l| l.lifecycle_policy_text))
+    }
+
     async fn read_repository(&self, name: &str) -> Result<Option<Attrs>, AwsError> {
         let out =
             self.ecr.describe_repositories().repository_names(name).send().await.map_err(api("DescribeRepositories"));

@@ -84,6 +84,10 @@ pub enum TrackError {
         "the service has the short, pre-2021 ARN format ({arn}), and ECS cannot tag such a service, so it cannot opt in. Migrate it to the long format first (irreversible; the serviceLongArnFormat and taskLongArnFormat account settings must be on): tag it once by its long ARN, `aws ecs tag-resource --resource-arn {long} --tags key=arn-format,value=long`, see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-arn-migration.html, then run track again"
     )]
     ShortArn { arn: String, long: String },
+    #[error(
+        "--deploy-untagged true, but repository {repository}'s lifecycle policy expires untagged images (rule {rule}): an untagged image the service runs, or its rollback target, would be deleted. Remove that rule first, or deploy tagged images"
+    )]
+    UntaggedExpire { repository: String, rule: String },
     #[error("the service is not tracked yet: pass --repository <ECR repository> to opt it in")]
     NoRepository,
     #[error("--unset {0:?} is not a rollgate setting (one of: {1})")]
@@ -161,11 +165,14 @@ fn setting_key(name: &str) -> Result<&'static str, TrackError> {
 /// health gate will read them (the container must exist, or exactly one container must use
 /// the repository), within 50 tags with room for the gate's ledger.
 ///
-/// `current` is the revision the service runs. Errors: [`TrackError`].
+/// `current` is the revision the service runs; `lifecycle` the repository's lifecycle policy
+/// text, when it has one (read only when the service is to deploy untagged pushes: such a
+/// service must not run images a rule can expire). Errors: [`TrackError`].
 pub fn plan_track(
     service: &ServiceView,
     current: &TaskDefSummary,
     request: &TrackRequest,
+    lifecycle: Option<&str>,
 ) -> Result<TrackPlan, TrackError> {
     refuse_managed(service)?;
     // "Long arn format must be used for tagging operations" (ECS TagResource).
@@ -210,6 +217,11 @@ pub fn plan_track(
     let after = write.apply(&service.tags);
     // Read back as deploy and the gate will: every value decodes and parses.
     let opt_in = OptIn::from_tags(&after)?.ok_or(TrackError::NoRepository)?;
+    if opt_in.deploy_untagged
+        && let Some(rule) = lifecycle.and_then(expires_untagged)
+    {
+        return Err(TrackError::UntaggedExpire { repository: opt_in.repository.to_string(), rule });
+    }
     GateSettings::from_tags(&after)?;
     for (key, name) in [(keys::SMOKE_BODY, "body"), (keys::SMOKE_MATCH, "match"), (keys::SMOKE_STATUS, "status")] {
         if after.contains_key(key) && !after.contains_key(keys::SMOKE_URL) {
@@ -233,6 +245,25 @@ pub fn plan_track(
     tags::check_budget(&name, &service.tags, &write)?;
     tags::check_service_room(&name, &after)?;
     Ok(TrackPlan { write, after: settings(&after) })
+}
+
+/// The first rule of an ECR lifecycle policy that can expire untagged images (`tagStatus`
+/// `untagged` or `any` with action `expire`), described; `None` if there is none or the
+/// policy is not readable JSON ([lifecycle policy
+/// parameters](https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html)).
+pub fn expires_untagged(policy: &str) -> Option<String> {
+    let policy: serde_json::Value = serde_json::from_str(policy).ok()?;
+    policy["rules"].as_array()?.iter().find_map(|rule| {
+        let status = rule.pointer("/selection/tagStatus").and_then(serde_json::Value::as_str)?;
+        let expires = rule.pointer("/action/type").and_then(serde_json::Value::as_str) == Some("expire");
+        (expires && matches!(status, "untagged" | "any")).then(|| {
+            let priority = rule.get("rulePriority").map(ToString::to_string).unwrap_or_else(|| "?".to_owned());
+            match rule.get("description").and_then(serde_json::Value::as_str) {
+                Some(d) => format!("{priority}, \"{d}\""),
+                None => priority,
+            }
+        })
+    })
 }
 
 /// Plans `rollgate untrack`: removes the opt-in and the settings ([`SETTINGS`]); the ledger
@@ -288,7 +319,7 @@ mod tests {
     #[test]
     fn every_documented_filter_is_written_encoded_and_read_back() {
         for filter in ["*", "v*", "release-?", "semver:^2", "semver:>=1.4, <2", r"regex:^v\d+\.\d+$"] {
-            let plan = plan_track(&service(&[("team", "ml")]), &current(), &request(filter)).unwrap();
+            let plan = plan_track(&service(&[("team", "ml")]), &current(), &request(filter), None).unwrap();
             for (k, v) in &plan.write.set {
                 assert!(tags::is_allowed(v) && tags::check_key(k).is_ok(), "{k}={v}");
             }
@@ -300,11 +331,28 @@ mod tests {
         }
     }
 
+    /// A service that deploys untagged pushes must not run images its repository's lifecycle
+    /// policy can expire (rollgate up's own rule included).
+    #[test]
+    fn deploying_untagged_pushes_is_refused_when_a_rule_expires_untagged_images() {
+        let untagged = TrackRequest { deploy_untagged: Some(true), ..request("*") };
+        let up_rule = r#"{"rules":[{"rulePriority":1,"description":"expire untagged images","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}"#;
+        let err = plan_track(&service(&[]), &current(), &untagged, Some(up_rule)).unwrap_err();
+        assert!(matches!(err, TrackError::UntaggedExpire { .. }) && err.to_string().contains("rule 1"), "{err}");
+        let any = up_rule.replace("untagged\",\"countType", "any\",\"countType");
+        assert!(plan_track(&service(&[]), &current(), &untagged, Some(&any)).is_err());
+        let tagged_only = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["dev"],"countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+        assert!(plan_track(&service(&[]), &current(), &untagged, Some(tagged_only)).is_ok());
+        assert!(plan_track(&service(&[]), &current(), &untagged, None).is_ok());
+        // Without untagged deploys the rule is fine.
+        assert!(plan_track(&service(&[]), &current(), &request("*"), Some(up_rule)).is_ok());
+    }
+
     #[test]
     fn a_short_arn_service_cannot_opt_in() {
         let mut old = service(&[]);
         old.arn = ServiceArn::in_cluster("arn:aws:ecs:us-east-1:123456789012:service/api", "c").unwrap();
-        let err = plan_track(&old, &current(), &request("*")).unwrap_err();
+        let err = plan_track(&old, &current(), &request("*"), None).unwrap_err();
         assert!(matches!(err, TrackError::ShortArn { .. }), "{err}");
         assert!(err.to_string().contains("cannot tag"), "{err}");
     }
@@ -352,18 +400,18 @@ mod tests {
             ),
         ];
         for (svc, req, want) in cases {
-            let err = plan_track(&svc, &current(), &req).unwrap_err().to_string();
+            let err = plan_track(&svc, &current(), &req, None).unwrap_err().to_string();
             assert!(err.contains(want), "{want}: {err}");
         }
     }
 
     #[test]
     fn a_second_track_with_the_same_settings_writes_nothing_and_unset_removes() {
-        let plan = plan_track(&service(&[]), &current(), &request("v*")).unwrap();
+        let plan = plan_track(&service(&[]), &current(), &request("v*"), None).unwrap();
         let tracked = ServiceView { tags: plan.write.apply(&Tags::new()), ..service(&[]) };
-        assert!(plan_track(&tracked, &current(), &request("v*")).unwrap().write.is_empty());
+        assert!(plan_track(&tracked, &current(), &request("v*"), None).unwrap().write.is_empty());
         let unset = TrackRequest { unset: vec!["tag-filter".into()], ..TrackRequest::default() };
-        let plan = plan_track(&tracked, &current(), &unset).unwrap();
+        let plan = plan_track(&tracked, &current(), &unset, None).unwrap();
         assert_eq!(plan.write.remove, [keys::TAG_FILTER]);
         let untrack = plan_untrack(&tracked).unwrap();
         assert!(untrack.apply(&tracked.tags).is_empty());

@@ -460,11 +460,10 @@ mod probe_impls {
         async fn register_copy(
             &self,
             base: &TaskDefSnapshot,
-            containers: &[String],
-            image: &str,
+            images: &[(String, String)],
             tags: &[(String, String)],
         ) -> Result<TaskDefArn, AwsError> {
-            self.inner.register_copy(base, containers, image, tags).await
+            self.inner.register_copy(base, images, tags).await
         }
     }
 

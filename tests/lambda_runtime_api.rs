@@ -525,3 +525,130 @@ fn the_reconciler_reads_a_trusted_central_registry_and_skips_archived_images_and
     assert_eq!(tags["rollgate:digest"], json!(v1), "v2 is archived, the signature is a referrer: {report}");
     assert_eq!(revision["containerDefinitions"][0]["image"], json!(format!("{central_host}/{repo}@{v1}")));
 }
+
+/// Releases that can never run, on an EC2 service whose task definition leaves the platform
+/// to the host (no runtimePlatform, so no platform check): an index of attestations only, a
+/// referrer (a `subject`) sent with an image's media types, and the OCI referrers-tag index
+/// `sha256-<hex>`. The real deploy binary ignores all three, naming why; an arm64 image then
+/// deploys (the host decides). Found by break-testing: all three went live before.
+#[test]
+fn what_can_never_run_is_ignored_even_where_the_platform_is_not_checked() {
+    let s = Scenario::new("rapi-not-runnable");
+    let cluster = s.cluster("c");
+    let repo = s.repository("model");
+    let def = s.register(json!({
+        "family": format!("{}-ec2", s.name),
+        "requiresCompatibilities": ["EC2"],
+        "containerDefinitions": [{"name": "model", "image": format!("{}/{repo}:v0", s.registry()),
+                                  "essential": true, "memory": 512}],
+    }));
+    s.service(support::fixtures::ServiceSpec {
+        cluster: &cluster,
+        name: "api",
+        task_definition: &def,
+        tags: vec![("rollgate:repository", repo.clone())],
+    });
+    let v1 = s.push_image(&repo, "v1");
+    let put = |manifest: &Value, media: &str, tag: &str| {
+        let out = s.boto(
+            "ecr",
+            "put_image",
+            json!({"repositoryName": repo, "imageManifest": manifest.to_string(),
+            "imageManifestMediaType": media, "imageTag": tag}),
+        );
+        out["image"]["imageId"]["imageDigest"].as_str().unwrap().to_owned()
+    };
+    let attestation = s
+        .push_buildx(&repo, None, &[("linux", "amd64")], "2026-11-28T10:00:00Z")
+        .into_iter()
+        .find(|p| p.kind == support::fixtures::Kind::Attestation)
+        .unwrap();
+    let index_type = "application/vnd.oci.image.index.v1+json";
+    let attestations_only = json!({"schemaVersion": 2, "mediaType": index_type, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": attestation.digest, "size": 500,
+         "annotations": {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": v1},
+         "platform": {"architecture": "unknown", "os": "unknown"}}]});
+    let only_attestations = put(&attestations_only, index_type, "v2");
+    let config = s.upload_blob(&repo, r#"{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}"#);
+    let referrer = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 60},
+        "layers": [], "subject": {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": v1, "size": 500}});
+    let referrer_digest = put(&referrer, "application/vnd.oci.image.manifest.v1+json", "v3");
+    let referrers_index = put(
+        &json!({"schemaVersion": 2, "mediaType": index_type, "manifests": []}),
+        index_type,
+        &format!("sha256-{}", v1.trim_start_matches("sha256:")),
+    );
+    let arm = s.push_image_for(&repo, Some("v4"), "linux", "arm64");
+    let event = |digest: &str, tag: &str, manifest: &str, artifact: Option<&str>, time: &str| {
+        let mut e: Value = serde_json::from_str(&s.push_event(&repo, digest, tag, time)).unwrap();
+        e["detail"]["manifest-media-type"] = json!(manifest);
+        match artifact {
+            Some(a) => e["detail"]["artifact-media-type"] = json!(a),
+            None => {
+                e["detail"].as_object_mut().unwrap().remove("artifact-media-type");
+            }
+        }
+        e.to_string()
+    };
+    let events = [
+        event(&only_attestations, "v2", index_type, None, "2026-11-28T10:01:00Z"),
+        event(
+            &referrer_digest,
+            "v3",
+            "application/vnd.oci.image.manifest.v1+json",
+            Some("application/vnd.oci.image.config.v1+json"),
+            "2026-11-28T10:02:00Z",
+        ),
+        event(
+            &referrers_index,
+            &format!("sha256-{}", v1.trim_start_matches("sha256:")),
+            index_type,
+            None,
+            "2026-11-28T10:03:00Z",
+        ),
+        s.push_event(&repo, &arm, "v4", "2026-11-28T10:04:00Z"),
+    ];
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &cluster)], &events);
+    let inv = report["invocations"].as_array().expect("invocations").clone();
+    for (i, want) in [(0, "no runnable image"), (1, "a referrer of"), (2, "referrers index")] {
+        let ignored = inv[i]["response"]["ignored"].as_str().unwrap_or("");
+        assert!(ignored.contains(want), "{i}: {report}");
+    }
+    assert_eq!(inv[3]["response"]["services"][0]["outcome"], "deployed", "{report}");
+    assert_eq!(s.count_calls("RegisterTaskDefinition"), 1, "only the arm64 image: {report}");
+    let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
+    assert_eq!(s.describe_task_definition(&live).1["rollgate:digest"], json!(arm));
+}
+
+/// The reconciler tries each service's candidates newest first and deploys the first that
+/// suits it: here `v2` (amd64) whose event was lost, behind a newer `v2-arm64` the platform
+/// check refuses for the X86_64 task; and, with a trusted central registry holding the same
+/// repository name, behind a newer central image the service's containers do not pull. Found by
+/// break-testing: before, every tick skipped (or failed on) the newest image and `v2` never
+/// deployed.
+#[test]
+fn the_reconciler_passes_over_images_for_another_platform_or_registry() {
+    let central = support::iam::CENTRAL_REGISTRY;
+    let s = Scenario::new("rapi-walk");
+    let support::fixtures::OptedIn { cluster, repo, .. } = s.opted_in_service(vec![]);
+    s.em.boto().try_call_in_account(central, "ecr", "create_repository", json!({"repositoryName": repo})).unwrap();
+    let v2 = s.push_image(&repo, "v2");
+    let arm = s.push_image_for(&repo, Some("v2-arm64"), "linux", "arm64");
+    let central_v3 = s.push_image_in(Some(central), &repo, Some("v3"), "linux", "amd64");
+    let now = chrono::Utc::now().timestamp();
+    s.em.set_pushed_at(&repo, &v2, now - 120);
+    s.em.set_pushed_at(&repo, &arm, now - 60);
+    let mut tick = fixture_json("scheduled-tick.json");
+    tick["id"] = json!(format!("{}-tick", s.name));
+    let env = [("ROLLGATE_CLUSTERS", cluster.as_str()), ("ROLLGATE_TRUSTED_REGISTRIES", central)];
+    let report = run_lambda(&s, "deploy", &env, &[tick.to_string()]);
+    let outcome = &report["invocations"][0]["response"]["services"][0];
+    assert_eq!(outcome["outcome"], "deployed", "{report}");
+    let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.describe_task_definition(&live).1["rollgate:digest"],
+        json!(v2),
+        "not {arm} nor {central_v3}: {report}"
+    );
+}

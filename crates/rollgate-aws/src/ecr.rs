@@ -126,10 +126,19 @@ impl Ecr {
         if !response.status().is_success() {
             return Err(blob_error(format!("the config blob's URL answered HTTP {}", response.status())));
         }
-        let body = http_body_util::Limited::new(response.into_body(), MAX_CONFIG_BYTES)
-            .collect()
-            .await
-            .map_err(|e| blob_error(format!("reading the config blob: {e}")))?;
+        let body =
+            http_body_util::Limited::new(response.into_body(), MAX_CONFIG_BYTES).collect().await.map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    AwsError::Api {
+                        operation: "GetDownloadUrlForLayer",
+                        code: "BlobTooLarge".to_owned(),
+                        message: format!("the config blob is larger than {MAX_CONFIG_BYTES} bytes"),
+                        class: rollgate_core::ErrorClass::NonRetryable,
+                    }
+                } else {
+                    blob_error(format!("reading the config blob: {e}"))
+                }
+            })?;
         Ok(body.to_bytes().to_vec())
     }
 }
@@ -210,7 +219,12 @@ impl ImageCatalog for Ecr {
                 Ok(blob) => ConfigPlatform::of_config(&blob),
                 // The blob is not there (a manifest pushed without it): the platform is not
                 // known, so it is not checked. Anything else (access, throttling) is an error.
-                Err(e) if matches!(e.code(), Some("LayersNotFoundException" | "LayerInaccessibleException")) => {
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        Some("LayersNotFoundException" | "LayerInaccessibleException" | "BlobTooLarge")
+                    ) =>
+                {
                     warn!(%digest, %config, error = %e, "the image's config blob is not readable; its platform is not checked");
                     ConfigPlatform::NotRead
                 }

@@ -57,13 +57,12 @@ pub trait TaskDefinitions {
     /// Deregisters a revision (cleaning up after a rollout that could not be completed).
     fn deregister(&self, arn: &TaskDefArn) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// Registers a copy of `base` in which only the named `containers` get `image` (a
-    /// digest-pinned image URI), with `tags`.
+    /// Registers a copy of `base` in which only the named containers get their new image
+    /// (`images`: container name, digest-pinned image URI), with `tags`.
     fn register_copy(
         &self,
         base: &TaskDefSnapshot,
-        containers: &[String],
-        image: &str,
+        images: &[(String, String)],
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<TaskDefArn, AwsError>> + Send;
 }
@@ -216,7 +215,12 @@ impl Ecs {
         let platform = rollgate_core::image::Platform::of_task(
             runtime.and_then(|r| r.cpu_architecture()).map(|c| c.as_str()),
             runtime.and_then(|r| r.operating_system_family()).map(|o| o.as_str()),
-            definition.requires_compatibilities().iter().any(|c| c.as_str() == "FARGATE"),
+            // Fargate's defaults apply only to a Fargate-only task definition: one that also
+            // allows EC2 may run on an EC2 host, whose architecture decides.
+            {
+                let compatibilities = definition.requires_compatibilities();
+                !compatibilities.is_empty() && compatibilities.iter().all(|c| c.as_str() == "FARGATE")
+            },
         );
         let summary = TaskDefSummary { arn, containers, tags: tags_of(out.tags), platform };
         Ok(TaskDefSnapshot { summary, definition })
@@ -245,8 +249,7 @@ impl TaskDefinitions for Ecs {
     async fn register_copy(
         &self,
         base: &TaskDefSnapshot,
-        moved: &[String],
-        image: &str,
+        images: &[(String, String)],
         tags: &[(String, String)],
     ) -> Result<TaskDefArn, AwsError> {
         let d = &base.definition;
@@ -256,8 +259,8 @@ impl TaskDefinitions for Ecs {
             .unwrap_or_default()
             .into_iter()
             .map(|mut c| {
-                if c.name.as_ref().is_some_and(|n| moved.contains(n)) {
-                    c.image = Some(image.to_owned());
+                if let Some((_, image)) = images.iter().find(|(name, _)| c.name.as_ref() == Some(name)) {
+                    c.image = Some(image.clone());
                 }
                 c
             })

@@ -45,7 +45,10 @@ pub enum SkipReason {
     OlderThanRolledBack { pushed_at: String, rolled_back_pushed_at: String },
     /// The release has no image for the platform the service's tasks run on: ECS could not
     /// pull it ("image Manifest does not contain descriptor matching platform").
-    PlatformMismatch { task: String, image: Vec<String> },
+    PlatformMismatch { task: crate::image::Platform, image: Vec<crate::image::Platform> },
+    /// The push came from a registry the service's containers do not pull the repository from
+    /// (a trusted central registry holding the same repository name as the service's own).
+    OtherRegistry { pushed: String, used: String },
     /// The health gate failed this digest on this service; it is never redeployed automatically.
     DigestFailed { digest: String, failed: crate::tags::FailedMark },
 }
@@ -74,6 +77,10 @@ impl fmt::Display for SkipReason {
             Self::AlreadyDeployed { revision } => {
                 write!(f, "digest already deployed as {revision}")
             }
+            Self::OtherRegistry { pushed, used } => write!(
+                f,
+                "pushed to {pushed}, but the service's containers pull this repository from {used}: a push there deploys"
+            ),
             Self::AwaitingIndex { grace_seconds } => write!(
                 f,
                 "an untagged push may be part of a multi-platform push still in progress: the reconciler deploys it once {grace_seconds} s have passed since the push, if no image index in the repository lists it and nothing newer qualifies"
@@ -91,8 +98,12 @@ impl fmt::Display for SkipReason {
             }
             Self::PlatformMismatch { task, image } => write!(
                 f,
-                "the service's tasks run on {task} (the task definition's runtimePlatform), but the image is for {}: ECS could not pull it; push an image for {task}, or a multi-platform image index that includes it",
-                if image.is_empty() { "no known platform".to_owned() } else { image.join(", ") }
+                "the service's tasks run on {task} (the task definition's runtimePlatform, or Fargate's default without one), but the image is for {}: ECS could not pull it; push an image for {task}, or a multi-platform image index that includes it",
+                if image.is_empty() {
+                    "no known platform".to_owned()
+                } else {
+                    image.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                }
             ),
             Self::DigestFailed { digest, failed } => {
                 write!(f, "digest {digest} failed on this service {failed}; push a new image")
@@ -187,8 +198,9 @@ pub struct RolloutPlan {
     /// repository, and those `rollgate:container` names. Together: a task never runs two
     /// versions of the release.
     pub containers: Vec<String>,
-    /// The digest-pinned image it gets.
-    pub image: String,
+    /// Each moved container and the digest-pinned image it gets (in the endpoint form its
+    /// image already used: standard, FIPS or dual-stack).
+    pub images: Vec<(String, String)>,
     /// All tags of the new revision (the user's, then the ledger record).
     pub tags: Vec<(String, String)>,
     pub record: RevisionRecord,
@@ -213,6 +225,10 @@ pub enum PlanError {
     NoSuchContainer { wanted: String, have: String },
     #[error("no container's image comes from {registry}/{repository}; tag the service with rollgate:container=<name>")]
     NoContainerFromRepository { registry: String, repository: String },
+    /// The service's containers pull the repository from another registry than the push's
+    /// (a trusted central registry and the service's own can hold the same repository name).
+    #[error("the service's containers pull {repository} from {used}, not from {pushed}")]
+    OtherRegistry { pushed: String, used: String, repository: String },
     #[error("the current revision's ledger tags are broken ({0}); fix or remove the rollgate:* tags on it")]
     BrokenLedger(InputError),
 }
@@ -224,14 +240,16 @@ pub fn plan_rollout(
     current: &TaskDefSummary,
 ) -> Result<Decision, PlanError> {
     let registry = registry_host(&push.envelope.account, &push.envelope.region);
-    let containers = pick_containers(&registry, opt_in, current)?;
+    let containers = match pick_containers(&push.envelope.account, &push.envelope.region, opt_in, current) {
+        Err(PlanError::OtherRegistry { pushed, used, .. }) => {
+            return Ok(Decision::Skip(SkipReason::OtherRegistry { pushed, used }));
+        }
+        other => other?,
+    };
     if let (Some(task), Some(image)) = (&current.platform, &push.platforms)
         && !image.iter().any(|p| p.runs_on(task))
     {
-        return Ok(Decision::Skip(SkipReason::PlatformMismatch {
-            task: task.to_string(),
-            image: image.iter().map(ToString::to_string).collect(),
-        }));
+        return Ok(Decision::Skip(SkipReason::PlatformMismatch { task: task.clone(), image: image.clone() }));
     }
 
     let record = RevisionRecord::from_tags(&current.tags).map_err(PlanError::BrokenLedger)?;
@@ -294,7 +312,16 @@ pub fn plan_rollout(
     Ok(Decision::Rollout(Box::new(RolloutPlan {
         base: current.arn.clone(),
         containers: containers.iter().map(|c| c.name.clone()).collect(),
-        image: ImageRef::pinned(&registry, &push.repository, &push.digest),
+        images: containers
+            .iter()
+            .map(|c| {
+                // Keep the container's own endpoint form of the same registry (FIPS, dual-stack).
+                let image = ImageRef::parse(&c.image);
+                let same = image.is_in(&push.envelope.account, &push.envelope.region, &push.repository);
+                let own = image.registry.filter(|_| same).unwrap_or_else(|| registry.clone());
+                (c.name.clone(), ImageRef::pinned(&own, &push.repository, &push.digest))
+            })
+            .collect(),
         tags,
         record,
         dropped_tags,
@@ -314,11 +341,14 @@ fn known_good(service: &ServiceView, current: &TaskDefSummary, record: Option<&R
     }
 }
 
-/// The containers a push moves: every container whose image comes from the repository, and
-/// every container `rollgate:container` names. Errors: a named container does not exist, or
-/// no container qualifies.
+/// The containers a push moves: every container whose image comes from the repository in the
+/// pushing registry (`account`, `region`, any ECR endpoint form), and every container
+/// `rollgate:container` names. Errors: a named container does not exist; no container
+/// qualifies (and none pulls the repository from another registry either: misconfigured); or
+/// the containers pull the repository from another registry ([`PlanError::OtherRegistry`]).
 pub(crate) fn pick_containers<'a>(
-    registry: &str,
+    account: &AccountId,
+    region: &crate::Region,
     opt_in: &OptIn,
     current: &'a TaskDefSummary,
 ) -> Result<Vec<&'a crate::service::ContainerImage>, PlanError> {
@@ -330,14 +360,24 @@ pub(crate) fn pick_containers<'a>(
         .containers
         .iter()
         .filter(|c| {
-            opt_in.containers.contains(&c.name) || ImageRef::parse(&c.image).is_from(registry, &opt_in.repository)
+            opt_in.containers.contains(&c.name) || ImageRef::parse(&c.image).is_in(account, region, &opt_in.repository)
         })
         .collect();
     if moved.is_empty() {
-        return Err(PlanError::NoContainerFromRepository {
-            registry: registry.to_owned(),
-            repository: opt_in.repository.to_string(),
-        });
+        let registry = registry_host(account, region);
+        if let Some(other) = current
+            .containers
+            .iter()
+            .map(|c| ImageRef::parse(&c.image))
+            .find(|i| i.repository == opt_in.repository.as_str() && i.registry.is_some())
+        {
+            return Err(PlanError::OtherRegistry {
+                pushed: registry,
+                used: other.registry.unwrap_or_default(),
+                repository: opt_in.repository.to_string(),
+            });
+        }
+        return Err(PlanError::NoContainerFromRepository { registry, repository: opt_in.repository.to_string() });
     }
     Ok(moved)
 }

@@ -210,14 +210,23 @@ const IMAGE_CONFIG_TYPES: [&str; 2] =
 
 impl ManifestKind {
     /// Classifies a push. A cosign signature, attestation or SBOM is stored as an ordinary
-    /// image manifest under the tag `sha256-<64 hex>.sig` (`.att`, `.sbom`): the tag says it.
+    /// image manifest under the tag `sha256-<64 hex>.sig` (`.att`, `.sbom`), and a registry
+    /// without the OCI referrers API keeps an image's referrers in an index tagged
+    /// `sha256-<64 hex>` (the OCI distribution spec's "referrers tag schema"): the tag says it.
     pub fn classify(manifest_media_type: Option<&str>, artifact_media_type: Option<&str>, tag: Option<&str>) -> Self {
-        if let Some(t) = tag
-            && let Some((digest, suffix)) = t.split_once('.')
-            && matches!(suffix, "sig" | "att" | "sbom")
-            && digest.strip_prefix("sha256-").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
-            return Self::Artifact { media_type: format!("cosign .{suffix} (tag {t})") };
+        let digest_tag = |d: &str| {
+            d.strip_prefix("sha256-").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
+        if let Some(t) = tag {
+            match t.split_once('.') {
+                Some((digest, suffix)) if matches!(suffix, "sig" | "att" | "sbom") && digest_tag(digest) => {
+                    return Self::Artifact { media_type: format!("cosign .{suffix} (tag {t})") };
+                }
+                None if digest_tag(t) => {
+                    return Self::Artifact { media_type: format!("an OCI referrers index (tag {t})") };
+                }
+                _ => {}
+            }
         }
         let manifest = manifest_media_type.filter(|m| !m.is_empty());
         let artifact = artifact_media_type.filter(|a| !a.is_empty());
@@ -227,6 +236,9 @@ impl ManifestKind {
             (Some(m), None) if MANIFEST_TYPES.contains(&m) => Self::Image,
             (Some(m), Some(a)) if MANIFEST_TYPES.contains(&m) && IMAGE_CONFIG_TYPES.contains(&a) => Self::Image,
             (_, Some(a)) if !IMAGE_CONFIG_TYPES.contains(&a) => Self::Artifact { media_type: a.to_owned() },
+            (Some(m), _) if m.starts_with("application/vnd.docker.distribution.manifest.v1") => Self::Artifact {
+                media_type: format!("{m}: a Docker schema 1 manifest, which current runtimes cannot pull"),
+            },
             (Some(m), _) => Self::Artifact { media_type: m.to_owned() },
             (None, Some(a)) => Self::Artifact { media_type: a.to_owned() },
         }
@@ -379,6 +391,27 @@ mod tests {
             let (verb, detail) = want.split_once(' ').unwrap();
             assert!(got.starts_with(verb) && got.contains(detail), "{name}: want {want:?}, got {got:?}");
         }
+    }
+
+    /// Tags and media types that say "not an image", without a fixture: the OCI referrers tag
+    /// schema (`sha256-<hex>`, an index of referrers), cosign's suffixes, Docker schema 1.
+    #[test]
+    fn tags_and_media_types_that_name_artifacts() {
+        let hex = "a".repeat(64);
+        let oci = Some("application/vnd.oci.image.manifest.v1+json");
+        let config = Some("application/vnd.oci.image.config.v1+json");
+        for tag in [format!("sha256-{hex}"), format!("sha256-{hex}.sig"), format!("sha256-{hex}.att")] {
+            assert!(matches!(ManifestKind::classify(oci, config, Some(&tag)), ManifestKind::Artifact { .. }), "{tag}");
+        }
+        for tag in ["sha256-abc", "v1", "sha256", "latest"] {
+            assert_eq!(ManifestKind::classify(oci, config, Some(tag)), ManifestKind::Image, "{tag}");
+        }
+        let schema1 =
+            ManifestKind::classify(Some("application/vnd.docker.distribution.manifest.v1+prettyjws"), None, None);
+        assert!(
+            matches!(&schema1, ManifestKind::Artifact { media_type } if media_type.contains("schema 1")),
+            "{schema1:?}"
+        );
     }
 
     #[test]

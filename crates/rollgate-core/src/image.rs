@@ -90,6 +90,22 @@ pub fn registry_host(account: &AccountId, region: &Region) -> String {
     format!("{account}.dkr.ecr.{region}.{}", region.partition().domain())
 }
 
+/// The account and region of an ECR private registry host, in any of ECR's endpoint forms:
+/// `<account>.dkr.ecr.<region>.amazonaws.com` (`.com.cn` in China), the FIPS
+/// `<account>.dkr.ecr-fips.<region>.amazonaws.com` and the dual-stack
+/// `<account>.dkr-ecr[-fips].<region>.on.aws`
+/// ([ECR endpoints](https://docs.aws.amazon.com/general/latest/gr/ecr.html)). `None` for
+/// anything else.
+pub fn ecr_registry(host: &str) -> Option<(AccountId, Region)> {
+    let (account, rest) = host.split_once('.')?;
+    let rest = ["dkr.ecr.", "dkr.ecr-fips.", "dkr-ecr.", "dkr-ecr-fips."].iter().find_map(|p| rest.strip_prefix(p))?;
+    let (region, domain) = rest.split_once('.')?;
+    if !matches!(domain, "amazonaws.com" | "amazonaws.com.cn" | "on.aws") {
+        return None;
+    }
+    Some((AccountId::parse(account).ok()?, Region::parse(region).ok()?))
+}
+
 /// A parsed image reference: `[registry/]repository[:tag][@digest]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRef {
@@ -127,9 +143,11 @@ impl ImageRef {
         format!("{registry}/{repository}@{digest}")
     }
 
-    /// Whether this image is stored in `repository` of `registry`.
-    pub fn is_from(&self, registry: &str, repository: &RepositoryName) -> bool {
-        self.registry.as_deref() == Some(registry) && self.repository == repository.as_str()
+    /// Whether this image is stored in `repository` of the ECR registry of `account` in
+    /// `region`, whichever endpoint form names it ([`ecr_registry`]).
+    pub fn is_in(&self, account: &AccountId, region: &Region, repository: &RepositoryName) -> bool {
+        self.repository == repository.as_str()
+            && self.registry.as_deref().and_then(ecr_registry).is_some_and(|(a, r)| &a == account && &r == region)
     }
 }
 
@@ -142,6 +160,9 @@ pub struct Platform {
     pub architecture: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// Windows only: the OS build (`10.0.17763` for Server 2019), which must match the host's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
 }
 
 impl std::fmt::Display for Platform {
@@ -149,6 +170,9 @@ impl std::fmt::Display for Platform {
         write!(f, "{}/{}", self.os, self.architecture)?;
         if let Some(v) = &self.variant {
             write!(f, "/{v}")?;
+        }
+        if let Some(v) = &self.os_version {
+            write!(f, " {v}")?;
         }
         Ok(())
     }
@@ -158,11 +182,13 @@ impl Platform {
     /// The platform an ECS task needs, from its task definition's `runtimePlatform`
     /// (`cpuArchitecture` X86_64 | ARM64, `operatingSystemFamily` LINUX | WINDOWS_SERVER_*;
     /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RuntimePlatform.html).
-    /// Unset fields take ECS's documented defaults (LINUX, and X86_64 on Fargate) only when
-    /// the task requires Fargate; on EC2 without `runtimePlatform` the host decides, and the
-    /// result is `None` (no check). An unknown value is `None` too.
-    pub fn of_task(cpu_architecture: Option<&str>, os_family: Option<&str>, fargate: bool) -> Option<Self> {
-        if cpu_architecture.is_none() && os_family.is_none() && !fargate {
+    /// Unset fields take ECS's documented defaults (`operatingSystemFamily` LINUX; X86_64
+    /// "upon the initiation of a task hosted on Fargate") only for a Fargate-only task
+    /// definition (`fargate_only`): on EC2, or a definition that also allows EC2, the host
+    /// decides the architecture, and the result is `None` (no check). An unknown value is
+    /// `None` too.
+    pub fn of_task(cpu_architecture: Option<&str>, os_family: Option<&str>, fargate_only: bool) -> Option<Self> {
+        if cpu_architecture.is_none() && !fargate_only {
             return None;
         }
         let architecture = match cpu_architecture.unwrap_or("X86_64") {
@@ -170,50 +196,86 @@ impl Platform {
             "ARM64" => "arm64",
             _ => return None,
         };
-        let os = match os_family.unwrap_or("LINUX") {
-            "LINUX" => "linux",
-            w if w.starts_with("WINDOWS_SERVER") => "windows",
+        let family = os_family.unwrap_or("LINUX");
+        let (os, os_version) = match family {
+            "LINUX" => ("linux", None),
+            w if w.starts_with("WINDOWS_SERVER_") => ("windows", windows_build(w)),
             _ => return None,
         };
-        Some(Self { os: os.to_owned(), architecture: architecture.to_owned(), variant: None })
+        Some(Self {
+            os: os.to_owned(),
+            architecture: architecture.to_owned(),
+            variant: None,
+            os_version: os_version.map(str::to_owned),
+        })
     }
 
     /// Whether an image for `self` runs where `task` is needed: same OS and architecture
-    /// (variants, such as arm64's v8, are not compared: ECS's two architectures have one each).
+    /// (variants, such as arm64's v8, are not compared: ECS's two architectures have one each);
+    /// on Windows also the same OS build when both state it (process isolation needs it).
     pub fn runs_on(&self, task: &Platform) -> bool {
-        self.os == task.os && self.architecture == task.architecture
+        let build = |v: &str| v.splitn(4, '.').take(3).collect::<Vec<_>>().join(".");
+        self.os == task.os
+            && self.architecture == task.architecture
+            && match (&self.os_version, &task.os_version) {
+                (Some(image), Some(task)) => build(image) == build(task),
+                _ => true,
+            }
     }
 
     fn from_json(v: &serde_json::Value) -> Option<Self> {
         let text = |k: &str| v.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
         Some(Self {
-            os: text("os")?.to_owned(),
-            architecture: text("architecture")?.to_owned(),
+            os: text("os")?.to_ascii_lowercase(),
+            architecture: normalize_architecture(text("architecture")?),
             variant: text("variant").map(str::to_owned),
+            os_version: text("os.version").map(str::to_owned),
         })
     }
+}
 
-    /// From an image config blob (`os`, `architecture`, `variant` at the top level).
-    /// `None` when the blob does not say, or says `unknown` (an attestation's config).
-    pub fn of_config(config: &[u8]) -> Option<Self> {
-        let v: serde_json::Value = serde_json::from_slice(config).ok()?;
-        Self::from_json(&v).filter(|p| p.os != "unknown" && p.architecture != "unknown")
+/// containerd's architecture aliases (`platforms.Normalize`): `x86_64`/`x86-64` are amd64,
+/// `aarch64` is arm64, `armhf`/`armel` are arm.
+fn normalize_architecture(architecture: &str) -> String {
+    match architecture.to_ascii_lowercase().as_str() {
+        "x86_64" | "x86-64" => "amd64".to_owned(),
+        "aarch64" => "arm64".to_owned(),
+        "armhf" | "armel" => "arm".to_owned(),
+        other => other.to_owned(),
     }
+}
+
+/// The Windows build an ECS `operatingSystemFamily` runs
+/// (https://learn.microsoft.com/en-us/virtualization/windowscontainers/deploy-containers/version-compatibility).
+fn windows_build(family: &str) -> Option<&'static str> {
+    Some(match family.strip_prefix("WINDOWS_SERVER_")?.split('_').next()? {
+        "2016" => "10.0.14393",
+        "2019" => "10.0.17763",
+        "2022" => "10.0.20348",
+        "2025" => "10.0.26100",
+        "2004" => "10.0.19041",
+        "20H2" => "10.0.19042",
+        _ => return None,
+    })
 }
 
 /// A manifest as BatchGetImage returns it, reduced to what deploy checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Manifest {
-    /// An image index: the platforms of its images (attestation manifests, marked
-    /// `vnd.docker.reference.type: attestation-manifest` or with platform `unknown/unknown`,
-    /// are not platforms) and every manifest it lists.
-    Index { platforms: Vec<Platform>, children: Vec<Digest> },
+    /// An image index: the platforms of its images (`None` when an image entry states none,
+    /// so not checked) and every manifest it lists. Attestation manifests (marked
+    /// `vnd.docker.reference.type: attestation-manifest`, or with platform `unknown/unknown`)
+    /// are not platforms.
+    Index { platforms: Option<Vec<Platform>>, children: Vec<Digest> },
     /// A single image: its config blob's digest, and what that blob says (filled in by
     /// whoever fetched the blob; [`ConfigPlatform::NotRead`] from [`Manifest::parse`]).
     Image { config: Digest, platform: ConfigPlatform },
-    /// Anything else (an artifact's manifest).
+    /// Not a runnable image: an artifact, or a referrer (a manifest with a `subject`).
     Other { media_type: String },
 }
+
+const IMAGE_CONFIGS: [&str; 2] =
+    ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
 
 impl Manifest {
     /// Parses a manifest's JSON. `media_type` is ECR's `imageManifestMediaType`, used when
@@ -221,51 +283,73 @@ impl Manifest {
     pub fn parse(json: &str, media_type: Option<&str>) -> Result<Self, InputError> {
         let bad = |why: String| InputError::new("image manifest", json.chars().take(80).collect::<String>(), why);
         let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-        let media = v.get("mediaType").and_then(serde_json::Value::as_str).or(media_type).unwrap_or_default();
-        let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
-        if v.get("manifests").is_some() {
-            let mut platforms = Vec::new();
+        fn text<'a>(v: &'a serde_json::Value, pointer: &str) -> Option<&'a str> {
+            v.pointer(pointer).and_then(serde_json::Value::as_str)
+        }
+        let media = text(&v, "/mediaType").or(media_type).unwrap_or_default();
+        // OCI 1.1: a manifest with a subject is a referrer (a signature, SBOM, attestation).
+        if let Some(subject) = text(&v, "/subject/digest") {
+            let kind = text(&v, "/artifactType").or(text(&v, "/config/mediaType")).unwrap_or(media);
+            return Ok(Self::Other { media_type: format!("{kind}, a referrer of {subject}") });
+        }
+        if let Some(entries) = v.get("manifests") {
+            let mut platforms = Some(Vec::new());
             let mut children = Vec::new();
-            for m in v["manifests"].as_array().into_iter().flatten() {
-                children.push(Digest::parse(&text(m, "digest").unwrap_or_default()).map_err(|e| bad(e.why))?);
-                let attestation = m
-                    .pointer("/annotations/vnd.docker.reference.type")
-                    .and_then(serde_json::Value::as_str)
-                    .is_some_and(|t| t == "attestation-manifest");
-                if let Some(p) = m.get("platform").and_then(Platform::from_json)
-                    && !attestation
-                    && p.os != "unknown"
-                    && p.architecture != "unknown"
-                {
-                    platforms.push(p);
+            for m in entries.as_array().into_iter().flatten() {
+                children.push(Digest::parse(text(m, "/digest").unwrap_or_default()).map_err(|e| bad(e.why))?);
+                let attestation = text(m, "/annotations/vnd.docker.reference.type") == Some("attestation-manifest");
+                let platform = m.get("platform").and_then(Platform::from_json);
+                match platform {
+                    _ if attestation => {}
+                    Some(p) if p.os == "unknown" || p.architecture == "unknown" => {}
+                    Some(p) => {
+                        if let Some(list) = &mut platforms {
+                            list.push(p);
+                        }
+                    }
+                    None => platforms = None,
                 }
             }
             return Ok(Self::Index { platforms, children });
         }
-        let config_type = v.pointer("/config/mediaType").and_then(serde_json::Value::as_str).unwrap_or_default();
-        let artifact = v.get("artifactType").and_then(serde_json::Value::as_str);
-        const IMAGE_CONFIGS: [&str; 2] =
-            ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
-        match (artifact, v.pointer("/config/digest").and_then(serde_json::Value::as_str)) {
+        let config_type = text(&v, "/config/mediaType").unwrap_or_default();
+        match (text(&v, "/artifactType"), text(&v, "/config/digest")) {
             (None, Some(config)) if IMAGE_CONFIGS.contains(&config_type) => Ok(Self::Image {
                 config: Digest::parse(config).map_err(|e| bad(e.why))?,
                 platform: ConfigPlatform::NotRead,
             }),
-            _ => Ok(Self::Other {
+            (artifact, _) => Ok(Self::Other {
                 media_type: artifact.unwrap_or(if config_type.is_empty() { media } else { config_type }).to_owned(),
             }),
         }
     }
 
     /// The platforms the manifest runs on: an index's, or a single image's; `None` when not
-    /// known (a single image whose config was not read), so not checked. An artifact, or an
-    /// image whose config states no platform (an attestation's `unknown/unknown`), runs on none.
+    /// known (not stated, or a config that was not read), so not checked.
     pub fn platforms(&self) -> Option<Vec<Platform>> {
         match self {
-            Self::Index { platforms, .. } => Some(platforms.clone()),
-            Self::Image { platform: ConfigPlatform::NotRead, .. } => None,
+            Self::Index { platforms, .. } => platforms.clone(),
             Self::Image { platform: ConfigPlatform::Stated(p), .. } => Some(vec![p.clone()]),
-            Self::Image { platform: ConfigPlatform::None, .. } | Self::Other { .. } => Some(Vec::new()),
+            Self::Image { platform: ConfigPlatform::NotRead, .. } => None,
+            Self::Image { platform: ConfigPlatform::NotRunnable, .. } | Self::Other { .. } => Some(Vec::new()),
+        }
+    }
+
+    /// Why this manifest can never run, whatever the task: an artifact or referrer, an index
+    /// with no image (only attestations or referrers, or empty: the OCI referrers tag schema
+    /// stores such indexes under `sha256-<hex>` tags), an image whose config says `unknown`.
+    pub fn not_runnable(&self) -> Option<String> {
+        match self {
+            Self::Other { media_type } => Some(format!("not a container image ({media_type}): only releases deploy")),
+            Self::Index { platforms: Some(p), .. } if p.is_empty() => Some(
+                "an image index with no runnable image (only attestations or referrers, or none): only releases deploy"
+                    .to_owned(),
+            ),
+            Self::Image { platform: ConfigPlatform::NotRunnable, .. } => Some(
+                "an image whose config names no platform (unknown/unknown: a build attestation): only releases deploy"
+                    .to_owned(),
+            ),
+            _ => None,
         }
     }
 }
@@ -273,18 +357,26 @@ impl Manifest {
 /// What a single image's config blob says about its platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigPlatform {
-    /// The blob was not read (not fetched, or not available in the registry).
+    /// Not known: the blob was not read (too large, not available), or states no `os` /
+    /// `architecture`. Not checked.
     NotRead,
-    /// `os`/`architecture` as stated.
+    /// `os`/`architecture` (normalised as containerd does) as stated.
     Stated(Platform),
-    /// The blob states none, or `unknown` (BuildKit's attestations).
-    None,
+    /// The blob says `unknown` (BuildKit's attestations): never runnable.
+    NotRunnable,
 }
 
 impl ConfigPlatform {
     /// From a config blob's bytes.
     pub fn of_config(config: &[u8]) -> Self {
-        Platform::of_config(config).map_or(Self::None, Self::Stated)
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(config) else {
+            return Self::NotRead;
+        };
+        match Platform::from_json(&v) {
+            Some(p) if p.os == "unknown" || p.architecture == "unknown" => Self::NotRunnable,
+            Some(p) => Self::Stated(p),
+            None => Self::NotRead,
+        }
     }
 }
 
@@ -345,7 +437,23 @@ mod tests {
         let repo = RepositoryName::parse("model").unwrap();
         let pinned = ImageRef::pinned(&host, &repo, &Digest::parse(D).unwrap());
         assert_eq!(pinned, format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/model@{D}"));
-        assert!(ImageRef::parse(&pinned).is_from(&host, &repo));
+        assert!(ImageRef::parse(&pinned).is_in(&account, &region, &repo));
+        for other in [
+            format!("123456789012.dkr.ecr-fips.eu-west-1.amazonaws.com/model@{D}"),
+            "123456789012.dkr-ecr.eu-west-1.on.aws/model:v1".to_owned(),
+            "123456789012.dkr-ecr-fips.eu-west-1.on.aws/model".to_owned(),
+        ] {
+            assert!(ImageRef::parse(&other).is_in(&account, &region, &repo), "{other}: another endpoint form");
+        }
+        for not in [
+            format!("210987654321.dkr.ecr.eu-west-1.amazonaws.com/model@{D}"),
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/model".to_owned(),
+            "123456789012.dkr.ecr.eu-west-1.example.com/model".to_owned(),
+            "public.ecr.aws/x/model".to_owned(),
+            "model".to_owned(),
+        ] {
+            assert!(!ImageRef::parse(&not).is_in(&account, &region, &repo), "{not}");
+        }
     }
 
     /// The platforms of an image index, from the exact bytes behind events/buildx/05's digest
@@ -358,32 +466,93 @@ mod tests {
             .lines()
             .find(|l| l.starts_with("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index"))
             .unwrap();
-        let Manifest::Index { platforms, children } = Manifest::parse(json, None).unwrap() else { panic!("an index") };
-        let shown: Vec<String> = platforms.iter().map(ToString::to_string).collect();
+        let manifest = Manifest::parse(json, None).unwrap();
+        let shown: Vec<String> = manifest.platforms().unwrap().iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["linux/amd64", "linux/arm64"]);
+        let Manifest::Index { children, .. } = &manifest else { panic!("an index") };
         assert_eq!(children.len(), 4);
-        let config = r#"{"architecture":"arm64","os":"linux","variant":"v8","rootfs":{"type":"layers","diff_ids":[]}}"#;
-        assert_eq!(Platform::of_config(config.as_bytes()).unwrap().to_string(), "linux/arm64/v8");
-        assert_eq!(Platform::of_config(br#"{"architecture":"unknown","os":"unknown"}"#), None, "an attestation");
+        assert_eq!(manifest.not_runnable(), None);
+    }
+
+    /// What can never run is named as such, whatever the task: a referrer (a `subject`), an
+    /// artifact, an index of attestations only or of nothing (the OCI referrers tag schema),
+    /// an image whose config says unknown/unknown. What is not stated is not checked.
+    #[test]
+    fn manifests_that_never_run_are_named_and_unknown_platforms_are_not_checked() {
         let image = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000001","size":2},"layers":[]}"#;
         assert!(matches!(Manifest::parse(image, None).unwrap(), Manifest::Image { .. }));
         let signature =
             image.replace("\"config\"", "\"artifactType\":\"application/vnd.cncf.notary.signature\",\"config\"");
-        assert!(matches!(Manifest::parse(&signature, None).unwrap(), Manifest::Other { .. }));
+        let with_subject = image.replace(
+            "\"layers\":[]",
+            &format!("\"layers\":[],\"subject\":{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{D}\",\"size\":1}}"),
+        );
+        let attestations_only = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{D}","size":1,"annotations":{{"vnd.docker.reference.type":"attestation-manifest"}},"platform":{{"architecture":"unknown","os":"unknown"}}}}]}}"#
+        );
+        let empty = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+        for (what, json) in [
+            ("signature", signature.as_str()),
+            ("referrer", &with_subject),
+            ("attestations only", &attestations_only),
+            ("empty index", empty),
+        ] {
+            let m = Manifest::parse(json, None).unwrap();
+            assert!(m.not_runnable().is_some(), "{what}: {m:?}");
+            assert_eq!(m.platforms(), Some(vec![]), "{what}");
+        }
+        let attestation_config = Manifest::Image {
+            config: Digest::parse(D).unwrap(),
+            platform: ConfigPlatform::of_config(br#"{"architecture":"unknown","os":"unknown"}"#),
+        };
+        assert!(attestation_config.not_runnable().is_some());
+        // Not stated: not checked.
+        let no_platform_entry = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{D}","size":1}}]}}"#
+        );
+        assert_eq!(Manifest::parse(&no_platform_entry, None).unwrap().platforms(), None, "a nested index");
+        assert_eq!(ConfigPlatform::of_config(br#"{"rootfs":{}}"#), ConfigPlatform::NotRead);
         assert!(Manifest::parse("not json", None).is_err());
+        // containerd's aliases.
+        let ConfigPlatform::Stated(p) = ConfigPlatform::of_config(br#"{"architecture":"x86_64","os":"Linux"}"#) else {
+            panic!()
+        };
+        assert_eq!(p.to_string(), "linux/amd64");
+        let ConfigPlatform::Stated(p) =
+            ConfigPlatform::of_config(br#"{"architecture":"arm64","os":"linux","variant":"v8"}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(p.to_string(), "linux/arm64/v8");
     }
 
     #[test]
     fn a_tasks_platform_comes_from_runtime_platform_or_fargates_defaults() {
-        let p =
-            |c: Option<&str>, o: Option<&str>, fargate: bool| Platform::of_task(c, o, fargate).map(|p| p.to_string());
+        let p = |c: Option<&str>, o: Option<&str>, fargate_only: bool| {
+            Platform::of_task(c, o, fargate_only).map(|p| p.to_string())
+        };
         assert_eq!(p(Some("ARM64"), Some("LINUX"), false).as_deref(), Some("linux/arm64"));
         assert_eq!(p(None, None, true).as_deref(), Some("linux/amd64"), "Fargate's documented default");
-        assert_eq!(p(None, None, false), None, "EC2 without runtimePlatform: the host decides");
-        assert_eq!(p(Some("X86_64"), Some("WINDOWS_SERVER_2022_CORE"), false).as_deref(), Some("windows/amd64"));
+        assert_eq!(p(None, None, false), None, "EC2 (or EC2 and Fargate) without runtimePlatform: the host decides");
+        assert_eq!(p(None, Some("LINUX"), false), None, "only the OS family: the host decides the architecture");
+        assert_eq!(
+            p(Some("X86_64"), Some("WINDOWS_SERVER_2022_CORE"), false).as_deref(),
+            Some("windows/amd64 10.0.20348")
+        );
         assert_eq!(p(Some("RISCV"), None, true), None);
-        let arm = Platform { os: "linux".into(), architecture: "arm64".into(), variant: Some("v8".into()) };
+        let arm =
+            Platform { os: "linux".into(), architecture: "arm64".into(), variant: Some("v8".into()), os_version: None };
         assert!(arm.runs_on(&Platform::of_task(Some("ARM64"), None, true).unwrap()));
         assert!(!arm.runs_on(&Platform::of_task(None, None, true).unwrap()));
+        // Windows: the build must match (process isolation).
+        let win = |v: &str| Platform {
+            os: "windows".into(),
+            architecture: "amd64".into(),
+            variant: None,
+            os_version: Some(v.into()),
+        };
+        let server_2019 = Platform::of_task(Some("X86_64"), Some("WINDOWS_SERVER_2019_CORE"), false).unwrap();
+        assert!(win("10.0.17763.6532").runs_on(&server_2019));
+        assert!(!win("10.0.20348.2849").runs_on(&server_2019));
     }
 }

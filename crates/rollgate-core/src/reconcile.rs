@@ -48,81 +48,90 @@ impl RepoImage {
     }
 }
 
-/// How the reconciler treats untagged images (services with `rollgate:deploy-untagged=true`
-/// only): such an image may be part of a multi-platform push, so it deploys only once `grace`
-/// ([`crate::deploy::INDEX_GRACE`]) has passed since its push and no index of the repository
-/// lists it (`children`: every manifest the repository's recent indexes list; `None`: not
-/// read, so none qualifies). A push event never deploys one
-/// ([`crate::deploy::SkipReason::AwaitingIndex`]).
-#[derive(Debug, Clone, Default)]
-pub struct Untagged<'a> {
-    pub grace: chrono::Duration,
-    pub children: Option<&'a std::collections::HashSet<Digest>>,
+/// A push the reconciler may deploy on a service, with what must be checked first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The image as a push event (time = imagePushedAt; account = the registry holding it).
+    pub push: PushEvent,
+    /// For an untagged image: the indexes of its registry pushed within the grace window after
+    /// it, any of which may list it as a child (children are pushed before their index). The
+    /// reconciler reads their manifests and drops the image if one lists it. Empty otherwise.
+    pub indexes_to_read: Vec<Digest>,
 }
 
-impl RepoImage {
-    /// An untagged image (or index) may be a child of an index.
-    pub fn may_be_a_child(&self) -> bool {
-        self.tags.is_empty()
-    }
-}
+/// How many candidates the reconciler tries per service, newest first, before it gives up
+/// (each may cost a manifest read).
+pub const MAX_CANDIDATES: usize = 10;
 
-/// The indexes whose manifests the reconciler must read to know which untagged images are
-/// their children: every index pushed at or after the oldest untagged single image that the
-/// grace window lets through (children are pushed before their index). Newest first.
-pub fn indexes_to_read(images: &[RepoImage], tick: &Envelope, grace: chrono::Duration) -> Vec<Digest> {
-    let Some(oldest) =
-        images.iter().filter(|i| i.may_be_a_child() && tick.time - i.pushed_at >= grace).map(|i| i.pushed_at).min()
-    else {
-        return Vec::new();
-    };
-    let mut indexes: Vec<&RepoImage> =
-        images.iter().filter(|i| i.manifest == crate::event::ManifestKind::Index && i.pushed_at >= oldest).collect();
-    indexes.sort_by_key(|i| std::cmp::Reverse(i.pushed_at));
-    indexes.into_iter().map(|i| i.digest.clone()).collect()
-}
-
-/// The push the service should have received: its newest eligible image, as a push event
-/// (time = imagePushedAt), or `None` when no image qualifies. `deploy` then applies the usual
-/// rules, so an image that is already live or older than the live one changes nothing.
-pub fn missed_push(
+/// The pushes a service may have missed, newest first: its eligible images (release
+/// candidates that pass its filter and are not failed on it), at most [`MAX_CANDIDATES`].
+/// The reconciler tries them in order and deploys the first that suits the service (right
+/// platform, right registry); `deploy` then applies the usual rules, so an image that is
+/// already live or older than the live one changes nothing.
+///
+/// Untagged images count only for a service with `rollgate:deploy-untagged=true`, and only
+/// once `grace` ([`crate::deploy::INDEX_GRACE`]) has passed since their push: they may be part
+/// of a multi-platform push (a push event never deploys one,
+/// [`crate::deploy::SkipReason::AwaitingIndex`]).
+pub fn candidates(
     service: &ServiceView,
     opt_in: &OptIn,
     images: &[RepoImage],
     tick: &Envelope,
-    untagged: &Untagged<'_>,
-) -> Option<PushEvent> {
+    grace: chrono::Duration,
+) -> Vec<Candidate> {
     let failed = |d: &Digest| crate::tags::failed_mark(&service.tags, d).is_some();
-    let untagged_ok = |i: &RepoImage| {
-        opt_in.deploy_untagged
-            && tick.time - i.pushed_at >= untagged.grace
-            && untagged.children.is_some_and(|c| !c.contains(&i.digest))
-    };
-    images
+    let mut eligible: Vec<(&RepoImage, Option<ImageTag>)> = images
         .iter()
         .filter(|i| i.is_release_candidate() && !failed(&i.digest))
         .filter_map(|i| {
             let mut tags: Vec<&ImageTag> = i.tags.iter().filter(|t| opt_in.filter.matches(Some(t))).collect();
             tags.sort();
             let tag = tags.first().map(|t| (*t).clone());
-            (tag.is_some() || (i.tags.is_empty() && untagged_ok(i))).then_some((i, tag))
+            let untagged_ok = i.tags.is_empty() && opt_in.deploy_untagged && tick.time - i.pushed_at >= grace;
+            (tag.is_some() || untagged_ok).then_some((i, tag))
         })
-        .max_by_key(|(i, _)| (i.pushed_at, i.digest.clone()))
-        .map(|(i, tag)| PushEvent {
-            envelope: Envelope {
-                id: format!("reconcile:{}:{}", tick.id, i.digest.short()),
-                // The registry that holds the image: it names the image the rollout pins.
-                account: i.registry.clone(),
-                region: tick.region.clone(),
-                time: i.pushed_at,
-            },
-            repository: opt_in.repository.clone(),
-            digest: i.digest.clone(),
-            tag,
-            manifest: i.manifest.clone(),
-            arrival: crate::event::Arrival::Catalog,
-            platforms: None,
+        .collect();
+    eligible.sort_by(|(a, _), (b, _)| (b.pushed_at, &b.digest).cmp(&(a.pushed_at, &a.digest)));
+    eligible
+        .into_iter()
+        .take(MAX_CANDIDATES)
+        .map(|(i, tag)| {
+            let indexes_to_read = if i.tags.is_empty() {
+                images
+                    .iter()
+                    .filter(|x| {
+                        x.manifest == crate::event::ManifestKind::Index
+                            && x.registry == i.registry
+                            && x.digest != i.digest
+                            && x.pushed_at >= i.pushed_at
+                            && x.pushed_at - i.pushed_at <= grace
+                    })
+                    .map(|x| x.digest.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Candidate {
+                push: PushEvent {
+                    envelope: Envelope {
+                        id: format!("reconcile:{}:{}", tick.id, i.digest.short()),
+                        // The registry that holds the image: it names the image the rollout pins.
+                        account: i.registry.clone(),
+                        region: tick.region.clone(),
+                        time: i.pushed_at,
+                    },
+                    repository: opt_in.repository.clone(),
+                    digest: i.digest.clone(),
+                    tag,
+                    manifest: i.manifest.clone(),
+                    arrival: crate::event::Arrival::Catalog,
+                    platforms: None,
+                },
+                indexes_to_read,
+            }
         })
+        .collect()
 }
 
 #[cfg(test)]
@@ -146,10 +155,15 @@ mod tests {
         }
     }
 
+    /// The digests of the candidates, newest first.
+    fn order(c: &[Candidate]) -> Vec<char> {
+        c.iter().map(|c| c.push.digest.as_str().chars().last().unwrap()).collect()
+    }
+
     /// The newest image is not a release: an archived image, a referrer (a signature of
-    /// another image) or an artifact. The reconciler picks the newest release instead.
+    /// another image) or an artifact. The reconciler's candidates leave them out.
     #[test]
-    fn archived_images_referrers_and_artifacts_are_never_picked() {
+    fn archived_images_referrers_and_artifacts_are_never_candidates() {
         let svc = service(&[(keys::TAG_FILTER, "v*")]);
         let opt = OptIn::from_tags(&svc.tags).unwrap().unwrap();
         let release = img('a', &["v1"], 1);
@@ -165,8 +179,8 @@ mod tests {
             ),
         ];
         for (what, image) in newer {
-            let picked = missed_push(&svc, &opt, &[release.clone(), image], &tick(), &Untagged::default()).unwrap();
-            assert_eq!(picked.digest, release.digest, "{what}");
+            let found = candidates(&svc, &opt, &[release.clone(), image], &tick(), crate::deploy::INDEX_GRACE);
+            assert_eq!(order(&found), ['a'], "{what}");
         }
     }
 
@@ -188,79 +202,55 @@ mod tests {
             id: "tick".into(),
             account: AccountId::parse("123456789012").unwrap(),
             region: Region::parse("us-east-1").unwrap(),
-            time: Utc::now(),
+            time: DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z").unwrap().with_timezone(&Utc),
         }
     }
 
     /// Untagged images (for a service with rollgate:deploy-untagged) wait out the grace
-    /// window, and never deploy when an index lists them: a multi-platform push deploys its
-    /// index, whatever order the reconciler meets them in.
+    /// window, and each carries the indexes that could list it: those of its registry pushed
+    /// within the window after it, and only those (a bounded read, however old the repository).
     #[test]
-    fn an_untagged_image_waits_for_the_grace_window_and_never_outranks_its_index() {
+    fn an_untagged_image_waits_for_the_grace_window_and_names_the_indexes_to_check() {
         let svc = service(&[(keys::DEPLOY_UNTAGGED, "true")]);
         let opt = OptIn::from_tags(&svc.tags).unwrap().unwrap();
-        let mut child = img('c', &[], 2);
-        child.pushed_at = tick().time - chrono::Duration::minutes(20);
-        let mut fresh = img('f', &[], 3);
-        fresh.pushed_at = tick().time - chrono::Duration::minutes(1);
-        let mut index = img('e', &[], 1);
-        index.manifest = crate::event::ManifestKind::Index;
-        index.pushed_at = child.pushed_at + chrono::Duration::milliseconds(600);
-        let images = [child.clone(), fresh.clone(), index.clone()];
-        let grace = crate::deploy::INDEX_GRACE;
-        assert_eq!(indexes_to_read(&images, &tick(), grace), vec![index.digest.clone()]);
-        let children: std::collections::HashSet<Digest> = [child.digest.clone()].into();
-        let with = Untagged { grace, children: Some(&children) };
-        let picked = missed_push(&svc, &opt, &images, &tick(), &with).unwrap();
-        assert_eq!(picked.digest, index.digest, "the index, not its child, nor the image inside the window");
-        let none = std::collections::HashSet::new();
-        let without = Untagged { grace, children: Some(&none) };
-        assert_eq!(missed_push(&svc, &opt, &images, &tick(), &without).unwrap().digest, index.digest);
-        let only_child = [child.clone()];
-        assert_eq!(missed_push(&svc, &opt, &only_child, &tick(), &without).unwrap().digest, child.digest);
-        assert!(missed_push(&svc, &opt, &only_child, &tick(), &with).is_none(), "a child never deploys");
-        assert!(missed_push(&svc, &opt, &[fresh], &tick(), &without).is_none(), "inside the grace window");
+        let at = |minutes_ago: i64, c: char, tags: &[&str], index: bool| RepoImage {
+            pushed_at: tick().time - chrono::Duration::minutes(minutes_ago),
+            manifest: if index { crate::event::ManifestKind::Index } else { crate::event::ManifestKind::Image },
+            ..img(c, tags, 0)
+        };
+        let old_index = at(300, '0', &["v0"], true);
+        let child = at(20, 'c', &[], false);
+        let its_index =
+            RepoImage { pushed_at: child.pushed_at + chrono::Duration::seconds(1), ..at(0, 'e', &[], true) };
+        let later_index = at(2, '9', &["v9"], true);
+        let fresh = at(1, 'f', &[], false);
+        let images = [old_index, child.clone(), its_index.clone(), later_index, fresh];
+        let found = candidates(&svc, &opt, &images, &tick(), crate::deploy::INDEX_GRACE);
+        assert_eq!(order(&found), ['9', 'e', 'c', '0'], "the fresh untagged image waits; newest first");
+        let child_candidate = found.iter().find(|c| c.push.digest == child.digest).unwrap();
+        assert_eq!(child_candidate.indexes_to_read, vec![its_index.digest.clone()], "only its window's indexes");
+        assert!(found[0].indexes_to_read.is_empty(), "a tagged image needs no check");
+        // Without the opt-in, untagged images are not candidates at all.
+        let plain = service(&[]);
+        let opt_plain = OptIn::from_tags(&plain.tags).unwrap().unwrap();
+        assert_eq!(order(&candidates(&plain, &opt_plain, &images, &tick(), crate::deploy::INDEX_GRACE)), ['9', '0']);
     }
 
     #[test]
-    fn newest_eligible_image_wins() {
+    fn newest_eligible_image_comes_first_and_failed_digests_stay_out() {
         let images = [img('a', &["v1"], 1), img('b', &["v2"], 2), img('c', &["latest"], 3), img('d', &[], 4)];
         let svc = service(&[(keys::TAG_FILTER, "v*")]);
         let opt = OptIn::from_tags(&svc.tags).unwrap().unwrap();
-        let push = missed_push(&svc, &opt, &images, &tick(), &Untagged::default()).unwrap();
-        assert_eq!(push.tag.unwrap().as_str(), "v2");
-        assert_eq!(push.envelope.time, images[1].pushed_at);
+        let found = candidates(&svc, &opt, &images, &tick(), crate::deploy::INDEX_GRACE);
+        assert_eq!(order(&found), ['b', 'a']);
+        assert_eq!(found[0].push.tag.as_ref().unwrap().as_str(), "v2");
+        assert_eq!(found[0].push.envelope.time, images[1].pushed_at);
 
         let failed = format!("{}{}", keys::FAILED_PREFIX, images[1].digest);
         let svc = service(&[(keys::TAG_FILTER, "v*"), (&failed, "x")]);
-        assert_eq!(
-            missed_push(&svc, &opt, &images, &tick(), &Untagged::default()).unwrap().tag.unwrap().as_str(),
-            "v1",
-            "a failed digest stays out"
-        );
-
-        // The newest image is untagged: it deploys only when the service opted in.
-        let any = service(&[]);
-        let opt_any = OptIn::from_tags(&any.tags).unwrap().unwrap();
-        assert_ne!(
-            missed_push(&any, &opt_any, &images, &tick(), &Untagged::default()).unwrap().digest,
-            images[3].digest,
-            "untagged images are not releases by default"
-        );
-        let untagged_ok = service(&[(keys::DEPLOY_UNTAGGED, "true")]);
-        let opt_untagged = OptIn::from_tags(&untagged_ok.tags).unwrap().unwrap();
-        let none = std::collections::HashSet::new();
-        let after_grace = Untagged { grace: chrono::Duration::zero(), children: Some(&none) };
-        assert_eq!(
-            missed_push(&untagged_ok, &opt_untagged, &images, &tick(), &after_grace).unwrap().digest,
-            images[3].digest,
-            "with rollgate:deploy-untagged=true the newest untagged image deploys, once no index lists it"
-        );
-        assert_ne!(
-            missed_push(&untagged_ok, &opt_untagged, &images, &tick(), &Untagged::default()).unwrap().digest,
-            images[3].digest,
-            "not before the indexes were read"
-        );
-        assert!(missed_push(&svc, &opt, &[], &tick(), &Untagged::default()).is_none());
+        assert_eq!(order(&candidates(&svc, &opt, &images, &tick(), crate::deploy::INDEX_GRACE)), ['a']);
+        assert!(candidates(&svc, &opt, &[], &tick(), crate::deploy::INDEX_GRACE).is_empty());
+        let many: Vec<RepoImage> = (0..15).map(|m| img(char::from_digit(m % 10, 10).unwrap(), &["v1"], m)).collect();
+        assert_eq!(candidates(&svc, &opt, &many, &tick(), crate::deploy::INDEX_GRACE).len(), MAX_CANDIDATES);
     }
 }

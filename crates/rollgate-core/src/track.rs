@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::deploy::{PlanError, pick_containers};
 use crate::gate::GateSettings;
-use crate::image::{ImageRef, registry_host};
+use crate::image::ImageRef;
 use crate::infra::config::{ConfigError, GateSection};
 use crate::ledger::keys;
 use crate::service::{OptIn, ServiceView, Tags, TaskDefSummary};
@@ -228,8 +228,7 @@ pub fn plan_track(
             return Err(TrackError::SmokeWithoutUrl(name));
         }
     }
-    let registry = registry_host(&service.arn.account(), &service.arn.region());
-    let moved = pick_containers(&registry, &opt_in, current)?;
+    let moved = pick_containers(&service.arn.account(), &service.arn.region(), &opt_in, current)?;
     // A container named by hand must run an image of the repository (from any registry: a
     // trusted central registry counts), or the next push would overwrite another image.
     for container in moved.iter().filter(|c| opt_in.containers.contains(&c.name)) {

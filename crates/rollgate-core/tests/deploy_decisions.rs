@@ -130,7 +130,7 @@ fn rollout_pins_the_digest_and_touches_one_container() {
         panic!("expected a rollout");
     };
     assert_eq!(plan.containers, ["model"]);
-    assert_eq!(plan.image, format!("{REGISTRY}/rollgate-demo@{}", p.digest));
+    assert_eq!(plan.images, [("model".to_owned(), format!("{REGISTRY}/rollgate-demo@{}", p.digest))]);
     assert_eq!(plan.base, taskdef_arn(3));
     let t: Tags = plan.tags.iter().cloned().collect();
     assert_eq!(t["team"], "ml");
@@ -167,8 +167,25 @@ fn container_selection_table() {
         (
             "none from repo",
             service(&[]),
-            vec![("x", "nginx:1"), ("y", "999999999999.dkr.ecr.us-east-1.amazonaws.com/rollgate-demo:v1")],
+            vec![("x", "nginx:1"), ("y", "123456789012.dkr.ecr.us-east-1.amazonaws.com/other:v1")],
             Err("NoContainerFromRepository"),
+        ),
+        // The same repository name in another registry (a central one): not this push's.
+        (
+            "the repository from another registry",
+            service(&[]),
+            vec![("x", "nginx:1"), ("y", "999999999999.dkr.ecr.us-east-1.amazonaws.com/rollgate-demo:v1")],
+            Err("skip OtherRegistry"),
+        ),
+        // ECR's FIPS and dual-stack endpoints name the same registry.
+        (
+            "dual-stack and FIPS endpoints",
+            service(&[]),
+            vec![
+                ("a", "123456789012.dkr-ecr.us-east-1.on.aws/rollgate-demo:v0"),
+                ("b", "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/rollgate-demo:v0"),
+            ],
+            Ok("a b"),
         ),
         (
             "explicit placeholder image",
@@ -181,15 +198,29 @@ fn container_selection_table() {
         let got = plan_rollout(&p, &svc, &opt_in(&svc), &current(&containers, &[]));
         let got = match got {
             Ok(Decision::Rollout(plan)) => Ok(plan.containers.join(" ")),
+            Ok(Decision::Skip(SkipReason::OtherRegistry { .. })) => Err("skip OtherRegistry"),
             Ok(Decision::Skip(r)) => panic!("{name}: unexpected skip {r}"),
             Err(e) => Err(match e {
                 PlanError::NoSuchContainer { .. } => "NoSuchContainer",
                 PlanError::NoContainerFromRepository { .. } => "NoContainerFromRepository",
+                PlanError::OtherRegistry { .. } => "OtherRegistry",
                 PlanError::BrokenLedger(_) => "BrokenLedger",
             }),
         };
         assert_eq!(got.as_deref().map_err(|e| *e), want, "{name}");
     }
+    // Each moved container keeps its own endpoint form of the registry.
+    let svc = service(&[]);
+    let cur =
+        current(&[("a", "123456789012.dkr-ecr.us-east-1.on.aws/rollgate-demo:v0"), ("b", &model_image("v0"))], &[]);
+    let Ok(Decision::Rollout(plan)) = plan_rollout(&p, &svc, &opt_in(&svc), &cur) else { panic!("a rollout") };
+    assert_eq!(
+        plan.images,
+        [
+            ("a".to_owned(), format!("123456789012.dkr-ecr.us-east-1.on.aws/rollgate-demo@{}", p.digest)),
+            ("b".to_owned(), format!("{REGISTRY}/rollgate-demo@{}", p.digest)),
+        ]
+    );
 }
 
 /// The ledger of a revision rollgate registered for `digest` at `time`.
@@ -273,7 +304,8 @@ fn in_a_same_second_tie_the_index_outranks_a_single_image_never_the_reverse() {
 #[test]
 fn a_release_for_another_platform_is_refused_naming_both() {
     use rollgate_core::image::Platform;
-    let plat = |os: &str, arch: &str| Platform { os: os.into(), architecture: arch.into(), variant: None };
+    let plat =
+        |os: &str, arch: &str| Platform { os: os.into(), architecture: arch.into(), variant: None, os_version: None };
     let svc = service(&[]);
     // (name, the task's platform, the image's platforms, Ok or a part of the refusal)
     type Case<'a> = (&'a str, Option<Platform>, Option<Vec<Platform>>, Result<(), &'a str>);

@@ -2,6 +2,7 @@
 //! rollout with rollgate-core, then execute the plans with bounded parallelism.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use futures_util::{StreamExt, stream};
 use lambda_runtime::LambdaEvent;
@@ -15,7 +16,7 @@ use rollgate_core::ecs_event::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDe
 use rollgate_core::event::{EcrAction, ManifestKind, PushEvent, parse_ecr_event, parse_envelope};
 use rollgate_core::image::Manifest;
 use rollgate_core::ledger::{carries_marker, rollout_marker};
-use rollgate_core::reconcile::{RepoImage, Untagged, indexes_to_read, missed_push};
+use rollgate_core::reconcile::{Candidate, RepoImage, candidates};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
 use rollgate_core::{AccountId, Digest, ErrorClass, RepositoryName, TaskDefArn};
@@ -106,97 +107,30 @@ pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
         .buffer_unordered(config.max_in_flight)
         .collect()
         .await;
-    // Untagged images deploy (for services that opted in) only when no index lists them: the
-    // indexes pushed since the oldest such image are read, for repositories where it matters.
-    let untagged_repos: Vec<(AccountId, &str)> = catalogs
-        .keys()
-        .filter(|(_, repo)| tracked.iter().any(|(_, o)| o.deploy_untagged && o.repository.as_str() == *repo))
-        .cloned()
-        .collect();
-    let mut children: HashMap<(AccountId, &str), Result<HashSet<Digest>, AwsError>> = HashMap::new();
-    for key in untagged_repos {
-        let Ok(found) = &catalogs[&key] else { continue };
-        let mut listed = Ok(HashSet::new());
-        for index in indexes_to_read(found, &tick, INDEX_GRACE) {
-            match images.manifest(&key.0, key.1, &index).await {
-                Ok(Some(Manifest::Index { children, .. })) => {
-                    if let Ok(set) = &mut listed {
-                        set.extend(children);
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    listed = Err(e);
-                    break;
-                }
-            }
-        }
-        children.insert(key, listed);
-    }
-    let mut pushes = Vec::new();
+    let mut walks = Vec::new();
     for (service, opt_in) in &tracked {
         let mut found = Vec::new();
-        let mut listed = HashSet::new();
         let mut error = None;
         for registry in registries(service) {
-            let key = (registry.clone(), opt_in.repository.as_str());
-            match (&catalogs[&key], children.get(&key)) {
-                (Ok(images), None | Some(Ok(_))) => {
-                    found.extend(images.iter().cloned());
-                    if let Some(Ok(c)) = children.get(&key) {
-                        listed.extend(c.iter().cloned());
-                    }
-                }
-                (Err(e), _) | (_, Some(Err(e))) => error = Some((registry, e)),
+            match &catalogs[&(registry.clone(), opt_in.repository.as_str())] {
+                Ok(images) => found.extend(images.iter().cloned()),
+                Err(e) => error = Some((registry, e)),
             }
         }
-        if let Some((registry, e)) = error {
-            let reason = format!("cannot read {} in registry {registry}: {e}", opt_in.repository);
-            report.services.push(failed_service(service, reason, e.class()));
-        } else {
-            let untagged = Untagged { grace: INDEX_GRACE, children: Some(&listed) };
-            if let Some(push) = missed_push(service, opt_in, &found, &tick, &untagged) {
-                pushes.push((service, push));
+        match error {
+            Some((registry, e)) => {
+                let reason = format!("cannot read {} in registry {registry}: {e}", opt_in.repository);
+                report.services.push(failed_service(service, reason, e.class()));
             }
+            None => walks.push((service, candidates(service, opt_in, &found, &tick, INDEX_GRACE))),
         }
     }
-    // What each release runs on, read once per image, for the platform check.
-    let mut releases: Vec<(AccountId, RepositoryName, Digest)> =
-        pushes.iter().map(|(_, p)| (p.envelope.account.clone(), p.repository.clone(), p.digest.clone())).collect();
-    releases.sort_unstable();
-    releases.dedup();
-    let inspected: HashMap<(AccountId, RepositoryName, Digest), Result<Option<Manifest>, AwsError>> =
-        stream::iter(releases)
-            .map(|key| async move {
-                let found = images.manifest(&key.0, key.1.as_str(), &key.2).await;
-                (key, found)
-            })
-            .buffer_unordered(config.max_in_flight)
-            .collect()
-            .await;
-    let outcomes: Vec<_> = stream::iter(&mut pushes)
-        .map(|(service, push)| {
-            let key = (push.envelope.account.clone(), push.repository.clone(), push.digest.clone());
-            let inspected = &inspected[&key];
-            async move {
-                match inspected {
-                    Ok(Some(manifest)) => push.platforms = manifest.platforms(),
-                    Ok(None) => return None,
-                    Err(e) => {
-                        let reason = format!("cannot read the manifest of {}: {e}", push.digest);
-                        return Some(failed(push, service, reason, e.class()));
-                    }
-                }
-                let push = &*push;
-                match match_service(push, service, &config.trusted_registries) {
-                    Match::Candidate(opt_in) => Some(rollout(aws, push, service, &opt_in, budget).await),
-                    Match::Skip(reason) => Some(skipped(push, service, reason)),
-                    Match::Misconfigured(e) => {
-                        Some(failed(push, service, format!("{e}; fix the service's tags"), ErrorClass::NonRetryable))
-                    }
-                    Match::NotTracking => None,
-                }
-            }
+    // Manifests are read once per image, whichever service needs them.
+    let manifests = Manifests { images, read: Mutex::new(HashMap::new()) };
+    let outcomes: Vec<_> = stream::iter(walks)
+        .map(|(service, candidates)| {
+            let manifests = &manifests;
+            async move { walk(aws, manifests, config, service, candidates, budget).await }
         })
         .buffer_unordered(config.max_in_flight)
         .collect()
@@ -205,6 +139,102 @@ pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
     report.services.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
     info!(event_id = %report.event_id, summary = %report.summary(), "reconciled");
     Ok(report)
+}
+
+/// An image: its registry (account), repository and digest.
+type ImageKey = (AccountId, RepositoryName, Digest);
+
+/// The reconciler's manifest reads, cached per image for one run.
+struct Manifests<'a, C> {
+    images: &'a C,
+    read: Mutex<HashMap<ImageKey, Result<Option<Manifest>, AwsError>>>,
+}
+
+impl<C: ImageCatalog + Sync> Manifests<'_, C> {
+    async fn get(
+        &self,
+        registry: &AccountId,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<Manifest>, AwsError> {
+        let key = (registry.clone(), repository.clone(), digest.clone());
+        if let Some(found) = self.read.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return found.clone();
+        }
+        let found = self.images.manifest(registry, repository.as_str(), digest).await;
+        self.read.lock().unwrap_or_else(|p| p.into_inner()).insert(key, found.clone());
+        found
+    }
+}
+
+/// One service's reconciliation: its candidates newest first; the first that suits it
+/// deploys (through the usual rules). A candidate is passed over when an index lists it (an
+/// untagged child), when it can never run (an artifact, attestations only), and when a rollout
+/// of a newer one showed it runs on another platform than the service's tasks or comes from a
+/// registry its containers do not pull from. Skips of passed-over candidates are reported only
+/// when nothing deploys.
+async fn walk<A: DeployApi, C: ImageCatalog + Sync>(
+    aws: &A,
+    manifests: &Manifests<'_, C>,
+    config: &DeployConfig,
+    service: &ServiceView,
+    candidates: Vec<Candidate>,
+    budget: Budget,
+) -> Option<ServiceOutcome> {
+    let mut task_platform: Option<rollgate_core::image::Platform> = None;
+    let mut other_registries: HashSet<AccountId> = HashSet::new();
+    let mut first_skip = None;
+    'candidates: for Candidate { mut push, indexes_to_read } in candidates {
+        if other_registries.contains(&push.envelope.account) {
+            continue;
+        }
+        for index in &indexes_to_read {
+            match manifests.get(&push.envelope.account, &push.repository, index).await {
+                Ok(Some(Manifest::Index { children, .. })) if children.contains(&push.digest) => continue 'candidates,
+                Ok(_) => {}
+                Err(e) => {
+                    let reason = format!("cannot read the manifest of index {index}: {e}");
+                    return Some(failed(&push, service, reason, e.class()));
+                }
+            }
+        }
+        let manifest = match manifests.get(&push.envelope.account, &push.repository, &push.digest).await {
+            Ok(Some(m)) => m,
+            Ok(None) => continue,
+            Err(e) => {
+                let reason = format!("cannot read the manifest of {}: {e}", push.digest);
+                return Some(failed(&push, service, reason, e.class()));
+            }
+        };
+        if manifest.not_runnable().is_some() {
+            continue;
+        }
+        push.platforms = manifest.platforms();
+        if let (Some(task), Some(image)) = (&task_platform, &push.platforms)
+            && !image.iter().any(|p| p.runs_on(task))
+        {
+            continue;
+        }
+        let outcome = match match_service(&push, service, &config.trusted_registries) {
+            Match::Candidate(opt_in) => rollout(aws, &push, service, &opt_in, budget).await,
+            Match::Skip(reason) => skipped(&push, service, reason),
+            Match::Misconfigured(e) => {
+                return Some(failed(&push, service, format!("{e}; fix the service's tags"), ErrorClass::NonRetryable));
+            }
+            Match::NotTracking => return None,
+        };
+        match &outcome.outcome {
+            Outcome::Skipped { detail: SkipReason::PlatformMismatch { task, .. }, .. } => {
+                task_platform = Some(task.clone());
+            }
+            Outcome::Skipped { detail: SkipReason::OtherRegistry { .. }, .. } => {
+                other_registries.insert(push.envelope.account.clone());
+            }
+            _ => return Some(outcome),
+        }
+        first_skip.get_or_insert(outcome);
+    }
+    first_skip
 }
 
 /// Handles one EventBridge event, given as raw JSON.
@@ -291,12 +321,13 @@ pub async fn handle_within<A: DeployApi, C: ImageCatalog + Sync>(
     // check: one lookup per push, only when a service would take it.
     if !candidates.is_empty() {
         match images.manifest(&push.envelope.account, push.repository.as_str(), &push.digest).await {
-            Ok(Some(Manifest::Other { media_type })) => {
-                let reason = format!("an artifact ({media_type}), not a container image: only releases deploy");
-                info!(event_id = %push.envelope.id, %reason, decision = "ignored", "event deploys nothing");
-                return Ok(DeployReport { ignored: Some(reason), ..report });
+            Ok(Some(manifest)) => {
+                if let Some(reason) = manifest.not_runnable() {
+                    info!(event_id = %push.envelope.id, %reason, decision = "ignored", "event deploys nothing");
+                    return Ok(DeployReport { ignored: Some(reason), ..report });
+                }
+                push.platforms = manifest.platforms();
             }
-            Ok(Some(manifest)) => push.platforms = manifest.platforms(),
             Ok(None) => {
                 let reason = format!(
                     "{} is not in {} (deleted since it was pushed, or archived): nothing to deploy",
@@ -413,7 +444,7 @@ async fn rollout<A: DeployApi>(
         info!(revision = %latest.summary.arn, decision = "reused", "an earlier attempt registered this revision");
         latest.summary.arn.clone()
     } else {
-        match aws.register_copy(snapshot, &plan.containers, &plan.image, &plan.tags).await {
+        match aws.register_copy(snapshot, &plan.images, &plan.tags).await {
             Ok(arn) => arn,
             Err(e) => return failed(push, service, e.to_string(), e.class()),
         }

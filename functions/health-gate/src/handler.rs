@@ -92,11 +92,10 @@ mod delegate {
         async fn register_copy(
             &self,
             base: &TaskDefSnapshot,
-            containers: &[String],
-            image: &str,
+            images: &[(String, String)],
             tags: &[(String, String)],
         ) -> Result<TaskDefArn, AwsError> {
-            self.ecs.register_copy(base, containers, image, tags).await
+            self.ecs.register_copy(base, images, tags).await
         }
     }
 

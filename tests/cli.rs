@@ -666,16 +666,34 @@ fn the_readme_example_config_is_refused_with_placeholders_and_accepted_with_valu
     let r = c.run(&["plan"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("placeholder"), "{}", r.stderr);
+    // The README quotes these errors with their line numbers: they must be the real ones.
+    let quoted = |from: &str| {
+        let at = readme.find(from).unwrap_or_else(|| panic!("the README quotes {from:?}"));
+        let line = &readme[at..];
+        line[line.find("rollgate.toml line ").unwrap()..].split(')').next().unwrap().to_owned()
+    };
+    assert!(r.stderr.contains(&quoted("is a placeholder from the documentation (")), "{}", r.stderr);
     let (subnet, sg) = c.s.network();
     let filled = example
         .replace("subnet-0123456789abcdef0", &subnet)
         .replace("sg-0123456789abcdef0", &sg)
         .replace('\u{2026}', "0");
+    // Commented out rather than removed, so that line numbers stay the README's.
     let filled = filled
         .lines()
-        .filter(|l| !l.trim_start().starts_with("initial_image") && !l.trim_start().starts_with("target_group_arn"))
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with("initial_image") || t.starts_with("target_group_arn") {
+                format!("# {l}")
+            } else {
+                l.to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
+    std::fs::write(c.dir.join("rollgate.toml"), filled.replace("memory = 4096", "memory = 4000")).unwrap();
+    let memory = c.run(&["plan"]);
+    assert!(memory.stderr.contains(&quoted("task.memory: 4000 MiB")), "{}", memory.stderr);
     std::fs::write(c.dir.join("rollgate.toml"), filled).unwrap();
     let r = c.run(&["plan"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

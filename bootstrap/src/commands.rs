@@ -98,7 +98,8 @@ async fn track(s: &Session, args: &TrackArgs, format: Format) -> Result<(), Fail
     let current = s.ecs.describe_task_definition(&live).await.map_err(aws)?.summary;
     let mut request = TrackRequest {
         repository: args.repository.clone(),
-        container: args.container.clone(),
+        container: (!args.container.is_empty()).then(|| args.container.join(" ")),
+        replace_other_image: args.replace_other_image,
         gate: GateSection {
             tag_filter: args.tag_filter.clone(),
             deadline: args.deadline.clone(),

@@ -113,9 +113,14 @@ pub struct TrackArgs {
     /// The ECR repository whose pushes deploy (rollgate:repository). Required to opt in.
     #[arg(long)]
     pub repository: Option<String>,
-    /// The container to update (rollgate:container); default: the one using the repository.
+    /// More containers to update (rollgate:container; repeat, or separate by commas). Every
+    /// container whose image comes from the repository is updated anyway.
+    #[arg(long, value_name = "NAME")]
+    pub container: Vec<String>,
+    /// Allow --container to name a container whose image is not from the repository (a
+    /// placeholder the first push replaces).
     #[arg(long)]
-    pub container: Option<String>,
+    pub replace_other_image: bool,
     /// Which pushed tags deploy: a glob (`v*`), `semver:<requirement>` or `regex:<pattern>`.
     #[arg(long)]
     pub tag_filter: Option<String>,

@@ -22,7 +22,11 @@ pub const SETTINGS: &[&str] = crate::infra::desired::SERVICE_SETTING_KEYS;
 pub struct TrackRequest {
     /// Required to opt a service in; optional when it already is.
     pub repository: Option<String>,
+    /// Containers to name in `rollgate:container` (separated by spaces or commas).
     pub container: Option<String>,
+    /// Name containers whose image is not from the repository (a placeholder the first push
+    /// replaces); refused otherwise, since a push would overwrite an unrelated image.
+    pub replace_other_image: bool,
     /// The health-gate settings, as in rollgate.toml's `[gate]`.
     pub gate: GateSection,
     /// Settings to remove, by key (`rollgate:tag-filter`) or short name (`tag-filter`).
@@ -77,7 +81,7 @@ pub enum TrackError {
     )]
     SmokeWithoutUrl(&'static str),
     #[error(
-        "--container {container} runs {image}, which is not an image of repository {repository}: the next push would replace it with the model image. Pass --container with the container that runs the model"
+        "--container {container} runs {image}, which is not an image of repository {repository}: the next push would replace it with the model image. Pass --container with the container that runs the model, or add --replace-other-image if it is a placeholder the first push should replace"
     )]
     ContainerNotFromRepository { container: String, image: String, repository: String },
     #[error(
@@ -231,7 +235,7 @@ pub fn plan_track(
     let moved = pick_containers(&service.arn.account(), &service.arn.region(), &opt_in, current)?;
     // A container named by hand must run an image of the repository (from any registry: a
     // trusted central registry counts), or the next push would overwrite another image.
-    for container in moved.iter().filter(|c| opt_in.containers.contains(&c.name)) {
+    for container in moved.iter().filter(|c| opt_in.containers.contains(&c.name) && !request.replace_other_image) {
         if ImageRef::parse(&container.image).repository != opt_in.repository.as_str() {
             return Err(TrackError::ContainerNotFromRepository {
                 container: container.name.clone(),
@@ -345,6 +349,23 @@ mod tests {
         assert!(plan_track(&service(&[]), &current(), &untagged, None).is_ok());
         // Without untagged deploys the rule is fine.
         assert!(plan_track(&service(&[]), &current(), &request("*"), Some(up_rule)).is_ok());
+    }
+
+    /// Several containers, by commas or spaces, stored space-separated; a container on
+    /// another image only with --replace-other-image (a placeholder the first push replaces).
+    #[test]
+    fn containers_are_a_list_and_another_image_needs_the_explicit_flag() {
+        let both = TrackRequest { container: Some("model, sidecar".into()), ..request("*") };
+        let err = plan_track(&service(&[]), &current(), &both, None).unwrap_err();
+        assert!(
+            matches!(err, TrackError::ContainerNotFromRepository { .. })
+                && err.to_string().contains("--replace-other-image")
+        );
+        let plan =
+            plan_track(&service(&[]), &current(), &TrackRequest { replace_other_image: true, ..both }, None).unwrap();
+        let after = plan.write.apply(&Tags::new());
+        assert_eq!(after[keys::CONTAINER], "model sidecar");
+        assert_eq!(OptIn::from_tags(&after).unwrap().unwrap().containers, ["model", "sidecar"]);
     }
 
     #[test]

@@ -9,8 +9,9 @@ Measures, all in one run, on this machine (see docs/benchmarks.md for the result
 
 1. cold start of each function binary under the Lambda Runtime API (tests/emulator/lambda_rapi.py),
    and cold start + first single-service deploy for `deploy`;
-2. warm deploy latency per event (one process, many pushes) against the floor: the same five
-   ECS calls made back to back by a bare aws-sdk-ecs client (bench/floor, Rust);
+2. warm deploy latency per event (one process, many pushes) against the floor: the same seven
+   calls (two ECR reads and the config blob's GET, five ECS calls) made back to back by bare
+   aws-sdk clients (bench/floor, Rust);
 3. peers: fabfuel/ecs-deploy (.venv-bench) and a hand-written boto3 handler (bench/peers);
 4. AWS calls per rollout, counted by the emulator's call log (one access key per actor);
 5. fan-out of one push to many services across 5 clusters, ROLLGATE_MAX_IN_FLIGHT 8 against 1,
@@ -70,7 +71,7 @@ T_INIT_MS = 30.0
 T_INIT_DEPLOY_MS = 60.0
 T_WARM_OVER_FLOOR = 1.3
 T_ECS_DEPLOY_SPEEDUP = 10.0
-T_SINGLE_CALLS = 5
+T_SINGLE_CALLS = 7
 T_FANOUT_SPEEDUP = 5.0
 T_PEAK_RSS_MIB = 40.0
 T_ZIP_MB = 8.0
@@ -237,6 +238,7 @@ class Emulator:
             raise BenchError(f"the emulator exited before it was ready (see {log.name})")
         self._clients: dict[tuple[str, str], Any] = {}
         self._network: tuple[str, str] | None = None
+        self.repository_ready = False
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -371,11 +373,43 @@ def new_digest() -> str:
     return "sha256:" + hashlib.sha256(f"{time.time_ns()}-{_COUNTER[0]}-{os.getpid()}".encode()).hexdigest()
 
 
-def push_event(digest: str | None = None) -> dict[str, Any]:
+def push_image(em: "Emulator") -> str:
+    """`docker push` as ECR sees it: a linux/amd64 image whose config blob is uploaded through
+    ECR's layer API, then its manifest. Made with the seeding key, so the measured keys' call
+    counts are only the code under test's. Returns the digest."""
+    ecr = em.client("ecr")
+    if not em.repository_ready:
+        try:
+            ecr.create_repository(repositoryName=REPOSITORY)
+        except ecr.exceptions.RepositoryAlreadyExistsException:
+            pass
+        em.repository_ready = True
+    _COUNTER[0] += 1
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": [f"BUILD={_COUNTER[0]}"]},
+                         "rootfs": {"type": "layers", "diff_ids": [new_digest()]}}).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    upload = ecr.initiate_layer_upload(repositoryName=REPOSITORY)["uploadId"]
+    ecr.upload_layer_part(repositoryName=REPOSITORY, uploadId=upload, partFirstByte=0,
+                          partLastByte=len(config) - 1, layerPartBlob=config)
+    ecr.complete_layer_upload(repositoryName=REPOSITORY, uploadId=upload, layerDigests=[config_digest])
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(config),
+                           "digest": config_digest},
+                "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1,
+                            "digest": new_digest()}]}
+    out = ecr.put_image(repositoryName=REPOSITORY, imageManifest=json.dumps(manifest))
+    return out["image"]["imageId"]["imageDigest"]
+
+
+def push_event(em: "Emulator") -> dict[str, Any]:
+    """A real push (`push_image`) and the event ECR sends for it, with its media types."""
+    digest = push_image(em)
     event = json.loads((ROOT / "events" / "ecr-push.json").read_text())
     _COUNTER[0] += 1
     event.update(id=f"bench-push-{_COUNTER[0]}-{time.time_ns()}", time=CLOCK.next())
-    event["detail"].update({"repository-name": REPOSITORY, "image-digest": digest or new_digest(), "image-tag": "v1"})
+    event["detail"].update({"repository-name": REPOSITORY, "image-digest": digest, "image-tag": "v1",
+                            "manifest-media-type": "application/vnd.docker.distribution.manifest.v2+json",
+                            "artifact-media-type": "application/vnd.docker.container.image.v1+json"})
     return event
 
 
@@ -543,7 +577,7 @@ class Bench:
             # rollgate deploy: cold start + first single-service deploy.
             key = "AKIABENCHCOLD"
             em.reset(key)
-            report = self.lambda_run("deploy", [push_event()], {**aws_env(em, key), "ROLLGATE_CLUSTERS": self.single["cold"]})
+            report = self.lambda_run("deploy", [push_event(em)], {**aws_env(em, key), "ROLLGATE_CLUSTERS": self.single["cold"]})
             self.deployed(report)
             first = report["invocations"][0]["duration_ms"]
             cold["deploy"].append(report["init_ms"])
@@ -574,7 +608,7 @@ class Bench:
             # The hand-written boto3 handler: python start -> done.
             key = "AKIABENCHBOTO3COLD"
             em.reset(key)
-            [events] = self.write_events([push_event()])
+            [events] = self.write_events([push_event(em)])
             cmd = [sys.executable, str(ROOT / "bench" / "peers" / "boto3_handler.py"), events]
             t = time.perf_counter()
             out = subprocess.run(cmd, capture_output=True, text=True,
@@ -610,7 +644,7 @@ class Bench:
         for r in range(rounds):
             key = "AKIABENCHWARM"
             em.reset(key)
-            events = [push_event() for _ in range(per_round + 1)]
+            events = [push_event(em) for _ in range(per_round + 1)]
             report = self.lambda_run("deploy", events, {**aws_env(em, key), "ROLLGATE_CLUSTERS": self.single["warm"]})
             for i in range(len(events)):
                 self.deployed(report, i)
@@ -620,7 +654,8 @@ class Bench:
             key = "AKIABENCHFLOOR"
             em.reset(key)
             cmd = [str(self.bin_dir / FLOOR), "--endpoint", em.url, "--cluster", self.single["floor"], "--service", "svc",
-                   "--n", str(per_round + 1), "--container", "model", "--image-base", f"{REGISTRY}/{REPOSITORY}"]
+                   "--n", str(per_round + 1), "--container", "model", "--image-base", f"{REGISTRY}/{REPOSITORY}",
+                   "--repository", REPOSITORY, "--read-digest", push_image(em)]
             out = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(**aws_env(em, key)))
             if out.returncode != 0:
                 raise BenchError(f"the floor failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
@@ -630,7 +665,7 @@ class Bench:
 
             key = "AKIABENCHBOTO3WARM"
             em.reset(key)
-            [events_file] = self.write_events([[push_event() for _ in range(per_round + 1)]])  # type: ignore[list-item]
+            [events_file] = self.write_events([[push_event(em) for _ in range(per_round + 1)]])  # type: ignore[list-item]
             cmd = [sys.executable, str(ROOT / "bench" / "peers" / "boto3_handler.py"), events_file]
             out = subprocess.run(cmd, capture_output=True, text=True,
                                  env=clean_env(**aws_env(em, key), DEPLOY_CLUSTERS=self.single["b3warm"]))
@@ -660,6 +695,8 @@ class Bench:
             "ListServices": sum(max(1, math.ceil(m / 100)) for m in per_cluster.values()),
             "DescribeServices": sum(math.ceil(m / 10) for m in per_cluster.values()),
             "DescribeTaskDefinition": n, "RegisterTaskDefinition": n, "UpdateService": n,
+            # What the release runs on: read once per push, whatever the fan-out.
+            "BatchGetImage": 1, "GetDownloadUrlForLayer": 1,
         }
         return {"n": n, "clusters": clusters, "services": services, "expected": expected, "seed_s": seed_s}
 
@@ -668,7 +705,7 @@ class Bench:
         em.reset(key)
         env = {**aws_env(em, key), "ROLLGATE_CLUSTERS": ",".join(fan["clusters"]),
                "ROLLGATE_MAX_IN_FLIGHT": str(in_flight)}
-        report = self.lambda_run("deploy", [push_event()], env)
+        report = self.lambda_run("deploy", [push_event(em)], env)
         services = self.deployed(report)
         if len(services) != fan["n"]:
             raise BenchError(f"fan-out deployed {len(services)} services, expected {fan['n']}")
@@ -809,7 +846,7 @@ class Bench:
                     f"<= {T_INIT_DEPLOY_MS:g} ms (median)", s["median"] <= T_INIT_DEPLOY_MS)
         w = r["warm"]
         q = ratio(w["rollgate"]["median"], w["floor"]["median"])
-        self.target("deploy: warm latency / floor (bare aws-sdk-ecs, same 5 calls)",
+        self.target("deploy: warm latency / floor (bare aws-sdk, same 7 calls)",
                     f"{q:.2f}x ({fmt_ms(w['rollgate']['median'])} / {fmt_ms(w['floor']['median'])})",
                     f"<= {T_WARM_OVER_FLOOR:g}x", q <= T_WARM_OVER_FLOOR)
         e = r["peers_whole"]["ecs-deploy"]["median"]
@@ -1014,7 +1051,7 @@ def render(b: Bench) -> str:
     w("")
     w("`init` is spawn to the first `GET /next` (the binary's own start: logging, configuration, the AWS "
       "SDK config and clients); `first deploy` is event handed out to answer received for a single-service "
-      "push (five ECS calls, including opening the first connection).")
+      "push (seven calls, two ECR reads and five ECS calls, including opening the first connections).")
     w("")
     w("| function | init | first invocation | init + first invocation |")
     w("| --- | --- | --- | --- |")
@@ -1032,15 +1069,16 @@ def render(b: Bench) -> str:
     w("One `deploy` process handles push after push for the same single service (a new digest and a later "
       "event time each, so each one deploys); `duration_ms` is from lambda_rapi.py (event handed out to answer "
       "received, so it includes the Runtime API round trip). The floor (`bench/floor`, Rust, the same "
-      "aws-sdk-ecs, tokio current-thread runtime and build profile as the functions) makes the same five calls "
-      "back to back: ListServices, DescribeServices include=TAGS, DescribeTaskDefinition include=TAGS, "
+      "aws-sdk clients, tokio current-thread runtime and build profile as the functions) makes the same seven "
+      "calls back to back: ListServices, DescribeServices include=TAGS, BatchGetImage and GetDownloadUrlForLayer "
+      "with a GET of the config blob (what the release runs on), DescribeTaskDefinition include=TAGS, "
       f"RegisterTaskDefinition with tags, UpdateService ({warm['floor_calls_per_iteration']:g} calls per iteration "
       "counted by the emulator).")
     w("")
     w("| actor | per deploy |")
     w("| --- | --- |")
     w(f"| rollgate `deploy`, warm | {fmt_stat(rg)} |")
-    w(f"| floor: bare aws-sdk-ecs, same 5 calls | {fmt_stat(fl)} |")
+    w(f"| floor: bare aws-sdk, same 7 calls | {fmt_stat(fl)} |")
     w(f"| boto3 handler, warm (same process) | {fmt_stat(warm['boto3'])} |")
     w("")
     w(f"rollgate / floor = **{ratio(rg['median'], fl['median']):.2f}x** (target <= {T_WARM_OVER_FLOOR:g}x); "
@@ -1094,7 +1132,7 @@ def render(b: Bench) -> str:
     w("| rollout | actor | calls | expected |")
     w("| --- | --- | --- | --- |")
     w(f"| single service | rollgate `deploy` | {n_calls('rollgate')} | <= {T_SINGLE_CALLS} |")
-    w(f"| single service | floor (by construction) | {warm['floor_calls_per_iteration']:g} | 5 |")
+    w(f"| single service | floor (by construction) | {warm['floor_calls_per_iteration']:g} | 7 |")
     w(f"| single service | ecs-deploy | {n_calls('ecs-deploy')} | |")
     w(f"| single service | boto3 handler | {n_calls('boto3')} | |")
     for latency, fans in list(r["fanout"].items())[:1]:
@@ -1103,7 +1141,7 @@ def render(b: Bench) -> str:
             exp = f["expected"]
             w(f"| one push, {n} services in {CLUSTERS_PER_FANOUT} clusters | rollgate `deploy` | {got} | "
               f"{sum(exp.values())} = {exp['ListServices']} ListServices + {exp['DescribeServices']} DescribeServices "
-              f"+ 3 x {n} |")
+              f"+ 2 ECR reads + 3 x {n} |")
     w("")
     w("Calls by operation, in the first fan-out run of each size: " + "; ".join(
         f"{n} services: " + ", ".join(f"{op} {c}" for op, c in f["modes"][8][0]["counts"].items())
@@ -1235,7 +1273,7 @@ def render(b: Bench) -> str:
     w("Assumptions (conservative for rollgate): every invocation is a cold start (init is billed); each AWS call "
       f"takes {AWS_CALL_MS:g} ms against real AWS, sequentially; per deploy: one `deploy` invocation "
       f"(measured init {fmt_ms(cold['deploy']['median'])} + measured first deploy {fmt_ms(cold['deploy_first']['median'])} "
-      f"+ 5 calls x {AWS_CALL_MS:g} ms = {fmt_ms(cm['deploy_ms'])}), {GATE_EVENTS_PER_DEPLOY} health-gate invocations for its ECS events "
+      f"+ {T_SINGLE_CALLS} calls x {AWS_CALL_MS:g} ms = {fmt_ms(cm['deploy_ms'])}), {GATE_EVENTS_PER_DEPLOY} health-gate invocations for its ECS events "
       f"({fmt_ms(cm['gate_event_ms'])} each) and {NOTIFICATIONS_PER_DEPLOY} notifications (custom events); the gate's "
       "schedule every minute sweeps all N services (one ListServices per 100, one DescribeServices per 10); the "
       "reconciler every 5 minutes does the same sweep plus one DescribeImages per service's repository, 8 at once. "

@@ -542,12 +542,13 @@ fn what_can_never_run_is_ignored_even_where_the_platform_is_not_checked() {
         "containerDefinitions": [{"name": "model", "image": format!("{}/{repo}:v0", s.registry()),
                                   "essential": true, "memory": 512}],
     }));
-    s.service(support::fixtures::ServiceSpec {
-        cluster: &cluster,
-        name: "api",
-        task_definition: &def,
-        tags: vec![("rollgate:repository", repo.clone())],
-    });
+    // An EC2 service: the host decides the platform.
+    s.boto(
+        "ecs",
+        "create_service",
+        json!({"cluster": cluster, "serviceName": "api", "taskDefinition": def, "desiredCount": 1,
+               "launchType": "EC2", "tags": [{"key": "rollgate:repository", "value": repo}]}),
+    );
     let v1 = s.push_image(&repo, "v1");
     let put = |manifest: &Value, media: &str, tag: &str| {
         let out = s.boto(
@@ -651,4 +652,26 @@ fn the_reconciler_passes_over_images_for_another_platform_or_registry() {
         json!(v2),
         "not {arm} nor {central_v3}: {report}"
     );
+}
+
+/// A trusted registry the deploy role cannot read (here: an account its policy does not name,
+/// as a central repository whose policy does not share it would be) does not stop the
+/// service's own missed release: the reconciler deploys it, then fails the invocation as
+/// NonRetryable naming the registry, so the misconfiguration reaches the dead-letter queue.
+/// Found by break-testing: before, every service failed on every tick and nothing deployed.
+#[test]
+fn an_unreadable_trusted_registry_is_reported_and_the_own_release_still_deploys() {
+    let s = Scenario::new("rapi-unreadable-registry");
+    let support::fixtures::OptedIn { cluster, repo, .. } = s.opted_in_service(vec![]);
+    let v1 = s.push_image(&repo, "v1");
+    let mut tick = fixture_json("scheduled-tick.json");
+    tick["id"] = json!(format!("{}-tick", s.name));
+    let env = [("ROLLGATE_CLUSTERS", cluster.as_str()), ("ROLLGATE_TRUSTED_REGISTRIES", "111122223333")];
+    let report = run_lambda(&s, "deploy", &env, &[tick.to_string()]);
+    let inv = &report["invocations"][0];
+    assert_eq!(inv["error_type"], "NonRetryable", "{report}");
+    let message = inv["error_message"].as_str().unwrap_or("");
+    assert!(message.contains("111122223333") && message.contains("repository policy"), "{report}");
+    let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
+    assert_eq!(s.describe_task_definition(&live).1["rollgate:digest"], json!(v1), "{report}");
 }

@@ -1,15 +1,18 @@
-//! The floor of a single-service rollout: the five calls rollgate's `deploy` makes
-//! (ListServices, DescribeServices include=TAGS, DescribeTaskDefinition include=TAGS,
-//! RegisterTaskDefinition with tags, UpdateService), made back to back, N times, by a bare
-//! aws-sdk-ecs client in one process. No event parsing, no decisions, no logging, no Lambda
+//! The floor of a single-service rollout: the calls rollgate's `deploy` makes (ListServices,
+//! DescribeServices include=TAGS, BatchGetImage and GetDownloadUrlForLayer with a GET of the
+//! config blob to learn what the release runs on, DescribeTaskDefinition include=TAGS,
+//! RegisterTaskDefinition with tags, UpdateService), made back to back, N times, by bare
+//! aws-sdk clients in one process. No event parsing, no decisions, no logging, no Lambda
 //! runtime: whatever rollgate's warm deploy costs above this is rollgate's own overhead.
 //!
 //!     rollgate-bench-floor --endpoint URL --cluster C --service S --n N
+//!                          --repository REPO --read-digest DIGEST
 //!                          [--container NAME] [--image-base REGISTRY/REPO]
 //!
-//! Credentials and region come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_REGION...),
-//! exactly as for the functions. Prints one JSON document:
-//! `{"client_init_ms": f, "latencies_ms": [f, ...], "calls_per_iteration": 5}`.
+//! `--read-digest` names a single image in `--repository` whose manifest and config blob each
+//! iteration reads (the pinned digest itself is made up). Credentials and region come from the
+//! standard AWS chain (AWS_ACCESS_KEY_ID, AWS_REGION...), exactly as for the functions. Prints
+//! one JSON document: `{"client_init_ms": f, "latencies_ms": [f, ...], "calls_per_iteration": 7}`.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,12 +29,15 @@ struct Args {
     n: usize,
     container: Option<String>,
     image_base: Option<String>,
+    repository: String,
+    read_digest: String,
 }
 
 fn parse_args() -> Result<Args, Error> {
     let mut args = std::env::args().skip(1);
     let (mut endpoint, mut cluster, mut service, mut n, mut container, mut image_base) =
         (None, None, None, None, None, None);
+    let (mut repository, mut read_digest) = (None, None);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -41,6 +47,8 @@ fn parse_args() -> Result<Args, Error> {
             "--n" => n = Some(value.parse::<usize>().map_err(|e| format!("--n: {e}"))?),
             "--container" => container = Some(value),
             "--image-base" => image_base = Some(value),
+            "--repository" => repository = Some(value),
+            "--read-digest" => read_digest = Some(value),
             other => return Err(format!("unknown option {other}").into()),
         }
     }
@@ -51,6 +59,8 @@ fn parse_args() -> Result<Args, Error> {
         n: n.unwrap_or(20),
         container,
         image_base,
+        repository: repository.ok_or("--repository is required")?,
+        read_digest: read_digest.ok_or("--read-digest is required")?,
     })
 }
 
@@ -62,8 +72,54 @@ fn tag(key: &str, value: impl Into<String>) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
 
-/// One rollout: the same five calls, the same copy of the live revision, a similar tag set.
-async fn rollout(client: &Client, args: &Args, digest: &str, pushed_at: &str) -> Result<(), Error> {
+type Https = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Empty<bytes::Bytes>,
+>;
+
+/// What the release runs on: its manifest, then its config blob through the URL ECR gives.
+async fn read_release(ecr: &aws_sdk_ecr::Client, http: &Https, args: &Args) -> Result<(), Error> {
+    use http_body_util::BodyExt;
+    let got = ecr
+        .batch_get_image()
+        .repository_name(&args.repository)
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(&args.read_digest).build())
+        .set_accepted_media_types(Some(vec![
+            "application/vnd.oci.image.index.v1+json".to_owned(),
+            "application/vnd.docker.distribution.manifest.list.v2+json".to_owned(),
+            "application/vnd.oci.image.manifest.v1+json".to_owned(),
+            "application/vnd.docker.distribution.manifest.v2+json".to_owned(),
+        ]))
+        .send()
+        .await?;
+    let manifest = got.images.unwrap_or_default().into_iter().next().and_then(|i| i.image_manifest).ok_or("no image")?;
+    let manifest: serde_json::Value = serde_json::from_str(&manifest)?;
+    let config = manifest["config"]["digest"].as_str().ok_or("no config")?;
+    let url = ecr
+        .get_download_url_for_layer()
+        .repository_name(&args.repository)
+        .layer_digest(config)
+        .send()
+        .await?
+        .download_url
+        .ok_or("no download URL")?;
+    let response = http.get(url.parse()?).await?;
+    let blob = response.into_body().collect().await?.to_bytes();
+    let config: serde_json::Value = serde_json::from_slice(&blob)?;
+    config["architecture"].as_str().ok_or("no architecture")?;
+    Ok(())
+}
+
+/// One rollout: the same seven calls (and GET), the same copy of the live revision, a similar
+/// tag set.
+async fn rollout(
+    client: &Client,
+    ecr: &aws_sdk_ecr::Client,
+    http: &Https,
+    args: &Args,
+    digest: &str,
+    pushed_at: &str,
+) -> Result<(), Error> {
     // 1. ListServices (one page holds a single-service cluster).
     let listed = client.list_services().cluster(&args.cluster).max_results(100).send().await?;
     let arns: Vec<String> = listed
@@ -81,6 +137,7 @@ async fn rollout(client: &Client, args: &Args, digest: &str, pushed_at: &str) ->
         .send()
         .await?;
     let service = described.services.unwrap_or_default().into_iter().next().ok_or("service not found")?;
+    read_release(ecr, http, args).await?;
     let live = service.task_definition.clone().ok_or("service has no task definition")?;
     // 3. DescribeTaskDefinition with tags.
     let out =
@@ -167,6 +224,9 @@ async fn main() -> Result<(), Error> {
     let started = Instant::now();
     let sdk = aws_config::defaults(BehaviorVersion::latest()).endpoint_url(&args.endpoint).load().await;
     let client = Client::new(&sdk);
+    let ecr = aws_sdk_ecr::Client::new(&sdk);
+    let https = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots()?.https_or_http().enable_http1().build();
+    let http: Https = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
     let client_init_ms = ms(started);
     let seed = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
     let mut latencies = Vec::with_capacity(args.n);
@@ -174,12 +234,12 @@ async fn main() -> Result<(), Error> {
         let digest = format!("sha256:{:064x}", seed + i as u128);
         let pushed_at = format!("2030-01-01T00:00:{:02}Z", i % 60);
         let t = Instant::now();
-        rollout(&client, &args, &digest, &pushed_at).await?;
+        rollout(&client, &ecr, &http, &args, &digest, &pushed_at).await?;
         latencies.push(ms(t));
     }
     let list: Vec<String> = latencies.iter().map(|l| format!("{l}")).collect();
     println!(
-        "{{\"client_init_ms\": {client_init_ms}, \"latencies_ms\": [{}], \"calls_per_iteration\": 5}}",
+        "{{\"client_init_ms\": {client_init_ms}, \"latencies_ms\": [{}], \"calls_per_iteration\": 7}}",
         list.join(", ")
     );
     Ok(())

@@ -167,6 +167,11 @@ impl ServiceDirectory for Ecs {
                     continue;
                 }
             };
+            let fargate = s.launch_type.as_ref().is_some_and(|l| l.as_str() == "FARGATE")
+                || (!s.capacity_provider_strategy().is_empty()
+                    && s.capacity_provider_strategy()
+                        .iter()
+                        .all(|c| matches!(c.capacity_provider(), "FARGATE" | "FARGATE_SPOT")));
             views.push(ServiceView {
                 arn,
                 status: s.status.unwrap_or_default(),
@@ -177,6 +182,7 @@ impl ServiceDirectory for Ecs {
                 deployment_controller: DeploymentController::from_api(
                     s.deployment_controller.as_ref().map(|c| c.r#type.as_str()),
                 ),
+                fargate,
             });
         }
         Ok(views)
@@ -222,7 +228,12 @@ impl Ecs {
                 !compatibilities.is_empty() && compatibilities.iter().all(|c| c.as_str() == "FARGATE")
             },
         );
-        let summary = TaskDefSummary { arn, containers, tags: tags_of(out.tags), platform };
+        let fargate_platform = rollgate_core::image::Platform::of_task(
+            runtime.and_then(|r| r.cpu_architecture()).map(|c| c.as_str()),
+            runtime.and_then(|r| r.operating_system_family()).map(|o| o.as_str()),
+            true,
+        );
+        let summary = TaskDefSummary { arn, containers, tags: tags_of(out.tags), platform, fargate_platform };
         Ok(TaskDefSnapshot { summary, definition })
     }
 }

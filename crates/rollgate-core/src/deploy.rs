@@ -246,7 +246,7 @@ pub fn plan_rollout(
         }
         other => other?,
     };
-    if let (Some(task), Some(image)) = (&current.platform, &push.platforms)
+    if let (Some(task), Some(image)) = (current.platform_for(service), &push.platforms)
         && !image.iter().any(|p| p.runs_on(task))
     {
         return Ok(Decision::Skip(SkipReason::PlatformMismatch { task: task.clone(), image: image.clone() }));
@@ -343,9 +343,11 @@ fn known_good(service: &ServiceView, current: &TaskDefSummary, record: Option<&R
 
 /// The containers a push moves: every container whose image comes from the repository in the
 /// pushing registry (`account`, `region`, any ECR endpoint form), and every container
-/// `rollgate:container` names. Errors: a named container does not exist; no container
-/// qualifies (and none pulls the repository from another registry either: misconfigured); or
-/// the containers pull the repository from another registry ([`PlanError::OtherRegistry`]).
+/// `rollgate:container` names, unless its image is that repository in another ECR registry.
+/// Errors: a named container does not exist; no container qualifies (misconfigured); or the
+/// containers pull the repository from another registry ([`PlanError::OtherRegistry`]: a
+/// trusted central registry and the service's own can hold the same repository name, and a
+/// push to one never moves a container off the other).
 pub(crate) fn pick_containers<'a>(
     account: &AccountId,
     region: &crate::Region,
@@ -356,27 +358,34 @@ pub(crate) fn pick_containers<'a>(
     if let Some(missing) = opt_in.containers.iter().find(|w| !current.containers.iter().any(|c| &c.name == *w)) {
         return Err(PlanError::NoSuchContainer { wanted: missing.clone(), have: names() });
     }
+    let here =
+        |c: &crate::service::ContainerImage| ImageRef::parse(&c.image).is_in(account, region, &opt_in.repository);
+    // The repository in another ECR registry (another account or region).
+    let elsewhere = |c: &crate::service::ContainerImage| {
+        let image = ImageRef::parse(&c.image);
+        image.repository == opt_in.repository.as_str()
+            && image
+                .registry
+                .as_deref()
+                .and_then(crate::image::ecr_registry)
+                .is_some_and(|(a, r)| &a != account || &r != region)
+    };
+    let registry = registry_host(account, region);
+    if !current.containers.iter().any(here)
+        && let Some(other) = current.containers.iter().find(|c| elsewhere(c))
+    {
+        return Err(PlanError::OtherRegistry {
+            pushed: registry,
+            used: ImageRef::parse(&other.image).registry.unwrap_or_default(),
+            repository: opt_in.repository.to_string(),
+        });
+    }
     let moved: Vec<_> = current
         .containers
         .iter()
-        .filter(|c| {
-            opt_in.containers.contains(&c.name) || ImageRef::parse(&c.image).is_in(account, region, &opt_in.repository)
-        })
+        .filter(|c| here(c) || (opt_in.containers.contains(&c.name) && !elsewhere(c)))
         .collect();
     if moved.is_empty() {
-        let registry = registry_host(account, region);
-        if let Some(other) = current
-            .containers
-            .iter()
-            .map(|c| ImageRef::parse(&c.image))
-            .find(|i| i.repository == opt_in.repository.as_str() && i.registry.is_some())
-        {
-            return Err(PlanError::OtherRegistry {
-                pushed: registry,
-                used: other.registry.unwrap_or_default(),
-                repository: opt_in.repository.to_string(),
-            });
-        }
         return Err(PlanError::NoContainerFromRepository { registry, repository: opt_in.repository.to_string() });
     }
     Ok(moved)

@@ -434,7 +434,7 @@ mod tests {
             ("/detail/image-digest", "sha256:short".into()),
             ("/detail/image-digest", serde_json::Value::Null),
             ("/detail/repository-name", "Not/Valid".into()),
-            ("/detail/image-tag", "-bad".into()),
+            ("/detail/image-tag", "bad tag!".into()),
             ("/detail/action-type", serde_json::Value::Null),
             ("/detail", "not an object".into()),
         ];

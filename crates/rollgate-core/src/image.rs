@@ -38,7 +38,22 @@ string_newtype!(
 );
 
 impl ImageTag {
+    /// A tag an image in ECR can carry: ECR's API takes 1-300 characters (`ImageTag` in its
+    /// model) of letters, digits, `_`, `.` and `-`, in any order, so a push event can name
+    /// `-rc1` or `.hidden` even though `docker` itself would not make them
+    /// ([`ImageTag::parse_for_docker`]).
     pub fn parse(s: &str) -> Result<Self, InputError> {
+        let ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if ok && (1..=300).contains(&s.len()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InputError::new("image tag", s, "an ECR image tag is 1-300 characters of [A-Za-z0-9_.-]"))
+        }
+    }
+
+    /// A tag `docker build -t` and the OCI distribution spec accept: 1-128 characters of
+    /// `[A-Za-z0-9_.-]`, not starting with `.` or `-`. For tags rollgate makes itself.
+    pub fn parse_for_docker(s: &str) -> Result<Self, InputError> {
         let mut bytes = s.bytes();
         let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
         let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
@@ -97,6 +112,8 @@ pub fn registry_host(account: &AccountId, region: &Region) -> String {
 /// ([ECR endpoints](https://docs.aws.amazon.com/general/latest/gr/ecr.html)). `None` for
 /// anything else.
 pub fn ecr_registry(host: &str) -> Option<(AccountId, Region)> {
+    // HTTPS's own port changes nothing.
+    let host = host.strip_suffix(":443").unwrap_or(host);
     let (account, rest) = host.split_once('.')?;
     let rest = ["dkr.ecr.", "dkr.ecr-fips.", "dkr-ecr.", "dkr-ecr-fips."].iter().find_map(|p| rest.strip_prefix(p))?;
     let (region, domain) = rest.split_once('.')?;
@@ -274,6 +291,14 @@ pub enum Manifest {
     Other { media_type: String },
 }
 
+/// Image manifests and indexes, OCI and Docker: what an index entry a runtime can pick is.
+const MANIFEST_MEDIA_TYPES: [&str; 4] = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
 const IMAGE_CONFIGS: [&str; 2] =
     ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
 
@@ -298,9 +323,13 @@ impl Manifest {
             for m in entries.as_array().into_iter().flatten() {
                 children.push(Digest::parse(text(m, "/digest").unwrap_or_default()).map_err(|e| bad(e.why))?);
                 let attestation = text(m, "/annotations/vnd.docker.reference.type") == Some("attestation-manifest");
+                // An entry for an artifact (OCI 1.1 `artifactType`, or a media type that is no
+                // image manifest or index) is no platform a runtime would pick.
+                let image_entry = text(m, "/artifactType").is_none()
+                    && text(m, "/mediaType").is_none_or(|t| MANIFEST_MEDIA_TYPES.contains(&t));
                 let platform = m.get("platform").and_then(Platform::from_json);
                 match platform {
-                    _ if attestation => {}
+                    _ if attestation || !image_entry => {}
                     Some(p) if p.os == "unknown" || p.architecture == "unknown" => {}
                     Some(p) => {
                         if let Some(list) = &mut platforms {
@@ -397,9 +426,17 @@ mod tests {
     #[test]
     fn tags() {
         for ok in ["v1", "latest", "release-2024.01_a", "_x"] {
+            assert!(ImageTag::parse_for_docker(ok).is_ok(), "{ok}");
             assert!(ImageTag::parse(ok).is_ok(), "{ok}");
         }
         for bad in ["", "-v1", ".v1", "v 1", "v1/2", &"a".repeat(129)] {
+            assert!(ImageTag::parse_for_docker(bad).is_err(), "{bad}");
+        }
+        // What ECR's API accepts: a push event may carry it.
+        for ecr_only in ["-v1", ".hidden", &"a".repeat(300)] {
+            assert!(ImageTag::parse(ecr_only).is_ok(), "{ecr_only}");
+        }
+        for bad in ["", "v 1", "v1/2", "v1:2", &"a".repeat(301)] {
             assert!(ImageTag::parse(bad).is_err(), "{bad}");
         }
     }
@@ -491,11 +528,15 @@ mod tests {
             r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{D}","size":1,"annotations":{{"vnd.docker.reference.type":"attestation-manifest"}},"platform":{{"architecture":"unknown","os":"unknown"}}}}]}}"#
         );
         let empty = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+        let signatures_only = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.cncf.notary.signature","digest":"{D}","size":1}}]}}"#
+        );
         for (what, json) in [
             ("signature", signature.as_str()),
             ("referrer", &with_subject),
             ("attestations only", &attestations_only),
             ("empty index", empty),
+            ("an index of signatures only", &signatures_only),
         ] {
             let m = Manifest::parse(json, None).unwrap();
             assert!(m.not_runnable().is_some(), "{what}: {m:?}");
@@ -511,6 +552,12 @@ mod tests {
             r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{D}","size":1}}]}}"#
         );
         assert_eq!(Manifest::parse(&no_platform_entry, None).unwrap().platforms(), None, "a nested index");
+        // An SBOM descriptor next to an arm64 image does not hide the image's platform.
+        let with_sbom = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{D}","size":1,"platform":{{"architecture":"arm64","os":"linux"}}}},{{"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/spdx+json","digest":"{D}","size":1}}]}}"#
+        );
+        let platforms = Manifest::parse(&with_sbom, None).unwrap().platforms().unwrap();
+        assert_eq!(platforms.iter().map(ToString::to_string).collect::<Vec<_>>(), ["linux/arm64"]);
         assert_eq!(ConfigPlatform::of_config(br#"{"rootfs":{}}"#), ConfigPlatform::NotRead);
         assert!(Manifest::parse("not json", None).is_err());
         // containerd's aliases.

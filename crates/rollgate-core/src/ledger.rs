@@ -216,7 +216,8 @@ impl RevisionRecord {
             (keys::SERVICE, self.service.to_string()),
             (keys::CONTAINER, crate::tags::lossy(&self.containers.join(" "))),
         ];
-        if let Some(tag) = &self.image_tag {
+        // An ECR tag can be 300 characters, an ECS tag value 256: a longer one is not recorded.
+        if let Some(tag) = self.image_tag.as_ref().filter(|t| t.as_str().len() <= 256) {
             tags.push((keys::IMAGE_TAG, tag.to_string()));
         }
         if let Some(prev) = &self.previous {

@@ -217,7 +217,7 @@ pub fn plan_build(config: &ModelConfig, upload: &ObjectCreatedDetail) -> UploadD
     }
     let tag =
         if version.starts_with(|c: char| c.is_ascii_digit()) { format!("v{version}") } else { (*version).to_owned() };
-    let tag = match ImageTag::parse(&tag) {
+    let tag = match ImageTag::parse_for_docker(&tag) {
         Ok(t) => t,
         Err(e) => return UploadDecision::Reject(format!("version {version:?} cannot be an image tag: {}", e.why)),
     };

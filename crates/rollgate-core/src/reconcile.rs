@@ -59,12 +59,14 @@ pub struct Candidate {
     pub indexes_to_read: Vec<Digest>,
 }
 
-/// How many candidates the reconciler tries per service, newest first, before it gives up
-/// (each may cost a manifest read).
+/// How many candidates the reconciler tries per service and registry, newest first, before it
+/// gives up (each may cost a manifest read; a registry the service does not pull from is passed
+/// over without reads, so a busy central registry never hides the service's own).
 pub const MAX_CANDIDATES: usize = 10;
 
 /// The pushes a service may have missed, newest first: its eligible images (release
-/// candidates that pass its filter and are not failed on it), at most [`MAX_CANDIDATES`].
+/// candidates that pass its filter and are not failed on it), at most [`MAX_CANDIDATES`] per
+/// registry.
 /// The reconciler tries them in order and deploys the first that suits the service (right
 /// platform, right registry); `deploy` then applies the usual rules, so an image that is
 /// already live or older than the live one changes nothing.
@@ -93,9 +95,14 @@ pub fn candidates(
         })
         .collect();
     eligible.sort_by(|(a, _), (b, _)| (b.pushed_at, &b.digest).cmp(&(a.pushed_at, &a.digest)));
+    let mut per_registry: std::collections::HashMap<&AccountId, usize> = std::collections::HashMap::new();
     eligible
         .into_iter()
-        .take(MAX_CANDIDATES)
+        .filter(|(i, _)| {
+            let n = per_registry.entry(&i.registry).or_default();
+            *n += 1;
+            *n <= MAX_CANDIDATES
+        })
         .map(|(i, tag)| {
             let indexes_to_read = if i.tags.is_empty() {
                 images
@@ -194,6 +201,7 @@ mod tests {
             tags,
             deployments: vec![],
             deployment_controller: crate::service::DeploymentController::Ecs,
+            fargate: true,
         }
     }
 
@@ -252,5 +260,17 @@ mod tests {
         assert!(candidates(&svc, &opt, &[], &tick(), crate::deploy::INDEX_GRACE).is_empty());
         let many: Vec<RepoImage> = (0..15).map(|m| img(char::from_digit(m % 10, 10).unwrap(), &["v1"], m)).collect();
         assert_eq!(candidates(&svc, &opt, &many, &tick(), crate::deploy::INDEX_GRACE).len(), MAX_CANDIDATES);
+        // Per registry: a busy central registry does not push the service's own images out.
+        let central = AccountId::parse("210987654321").unwrap();
+        let mut mixed: Vec<RepoImage> = (0..15)
+            .map(|m| RepoImage {
+                registry: central.clone(),
+                ..img(char::from_digit(m % 10, 10).unwrap(), &["v1"], m + 10)
+            })
+            .collect();
+        mixed.push(img('a', &["v1"], 1));
+        let found = candidates(&svc, &opt, &mixed, &tick(), crate::deploy::INDEX_GRACE);
+        assert_eq!(found.len(), MAX_CANDIDATES + 1);
+        assert_eq!(found.last().unwrap().push.envelope.account.as_str(), "123456789012");
     }
 }

@@ -30,6 +30,17 @@ pub struct ClusterFailure {
     pub class: ErrorClass,
 }
 
+/// A trusted registry's repository the reconciler could not read (ROLLGATE_TRUSTED_REGISTRIES;
+/// its repository policy must let the deploy role read it). The other registries' images were
+/// still reconciled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistryFailure {
+    pub registry: String,
+    pub repository: String,
+    pub error: String,
+    pub class: ErrorClass,
+}
+
 /// The deploy function's result for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct DeployReport {
@@ -40,6 +51,8 @@ pub struct DeployReport {
     pub services: Vec<ServiceOutcome>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cluster_failures: Vec<ClusterFailure>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registry_failures: Vec<RegistryFailure>,
 }
 
 impl DeployReport {
@@ -52,14 +65,18 @@ impl DeployReport {
     pub fn needs_retry(&self) -> bool {
         let retryable = |c: &ErrorClass| *c == ErrorClass::Retryable;
         self.cluster_failures.iter().any(|f| retryable(&f.class))
+            || self.registry_failures.iter().any(|f| retryable(&f.class))
             || self.services.iter().any(|s| matches!(&s.outcome, Outcome::Failed { class, .. } if retryable(class)))
     }
 
     /// Whether something failed that a retry cannot fix: a cluster that could not be listed,
-    /// or a service that could not be deployed (both non-retryable). Deploy then fails the
-    /// invocation, so the event reaches the dead-letter queue instead of passing as done.
+    /// a trusted registry that could not be read, or a service that could not be deployed.
+    /// Deploy then fails the invocation, so the event reaches the dead-letter queue instead of
+    /// passing as done.
     pub fn failed_for_good(&self) -> bool {
-        !self.cluster_failures.is_empty() || self.services.iter().any(|s| matches!(s.outcome, Outcome::Failed { .. }))
+        !self.cluster_failures.is_empty()
+            || !self.registry_failures.is_empty()
+            || self.services.iter().any(|s| matches!(s.outcome, Outcome::Failed { .. }))
     }
 
     /// One line for logs and error messages: counts per outcome.

@@ -25,6 +25,10 @@ pub struct ServiceView {
     pub deployments: Vec<DeploymentView>,
     /// Who deploys the service: rollgate can deploy only ECS-controlled services.
     pub deployment_controller: DeploymentController,
+    /// Whether its tasks run on Fargate (`launchType` FARGATE, or a capacity provider
+    /// strategy of FARGATE / FARGATE_SPOT only): then Fargate's platform defaults apply to a task
+    /// definition without `runtimePlatform`, whatever compatibilities it lists.
+    pub fargate: bool,
 }
 
 /// A service's deployment controller (DescribeServices `deploymentController.type`;
@@ -158,8 +162,19 @@ pub struct TaskDefSummary {
     pub containers: Vec<ContainerImage>,
     pub tags: Tags,
     /// The platform its tasks run on ([`crate::image::Platform::of_task`]); `None` when the
-    /// task definition leaves it to the EC2 host.
+    /// task definition leaves it to the host.
     pub platform: Option<crate::image::Platform>,
+    /// The platform its tasks run on when a service runs them on Fargate (its `runtimePlatform`
+    /// with Fargate's defaults), for task definitions that also allow EC2 or list nothing.
+    pub fargate_platform: Option<crate::image::Platform>,
+}
+
+impl TaskDefSummary {
+    /// The platform the service's tasks run on: the task definition's, or Fargate's defaults
+    /// when the service runs on Fargate; `None` when the host decides (no check).
+    pub fn platform_for(&self, service: &ServiceView) -> Option<&crate::image::Platform> {
+        self.platform.as_ref().or(if service.fargate { self.fargate_platform.as_ref() } else { None })
+    }
 }
 
 #[cfg(test)]

@@ -188,6 +188,7 @@ mod tests {
     fn rev(n: u32, tags: &[(&str, &str)]) -> TaskDefSummary {
         TaskDefSummary {
             platform: None,
+            fargate_platform: None,
             arn: TaskDefArn::parse(&format!("arn:aws:ecs:us-east-1:123456789012:task-definition/m:{n}")).unwrap(),
             containers: vec![],
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
@@ -223,6 +224,7 @@ mod tests {
             tags,
             deployments: vec![],
             deployment_controller: crate::service::DeploymentController::Ecs,
+            fargate: true,
         }
     }
 

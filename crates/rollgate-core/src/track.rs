@@ -232,7 +232,12 @@ pub fn plan_track(
             return Err(TrackError::SmokeWithoutUrl(name));
         }
     }
-    let moved = pick_containers(&service.arn.account(), &service.arn.region(), &opt_in, current)?;
+    // A service that pulls the repository from another registry (a trusted central one) is
+    // fine: which registries are trusted is deploy's configuration, not track's.
+    let moved = match pick_containers(&service.arn.account(), &service.arn.region(), &opt_in, current) {
+        Err(PlanError::OtherRegistry { .. }) => Vec::new(),
+        other => other?,
+    };
     // A container named by hand must run an image of the repository (from any registry: a
     // trusted central registry counts), or the next push would overwrite another image.
     for container in moved.iter().filter(|c| opt_in.containers.contains(&c.name) && !request.replace_other_image) {
@@ -293,12 +298,14 @@ mod tests {
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             deployments: vec![],
             deployment_controller: crate::service::DeploymentController::Ecs,
+            fargate: true,
         }
     }
 
     fn current() -> TaskDefSummary {
         TaskDefSummary {
             platform: None,
+            fargate_platform: None,
             arn: TaskDefArn::parse("arn:aws:ecs:us-east-1:123456789012:task-definition/api:1").unwrap(),
             containers: vec![
                 ContainerImage {
@@ -366,6 +373,17 @@ mod tests {
         let after = plan.write.apply(&Tags::new());
         assert_eq!(after[keys::CONTAINER], "model sidecar");
         assert_eq!(OptIn::from_tags(&after).unwrap().unwrap().containers, ["model", "sidecar"]);
+    }
+
+    /// A service that pulls the repository from a central registry can be tracked (deploy's
+    /// ROLLGATE_TRUSTED_REGISTRIES decides whether that registry's pushes deploy).
+    #[test]
+    fn a_service_on_a_central_registrys_copy_can_be_tracked() {
+        let mut central = current();
+        central.containers[0].image = "210987654321.dkr.ecr.us-east-1.amazonaws.com/models/sentiment:v1".into();
+        assert!(plan_track(&service(&[]), &central, &request("*"), None).is_ok());
+        let named = TrackRequest { container: Some("model".into()), ..request("*") };
+        assert!(plan_track(&service(&[]), &central, &named, None).is_ok());
     }
 
     #[test]

@@ -30,6 +30,7 @@ fn service(extra: &[(&str, &str)]) -> ServiceView {
         tags: t,
         deployments: vec![],
         deployment_controller: DeploymentController::Ecs,
+        fargate: true,
     }
 }
 
@@ -40,6 +41,7 @@ fn taskdef_arn(rev: u32) -> TaskDefArn {
 fn current(containers: &[(&str, &str)], ledger: &[(&str, &str)]) -> TaskDefSummary {
     TaskDefSummary {
         platform: None,
+        fargate_platform: None,
         arn: taskdef_arn(3),
         containers: containers
             .iter()
@@ -175,6 +177,20 @@ fn container_selection_table() {
             "the repository from another registry",
             service(&[]),
             vec![("x", "nginx:1"), ("y", "999999999999.dkr.ecr.us-east-1.amazonaws.com/rollgate-demo:v1")],
+            Err("skip OtherRegistry"),
+        ),
+        // Naming a container never moves it off another registry's copy of the repository...
+        (
+            "named, but on the central registry's copy",
+            service(&[(keys::CONTAINER, "y")]),
+            vec![("y", "999999999999.dkr.ecr.us-east-1.amazonaws.com/rollgate-demo:v1")],
+            Err("skip OtherRegistry"),
+        ),
+        // ...nor moves a placeholder while the repository's container pulls from elsewhere.
+        (
+            "a named placeholder next to the central registry's copy",
+            service(&[(keys::CONTAINER, "side")]),
+            vec![("y", "999999999999.dkr.ecr.us-east-1.amazonaws.com/rollgate-demo:v1"), ("side", "nginx:1")],
             Err("skip OtherRegistry"),
         ),
         // ECR's FIPS and dual-stack endpoints name the same registry.
@@ -353,6 +369,26 @@ fn a_release_for_another_platform_is_refused_naming_both() {
             (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
         }
     }
+}
+
+/// A task definition that allows EC2 (or lists no compatibility) and sets no runtimePlatform
+/// runs on Fargate's default platform when the service runs it on Fargate (launch type or
+/// capacity providers), and on the host's otherwise.
+#[test]
+fn fargate_defaults_follow_where_the_service_runs_its_tasks() {
+    use rollgate_core::image::Platform;
+    let mut p = push("ecr-push.json");
+    p.platforms =
+        Some(vec![Platform { os: "linux".into(), architecture: "arm64".into(), variant: None, os_version: None }]);
+    let mut cur = current(&[("model", &model_image("v0"))], &[]);
+    cur.platform = None;
+    cur.fargate_platform = Platform::of_task(None, None, true);
+    let on = |fargate: bool| {
+        let svc = ServiceView { fargate, ..service(&[]) };
+        plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap()
+    };
+    assert!(matches!(on(true), Decision::Skip(SkipReason::PlatformMismatch { .. })), "Fargate: linux/amd64");
+    assert!(matches!(on(false), Decision::Rollout(_)), "EC2: the host decides");
 }
 
 #[test]

@@ -140,9 +140,11 @@ impl World {
                 deployment("ecs-svc/2", 2, "ACTIVE", "COMPLETED", 2),
             ],
             deployment_controller: rollgate_core::service::DeploymentController::Ecs,
+            fargate: true,
         };
         let revision = TaskDefSummary {
             platform: None,
+            fargate_platform: None,
             arn: rev(3),
             containers: vec![],
             tags: tags(&[

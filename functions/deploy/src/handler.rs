@@ -110,14 +110,18 @@ pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
     let mut walks = Vec::new();
     for (service, opt_in) in &tracked {
         let mut found = Vec::new();
-        let mut error = None;
+        // The service's own registry must be readable. A trusted registry that is not only
+        // costs its own images: the walk goes on with the rest (the service may not pull from
+        // it at all), and the registry is reported once (report.registry_failures).
+        let mut own_error = None;
         for registry in registries(service) {
             match &catalogs[&(registry.clone(), opt_in.repository.as_str())] {
                 Ok(images) => found.extend(images.iter().cloned()),
-                Err(e) => error = Some((registry, e)),
+                Err(e) if registry == service.arn.account() => own_error = Some((registry, e.clone())),
+                Err(_) => {}
             }
         }
-        match error {
+        match own_error {
             Some((registry, e)) => {
                 let reason = format!("cannot read {} in registry {registry}: {e}", opt_in.repository);
                 report.services.push(failed_service(service, reason, e.class()));
@@ -125,6 +129,21 @@ pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
             None => walks.push((service, candidates(service, opt_in, &found, &tick, INDEX_GRACE))),
         }
     }
+    let owners: HashSet<AccountId> = tracked.iter().map(|(s, _)| s.arn.account()).collect();
+    for ((registry, repository), result) in &catalogs {
+        if let Err(e) = result
+            && !owners.contains(registry)
+        {
+            warn!(registry = %registry, repository, error = %e, "cannot read a trusted registry; its images are left out");
+            report.registry_failures.push(rollgate_core::report::RegistryFailure {
+                registry: registry.to_string(),
+                repository: (*repository).to_owned(),
+                error: format!("{e}; its repository policy must let the deploy role read it"),
+                class: e.class(),
+            });
+        }
+    }
+    report.registry_failures.sort_by(|a, b| (&a.registry, &a.repository).cmp(&(&b.registry, &b.repository)));
     // Manifests are read once per image, whichever service needs them.
     let manifests = Manifests { images, read: Mutex::new(HashMap::new()) };
     let outcomes: Vec<_> = stream::iter(walks)

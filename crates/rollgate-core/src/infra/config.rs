@@ -689,7 +689,7 @@ impl AppConfig {
                 format!("{bad:?} is not an environment variable name (letters, digits, _)"),
             ));
         }
-        ImageTag::parse("bootstrap").map_err(|e| err("task.initial_image", e.why))?;
+        ImageTag::parse_for_docker("bootstrap").map_err(|e| err("task.initial_image", e.why))?;
         Ok(())
     }
 

@@ -374,9 +374,10 @@ def new_digest() -> str:
 
 
 def push_image(em: "Emulator") -> str:
-    """`docker push` as ECR sees it: a linux/amd64 image whose config blob is uploaded through
-    ECR's layer API, then its manifest. Made with the seeding key, so the measured keys' call
-    counts are only the code under test's. Returns the digest."""
+    """`docker push` as ECR sees it: a linux/arm64 image (the bench's services run on ARM64)
+    whose config blob is uploaded through ECR's layer API, then its manifest. Made with the
+    seeding key, so the measured keys' call counts are only the code under test's. Returns the
+    digest."""
     ecr = em.client("ecr")
     if not em.repository_ready:
         try:
@@ -385,7 +386,7 @@ def push_image(em: "Emulator") -> str:
             pass
         em.repository_ready = True
     _COUNTER[0] += 1
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": [f"BUILD={_COUNTER[0]}"]},
+    config = json.dumps({"architecture": "arm64", "os": "linux", "config": {"Env": [f"BUILD={_COUNTER[0]}"]},
                          "rootfs": {"type": "layers", "diff_ids": [new_digest()]}}).encode()
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
     upload = ecr.initiate_layer_upload(repositoryName=REPOSITORY)["uploadId"]

@@ -573,7 +573,7 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     let completed_at = f.revision.tags.get(keys::COMPLETED_AT).and_then(|t| parse_time(keys::COMPLETED_AT, t).ok());
     let Some(completed_at) = completed_at.filter(|_| state == RolloutState::Baking) else {
         if f.settings.bake.0 == 0 {
-            return judge_counts(f, d);
+            return judge_counts(f, d, d.updated_at.unwrap_or(f.now));
         }
         return Verdict::Advance {
             state: RolloutState::Baking,
@@ -582,16 +582,33 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
         };
     };
     if f.now - completed_at >= f.settings.bake.as_chrono() {
-        return judge_counts(f, d);
+        return judge_counts(f, d, completed_at);
     }
     Verdict::Wait(format!("baking until {}", format_time(completed_at + f.settings.bake.as_chrono())))
 }
 
-fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView) -> Verdict {
-    if d.running_count < d.desired_count {
-        return fail(f, format!("only {}/{} tasks running after the bake", d.running_count, d.desired_count));
+/// After the bake: all desired tasks running is healthy. Fewer, with no failing signal (no
+/// abnormal stop, alarm or failed smoke test: those were judged before), is "not yet": tasks
+/// still loading the model, or autoscaling raised the desired count. A count at one instant is
+/// no verdict, so the gate waits, up to the deadline counted from `completed_at`.
+fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime<Utc>) -> Verdict {
+    if d.running_count >= d.desired_count {
+        return Verdict::Healthy;
     }
-    Verdict::Healthy
+    let counts = format!("{}/{} tasks running", d.running_count, d.desired_count);
+    if f.now - completed_at <= f.settings.deadline.as_chrono() {
+        return Verdict::Wait(format!(
+            "{counts} and no failing signal (tasks still starting, or a scale-out): not yet healthy; waiting up to the {} deadline after completion",
+            f.settings.deadline
+        ));
+    }
+    fail(
+        f,
+        format!(
+            "only {counts} {} after the rollout completed (no abnormal stop, alarm or failed smoke test); raise rollgate:deadline if tasks start slowly",
+            f.settings.deadline
+        ),
+    )
 }
 
 /// A failure verdict with the rollback target: the service's last known good revision,

@@ -257,9 +257,17 @@ fn rollout_lifecycle_table() {
             World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 2).at(10),
             "healthy",
         ),
+        // A count at one instant is no verdict: fewer tasks than desired with no failing signal
+        // (tasks loading the model, a scale-out near the end of the bake) waits, up to the
+        // deadline after completion; only then does it fail.
         (
-            "bake over but tasks missing",
+            "bake over, tasks missing, within the deadline",
             World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 1).at(10),
+            "wait",
+        ),
+        (
+            "bake over, tasks still missing past the deadline",
+            World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 1).at(21),
             "rollback",
         ),
         ("ECS says FAILED while live", World::new().state("verifying").rollout("FAILED", 0), "rollback"),

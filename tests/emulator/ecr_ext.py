@@ -336,18 +336,34 @@ def _list_images_response(self: ECRResponse) -> ActionResult:
     return ActionResult({"imageIds": ids})
 
 
+# BatchGetImage's accepted media types when the caller names none (see below).
+DEFAULT_ACCEPTED = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+)
+
+
 def _batch_get_image_response(self: ECRResponse) -> ActionResult:
     """BatchGetImage: each requested image, by tag and/or digest (both must match when both
     are given; moto took either). An archived or activating image "cannot be pulled. Requests
     to pull the archived image will fail with a 404 error"
     (https://docs.aws.amazon.com/AmazonECR/latest/userguide/archive-image.html): an
     ``ImageNotFound`` failure here (the failure code is our choice, README.md).
-    ``acceptedMediaTypes`` is not modelled (as in moto)."""
+
+    ``acceptedMediaTypes``: ECR returns a manifest only in a media type the caller accepts,
+    as a registry answers only what its ``Accept`` header names (a registry "will return a
+    404"). Without the parameter, a Docker schema 2 manifest (or schema 1) is accepted, the
+    API reference's default client; an OCI manifest or any image index is then an
+    ``ImageNotFound`` failure (our choice of code: the model's ImageFailureCode has no other
+    that fits). ECR's conversion of schema 2 to schema 1 is not modelled. moto ignored the
+    parameter, so a client that forgot it passed here and failed on AWS."""
     name, registry_id = self._get_param("repositoryName"), self._get_param("registryId")
     backend = registry_backend(self.ecr_backend, registry_id, name)
     repository = backend._get_repository(name, registry_id)
     images: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
+    accepted = self._get_param("acceptedMediaTypes") or DEFAULT_ACCEPTED
     for image_id in self._get_param("imageIds") or []:
         tag, digest = image_id.get("imageTag"), image_id.get("imageDigest")
         if not tag and not digest:
@@ -359,6 +375,11 @@ def _batch_get_image_response(self: ECRResponse) -> ActionResult:
         if image is None or image.image_status != "ACTIVE":
             failures.append({"imageId": image_id, "failureCode": "ImageNotFound",
                              "failureReason": "Requested image not found"})
+            continue
+        if image.image_manifest_media_type not in accepted:
+            failures.append({"imageId": image_id, "failureCode": "ImageNotFound",
+                             "failureReason": f"Requested image not found in an accepted media type "
+                                              f"(it is {image.image_manifest_media_type})"})
             continue
         found_id = {"imageDigest": image.image_digest}
         if tag:

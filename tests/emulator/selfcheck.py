@@ -534,10 +534,22 @@ def check_ecr_images(emu: Emulator) -> None:
               f"ecr: DescribeImages of {what}: imageManifestMediaType, "
               f"{'artifactMediaType ' + artifact_type if artifact_type else 'no artifactMediaType'}"
               f"{', subjectManifestDigest' if subject else ''}, imageStatus ACTIVE", detail)
-    got = ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "docker"}, {"imageDigest": index}])
+    every_type = [DOCKER_MANIFEST, OCI_MANIFEST, OCI_INDEX]
+    got = ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "docker"}, {"imageDigest": index}],
+                              acceptedMediaTypes=every_type)
     check([i["imageManifestMediaType"] for i in got["images"]] == [DOCKER_MANIFEST, OCI_INDEX]
           and got["images"][0]["imageManifest"] == docker_manifest and not got["failures"],
           "ecr: BatchGetImage returns the manifest as pushed and its imageManifestMediaType", got)
+    # Only in an accepted media type: without acceptedMediaTypes, Docker schema 2 only.
+    default = ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "docker"}, {"imageDigest": index}])
+    check([i["imageManifestMediaType"] for i in default["images"]] == [DOCKER_MANIFEST]
+          and [(f["imageId"], f["failureCode"]) for f in default["failures"]] == [({"imageDigest": index},
+                                                                                  "ImageNotFound")],
+          "ecr: BatchGetImage without acceptedMediaTypes: an index is not returned (ImageNotFound failure)", default)
+    narrow = ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "oci"}],
+                                 acceptedMediaTypes=[DOCKER_MANIFEST])
+    check(not narrow["images"] and narrow["failures"][0]["failureCode"] == "ImageNotFound",
+          "ecr: BatchGetImage of an OCI manifest that acceptedMediaTypes leaves out -> ImageNotFound failure", narrow)
     untagged = [d["imageDigest"] for d in ecr.describe_images(repositoryName="media", filter={"tagStatus": "UNTAGGED"})
                 ["imageDetails"]]
     check(sorted(untagged) == sorted([spaced_digest, referrer]), "ecr: DescribeImages tagStatus UNTAGGED", untagged)
@@ -561,14 +573,16 @@ def check_ecr_images(emu: Emulator) -> None:
           and any(i["imageDigest"] == oci for i in ecr.list_images(repositoryName="media",
                                                                    filter={"imageStatus": "ANY"})["imageIds"]),
           "ecr: ListImages lists ACTIVE images unless the filter says otherwise", ids)
-    pulled = ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "oci"}, {"imageTag": "docker"}])
+    pulled = ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "oci"}, {"imageTag": "docker"}],
+                                 acceptedMediaTypes=every_type)
     check([i["imageId"]["imageDigest"] for i in pulled["images"]] == [docker]
           and [(f["imageId"], f["failureCode"]) for f in pulled["failures"]] == [({"imageTag": "oci"}, "ImageNotFound")],
           "ecr: BatchGetImage cannot pull an archived image (ImageNotFound failure)", pulled)
     restoring = ecr.update_image_storage_class(repositoryName="media", imageId={"imageDigest": oci},
                                                targetStorageClass="STANDARD")
     check(restoring["imageStatus"] == "ACTIVATING", "ecr: UpdateImageStorageClass STANDARD -> ACTIVATING", restoring)
-    check(ecr.batch_get_image(repositoryName="media", imageIds=[{"imageDigest": oci}])["failures"][0]["failureCode"]
+    check(ecr.batch_get_image(repositoryName="media", imageIds=[{"imageDigest": oci}],
+                              acceptedMediaTypes=every_type)["failures"][0]["failureCode"]
           == "ImageNotFound", "ecr: an ACTIVATING image cannot be pulled yet")
     check([d["imageDigest"] for d in ecr.describe_images(repositoryName="media", filter={"imageStatus": "ACTIVATING"})
            ["imageDetails"]] == [oci], "ecr: DescribeImages imageStatus ACTIVATING")
@@ -585,7 +599,8 @@ def check_ecr_images(emu: Emulator) -> None:
           "ecr image-status: finishes the restore")
     restored = ecr.describe_images(repositoryName="media", imageIds=[{"imageTag": "oci"}])["imageDetails"][0]
     check(restored["imageStatus"] == "ACTIVE" and "lastActivatedAt" in restored
-          and len(ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "oci"}])["images"]) == 1,
+          and len(ecr.batch_get_image(repositoryName="media", imageIds=[{"imageTag": "oci"}],
+                                      acceptedMediaTypes=every_type)["images"]) == 1,
           "ecr: a restored image is ACTIVE (lastActivatedAt) and can be pulled", restored)
     check(image_status({"repository": "media", "digest": oci, "status": "GONE"})[0] == 400,
           "ecr image-status: an unknown status -> 400")

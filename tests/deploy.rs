@@ -308,8 +308,8 @@ async fn tag_filters_choose_which_pushes_deploy() {
 }
 
 /// An event that does not say what it brought (a replication, a pull through cache sync, an
-/// event from before ECR sent media types) costs one DescribeImages, and only when a service
-/// would take it.
+/// event from before ECR sent media types) is classified from the one manifest read every
+/// push makes (BatchGetImage), and only when a service would take it.
 #[tokio::test]
 async fn an_event_without_media_types_asks_ecr_once_and_only_for_a_candidate() {
     let t = Single::new("no-media", vec![]);
@@ -318,10 +318,12 @@ async fn an_event_without_media_types_asks_ecr_once_and_only_for_a_candidate() {
     let mut foreign: Value = serde_json::from_str(&event).unwrap();
     foreign["region"] = json!("eu-west-1");
     skip_reason(&t.deploy(&foreign.to_string()).await.unwrap());
-    assert!(!t.s.calls().iter().any(|(_, op)| op == "DescribeImages"), "no candidate, no lookup");
-    deployed_revision(&t.deploy(&event).await.unwrap());
+    assert!(!t.s.calls().iter().any(|(_, op)| op.starts_with("BatchGetImage")), "no candidate, no lookup");
+    let revision = deployed_revision(&t.deploy(&event).await.unwrap());
     let ops: Vec<String> = t.s.calls().into_iter().map(|(_, op)| op).collect();
-    assert_eq!(ops.iter().filter(|op| *op == "DescribeImages").count(), 1, "{ops:?}");
+    assert_eq!(ops.iter().filter(|op| *op == "BatchGetImage").count(), 1, "{ops:?}");
+    assert!(!ops.iter().any(|op| op == "DescribeImages"), "one lookup, not two: {ops:?}");
+    assert_eq!(t.s.describe_task_definition(&revision).1["rollgate:manifest"], json!("image"), "classified");
     assert_eq!(t.service()["taskDefinition"].as_str().map(|a| a.ends_with(":2")), Some(true));
 }
 

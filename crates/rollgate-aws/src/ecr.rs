@@ -35,16 +35,6 @@ pub trait ImageCatalog {
         repository: &str,
         digest: &Digest,
     ) -> impl Future<Output = Result<Option<Manifest>, AwsError>> + Send;
-
-    /// One image by digest (DescribeImages with `imageIds`), `Ok(None)` when the repository
-    /// or the image is not there (`RepositoryNotFoundException`, `ImageNotFoundException`).
-    /// Used when an event does not say what it brought (replication, pull through cache).
-    fn image(
-        &self,
-        registry: &AccountId,
-        repository: &str,
-        digest: &Digest,
-    ) -> impl Future<Output = Result<Option<RepoImage>, AwsError>> + Send;
 }
 
 pub trait RepositoryTags {
@@ -232,33 +222,6 @@ impl ImageCatalog for Ecr {
             };
         }
         Ok(Some(manifest))
-    }
-
-    async fn image(
-        &self,
-        registry: &AccountId,
-        repository: &str,
-        digest: &Digest,
-    ) -> Result<Option<RepoImage>, AwsError> {
-        let out = self
-            .client
-            .describe_images()
-            .registry_id(registry.as_str())
-            .repository_name(repository)
-            .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(digest.as_str()).build())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeImages", e));
-        match out {
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-            Ok(out) => Ok(out
-                .image_details
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|d| repo_image(registry, d))
-                .find(|i| &i.digest == digest)),
-        }
     }
 }
 

@@ -27,24 +27,10 @@ pub struct RepoImage {
 }
 
 impl RepoImage {
-    /// Whether the image can be a release: pullable, not a referrer, not an artifact.
+    /// Whether the image can be a release: pullable (not archived), not a referrer (a
+    /// signature, SBOM or attestation of another image), not an artifact.
     pub fn is_release_candidate(&self) -> bool {
-        self.not_a_release().is_none()
-    }
-
-    /// Why the image cannot be a release, if it cannot: archived (not pullable), a referrer
-    /// (a signature, SBOM or attestation of another image) or an artifact.
-    pub fn not_a_release(&self) -> Option<String> {
-        if let crate::event::ManifestKind::Artifact { media_type } = &self.manifest {
-            return Some(format!("an artifact ({media_type}), not a container image: only releases deploy"));
-        }
-        if self.referrer {
-            return Some("a referrer (it has a subject): a signature, SBOM or attestation, not a release".to_owned());
-        }
-        if self.archived {
-            return Some("archived in ECR: it cannot be pulled until it is restored".to_owned());
-        }
-        None
+        !self.archived && !self.referrer && !matches!(self.manifest, crate::event::ManifestKind::Artifact { .. })
     }
 }
 

@@ -310,40 +310,22 @@ pub async fn handle_within<A: DeployApi, C: ImageCatalog + Sync>(
         }
     }
 
-    // The event did not say what arrived (replication, pull through cache, events from before
-    // ECR sent media types): ECR says.
-    // Asked only when some service would take it: a foreign or untracked push costs no call.
-    if push.manifest == ManifestKind::Unknown && !candidates.is_empty() {
-        match images.image(&push.envelope.account, push.repository.as_str(), &push.digest).await {
-            Ok(Some(found)) => match found.not_a_release() {
-                Some(reason) => {
-                    info!(event_id = %push.envelope.id, digest = %push.digest, %reason, decision = "ignored", "event deploys nothing");
-                    return Ok(DeployReport { ignored: Some(reason), ..report });
-                }
-                None => push.manifest = found.manifest,
-            },
-            Ok(None) => {
-                let reason = format!(
-                    "{} is no longer in {} (deleted since it arrived): nothing to deploy",
-                    push.digest, push.repository
-                );
-                info!(event_id = %push.envelope.id, %reason, decision = "ignored", "event deploys nothing");
-                return Ok(DeployReport { ignored: Some(reason), ..report });
-            }
-            Err(e) => {
-                error!(event_id = %push.envelope.id, error = %e, "cannot ask ECR what the event brought");
-                return Err(FunctionError { class: e.class(), message: format!("cannot classify the image: {e}") });
-            }
-        }
-    }
-    // What the release runs on (its manifest, and a single image's config), for the platform
-    // check: one lookup per push, only when a service would take it.
+    // What arrived and what it runs on, from its manifest (and a single image's config), for
+    // the platform check; also what an event that did not say carries (replication, pull
+    // through cache, events from before ECR sent media types). One lookup per push, only when
+    // a service would take it: a foreign or untracked push costs no call.
     if !candidates.is_empty() {
         match images.manifest(&push.envelope.account, push.repository.as_str(), &push.digest).await {
             Ok(Some(manifest)) => {
                 if let Some(reason) = manifest.not_runnable() {
                     info!(event_id = %push.envelope.id, %reason, decision = "ignored", "event deploys nothing");
                     return Ok(DeployReport { ignored: Some(reason), ..report });
+                }
+                if push.manifest == ManifestKind::Unknown {
+                    push.manifest = match manifest {
+                        Manifest::Index { .. } => ManifestKind::Index,
+                        _ => ManifestKind::Image,
+                    };
                 }
                 push.platforms = manifest.platforms();
             }

@@ -126,12 +126,7 @@ impl ServiceDirectory for Ecs {
                 .map_err(|e| AwsError::from_sdk("ListServices", e))?;
             // A short-ARN (pre-2021) service cannot carry tags, so it never opts in: it is not
             // described at all (a policy on service/<cluster>/* does not even cover it).
-            arns.extend(
-                page.service_arns
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|a| ServiceArn::in_cluster(a, cluster).map_or(true, |s| !s.is_short_format())),
-            );
+            arns.extend(page.service_arns.unwrap_or_default().into_iter().filter(|a| !ServiceArn::is_short(a)));
             token = page.next_token;
             if token.is_none() {
                 return Ok(arns);

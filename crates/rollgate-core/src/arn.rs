@@ -224,6 +224,12 @@ impl ServiceArn {
         !self.resource().contains('/')
     }
 
+    /// Whether `s` is a well-formed service ARN in the short, pre-2021 format
+    /// (`service/<name>`): such a service cannot be tagged, so it never opts in.
+    pub fn is_short(s: &str) -> bool {
+        matches!(Self::check(s), Ok((_, None)))
+    }
+
     fn arn(&self) -> Arn<'_> {
         Arn::parse(&self.arn).unwrap_or(Arn { partition: "", service: "", region: "", account: "", resource: "" })
     }
@@ -337,6 +343,11 @@ mod tests {
         assert!(other.unwrap_err().to_string().contains("names cluster dev"));
         assert!(ServiceArn::in_cluster(short, "").is_err());
         assert!(ServiceArn::in_cluster("arn:aws:ecs:eu-west-1:123456789012:service/", "prod").is_err());
+        assert!(ServiceArn::is_short(short));
+        assert!(
+            !ServiceArn::is_short(long.as_str())
+                && !ServiceArn::is_short("arn:aws:ecs:eu-west-1:123456789012:service/")
+        );
     }
 
     #[test]

@@ -146,10 +146,10 @@ fn parse_deployment(raw: &str) -> Result<GateTrigger, EventError> {
         .ok_or(EventError::Missing("resources[service ARN]"))?;
     // A pre-2021 service's short ARN does not name its cluster; ECS cannot tag such a
     // service, so it never opts in to rollgate, and its events concern nothing rollgate runs.
-    if let Err(e) = ServiceArn::parse(service)
-        && ServiceArn::in_cluster(service, "any").is_ok()
-    {
-        let reason = format!("{e}: ECS cannot tag such a service, so rollgate never tracks it");
+    if ServiceArn::is_short(service) {
+        let reason = format!(
+            "{service} has the short, pre-2021 ARN format: ECS cannot tag such a service, so rollgate never tracks it"
+        );
         return Ok(GateTrigger::Ignored { envelope, reason });
     }
     let service = ServiceArn::parse(service)?;

@@ -488,14 +488,33 @@ impl Infra {
             .send()
             .await
             .map_err(api("CreateRepository"))?;
-        if !matches!(r.attrs.get("lifecycle_policy"), None | Some(Value::Absent)) {
-            self.ecr
-                .put_lifecycle_policy()
-                .repository_name(&r.name)
-                .lifecycle_policy_text(r.attrs.get("lifecycle_policy").map(Value::as_json_text).unwrap_or_default())
-                .send()
-                .await
-                .map_err(api("PutLifecyclePolicy"))?;
+        self.write_lifecycle_policy(r, false).await
+    }
+
+    /// Puts the repository's desired lifecycle policy; with none desired
+    /// (`untagged_expiry_days = 0`), deletes the one an `existing` repository may have.
+    async fn write_lifecycle_policy(&self, r: &Resource, existing: bool) -> Result<(), AwsError> {
+        match r.attrs.get("lifecycle_policy") {
+            None | Some(Value::Absent) if existing => {
+                let deleted = self
+                    .ecr
+                    .delete_lifecycle_policy()
+                    .repository_name(&r.name)
+                    .send()
+                    .await
+                    .map_err(api("DeleteLifecyclePolicy"));
+                absent(deleted, &["LifecyclePolicyNotFoundException"])?;
+            }
+            None | Some(Value::Absent) => {}
+            Some(policy) => {
+                self.ecr
+                    .put_lifecycle_policy()
+                    .repository_name(&r.name)
+                    .lifecycle_policy_text(policy.as_json_text())
+                    .send()
+                    .await
+                    .map_err(api("PutLifecyclePolicy"))?;
+            }
         }
         Ok(())
     }
@@ -541,25 +560,7 @@ impl Infra {
                 .map_err(api("PutImageTagMutability"))?;
         }
         if changed("lifecycle_policy") {
-            if matches!(r.attrs.get("lifecycle_policy"), None | Some(Value::Absent)) {
-                // untagged_expiry_days = 0: no rule.
-                let deleted = self
-                    .ecr
-                    .delete_lifecycle_policy()
-                    .repository_name(&r.name)
-                    .send()
-                    .await
-                    .map_err(api("DeleteLifecyclePolicy"));
-                absent(deleted, &["LifecyclePolicyNotFoundException"])?;
-            } else {
-                self.ecr
-                    .put_lifecycle_policy()
-                    .repository_name(&r.name)
-                    .lifecycle_policy_text(r.attrs.get("lifecycle_policy").map(Value::as_json_text).unwrap_or_default())
-                    .send()
-                    .await
-                    .map_err(api("PutLifecyclePolicy"))?;
-            }
+            self.write_lifecycle_policy(r, true).await?;
         }
         Ok(())
     }

@@ -770,6 +770,7 @@ async fn gate(c: &Cli, event: &Value) -> rollgate_core::report::GateReport {
         events: rollgate_aws::events::EventBridge::new(&sdk, "default"),
         probe: rollgate_aws::probe::HttpProbe::new(std::time::Duration::from_secs(2)).unwrap(),
         builds: rollgate_aws::codebuild::CodeBuild::new(&sdk),
+        ecr: rollgate_aws::ecr::Ecr::new(&sdk),
     };
     let config = rollgate_core::config::GateConfig {
         clusters: vec![c.app.clone()],

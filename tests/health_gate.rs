@@ -87,6 +87,7 @@ impl Gated {
             events: EventBridge::new(&sdk, "default"),
             probe: HttpProbe::new(StdDuration::from_secs(2)).unwrap(),
             builds: CodeBuild::new(&sdk),
+            ecr: rollgate_aws::ecr::Ecr::new(&sdk),
         };
         handle(&clients, &self.config(), &event.to_string()).await
     }

@@ -258,6 +258,7 @@ async fn the_deployed_revision_records_the_model_version_and_build() {
         events: EventBridge::new(&sdk, "default"),
         probe: rollgate_aws::probe::HttpProbe::new(StdDuration::from_secs(1)).unwrap(),
         builds: CodeBuild::new(&sdk),
+        ecr: rollgate_aws::ecr::Ecr::new(&sdk),
     };
     let config = rollgate_core::config::GateConfig {
         clusters: vec![t.cluster.clone()],

@@ -237,6 +237,7 @@ impl Storm {
             events: EventBridge::new(&self.gate_sdk, "default"),
             probe: HttpProbe::new(std::time::Duration::from_secs(1)).unwrap(),
             builds: CodeBuild::new(&self.gate_sdk),
+            ecr: Ecr::new(&self.gate_sdk),
         };
         let config = GateConfig {
             clusters: self.clusters.clone(),

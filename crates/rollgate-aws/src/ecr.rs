@@ -37,6 +37,21 @@ pub trait ImageCatalog {
     ) -> impl Future<Output = Result<Option<Manifest>, AwsError>> + Send;
 }
 
+/// Whether an image can still be pulled: the health gate asks before rolling back to a
+/// revision.
+pub trait ImagePresence {
+    /// DescribeImages of one image (by digest or tag): `Ok(true)` when ECR lists it ACTIVE,
+    /// `Ok(false)` when the repository or the image is not there
+    /// (`RepositoryNotFoundException`, `ImageNotFoundException`) or it is archived (not
+    /// pullable). Errors: access denied, throttling, the network.
+    fn image_exists(
+        &self,
+        registry: &AccountId,
+        repository: &str,
+        id: &rollgate_core::gate::EcrImageId,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
 pub trait RepositoryTags {
     fn repository_tags(&self, repository_arn: &str) -> impl Future<Output = Result<Tags, AwsError>> + Send;
     fn tag_repository(
@@ -222,6 +237,39 @@ impl ImageCatalog for Ecr {
             };
         }
         Ok(Some(manifest))
+    }
+}
+
+impl ImagePresence for Ecr {
+    async fn image_exists(
+        &self,
+        registry: &AccountId,
+        repository: &str,
+        id: &rollgate_core::gate::EcrImageId,
+    ) -> Result<bool, AwsError> {
+        use rollgate_core::gate::EcrImageId;
+        let image_id = match id {
+            EcrImageId::Digest(d) => aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(d),
+            EcrImageId::Tag(t) => aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(t),
+        };
+        let out = self
+            .client
+            .describe_images()
+            .registry_id(registry.as_str())
+            .repository_name(repository)
+            .image_ids(image_id.build())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeImages", e));
+        match out {
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(e),
+            Ok(out) => Ok(out
+                .image_details
+                .unwrap_or_default()
+                .iter()
+                .any(|d| d.image_status.as_ref().is_none_or(|s| s.as_str() == "ACTIVE"))),
+        }
     }
 }
 

@@ -42,6 +42,18 @@ impl TaskDefSnapshot {
     pub fn is_active(&self) -> bool {
         self.definition.status.as_ref().is_none_or(|s| s.as_str() == "ACTIVE")
     }
+
+    /// A snapshot with an empty definition, for in-memory stand-ins in tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(summary: TaskDefSummary, active: bool) -> Self {
+        let status = if active { "ACTIVE" } else { "INACTIVE" };
+        Self {
+            summary,
+            definition: TaskDefinition::builder()
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::from(status))
+                .build(),
+        }
+    }
 }
 
 /// Reading and registering task-definition revisions.
@@ -418,7 +430,7 @@ fn deployment_view(d: aws_sdk_ecs::types::Deployment) -> DeploymentView {
         id: d.id.unwrap_or_default(),
         status: d.status.unwrap_or_default(),
         task_definition: d.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
-        rollout_state: d.rollout_state.map(|r| r.as_str().to_owned()),
+        rollout_state: d.rollout_state.and_then(|r| rollgate_core::service::EcsRolloutState::from_api(r.as_str())),
         rollout_state_reason: d.rollout_state_reason,
         desired_count: d.desired_count,
         running_count: d.running_count,

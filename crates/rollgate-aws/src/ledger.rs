@@ -1,29 +1,39 @@
 //! Carrying out a verdict's plan: the one place the ledger's writes happen, for the health
 //! gate and for `rollgate rollback` alike.
 
-use rollgate_core::gate::{GatePlan, ServiceTagsAt};
-use rollgate_core::{ServiceArn, TaskDefArn};
+use rollgate_core::gate::{CopyTarget, GatePlan, ServiceTagsAt};
+use rollgate_core::ledger::{carries_marker, keys, rollout_marker};
+use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
 
 use crate::AwsError;
-use crate::ecs::{ResourceTagger, ServiceUpdater, write_tags};
+use crate::ecs::{ResourceTagger, ServiceUpdater, TaskDefinitions, write_tags};
 use crate::events::Notifier;
 
 /// Carries out `plan` in [`GatePlan`]'s order: a failure's record on the service, the
-/// rollback, the notification, the revision's state (the commit point: a retry redoes
-/// everything before it), and the service's last known good when it points at the revision.
+/// rollback (to a fresh copy of the target when the plan says so), the notification, the
+/// revision's state (the commit point: a retry redoes everything before it), and the
+/// service's last known good when it points at the revision.
 pub async fn carry_out<E, N>(
     ecs: &E,
     notifier: &N,
     service: &ServiceArn,
     revision: &TaskDefArn,
-    plan: GatePlan,
+    mut plan: GatePlan,
 ) -> Result<(), AwsError>
 where
-    E: ServiceUpdater + ResourceTagger + Sync,
+    E: ServiceUpdater + ResourceTagger + TaskDefinitions + Sync,
     N: Notifier,
 {
     if plan.service_tags_at == ServiceTagsAt::BeforeRevision {
         write_tags(ecs, service.as_str(), &plan.tag_service).await?;
+    }
+    if let Some(copy) = &plan.copy {
+        let to = copy_of_target(ecs, copy).await?;
+        plan.tag_revision.push((keys::ROLLBACK_TO.to_owned(), to.to_string()));
+        if let Some(n) = plan.notification.as_mut() {
+            n.rolled_back_to = Some(to.to_string());
+        }
+        plan.roll_back_to = Some(to);
     }
     if let Some(to) = &plan.roll_back_to {
         ecs.update_service(service, to).await?;
@@ -38,17 +48,35 @@ where
     Ok(())
 }
 
+/// A fresh, deployable copy of a rollback target that ECS no longer deploys (INACTIVE): the
+/// copy an earlier, unfinished attempt registered (the family's latest ACTIVE revision,
+/// carrying the copy's marker), else a new registration.
+async fn copy_of_target<E: TaskDefinitions + Sync>(ecs: &E, copy: &CopyTarget) -> Result<TaskDefArn, AwsError> {
+    let base = ecs.describe_task_definition(&copy.of).await?;
+    match ecs.describe_latest(&copy.of.revision().family).await {
+        Ok(latest) if carries_marker(&latest.summary.tags, &rollout_marker(&copy.tags)) => {
+            return Ok(latest.summary.arn);
+        }
+        Err(e) if e.class() == ErrorClass::Retryable => return Err(e),
+        // No ACTIVE revision in the family, or the latest is not our copy.
+        _ => {}
+    }
+    ecs.register_copy(&base, &[], &copy.tags).await
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
 
-    use rollgate_core::gate::{GatePlan, ServiceTagsAt};
+    use rollgate_core::gate::{CopyTarget, GatePlan, ServiceTagsAt};
+    use rollgate_core::ledger::keys;
     use rollgate_core::notify::Outgoing;
+    use rollgate_core::service::TaskDefSummary;
     use rollgate_core::{ServiceArn, TaskDefArn};
 
     use super::carry_out;
     use crate::AwsError;
-    use crate::ecs::{ResourceTagger, ServiceUpdater};
+    use crate::ecs::{ResourceTagger, ServiceUpdater, TaskDefSnapshot, TaskDefinitions};
     use crate::events::Notifier;
 
     const SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/c/api";
@@ -58,11 +86,13 @@ mod tests {
     struct Recorder {
         writes: Mutex<Vec<String>>,
         fail_at: Option<usize>,
+        /// The family's latest ACTIVE revision's tags (`None`: the family has none).
+        latest: Option<Vec<(String, String)>>,
     }
 
     impl Recorder {
         fn new(fail_at: Option<usize>) -> Self {
-            Self { writes: Mutex::new(Vec::new()), fail_at }
+            Self { writes: Mutex::new(Vec::new()), fail_at, latest: None }
         }
         fn write(&self, what: String) -> Result<(), AwsError> {
             let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
@@ -103,6 +133,48 @@ mod tests {
         }
     }
 
+    fn summary(arn: &str, tags: &[(String, String)]) -> TaskDefSummary {
+        TaskDefSummary {
+            arn: TaskDefArn::parse(arn).unwrap(),
+            containers: vec![],
+            tags: tags.iter().cloned().collect(),
+            platform: None,
+            fargate_platform: None,
+        }
+    }
+
+    impl TaskDefinitions for Recorder {
+        async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
+            Ok(TaskDefSnapshot::for_test(summary(arn.as_str(), &[]), false))
+        }
+        async fn describe_latest(&self, _: &str) -> Result<TaskDefSnapshot, AwsError> {
+            match &self.latest {
+                Some(tags) => Ok(TaskDefSnapshot::for_test(summary(COPY, tags), true)),
+                None => Err(AwsError::Api {
+                    operation: "DescribeTaskDefinition",
+                    code: "ClientException".into(),
+                    message: "Unable to describe task definition.".into(),
+                    class: rollgate_core::ErrorClass::NonRetryable,
+                }),
+            }
+        }
+        async fn deregister(&self, _: &TaskDefArn) -> Result<(), AwsError> {
+            unreachable!("carry_out never deregisters")
+        }
+        async fn register_copy(
+            &self,
+            base: &TaskDefSnapshot,
+            images: &[(String, String)],
+            _: &[(String, String)],
+        ) -> Result<TaskDefArn, AwsError> {
+            assert!(images.is_empty(), "a rollback copy changes no image");
+            self.write(format!("register copy of {}", base.summary.arn.revision()))?;
+            Ok(TaskDefArn::parse(COPY).unwrap())
+        }
+    }
+
+    const COPY: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:9";
+
     impl Notifier for Recorder {
         async fn publish(&self, _: &[Outgoing]) -> Result<(), AwsError> {
             self.write("notify".into())
@@ -112,6 +184,7 @@ mod tests {
     fn plan(at: ServiceTagsAt, roll_back_to: Option<&str>) -> GatePlan {
         GatePlan {
             roll_back_to: roll_back_to.map(|r| TaskDefArn::parse(r).unwrap()),
+            copy: None,
             tag_revision: vec![("rollgate:state".into(), "x".into())],
             tag_service: rollgate_core::tags::TagWrite::set(vec![match at {
                 ServiceTagsAt::AfterRevision => ("rollgate:last-good".into(), REVISION.into()),
@@ -155,5 +228,46 @@ mod tests {
             assert!(!ok);
             assert_eq!(writes.len(), fail_at);
         }
+    }
+
+    #[tokio::test]
+    async fn an_inactive_target_is_copied_once_and_the_copy_deployed() {
+        let prior = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:2";
+        let copy_tags =
+            vec![(keys::COPY_OF.to_owned(), prior.to_owned()), (keys::SERVICE.to_owned(), SERVICE.to_owned())];
+        let mut copying = plan(ServiceTagsAt::BeforeRevision, None);
+        copying.copy = Some(CopyTarget { of: TaskDefArn::parse(prior).unwrap(), tags: copy_tags.clone() });
+        let service = ServiceArn::parse(SERVICE).unwrap();
+        let revision = TaskDefArn::parse(REVISION).unwrap();
+
+        let fresh = Recorder::new(None);
+        carry_out(&fresh, &fresh, &service, &revision, copying.clone()).await.unwrap();
+        assert_eq!(
+            fresh.writes(),
+            [
+                "tag service rollgate:high-water",
+                "register copy of api:2",
+                "update api:9",
+                "tag revision rollgate:state,rollgate:rollback-to"
+            ]
+        );
+        // A retry after the copy was registered (its answer lost, or a later write failed)
+        // finds it as the family's latest revision and registers no second one.
+        let retry = Recorder { latest: Some(copy_tags), ..Recorder::new(None) };
+        carry_out(&retry, &retry, &service, &revision, copying.clone()).await.unwrap();
+        assert_eq!(
+            retry.writes(),
+            ["tag service rollgate:high-water", "update api:9", "tag revision rollgate:state,rollgate:rollback-to"]
+        );
+        // A latest revision that is not this copy (another target's, or a push's) is not reused.
+        let other = Recorder {
+            latest: Some(vec![
+                (keys::COPY_OF.to_owned(), "x".to_owned()),
+                (keys::SERVICE.to_owned(), SERVICE.to_owned()),
+            ]),
+            ..Recorder::new(None)
+        };
+        carry_out(&other, &other, &service, &revision, copying).await.unwrap();
+        assert!(other.writes().contains(&"register copy of api:2".to_owned()));
     }
 }

@@ -11,7 +11,7 @@ use crate::ecs_event::TaskStateDetail;
 use crate::ledger::{Cause, RevisionRecord, format_time, keys, parse_time};
 use crate::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
 use crate::tags::{TagWrite, decode, lossy as sanitize_tag_value};
-use crate::{InputError, TaskDefArn};
+use crate::{InputError, ServiceArn, TaskDefArn};
 
 /// Where a rollgate rollout stands, recorded as `rollgate:state` on its revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,8 +26,15 @@ pub enum RolloutState {
     Healthy,
     /// Failed and left in place: there was no known good revision.
     Failed,
-    /// Failed and rolled back (by rollgate or by ECS's circuit breaker).
+    /// Failed; the service is being sent back to `rollgate:rollback-to` (by rollgate, ECS's
+    /// circuit breaker or a person), and the gate follows that rollback to its outcome.
+    RollingBack,
+    /// Failed and rolled back: the rollback's deployment completed (or a newer rollout
+    /// replaced it).
     RolledBack,
+    /// Failed, and its rollback failed or could not be made: the service is left for a person.
+    /// The gate never rolls this rollout back again.
+    RollbackFailed,
     /// A newer rollout replaced it before a verdict.
     Superseded,
 }
@@ -40,7 +47,9 @@ impl RolloutState {
             Self::Baking => "baking",
             Self::Healthy => "healthy",
             Self::Failed => "failed",
+            Self::RollingBack => "rolling-back",
             Self::RolledBack => "rolled-back",
+            Self::RollbackFailed => "rollback-failed",
             Self::Superseded => "superseded",
         }
     }
@@ -52,30 +61,42 @@ impl RolloutState {
             Self::Baking,
             Self::Healthy,
             Self::Failed,
+            Self::RollingBack,
             Self::RolledBack,
+            Self::RollbackFailed,
             Self::Superseded,
         ]
         .into_iter()
         .find(|state| state.as_str() == s)
     }
 
-    /// A verdict was reached; the gate never revisits it.
+    /// The rollout's outcome is settled. A settled state is not the last word on what runs:
+    /// when ECS runs such a revision again, the gate judges it again ([`evaluate`]), except a
+    /// rollout whose rollback failed, which is left for a person.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Healthy | Self::Failed | Self::RolledBack | Self::Superseded)
+        matches!(self, Self::Healthy | Self::Failed | Self::RolledBack | Self::RollbackFailed | Self::Superseded)
     }
 
-    /// Whether the tags are those of a rollgate rollout still awaiting a verdict.
+    /// Deploying, verifying or baking: the rollout awaits its verdict.
+    pub fn awaits_verdict(self) -> bool {
+        matches!(self, Self::Deploying | Self::Verifying | Self::Baking)
+    }
+
+    /// Whether the tags are those of a rollgate rollout still awaiting its verdict.
     pub fn in_flight(tags: &Tags) -> bool {
-        Self::of(tags).is_some_and(|s| !s.is_final())
+        Self::of(tags).is_some_and(Self::awaits_verdict)
     }
 
     /// Whether the gate has anything to judge about `revision` on `service`: a rollout awaiting
-    /// its verdict, or a failed revision that is live again.
+    /// its verdict, or a settled one that ECS runs again (a failed, rolled-back or superseded
+    /// revision put back by ECS's circuit breaker or a person; a healthy one whose digest has
+    /// failed since). A rollback in flight is followed from the service's `rollgate:rollback`
+    /// ([`judge_rollback`]); a failed rollback is left for a person.
     pub fn worth_evaluating(service: &ServiceView, revision: &TaskDefSummary) -> bool {
         let live = service.task_definition.as_ref() == Some(&revision.arn);
         match Self::of(&revision.tags) {
-            Some(state) if !state.is_final() => true,
-            Some(Self::RolledBack | Self::Failed) => live,
+            Some(state) if state.awaits_verdict() => true,
+            Some(Self::RolledBack | Self::Failed | Self::Superseded | Self::Healthy) => live,
             _ => false,
         }
     }
@@ -366,6 +387,20 @@ pub enum RolledBackBy {
     Manual,
 }
 
+impl RolledBackBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rollgate => "rollgate",
+            Self::Ecs => "ecs",
+            Self::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Rollgate, Self::Ecs, Self::Manual].into_iter().find(|by| by.as_str() == s)
+    }
+}
+
 /// The gate's judgement of one rollout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -394,6 +429,15 @@ pub enum Resolution {
     RollBack {
         to: TaskDefArn,
     },
+    /// The target can no longer be deployed (deregistered: ECS refuses an INACTIVE revision
+    /// with "TaskDefinition is inactive"), so roll back to a fresh revision that copies it
+    /// ([`check_target`]). A copy registered by an earlier, unfinished run is reused.
+    RollBackToCopy {
+        of: TaskDefArn,
+        /// The copy's tags: the target's, without its per-rollout gate tags, plus
+        /// `rollgate:copy-of`.
+        tags: Vec<(String, String)>,
+    },
     /// ECS's circuit breaker already rolled back: record it, no second rollback.
     AlreadyRolledBack,
     /// An earlier run of the gate rolled back and recorded the failure, then did not finish
@@ -401,6 +445,12 @@ pub enum Resolution {
     Finished,
     /// No known good revision: the service is left as it is.
     NoTarget,
+    /// There is a known good revision, but no rollback to it can work (it was deleted, or its
+    /// image is gone): the service is left as it is, and the verdict says why.
+    Impossible {
+        target: TaskDefArn,
+        why: String,
+    },
 }
 
 /// Why the gate records a live revision as the service's last known good.
@@ -414,6 +464,9 @@ pub enum Adoption {
     /// the healthy verdict marks the revision first and the service second, and this finishes
     /// a verdict whose second write failed.
     Verified,
+    /// A copy the gate registered of the last known good revision (which could no longer be
+    /// deployed) now runs: the copy is the last known good.
+    Copy,
 }
 
 impl Adoption {
@@ -421,6 +474,7 @@ impl Adoption {
         match self {
             Self::PreRollgate => "the steady pre-rollgate revision is the last known good",
             Self::Verified => "the live revision was verified healthy: it is the last known good",
+            Self::Copy => "the live revision copies the last known good: it is the last known good",
         }
     }
 }
@@ -433,11 +487,13 @@ pub fn adopt_known_good(service: &ServiceView, revision: &TaskDefSummary) -> Opt
     if !live || current == Some(&revision.arn.to_string()) {
         return None;
     }
+    let copies_last_good = current.is_some() && revision.tags.get(keys::COPY_OF) == current;
     let adoption = match RolloutState::of(&revision.tags) {
+        _ if copies_last_good => Some(Adoption::Copy),
         None => {
             let steady = service
                 .deployment_of(&revision.arn)
-                .is_some_and(|d| d.rollout_state.as_deref() == Some("COMPLETED") && d.running_count >= d.desired_count);
+                .is_some_and(|d| d.completed() && d.running_count >= d.desired_count);
             (current.is_none() && steady).then_some(Adoption::PreRollgate)
         }
         Some(RolloutState::Healthy) => {
@@ -463,10 +519,31 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
         }
     }
     let live = f.service.task_definition.as_ref() == Some(rev);
-    if live && matches!(state, RolloutState::RolledBack | RolloutState::Failed) {
-        // ECS (its circuit breaker, or a person) put the service back on a revision that had
-        // failed: a failed digest must not stay live. This rollback cannot loop: the target
-        // is the last known good, never this revision.
+    match state {
+        RolloutState::RollingBack => {
+            return Verdict::Ignore(format!(
+                "{} is rolling back; the gate follows the rollback from the service's {}",
+                rev.revision(),
+                keys::ROLLBACK
+            ));
+        }
+        RolloutState::RollbackFailed => {
+            return Verdict::Ignore(format!(
+                "{}'s rollback failed: the service is left for a person (see rollgate status)",
+                rev.revision()
+            ));
+        }
+        _ => {}
+    }
+    let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
+    let recorded = record.as_ref().is_some_and(|r| recorded_failed(f.service, rev, r));
+    // ECS's live state outranks the ledger: a settled revision that ECS runs again (its circuit
+    // breaker, or a person, put it back) is judged again unless it stands verified healthy.
+    let failed_before = matches!(state, RolloutState::RolledBack | RolloutState::Failed)
+        || (state == RolloutState::Healthy && recorded);
+    if live && failed_before {
+        // A failed digest must not stay live. This rollback cannot loop: the target is the
+        // last known good, never this revision, and a rollback that fails is final.
         let reason = format!("{} had failed but is live again; back to the last known good", rev.revision());
         return match fail(f, reason) {
             Verdict::Failed { resolution: Resolution::NoTarget, .. } => {
@@ -475,11 +552,15 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
             v => v,
         };
     }
+    // A rollout replaced before its verdict that ECS runs again (its circuit breaker went back
+    // to the last deployment that completed): judged from its current deployment like any
+    // rollout.
+    let state = if live && state == RolloutState::Superseded { RolloutState::Verifying } else { state };
     if state.is_final() {
         return Verdict::Ignore(format!("{} is already {state}", rev.revision()));
     }
     let deployment = f.service.deployment_of(rev);
-    let ecs_failed = deployment.is_some_and(|d| d.rollout_state.as_deref() == Some("FAILED"));
+    let ecs_failed = deployment.is_some_and(DeploymentView::failed);
     let failure_reason = || {
         let reason = deployment
             .and_then(|d| d.rollout_state_reason.clone())
@@ -490,8 +571,6 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
 
     // A failure is recorded on the service before anything else is done about it, so a
     // failure that is recorded but not final was decided by an invocation that did not finish.
-    let recorded =
-        RevisionRecord::from_tags(&f.revision.tags).ok().flatten().is_some_and(|r| recorded_failed(f.service, rev, &r));
     if live && recorded {
         // Its rollback did not land (or its answer was lost and it did not): roll back now.
         return fail(f, format!("{} was recorded as failed; finishing its rollback", rev.revision()));
@@ -545,7 +624,7 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     };
     let counts = format!("{}/{} tasks running", d.running_count, d.desired_count);
 
-    if d.rollout_state.as_deref() != Some("COMPLETED") {
+    if !d.completed() {
         let started = d.created_at.unwrap_or(f.now);
         if f.now - started > f.settings.deadline.as_chrono() {
             return fail(
@@ -592,6 +671,11 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
 /// still loading the model, or autoscaling raised the desired count. A count at one instant is
 /// no verdict, so the gate waits, up to the deadline counted from `completed_at`.
 fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime<Utc>) -> Verdict {
+    if d.desired_count == 0 {
+        // Scaled to zero (scheduled scaling, a person): nothing runs, so there is no evidence
+        // either way. Not a verdict, not a failure: judged once tasks run again.
+        return Verdict::Wait("the service is scaled to zero: nothing runs to judge".to_owned());
+    }
     if d.running_count >= d.desired_count {
         return Verdict::Healthy;
     }
@@ -622,6 +706,285 @@ fn fail(f: &RolloutFacts<'_>, reason: String) -> Verdict {
         None => Resolution::NoTarget,
     };
     Verdict::Failed { reason, resolution }
+}
+
+/// What the gate found out about a rollback target before sending the service back to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetFacts<'a> {
+    /// DescribeTaskDefinition answered (it returns INACTIVE revisions too).
+    Described {
+        revision: &'a TaskDefSummary,
+        /// `false`: deregistered (INACTIVE). ECS refuses to deploy it: "TaskDefinition is
+        /// inactive" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deregister-task-definition-v2.html).
+        active: bool,
+        /// Its images that no longer exist in their ECR repository (deleted, or expired by a
+        /// lifecycle policy): a task of it cannot start (CannotPullContainerError).
+        images_gone: Vec<String>,
+    },
+    /// ECS no longer has the revision: deleted after it was deregistered
+    /// (DeleteTaskDefinitions), so there is nothing to deploy or copy.
+    Gone,
+}
+
+/// Checks a rollback verdict against what its target is now. A target that ECS would refuse
+/// (INACTIVE) becomes a rollback to a fresh copy of it; a target that cannot work at all
+/// (deleted, its image gone) makes the rollback [`Resolution::Impossible`], said once in the
+/// verdict. Any other verdict is returned as it is.
+pub fn check_target(verdict: Verdict, service: &ServiceArn, target: &TargetFacts<'_>) -> Verdict {
+    let Verdict::Failed { reason, resolution: Resolution::RollBack { to } } = verdict else { return verdict };
+    let impossible = |why: String| Verdict::Failed {
+        reason: reason.clone(),
+        resolution: Resolution::Impossible { target: to.clone(), why },
+    };
+    match target {
+        TargetFacts::Gone => impossible(
+            "ECS no longer has that revision (deregistered, then deleted); deploy a known good image by hand"
+                .to_owned(),
+        ),
+        TargetFacts::Described { images_gone, .. } if !images_gone.is_empty() => impossible(format!(
+            "its image {} no longer exists in ECR (deleted, or expired by a lifecycle policy); deploy a known good image by hand",
+            images_gone.join(", ")
+        )),
+        TargetFacts::Described { revision, active: false, .. } => Verdict::Failed {
+            resolution: Resolution::RollBackToCopy { of: to, tags: copy_tags(revision, service) },
+            reason,
+        },
+        TargetFacts::Described { .. } => Verdict::Failed { reason, resolution: Resolution::RollBack { to } },
+    }
+}
+
+/// The tags of a fresh copy of a rollback `target`: the target's own (its ledger record, its
+/// healthy verdict, the user's tags), without the tags that belong to one rollout's judgement
+/// (bad tasks, reason, rollback) or to AWS, plus `rollgate:copy-of` (the target) and
+/// `rollgate:service`, which a retry uses to find a copy it already registered. At most 50.
+pub fn copy_tags(target: &TaskDefSummary, service: &ServiceArn) -> Vec<(String, String)> {
+    let per_rollout = [keys::REASON, keys::ROLLBACK_TO, keys::ROLLED_BACK_BY, keys::COPY_OF, keys::SERVICE];
+    let mut tags =
+        vec![(keys::COPY_OF.to_owned(), target.arn.to_string()), (keys::SERVICE.to_owned(), service.to_string())];
+    tags.extend(
+        target
+            .tags
+            .iter()
+            .filter(|(k, _)| {
+                !per_rollout.contains(&k.as_str())
+                    && !k.starts_with(keys::BAD_TASK_PREFIX)
+                    && !crate::tags::is_aws_key(k)
+            })
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    tags.truncate(crate::tags::MAX_TAGS);
+    tags
+}
+
+/// A rollback in flight, read from the failed revision's ledger: state `rolling-back`,
+/// `rollgate:rollback-to`, `rollgate:rolled-back-by` and `rollgate:decided-at` (its start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackRecord {
+    pub to: TaskDefArn,
+    pub by: RolledBackBy,
+    pub started: DateTime<Utc>,
+}
+
+impl RollbackRecord {
+    /// `None` unless the revision is rolling back with a readable target and start.
+    pub fn from_tags(tags: &Tags) -> Option<Self> {
+        if RolloutState::of(tags) != Some(RolloutState::RollingBack) {
+            return None;
+        }
+        Some(Self {
+            to: tags.get(keys::ROLLBACK_TO).and_then(|t| TaskDefArn::parse(t).ok())?,
+            by: tags.get(keys::ROLLED_BACK_BY).and_then(|b| RolledBackBy::parse(b)).unwrap_or(RolledBackBy::Rollgate),
+            started: tags.get(keys::DECIDED_AT).and_then(|t| parse_time(keys::DECIDED_AT, t).ok())?,
+        })
+    }
+}
+
+/// Where a followed rollback stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackVerdict {
+    /// The service's `rollgate:rollback` names a revision that is not rolling back (its
+    /// rollback was settled, and removing the pointer failed): remove it.
+    Stale(String),
+    /// The rollout still awaits its verdict: the failure was recorded on the service, and the
+    /// rollout's own evaluation finishes the rollback ([`evaluate`]).
+    NotStarted,
+    Wait(String),
+    /// The rollback's deployment completed, or a newer rollout replaced the failed revision.
+    Completed(String),
+    /// The rollback failed: ECS runs the failed revision again (its circuit breaker rolled the
+    /// rollback back), the rollback's deployment failed, or it did not complete in time.
+    Failed(String),
+}
+
+/// Judges the rollback of `failed` (named by the service's `rollgate:rollback`): the gate
+/// follows a rollback to its outcome like any deployment. It never starts another: a failed
+/// rollback is final, and the service is left for a person.
+///
+/// The rollback's deadline is the service's `rollgate:deadline`, from the rollback's start.
+pub fn judge_rollback(
+    now: DateTime<Utc>,
+    service: &ServiceView,
+    failed: &TaskDefSummary,
+    settings: &GateSettings,
+) -> RollbackVerdict {
+    let name = failed.arn.revision();
+    match RolloutState::of(&failed.tags) {
+        Some(RolloutState::RollingBack) => {}
+        Some(state) if state.awaits_verdict() => return RollbackVerdict::NotStarted,
+        state => {
+            return RollbackVerdict::Stale(format!(
+                "{name} is {}, not rolling back",
+                state.map_or("not a rollgate revision", RolloutState::as_str)
+            ));
+        }
+    }
+    let Some(rollback) = RollbackRecord::from_tags(&failed.tags) else {
+        return RollbackVerdict::Failed(format!("{name} is rolling back, but its ledger has no readable target"));
+    };
+    let to = rollback.to.revision();
+    let live = service.task_definition.as_ref();
+    let deployment = service.deployment_of(&rollback.to);
+    let ecs_reason = || {
+        deployment
+            .filter(|d| d.failed())
+            .and_then(|d| d.rollout_state_reason.clone())
+            .map_or(String::new(), |r| format!(" (ECS: {r})"))
+    };
+    if live == Some(&failed.arn) {
+        return RollbackVerdict::Failed(format!(
+            "the rollback to {to} did not hold: ECS runs {name} again{}",
+            ecs_reason()
+        ));
+    }
+    if live != Some(&rollback.to) {
+        let now_live = live.map_or("no revision".to_owned(), |l| l.revision().to_string());
+        return RollbackVerdict::Completed(format!("{name} no longer runs: the service moved on to {now_live}"));
+    }
+    match deployment {
+        Some(d) if d.completed() => RollbackVerdict::Completed(format!("the rollback to {to} completed")),
+        Some(d) if d.failed() => RollbackVerdict::Failed(format!(
+            "the rollback's ECS deployment of {to} failed: {}",
+            d.rollout_state_reason.as_deref().unwrap_or("no reason given")
+        )),
+        _ if now - rollback.started > settings.deadline.as_chrono() => RollbackVerdict::Failed(format!(
+            "the rollback to {to} did not complete within the {} deadline",
+            settings.deadline
+        )),
+        _ => RollbackVerdict::Wait(format!("rolling back to {to}")),
+    }
+}
+
+/// The writes that settle a followed rollback, in [`GatePlan`]'s order: the notification (a
+/// failed rollback only: `Rollback Failed`, once), the failed revision's final state (the
+/// commit point), then removing the service's `rollgate:rollback` pointer.
+pub fn plan_rollback(
+    now: DateTime<Utc>,
+    service: &ServiceView,
+    failed: &TaskDefSummary,
+    verdict: &RollbackVerdict,
+) -> GatePlan {
+    let unpoint = TagWrite { set: Vec::new(), remove: vec![keys::ROLLBACK.to_owned()], remove_first: false };
+    let settle = |state: RolloutState, extra: Vec<(String, String)>| {
+        let mut tags = vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
+        tags.extend(extra);
+        tags
+    };
+    match verdict {
+        RollbackVerdict::NotStarted | RollbackVerdict::Wait(_) => GatePlan::default(),
+        RollbackVerdict::Stale(_) => {
+            GatePlan { tag_service: unpoint, service_tags_at: ServiceTagsAt::AfterRevision, ..GatePlan::default() }
+        }
+        RollbackVerdict::Completed(_) => GatePlan {
+            tag_revision: settle(RolloutState::RolledBack, Vec::new()),
+            tag_service: unpoint,
+            service_tags_at: ServiceTagsAt::AfterRevision,
+            ..GatePlan::default()
+        },
+        RollbackVerdict::Failed(why) => {
+            let rollout_reason = failed.tags.get(keys::REASON).map(|r| crate::tags::decode_or_stored(keys::REASON, r));
+            let rollback = RollbackRecord::from_tags(&failed.tags);
+            let record = RevisionRecord::from_tags(&failed.tags).ok().flatten();
+            let settings = GateSettings::default();
+            let facts = RolloutFacts {
+                now,
+                service,
+                revision: failed,
+                settings: &settings,
+                alarms_in_alarm: &[],
+                alarms_entered: &[],
+                smoke: None,
+                reported_failure: None,
+                lineage: None,
+            };
+            let mut notification = Notification::new(
+                NotificationKind::RollbackFailed,
+                &facts,
+                record.as_ref(),
+                Some(why.clone()),
+                rollback.as_ref().map(|r| r.to.clone()),
+                rollback.as_ref().map(|r| r.by),
+            );
+            notification.rollout_reason = rollout_reason.clone();
+            let reason = match &rollout_reason {
+                Some(r) => format!("{why}; the rollout had failed: {r}"),
+                None => why.clone(),
+            };
+            GatePlan {
+                notification: Some(notification),
+                tag_revision: settle(
+                    RolloutState::RollbackFailed,
+                    vec![
+                        (keys::DECIDED_AT.to_owned(), format_time(now)),
+                        (keys::REASON.to_owned(), crate::tags::text(keys::REASON, &reason)),
+                    ],
+                ),
+                tag_service: unpoint,
+                service_tags_at: ServiceTagsAt::AfterRevision,
+                ..GatePlan::default()
+            }
+        }
+    }
+}
+
+/// An image of a task definition stored in ECR, as DescribeImages names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrImage {
+    /// The image string as the container definition has it.
+    pub image: String,
+    pub registry: crate::AccountId,
+    pub repository: String,
+    /// Its digest when pinned, else its tag (`latest` when it names none).
+    pub id: EcrImageId,
+}
+
+/// How a container definition names its ECR image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcrImageId {
+    Digest(String),
+    Tag(String),
+}
+
+/// The images of `revision` stored in an ECR registry of `region`: those whose presence the
+/// gate can check before rolling back to the revision. Images of other registries (Docker
+/// Hub, ECR Public, another region) are not checked.
+pub fn ecr_images(revision: &TaskDefSummary, region: &crate::Region) -> Vec<EcrImage> {
+    revision
+        .containers
+        .iter()
+        .filter_map(|c| {
+            let image = crate::image::ImageRef::parse(&c.image);
+            let (registry, image_region) = image.registry.as_deref().and_then(crate::image::ecr_registry)?;
+            (&image_region == region).then(|| EcrImage {
+                image: c.image.clone(),
+                registry,
+                repository: image.repository.clone(),
+                id: match (image.digest, image.tag) {
+                    (Some(d), _) => EcrImageId::Digest(d),
+                    (None, tag) => EcrImageId::Tag(tag.unwrap_or_else(|| "latest".to_owned())),
+                },
+            })
+        })
+        .collect()
 }
 
 /// The abnormal stops recorded on a revision.
@@ -685,6 +1048,10 @@ pub fn describe_bad_tasks(bad: &[StopCause]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GatePlan {
     pub roll_back_to: Option<TaskDefArn>,
+    /// Roll back to a fresh copy of this target instead (it can no longer be deployed): the
+    /// copy is registered (or an earlier run's copy reused) and the service pointed at it; its
+    /// ARN goes into the revision's `rollgate:rollback-to` and the notification.
+    pub copy: Option<CopyTarget>,
     pub tag_revision: Vec<(String, String)>,
     /// Service tag writes, within the 50-tag budget (`tags::failure_write`).
     pub tag_service: TagWrite,
@@ -705,9 +1072,18 @@ pub enum ServiceTagsAt {
     AfterRevision,
 }
 
+/// A rollback target to copy into a fresh revision ([`Resolution::RollBackToCopy`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyTarget {
+    pub of: TaskDefArn,
+    /// The copy's tags ([`copy_tags`]).
+    pub tags: Vec<(String, String)>,
+}
+
 impl GatePlan {
     pub fn is_empty(&self) -> bool {
         self.roll_back_to.is_none()
+            && self.copy.is_none()
             && self.tag_revision.is_empty()
             && self.tag_service.is_empty()
             && self.notification.is_none()
@@ -755,34 +1131,66 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
             }
         }
         Verdict::Failed { reason, resolution } => {
-            let (state, roll_back_to, kind, by) = match resolution {
-                Resolution::RollBack { to } => (
-                    RolloutState::RolledBack,
-                    Some(to.clone()),
-                    NotificationKind::RolledBack,
-                    Some(RolledBackBy::Rollgate),
-                ),
-                Resolution::AlreadyRolledBack => {
-                    (RolloutState::RolledBack, None, NotificationKind::RolledBack, Some(RolledBackBy::Ecs))
+            let live = f.service.task_definition.clone().filter(|t| t != &f.revision.arn);
+            // Where the service goes back to (a copy's ARN is known once it is registered),
+            // and who sends it there.
+            let (roll_back_to, copy, target, by) = match resolution {
+                Resolution::RollBack { to } => (Some(to.clone()), None, Some(to.clone()), RolledBackBy::Rollgate),
+                Resolution::RollBackToCopy { of, tags } => {
+                    (None, Some(CopyTarget { of: of.clone(), tags: tags.clone() }), None, RolledBackBy::Rollgate)
                 }
-                Resolution::Finished => {
-                    (RolloutState::RolledBack, None, NotificationKind::RolledBack, Some(RolledBackBy::Rollgate))
-                }
-                Resolution::NoTarget => (RolloutState::Failed, None, NotificationKind::Failed, None),
+                Resolution::AlreadyRolledBack => (None, None, live, RolledBackBy::Ecs),
+                Resolution::Finished => (None, None, live, RolledBackBy::Rollgate),
+                Resolution::NoTarget | Resolution::Impossible { .. } => (None, None, None, RolledBackBy::Rollgate),
             };
-            let mut tag_revision = state_tags(state);
+            let followed = target.is_some() || copy.is_some();
+            let mut tag_revision = match resolution {
+                Resolution::NoTarget => state_tags(RolloutState::Failed),
+                Resolution::Impossible { .. } => state_tags(RolloutState::RollbackFailed),
+                _ if followed => state_tags(RolloutState::RollingBack),
+                // ECS already moved on, and not to a revision: nothing to follow.
+                _ => state_tags(RolloutState::RolledBack),
+            };
             tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
-            tag_revision.push((keys::REASON.to_owned(), crate::tags::text(keys::REASON, reason)));
-            let back_to = roll_back_to.clone().or_else(|| {
-                matches!(resolution, Resolution::AlreadyRolledBack | Resolution::Finished)
-                    .then(|| f.service.task_definition.clone())
-                    .flatten()
-            });
+            let (kind, recorded_reason) = match resolution {
+                Resolution::NoTarget => (NotificationKind::Failed, reason.clone()),
+                Resolution::Impossible { target, why } => (
+                    NotificationKind::RollbackFailed,
+                    format!("cannot roll back to {}: {why}; the rollout had failed: {reason}", target.revision()),
+                ),
+                _ => (NotificationKind::RolledBack, reason.clone()),
+            };
+            tag_revision.push((keys::REASON.to_owned(), crate::tags::text(keys::REASON, &recorded_reason)));
+            if let Some(to) = &target {
+                tag_revision.push((keys::ROLLBACK_TO.to_owned(), to.to_string()));
+            }
+            if followed || matches!(resolution, Resolution::AlreadyRolledBack | Resolution::Finished) {
+                tag_revision.push((keys::ROLLED_BACK_BY.to_owned(), by.as_str().to_owned()));
+            }
+            let tag_service = if followed {
+                failure_tags(
+                    f.service,
+                    &f.revision.arn,
+                    record.as_ref(),
+                    &now,
+                    vec![(keys::ROLLBACK.to_owned(), f.revision.arn.to_string())],
+                )
+            } else {
+                failed_digest_tag()
+            };
+            let by = (kind == NotificationKind::RolledBack).then_some(by);
+            let mut notification = notify(kind, Some(reason.clone()), target.as_ref(), by);
+            if let (Some(n), Resolution::Impossible { target, why }) = (notification.as_mut(), resolution) {
+                n.reason = Some(format!("cannot roll back to {}: {why}", target.revision()));
+                n.rolled_back_to = Some(target.to_string());
+                n.rollout_reason = Some(reason.clone());
+            }
             GatePlan {
-                notification: notify(kind, Some(reason.clone()), back_to.as_ref(), by),
+                notification,
                 roll_back_to,
+                copy,
                 tag_revision,
-                tag_service: failed_digest_tag(),
+                tag_service,
                 service_tags_at: ServiceTagsAt::BeforeRevision,
             }
         }
@@ -832,6 +1240,8 @@ pub enum NotificationKind {
     Healthy,
     RolledBack,
     Failed,
+    /// The rollout failed and its rollback failed, or could not be made.
+    RollbackFailed,
 }
 
 impl NotificationKind {
@@ -841,6 +1251,7 @@ impl NotificationKind {
             Self::Healthy => "Rollout Healthy",
             Self::RolledBack => "Rollout Rolled Back",
             Self::Failed => "Rollout Failed",
+            Self::RollbackFailed => "Rollback Failed",
         }
     }
 }
@@ -873,6 +1284,10 @@ pub struct Notification {
     pub rolled_back_to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rolled_back_by: Option<RolledBackBy>,
+    /// `Rollback Failed` only: why the rollout itself failed (`reason` says why its rollback
+    /// failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_reason: Option<String>,
     pub at: String,
 }
 
@@ -914,6 +1329,7 @@ impl Notification {
             reason,
             rolled_back_to: rolled_back_to.map(|t| t.to_string()),
             rolled_back_by,
+            rollout_reason: None,
             at: format_time(f.now),
         }
     }

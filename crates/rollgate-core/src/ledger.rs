@@ -60,12 +60,24 @@ pub mod keys {
     pub const REASON: &str = "rollgate:reason";
     /// `rollgate:bad-task:<task id>` = the cause of one abnormal task stop.
     pub const BAD_TASK_PREFIX: &str = "rollgate:bad-task:";
+    /// On a failed rollout whose rollback the gate follows (state `rolling-back`, then
+    /// `rolled-back` or `rollback-failed`): the revision the service was sent back to.
+    pub const ROLLBACK_TO: &str = "rollgate:rollback-to";
+    /// Who sent the service back: `rollgate`, `ecs` (its circuit breaker) or `manual`.
+    pub const ROLLED_BACK_BY: &str = "rollgate:rolled-back-by";
+    /// On a revision the gate registered as a copy of a rollback target that could no longer
+    /// be deployed (deregistered, INACTIVE): the ARN of the revision it copies.
+    pub const COPY_OF: &str = "rollgate:copy-of";
 
     // Service tags written by the health gate.
     /// The last revision verified healthy: where a failed rollout goes back to.
     pub const LAST_GOOD: &str = "rollgate:last-good";
     /// `rollgate:failed:<digest>` = when that digest failed on this service; never redeployed.
     pub const FAILED_PREFIX: &str = "rollgate:failed:";
+    /// The failed revision whose rollback the gate is following (set with the failure, before
+    /// the rollback; removed once the rollback completed or failed). One tag: at most one
+    /// rollback is followed per service, the newest.
+    pub const ROLLBACK: &str = "rollgate:rollback";
     /// The push time of the newest rollout that was rolled back. After a rollback the live
     /// revision is older, so "never move backwards" also compares pushes with this.
     pub const HIGH_WATER: &str = "rollgate:high-water";
@@ -294,18 +306,26 @@ pub fn config_revision_tags(live: &TaskDefArn, tags: &Tags, last_good: Option<&s
 /// a rollout's marker was registered for it (by this attempt or an earlier, unfinished one).
 pub const ROLLOUT_MARKER: [&str; 2] = [keys::SERVICE, keys::DIGEST];
 
-/// The marker (see [`ROLLOUT_MARKER`]) among a rollout's planned ledger tags.
+/// The ledger keys that identify the gate's copy of a rollback target: this target, for this
+/// service (`gate::copy_tags`).
+pub const COPY_MARKER: [&str; 2] = [keys::SERVICE, keys::COPY_OF];
+
+/// The marker among a new revision's planned ledger tags: [`COPY_MARKER`] for a copy of a
+/// rollback target, else [`ROLLOUT_MARKER`].
 pub fn rollout_marker(planned: &[(String, String)]) -> Vec<(String, String)> {
-    planned.iter().filter(|(k, _)| ROLLOUT_MARKER.contains(&k.as_str())).cloned().collect()
+    let keys: &[&str] = if planned.iter().any(|(k, _)| k == keys::COPY_OF) { &COPY_MARKER } else { &ROLLOUT_MARKER };
+    planned.iter().filter(|(k, _)| keys.contains(&k.as_str())).cloned().collect()
 }
 
 /// Whether a revision's `tags` carry the whole `marker` (an empty marker matches nothing).
-/// A configuration change's revision (`rollgate:cause=config`) shares its image's marker but
-/// is not that push's rollout, so it never matches.
+/// A configuration change's revision (`rollgate:cause=config`) and a rollback target's copy
+/// (`rollgate:copy-of`) share an image's rollout marker but are not that push's rollout, so
+/// they match only a copy marker.
 pub fn carries_marker(tags: &Tags, marker: &[(String, String)]) -> bool {
+    let copy = marker.iter().any(|(k, _)| k == keys::COPY_OF);
     marker.len() == ROLLOUT_MARKER.len()
         && marker.iter().all(|(k, v)| tags.get(k) == Some(v))
-        && !tags.contains_key(keys::CAUSE)
+        && (copy || !(tags.contains_key(keys::CAUSE) || tags.contains_key(keys::COPY_OF)))
 }
 
 /// The time format of every timestamp tag: RFC 3339, UTC, whole seconds.

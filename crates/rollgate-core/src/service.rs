@@ -73,14 +73,59 @@ pub struct DeploymentView {
     /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
     pub status: String,
     pub task_definition: Option<TaskDefArn>,
-    /// `IN_PROGRESS`, `COMPLETED` or `FAILED` (absent when ECS does not track it).
-    pub rollout_state: Option<String>,
+    /// ECS's rollout state of the deployment (absent when ECS does not track it).
+    pub rollout_state: Option<EcsRolloutState>,
     pub rollout_state_reason: Option<String>,
     pub desired_count: i32,
     pub running_count: i32,
     pub failed_tasks: i32,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A deployment's `rolloutState` as ECS reports it
+/// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EcsRolloutState {
+    /// ECS is still replacing tasks.
+    InProgress,
+    /// Every desired task of the deployment reached a steady state.
+    Completed,
+    /// The deployment failed (its circuit breaker tripped, or it was stopped).
+    Failed,
+}
+
+impl EcsRolloutState {
+    /// From the API's value; an unknown value is `None` (treated as not tracked).
+    pub fn from_api(value: &str) -> Option<Self> {
+        match value {
+            "IN_PROGRESS" => Some(Self::InProgress),
+            "COMPLETED" => Some(Self::Completed),
+            "FAILED" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "IN_PROGRESS",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+impl DeploymentView {
+    /// ECS reports the deployment COMPLETED.
+    pub fn completed(&self) -> bool {
+        self.rollout_state == Some(EcsRolloutState::Completed)
+    }
+
+    /// ECS reports the deployment FAILED.
+    pub fn failed(&self) -> bool {
+        self.rollout_state == Some(EcsRolloutState::Failed)
+    }
 }
 
 impl ServiceView {

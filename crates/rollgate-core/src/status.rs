@@ -139,16 +139,18 @@ pub fn plan_manual_rollback(
     ];
     // The target is healthy (or the last known good already): it is the last known good now,
     // so a later failure never rolls back to the revision being rolled back from.
-    let tag_service = crate::gate::failure_tags(
-        service,
-        &live.arn,
-        record.as_ref(),
-        &at,
-        vec![(keys::LAST_GOOD.to_owned(), target.arn.to_string())],
-    );
+    // A rollgate revision's rollback is followed by the gate to its outcome, like its own
+    // (`gate::judge_rollback`): `Rollback Failed` if it does not hold.
+    let mut extra = vec![(keys::LAST_GOOD.to_owned(), target.arn.to_string())];
     if record.is_some() {
-        tag_revision.push((keys::STATE.to_owned(), RolloutState::RolledBack.as_str().to_owned()));
+        extra.push((keys::ROLLBACK.to_owned(), live.arn.to_string()));
+        tag_revision.extend([
+            (keys::STATE.to_owned(), RolloutState::RollingBack.as_str().to_owned()),
+            (keys::ROLLBACK_TO.to_owned(), target.arn.to_string()),
+            (keys::ROLLED_BACK_BY.to_owned(), RolledBackBy::Manual.as_str().to_owned()),
+        ]);
     }
+    let tag_service = crate::gate::failure_tags(service, &live.arn, record.as_ref(), &at, extra);
     let facts = RolloutFacts {
         now,
         service,
@@ -170,6 +172,7 @@ pub fn plan_manual_rollback(
     );
     Ok(GatePlan {
         roll_back_to: Some(target.arn.clone()),
+        copy: None,
         tag_revision,
         tag_service,
         service_tags_at: ServiceTagsAt::BeforeRevision,
@@ -250,7 +253,10 @@ mod tests {
         let plan =
             plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), Utc::now(), "manual").unwrap();
         assert_eq!(plan.roll_back_to, Some(rev(2, &[]).arn));
-        assert!(plan.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
+        // The gate follows a manual rollback to its outcome, like its own.
+        assert!(plan.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
+        assert!(plan.tag_revision.contains(&(keys::ROLLBACK_TO.into(), rev(2, &[]).arn.to_string())));
+        assert!(plan.tag_service.set.contains(&(keys::ROLLBACK.into(), live.arn.to_string())));
         assert!(plan.tag_service.set.iter().any(|(k, _)| k.starts_with(keys::FAILED_PREFIX)));
         assert!(
             plan.tag_service.set.contains(&(keys::LAST_GOOD.into(), rev(2, &[]).arn.to_string())),

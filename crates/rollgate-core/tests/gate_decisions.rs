@@ -4,11 +4,12 @@ use chrono::{DateTime, Duration, Utc};
 use rollgate_core::duration::Seconds;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    AlarmEntry, GateSettings, NotificationKind, Resolution, RolledBackBy, RolloutFacts, RolloutState, SmokeOutcome,
-    SmokeTest, StopCause, Verdict, describe_bad_tasks, evaluate, plan,
+    Adoption, AlarmEntry, GateSettings, NotificationKind, Resolution, RollbackVerdict, RolledBackBy, RolloutFacts,
+    RolloutState, ServiceTagsAt, SmokeOutcome, SmokeTest, StopCause, TargetFacts, Verdict, adopt_known_good,
+    check_target, describe_bad_tasks, evaluate, judge_rollback, plan, plan_rollback,
 };
 use rollgate_core::ledger::keys;
-use rollgate_core::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
+use rollgate_core::service::{DeploymentView, EcsRolloutState, ServiceView, Tags, TaskDefSummary};
 use rollgate_core::{ServiceArn, TaskDefArn};
 
 const SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/rollgate-demo/sentiment-api";
@@ -115,6 +116,7 @@ fn malformed_or_foreign_trigger_events_are_errors() {
 
 /// A service whose rollout of revision 3 (digest D3) is in flight; revision 1 predates rollgate,
 /// revision 2 was verified healthy.
+#[derive(Clone)]
 struct World {
     service: ServiceView,
     revision: TaskDefSummary,
@@ -200,7 +202,7 @@ impl World {
 
     fn rollout(mut self, state: &str, running: i32) -> Self {
         let d = &mut self.service.deployments[0];
-        d.rollout_state = Some(state.into());
+        d.rollout_state = EcsRolloutState::from_api(state);
         d.running_count = running;
         self
     }
@@ -216,7 +218,7 @@ fn deployment(id: &str, n: u32, status: &str, state: &str, running: i32) -> Depl
         id: id.into(),
         status: status.into(),
         task_definition: Some(rev(n)),
-        rollout_state: Some(state.into()),
+        rollout_state: EcsRolloutState::from_api(state),
         rollout_state_reason: None,
         desired_count: 2,
         running_count: running,
@@ -317,6 +319,11 @@ fn rollout_lifecycle_table() {
             Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. } => "already".to_owned(),
             Verdict::Failed { resolution: Resolution::Finished, .. } => "finished".to_owned(),
             Verdict::Failed { resolution: Resolution::NoTarget, .. } => "no-target".to_owned(),
+            Verdict::Failed {
+                resolution: Resolution::RollBackToCopy { .. } | Resolution::Impossible { .. }, ..
+            } => {
+                unreachable!("only check_target makes these")
+            }
         };
         assert_eq!(got, want, "{name}: {v:?}");
     }
@@ -499,7 +506,12 @@ fn plans_write_the_ledger_and_notify() {
     let v = w.verdict();
     let p = plan(&w.facts(), &v);
     assert_eq!(p.roll_back_to, Some(rev(2)));
-    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
+    // The rollback is a deployment the gate follows: rolling back, to revision 2, pointed at
+    // from the service in the same write as the failure.
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
+    assert!(p.tag_revision.contains(&(keys::ROLLBACK_TO.into(), rev(2).to_string())));
+    assert!(p.tag_revision.contains(&(keys::ROLLED_BACK_BY.into(), "rollgate".into())));
+    assert!(p.tag_service.set.contains(&(keys::ROLLBACK.into(), rev(3).to_string())));
     assert!(p.tag_service.set.iter().any(|(k, _)| *k == format!("{}{D3}", keys::FAILED_PREFIX)));
     assert!(
         p.tag_service.set.contains(&(keys::HIGH_WATER.to_string(), T0.to_string())),
@@ -661,7 +673,8 @@ fn a_failure_recorded_on_the_service_but_not_on_the_revision_is_completed() {
     assert!(matches!(v, Verdict::Failed { resolution: Resolution::Finished, .. }), "{v:?}");
     let p = plan(&w.facts(), &v);
     assert_eq!(p.roll_back_to, None, "no second rollback");
-    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
+    assert!(p.tag_revision.contains(&(keys::ROLLBACK_TO.into(), rev(2).to_string())), "followed to the live revision");
     let n = p.notification.unwrap();
     assert_eq!(n.rolled_back_by, Some(RolledBackBy::Rollgate), "the recording run rolled back");
     assert_eq!(n.rolled_back_to, Some(rev(2).to_string()));
@@ -687,4 +700,268 @@ fn a_failure_recorded_before_its_rollback_landed_is_rolled_back_on_the_next_run(
     // Whatever the signals say now: the verdict was already reached.
     let w = w.rollout("COMPLETED", 2);
     assert!(matches!(w.verdict(), Verdict::Failed { resolution: Resolution::RollBack { .. }, .. }));
+}
+
+// ---------------------------------------------------------------------------------------
+// What ECS does on its own (#15): a rollback is followed to its outcome, ECS's live state
+// outranks the ledger, and a count at one instant is no verdict.
+// ---------------------------------------------------------------------------------------
+
+/// Revision 3 failed and the gate sent the service back to revision 2 at `T0 + 5 min`.
+fn rolling_back() -> World {
+    let mut w = World::new()
+        .state("rolling-back")
+        .tag(keys::ROLLBACK_TO, rev(2).as_str())
+        .tag(keys::ROLLED_BACK_BY, "rollgate")
+        .tag(keys::DECIDED_AT, "2026-11-28T10:05:00Z")
+        .tag(keys::REASON, "3 tasks OOM-killed at 512 MiB: raise memory");
+    w.service.task_definition = Some(rev(2));
+    w.service.tags.insert(keys::ROLLBACK.into(), rev(3).to_string());
+    let mut rollback = deployment("ecs-svc/2b", 2, "PRIMARY", "IN_PROGRESS", 0);
+    rollback.created_at = Some(t("2026-11-28T10:05:00Z"));
+    let mut failed = deployment("ecs-svc/3", 3, "ACTIVE", "COMPLETED", 2);
+    failed.status = "ACTIVE".into();
+    w.service.deployments = vec![rollback, failed];
+    w.now = t("2026-11-28T10:06:00Z");
+    w
+}
+
+fn judge(w: &World) -> RollbackVerdict {
+    judge_rollback(w.now, &w.service, &w.revision, &w.settings)
+}
+
+#[test]
+fn a_rollback_is_followed_until_it_completes_or_fails() {
+    let label = |v: &RollbackVerdict| match v {
+        RollbackVerdict::Stale(_) => "stale",
+        RollbackVerdict::NotStarted => "not-started",
+        RollbackVerdict::Wait(_) => "wait",
+        RollbackVerdict::Completed(_) => "completed",
+        RollbackVerdict::Failed(_) => "failed",
+    };
+    let cases: Vec<(&str, World, &str)> = vec![
+        ("the rollback's deployment is in progress", rolling_back(), "wait"),
+        (
+            "the rollback's deployment completed",
+            {
+                let mut w = rolling_back();
+                w.service.deployments[0].rollout_state = Some(EcsRolloutState::Completed);
+                w
+            },
+            "completed",
+        ),
+        (
+            "the rollback's deployment failed (no circuit-breaker rollback)",
+            {
+                let mut w = rolling_back();
+                w.service.deployments[0].rollout_state = Some(EcsRolloutState::Failed);
+                w.service.deployments[0].rollout_state_reason =
+                    Some("ECS deployment circuit breaker: tasks failed to start.".into());
+                w
+            },
+            "failed",
+        ),
+        (
+            "ECS's circuit breaker put the failed revision back (ping-pong)",
+            {
+                let mut w = rolling_back();
+                w.service.task_definition = Some(rev(3));
+                w.service.deployments[0].rollout_state = Some(EcsRolloutState::Failed);
+                w
+            },
+            "failed",
+        ),
+        ("the rollback did not complete within the deadline", rolling_back().at(5 + 15 + 1), "failed"),
+        (
+            "a newer rollout replaced the failed revision",
+            {
+                let mut w = rolling_back();
+                w.service.task_definition = Some(rev(4));
+                w
+            },
+            "completed",
+        ),
+        (
+            "the rollout still awaits its verdict (failure recorded, rollback not yet made)",
+            rolling_back().state("baking"),
+            "not-started",
+        ),
+        ("the pointer names a settled rollback", rolling_back().state("rolled-back"), "stale"),
+        ("the pointer names a failed rollback", rolling_back().state("rollback-failed"), "stale"),
+    ];
+    for (name, w, want) in cases {
+        let v = judge(&w);
+        assert_eq!(label(&v), want, "{name}: {v:?}");
+    }
+}
+
+#[test]
+fn a_failed_rollback_is_final_notified_once_and_never_rolled_back_again() {
+    // Case 1 of #15: the rollback to revision 2 fails, ECS's circuit breaker returns to 3.
+    let mut w = rolling_back();
+    w.service.task_definition = Some(rev(3));
+    w.service.deployments[0].rollout_state = Some(EcsRolloutState::Failed);
+    w.service.deployments[0].rollout_state_reason = Some("CannotPullContainerError: image not found".into());
+    let v = judge(&w);
+    let RollbackVerdict::Failed(why) = &v else { panic!("{v:?}") };
+    assert!(why.contains("did not hold") && why.contains("CannotPullContainerError"), "{why}");
+    let p = plan_rollback(w.now, &w.service, &w.revision, &v);
+    assert!(p.roll_back_to.is_none() && p.copy.is_none(), "no second rollback");
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rollback-failed".into())));
+    assert_eq!(p.tag_service.remove, vec![keys::ROLLBACK.to_owned()]);
+    let n = p.notification.clone().unwrap();
+    assert_eq!(n.kind, NotificationKind::RollbackFailed);
+    assert_eq!(n.kind.detail_type(), "Rollback Failed");
+    assert_eq!(n.rolled_back_to, Some(rev(2).to_string()));
+    assert_eq!(n.rollout_reason.as_deref(), Some("3 tasks OOM-killed at 512 MiB: raise memory"));
+    // Once written, every later look at the service leaves it alone, whatever ECS does.
+    let mut after = w.clone();
+    for (k, v) in &p.tag_revision {
+        after.revision.tags.insert(k.clone(), v.clone());
+    }
+    after.service.tags.remove(keys::ROLLBACK);
+    assert!(matches!(after.verdict(), Verdict::Ignore(_)), "live again after a failed rollback: left for a person");
+    assert!(!RolloutState::worth_evaluating(&after.service, &after.revision));
+    after.service.task_definition = Some(rev(2));
+    assert!(matches!(after.verdict(), Verdict::Ignore(_)));
+    // A completed rollback settles with no notification (it was announced when it started).
+    let mut done = rolling_back();
+    done.service.deployments[0].rollout_state = Some(EcsRolloutState::Completed);
+    let p = plan_rollback(done.now, &done.service, &done.revision, &judge(&done));
+    assert!(p.notification.is_none());
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolled-back".into())));
+    assert_eq!(p.service_tags_at, ServiceTagsAt::AfterRevision, "the pointer goes after the commit point");
+}
+
+#[test]
+fn a_rolling_back_revision_is_not_judged_as_a_rollout() {
+    let mut w = rolling_back();
+    assert!(matches!(w.verdict(), Verdict::Ignore(_)));
+    // Even when ECS runs it again: the rollback's outcome decides (judge_rollback).
+    w.service.task_definition = Some(rev(3));
+    assert!(matches!(w.verdict(), Verdict::Ignore(_)));
+    assert!(!RolloutState::in_flight(&w.revision.tags), "bad tasks are not recorded on it");
+}
+
+#[test]
+fn an_unusable_rollback_target_is_copied_or_said_impossible_once() {
+    let w = World::new().state("verifying").rollout("FAILED", 0);
+    let v = w.verdict();
+    let target = TaskDefSummary {
+        arn: rev(2),
+        containers: vec![],
+        tags: tags(&[
+            (keys::DIGEST, "sha256:2222222222222222222222222222222222222222222222222222222222222222"),
+            (keys::STATE, "healthy"),
+            (keys::SERVICE, SERVICE),
+            ("rollgate:bad-task:abc", "oom:model:512"),
+            ("team", "ml"),
+        ]),
+        platform: None,
+        fargate_platform: None,
+    };
+    let svc = ServiceArn::parse(SERVICE).unwrap();
+    // ACTIVE and its images there: unchanged.
+    let ok = TargetFacts::Described { revision: &target, active: true, images_gone: vec![] };
+    assert_eq!(check_target(v.clone(), &svc, &ok), v);
+    // Deregistered (case 2 of #15): a fresh copy of it, tagged to be found again.
+    let inactive = TargetFacts::Described { revision: &target, active: false, images_gone: vec![] };
+    let copied = check_target(v.clone(), &svc, &inactive);
+    let Verdict::Failed { resolution: Resolution::RollBackToCopy { of, tags: copy }, .. } = &copied else {
+        panic!("{copied:?}")
+    };
+    assert_eq!(of, &rev(2));
+    assert!(copy.contains(&(keys::COPY_OF.into(), rev(2).to_string())));
+    assert!(copy.contains(&(keys::STATE.into(), "healthy".into())), "the copy keeps the target's verdict");
+    assert!(copy.contains(&("team".into(), "ml".into())), "and the user's tags");
+    assert!(!copy.iter().any(|(k, _)| k.starts_with(keys::BAD_TASK_PREFIX)));
+    let p = plan(&w.facts(), &copied);
+    assert_eq!(p.roll_back_to, None, "the copy's ARN is known once registered");
+    assert_eq!(p.copy.as_ref().map(|c| &c.of), Some(&rev(2)));
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
+    assert!(p.tag_service.set.contains(&(keys::ROLLBACK.into(), rev(3).to_string())));
+    // Deleted, or its image gone: impossible, said once, in a final state.
+    for facts in [
+        TargetFacts::Gone,
+        TargetFacts::Described {
+            revision: &target,
+            active: true,
+            images_gone: vec!["123456789012.dkr.ecr.us-east-1.amazonaws.com/m@sha256:22".into()],
+        },
+    ] {
+        let v = check_target(v.clone(), &svc, &facts);
+        let p = plan(&w.facts(), &v);
+        assert!(p.roll_back_to.is_none() && p.copy.is_none(), "{v:?}");
+        assert!(p.tag_revision.contains(&(keys::STATE.into(), "rollback-failed".into())));
+        assert!(!p.tag_service.set.iter().any(|(k, _)| k == keys::ROLLBACK), "nothing to follow");
+        let n = p.notification.unwrap();
+        assert_eq!(n.kind, NotificationKind::RollbackFailed);
+        assert!(n.reason.as_deref().is_some_and(|r| r.starts_with("cannot roll back to")), "{:?}", n.reason);
+        assert!(n.rollout_reason.is_some());
+    }
+    // Other verdicts pass through.
+    assert_eq!(check_target(Verdict::Healthy, &svc, &TargetFacts::Gone), Verdict::Healthy);
+}
+
+#[test]
+fn a_copy_of_the_last_known_good_becomes_it_once_live() {
+    let mut w = World::new();
+    w.revision.arn = rev(9);
+    w.revision.tags = tags(&[(keys::COPY_OF, rev(2).as_str()), (keys::SERVICE, SERVICE)]);
+    w.service.task_definition = Some(rev(9));
+    let (why, tag) = adopt_known_good(&w.service, &w.revision).unwrap();
+    assert_eq!(why, Adoption::Copy);
+    assert_eq!(tag, (keys::LAST_GOOD.into(), rev(9).to_string()));
+    // A copy of another revision is not adopted.
+    w.revision.tags.insert(keys::COPY_OF.into(), rev(1).to_string());
+    assert!(adopt_known_good(&w.service, &w.revision).is_none());
+}
+
+#[test]
+fn a_superseded_revision_that_ecs_runs_again_is_judged_like_any_rollout() {
+    // The fourth instance: revision 3 was baking when 4 replaced it (superseded); 4 failed and
+    // ECS's circuit breaker went back to the last deployment that completed: 3.
+    let w = World::new().state("superseded").rollout("COMPLETED", 2).at(30);
+    match w.verdict() {
+        Verdict::Advance { state: RolloutState::Baking, .. } => {}
+        other => panic!("re-baked from now: {other:?}"),
+    }
+    // It fails like any rollout when a signal says so.
+    let mut w = World::new().state("superseded").rollout("COMPLETED", 2).at(30);
+    w.alarms = vec!["p99".into()];
+    w.settings.alarms = vec!["p99".into()];
+    assert_eq!(rolled_back_to(&w.verdict()), Some(rev(2)));
+    // Not live: stays superseded.
+    let mut w = World::new().state("superseded");
+    w.service.task_definition = Some(rev(4));
+    assert!(matches!(w.verdict(), Verdict::Ignore(_)));
+    // A healthy revision whose digest failed since (a person rolled it back) is no standing
+    // verdict: live again, it goes back to the last known good.
+    let mut w = World::new().state("healthy").rollout("COMPLETED", 2);
+    w.service.tags.insert(format!("{}{D3}", keys::FAILED_PREFIX), T0.into());
+    assert!(RolloutState::worth_evaluating(&w.service, &w.revision));
+    assert_eq!(rolled_back_to(&w.verdict()), Some(rev(2)));
+}
+
+#[test]
+fn counts_are_evidence_over_time_not_a_verdict_at_one_instant() {
+    // Case 3 of #15: COMPLETED at 2/2, baked; autoscaling raised the desired count to 4.
+    let bake_done = |running: i32, desired: i32, minutes: i64| {
+        let mut w = World::new()
+            .state("baking")
+            .tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z")
+            .rollout("COMPLETED", running)
+            .at(minutes);
+        w.service.deployments[0].desired_count = desired;
+        w
+    };
+    assert!(matches!(bake_done(2, 4, 11).verdict(), Verdict::Wait(_)), "not yet healthy, not failed");
+    assert_eq!(bake_done(4, 4, 12).verdict(), Verdict::Healthy);
+    // Scaled to zero: nothing to judge, whatever the time.
+    assert!(matches!(bake_done(0, 0, 11).verdict(), Verdict::Wait(_)));
+    assert!(matches!(bake_done(0, 0, 600).verdict(), Verdict::Wait(_)));
+    // Still short long after the deadline: a timeout is the signal, with the counts named.
+    let v = bake_done(2, 4, 5 + 15 + 1).verdict();
+    let Verdict::Failed { reason, .. } = &v else { panic!("{v:?}") };
+    assert!(reason.contains("2/4"), "{reason}");
 }

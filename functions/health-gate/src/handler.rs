@@ -10,8 +10,10 @@ use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
 use rollgate_aws::cloudwatch::AlarmReader;
 use rollgate_aws::codebuild::{BuildLookup, BuildOfImage};
+use rollgate_aws::ecr::ImagePresence;
 use rollgate_aws::ecs::{
     DESCRIBE_SERVICES_BATCH, ResourceTagger, ServiceDirectory, ServiceUpdater, TaskDefSnapshot, TaskDefinitions,
+    write_tags,
 };
 use rollgate_aws::events::Notifier;
 use rollgate_aws::ledger::carry_out;
@@ -19,12 +21,14 @@ use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    AlarmEntry, GateSettings, Lineage, Resolution, RolloutFacts, RolloutState, StopCause, Verdict, adopt_known_good,
-    alarm_window_start, bad_tasks, evaluate, plan,
+    AlarmEntry, GateSettings, Lineage, Resolution, RollbackVerdict, RolloutFacts, RolloutState, StopCause, TargetFacts,
+    Verdict, adopt_known_good, alarm_window_start, bad_tasks, check_target, ecr_images, evaluate, judge_rollback, plan,
+    plan_rollback,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
-use rollgate_core::service::{OptIn, ServiceView};
+use rollgate_core::service::{DeploymentView, OptIn, ServiceView};
+use rollgate_core::tags::TagWrite;
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
 use rollgate_lambda::{Budget, FunctionError, OUT_OF_TIME, finish};
 use serde_json::value::RawValue;
@@ -41,6 +45,7 @@ pub trait GateApi:
     + Notifier
     + SmokeRunner
     + BuildLookup
+    + ImagePresence
     + Sync
 {
 }
@@ -53,24 +58,29 @@ impl<T> GateApi for T where
         + Notifier
         + SmokeRunner
         + BuildLookup
+        + ImagePresence
         + Sync
 {
 }
 
 /// The production adapters, bundled so one value implements [`GateApi`].
-pub struct Clients<E, C, N, P, B> {
+pub struct Clients<E, C, N, P, B, R> {
     pub ecs: E,
     pub cloudwatch: C,
     pub events: N,
     pub probe: P,
     pub builds: B,
+    /// ECR: whether a rollback target's images still exist.
+    pub ecr: R,
 }
 
 mod delegate {
     //! Each capability of [`Clients`] is served by the adapter that owns it.
     use super::*;
 
-    impl<E: ServiceDirectory + Sync, C: Sync, N: Sync, P: Sync, B: Sync> ServiceDirectory for Clients<E, C, N, P, B> {
+    impl<E: ServiceDirectory + Sync, C: Sync, N: Sync, P: Sync, B: Sync, R: Sync> ServiceDirectory
+        for Clients<E, C, N, P, B, R>
+    {
         async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
             self.ecs.list_services(cluster).await
         }
@@ -79,7 +89,9 @@ mod delegate {
         }
     }
 
-    impl<E: TaskDefinitions + Sync, C: Sync, N: Sync, P: Sync, B: Sync> TaskDefinitions for Clients<E, C, N, P, B> {
+    impl<E: TaskDefinitions + Sync, C: Sync, N: Sync, P: Sync, B: Sync, R: Sync> TaskDefinitions
+        for Clients<E, C, N, P, B, R>
+    {
         async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
             self.ecs.describe_task_definition(arn).await
         }
@@ -99,13 +111,17 @@ mod delegate {
         }
     }
 
-    impl<E: ServiceUpdater + Sync, C: Sync, N: Sync, P: Sync, B: Sync> ServiceUpdater for Clients<E, C, N, P, B> {
+    impl<E: ServiceUpdater + Sync, C: Sync, N: Sync, P: Sync, B: Sync, R: Sync> ServiceUpdater
+        for Clients<E, C, N, P, B, R>
+    {
         async fn update_service(&self, service: &ServiceArn, task_definition: &TaskDefArn) -> Result<(), AwsError> {
             self.ecs.update_service(service, task_definition).await
         }
     }
 
-    impl<E: ResourceTagger + Sync, C: Sync, N: Sync, P: Sync, B: Sync> ResourceTagger for Clients<E, C, N, P, B> {
+    impl<E: ResourceTagger + Sync, C: Sync, N: Sync, P: Sync, B: Sync, R: Sync> ResourceTagger
+        for Clients<E, C, N, P, B, R>
+    {
         async fn tag_resource(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
             self.ecs.tag_resource(arn, tags).await
         }
@@ -115,7 +131,7 @@ mod delegate {
         }
     }
 
-    impl<E: Sync, C: AlarmReader + Sync, N: Sync, P: Sync, B: Sync> AlarmReader for Clients<E, C, N, P, B> {
+    impl<E: Sync, C: AlarmReader + Sync, N: Sync, P: Sync, B: Sync, R: Sync> AlarmReader for Clients<E, C, N, P, B, R> {
         async fn alarms_in_alarm(&self) -> Result<Vec<String>, AwsError> {
             self.cloudwatch.alarms_in_alarm().await
         }
@@ -125,21 +141,32 @@ mod delegate {
         }
     }
 
-    impl<E: Sync, C: Sync, N: Notifier + Sync, P: Sync, B: Sync> Notifier for Clients<E, C, N, P, B> {
+    impl<E: Sync, C: Sync, N: Notifier + Sync, P: Sync, B: Sync, R: Sync> Notifier for Clients<E, C, N, P, B, R> {
         async fn publish(&self, events: &[rollgate_core::notify::Outgoing]) -> Result<(), AwsError> {
             self.events.publish(events).await
         }
     }
 
-    impl<E: Sync, C: Sync, N: Sync, P: SmokeRunner + Sync, B: Sync> SmokeRunner for Clients<E, C, N, P, B> {
+    impl<E: Sync, C: Sync, N: Sync, P: SmokeRunner + Sync, B: Sync, R: Sync> SmokeRunner for Clients<E, C, N, P, B, R> {
         async fn run(&self, test: &rollgate_core::gate::SmokeTest) -> Result<(u16, String), String> {
             self.probe.run(test).await
         }
     }
 
-    impl<E: Sync, C: Sync, N: Sync, P: Sync, B: BuildLookup + Sync> BuildLookup for Clients<E, C, N, P, B> {
+    impl<E: Sync, C: Sync, N: Sync, P: Sync, B: BuildLookup + Sync, R: Sync> BuildLookup for Clients<E, C, N, P, B, R> {
         async fn build_of_image(&self, project: &str, image_tag: &str) -> Result<Option<BuildOfImage>, AwsError> {
             self.builds.build_of_image(project, image_tag).await
+        }
+    }
+
+    impl<E: Sync, C: Sync, N: Sync, P: Sync, B: Sync, R: ImagePresence + Sync> ImagePresence for Clients<E, C, N, P, B, R> {
+        async fn image_exists(
+            &self,
+            registry: &rollgate_core::AccountId,
+            repository: &str,
+            id: &rollgate_core::gate::EcrImageId,
+        ) -> Result<bool, AwsError> {
+            self.ecr.image_exists(registry, repository, id).await
         }
     }
 }
@@ -352,6 +379,9 @@ impl<A: GateApi> Gate<'_, A> {
             return;
         }
         let Some(settings) = self.settings(service, report) else { return };
+        if let Some(failed) = service.tags.get(keys::ROLLBACK) {
+            self.follow_rollback(service, &settings, failed, report).await;
+        }
         let last_good = service.tags.get(keys::LAST_GOOD).map(String::as_str);
         let mut seen = BTreeSet::new();
         let targets: Vec<&TaskDefArn> = service
@@ -385,6 +415,94 @@ impl<A: GateApi> Gate<'_, A> {
             let reported = reported.for_revision(service, revision);
             self.revision(service, &settings, &snapshot, reported, report).await;
         }
+    }
+
+    /// Follows the rollback the service's `rollgate:rollback` names to its outcome: the failed
+    /// revision becomes `rolled-back` once the rollback's deployment completed, or
+    /// `rollback-failed` (published once as `Rollback Failed`) when it did not hold.
+    async fn follow_rollback(
+        &self,
+        service: &ServiceView,
+        settings: &GateSettings,
+        failed: &str,
+        report: &mut GateReport,
+    ) {
+        let read = match TaskDefArn::parse(failed) {
+            Ok(arn) => self.aws.describe_task_definition(&arn).await.map(|s| s.summary),
+            Err(e) => Err(AwsError::Config(e.to_string())),
+        };
+        let failed = match read {
+            Ok(failed) => failed,
+            Err(e) if e.class() == ErrorClass::NonRetryable => {
+                // The pointer names no revision ECS has (deleted since): nothing to follow.
+                warn!(cluster = service.arn.cluster_name(), service = service.arn.name(), error = %e, "{} names no readable revision; removed", keys::ROLLBACK);
+                let unpoint =
+                    TagWrite { set: Vec::new(), remove: vec![keys::ROLLBACK.to_owned()], remove_first: false };
+                if let Err(e) = write_tags(self.aws, service.arn.as_str(), &unpoint).await {
+                    report.failures.push(failure(&service.arn, e));
+                }
+                return;
+            }
+            Err(e) => return report.failures.push(failure(&service.arn, e)),
+        };
+        let verdict = judge_rollback(self.now, service, &failed, settings);
+        let (label, detail) = match &verdict {
+            RollbackVerdict::NotStarted => return,
+            RollbackVerdict::Stale(why) => {
+                info!(cluster = service.arn.cluster_name(), service = service.arn.name(), reason = %why, "stale rollback pointer removed");
+                ("rollback-settled", why.clone())
+            }
+            RollbackVerdict::Wait(why) => ("rolling-back", why.clone()),
+            RollbackVerdict::Completed(why) => ("rolled-back", why.clone()),
+            RollbackVerdict::Failed(why) => ("rollback-failed", why.clone()),
+        };
+        let steps = plan_rollback(self.now, service, &failed, &verdict);
+        if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &failed.arn, steps).await {
+            return report.failures.push(failure(&service.arn, e));
+        }
+        if matches!(verdict, RollbackVerdict::Failed(_)) {
+            error!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %failed.arn, reason = %detail, decision = label, "the rollback failed: the service is left for a person");
+        } else {
+            info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %failed.arn, reason = %detail, decision = label, "rollback");
+        }
+        if !matches!(verdict, RollbackVerdict::Stale(_)) {
+            report.rollouts.push(RolloutOutcome {
+                cluster: service.arn.cluster_name().to_owned(),
+                service: service.arn.name().to_owned(),
+                revision: failed.arn.to_string(),
+                verdict: label.to_owned(),
+                detail,
+                rolled_back_to: failed.tags.get(keys::ROLLBACK_TO).cloned(),
+            });
+        }
+    }
+
+    /// What a rollback target is now: whether ECS still has it, whether it is ACTIVE, and
+    /// whether its ECR images still exist. Images the gate may not read are not held against
+    /// it (the rollback is followed anyway).
+    async fn target_facts(
+        &self,
+        service: &ServiceView,
+        to: &TaskDefArn,
+    ) -> Result<Option<(TaskDefSnapshot, Vec<String>)>, AwsError> {
+        let snapshot = match self.aws.describe_task_definition(to).await {
+            Ok(s) => s,
+            // ECS: "Unable to describe task definition." for a revision it no longer has.
+            Err(e) if e.code() == Some("ClientException") => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut gone = Vec::new();
+        for image in ecr_images(&snapshot.summary, &service.arn.region()) {
+            match self.aws.image_exists(&image.registry, &image.repository, &image.id).await {
+                Ok(true) => {}
+                Ok(false) => gone.push(image.image),
+                Err(e) if e.class() == ErrorClass::NonRetryable => {
+                    warn!(image = %image.image, error = %e, "cannot check the rollback target's image; rolling back anyway");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some((snapshot, gone)))
     }
 
     /// Records an abnormal task stop on its revision, then evaluates that rollout.
@@ -476,7 +594,20 @@ impl<A: GateApi> Gate<'_, A> {
             reported_failure,
             lineage: lineage.as_ref(),
         };
-        let verdict = evaluate(&facts);
+        let mut verdict = evaluate(&facts);
+        if let Verdict::Failed { resolution: Resolution::RollBack { to }, .. } = &verdict {
+            let target = match self.target_facts(service, to).await {
+                Ok(t) => t,
+                Err(e) => return report.failures.push(failure(&service.arn, e)),
+            };
+            let facts = match &target {
+                Some((t, gone)) => {
+                    TargetFacts::Described { revision: &t.summary, active: t.is_active(), images_gone: gone.clone() }
+                }
+                None => TargetFacts::Gone,
+            };
+            verdict = check_target(verdict, &service.arn, &facts);
+        }
         let Some(outcome) = outcome(service, &snapshot.summary.arn, &verdict) else { return };
         let steps = plan(&facts, &verdict);
         if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &snapshot.summary.arn, steps).await {
@@ -536,7 +667,7 @@ impl<A: GateApi> Gate<'_, A> {
 }
 
 fn completed(service: &ServiceView, revision: &TaskDefArn) -> bool {
-    service.deployment_of(revision).is_some_and(|d| d.rollout_state.as_deref() == Some("COMPLETED"))
+    service.deployment_of(revision).is_some_and(DeploymentView::completed)
 }
 
 /// The report line for a verdict; `None` for verdicts that are not worth reporting.
@@ -548,14 +679,24 @@ fn outcome(service: &ServiceView, revision: &TaskDefArn, verdict: &Verdict) -> O
         Verdict::Healthy => ("healthy".to_owned(), "verified; now the last known good revision".to_owned(), None),
         Verdict::Superseded => ("superseded".to_owned(), "a newer rollout replaced it".to_owned(), None),
         Verdict::Failed { reason, resolution } => match resolution {
-            Resolution::RollBack { to } => ("rolled-back".to_owned(), reason.clone(), Some(to.to_string())),
+            Resolution::RollBack { to } => ("rolling-back".to_owned(), reason.clone(), Some(to.to_string())),
+            Resolution::RollBackToCopy { of, .. } => (
+                "rolling-back".to_owned(),
+                format!("{reason} ({} is deregistered: rolling back to a fresh copy of it)", of.revision()),
+                None,
+            ),
+            Resolution::Impossible { target, why } => (
+                "rollback-failed".to_owned(),
+                format!("{reason}; cannot roll back to {}: {why}", target.revision()),
+                Some(target.to_string()),
+            ),
             Resolution::AlreadyRolledBack => (
-                "rolled-back".to_owned(),
+                "rolling-back".to_owned(),
                 format!("{reason} (ECS's circuit breaker already rolled back)"),
                 service.task_definition.as_ref().map(ToString::to_string),
             ),
             Resolution::Finished => (
-                "rolled-back".to_owned(),
+                "rolling-back".to_owned(),
                 format!("{reason} (an earlier run rolled back)"),
                 service.task_definition.as_ref().map(ToString::to_string),
             ),

@@ -7,6 +7,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use rollgate_aws::AwsOptions;
 use rollgate_aws::cloudwatch::CloudWatch;
 use rollgate_aws::codebuild::CodeBuild;
+use rollgate_aws::ecr::Ecr;
 use rollgate_aws::ecs::Ecs;
 use rollgate_aws::events::EventBridge;
 use rollgate_aws::probe::HttpProbe;
@@ -25,6 +26,7 @@ async fn main() -> Result<(), Error> {
         events: EventBridge::new(&sdk, &config.event_bus),
         probe: init_or_exit("HTTP client", HttpProbe::new(Duration::from_secs(config.smoke_timeout.0))),
         builds: CodeBuild::new(&sdk),
+        ecr: Ecr::new(&sdk),
     };
     run(service_fn(|event: LambdaEvent<Box<RawValue>>| invoke(&clients, &config, event))).await
 }

@@ -433,7 +433,9 @@ async fn status_shows_the_history_and_rollback_is_recorded_in_the_ledger() {
     assert!(r.stdout.contains("now runs"), "{}", r.stdout);
     assert_eq!(c.s.describe_service(&c.app, &c.app)["taskDefinition"], json!(initial));
     let (_, tags) = c.s.describe_task_definition(&v2);
-    assert_eq!(tags["rollgate:state"], "rolled-back");
+    // The gate follows a manual rollback to its outcome, like its own.
+    assert_eq!(tags["rollgate:state"], "rolling-back");
+    assert_eq!(tags["rollgate:rolled-back-by"], "manual");
     assert!(tags["rollgate:reason"].as_str().unwrap().contains("manual rollback"));
     let service_tags = c.tags(&c.s.describe_service(&c.app, &c.app)["tags"]);
     assert!(service_tags.keys().any(|k| k.starts_with("rollgate:failed:sha256:")), "{service_tags:?}");
@@ -843,17 +845,17 @@ async fn a_rolled_back_config_change_is_drift_and_never_marks_the_image_failed()
         json!({"cluster": c.app, "service": c.app, "state": "FAILED", "reason": "tasks failed to start"}),
     );
     let r = gate(&c, &deployment_event(&c, "SERVICE_DEPLOYMENT_FAILED", &config_rev, 5)).await;
-    assert_eq!(verdicts(&r), ["rolled-back"], "{r:?}");
+    assert_eq!(verdicts(&r), ["rolling-back"], "{r:?}");
     let service = c.s.describe_service(&c.app, &c.app);
     assert_eq!(service["taskDefinition"], json!(v1));
     let stags = c.tags(&service["tags"]);
     assert!(!stags.contains_key(&format!("rollgate:failed:{digest}")), "the image is not failed: {stags:?}");
     assert_eq!(stags["rollgate:failed-config"], json!(config_rev));
     assert_eq!(stags["rollgate:last-good"], json!(v1));
-    assert_eq!(c.s.describe_task_definition(&config_rev).1["rollgate:state"], "rolled-back");
+    assert_eq!(c.s.describe_task_definition(&config_rev).1["rollgate:state"], "rolling-back");
     let status = c.ok(&["status"]).stdout;
     let row = status.lines().find(|l| l.contains(config_rev.rsplit('/').next().unwrap())).unwrap();
-    assert!(row.contains("rolled-back") && row.contains("config change"), "{status}");
+    assert!(row.contains("rolling-back") && row.contains("config change"), "{status}");
 
     // plan compares with what runs (v1, 4096), not with the newest revision (8192).
     let plan = c.ok(&["plan"]).stdout;
@@ -905,7 +907,8 @@ fn a_shared_cluster_is_used_never_taken_over_and_kept_while_occupied() {
     assert_eq!(a.s.describe_service(&a.app, &a.app)["status"], "ACTIVE");
     // A service of someone else's in the app's own cluster: the cluster is kept.
     let (subnet, sg) = a.s.network();
-    let td = a.s.model_task_definition("other", &a.app);
+    // Its image is in the other team's own repository.
+    let td = a.s.model_task_definition("other", &a.s.repository("other-team"));
     a.s.boto(
         "ecs",
         "create_service",

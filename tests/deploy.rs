@@ -593,11 +593,14 @@ async fn untagged_pushes_deploy_only_when_the_service_opts_in() {
     let (digest, event) = untagged_push(&t, "2026-11-28T10:00:00Z");
     assert!(skip_reason(&t.deploy(&event).await.unwrap()).contains("reconciler deploys it once 900 s"));
     assert_eq!(t.service()["taskDefinition"], json!(t.base));
-    let pushed_at =
-        t.s.boto("ecr", "describe_images", json!({"repositoryName": t.repo}))["imageDetails"][0]["imagePushedAt"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    let pushed_at = t.s.boto(
+        "ecr",
+        "describe_images",
+        json!({"repositoryName": t.repo, "imageIds": [{"imageDigest": digest}]}),
+    )["imageDetails"][0]["imagePushedAt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let pushed_at = chrono::DateTime::parse_from_rfc3339(&pushed_at).unwrap();
     let reconcile_at = |after: chrono::Duration| {
         let mut tick = support::fixtures::fixture_json("scheduled-tick.json");

@@ -189,6 +189,15 @@ impl Gated {
         t0
     }
 
+    /// ECS completes the rollback's deployment, and the gate's next sweep (at `at`) settles the
+    /// rollback: the failed revision is `rolled-back`.
+    async fn settle_rollback(&self, at: DateTime<Utc>) -> GateReport {
+        self.force("COMPLETED", json!({}));
+        let report = self.gate(&self.tick(at)).await;
+        assert!(verdicts(&report).contains(&"rolled-back"), "{report:?}");
+        report
+    }
+
     /// Takes `revision` through COMPLETED and the bake; returns when it was declared healthy.
     async fn make_healthy(&self, revision: &str) -> DateTime<Utc> {
         let t0 = self.complete(revision).await;
@@ -216,20 +225,30 @@ async fn a_failed_rollout_goes_back_to_the_last_known_good_revision() {
 
     g.force("FAILED", json!({"reason": "tasks failed to start"}));
     let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + Duration::minutes(2))).await;
-    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert_eq!(verdicts(&report), ["rolling-back"], "{report:?}");
     assert_eq!(report.rollouts[0].rolled_back_to.as_deref(), Some(g.base.as_str()));
 
-    // What AWS shows: back on the pre-rollgate revision, the digest marked failed.
+    // What AWS shows: back on the pre-rollgate revision, the digest marked failed, and the
+    // rollback followed until ECS completes it.
     assert_eq!(g.live(), g.base);
-    assert_eq!(g.state(&v1), "rolled-back");
+    assert_eq!(g.state(&v1), "rolling-back");
+    assert_eq!(g.service_tags()["rollgate:rollback"], json!(v1));
     let (_, tags) = g.s.describe_task_definition(&v1);
     assert!(tags["rollgate:reason"].as_str().unwrap().contains("tasks failed to start"), "{tags:?}");
     assert!(g.service_tags().contains_key(&format!("rollgate:failed:{digest}")));
 
-    // A duplicate of the same event changes nothing: no second rollback.
+    // A duplicate of the same event makes no second rollback (the rollback is still followed).
     let updates = g.s.count_calls("UpdateService");
     let again = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + Duration::minutes(2))).await;
-    assert!(again.rollouts.is_empty(), "{again:?}");
+    assert_eq!(verdicts(&again), ["rolling-back"], "{again:?}");
+    assert_eq!(g.s.count_calls("UpdateService"), updates);
+
+    // ECS completes the rollback: settled, the pointer gone, nothing more to do.
+    g.settle_rollback(t0 + Duration::minutes(4)).await;
+    assert_eq!(g.state(&v1), "rolled-back");
+    assert!(!g.service_tags().contains_key("rollgate:rollback"));
+    let quiet = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
+    assert!(quiet.rollouts.is_empty(), "{quiet:?}");
     assert_eq!(g.s.count_calls("UpdateService"), updates);
 }
 
@@ -248,7 +267,7 @@ async fn the_healthy_path_sets_the_last_known_good_and_a_later_failure_returns_t
     g.force("FAILED", json!({}));
     let t0 = g.started(&v3);
     let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v3, t0 + Duration::minutes(1))).await;
-    assert!(verdicts(&report).contains(&"rolled-back"), "{report:?}");
+    assert!(verdicts(&report).contains(&"rolling-back"), "{report:?}");
     assert_eq!(g.live(), v1);
     assert_eq!(g.state(&v2), "superseded");
 }
@@ -296,12 +315,12 @@ async fn an_alarm_that_fired_and_recovered_between_two_gate_runs_rolls_back() {
     g.set_alarm(&alarm, "ALARM");
     g.set_alarm(&alarm, "OK");
     let report = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
-    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert_eq!(verdicts(&report), ["rolling-back"], "{report:?}");
     let detail = &report.rollouts[0].detail;
     assert!(detail.contains(&format!("alarm {alarm} went into ALARM at")) && detail.contains("recovered"), "{detail}");
     // What AWS shows.
     assert_eq!(g.live(), g.base);
-    assert_eq!(g.state(&v1), "rolled-back");
+    assert_eq!(g.state(&v1), "rolling-back");
     assert!(g.service_tags().contains_key(&format!("rollgate:failed:{digest}")));
     assert_eq!(g.s.count_calls("DescribeAlarmHistory"), 2, "one per invocation that judged the rollout");
 }
@@ -316,7 +335,7 @@ async fn an_alarm_in_alarm_during_the_bake_rolls_back() {
 
     g.set_alarm(&alarm, "ALARM");
     let report = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
-    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert_eq!(verdicts(&report), ["rolling-back"], "{report:?}");
     assert!(report.rollouts[0].detail.contains(&format!("alarm {alarm} is in ALARM during the bake")), "{report:?}");
     assert_eq!(g.live(), g.base);
     assert_eq!(
@@ -333,7 +352,7 @@ async fn three_oom_kills_roll_back_with_that_reason() {
     let t0 = g.started(&v1);
     for task in 1..=2 {
         let report = g.gate(&g.task_stopped("ecs-task-stopped-oom.json", &v1, task, t0 + Duration::minutes(1))).await;
-        assert!(!verdicts(&report).contains(&"rolled-back"), "{report:?}");
+        assert!(!verdicts(&report).contains(&"rolling-back"), "{report:?}");
     }
     // A duplicate delivery of task 2 does not count twice.
     g.gate(&g.task_stopped("ecs-task-stopped-oom.json", &v1, 2, t0 + Duration::minutes(1))).await;
@@ -345,7 +364,7 @@ async fn three_oom_kills_roll_back_with_that_reason() {
     assert_eq!(g.s.writes().len(), writes);
 
     let report = g.gate(&g.task_stopped("ecs-task-stopped-oom.json", &v1, 3, t0 + Duration::minutes(2))).await;
-    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert_eq!(verdicts(&report), ["rolling-back"], "{report:?}");
     assert_eq!(report.rollouts[0].detail, "3 tasks OOM-killed at 512 MiB: raise memory");
     assert_eq!(g.live(), g.base);
     let (_, tags) = g.s.describe_task_definition(&v1);
@@ -363,7 +382,7 @@ async fn an_exceeded_deadline_rolls_back() {
     assert_eq!(verdicts(&report), ["waiting"], "{report:?}");
     assert_eq!(g.live(), v1);
     let report = g.gate(&g.tick(t0 + Duration::minutes(11))).await;
-    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert_eq!(verdicts(&report), ["rolling-back"], "{report:?}");
     assert!(report.rollouts[0].detail.contains("not COMPLETED within the 10m deadline"), "{report:?}");
     assert_eq!(g.live(), g.base);
 }
@@ -378,13 +397,17 @@ async fn after_a_circuit_breaker_rollback_there_is_no_second_update() {
     let updates = g.s.count_calls("UpdateService");
 
     let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + Duration::minutes(4))).await;
-    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
+    assert_eq!(verdicts(&report), ["rolling-back"], "{report:?}");
     assert!(report.rollouts[0].detail.contains("circuit breaker already rolled back"), "{report:?}");
     assert_eq!(g.s.count_calls("UpdateService"), updates, "no second UpdateService");
+    // ECS's own rollback is followed too, to its outcome.
+    assert_eq!(g.state(&v1), "rolling-back");
+    let report = g.settle_rollback(t0 + Duration::minutes(5)).await;
+    assert_eq!(verdicts(&report), ["rolled-back"], "{report:?}");
     assert_eq!(g.state(&v1), "rolled-back");
     assert!(g.service_tags().contains_key(&format!("rollgate:failed:{digest}")));
     // The scheduled sweep afterwards finds nothing in flight.
-    let report = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
+    let report = g.gate(&g.tick(t0 + Duration::minutes(6))).await;
     assert!(report.rollouts.is_empty(), "{report:?}");
 }
 
@@ -522,8 +545,8 @@ fn model_endpoint(status: u16, body: &'static str) -> String {
 async fn the_smoke_test_gates_the_verdict() {
     for (status, body, want) in [
         (200, "{\"label\": \"positive\"}", "healthy"),
-        (500, "boom", "rolled-back"),
-        (200, "{\"label\": \"negative\"}", "rolled-back"),
+        (500, "boom", "rolling-back"),
+        (200, "{\"label\": \"negative\"}", "rolling-back"),
     ] {
         let url = model_endpoint(status, body);
         let mut g = Gated::new(
@@ -620,7 +643,7 @@ async fn sixty_failed_rollouts_stay_within_fifty_tags() {
         };
         g.force("FAILED", json!({}));
         let report = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &revision, g.started(&revision))).await;
-        assert_eq!(verdicts(&report), ["rolled-back"], "push {i}: {report:?}");
+        assert_eq!(verdicts(&report).last(), Some(&"rolling-back"), "push {i}: {report:?}");
         let tags = g.service_tags();
         assert!(tags.len() <= 50, "after failure {i}: {} tags", tags.len());
         failed.push((digest, tag));

@@ -9,6 +9,9 @@
   image, and ``ImageTagAlreadyExistsException`` (moto: ImageAlreadyExists) when
   ``PutImage`` moves a tag of an IMMUTABLE repository to another image. The
   per-request checks are in validate.py.
+* A mutable tag pushed again moves to the new image, and the image that held it stays in the
+  repository, untagged, as in ECR; moto deleted that image (a BatchDeleteImage by the tag),
+  so a live revision's image could vanish when its tag was re-pushed.
 * ``PutImageScanningConfiguration`` with ``scanOnPush`` false (omitted, as SDKs send a
   false boolean) turns scanning off; moto kept the old configuration.
 * Image identity and metadata as ECR reports them (``install()``): ``imageDigest`` is the
@@ -161,6 +164,13 @@ def _put_image(self: ECRBackend, repository_name: str, image_manifest: str, imag
                 f"The image tag '{image_tag}' already exists in the '{repository_name}' repository "
                 "and cannot be overwritten because the repository is immutable."
             )
+    if image_tag is not None:
+        # A mutable tag moves to the new image and the image that held it stays, untagged, as
+        # in ECR; moto deleted that image (BatchDeleteImage by the tag).
+        for held in [i for i in repository.images if image_tag in i.image_tags and i.image_manifest != image_manifest]:
+            held.remove_tag(image_tag)
+            if not held.image_tags:
+                held.image_tag = None
     same = next((i for i in repository.images if i.image_manifest == image_manifest), None)
     if same is not None and image_tag is not None and image_tag not in same.image_tags \
             and len(same.image_tags) >= ECR_MAX_TAGS_PER_IMAGE:

@@ -10,6 +10,25 @@ What moto 5.2.5 does on its own, and what this module changes:
 * ``create_service`` makes one PRIMARY deployment whose rollout state depends
   on the MOTO_ECS_SERVICE_RUNNING variable. Here it is always COMPLETED with
   every desired task running, as a steady-state service would be.
+* ``update_service`` with a ``desiredCount`` sets ``runningCount`` to it at once
+  (service and cluster counts; without one, the service's tasks dropped out of the
+  cluster's counts). Here a new desired count on the same task definition keeps the
+  PRIMARY's rollout state and starts nothing: ``runningCount`` = min(running, desired),
+  and on a COMPLETED deployment ``pendingCount`` = desired - running (3 pending after
+  2 -> 5; none after 5 -> 1); on a deployment still IN_PROGRESS (or FAILED) pending tasks
+  are only capped. The service's ``runningCount`` / ``pendingCount`` and the cluster's
+  task counts move by the same amounts (``_scale_deployment``). That is ECS's model: a
+  new desired count makes the scheduler launch (or stop) tasks, and a launched task is
+  PENDING until it runs (Deployment ``pendingCount``: "The number of tasks in the
+  deployment that are in the PENDING status"); service auto scaling is "the ability to
+  increase or decrease the desired count of tasks in your Amazon ECS service", done by
+  Application Auto Scaling through that same desired count, with no new deployment. (moto
+  made runningCount follow at once for getmoto/moto#7664.) Tests start the pending tasks
+  with the rollout endpoint (``state: COMPLETED``, optional ``runningCount``), which
+  keeps the PRIMARY. A new task definition (or forceNewDeployment) leaves the service's
+  counts alone (the old tasks keep running) and starts the new PRIMARY with none.
+  Services of the CODE_DEPLOY / EXTERNAL controllers (no deployments here) still count
+  the desired tasks as running at once.
 * ``deploymentConfiguration`` (circuit breaker, min/max percent) is dropped by
   ``create_service``. Here it is stored, with ECS's defaults, and returned.
 * Services get the ``createdAt`` timestamp ECS reports (moto has none).
@@ -18,6 +37,45 @@ What moto 5.2.5 does on its own, and what this module changes:
   CreateService, UpdateService): moto took the newest revision even when it
   was deregistered (INACTIVE). A family with no ACTIVE revision is
   ``ClientException: Unable to describe task definition.``, as in ECS.
+* An explicit ``family:revision`` or ARN of a revision that is not ACTIVE (deregistered:
+  INACTIVE; deleted: DELETE_IN_PROGRESS) is never deployed: ``CreateService`` and
+  ``UpdateService`` answer ``ClientException: TaskDefinition is inactive``, ``RunTask`` and
+  ``StartTask`` ``InvalidParameterException: TaskDefinition is inactive`` (HTTP 400), and
+  nothing changes; moto deployed it. DeregisterTaskDefinition (API reference): "You can't
+  use an INACTIVE task definition to run new tasks or create new services, and you can't
+  update an existing service to reference an INACTIVE task definition." (ECS allows "up to
+  a 10-minute window" before enforcing it; here it holds at once.) The codes as ECS
+  answered them: UpdateService ``ClientException`` ("An error occurred (ClientException)
+  when calling the UpdateService operation: TaskDefinition is inactive", AWS CLI output
+  quoted in a public ops log; aws/aws-cdk#33195 likewise), RunTask
+  ``InvalidParameterException`` (DefangLabs/defang#775: "StatusCode: 400 ...
+  InvalidParameterException: TaskDefinition is inactive"). Our choices: CreateService's
+  code (no capture found; ClientException as UpdateService), the same answer for
+  DELETE_IN_PROGRESS, and refusing an UpdateService that names the service's own revision
+  again once it is INACTIVE. An UpdateService that names no task definition (desiredCount
+  only...) of a service whose revision is INACTIVE is accepted: such services "can still
+  scale up or down by modifying the service's desired count". DescribeTaskDefinition still
+  answers INACTIVE revisions, ``status: INACTIVE`` (moto keeps them). In
+  ``_deployable_task_definition`` (``TASK_DEFINITION_INACTIVE``).
+* ``DeleteTaskDefinitions`` (moto 5.2.5 serves it; replaced here, ``_delete_task_definitions``):
+  only INACTIVE revisions are deleted, each answered with ``status: DELETE_IN_PROGRESS`` and
+  ``deleteRequestedAt``; an ACTIVE one, an unknown one, one without a revision and another
+  region's or account's ARN are ``failures`` entries (``arn`` as given, ``reason`` in moto's
+  wording), at most 10 per call (API reference: "You must deregister a task definition
+  revision before you delete it", "You can specify up to 10 task definitions"). A deleted
+  revision that no service deployment, task set or task uses is gone at once: from then on
+  ``ClientException: Unable to describe task definition.``, as for an unknown revision (ECS
+  removes it "periodically" once nothing uses it; here at once). One still in use stays
+  ``DELETE_IN_PROGRESS`` (described, listed with that status, not deployable) until nothing
+  uses it ("A task definition revision will stay in DELETE_IN_PROGRESS status until all the
+  associated tasks and services have been terminated"; ``_purge_deleted``). A family left
+  with no revision is not listed, and the next registration gets the next number, never a
+  deleted one ("the revision is incremented the next time you create a task definition with
+  that name"). moto removed even a revision in use, deleted the local revision named by a
+  foreign ARN, answered HTTP 500 for ``family:x`` and re-used deleted revision numbers.
+  ``DeregisterTaskDefinition`` of a foreign ARN is ``ClientException: Unable to describe task
+  definition.`` (moto deregistered the local revision of that name); of a DELETE_IN_PROGRESS
+  revision it answers the revision unchanged (our choice).
 * ``DeleteCluster`` refuses a cluster that still has ACTIVE services with
   ``ClusterContainsServicesException`` (HTTP 400), as ECS does; moto deleted it.
 * ``UpdateClusterSettings`` is served (moto 5.2.5 answers it with an HTML 404):
@@ -74,7 +132,13 @@ from moto.ecs.exceptions import (
     ServiceNotFoundException,
     TaskDefinitionNotFoundException,
 )
-from moto.ecs.models import ClusterFailure, EC2ContainerServiceBackend, Service, ecs_backends
+from moto.ecs.models import (
+    ClusterFailure,
+    DeleteTaskDefinitionFailure,
+    EC2ContainerServiceBackend,
+    Service,
+    ecs_backends,
+)
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 from moto.utilities.utils import get_partition
@@ -220,6 +284,9 @@ def _create_service(
     cluster_str = kwargs["cluster_str"] if "cluster_str" in kwargs else args[0]
     service_name = kwargs["service_name"] if "service_name" in kwargs else args[1]
     _refuse_existing_service(self, cluster_str, service_name)
+    task_definition_str = kwargs.get("task_definition_str") if len(args) < 4 else args[3]
+    if task_definition_str:
+        _deployable_task_definition(self, task_definition_str, TASK_DEFINITION_INACTIVE_SERVICE_CODE)
     service = _moto_create_service(self, *args, **kwargs)
     service.created_at = utcnow()  # ECS reports createdAt; moto has none
     service.deployment_configuration = copy.deepcopy(DEFAULT_DEPLOYMENT_CONFIGURATION)
@@ -302,14 +369,32 @@ def _update_service(
             + ("Use AWS CodeDeploy to trigger a new deployment." if controller == "CODE_DEPLOY"
                else "Use a task set to deploy a new task definition.")
         )
-    # Resolves family / family:revision / ARN; unknown ones raise ECS's error.
-    new_arn = self.describe_task_definition(requested).arn if requested else previous_arn
+    # Resolves family / family:revision / ARN; unknown ones raise ECS's error, and a named
+    # revision that is not ACTIVE is refused: "TaskDefinition is inactive" (ClientException, as
+    # ECS answers UpdateService). Not naming one (desiredCount only...) is fine even when the
+    # service's own revision is INACTIVE: such services "can still scale up or down".
+    new_arn = (
+        _deployable_task_definition(self, requested, TASK_DEFINITION_INACTIVE_SERVICE_CODE).arn
+        if requested else previous_arn
+    )
     # Handled here instead of by moto, which only renames deployments[0].
     force_new_deployment = bool(properties.pop("force_new_deployment", False))
     # moto would store this with a plain setattr, replacing the whole object.
     deployment_configuration = properties.pop("deployment_configuration", None)
 
+    old_running, old_pending = service.running_count, service.pending_count
+    desired_given = properties.get("desired_count") is not None
     service = _moto_update_service(self, properties)
+    # moto took the service's tasks off the cluster's counts and, for a desiredCount, set
+    # runningCount = desiredCount at once (pending 0) and counted that on the cluster (without
+    # one, the service's tasks simply left the cluster's counts). Undo both: the counts are
+    # set below, as ECS would have them.
+    cluster = self._get_cluster(service.cluster_name)
+    self.update_cluster_resources(
+        cluster, old_running - (service.desired_count if desired_given else 0), "RUNNING"
+    )
+    self.update_cluster_resources(cluster, old_pending, "PENDING")
+    service.running_count, service.pending_count = old_running, old_pending
     service.task_definition = new_arn  # moto stored the string as passed
     service.deployment_configuration = _merge_deployment_configuration(
         getattr(service, "deployment_configuration", DEFAULT_DEPLOYMENT_CONFIGURATION),
@@ -318,18 +403,52 @@ def _update_service(
 
     primary = _primary(service)
     if primary is None:
-        return service  # not an ECS-controlled service: no deployments to move
+        # Not an ECS-controlled service: no deployments to move. Its counts follow the
+        # desired count at once, as moto had them (task sets are not modelled).
+        if desired_given:
+            _set_task_counts(self, service, running=service.desired_count, pending=0)
+        return service
     if new_arn != previous_arn or force_new_deployment:
         # ECS starts replacing tasks; the old ones keep running meanwhile, so
         # the service's runningCount is left alone.
         _start_deployment(service, new_arn)
     else:
         # Same task definition: only the desired count may have changed.
-        primary["desiredCount"] = service.desired_count
-        if primary["rolloutState"] == "COMPLETED":
-            primary["runningCount"] = service.desired_count
-        primary["updatedAt"] = utcnow()
+        _scale_deployment(self, service, primary)
     return service
+
+
+def _scale_deployment(
+    backend: EC2ContainerServiceBackend, service: Service, deployment: dict[str, Any]
+) -> None:
+    """A new desired count for ``deployment`` (the PRIMARY), with no new deployment.
+
+    ECS (and Application Auto Scaling, which scales a service through UpdateService's
+    desiredCount) keeps the deployment's rollout state; the tasks it has to add are PENDING
+    until they start, and the tasks it stops are gone. So: runningCount = min(running,
+    desired); on a COMPLETED deployment pendingCount = desired - runningCount (0 on a
+    decrease); on a deployment still rolling out (or FAILED) the pending tasks are capped at
+    what is still missing and no new ones are added (the rollout endpoint drives those).
+    The service's own runningCount / pendingCount move by the same amounts. Tests start the
+    pending tasks with the rollout endpoint (``state: COMPLETED``, optional ``runningCount``).
+    """
+    desired = service.desired_count
+    old_running = deployment.get("runningCount") or 0
+    old_pending = deployment.get("pendingCount") or 0
+    running = min(old_running, desired)
+    if deployment.get("rolloutState") == "COMPLETED":
+        pending = desired - running
+    else:
+        pending = min(old_pending, desired - running)
+    deployment.update(
+        desiredCount=desired, runningCount=running, pendingCount=pending, updatedAt=utcnow()
+    )
+    _set_task_counts(
+        backend,
+        service,
+        running=max(0, service.running_count + running - old_running),
+        pending=max(0, service.pending_count + pending - old_pending),
+    )
 
 
 _installed = False
@@ -343,9 +462,11 @@ def _describe_task_definition(self: EC2ContainerServiceBackend, task_definition_
 
     "If a revision isn't specified, the latest ACTIVE revision is used."
     (ECS API reference, DescribeTaskDefinition / CreateService, taskDefinition).
+    A deleted revision that nothing uses any more is gone (``_purge_deleted``).
     """
     if _is_foreign_arn(self, task_definition_str):
         raise TaskDefinitionNotFoundException()
+    _purge_deleted(self)
     name = task_definition_str.split("/")[-1]
     if ":" not in name:
         active = [rev for rev, d in self.task_definitions.get(name, {}).items() if d.status == "ACTIVE"]
@@ -353,6 +474,216 @@ def _describe_task_definition(self: EC2ContainerServiceBackend, task_definition_
             raise TaskDefinitionNotFoundException()
         task_definition_str = f"{name}:{max(active)}"
     return _moto_describe_task_definition(self, task_definition_str)
+
+
+# --------------------------------------------------------------------------
+# Deregistered (INACTIVE) and deleted (DELETE_IN_PROGRESS) task definitions
+# --------------------------------------------------------------------------
+
+# DeregisterTaskDefinition (API reference): "You can't use an INACTIVE task definition to run new
+# tasks or create new services, and you can't update an existing service to reference an INACTIVE
+# task definition." (ECS may take up to 10 minutes to enforce it; here it is at once.)
+# DeleteTaskDefinitions: the same for DELETE_IN_PROGRESS revisions. ECS's message, as captured:
+# UpdateService "An error occurred (ClientException) when calling the UpdateService operation:
+# TaskDefinition is inactive" (AWS CLI output in a public ops log; also aws/aws-cdk#33195,
+# "UpdateService error: TaskDefinition is inactive (... Error Code: ClientException"); RunTask
+# "StatusCode: 400 ... InvalidParameterException: TaskDefinition is inactive"
+# (DefangLabs/defang#775). CreateService: no captured answer; ClientException as for
+# UpdateService is our choice. DELETE_IN_PROGRESS gets the same answer (our choice).
+TASK_DEFINITION_INACTIVE = "TaskDefinition is inactive"
+TASK_DEFINITION_INACTIVE_SERVICE_CODE = "ClientException"  # CreateService, UpdateService
+TASK_DEFINITION_INACTIVE_TASK_CODE = "InvalidParameterException"  # RunTask, StartTask
+
+
+def _deployable_task_definition(
+    backend: EC2ContainerServiceBackend, task_definition_str: str, code: str
+) -> Any:
+    """The revision ``task_definition_str`` names, if ECS would start tasks of it.
+
+    Unknown (or foreign, or deleted) revisions: ``ClientException: Unable to describe task
+    definition.``, as before. A bare family is its newest ACTIVE revision, so only an explicit
+    ``family:revision`` or ARN can name an INACTIVE / DELETE_IN_PROGRESS one.
+    """
+    task_definition = backend.describe_task_definition(task_definition_str)
+    if task_definition.status != "ACTIVE":
+        raise ECSException(code, TASK_DEFINITION_INACTIVE)
+    return task_definition
+
+
+_moto_run_task = EC2ContainerServiceBackend.run_task
+_moto_start_task = EC2ContainerServiceBackend.start_task
+
+
+def _run_task(self: EC2ContainerServiceBackend, cluster_str: str, task_definition_str: str, *args: Any, **kwargs: Any) -> Any:
+    self._get_cluster(cluster_str)  # ClusterNotFoundException first
+    _deployable_task_definition(self, task_definition_str, TASK_DEFINITION_INACTIVE_TASK_CODE)
+    return _moto_run_task(self, cluster_str, task_definition_str, *args, **kwargs)
+
+
+def _start_task(self: EC2ContainerServiceBackend, cluster_str: str, task_definition_str: str, *args: Any, **kwargs: Any) -> Any:
+    self._get_cluster(cluster_str)
+    _deployable_task_definition(self, task_definition_str, TASK_DEFINITION_INACTIVE_TASK_CODE)
+    return _moto_start_task(self, cluster_str, task_definition_str, *args, **kwargs)
+
+
+# DeleteTaskDefinitions (API reference, https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteTaskDefinitions.html):
+# "You must deregister a task definition revision before you delete it." A deleted revision
+# "immediately transitions from the INACTIVE to DELETE_IN_PROGRESS. Existing tasks and services
+# that reference a DELETE_IN_PROGRESS task definition revision continue to run without
+# disruption." ... "A task definition revision will stay in DELETE_IN_PROGRESS status until all
+# the associated tasks and services have been terminated." ... "The task definition name is
+# retained by Amazon ECS and the revision is incremented the next time you create a task
+# definition with that name." Task definition states (developer guide): DELETE_IN_PROGRESS
+# revisions can be retrieved with DescribeTaskDefinition. moto 5.2.5 served the call but removed
+# even a revision a service still runs, resolved a foreign ARN by its last part (deleting the
+# local revision of that name), answered HTTP 500 for a non-numeric revision, and numbered the
+# next registration from the highest revision left (re-using a deleted revision's number).
+# Failure reasons: moto's wording (the text ECS gives is not documented).
+DELETE_NOT_FOUND = (
+    "The specified task definition does not exist. Specify a valid account, family, revision and try again."
+)
+DELETE_INVALID_IDENTIFIER = (
+    "The specified task definition identifier is invalid. Specify a valid name or ARN and try again."
+)
+DELETE_STILL_ACTIVE = (
+    "The specified task definition is still in ACTIVE status. Please deregister the target and try again."
+)
+MAX_TASK_DEFINITIONS_PER_DELETE = 10  # "You can specify up to 10 task definitions"
+
+
+def _revision_floor(backend: EC2ContainerServiceBackend) -> dict[str, int]:
+    """Per family, the highest revision ever deleted here: registration numbers above it."""
+    floor = getattr(backend, "_rollgate_revision_floor", None)
+    if floor is None:
+        floor = backend._rollgate_revision_floor = {}
+    return floor
+
+
+def _task_definitions_in_use(backend: EC2ContainerServiceBackend) -> set[str]:
+    """ARNs of the revisions that services (their deployments, task sets) and tasks still use."""
+    arns: set[str] = set()
+    for service in list(backend.services.values()):
+        if service.status not in SERVICE_NAME_TAKEN_STATUSES:  # INACTIVE: deleted
+            continue
+        arns.add(service.task_definition)
+        arns.update(d.get("taskDefinition") for d in service.deployments or [])
+        arns.update(getattr(t, "task_definition", None) for t in getattr(service, "task_sets", None) or [])
+    for tasks in list(backend.tasks.values()):
+        arns.update(
+            t.task_definition_arn for t in list(tasks.values())
+            if "STOPPED" not in (getattr(t, "desired_status", None), getattr(t, "last_status", None))
+        )
+    return arns
+
+
+def _purge_deleted(backend: EC2ContainerServiceBackend) -> None:
+    """Remove the DELETE_IN_PROGRESS revisions nothing uses any more, as ECS eventually does.
+
+    ECS does it "periodically"; here it happens at once, so from then on the revision is
+    unknown (``ClientException: Unable to describe task definition.``). A family left with no
+    revision is no longer listed.
+    """
+    in_use: set[str] | None = None
+    floor = _revision_floor(backend)
+    for family, revisions in list(backend.task_definitions.items()):
+        removed = False
+        for revision, task_definition in list(revisions.items()):
+            if task_definition.status != "DELETE_IN_PROGRESS":
+                continue
+            if in_use is None:
+                in_use = _task_definitions_in_use(backend)
+            if task_definition.arn not in in_use:
+                revisions.pop(revision, None)
+                floor[family] = max(floor.get(family, 0), revision)
+                removed = True
+        # Only a family emptied here: moto creates a family's dict just before it fills it,
+        # and a registration running in another request thread must not lose it.
+        if removed and not revisions:
+            backend.task_definitions.pop(family, None)
+
+
+def _delete_task_definitions(
+    self: EC2ContainerServiceBackend, task_definitions: list[str]
+) -> tuple[list[Any], list[DeleteTaskDefinitionFailure]]:
+    if not task_definitions:
+        raise InvalidParameterException("size of TaskDefinition references list must be greater than 0")
+    if len(task_definitions) > MAX_TASK_DEFINITIONS_PER_DELETE:
+        raise InvalidParameterException("Size of TaskDefinition references list cannot exceed 10")
+    _purge_deleted(self)
+    deleted: list[Any] = []
+    failures: list[DeleteTaskDefinitionFailure] = []
+
+    def fail(reason: str, given: str) -> None:
+        failures.append(DeleteTaskDefinitionFailure(reason, given, self.account_id, self.region_name))
+
+    for given in task_definitions:
+        if _is_foreign_arn(self, given):
+            fail(DELETE_NOT_FOUND, given)  # another region's or account's: not here
+            continue
+        family, _, revision = str(given).split("/")[-1].partition(":")
+        if not family or not revision.isdigit():  # a revision is required
+            fail(DELETE_INVALID_IDENTIFIER, given)
+            continue
+        task_definition = self.task_definitions.get(family, {}).get(int(revision))
+        if task_definition is None:
+            fail(DELETE_NOT_FOUND, given)
+            continue
+        if task_definition.status == "ACTIVE":
+            fail(DELETE_STILL_ACTIVE, given)
+            continue
+        # INACTIVE, or DELETE_IN_PROGRESS already (still in use): answered as deleted again.
+        if task_definition.status != "DELETE_IN_PROGRESS":
+            task_definition.status = "DELETE_IN_PROGRESS"
+            task_definition.delete_requested_at = utcnow()
+        deleted.append(task_definition)
+    _purge_deleted(self)  # gone at once unless a service or task still uses it
+    return deleted, failures
+
+
+_moto_register_task_definition = EC2ContainerServiceBackend.register_task_definition
+
+
+def _register_task_definition(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
+    """As moto, but never re-using the number of a deleted revision (ECS increments on)."""
+    _purge_deleted(self)
+    task_definition = _moto_register_task_definition(self, *args, **kwargs)
+    floor = _revision_floor(self).get(task_definition.family, 0)
+    if task_definition.revision <= floor:
+        revisions = self.task_definitions[task_definition.family]
+        revisions.pop(task_definition.revision, None)
+        task_definition.revision = floor + 1
+        task_definition.arn = f"{task_definition.arn.rsplit(':', 1)[0]}:{task_definition.revision}"
+        revisions[task_definition.revision] = task_definition
+    return task_definition
+
+
+_moto_deregister_task_definition = EC2ContainerServiceBackend.deregister_task_definition
+
+
+def _deregister_task_definition(self: EC2ContainerServiceBackend, task_definition_str: str) -> Any:
+    """As moto, but a foreign ARN names nothing, and a deleted revision stays deleted."""
+    if _is_foreign_arn(self, task_definition_str):
+        raise TaskDefinitionNotFoundException()
+    _purge_deleted(self)
+    family, _, revision = task_definition_str.split("/")[-1].partition(":")
+    existing = self.task_definitions.get(family, {}).get(int(revision)) if revision.isdigit() else None
+    if existing is not None and existing.status == "DELETE_IN_PROGRESS":
+        return existing  # our choice: answered as it is, not made INACTIVE again
+    return _moto_deregister_task_definition(self, task_definition_str)
+
+
+_moto_list_task_definitions = EC2ContainerServiceBackend.list_task_definitions
+_moto_list_task_definition_families = EC2ContainerServiceBackend.list_task_definition_families
+
+
+def _list_task_definitions(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
+    _purge_deleted(self)
+    return _moto_list_task_definitions(self, *args, **kwargs)
+
+
+def _list_task_definition_families(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
+    _purge_deleted(self)
+    return _moto_list_task_definition_families(self, *args, **kwargs)
 
 
 _moto_delete_cluster = EC2ContainerServiceBackend.delete_cluster
@@ -585,6 +916,13 @@ def install() -> None:
     EC2ContainerServiceBackend.delete_cluster = _delete_cluster
     EC2ContainerServiceResponse.update_cluster_settings = _update_cluster_settings_response
     EC2ContainerServiceBackend.describe_task_definition = _describe_task_definition
+    EC2ContainerServiceBackend.run_task = _run_task
+    EC2ContainerServiceBackend.start_task = _start_task
+    EC2ContainerServiceBackend.delete_task_definitions = _delete_task_definitions
+    EC2ContainerServiceBackend.register_task_definition = _register_task_definition
+    EC2ContainerServiceBackend.deregister_task_definition = _deregister_task_definition
+    EC2ContainerServiceBackend.list_task_definitions = _list_task_definitions
+    EC2ContainerServiceBackend.list_task_definition_families = _list_task_definition_families
     EC2ContainerServiceBackend.create_service = _create_service
     EC2ContainerServiceBackend.update_service = _update_service
     EC2ContainerServiceResponse.create_service = _create_service_response

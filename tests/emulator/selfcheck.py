@@ -5,7 +5,9 @@
 
 Starts server.py on a free port and exercises, through real clients:
 EC2/IAM/ECS with boto3, the realistic ECS deployments and the rollout
-endpoint, services with the short (pre-2021) ARN, ECR images (digests, media
+endpoint, desired-count changes (tasks PENDING until the rollout endpoint starts
+them), INACTIVE revisions refused for deployment, DeleteTaskDefinitions,
+services with the short (pre-2021) ARN, ECR images (digests, media
 types, referrers, image status and the archive, another account's registry),
 ECR layer blobs (the upload API, BatchCheckLayerAvailability, GetDownloadUrlForLayer
 and the URL it hands out),
@@ -277,6 +279,169 @@ def check_ecs(emu: Emulator) -> None:
               "update_service with an unknown task definition fails", error.response["Error"])
 
 
+def _register(ecs: Any, family: str, image: str = "repo/app:1") -> str:
+    return ecs.register_task_definition(
+        family=family, containerDefinitions=[{"name": "app", "image": image, "memory": 128}],
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def _described_service(ecs: Any, cluster: str, name: str) -> dict[str, Any]:
+    return ecs.describe_services(cluster=cluster, services=[name])["services"][0]
+
+
+def check_ecs_inactive_task_definitions(emu: Emulator) -> None:
+    """ecs_ext: an INACTIVE revision named explicitly is not deployed (CreateService, UpdateService,
+    RunTask); a service already on one still scales."""
+    ecs = emu.client("ecs", "AKECSINACTIVE")
+    ecs.create_cluster(clusterName="inact")
+    one, two, three = (_register(ecs, "gone", f"repo/gone:{n}") for n in (1, 2, 3))
+    ecs.create_service(cluster="inact", serviceName="svc", taskDefinition="gone:1", desiredCount=1)
+    ecs.deregister_task_definition(taskDefinition="gone:2")
+    described = ecs.describe_task_definition(taskDefinition="gone:2")["taskDefinition"]
+    check(described["status"] == "INACTIVE" and described["taskDefinitionArn"] == two,
+          "describe_task_definition of a deregistered revision: status INACTIVE", described["status"])
+
+    for what, name in (("family:revision", "gone:2"), ("ARN", two)):
+        refused(f"UpdateService to an INACTIVE revision by {what}", "ClientException",
+                ecs.update_service, cluster="inact", service="svc", taskDefinition=name,
+                contains="TaskDefinition is inactive")
+    kept = _described_service(ecs, "inact", "svc")
+    check(kept["taskDefinition"] == one and len(kept["deployments"]) == 1
+          and kept["deployments"][0]["rolloutState"] == "COMPLETED",
+          "a refused UpdateService leaves the service as it was", kept["deployments"])
+    refused("CreateService on an INACTIVE revision", "ClientException",
+            ecs.create_service, cluster="inact", serviceName="other", taskDefinition=two, desiredCount=1,
+            contains="TaskDefinition is inactive")
+    missing = ecs.describe_services(cluster="inact", services=["other"])
+    check(not missing["services"] and missing["failures"][0]["reason"] == "MISSING",
+          "a refused CreateService creates nothing", missing)
+    refused("RunTask of an INACTIVE revision", "InvalidParameterException",
+            ecs.run_task, cluster="inact", taskDefinition="gone:2", contains="TaskDefinition is inactive")
+
+    # The service's own revision deregistered: scaling (no taskDefinition) is fine.
+    ecs.deregister_task_definition(taskDefinition=one)
+    scaled = ecs.update_service(cluster="inact", service="svc", desiredCount=2)["service"]
+    check(scaled["desiredCount"] == 2 and scaled["taskDefinition"] == one and len(scaled["deployments"]) == 1,
+          "UpdateService(desiredCount) of a service whose revision is INACTIVE is accepted", scaled["deployments"])
+    refused("UpdateService naming the service's own, now INACTIVE, revision", "ClientException",
+            ecs.update_service, cluster="inact", service="svc", taskDefinition=one, desiredCount=2,
+            contains="TaskDefinition is inactive")
+    moved = ecs.update_service(cluster="inact", service="svc", taskDefinition="gone")["service"]
+    check(moved["taskDefinition"] == three and moved["deployments"][0]["rolloutState"] == "IN_PROGRESS",
+          "UpdateService(family): the newest ACTIVE revision is deployed", moved["taskDefinition"])
+
+
+def check_ecs_delete_task_definitions(emu: Emulator) -> None:
+    """ecs_ext: DeleteTaskDefinitions deletes INACTIVE revisions only; a deleted revision still in use
+    stays DELETE_IN_PROGRESS until it is not; deleted revision numbers are not used again."""
+    ecs = emu.client("ecs", "AKECSDELETE")
+    ecs.create_cluster(clusterName="delc")
+    one, two, three = (_register(ecs, "del", f"repo/del:{n}") for n in (1, 2, 3))
+    ecs.create_service(cluster="delc", serviceName="user", taskDefinition=two, desiredCount=1)
+    for arn in (one, two):
+        ecs.deregister_task_definition(taskDefinition=arn)
+    foreign = one.replace(f":{REGION}:", ":eu-west-1:")
+    answer = ecs.delete_task_definitions(taskDefinitions=["del:1", two, three, "del:9", "del", foreign])
+    deleted = {t["taskDefinitionArn"]: t["status"] for t in answer["taskDefinitions"]}
+    reasons = {f["arn"]: f["reason"] for f in answer["failures"]}
+    check(deleted == {one: "DELETE_IN_PROGRESS", two: "DELETE_IN_PROGRESS"}
+          and all("deleteRequestedAt" in t for t in answer["taskDefinitions"]),
+          "delete_task_definitions: the INACTIVE revisions are DELETE_IN_PROGRESS", answer["taskDefinitions"])
+    check(set(reasons) == {three, "del:9", "del", foreign}
+          and "still in ACTIVE status" in reasons[three]
+          and "does not exist" in reasons["del:9"] and "does not exist" in reasons[foreign]
+          and "identifier is invalid" in reasons["del"],
+          "delete_task_definitions: ACTIVE, unknown, revision-less and foreign ones are failures", reasons)
+    refused("DescribeTaskDefinition of a deleted revision", "ClientException",
+            ecs.describe_task_definition, taskDefinition="del:1", contains="Unable to describe task definition.")
+    refused("DeleteTaskDefinitions with no revision", "InvalidParameterException",
+            ecs.delete_task_definitions, taskDefinitions=[])
+    bad = ecs.delete_task_definitions(taskDefinitions=["del:x"])
+    check(not bad["taskDefinitions"] and "identifier is invalid" in bad["failures"][0]["reason"],
+          "delete_task_definitions: a non-numeric revision is a failure", bad)
+    check(ecs.describe_task_definition(taskDefinition=three)["taskDefinition"]["status"] == "ACTIVE",
+          "delete_task_definitions leaves an ACTIVE revision as it is")
+
+    # del:2 is the service's: it stays, DELETE_IN_PROGRESS, until the service no longer uses it.
+    in_use = ecs.describe_task_definition(taskDefinition="del:2")["taskDefinition"]
+    check(in_use["status"] == "DELETE_IN_PROGRESS",
+          "a deleted revision a service still uses is DELETE_IN_PROGRESS", in_use["status"])
+    listed = ecs.list_task_definitions(familyPrefix="del", status="DELETE_IN_PROGRESS")["taskDefinitionArns"]
+    check(listed == [two], "list_task_definitions(status=DELETE_IN_PROGRESS)", listed)
+    refused("UpdateService to a DELETE_IN_PROGRESS revision", "ClientException",
+            ecs.update_service, cluster="delc", service="user", taskDefinition=two,
+            contains="TaskDefinition is inactive")
+    ecs.update_service(cluster="delc", service="user", desiredCount=2)  # scaling still works
+    ecs.update_service(cluster="delc", service="user", taskDefinition=three)
+    still = ecs.describe_task_definition(taskDefinition=two)["taskDefinition"]["status"]
+    check(still == "DELETE_IN_PROGRESS", "still DELETE_IN_PROGRESS while its deployment is ACTIVE", still)
+    status, _ = emu.rollout(cluster="delc", service="user", state="COMPLETED", region=REGION)
+    check(status == 200, "rollout COMPLETED drains the deployment of the deleted revision")
+    refused("DescribeTaskDefinition of a deleted revision no longer in use", "ClientException",
+            ecs.describe_task_definition, taskDefinition=two, contains="Unable to describe task definition.")
+
+    # A foreign ARN deletes nothing here; deleted revision numbers are not used again, and a family
+    # with no revision left is not listed.
+    kept = _register(ecs, "delkeep")
+    ecs.deregister_task_definition(taskDefinition=kept)
+    ecs.delete_task_definitions(taskDefinitions=[kept.replace(f":{REGION}:", ":eu-west-1:")])
+    check(ecs.describe_task_definition(taskDefinition="delkeep:1")["taskDefinition"]["status"] == "INACTIVE",
+          "delete_task_definitions of a foreign ARN leaves the local revision of that name")
+    numbered = [_register(ecs, "delnum") for _ in range(2)]
+    for arn in numbered:
+        ecs.deregister_task_definition(taskDefinition=arn)
+    ecs.delete_task_definitions(taskDefinitions=numbered)
+    families = ecs.list_task_definition_families(familyPrefix="delnum")["families"]
+    check(families == [], "a family whose revisions are all deleted is not listed", families)
+    again = _register(ecs, "delnum")
+    check(again.endswith("task-definition/delnum:3"), "register after deleting revisions 1-2 gives revision 3", again)
+
+
+def check_ecs_desired_count(emu: Emulator) -> None:
+    """ecs_ext: a new desiredCount does not start (or count) tasks at once; the rollout endpoint does."""
+    ecs = emu.client("ecs", "AKECSSCALE")
+    ecs.create_cluster(clusterName="scale")
+    first, second = _register(ecs, "scaled", "repo/s:1"), _register(ecs, "scaled", "repo/s:2")
+    ecs.create_service(cluster="scale", serviceName="api", taskDefinition=first, desiredCount=2)
+
+    def counts(what: str, running: int, pending: int, desired: int) -> dict[str, Any]:
+        service = _described_service(ecs, "scale", "api")
+        primary = service["deployments"][0]
+        cluster = ecs.describe_clusters(clusters=["scale"])["clusters"][0]
+        check(len(service["deployments"]) == 1 and primary["status"] == "PRIMARY"
+              and primary["rolloutState"] == "COMPLETED"
+              and (primary["desiredCount"], primary["runningCount"], primary["pendingCount"]) == (desired, running, pending)
+              and (service["desiredCount"], service["runningCount"], service["pendingCount"]) == (desired, running, pending)
+              and (cluster["runningTasksCount"], cluster["pendingTasksCount"]) == (running, pending),
+              what, {"deployments": service["deployments"], "service": (service["desiredCount"], service["runningCount"],
+                     service["pendingCount"]), "cluster": (cluster["runningTasksCount"], cluster["pendingTasksCount"])})
+        return service
+
+    counts("desired count 2 at creation: 2 running", 2, 0, 2)
+    ecs.update_service(cluster="scale", service="api", desiredCount=5)
+    counts("desiredCount 2 -> 5: still COMPLETED, 2 running, 3 pending", 2, 3, 5)
+    status, done = emu.rollout(cluster="scale", service="api", state="COMPLETED", region=REGION)
+    check(status == 200, "rollout COMPLETED of an already COMPLETED PRIMARY", done)
+    counts("rollout COMPLETED starts the pending tasks, the PRIMARY stays", 5, 0, 5)
+    ecs.update_service(cluster="scale", service="api", desiredCount=1)
+    counts("desiredCount 5 -> 1: 1 running, none pending", 1, 0, 1)
+    ecs.update_service(cluster="scale", service="api", desiredCount=4)
+    ecs.update_service(cluster="scale", service="api", desiredCount=3)
+    counts("desiredCount 1 -> 4 -> 3: 1 running, 2 pending", 1, 2, 3)
+    emu.rollout(cluster="scale", service="api", state="COMPLETED", runningCount=3, region=REGION)
+    counts("rollout COMPLETED with runningCount 3", 3, 0, 3)
+    ecs.update_service(cluster="scale", service="api", desiredCount=3)
+    counts("the same desiredCount again changes nothing", 3, 0, 3)
+
+    deploying = ecs.update_service(cluster="scale", service="api", taskDefinition=second, desiredCount=6)["service"]
+    primary = deploying["deployments"][0]
+    check(deploying["runningCount"] == 3 and deploying["pendingCount"] == 0
+          and primary["rolloutState"] == "IN_PROGRESS" and primary["desiredCount"] == 6
+          and primary["runningCount"] == 0 and primary["pendingCount"] == 0,
+          "a new task definition and desiredCount: the old tasks keep running, the new PRIMARY has none yet",
+          deploying)
+
+
 OTHER_ACCOUNT = "111122223333"
 
 
@@ -426,6 +591,24 @@ def check_ecr_pushed_at(emu: Emulator) -> None:
           "ecr pushed-at: unknown digest -> 404")
     check(post({"repository": "clock", "digest": digest, "pushedAt": "soon"})[0] == 400,
           "ecr pushed-at: a time that is not epoch seconds -> 400")
+
+
+def check_ecr_moved_tag_keeps_the_image(emu: Emulator) -> None:
+    """A mutable tag re-pushed moves; the image that held it stays, untagged (moto deleted it)."""
+    ecr = emu.client("ecr")
+    ecr.create_repository(repositoryName="moved")
+
+    def push(n: int, tag: str) -> str:
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                               "config": {"digest": "sha256:" + f"{n:x}" * 64}, "layers": []})
+        return ecr.put_image(repositoryName="moved", imageManifest=manifest, imageTag=tag)["image"]["imageId"]["imageDigest"]
+
+    old, new = push(1, "latest"), push(2, "latest")
+    details = {d["imageDigest"]: d for d in ecr.describe_images(repositoryName="moved")["imageDetails"]}
+    check(old in details and not details[old].get("imageTags"), "ecr moved tag: the old image stays, untagged", details)
+    check(details.get(new, {}).get("imageTags") == ["latest"], "ecr moved tag: the tag is on the new image", details)
+    by_digest = ecr.describe_images(repositoryName="moved", imageIds=[{"imageDigest": old}])["imageDetails"]
+    check(len(by_digest) == 1, "ecr moved tag: the old image is found by its digest", by_digest)
 
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -1810,8 +1993,12 @@ def main() -> int:
     try:
         print(f"emulator at {emu.url}")
         check_ecs(emu)
+        check_ecs_inactive_task_definitions(emu)
+        check_ecs_delete_task_definitions(emu)
+        check_ecs_desired_count(emu)
         check_ecs_identity(emu)
         check_ecr_pushed_at(emu)
+        check_ecr_moved_tag_keeps_the_image(emu)
         check_ecr_images(emu)
         check_ecr_layers(emu)
         check_ecs_short_arn(emu)

@@ -374,10 +374,20 @@ impl Scenario {
     }
 
     /// A one-container task definition whose image comes from `repository`.
+    /// A pre-rollgate revision running the image `v0` of `repository`, pinned by digest as
+    /// pipelines pin it. The image is pushed first: a live revision's image exists (the gate
+    /// checks that a rollback target's image does), and the reconciler sees it as the one the
+    /// service already runs.
     pub fn model_task_definition(&self, family: &str, repository: &str) -> String {
+        let digest = self.push_image(repository, "v0");
+        // Pushed the day before: it predates every push a test makes.
+        let day_ago =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+                - 86_400;
+        self.em.set_pushed_at(repository, &digest, day_ago);
         self.task_definition(
             family,
-            json!([{"name": "model", "image": format!("{}/{repository}:v0", self.registry()),
+            json!([{"name": "model", "image": format!("{}/{repository}@{digest}", self.registry()),
                     "essential": true, "portMappings": [{"containerPort": 8080}]}]),
         )
     }

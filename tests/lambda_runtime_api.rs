@@ -675,3 +675,367 @@ fn an_unreadable_trusted_registry_is_reported_and_the_own_release_still_deploys(
     let live = s.describe_service(&cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
     assert_eq!(s.describe_task_definition(&live).1["rollgate:digest"], json!(v1), "{report}");
 }
+
+// ---------------------------------------------------------------------------------------
+// The gate against what ECS does on its own (#15), with the real deploy and health-gate
+// binaries. ECS's refusals are the emulator's (an INACTIVE revision, a deleted one); ECS's
+// moves are its circuit breaker and an autoscaling UpdateService, as AWS makes them.
+// ---------------------------------------------------------------------------------------
+
+/// One opted-in service whose pre-rollgate revision is adopted as the last known good, and
+/// a queue that receives every verdict rollgate publishes.
+struct OnEcs {
+    s: Scenario,
+    o: support::fixtures::OptedIn,
+    queue: String,
+    events: usize,
+}
+
+impl OnEcs {
+    fn new(name: &str) -> Self {
+        let s = Scenario::new(name);
+        let o = s.opted_in_service(vec![]);
+        let queue = s.boto("sqs", "create_queue", json!({"QueueName": format!("{}-q", s.name)}))["QueueUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let queue_arn = s.boto(
+            "sqs",
+            "get_queue_attributes",
+            json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}),
+        )["Attributes"]["QueueArn"]
+            .clone();
+        let rule = format!("{}-verdicts", s.name);
+        let pattern = json!({"source": ["rollgate"], "detail": {"cluster": [o.cluster]}}).to_string();
+        s.boto("events", "put_rule", json!({"Name": rule, "EventPattern": pattern}));
+        s.boto("events", "put_targets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
+        let mut t = Self { s, o, queue, events: 0 };
+        let first = t.started(&t.o.base.clone());
+        let adopted = t.gate(&[t.tick(first)]);
+        assert_eq!(adopted[0]["rollouts"], json!([]), "{adopted:?}");
+        assert_eq!(t.service_tags()["rollgate:last-good"], json!(t.o.base));
+        t
+    }
+
+    /// Pushes `tag` and runs the real deploy binary on its event; returns the new revision.
+    fn deploy(&mut self, tag: &str) -> String {
+        let digest = self.s.push_image(&self.o.repo, tag);
+        self.events += 1;
+        let event = self.s.push_event(&self.o.repo, &digest, tag, &format!("2026-11-28T{:02}:00:00Z", 8 + self.events));
+        let report = run_lambda(&self.s, "deploy", &[("ROLLGATE_CLUSTERS", &self.o.cluster)], &[event]);
+        let outcome = &report["invocations"][0]["response"]["services"][0];
+        assert_eq!(outcome["outcome"], "deployed", "{report}");
+        outcome["revision"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs the real health-gate binary over `events`; returns each invocation's report.
+    fn gate(&mut self, events: &[Value]) -> Vec<Value> {
+        let events: Vec<String> = events.iter().map(Value::to_string).collect();
+        let report = run_lambda(&self.s, "health-gate", &[("ROLLGATE_CLUSTERS", &self.o.cluster)], &events);
+        report["invocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                assert_eq!(i["status"], "ok", "{report}");
+                i["response"].clone()
+            })
+            .collect()
+    }
+
+    fn service(&self) -> Value {
+        self.s.describe_service(&self.o.cluster, "api")
+    }
+
+    fn live(&self) -> String {
+        self.service()["taskDefinition"].as_str().unwrap().to_owned()
+    }
+
+    fn service_tags(&self) -> serde_json::Map<String, Value> {
+        self.service()["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].clone()))
+            .collect()
+    }
+
+    fn state(&self, revision: &str) -> String {
+        self.s.describe_task_definition(revision).1["rollgate:state"].as_str().unwrap_or("").to_owned()
+    }
+
+    fn deployment(&self, revision: &str) -> Value {
+        self.service()["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["taskDefinition"] == json!(revision))
+            .max_by_key(|d| d["createdAt"].as_str().unwrap_or("").to_owned())
+            .cloned()
+            .unwrap_or_else(|| panic!("no deployment of {revision}"))
+    }
+
+    fn started(&self, revision: &str) -> chrono::DateTime<chrono::Utc> {
+        let created = self.deployment(revision)["createdAt"].as_str().unwrap().to_owned();
+        chrono::DateTime::parse_from_rfc3339(&created).unwrap().with_timezone(&chrono::Utc)
+    }
+
+    fn force(&self, state: &str, extra: Value) {
+        let mut body = json!({"cluster": self.o.cluster, "service": "api", "state": state});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        self.s.em.force_rollout(body);
+    }
+
+    fn at(t: chrono::DateTime<chrono::Utc>) -> String {
+        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    fn tick(&self, at: chrono::DateTime<chrono::Utc>) -> Value {
+        let mut e = fixture_json("scheduled-tick.json");
+        e["id"] = json!(format!("{}-tick-{}", self.s.name, at.timestamp()));
+        e["time"] = json!(Self::at(at));
+        e
+    }
+
+    fn deployment_event(&self, name: &str, revision: &str, at: chrono::DateTime<chrono::Utc>) -> Value {
+        let id = format!("{}-{name}-{}", self.s.name, at.timestamp());
+        let deployment = self.deployment(revision)["id"].clone();
+        serde_json::from_str(&self.s.deployment_event(&id, name, &self.o.arn, &deployment, &Self::at(at)).to_string())
+            .unwrap()
+    }
+
+    fn oom(&self, revision: &str, task: u64, at: chrono::DateTime<chrono::Utc>) -> Value {
+        self.s.task_stopped_event("ecs-task-stopped-oom.json", &self.o.cluster, "api", revision, task, &Self::at(at))
+    }
+
+    /// The detail-types rollgate published, in order.
+    fn published(&self) -> Vec<(String, Value)> {
+        let mut received = Vec::new();
+        loop {
+            let out = self.s.boto("sqs", "receive_message", json!({"QueueUrl": self.queue, "MaxNumberOfMessages": 10}));
+            let Some(messages) = out["Messages"].as_array().filter(|m| !m.is_empty()).cloned() else { break };
+            for m in messages {
+                let e: Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
+                received.push((e["detail-type"].as_str().unwrap().to_owned(), e["detail"].clone()));
+                self.s.boto(
+                    "sqs",
+                    "delete_message",
+                    json!({"QueueUrl": self.queue, "ReceiptHandle": m["ReceiptHandle"]}),
+                );
+            }
+        }
+        received
+    }
+
+    /// The health gate's own UpdateService calls so far.
+    fn gate_updates(&self) -> usize {
+        self.gate_calls("UpdateService")
+    }
+
+    fn gate_calls(&self, operation: &str) -> usize {
+        let key = self.s.function_key("health-gate");
+        self.s.em.calls(&key).iter().filter(|(_, op)| op == operation).count()
+    }
+
+    /// Deploys `tag` and takes it to COMPLETED (the gate starts the bake); returns the revision
+    /// and when its deployment started.
+    fn deploy_and_complete(&mut self, tag: &str) -> (String, chrono::DateTime<chrono::Utc>) {
+        let revision = self.deploy(tag);
+        let t0 = self.started(&revision);
+        self.force("COMPLETED", json!({}));
+        let r = self.gate(&[self.deployment_event(
+            "SERVICE_DEPLOYMENT_COMPLETED",
+            &revision,
+            t0 + chrono::Duration::minutes(2),
+        )]);
+        assert_eq!(verdicts_of(&r[0]), ["baking"], "{r:?}");
+        (revision, t0)
+    }
+}
+
+fn verdicts_of(report: &Value) -> Vec<String> {
+    report["rollouts"].as_array().unwrap().iter().map(|r| r["verdict"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Case 1: v1 completes; OOM kills in the bake make the gate roll back to the last known good;
+/// that rollback's deployment fails and ECS's circuit breaker returns the service to v1. The
+/// rollback is followed: `rollback-failed`, one `Rollback Failed`, and never a second
+/// rollback, however many times ECS reports and the schedule sweeps.
+#[test]
+fn a_rollback_that_ecs_undoes_is_reported_once_and_never_repeated() {
+    let mut t = OnEcs::new("rapi-pingpong");
+    let (v1, t0) = t.deploy_and_complete("v1");
+    let min = chrono::Duration::minutes;
+    let r = t.gate(&[t.oom(&v1, 1, t0 + min(3)), t.oom(&v1, 2, t0 + min(3)), t.oom(&v1, 3, t0 + min(4))]);
+    assert_eq!(verdicts_of(&r[2]), ["rolling-back"], "{r:?}");
+    assert_eq!(t.live(), t.o.base);
+    assert_eq!(t.gate_updates(), 1);
+
+    // The base revision's tasks now crash on start: ECS's circuit breaker fails its deployment
+    // and goes back to the last deployment that completed, v1's.
+    t.force("FAILED", json!({"rollback": true, "reason": "ECS deployment circuit breaker: tasks failed to start."}));
+    assert_eq!(t.live(), v1, "ECS put v1 back");
+    let failed_event = t.deployment_event("SERVICE_DEPLOYMENT_FAILED", &t.o.base.clone(), t0 + min(6));
+    let r =
+        t.gate(&[failed_event.clone(), t.tick(t0 + min(7)), failed_event, t.tick(t0 + min(30)), t.tick(t0 + min(90))]);
+    assert_eq!(verdicts_of(&r[0]), ["rollback-failed"], "{r:?}");
+    for later in &r[1..] {
+        assert_eq!(later["rollouts"], json!([]), "left for a person: {later}");
+    }
+    // What AWS shows: v1 runs, marked rollback-failed with both reasons; one rollback only.
+    assert_eq!(t.live(), v1);
+    assert_eq!(t.state(&v1), "rollback-failed");
+    let tags = t.s.describe_task_definition(&v1).1;
+    let text = |k: &'static str| rollgate_core::tags::decode_or_stored(k, tags[k].as_str().unwrap());
+    assert!(text("rollgate:rollback-reason").contains("did not hold"), "{tags:?}");
+    assert_eq!(text("rollgate:reason"), "3 tasks OOM-killed at 512 MiB: raise memory");
+    assert!(!t.service_tags().contains_key("rollgate:rollback"));
+    assert_eq!(t.gate_updates(), 1, "at most one automatic rollback per failed rollout");
+    let published: Vec<String> = t.published().into_iter().map(|(kind, _)| kind).collect();
+    assert_eq!(published, ["Rollout Started", "Rollout Rolled Back", "Rollback Failed"]);
+}
+
+/// Case 2: the last known good was deregistered by housekeeping. ECS refuses an INACTIVE
+/// revision, so the gate rolls back to a fresh copy of it, once, and the copy becomes the
+/// last known good. When even the copy is impossible (the revision was deleted), the verdict
+/// says why, once.
+#[test]
+fn a_deregistered_rollback_target_is_copied_and_a_deleted_one_is_said_once() {
+    let mut t = OnEcs::new("rapi-inactive");
+    let v1 = t.deploy("v1");
+    let t0 = t.started(&v1);
+    t.s.boto("ecs", "deregister_task_definition", json!({"taskDefinition": t.o.base}));
+    t.force("FAILED", json!({"reason": "tasks failed to start"}));
+    let min = chrono::Duration::minutes;
+    let r = t.gate(&[t.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + min(2))]);
+    assert_eq!(verdicts_of(&r[0]), ["rolling-back"], "{r:?}");
+    let copy = t.live();
+    assert_ne!(copy, t.o.base, "never the INACTIVE revision itself");
+    let (def, tags) = t.s.describe_task_definition(&copy);
+    assert_eq!(def["status"], "ACTIVE");
+    assert_eq!(tags["rollgate:copy-of"], json!(t.o.base));
+    let base_def = t.s.describe_task_definition(&t.o.base).0;
+    assert_eq!(def["containerDefinitions"][0]["image"], base_def["containerDefinitions"][0]["image"]);
+    assert_eq!(t.s.describe_task_definition(&v1).1["rollgate:rollback-to"], json!(copy));
+    // ECS completes it: settled, and the copy is the last known good. Nothing is copied twice.
+    t.force("COMPLETED", json!({}));
+    let r = t.gate(&[t.tick(t0 + min(4)), t.tick(t0 + min(5))]);
+    assert_eq!(verdicts_of(&r[0]), ["rolled-back"], "{r:?}");
+    assert_eq!(t.state(&v1), "rolled-back");
+    assert_eq!(t.service_tags()["rollgate:last-good"], json!(copy));
+    assert_eq!(t.gate_calls("RegisterTaskDefinition"), 1);
+
+    // v2 completes, then fails in its bake; meanwhile its target (the copy) was deregistered
+    // and deleted (DeleteTaskDefinitions): nothing uses it any more, so ECS no longer has it.
+    let (v2, t2) = t.deploy_and_complete("v2");
+    t.s.boto("ecs", "deregister_task_definition", json!({"taskDefinition": copy}));
+    let deleted = t.s.boto("ecs", "delete_task_definitions", json!({"taskDefinitions": [copy]}));
+    assert_eq!(deleted["failures"], json!([]), "{deleted}");
+    let updates = t.gate_updates();
+    let r = t.gate(&[
+        t.oom(&v2, 1, t2 + min(3)),
+        t.oom(&v2, 2, t2 + min(3)),
+        t.oom(&v2, 3, t2 + min(3)),
+        t.tick(t2 + min(4)),
+        t.oom(&v2, 4, t2 + min(5)),
+        t.tick(t2 + min(60)),
+    ]);
+    let r = r[2..].to_vec();
+    assert_eq!(verdicts_of(&r[0]), ["rollback-failed"], "{r:?}");
+    assert!(r[0]["rollouts"][0]["detail"].as_str().unwrap().contains("ECS no longer has that revision"), "{r:?}");
+    for later in &r[1..] {
+        assert_eq!(later["rollouts"], json!([]), "said once: {later}");
+    }
+    assert_eq!(t.gate_updates(), updates, "no refused UpdateService, no retries");
+    assert_eq!(t.live(), v2);
+    assert_eq!(t.state(&v2), "rollback-failed");
+    let published: Vec<String> = t.published().into_iter().map(|(kind, _)| kind).collect();
+    assert_eq!(published, ["Rollout Rolled Back", "Rollout Started", "Rollback Failed"]);
+}
+
+/// A rollback target whose image is gone from ECR (deleted by hand or by a lifecycle rule):
+/// ECS would fail every task with CannotPullContainerError, so the gate does not roll back to
+/// it and says why, once.
+#[test]
+fn a_rollback_target_whose_image_is_gone_is_said_once() {
+    let mut t = OnEcs::new("rapi-imagegone");
+    let v1 = t.deploy("v1");
+    let t0 = t.started(&v1);
+    let digest = t.s.describe_task_definition(&t.o.base).0["containerDefinitions"][0]["image"]
+        .as_str()
+        .unwrap()
+        .rsplit_once('@')
+        .unwrap()
+        .1
+        .to_owned();
+    t.s.boto("ecr", "batch_delete_image", json!({"repositoryName": t.o.repo, "imageIds": [{"imageDigest": digest}]}));
+    t.force("FAILED", json!({"reason": "tasks failed to start"}));
+    let min = chrono::Duration::minutes;
+    let r = t.gate(&[t.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + min(2)), t.tick(t0 + min(3))]);
+    assert_eq!(verdicts_of(&r[0]), ["rollback-failed"], "{r:?}");
+    assert!(r[0]["rollouts"][0]["detail"].as_str().unwrap().contains("no longer exists in ECR"), "{r:?}");
+    assert_eq!(r[1]["rollouts"], json!([]));
+    assert_eq!(t.gate_updates(), 0);
+    let published = t.published();
+    assert_eq!(published.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["Rollback Failed"]);
+    let detail = &published[0].1;
+    assert!(detail["reason"].as_str().unwrap().starts_with("cannot roll back to"), "{detail}");
+    assert!(detail["rollout_reason"].as_str().unwrap().contains("tasks failed to start"), "{detail}");
+}
+
+/// Case 3: the rollout completed at 2/2; near the end of the bake autoscaling raises the
+/// desired count to 4 (UpdateService desiredCount, as Application Auto Scaling calls it) and
+/// the new tasks are still loading the model. Not a failure: the gate waits, and the rollout
+/// is healthy once they run.
+#[test]
+fn a_scale_out_at_the_end_of_the_bake_is_not_a_failure() {
+    let mut t = OnEcs::new("rapi-scaleout");
+    let (v1, t0) = t.deploy_and_complete("v1");
+    t.s.boto("ecs", "update_service", json!({"cluster": t.o.cluster, "service": "api", "desiredCount": 4}));
+    let d = t.deployment(&v1);
+    assert_eq!((d["desiredCount"].as_i64(), d["runningCount"].as_i64()), (Some(4), Some(2)), "{d}");
+    let min = chrono::Duration::minutes;
+    let r = t.gate(&[t.tick(t0 + min(8)), t.tick(t0 + min(12))]);
+    for report in &r {
+        assert_eq!(verdicts_of(report), ["waiting"], "{report}");
+        assert!(report["rollouts"][0]["detail"].as_str().unwrap().contains("2/4"), "{report}");
+    }
+    assert_eq!(t.state(&v1), "baking");
+    // The new tasks start.
+    t.force("COMPLETED", json!({"runningCount": 4}));
+    let r = t.gate(&[t.tick(t0 + min(13))]);
+    assert_eq!(verdicts_of(&r[0]), ["healthy"], "{r:?}");
+    assert_eq!(t.gate_updates(), 0, "never rolled back");
+    let tags = t.service_tags();
+    assert_eq!(tags["rollgate:last-good"], json!(v1));
+    assert!(!tags.keys().any(|k| k.starts_with("rollgate:failed:")), "{tags:?}");
+}
+
+/// The fourth instance: v1 completed and was baking when v2 superseded it; v2 fails and
+/// ECS's circuit breaker goes back to the last deployment that completed, v1's. ECS chose
+/// the revision that runs: the gate follows ECS's rollback, then judges v1 like any rollout
+/// (here healthy) instead of leaving it `superseded` forever.
+#[test]
+fn a_superseded_revision_that_ecs_puts_back_is_judged() {
+    let mut t = OnEcs::new("rapi-superseded");
+    let (v1, t0) = t.deploy_and_complete("v1");
+    let v2 = t.deploy("v2");
+    let min = chrono::Duration::minutes;
+    let r = t.gate(&[t.tick(t0 + min(4))]);
+    assert!(verdicts_of(&r[0]).contains(&"superseded".to_owned()), "{r:?}");
+    t.force("FAILED", json!({"rollback": true, "reason": "ECS deployment circuit breaker: tasks failed to start."}));
+    assert_eq!(t.live(), v1, "ECS went back to v1");
+    let r = t.gate(&[t.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v2, t0 + min(5))]);
+    // v2: ECS's rollback, followed. v1: ECS runs it again, so it is judged (its deployment
+    // is in progress).
+    assert_eq!(verdicts_of(&r[0]), ["waiting", "rolling-back"], "{r:?}");
+    assert_eq!(r[0]["rollouts"][0]["revision"], json!(v1));
+    assert_eq!(t.gate_updates(), 0, "no second rollback on top of ECS's");
+    t.force("COMPLETED", json!({}));
+    let r = t.gate(&[t.tick(t0 + min(6)), t.tick(t0 + min(12))]);
+    assert_eq!(verdicts_of(&r[0]), ["rolled-back", "baking"], "{r:?}");
+    assert_eq!(verdicts_of(&r[1]), ["healthy"], "{r:?}");
+    assert_eq!(t.state(&v1), "healthy");
+    assert_eq!(t.state(&v2), "rolled-back");
+    assert_eq!(t.service_tags()["rollgate:last-good"], json!(v1));
+}

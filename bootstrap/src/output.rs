@@ -159,7 +159,7 @@ pub fn history(service: &ServiceView, rows: &[HistoryRow]) -> String {
     let mut out = format!("{} ({})\n", service.arn.name(), service.arn.cluster_name());
     let _ = writeln!(
         out,
-        "  {:<22} {:<12} {:<14} {:<10} {:<21} {:<12} NOTE",
+        "  {:<22} {:<12} {:<14} {:<10} {:<21} {:<15} NOTE",
         "REVISION", "TAG", "DIGEST", "MODEL", "PUSHED", "STATE"
     );
     for r in rows {
@@ -171,14 +171,16 @@ pub fn history(service: &ServiceView, rows: &[HistoryRow]) -> String {
         };
         let digest = r.digest.as_deref().map(|d| d.trim_start_matches("sha256:").chars().take(12).collect::<String>());
         let config = (r.cause == Some(rollgate_core::ledger::Cause::Config)).then_some("config change");
-        let note = [Some(mark).filter(|m| !m.is_empty()), config, r.reason.as_deref()]
+        // A failed rollback leaves the service for a person: say so first.
+        let rollback = r.rollback_reason.as_deref().map(|why| format!("{why} (left for a person)"));
+        let note = [Some(mark).filter(|m| !m.is_empty()), config, rollback.as_deref(), r.reason.as_deref()]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join("; ");
         let _ = writeln!(
             out,
-            "  {:<22} {:<12} {:<14} {:<10} {:<21} {:<12} {note}",
+            "  {:<22} {:<12} {:<14} {:<10} {:<21} {:<15} {note}",
             r.revision,
             r.image_tag.as_deref().unwrap_or("-"),
             digest.as_deref().unwrap_or("-"),

@@ -758,7 +758,8 @@ pub fn check_target(verdict: Verdict, service: &ServiceArn, target: &TargetFacts
 /// (bad tasks, reason, rollback) or to AWS, plus `rollgate:copy-of` (the target) and
 /// `rollgate:service`, which a retry uses to find a copy it already registered. At most 50.
 pub fn copy_tags(target: &TaskDefSummary, service: &ServiceArn) -> Vec<(String, String)> {
-    let per_rollout = [keys::REASON, keys::ROLLBACK_TO, keys::ROLLED_BACK_BY, keys::COPY_OF, keys::SERVICE];
+    let per_rollout =
+        [keys::REASON, keys::ROLLBACK_REASON, keys::ROLLBACK_TO, keys::ROLLED_BACK_BY, keys::COPY_OF, keys::SERVICE];
     let mut tags =
         vec![(keys::COPY_OF.to_owned(), target.arn.to_string()), (keys::SERVICE.to_owned(), service.to_string())];
     tags.extend(
@@ -924,18 +925,14 @@ pub fn plan_rollback(
                 rollback.as_ref().map(|r| r.to.clone()),
                 rollback.as_ref().map(|r| r.by),
             );
-            notification.rollout_reason = rollout_reason.clone();
-            let reason = match &rollout_reason {
-                Some(r) => format!("{why}; the rollout had failed: {r}"),
-                None => why.clone(),
-            };
+            notification.rollout_reason = rollout_reason;
             GatePlan {
                 notification: Some(notification),
                 tag_revision: settle(
                     RolloutState::RollbackFailed,
                     vec![
                         (keys::DECIDED_AT.to_owned(), format_time(now)),
-                        (keys::REASON.to_owned(), crate::tags::text(keys::REASON, &reason)),
+                        (keys::ROLLBACK_REASON.to_owned(), crate::tags::text(keys::ROLLBACK_REASON, why)),
                     ],
                 ),
                 tag_service: unpoint,
@@ -1152,15 +1149,17 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 _ => state_tags(RolloutState::RolledBack),
             };
             tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
-            let (kind, recorded_reason) = match resolution {
-                Resolution::NoTarget => (NotificationKind::Failed, reason.clone()),
-                Resolution::Impossible { target, why } => (
-                    NotificationKind::RollbackFailed,
-                    format!("cannot roll back to {}: {why}; the rollout had failed: {reason}", target.revision()),
-                ),
-                _ => (NotificationKind::RolledBack, reason.clone()),
+            let kind = match resolution {
+                Resolution::NoTarget => NotificationKind::Failed,
+                Resolution::Impossible { target, why } => {
+                    let why = format!("cannot roll back to {}: {why}", target.revision());
+                    tag_revision
+                        .push((keys::ROLLBACK_REASON.to_owned(), crate::tags::text(keys::ROLLBACK_REASON, &why)));
+                    NotificationKind::RollbackFailed
+                }
+                _ => NotificationKind::RolledBack,
             };
-            tag_revision.push((keys::REASON.to_owned(), crate::tags::text(keys::REASON, &recorded_reason)));
+            tag_revision.push((keys::REASON.to_owned(), crate::tags::text(keys::REASON, reason)));
             if let Some(to) = &target {
                 tag_revision.push((keys::ROLLBACK_TO.to_owned(), to.to_string()));
             }

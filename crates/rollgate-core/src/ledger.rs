@@ -63,6 +63,9 @@ pub mod keys {
     /// On a failed rollout whose rollback the gate follows (state `rolling-back`, then
     /// `rolled-back` or `rollback-failed`): the revision the service was sent back to.
     pub const ROLLBACK_TO: &str = "rollgate:rollback-to";
+    /// Why the rollback failed or could not be made (state `rollback-failed`);
+    /// `rollgate:reason` keeps why the rollout failed.
+    pub const ROLLBACK_REASON: &str = "rollgate:rollback-reason";
     /// Who sent the service back: `rollgate`, `ecs` (its circuit breaker) or `manual`.
     pub const ROLLED_BACK_BY: &str = "rollgate:rolled-back-by";
     /// On a revision the gate registered as a copy of a rollback target that could no longer

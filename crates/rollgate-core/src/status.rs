@@ -24,6 +24,10 @@ pub struct HistoryRow {
     pub live: bool,
     pub last_good: bool,
     pub reason: Option<String>,
+    /// Why its rollback failed or could not be made (state `rollback-failed`).
+    pub rollback_reason: Option<String>,
+    /// Where its rollback sent the service (`rolling-back`, `rolled-back`, `rollback-failed`).
+    pub rollback_to: Option<String>,
     /// `push`, or `config` for a configuration change by `rollgate up` (same image);
     /// absent for a revision rollgate did not register.
     pub cause: Option<crate::ledger::Cause>,
@@ -50,6 +54,8 @@ pub fn history(service: &ServiceView, revisions: &[TaskDefSummary]) -> Vec<Histo
                 live: service.task_definition.as_ref() == Some(&r.arn),
                 last_good: last_good == Some(&r.arn.to_string()),
                 reason: get(keys::REASON),
+                rollback_reason: get(keys::ROLLBACK_REASON),
+                rollback_to: get(keys::ROLLBACK_TO),
                 cause: record.as_ref().map(|rec| rec.cause),
             }
         })

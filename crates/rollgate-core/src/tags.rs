@@ -51,9 +51,9 @@ pub const SERVICE_LEDGER_RESERVE: usize = 6;
 
 /// Tags the health gate adds to a revision after deploy registered it, besides bad tasks:
 /// `rollgate:completed-at`, `rollgate:decided-at`, `rollgate:reason`, `rollgate:build-id`,
-/// `rollgate:model-version`, `rollgate:rollback-to`, `rollgate:rolled-back-by`
-/// (`rollgate:state` is written at registration).
-pub const REVISION_GATE_TAGS: usize = 7;
+/// `rollgate:model-version`, `rollgate:rollback-to`, `rollgate:rolled-back-by`,
+/// `rollgate:rollback-reason` (`rollgate:state` is written at registration).
+pub const REVISION_GATE_TAGS: usize = 8;
 
 /// The tags to keep free on a new revision for the gate: [`REVISION_GATE_TAGS`] and one
 /// `rollgate:bad-task:<task>` per abnormal stop up to the first over `max_bad_tasks`.

@@ -3,7 +3,8 @@
 
 1. provision the base infrastructure with `rollgate up`;
 2. push v1: deployed, verified, declared healthy;
-3. push v2: deployed; ECS reports it FAILED: the health gate rolls back to v1;
+3. push v2: deployed; ECS reports it FAILED: the health gate rolls back to v1 and follows
+   the rollback until ECS completes it;
 4. v2's push is redelivered: ignored, the failed digest stays out;
 5. push v3: deployed and declared healthy;
 6. `rollgate status` shows the history.
@@ -268,7 +269,11 @@ bake = "5m"
     [r] = d.gate(d.deployment_event("SERVICE_DEPLOYMENT_FAILED", v2, start + timedelta(minutes=3)))
     say(f"  ECS: v2's deployment FAILED -> health-gate: {r['verdict']} to {revision(r.get('rolled_back_to', '?'))}")
     say(f"     reason: {r['detail']}")
-    expect(r["verdict"] == "rolled-back" and d.service()["taskDefinition"] == v1, "the gate did not roll back to v1")
+    expect(r["verdict"] == "rolling-back" and d.service()["taskDefinition"] == v1, "the gate did not roll back to v1")
+    d.force("COMPLETED")
+    [r] = d.gate(d.tick(start + timedelta(minutes=5)))
+    say(f"  ECS: the rollback's deployment COMPLETED -> health-gate: {r['verdict']} ({r['detail']})")
+    expect(r["verdict"] == "rolled-back", "the gate did not follow the rollback to its outcome")
 
     say("4. v2's push event is delivered again")
     out = d.deploy(v2_event)

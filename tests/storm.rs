@@ -71,6 +71,18 @@ struct Ledger {
     reason: Option<String>,
     /// `config` for a configuration change's revision (`rollgate up`); none for a push's.
     cause: Option<String>,
+    /// When its verdict was reached (`rollgate:decided-at`): for a rollback, when it started.
+    decided_at: Option<String>,
+    /// The revision it copies (`rollgate:copy-of`: the gate's copy of a deregistered target).
+    copy_of: Option<String>,
+}
+
+/// States of a failed rollout whose rollback started (by rollgate or ECS's circuit breaker).
+const ROLLBACK_STATES: [&str; 3] = ["rolling-back", "rolled-back", "rollback-failed"];
+
+/// States that record a failed rollout.
+fn failed_state(state: Option<&str>) -> bool {
+    matches!(state, Some("failed")) || state.is_some_and(|s| ROLLBACK_STATES.contains(&s))
 }
 
 struct Push {
@@ -105,6 +117,14 @@ struct Storm {
     gate_sdk: aws_config::SdkConfig,
     stats: BTreeMap<&'static str, usize>,
     violations: Vec<String>,
+    /// Per revision: when its rollback started, as first seen (invariant 8).
+    rollbacks: BTreeMap<String, String>,
+    /// Revisions seen `rollback-failed` (invariant 8: left for a person, never changed).
+    rollback_failed: BTreeSet<String>,
+    /// The queue that receives every notification on the default bus, and what it received:
+    /// revision -> detail-types (invariant 9).
+    queue: String,
+    published: BTreeMap<String, Vec<String>>,
 }
 
 /// The storm's logical clock: step `i` happens at `t0 + i` seconds.
@@ -187,6 +207,17 @@ impl Storm {
         let gate_sdk = sdks.pop().expect("two sdks");
         let sdk = sdks.pop().expect("two sdks");
         let n = services.len();
+        // Every verdict rollgate publishes, kept for invariant 9.
+        let queue = s.boto("sqs", "create_queue", json!({"QueueName": format!("{}-verdicts", s.name)}))["QueueUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let queue_arn = s.boto("sqs", "get_queue_attributes", json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}))
+            ["Attributes"]["QueueArn"]
+            .clone();
+        let rule = format!("{}-verdicts", s.name);
+        s.boto("events", "put_rule", json!({"Name": rule, "EventPattern": json!({"source": ["rollgate"]}).to_string()}));
+        s.boto("events", "put_targets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
         Self {
             s,
             services,
@@ -201,6 +232,29 @@ impl Storm {
             gate_sdk,
             stats: BTreeMap::new(),
             violations: vec![],
+            rollbacks: BTreeMap::new(),
+            rollback_failed: BTreeSet::new(),
+            queue,
+            published: BTreeMap::new(),
+        }
+    }
+
+    /// Moves what the queue received into `published`.
+    fn drain_notifications(&mut self) {
+        loop {
+            let out = self.s.boto(
+                "sqs",
+                "receive_message",
+                json!({"QueueUrl": self.queue, "MaxNumberOfMessages": 10}),
+            );
+            let Some(messages) = out["Messages"].as_array().filter(|m| !m.is_empty()).cloned() else { break };
+            for m in messages {
+                let e: Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
+                let revision = e["detail"]["revision"].as_str().unwrap_or_default().to_owned();
+                let kind = e["detail-type"].as_str().unwrap_or_default().to_owned();
+                self.published.entry(revision).or_default().push(kind);
+                self.s.boto("sqs", "delete_message", json!({"QueueUrl": self.queue, "ReceiptHandle": m["ReceiptHandle"]}));
+            }
         }
     }
 
@@ -247,7 +301,17 @@ impl Storm {
             build_project: None,
         };
         for _ in 0..3 {
-            match health_gate::handler::handle(&clients, &config, &event.to_string()).await {
+            let result = health_gate::handler::handle(&clients, &config, &event.to_string()).await;
+            if let Ok(report) = &result {
+                for r in &report.rollouts {
+                    match r.verdict.as_str() {
+                        "rollback-failed" => self.count("rollbacks that failed or could not be made"),
+                        "rolled-back" => self.count("rollbacks settled"),
+                        _ => {}
+                    }
+                }
+            }
+            match result {
                 Ok(report) if !report.needs_retry() => return true,
                 Err(e) if e.class == rollgate_core::ErrorClass::NonRetryable => return true,
                 _ => self.count("lambda retries"),
@@ -358,7 +422,35 @@ impl Storm {
                     self.gate(&e).await;
                 }
             }
-            78..=84 => {
+            // Autoscaling moves the desired count (UpdateService desiredCount, as Application Auto
+            // Scaling calls it); new tasks start only at the next COMPLETED step.
+            82 => {
+                let svc = &self.services[svc_index];
+                let desired = 1 + rng.below(4);
+                self.s.boto(
+                    "ecs",
+                    "update_service",
+                    json!({"cluster": svc.cluster, "service": svc.name, "desiredCount": desired}),
+                );
+                self.count("desired-count changes");
+            }
+            // Housekeeping (CI, a cleanup script) deregisters the last known good revision.
+            83..=84 => {
+                let svc = &self.services[svc_index];
+                let last_good = self.service_view(svc)["tags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|t| t["key"] == "rollgate:last-good")
+                    .and_then(|t| t["value"].as_str().map(str::to_owned));
+                if let Some(last_good) = last_good
+                    && self.s.describe_task_definition(&last_good).0["status"] == "ACTIVE"
+                {
+                    self.s.boto("ecs", "deregister_task_definition", json!({"taskDefinition": last_good}));
+                    self.count("last known good revisions deregistered");
+                }
+            }
+            78..=81 => {
                 let svc = &self.services[svc_index];
                 let live = self.service_view(svc)["taskDefinition"].as_str().unwrap().to_owned();
                 let e = self.s.task_stopped_event(
@@ -439,6 +531,9 @@ impl Storm {
     /// before the step) or the last known good; every `FULL_CHECK_EVERY` steps and at the
     /// end, every active revision again.
     fn check(&mut self, step: usize, full: bool) {
+        if full {
+            self.drain_notifications();
+        }
         for index in 0..self.services.len() {
             self.check_service(index, step, full);
         }
@@ -507,6 +602,8 @@ impl Storm {
                 state: tag("rollgate:state"),
                 reason: tag("rollgate:reason"),
                 cause: tag("rollgate:cause"),
+                decided_at: tag("rollgate:decided-at"),
+                copy_of: tag("rollgate:copy-of"),
             };
             ledger.insert(arn.clone(), entry);
         }
@@ -515,7 +612,7 @@ impl Storm {
         let config_rolled_back: Vec<String> = ledger
             .values()
             .filter(|e| e.cause.as_deref() == Some("config"))
-            .filter(|e| matches!(e.state.as_deref(), Some("rolled-back" | "failed")))
+            .filter(|e| failed_state(e.state.as_deref()))
             .filter_map(|e| e.digest.clone())
             .filter(|d| !failed.contains(d) && live_digest_of(ledger, &live) != Some(d.as_str()))
             .collect();
@@ -548,9 +645,7 @@ impl Storm {
         // failed push does (without marking the image): its push counts as rolled back here.
         let config_failed: BTreeSet<&str> = ledger
             .values()
-            .filter(|e| {
-                e.cause.as_deref() == Some("config") && matches!(e.state.as_deref(), Some("rolled-back" | "failed"))
-            })
+            .filter(|e| e.cause.as_deref() == Some("config") && failed_state(e.state.as_deref()))
             .filter_map(|e| e.digest.as_deref())
             .collect();
         let newest_failed = pushes
@@ -564,11 +659,16 @@ impl Storm {
         // A configuration change's revision runs its base's image: it stands for the last known
         // good when it carries the last known good's digest.
         let good_digest = ledger.get(&last_good).and_then(|g| g.digest.clone());
+        // The gate's copy of a deregistered last known good stands for it too.
         let runs_last_good = live == last_good
+            || live_ledger.copy_of.as_deref() == Some(last_good.as_str())
             || (live_ledger.cause.as_deref() == Some("config") && live_digest.is_some() && live_digest == good_digest);
+        // A rollout whose rollback failed is left for a person (and says so, invariant 9).
+        let left_for_a_person = live_ledger.state.as_deref() == Some("rollback-failed");
         let ok = live_digest.as_deref().is_some_and(|d| expected.contains(d))
             || (runs_last_good && last_good_is_due)
-            || (live == svc.base && delivered_newest.is_none());
+            || (live == svc.base && delivered_newest.is_none())
+            || left_for_a_person;
         if !ok {
             found.push(format!(
                 "step {step}: {} runs {live} ({live_digest:?}, {:?}), expected one of {expected:?} or {last_good} \
@@ -583,7 +683,9 @@ impl Storm {
             ));
         }
         // 2. No failed digest is live once the gate has run (it runs on every failure step).
-        if live_digest.as_ref().is_some_and(|d| failed.contains(d)) && live_ledger.state.as_deref() != Some("deploying")
+        if live_digest.as_ref().is_some_and(|d| failed.contains(d))
+            && live_ledger.state.as_deref() != Some("deploying")
+            && !left_for_a_person
         {
             found.push(format!(
                 "step {step}: {} runs failed digest {live_digest:?}: live {live} state {:?} reason {:?}, last good {last_good}, deployments {}",
@@ -593,7 +695,8 @@ impl Storm {
         // 3. No digest has two active push revisions for the service (a configuration change's
         //    revision shares its image's digest by design).
         let mut digests: BTreeMap<&str, usize> = BTreeMap::new();
-        for entry in ledger.values().filter(|e| e.cause.is_none()) {
+        // (The gate's copy of a deregistered rollback target carries the target's ledger.)
+        for entry in ledger.values().filter(|e| e.cause.is_none() && e.copy_of.is_none()) {
             if let Some(d) = &entry.digest {
                 *digests.entry(d).or_default() += 1;
             }
@@ -621,7 +724,7 @@ impl Storm {
                 found.push(format!("step {step}: {arn} has another service's ledger ({:?})", entry.service));
             }
             if entry.cause.is_none()
-                && entry.state.as_deref() == Some("rolled-back")
+                && entry.state.as_deref().is_some_and(|s| ROLLBACK_STATES.contains(&s))
                 && !failed.contains(d)
                 && !forgotten(d)
             {
@@ -636,7 +739,8 @@ impl Storm {
             let pushes_of_d: Vec<&Ledger> =
                 ledger.values().filter(|e| e.cause.is_none() && e.digest.as_deref() == Some(d.as_str())).collect();
             let failed_or_in_flight = |e: &&Ledger| {
-                matches!(e.state.as_deref(), Some("rolled-back" | "failed" | "deploying" | "verifying" | "baking"))
+                failed_state(e.state.as_deref())
+                    || matches!(e.state.as_deref(), Some("deploying" | "verifying" | "baking"))
             };
             if !pushes_of_d.is_empty() && !pushes_of_d.iter().any(failed_or_in_flight) {
                 let states: Vec<_> = pushes_of_d.iter().map(|e| e.state.clone()).collect();
@@ -670,12 +774,71 @@ impl Storm {
                 found.push(format!("step {step}: {arn} of {} deployed {d}, which is not a release", svc.name));
             }
         }
-        match ledger.get(&last_good) {
-            None => found.push(format!("step {step}: last known good {last_good} is not an active revision")),
-            Some(good) if !matches!(good.state.as_deref(), None | Some("healthy")) => {
-                found.push(format!("step {step}: last known good {last_good} is {:?}", good.state));
+        // The last known good is healthy (or predates rollgate). Housekeeping may have
+        // deregistered it: ECS still describes it then, and a rollback to it goes to a copy.
+        let good_state = match ledger.get(&last_good) {
+            Some(good) => Ok(good.state.clone()),
+            None => {
+                let (def, tags) = self.s.describe_task_definition(&last_good);
+                if def["status"] == "INACTIVE" {
+                    Ok(tags.get("rollgate:state").and_then(Value::as_str).map(str::to_owned))
+                } else {
+                    Err(def["status"].clone())
+                }
             }
-            Some(_) => {}
+        };
+        match good_state {
+            Err(status) => {
+                found.push(format!("step {step}: last known good {last_good} cannot be described ({status})"))
+            }
+            Ok(state) if !matches!(state.as_deref(), None | Some("healthy")) => {
+                found.push(format!("step {step}: last known good {last_good} is {state:?}"));
+            }
+            Ok(_) => {}
+        }
+        // 8. No rollback loop: a failed rollout is rolled back at most once. Its rollback, once
+        //    started, only settles (rolled-back or rollback-failed); a revision whose rollback
+        //    failed never changes again, whatever ECS does next.
+        for (arn, entry) in ledger {
+            let state = entry.state.as_deref();
+            if self.rollback_failed.contains(arn) && state != Some("rollback-failed") {
+                found.push(format!("step {step}: {arn}'s rollback had failed, and it is {state:?} now"));
+            }
+            if state == Some("rollback-failed") {
+                self.rollback_failed.insert(arn.clone());
+            }
+            if state.is_some_and(|s| ROLLBACK_STATES.contains(&s))
+                && let Some(at) = &entry.decided_at
+            {
+                match self.rollbacks.get(arn) {
+                    Some(first) if first != at => {
+                        found.push(format!("step {step}: {arn} rolled back a second time ({first}, then {at})"))
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.rollbacks.insert(arn.clone(), at.clone());
+                    }
+                }
+            }
+        }
+        // 9. No silent failure: every failed rollout was published, before its state was
+        //    written (a retry may publish twice; never zero times). Checked on full checks.
+        if full {
+            for (arn, entry) in ledger {
+                let want = match entry.state.as_deref() {
+                    Some("failed") => "Rollout Failed",
+                    Some("rolling-back" | "rolled-back") => "Rollout Rolled Back",
+                    Some("rollback-failed") => "Rollback Failed",
+                    _ => continue,
+                };
+                let kinds = self.published.get(arn).map(Vec::as_slice).unwrap_or_default();
+                if !kinds.iter().any(|k| k == want) {
+                    found.push(format!("step {step}: {arn} is {:?} and nothing said so ({kinds:?})", entry.state));
+                }
+                if want == "Rollback Failed" && kinds.iter().filter(|k| *k == "Rollback Failed").count() > 1 {
+                    *self.stats.entry("duplicate Rollback Failed notifications (retries)").or_default() += 1;
+                }
+            }
         }
         self.previous_live[index] = Some(live);
         self.violations.extend(found);

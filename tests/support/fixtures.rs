@@ -374,12 +374,12 @@ impl Scenario {
     }
 
     /// A one-container task definition whose image comes from `repository`.
-    /// A pre-rollgate revision running the image `v0` of `repository`, pinned by digest as
-    /// pipelines pin it. The image is pushed first: a live revision's image exists (the gate
-    /// checks that a rollback target's image does), and the reconciler sees it as the one the
-    /// service already runs.
+    /// A pre-rollgate revision running an image of `repository` pushed by digest (untagged)
+    /// a day ago, pinned by digest as pipelines pin it. The image exists (the gate checks that
+    /// a rollback target's image does); untagged, it is no release the reconciler would pick
+    /// for another service of the same repository.
     pub fn model_task_definition(&self, family: &str, repository: &str) -> String {
-        let digest = self.push_image(repository, "v0");
+        let digest = self.push_image_for(repository, None, "linux", "amd64");
         // Pushed the day before: it predates every push a test makes.
         let day_ago =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)

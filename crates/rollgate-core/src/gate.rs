@@ -928,12 +928,10 @@ pub fn plan_rollback(
             notification.rollout_reason = rollout_reason;
             GatePlan {
                 notification: Some(notification),
+                // `rollgate:decided-at` keeps when the rollback started.
                 tag_revision: settle(
                     RolloutState::RollbackFailed,
-                    vec![
-                        (keys::DECIDED_AT.to_owned(), format_time(now)),
-                        (keys::ROLLBACK_REASON.to_owned(), crate::tags::text(keys::ROLLBACK_REASON, why)),
-                    ],
+                    vec![(keys::ROLLBACK_REASON.to_owned(), crate::tags::text(keys::ROLLBACK_REASON, why))],
                 ),
                 tag_service: unpoint,
                 service_tags_at: ServiceTagsAt::AfterRevision,

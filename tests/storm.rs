@@ -117,6 +117,9 @@ struct Storm {
     gate_sdk: aws_config::SdkConfig,
     stats: BTreeMap<&'static str, usize>,
     violations: Vec<String>,
+    /// A gate invocation was dead-lettered and no gate run succeeded since: invariants 1 and 2
+    /// hold "once the gate has run".
+    gate_owed: bool,
     /// Per revision: when its rollback started, as first seen (invariant 8).
     rollbacks: BTreeMap<String, String>,
     /// Revisions seen `rollback-failed` (invariant 8: left for a person, never changed).
@@ -212,11 +215,18 @@ impl Storm {
             .as_str()
             .unwrap()
             .to_owned();
-        let queue_arn = s.boto("sqs", "get_queue_attributes", json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}))
-            ["Attributes"]["QueueArn"]
+        let queue_arn = s.boto(
+            "sqs",
+            "get_queue_attributes",
+            json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}),
+        )["Attributes"]["QueueArn"]
             .clone();
         let rule = format!("{}-verdicts", s.name);
-        s.boto("events", "put_rule", json!({"Name": rule, "EventPattern": json!({"source": ["rollgate"]}).to_string()}));
+        s.boto(
+            "events",
+            "put_rule",
+            json!({"Name": rule, "EventPattern": json!({"source": ["rollgate"]}).to_string()}),
+        );
         s.boto("events", "put_targets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
         Self {
             s,
@@ -232,6 +242,7 @@ impl Storm {
             gate_sdk,
             stats: BTreeMap::new(),
             violations: vec![],
+            gate_owed: false,
             rollbacks: BTreeMap::new(),
             rollback_failed: BTreeSet::new(),
             queue,
@@ -242,18 +253,18 @@ impl Storm {
     /// Moves what the queue received into `published`.
     fn drain_notifications(&mut self) {
         loop {
-            let out = self.s.boto(
-                "sqs",
-                "receive_message",
-                json!({"QueueUrl": self.queue, "MaxNumberOfMessages": 10}),
-            );
+            let out = self.s.boto("sqs", "receive_message", json!({"QueueUrl": self.queue, "MaxNumberOfMessages": 10}));
             let Some(messages) = out["Messages"].as_array().filter(|m| !m.is_empty()).cloned() else { break };
             for m in messages {
                 let e: Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
                 let revision = e["detail"]["revision"].as_str().unwrap_or_default().to_owned();
                 let kind = e["detail-type"].as_str().unwrap_or_default().to_owned();
                 self.published.entry(revision).or_default().push(kind);
-                self.s.boto("sqs", "delete_message", json!({"QueueUrl": self.queue, "ReceiptHandle": m["ReceiptHandle"]}));
+                self.s.boto(
+                    "sqs",
+                    "delete_message",
+                    json!({"QueueUrl": self.queue, "ReceiptHandle": m["ReceiptHandle"]}),
+                );
             }
         }
     }
@@ -312,11 +323,15 @@ impl Storm {
                 }
             }
             match result {
-                Ok(report) if !report.needs_retry() => return true,
+                Ok(report) if !report.needs_retry() => {
+                    self.gate_owed = false;
+                    return true;
+                }
                 Err(e) if e.class == rollgate_core::ErrorClass::NonRetryable => return true,
                 _ => self.count("lambda retries"),
             }
         }
+        self.gate_owed = true;
         self.count("dead-lettered invocations");
         false
     }
@@ -668,7 +683,8 @@ impl Storm {
         let ok = live_digest.as_deref().is_some_and(|d| expected.contains(d))
             || (runs_last_good && last_good_is_due)
             || (live == svc.base && delivered_newest.is_none())
-            || left_for_a_person;
+            || left_for_a_person
+            || self.gate_owed;
         if !ok {
             found.push(format!(
                 "step {step}: {} runs {live} ({live_digest:?}, {:?}), expected one of {expected:?} or {last_good} \
@@ -686,6 +702,7 @@ impl Storm {
         if live_digest.as_ref().is_some_and(|d| failed.contains(d))
             && live_ledger.state.as_deref() != Some("deploying")
             && !left_for_a_person
+            && !self.gate_owed
         {
             found.push(format!(
                 "step {step}: {} runs failed digest {live_digest:?}: live {live} state {:?} reason {:?}, last good {last_good}, deployments {}",

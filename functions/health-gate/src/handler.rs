@@ -390,6 +390,7 @@ impl<A: GateApi> Gate<'_, A> {
             .chain(service.deployments.iter().filter_map(|d| d.task_definition.as_ref()))
             .filter(|t| Some(t.as_str()) != last_good && seen.insert(t.as_str()))
             .collect();
+        let pointer = service.tags.get(keys::ROLLBACK).map(String::as_str);
         for revision in targets {
             let snapshot = match self.aws.describe_task_definition(revision).await {
                 Ok(snapshot) => snapshot,
@@ -398,6 +399,14 @@ impl<A: GateApi> Gate<'_, A> {
                     continue;
                 }
             };
+            // A rollback the service no longer points at (a newer failure's rollback replaced
+            // the pointer) is followed all the same while ECS still runs or lists its revision.
+            if RolloutState::of(&snapshot.summary.tags) == Some(RolloutState::RollingBack)
+                && pointer != Some(revision.as_str())
+            {
+                self.follow_rollback(service, &settings, revision.as_str(), report).await;
+                continue;
+            }
             if let Some((why, tag)) = adopt_known_good(service, &snapshot.summary) {
                 info!(
                     cluster = service.arn.cluster_name(),

@@ -668,12 +668,23 @@ impl Storm {
             .filter(|p| failed.contains(&p.digest) || config_failed.contains(p.digest.as_str()))
             .map(|p| &p.time)
             .max();
-        let good_time = ledger.get(&last_good).and_then(|g| time_of(g.digest.as_deref()));
+        // The last known good's digest, also when housekeeping deregistered it (the ledger
+        // holds ACTIVE revisions; ECS still describes an INACTIVE one).
+        let good_digest = match ledger.get(&last_good) {
+            Some(g) => g.digest.clone(),
+            None => self
+                .s
+                .describe_task_definition(&last_good)
+                .1
+                .get("rollgate:digest")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        };
+        let good_time = time_of(good_digest.as_deref());
         let last_good_is_due = delivered_newest
             .is_none_or(|newest| good_time.is_some_and(|g| g >= newest) || newest_failed.is_some_and(|f| newest < f));
         // A configuration change's revision runs its base's image: it stands for the last known
         // good when it carries the last known good's digest.
-        let good_digest = ledger.get(&last_good).and_then(|g| g.digest.clone());
         // The gate's copy of a deregistered last known good stands for it too.
         let runs_last_good = live == last_good
             || live_ledger.copy_of.as_deref() == Some(last_good.as_str())

@@ -537,10 +537,35 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     }
     let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
     let recorded = record.as_ref().is_some_and(|r| recorded_failed(f.service, rev, r));
+    if live && state == RolloutState::RolledBack {
+        // Its one automatic rollback happened, and ECS runs it again: its circuit breaker went
+        // back to it (its deployment was still the last one that completed, because a newer
+        // rollout replaced the rollback before it completed), or a person deployed it. Rolling
+        // back again is how rollback loops start: said once, and left for a person.
+        let reason = f
+            .revision
+            .tags
+            .get(keys::REASON)
+            .map_or_else(|| "it failed earlier".to_owned(), |r| crate::tags::decode_or_stored(keys::REASON, r));
+        let target = f
+            .revision
+            .tags
+            .get(keys::ROLLBACK_TO)
+            .or_else(|| f.service.tags.get(keys::LAST_GOOD))
+            .and_then(|t| TaskDefArn::parse(t).ok());
+        if let Some(target) = target.filter(|t| t != rev) {
+            return Verdict::Failed {
+                reason,
+                resolution: Resolution::Impossible {
+                    target,
+                    why: "it was rolled back once already and ECS runs it again (its circuit breaker went back to it, or a person deployed it); a failed rollout is rolled back at most once".to_owned(),
+                },
+            };
+        }
+    }
     // ECS's live state outranks the ledger: a settled revision that ECS runs again (its circuit
     // breaker, or a person, put it back) is judged again unless it stands verified healthy.
-    let failed_before = matches!(state, RolloutState::RolledBack | RolloutState::Failed)
-        || (state == RolloutState::Healthy && recorded);
+    let failed_before = state == RolloutState::Failed || (state == RolloutState::Healthy && recorded);
     if live && failed_before {
         // A failed digest must not stay live. This rollback cannot loop: the target is the
         // last known good, never this revision, and a rollback that fails is final.
@@ -695,17 +720,22 @@ fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime
     )
 }
 
-/// A failure verdict with the rollback target: the service's last known good revision,
-/// else the one known when the revision was deployed. Never the failing revision itself.
+/// A failure verdict with the rollback target ([`rollback_target`]).
 fn fail(f: &RolloutFacts<'_>, reason: String) -> Verdict {
-    let rev = &f.revision.arn;
-    let from_service = f.service.tags.get(keys::LAST_GOOD).and_then(|t| TaskDefArn::parse(t).ok());
-    let from_revision = RevisionRecord::from_tags(&f.revision.tags).ok().flatten().and_then(|r| r.known_good);
-    let resolution = match from_service.into_iter().chain(from_revision).find(|t| t != rev) {
+    let resolution = match rollback_target(f) {
         Some(to) => Resolution::RollBack { to },
         None => Resolution::NoTarget,
     };
     Verdict::Failed { reason, resolution }
+}
+
+/// Where a failed rollout goes back to: the service's last known good revision, else the one
+/// known when the revision was deployed. Never the failing revision itself.
+fn rollback_target(f: &RolloutFacts<'_>) -> Option<TaskDefArn> {
+    let rev = &f.revision.arn;
+    let from_service = f.service.tags.get(keys::LAST_GOOD).and_then(|t| TaskDefArn::parse(t).ok());
+    let from_revision = RevisionRecord::from_tags(&f.revision.tags).ok().flatten().and_then(|r| r.known_good);
+    from_service.into_iter().chain(from_revision).find(|t| t != rev)
 }
 
 /// What the gate found out about a rollback target before sending the service back to it.
@@ -1135,7 +1165,9 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                     (None, Some(CopyTarget { of: of.clone(), tags: tags.clone() }), None, RolledBackBy::Rollgate)
                 }
                 Resolution::AlreadyRolledBack => (None, None, live, RolledBackBy::Ecs),
-                Resolution::Finished => (None, None, live, RolledBackBy::Rollgate),
+                // The earlier run sent the service to the rollback target it would pick again
+                // (not necessarily what runs now: a newer rollout may have replaced it since).
+                Resolution::Finished => (None, None, rollback_target(f).or(live), RolledBackBy::Rollgate),
                 Resolution::NoTarget | Resolution::Impossible { .. } => (None, None, None, RolledBackBy::Rollgate),
             };
             let followed = target.is_some() || copy.is_some();
@@ -1146,7 +1178,10 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 // ECS already moved on, and not to a revision: nothing to follow.
                 _ => state_tags(RolloutState::RolledBack),
             };
-            tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
+            // A rollout rolled back before keeps when its one rollback started.
+            if RolloutState::of(&f.revision.tags) != Some(RolloutState::RolledBack) {
+                tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
+            }
             let kind = match resolution {
                 Resolution::NoTarget => NotificationKind::Failed,
                 Resolution::Impossible { target, why } => {

@@ -642,9 +642,25 @@ fn a_healthy_verdict_marks_the_revision_before_the_service_points_at_it() {
 }
 
 #[test]
-fn a_failed_revision_that_becomes_live_again_is_rolled_back_to_the_last_known_good() {
-    // ECS's circuit breaker (or a person) put the service back on revision 3, which had failed.
-    let w = World::new().state("rolled-back");
+fn a_failed_revision_that_becomes_live_again_is_rolled_back_at_most_once() {
+    // ECS's circuit breaker (or a person) put the service back on revision 3, which was rolled
+    // back once already: no second rollback, said once, left for a person.
+    let w = World::new().state("rolled-back").tag(keys::ROLLBACK_TO, rev(2).as_str()).tag(keys::REASON, "boom");
+    match w.verdict() {
+        Verdict::Failed { resolution: Resolution::Impossible { target, why }, reason } => {
+            assert_eq!(target, rev(2));
+            assert_eq!(reason, "boom");
+            assert!(why.contains("at most once"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let p = plan(&w.facts(), &w.verdict());
+    assert!(p.roll_back_to.is_none() && p.copy.is_none());
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rollback-failed".into())));
+    assert_eq!(p.notification.unwrap().kind, NotificationKind::RollbackFailed);
+    // A rollout that failed with no known good revision had no rollback: once there is one,
+    // ECS running it again sends it back.
+    let w = World::new().state("failed");
     match w.verdict() {
         Verdict::Failed { resolution: Resolution::RollBack { to }, reason } => {
             assert_eq!(to, rev(2));

@@ -52,6 +52,14 @@ impl AwsError {
     }
 
     /// The error code AWS returned, if this is an API error.
+    /// The API operation that failed (`UpdateService`), for an [`AwsError::Api`].
+    pub fn operation(&self) -> Option<&'static str> {
+        match self {
+            Self::Api { operation, .. } | Self::Incomplete { operation, .. } => Some(operation),
+            Self::Config(_) => None,
+        }
+    }
+
     pub fn code(&self) -> Option<&str> {
         match self {
             AwsError::Api { code, .. } => Some(code),

@@ -783,6 +783,25 @@ pub fn check_target(verdict: Verdict, service: &ServiceArn, target: &TargetFacts
     }
 }
 
+/// A rollback that AWS refused for good (a non-retryable error of `UpdateService` or of
+/// registering the target's copy: the target was deregistered after the gate checked it, the
+/// service's deployment controller changed, access was denied). Repeating the refused call on
+/// every run is no answer: the verdict becomes [`Resolution::Impossible`] with AWS's refusal as
+/// the reason, carried out once (`rollback-failed`, `Rollback Failed`). Any other verdict is
+/// returned as it is.
+pub fn rollback_refused(verdict: Verdict, refusal: &str) -> Verdict {
+    match verdict {
+        Verdict::Failed {
+            reason,
+            resolution: Resolution::RollBack { to } | Resolution::RollBackToCopy { of: to, .. },
+        } => Verdict::Failed {
+            reason,
+            resolution: Resolution::Impossible { target: to, why: format!("AWS refused the rollback: {refusal}") },
+        },
+        other => other,
+    }
+}
+
 /// The tags of a fresh copy of a rollback `target`: the target's own (its ledger record, its
 /// healthy verdict, the user's tags), without the tags that belong to one rollout's judgement
 /// (bad tasks, reason, rollback) or to AWS, plus `rollgate:copy-of` (the target) and

@@ -6,7 +6,7 @@ use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
     Adoption, AlarmEntry, GateSettings, NotificationKind, Resolution, RollbackVerdict, RolledBackBy, RolloutFacts,
     RolloutState, ServiceTagsAt, SmokeOutcome, SmokeTest, StopCause, TargetFacts, Verdict, adopt_known_good,
-    check_target, describe_bad_tasks, evaluate, judge_rollback, plan, plan_rollback,
+    check_target, describe_bad_tasks, evaluate, judge_rollback, plan, plan_rollback, rollback_refused,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::service::{DeploymentView, EcsRolloutState, ServiceView, Tags, TaskDefSummary};
@@ -980,4 +980,23 @@ fn counts_are_evidence_over_time_not_a_verdict_at_one_instant() {
     let v = bake_done(2, 4, 5 + 15 + 1).verdict();
     let Verdict::Failed { reason, .. } = &v else { panic!("{v:?}") };
     assert!(reason.contains("2/4"), "{reason}");
+}
+
+#[test]
+fn a_rollback_aws_refuses_for_good_is_said_once_instead_of_retried() {
+    // The target was deregistered after the gate checked it (ECS: "TaskDefinition is
+    // inactive"), or access was denied: the refused call is not repeated on every run.
+    let w = World::new().state("verifying").rollout("FAILED", 0);
+    let refused = rollback_refused(w.verdict(), "UpdateService failed: ClientException: TaskDefinition is inactive");
+    let Verdict::Failed { resolution: Resolution::Impossible { target, why }, .. } = &refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(target, &rev(2));
+    assert!(why.contains("AWS refused the rollback") && why.contains("inactive"), "{why}");
+    let p = plan(&w.facts(), &refused);
+    assert!(p.roll_back_to.is_none() && p.copy.is_none(), "nothing more to refuse");
+    assert!(p.tag_revision.contains(&(keys::STATE.into(), "rollback-failed".into())));
+    assert_eq!(p.notification.map(|n| n.kind), Some(NotificationKind::RollbackFailed));
+    // Verdicts without a rollback pass through.
+    assert_eq!(rollback_refused(Verdict::Healthy, "x"), Verdict::Healthy);
 }

@@ -23,7 +23,7 @@ use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
     AlarmEntry, GateSettings, Lineage, Resolution, RollbackVerdict, RolloutFacts, RolloutState, StopCause, TargetFacts,
     Verdict, adopt_known_good, alarm_window_start, bad_tasks, check_target, ecr_images, evaluate, judge_rollback, plan,
-    plan_rollback,
+    plan_rollback, rollback_refused,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
@@ -617,11 +617,22 @@ impl<A: GateApi> Gate<'_, A> {
             };
             verdict = check_target(verdict, &service.arn, &facts);
         }
-        let Some(outcome) = outcome(service, &snapshot.summary.arn, &verdict) else { return };
         let steps = plan(&facts, &verdict);
         if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &snapshot.summary.arn, steps).await {
-            return report.failures.push(failure(&service.arn, e));
+            let refused = e.class() == ErrorClass::NonRetryable
+                && matches!(e.operation(), Some("UpdateService" | "RegisterTaskDefinition"));
+            if !refused {
+                return report.failures.push(failure(&service.arn, e));
+            }
+            // AWS refused the rollback for good: said once, instead of refused again each run.
+            warn!(cluster = service.arn.cluster_name(), service = service.arn.name(), error = %e, "the rollback was refused");
+            verdict = rollback_refused(verdict, &e.to_string());
+            let steps = plan(&facts, &verdict);
+            if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &snapshot.summary.arn, steps).await {
+                return report.failures.push(failure(&service.arn, e));
+            }
         }
+        let Some(outcome) = outcome(service, &snapshot.summary.arn, &verdict) else { return };
         info!(
             cluster = %outcome.cluster,
             service = %outcome.service,

@@ -693,8 +693,35 @@ struct OnEcs {
 
 impl OnEcs {
     fn new(name: &str) -> Self {
+        Self::build(name, false)
+    }
+
+    /// With a pre-rollgate revision that names the app's task and execution roles, as real
+    /// ones do: a copy of it passes them to ECS (`iam:PassRole`).
+    fn with_roles(name: &str) -> Self {
+        Self::build(name, true)
+    }
+
+    fn build(name: &str, roles: bool) -> Self {
         let s = Scenario::new(name);
-        let o = s.opted_in_service(vec![]);
+        let o = if roles {
+            let cluster = s.cluster("c");
+            let repo = s.repository("model");
+            let plain = s.model_task_definition("model", &repo);
+            let mut def = s.describe_task_definition(&plain).0;
+            let def = def.as_object_mut().unwrap();
+            let base = s.register(json!({
+                "family": def["family"], "containerDefinitions": def["containerDefinitions"],
+                "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+                "taskRoleArn": format!("arn:aws:iam::123456789012:role/{}-task", s.name),
+                "executionRoleArn": format!("arn:aws:iam::123456789012:role/{}-exec", s.name),
+            }));
+            let tags = vec![("rollgate:repository", repo.clone())];
+            let arn = s.service(support::ServiceSpec { cluster: &cluster, name: "api", task_definition: &base, tags });
+            support::fixtures::OptedIn { cluster, repo, base, arn }
+        } else {
+            s.opted_in_service(vec![])
+        };
         let queue = s.boto("sqs", "create_queue", json!({"QueueName": format!("{}-q", s.name)}))["QueueUrl"]
             .as_str()
             .unwrap()
@@ -901,7 +928,7 @@ fn a_rollback_that_ecs_undoes_is_reported_once_and_never_repeated() {
 /// says why, once.
 #[test]
 fn a_deregistered_rollback_target_is_copied_and_a_deleted_one_is_said_once() {
-    let mut t = OnEcs::new("rapi-inactive");
+    let mut t = OnEcs::with_roles("rapi-inactive");
     let v1 = t.deploy("v1");
     let t0 = t.started(&v1);
     t.s.boto("ecs", "deregister_task_definition", json!({"taskDefinition": t.o.base}));
@@ -916,6 +943,8 @@ fn a_deregistered_rollback_target_is_copied_and_a_deleted_one_is_said_once() {
     assert_eq!(tags["rollgate:copy-of"], json!(t.o.base));
     let base_def = t.s.describe_task_definition(&t.o.base).0;
     assert_eq!(def["containerDefinitions"][0]["image"], base_def["containerDefinitions"][0]["image"]);
+    assert_eq!(def["taskRoleArn"], base_def["taskRoleArn"], "the copy keeps the roles");
+    assert_eq!(def["executionRoleArn"], base_def["executionRoleArn"]);
     assert_eq!(t.s.describe_task_definition(&v1).1["rollgate:rollback-to"], json!(copy));
     // ECS completes it: settled, and the copy is the last known good. Nothing is copied twice.
     t.force("COMPLETED", json!({}));

@@ -705,16 +705,20 @@ fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime
         return Verdict::Healthy;
     }
     let counts = format!("{}/{} tasks running", d.running_count, d.desired_count);
-    if f.now - completed_at <= f.settings.deadline.as_chrono() {
+    // The grace runs from the later of the bake's end and ECS's last change to the deployment
+    // (`updatedAt`, which a desired-count change moves): a scale-out, or a scale-up from zero,
+    // near or after the bake gets the whole deadline for its new tasks.
+    let since = (completed_at + f.settings.bake.as_chrono()).max(d.updated_at.unwrap_or(completed_at));
+    if f.now - since <= f.settings.deadline.as_chrono() {
         return Verdict::Wait(format!(
-            "{counts} and no failing signal (tasks still starting, or a scale-out): not yet healthy; waiting up to the {} deadline after completion",
+            "{counts} and no failing signal (tasks still starting, or a scale-out): not yet healthy; waiting up to the {} deadline after the bake or the last scaling",
             f.settings.deadline
         ));
     }
     fail(
         f,
         format!(
-            "only {counts} {} after the rollout completed (no abnormal stop, alarm or failed smoke test); raise rollgate:deadline if tasks start slowly",
+            "only {counts} {} after the bake or the last scaling (no abnormal stop, alarm or failed smoke test); raise rollgate:deadline if tasks start slowly",
             f.settings.deadline
         ),
     )

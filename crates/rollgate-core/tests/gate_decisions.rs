@@ -261,7 +261,7 @@ fn rollout_lifecycle_table() {
         ),
         // A count at one instant is no verdict: fewer tasks than desired with no failing signal
         // (tasks loading the model, a scale-out near the end of the bake) waits, up to the
-        // deadline after completion; only then does it fail.
+        // deadline after the bake's end; only then does it fail.
         (
             "bake over, tasks missing, within the deadline",
             World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 1).at(10),
@@ -269,7 +269,7 @@ fn rollout_lifecycle_table() {
         ),
         (
             "bake over, tasks still missing past the deadline",
-            World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 1).at(21),
+            World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 1).at(26),
             "rollback",
         ),
         ("ECS says FAILED while live", World::new().state("verifying").rollout("FAILED", 0), "rollback"),
@@ -977,7 +977,11 @@ fn counts_are_evidence_over_time_not_a_verdict_at_one_instant() {
     assert!(matches!(bake_done(0, 0, 11).verdict(), Verdict::Wait(_)));
     assert!(matches!(bake_done(0, 0, 600).verdict(), Verdict::Wait(_)));
     // Still short long after the deadline: a timeout is the signal, with the counts named.
-    let v = bake_done(2, 4, 5 + 15 + 1).verdict();
+    let v = bake_done(2, 4, 5 + 5 + 15 + 1).verdict();
+    assert!(
+        matches!(bake_done(2, 4, 5 + 5 + 15).verdict(), Verdict::Wait(_)),
+        "the grace runs from the end of the bake"
+    );
     let Verdict::Failed { reason, .. } = &v else { panic!("{v:?}") };
     assert!(reason.contains("2/4"), "{reason}");
 }

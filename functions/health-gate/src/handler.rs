@@ -437,11 +437,11 @@ impl<A: GateApi> Gate<'_, A> {
         report: &mut GateReport,
     ) {
         let read = match TaskDefArn::parse(failed) {
-            Ok(arn) => self.aws.describe_task_definition(&arn).await.map(|s| s.summary),
+            Ok(arn) => self.aws.describe_task_definition(&arn).await,
             Err(e) => Err(AwsError::Config(e.to_string())),
         };
-        let failed = match read {
-            Ok(failed) => failed,
+        let snapshot = match read {
+            Ok(snapshot) => snapshot,
             Err(e) if e.class() == ErrorClass::NonRetryable => {
                 // The pointer names no revision ECS has (deleted since): nothing to follow.
                 warn!(cluster = service.arn.cluster_name(), service = service.arn.name(), error = %e, "{} names no readable revision; removed", keys::ROLLBACK);
@@ -454,9 +454,20 @@ impl<A: GateApi> Gate<'_, A> {
             }
             Err(e) => return report.failures.push(failure(&service.arn, e)),
         };
-        let verdict = judge_rollback(self.now, service, &failed, settings);
+        let failed = &snapshot.summary;
+        let verdict = judge_rollback(self.now, service, failed, settings);
         let (label, detail) = match &verdict {
-            RollbackVerdict::NotStarted => return,
+            RollbackVerdict::NotStarted => {
+                // The failure was recorded, then the run died. If ECS no longer runs or lists
+                // the revision (a deployment with no running task leaves the list at once),
+                // nothing else will look at it: finish its verdict here.
+                let listed = service.task_definition.as_ref() == Some(&failed.arn)
+                    || service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(&failed.arn));
+                if !listed {
+                    self.revision(service, settings, &snapshot, None, report).await;
+                }
+                return;
+            }
             RollbackVerdict::Stale(why) => {
                 info!(cluster = service.arn.cluster_name(), service = service.arn.name(), reason = %why, "stale rollback pointer removed");
                 ("rollback-settled", why.clone())
@@ -465,7 +476,7 @@ impl<A: GateApi> Gate<'_, A> {
             RollbackVerdict::Completed(why) => ("rolled-back", why.clone()),
             RollbackVerdict::Failed(why) => ("rollback-failed", why.clone()),
         };
-        let steps = plan_rollback(self.now, service, &failed, &verdict);
+        let steps = plan_rollback(self.now, service, failed, &verdict);
         if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &failed.arn, steps).await {
             return report.failures.push(failure(&service.arn, e));
         }

@@ -568,16 +568,7 @@ async fn the_smoke_test_gates_the_verdict() {
 #[tokio::test]
 async fn every_verdict_is_published_with_the_documented_schema() {
     let mut g = Gated::new("gate-notify", &[]);
-    let queue = g.s.boto("sqs", "create_queue", json!({"QueueName": format!("{}-q", g.s.name)}))["QueueUrl"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let queue_arn = g.s.boto("sqs", "get_queue_attributes", json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}))
-        ["Attributes"]["QueueArn"]
-        .clone();
-    let rule = format!("{}-verdicts", g.s.name);
-    g.s.boto("events", "put_rule", json!({"Name": rule, "EventPattern": json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}).to_string()}));
-    g.s.boto("events", "put_targets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
+    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
 
     let (digest, v1, _) = g.deploy("v1").await;
     let t0 = g.started(&v1);
@@ -587,15 +578,7 @@ async fn every_verdict_is_published_with_the_documented_schema() {
     g.force("FAILED", json!({}));
     g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v2, g.started(&v2))).await; // rolled back
 
-    let mut received = Vec::new();
-    loop {
-        let out = g.s.boto("sqs", "receive_message", json!({"QueueUrl": queue, "MaxNumberOfMessages": 10}));
-        let Some(messages) = out["Messages"].as_array().filter(|m| !m.is_empty()).cloned() else { break };
-        for m in messages {
-            received.push(serde_json::from_str::<Value>(m["Body"].as_str().unwrap()).unwrap());
-            g.s.boto("sqs", "delete_message", json!({"QueueUrl": queue, "ReceiptHandle": m["ReceiptHandle"]}));
-        }
-    }
+    let received = g.s.drain_queue(&queue);
     let kinds: Vec<&str> = received.iter().map(|e| e["detail-type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["Rollout Started", "Rollout Healthy", "Rollout Rolled Back"], "{received:?}");
     for e in &received {

@@ -722,20 +722,7 @@ impl OnEcs {
         } else {
             s.opted_in_service(vec![])
         };
-        let queue = s.boto("sqs", "create_queue", json!({"QueueName": format!("{}-q", s.name)}))["QueueUrl"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let queue_arn = s.boto(
-            "sqs",
-            "get_queue_attributes",
-            json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}),
-        )["Attributes"]["QueueArn"]
-            .clone();
-        let rule = format!("{}-verdicts", s.name);
-        let pattern = json!({"source": ["rollgate"], "detail": {"cluster": [o.cluster]}}).to_string();
-        s.boto("events", "put_rule", json!({"Name": rule, "EventPattern": pattern}));
-        s.boto("events", "put_targets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
+        let queue = s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [o.cluster]}}));
         let mut t = Self { s, o, queue, events: 0 };
         let first = t.started(&t.o.base.clone());
         let adopted = t.gate(&[t.tick(first)]);
@@ -837,21 +824,11 @@ impl OnEcs {
 
     /// The detail-types rollgate published, in order.
     fn published(&self) -> Vec<(String, Value)> {
-        let mut received = Vec::new();
-        loop {
-            let out = self.s.boto("sqs", "receive_message", json!({"QueueUrl": self.queue, "MaxNumberOfMessages": 10}));
-            let Some(messages) = out["Messages"].as_array().filter(|m| !m.is_empty()).cloned() else { break };
-            for m in messages {
-                let e: Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
-                received.push((e["detail-type"].as_str().unwrap().to_owned(), e["detail"].clone()));
-                self.s.boto(
-                    "sqs",
-                    "delete_message",
-                    json!({"QueueUrl": self.queue, "ReceiptHandle": m["ReceiptHandle"]}),
-                );
-            }
-        }
-        received
+        self.s
+            .drain_queue(&self.queue)
+            .into_iter()
+            .map(|e| (e["detail-type"].as_str().unwrap().to_owned(), e["detail"].clone()))
+            .collect()
     }
 
     /// The health gate's own UpdateService calls so far.

@@ -133,19 +133,9 @@ async fn a_failed_build_produces_one_notification_with_the_logs_link() {
     let s = Scenario::new("model-failed");
     let project = project(&s);
     let config = model_config(&project, "*");
-    let queue = s.boto("sqs", "create_queue", json!({"QueueName": format!("{}-q", s.name)}))["QueueUrl"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let arn =
-        s.boto("sqs", "get_queue_attributes", json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}))["Attributes"]
-            ["QueueArn"]
-            .clone();
-    let rule = format!("{}-builds", s.name);
     let pattern =
         json!({"source": ["rollgate"], "detail-type": ["Model Build Failed"], "detail": {"project": [project]}});
-    s.boto("events", "put_rule", json!({"Name": rule, "EventPattern": pattern.to_string()}));
-    s.boto("events", "put_targets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": arn}]}));
+    let queue = s.event_queue("builds", &pattern);
 
     let mut failed = fixture_json("codebuild-build-failed.json");
     failed["detail"]["project-name"] = json!(project);
@@ -155,10 +145,9 @@ async fn a_failed_build_produces_one_notification_with_the_logs_link() {
     succeeded["detail"]["project-name"] = json!(project);
     assert_eq!(model(&s, &config, &succeeded).await.unwrap().action, "ignored");
 
-    let out = s.boto("sqs", "receive_message", json!({"QueueUrl": queue, "MaxNumberOfMessages": 10}));
-    let messages = out["Messages"].as_array().cloned().unwrap_or_default();
-    assert_eq!(messages.len(), 1, "{out}");
-    let event: Value = serde_json::from_str(messages[0]["Body"].as_str().unwrap()).unwrap();
+    let received = s.drain_queue(&queue);
+    assert_eq!(received.len(), 1, "{received:?}");
+    let event = &received[0];
     assert_eq!(event["source"], "rollgate");
     let d = &event["detail"];
     assert_eq!(

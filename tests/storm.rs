@@ -211,23 +211,7 @@ impl Storm {
         let sdk = sdks.pop().expect("two sdks");
         let n = services.len();
         // Every verdict rollgate publishes, kept for invariant 9.
-        let queue = s.boto("sqs", "create_queue", json!({"QueueName": format!("{}-verdicts", s.name)}))["QueueUrl"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let queue_arn = s.boto(
-            "sqs",
-            "get_queue_attributes",
-            json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}),
-        )["Attributes"]["QueueArn"]
-            .clone();
-        let rule = format!("{}-verdicts", s.name);
-        s.boto(
-            "events",
-            "put_rule",
-            json!({"Name": rule, "EventPattern": json!({"source": ["rollgate"]}).to_string()}),
-        );
-        s.boto("events", "put_targets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
+        let queue = s.event_queue("verdicts", &json!({"source": ["rollgate"]}));
         Self {
             s,
             services,
@@ -252,20 +236,10 @@ impl Storm {
 
     /// Moves what the queue received into `published`.
     fn drain_notifications(&mut self) {
-        loop {
-            let out = self.s.boto("sqs", "receive_message", json!({"QueueUrl": self.queue, "MaxNumberOfMessages": 10}));
-            let Some(messages) = out["Messages"].as_array().filter(|m| !m.is_empty()).cloned() else { break };
-            for m in messages {
-                let e: Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
-                let revision = e["detail"]["revision"].as_str().unwrap_or_default().to_owned();
-                let kind = e["detail-type"].as_str().unwrap_or_default().to_owned();
-                self.published.entry(revision).or_default().push(kind);
-                self.s.boto(
-                    "sqs",
-                    "delete_message",
-                    json!({"QueueUrl": self.queue, "ReceiptHandle": m["ReceiptHandle"]}),
-                );
-            }
+        for e in self.s.drain_queue(&self.queue) {
+            let revision = e["detail"]["revision"].as_str().unwrap_or_default().to_owned();
+            let kind = e["detail-type"].as_str().unwrap_or_default().to_owned();
+            self.published.entry(revision).or_default().push(kind);
         }
     }
 
@@ -338,6 +312,16 @@ impl Storm {
 
     fn service_view(&self, svc: &Svc) -> Value {
         self.s.describe_service(&svc.cluster, svc.name)
+    }
+
+    /// The service's `rollgate:last-good`, as AWS describes it now.
+    fn last_good(&self, svc: &Svc) -> Option<String> {
+        self.service_view(svc)["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["key"] == "rollgate:last-good")
+            .and_then(|t| t["value"].as_str().map(str::to_owned))
     }
 
     fn deployment_event(&self, svc: &Svc, name: &str, step: usize) -> Option<Value> {
@@ -452,12 +436,7 @@ impl Storm {
             // Housekeeping (CI, a cleanup script) deregisters the last known good revision.
             83..=84 => {
                 let svc = &self.services[svc_index];
-                let last_good = self.service_view(svc)["tags"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|t| t["key"] == "rollgate:last-good")
-                    .and_then(|t| t["value"].as_str().map(str::to_owned));
+                let last_good = self.last_good(svc);
                 if let Some(last_good) = last_good
                     && self.s.describe_task_definition(&last_good).0["status"] == "ACTIVE"
                 {
@@ -506,12 +485,7 @@ impl Storm {
                 if tags.contains_key("rollgate:digest") {
                     let tags: rollgate_core::service::Tags =
                         tags.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect();
-                    let last_good = self.service_view(svc)["tags"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|t| t["key"] == "rollgate:last-good")
-                        .and_then(|t| t["value"].as_str().map(str::to_owned));
+                    let last_good = self.last_good(svc);
                     let live_arn = rollgate_core::TaskDefArn::parse(&live).unwrap();
                     let new_tags = rollgate_core::ledger::config_revision_tags(&live_arn, &tags, last_good.as_deref());
                     let memory = if def["memory"] == "512" { "1024" } else { "512" };

@@ -423,6 +423,39 @@ impl Scenario {
         OptedIn { cluster, repo, base, arn }
     }
 
+    /// An SQS queue subscribed, by the EventBridge rule `<scenario>-<name>`, to the events on
+    /// the default bus that match `pattern`; returns the queue's URL.
+    pub fn event_queue(&self, name: &str, pattern: &Value) -> String {
+        let queue = self.boto("sqs", "create_queue", json!({"QueueName": format!("{}-{name}", self.name)}))["QueueUrl"]
+            .as_str()
+            .expect("queue url")
+            .to_owned();
+        let queue_arn = self.boto(
+            "sqs",
+            "get_queue_attributes",
+            json!({"QueueUrl": queue, "AttributeNames": ["QueueArn"]}),
+        )["Attributes"]["QueueArn"]
+            .clone();
+        let rule = format!("{}-{name}", self.name);
+        self.boto("events", "put_rule", json!({"Name": rule, "EventPattern": pattern.to_string()}));
+        self.boto("events", "put_targets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
+        queue
+    }
+
+    /// Every event `queue` holds, oldest first, each removed from the queue once read.
+    pub fn drain_queue(&self, queue: &str) -> Vec<Value> {
+        let mut received = Vec::new();
+        loop {
+            let out = self.boto("sqs", "receive_message", json!({"QueueUrl": queue, "MaxNumberOfMessages": 10}));
+            let Some(messages) = out["Messages"].as_array().filter(|m| !m.is_empty()).cloned() else { break };
+            for m in messages {
+                received.push(serde_json::from_str(m["Body"].as_str().expect("body")).expect("an event"));
+                self.boto("sqs", "delete_message", json!({"QueueUrl": queue, "ReceiptHandle": m["ReceiptHandle"]}));
+            }
+        }
+        received
+    }
+
     /// The service as AWS describes it (with tags).
     pub fn describe_service(&self, cluster: &str, service: &str) -> Value {
         let out = self.boto(

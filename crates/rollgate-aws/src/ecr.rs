@@ -40,16 +40,16 @@ pub trait ImageCatalog {
 /// Whether an image can still be pulled: the health gate asks before rolling back to a
 /// revision.
 pub trait ImagePresence {
-    /// DescribeImages of one image (by digest or tag): `Ok(true)` when ECR lists it ACTIVE,
-    /// `Ok(false)` when the repository or the image is not there
-    /// (`RepositoryNotFoundException`, `ImageNotFoundException`) or it is archived (not
-    /// pullable). Errors: access denied, throttling, the network.
-    fn image_exists(
+    /// DescribeImages of one image (by digest or tag): `Ok(Some(digest))` when ECR lists it
+    /// ACTIVE (for a tag, the digest the tag names now), `Ok(None)` when the repository or the
+    /// image is not there (`RepositoryNotFoundException`, `ImageNotFoundException`) or it is
+    /// archived (not pullable). Errors: access denied, throttling, the network.
+    fn image_digest(
         &self,
         registry: &AccountId,
         repository: &str,
         id: &rollgate_core::gate::EcrImageId,
-    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Option<rollgate_core::Digest>, AwsError>> + Send;
 }
 
 pub trait RepositoryTags {
@@ -241,12 +241,12 @@ impl ImageCatalog for Ecr {
 }
 
 impl ImagePresence for Ecr {
-    async fn image_exists(
+    async fn image_digest(
         &self,
         registry: &AccountId,
         repository: &str,
         id: &rollgate_core::gate::EcrImageId,
-    ) -> Result<bool, AwsError> {
+    ) -> Result<Option<rollgate_core::Digest>, AwsError> {
         use rollgate_core::gate::EcrImageId;
         let image_id = match id {
             EcrImageId::Digest(d) => aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(d),
@@ -262,13 +262,19 @@ impl ImagePresence for Ecr {
             .await
             .map_err(|e| AwsError::from_sdk("DescribeImages", e));
         match out {
-            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e),
-            Ok(out) => Ok(out
+            Ok(out) => out
                 .image_details
                 .unwrap_or_default()
-                .iter()
-                .any(|d| d.image_status.as_ref().is_none_or(|s| s.as_str() == "ACTIVE"))),
+                .into_iter()
+                .find(|d| d.image_status.as_ref().is_none_or(|s| s.as_str() == "ACTIVE"))
+                .map(|d| {
+                    let digest = d.image_digest.unwrap_or_default();
+                    rollgate_core::Digest::parse(&digest)
+                        .map_err(|e| AwsError::Config(format!("DescribeImages answered a bad digest: {e}")))
+                })
+                .transpose(),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::ecs_event::TaskStateDetail;
 use crate::ledger::{Cause, RevisionRecord, format_time, keys, parse_time};
 use crate::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
 use crate::tags::{TagWrite, decode, lossy as sanitize_tag_value};
-use crate::{InputError, ServiceArn, TaskDefArn};
+use crate::{Digest, InputError, ServiceArn, TaskDefArn};
 
 /// Where a rollgate rollout stands, recorded as `rollgate:state` on its revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -442,7 +442,11 @@ pub enum Resolution {
     AlreadyRolledBack,
     /// An earlier run of the gate rolled back and recorded the failure, then did not finish
     /// (its invocation failed, or the rollback's answer was lost): complete the ledger.
-    Finished,
+    Finished {
+        /// Where that run sent the service: the target it would pick again, or the live copy
+        /// of it that run registered ([`finished_via_copy`]); `None`: no target is known.
+        to: Option<TaskDefArn>,
+    },
     /// No known good revision: the service is left as it is.
     NoTarget,
     /// There is a known good revision, but no rollback to it can work (it was deleted, or its
@@ -608,7 +612,11 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
             // recording run rolled back itself.
             return Verdict::Failed {
                 reason: "the failure was recorded on the service; completing the ledger".to_owned(),
-                resolution: if ecs_failed { Resolution::AlreadyRolledBack } else { Resolution::Finished },
+                resolution: if ecs_failed {
+                    Resolution::AlreadyRolledBack
+                } else {
+                    Resolution::Finished { to: rollback_target(f) }
+                },
             };
         }
         return if ecs_failed || f.reported_failure.is_some() {
@@ -754,6 +762,11 @@ pub enum TargetFacts<'a> {
         /// Its images that no longer exist in their ECR repository (deleted, or expired by a
         /// lifecycle policy): a task of it cannot start (CannotPullContainerError).
         images_gone: Vec<String>,
+        /// Its ECR images named by a mutable tag (`repo:latest`), with the digest each tag
+        /// names now (DescribeImages). ECS resolves a tag when a deployment starts
+        /// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html#deployment-container-image-stability),
+        /// so a rollback to the revision deploys what the tag names now, not what ran.
+        tags_now: Vec<(String, Digest)>,
     },
     /// ECS no longer has the revision: deleted after it was deregistered
     /// (DeleteTaskDefinitions), so there is nothing to deploy or copy.
@@ -762,10 +775,19 @@ pub enum TargetFacts<'a> {
 
 /// Checks a rollback verdict against what its target is now. A target that ECS would refuse
 /// (INACTIVE) becomes a rollback to a fresh copy of it; a target that cannot work at all
-/// (deleted, its image gone) makes the rollback [`Resolution::Impossible`], said once in the
-/// verdict. Any other verdict is returned as it is.
-pub fn check_target(verdict: Verdict, service: &ServiceArn, target: &TargetFacts<'_>) -> Verdict {
+/// (deleted, its image gone, or a tag it names now naming the failed image of `failing` or one
+/// the service records as failed) makes the rollback [`Resolution::Impossible`], said once in
+/// the verdict. Any other verdict is returned as it is.
+pub fn check_target(
+    verdict: Verdict,
+    service: &ServiceView,
+    failing: &TaskDefSummary,
+    target: &TargetFacts<'_>,
+) -> Verdict {
     let Verdict::Failed { reason, resolution: Resolution::RollBack { to } } = verdict else { return verdict };
+    let failing_digest = RevisionRecord::from_tags(&failing.tags).ok().flatten().map(|r| r.digest);
+    let is_failed =
+        |d: &Digest| failing_digest.as_ref() == Some(d) || crate::tags::failed_mark(&service.tags, d).is_some();
     let impossible = |why: String| Verdict::Failed {
         reason: reason.clone(),
         resolution: Resolution::Impossible { target: to.clone(), why },
@@ -779,11 +801,38 @@ pub fn check_target(verdict: Verdict, service: &ServiceArn, target: &TargetFacts
             "its image {} no longer exists in ECR (deleted, or expired by a lifecycle policy); deploy a known good image by hand",
             images_gone.join(", ")
         )),
+        TargetFacts::Described { tags_now, .. } if tags_now.iter().any(|(_, d)| is_failed(d)) => {
+            let moved = tags_now
+                .iter()
+                .filter(|(_, d)| is_failed(d))
+                .map(|(image, d)| format!("{image} now names {}", d.short()))
+                .collect::<Vec<_>>();
+            impossible(format!(
+                "it names its image by a tag, and {}, a failed image (ECS resolves a tag when a deployment starts, so the rollback would deploy it again); deploy a known good digest by hand, and pin images by digest",
+                moved.join(", ")
+            ))
+        }
         TargetFacts::Described { revision, active: false, .. } => Verdict::Failed {
-            resolution: Resolution::RollBackToCopy { of: to, tags: copy_tags(revision, service) },
+            resolution: Resolution::RollBackToCopy { of: to, tags: copy_tags(revision, &service.arn) },
             reason,
         },
         TargetFacts::Described { .. } => Verdict::Failed { reason, resolution: Resolution::RollBack { to } },
+    }
+}
+
+/// A [`Resolution::Finished`] whose target was deregistered: the earlier run rolled back to a
+/// fresh copy of it and died before recording where. When the `live` revision is that copy
+/// (its `rollgate:copy-of` names the target), the rollback went to the copy, and the ledger
+/// follows the copy's deployment, not the deregistered target's. Any other verdict is
+/// returned as it is.
+pub fn finished_via_copy(verdict: Verdict, live: &TaskDefSummary) -> Verdict {
+    match verdict {
+        Verdict::Failed { reason, resolution: Resolution::Finished { to: Some(to) } }
+            if live.arn != to && live.tags.get(keys::COPY_OF).is_some_and(|c| c == to.as_str()) =>
+        {
+            Verdict::Failed { reason, resolution: Resolution::Finished { to: Some(live.arn.clone()) } }
+        }
+        other => other,
     }
 }
 
@@ -937,6 +986,17 @@ pub fn plan_rollback(
     failed: &TaskDefSummary,
     verdict: &RollbackVerdict,
 ) -> GatePlan {
+    let mut p = plan_rollback_writes(now, service, failed, verdict);
+    p.tag_revision = fit_revision_write(&failed.tags, std::mem::take(&mut p.tag_revision), 0);
+    p
+}
+
+fn plan_rollback_writes(
+    now: DateTime<Utc>,
+    service: &ServiceView,
+    failed: &TaskDefSummary,
+    verdict: &RollbackVerdict,
+) -> GatePlan {
     let unpoint = TagWrite { set: Vec::new(), remove: vec![keys::ROLLBACK.to_owned()], remove_first: false };
     let settle = |state: RolloutState, extra: Vec<(String, String)>| {
         let mut tags = vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
@@ -1033,6 +1093,32 @@ pub fn ecr_images(revision: &TaskDefSummary, region: &crate::Region) -> Vec<EcrI
             })
         })
         .collect()
+}
+
+/// What to do with an abnormal task stop of an in-flight rollout ([`record_stop`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopRecord {
+    /// Already recorded, or the rollout is already over its threshold (it fails anyway, so
+    /// the 50-tag budget is not spent on more): nothing to write.
+    Known,
+    /// Tag the revision with `rollgate:bad-task:<task>` = the cause.
+    Write((String, String)),
+    /// The revision has no room for it (an older rollgate registered it with less room kept
+    /// free; [`crate::tags::revision_reserve`]): it counts in this run's verdict only, so the
+    /// gate's own state writes keep their room ([`fit_revision_write`]).
+    NoRoom((String, String)),
+}
+
+/// Whether and how to record an abnormal stop of task `task_id` on a revision with `tags`.
+pub fn record_stop(tags: &Tags, task_id: &str, cause: &StopCause, max_bad_tasks: u32) -> StopRecord {
+    let key = format!("{}{task_id}", keys::BAD_TASK_PREFIX);
+    if tags.contains_key(&key) || bad_tasks(tags).len() > max_bad_tasks as usize {
+        return StopRecord::Known;
+    }
+    let tag = (key, cause.to_tag_value());
+    // Room for the tag and for the keys a rollback's state write must add (rollgate:decided-at,
+    // rollgate:rollback-to, rollgate:rolled-back-by).
+    if tags.len() + 1 + 3 > crate::tags::MAX_TAGS { StopRecord::NoRoom(tag) } else { StopRecord::Write(tag) }
 }
 
 /// The abnormal stops recorded on a revision.
@@ -1138,8 +1224,42 @@ impl GatePlan {
     }
 }
 
-/// Turns a verdict into writes.
+/// Turns a verdict into writes. The revision's write fits its 50 tags
+/// ([`fit_revision_write`]).
 pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
+    let mut p = plan_writes(f, verdict);
+    // carry_out adds `rollgate:rollback-to` once a copy is registered.
+    let pending = usize::from(p.copy.is_some());
+    p.tag_revision = fit_revision_write(&f.revision.tags, std::mem::take(&mut p.tag_revision), pending);
+    p
+}
+
+/// Tags of a revision's write that only inform a person (`rollgate status`, the notification
+/// carries the same text), least useful first: dropped when the revision has no room for them.
+const INFORMATIVE_REVISION_TAGS: [&str; 4] = [keys::MODEL_VERSION, keys::BUILD_ID, keys::ROLLBACK_REASON, keys::REASON];
+
+/// Fits a revision's tag write into ECS's 50 tags per resource, with `pending` more new keys
+/// to come in the same write. A revision registered by an older rollgate kept less room for
+/// the gate than the gate now writes ([`crate::tags::revision_reserve`]), and ECS refuses a
+/// TagResource past 50 tags (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-using-tags.html#tag-restrictions);
+/// a refused state write would leave the verdict undone on every run. So the informative tags
+/// ([`INFORMATIVE_REVISION_TAGS`]) that are new to the revision are dropped, least useful
+/// first, until the write fits. `rollgate:state` is always there already (it is written at
+/// registration), so the commit point costs no room; the keys that following a rollback
+/// needs (`rollgate:rollback-to`, `rollgate:decided-at`, `rollgate:rolled-back-by`,
+/// `rollgate:completed-at`) are kept.
+pub fn fit_revision_write(existing: &Tags, mut write: Vec<(String, String)>, pending: usize) -> Vec<(String, String)> {
+    let new = |w: &[(String, String)]| w.iter().filter(|(k, _)| !existing.contains_key(k)).count() + pending;
+    for key in INFORMATIVE_REVISION_TAGS {
+        if existing.len() + new(&write) <= crate::tags::MAX_TAGS {
+            break;
+        }
+        write.retain(|(k, _)| k != key || existing.contains_key(k));
+    }
+    write
+}
+
+fn plan_writes(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
     let now = format_time(f.now);
     let state_tags = |state: RolloutState| vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
     let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
@@ -1190,7 +1310,7 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 Resolution::AlreadyRolledBack => (None, None, live, RolledBackBy::Ecs),
                 // The earlier run sent the service to the rollback target it would pick again
                 // (not necessarily what runs now: a newer rollout may have replaced it since).
-                Resolution::Finished => (None, None, rollback_target(f).or(live), RolledBackBy::Rollgate),
+                Resolution::Finished { to } => (None, None, to.clone().or(live), RolledBackBy::Rollgate),
                 Resolution::NoTarget | Resolution::Impossible { .. } => (None, None, None, RolledBackBy::Rollgate),
             };
             let followed = target.is_some() || copy.is_some();
@@ -1219,7 +1339,7 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
             if let Some(to) = &target {
                 tag_revision.push((keys::ROLLBACK_TO.to_owned(), to.to_string()));
             }
-            if followed || matches!(resolution, Resolution::AlreadyRolledBack | Resolution::Finished) {
+            if followed || matches!(resolution, Resolution::AlreadyRolledBack | Resolution::Finished { .. }) {
                 tag_revision.push((keys::ROLLED_BACK_BY.to_owned(), by.as_str().to_owned()));
             }
             let tag_service = if followed {

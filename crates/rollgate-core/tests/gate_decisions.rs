@@ -4,13 +4,14 @@ use chrono::{DateTime, Duration, Utc};
 use rollgate_core::duration::Seconds;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    Adoption, AlarmEntry, GateSettings, NotificationKind, Resolution, RollbackVerdict, RolledBackBy, RolloutFacts,
-    RolloutState, ServiceTagsAt, SmokeOutcome, SmokeTest, StopCause, TargetFacts, Verdict, adopt_known_good,
-    check_target, describe_bad_tasks, evaluate, judge_rollback, plan, plan_rollback, rollback_refused,
+    Adoption, AlarmEntry, GatePlan, GateSettings, NotificationKind, Resolution, RollbackVerdict, RolledBackBy,
+    RolloutFacts, RolloutState, ServiceTagsAt, SmokeOutcome, SmokeTest, StopCause, StopRecord, TargetFacts, Verdict,
+    adopt_known_good, check_target, describe_bad_tasks, evaluate, finished_via_copy, judge_rollback, plan,
+    plan_rollback, record_stop, rollback_refused,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::service::{DeploymentView, EcsRolloutState, ServiceView, Tags, TaskDefSummary};
-use rollgate_core::{ServiceArn, TaskDefArn};
+use rollgate_core::{Digest, ServiceArn, TaskDefArn};
 
 const SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/rollgate-demo/sentiment-api";
 
@@ -317,7 +318,7 @@ fn rollout_lifecycle_table() {
             Verdict::Superseded => "superseded".to_owned(),
             Verdict::Failed { resolution: Resolution::RollBack { .. }, .. } => "rollback".to_owned(),
             Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. } => "already".to_owned(),
-            Verdict::Failed { resolution: Resolution::Finished, .. } => "finished".to_owned(),
+            Verdict::Failed { resolution: Resolution::Finished { .. }, .. } => "finished".to_owned(),
             Verdict::Failed { resolution: Resolution::NoTarget, .. } => "no-target".to_owned(),
             Verdict::Failed {
                 resolution: Resolution::RollBackToCopy { .. } | Resolution::Impossible { .. }, ..
@@ -686,7 +687,7 @@ fn a_failure_recorded_on_the_service_but_not_on_the_revision_is_completed() {
     w.service.task_definition = Some(rev(2));
     w.service.tags.insert(format!("{}{D3}", keys::FAILED_PREFIX), "2026-11-28T10:05:00Z".into());
     let v = w.verdict();
-    assert!(matches!(v, Verdict::Failed { resolution: Resolution::Finished, .. }), "{v:?}");
+    assert!(matches!(v, Verdict::Failed { resolution: Resolution::Finished { .. }, .. }), "{v:?}");
     let p = plan(&w.facts(), &v);
     assert_eq!(p.roll_back_to, None, "no second rollback");
     assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
@@ -876,13 +877,13 @@ fn an_unusable_rollback_target_is_copied_or_said_impossible_once() {
         platform: None,
         fargate_platform: None,
     };
-    let svc = ServiceArn::parse(SERVICE).unwrap();
+    let (svc, failing) = (&w.service, &w.revision);
     // ACTIVE and its images there: unchanged.
-    let ok = TargetFacts::Described { revision: &target, active: true, images_gone: vec![] };
-    assert_eq!(check_target(v.clone(), &svc, &ok), v);
+    let ok = TargetFacts::Described { revision: &target, active: true, images_gone: vec![], tags_now: vec![] };
+    assert_eq!(check_target(v.clone(), svc, failing, &ok), v);
     // Deregistered (case 2 of #15): a fresh copy of it, tagged to be found again.
-    let inactive = TargetFacts::Described { revision: &target, active: false, images_gone: vec![] };
-    let copied = check_target(v.clone(), &svc, &inactive);
+    let inactive = TargetFacts::Described { revision: &target, active: false, images_gone: vec![], tags_now: vec![] };
+    let copied = check_target(v.clone(), svc, failing, &inactive);
     let Verdict::Failed { resolution: Resolution::RollBackToCopy { of, tags: copy }, .. } = &copied else {
         panic!("{copied:?}")
     };
@@ -896,16 +897,26 @@ fn an_unusable_rollback_target_is_copied_or_said_impossible_once() {
     assert_eq!(p.copy.as_ref().map(|c| &c.of), Some(&rev(2)));
     assert!(p.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
     assert!(p.tag_service.set.contains(&(keys::ROLLBACK.into(), rev(3).to_string())));
-    // Deleted, or its image gone: impossible, said once, in a final state.
+    // Deleted, or its image gone, or a tag it names now naming the failed image (a
+    // pre-rollgate revision on `repo:latest`, and the failed push moved `latest`): impossible,
+    // said once, in a final state.
+    let latest = "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:latest".to_owned();
     for facts in [
         TargetFacts::Gone,
         TargetFacts::Described {
             revision: &target,
             active: true,
             images_gone: vec!["123456789012.dkr.ecr.us-east-1.amazonaws.com/m@sha256:22".into()],
+            tags_now: vec![],
+        },
+        TargetFacts::Described {
+            revision: &target,
+            active: true,
+            images_gone: vec![],
+            tags_now: vec![(latest.clone(), Digest::parse(D3).unwrap())],
         },
     ] {
-        let v = check_target(v.clone(), &svc, &facts);
+        let v = check_target(v.clone(), svc, failing, &facts);
         let p = plan(&w.facts(), &v);
         assert!(p.roll_back_to.is_none() && p.copy.is_none(), "{v:?}");
         assert!(p.tag_revision.contains(&(keys::STATE.into(), "rollback-failed".into())));
@@ -915,8 +926,65 @@ fn an_unusable_rollback_target_is_copied_or_said_impossible_once() {
         assert!(n.reason.as_deref().is_some_and(|r| r.starts_with("cannot roll back to")), "{:?}", n.reason);
         assert!(n.rollout_reason.is_some());
     }
+    // A tag naming a digest the service recorded as failed earlier is refused the same way;
+    // one naming a good digest is a rollback like any other.
+    let older = "sha256:4444444444444444444444444444444444444444444444444444444444444444";
+    let mut marked = w.service.clone();
+    marked.tags.insert(format!("{}{older}", keys::FAILED_PREFIX), T0.into());
+    let moved = |d: &str| TargetFacts::Described {
+        revision: &target,
+        active: true,
+        images_gone: vec![],
+        tags_now: vec![(latest.clone(), Digest::parse(d).unwrap())],
+    };
+    let refused = check_target(v.clone(), &marked, failing, &moved(older));
+    let Verdict::Failed { resolution: Resolution::Impossible { why, .. }, .. } = &refused else {
+        panic!("{refused:?}")
+    };
+    assert!(why.contains("m:latest now names 444444444444"), "{why}");
+    let good = "sha256:5555555555555555555555555555555555555555555555555555555555555555";
+    assert_eq!(check_target(v.clone(), &marked, failing, &moved(good)), v);
     // Other verdicts pass through.
-    assert_eq!(check_target(Verdict::Healthy, &svc, &TargetFacts::Gone), Verdict::Healthy);
+    assert_eq!(check_target(Verdict::Healthy, svc, failing, &TargetFacts::Gone), Verdict::Healthy);
+}
+
+#[test]
+fn a_finished_rollback_to_a_copy_follows_the_live_copy() {
+    // The earlier run copied the deregistered last known good (revision 2) to revision 9,
+    // deployed it and died before its ledger writes: the ledger follows revision 9.
+    let mut w = World::new().state("verifying");
+    w.service.task_definition = Some(rev(9));
+    w.service.tags.insert(format!("{}{D3}", keys::FAILED_PREFIX), T0.into());
+    let v = w.verdict();
+    assert_eq!(
+        v,
+        Verdict::Failed {
+            reason: "the failure was recorded on the service; completing the ledger".into(),
+            resolution: Resolution::Finished { to: Some(rev(2)) },
+        }
+    );
+    let copy = TaskDefSummary {
+        arn: rev(9),
+        containers: vec![],
+        tags: tags(&[(keys::COPY_OF, rev(2).as_str()), (keys::SERVICE, SERVICE)]),
+        platform: None,
+        fargate_platform: None,
+    };
+    let followed = finished_via_copy(v.clone(), &copy);
+    assert_eq!(
+        followed,
+        Verdict::Failed {
+            reason: "the failure was recorded on the service; completing the ledger".into(),
+            resolution: Resolution::Finished { to: Some(rev(9)) },
+        }
+    );
+    let p = plan(&w.facts(), &followed);
+    assert!(p.tag_revision.contains(&(keys::ROLLBACK_TO.into(), rev(9).to_string())), "{p:?}");
+    assert!(p.tag_service.set.contains(&(keys::ROLLBACK.into(), rev(3).to_string())));
+    // A live revision that is not a copy of the target (a newer rollout) changes nothing.
+    let mut other = copy.clone();
+    other.tags.remove(keys::COPY_OF);
+    assert_eq!(finished_via_copy(v.clone(), &other), v);
 }
 
 #[test]
@@ -1003,4 +1071,57 @@ fn a_rollback_aws_refuses_for_good_is_said_once_instead_of_retried() {
     assert_eq!(p.notification.map(|n| n.kind), Some(NotificationKind::RollbackFailed));
     // Verdicts without a rollback pass through.
     assert_eq!(rollback_refused(Verdict::Healthy, "x"), Verdict::Healthy);
+}
+
+#[test]
+fn a_revision_registered_with_less_room_still_takes_the_gates_writes() {
+    // An older rollgate kept 5 tags free on a revision; the gate now writes up to 8, and ECS
+    // refuses a TagResource past 50 tags.
+    let mut w = World::new().state("verifying").rollout("FAILED", 0);
+    for i in 0..(50 - 5 - w.revision.tags.len()) {
+        w.revision.tags.insert(format!("team:{i}"), "x".into());
+    }
+    assert_eq!(w.revision.tags.len(), 45);
+    let fits = |existing: &Tags, p: &GatePlan| {
+        let new =
+            p.tag_revision.iter().filter(|(k, _)| !existing.contains_key(k)).count() + usize::from(p.copy.is_some());
+        existing.len() + new <= 50
+    };
+    let v = w.verdict();
+    let p = plan(&w.facts(), &v);
+    assert!(fits(&w.revision.tags, &p), "{:?}", p.tag_revision);
+    for key in [keys::STATE, keys::ROLLBACK_TO, keys::DECIDED_AT, keys::ROLLED_BACK_BY] {
+        assert!(p.tag_revision.iter().any(|(k, _)| k == key), "{key} is kept: following the rollback needs it");
+    }
+    assert!(p.notification.as_ref().is_some_and(|n| n.reason.is_some()), "the reason still goes out");
+    // The same with a copy, whose rollgate:rollback-to is added once it is registered.
+    let target = TaskDefSummary {
+        arn: rev(2),
+        containers: vec![],
+        tags: tags(&[(keys::STATE, "healthy")]),
+        platform: None,
+        fargate_platform: None,
+    };
+    let copy = check_target(
+        v.clone(),
+        &w.service,
+        &w.revision,
+        &TargetFacts::Described { revision: &target, active: false, images_gone: vec![], tags_now: vec![] },
+    );
+    assert!(fits(&w.revision.tags, &plan(&w.facts(), &copy)));
+    // A revision with room keeps every tag (the reason too).
+    let roomy = World::new().state("verifying").rollout("FAILED", 0);
+    let p = plan(&roomy.facts(), &roomy.verdict());
+    assert!(p.tag_revision.iter().any(|(k, _)| k == keys::REASON));
+    // Abnormal stops: recorded while there is room for them and the rollback's keys, else
+    // counted in the verdict only.
+    let oom = StopCause::OutOfMemory { container: "model".into(), memory_mib: Some(512) };
+    assert!(matches!(record_stop(&roomy.revision.tags, "t1", &oom, 3), StopRecord::Write(_)));
+    assert!(matches!(record_stop(&w.revision.tags, "t1", &oom, 3), StopRecord::Write(_)));
+    let mut full = w.revision.tags.clone();
+    full.insert("team:x".into(), "x".into());
+    full.insert("team:y".into(), "x".into());
+    assert!(matches!(record_stop(&full, "t1", &oom, 3), StopRecord::NoRoom(_)));
+    full.insert(format!("{}t1", keys::BAD_TASK_PREFIX), "oom".into());
+    assert_eq!(record_stop(&full, "t1", &oom, 3), StopRecord::Known);
 }

@@ -21,9 +21,9 @@ use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    AlarmEntry, GateSettings, Lineage, Resolution, RollbackVerdict, RolloutFacts, RolloutState, StopCause, TargetFacts,
-    Verdict, adopt_known_good, alarm_window_start, bad_tasks, check_target, ecr_images, evaluate, judge_rollback, plan,
-    plan_rollback, rollback_refused,
+    AlarmEntry, EcrImageId, GateSettings, Lineage, Resolution, RollbackVerdict, RolloutFacts, RolloutState, StopCause,
+    StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start, check_target, ecr_images, evaluate,
+    finished_via_copy, judge_rollback, plan, plan_rollback, record_stop, rollback_refused,
 };
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
@@ -160,13 +160,13 @@ mod delegate {
     }
 
     impl<E: Sync, C: Sync, N: Sync, P: Sync, B: Sync, R: ImagePresence + Sync> ImagePresence for Clients<E, C, N, P, B, R> {
-        async fn image_exists(
+        async fn image_digest(
             &self,
             registry: &rollgate_core::AccountId,
             repository: &str,
             id: &rollgate_core::gate::EcrImageId,
-        ) -> Result<bool, AwsError> {
-            self.ecr.image_exists(registry, repository, id).await
+        ) -> Result<Option<rollgate_core::Digest>, AwsError> {
+            self.ecr.image_digest(registry, repository, id).await
         }
     }
 }
@@ -497,14 +497,10 @@ impl<A: GateApi> Gate<'_, A> {
         }
     }
 
-    /// What a rollback target is now: whether ECS still has it, whether it is ACTIVE, and
-    /// whether its ECR images still exist. Images the gate may not read are not held against
-    /// it (the rollback is followed anyway).
-    async fn target_facts(
-        &self,
-        service: &ServiceView,
-        to: &TaskDefArn,
-    ) -> Result<Option<(TaskDefSnapshot, Vec<String>)>, AwsError> {
+    /// What a rollback target is now: whether ECS still has it, whether it is ACTIVE, whether
+    /// its ECR images still exist, and what the tags it names images by name now. Images the
+    /// gate may not read are not held against it (the rollback is followed anyway).
+    async fn target_facts(&self, service: &ServiceView, to: &TaskDefArn) -> Result<Option<Target>, AwsError> {
         let snapshot = match self.aws.describe_task_definition(to).await {
             Ok(s) => s,
             // ECS: "Unable to describe task definition." for a revision it no longer has.
@@ -512,17 +508,22 @@ impl<A: GateApi> Gate<'_, A> {
             Err(e) => return Err(e),
         };
         let mut gone = Vec::new();
+        let mut tags_now = Vec::new();
         for image in ecr_images(&snapshot.summary, &service.arn.region()) {
-            match self.aws.image_exists(&image.registry, &image.repository, &image.id).await {
-                Ok(true) => {}
-                Ok(false) => gone.push(image.image),
+            match self.aws.image_digest(&image.registry, &image.repository, &image.id).await {
+                Ok(Some(digest)) => {
+                    if matches!(image.id, EcrImageId::Tag(_)) {
+                        tags_now.push((image.image, digest));
+                    }
+                }
+                Ok(None) => gone.push(image.image),
                 Err(e) if e.class() == ErrorClass::NonRetryable => {
                     warn!(image = %image.image, error = %e, "cannot check the rollback target's image; rolling back anyway");
                 }
                 Err(e) => return Err(e),
             }
         }
-        Ok(Some((snapshot, gone)))
+        Ok(Some(Target { snapshot, gone, tags_now }))
     }
 
     /// Records an abnormal task stop on its revision, then evaluates that rollout.
@@ -543,23 +544,26 @@ impl<A: GateApi> Gate<'_, A> {
             report.ignored = Some(format!("{} is not an in-flight rollgate rollout", revision.revision()));
             return;
         }
-        let key = format!("{}{task_id}", keys::BAD_TASK_PREFIX);
-        let recorded = bad_tasks(&snapshot.summary.tags).len();
-        // Once over the threshold the rollout fails anyway: stop spending the 50-tag budget.
-        if !snapshot.summary.tags.contains_key(&key) && recorded <= settings.max_bad_tasks as usize {
-            let tag = vec![(key.clone(), cause.to_tag_value())];
-            if let Err(e) = self.aws.tag_resource(revision.as_str(), &tag).await {
-                return report.failures.push(failure(&service.arn, e));
+        match record_stop(&snapshot.summary.tags, task_id, cause, settings.max_bad_tasks) {
+            StopRecord::Known => {}
+            StopRecord::Write(tag) => {
+                if let Err(e) = self.aws.tag_resource(revision.as_str(), std::slice::from_ref(&tag)).await {
+                    return report.failures.push(failure(&service.arn, e));
+                }
+                info!(
+                    cluster = service.arn.cluster_name(),
+                    service = service.arn.name(),
+                    revision = %revision,
+                    task = task_id,
+                    cause = %tag.1,
+                    "abnormal task stop recorded"
+                );
+                snapshot.summary.tags.insert(tag.0, tag.1);
             }
-            info!(
-                cluster = service.arn.cluster_name(),
-                service = service.arn.name(),
-                revision = %revision,
-                task = task_id,
-                cause = %cause.to_tag_value(),
-                "abnormal task stop recorded"
-            );
-            snapshot.summary.tags.insert(key, cause.to_tag_value());
+            StopRecord::NoRoom(tag) => {
+                warn!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision, task = task_id, "no tag room left on the revision: the abnormal stop counts in this verdict only");
+                snapshot.summary.tags.insert(tag.0, tag.1);
+            }
         }
         self.revision(service, &settings, &snapshot, None, report).await;
     }
@@ -621,12 +625,25 @@ impl<A: GateApi> Gate<'_, A> {
                 Err(e) => return report.failures.push(failure(&service.arn, e)),
             };
             let facts = match &target {
-                Some((t, gone)) => {
-                    TargetFacts::Described { revision: &t.summary, active: t.is_active(), images_gone: gone.clone() }
-                }
+                Some(t) => TargetFacts::Described {
+                    revision: &t.snapshot.summary,
+                    active: t.snapshot.is_active(),
+                    images_gone: t.gone.clone(),
+                    tags_now: t.tags_now.clone(),
+                },
                 None => TargetFacts::Gone,
             };
-            verdict = check_target(verdict, &service.arn, &facts);
+            verdict = check_target(verdict, service, &snapshot.summary, &facts);
+        }
+        if let (Verdict::Failed { resolution: Resolution::Finished { to: Some(to) }, .. }, Some(live)) =
+            (&verdict, &service.task_definition)
+            && to != live
+        {
+            // The earlier run may have rolled back to a copy of a deregistered target.
+            match self.aws.describe_task_definition(live).await {
+                Ok(live) => verdict = finished_via_copy(verdict, &live.summary),
+                Err(e) => return report.failures.push(failure(&service.arn, e)),
+            }
         }
         let steps = plan(&facts, &verdict);
         if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &snapshot.summary.arn, steps).await {
@@ -697,6 +714,15 @@ impl<A: GateApi> Gate<'_, A> {
     }
 }
 
+/// A rollback target as the gate found it ([`Gate::target_facts`]).
+struct Target {
+    snapshot: TaskDefSnapshot,
+    /// Its ECR images that no longer exist.
+    gone: Vec<String>,
+    /// Its ECR images named by tag, with the digest each tag names now.
+    tags_now: Vec<(String, rollgate_core::Digest)>,
+}
+
 fn completed(service: &ServiceView, revision: &TaskDefArn) -> bool {
     service.deployment_of(revision).is_some_and(DeploymentView::completed)
 }
@@ -726,10 +752,10 @@ fn outcome(service: &ServiceView, revision: &TaskDefArn, verdict: &Verdict) -> O
                 format!("{reason} (ECS's circuit breaker already rolled back)"),
                 service.task_definition.as_ref().map(ToString::to_string),
             ),
-            Resolution::Finished => (
+            Resolution::Finished { to } => (
                 "rolling-back".to_owned(),
                 format!("{reason} (an earlier run rolled back)"),
-                service.task_definition.as_ref().map(ToString::to_string),
+                to.as_ref().or(service.task_definition.as_ref()).map(ToString::to_string),
             ),
             Resolution::NoTarget => (
                 "failed".to_owned(),

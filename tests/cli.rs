@@ -453,6 +453,30 @@ async fn status_shows_the_history_and_rollback_is_recorded_in_the_ledger() {
     assert_eq!(already.code, 2);
     assert!(already.stderr.contains("already live"), "{}", already.stderr);
     assert_eq!(c.writes().len(), before);
+
+    // CI deregisters old revisions: the last known good is INACTIVE, and ECS refuses to deploy
+    // it ("TaskDefinition is inactive"). A rollback goes to a fresh copy of it, as the gate's
+    // does, and status still shows it, marked deregistered.
+    let v3 = deploy(&c, "v3.0.0", "2026-11-28T11:00:00Z").await;
+    c.s.boto("ecs", "deregister_task_definition", json!({"taskDefinition": initial}));
+    let r = c.ok(&["rollback"]);
+    assert!(r.stdout.contains("a fresh copy of deregistered"), "{}", r.stdout);
+    let live = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();
+    assert_ne!(live, initial, "never the INACTIVE revision itself");
+    let (def, copy_tags) = c.s.describe_task_definition(&live);
+    assert_eq!(def["status"], "ACTIVE");
+    assert_eq!(copy_tags["rollgate:copy-of"], json!(initial));
+    let (_, tags) = c.s.describe_task_definition(&v3);
+    assert_eq!(tags["rollgate:state"], "rolling-back");
+    assert_eq!(tags["rollgate:rollback-to"], json!(live), "the ledger names the copy the service runs");
+    let status: Value = serde_json::from_str(&c.ok(&["status", "--output", "json"]).stdout).unwrap();
+    let rows = status["history"].as_array().unwrap();
+    let row = |arn: &str| {
+        rows.iter().find(|r| r["arn"] == json!(arn)).cloned().unwrap_or_else(|| panic!("{arn} not in {rows:?}"))
+    };
+    assert_eq!(row(&initial)["deregistered"], true, "a deregistered revision is still in the history");
+    assert_eq!(row(&live)["deregistered"], false);
+    assert!(c.ok(&["status"]).stdout.contains("deregistered"));
 }
 
 // ---- Issue 12: the CLI never acts on the wrong account or region, never hides drift ----

@@ -693,18 +693,51 @@ struct OnEcs {
 
 impl OnEcs {
     fn new(name: &str) -> Self {
-        Self::build(name, false)
+        Self::build(name, false, false)
+    }
+
+    /// With a pre-rollgate revision that names its image by the mutable tag `latest`, as many
+    /// hand-made ones do (its image is tagged `latest` in ECR).
+    fn on_latest(name: &str) -> Self {
+        Self::build(name, false, true)
     }
 
     /// With a pre-rollgate revision that names the app's task and execution roles, as real
     /// ones do: a copy of it passes them to ECS (`iam:PassRole`).
     fn with_roles(name: &str) -> Self {
-        Self::build(name, true)
+        Self::build(name, true, false)
     }
 
-    fn build(name: &str, roles: bool) -> Self {
+    fn build(name: &str, roles: bool, latest: bool) -> Self {
         let s = Scenario::new(name);
-        let o = if roles {
+        let o = if latest {
+            let cluster = s.cluster("c");
+            let repo = s.repository("model");
+            let plain = s.model_task_definition("model", &repo);
+            let image =
+                s.describe_task_definition(&plain).0["containerDefinitions"][0]["image"].as_str().unwrap().to_owned();
+            let (name, digest) = image.rsplit_once('@').unwrap();
+            let got = s.boto(
+                "ecr",
+                "batch_get_image",
+                json!({"repositoryName": repo, "imageIds": [{"imageDigest": digest}]}),
+            );
+            let manifest = &got["images"][0];
+            s.boto(
+                "ecr",
+                "put_image",
+                json!({"repositoryName": repo, "imageManifest": manifest["imageManifest"],
+                       "imageManifestMediaType": manifest["imageManifestMediaType"], "imageTag": "latest"}),
+            );
+            let base = s.task_definition(
+                "model",
+                json!([{"name": "model", "image": format!("{name}:latest"), "essential": true,
+                        "portMappings": [{"containerPort": 8080}]}]),
+            );
+            let tags = vec![("rollgate:repository", repo.clone())];
+            let arn = s.service(support::ServiceSpec { cluster: &cluster, name: "api", task_definition: &base, tags });
+            support::fixtures::OptedIn { cluster, repo, base, arn }
+        } else if roles {
             let cluster = s.cluster("c");
             let repo = s.repository("model");
             let plain = s.model_task_definition("model", &repo);
@@ -987,6 +1020,29 @@ fn a_rollback_target_whose_image_is_gone_is_said_once() {
     let detail = &published[0].1;
     assert!(detail["reason"].as_str().unwrap().starts_with("cannot roll back to"), "{detail}");
     assert!(detail["rollout_reason"].as_str().unwrap().contains("tasks failed to start"), "{detail}");
+}
+
+/// A pre-rollgate revision names its image by `repo:latest`, and the push that failed moved
+/// `latest`. ECS resolves a tag when a deployment starts, so a rollback to that revision would
+/// deploy the failed image again and call it rolled back. The gate does not: it says why,
+/// once, and leaves the service for a person.
+#[test]
+fn a_rollback_target_whose_tag_now_names_the_failed_image_is_said_once() {
+    let mut t = OnEcs::on_latest("rapi-latest");
+    let v1 = t.deploy("latest");
+    let t0 = t.started(&v1);
+    t.force("FAILED", json!({"reason": "tasks failed to start"}));
+    let min = chrono::Duration::minutes;
+    let r = t.gate(&[t.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + min(2)), t.tick(t0 + min(3))]);
+    assert_eq!(verdicts_of(&r[0]), ["rollback-failed"], "{r:?}");
+    let detail = r[0]["rollouts"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains(":latest now names") && detail.contains("a failed image"), "{detail}");
+    assert_eq!(r[1]["rollouts"], json!([]), "said once");
+    assert_eq!(t.gate_updates(), 0, "no rollback that would deploy the failed image again");
+    assert_eq!(t.live(), v1);
+    assert_eq!(t.state(&v1), "rollback-failed");
+    let published = t.published();
+    assert_eq!(published.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["Rollback Failed"]);
 }
 
 /// Case 3: the rollout completed at 2/2; near the end of the bake autoscaling raises the

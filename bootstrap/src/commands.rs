@@ -381,12 +381,16 @@ async fn service_view(config: &AppConfig, s: &Session) -> Result<ServiceView, Fa
 
 async fn status(config: &AppConfig, s: &Session, format: Format) -> Result<(), Failure> {
     let service = service_view(config, s).await?;
-    let mut revisions = Vec::new();
-    for arn in s.infra.revisions(&config.family()).await.map_err(aws)?.iter().take(50) {
+    let (mut revisions, mut inactive) = (Vec::new(), Vec::new());
+    for arn in s.infra.revisions_any_status(&config.family()).await.map_err(aws)?.iter().take(50) {
         let arn = TaskDefArn::parse(arn).map_err(aws)?;
-        revisions.push(s.ecs.describe_task_definition(&arn).await.map_err(aws)?.summary);
+        let snapshot = s.ecs.describe_task_definition(&arn).await.map_err(aws)?;
+        if !snapshot.is_active() {
+            inactive.push(arn);
+        }
+        revisions.push(snapshot.summary);
     }
-    let rows = history(&service, &revisions);
+    let rows = history(&service, &revisions, &inactive);
     match format {
         Format::Text => output::text(&output::history(&service, &rows)),
         Format::Json => output::json(&serde_json::json!({"service": service.arn, "history": rows}))?,
@@ -406,30 +410,33 @@ async fn rollback(config: &AppConfig, s: &Session, to: Option<&str>, format: For
         .describe_task_definition(&target_arn)
         .await
         .map_err(|e| input(anyhow!("cannot read {target_arn}: {e}; pick a revision from `rollgate status`")))?;
-    if !target.is_active() {
-        // ECS refuses UpdateService to a deregistered revision: refuse before any write.
-        return Err(input(anyhow!(
-            "{} is deregistered (INACTIVE): ECS cannot run it; pick an active revision from `rollgate status`",
-            target_arn.revision()
-        )));
-    }
+    // ECS refuses UpdateService to a deregistered revision ("TaskDefinition is inactive"):
+    // the rollback goes to a fresh copy of it, as the gate's does.
+    let active = target.is_active();
     let target = target.summary;
     let reason = "manual rollback with rollgate rollback";
-    let plan = plan_manual_rollback(&service, &live, &target, chrono::Utc::now(), reason).map_err(input)?;
+    let plan = plan_manual_rollback(&service, &live, &target, active, chrono::Utc::now(), reason).map_err(input)?;
     eprintln!(
-        "rolling {} back from {} to {} ({}) ...",
+        "rolling {} back from {} to {}{} ({}) ...",
         service.arn.name(),
         live_arn.revision(),
+        if active { "" } else { "a fresh copy of " },
         target_arn.revision(),
         s.env.target(&config.app.name)
     );
-    carry_out(&s.ecs, &s.events, &service.arn, &live_arn, plan).await.map_err(aws)?;
-    let result = serde_json::json!({"service": service.arn, "from": live_arn, "to": target_arn, "reason": reason});
+    let to =
+        carry_out(&s.ecs, &s.events, &service.arn, &live_arn, plan).await.map_err(aws)?.unwrap_or(target_arn.clone());
+    let result = serde_json::json!({"service": service.arn, "from": live_arn, "to": to, "copy_of": (to != target_arn).then_some(&target_arn), "reason": reason});
     match format {
         Format::Text => output::text(&format!(
-            "{} now runs {} (was {}); recorded in the ledger.\n",
+            "{} now runs {}{} (was {}); recorded in the ledger.\n",
             service.arn.name(),
-            target_arn.revision(),
+            to.revision(),
+            if to == target_arn {
+                String::new()
+            } else {
+                format!(", a fresh copy of deregistered {}", target_arn.revision())
+            },
             live_arn.revision()
         )),
         Format::Json => output::json(&result)?,

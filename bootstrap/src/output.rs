@@ -171,13 +171,21 @@ pub fn history(service: &ServiceView, rows: &[HistoryRow]) -> String {
         };
         let digest = r.digest.as_deref().map(|d| d.trim_start_matches("sha256:").chars().take(12).collect::<String>());
         let config = (r.cause == Some(rollgate_core::ledger::Cause::Config)).then_some("config change");
-        // A failed rollback leaves the service for a person: say so first.
-        let rollback = r.rollback_reason.as_deref().map(|why| format!("{why} (left for a person)"));
-        let note = [Some(mark).filter(|m| !m.is_empty()), config, rollback.as_deref(), r.reason.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("; ");
+        // A failed rollback leaves the service for a person: say so first, while it stands.
+        let rollback = r.rollback_reason.as_deref().map(|why| {
+            if r.state == rollgate_core::gate::RolloutState::RollbackFailed.as_str() {
+                format!("{why} (left for a person)")
+            } else {
+                format!("an earlier rollback failed: {why}")
+            }
+        });
+        let deregistered = r.deregistered.then_some("deregistered");
+        let note =
+            [Some(mark).filter(|m| !m.is_empty()), deregistered, config, rollback.as_deref(), r.reason.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
         let _ = writeln!(
             out,
             "  {:<22} {:<12} {:<14} {:<10} {:<21} {:<15} {note}",

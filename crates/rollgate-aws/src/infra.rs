@@ -1278,6 +1278,22 @@ impl Infra {
 
     /// Active revisions of a family, newest first.
     pub async fn revisions(&self, family: &str) -> Result<Vec<String>, AwsError> {
+        self.revisions_in(family, ecs::TaskDefinitionStatus::Active).await
+    }
+
+    /// Every revision of a family ECS still describes, ACTIVE and deregistered (INACTIVE),
+    /// newest first: a history with CI deregistering old revisions still shows the last
+    /// known good and what ran. Two ListTaskDefinitions listings (ECS lists one status at a
+    /// time; its default is ACTIVE).
+    pub async fn revisions_any_status(&self, family: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = self.revisions_in(family, ecs::TaskDefinitionStatus::Active).await?;
+        arns.extend(self.revisions_in(family, ecs::TaskDefinitionStatus::Inactive).await?);
+        let number = |a: &String| TaskDefArn::parse(a).ok().map(|t| t.revision().number);
+        arns.sort_by_key(|a| std::cmp::Reverse(number(a)));
+        Ok(arns)
+    }
+
+    async fn revisions_in(&self, family: &str, status: ecs::TaskDefinitionStatus) -> Result<Vec<String>, AwsError> {
         let mut arns = Vec::new();
         let mut token = None;
         loop {
@@ -1285,7 +1301,7 @@ impl Infra {
                 .ecs
                 .list_task_definitions()
                 .family_prefix(family)
-                .status(ecs::TaskDefinitionStatus::Active)
+                .status(status.clone())
                 .sort(ecs::SortOrder::Desc)
                 .set_next_token(token)
                 .send()

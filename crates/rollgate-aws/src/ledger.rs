@@ -13,13 +13,16 @@ use crate::events::Notifier;
 /// rollback (to a fresh copy of the target when the plan says so), the notification, the
 /// revision's state (the commit point: a retry redoes everything before it), and the
 /// service's last known good when it points at the revision.
+///
+/// Returns the revision the service was sent back to (a copy's ARN once registered), if the
+/// plan rolls back.
 pub async fn carry_out<E, N>(
     ecs: &E,
     notifier: &N,
     service: &ServiceArn,
     revision: &TaskDefArn,
     mut plan: GatePlan,
-) -> Result<(), AwsError>
+) -> Result<Option<TaskDefArn>, AwsError>
 where
     E: ServiceUpdater + ResourceTagger + TaskDefinitions + Sync,
     N: Notifier,
@@ -45,7 +48,7 @@ where
     if plan.service_tags_at == ServiceTagsAt::AfterRevision {
         write_tags(ecs, service.as_str(), &plan.tag_service).await?;
     }
-    Ok(())
+    Ok(plan.roll_back_to)
 }
 
 /// A fresh, deployable copy of a rollback target that ECS no longer deploys (INACTIVE): the

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::TaskDefArn;
-use crate::gate::{GatePlan, Notification, NotificationKind, RolledBackBy, RolloutFacts, RolloutState, ServiceTagsAt};
+use crate::gate::{
+    CopyTarget, GatePlan, Notification, NotificationKind, RolledBackBy, RolloutFacts, RolloutState, ServiceTagsAt,
+};
 use crate::ledger::{RevisionRecord, format_time, keys};
 use crate::service::{ServiceView, TaskDefSummary};
 
@@ -23,6 +25,8 @@ pub struct HistoryRow {
     pub state: String,
     pub live: bool,
     pub last_good: bool,
+    /// Deregistered (INACTIVE): ECS keeps describing it, but deploys only a fresh copy of it.
+    pub deregistered: bool,
     pub reason: Option<String>,
     /// Why its rollback failed or could not be made (state `rollback-failed`).
     pub rollback_reason: Option<String>,
@@ -33,8 +37,8 @@ pub struct HistoryRow {
     pub cause: Option<crate::ledger::Cause>,
 }
 
-/// The history, newest revision first.
-pub fn history(service: &ServiceView, revisions: &[TaskDefSummary]) -> Vec<HistoryRow> {
+/// The history, newest revision first. `inactive` names the revisions that are deregistered.
+pub fn history(service: &ServiceView, revisions: &[TaskDefSummary], inactive: &[TaskDefArn]) -> Vec<HistoryRow> {
     let last_good = service.tags.get(keys::LAST_GOOD);
     let mut rows: Vec<HistoryRow> = revisions
         .iter()
@@ -53,6 +57,7 @@ pub fn history(service: &ServiceView, revisions: &[TaskDefSummary]) -> Vec<Histo
                 state: RolloutState::of(&r.tags).map_or("initial".to_owned(), |s| s.as_str().to_owned()),
                 live: service.task_definition.as_ref() == Some(&r.arn),
                 last_good: last_good == Some(&r.arn.to_string()),
+                deregistered: inactive.contains(&r.arn),
                 reason: get(keys::REASON),
                 rollback_reason: get(keys::ROLLBACK_REASON),
                 rollback_to: get(keys::ROLLBACK_TO),
@@ -109,10 +114,15 @@ pub fn rollback_target(
 
 /// A manual rollback from `live` to `target`, recorded in the ledger like the gate's:
 /// the live revision is marked rolled back with the reason, its digest failed on the service.
+/// A deregistered target (`target_active` false: ECS refuses to deploy it, "TaskDefinition is
+/// inactive") is rolled back to through a fresh copy of it, as the gate does
+/// ([`crate::gate::Resolution::RollBackToCopy`]); the copy becomes the last known good once
+/// it runs.
 pub fn plan_manual_rollback(
     service: &ServiceView,
     live: &TaskDefSummary,
     target: &TaskDefSummary,
+    target_active: bool,
     now: DateTime<Utc>,
     reason: &str,
 ) -> Result<GatePlan, RollbackError> {
@@ -152,10 +162,15 @@ pub fn plan_manual_rollback(
         extra.push((keys::ROLLBACK.to_owned(), live.arn.to_string()));
         tag_revision.extend([
             (keys::STATE.to_owned(), RolloutState::RollingBack.as_str().to_owned()),
-            (keys::ROLLBACK_TO.to_owned(), target.arn.to_string()),
             (keys::ROLLED_BACK_BY.to_owned(), RolledBackBy::Manual.as_str().to_owned()),
         ]);
+        // A copy's ARN is added by carry_out once it is registered.
+        if target_active {
+            tag_revision.push((keys::ROLLBACK_TO.to_owned(), target.arn.to_string()));
+        }
     }
+    let copy = (!target_active)
+        .then(|| CopyTarget { of: target.arn.clone(), tags: crate::gate::copy_tags(target, &service.arn) });
     let tag_service = crate::gate::failure_tags(service, &live.arn, record.as_ref(), &at, extra);
     let facts = RolloutFacts {
         now,
@@ -177,8 +192,8 @@ pub fn plan_manual_rollback(
         Some(RolledBackBy::Manual),
     );
     Ok(GatePlan {
-        roll_back_to: Some(target.arn.clone()),
-        copy: None,
+        roll_back_to: target_active.then(|| target.arn.clone()),
+        copy,
         tag_revision,
         tag_service,
         service_tags_at: ServiceTagsAt::BeforeRevision,
@@ -240,11 +255,16 @@ mod tests {
     #[test]
     fn history_marks_live_and_last_good() {
         let revs = [rev(1, &[]), summary(2, ledger('a', "healthy")), summary(3, ledger('b', "rolled-back"))];
-        let rows = history(&service(2, Some(2)), &revs);
-        let brief: Vec<_> = rows.iter().map(|r| (r.revision.as_str(), r.state.as_str(), r.live, r.last_good)).collect();
+        let rows = history(&service(2, Some(2)), &revs, &[rev(1, &[]).arn]);
+        let brief: Vec<_> =
+            rows.iter().map(|r| (r.revision.as_str(), r.state.as_str(), r.live, r.last_good, r.deregistered)).collect();
         assert_eq!(
             brief,
-            [("m:3", "rolled-back", false, false), ("m:2", "healthy", true, true), ("m:1", "initial", false, false)]
+            [
+                ("m:3", "rolled-back", false, false, false),
+                ("m:2", "healthy", true, true, false),
+                ("m:1", "initial", false, false, true)
+            ]
         );
         assert_eq!(rows[1].image_tag.as_deref(), Some("v2"));
     }
@@ -257,7 +277,7 @@ mod tests {
         assert_eq!(rollback_target(&service(3, None), &live, None), Err(RollbackError::NoTarget));
 
         let plan =
-            plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), Utc::now(), "manual").unwrap();
+            plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), true, Utc::now(), "manual").unwrap();
         assert_eq!(plan.roll_back_to, Some(rev(2, &[]).arn));
         // The gate follows a manual rollback to its outcome, like its own.
         assert!(plan.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
@@ -269,18 +289,28 @@ mod tests {
             "the target is the last known good from now on"
         );
         assert_eq!(plan.notification.unwrap().rolled_back_by, Some(RolledBackBy::Manual));
+        // A deregistered target: through a fresh copy of it, whose ARN carry_out records.
+        let copied =
+            plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), false, Utc::now(), "manual")
+                .unwrap();
+        assert_eq!(copied.roll_back_to, None);
+        let copy = copied.copy.expect("a copy");
+        assert_eq!(copy.of, rev(2, &[]).arn);
+        assert!(copy.tags.contains(&(keys::COPY_OF.into(), rev(2, &[]).arn.to_string())));
+        assert!(!copied.tag_revision.iter().any(|(k, _)| k == keys::ROLLBACK_TO));
+        assert!(copied.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
 
         assert!(matches!(
-            plan_manual_rollback(&svc, &live, &live, Utc::now(), "x"),
+            plan_manual_rollback(&svc, &live, &live, true, Utc::now(), "x"),
             Err(RollbackError::AlreadyLive(_))
         ));
         let unverified = summary(1, ledger('c', "rolled-back"));
         assert!(matches!(
-            plan_manual_rollback(&svc, &live, &unverified, Utc::now(), "x"),
+            plan_manual_rollback(&svc, &live, &unverified, true, Utc::now(), "x"),
             Err(RollbackError::NotHealthy { .. })
         ));
         assert!(
-            plan_manual_rollback(&svc, &live, &rev(1, &[]), Utc::now(), "x").is_ok(),
+            plan_manual_rollback(&svc, &live, &rev(1, &[]), true, Utc::now(), "x").is_ok(),
             "the initial revision is fine"
         );
     }

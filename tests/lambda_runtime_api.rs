@@ -1093,6 +1093,11 @@ fn a_superseded_revision_that_ecs_puts_back_is_judged() {
     assert_eq!(verdicts_of(&r[0]), ["waiting", "rolling-back"], "{r:?}");
     assert_eq!(r[0]["rollouts"][0]["revision"], json!(v1));
     assert_eq!(t.gate_updates(), 0, "no second rollback on top of ECS's");
+    // An abnormal stop while ECS puts it back counts against it (still marked superseded).
+    assert_eq!(t.state(&v1), "superseded");
+    t.gate(&[t.oom(&v1, 7, t0 + min(5))]);
+    let tags = t.s.describe_task_definition(&v1).1;
+    assert!(tags.keys().any(|k| k.starts_with("rollgate:bad-task:")), "{tags:?}");
     t.force("COMPLETED", json!({}));
     let r = t.gate(&[t.tick(t0 + min(6)), t.tick(t0 + min(12))]);
     assert_eq!(verdicts_of(&r[0]), ["rolled-back", "baking"], "{r:?}");

@@ -87,6 +87,18 @@ impl RolloutState {
         Self::of(tags).is_some_and(Self::awaits_verdict)
     }
 
+    /// Whether an abnormal stop of a task of `revision` counts against it: a rollout awaiting
+    /// its verdict, or a superseded one that ECS runs again (it is judged like any rollout
+    /// from then on, [`evaluate`]; its state moves on at its next verdict).
+    pub fn counts_stops(service: &ServiceView, revision: &TaskDefSummary) -> bool {
+        let live = service.task_definition.as_ref() == Some(&revision.arn);
+        match Self::of(&revision.tags) {
+            Some(state) if state.awaits_verdict() => true,
+            Some(Self::Superseded) => live,
+            _ => false,
+        }
+    }
+
     /// Whether the gate has anything to judge about `revision` on `service`: a rollout awaiting
     /// its verdict, or a settled one that ECS runs again (a failed, rolled-back or superseded
     /// revision put back by ECS's circuit breaker or a person; a healthy one whose digest has

@@ -1015,10 +1015,14 @@ fn a_superseded_revision_that_ecs_runs_again_is_judged_like_any_rollout() {
     w.alarms = vec!["p99".into()];
     w.settings.alarms = vec!["p99".into()];
     assert_eq!(rolled_back_to(&w.verdict()), Some(rev(2)));
-    // Not live: stays superseded.
+    // Its abnormal stops count from the moment ECS runs it again, before its state moves on.
+    let w = World::new().state("superseded").rollout("IN_PROGRESS", 1);
+    assert!(RolloutState::counts_stops(&w.service, &w.revision));
+    // Not live: stays superseded, and its stops do not count.
     let mut w = World::new().state("superseded");
     w.service.task_definition = Some(rev(4));
     assert!(matches!(w.verdict(), Verdict::Ignore(_)));
+    assert!(!RolloutState::counts_stops(&w.service, &w.revision));
     // A healthy revision whose digest failed since (a person rolled it back) is no standing
     // verdict: live again, it goes back to the last known good.
     let mut w = World::new().state("healthy").rollout("COMPLETED", 2);

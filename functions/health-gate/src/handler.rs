@@ -540,7 +540,7 @@ impl<A: GateApi> Gate<'_, A> {
             Ok(s) => s,
             Err(e) => return report.failures.push(failure(&service.arn, e)),
         };
-        if !RolloutState::in_flight(&snapshot.summary.tags) {
+        if !RolloutState::counts_stops(service, &snapshot.summary) {
             report.ignored = Some(format!("{} is not an in-flight rollgate rollout", revision.revision()));
             return;
         }

@@ -1063,6 +1063,10 @@ fn a_scale_out_at_the_end_of_the_bake_is_not_a_failure() {
         assert!(report["rollouts"][0]["detail"].as_str().unwrap().contains("2/4"), "{report}");
     }
     assert_eq!(t.state(&v1), "baking");
+    // The grace for the missing tasks runs from the gate's first sight of 2/4, recorded once
+    // on the revision (read through boto3), not from the bake's end.
+    let first_short = t.s.describe_task_definition(&v1).1["rollgate:short-since"].clone();
+    assert_eq!(first_short, json!(format!("4@{}", (t0 + min(8)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))));
     // The new tasks start.
     t.force("COMPLETED", json!({"runningCount": 4}));
     let r = t.gate(&[t.tick(t0 + min(13))]);

@@ -426,6 +426,13 @@ pub enum Verdict {
         announce_start: bool,
         note: String,
     },
+    /// Still in flight after the bake, with fewer tasks running than desired and no failing
+    /// signal, at a desired count the gate has not seen short before: record when
+    /// (`rollgate:short-since`), so the grace for the missing tasks runs from now.
+    Short {
+        desired: i32,
+        note: String,
+    },
     Healthy,
     /// Replaced by a newer rollout before a verdict.
     Superseded,
@@ -714,7 +721,13 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
 /// After the bake: all desired tasks running is healthy. Fewer, with no failing signal (no
 /// abnormal stop, alarm or failed smoke test: those were judged before), is "not yet": tasks
 /// still loading the model, or autoscaling raised the desired count. A count at one instant is
-/// no verdict, so the gate waits, up to the deadline counted from `completed_at`.
+/// no verdict, so the gate waits, up to the deadline counted from when it first saw the count
+/// short at the current desired count (`rollgate:short-since`; [`Verdict::Short`] records it),
+/// and never from before the bake's end.
+///
+/// The gate's own record, not ECS's `updatedAt`, starts the grace: whether ECS moves a
+/// deployment's `updatedAt` on a desired-count change is not documented, and a service scaled
+/// up from zero hours after its bake must not fail on its first look at tasks still starting.
 fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime<Utc>) -> Verdict {
     if d.desired_count == 0 {
         // Scaled to zero (scheduled scaling, a person): nothing runs, so there is no evidence
@@ -725,10 +738,32 @@ fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime
         return Verdict::Healthy;
     }
     let counts = format!("{}/{} tasks running", d.running_count, d.desired_count);
-    // The grace runs from the later of the bake's end and ECS's last change to the deployment
-    // (`updatedAt`, which a desired-count change moves): a scale-out, or a scale-up from zero,
-    // near or after the bake gets the whole deadline for its new tasks.
-    let since = (completed_at + f.settings.bake.as_chrono()).max(d.updated_at.unwrap_or(completed_at));
+    let seen = f
+        .revision
+        .tags
+        .get(keys::SHORT_SINCE)
+        .and_then(|v| parse_short_since(v))
+        .filter(|(desired, _)| *desired == d.desired_count);
+    // A revision an older rollgate filled to ECS's 50 tags has no room for the record: its
+    // grace runs from the bake's end and ECS's `updatedAt` alone, rather than never ending.
+    let room = f.revision.tags.contains_key(keys::SHORT_SINCE) || f.revision.tags.len() < crate::tags::MAX_TAGS;
+    let seen = match seen {
+        Some((_, seen)) => seen,
+        None if !room => completed_at,
+        None => {
+            return Verdict::Short {
+                desired: d.desired_count,
+                note: format!(
+                    "{counts} and no failing signal (tasks still starting, or a scale-out): not yet healthy; the {} grace starts now",
+                    f.settings.deadline
+                ),
+            };
+        }
+    };
+    // The grace runs from the latest of the bake's end, ECS's last change to the deployment and
+    // the first sight of this shortfall: a scale-out, or a scale-up from zero, near or after the
+    // bake gets the whole deadline for its new tasks.
+    let since = (completed_at + f.settings.bake.as_chrono()).max(d.updated_at.unwrap_or(completed_at)).max(seen);
     if f.now - since <= f.settings.deadline.as_chrono() {
         return Verdict::Wait(format!(
             "{counts} and no failing signal (tasks still starting, or a scale-out): not yet healthy; waiting up to the {} deadline after the bake or the last scaling",
@@ -742,6 +777,13 @@ fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime
             f.settings.deadline
         ),
     )
+}
+
+/// `rollgate:short-since` = `<desired>@<RFC 3339 time>`; `None` when unreadable (then the
+/// shortfall is recorded again).
+fn parse_short_since(value: &str) -> Option<(i32, DateTime<Utc>)> {
+    let (desired, at) = value.split_once('@')?;
+    Some((desired.parse().ok()?, parse_time(keys::SHORT_SINCE, at).ok()?))
 }
 
 /// A failure verdict with the rollback target ([`rollback_target`]).
@@ -1128,9 +1170,9 @@ pub fn record_stop(tags: &Tags, task_id: &str, cause: &StopCause, max_bad_tasks:
         return StopRecord::Known;
     }
     let tag = (key, cause.to_tag_value());
-    // Room for the tag and for the keys a rollback's state write must add (rollgate:decided-at,
-    // rollgate:rollback-to, rollgate:rolled-back-by).
-    if tags.len() + 1 + 3 > crate::tags::MAX_TAGS { StopRecord::NoRoom(tag) } else { StopRecord::Write(tag) }
+    // Room for the tag and for the keys the gate's later writes need (rollgate:short-since,
+    // rollgate:decided-at, rollgate:rollback-to, rollgate:rolled-back-by).
+    if tags.len() + 1 + 4 > crate::tags::MAX_TAGS { StopRecord::NoRoom(tag) } else { StopRecord::Write(tag) }
 }
 
 /// The abnormal stops recorded on a revision.
@@ -1299,6 +1341,10 @@ fn plan_writes(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
             }
         }
         Verdict::Superseded => GatePlan { tag_revision: state_tags(RolloutState::Superseded), ..GatePlan::default() },
+        Verdict::Short { desired, .. } => GatePlan {
+            tag_revision: vec![(keys::SHORT_SINCE.to_owned(), format!("{desired}@{now}"))],
+            ..GatePlan::default()
+        },
         Verdict::Healthy => {
             let mut tag_revision = state_tags(RolloutState::Healthy);
             tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));

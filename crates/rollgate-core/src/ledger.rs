@@ -54,6 +54,11 @@ pub mod keys {
     pub const STATE: &str = "rollgate:state";
     /// When ECS reported the deployment COMPLETED: the bake window starts here.
     pub const COMPLETED_AT: &str = "rollgate:completed-at";
+    /// `<desired>@<time>`: when the gate first saw the rollout, after its bake, with fewer tasks
+    /// running than the desired count `<desired>` and no failing signal. The grace for the
+    /// missing tasks runs from there; a new desired count (a scale-out, a scale-up from zero)
+    /// starts it again.
+    pub const SHORT_SINCE: &str = "rollgate:short-since";
     /// When the verdict (healthy, failed, rolled back) was reached.
     pub const DECIDED_AT: &str = "rollgate:decided-at";
     /// Why the rollout failed.

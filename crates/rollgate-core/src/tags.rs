@@ -50,10 +50,11 @@ pub const MAX_FAILED_DIGESTS: usize = MAX_VALUE_CHARS / 13;
 pub const SERVICE_LEDGER_RESERVE: usize = 6;
 
 /// Tags the health gate adds to a revision after deploy registered it, besides bad tasks:
-/// `rollgate:completed-at`, `rollgate:decided-at`, `rollgate:reason`, `rollgate:build-id`,
-/// `rollgate:model-version`, `rollgate:rollback-to`, `rollgate:rolled-back-by`,
-/// `rollgate:rollback-reason` (`rollgate:state` is written at registration).
-pub const REVISION_GATE_TAGS: usize = 8;
+/// `rollgate:completed-at`, `rollgate:short-since`, `rollgate:decided-at`, `rollgate:reason`,
+/// `rollgate:build-id`, `rollgate:model-version`, `rollgate:rollback-to`,
+/// `rollgate:rolled-back-by`, `rollgate:rollback-reason` (`rollgate:state` is written at
+/// registration).
+pub const REVISION_GATE_TAGS: usize = 9;
 
 /// The tags to keep free on a new revision for the gate: [`REVISION_GATE_TAGS`] and one
 /// `rollgate:bad-task:<task>` per abnormal stop up to the first over `max_bad_tasks`.

@@ -262,7 +262,13 @@ fn rollout_lifecycle_table() {
         ),
         // A count at one instant is no verdict: fewer tasks than desired with no failing signal
         // (tasks loading the model, a scale-out near the end of the bake) waits, up to the
-        // deadline after the bake's end; only then does it fail.
+        // deadline after the gate first saw the shortfall (never before the bake's end); only
+        // then does it fail.
+        (
+            "bake over, tasks missing, first seen: the grace starts",
+            World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 1).at(40),
+            "wait",
+        ),
         (
             "bake over, tasks missing, within the deadline",
             World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 1).at(10),
@@ -270,7 +276,12 @@ fn rollout_lifecycle_table() {
         ),
         (
             "bake over, tasks still missing past the deadline",
-            World::new().state("baking").tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z").rollout("COMPLETED", 1).at(26),
+            World::new()
+                .state("baking")
+                .tag(keys::COMPLETED_AT, "2026-11-28T10:05:00Z")
+                .tag(keys::SHORT_SINCE, "2@2026-11-28T10:10:00Z")
+                .rollout("COMPLETED", 1)
+                .at(26),
             "rollback",
         ),
         ("ECS says FAILED while live", World::new().state("verifying").rollout("FAILED", 0), "rollback"),
@@ -312,7 +323,7 @@ fn rollout_lifecycle_table() {
         let v = world.verdict();
         let got = match &v {
             Verdict::Ignore(_) => "ignore".to_owned(),
-            Verdict::Wait(_) => "wait".to_owned(),
+            Verdict::Wait(_) | Verdict::Short { .. } => "wait".to_owned(),
             Verdict::Advance { state, .. } => format!("advance:{state}"),
             Verdict::Healthy => "healthy".to_owned(),
             Verdict::Superseded => "superseded".to_owned(),
@@ -1043,19 +1054,48 @@ fn counts_are_evidence_over_time_not_a_verdict_at_one_instant() {
         w.service.deployments[0].desired_count = desired;
         w
     };
-    assert!(matches!(bake_done(2, 4, 11).verdict(), Verdict::Wait(_)), "not yet healthy, not failed");
+    // First sight of the shortfall: not yet healthy, not failed; when is recorded.
+    let first = bake_done(2, 4, 11);
+    let v = first.verdict();
+    assert!(matches!(v, Verdict::Short { desired: 4, .. }), "{v:?}");
+    let p = plan(&first.facts(), &v);
+    assert_eq!(p.tag_revision, [(keys::SHORT_SINCE.to_owned(), "4@2026-11-28T10:11:00Z".to_owned())]);
+    assert!(p.notification.is_none() && p.tag_service.is_empty());
     assert_eq!(bake_done(4, 4, 12).verdict(), Verdict::Healthy);
     // Scaled to zero: nothing to judge, whatever the time.
     assert!(matches!(bake_done(0, 0, 11).verdict(), Verdict::Wait(_)));
     assert!(matches!(bake_done(0, 0, 600).verdict(), Verdict::Wait(_)));
-    // Still short long after the deadline: a timeout is the signal, with the counts named.
-    let v = bake_done(2, 4, 5 + 5 + 15 + 1).verdict();
-    assert!(
-        matches!(bake_done(2, 4, 5 + 5 + 15).verdict(), Verdict::Wait(_)),
-        "the grace runs from the end of the bake"
-    );
+    // Still short the whole deadline after it was first seen short: a timeout is the signal,
+    // with the counts named.
+    let seen = |w: World, at: &str| w.tag(keys::SHORT_SINCE, at);
+    assert!(matches!(seen(bake_done(2, 4, 11 + 15), "4@2026-11-28T10:11:00Z").verdict(), Verdict::Wait(_)));
+    let v = seen(bake_done(2, 4, 11 + 15 + 1), "4@2026-11-28T10:11:00Z").verdict();
     let Verdict::Failed { reason, .. } = &v else { panic!("{v:?}") };
     assert!(reason.contains("2/4"), "{reason}");
+    // Scaled up from zero hours after the bake (a nightly scale-to-zero): the first look at
+    // 0/2 is a new shortfall, never a failure; a stale record of another desired count (or an
+    // unreadable one) starts the grace again.
+    for stale in [None, Some("4@2026-11-28T10:11:00Z"), Some("x@y")] {
+        let mut w = bake_done(0, 2, 600);
+        if let Some(s) = stale {
+            w = w.tag(keys::SHORT_SINCE, s);
+        }
+        assert!(matches!(w.verdict(), Verdict::Short { desired: 2, .. }), "{stale:?}");
+    }
+    // The grace never starts before the bake's end, whatever was recorded.
+    assert!(matches!(seen(bake_done(2, 4, 10 + 15), "4@2026-11-28T09:00:00Z").verdict(), Verdict::Wait(_)));
+    // A revision already at ECS's 50 tags (an older rollgate kept less room) cannot take the
+    // record: the grace runs from the bake's end instead of the shortfall waiting forever.
+    let full = |minutes: i64| {
+        let mut w = bake_done(2, 4, minutes);
+        for i in 0..rollgate_core::tags::MAX_TAGS - w.revision.tags.len() {
+            w = w.tag(&format!("team:{i}"), "ml");
+        }
+        assert_eq!(w.revision.tags.len(), rollgate_core::tags::MAX_TAGS);
+        w
+    };
+    assert!(matches!(full(10 + 15).verdict(), Verdict::Wait(_)));
+    assert!(matches!(full(10 + 15 + 1).verdict(), Verdict::Failed { .. }));
 }
 
 #[test]

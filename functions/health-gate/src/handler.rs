@@ -731,7 +731,7 @@ fn completed(service: &ServiceView, revision: &TaskDefArn) -> bool {
 fn outcome(service: &ServiceView, revision: &TaskDefArn, verdict: &Verdict) -> Option<RolloutOutcome> {
     let (label, detail, to) = match verdict {
         Verdict::Ignore(_) => return None,
-        Verdict::Wait(note) => ("waiting".to_owned(), note.clone(), None),
+        Verdict::Wait(note) | Verdict::Short { note, .. } => ("waiting".to_owned(), note.clone(), None),
         Verdict::Advance { state, note, .. } => (state.as_str().to_owned(), note.clone(), None),
         Verdict::Healthy => ("healthy".to_owned(), "verified; now the last known good revision".to_owned(), None),
         Verdict::Superseded => ("superseded".to_owned(), "a newer rollout replaced it".to_owned(), None),

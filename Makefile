@@ -102,7 +102,7 @@ storm: venv
 	$(CARGO) test -p rollgate-tests --test storm -- --nocapture
 
 demo: venv build-bins
-	$(VPY) scripts/demo.py
+	$(VPY) scripts/demo.py $(if $(KEEP),--keep)
 
 # Replays one sample event through one function against a fresh emulator (README).
 FUNCTION ?= deploy

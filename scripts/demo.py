@@ -293,6 +293,28 @@ bake = "5m"
     expect(d.ledger(v2).get("rollgate:state") == "rolled-back", "v2 is not recorded as rolled back")
     expect(any(t["key"] == f"rollgate:failed:{v2_digest}" for t in d.service()["tags"]), "v2's digest is not marked failed")
     say(f"done in {time.perf_counter() - STARTED:.1f}s: every step happened as narrated")
+    if "--keep" in sys.argv[1:]:
+        keep(d)
+
+
+def keep(d: Demo) -> None:
+    """`make demo KEEP=1`: leave the emulator running with the demo's app, for the CLI."""
+    rollgate = binary("rollgate")
+    exports = " ".join(f"{k}={d.env[k]}" for k in ("AWS_ENDPOINT_URL", "AWS_REGION", *CREDENTIALS))
+    print(f"""
+The emulator keeps serving the demo's app until you press Ctrl-C. In another shell:
+
+  cd {WORK}
+  export {exports}
+  {rollgate} status
+  {rollgate} rollback --to {APP}:2
+  {rollgate} status
+""", flush=True)
+    try:
+        while True:
+            time.sleep(3600)  # until Ctrl-C; atexit stops the emulator
+    except KeyboardInterrupt:
+        print("stopping the emulator", flush=True)
 
 
 if __name__ == "__main__":

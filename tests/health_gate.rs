@@ -680,3 +680,39 @@ async fn sixty_failed_rollouts_stay_within_fifty_tags() {
     assert_eq!(g.s.revisions("model"), revisions, "no revision registered");
     assert_eq!(g.live(), g.base);
 }
+
+/// A late or redelivered `SERVICE_DEPLOYMENT_FAILED` for a deployment ECS no longer lists does
+/// not fail a rollout ECS still lists: v2, replaced by v3 while still rolling out, is
+/// superseded, and neither its digest nor the live v3 is touched. (Found by a break test: the
+/// event's reason was applied to every revision but the live one, so v2 was marked failed and
+/// "rolled back by ECS" to the newer v3.)
+#[tokio::test]
+async fn a_stale_failed_event_fails_no_rollout_that_ecs_still_lists() {
+    let mut g = Gated::new("gate-stale-failed", &[]);
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    let (d2, v2, _) = g.deploy("v2").await;
+    let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_IN_PROGRESS", &v2, at + Duration::minutes(1))).await;
+    assert_eq!(verdicts(&r), ["verifying"], "{r:?}");
+    let (_, v3, _) = g.deploy("v3").await;
+    let listed: Vec<Value> =
+        g.service()["deployments"].as_array().unwrap().iter().map(|d| d["taskDefinition"].clone()).collect();
+    assert!(listed.contains(&json!(v2)) && listed.contains(&json!(v3)), "{listed:?}");
+    let events = g.s.count_calls("PutEvents");
+    let stale = g.s.deployment_event(
+        "gate-stale",
+        "SERVICE_DEPLOYMENT_FAILED",
+        &g.service_arn,
+        &json!("ecs-svc/1234567890123456789"),
+        &rfc3339(at + Duration::minutes(2)),
+    );
+    let r = g.gate(&stale).await;
+    assert!(!verdicts(&r).iter().any(|v| v.contains("roll") || *v == "failed"), "{r:?}");
+    assert_eq!(g.state(&v2), "superseded");
+    let tags = g.service_tags();
+    assert!(!tags.contains_key(&format!("rollgate:failed:{d2}")), "{tags:?}");
+    assert!(!tags.contains_key("rollgate:rollback"), "{tags:?}");
+    assert_eq!(g.live(), v3);
+    assert_eq!(verdicts(&r), ["verifying", "superseded"], "v3 announced (Rollout Started), v2 superseded");
+    assert_eq!(g.s.count_calls("PutEvents"), events + 1, "only Rollout Started");
+}

@@ -1077,6 +1077,47 @@ fn a_scale_out_at_the_end_of_the_bake_is_not_a_failure() {
     assert!(!tags.keys().any(|k| k.starts_with("rollgate:failed:")), "{tags:?}");
 }
 
+/// Counts over a night: a rollout short after its bake is scaled to zero, then hours later
+/// back to the same count (a nightly scale-to-zero). The scale-up's tasks get a grace of their
+/// own instead of the shortfall seen before the night failing the rollout on the first look.
+/// Then autoscaling flaps between 4 and 3 with a task always short: only a count above the
+/// highest recorded starts the grace again, so the flapping ends in one verdict, said once.
+#[test]
+fn a_night_at_zero_is_no_failure_and_a_flapping_count_is_not_waited_on_forever() {
+    let mut t = OnEcs::new("rapi-night");
+    let (v1, t0) = t.deploy_and_complete("v1");
+    let min = chrono::Duration::minutes;
+    let scale = |t: &OnEcs, desired: i64| {
+        t.s.boto("ecs", "update_service", json!({"cluster": t.o.cluster, "service": "api", "desiredCount": desired}));
+    };
+    let short_since = |t: &OnEcs| t.s.describe_task_definition(&v1).1["rollgate:short-since"].clone();
+    let stamp = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    scale(&t, 3);
+    assert_eq!(verdicts_of(&t.gate(&[t.tick(t0 + min(8))])[0]), ["waiting"]);
+    assert_eq!(short_since(&t), json!(format!("3@{}", stamp(t0 + min(8)))));
+    scale(&t, 0);
+    assert_eq!(verdicts_of(&t.gate(&[t.tick(t0 + min(10))])[0]), ["waiting"]);
+    assert_eq!(short_since(&t), json!(format!("0@{}", stamp(t0 + min(10)))), "the night at zero is recorded");
+    scale(&t, 3);
+    let r = t.gate(&[t.tick(t0 + min(600)), t.tick(t0 + min(610))]);
+    for report in &r {
+        assert_eq!(verdicts_of(report), ["waiting"], "{report}");
+    }
+    assert_eq!(short_since(&t), json!(format!("3@{}", stamp(t0 + min(600)))));
+    // Flapping: 4 (beyond 3: a new grace), 3 (kept), 4 (kept), one task always short.
+    scale(&t, 4);
+    assert_eq!(verdicts_of(&t.gate(&[t.tick(t0 + min(612))])[0]), ["waiting"]);
+    scale(&t, 3);
+    assert_eq!(verdicts_of(&t.gate(&[t.tick(t0 + min(620))])[0]), ["waiting"]);
+    scale(&t, 4);
+    assert_eq!(short_since(&t), json!(format!("4@{}", stamp(t0 + min(612)))), "flapping keeps the record");
+    let r = t.gate(&[t.tick(t0 + min(612 + 16)), t.tick(t0 + min(612 + 17))]);
+    assert_eq!(verdicts_of(&r[0]), ["rolling-back"], "{r:?}");
+    assert!(r[0]["rollouts"][0]["detail"].as_str().unwrap().contains("/4 tasks running"), "{r:?}");
+    let kinds: Vec<String> = t.published().into_iter().map(|(k, _)| k).filter(|k| k != "Rollout Started").collect();
+    assert_eq!(kinds, ["Rollout Rolled Back"], "said once");
+}
+
 /// The fourth instance: v1 completed and was baking when v2 superseded it; v2 fails and
 /// ECS's circuit breaker goes back to the last deployment that completed, v1's. ECS chose
 /// the revision that runs: the gate follows ECS's rollback, then judges v1 like any rollout

@@ -75,6 +75,9 @@ struct Ledger {
     decided_at: Option<String>,
     /// The revision it copies (`rollgate:copy-of`: the gate's copy of a deregistered target).
     copy_of: Option<String>,
+    /// `<desired>@<time>`: when the gate first saw the count short after the bake
+    /// (`rollgate:short-since`).
+    short_since: Option<String>,
 }
 
 /// States of a failed rollout whose rollback started (by rollgate or ECS's circuit breaker).
@@ -124,6 +127,8 @@ struct Storm {
     rollbacks: BTreeMap<String, String>,
     /// Revisions seen `rollback-failed` (invariant 8: left for a person, never changed).
     rollback_failed: BTreeSet<String>,
+    /// Revisions the gate saw short of their desired count after the bake.
+    seen_short: BTreeSet<String>,
     /// The queue that receives every notification on the default bus, and what it received:
     /// revision -> detail-types (invariant 9).
     queue: String,
@@ -229,6 +234,7 @@ impl Storm {
             gate_owed: false,
             rollbacks: BTreeMap::new(),
             rollback_failed: BTreeSet::new(),
+            seen_short: BTreeSet::new(),
             queue,
             published: BTreeMap::new(),
         }
@@ -267,6 +273,24 @@ impl Storm {
         }
         self.count("dead-lettered invocations");
         false
+    }
+
+    /// Autoscaling moves the desired count (UpdateService desiredCount, as Application Auto
+    /// Scaling calls it; new tasks start only at the next COMPLETED step), and the gate's
+    /// schedule looks at the service before the new tasks run: a count short of the new
+    /// desired count is "not yet healthy", never a failure on its own (invariant 10).
+    async fn scale(&mut self, svc_index: usize, desired: usize, i: usize) {
+        let svc = &self.services[svc_index];
+        self.s.boto(
+            "ecs",
+            "update_service",
+            json!({"cluster": svc.cluster, "service": svc.name, "desiredCount": desired}),
+        );
+        self.count("desired-count changes");
+        let mut tick = fixture_json("scheduled-tick.json");
+        tick["id"] = json!(format!("{}-scaled-{i}", self.s.name));
+        tick["time"] = json!(self.clock.text(i));
+        self.gate(&tick).await;
     }
 
     async fn gate(&mut self, event: &Value) -> bool {
@@ -404,6 +428,11 @@ impl Storm {
                 self.s.em.force_rollout(json!({"cluster": svc.cluster, "service": svc.name, "state": "COMPLETED"}));
                 if let Some(e) = self.deployment_event(&self.services[svc_index], "SERVICE_DEPLOYMENT_COMPLETED", i) {
                     self.count("deployments completed");
+                    // Autoscaling meets the new deployment's load before the gate judges it:
+                    // it completed, and the tasks for the new desired count are still starting.
+                    if rng.below(4) == 0 {
+                        self.scale(svc_index, 2 + rng.below(3), i).await;
+                    }
                     self.gate(&e).await;
                 }
             }
@@ -423,16 +452,7 @@ impl Storm {
             }
             // Autoscaling moves the desired count (UpdateService desiredCount, as Application Auto
             // Scaling calls it); new tasks start only at the next COMPLETED step.
-            82 => {
-                let svc = &self.services[svc_index];
-                let desired = 1 + rng.below(4);
-                self.s.boto(
-                    "ecs",
-                    "update_service",
-                    json!({"cluster": svc.cluster, "service": svc.name, "desiredCount": desired}),
-                );
-                self.count("desired-count changes");
-            }
+            82 => self.scale(svc_index, 1 + rng.below(4), i).await,
             // Housekeeping (CI, a cleanup script) deregisters the last known good revision.
             83..=84 => {
                 let svc = &self.services[svc_index];
@@ -593,6 +613,7 @@ impl Storm {
                 cause: tag("rollgate:cause"),
                 decided_at: tag("rollgate:decided-at"),
                 copy_of: tag("rollgate:copy-of"),
+                short_since: tag("rollgate:short-since"),
             };
             ledger.insert(arn.clone(), entry);
         }
@@ -659,23 +680,45 @@ impl Storm {
             .is_none_or(|newest| good_time.is_some_and(|g| g >= newest) || newest_failed.is_some_and(|f| newest < f));
         // A configuration change's revision runs its base's image: it stands for the last known
         // good when it carries the last known good's digest.
-        // The gate's copy of a deregistered last known good stands for it too.
+        // The gate's copy of a deregistered last known good stands for it too, and so does the
+        // deregistered original when ECS's circuit breaker goes back to it (its deployment was
+        // the last one that completed): the same task definition.
+        let good_copies = match ledger.get(&last_good) {
+            Some(g) => g.copy_of.clone(),
+            None => self
+                .s
+                .describe_task_definition(&last_good)
+                .1
+                .get("rollgate:copy-of")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        };
         let runs_last_good = live == last_good
             || live_ledger.copy_of.as_deref() == Some(last_good.as_str())
+            || good_copies.as_deref() == Some(live.as_str())
             || (live_ledger.cause.as_deref() == Some("config") && live_digest.is_some() && live_digest == good_digest);
         // A rollout whose rollback failed is left for a person (and says so, invariant 9).
         let left_for_a_person = live_ledger.state.as_deref() == Some("rollback-failed");
+        // ECS's circuit breaker can put back an older rollout replaced before its verdict (its
+        // deployment was the last one that completed): the gate judges it like any rollout, and
+        // it becomes the last known good or goes back to it.
+        // (A live `superseded` revision is such a rollout: the gate judges it from its current
+        // deployment.)
+        let judged_put_back =
+            matches!(live_ledger.state.as_deref(), Some("deploying" | "verifying" | "baking" | "superseded"))
+                && live_ledger.cause.is_none();
         let ok = live_digest.as_deref().is_some_and(|d| expected.contains(d))
-            || (runs_last_good && last_good_is_due)
+            || ((runs_last_good || judged_put_back) && last_good_is_due)
             || (live == svc.base && delivered_newest.is_none())
             || left_for_a_person
             || self.gate_owed;
         if !ok {
             found.push(format!(
-                "step {step}: {} runs {live} ({live_digest:?}, {:?}), expected one of {expected:?} or {last_good} \
+                "step {step}: {} runs {live} ({live_digest:?}, {:?}, {:?}), expected one of {expected:?} or {last_good} \
                  (last good due: {last_good_is_due}; newest failed push {newest_failed:?}; config revisions {:?})",
                 svc.name,
                 time_of(live_digest.as_deref()),
+                live_ledger.state,
                 ledger
                     .iter()
                     .filter(|(_, e)| e.cause.is_some())
@@ -840,6 +883,36 @@ impl Storm {
                 if want == "Rollback Failed" && kinds.iter().filter(|k| *k == "Rollback Failed").count() > 1 {
                     *self.stats.entry("duplicate Rollback Failed notifications (retries)").or_default() += 1;
                 }
+            }
+        }
+        // 10. A count is no verdict at one instant: a rollout failed on its task count after the
+        //     bake was first seen short at that desired count (`rollgate:short-since`) more than
+        //     the deadline (a day here) before its verdict.
+        for (arn, entry) in ledger {
+            if entry.short_since.is_some() && self.seen_short.insert(arn.clone()) {
+                *self.stats.entry("rollouts seen short of their desired count after the bake").or_default() += 1;
+            }
+            let Some(reason) =
+                entry.reason.as_deref().filter(|r| r.starts_with("only ") && r.contains("tasks running"))
+            else {
+                continue;
+            };
+            let grace_over = entry
+                .short_since
+                .as_deref()
+                .and_then(|s| s.split_once('@'))
+                .zip(entry.decided_at.as_deref())
+                .is_some_and(|((_, since), decided)| {
+                    let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+                    at(since)
+                        .zip(at(decided))
+                        .is_some_and(|(since, decided)| decided - since > chrono::Duration::days(1))
+                });
+            if !grace_over {
+                found.push(format!(
+                    "step {step}: {arn} failed on its count ({reason}) without a day's grace since it was first seen short ({:?})",
+                    entry.short_since
+                ));
             }
         }
         self.previous_live[index] = Some(live);

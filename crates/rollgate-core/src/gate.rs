@@ -140,6 +140,15 @@ pub enum StopCause {
 impl StopCause {
     /// Classifies a STOPPED task. `None` is a normal stop: scale-in, replacement by a
     /// deployment, a user's stop, a Spot interruption.
+    ///
+    /// The task's `stopCode` comes first: `UserInitiated` (StopTask by a person or a script),
+    /// `SpotInterruption` and `TerminationNotice` are stops the model did not cause, whatever
+    /// free text a person put in the reason ("restarting after a failed health check"). A
+    /// container that could not be created or started (`CannotStartContainerError`,
+    /// `CannotCreateContainerError`, with `EssentialContainerExited` and no exit code) failed
+    /// to start. Stop codes and messages:
+    /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html#ECS-Type-Task-stopCode
+    /// and https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html
     pub fn classify(task: &TaskStateDetail) -> Option<Self> {
         let reason = task.stopped_reason.as_deref().unwrap_or_default();
         let lower = reason.to_ascii_lowercase();
@@ -154,6 +163,15 @@ impl StopCause {
         }
         if reason.contains("CannotPullContainerError") || container_reason("CannotPullContainerError").is_some() {
             return Some(Self::ImagePull);
+        }
+        if matches!(task.stop_code.as_deref(), Some("UserInitiated" | "SpotInterruption" | "TerminationNotice")) {
+            return None;
+        }
+        if ["CannotStartContainerError", "CannotCreateContainerError"]
+            .iter()
+            .any(|e| reason.contains(e) || container_reason(e).is_some())
+        {
+            return Some(Self::FailedToStart);
         }
         if lower.contains("health check") {
             return Some(Self::HealthCheck);
@@ -426,9 +444,11 @@ pub enum Verdict {
         announce_start: bool,
         note: String,
     },
-    /// Still in flight after the bake, with fewer tasks running than desired and no failing
-    /// signal, at a desired count the gate has not seen short before: record when
-    /// (`rollgate:short-since`), so the grace for the missing tasks runs from now.
+    /// Still in flight after the bake, with fewer tasks running than `desired` and no failing
+    /// signal, where the grace for the missing tasks starts now (a first shortfall, or a
+    /// scale-out beyond the count recorded): recorded as `rollgate:short-since =
+    /// <desired>@<now>`. `desired` 0 (scaled to zero) records that nothing runs, so a later
+    /// scale-up gets a grace of its own.
     Short {
         desired: i32,
         note: String,
@@ -610,7 +630,10 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     let deployment = f.service.deployment_of(rev);
     let ecs_failed = deployment.is_some_and(DeploymentView::failed);
     let failure_reason = || {
+        // Only a failed deployment's reason says why it failed ("ECS deployment ... in
+        // progress." is no failure reason).
         let reason = deployment
+            .filter(|d| d.failed())
             .and_then(|d| d.rollout_state_reason.clone())
             .or_else(|| f.reported_failure.map(str::to_owned))
             .unwrap_or_else(|| "the ECS deployment failed".to_owned());
@@ -722,35 +745,43 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
 /// abnormal stop, alarm or failed smoke test: those were judged before), is "not yet": tasks
 /// still loading the model, or autoscaling raised the desired count. A count at one instant is
 /// no verdict, so the gate waits, up to the deadline counted from when it first saw the count
-/// short at the current desired count (`rollgate:short-since`; [`Verdict::Short`] records it),
-/// and never from before the bake's end.
+/// short (`rollgate:short-since = <m>@<time>`, recorded by [`Verdict::Short`]), and never from
+/// before the bake's end.
+///
+/// * A desired count above `m`, the highest the record has seen short, is a scale-out: its
+///   new tasks get a whole grace, so the record starts again (`<desired>@now`).
+/// * A desired count at or below `m` (a scale-in, autoscaling flapping between two counts)
+///   keeps the record's time: tasks that could not start at the higher count had their
+///   grace, so flapping cannot hold a rollout back forever.
+/// * Scaled to zero, nothing runs and nothing is judged; the record becomes `0@now`, so tasks
+///   started later (a nightly scale-to-zero) get a whole grace of their own.
 ///
 /// The gate's own record, not ECS's `updatedAt`, starts the grace: whether ECS moves a
-/// deployment's `updatedAt` on a desired-count change is not documented, and a service scaled
-/// up from zero hours after its bake must not fail on its first look at tasks still starting.
+/// deployment's `updatedAt` on a desired-count change is not documented, and moving the grace
+/// with every change would let a flapping count wait forever. A revision with no room for the
+/// record (an older rollgate filled its 50 tags) counts from the bake's end.
 fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime<Utc>) -> Verdict {
+    let record = f.revision.tags.get(keys::SHORT_SINCE).and_then(|v| parse_short_since(v));
+    // Overwriting the record costs no room; adding it needs one free tag.
+    let room = f.revision.tags.contains_key(keys::SHORT_SINCE) || f.revision.tags.len() < crate::tags::MAX_TAGS;
     if d.desired_count == 0 {
         // Scaled to zero (scheduled scaling, a person): nothing runs, so there is no evidence
-        // either way. Not a verdict, not a failure: judged once tasks run again.
-        return Verdict::Wait("the service is scaled to zero: nothing runs to judge".to_owned());
+        // either way.
+        let note = "the service is scaled to zero: nothing runs to judge".to_owned();
+        return match record {
+            Some((m, _)) if m > 0 && room => Verdict::Short { desired: 0, note },
+            _ => Verdict::Wait(note),
+        };
     }
     if d.running_count >= d.desired_count {
         return Verdict::Healthy;
     }
     let counts = format!("{}/{} tasks running", d.running_count, d.desired_count);
-    let seen = f
-        .revision
-        .tags
-        .get(keys::SHORT_SINCE)
-        .and_then(|v| parse_short_since(v))
-        .filter(|(desired, _)| *desired == d.desired_count);
-    // A revision an older rollgate filled to ECS's 50 tags has no room for the record: its
-    // grace runs from the bake's end and ECS's `updatedAt` alone, rather than never ending.
-    let room = f.revision.tags.contains_key(keys::SHORT_SINCE) || f.revision.tags.len() < crate::tags::MAX_TAGS;
-    let seen = match seen {
-        Some((_, seen)) => seen,
-        None if !room => completed_at,
-        None => {
+    let bake_end = completed_at + f.settings.bake.as_chrono();
+    let since = match record {
+        Some((m, at)) if m > 0 && d.desired_count <= m => at.max(bake_end),
+        _ if !room => bake_end,
+        _ => {
             return Verdict::Short {
                 desired: d.desired_count,
                 note: format!(
@@ -760,20 +791,17 @@ fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime
             };
         }
     };
-    // The grace runs from the latest of the bake's end, ECS's last change to the deployment and
-    // the first sight of this shortfall: a scale-out, or a scale-up from zero, near or after the
-    // bake gets the whole deadline for its new tasks.
-    let since = (completed_at + f.settings.bake.as_chrono()).max(d.updated_at.unwrap_or(completed_at)).max(seen);
     if f.now - since <= f.settings.deadline.as_chrono() {
         return Verdict::Wait(format!(
-            "{counts} and no failing signal (tasks still starting, or a scale-out): not yet healthy; waiting up to the {} deadline after the bake or the last scaling",
-            f.settings.deadline
+            "{counts} and no failing signal (tasks still starting, or a scale-out): not yet healthy; waiting up to the {} deadline from {}, when the gate first saw the count short",
+            f.settings.deadline,
+            format_time(since)
         ));
     }
     fail(
         f,
         format!(
-            "only {counts} {} after the bake or the last scaling (no abnormal stop, alarm or failed smoke test); raise rollgate:deadline if tasks start slowly",
+            "only {counts} {} after the gate first saw the count short (no abnormal stop, alarm or failed smoke test); raise rollgate:deadline if tasks start slowly",
             f.settings.deadline
         ),
     )

@@ -80,10 +80,13 @@ pub fn history(service: &ServiceView, revisions: &[TaskDefSummary], inactive: &[
 pub enum RollbackError {
     #[error("the service has no last known good revision; name one with --to REVISION (see rollgate status)")]
     NoTarget,
+    /// The target is the live revision; `last_good` says whether it is also the recorded last
+    /// known good (a service fresh from `rollgate up` has none yet).
     #[error(
-        "{0} is already live (it is the last known good): to go back further, name an older healthy revision with --to REVISION (see rollgate status)"
+        "{revision} is already live{}: to go back further, name an older healthy revision with --to REVISION (see rollgate status)",
+        if *last_good { " (it is the last known good)" } else { "" }
     )]
-    AlreadyLive(String),
+    AlreadyLive { revision: String, last_good: bool },
     #[error("{revision} is {state}, not healthy: roll back only to a revision verified healthy or the initial one")]
     NotHealthy { revision: String, state: String },
     #[error("{0} belongs to another service")]
@@ -127,7 +130,10 @@ pub fn plan_manual_rollback(
     reason: &str,
 ) -> Result<GatePlan, RollbackError> {
     if target.arn == live.arn {
-        return Err(RollbackError::AlreadyLive(target.arn.revision().to_string()));
+        return Err(RollbackError::AlreadyLive {
+            revision: target.arn.revision().to_string(),
+            last_good: service.tags.get(keys::LAST_GOOD) == Some(&target.arn.to_string()),
+        });
     }
     // Another app's (or family's) revision would run its image and roles under this service.
     let (family, live_family) = (target.arn.revision().family, live.arn.revision().family);
@@ -302,8 +308,15 @@ mod tests {
 
         assert!(matches!(
             plan_manual_rollback(&svc, &live, &live, true, Utc::now(), "x"),
-            Err(RollbackError::AlreadyLive(_))
+            Err(RollbackError::AlreadyLive { .. })
         ));
+        // Said as it is: the live revision is the last known good only when recorded so.
+        for (tags, says) in [(vec![], false), (vec![(keys::LAST_GOOD, live.arn.to_string())], true)] {
+            let mut fresh = svc.clone();
+            fresh.tags = tags.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            let e = plan_manual_rollback(&fresh, &live, &live, true, Utc::now(), "x").unwrap_err();
+            assert_eq!(e.to_string().contains("it is the last known good"), says, "{e}");
+        }
         let unverified = summary(1, ledger('c', "rolled-back"));
         assert!(matches!(
             plan_manual_rollback(&svc, &live, &unverified, true, Utc::now(), "x"),

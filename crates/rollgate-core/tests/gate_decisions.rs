@@ -69,6 +69,72 @@ fn trigger_fixtures_parse() {
     assert!(matches!(parse_gate_event(&fixture("scheduled-tick.json")).unwrap(), GateTrigger::Tick { .. }));
 }
 
+/// Stopped tasks as ECS reports them (stop codes from the Task API reference, messages from
+/// "Amazon ECS stopped task error messages"), each derived from the OOM fixture: which are a
+/// failing signal and which are stops the model did not cause.
+#[test]
+fn real_stop_shapes_are_classified_by_stop_code_first() {
+    let good: serde_json::Value = serde_json::from_str(&fixture("ecs-task-stopped-oom.json")).unwrap();
+    let shape = |stop_code: &str, reason: &str, container_reason: Option<&str>, exit: Option<i64>| {
+        let mut e = good.clone();
+        e["detail"]["stopCode"] = stop_code.into();
+        e["detail"]["stoppedReason"] = reason.into();
+        let c = &mut e["detail"]["containers"][0];
+        c["reason"] = container_reason.map_or(serde_json::Value::Null, Into::into);
+        c["exitCode"] = exit.map_or(serde_json::Value::Null, Into::into);
+        match parse_gate_event(&e.to_string()).unwrap() {
+            GateTrigger::TaskStopped { cause, .. } => cause,
+            other => panic!("{other:?}"),
+        }
+    };
+    let exit = |code| Some(StopCause::NonZeroExit { container: "model".into(), code });
+    let cases: Vec<(&str, Option<StopCause>)> = vec![
+        ("EssentialContainerExited|Essential container in task exited|-|1", exit(1)),
+        ("EssentialContainerExited|Essential container in task exited|-|0", None),
+        (
+            "EssentialContainerExited|Essential container in task exited|CannotStartContainerError: Error response from daemon: failed to create shim task|-",
+            Some(StopCause::FailedToStart),
+        ),
+        (
+            "EssentialContainerExited|Essential container in task exited|CannotCreateContainerError: Error response from daemon: devmapper|-",
+            Some(StopCause::FailedToStart),
+        ),
+        (
+            "TaskFailedToStart|ResourceInitializationError: unable to pull secrets or registry auth|-|-",
+            Some(StopCause::FailedToStart),
+        ),
+        (
+            "TaskFailedToStart|CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref|-|-",
+            Some(StopCause::ImagePull),
+        ),
+        (
+            "ServiceSchedulerInitiated|Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/0123456789abcdef)|-|137",
+            Some(StopCause::HealthCheck),
+        ),
+        ("ServiceSchedulerInitiated|Task failed container health checks|-|137", Some(StopCause::HealthCheck)),
+        (
+            "ServiceSchedulerInitiated|Scaling activity initiated by (deployment ecs-svc/1234567890123456789)|-|143",
+            None,
+        ),
+        ("ServiceSchedulerInitiated|Service is being scaled in|-|143", None),
+        ("SpotInterruption|Your Spot Task was interrupted.|-|143", None),
+        ("TerminationNotice|Task stopped because the underlying host is being terminated|-|143", None),
+        ("UserInitiated|Task stopped by user|-|143", None),
+        // A person's free text names a health check: still a person's stop.
+        ("UserInitiated|restarting by hand after a failed health check on the ALB|-|143", None),
+        (
+            "EssentialContainerExited|Essential container in task exited|OutOfMemoryError: Container killed due to memory usage|137",
+            Some(StopCause::OutOfMemory { container: "model".into(), memory_mib: Some(512) }),
+        ),
+    ];
+    for (case, want) in cases {
+        let parts: Vec<&str> = case.split('|').collect();
+        let opt = |s: &str| (s != "-").then(|| s.to_owned());
+        let got = shape(parts[0], parts[1], opt(parts[2]).as_deref(), opt(parts[3]).map(|c| c.parse().unwrap()));
+        assert_eq!(got, want, "{case}");
+    }
+}
+
 /// A pre-2021 service's deployment event carries its short ARN: the gate ignores it (such a
 /// service cannot be tagged, so it is never tracked) instead of failing on it.
 #[test]
@@ -1073,15 +1139,45 @@ fn counts_are_evidence_over_time_not_a_verdict_at_one_instant() {
     let Verdict::Failed { reason, .. } = &v else { panic!("{v:?}") };
     assert!(reason.contains("2/4"), "{reason}");
     // Scaled up from zero hours after the bake (a nightly scale-to-zero): the first look at
-    // 0/2 is a new shortfall, never a failure; a stale record of another desired count (or an
-    // unreadable one) starts the grace again.
-    for stale in [None, Some("4@2026-11-28T10:11:00Z"), Some("x@y")] {
+    // 0/2 is a new shortfall, never a failure; a record of the night at zero, a record of a
+    // lower count (or an unreadable one) starts the grace again.
+    for stale in [None, Some("0@2026-11-28T12:00:00Z"), Some("1@2026-11-28T10:11:00Z"), Some("x@y")] {
         let mut w = bake_done(0, 2, 600);
         if let Some(s) = stale {
             w = w.tag(keys::SHORT_SINCE, s);
         }
         assert!(matches!(w.verdict(), Verdict::Short { desired: 2, .. }), "{stale:?}");
     }
+    // Autoscaling flapping between two counts (3 -> 4 -> 3 -> 4), one task always short: only
+    // a count above the highest recorded starts the grace again, so flapping cannot wait
+    // forever.
+    let mut w = seen(bake_done(3, 4, 11 + 10), "4@2026-11-28T10:11:00Z");
+    w.service.deployments[0].desired_count = 3;
+    w.service.deployments[0].running_count = 2;
+    assert!(matches!(w.verdict(), Verdict::Wait(_)), "a scale-in keeps the record");
+    let flapped = |minutes: i64, desired: i32| {
+        let mut w = seen(bake_done(desired - 1, desired, minutes), "4@2026-11-28T10:11:00Z");
+        w.service.deployments[0].updated_at = Some(w.now);
+        w.verdict()
+    };
+    assert!(matches!(flapped(11 + 15, 3), Verdict::Wait(_)));
+    assert!(matches!(flapped(11 + 16, 3), Verdict::Failed { .. }), "ECS's updatedAt moving does not extend it");
+    assert!(matches!(flapped(11 + 16, 4), Verdict::Failed { .. }));
+    assert!(matches!(flapped(11 + 16, 5), Verdict::Short { desired: 5, .. }), "a scale-out beyond it starts again");
+    // Scaled to zero after a shortfall: the record says so (0@now), and the scale-up hours
+    // later to the same count gets a grace of its own.
+    let zero = seen(bake_done(0, 0, 30), "3@2026-11-28T10:11:00Z");
+    let v = zero.verdict();
+    assert!(matches!(v, Verdict::Short { desired: 0, .. }), "{v:?}");
+    assert_eq!(
+        plan(&zero.facts(), &v).tag_revision,
+        [(keys::SHORT_SINCE.to_owned(), "0@2026-11-28T10:30:00Z".to_owned())]
+    );
+    assert!(matches!(seen(bake_done(0, 0, 31), "0@2026-11-28T10:30:00Z").verdict(), Verdict::Wait(_)), "recorded once");
+    assert!(matches!(
+        seen(bake_done(0, 3, 600), "0@2026-11-28T10:30:00Z").verdict(),
+        Verdict::Short { desired: 3, .. }
+    ));
     // The grace never starts before the bake's end, whatever was recorded.
     assert!(matches!(seen(bake_done(2, 4, 10 + 15), "4@2026-11-28T09:00:00Z").verdict(), Verdict::Wait(_)));
     // A revision already at ECS's 50 tags (an older rollgate kept less room) cannot take the

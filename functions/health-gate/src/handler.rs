@@ -278,12 +278,16 @@ impl Reported<'_> {
     const NONE: Reported<'static> = Reported { deployment_id: "", reason: None };
 
     /// The failure reason that applies to `revision`: the failed deployment's own revision,
-    /// or, when ECS already removed that deployment, every revision the service left.
+    /// or, when ECS already removed that deployment (the event is late, or redelivered), a
+    /// revision ECS no longer runs in any deployment. A revision ECS still lists (live, or a
+    /// replaced rollout whose tasks still drain) is judged from its own deployment, never from
+    /// an event about another one.
     fn for_revision(&self, service: &ServiceView, revision: &TaskDefArn) -> Option<&str> {
         let reason = self.reason?;
         match service.deployments.iter().find(|d| d.id == self.deployment_id) {
             Some(d) => (d.task_definition.as_ref() == Some(revision)).then_some(reason),
-            None => (service.task_definition.as_ref() != Some(revision)).then_some(reason),
+            None => (service.task_definition.as_ref() != Some(revision) && service.deployment_of(revision).is_none())
+                .then_some(reason),
         }
     }
 }

@@ -1118,6 +1118,35 @@ fn a_night_at_zero_is_no_failure_and_a_flapping_count_is_not_waited_on_forever()
     assert_eq!(kinds, ["Rollout Rolled Back"], "said once");
 }
 
+/// The revision's 50 tags: a person tagged v1 up to 49 after it was registered, and
+/// autoscaling left it short after the bake. The shortfall's record does not take the last
+/// tag (it keeps room for the verdict), and the healthy verdict lands once, said once, instead
+/// of a write ECS refuses ("Too many tags") and a `Rollout Healthy` on every run. (Found by a
+/// break test.)
+#[test]
+fn a_revision_a_person_tagged_to_the_limit_still_takes_one_verdict() {
+    let mut t = OnEcs::new("rapi-tag-room");
+    let (v1, t0) = t.deploy_and_complete("v1");
+    let have = t.s.describe_task_definition(&v1).1.len();
+    let extra: Vec<Value> = (0..(49 - have)).map(|i| json!({"key": format!("team:{i}"), "value": "ml"})).collect();
+    t.s.boto("ecs", "tag_resource", json!({"resourceArn": v1, "tags": extra}));
+    assert_eq!(t.s.describe_task_definition(&v1).1.len(), 49);
+    t.s.boto("ecs", "update_service", json!({"cluster": t.o.cluster, "service": "api", "desiredCount": 4}));
+    let min = chrono::Duration::minutes;
+    let r = t.gate(&[t.tick(t0 + min(8))]);
+    assert_eq!(verdicts_of(&r[0]), ["waiting"], "{r:?}");
+    assert!(!t.s.describe_task_definition(&v1).1.contains_key("rollgate:short-since"), "no room kept for it");
+    t.force("COMPLETED", json!({"runningCount": 4}));
+    let r = t.gate(&[t.tick(t0 + min(9)), t.tick(t0 + min(10)), t.tick(t0 + min(11))]);
+    assert_eq!(verdicts_of(&r[0]), ["healthy"], "{r:?}");
+    let tags = t.s.describe_task_definition(&v1).1;
+    assert_eq!(tags.len(), 50, "{tags:?}");
+    assert_eq!(t.state(&v1), "healthy");
+    let published: Vec<String> = t.published().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(published.iter().filter(|k| *k == "Rollout Healthy").count(), 1, "{published:?}");
+    assert_eq!(t.service_tags()["rollgate:last-good"], json!(v1));
+}
+
 /// The fourth instance: v1 completed and was baking when v2 superseded it; v2 fails and
 /// ECS's circuit breaker goes back to the last deployment that completed, v1's. ECS chose
 /// the revision that runs: the gate follows ECS's rollback, then judges v1 like any rollout

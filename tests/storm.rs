@@ -892,9 +892,10 @@ impl Storm {
             if entry.short_since.is_some() && self.seen_short.insert(arn.clone()) {
                 *self.stats.entry("rollouts seen short of their desired count after the bake").or_default() += 1;
             }
-            let Some(reason) =
-                entry.reason.as_deref().filter(|r| r.starts_with("only ") && r.contains("tasks running"))
-            else {
+            // The reason is free text, stored `base64:`-encoded when it has characters a tag
+            // value cannot hold.
+            let reason = entry.reason.as_deref().map(|r| rollgate_core::tags::decode_or_stored("rollgate:reason", r));
+            let Some(reason) = reason.filter(|r| r.starts_with("only ") && r.contains("tasks running")) else {
                 continue;
             };
             let grace_over = entry

@@ -727,7 +727,9 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     let completed_at = f.revision.tags.get(keys::COMPLETED_AT).and_then(|t| parse_time(keys::COMPLETED_AT, t).ok());
     let Some(completed_at) = completed_at.filter(|_| state == RolloutState::Baking) else {
         if f.settings.bake.0 == 0 {
-            return judge_counts(f, d, d.updated_at.unwrap_or(f.now));
+            // No bake: the grace is counted from the shortfall's record, never from before the
+            // deployment started (its `createdAt`, which, unlike `updatedAt`, does not move).
+            return judge_counts(f, d, d.created_at.unwrap_or(f.now));
         }
         return Verdict::Advance {
             state: RolloutState::Baking,
@@ -761,9 +763,14 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
 /// with every change would let a flapping count wait forever. A revision with no room for the
 /// record (an older rollgate filled its 50 tags) counts from the bake's end.
 fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime<Utc>) -> Verdict {
-    let record = f.revision.tags.get(keys::SHORT_SINCE).and_then(|v| parse_short_since(v));
-    // Overwriting the record costs no room; adding it needs one free tag.
-    let room = f.revision.tags.contains_key(keys::SHORT_SINCE) || f.revision.tags.len() < crate::tags::MAX_TAGS;
+    // A record from before this bake began is another rollout's (a configuration change's
+    // base, an earlier life of a revision ECS put back): this shortfall is a first sight.
+    let record =
+        f.revision.tags.get(keys::SHORT_SINCE).and_then(|v| parse_short_since(v)).filter(|(_, at)| *at >= completed_at);
+    // Overwriting the record costs no room; adding it keeps room for the keys a verdict adds
+    // later (rollgate:decided-at, rollgate:rollback-to, rollgate:rolled-back-by), as an
+    // abnormal stop's record does ([`record_stop`]).
+    let room = f.revision.tags.contains_key(keys::SHORT_SINCE) || f.revision.tags.len() + 4 <= crate::tags::MAX_TAGS;
     if d.desired_count == 0 {
         // Scaled to zero (scheduled scaling, a person): nothing runs, so there is no evidence
         // either way.
@@ -942,8 +949,15 @@ pub fn rollback_refused(verdict: Verdict, refusal: &str) -> Verdict {
 /// (bad tasks, reason, rollback) or to AWS, plus `rollgate:copy-of` (the target) and
 /// `rollgate:service`, which a retry uses to find a copy it already registered. At most 50.
 pub fn copy_tags(target: &TaskDefSummary, service: &ServiceArn) -> Vec<(String, String)> {
-    let per_rollout =
-        [keys::REASON, keys::ROLLBACK_REASON, keys::ROLLBACK_TO, keys::ROLLED_BACK_BY, keys::COPY_OF, keys::SERVICE];
+    let per_rollout = [
+        keys::REASON,
+        keys::ROLLBACK_REASON,
+        keys::ROLLBACK_TO,
+        keys::ROLLED_BACK_BY,
+        keys::COPY_OF,
+        keys::SERVICE,
+        keys::SHORT_SINCE,
+    ];
     let mut tags =
         vec![(keys::COPY_OF.to_owned(), target.arn.to_string()), (keys::SERVICE.to_owned(), service.to_string())];
     tags.extend(
@@ -1329,7 +1343,9 @@ const INFORMATIVE_REVISION_TAGS: [&str; 4] = [keys::MODEL_VERSION, keys::BUILD_I
 /// first, until the write fits. `rollgate:state` is always there already (it is written at
 /// registration), so the commit point costs no room; the keys that following a rollback
 /// needs (`rollgate:rollback-to`, `rollgate:decided-at`, `rollgate:rolled-back-by`,
-/// `rollgate:completed-at`) are kept.
+/// `rollgate:completed-at`) are kept while they fit. When even they do not (a person added
+/// tags up to 50 after registration), only overwrites of keys the revision has are written:
+/// the state still lands, and the service's own tags carry the rollback.
 pub fn fit_revision_write(existing: &Tags, mut write: Vec<(String, String)>, pending: usize) -> Vec<(String, String)> {
     let new = |w: &[(String, String)]| w.iter().filter(|(k, _)| !existing.contains_key(k)).count() + pending;
     for key in INFORMATIVE_REVISION_TAGS {
@@ -1337,6 +1353,12 @@ pub fn fit_revision_write(existing: &Tags, mut write: Vec<(String, String)>, pen
             break;
         }
         write.retain(|(k, _)| k != key || existing.contains_key(k));
+    }
+    if existing.len() + new(&write) > crate::tags::MAX_TAGS {
+        // A person filled the revision with their own tags after it was registered: only what
+        // overwrites a key it has fits, and `rollgate:state` (the verdict's commit point) is
+        // one. A write that ECS refuses would leave the verdict undone, and said, on every run.
+        write.retain(|(k, _)| existing.contains_key(k));
     }
     write
 }

@@ -285,7 +285,8 @@ pub fn user_tags(tags: &Tags) -> impl Iterator<Item = &str> {
 /// same, with a fresh verdict: `rollgate:state` = `deploying`, `rollgate:previous` = `live`,
 /// `rollgate:known-good` = `live` when the service's last known good is `live`, and
 /// `rollgate:cause` = `config`, so that a failure of this rollout is never held against the
-/// image. Verdict tags of the live revision (state, times, reason, bad tasks) are dropped.
+/// image. Verdict tags of the live revision (state, times, reasons, bad tasks, its shortfall
+/// record, its rollback, the revision it copies) are dropped: the new rollout starts its own.
 pub fn config_revision_tags(live: &TaskDefArn, tags: &Tags, last_good: Option<&str>) -> Tags {
     let mut out: Tags = tags
         .iter()
@@ -294,6 +295,11 @@ pub fn config_revision_tags(live: &TaskDefArn, tags: &Tags, last_good: Option<&s
                 || k.as_str() == keys::COMPLETED_AT
                 || k.as_str() == keys::DECIDED_AT
                 || k.as_str() == keys::REASON
+                || k.as_str() == keys::SHORT_SINCE
+                || k.as_str() == keys::ROLLBACK_TO
+                || k.as_str() == keys::ROLLED_BACK_BY
+                || k.as_str() == keys::ROLLBACK_REASON
+                || k.as_str() == keys::COPY_OF
                 || k.starts_with(keys::BAD_TASK_PREFIX)
                 || k.starts_with("aws:"))
         })
@@ -389,6 +395,15 @@ mod tests {
         // A revision rollgate never deployed (the first one) stays outside the ledger.
         let plain: Tags = [("team".to_owned(), "ml".to_owned())].into_iter().collect();
         assert_eq!(config_revision_tags(&live, &plain, None), plain);
+        // The live revision's own verdict tags stay with it: the new rollout starts its own.
+        let verdict_keys =
+            [keys::SHORT_SINCE, keys::ROLLBACK_TO, keys::ROLLED_BACK_BY, keys::ROLLBACK_REASON, keys::COPY_OF];
+        let mut with_verdicts = tags.clone();
+        for k in verdict_keys {
+            with_verdicts.insert(k.into(), "x".into());
+        }
+        let out = config_revision_tags(&live, &with_verdicts, Some(live.as_str()));
+        assert!(verdict_keys.iter().all(|k| !out.contains_key(*k)), "{out:?}");
     }
 
     #[test]

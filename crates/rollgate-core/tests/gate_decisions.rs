@@ -1178,8 +1178,37 @@ fn counts_are_evidence_over_time_not_a_verdict_at_one_instant() {
         seen(bake_done(0, 3, 600), "0@2026-11-28T10:30:00Z").verdict(),
         Verdict::Short { desired: 3, .. }
     ));
-    // The grace never starts before the bake's end, whatever was recorded.
-    assert!(matches!(seen(bake_done(2, 4, 10 + 15), "4@2026-11-28T09:00:00Z").verdict(), Verdict::Wait(_)));
+    // A record from before this bake began (a configuration change's base, an earlier life of
+    // a revision ECS put back) is another rollout's: the first look here starts a grace.
+    let v = seen(bake_done(2, 4, 10 + 25), "4@2026-11-28T09:00:00Z").verdict();
+    assert!(matches!(v, Verdict::Short { desired: 4, .. }), "{v:?}");
+    // With no bake, ECS's `updatedAt` moving on every desired-count change does not move the
+    // grace: flapping 4 <-> 3 from a record at 10:11 fails once the grace is over.
+    for (minutes, desired) in [(11 + 16, 4), (11 + 30, 3), (11 + 600, 4)] {
+        let mut w = World::new().state("verifying").rollout("COMPLETED", desired - 1).at(minutes);
+        w.settings.bake = Seconds(0);
+        w = w.tag(keys::SHORT_SINCE, "4@2026-11-28T10:11:00Z");
+        w.service.deployments[0].desired_count = desired;
+        w.service.deployments[0].updated_at = Some(w.now - Duration::minutes(2));
+        let v = w.verdict();
+        assert!(matches!(v, Verdict::Failed { .. }), "{minutes}: {v:?}");
+    }
+    // The record keeps room for the verdict that follows it: a revision one tag short of 50
+    // (a person added tags) does not take it, and counts from the bake's end instead.
+    let mut w = bake_done(2, 4, 11);
+    for i in 0..rollgate_core::tags::MAX_TAGS - 4 - w.revision.tags.len() {
+        w = w.tag(&format!("team:{i}"), "ml");
+    }
+    assert!(matches!(w.verdict(), Verdict::Short { .. }), "room for it and a verdict's three keys");
+    let w = w.tag("team:last", "ml");
+    assert!(matches!(w.verdict(), Verdict::Wait(_)), "no room: no record");
+    // A revision a person filled to 50 still takes a verdict: only what overwrites lands.
+    let mut full = bake_done(4, 4, 11);
+    for i in 0..rollgate_core::tags::MAX_TAGS - full.revision.tags.len() {
+        full = full.tag(&format!("team:{i}"), "ml");
+    }
+    let p = plan(&full.facts(), &full.verdict());
+    assert_eq!(p.tag_revision, [(keys::STATE.to_owned(), "healthy".to_owned())]);
     // A revision already at ECS's 50 tags (an older rollgate kept less room) cannot take the
     // record: the grace runs from the bake's end instead of the shortfall waiting forever.
     let full = |minutes: i64| {

@@ -1037,7 +1037,15 @@ pub fn judge_rollback(
             ));
         }
     }
-    let Some(rollback) = RollbackRecord::from_tags(&failed.tags) else {
+    // A revision a person tagged to ECS's 50 tags took only its state
+    // ([`fit_revision_write`]): its rollback went to the service's last known good, and started
+    // with the deployment ECS made for it.
+    let from_service = || {
+        let to = service.tags.get(keys::LAST_GOOD).and_then(|t| TaskDefArn::parse(t).ok())?;
+        let started = service.deployment_of(&to).and_then(|d| d.created_at)?;
+        Some(RollbackRecord { to, by: RolledBackBy::Rollgate, started })
+    };
+    let Some(rollback) = RollbackRecord::from_tags(&failed.tags).or_else(from_service) else {
         return RollbackVerdict::Failed(format!("{name} is rolling back, but its ledger has no readable target"));
     };
     let to = rollback.to.revision();

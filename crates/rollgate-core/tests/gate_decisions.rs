@@ -836,6 +836,19 @@ fn a_rollback_is_followed_until_it_completes_or_fails() {
     let cases: Vec<(&str, World, &str)> = vec![
         ("the rollback's deployment is in progress", rolling_back(), "wait"),
         (
+            "a revision with no room for its rollback's keys: read from the service",
+            {
+                let mut w = rolling_back();
+                for k in [keys::ROLLBACK_TO, keys::DECIDED_AT, keys::ROLLED_BACK_BY] {
+                    w.revision.tags.remove(k);
+                }
+                w.service.tags.insert(keys::LAST_GOOD.into(), rev(2).to_string());
+                w.service.deployments[0].rollout_state = Some(EcsRolloutState::Completed);
+                w
+            },
+            "completed",
+        ),
+        (
             "the rollback's deployment completed",
             {
                 let mut w = rolling_back();

@@ -663,17 +663,15 @@ impl Storm {
             .filter(|p| failed.contains(&p.digest) || config_failed.contains(p.digest.as_str()))
             .map(|p| &p.time)
             .max();
-        // The last known good's digest, also when housekeeping deregistered it (the ledger
-        // holds ACTIVE revisions; ECS still describes an INACTIVE one).
+        // The last known good when the ledger does not hold it: housekeeping deregistered it
+        // (the ledger holds ACTIVE revisions; ECS still describes an INACTIVE one). Read once.
+        let good_described = (!ledger.contains_key(&last_good)).then(|| self.s.describe_task_definition(&last_good));
+        let good_tag = |key: &str| {
+            good_described.as_ref().and_then(|(_, tags)| tags.get(key)).and_then(Value::as_str).map(str::to_owned)
+        };
         let good_digest = match ledger.get(&last_good) {
             Some(g) => g.digest.clone(),
-            None => self
-                .s
-                .describe_task_definition(&last_good)
-                .1
-                .get("rollgate:digest")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            None => good_tag("rollgate:digest"),
         };
         let good_time = time_of(good_digest.as_deref());
         let last_good_is_due = delivered_newest
@@ -685,13 +683,7 @@ impl Storm {
         // the last one that completed): the same task definition.
         let good_copies = match ledger.get(&last_good) {
             Some(g) => g.copy_of.clone(),
-            None => self
-                .s
-                .describe_task_definition(&last_good)
-                .1
-                .get("rollgate:copy-of")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            None => good_tag("rollgate:copy-of"),
         };
         let runs_last_good = live == last_good
             || live_ledger.copy_of.as_deref() == Some(last_good.as_str())
@@ -821,16 +813,10 @@ impl Storm {
         }
         // The last known good is healthy (or predates rollgate). Housekeeping may have
         // deregistered it: ECS still describes it then, and a rollback to it goes to a copy.
-        let good_state = match ledger.get(&last_good) {
-            Some(good) => Ok(good.state.clone()),
-            None => {
-                let (def, tags) = self.s.describe_task_definition(&last_good);
-                if def["status"] == "INACTIVE" {
-                    Ok(tags.get("rollgate:state").and_then(Value::as_str).map(str::to_owned))
-                } else {
-                    Err(def["status"].clone())
-                }
-            }
+        let good_state = match (ledger.get(&last_good), &good_described) {
+            (Some(good), _) => Ok(good.state.clone()),
+            (None, Some((def, _))) if def["status"] == "INACTIVE" => Ok(good_tag("rollgate:state")),
+            (None, described) => Err(described.as_ref().map_or(Value::Null, |(def, _)| def["status"].clone())),
         };
         match good_state {
             Err(status) => {
@@ -886,8 +872,8 @@ impl Storm {
             }
         }
         // 10. A count is no verdict at one instant: a rollout failed on its task count after the
-        //     bake was first seen short at that desired count (`rollgate:short-since`) more than
-        //     the deadline (a day here) before its verdict.
+        //     bake was first seen short (`rollgate:short-since`) more than the deadline (a day
+        //     here) before its verdict.
         for (arn, entry) in ledger {
             if entry.short_since.is_some() && self.seen_short.insert(arn.clone()) {
                 *self.stats.entry("rollouts seen short of their desired count after the bake").or_default() += 1;

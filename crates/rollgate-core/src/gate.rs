@@ -767,10 +767,10 @@ fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime
     // base, an earlier life of a revision ECS put back): this shortfall is a first sight.
     let record =
         f.revision.tags.get(keys::SHORT_SINCE).and_then(|v| parse_short_since(v)).filter(|(_, at)| *at >= completed_at);
-    // Overwriting the record costs no room; adding it keeps room for the keys a verdict adds
-    // later (rollgate:decided-at, rollgate:rollback-to, rollgate:rolled-back-by), as an
-    // abnormal stop's record does ([`record_stop`]).
-    let room = f.revision.tags.contains_key(keys::SHORT_SINCE) || f.revision.tags.len() + 4 <= crate::tags::MAX_TAGS;
+    // Overwriting the record costs no room; adding it keeps room for a rollback's state keys,
+    // as an abnormal stop's record does ([`record_stop`]).
+    let room = f.revision.tags.contains_key(keys::SHORT_SINCE)
+        || f.revision.tags.len() + 1 + ROLLBACK_STATE_KEYS <= crate::tags::MAX_TAGS;
     if d.desired_count == 0 {
         // Scaled to zero (scheduled scaling, a person): nothing runs, so there is no evidence
         // either way.
@@ -949,15 +949,6 @@ pub fn rollback_refused(verdict: Verdict, refusal: &str) -> Verdict {
 /// (bad tasks, reason, rollback) or to AWS, plus `rollgate:copy-of` (the target) and
 /// `rollgate:service`, which a retry uses to find a copy it already registered. At most 50.
 pub fn copy_tags(target: &TaskDefSummary, service: &ServiceArn) -> Vec<(String, String)> {
-    let per_rollout = [
-        keys::REASON,
-        keys::ROLLBACK_REASON,
-        keys::ROLLBACK_TO,
-        keys::ROLLED_BACK_BY,
-        keys::COPY_OF,
-        keys::SERVICE,
-        keys::SHORT_SINCE,
-    ];
     let mut tags =
         vec![(keys::COPY_OF.to_owned(), target.arn.to_string()), (keys::SERVICE.to_owned(), service.to_string())];
     tags.extend(
@@ -965,7 +956,8 @@ pub fn copy_tags(target: &TaskDefSummary, service: &ServiceArn) -> Vec<(String, 
             .tags
             .iter()
             .filter(|(k, _)| {
-                !per_rollout.contains(&k.as_str())
+                !keys::PER_ROLLOUT.contains(&k.as_str())
+                    && k.as_str() != keys::SERVICE
                     && !k.starts_with(keys::BAD_TASK_PREFIX)
                     && !crate::tags::is_aws_key(k)
             })
@@ -1220,10 +1212,19 @@ pub fn record_stop(tags: &Tags, task_id: &str, cause: &StopCause, max_bad_tasks:
         return StopRecord::Known;
     }
     let tag = (key, cause.to_tag_value());
-    // Room for the tag and for the keys the gate's later writes need (rollgate:short-since,
-    // rollgate:decided-at, rollgate:rollback-to, rollgate:rolled-back-by).
-    if tags.len() + 1 + 4 > crate::tags::MAX_TAGS { StopRecord::NoRoom(tag) } else { StopRecord::Write(tag) }
+    // Room for the tag and for the keys the gate's later writes need (rollgate:short-since, and
+    // a rollback's state keys).
+    if tags.len() + 1 + 1 + ROLLBACK_STATE_KEYS > crate::tags::MAX_TAGS {
+        StopRecord::NoRoom(tag)
+    } else {
+        StopRecord::Write(tag)
+    }
 }
+
+/// The keys a rollback's state write adds to a revision (`rollgate:decided-at`,
+/// `rollgate:rollback-to`, `rollgate:rolled-back-by`): the room a record written before the
+/// verdict (an abnormal stop, a shortfall) keeps free.
+const ROLLBACK_STATE_KEYS: usize = 3;
 
 /// The abnormal stops recorded on a revision.
 pub fn bad_tasks(tags: &Tags) -> Vec<StopCause> {

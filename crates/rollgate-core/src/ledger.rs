@@ -54,10 +54,10 @@ pub mod keys {
     pub const STATE: &str = "rollgate:state";
     /// When ECS reported the deployment COMPLETED: the bake window starts here.
     pub const COMPLETED_AT: &str = "rollgate:completed-at";
-    /// `<desired>@<time>`: when the gate first saw the rollout, after its bake, with fewer tasks
-    /// running than the desired count `<desired>` and no failing signal. The grace for the
-    /// missing tasks runs from there; a new desired count (a scale-out, a scale-up from zero)
-    /// starts it again.
+    /// `<m>@<time>`: when the gate first saw the rollout, after its bake, with fewer tasks
+    /// running than desired and no failing signal, and `m`, the highest desired count seen
+    /// short since (`0` while scaled to zero). The grace for the missing tasks runs from there;
+    /// a scale-out above `m`, or a scale-up after a look at zero, starts it again.
     pub const SHORT_SINCE: &str = "rollgate:short-since";
     /// When the verdict (healthy, failed, rolled back) was reached.
     pub const DECIDED_AT: &str = "rollgate:decided-at";
@@ -76,6 +76,9 @@ pub mod keys {
     /// On a revision the gate registered as a copy of a rollback target that could no longer
     /// be deployed (deregistered, INACTIVE): the ARN of the revision it copies.
     pub const COPY_OF: &str = "rollgate:copy-of";
+    /// The tags of one rollout's verdict that a new revision made from it (a configuration
+    /// change's revision, a copy of a rollback target) never carries: it starts its own.
+    pub const PER_ROLLOUT: [&str; 6] = [REASON, ROLLBACK_REASON, ROLLBACK_TO, ROLLED_BACK_BY, COPY_OF, SHORT_SINCE];
 
     // Service tags written by the health gate.
     /// The last revision verified healthy: where a failed rollout goes back to.
@@ -291,15 +294,8 @@ pub fn config_revision_tags(live: &TaskDefArn, tags: &Tags, last_good: Option<&s
     let mut out: Tags = tags
         .iter()
         .filter(|(k, _)| {
-            !(k.as_str() == keys::STATE
-                || k.as_str() == keys::COMPLETED_AT
-                || k.as_str() == keys::DECIDED_AT
-                || k.as_str() == keys::REASON
-                || k.as_str() == keys::SHORT_SINCE
-                || k.as_str() == keys::ROLLBACK_TO
-                || k.as_str() == keys::ROLLED_BACK_BY
-                || k.as_str() == keys::ROLLBACK_REASON
-                || k.as_str() == keys::COPY_OF
+            !([keys::STATE, keys::COMPLETED_AT, keys::DECIDED_AT].contains(&k.as_str())
+                || keys::PER_ROLLOUT.contains(&k.as_str())
                 || k.starts_with(keys::BAD_TASK_PREFIX)
                 || k.starts_with("aws:"))
         })
@@ -396,8 +392,14 @@ mod tests {
         let plain: Tags = [("team".to_owned(), "ml".to_owned())].into_iter().collect();
         assert_eq!(config_revision_tags(&live, &plain, None), plain);
         // The live revision's own verdict tags stay with it: the new rollout starts its own.
-        let verdict_keys =
-            [keys::SHORT_SINCE, keys::ROLLBACK_TO, keys::ROLLED_BACK_BY, keys::ROLLBACK_REASON, keys::COPY_OF];
+        let verdict_keys = [
+            keys::REASON,
+            keys::SHORT_SINCE,
+            keys::ROLLBACK_TO,
+            keys::ROLLED_BACK_BY,
+            keys::ROLLBACK_REASON,
+            keys::COPY_OF,
+        ];
         let mut with_verdicts = tags.clone();
         for k in verdict_keys {
             with_verdicts.insert(k.into(), "x".into());

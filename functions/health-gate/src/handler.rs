@@ -277,18 +277,13 @@ struct Reported<'a> {
 impl Reported<'_> {
     const NONE: Reported<'static> = Reported { deployment_id: "", reason: None };
 
-    /// The failure reason that applies to `revision`: the failed deployment's own revision,
-    /// or, when ECS already removed that deployment (the event is late, or redelivered), a
-    /// revision ECS no longer runs in any deployment. A revision ECS still lists (live, or a
-    /// replaced rollout whose tasks still drain) is judged from its own deployment, never from
-    /// an event about another one.
+    /// The failure reason that applies to `revision`: only to the revision of the failed
+    /// deployment, while ECS lists it. The gate judges only revisions ECS runs or lists, so an
+    /// event about a deployment ECS already removed (late, or redelivered) applies to none of
+    /// them: each is judged from its own deployment, never from an event about another one.
     fn for_revision(&self, service: &ServiceView, revision: &TaskDefArn) -> Option<&str> {
-        let reason = self.reason?;
-        match service.deployments.iter().find(|d| d.id == self.deployment_id) {
-            Some(d) => (d.task_definition.as_ref() == Some(revision)).then_some(reason),
-            None => (service.task_definition.as_ref() != Some(revision) && service.deployment_of(revision).is_none())
-                .then_some(reason),
-        }
+        let d = service.deployments.iter().find(|d| d.id == self.deployment_id)?;
+        self.reason.filter(|_| d.task_definition.as_ref() == Some(revision))
     }
 }
 

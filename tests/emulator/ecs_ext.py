@@ -109,6 +109,10 @@ What moto 5.2.5 does on its own, and what this module changes:
   TagResource of the service's long ARN migrates it to the long format (and tags it), as
   ECS documents (``_tag_resource``).
 
+* Service deployments and service revisions (ListServiceDeployments,
+  DescribeServiceDeployments, DescribeServiceRevisions, ``currentServiceDeployment``): in
+  ``ecs_history.py``, driven by the deployments here.
+
 Rollouts never move on their own: tests call ``force_rollout`` (through the
 ``POST /_rollgate/ecs/rollout`` endpoint) to complete or fail the PRIMARY
 deployment, optionally with a circuit-breaker rollback.
@@ -144,6 +148,7 @@ from moto.moto_api._internal import mock_random
 from moto.utilities.utils import get_partition
 from werkzeug.test import EnvironBuilder
 
+import ecs_history
 from validate import is_reserved_tag_key
 from wsgi_util import WSGIApp, call_app, fake_sigv4_authorization
 
@@ -300,6 +305,7 @@ def _create_service(
             rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
         )
         service.deployments = [deployment]
+        ecs_history.started(service, deployment, [], status="SUCCESSFUL")
     return service
 
 
@@ -411,7 +417,8 @@ def _update_service(
     if new_arn != previous_arn or force_new_deployment:
         # ECS starts replacing tasks; the old ones keep running meanwhile, so
         # the service's runningCount is left alone.
-        _start_deployment(service, new_arn)
+        sources = list(service.deployments)
+        ecs_history.started(service, _start_deployment(service, new_arn), sources)
     else:
         # Same task definition: only the desired count may have changed.
         _scale_deployment(self, service, primary)
@@ -925,6 +932,7 @@ def install() -> None:
     EC2ContainerServiceBackend.list_task_definition_families = _list_task_definition_families
     EC2ContainerServiceBackend.create_service = _create_service
     EC2ContainerServiceBackend.update_service = _update_service
+    ecs_history.install()
     EC2ContainerServiceResponse.create_service = _create_service_response
     Service.arn = property(_service_arn)
     _installed = True
@@ -1039,6 +1047,7 @@ def force_rollout(request: dict[str, Any]) -> tuple[str, Service]:
         primary["runningCount"] = service.desired_count if running is None else running
         primary["pendingCount"] = 0
         primary["rolloutStateReason"] = reason or f"ECS deployment {primary['id']} completed."
+        ecs_history.completed(service, primary)
         # ECS drains the older deployments once the new one is steady.
         service.deployments = [primary]
         _set_task_counts(backend, service, running=primary["runningCount"], pending=0)
@@ -1053,6 +1062,10 @@ def force_rollout(request: dict[str, Any]) -> tuple[str, Service]:
             "ECS deployment circuit breaker: tasks failed to start."
         )
         _add_event(service, f"(deployment {primary['id']}) deployment failed: tasks failed to start.")
+        ecs_history.failed(
+            service, primary, primary["rolloutStateReason"],
+            _rollback_target(service, primary) if rollback else None,
+        )
         if rollback:
             _roll_back(service, failed_deployment=primary)
 
@@ -1073,6 +1086,7 @@ def _roll_back(service: Service, failed_deployment: dict[str, Any]) -> None:
     previous = _rollback_target(service, failed_deployment)
     assert previous is not None, "checked by the caller"
     rollback = _start_deployment(service, previous["taskDefinition"])
+    ecs_history.rolled_back(service, failed_deployment, rollback)
     # _start_deployment turned the failed PRIMARY into ACTIVE; it keeps FAILED.
     rollback["rolloutStateReason"] = (
         f"ECS deployment circuit breaker: rolling back to deploymentId {previous['id']}."

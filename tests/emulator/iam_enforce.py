@@ -671,6 +671,14 @@ def _ecs(request: Request) -> list[Check]:
     if op == "DescribeServices":
         return [Check(action, service_arn(cluster, s), {"ecs:cluster": [cluster_arn(cluster)]})
                 for s in _list(p, "services")]
+    if op == "ListServiceDeployments":
+        # "Service" resource (service-deployment-permissions.html, the Service Authorization
+        # Reference's ListServiceDeployments).
+        return [Check(action, service_arn(cluster, p.get("service")), {"ecs:cluster": [cluster_arn(cluster)]})]
+    if op == "DescribeServiceDeployments":
+        return [Check(action, str(a)) for a in _list(p, "serviceDeploymentArns") if _str(a)]
+    if op == "DescribeServiceRevisions":
+        return [Check(action, str(a)) for a in _list(p, "serviceRevisionArns") if _str(a)]
     if op in ("UpdateService", "DeleteService"):
         context = {"ecs:cluster": [cluster_arn(cluster)]}
         task_definition = task_definition_arn(p.get("taskDefinition"))

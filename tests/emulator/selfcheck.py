@@ -442,6 +442,67 @@ def check_ecs_desired_count(emu: Emulator) -> None:
           deploying)
 
 
+def check_ecs_history(emu: Emulator) -> None:
+    """ecs_history: service deployments and revisions follow the deployments, as ECS keeps them."""
+    ecs = emu.client("ecs", "AKECSHISTORY")
+    ecs.create_cluster(clusterName="hist")
+    one, two, three = (_register(ecs, "hist", f"repo/h:{n}") for n in (1, 2, 3))
+    ecs.create_service(cluster="hist", serviceName="api", taskDefinition=one, desiredCount=2,
+                       deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+
+    def history() -> list[dict[str, Any]]:
+        return ecs.list_service_deployments(cluster="hist", service="api")["serviceDeployments"]
+
+    def task_definitions(briefs: list[dict[str, Any]]) -> list[str]:
+        revisions = ecs.describe_service_revisions(serviceRevisionArns=[b["targetServiceRevisionArn"] for b in briefs])
+        by_arn = {r["serviceRevisionArn"]: r["taskDefinition"] for r in revisions["serviceRevisions"]}
+        return [by_arn[b["targetServiceRevisionArn"]] for b in briefs]
+
+    first = history()
+    check([b["status"] for b in first] == ["SUCCESSFUL"] and task_definitions(first) == [one],
+          "CreateService: one SUCCESSFUL service deployment to the first revision", first)
+    check(_described_service(ecs, "hist", "api").get("currentServiceDeployment") == first[0]["serviceDeploymentArn"],
+          "DescribeServices names it in currentServiceDeployment")
+    ecs.update_service(cluster="hist", service="api", desiredCount=3)
+    check(len(history()) == 1, "a desired-count change starts no service deployment")
+    ecs.update_service(cluster="hist", service="api", taskDefinition=two)
+    emu.rollout(cluster="hist", service="api", state="FAILED", rollback=True, reason="tasks failed to start", region=REGION)
+    rolling = history()
+    check([b["status"] for b in rolling] == ["ROLLBACK_IN_PROGRESS", "SUCCESSFUL"]
+          and rolling[0]["statusReason"] == "tasks failed to start",
+          "a circuit-breaker rollback is part of the failed service deployment (newest first)", rolling)
+    check(_described_service(ecs, "hist", "api").get("currentServiceDeployment") == rolling[0]["serviceDeploymentArn"],
+          "the failed one stays current while its rollback runs")
+    emu.rollout(cluster="hist", service="api", state="COMPLETED", region=REGION)
+    done = history()
+    check([b["status"] for b in done] == ["ROLLBACK_SUCCESSFUL", "SUCCESSFUL"] and task_definitions(done) == [two, one],
+          "the rollback completes: ROLLBACK_SUCCESSFUL, its target still the failed revision", done)
+    described = ecs.describe_service_deployments(serviceDeploymentArns=[done[0]["serviceDeploymentArn"]])
+    rollback = described["serviceDeployments"][0]["rollback"]["serviceRevisionArn"]
+    check(rollback == done[1]["targetServiceRevisionArn"], "rollback names the revision it returned to", described)
+    ecs.update_service(cluster="hist", service="api", taskDefinition=three)
+    ecs.update_service(cluster="hist", service="api", taskDefinition=two)
+    stopped = history()
+    check([b["status"] for b in stopped][:2] == ["IN_PROGRESS", "STOPPED"],
+          "a newer deployment stops one in progress", stopped)
+    after = ecs.list_service_deployments(cluster="hist", service="api", createdAt={"after": stopped[1]["createdAt"]})
+    check(len(after["serviceDeployments"]) == 2, "createdAt.after filters (inclusive here)", after)
+    page = ecs.list_service_deployments(cluster="hist", service="api", maxResults=1)
+    rest = ecs.list_service_deployments(cluster="hist", service="api", maxResults=100, nextToken=page["nextToken"])
+    check(len(page["serviceDeployments"]) == 1 and len(rest["serviceDeployments"]) == 3 and "nextToken" not in rest,
+          "maxResults and nextToken page the list")
+    for bad in (0, 101):
+        refused(f"maxResults {bad}", "InvalidParameterException", ecs.list_service_deployments,
+                cluster="hist", service="api", maxResults=bad)
+    refused("21 service revision ARNs", "InvalidParameterException", ecs.describe_service_revisions,
+            serviceRevisionArns=[done[0]["targetServiceRevisionArn"]] * 21)
+    refused("an unknown service", "ServiceNotFoundException", ecs.list_service_deployments,
+            cluster="hist", service="nope")
+    missing = ecs.describe_service_revisions(serviceRevisionArns=[done[0]["targetServiceRevisionArn"] + "0"])
+    check(missing["failures"][0]["reason"] == "MISSING" and not missing["serviceRevisions"],
+          "an unknown service revision is a MISSING failure", missing)
+
+
 OTHER_ACCOUNT = "111122223333"
 
 
@@ -1996,6 +2057,7 @@ def main() -> int:
         check_ecs_inactive_task_definitions(emu)
         check_ecs_delete_task_definitions(emu)
         check_ecs_desired_count(emu)
+        check_ecs_history(emu)
         check_ecs_identity(emu)
         check_ecr_pushed_at(emu)
         check_ecr_moved_tag_keeps_the_image(emu)

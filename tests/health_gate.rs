@@ -716,3 +716,42 @@ async fn a_stale_failed_event_fails_no_rollout_that_ecs_still_lists() {
     assert_eq!(verdicts(&r), ["verifying", "superseded"], "v3 announced (Rollout Started), v2 superseded");
     assert_eq!(g.s.count_calls("PutEvents"), events + 1, "only Rollout Started");
 }
+
+/// Issue #15's last instance: ECS's circuit breaker rolls a rollout back, and the rollback
+/// completes, while no gate run sees it (they failed, or were late). ECS then neither runs nor
+/// lists the failed revision; its service-deployment history still has it.
+#[tokio::test]
+async fn a_rollout_ecs_rolled_back_while_no_gate_run_saw_it_is_judged_from_ecs_history() {
+    let mut g = Gated::new("gate-orphan", &[]);
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    let (d2, v2, _) = g.deploy("v2").await;
+    g.force("FAILED", json!({"rollback": true, "reason": "ECS deployment circuit breaker: tasks failed to start."}));
+    g.force("COMPLETED", json!({}));
+    let listed: Vec<Value> =
+        g.service()["deployments"].as_array().unwrap().iter().map(|d| d["taskDefinition"].clone()).collect();
+    assert_eq!(listed, [json!(v1)], "ECS dropped v2's deployment");
+    assert_eq!(g.state(&v2), "deploying", "no gate run saw v2");
+    let (events, updates) = (g.s.count_calls("PutEvents"), g.s.count_calls("UpdateService"));
+
+    let r = g.gate(&g.tick(at + Duration::minutes(20))).await;
+    assert_eq!(verdicts(&r), ["rolling-back"], "{r:?}");
+    assert!(r.rollouts[0].detail.contains("tasks failed to start"), "ECS's reason: {r:?}");
+    assert_eq!(g.s.count_calls("UpdateService"), updates, "ECS already rolled back: no second rollback");
+    assert!(g.service_tags().contains_key(&format!("rollgate:failed:{d2}")), "the digest is kept out");
+    let r = g.gate(&g.tick(at + Duration::minutes(21))).await;
+    assert_eq!(verdicts(&r), ["rolled-back"], "{r:?}");
+    assert_eq!(g.state(&v2), "rolled-back");
+    assert_eq!(g.s.count_calls("PutEvents"), events + 1, "one Rollout Rolled Back");
+
+    // Read once: the record names ECS's current service deployment, so later sweeps read no
+    // history and publish nothing.
+    let seen = g.service_tags()["rollgate:seen-deployment"].as_str().unwrap().to_owned();
+    let current = g.service()["currentServiceDeployment"].as_str().unwrap().to_owned();
+    assert!(current.ends_with(&format!("/{}", seen.split('@').next().unwrap())), "{seen} names {current}");
+    let lists = g.s.count_calls("ListServiceDeployments");
+    let r = g.gate(&g.tick(at + Duration::minutes(22))).await;
+    assert!(r.rollouts.is_empty() && r.failures.is_empty(), "{r:?}");
+    assert_eq!(g.s.count_calls("ListServiceDeployments"), lists, "nothing new in ECS's history: not read");
+    assert_eq!(g.s.count_calls("PutEvents"), events + 1);
+}

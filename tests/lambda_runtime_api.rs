@@ -138,8 +138,10 @@ fn the_health_gate_binary_serves_events_through_the_runtime_api() {
     assert_eq!(inv[0]["response"]["trigger"], "schedule");
     assert_eq!(inv[0]["response"]["rollouts"], json!([]), "nothing in flight: {report}");
     assert_eq!(inv[2]["error_type"], "NonRetryable", "{report}");
-    // The first sweep adopts the steady pre-rollgate revision as the last known good; the
-    // second only lists and describes: a quiet service costs two reads per tick.
+    // The first sweep adopts the steady pre-rollgate revision as the last known good and
+    // records the service deployment ECS last made as seen (its history holds no rollout the
+    // gate missed); the second only lists and describes: a quiet service costs two reads per
+    // tick.
     let ops: Vec<String> = s.calls().into_iter().map(|(_, op)| op).collect();
     assert_eq!(
         ops,
@@ -147,6 +149,8 @@ fn the_health_gate_binary_serves_events_through_the_runtime_api() {
             "ListServices",
             "DescribeServices",
             "DescribeTaskDefinition",
+            "TagResource",
+            "ListServiceDeployments",
             "TagResource",
             "ListServices",
             "DescribeServices"
@@ -157,6 +161,10 @@ fn the_health_gate_binary_serves_events_through_the_runtime_api() {
         tags.as_array().unwrap().iter().any(|t| t["key"] == "rollgate:last-good" && t["value"] == json!(base)),
         "{tags}"
     );
+    let current = s.describe_service(&cluster, "api")["currentServiceDeployment"].as_str().unwrap().to_owned();
+    let seen = tags.as_array().unwrap().iter().find(|t| t["key"] == "rollgate:seen-deployment").cloned();
+    let seen = seen.unwrap_or_else(|| panic!("no seen-deployment tag: {tags}"));
+    assert!(current.ends_with(seen["value"].as_str().unwrap().split('@').next().unwrap()), "{seen} vs {current}");
     assert!(logs(&report).iter().any(|l| l["decision"] == "rejected"));
 }
 

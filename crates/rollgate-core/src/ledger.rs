@@ -89,6 +89,9 @@ pub mod keys {
     /// the rollback; removed once the rollback completed or failed). One tag: at most one
     /// rollback is followed per service, the newest.
     pub const ROLLBACK: &str = "rollgate:rollback";
+    /// `<id>@<time>`: the newest ECS service deployment of the service that the gate has read
+    /// the outcome of, and when ECS created it ([`crate::history`]). One tag, overwritten.
+    pub const SEEN_DEPLOYMENT: &str = "rollgate:seen-deployment";
     /// The push time of the newest rollout that was rolled back. After a rollback the live
     /// revision is older, so "never move backwards" also compares pushes with this.
     pub const HIGH_WATER: &str = "rollgate:high-water";

@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod filter;
 pub mod gate;
+pub mod history;
 pub mod image;
 pub mod infra;
 pub mod ledger;

@@ -29,6 +29,73 @@ pub struct ServiceView {
     /// strategy of FARGATE / FARGATE_SPOT only): then Fargate's platform defaults apply to a task
     /// definition without `runtimePlatform`, whatever compatibilities it lists.
     pub fargate: bool,
+    /// DescribeServices `currentServiceDeployment`: the ARN of the service's newest ECS
+    /// service deployment (`arn:<partition>:ecs:<region>:<account>:service-deployment/<cluster>/<service>/<id>`);
+    /// absent for services with none since ECS began keeping them (October 2024) and for
+    /// other deployment controllers.
+    pub current_service_deployment: Option<String>,
+}
+
+/// A service deployment's status (ECS `ServiceDeploymentStatus`,
+/// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServiceDeploymentStatus {
+    Pending,
+    InProgress,
+    Successful,
+    Stopped,
+    StopRequested,
+    RollbackRequested,
+    RollbackInProgress,
+    RollbackSuccessful,
+    RollbackFailed,
+    /// A status this version of rollgate does not know: never treated as settled.
+    Other(String),
+}
+
+impl ServiceDeploymentStatus {
+    /// From the API's string.
+    pub fn from_api(s: &str) -> Self {
+        match s {
+            "PENDING" => Self::Pending,
+            "IN_PROGRESS" => Self::InProgress,
+            "SUCCESSFUL" => Self::Successful,
+            "STOPPED" => Self::Stopped,
+            "STOP_REQUESTED" => Self::StopRequested,
+            "ROLLBACK_REQUESTED" => Self::RollbackRequested,
+            "ROLLBACK_IN_PROGRESS" => Self::RollbackInProgress,
+            "ROLLBACK_SUCCESSFUL" => Self::RollbackSuccessful,
+            "ROLLBACK_FAILED" => Self::RollbackFailed,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// ECS is done with it: its outcome no longer changes.
+    pub fn settled(&self) -> bool {
+        matches!(self, Self::Successful | Self::Stopped | Self::RollbackSuccessful | Self::RollbackFailed)
+    }
+
+    /// ECS rolled it back (or is rolling it back, or failed to): its target revision failed.
+    pub fn rolled_back(&self) -> bool {
+        matches!(
+            self,
+            Self::RollbackRequested | Self::RollbackInProgress | Self::RollbackSuccessful | Self::RollbackFailed
+        )
+    }
+}
+
+/// One ECS service deployment, as ListServiceDeployments lists it (`ServiceDeploymentBrief`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceDeploymentBrief {
+    /// Its ARN; the last path segment is its id.
+    pub arn: String,
+    pub status: ServiceDeploymentStatus,
+    /// Why it has its status (for a rollback, the failure), when ECS says.
+    pub status_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The ARN of the service revision it deploys (DescribeServiceRevisions gives its task definition).
+    pub target_revision: Option<String>,
 }
 
 /// A service's deployment controller (DescribeServices `deploymentController.type`;

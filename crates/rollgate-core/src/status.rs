@@ -255,6 +255,7 @@ mod tests {
             deployments: vec![],
             deployment_controller: crate::service::DeploymentController::Ecs,
             fargate: true,
+            current_service_deployment: None,
         }
     }
 

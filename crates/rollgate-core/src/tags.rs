@@ -45,9 +45,10 @@ pub const MAX_FAILED_TAGS: usize = 10;
 pub const MAX_FAILED_DIGESTS: usize = MAX_VALUE_CHARS / 13;
 /// Keys the health gate may add to a service after it opted in: `rollgate:last-good`,
 /// `rollgate:high-water`, `rollgate:failed-config`, `rollgate:failed-digests`,
-/// `rollgate:rollback` and one `rollgate:failed:<digest>`. `rollgate track` and `rollgate up`
-/// refuse a service whose other tags leave less room than this.
-pub const SERVICE_LEDGER_RESERVE: usize = 6;
+/// `rollgate:rollback`, `rollgate:seen-deployment` and one `rollgate:failed:<digest>`.
+/// `rollgate track` and `rollgate up` refuse a service whose other tags leave less room than
+/// this.
+pub const SERVICE_LEDGER_RESERVE: usize = 7;
 
 /// Tags the health gate adds to a revision after deploy registered it, besides bad tasks:
 /// `rollgate:completed-at`, `rollgate:short-since`, `rollgate:decided-at`, `rollgate:reason`,
@@ -237,7 +238,14 @@ pub fn check_budget(resource: &str, existing: &Tags, write: &TagWrite) -> Result
 /// Checks that a service opted in with `tags` leaves the health gate room for its ledger
 /// ([`SERVICE_LEDGER_RESERVE`]).
 pub fn check_service_room(resource: &str, tags: &Tags) -> Result<(), TagError> {
-    let gate_keys = [keys::LAST_GOOD, keys::HIGH_WATER, keys::FAILED_CONFIG, keys::FAILED_DIGESTS, keys::ROLLBACK];
+    let gate_keys = [
+        keys::LAST_GOOD,
+        keys::HIGH_WATER,
+        keys::FAILED_CONFIG,
+        keys::FAILED_DIGESTS,
+        keys::ROLLBACK,
+        keys::SEEN_DEPLOYMENT,
+    ];
     let others = tags
         .keys()
         .filter(|k| !gate_keys.contains(&k.as_str()) && !k.starts_with(keys::FAILED_PREFIX) && !is_aws_key(k))
@@ -478,7 +486,7 @@ mod tests {
 
     #[test]
     fn room_for_the_ledger() {
-        let tags: Tags = (0..44).map(|i| (format!("user-{i}"), "v".to_owned())).collect();
+        let tags: Tags = (0..43).map(|i| (format!("user-{i}"), "v".to_owned())).collect();
         check_service_room("s", &tags).unwrap();
         let mut more = tags.clone();
         more.insert("one-more".into(), "v".into());

@@ -299,6 +299,7 @@ mod tests {
             deployments: vec![],
             deployment_controller: crate::service::DeploymentController::Ecs,
             fargate: true,
+            current_service_deployment: None,
         }
     }
 

@@ -31,6 +31,7 @@ fn service(extra: &[(&str, &str)]) -> ServiceView {
         deployments: vec![],
         deployment_controller: DeploymentController::Ecs,
         fargate: true,
+        current_service_deployment: None,
     }
 }
 

@@ -210,6 +210,7 @@ impl World {
             ],
             deployment_controller: rollgate_core::service::DeploymentController::Ecs,
             fargate: true,
+            current_service_deployment: None,
         };
         let revision = TaskDefSummary {
             platform: None,

@@ -12,8 +12,8 @@ use rollgate_aws::cloudwatch::AlarmReader;
 use rollgate_aws::codebuild::{BuildLookup, BuildOfImage};
 use rollgate_aws::ecr::ImagePresence;
 use rollgate_aws::ecs::{
-    DESCRIBE_SERVICES_BATCH, ResourceTagger, ServiceDirectory, ServiceUpdater, TaskDefSnapshot, TaskDefinitions,
-    write_tags,
+    DESCRIBE_SERVICES_BATCH, ResourceTagger, ServiceDirectory, ServiceHistory, ServiceUpdater, TaskDefSnapshot,
+    TaskDefinitions, write_tags,
 };
 use rollgate_aws::events::Notifier;
 use rollgate_aws::ledger::carry_out;
@@ -25,6 +25,7 @@ use rollgate_core::gate::{
     StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start, check_target, ecr_images, evaluate,
     finished_via_copy, judge_rollback, plan, plan_rollback, record_stop, rollback_refused,
 };
+use rollgate_core::history::{history_due, read_history};
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
 use rollgate_core::service::{DeploymentView, OptIn, ServiceView};
@@ -38,6 +39,7 @@ use tracing::{error, info, warn};
 /// Everything the gate needs from AWS and the network.
 pub trait GateApi:
     ServiceDirectory
+    + ServiceHistory
     + TaskDefinitions
     + ServiceUpdater
     + ResourceTagger
@@ -51,6 +53,7 @@ pub trait GateApi:
 }
 impl<T> GateApi for T where
     T: ServiceDirectory
+        + ServiceHistory
         + TaskDefinitions
         + ServiceUpdater
         + ResourceTagger
@@ -86,6 +89,21 @@ mod delegate {
         }
         async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<Vec<ServiceView>, AwsError> {
             self.ecs.describe_services(cluster, services).await
+        }
+    }
+
+    impl<E: ServiceHistory + Sync, C: Sync, N: Sync, P: Sync, B: Sync, R: Sync> ServiceHistory
+        for Clients<E, C, N, P, B, R>
+    {
+        async fn service_deployments_since(
+            &self,
+            service: &ServiceArn,
+            since: DateTime<Utc>,
+        ) -> Result<Vec<rollgate_core::service::ServiceDeploymentBrief>, AwsError> {
+            self.ecs.service_deployments_since(service, since).await
+        }
+        async fn revision_task_definitions(&self, revisions: &[String]) -> Result<Vec<(String, TaskDefArn)>, AwsError> {
+            self.ecs.revision_task_definitions(revisions).await
         }
     }
 
@@ -422,6 +440,70 @@ impl<A: GateApi> Gate<'_, A> {
             }
             let reported = reported.for_revision(service, revision);
             self.revision(service, &settings, &snapshot, reported, report).await;
+        }
+        self.history(service, &settings, report).await;
+    }
+
+    /// Judges the rollouts of service deployments ECS settled while no gate run saw them (its
+    /// circuit breaker rolled one back and the rollback completed while every run failed),
+    /// then records how far ECS's history was read (`rollgate::history`). Nothing is read
+    /// while the service's current service deployment is the one recorded.
+    async fn history(&self, service: &ServiceView, settings: &GateSettings, report: &mut GateReport) {
+        let Some(since) = history_due(service, self.now) else { return };
+        let briefs = match self.aws.service_deployments_since(&service.arn, since).await {
+            Ok(b) => b,
+            Err(e) => return report.failures.push(failure(&service.arn, e)),
+        };
+        let reading = read_history(service, &briefs);
+        let failures = report.failures.len();
+        if !reading.orphans.is_empty() {
+            let mut wanted: Vec<String> = reading.orphans.iter().map(|o| o.target_revision.clone()).collect();
+            wanted.dedup();
+            let revisions = match self.aws.revision_task_definitions(&wanted).await {
+                Ok(r) => r,
+                Err(e) => return report.failures.push(failure(&service.arn, e)),
+            };
+            let last_good = service.tags.get(keys::LAST_GOOD).map(String::as_str);
+            let mut judged = BTreeSet::new();
+            for orphan in &reading.orphans {
+                let Some((_, revision)) = revisions.iter().find(|(r, _)| *r == orphan.target_revision) else {
+                    continue; // ECS no longer has the service revision: nothing to judge
+                };
+                let listed = service.task_definition.as_ref() == Some(revision)
+                    || service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(revision));
+                if listed || Some(revision.as_str()) == last_good || !judged.insert(revision.clone()) {
+                    continue; // judged from what ECS runs and lists, or settled
+                }
+                let snapshot = match self.aws.describe_task_definition(revision).await {
+                    Ok(s) => s,
+                    Err(e) if e.class() == ErrorClass::NonRetryable => continue, // deleted since
+                    Err(e) => {
+                        report.failures.push(failure(&service.arn, e));
+                        continue;
+                    }
+                };
+                if RolloutState::in_flight(&snapshot.summary.tags) {
+                    info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision, failure = orphan.failure.as_deref(), "a rollout ECS settled while no gate run saw it");
+                }
+                self.revision(service, settings, &snapshot, orphan.failure.as_deref(), report).await;
+            }
+        }
+        // The record moves only once every rollout it passes was judged: a failed run reads
+        // the same history again.
+        let Some(seen) = reading.seen.filter(|_| report.failures.len() == failures) else { return };
+        let has_room =
+            service.tags.contains_key(keys::SEEN_DEPLOYMENT) || service.tags.len() < rollgate_core::tags::MAX_TAGS;
+        if !has_room {
+            warn!(
+                cluster = service.arn.cluster_name(),
+                service = service.arn.name(),
+                "no tag room for {}: ECS's history is read again on every run",
+                keys::SEEN_DEPLOYMENT
+            );
+            return;
+        }
+        if let Err(e) = self.aws.tag_resource(service.arn.as_str(), &[seen.tag()]).await {
+            report.failures.push(failure(&service.arn, e));
         }
     }
 

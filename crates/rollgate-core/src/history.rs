@@ -1,0 +1,206 @@
+//! ECS's service-deployment history: how the gate finds a rollout whose deployment ECS
+//! dropped before any gate run judged it.
+//!
+//! The gate judges the revisions a service runs or lists. A rollout whose deployment failed,
+//! was rolled back by ECS's circuit breaker and left the list while every gate run failed
+//! (or was late) is in neither. ECS keeps each service's deployments as *service
+//! deployments* (since October 2024, for 90 days;
+//! <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html>),
+//! and DescribeServices names the newest in `currentServiceDeployment`. The service's
+//! `rollgate:seen-deployment` records the newest one whose outcome the gate has read; while
+//! the two differ, the gate reads the history since the record ([`history_due`]), judges the
+//! target of every settled one that ECS no longer runs or lists ([`read_history`]), and moves
+//! the record up to the newest settled one with only settled ones before it. A service whose
+//! current service deployment is the recorded one costs nothing more than before.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::ledger::keys;
+use crate::service::{ServiceDeploymentBrief, ServiceDeploymentStatus, ServiceView};
+
+/// How far back a service with no record is read: one day.
+pub const LOOKBACK: Duration = Duration::days(1);
+
+/// The record in `rollgate:seen-deployment`: `<id>@<time>` (RFC 3339, whole seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// The service deployment's id: the last segment of its ARN.
+    pub id: String,
+    /// When ECS created it.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Seen {
+    /// Reads a tag value; `None` for one rollgate did not write.
+    pub fn parse(value: &str) -> Option<Self> {
+        let (id, at) = value.split_once('@')?;
+        let created_at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+        (!id.is_empty()).then(|| Self { id: id.to_owned(), created_at })
+    }
+
+    /// The tag value (only characters ECS allows in a tag value).
+    pub fn to_tag_value(&self) -> String {
+        format!("{}@{}", self.id, self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
+
+    /// The tag that records it.
+    pub fn tag(&self) -> (String, String) {
+        (keys::SEEN_DEPLOYMENT.to_owned(), self.to_tag_value())
+    }
+}
+
+/// The id of a service deployment ARN (its last path segment).
+pub fn deployment_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Since when the service's history must be read (ListServiceDeployments `createdAt.after`),
+/// or `None` when its current service deployment is the one recorded (or it has none). With
+/// no readable record: the last [`LOOKBACK`].
+pub fn history_due(service: &ServiceView, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let current = deployment_id(service.current_service_deployment.as_deref()?);
+    match service.tags.get(keys::SEEN_DEPLOYMENT).and_then(|v| Seen::parse(v)) {
+        Some(seen) if seen.id == current => None,
+        Some(seen) => Some(seen.created_at),
+        None => Some(now - LOOKBACK),
+    }
+}
+
+/// A settled service deployment whose target revision may be a rollout nobody judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    /// The service revision it deployed (DescribeServiceRevisions names its task definition).
+    pub target_revision: String,
+    /// For a deployment ECS rolled back: the failure, as ECS reported it; `None` for one that
+    /// completed or that a newer deployment stopped (its rollout was superseded).
+    pub failure: Option<String>,
+}
+
+/// What the history says ([`read_history`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HistoryReading {
+    /// Targets to judge if ECS no longer runs or lists them, oldest first.
+    pub orphans: Vec<Orphan>,
+    /// The new record, once every orphan was judged; `None` when it does not move.
+    pub seen: Option<Seen>,
+}
+
+/// Reads `briefs` (the service deployments since the record, any order).
+///
+/// * Every one but the recorded one, and but the current one when it completed (its target is
+///   what the service runs), whose outcome ECS settled or that ECS is rolling back is an
+///   [`Orphan`] candidate: the handler judges its target only when ECS neither runs nor lists
+///   it, and the verdict rules make a settled revision's second look a no-op.
+/// * The record moves to the newest deployment with only settled ones before it: one still in
+///   progress is read again on the next run.
+pub fn read_history(service: &ServiceView, briefs: &[ServiceDeploymentBrief]) -> HistoryReading {
+    let recorded = service.tags.get(keys::SEEN_DEPLOYMENT).and_then(|v| Seen::parse(v));
+    let current = service.current_service_deployment.as_deref().map(deployment_id);
+    let mut sorted: Vec<&ServiceDeploymentBrief> =
+        briefs.iter().filter(|b| recorded.as_ref().is_none_or(|r| r.id != deployment_id(&b.arn))).collect();
+    sorted.sort_by_key(|b| b.created_at);
+    let mut reading = HistoryReading::default();
+    let mut open = false;
+    for b in sorted {
+        let id = deployment_id(&b.arn);
+        let live_target = b.status == ServiceDeploymentStatus::Successful && Some(id) == current;
+        if let Some(target) = b.target_revision.as_ref().filter(|_| !live_target)
+            && (b.status.settled() || b.status.rolled_back())
+        {
+            reading.orphans.push(Orphan {
+                target_revision: target.clone(),
+                failure: b
+                    .status
+                    .rolled_back()
+                    .then(|| b.status_reason.clone().unwrap_or_else(|| "ECS rolled the deployment back".to_owned())),
+            });
+        }
+        open |= !b.status.settled();
+        if !open {
+            reading.seen = Some(Seen { id: id.to_owned(), created_at: b.created_at });
+        }
+    }
+    reading
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServiceArn;
+    use crate::service::{DeploymentController, Tags};
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/";
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("2026-12-02T10:{minute:02}:00Z")).unwrap().with_timezone(&Utc)
+    }
+
+    fn service(current: Option<&str>, seen: Option<&str>) -> ServiceView {
+        let mut tags = Tags::new();
+        if let Some(seen) = seen {
+            tags.insert(keys::SEEN_DEPLOYMENT.to_owned(), seen.to_owned());
+        }
+        ServiceView {
+            arn: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/prod/web").unwrap(),
+            status: "ACTIVE".into(),
+            task_definition: None,
+            tags,
+            deployments: Vec::new(),
+            deployment_controller: DeploymentController::Ecs,
+            fargate: true,
+            current_service_deployment: current.map(|id| format!("{ARN}{id}")),
+        }
+    }
+
+    fn brief(id: &str, status: &str, minute: u32) -> ServiceDeploymentBrief {
+        ServiceDeploymentBrief {
+            arn: format!("{ARN}{id}"),
+            status: ServiceDeploymentStatus::from_api(status),
+            status_reason: Some(format!("{id} {status}")),
+            created_at: at(minute),
+            target_revision: Some(format!("rev-{id}")),
+        }
+    }
+
+    #[test]
+    fn the_history_is_read_only_when_ecs_has_a_deployment_the_record_does_not_name() {
+        let now = at(30);
+        assert_eq!(history_due(&service(None, None), now), None, "no service deployments (older services)");
+        assert_eq!(history_due(&service(Some("a"), Some("a@2026-12-02T10:01:00Z")), now), None);
+        assert_eq!(history_due(&service(Some("b"), Some("a@2026-12-02T10:01:00Z")), now), Some(at(1)));
+        assert_eq!(history_due(&service(Some("b"), None), now), Some(now - LOOKBACK));
+        assert_eq!(history_due(&service(Some("b"), Some("not a record")), now), Some(now - LOOKBACK));
+    }
+
+    #[test]
+    fn a_rollback_ecs_finished_alone_is_an_orphan_with_its_failure_and_the_record_moves() {
+        let s = service(Some("b"), Some("a@2026-12-02T10:01:00Z"));
+        let r = read_history(&s, &[brief("b", "ROLLBACK_SUCCESSFUL", 5), brief("a", "SUCCESSFUL", 1)]);
+        assert_eq!(
+            r.orphans,
+            vec![Orphan { target_revision: "rev-b".into(), failure: Some("b ROLLBACK_SUCCESSFUL".into()) }]
+        );
+        assert_eq!(r.seen, Some(Seen { id: "b".into(), created_at: at(5) }));
+        assert_eq!(Seen::parse(&r.seen.unwrap().to_tag_value()), Some(Seen { id: "b".into(), created_at: at(5) }));
+    }
+
+    #[test]
+    fn the_record_stops_before_a_deployment_in_progress_and_stopped_ones_are_superseded() {
+        let s = service(Some("d"), None);
+        let briefs = [
+            brief("a", "SUCCESSFUL", 1),
+            brief("b", "STOPPED", 2),
+            brief("c", "ROLLBACK_IN_PROGRESS", 3),
+            brief("d", "IN_PROGRESS", 4),
+        ];
+        let r = read_history(&s, &briefs);
+        let failures: Vec<_> = r.orphans.iter().map(|o| (o.target_revision.as_str(), o.failure.is_some())).collect();
+        assert_eq!(failures, [("rev-a", false), ("rev-b", false), ("rev-c", true)]);
+        assert_eq!(r.seen, Some(Seen { id: "b".into(), created_at: at(2) }), "c is not settled yet");
+        let done = read_history(&service(Some("d"), None), &[brief("d", "SUCCESSFUL", 4)]);
+        assert_eq!(done.orphans, [], "the current, completed deployment's target is live");
+        assert_eq!(done.seen, Some(Seen { id: "d".into(), created_at: at(4) }));
+        let unknown = read_history(&s, &[brief("e", "SOMETHING_NEW", 5)]);
+        assert_eq!(unknown, HistoryReading::default(), "an unknown status is never settled");
+    }
+}

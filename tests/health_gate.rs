@@ -755,3 +755,44 @@ async fn a_rollout_ecs_rolled_back_while_no_gate_run_saw_it_is_judged_from_ecs_h
     assert_eq!(g.s.count_calls("ListServiceDeployments"), lists, "nothing new in ECS's history: not read");
     assert_eq!(g.s.count_calls("PutEvents"), events + 1);
 }
+
+/// The same gap through a rollout the gate last saw live and baking: v2 completed and is
+/// baking when `rollgate up` changes the configuration (a copy of v2 with more memory, carrying
+/// v2's ledger), and ECS completes that change, dropping v2, before any gate run sees it. The
+/// gate's history record must not have moved onto v2's deployment while v2 had no verdict
+/// (the storm found this: v2 stayed `baking` forever).
+#[tokio::test]
+async fn a_rollout_ecs_dropped_after_the_gate_last_saw_it_baking_is_still_judged() {
+    let mut g = Gated::new("gate-orphan-baking", &[]);
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    let bake = json!({"resourceArn": g.service_arn, "tags": [{"key": "rollgate:bake", "value": "10m"}]});
+    g.s.boto("ecs", "tag_resource", bake);
+    let (d2, v2, _) = g.deploy("v2").await;
+    g.force("COMPLETED", json!({}));
+    let r = g.gate(&g.tick(at + Duration::minutes(1))).await;
+    assert!(r.failures.is_empty(), "{r:?}");
+    assert_eq!(g.state(&v2), "baking", "{r:?}");
+
+    // `rollgate up` moves the service to a configuration copy of v2, and ECS completes it.
+    let (def, tags) = g.s.describe_task_definition(&v2);
+    let tags: rollgate_core::service::Tags =
+        tags.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect();
+    let v2_arn = rollgate_core::TaskDefArn::parse(&v2).unwrap();
+    let config_tags = rollgate_core::ledger::config_revision_tags(&v2_arn, &tags, Some(v1.as_str()));
+    let config = g.s.register(json!({
+        "family": def["family"], "containerDefinitions": def["containerDefinitions"],
+        "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "1024",
+        "tags": config_tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+    }));
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": config}));
+    g.force("COMPLETED", json!({}));
+    let listed: Vec<Value> =
+        g.service()["deployments"].as_array().unwrap().iter().map(|d| d["taskDefinition"].clone()).collect();
+    assert_eq!(listed, [json!(config)], "ECS dropped v2's deployment");
+
+    let r = g.gate(&g.tick(at + Duration::minutes(2))).await;
+    assert!(r.failures.is_empty(), "{r:?}");
+    assert_eq!(g.state(&v2), "superseded", "v2 has a verdict: {r:?}");
+    assert!(!g.service_tags().contains_key(&format!("rollgate:failed:{d2}")));
+}

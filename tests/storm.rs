@@ -129,6 +129,15 @@ struct Storm {
     rollback_failed: BTreeSet<String>,
     /// Revisions the gate saw short of their desired count after the bake.
     seen_short: BTreeSet<String>,
+    /// Revisions ECS ran or listed on their service at some check, and, for those it no longer
+    /// does, the step it was first seen neither running nor listing them (invariant 11).
+    ever_listed: BTreeSet<String>,
+    unlisted_since: BTreeMap<String, usize>,
+    /// The step of the last scheduled gate run that succeeded (invariant 11).
+    last_sweep: Option<usize>,
+    /// Services whose failure event never reached the gate, until a gate run for them (or a
+    /// scheduled one) succeeds: invariants 1 and 2 hold "once the gate has run".
+    unseen_failure: BTreeSet<usize>,
     /// The queue that receives every notification on the default bus, and what it received:
     /// revision -> detail-types (invariant 9).
     queue: String,
@@ -235,6 +244,10 @@ impl Storm {
             rollbacks: BTreeMap::new(),
             rollback_failed: BTreeSet::new(),
             seen_short: BTreeSet::new(),
+            ever_listed: BTreeSet::new(),
+            unlisted_since: BTreeMap::new(),
+            last_sweep: None,
+            unseen_failure: BTreeSet::new(),
             queue,
             published: BTreeMap::new(),
         }
@@ -433,7 +446,9 @@ impl Storm {
                     if rng.below(4) == 0 {
                         self.scale(svc_index, 2 + rng.below(3), i).await;
                     }
-                    self.gate(&e).await;
+                    if self.gate(&e).await {
+                        self.unseen_failure.remove(&svc_index);
+                    }
                 }
             }
             70..=77 => {
@@ -447,7 +462,15 @@ impl Storm {
                 }
                 if let Some(e) = self.deployment_event(&self.services[svc_index], "SERVICE_DEPLOYMENT_FAILED", i) {
                     self.count("deployments failed");
-                    self.gate(&e).await;
+                    // One in four failure events never reaches the gate (EventBridge delivers at
+                    // least once, and a rule can be disabled or throttled): a later run must
+                    // find the rollout, even once ECS dropped it (invariant 11).
+                    if rng.below(4) == 0 {
+                        self.count("deployment failures no gate run saw");
+                        self.unseen_failure.insert(svc_index);
+                    } else if self.gate(&e).await {
+                        self.unseen_failure.remove(&svc_index);
+                    }
                 }
             }
             // Autoscaling moves the desired count (UpdateService desiredCount, as Application Auto
@@ -530,7 +553,10 @@ impl Storm {
                 tick["id"] = json!(format!("{}-gate-{i}", self.s.name));
                 tick["time"] = json!(self.clock.text(i));
                 self.count("gate ticks");
-                self.gate(&tick).await;
+                if self.gate(&tick).await {
+                    self.last_sweep = Some(i);
+                    self.unseen_failure.clear();
+                }
             }
         }
     }
@@ -703,7 +729,8 @@ impl Storm {
             || ((runs_last_good || judged_put_back) && last_good_is_due)
             || (live == svc.base && delivered_newest.is_none())
             || left_for_a_person
-            || self.gate_owed;
+            || self.gate_owed
+            || self.unseen_failure.contains(&index);
         if !ok {
             found.push(format!(
                 "step {step}: {} runs {live} ({live_digest:?}, {:?}, {:?}), expected one of {expected:?} or {last_good} \
@@ -723,6 +750,7 @@ impl Storm {
             && live_ledger.state.as_deref() != Some("deploying")
             && !left_for_a_person
             && !self.gate_owed
+            && !self.unseen_failure.contains(&index)
         {
             found.push(format!(
                 "step {step}: {} runs failed digest {live_digest:?}: live {live} state {:?} reason {:?}, last good {last_good}, deployments {}",
@@ -900,6 +928,38 @@ impl Storm {
                     "step {step}: {arn} failed on its count ({reason}) without a day's grace since it was first seen short ({:?})",
                     entry.short_since
                 ));
+            }
+        }
+        // 11. No rollout is left without a verdict: a revision ECS ran or listed and no longer
+        //     does (its deployment failed and ECS's circuit breaker rolled it back, or a newer
+        //     one replaced it) has one once a scheduled gate run succeeded after ECS dropped it,
+        //     even when no gate run saw it listed (ECS's service-deployment history). Checked
+        //     on full checks, which read every revision's state afresh.
+        let listed_now: BTreeSet<String> = view["deployments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["taskDefinition"].as_str().map(str::to_owned))
+            .chain([live.clone()])
+            .collect();
+        self.ever_listed.extend(listed_now.iter().cloned());
+        for arn in ledger.keys().filter(|a| self.ever_listed.contains(*a)) {
+            if listed_now.contains(arn) {
+                self.unlisted_since.remove(arn);
+            } else {
+                self.unlisted_since.entry(arn.clone()).or_insert(step);
+            }
+        }
+        if full {
+            for (arn, entry) in ledger {
+                let waiting = matches!(entry.state.as_deref(), Some("deploying" | "verifying" | "baking"));
+                let Some(since) = self.unlisted_since.get(arn).filter(|_| waiting) else { continue };
+                if self.last_sweep.is_some_and(|sweep| sweep > *since) {
+                    found.push(format!(
+                        "step {step}: {arn} is {:?} with no verdict, though ECS dropped it at step {since} and the gate swept at step {:?}",
+                        entry.state, self.last_sweep
+                    ));
+                }
             }
         }
         self.previous_live[index] = Some(live);

@@ -10,8 +10,10 @@
 //! `rollgate:seen-deployment` records the newest one whose outcome the gate has read; while
 //! the two differ, the gate reads the history since the record ([`history_due`]), judges the
 //! target of every settled one that ECS no longer runs or lists ([`read_history`]), and moves
-//! the record up to the newest settled one with only settled ones before it. A service whose
-//! current service deployment is the recorded one costs nothing more than before.
+//! the record up to the newest settled one with only settled ones before it, stopping at one
+//! whose rollout ECS still lists without a verdict ([`HistoryReading::record`]): ECS may drop
+//! that one later, before any verdict. A service whose current service deployment is the
+//! recorded one costs nothing more than before.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -69,6 +71,8 @@ pub fn history_due(service: &ServiceView, now: DateTime<Utc>) -> Option<DateTime
 /// A settled service deployment whose target revision may be a rollout nobody judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Orphan {
+    /// The service deployment's id ([`deployment_id`]).
+    pub deployment: String,
     /// The service revision it deployed (DescribeServiceRevisions names its task definition).
     pub target_revision: String,
     /// For a deployment ECS rolled back: the failure, as ECS reported it; `None` for one that
@@ -81,8 +85,24 @@ pub struct Orphan {
 pub struct HistoryReading {
     /// Targets to judge if ECS no longer runs or lists them, oldest first.
     pub orphans: Vec<Orphan>,
-    /// The new record, once every orphan was judged; `None` when it does not move.
-    pub seen: Option<Seen>,
+    /// Every service deployment read but the recorded one, oldest first, and whether ECS
+    /// settled it.
+    order: Vec<(Seen, bool)>,
+}
+
+impl HistoryReading {
+    /// The new record: the newest service deployment with only settled ones before it, none
+    /// of them `held` (ids of deployments whose rollout ECS still runs or lists without a
+    /// verdict, the current one included: the judgement of a listed revision may wait, and
+    /// ECS may drop it before any verdict, so its deployment is read again until it has one).
+    /// `None` when the record does not move.
+    pub fn record(&self, held: &std::collections::BTreeSet<String>) -> Option<Seen> {
+        self.order
+            .iter()
+            .take_while(|(seen, settled)| *settled && !held.contains(&seen.id))
+            .last()
+            .map(|(s, _)| s.clone())
+    }
 }
 
 /// Reads `briefs` (the service deployments since the record, any order).
@@ -91,8 +111,8 @@ pub struct HistoryReading {
 ///   what the service runs), whose outcome ECS settled or that ECS is rolling back is an
 ///   [`Orphan`] candidate: the handler judges its target only when ECS neither runs nor lists
 ///   it, and the verdict rules make a settled revision's second look a no-op.
-/// * The record moves to the newest deployment with only settled ones before it: one still in
-///   progress is read again on the next run.
+/// * The record ([`HistoryReading::record`]) moves to the newest deployment with only settled
+///   ones before it: one still in progress is read again on the next run.
 pub fn read_history(service: &ServiceView, briefs: &[ServiceDeploymentBrief]) -> HistoryReading {
     let recorded = service.tags.get(keys::SEEN_DEPLOYMENT).and_then(|v| Seen::parse(v));
     let current = service.current_service_deployment.as_deref().map(deployment_id);
@@ -100,7 +120,6 @@ pub fn read_history(service: &ServiceView, briefs: &[ServiceDeploymentBrief]) ->
         briefs.iter().filter(|b| recorded.as_ref().is_none_or(|r| r.id != deployment_id(&b.arn))).collect();
     sorted.sort_by_key(|b| b.created_at);
     let mut reading = HistoryReading::default();
-    let mut open = false;
     for b in sorted {
         let id = deployment_id(&b.arn);
         let live_target = b.status == ServiceDeploymentStatus::Successful && Some(id) == current;
@@ -108,6 +127,7 @@ pub fn read_history(service: &ServiceView, briefs: &[ServiceDeploymentBrief]) ->
             && (b.status.settled() || b.status.rolled_back())
         {
             reading.orphans.push(Orphan {
+                deployment: id.to_owned(),
                 target_revision: target.clone(),
                 failure: b
                     .status
@@ -115,16 +135,15 @@ pub fn read_history(service: &ServiceView, briefs: &[ServiceDeploymentBrief]) ->
                     .then(|| b.status_reason.clone().unwrap_or_else(|| "ECS rolled the deployment back".to_owned())),
             });
         }
-        open |= !b.status.settled();
-        if !open {
-            reading.seen = Some(Seen { id: id.to_owned(), created_at: b.created_at });
-        }
+        reading.order.push((Seen { id: id.to_owned(), created_at: b.created_at }, b.status.settled()));
     }
     reading
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
     use crate::ServiceArn;
     use crate::service::{DeploymentController, Tags};
@@ -178,10 +197,16 @@ mod tests {
         let r = read_history(&s, &[brief("b", "ROLLBACK_SUCCESSFUL", 5), brief("a", "SUCCESSFUL", 1)]);
         assert_eq!(
             r.orphans,
-            vec![Orphan { target_revision: "rev-b".into(), failure: Some("b ROLLBACK_SUCCESSFUL".into()) }]
+            vec![Orphan {
+                deployment: "b".into(),
+                target_revision: "rev-b".into(),
+                failure: Some("b ROLLBACK_SUCCESSFUL".into())
+            }]
         );
-        assert_eq!(r.seen, Some(Seen { id: "b".into(), created_at: at(5) }));
-        assert_eq!(Seen::parse(&r.seen.unwrap().to_tag_value()), Some(Seen { id: "b".into(), created_at: at(5) }));
+        let seen = r.record(&BTreeSet::new());
+        assert_eq!(seen, Some(Seen { id: "b".into(), created_at: at(5) }));
+        assert_eq!(Seen::parse(&seen.unwrap().to_tag_value()), Some(Seen { id: "b".into(), created_at: at(5) }));
+        assert_eq!(r.record(&BTreeSet::from(["b".to_owned()])), None, "b's rollout is listed without a verdict");
     }
 
     #[test]
@@ -196,11 +221,18 @@ mod tests {
         let r = read_history(&s, &briefs);
         let failures: Vec<_> = r.orphans.iter().map(|o| (o.target_revision.as_str(), o.failure.is_some())).collect();
         assert_eq!(failures, [("rev-a", false), ("rev-b", false), ("rev-c", true)]);
-        assert_eq!(r.seen, Some(Seen { id: "b".into(), created_at: at(2) }), "c is not settled yet");
+        assert_eq!(
+            r.record(&BTreeSet::new()),
+            Some(Seen { id: "b".into(), created_at: at(2) }),
+            "c is not settled yet"
+        );
+        let held = BTreeSet::from(["b".to_owned()]);
+        assert_eq!(r.record(&held), Some(Seen { id: "a".into(), created_at: at(1) }), "b's rollout awaits a verdict");
         let done = read_history(&service(Some("d"), None), &[brief("d", "SUCCESSFUL", 4)]);
         assert_eq!(done.orphans, [], "the current, completed deployment's target is live");
-        assert_eq!(done.seen, Some(Seen { id: "d".into(), created_at: at(4) }));
+        assert_eq!(done.record(&BTreeSet::new()), Some(Seen { id: "d".into(), created_at: at(4) }));
         let unknown = read_history(&s, &[brief("e", "SOMETHING_NEW", 5)]);
-        assert_eq!(unknown, HistoryReading::default(), "an unknown status is never settled");
+        assert_eq!(unknown.orphans, [], "an unknown status is never settled");
+        assert_eq!(unknown.record(&BTreeSet::new()), None);
     }
 }

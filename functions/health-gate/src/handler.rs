@@ -408,6 +408,9 @@ impl<A: GateApi> Gate<'_, A> {
             .filter(|t| Some(t.as_str()) != last_good && seen.insert(t.as_str()))
             .collect();
         let pointer = service.tags.get(keys::ROLLBACK).map(String::as_str);
+        // Listed revisions whose rollout awaited a verdict (or could not be read): ECS's
+        // history is read again until each has one (`HistoryReading::record`).
+        let mut awaiting: BTreeSet<TaskDefArn> = BTreeSet::new();
         for revision in targets {
             let snapshot = match self.aws.describe_task_definition(revision).await {
                 Ok(snapshot) => snapshot,
@@ -416,6 +419,9 @@ impl<A: GateApi> Gate<'_, A> {
                     continue;
                 }
             };
+            if RolloutState::in_flight(&snapshot.summary.tags) {
+                awaiting.insert(revision.clone());
+            }
             // A rollback the service no longer points at (a newer failure's rollback replaced
             // the pointer) is followed all the same while ECS still runs or lists its revision.
             if RolloutState::of(&snapshot.summary.tags) == Some(RolloutState::RollingBack)
@@ -441,14 +447,21 @@ impl<A: GateApi> Gate<'_, A> {
             let reported = reported.for_revision(service, revision);
             self.revision(service, &settings, &snapshot, reported, report).await;
         }
-        self.history(service, &settings, report).await;
+        self.history(service, &settings, &awaiting, report).await;
     }
 
     /// Judges the rollouts of service deployments ECS settled while no gate run saw them (its
     /// circuit breaker rolled one back and the rollback completed while every run failed),
     /// then records how far ECS's history was read (`rollgate::history`). Nothing is read
-    /// while the service's current service deployment is the one recorded.
-    async fn history(&self, service: &ServiceView, settings: &GateSettings, report: &mut GateReport) {
+    /// while the service's current service deployment is the one recorded. `awaiting`: the
+    /// listed revisions whose rollout awaited a verdict at this run.
+    async fn history(
+        &self,
+        service: &ServiceView,
+        settings: &GateSettings,
+        awaiting: &BTreeSet<TaskDefArn>,
+        report: &mut GateReport,
+    ) {
         let Some(since) = history_due(service, self.now) else { return };
         let briefs = match self.aws.service_deployments_since(&service.arn, since).await {
             Ok(b) => b,
@@ -456,6 +469,15 @@ impl<A: GateApi> Gate<'_, A> {
         };
         let reading = read_history(service, &briefs);
         let failures = report.failures.len();
+        let mut held = BTreeSet::new();
+        // The live revision is the current deployment's target: while its rollout awaits a
+        // verdict, the record stays before that deployment (a configuration change or a newer
+        // push may replace it before any run sees it listed).
+        if let Some(current) = service.current_service_deployment.as_deref()
+            && service.task_definition.as_ref().is_some_and(|live| awaiting.contains(live))
+        {
+            held.insert(rollgate_core::history::deployment_id(current).to_owned());
+        }
         if !reading.orphans.is_empty() {
             let mut wanted: Vec<String> = reading.orphans.iter().map(|o| o.target_revision.clone()).collect();
             wanted.dedup();
@@ -471,6 +493,9 @@ impl<A: GateApi> Gate<'_, A> {
                 };
                 let listed = service.task_definition.as_ref() == Some(revision)
                     || service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(revision));
+                if listed && awaiting.contains(revision) {
+                    held.insert(orphan.deployment.clone()); // ECS may drop it before its verdict
+                }
                 if listed || Some(revision.as_str()) == last_good || !judged.insert(revision.clone()) {
                     continue; // judged from what ECS runs and lists, or settled
                 }
@@ -490,7 +515,7 @@ impl<A: GateApi> Gate<'_, A> {
         }
         // The record moves only once every rollout it passes was judged: a failed run reads
         // the same history again.
-        let Some(seen) = reading.seen.filter(|_| report.failures.len() == failures) else { return };
+        let Some(seen) = reading.record(&held).filter(|_| report.failures.len() == failures) else { return };
         let has_room =
             service.tags.contains_key(keys::SEEN_DEPLOYMENT) || service.tags.len() < rollgate_core::tags::MAX_TAGS;
         if !has_room {

@@ -289,10 +289,14 @@ async fn a_healthy_verdict_whose_last_write_failed_is_finished_by_the_next_run()
     assert_eq!(g.service_tags()["rollgate:last-good"], json!(v1));
     assert_eq!(g.s.writes()[writes..], [("ecs".to_owned(), "TagResource".to_owned())], "one write: the service's tag");
     assert_eq!(g.s.count_calls("PutEvents"), events, "the verdict was already published");
-    // Finished: the next run writes nothing.
+    // Finished: the next run writes only the first record of ECS's history it read (deferred
+    // by a run that wrote the service's tags: its view's tag count was stale), then nothing.
     let writes = g.s.writes().len();
     g.gate(&g.tick(at + Duration::minutes(2))).await;
-    assert_eq!(g.s.writes().len(), writes);
+    assert!(g.service_tags().contains_key("rollgate:seen-deployment"));
+    assert_eq!(g.s.writes().len(), writes + 1);
+    g.gate(&g.tick(at + Duration::minutes(3))).await;
+    assert_eq!(g.s.writes().len(), writes + 1);
 }
 
 #[tokio::test]
@@ -734,15 +738,21 @@ async fn a_rollout_ecs_rolled_back_while_no_gate_run_saw_it_is_judged_from_ecs_h
     assert_eq!(g.state(&v2), "deploying", "no gate run saw v2");
     let (events, updates) = (g.s.count_calls("PutEvents"), g.s.count_calls("UpdateService"));
 
+    // Judged, and its rollback (ECS's, complete) followed to its end in the same run: the
+    // history, not the service's rollgate:rollback pointer, follows a dropped rollout.
     let r = g.gate(&g.tick(at + Duration::minutes(20))).await;
-    assert_eq!(verdicts(&r), ["rolling-back"], "{r:?}");
+    assert_eq!(verdicts(&r), ["rolling-back", "rolled-back"], "{r:?}");
     assert!(r.rollouts[0].detail.contains("tasks failed to start"), "ECS's reason: {r:?}");
+    assert_eq!(r.rollouts[0].rolled_back_to.as_deref(), Some(v1.as_str()), "where ECS went: {r:?}");
     assert_eq!(g.s.count_calls("UpdateService"), updates, "ECS already rolled back: no second rollback");
-    assert!(g.service_tags().contains_key(&format!("rollgate:failed:{d2}")), "the digest is kept out");
-    let r = g.gate(&g.tick(at + Duration::minutes(21))).await;
-    assert_eq!(verdicts(&r), ["rolled-back"], "{r:?}");
+    let tags = g.service_tags();
+    assert!(tags.contains_key(&format!("rollgate:failed:{d2}")), "the digest is kept out");
+    assert!(!tags.contains_key("rollgate:rollback"), "no pointer: {tags:?}");
     assert_eq!(g.state(&v2), "rolled-back");
     assert_eq!(g.s.count_calls("PutEvents"), events + 1, "one Rollout Rolled Back");
+    // The first record waits for a run that wrote nothing else to the service's tags.
+    let r = g.gate(&g.tick(at + Duration::minutes(21))).await;
+    assert!(r.rollouts.is_empty() && r.failures.is_empty(), "{r:?}");
 
     // Read once: the record names ECS's current service deployment, so later sweeps read no
     // history and publish nothing.
@@ -795,4 +805,322 @@ async fn a_rollout_ecs_dropped_after_the_gate_last_saw_it_baking_is_still_judged
     assert!(r.failures.is_empty(), "{r:?}");
     assert_eq!(g.state(&v2), "superseded", "v2 has a verdict: {r:?}");
     assert!(!g.service_tags().contains_key(&format!("rollgate:failed:{d2}")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ECS's service-deployment history, against what a break-testing round tried (2026-12-02):
+// rollouts dropped unseen in a row, next to a newer push, next to a listed failure, on a full
+// service, with a lost or edited record. Six of these failed before the fixes.
+// ---------------------------------------------------------------------------------------------
+
+/// The detail-types and (verdict, revision, rolled_back_to) of what the gate published.
+fn published(received: &[Value]) -> Vec<(String, String, String, String)> {
+    received
+        .iter()
+        .map(|e| {
+            let d = &e["detail"];
+            (
+                e["detail-type"].as_str().unwrap_or("").to_owned(),
+                d["verdict"].as_str().unwrap_or("").to_owned(),
+                d["revision"].as_str().unwrap_or("").to_owned(),
+                d["rolled_back_to"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Two failed rollouts in a row, each rolled back by ECS's circuit breaker while no gate run
+/// saw it. Both must end with a final verdict (`rolled-back`), each published once.
+#[tokio::test]
+async fn two_rollouts_ecs_rolled_back_unseen_in_a_row_both_end_rolled_back() {
+    let mut g = Gated::new("probe-two-orphans", &[]);
+    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    g.gate(&g.tick(at + Duration::minutes(1))).await; // the record moves onto v1's deployment
+    g.s.drain_queue(&queue);
+    let (d2, v2, _) = g.deploy("v2").await;
+    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
+    g.force("COMPLETED", json!({}));
+    let (d3, v3, _) = g.deploy("v3").await;
+    g.force("FAILED", json!({"rollback": true, "reason": "v3: tasks failed to start."}));
+    g.force("COMPLETED", json!({}));
+    assert_eq!(g.live(), v1);
+    let updates = g.s.count_calls("UpdateService");
+
+    let mut log = Vec::new();
+    for m in 20..25 {
+        let r = g.gate(&g.tick(at + Duration::minutes(m))).await;
+        log.push(format!(
+            "t+{m}: {:?} failures={:?}",
+            r.rollouts.iter().map(|o| (&o.revision, &o.verdict)).collect::<Vec<_>>(),
+            r.failures
+        ));
+    }
+    let received = published(&g.s.drain_queue(&queue));
+    let mut rolled_back: Vec<&str> =
+        received.iter().filter(|(k, ..)| k == "Rollout Rolled Back").map(|(_, _, rev, _)| rev.as_str()).collect();
+    rolled_back.sort();
+    assert_eq!(rolled_back, [v2.as_str(), v3.as_str()], "each said once: {received:#?}");
+    let tags = g.service_tags();
+    assert_eq!(g.s.count_calls("UpdateService"), updates, "ECS already rolled back both");
+    assert!(tags.contains_key(&format!("rollgate:failed:{d2}")), "v2's digest kept out");
+    assert!(tags.contains_key(&format!("rollgate:failed:{d3}")), "v3's digest kept out");
+    assert!(!tags.contains_key("rollgate:rollback"), "no rollback left to follow: {tags:?}");
+    assert_eq!((g.state(&v2), g.state(&v3)), ("rolled-back".to_owned(), "rolled-back".to_owned()), "{log:#?}");
+}
+
+/// v2 is rolled back by ECS while no gate run sees it; then v3 is pushed and its deployment is
+/// still in progress at the next gate run. v2 went back to v1 (ECS's circuit breaker), so its
+/// verdict must say so; and when v3 later fails on its own, v2 must not become
+/// `rollback-failed` (its rollback succeeded).
+#[tokio::test]
+async fn a_rollout_dropped_unseen_records_where_ecs_went_not_the_newer_push_in_progress() {
+    let mut g = Gated::new("probe-orphan-then-push", &[]);
+    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    g.gate(&g.tick(at + Duration::minutes(1))).await;
+    g.s.drain_queue(&queue);
+    let (_, v2, _) = g.deploy("v2").await;
+    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
+    g.force("COMPLETED", json!({}));
+    let (_, v3, _) = g.deploy("v3").await; // in progress
+    let s3 = g.started(&v3);
+    let r = g.gate(&g.tick(s3 + Duration::minutes(2))).await;
+    let v2_outcome = r.rollouts.iter().find(|o| o.revision == v2).cloned();
+    // v3 fails too; ECS's circuit breaker rolls it back to v1.
+    g.force("FAILED", json!({"rollback": true, "reason": "v3: tasks failed to start."}));
+    let r = g.gate(&g.tick(s3 + Duration::minutes(4))).await;
+    assert!(r.failures.is_empty(), "{r:?}");
+    g.force("COMPLETED", json!({}));
+    for m in 5..8 {
+        let r = g.gate(&g.tick(s3 + Duration::minutes(m))).await;
+        assert!(r.failures.is_empty(), "{r:?}");
+    }
+    let received = published(&g.s.drain_queue(&queue));
+    let (_, v2_tags) = g.s.describe_task_definition(&v2);
+    assert_eq!(v2_tags.get("rollgate:rollback-to").and_then(Value::as_str), Some(v1.as_str()), "ECS went back to v1");
+    assert_eq!(g.live(), v1);
+    assert_eq!(g.state(&v2), "rolled-back", "v2's rollback (ECS's) succeeded");
+    assert_eq!(g.state(&v3), "rolled-back");
+    assert!(
+        !received.iter().any(|(kind, _, rev, _)| kind == "Rollback Failed" && rev == &v2),
+        "no Rollback Failed for v2: {received:#?}"
+    );
+    let v2_outcome = v2_outcome.expect("v2 judged at s3+2");
+    assert_eq!(
+        v2_outcome.rolled_back_to.as_deref(),
+        Some(v1.as_str()),
+        "ECS rolled v2 back to v1, not to v3: {v2_outcome:?}"
+    );
+}
+
+/// The same, but v3 completes (healthy path) before the gate runs at all.
+#[tokio::test]
+async fn a_rollout_dropped_unseen_records_where_ecs_went_not_the_newer_push_completed() {
+    let mut g = Gated::new("probe-orphan-then-done", &[]);
+    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    g.gate(&g.tick(at + Duration::minutes(1))).await;
+    g.s.drain_queue(&queue);
+    let (_, v2, _) = g.deploy("v2").await;
+    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
+    g.force("COMPLETED", json!({}));
+    let (_, v3, _) = g.deploy("v3").await;
+    g.force("COMPLETED", json!({}));
+    for m in 20..23 {
+        let r = g.gate(&g.tick(at + Duration::minutes(m))).await;
+        assert!(r.failures.is_empty(), "{r:?}");
+    }
+    let received = published(&g.s.drain_queue(&queue));
+    let said: Vec<_> = received.iter().filter(|(_, _, rev, _)| *rev == v2).collect();
+    assert_eq!(said.len(), 1, "{received:#?}");
+    assert_eq!(said[0].3, v1, "the notification names v1: {received:#?}");
+    let (_, v2_tags) = g.s.describe_task_definition(&v2);
+    assert_eq!(g.state(&v2), "rolled-back");
+    assert_eq!(v2_tags.get("rollgate:rollback-to").and_then(Value::as_str), Some(v1.as_str()), "ECS went back to v1");
+    let _ = v3;
+}
+
+/// A rollout the gate already judged and published (rolled back by ECS, seen by the gate)
+/// must not be judged or published again when the history is re-read (the record was
+/// removed by a person or an IaC tool that manages the service's tags).
+#[tokio::test]
+async fn a_judged_rollout_is_not_judged_again_when_the_history_record_is_lost() {
+    let mut g = Gated::new("probe-judged-once", &[]);
+    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    let (_, v2, _) = g.deploy("v2").await;
+    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
+    let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v2, at + Duration::minutes(2))).await;
+    assert_eq!(verdicts(&r), ["rolling-back"], "{r:?}");
+    g.settle_rollback(at + Duration::minutes(3)).await;
+    g.gate(&g.tick(at + Duration::minutes(4))).await;
+    assert_eq!(g.state(&v2), "rolled-back");
+    let before = g.s.drain_queue(&queue).len();
+    let puts = g.s.count_calls("PutEvents");
+    for value in [None, Some("garbage"), Some("nope@2026-01-01T00:00:00Z")] {
+        match value {
+            None => {
+                g.s.boto(
+                    "ecs",
+                    "untag_resource",
+                    json!({"resourceArn": g.service_arn, "tagKeys": ["rollgate:seen-deployment"]}),
+                );
+            }
+            Some(v) => {
+                g.s.boto(
+                    "ecs",
+                    "tag_resource",
+                    json!({"resourceArn": g.service_arn, "tags": [{"key": "rollgate:seen-deployment", "value": v}]}),
+                );
+            }
+        }
+        let r = g.gate(&g.tick(at + Duration::minutes(5))).await;
+        assert!(r.rollouts.is_empty() && r.failures.is_empty(), "{value:?}: {r:?}");
+        let seen = g.service_tags().get("rollgate:seen-deployment").cloned();
+        assert!(
+            seen.as_ref().and_then(Value::as_str).is_some_and(|s| s.contains('@') && !s.starts_with("nope")),
+            "{seen:?}"
+        );
+    }
+    assert_eq!(g.s.count_calls("PutEvents"), puts, "nothing published again");
+    assert!(g.s.drain_queue(&queue).is_empty(), "{before} before");
+    assert_eq!(g.state(&v2), "rolled-back");
+}
+
+/// A person edits `rollgate:seen-deployment` to a well-formed value with a time in the future
+/// (or copies another service's record). A rollout ECS then drops unseen must still be judged.
+#[tokio::test]
+async fn a_history_record_dated_in_the_future_hides_no_dropped_rollout() {
+    let mut g = Gated::new("probe-future-record", &[]);
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    g.gate(&g.tick(at + Duration::minutes(1))).await;
+    g.s.boto(
+        "ecs",
+        "tag_resource",
+        json!({"resourceArn": g.service_arn, "tags": [{"key": "rollgate:seen-deployment", "value": "abcdefghijklmnopqrstu@2030-01-01T00:00:00Z"}]}),
+    );
+    let (_, v2, _) = g.deploy("v2").await;
+    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
+    g.force("COMPLETED", json!({}));
+    for m in 20..23 {
+        let r = g.gate(&g.tick(at + Duration::minutes(m))).await;
+        assert!(r.failures.is_empty(), "{r:?}");
+    }
+    assert_ne!(g.state(&v2), "deploying", "v2 was never judged");
+}
+
+/// A service whose tags leave no room for `rollgate:seen-deployment`: upgraded from the
+/// rollgate before this change (its reserve of 6 allowed 44 of the owner's tags), filled to 50
+/// by earlier failures (last-good, high-water, failed-digests, 3 failed:<digest>). The gate
+/// must not fail, must judge a dropped rollout once and publish once; the cost is re-reading
+/// the history on every run.
+#[tokio::test]
+async fn a_service_at_fifty_tags_still_gets_an_orphan_verdict_once() {
+    let owner: Vec<(String, String)> = (0..43).map(|i| (format!("owner-{i}"), format!("o{i}"))).collect();
+    let settings: Vec<(&str, &str)> = owner.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut g = Gated::new("probe-full-service", &settings);
+    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    g.gate(&g.tick(at + Duration::minutes(1))).await;
+    g.s.boto("ecs", "untag_resource", json!({"resourceArn": g.service_arn, "tagKeys": ["rollgate:seen-deployment"]}));
+    let mut fill = vec![
+        json!({"key": "rollgate:high-water", "value": "2026-11-28T08:30:00Z"}),
+        json!({"key": "rollgate:failed-digests", "value": "aaaaaaaaaaaa"}),
+    ];
+    for (i, c) in ["b", "c", "d"].iter().enumerate() {
+        fill.push(json!({"key": format!("rollgate:failed:sha256:{}", c.repeat(64)), "value": format!("2026-11-28T08:4{i}:00Z")}));
+    }
+    g.s.boto("ecs", "tag_resource", json!({"resourceArn": g.service_arn, "tags": fill}));
+    assert_eq!(g.service_tags().len(), 50);
+    g.s.drain_queue(&queue);
+    let (_, v2, _) = g.deploy("v2").await;
+    let s2 = g.started(&v2);
+    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
+    g.force("COMPLETED", json!({}));
+    let lists = g.s.count_calls("ListServiceDeployments");
+    let describes = g.s.count_calls("DescribeTaskDefinition");
+    let mut failures = Vec::new();
+    for m in 5..11 {
+        let r = g.gate(&g.tick(s2 + Duration::minutes(m))).await;
+        failures.extend(r.failures);
+        assert!(g.service_tags().len() <= 50);
+    }
+    let received = published(&g.s.drain_queue(&queue));
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(g.state(&v2), "rolled-back");
+    assert_eq!(received.iter().filter(|p| p.2 == v2).count(), 1, "published once: {received:#?}");
+    // Only a cost: the history is read while the record cannot be written.
+    assert!(g.s.count_calls("ListServiceDeployments") - lists <= 6);
+    assert!(g.s.count_calls("DescribeTaskDefinition") - describes <= 12);
+}
+
+/// v2 is rolled back by ECS while the gate is down; v3 then fails too, and the gate's first
+/// run after the outage sees v3 FAILED (ECS's rollback of v3 in progress) and finds v2 in the
+/// history in the same run. ECS then completes v3's rollback (dropping v3) before the next run.
+/// Both must end `rolled-back`.
+#[tokio::test]
+async fn a_listed_failure_and_an_orphan_judged_in_one_run_both_settle() {
+    let mut g = Gated::new("probe-listed-and-orphan", &[]);
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    g.gate(&g.tick(at + Duration::minutes(1))).await;
+    let (_, v2, _) = g.deploy("v2").await;
+    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
+    g.force("COMPLETED", json!({}));
+    let (_, v3, _) = g.deploy("v3").await;
+    let s3 = g.started(&v3);
+    g.force("FAILED", json!({"rollback": true, "reason": "v3: tasks failed to start."}));
+    let r = g.gate(&g.tick(s3 + Duration::minutes(2))).await;
+    assert!(r.failures.is_empty(), "{r:?}");
+    g.force("COMPLETED", json!({})); // ECS's rollback of v3 completes: v3 leaves the list
+    for m in 3..6 {
+        let r = g.gate(&g.tick(s3 + Duration::minutes(m))).await;
+        assert!(r.failures.is_empty(), "{r:?}");
+    }
+    assert_eq!(g.live(), v1);
+    assert_eq!((g.state(&v2), g.state(&v3)), ("rolled-back".to_owned(), "rolled-back".to_owned()));
+}
+
+/// A service that has no record yet (upgraded from the rollgate before this change) with 48
+/// tags: 44 of the owner's (what the previous reserve of 6 allowed), last-good, high-water,
+/// failed-digests and one failed:<digest>. A rollout dropped unseen is judged (2 new keys:
+/// its failed:<digest> and rollgate:rollback = 50 tags), then the record is written from the
+/// run's stale view of the tags (48 < 50). Expect: no failed run.
+#[tokio::test]
+async fn the_first_history_record_waits_for_a_fresh_tag_count() {
+    let owner: Vec<(String, String)> = (0..43).map(|i| (format!("owner-{i}"), format!("o{i}"))).collect();
+    let settings: Vec<(&str, &str)> = owner.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut g = Gated::new("probe-stale-count", &settings);
+    let (_, v1, _) = g.deploy("v1").await;
+    let at = g.make_healthy(&v1).await;
+    g.gate(&g.tick(at + Duration::minutes(1))).await;
+    g.s.boto("ecs", "untag_resource", json!({"resourceArn": g.service_arn, "tagKeys": ["rollgate:seen-deployment"]}));
+    g.s.boto(
+        "ecs",
+        "tag_resource",
+        json!({"resourceArn": g.service_arn, "tags": [
+            {"key": "rollgate:high-water", "value": "2026-11-28T08:30:00Z"},
+            {"key": "rollgate:failed-digests", "value": "aaaaaaaaaaaa"},
+            {"key": format!("rollgate:failed:sha256:{}", "b".repeat(64)), "value": "2026-11-28T08:40:00Z"},
+        ]}),
+    );
+    assert_eq!(g.service_tags().len(), 48);
+    let (_, v2, _) = g.deploy("v2").await;
+    let s2 = g.started(&v2);
+    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
+    g.force("COMPLETED", json!({}));
+    let mut failures = Vec::new();
+    for m in 5..9 {
+        let r = g.gate(&g.tick(s2 + Duration::minutes(m))).await;
+        failures.extend(r.failures);
+    }
+    assert_eq!(g.state(&v2), "rolled-back");
+    assert!(failures.is_empty(), "{failures:?}");
 }

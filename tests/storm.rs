@@ -932,9 +932,10 @@ impl Storm {
         }
         // 11. No rollout is left without a verdict: a revision ECS ran or listed and no longer
         //     does (its deployment failed and ECS's circuit breaker rolled it back, or a newer
-        //     one replaced it) has one once a scheduled gate run succeeded after ECS dropped it,
-        //     even when no gate run saw it listed (ECS's service-deployment history). Checked
-        //     on full checks, which read every revision's state afresh.
+        //     one replaced it) has one, and its rollback an outcome, once a scheduled gate run
+        //     succeeded after ECS dropped it, even when no gate run saw it listed (ECS's
+        //     service-deployment history). Checked on full checks, which read every revision's
+        //     state afresh.
         let listed_now: BTreeSet<String> = view["deployments"]
             .as_array()
             .into_iter()
@@ -952,7 +953,8 @@ impl Storm {
         }
         if full {
             for (arn, entry) in ledger {
-                let waiting = matches!(entry.state.as_deref(), Some("deploying" | "verifying" | "baking"));
+                let waiting =
+                    matches!(entry.state.as_deref(), Some("deploying" | "verifying" | "baking" | "rolling-back"));
                 let Some(since) = self.unlisted_since.get(arn).filter(|_| waiting) else { continue };
                 if self.last_sweep.is_some_and(|sweep| sweep > *since) {
                     found.push(format!(

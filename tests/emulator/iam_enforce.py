@@ -675,10 +675,20 @@ def _ecs(request: Request) -> list[Check]:
         # "Service" resource (service-deployment-permissions.html, the Service Authorization
         # Reference's ListServiceDeployments).
         return [Check(action, service_arn(cluster, p.get("service")), {"ecs:cluster": [cluster_arn(cluster)]})]
-    if op == "DescribeServiceDeployments":
-        return [Check(action, str(a)) for a in _list(p, "serviceDeploymentArns") if _str(a)]
-    if op == "DescribeServiceRevisions":
-        return [Check(action, str(a)) for a in _list(p, "serviceRevisionArns") if _str(a)]
+    if op in ("DescribeServiceDeployments", "DescribeServiceRevisions"):
+        # Two required resource types (the Service Authorization Reference): the service and
+        # the service deployment / revision (arn:...:service-revision/<cluster>/<service>/<id>).
+        key = "serviceDeploymentArns" if op == "DescribeServiceDeployments" else "serviceRevisionArns"
+        checks = []
+        for a in (str(a) for a in _list(p, key) if _str(a)):
+            parts = a.split(":", 5)
+            path = parts[5].split("/") if len(parts) == 6 else []
+            if len(path) == 4:
+                service = ":".join(parts[:5]) + f":service/{path[1]}/{path[2]}"
+                cluster = ":".join(parts[:5]) + f":cluster/{path[1]}"
+                checks.append(Check(action, service, {"ecs:cluster": [cluster]}))
+            checks.append(Check(action, a))
+        return checks
     if op in ("UpdateService", "DeleteService"):
         context = {"ecs:cluster": [cluster_arn(cluster)]}
         task_definition = task_definition_arn(p.get("taskDefinition"))

@@ -34,6 +34,8 @@ pub trait ServiceDirectory {
 
 /// DescribeServiceRevisions takes at most 20 service revisions per call.
 pub const DESCRIBE_SERVICE_REVISIONS_BATCH: usize = 20;
+/// DescribeServiceDeployments takes at most 20 service deployments per call.
+pub const DESCRIBE_SERVICE_DEPLOYMENTS_BATCH: usize = 20;
 /// ListServiceDeployments pages (its `maxResults`: 1 to 100).
 const LIST_SERVICE_DEPLOYMENTS_PAGE: i32 = 100;
 /// Pages of one history read, at most: a service with more than 500 service deployments
@@ -43,8 +45,10 @@ const LIST_SERVICE_DEPLOYMENTS_PAGES: usize = 5;
 
 /// ECS's service-deployment history (kept since October 2024, for 90 days:
 /// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html).
-/// IAM: `ecs:ListServiceDeployments` on the service, `ecs:DescribeServiceRevisions` on
-/// `service-revision/<cluster>/<service>/*`.
+/// IAM (the Service Authorization Reference's resource types): `ecs:ListServiceDeployments`
+/// on the service; `ecs:DescribeServiceDeployments` on the service and on
+/// `service-deployment/<cluster>/<service>/*`; `ecs:DescribeServiceRevisions` on the service
+/// and on `service-revision/<cluster>/<service>/*`.
 pub trait ServiceHistory {
     /// The service deployments of `service` created at or after `since`, oldest first
     /// (ListServiceDeployments, every page; the SDK has no paginator for it).
@@ -60,6 +64,15 @@ pub trait ServiceHistory {
         &self,
         revisions: &[String],
     ) -> impl Future<Output = Result<Vec<(String, TaskDefArn)>, AwsError>> + Send;
+
+    /// For each service deployment ECS's circuit breaker rolled back, the service revision it
+    /// rolled back to (DescribeServiceDeployments `rollback.serviceRevisionArn`,
+    /// [`DESCRIBE_SERVICE_DEPLOYMENTS_BATCH`] a call), as (service deployment ARN, service
+    /// revision ARN). Deployments ECS no longer has, or that did not roll back, are left out.
+    fn rollback_revisions(
+        &self,
+        deployments: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
 }
 
 impl ServiceHistory for Ecs {
@@ -120,6 +133,27 @@ impl ServiceHistory for Ecs {
                     (r.service_revision_arn, r.task_definition.as_deref().map(TaskDefArn::parse))
                 {
                     found.push((arn, td));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn rollback_revisions(&self, deployments: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+        let mut found = Vec::new();
+        for batch in deployments.chunks(DESCRIBE_SERVICE_DEPLOYMENTS_BATCH) {
+            let out = self
+                .client
+                .describe_service_deployments()
+                .set_service_deployment_arns(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeServiceDeployments", e))?;
+            for d in out.service_deployments.unwrap_or_default() {
+                if let (Some(arn), Some(to)) =
+                    (d.service_deployment_arn, d.rollback.and_then(|r| r.service_revision_arn))
+                {
+                    found.push((arn, to));
                 }
             }
         }

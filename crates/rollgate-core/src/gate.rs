@@ -378,6 +378,10 @@ pub struct RolloutFacts<'a> {
     pub reported_failure: Option<&'a str>,
     /// Which model build made the image, when the gate could find out.
     pub lineage: Option<&'a Lineage>,
+    /// Set when the rollout was found in ECS's service-deployment history, no longer run or
+    /// listed ([`crate::history`]): where ECS's circuit breaker sent the service, and no
+    /// `rollgate:rollback` pointer (the history follows its rollback).
+    pub orphaned: Option<&'a crate::history::Orphaned>,
 }
 
 /// An alarm's entry into ALARM, from its history.
@@ -1125,6 +1129,7 @@ fn plan_rollback_writes(
                 smoke: None,
                 reported_failure: None,
                 lineage: None,
+                orphaned: None,
             };
             let mut notification = Notification::new(
                 NotificationKind::RollbackFailed,
@@ -1424,7 +1429,11 @@ fn plan_writes(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 Resolution::RollBackToCopy { of, tags } => {
                     (None, Some(CopyTarget { of: of.clone(), tags: tags.clone() }), None, RolledBackBy::Rollgate)
                 }
-                Resolution::AlreadyRolledBack => (None, None, live, RolledBackBy::Ecs),
+                // Where ECS's circuit breaker went: its service deployment says, for a rollout
+                // found in its history (what runs now may be a newer rollout); else what runs.
+                Resolution::AlreadyRolledBack => {
+                    (None, None, f.orphaned.and_then(|o| o.rolled_back_to.clone()).or(live), RolledBackBy::Ecs)
+                }
                 // The earlier run sent the service to the rollback target it would pick again
                 // (not necessarily what runs now: a newer rollout may have replaced it since).
                 Resolution::Finished { to } => (None, None, to.clone().or(live), RolledBackBy::Rollgate),
@@ -1459,7 +1468,7 @@ fn plan_writes(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
             if followed || matches!(resolution, Resolution::AlreadyRolledBack | Resolution::Finished { .. }) {
                 tag_revision.push((keys::ROLLED_BACK_BY.to_owned(), by.as_str().to_owned()));
             }
-            let tag_service = if followed {
+            let tag_service = if followed && f.orphaned.is_none() {
                 failure_tags(
                     f.service,
                     &f.revision.arn,

@@ -17,6 +17,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::TaskDefArn;
 use crate::ledger::keys;
 use crate::service::{ServiceDeploymentBrief, ServiceDeploymentStatus, ServiceView};
 
@@ -58,14 +59,24 @@ pub fn deployment_id(arn: &str) -> &str {
 
 /// Since when the service's history must be read (ListServiceDeployments `createdAt.after`),
 /// or `None` when its current service deployment is the one recorded (or it has none). With
-/// no readable record: the last [`LOOKBACK`].
+/// no readable record, or one dated after `now` (a person edited it: it would hide every
+/// deployment): the last [`LOOKBACK`].
 pub fn history_due(service: &ServiceView, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let current = deployment_id(service.current_service_deployment.as_deref()?);
     match service.tags.get(keys::SEEN_DEPLOYMENT).and_then(|v| Seen::parse(v)) {
         Some(seen) if seen.id == current => None,
-        Some(seen) => Some(seen.created_at),
-        None => Some(now - LOOKBACK),
+        Some(seen) if seen.created_at <= now => Some(seen.created_at),
+        _ => Some(now - LOOKBACK),
     }
+}
+
+/// What the gate knows of a rollout it found in ECS's history, no longer run or listed
+/// ([`crate::gate::RolloutFacts::orphaned`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Orphaned {
+    /// The revision ECS's circuit breaker rolled the service back to (DescribeServiceDeployments
+    /// `rollback.serviceRevisionArn`, then DescribeServiceRevisions), when it rolled back.
+    pub rolled_back_to: Option<TaskDefArn>,
 }
 
 /// A settled service deployment whose target revision may be a rollout nobody judged.
@@ -73,6 +84,8 @@ pub fn history_due(service: &ServiceView, now: DateTime<Utc>) -> Option<DateTime
 pub struct Orphan {
     /// The service deployment's id ([`deployment_id`]).
     pub deployment: String,
+    /// Its ARN (`arn:aws:ecs:<region>:<account>:service-deployment/<cluster>/<service>/<id>`).
+    pub deployment_arn: String,
     /// The service revision it deployed (DescribeServiceRevisions names its task definition).
     pub target_revision: String,
     /// For a deployment ECS rolled back: the failure, as ECS reported it; `None` for one that
@@ -128,6 +141,7 @@ pub fn read_history(service: &ServiceView, briefs: &[ServiceDeploymentBrief]) ->
         {
             reading.orphans.push(Orphan {
                 deployment: id.to_owned(),
+                deployment_arn: b.arn.clone(),
                 target_revision: target.clone(),
                 failure: b
                     .status
@@ -189,6 +203,12 @@ mod tests {
         assert_eq!(history_due(&service(Some("b"), Some("a@2026-12-02T10:01:00Z")), now), Some(at(1)));
         assert_eq!(history_due(&service(Some("b"), None), now), Some(now - LOOKBACK));
         assert_eq!(history_due(&service(Some("b"), Some("not a record")), now), Some(now - LOOKBACK));
+        let future = "abcdefghijklmnopqrstu@2030-01-01T00:00:00Z";
+        assert_eq!(
+            history_due(&service(Some("b"), Some(future)), now),
+            Some(now - LOOKBACK),
+            "a record from the future"
+        );
     }
 
     #[test]
@@ -199,6 +219,7 @@ mod tests {
             r.orphans,
             vec![Orphan {
                 deployment: "b".into(),
+                deployment_arn: format!("{ARN}b"),
                 target_revision: "rev-b".into(),
                 failure: Some("b ROLLBACK_SUCCESSFUL".into())
             }]

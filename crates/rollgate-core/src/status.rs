@@ -188,6 +188,7 @@ pub fn plan_manual_rollback(
         smoke: None,
         reported_failure: None,
         lineage: None,
+        orphaned: None,
     };
     let notification = Notification::new(
         NotificationKind::RolledBack,

@@ -252,6 +252,7 @@ impl World {
             smoke: self.smoke.as_ref(),
             reported_failure: self.reported_failure.as_deref(),
             lineage: None,
+            orphaned: None,
         }
     }
 

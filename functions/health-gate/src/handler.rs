@@ -25,7 +25,7 @@ use rollgate_core::gate::{
     StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start, check_target, ecr_images, evaluate,
     finished_via_copy, judge_rollback, plan, plan_rollback, record_stop, rollback_refused,
 };
-use rollgate_core::history::{history_due, read_history};
+use rollgate_core::history::{Orphaned, deployment_id, history_due, read_history};
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
 use rollgate_core::service::{DeploymentView, OptIn, ServiceView};
@@ -104,6 +104,9 @@ mod delegate {
         }
         async fn revision_task_definitions(&self, revisions: &[String]) -> Result<Vec<(String, TaskDefArn)>, AwsError> {
             self.ecs.revision_task_definitions(revisions).await
+        }
+        async fn rollback_revisions(&self, deployments: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+            self.ecs.rollback_revisions(deployments).await
         }
     }
 
@@ -396,6 +399,7 @@ impl<A: GateApi> Gate<'_, A> {
             return;
         }
         let Some(settings) = self.settings(service, report) else { return };
+        let (rollouts_before, mut adopted) = (report.rollouts.len(), false);
         if let Some(failed) = service.tags.get(keys::ROLLBACK) {
             self.follow_rollback(service, &settings, failed, report).await;
         }
@@ -442,24 +446,28 @@ impl<A: GateApi> Gate<'_, A> {
                 if let Err(e) = self.aws.tag_resource(service.arn.as_str(), &[tag]).await {
                     report.failures.push(failure(&service.arn, e));
                 }
+                adopted = true;
                 continue;
             }
             let reported = reported.for_revision(service, revision);
-            self.revision(service, &settings, &snapshot, reported, report).await;
+            self.revision(service, &settings, &snapshot, reported, None, report).await;
         }
-        self.history(service, &settings, &awaiting, report).await;
+        let tags_written = adopted || report.rollouts.len() > rollouts_before;
+        self.history(service, &settings, &awaiting, tags_written, report).await;
     }
 
     /// Judges the rollouts of service deployments ECS settled while no gate run saw them (its
     /// circuit breaker rolled one back and the rollback completed while every run failed),
     /// then records how far ECS's history was read (`rollgate::history`). Nothing is read
     /// while the service's current service deployment is the one recorded. `awaiting`: the
-    /// listed revisions whose rollout awaited a verdict at this run.
+    /// listed revisions whose rollout awaited a verdict at this run; `tags_written`: whether
+    /// this run may have written the service's tags already (its view's count is stale).
     async fn history(
         &self,
         service: &ServiceView,
         settings: &GateSettings,
         awaiting: &BTreeSet<TaskDefArn>,
+        tags_written: bool,
         report: &mut GateReport,
     ) {
         let Some(since) = history_due(service, self.now) else { return };
@@ -468,7 +476,7 @@ impl<A: GateApi> Gate<'_, A> {
             Err(e) => return report.failures.push(failure(&service.arn, e)),
         };
         let reading = read_history(service, &briefs);
-        let failures = report.failures.len();
+        let (failures, rollouts_before) = (report.failures.len(), report.rollouts.len());
         let mut held = BTreeSet::new();
         // The live revision is the current deployment's target: while its rollout awaits a
         // verdict, the record stays before that deployment (a configuration change or a newer
@@ -476,7 +484,7 @@ impl<A: GateApi> Gate<'_, A> {
         if let Some(current) = service.current_service_deployment.as_deref()
             && service.task_definition.as_ref().is_some_and(|live| awaiting.contains(live))
         {
-            held.insert(rollgate_core::history::deployment_id(current).to_owned());
+            held.insert(deployment_id(current).to_owned());
         }
         if !reading.orphans.is_empty() {
             let mut wanted: Vec<String> = reading.orphans.iter().map(|o| o.target_revision.clone()).collect();
@@ -507,18 +515,52 @@ impl<A: GateApi> Gate<'_, A> {
                         continue;
                     }
                 };
-                if RolloutState::in_flight(&snapshot.summary.tags) {
-                    info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision, failure = orphan.failure.as_deref(), "a rollout ECS settled while no gate run saw it");
+                match RolloutState::of(&snapshot.summary.tags) {
+                    Some(state) if state.awaits_verdict() => {
+                        info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision, failure = orphan.failure.as_deref(), "a rollout ECS settled while no gate run saw it");
+                        let orphaned = match self.orphaned(orphan).await {
+                            Ok(o) => o,
+                            Err(e) => {
+                                report.failures.push(failure(&service.arn, e));
+                                continue;
+                            }
+                        };
+                        let before = report.rollouts.len();
+                        self.revision(service, settings, &snapshot, orphan.failure.as_deref(), Some(&orphaned), report)
+                            .await;
+                        let rolling_back = report.rollouts[before..].iter().any(|r| {
+                            r.revision == revision.as_str() && r.verdict == RolloutState::RollingBack.as_str()
+                        });
+                        if !rolling_back {
+                            continue;
+                        }
+                    }
+                    Some(RolloutState::RollingBack) => {}
+                    _ => continue,
                 }
-                self.revision(service, settings, &snapshot, orphan.failure.as_deref(), report).await;
+                // Its rollback is followed here, not through the service's `rollgate:rollback`
+                // (another rollout's rollback may hold that pointer): settled now if ECS
+                // finished it, else read again from the history on the next run.
+                let before = report.rollouts.len();
+                self.follow_rollback(service, settings, revision.as_str(), report).await;
+                if report.rollouts[before..]
+                    .iter()
+                    .any(|r| r.revision == revision.as_str() && r.verdict == RolloutState::RollingBack.as_str())
+                {
+                    held.insert(orphan.deployment.clone());
+                }
             }
         }
         // The record moves only once every rollout it passes was judged: a failed run reads
         // the same history again.
         let Some(seen) = reading.record(&held).filter(|_| report.failures.len() == failures) else { return };
-        let has_room =
-            service.tags.contains_key(keys::SEEN_DEPLOYMENT) || service.tags.len() < rollgate_core::tags::MAX_TAGS;
-        if !has_room {
+        let adds_a_tag = !service.tags.contains_key(keys::SEEN_DEPLOYMENT);
+        if adds_a_tag && (tags_written || report.rollouts.len() > rollouts_before) {
+            // The view's tag count predates this run's writes: the first record waits for the
+            // next run's fresh view (it reads the same history and judges nothing twice).
+            return;
+        }
+        if adds_a_tag && service.tags.len() >= rollgate_core::tags::MAX_TAGS {
             warn!(
                 cluster = service.arn.cluster_name(),
                 service = service.arn.name(),
@@ -530,6 +572,22 @@ impl<A: GateApi> Gate<'_, A> {
         if let Err(e) = self.aws.tag_resource(service.arn.as_str(), &[seen.tag()]).await {
             report.failures.push(failure(&service.arn, e));
         }
+    }
+
+    /// What ECS's history says of an orphan ([`Orphaned`]): for a deployment its circuit
+    /// breaker rolled back, the revision it went back to (DescribeServiceDeployments, then
+    /// DescribeServiceRevisions).
+    async fn orphaned(&self, orphan: &rollgate_core::history::Orphan) -> Result<Orphaned, AwsError> {
+        if orphan.failure.is_none() {
+            return Ok(Orphaned::default());
+        }
+        let Some((_, to)) =
+            self.aws.rollback_revisions(std::slice::from_ref(&orphan.deployment_arn)).await?.into_iter().next()
+        else {
+            return Ok(Orphaned::default());
+        };
+        let rolled_back_to = self.aws.revision_task_definitions(&[to]).await?.into_iter().next().map(|(_, td)| td);
+        Ok(Orphaned { rolled_back_to })
     }
 
     /// Follows the rollback the service's `rollgate:rollback` names to its outcome: the failed
@@ -570,7 +628,7 @@ impl<A: GateApi> Gate<'_, A> {
                 let listed = service.task_definition.as_ref() == Some(&failed.arn)
                     || service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(&failed.arn));
                 if !listed {
-                    self.revision(service, settings, &snapshot, None, report).await;
+                    self.revision(service, settings, &snapshot, None, None, report).await;
                 }
                 return;
             }
@@ -671,7 +729,7 @@ impl<A: GateApi> Gate<'_, A> {
                 snapshot.summary.tags.insert(tag.0, tag.1);
             }
         }
-        self.revision(service, &settings, &snapshot, None, report).await;
+        self.revision(service, &settings, &snapshot, None, None, report).await;
     }
 
     fn settings(&self, service: &ServiceView, report: &mut GateReport) -> Option<GateSettings> {
@@ -698,6 +756,7 @@ impl<A: GateApi> Gate<'_, A> {
         settings: &GateSettings,
         snapshot: &TaskDefSnapshot,
         reported_failure: Option<&str>,
+        orphaned: Option<&Orphaned>,
         report: &mut GateReport,
     ) {
         let tags = &snapshot.summary.tags;
@@ -723,6 +782,7 @@ impl<A: GateApi> Gate<'_, A> {
             smoke: smoke.as_ref(),
             reported_failure,
             lineage: lineage.as_ref(),
+            orphaned,
         };
         let mut verdict = evaluate(&facts);
         if let Verdict::Failed { resolution: Resolution::RollBack { to }, .. } = &verdict {
@@ -766,7 +826,7 @@ impl<A: GateApi> Gate<'_, A> {
                 return report.failures.push(failure(&service.arn, e));
             }
         }
-        let Some(outcome) = outcome(service, &snapshot.summary.arn, &verdict) else { return };
+        let Some(outcome) = outcome(service, &snapshot.summary.arn, &verdict, orphaned) else { return };
         info!(
             cluster = %outcome.cluster,
             service = %outcome.service,
@@ -834,7 +894,12 @@ fn completed(service: &ServiceView, revision: &TaskDefArn) -> bool {
 }
 
 /// The report line for a verdict; `None` for verdicts that are not worth reporting.
-fn outcome(service: &ServiceView, revision: &TaskDefArn, verdict: &Verdict) -> Option<RolloutOutcome> {
+fn outcome(
+    service: &ServiceView,
+    revision: &TaskDefArn,
+    verdict: &Verdict,
+    orphaned: Option<&Orphaned>,
+) -> Option<RolloutOutcome> {
     let (label, detail, to) = match verdict {
         Verdict::Ignore(_) => return None,
         Verdict::Wait(note) | Verdict::Short { note, .. } => ("waiting".to_owned(), note.clone(), None),
@@ -856,7 +921,10 @@ fn outcome(service: &ServiceView, revision: &TaskDefArn, verdict: &Verdict) -> O
             Resolution::AlreadyRolledBack => (
                 "rolling-back".to_owned(),
                 format!("{reason} (ECS's circuit breaker already rolled back)"),
-                service.task_definition.as_ref().map(ToString::to_string),
+                orphaned
+                    .and_then(|o| o.rolled_back_to.as_ref())
+                    .or(service.task_definition.as_ref())
+                    .map(ToString::to_string),
             ),
             Resolution::Finished { to } => (
                 "rolling-back".to_owned(),

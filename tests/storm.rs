@@ -772,12 +772,15 @@ impl Storm {
             }
         }
         // The failed-digest record is bounded (tags::failure_write): once
-        // rollgate:failed-digests is full, a digest older than every failure still recorded is
-        // forgotten by name; the high-water mark keeps its push out (invariant 1).
-        let oldest_recorded = failed.iter().filter_map(|d| time_of(Some(d.as_str()))).min();
+        // rollgate:failed-digests is full, the oldest failure is forgotten by name; the
+        // high-water mark keeps its push out (invariant 1). Failures are recorded in the order
+        // they are judged, not pushed (ECS's history judges a dropped rollout late), so a
+        // forgotten digest is one pushed no later than the high-water mark.
+        let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+        let high_water = tags.get("rollgate:high-water").and_then(|t| at(t));
         let forgotten = |d: &str| {
             listed_failed.len() == rollgate_core::tags::MAX_FAILED_DIGESTS
-                && matches!((time_of(Some(d)), oldest_recorded), (Some(t), Some(o)) if t < o)
+                && matches!((time_of(Some(d)).and_then(|t| at(t)), high_water), (Some(t), Some(h)) if t <= h)
         };
         // 4. The ledger is consistent: a revision carries its own service's ledger, a
         //    rolled-back digest is marked failed, the last known good is active and healthy

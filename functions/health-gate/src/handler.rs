@@ -412,8 +412,9 @@ impl<A: GateApi> Gate<'_, A> {
             .filter(|t| Some(t.as_str()) != last_good && seen.insert(t.as_str()))
             .collect();
         let pointer = service.tags.get(keys::ROLLBACK).map(String::as_str);
-        // Listed revisions whose rollout awaited a verdict (or could not be read): ECS's
-        // history is read again until each has one (`HistoryReading::record`).
+        // Listed revisions whose rollout awaited a verdict, or whose rollback an outcome: ECS's
+        // history is read again until each has one (`HistoryReading::record`), so one that ECS
+        // drops first is still found (its rollback then followed from the history).
         let mut awaiting: BTreeSet<TaskDefArn> = BTreeSet::new();
         for revision in targets {
             let snapshot = match self.aws.describe_task_definition(revision).await {
@@ -423,7 +424,9 @@ impl<A: GateApi> Gate<'_, A> {
                     continue;
                 }
             };
-            if RolloutState::in_flight(&snapshot.summary.tags) {
+            if RolloutState::in_flight(&snapshot.summary.tags)
+                || RolloutState::of(&snapshot.summary.tags) == Some(RolloutState::RollingBack)
+            {
                 awaiting.insert(revision.clone());
             }
             // A rollback the service no longer points at (a newer failure's rollback replaced

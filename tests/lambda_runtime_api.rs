@@ -131,17 +131,23 @@ fn the_health_gate_binary_serves_events_through_the_runtime_api() {
     let support::fixtures::OptedIn { cluster, base, .. } = s.opted_in_service(vec![]);
     let tick = fixture_json("scheduled-tick.json").to_string();
     let malformed = json!({"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {}}).to_string();
-    let report = run_lambda(&s, "health-gate", &[("ROLLGATE_CLUSTERS", &cluster)], &[tick.clone(), tick, malformed]);
+    let report = run_lambda(
+        &s,
+        "health-gate",
+        &[("ROLLGATE_CLUSTERS", &cluster)],
+        &[tick.clone(), tick.clone(), tick, malformed],
+    );
     assert_eq!(report["runner_error"], Value::Null, "{report}");
     let inv = report["invocations"].as_array().expect("invocations");
     assert_eq!(inv[0]["status"], "ok", "{report}");
     assert_eq!(inv[0]["response"]["trigger"], "schedule");
     assert_eq!(inv[0]["response"]["rollouts"], json!([]), "nothing in flight: {report}");
-    assert_eq!(inv[2]["error_type"], "NonRetryable", "{report}");
+    assert_eq!(inv[3]["error_type"], "NonRetryable", "{report}");
     // The first sweep adopts the steady pre-rollgate revision as the last known good and
-    // records the service deployment ECS last made as seen (its history holds no rollout the
-    // gate missed); the second only lists and describes: a quiet service costs two reads per
-    // tick.
+    // reads ECS's service-deployment history (it holds no rollout the gate missed); the
+    // second records the deployment ECS last made as read (the first record waits for a run
+    // that wrote nothing else to the service's tags: that run's tag count is fresh). From then
+    // on a quiet service costs two reads per tick.
     let ops: Vec<String> = s.calls().into_iter().map(|(_, op)| op).collect();
     assert_eq!(
         ops,
@@ -150,6 +156,9 @@ fn the_health_gate_binary_serves_events_through_the_runtime_api() {
             "DescribeServices",
             "DescribeTaskDefinition",
             "TagResource",
+            "ListServiceDeployments",
+            "ListServices",
+            "DescribeServices",
             "ListServiceDeployments",
             "TagResource",
             "ListServices",

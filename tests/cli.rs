@@ -793,7 +793,7 @@ async fn gate(c: &Cli, event: &Value) -> rollgate_core::report::GateReport {
     let clients = Clients {
         ecs: rollgate_aws::ecs::Ecs::new(&sdk),
         cloudwatch: rollgate_aws::cloudwatch::CloudWatch::new(&sdk),
-        events: rollgate_aws::events::EventBridge::new(&sdk, "default"),
+        events: rollgate_aws::eventbridge::EventBridge::new(&sdk, "default"),
         probe: rollgate_aws::probe::HttpProbe::new(std::time::Duration::from_secs(2)).unwrap(),
         builds: rollgate_aws::codebuild::CodeBuild::new(&sdk),
         ecr: rollgate_aws::ecr::Ecr::new(&sdk),

@@ -10,7 +10,7 @@ use health_gate::handler::{Clients, handle};
 use rollgate_aws::cloudwatch::CloudWatch;
 use rollgate_aws::codebuild::CodeBuild;
 use rollgate_aws::ecs::Ecs;
-use rollgate_aws::events::EventBridge;
+use rollgate_aws::eventbridge::EventBridge;
 use rollgate_aws::probe::HttpProbe;
 use rollgate_core::ErrorClass;
 use rollgate_core::config::{DeployConfig, GateConfig};

@@ -9,7 +9,7 @@ use model_build::handler::{Clients as ModelClients, handle as model_handle};
 use rollgate_aws::codebuild::CodeBuild;
 use rollgate_aws::ecr::Ecr;
 use rollgate_aws::ecs::Ecs;
-use rollgate_aws::events::EventBridge;
+use rollgate_aws::eventbridge::EventBridge;
 use rollgate_core::ErrorClass;
 use rollgate_core::config::DeployConfig;
 use rollgate_core::filter::TagFilter;

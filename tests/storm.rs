@@ -24,7 +24,7 @@ use rollgate_aws::cloudwatch::CloudWatch;
 use rollgate_aws::codebuild::CodeBuild;
 use rollgate_aws::ecr::Ecr;
 use rollgate_aws::ecs::Ecs;
-use rollgate_aws::events::EventBridge;
+use rollgate_aws::eventbridge::EventBridge;
 use rollgate_aws::probe::HttpProbe;
 use rollgate_core::ImageTag;
 use rollgate_core::config::{DeployConfig, GateConfig};

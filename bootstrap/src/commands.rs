@@ -7,12 +7,12 @@ use std::time::Instant;
 use anyhow::{Context, anyhow};
 use rollgate_aws::AwsOptions;
 use rollgate_aws::ecs::{Ecs, ServiceDirectory, TaskDefinitions, write_tags};
-use rollgate_aws::events::EventBridge;
+use rollgate_aws::eventbridge::EventBridge;
+use rollgate_aws::execute::carry_out;
 use rollgate_aws::infra::{ApplyContext, Infra};
-use rollgate_aws::ledger::carry_out;
 use rollgate_core::infra::AppConfig;
 use rollgate_core::infra::Resource;
-use rollgate_core::infra::config::GateSection;
+use rollgate_core::infra::app_config::GateSection;
 use rollgate_core::infra::desired::{Env, Kind, Target, desired};
 use rollgate_core::infra::plan::Owner;
 use rollgate_core::infra::plan::{Change, plan};
@@ -213,7 +213,7 @@ impl Session {
             None => std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()).map(|u| ("AWS_ENDPOINT_URL", u)),
         };
         if let Some((source, url)) = &endpoint
-            && !rollgate_core::infra::config::is_http_url(url)
+            && !rollgate_core::infra::app_config::is_http_url(url)
         {
             return Err(input(anyhow!(
                 "{source} {url:?} is not a URL: write it with its scheme, e.g. http://127.0.0.1:4566"
@@ -233,7 +233,7 @@ impl Session {
                 "region {region:?} (from AWS_REGION, AWS_DEFAULT_REGION or the profile) is not an AWS region name (such as us-east-1)"
             ))
         })?;
-        rollgate_aws::config::check_credentials(&sdk, cli.profile.as_deref()).await.map_err(input)?;
+        rollgate_aws::sdk_config::check_credentials(&sdk, cli.profile.as_deref()).await.map_err(input)?;
         let infra = Infra::new(&sdk);
         let env = infra.env().await.map_err(|e| match (&e, e.code()) {
             (rollgate_aws::AwsError::Config(_), _) => input(e),
@@ -365,7 +365,7 @@ async fn active_service(s: &Session, cluster: &str, name: &str) -> Result<Option
         Err(e) if e.code() == Some("ClusterNotFoundException") => Vec::new(),
         other => other.map_err(aws)?,
     };
-    Ok(found.into_iter().find(|v| v.status == "ACTIVE"))
+    Ok(found.into_iter().find(|v| v.status == rollgate_core::service::ServiceStatus::Active))
 }
 
 async fn service_view(config: &AppConfig, s: &Session) -> Result<ServiceView, Failure> {

@@ -79,7 +79,7 @@ impl Scenario {
             profile: None,
             max_attempts: Some(1),
             static_credentials: Some((self.access_key.clone(), "test-secret".to_owned())),
-            call_timeouts: Some(rollgate_aws::config::FUNCTION_CALL_TIMEOUTS),
+            call_timeouts: Some(rollgate_aws::sdk_config::FUNCTION_CALL_TIMEOUTS),
             // Retries back off as in production, scaled down so fault tests stay quick.
             initial_backoff: Some(std::time::Duration::from_millis(20)),
         }

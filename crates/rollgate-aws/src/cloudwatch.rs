@@ -61,49 +61,43 @@ impl CloudWatch {
 impl AlarmReader for CloudWatch {
     async fn alarms_in_alarm(&self) -> Result<Vec<String>, AwsError> {
         let mut names = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .describe_alarms()
-                .state_value(StateValue::Alarm)
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .max_records(100)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DescribeAlarms", e))?;
+        let mut pages = self
+            .client
+            .describe_alarms()
+            .state_value(StateValue::Alarm)
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .max_records(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("DescribeAlarms", e))?;
             let metric = page.metric_alarms.unwrap_or_default().into_iter().filter_map(|a| a.alarm_name);
             let composite = page.composite_alarms.unwrap_or_default().into_iter().filter_map(|a| a.alarm_name);
             names.extend(metric.chain(composite));
-            token = page.next_token;
-            if token.is_none() {
-                return Ok(names);
-            }
         }
+        Ok(names)
     }
 
     async fn alarms_entered(&self, since: DateTime<Utc>) -> Result<Vec<AlarmEntry>, AwsError> {
         let start = aws_smithy_types::DateTime::from_millis(since.timestamp_millis());
         let mut entries = Vec::new();
-        let mut token = None;
+        let mut pages = self
+            .client
+            .describe_alarm_history()
+            // Without AlarmTypes CloudWatch returns metric alarms' history only, and a
+            // composite alarm that fired and recovered between two gate runs is missed.
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .history_item_type(HistoryItemType::StateUpdate)
+            .start_date(start)
+            .scan_by(ScanBy::TimestampDescending)
+            .max_records(100)
+            .into_paginator()
+            .send();
         for _ in 0..MAX_HISTORY_PAGES {
-            let page = self
-                .client
-                .describe_alarm_history()
-                // Without AlarmTypes CloudWatch returns metric alarms' history only, and a
-                // composite alarm that fired and recovered between two gate runs is missed.
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .history_item_type(HistoryItemType::StateUpdate)
-                .start_date(start)
-                .scan_by(ScanBy::TimestampDescending)
-                .max_records(100)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DescribeAlarmHistory", e))?;
+            let Some(page) = pages.next().await else { return Ok(entries) };
+            let page = page.map_err(|e| AwsError::from_sdk("DescribeAlarmHistory", e))?;
             for item in page.alarm_history_items.unwrap_or_default() {
                 let (Some(alarm), Some(at), Some(data)) = (item.alarm_name, item.timestamp, item.history_data) else {
                     continue;
@@ -113,8 +107,7 @@ impl AlarmReader for CloudWatch {
                     entries.push(AlarmEntry { alarm, at });
                 }
             }
-            token = page.next_token;
-            if token.is_none() {
+            if page.next_token.is_none() {
                 return Ok(entries);
             }
         }

@@ -172,7 +172,7 @@ pub struct TaskDefSnapshot {
 impl TaskDefSnapshot {
     /// Whether the revision is ACTIVE (not deregistered).
     pub fn is_active(&self) -> bool {
-        self.definition.status.as_ref().is_none_or(|s| s.as_str() == "ACTIVE")
+        self.definition.status.as_ref().is_none_or(|s| *s == aws_sdk_ecs::types::TaskDefinitionStatus::Active)
     }
 
     /// A snapshot with an empty definition, for in-memory stand-ins in tests.
@@ -257,25 +257,14 @@ impl Ecs {
 impl ServiceDirectory for Ecs {
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
         let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_services()
-                .cluster(cluster)
-                .max_results(100)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListServices", e))?;
+        let mut pages = self.client.list_services().cluster(cluster).max_results(100).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListServices", e))?;
             // A short-ARN (pre-2021) service cannot carry tags, so it never opts in: it is not
             // described at all (a policy on service/<cluster>/* does not even cover it).
             arns.extend(page.service_arns.unwrap_or_default().into_iter().filter(|a| !ServiceArn::is_short(a)));
-            token = page.next_token;
-            if token.is_none() {
-                return Ok(arns);
-            }
         }
+        Ok(arns)
     }
 
     async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<Vec<ServiceView>, AwsError> {
@@ -313,7 +302,7 @@ impl ServiceDirectory for Ecs {
                         .all(|c| matches!(c.capacity_provider(), "FARGATE" | "FARGATE_SPOT")));
             views.push(ServiceView {
                 arn,
-                status: s.status.unwrap_or_default(),
+                status: rollgate_core::service::ServiceStatus::from_api(s.status.as_deref().unwrap_or_default()),
                 // Emulators and old services may report a family:revision; keep only real ARNs.
                 task_definition: s.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
                 tags: tags_of(s.tags),

@@ -1061,18 +1061,14 @@ impl Infra {
     /// How many images a repository holds (`None`: no such repository).
     pub async fn image_count(&self, repository: &str) -> Result<Option<usize>, AwsError> {
         let mut count = 0;
-        let mut token = None;
-        loop {
-            let page = self.ecr.list_images().repository_name(repository).set_next_token(token).send().await;
+        let mut pages = self.ecr.list_images().repository_name(repository).into_paginator().send();
+        while let Some(page) = pages.next().await {
             let Some(page) = absent(page.map_err(api("ListImages")), &["RepositoryNotFoundException"])? else {
                 return Ok(None);
             };
             count += page.image_ids.map_or(0, |ids| ids.len());
-            token = page.next_token;
-            if token.is_none() {
-                return Ok(Some(count));
-            }
         }
+        Ok(Some(count))
     }
 
     /// What `down` must know about the region beyond the resources rollgate.toml names: every
@@ -1295,18 +1291,16 @@ impl Infra {
 
     async fn revisions_in(&self, family: &str, status: ecs::TaskDefinitionStatus) -> Result<Vec<String>, AwsError> {
         let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .ecs
-                .list_task_definitions()
-                .family_prefix(family)
-                .status(status.clone())
-                .sort(ecs::SortOrder::Desc)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(api("ListTaskDefinitions"))?;
+        let mut pages = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(status)
+            .sort(ecs::SortOrder::Desc)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(api("ListTaskDefinitions"))?;
             // familyPrefix matches prefixes: keep this family's revisions only.
             arns.extend(
                 page.task_definition_arns
@@ -1314,11 +1308,8 @@ impl Infra {
                     .into_iter()
                     .filter(|a| TaskDefArn::parse(a).is_ok_and(|t| t.revision().family == family)),
             );
-            token = page.next_token;
-            if token.is_none() {
-                return Ok(arns);
-            }
         }
+        Ok(arns)
     }
 }
 

@@ -7,14 +7,14 @@
 
 pub mod cloudwatch;
 pub mod codebuild;
-pub mod config;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
-pub mod events;
+pub mod eventbridge;
+pub mod execute;
 pub mod infra;
-pub mod ledger;
 pub mod probe;
+pub mod sdk_config;
 
-pub use config::AwsOptions;
 pub use error::AwsError;
+pub use sdk_config::AwsOptions;

@@ -156,8 +156,8 @@ pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries
             service: region.to_string(),
         });
     }
-    if service.status != "ACTIVE" {
-        return Match::Skip(SkipReason::ServiceInactive { status: service.status.clone() });
+    if service.status != crate::service::ServiceStatus::Active {
+        return Match::Skip(SkipReason::ServiceInactive { status: service.status.to_string() });
     }
     // Before anything is registered: a revision registered for a service ECS will not move
     // would only be deregistered again (an orphan per push).

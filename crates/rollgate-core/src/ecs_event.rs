@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Envelope, EventError, parse_envelope};
-use crate::gate::StopCause;
+use crate::tags::lossy as sanitize_tag_value;
 use crate::{Arn, InputError, ServiceArn, TaskDefArn};
 
 pub const ECS_SOURCE: &str = "aws.ecs";
@@ -203,4 +203,107 @@ fn parse_task(raw: &str) -> Result<GateTrigger, EventError> {
         task_definition: TaskDefArn::parse(&detail.task_definition_arn)?,
         cause: StopCause::classify(&detail),
     })
+}
+
+/// Why a task of a rollout stopped abnormally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "cause", rename_all = "kebab-case")]
+pub enum StopCause {
+    OutOfMemory { container: String, memory_mib: Option<u32> },
+    NonZeroExit { container: String, code: i64 },
+    HealthCheck,
+    ImagePull,
+    FailedToStart,
+}
+
+impl StopCause {
+    /// Classifies a STOPPED task. `None` is a normal stop: scale-in, replacement by a
+    /// deployment, a user's stop, a Spot interruption.
+    ///
+    /// The task's `stopCode` comes first: `UserInitiated` (StopTask by a person or a script),
+    /// `SpotInterruption` and `TerminationNotice` are stops the model did not cause, whatever
+    /// free text a person put in the reason ("restarting after a failed health check"). A
+    /// container that could not be created or started (`CannotStartContainerError`,
+    /// `CannotCreateContainerError`, with `EssentialContainerExited` and no exit code) failed
+    /// to start. Stop codes and messages:
+    /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html#ECS-Type-Task-stopCode
+    /// and https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html
+    pub fn classify(task: &TaskStateDetail) -> Option<Self> {
+        let reason = task.stopped_reason.as_deref().unwrap_or_default();
+        let lower = reason.to_ascii_lowercase();
+        let container_reason =
+            |needle: &str| task.containers.iter().find(|c| c.reason.as_deref().is_some_and(|r| r.contains(needle)));
+        if let Some(c) = container_reason("OutOfMemoryError") {
+            let memory = c.memory.as_deref().or(task.memory.as_deref());
+            return Some(Self::OutOfMemory {
+                container: c.name.clone(),
+                memory_mib: memory.and_then(|m| m.parse().ok()),
+            });
+        }
+        if reason.contains("CannotPullContainerError") || container_reason("CannotPullContainerError").is_some() {
+            return Some(Self::ImagePull);
+        }
+        if matches!(task.stop_code.as_deref(), Some("UserInitiated" | "SpotInterruption" | "TerminationNotice")) {
+            return None;
+        }
+        if ["CannotStartContainerError", "CannotCreateContainerError"]
+            .iter()
+            .any(|e| reason.contains(e) || container_reason(e).is_some())
+        {
+            return Some(Self::FailedToStart);
+        }
+        if lower.contains("health check") {
+            return Some(Self::HealthCheck);
+        }
+        match task.stop_code.as_deref() {
+            Some("TaskFailedToStart") => Some(Self::FailedToStart),
+            Some("EssentialContainerExited") => task
+                .containers
+                .iter()
+                .find_map(|c| c.exit_code.filter(|code| *code != 0).map(|code| (c, code)))
+                .map(|(c, code)| Self::NonZeroExit { container: c.name.clone(), code }),
+            _ => None,
+        }
+    }
+
+    /// The compact form stored in a `rollgate:bad-task:<id>` tag.
+    pub fn to_tag_value(&self) -> String {
+        match self {
+            Self::OutOfMemory { container, memory_mib } => {
+                format!("oom:{}:{}", sanitize_tag_value(container), memory_mib.map_or(String::new(), |m| m.to_string()))
+            }
+            Self::NonZeroExit { container, code } => {
+                format!("exit:{}:{code}", sanitize_tag_value(container))
+            }
+            Self::HealthCheck => "health".to_owned(),
+            Self::ImagePull => "pull".to_owned(),
+            Self::FailedToStart => "start".to_owned(),
+        }
+    }
+
+    pub fn from_tag_value(v: &str) -> Option<Self> {
+        let mut parts = v.splitn(3, ':');
+        match (parts.next()?, parts.next(), parts.next()) {
+            ("oom", Some(c), m) => {
+                Some(Self::OutOfMemory { container: c.to_owned(), memory_mib: m.and_then(|m| m.parse().ok()) })
+            }
+            ("exit", Some(c), Some(code)) => {
+                Some(Self::NonZeroExit { container: c.to_owned(), code: code.parse().ok()? })
+            }
+            ("health", None, None) => Some(Self::HealthCheck),
+            ("pull", None, None) => Some(Self::ImagePull),
+            ("start", None, None) => Some(Self::FailedToStart),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> u8 {
+        match self {
+            Self::OutOfMemory { .. } => 0,
+            Self::NonZeroExit { .. } => 1,
+            Self::HealthCheck => 2,
+            Self::ImagePull => 3,
+            Self::FailedToStart => 4,
+        }
+    }
 }

@@ -18,7 +18,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::TaskDefArn;
-use crate::ledger::keys;
+use crate::keys;
 use crate::service::{ServiceDeploymentBrief, ServiceDeploymentStatus, ServiceView};
 
 /// How far back a service with no record is read: one day.
@@ -175,7 +175,7 @@ mod tests {
         }
         ServiceView {
             arn: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/prod/web").unwrap(),
-            status: "ACTIVE".into(),
+            status: crate::service::ServiceStatus::Active,
             task_definition: None,
             tags,
             deployments: Vec::new(),

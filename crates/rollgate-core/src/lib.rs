@@ -18,12 +18,14 @@ pub mod gate;
 pub mod history;
 pub mod image;
 pub mod infra;
+pub mod keys;
 pub mod ledger;
 pub mod model;
 pub mod notify;
 pub mod permissions;
 pub mod reconcile;
 pub mod report;
+pub mod rollout;
 pub mod service;
 pub mod status;
 pub mod tags;
@@ -32,3 +34,7 @@ pub mod track;
 pub use arn::{AccountId, Arn, Partition, Region, ServiceArn, TaskDefArn};
 pub use error::{ErrorClass, InputError};
 pub use image::{Digest, ImageRef, ImageTag, RepositoryName};
+
+/// Resource tags, key to value (an ECS service's or revision's, as DescribeServices and
+/// DescribeTaskDefinition return them with `include=TAGS`).
+pub type Tags = std::collections::BTreeMap<String, String>;

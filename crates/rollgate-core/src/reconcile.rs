@@ -130,7 +130,7 @@ pub fn candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::keys;
+    use crate::keys;
     use crate::service::Tags;
     use crate::{Region, ServiceArn};
 
@@ -182,7 +182,7 @@ mod tests {
         tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         ServiceView {
             arn: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/c/s").unwrap(),
-            status: "ACTIVE".into(),
+            status: crate::service::ServiceStatus::Active,
             task_definition: None,
             tags,
             deployments: vec![],

@@ -1,23 +1,19 @@
 //! What rollgate knows about an ECS service and its task definition, as plain data.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::filter::TagFilter;
-use crate::ledger::keys;
+use crate::keys;
 use crate::{InputError, RepositoryName, ServiceArn, TaskDefArn};
 
-/// Resource tags, key to value.
-pub type Tags = BTreeMap<String, String>;
+pub use crate::Tags;
 
 /// An ECS service as discovery sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceView {
     pub arn: ServiceArn,
-    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
-    pub status: String,
+    pub status: ServiceStatus,
     /// The revision the service was last asked to run.
     pub task_definition: Option<TaskDefArn>,
     pub tags: Tags,
@@ -82,6 +78,48 @@ impl ServiceDeploymentStatus {
             self,
             Self::RollbackRequested | Self::RollbackInProgress | Self::RollbackSuccessful | Self::RollbackFailed
         )
+    }
+}
+
+/// A service's `status` (DescribeServices; `ACTIVE`, `DRAINING` or `INACTIVE`:
+/// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServiceStatus {
+    Active,
+    /// Being deleted.
+    Draining,
+    /// Deleted.
+    Inactive,
+    /// A status this version of rollgate does not know: never deployed to.
+    Other(String),
+}
+
+impl ServiceStatus {
+    /// From the API's string.
+    pub fn from_api(s: &str) -> Self {
+        match s {
+            "ACTIVE" => Self::Active,
+            "DRAINING" => Self::Draining,
+            "INACTIVE" => Self::Inactive,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The API's string.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Draining => "DRAINING",
+            Self::Inactive => "INACTIVE",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -196,6 +234,11 @@ impl DeploymentView {
 }
 
 impl ServiceView {
+    /// Whether ECS's deployment of `revision` COMPLETED (`rolloutState`).
+    pub fn completed(&self, revision: &TaskDefArn) -> bool {
+        self.deployment_of(revision).is_some_and(DeploymentView::completed)
+    }
+
     /// The newest deployment that runs `revision`.
     pub fn deployment_of(&self, revision: &TaskDefArn) -> Option<&DeploymentView> {
         self.deployments.iter().filter(|d| d.task_definition.as_ref() == Some(revision)).max_by_key(|d| d.created_at)

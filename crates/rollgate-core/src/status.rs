@@ -250,7 +250,7 @@ mod tests {
         }
         ServiceView {
             arn: ServiceArn::parse(SVC).unwrap(),
-            status: "ACTIVE".into(),
+            status: crate::service::ServiceStatus::Active,
             task_definition: Some(rev(live, &[]).arn),
             tags,
             deployments: vec![],

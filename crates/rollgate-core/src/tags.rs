@@ -25,8 +25,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-pub use crate::ledger::keys;
-use crate::service::Tags;
+use crate::Tags;
+pub use crate::keys;
 use crate::{Digest, InputError};
 
 /// Tags per resource (ECS, ECR, IAM).

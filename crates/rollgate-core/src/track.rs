@@ -6,8 +6,8 @@ use serde::Serialize;
 use crate::deploy::{PlanError, pick_containers};
 use crate::gate::GateSettings;
 use crate::image::ImageRef;
-use crate::infra::config::{ConfigError, GateSection};
-use crate::ledger::keys;
+use crate::infra::app_config::{ConfigError, GateSection};
+use crate::keys;
 use crate::service::{OptIn, ServiceView, Tags, TaskDefSummary};
 use crate::tags::{self, TagError, TagWrite};
 use crate::{InputError, RepositoryName};
@@ -293,7 +293,7 @@ mod tests {
     fn service(tags: &[(&str, &str)]) -> ServiceView {
         ServiceView {
             arn: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/c/api").unwrap(),
-            status: "ACTIVE".into(),
+            status: crate::service::ServiceStatus::Active,
             task_definition: None,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             deployments: vec![],

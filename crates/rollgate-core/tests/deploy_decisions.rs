@@ -25,7 +25,7 @@ fn service(extra: &[(&str, &str)]) -> ServiceView {
     t.extend(tags(extra));
     ServiceView {
         arn: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/prod/model").unwrap(),
-        status: "ACTIVE".into(),
+        status: rollgate_core::service::ServiceStatus::Active,
         task_definition: Some(taskdef_arn(3)),
         tags: t,
         deployments: vec![],
@@ -72,7 +72,7 @@ fn matching_table() {
         ("broken filter", service(&[(keys::TAG_FILTER, "regex:(")]), "misconfigured"),
         ("other repository", service(&[(keys::REPOSITORY, "other-repo")]), "not tracking"),
         ("not opted in", ServiceView { tags: Tags::new(), ..service(&[]) }, "not tracking"),
-        ("draining", ServiceView { status: "DRAINING".into(), ..service(&[]) }, "skip"),
+        ("draining", ServiceView { status: rollgate_core::service::ServiceStatus::Draining, ..service(&[]) }, "skip"),
         (
             "CodeDeploy controller",
             ServiceView { deployment_controller: DeploymentController::CodeDeploy, ..service(&[]) },

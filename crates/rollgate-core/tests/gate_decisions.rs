@@ -201,7 +201,7 @@ impl World {
     fn new() -> Self {
         let service = ServiceView {
             arn: ServiceArn::parse(SERVICE).unwrap(),
-            status: "ACTIVE".into(),
+            status: rollgate_core::service::ServiceStatus::Active,
             task_definition: Some(rev(3)),
             tags: tags(&[(keys::REPOSITORY, "rollgate-demo"), (keys::LAST_GOOD, rev(2).as_str())]),
             deployments: vec![

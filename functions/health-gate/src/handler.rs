@@ -15,15 +15,16 @@ use rollgate_aws::ecs::{
     DESCRIBE_SERVICES_BATCH, ResourceTagger, ServiceDirectory, ServiceHistory, ServiceUpdater, TaskDefSnapshot,
     TaskDefinitions, write_tags,
 };
-use rollgate_aws::events::Notifier;
-use rollgate_aws::ledger::carry_out;
+use rollgate_aws::eventbridge::Notifier;
+use rollgate_aws::execute::carry_out;
 use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    AlarmEntry, EcrImageId, GateSettings, Lineage, Resolution, RollbackVerdict, RolloutFacts, RolloutState, StopCause,
-    StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start, check_target, ecr_images, evaluate,
-    finished_via_copy, judge_rollback, plan, plan_rollback, record_stop, rollback_refused,
+    AlarmEntry, EcrImageId, GateSettings, Lineage, ReportedFailure, Resolution, RollbackVerdict, RolloutFacts,
+    RolloutState, StopCause, StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start, check_target,
+    ecr_images, evaluate, finished_via_copy, judge_rollback, outcome, plan, plan_rollback, record_stop,
+    rollback_refused,
 };
 use rollgate_core::history::{Orphaned, deployment_id, history_due, read_history};
 use rollgate_core::ledger::keys;
@@ -240,7 +241,7 @@ pub async fn handle_within<A: GateApi>(
                 .then(|| reason.unwrap_or_else(|| "ECS reported the deployment FAILED".to_owned()));
             match gate.opted_in(&service).await {
                 Ok(Ok(view)) => {
-                    let failure = Reported { deployment_id: &deployment_id, reason: reported.as_deref() };
+                    let failure = ReportedFailure { deployment_id: &deployment_id, reason: reported.as_deref() };
                     gate.set_alarm_window([&view]);
                     gate.service(&view, &failure, &mut report).await;
                 }
@@ -286,25 +287,6 @@ fn failure(service: &ServiceArn, e: AwsError) -> GateFailure {
         service: Some(service.name().to_owned()),
         error: e.to_string(),
         class: e.class(),
-    }
-}
-
-/// An ECS report that a deployment failed.
-struct Reported<'a> {
-    deployment_id: &'a str,
-    reason: Option<&'a str>,
-}
-
-impl Reported<'_> {
-    const NONE: Reported<'static> = Reported { deployment_id: "", reason: None };
-
-    /// The failure reason that applies to `revision`: only to the revision of the failed
-    /// deployment, while ECS lists it. The gate judges only revisions ECS runs or lists, so an
-    /// event about a deployment ECS already removed (late, or redelivered) applies to none of
-    /// them: each is judged from its own deployment, never from an event about another one.
-    fn for_revision(&self, service: &ServiceView, revision: &TaskDefArn) -> Option<&str> {
-        let d = service.deployments.iter().find(|d| d.id == self.deployment_id)?;
-        self.reason.filter(|_| d.task_definition.as_ref() == Some(revision))
     }
 }
 
@@ -364,7 +346,7 @@ impl<A: GateApi> Gate<'_, A> {
         let results: Vec<GateReport> = stream::iter(&services)
             .map(|service| async move {
                 let mut part = GateReport::default();
-                self.service(service, &Reported::NONE, &mut part).await;
+                self.service(service, &ReportedFailure::NONE, &mut part).await;
                 part
             })
             .buffer_unordered(self.config.max_in_flight)
@@ -388,7 +370,7 @@ impl<A: GateApi> Gate<'_, A> {
 
     /// Evaluates every rollout a service may have in flight: the revision it runs and those
     /// its deployments still reference, except its last known good revision.
-    async fn service(&self, service: &ServiceView, reported: &Reported<'_>, report: &mut GateReport) {
+    async fn service(&self, service: &ServiceView, reported: &ReportedFailure<'_>, report: &mut GateReport) {
         if self.budget.exhausted() {
             report.failures.push(GateFailure {
                 cluster: service.arn.cluster_name().to_owned(),
@@ -771,7 +753,7 @@ impl<A: GateApi> Gate<'_, A> {
             Err(e) => return report.failures.push(failure(&service.arn, e)),
         };
         let smoke = match &settings.smoke {
-            Some(test) if completed(service, &snapshot.summary.arn) => Some(test.judge(self.aws.run(test).await)),
+            Some(test) if service.completed(&snapshot.summary.arn) => Some(test.judge(self.aws.run(test).await)),
             _ => None,
         };
         let lineage = self.lineage(&snapshot.summary).await;
@@ -829,7 +811,7 @@ impl<A: GateApi> Gate<'_, A> {
                 return report.failures.push(failure(&service.arn, e));
             }
         }
-        let Some(outcome) = outcome(service, &snapshot.summary.arn, &verdict, orphaned) else { return };
+        let Some(outcome) = outcome(&facts, &verdict) else { return };
         info!(
             cluster = %outcome.cluster,
             service = %outcome.service,
@@ -890,63 +872,4 @@ struct Target {
     gone: Vec<String>,
     /// Its ECR images named by tag, with the digest each tag names now.
     tags_now: Vec<(String, rollgate_core::Digest)>,
-}
-
-fn completed(service: &ServiceView, revision: &TaskDefArn) -> bool {
-    service.deployment_of(revision).is_some_and(DeploymentView::completed)
-}
-
-/// The report line for a verdict; `None` for verdicts that are not worth reporting.
-fn outcome(
-    service: &ServiceView,
-    revision: &TaskDefArn,
-    verdict: &Verdict,
-    orphaned: Option<&Orphaned>,
-) -> Option<RolloutOutcome> {
-    let (label, detail, to) = match verdict {
-        Verdict::Ignore(_) => return None,
-        Verdict::Wait(note) | Verdict::Short { note, .. } => ("waiting".to_owned(), note.clone(), None),
-        Verdict::Advance { state, note, .. } => (state.as_str().to_owned(), note.clone(), None),
-        Verdict::Healthy => ("healthy".to_owned(), "verified; now the last known good revision".to_owned(), None),
-        Verdict::Superseded => ("superseded".to_owned(), "a newer rollout replaced it".to_owned(), None),
-        Verdict::Failed { reason, resolution } => match resolution {
-            Resolution::RollBack { to } => ("rolling-back".to_owned(), reason.clone(), Some(to.to_string())),
-            Resolution::RollBackToCopy { of, .. } => (
-                "rolling-back".to_owned(),
-                format!("{reason} ({} is deregistered: rolling back to a fresh copy of it)", of.revision()),
-                None,
-            ),
-            Resolution::Impossible { target, why } => (
-                "rollback-failed".to_owned(),
-                format!("{reason}; cannot roll back to {}: {why}", target.revision()),
-                Some(target.to_string()),
-            ),
-            Resolution::AlreadyRolledBack => (
-                "rolling-back".to_owned(),
-                format!("{reason} (ECS's circuit breaker already rolled back)"),
-                orphaned
-                    .and_then(|o| o.rolled_back_to.as_ref())
-                    .or(service.task_definition.as_ref())
-                    .map(ToString::to_string),
-            ),
-            Resolution::Finished { to } => (
-                "rolling-back".to_owned(),
-                format!("{reason} (an earlier run rolled back)"),
-                to.as_ref().or(service.task_definition.as_ref()).map(ToString::to_string),
-            ),
-            Resolution::NoTarget => (
-                "failed".to_owned(),
-                format!("{reason}; no known good revision to roll back to, the service is left as it is"),
-                None,
-            ),
-        },
-    };
-    Some(RolloutOutcome {
-        cluster: service.arn.cluster_name().to_owned(),
-        service: service.arn.name().to_owned(),
-        revision: revision.to_string(),
-        verdict: label,
-        detail,
-        rolled_back_to: to,
-    })
 }

@@ -9,7 +9,7 @@ use rollgate_aws::cloudwatch::CloudWatch;
 use rollgate_aws::codebuild::CodeBuild;
 use rollgate_aws::ecr::Ecr;
 use rollgate_aws::ecs::Ecs;
-use rollgate_aws::events::EventBridge;
+use rollgate_aws::eventbridge::EventBridge;
 use rollgate_aws::probe::HttpProbe;
 use rollgate_core::config::GateConfig;
 use rollgate_lambda::telemetry::{self, init_or_exit};

@@ -4,7 +4,7 @@
 use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
 use rollgate_aws::codebuild::BuildStarter;
-use rollgate_aws::events::Notifier;
+use rollgate_aws::eventbridge::Notifier;
 use rollgate_core::model::{ModelConfig, ModelTrigger, UploadDecision, build_failure, parse_model_event, plan_build};
 use rollgate_core::notify::Outgoing;
 use rollgate_core::{ErrorClass, model::BuildPlan};

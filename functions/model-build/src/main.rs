@@ -4,7 +4,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use model_build::handler::{Clients, invoke};
 use rollgate_aws::AwsOptions;
 use rollgate_aws::codebuild::CodeBuild;
-use rollgate_aws::events::EventBridge;
+use rollgate_aws::eventbridge::EventBridge;
 use rollgate_core::model::ModelConfig;
 use rollgate_lambda::telemetry::{self, init_or_exit};
 use serde_json::value::RawValue;

@@ -8,8 +8,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::config::{AppConfig, ConfigError};
-use crate::ledger::keys;
+use super::app_config::{AppConfig, ConfigError};
+use crate::keys;
 use crate::{AccountId, Region};
 
 /// Attribute name to canonical value.

@@ -4,11 +4,11 @@
 //! [`desired`] turns it into resources described as canonical attributes, and [`plan`]
 //! compares them with what AWS has (read by rollgate-aws) into create/update/unchanged steps.
 
-pub mod config;
+pub mod app_config;
 pub mod desired;
 pub mod plan;
 pub mod teardown;
 
-pub use config::{AppConfig, ConfigError};
+pub use app_config::{AppConfig, ConfigError};
 pub use desired::{Attrs, Kind, Resource};
 pub use plan::{AttrDiff, Change, Plan, Step};

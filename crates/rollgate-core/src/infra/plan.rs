@@ -334,7 +334,7 @@ fn shown(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infra::config::AppConfig;
+    use crate::infra::app_config::AppConfig;
     use crate::infra::desired::{Env, desired};
     use crate::{AccountId, Region};
 

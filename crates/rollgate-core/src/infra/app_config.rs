@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::duration::Seconds;
 use crate::filter::TagFilter;
-use crate::ledger::keys;
+use crate::keys;
 use crate::tags;
 use crate::{ImageTag, RepositoryName};
 

@@ -7,7 +7,7 @@ use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
 
 use crate::AwsError;
 use crate::ecs::{ResourceTagger, ServiceUpdater, TaskDefinitions, write_tags};
-use crate::events::Notifier;
+use crate::eventbridge::Notifier;
 
 /// Carries out `plan` in [`GatePlan`]'s order: a failure's record on the service, the
 /// rollback (to a fresh copy of the target when the plan says so), the notification, the
@@ -80,7 +80,7 @@ mod tests {
     use super::carry_out;
     use crate::AwsError;
     use crate::ecs::{ResourceTagger, ServiceUpdater, TaskDefSnapshot, TaskDefinitions};
-    use crate::events::Notifier;
+    use crate::eventbridge::Notifier;
 
     const SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/c/api";
     const REVISION: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3";

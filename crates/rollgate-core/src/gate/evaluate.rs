@@ -1,0 +1,488 @@
+//! The verdict on one rollout ([`evaluate`]) from its facts ([`RolloutFacts`]), and the
+//! adoption of a pre-rollgate revision as the last known good.
+
+use super::*;
+
+/// Everything the gate knows when it judges one rollout.
+#[derive(Debug, Clone)]
+pub struct RolloutFacts<'a> {
+    /// The event's time: verdicts are reproducible, and tests choose the clock.
+    pub now: DateTime<Utc>,
+    pub service: &'a ServiceView,
+    /// The rollout's revision, with its tags.
+    pub revision: &'a TaskDefSummary,
+    pub settings: &'a GateSettings,
+    /// Names of alarms currently in ALARM (all of them; the settings pick).
+    pub alarms_in_alarm: &'a [String],
+    /// Alarms' entries into ALARM since the rollout started (from their history): an alarm
+    /// that fired and recovered between two gate runs still fails the rollout.
+    pub alarms_entered: &'a [AlarmEntry],
+    pub smoke: Option<&'a SmokeOutcome>,
+    /// Set when an ECS event said this revision's deployment failed.
+    pub reported_failure: Option<&'a str>,
+    /// Which model build made the image, when the gate could find out.
+    pub lineage: Option<&'a Lineage>,
+    /// Set when the rollout was found in ECS's service-deployment history, no longer run or
+    /// listed ([`crate::history`]): where ECS's circuit breaker sent the service, and no
+    /// `rollgate:rollback` pointer (the history follows its rollback).
+    pub orphaned: Option<&'a crate::history::Orphaned>,
+}
+
+/// An alarm's entry into ALARM, from its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmEntry {
+    pub alarm: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Since when the gate needs alarm history to judge `service`: the start of the live
+/// revision's deployment, when the service watches alarms and that revision is not its last
+/// known good already (a decided rollout reads no alarms). `None`: no history needed.
+pub fn alarm_window_start(service: &ServiceView) -> Option<DateTime<Utc>> {
+    let live = service.task_definition.as_ref()?;
+    if service.tags.get(keys::LAST_GOOD) == Some(&live.to_string()) {
+        return None;
+    }
+    GateSettings::from_tags(&service.tags).ok().filter(GateSettings::watches_alarms)?;
+    service.deployment_of(live)?.created_at
+}
+
+/// Model lineage: the build that made the image, and the model version it baked in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lineage {
+    pub model_version: Option<String>,
+    pub build_id: String,
+}
+
+/// Who put the service back on a good revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolledBackBy {
+    Rollgate,
+    /// ECS's deployment circuit breaker, before the gate acted.
+    Ecs,
+    /// A person, with `rollgate rollback`.
+    Manual,
+}
+
+impl RolledBackBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rollgate => "rollgate",
+            Self::Ecs => "ecs",
+            Self::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Rollgate, Self::Ecs, Self::Manual].into_iter().find(|by| by.as_str() == s)
+    }
+}
+
+/// The gate's judgement of one rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not the gate's business (not a rollgate revision, another service's, already decided).
+    Ignore(String),
+    /// Still in flight; nothing changes.
+    Wait(String),
+    /// Still in flight; record the new state (announcing the start when first seen).
+    Advance {
+        state: RolloutState,
+        announce_start: bool,
+        note: String,
+    },
+    /// Still in flight after the bake, with fewer tasks running than `desired` and no failing
+    /// signal, where the grace for the missing tasks starts now (a first shortfall, or a
+    /// scale-out beyond the count recorded): recorded as `rollgate:short-since =
+    /// <desired>@<now>`. `desired` 0 (scaled to zero) records that nothing runs, so a later
+    /// scale-up gets a grace of its own.
+    Short {
+        desired: i32,
+        note: String,
+    },
+    Healthy,
+    /// Replaced by a newer rollout before a verdict.
+    Superseded,
+    Failed {
+        reason: String,
+        resolution: Resolution,
+    },
+}
+
+/// What happens to a failed rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    RollBack {
+        to: TaskDefArn,
+    },
+    /// The target can no longer be deployed (deregistered: ECS refuses an INACTIVE revision
+    /// with "TaskDefinition is inactive"), so roll back to a fresh revision that copies it
+    /// ([`check_target`]). A copy registered by an earlier, unfinished run is reused.
+    RollBackToCopy {
+        of: TaskDefArn,
+        /// The copy's tags: the target's, without its per-rollout gate tags, plus
+        /// `rollgate:copy-of`.
+        tags: Vec<(String, String)>,
+    },
+    /// ECS's circuit breaker already rolled back: record it, no second rollback.
+    AlreadyRolledBack,
+    /// An earlier run of the gate rolled back and recorded the failure, then did not finish
+    /// (its invocation failed, or the rollback's answer was lost): complete the ledger.
+    Finished {
+        /// Where that run sent the service: the target it would pick again, or the live copy
+        /// of it that run registered ([`finished_via_copy`]); `None`: no target is known.
+        to: Option<TaskDefArn>,
+    },
+    /// No known good revision: the service is left as it is.
+    NoTarget,
+    /// There is a known good revision, but no rollback to it can work (it was deleted, or its
+    /// image is gone): the service is left as it is, and the verdict says why.
+    Impossible {
+        target: TaskDefArn,
+        why: String,
+    },
+}
+
+/// Why the gate records a live revision as the service's last known good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adoption {
+    /// The revision that was live and steady before rollgate's first rollout (no rollgate
+    /// ledger, its deployment COMPLETED with every task running) on a service without a last
+    /// known good revision.
+    PreRollgate,
+    /// A revision the gate already verified healthy whose service does not point at it yet:
+    /// the healthy verdict marks the revision first and the service second, and this finishes
+    /// a verdict whose second write failed.
+    Verified,
+    /// A copy the gate registered of the last known good revision (which could no longer be
+    /// deployed) now runs: the copy is the last known good.
+    Copy,
+}
+
+impl Adoption {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::PreRollgate => "the steady pre-rollgate revision is the last known good",
+            Self::Verified => "the live revision was verified healthy: it is the last known good",
+            Self::Copy => "the live revision copies the last known good: it is the last known good",
+        }
+    }
+}
+
+/// Whether the live `revision` should be recorded as the service's last known good, and the
+/// tag that records it. Once recorded, later sweeps skip it until the next rollout.
+pub fn adopt_known_good(service: &ServiceView, revision: &TaskDefSummary) -> Option<(Adoption, (String, String))> {
+    let live = service.task_definition.as_ref() == Some(&revision.arn);
+    let current = service.tags.get(keys::LAST_GOOD);
+    if !live || current == Some(&revision.arn.to_string()) {
+        return None;
+    }
+    let copies_last_good = current.is_some() && revision.tags.get(keys::COPY_OF) == current;
+    let adoption = match RolloutState::of(&revision.tags) {
+        _ if copies_last_good => Some(Adoption::Copy),
+        None => {
+            let steady = service
+                .deployment_of(&revision.arn)
+                .is_some_and(|d| d.completed() && d.running_count >= d.desired_count);
+            (current.is_none() && steady).then_some(Adoption::PreRollgate)
+        }
+        Some(RolloutState::Healthy) => {
+            let ours = RevisionRecord::from_tags(&revision.tags).ok().flatten().filter(|r| r.service == service.arn);
+            ours.is_some_and(|r| !recorded_failed(service, &revision.arn, &r)).then_some(Adoption::Verified)
+        }
+        Some(_) => None,
+    };
+    adoption.map(|a| (a, (keys::LAST_GOOD.to_owned(), revision.arn.to_string())))
+}
+
+/// Judges one rollout.
+pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
+    let rev = &f.revision.arn;
+    let Some(state) = RolloutState::of(&f.revision.tags) else {
+        return Verdict::Ignore(format!("{} was not registered by rollgate", rev.revision()));
+    };
+    match RevisionRecord::from_tags(&f.revision.tags) {
+        Ok(Some(record)) if record.service == f.service.arn => {}
+        Ok(_) => return Verdict::Ignore(format!("{} belongs to another service", rev.revision())),
+        Err(e) => {
+            return Verdict::Ignore(format!("{} has broken ledger tags: {e}", rev.revision()));
+        }
+    }
+    let live = f.service.task_definition.as_ref() == Some(rev);
+    match state {
+        RolloutState::RollingBack => {
+            return Verdict::Ignore(format!(
+                "{} is rolling back; the gate follows the rollback from the service's {}",
+                rev.revision(),
+                keys::ROLLBACK
+            ));
+        }
+        RolloutState::RollbackFailed => {
+            return Verdict::Ignore(format!(
+                "{}'s rollback failed: the service is left for a person (see rollgate status)",
+                rev.revision()
+            ));
+        }
+        _ => {}
+    }
+    let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
+    let recorded = record.as_ref().is_some_and(|r| recorded_failed(f.service, rev, r));
+    if live && state == RolloutState::RolledBack {
+        // Its one automatic rollback happened, and ECS runs it again: its circuit breaker went
+        // back to it (its deployment was still the last one that completed, because a newer
+        // rollout replaced the rollback before it completed), or a person deployed it. Rolling
+        // back again is how rollback loops start: said once, and left for a person.
+        let reason = f
+            .revision
+            .tags
+            .get(keys::REASON)
+            .map_or_else(|| "it failed earlier".to_owned(), |r| crate::tags::decode_or_stored(keys::REASON, r));
+        let target = f
+            .revision
+            .tags
+            .get(keys::ROLLBACK_TO)
+            .or_else(|| f.service.tags.get(keys::LAST_GOOD))
+            .and_then(|t| TaskDefArn::parse(t).ok());
+        if let Some(target) = target.filter(|t| t != rev) {
+            return Verdict::Failed {
+                reason,
+                resolution: Resolution::Impossible {
+                    target,
+                    why: "it was rolled back once already and ECS runs it again (its circuit breaker went back to it, or a person deployed it); a failed rollout is rolled back at most once".to_owned(),
+                },
+            };
+        }
+    }
+    // ECS's live state outranks the ledger: a settled revision that ECS runs again (its circuit
+    // breaker, or a person, put it back) is judged again unless it stands verified healthy.
+    let failed_before = state == RolloutState::Failed || (state == RolloutState::Healthy && recorded);
+    if live && failed_before {
+        // A failed digest must not stay live. This rollback cannot loop: the target is the
+        // last known good, never this revision, and a rollback that fails is final.
+        let reason = format!("{} had failed but is live again; back to the last known good", rev.revision());
+        return match fail(f, reason) {
+            Verdict::Failed { resolution: Resolution::NoTarget, .. } => {
+                Verdict::Ignore(format!("{} failed earlier and there is no known good revision", rev.revision()))
+            }
+            v => v,
+        };
+    }
+    // A rollout replaced before its verdict that ECS runs again (its circuit breaker went back
+    // to the last deployment that completed): judged from its current deployment like any
+    // rollout.
+    let state = if live && state == RolloutState::Superseded { RolloutState::Verifying } else { state };
+    if state.is_final() {
+        return Verdict::Ignore(format!("{} is already {state}", rev.revision()));
+    }
+    let deployment = f.service.deployment_of(rev);
+    let ecs_failed = deployment.is_some_and(DeploymentView::failed);
+    let failure_reason = || {
+        // Only a failed deployment's reason says why it failed ("ECS deployment ... in
+        // progress." is no failure reason).
+        let reason = deployment
+            .filter(|d| d.failed())
+            .and_then(|d| d.rollout_state_reason.clone())
+            .or_else(|| f.reported_failure.map(str::to_owned))
+            .unwrap_or_else(|| "the ECS deployment failed".to_owned());
+        format!("ECS deployment failed: {reason}")
+    };
+
+    // A failure is recorded on the service before anything else is done about it, so a
+    // failure that is recorded but not final was decided by an invocation that did not finish.
+    if live && recorded {
+        // Its rollback did not land (or its answer was lost and it did not): roll back now.
+        return fail(f, format!("{} was recorded as failed; finishing its rollback", rev.revision()));
+    }
+    if !live {
+        // The failure was recorded on the service but the revision's state was not (its
+        // invocation failed midway): finish the ledger.
+        if recorded {
+            // ECS's own failed deployment says its circuit breaker did it; otherwise the
+            // recording run rolled back itself.
+            return Verdict::Failed {
+                reason: "the failure was recorded on the service; completing the ledger".to_owned(),
+                resolution: if ecs_failed {
+                    Resolution::AlreadyRolledBack
+                } else {
+                    Resolution::Finished { to: rollback_target(f) }
+                },
+            };
+        }
+        return if ecs_failed || f.reported_failure.is_some() {
+            Verdict::Failed { reason: failure_reason(), resolution: Resolution::AlreadyRolledBack }
+        } else {
+            Verdict::Superseded
+        };
+    }
+    if ecs_failed {
+        return fail(f, failure_reason());
+    }
+    let bad = bad_tasks(&f.revision.tags);
+    if bad.len() > f.settings.max_bad_tasks as usize {
+        return fail(f, describe_bad_tasks(&bad));
+    }
+    let phase = if state == RolloutState::Baking { "the bake" } else { "the rollout" };
+    if let Some(alarm) = f.alarms_in_alarm.iter().find(|a| f.settings.watches(a)) {
+        return fail(f, format!("alarm {alarm} is in ALARM during {phase}"));
+    }
+    let started = deployment.and_then(|d| d.created_at);
+    if let Some(entry) = f
+        .alarms_entered
+        .iter()
+        .filter(|e| f.settings.watches(&e.alarm) && started.is_some_and(|s| e.at >= s))
+        .min_by_key(|e| e.at)
+    {
+        return fail(
+            f,
+            format!(
+                "alarm {} went into ALARM at {} during {phase}; it has recovered since",
+                entry.alarm,
+                format_time(entry.at)
+            ),
+        );
+    }
+    let Some(d) = deployment else {
+        return Verdict::Wait(format!("ECS shows no deployment of {} yet", rev.revision()));
+    };
+    let counts = format!("{}/{} tasks running", d.running_count, d.desired_count);
+
+    if !d.completed() {
+        let started = d.created_at.unwrap_or(f.now);
+        if f.now - started > f.settings.deadline.as_chrono() {
+            return fail(
+                f,
+                format!(
+                    "not COMPLETED within the {} deadline ({counts}); raise rollgate:deadline if the model loads slowly",
+                    f.settings.deadline
+                ),
+            );
+        }
+        return if state == RolloutState::Deploying {
+            Verdict::Advance {
+                state: RolloutState::Verifying,
+                announce_start: true,
+                note: format!("rollout in progress, {counts}"),
+            }
+        } else {
+            Verdict::Wait(format!("rollout in progress, {counts}"))
+        };
+    }
+
+    if let Some(SmokeOutcome::Failed(why)) = f.smoke {
+        return fail(f, why.clone());
+    }
+    let completed_at = f.revision.tags.get(keys::COMPLETED_AT).and_then(|t| parse_time(keys::COMPLETED_AT, t).ok());
+    let Some(completed_at) = completed_at.filter(|_| state == RolloutState::Baking) else {
+        if f.settings.bake.0 == 0 {
+            // No bake: the grace is counted from the shortfall's record, never from before the
+            // deployment started (its `createdAt`, which, unlike `updatedAt`, does not move).
+            return judge_counts(f, d, d.created_at.unwrap_or(f.now));
+        }
+        return Verdict::Advance {
+            state: RolloutState::Baking,
+            announce_start: state == RolloutState::Deploying,
+            note: format!("COMPLETED; baking for {}", f.settings.bake),
+        };
+    };
+    if f.now - completed_at >= f.settings.bake.as_chrono() {
+        return judge_counts(f, d, completed_at);
+    }
+    Verdict::Wait(format!("baking until {}", format_time(completed_at + f.settings.bake.as_chrono())))
+}
+
+/// After the bake: all desired tasks running is healthy. Fewer, with no failing signal (no
+/// abnormal stop, alarm or failed smoke test: those were judged before), is "not yet": tasks
+/// still loading the model, or autoscaling raised the desired count. A count at one instant is
+/// no verdict, so the gate waits, up to the deadline counted from when it first saw the count
+/// short (`rollgate:short-since = <m>@<time>`, recorded by [`Verdict::Short`]), and never from
+/// before the bake's end.
+///
+/// * A desired count above `m`, the highest the record has seen short, is a scale-out: its
+///   new tasks get a whole grace, so the record starts again (`<desired>@now`).
+/// * A desired count at or below `m` (a scale-in, autoscaling flapping between two counts)
+///   keeps the record's time: tasks that could not start at the higher count had their
+///   grace, so flapping cannot hold a rollout back forever.
+/// * Scaled to zero, nothing runs and nothing is judged; the record becomes `0@now`, so tasks
+///   started later (a nightly scale-to-zero) get a whole grace of their own.
+///
+/// The gate's own record, not ECS's `updatedAt`, starts the grace: whether ECS moves a
+/// deployment's `updatedAt` on a desired-count change is not documented, and moving the grace
+/// with every change would let a flapping count wait forever. A revision with no room for the
+/// record (an older rollgate filled its 50 tags) counts from the bake's end.
+fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime<Utc>) -> Verdict {
+    // A record from before this bake began is another rollout's (a configuration change's
+    // base, an earlier life of a revision ECS put back): this shortfall is a first sight.
+    let record =
+        f.revision.tags.get(keys::SHORT_SINCE).and_then(|v| parse_short_since(v)).filter(|(_, at)| *at >= completed_at);
+    // Overwriting the record costs no room; adding it keeps room for a rollback's state keys,
+    // as an abnormal stop's record does ([`record_stop`]).
+    let room = f.revision.tags.contains_key(keys::SHORT_SINCE)
+        || f.revision.tags.len() + 1 + ROLLBACK_STATE_KEYS <= crate::tags::MAX_TAGS;
+    if d.desired_count == 0 {
+        // Scaled to zero (scheduled scaling, a person): nothing runs, so there is no evidence
+        // either way.
+        let note = "the service is scaled to zero: nothing runs to judge".to_owned();
+        return match record {
+            Some((m, _)) if m > 0 && room => Verdict::Short { desired: 0, note },
+            _ => Verdict::Wait(note),
+        };
+    }
+    if d.running_count >= d.desired_count {
+        return Verdict::Healthy;
+    }
+    let counts = format!("{}/{} tasks running", d.running_count, d.desired_count);
+    let bake_end = completed_at + f.settings.bake.as_chrono();
+    let since = match record {
+        Some((m, at)) if m > 0 && d.desired_count <= m => at.max(bake_end),
+        _ if !room => bake_end,
+        _ => {
+            return Verdict::Short {
+                desired: d.desired_count,
+                note: format!(
+                    "{counts} and no failing signal (tasks still starting, or a scale-out): not yet healthy; the {} grace starts now",
+                    f.settings.deadline
+                ),
+            };
+        }
+    };
+    if f.now - since <= f.settings.deadline.as_chrono() {
+        return Verdict::Wait(format!(
+            "{counts} and no failing signal (tasks still starting, or a scale-out): not yet healthy; waiting up to the {} deadline from {}, when the gate first saw the count short",
+            f.settings.deadline,
+            format_time(since)
+        ));
+    }
+    fail(
+        f,
+        format!(
+            "only {counts} {} after the gate first saw the count short (no abnormal stop, alarm or failed smoke test); raise rollgate:deadline if tasks start slowly",
+            f.settings.deadline
+        ),
+    )
+}
+
+/// `rollgate:short-since` = `<desired>@<RFC 3339 time>`; `None` when unreadable (then the
+/// shortfall is recorded again).
+fn parse_short_since(value: &str) -> Option<(i32, DateTime<Utc>)> {
+    let (desired, at) = value.split_once('@')?;
+    Some((desired.parse().ok()?, parse_time(keys::SHORT_SINCE, at).ok()?))
+}
+
+/// A failure verdict with the rollback target ([`rollback_target`]).
+fn fail(f: &RolloutFacts<'_>, reason: String) -> Verdict {
+    let resolution = match rollback_target(f) {
+        Some(to) => Resolution::RollBack { to },
+        None => Resolution::NoTarget,
+    };
+    Verdict::Failed { reason, resolution }
+}
+
+/// Where a failed rollout goes back to: the service's last known good revision, else the one
+/// known when the revision was deployed. Never the failing revision itself.
+fn rollback_target(f: &RolloutFacts<'_>) -> Option<TaskDefArn> {
+    let rev = &f.revision.arn;
+    let from_service = f.service.tags.get(keys::LAST_GOOD).and_then(|t| TaskDefArn::parse(t).ok());
+    let from_revision = RevisionRecord::from_tags(&f.revision.tags).ok().flatten().and_then(|r| r.known_good);
+    from_service.into_iter().chain(from_revision).find(|t| t != rev)
+}

@@ -1,0 +1,260 @@
+//! What a verdict writes, in which order ([`plan`], [`GatePlan`]), within ECS's 50 tags.
+
+use super::*;
+
+/// The writes that carry out a verdict, in the order the handler performs them:
+/// 1. the service's tags, when [`ServiceTagsAt::BeforeRevision`]: a failure is recorded
+///    (`rollgate:failed:<digest>`, the high-water mark) before anything is done about it, so
+///    a retry knows the verdict whatever happened next;
+/// 2. the rollback: a retry that finds the failure recorded finishes it, or, when the
+///    service already moved (the answer was lost), records it without a second rollback;
+/// 3. the notification;
+/// 4. the revision's tags: its state is the commit point, since the gate stops judging a
+///    revision whose state is final, so whatever comes before it is redone by a retry;
+/// 5. the service's tags, when [`ServiceTagsAt::AfterRevision`].
+///
+/// Every tag names only what is already written: a rolled-back revision's digest is already
+/// marked failed on its service, and the service's last known good is already marked healthy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GatePlan {
+    pub roll_back_to: Option<TaskDefArn>,
+    /// Roll back to a fresh copy of this target instead (it can no longer be deployed): the
+    /// copy is registered (or an earlier run's copy reused) and the service pointed at it; its
+    /// ARN goes into the revision's `rollgate:rollback-to` and the notification.
+    pub copy: Option<CopyTarget>,
+    pub tag_revision: Vec<(String, String)>,
+    /// Service tag writes, within the 50-tag budget (`tags::failure_write`).
+    pub tag_service: TagWrite,
+    pub service_tags_at: ServiceTagsAt,
+    pub notification: Option<Notification>,
+}
+
+/// Where a plan's service tags go relative to its revision tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServiceTagsAt {
+    /// Failures: the failed-digest mark and the high-water mark record the verdict and guard
+    /// deploys, so they are written first, before the rollback and the revision's final state.
+    #[default]
+    BeforeRevision,
+    /// A healthy verdict: the service's last known good points at the revision only once the
+    /// revision is marked healthy. If this last write fails, the next gate run finishes it
+    /// ([`Adoption::Verified`]).
+    AfterRevision,
+}
+
+/// A rollback target to copy into a fresh revision ([`Resolution::RollBackToCopy`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyTarget {
+    pub of: TaskDefArn,
+    /// The copy's tags ([`copy_tags`]).
+    pub tags: Vec<(String, String)>,
+}
+
+impl GatePlan {
+    pub fn is_empty(&self) -> bool {
+        self.roll_back_to.is_none()
+            && self.copy.is_none()
+            && self.tag_revision.is_empty()
+            && self.tag_service.is_empty()
+            && self.notification.is_none()
+    }
+}
+
+/// Turns a verdict into writes. The revision's write fits its 50 tags
+/// ([`fit_revision_write`]).
+pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
+    let mut p = plan_writes(f, verdict);
+    // carry_out adds `rollgate:rollback-to` once a copy is registered.
+    let pending = usize::from(p.copy.is_some());
+    p.tag_revision = fit_revision_write(&f.revision.tags, std::mem::take(&mut p.tag_revision), pending);
+    p
+}
+
+/// Tags of a revision's write that only inform a person (`rollgate status`, the notification
+/// carries the same text), least useful first: dropped when the revision has no room for them.
+const INFORMATIVE_REVISION_TAGS: [&str; 4] = [keys::MODEL_VERSION, keys::BUILD_ID, keys::ROLLBACK_REASON, keys::REASON];
+
+/// Fits a revision's tag write into ECS's 50 tags per resource, with `pending` more new keys
+/// to come in the same write. A revision registered by an older rollgate kept less room for
+/// the gate than the gate now writes ([`crate::tags::revision_reserve`]), and ECS refuses a
+/// TagResource past 50 tags (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-using-tags.html#tag-restrictions);
+/// a refused state write would leave the verdict undone on every run. So the informative tags
+/// ([`INFORMATIVE_REVISION_TAGS`]) that are new to the revision are dropped, least useful
+/// first, until the write fits. `rollgate:state` is always there already (it is written at
+/// registration), so the commit point costs no room; the keys that following a rollback
+/// needs (`rollgate:rollback-to`, `rollgate:decided-at`, `rollgate:rolled-back-by`,
+/// `rollgate:completed-at`) are kept while they fit. When even they do not (a person added
+/// tags up to 50 after registration), only overwrites of keys the revision has are written:
+/// the state still lands, and the service's own tags carry the rollback.
+pub fn fit_revision_write(existing: &Tags, mut write: Vec<(String, String)>, pending: usize) -> Vec<(String, String)> {
+    let new = |w: &[(String, String)]| w.iter().filter(|(k, _)| !existing.contains_key(k)).count() + pending;
+    for key in INFORMATIVE_REVISION_TAGS {
+        if existing.len() + new(&write) <= crate::tags::MAX_TAGS {
+            break;
+        }
+        write.retain(|(k, _)| k != key || existing.contains_key(k));
+    }
+    if existing.len() + new(&write) > crate::tags::MAX_TAGS {
+        // A person filled the revision with their own tags after it was registered: only what
+        // overwrites a key it has fits, and `rollgate:state` (the verdict's commit point) is
+        // one. A write that ECS refuses would leave the verdict undone, and said, on every run.
+        write.retain(|(k, _)| existing.contains_key(k));
+    }
+    write
+}
+
+fn plan_writes(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
+    let now = format_time(f.now);
+    let state_tags = |state: RolloutState| vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
+    let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
+    let failed_digest_tag = || failure_tags(f.service, &f.revision.arn, record.as_ref(), &now, Vec::new());
+    let notify = |kind: NotificationKind, reason: Option<String>, to: Option<&TaskDefArn>, by: Option<RolledBackBy>| {
+        Some(Notification::new(kind, f, record.as_ref(), reason, to.cloned(), by))
+    };
+    match verdict {
+        Verdict::Ignore(_) | Verdict::Wait(_) => GatePlan::default(),
+        Verdict::Advance { state, announce_start, .. } => {
+            let mut tag_revision = state_tags(*state);
+            if *state == RolloutState::Baking {
+                tag_revision.push((keys::COMPLETED_AT.to_owned(), now.clone()));
+            }
+            if let Some(l) = f.lineage.filter(|_| *announce_start) {
+                tag_revision.push((keys::BUILD_ID.to_owned(), crate::tags::text(keys::BUILD_ID, &l.build_id)));
+                if let Some(v) = &l.model_version {
+                    tag_revision.push((keys::MODEL_VERSION.to_owned(), crate::tags::text(keys::MODEL_VERSION, v)));
+                }
+            }
+            GatePlan {
+                tag_revision,
+                notification: if *announce_start { notify(NotificationKind::Started, None, None, None) } else { None },
+                ..GatePlan::default()
+            }
+        }
+        Verdict::Superseded => GatePlan { tag_revision: state_tags(RolloutState::Superseded), ..GatePlan::default() },
+        Verdict::Short { desired, .. } => GatePlan {
+            tag_revision: vec![(keys::SHORT_SINCE.to_owned(), format!("{desired}@{now}"))],
+            ..GatePlan::default()
+        },
+        Verdict::Healthy => {
+            let mut tag_revision = state_tags(RolloutState::Healthy);
+            tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
+            GatePlan {
+                tag_revision,
+                tag_service: TagWrite::set(vec![(keys::LAST_GOOD.to_owned(), f.revision.arn.to_string())]),
+                service_tags_at: ServiceTagsAt::AfterRevision,
+                notification: notify(NotificationKind::Healthy, None, None, None),
+                ..GatePlan::default()
+            }
+        }
+        Verdict::Failed { reason, resolution } => {
+            let live = f.service.task_definition.clone().filter(|t| t != &f.revision.arn);
+            // Where the service goes back to (a copy's ARN is known once it is registered),
+            // and who sends it there.
+            let (roll_back_to, copy, target, by) = match resolution {
+                Resolution::RollBack { to } => (Some(to.clone()), None, Some(to.clone()), RolledBackBy::Rollgate),
+                Resolution::RollBackToCopy { of, tags } => {
+                    (None, Some(CopyTarget { of: of.clone(), tags: tags.clone() }), None, RolledBackBy::Rollgate)
+                }
+                // Where ECS's circuit breaker went: its service deployment says, for a rollout
+                // found in its history (what runs now may be a newer rollout); else what runs.
+                Resolution::AlreadyRolledBack => {
+                    (None, None, f.orphaned.and_then(|o| o.rolled_back_to.clone()).or(live), RolledBackBy::Ecs)
+                }
+                // The earlier run sent the service to the rollback target it would pick again
+                // (not necessarily what runs now: a newer rollout may have replaced it since).
+                Resolution::Finished { to } => (None, None, to.clone().or(live), RolledBackBy::Rollgate),
+                Resolution::NoTarget | Resolution::Impossible { .. } => (None, None, None, RolledBackBy::Rollgate),
+            };
+            let followed = target.is_some() || copy.is_some();
+            let mut tag_revision = match resolution {
+                Resolution::NoTarget => state_tags(RolloutState::Failed),
+                Resolution::Impossible { .. } => state_tags(RolloutState::RollbackFailed),
+                _ if followed => state_tags(RolloutState::RollingBack),
+                // ECS already moved on, and not to a revision: nothing to follow.
+                _ => state_tags(RolloutState::RolledBack),
+            };
+            // A rollout rolled back before keeps when its one rollback started.
+            if RolloutState::of(&f.revision.tags) != Some(RolloutState::RolledBack) {
+                tag_revision.push((keys::DECIDED_AT.to_owned(), now.clone()));
+            }
+            let kind = match resolution {
+                Resolution::NoTarget => NotificationKind::Failed,
+                Resolution::Impossible { target, why } => {
+                    let why = format!("cannot roll back to {}: {why}", target.revision());
+                    tag_revision
+                        .push((keys::ROLLBACK_REASON.to_owned(), crate::tags::text(keys::ROLLBACK_REASON, &why)));
+                    NotificationKind::RollbackFailed
+                }
+                _ => NotificationKind::RolledBack,
+            };
+            tag_revision.push((keys::REASON.to_owned(), crate::tags::text(keys::REASON, reason)));
+            if let Some(to) = &target {
+                tag_revision.push((keys::ROLLBACK_TO.to_owned(), to.to_string()));
+            }
+            if followed || matches!(resolution, Resolution::AlreadyRolledBack | Resolution::Finished { .. }) {
+                tag_revision.push((keys::ROLLED_BACK_BY.to_owned(), by.as_str().to_owned()));
+            }
+            let tag_service = if followed && f.orphaned.is_none() {
+                failure_tags(
+                    f.service,
+                    &f.revision.arn,
+                    record.as_ref(),
+                    &now,
+                    vec![(keys::ROLLBACK.to_owned(), f.revision.arn.to_string())],
+                )
+            } else {
+                failed_digest_tag()
+            };
+            let by = (kind == NotificationKind::RolledBack).then_some(by);
+            let mut notification = notify(kind, Some(reason.clone()), target.as_ref(), by);
+            if let (Some(n), Resolution::Impossible { target, why }) = (notification.as_mut(), resolution) {
+                n.reason = Some(format!("cannot roll back to {}: {why}", target.revision()));
+                n.rolled_back_to = Some(target.to_string());
+                n.rollout_reason = Some(reason.clone());
+            }
+            GatePlan {
+                notification,
+                roll_back_to,
+                copy,
+                tag_revision,
+                tag_service,
+                service_tags_at: ServiceTagsAt::BeforeRevision,
+            }
+        }
+    }
+}
+
+/// The service tags a failed rollout leaves: its digest failed, and the high-water mark of
+/// pushes (so older pushes never deploy over the rollback), with `extra` tags set in the same
+/// write. The failed-digest record is bounded ([`crate::tags::failure_write`]).
+///
+/// A configuration change's rollout ([`Cause::Config`]) kept the live image, so its failure
+/// says nothing about the image: it leaves only `rollgate:failed-config` = the revision, the
+/// record a retry needs to finish the rollback, and never marks the digest.
+pub(crate) fn failure_tags(
+    service: &ServiceView,
+    revision: &TaskDefArn,
+    record: Option<&RevisionRecord>,
+    now: &str,
+    mut extra: Vec<(String, String)>,
+) -> TagWrite {
+    let Some(record) = record else { return TagWrite::set(extra) };
+    if record.cause == Cause::Config {
+        extra.insert(0, (keys::FAILED_CONFIG.to_owned(), revision.to_string()));
+        return TagWrite::set(extra);
+    }
+    let current = service.tags.get(keys::HIGH_WATER).and_then(|t| parse_time(keys::HIGH_WATER, t).ok());
+    if current.is_none_or(|c| record.pushed_at > c) {
+        extra.insert(0, (keys::HIGH_WATER.to_owned(), format_time(record.pushed_at)));
+    }
+    crate::tags::failure_write(&service.tags, &record.digest, now, extra)
+}
+
+/// Whether the service records `revision` (with its `record`) as failed: its digest for a
+/// push, the revision itself for a configuration change ([`failure_tags`]).
+pub fn recorded_failed(service: &ServiceView, revision: &TaskDefArn, record: &RevisionRecord) -> bool {
+    match record.cause {
+        Cause::Push => crate::tags::failed_mark(&service.tags, &record.digest).is_some(),
+        Cause::Config => service.tags.get(keys::FAILED_CONFIG).is_some_and(|r| r == revision.as_str()),
+    }
+}

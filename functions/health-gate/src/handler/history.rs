@@ -1,0 +1,140 @@
+//! Rollouts ECS dropped before any gate run judged them: found in ECS's service-deployment
+//! history (`rollgate_core::history`).
+
+use super::*;
+
+impl<A: GateApi> Gate<'_, A> {
+    /// Judges the rollouts of service deployments ECS settled while no gate run saw them (its
+    /// circuit breaker rolled one back and the rollback completed while every run failed),
+    /// then records how far ECS's history was read (`rollgate::history`). Nothing is read
+    /// while the service's current service deployment is the one recorded. `awaiting`: the
+    /// listed revisions whose rollout awaited a verdict at this run; `tags_written`: whether
+    /// this run may have written the service's tags already (its view's count is stale).
+    async fn history(
+        &self,
+        service: &ServiceView,
+        settings: &GateSettings,
+        awaiting: &BTreeSet<TaskDefArn>,
+        tags_written: bool,
+        report: &mut GateReport,
+    ) {
+        let Some(since) = history_due(service, self.now) else { return };
+        let briefs = match self.aws.service_deployments_since(&service.arn, since).await {
+            Ok(b) => b,
+            Err(e) => return report.failures.push(failure(&service.arn, e)),
+        };
+        let reading = read_history(service, &briefs);
+        let (failures, rollouts_before) = (report.failures.len(), report.rollouts.len());
+        let mut held = BTreeSet::new();
+        // The live revision is the current deployment's target: while its rollout awaits a
+        // verdict, the record stays before that deployment (a configuration change or a newer
+        // push may replace it before any run sees it listed).
+        if let Some(current) = service.current_service_deployment.as_deref()
+            && service.task_definition.as_ref().is_some_and(|live| awaiting.contains(live))
+        {
+            held.insert(deployment_id(current).to_owned());
+        }
+        if !reading.orphans.is_empty() {
+            let mut wanted: Vec<String> = reading.orphans.iter().map(|o| o.target_revision.clone()).collect();
+            wanted.dedup();
+            let revisions = match self.aws.revision_task_definitions(&wanted).await {
+                Ok(r) => r,
+                Err(e) => return report.failures.push(failure(&service.arn, e)),
+            };
+            let last_good = service.tags.get(keys::LAST_GOOD).map(String::as_str);
+            let mut judged = BTreeSet::new();
+            for orphan in &reading.orphans {
+                let Some((_, revision)) = revisions.iter().find(|(r, _)| *r == orphan.target_revision) else {
+                    continue; // ECS no longer has the service revision: nothing to judge
+                };
+                let listed = service.task_definition.as_ref() == Some(revision)
+                    || service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(revision));
+                if listed && awaiting.contains(revision) {
+                    held.insert(orphan.deployment.clone()); // ECS may drop it before its verdict
+                }
+                if listed || Some(revision.as_str()) == last_good || !judged.insert(revision.clone()) {
+                    continue; // judged from what ECS runs and lists, or settled
+                }
+                let snapshot = match self.aws.describe_task_definition(revision).await {
+                    Ok(s) => s,
+                    Err(e) if e.class() == ErrorClass::NonRetryable => continue, // deleted since
+                    Err(e) => {
+                        report.failures.push(failure(&service.arn, e));
+                        continue;
+                    }
+                };
+                match RolloutState::of(&snapshot.summary.tags) {
+                    Some(state) if state.awaits_verdict() => {
+                        info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision, failure = orphan.failure.as_deref(), "a rollout ECS settled while no gate run saw it");
+                        let orphaned = match self.orphaned(orphan).await {
+                            Ok(o) => o,
+                            Err(e) => {
+                                report.failures.push(failure(&service.arn, e));
+                                continue;
+                            }
+                        };
+                        let before = report.rollouts.len();
+                        self.revision(service, settings, &snapshot, orphan.failure.as_deref(), Some(&orphaned), report)
+                            .await;
+                        let rolling_back = report.rollouts[before..].iter().any(|r| {
+                            r.revision == revision.as_str() && r.verdict == RolloutState::RollingBack.as_str()
+                        });
+                        if !rolling_back {
+                            continue;
+                        }
+                    }
+                    Some(RolloutState::RollingBack) => {}
+                    _ => continue,
+                }
+                // Its rollback is followed here, not through the service's `rollgate:rollback`
+                // (another rollout's rollback may hold that pointer): settled now if ECS
+                // finished it, else read again from the history on the next run.
+                let before = report.rollouts.len();
+                self.follow_rollback(service, settings, revision.as_str(), report).await;
+                if report.rollouts[before..]
+                    .iter()
+                    .any(|r| r.revision == revision.as_str() && r.verdict == RolloutState::RollingBack.as_str())
+                {
+                    held.insert(orphan.deployment.clone());
+                }
+            }
+        }
+        // The record moves only once every rollout it passes was judged: a failed run reads
+        // the same history again.
+        let Some(seen) = reading.record(&held).filter(|_| report.failures.len() == failures) else { return };
+        let adds_a_tag = !service.tags.contains_key(keys::SEEN_DEPLOYMENT);
+        if adds_a_tag && (tags_written || report.rollouts.len() > rollouts_before) {
+            // The view's tag count predates this run's writes: the first record waits for the
+            // next run's fresh view (it reads the same history and judges nothing twice).
+            return;
+        }
+        if adds_a_tag && service.tags.len() >= rollgate_core::tags::MAX_TAGS {
+            warn!(
+                cluster = service.arn.cluster_name(),
+                service = service.arn.name(),
+                "no tag room for {}: ECS's history is read again on every run",
+                keys::SEEN_DEPLOYMENT
+            );
+            return;
+        }
+        if let Err(e) = self.aws.tag_resource(service.arn.as_str(), &[seen.tag()]).await {
+            report.failures.push(failure(&service.arn, e));
+        }
+    }
+
+    /// What ECS's history says of an orphan ([`Orphaned`]): for a deployment its circuit
+    /// breaker rolled back, the revision it went back to (DescribeServiceDeployments, then
+    /// DescribeServiceRevisions).
+    async fn orphaned(&self, orphan: &rollgate_core::history::Orphan) -> Result<Orphaned, AwsError> {
+        if orphan.failure.is_none() {
+            return Ok(Orphaned::default());
+        }
+        let Some((_, to)) =
+            self.aws.rollback_revisions(std::slice::from_ref(&orphan.deployment_arn)).await?.into_iter().next()
+        else {
+            return Ok(Orphaned::default());
+        };
+        let rolled_back_to = self.aws.revision_task_definitions(&[to]).await?.into_iter().next().map(|(_, td)| td);
+        Ok(Orphaned { rolled_back_to })
+    }
+}

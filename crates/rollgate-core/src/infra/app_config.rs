@@ -14,7 +14,9 @@ use crate::{ImageTag, RepositoryName};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct ConfigError {
+    /// The field's path, e.g. `task.memory`, `gate.bake` or a section name such as `app`.
     pub field: String,
+    /// What is wrong and what to do; from [`AppConfig::parse_file`], with `(<file> line N)`.
     pub message: String,
 }
 
@@ -22,24 +24,35 @@ fn err(field: &str, message: impl Into<String>) -> ConfigError {
     ConfigError { field: field.to_owned(), message: message.into() }
 }
 
+/// rollgate.toml, parsed: unknown sections and fields are errors. Read it with
+/// [`AppConfig::parse`] or [`AppConfig::parse_file`], which validate every field.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
+    /// `[app]` (required).
     pub app: AppSection,
+    /// `[repository]`: the app's ECR repository.
     #[serde(default)]
     pub repository: RepositorySection,
+    /// `[cluster]`: the ECS cluster.
     #[serde(default)]
     pub cluster: ClusterSection,
+    /// `[logs]`: the CloudWatch Logs group.
     #[serde(default)]
     pub logs: LogsSection,
+    /// `[task]` (required): the Fargate task definition.
     pub task: TaskSection,
+    /// `[service]` (required): the ECS service.
     pub service: ServiceSection,
+    /// `[gate]`: the health gate's settings, written as service tags.
     #[serde(default)]
     pub gate: GateSection,
+    /// `[build]`: the CodeBuild project that bakes models into images.
     #[serde(default)]
     pub build: BuildSection,
 }
 
+/// `[app]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppSection {
@@ -47,11 +60,13 @@ pub struct AppSection {
     pub name: String,
 }
 
+/// `[repository]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RepositorySection {
     /// Defaults to the app name.
     pub name: Option<String>,
+    /// Whether ECR scans each pushed image (`scanOnPush`; default `true`).
     pub scan_on_push: bool,
     /// `IMMUTABLE` (default) or `MUTABLE`.
     pub tag_mutability: String,
@@ -67,10 +82,13 @@ impl Default for RepositorySection {
     }
 }
 
+/// `[cluster]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSection {
+    /// The cluster's name, 1-255 letters, digits, `-` and `_`; defaults to the app name.
     pub name: Option<String>,
+    /// Whether the cluster's `containerInsights` setting is `enabled` (default `true`).
     pub container_insights: bool,
 }
 
@@ -80,9 +98,12 @@ impl Default for ClusterSection {
     }
 }
 
+/// `[logs]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogsSection {
+    /// Days CloudWatch Logs keeps events (default 30): one of the values PutRetentionPolicy
+    /// accepts, <https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html>.
     pub retention_days: u32,
 }
 
@@ -92,6 +113,7 @@ impl Default for LogsSection {
     }
 }
 
+/// `[task]`: one Fargate task definition, one container.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSection {
@@ -99,13 +121,17 @@ pub struct TaskSection {
     pub cpu: u32,
     /// MiB; must be a valid Fargate pair with `cpu`.
     pub memory: u32,
+    /// The container's name, letters, digits, `-` and `_` (default `model`).
     #[serde(default = "default_container")]
     pub container: String,
+    /// The container port, 1-65535 (default 8080).
     #[serde(default = "default_port")]
     pub port: u16,
     /// The image of the first revision, before the first push. Defaults to `<repository>:bootstrap`.
     #[serde(default)]
     pub initial_image: Option<String>,
+    /// The container health check, a shell command (`CMD-SHELL`) that exits 0 when ready
+    /// (default `curl -fsS http://localhost:8080/health || exit 1`).
     #[serde(default = "default_health_command")]
     pub health_check: String,
     /// Seconds a model may take to load before failed health checks count (ECS allows 0-300).
@@ -114,6 +140,8 @@ pub struct TaskSection {
     /// `X86_64` or `ARM64`.
     #[serde(default = "default_arch")]
     pub cpu_architecture: String,
+    /// Environment variables of the container, name to value; names are letters, digits and `_`,
+    /// not starting with a digit.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     /// IAM managed policy ARNs attached to the task role: what the model's code may call
@@ -138,21 +166,29 @@ fn default_arch() -> String {
     "X86_64".into()
 }
 
+/// `[service]`: a Fargate service in `awsvpc` mode.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSection {
+    /// The service's name, 1-255 letters, digits, `-` and `_`; defaults to the app name.
     pub name: Option<String>,
+    /// Tasks to run (default 2).
     #[serde(default = "default_desired")]
     pub desired_count: u32,
+    /// Subnet ids, `subnet-` and 8 or 17 hex digits; at least one.
     #[serde(default)]
     pub subnets: Vec<String>,
+    /// Security group ids, `sg-` and 8 or 17 hex digits; at least one.
     #[serde(default)]
     pub security_groups: Vec<String>,
+    /// Whether tasks get a public IP (`assignPublicIp` ENABLED; default `false`).
     #[serde(default)]
     pub assign_public_ip: bool,
     /// Seconds ECS ignores load-balancer health checks after a task starts.
     #[serde(default = "default_grace")]
     pub health_check_grace_period: u32,
+    /// A load balancer target group the container's port is registered with:
+    /// `arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<16 hex>`.
     #[serde(default)]
     pub target_group_arn: Option<String>,
 }
@@ -168,16 +204,26 @@ fn default_grace() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct GateSection {
+    /// `rollgate:tag-filter`: a glob, `semver:<req>` or `regex:<pattern>` (default `*`).
     pub tag_filter: Option<String>,
+    /// `rollgate:deadline`: a duration such as `15m`, not zero (default 15m).
     pub deadline: Option<String>,
+    /// `rollgate:bake`: a duration such as `5m` (default 5m).
     pub bake: Option<String>,
+    /// `rollgate:max-bad-tasks`: 0-20 (default 2).
     pub max_bad_tasks: Option<u32>,
+    /// `rollgate:alarms`: CloudWatch alarm names, none with whitespace.
     #[serde(default)]
     pub alarms: Vec<String>,
+    /// `rollgate:alarm-prefix`: alarms whose name starts with it are watched; not empty.
     pub alarm_prefix: Option<String>,
+    /// `rollgate:smoke-url`: an `http://` or `https://` URL with a host and no credentials.
     pub smoke_url: Option<String>,
+    /// `rollgate:smoke-body`: sent with POST; needs `smoke_url`.
     pub smoke_body: Option<String>,
+    /// `rollgate:smoke-status`: the expected HTTP status, 100-599; needs `smoke_url`.
     pub smoke_status: Option<u16>,
+    /// `rollgate:smoke-match`: text the response must contain; needs `smoke_url`.
     pub smoke_match: Option<String>,
 }
 
@@ -273,15 +319,21 @@ impl GateSection {
     }
 }
 
+/// `[build]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BuildSection {
     /// The serving image the model is baked into (FROM of the generated Dockerfile).
     pub base_image: Option<String>,
+    /// The CodeBuild compute type, one that runs Docker: `BUILD_GENERAL1_SMALL` to
+    /// `BUILD_GENERAL1_2XLARGE` (default `BUILD_GENERAL1_MEDIUM`).
     pub compute_type: String,
+    /// The CodeBuild build image (default `aws/codebuild/standard:7.0`).
     pub image: String,
     /// S3 bucket model artifacts are uploaded to (the build role may read it).
     pub model_bucket: Option<String>,
+    /// The key prefix of model artifacts in `model_bucket` (default `models/`): the stack's
+    /// `ModelPrefix` parameter, `model-build`'s `ROLLGATE_MODEL_PREFIX`. Not validated.
     pub model_prefix: String,
 }
 
@@ -693,30 +745,39 @@ impl AppConfig {
         Ok(())
     }
 
+    /// `[repository] name`, else the app name.
     pub fn repository_name(&self) -> String {
         self.repository.name.clone().unwrap_or_else(|| self.app.name.clone())
     }
+    /// `[cluster] name`, else the app name.
     pub fn cluster_name(&self) -> String {
         self.cluster.name.clone().unwrap_or_else(|| self.app.name.clone())
     }
+    /// `[service] name`, else the app name.
     pub fn service_name(&self) -> String {
         self.service.name.clone().unwrap_or_else(|| self.app.name.clone())
     }
+    /// The task-definition family: the app name.
     pub fn family(&self) -> String {
         self.app.name.clone()
     }
+    /// The log group: `/rollgate/<app>`.
     pub fn log_group(&self) -> String {
         format!("/rollgate/{}", self.app.name)
     }
+    /// The execution role's name: `<app>-execution`.
     pub fn execution_role(&self) -> String {
         format!("{}-execution", self.app.name)
     }
+    /// The task role's name: `<app>-task`.
     pub fn task_role(&self) -> String {
         format!("{}-task", self.app.name)
     }
+    /// The CodeBuild role's name: `<app>-codebuild`.
     pub fn build_role(&self) -> String {
         format!("{}-codebuild", self.app.name)
     }
+    /// The CodeBuild project's name: `<app>-image-build`.
     pub fn build_project(&self) -> String {
         format!("{}-image-build", self.app.name)
     }

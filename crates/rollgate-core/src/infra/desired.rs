@@ -22,6 +22,8 @@ pub type Attrs = BTreeMap<String, Value>;
 pub enum Value {
     /// Not set (e.g. no target group).
     Absent,
+    /// A single string (a number is written as its decimal text); empty reads as absent in
+    /// [`Value::as_opt`].
     Text(String),
     /// An ordered list; lists whose order AWS does not keep (subnets) are sorted when built.
     List(Vec<String>),
@@ -32,6 +34,7 @@ pub enum Value {
 }
 
 impl Value {
+    /// A [`Value::Text`].
     pub fn text(v: impl Into<String>) -> Self {
         Value::Text(v.into())
     }
@@ -50,6 +53,7 @@ impl Value {
         Value::List(v)
     }
 
+    /// A [`Value::Map`] of `pairs`; a repeated key keeps its last value.
     pub fn map<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         Value::Map(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }
@@ -111,24 +115,35 @@ impl fmt::Display for Value {
 
 /// Tags on every resource rollgate creates; `down` deletes only what carries them.
 pub const MANAGED_TAG: &str = keys::MANAGED;
+/// `rollgate:app` = the app's name; with [`MANAGED_TAG`] = `true` it marks the app's resources.
 pub const APP_TAG: &str = keys::APP;
 
 /// The kinds, in dependency order (creation order; `down` goes backwards).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    /// The app's ECR repository (named by [`AppConfig::repository_name`]).
     Repository,
+    /// The CloudWatch Logs group of the tasks and the builds.
     LogGroup,
+    /// The IAM role ECS pulls images and writes logs with (global).
     ExecutionRole,
+    /// The IAM role the app's containers run as (global).
     TaskRole,
+    /// The IAM role of the CodeBuild project (global).
     BuildRole,
+    /// The CodeBuild project that bakes a model into an image.
     BuildProject,
+    /// The ECS cluster.
     Cluster,
+    /// The task-definition family (its first revision; later ones are rollgate's deploys).
     TaskDefinition,
+    /// The ECS service.
     Service,
 }
 
 impl Kind {
+    /// Every kind, in dependency order.
     pub const ALL: [Kind; 9] = [
         Kind::Repository,
         Kind::LogGroup,
@@ -141,6 +156,7 @@ impl Kind {
         Kind::Service,
     ];
 
+    /// The kind in words for people, e.g. `IAM task role`.
     pub fn label(self) -> &'static str {
         match self {
             Kind::Repository => "ECR repository",
@@ -165,7 +181,9 @@ impl fmt::Display for Kind {
 /// One resource as the config wants it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resource {
+    /// What kind of resource.
     pub kind: Kind,
+    /// Its name in AWS, e.g. the role or repository name (not an ARN).
     pub name: String,
     /// Compared with AWS on every `up`.
     pub attrs: Attrs,
@@ -177,8 +195,11 @@ pub struct Resource {
 /// it before it writes. As JSON: `{"account", "region", "app"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Target {
+    /// The 12-digit account the command acts in (from STS).
     pub account: AccountId,
+    /// The region the command acts in, e.g. `us-east-1`.
     pub region: Region,
+    /// The app's name, `[app].name` in rollgate.toml.
     pub app: String,
 }
 
@@ -191,11 +212,14 @@ impl fmt::Display for Target {
 /// Where the resources live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Env {
+    /// The 12-digit account (from STS GetCallerIdentity).
     pub account: AccountId,
+    /// The region, e.g. `us-east-1`.
     pub region: Region,
 }
 
 impl Env {
+    /// The ARN partition of the region: `aws`, `aws-cn` or `aws-us-gov`.
     pub fn partition(&self) -> &'static str {
         match self.region.partition() {
             crate::Partition::China => "aws-cn",
@@ -204,14 +228,17 @@ impl Env {
         }
     }
 
+    /// The [`Target`] of `app` here.
     pub fn target(&self, app: &str) -> Target {
         Target { account: self.account.clone(), region: self.region.clone(), app: app.to_owned() }
     }
 
+    /// The ARN of IAM role `name` in this account: `arn:<partition>:iam::<account>:role/<name>`.
     pub fn role_arn(&self, name: &str) -> String {
         format!("arn:{}:iam::{}:role/{name}", self.partition(), self.account)
     }
 
+    /// The URI of ECR repository `repo` here: `<account>.dkr.ecr.<region>.<domain>/<repo>`.
     pub fn repository_uri(&self, repo: &str) -> String {
         format!("{}/{repo}", crate::image::registry_host(&self.account, &self.region))
     }
@@ -248,6 +275,7 @@ pub fn app_owns(tags: &BTreeMap<String, String>, app: &str) -> bool {
 
 /// Whether an ARN is in this account, region and partition: where the command acts.
 impl Env {
+    /// Whether `arn` has this partition, region and account (a global ARN, with no region, does not).
     pub fn contains(&self, arn: &crate::Arn<'_>) -> bool {
         arn.partition == self.partition() && arn.region == self.region.as_str() && arn.account == self.account.as_str()
     }

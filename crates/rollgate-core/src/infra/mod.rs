@@ -1,8 +1,9 @@
 //! The base infrastructure `rollgate up` converges: configuration, desired resources, plan.
 //!
-//! Pure like the rest of the core: [`config`] validates rollgate.toml before any AWS call,
-//! [`desired`] turns it into resources described as canonical attributes, and [`plan`]
-//! compares them with what AWS has (read by rollgate-aws) into create/update/unchanged steps.
+//! Pure like the rest of the core: [`app_config`] validates rollgate.toml before any AWS call,
+//! [`desired`] turns it into resources described as canonical attributes, [`plan`] compares
+//! them with what AWS has (read by rollgate-aws) into create/update/unchanged steps, and
+//! [`teardown`] decides what `rollgate down` deletes.
 
 pub mod app_config;
 pub mod desired;

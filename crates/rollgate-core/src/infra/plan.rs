@@ -10,27 +10,39 @@ use super::desired::{Attrs, Kind, Resource, Target, Value};
 /// One attribute that differs: what AWS has (`from`) and what the config wants (`to`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AttrDiff {
+    /// The attribute's name, e.g. `desired_count` or `tags`.
     pub attr: String,
+    /// What AWS has ([`Value::Absent`] when it has none).
     pub from: Value,
+    /// What the config wants.
     pub to: Value,
 }
 
+/// What `up` does to one resource. As JSON, `action`: `create`, `update`, `unchanged`, `use`
+/// or `conflict`, with the variant's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Change {
+    /// It does not exist: `up` creates it.
     Create,
+    /// It is this app's (or adopted) and differs: `up` updates the attributes that differ.
     Update {
+        /// Every attribute that differs, in attribute-name order (the service's
+        /// `task_definition` last when a new revision is registered).
         diffs: Vec<AttrDiff>,
     },
+    /// It is this app's (or adopted) and matches the config.
     Unchanged,
     /// It exists and is not this app's, and it can be shared (a cluster, a repository, a log
     /// group): used as it is, never written, and never deleted by this app's `down`.
     Use {
+        /// Who it belongs to.
         owner: Owner,
     },
     /// It exists and is not this app's, and it cannot be shared (a role, a build project, the
     /// task family, the service): `plan` and `up` refuse before writing anything.
     Conflict {
+        /// Who it belongs to.
         owner: Owner,
     },
 }
@@ -102,25 +114,34 @@ pub fn check_tag_budget(plan: &Plan, have: &Observed) -> Result<(), crate::tags:
 /// `diffs` (updates only), and `resource` with every desired attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
+    /// The resource's kind.
     pub kind: Kind,
+    /// The resource's name in AWS.
     pub name: String,
+    /// What `up` does to it (flattened into the step's JSON).
     #[serde(flatten)]
     pub change: Change,
+    /// The resource as the config wants it.
     pub resource: Resource,
 }
 
 /// What `up` would do, and where: the account, region and app it was planned against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
+    /// The account, region and app the plan was made for.
     pub target: Target,
+    /// One step per desired resource, in dependency order.
     pub steps: Vec<Step>,
+    /// The steps counted by change.
     pub summary: Summary,
 }
 
 /// How many steps create, update or leave alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub struct Summary {
+    /// Steps that create.
     pub create: usize,
+    /// Steps that update.
     pub update: usize,
     /// Unchanged, or used as they are (not this app's).
     pub unchanged: usize,
@@ -221,6 +242,8 @@ impl Plan {
         self.steps.iter().filter(|s| matches!(s.change, Change::Conflict { .. }))
     }
 
+    /// Whether no step writes. Conflicts write nothing, so a plan with only conflicts is a no-op
+    /// too: check [`Plan::conflicts`] as well.
     pub fn is_noop(&self) -> bool {
         self.changes().next().is_none()
     }

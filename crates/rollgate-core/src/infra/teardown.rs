@@ -25,6 +25,7 @@ pub const REGIONS_IN_USE: &str = "regions_in_use";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum TeardownAction {
+    /// This app's, and nothing else uses it: deleted.
     Delete,
     /// Not there (already deleted, or never created).
     Missing,
@@ -32,10 +33,13 @@ pub enum TeardownAction {
     NotOurs,
     /// A role another region's copy of the app uses: only this region's tag is removed.
     ReleaseRegion {
+        /// The other regions whose `rollgate:region:<region>` tag is on the role, e.g. `eu-west-1`.
         other_regions: Vec<String>,
     },
     /// A cluster that still holds services that are not this app's: kept.
     KeepOccupied {
+        /// Who still uses it: `cluster/service` (users of the repository or the task family),
+        /// or bare names (services in the cluster, the configured service when not this app's).
         services: Vec<String>,
     },
 }
@@ -56,12 +60,17 @@ impl fmt::Display for TeardownAction {
     }
 }
 
+/// One resource's step of a `down`. As JSON: `kind`, `name`, `action` and the action's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TeardownStep {
+    /// The resource's kind.
     pub kind: Kind,
+    /// The resource's name in AWS.
     pub name: String,
+    /// What `down` does with it.
     #[serde(flatten)]
     pub action: TeardownAction,
+    /// The resource as rollgate.toml describes it (not serialized).
     #[serde(skip)]
     pub resource: Resource,
 }
@@ -69,33 +78,77 @@ pub struct TeardownStep {
 /// Every step of a `down`, in deletion order (the reverse of creation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TeardownPlan {
+    /// The account, region and app the plan was made for.
     pub target: Target,
+    /// One step per resource rollgate.toml names, in deletion order.
     pub steps: Vec<TeardownStep>,
 }
 
 /// Why `down` deletes nothing. Each message names where it looked and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TeardownRefusal {
+    /// Nothing of the app exists in the region (not even a role).
     #[error(
         "nothing of {target} was found: nothing deleted. If the app lives in another region or account, pass --region or --profile"
     )]
-    NothingHere { target: Target },
+    NothingHere {
+        /// The account, region and app `down` acted on.
+        target: Target,
+    },
+    /// Only the app's IAM roles exist, with no region tag, and `--delete-iam-roles` was not given.
     #[error(
         "no regional resource of {target} was found, so its IAM roles ({roles}) were left alone: IAM is global, and these carry no region tag (made before rollgate tagged regions), so they may serve the app in another region. If the app still runs somewhere, run `rollgate up` there (it tags the roles) or pass that --region; if it runs nowhere, --delete-iam-roles {account} deletes the roles"
     )]
-    OnlyGlobal { target: Target, roles: String, account: AccountId },
+    OnlyGlobal {
+        /// The account, region and app `down` acted on.
+        target: Target,
+        /// The roles found, names joined by `, `.
+        roles: String,
+        /// The account to name with `--delete-iam-roles`, 12 digits.
+        account: AccountId,
+    },
+    /// `--delete-iam-roles` names an account other than the caller's.
     #[error("--delete-iam-roles {given} names another account than the one these credentials are for ({target})")]
-    WrongAccount { target: Target, given: String },
+    WrongAccount {
+        /// The account, region and app `down` acted on.
+        target: Target,
+        /// The account given, as typed.
+        given: String,
+    },
+    /// `--delete-iam-roles` is not a 12-digit account id.
     #[error("--delete-iam-roles {given:?} is not an account id: 12 digits, the account of {target}")]
-    NotAnAccount { target: Target, given: String },
+    NotAnAccount {
+        /// The account, region and app `down` acted on.
+        target: Target,
+        /// The value given, as typed.
+        given: String,
+    },
+    /// A service tagged as this app's runs elsewhere than rollgate.toml says.
     #[error(
         "the service of {target} runs as {found}, but rollgate.toml names service {service} in cluster {cluster}: nothing deleted. Fix [service] name or [cluster] name in rollgate.toml, or pass --config with the file that created the app"
     )]
-    ServiceElsewhere { target: Target, found: String, service: String, cluster: String },
+    ServiceElsewhere {
+        /// The account, region and app `down` acted on.
+        target: Target,
+        /// Where the app's service runs, `service <name> in cluster <cluster>`.
+        found: String,
+        /// The service name rollgate.toml gives.
+        service: String,
+        /// The cluster name rollgate.toml gives.
+        cluster: String,
+    },
+    /// Only the app's IAM roles exist here, and another region's copy of the app uses them.
     #[error(
         "no regional resource of {target} was found, and its IAM roles ({roles}) serve the app in {regions}: nothing deleted. If you meant that region, pass --region; the roles are deleted with the app's last region"
     )]
-    RolesInUse { target: Target, roles: String, regions: String },
+    RolesInUse {
+        /// The account, region and app `down` acted on.
+        target: Target,
+        /// The roles found, names joined by `, `.
+        roles: String,
+        /// The other regions that use them, joined by `, `.
+        regions: String,
+    },
 }
 
 /// What `down` found in the region besides the resources rollgate.toml names, so it never

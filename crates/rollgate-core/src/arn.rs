@@ -14,6 +14,7 @@ macro_rules! string_newtype {
         pub struct $name(String);
 
         impl $name {
+            /// The value as it was parsed, unchanged.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -44,6 +45,7 @@ string_newtype!(
 );
 
 impl AccountId {
+    /// Parses exactly 12 ASCII digits, e.g. `123456789012`. Errors: any other string.
     pub fn parse(s: &str) -> Result<Self, InputError> {
         if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(s.to_owned()))
@@ -86,12 +88,16 @@ impl Region {
 /// An AWS partition; it decides ARN prefixes and endpoint domains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Partition {
+    /// The commercial partition, `aws` (every region not below).
     Aws,
+    /// `aws-cn`: the `cn-*` regions.
     China,
+    /// `aws-us-gov`: the `us-gov-*` regions.
     GovCloud,
 }
 
 impl Partition {
+    /// The endpoints' DNS suffix: `amazonaws.com.cn` in China, else `amazonaws.com`.
     pub fn domain(self) -> &'static str {
         match self {
             Partition::China => "amazonaws.com.cn",
@@ -103,14 +109,23 @@ impl Partition {
 /// A parsed ARN: `arn:<partition>:<service>:<region>:<account>:<resource>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arn<'a> {
+    /// The partition, e.g. `aws`, `aws-cn`, `aws-us-gov` (not checked against a list).
     pub partition: &'a str,
+    /// The service namespace, e.g. `ecs`, `ecr`, `iam`.
     pub service: &'a str,
+    /// The region, e.g. `us-east-1`; empty for global resources (IAM, S3 buckets). Not validated.
     pub region: &'a str,
+    /// The account id; empty for resources without one (S3 buckets). Not validated.
     pub account: &'a str,
+    /// Everything after the fifth `:`, colons included, e.g. `task-definition/<family>:<n>`.
     pub resource: &'a str,
 }
 
 impl<'a> Arn<'a> {
+    /// Splits an ARN into its six fields, as
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html> describes them.
+    /// Errors: no `arn:` prefix, or an empty partition, service or resource; region and account
+    /// may be empty and are not validated here.
     pub fn parse(s: &'a str) -> Result<Self, InputError> {
         let mut parts = s.splitn(6, ':');
         let mut next = || parts.next().unwrap_or_default();
@@ -215,6 +230,7 @@ impl ServiceArn {
         }
     }
 
+    /// The ARN as ECS reported it, in either format.
     pub fn as_str(&self) -> &str {
         &self.arn
     }
@@ -234,18 +250,22 @@ impl ServiceArn {
         Arn::parse(&self.arn).unwrap_or(Arn { partition: "", service: "", region: "", account: "", resource: "" })
     }
 
+    /// The account id in the ARN (12 digits, validated when parsed).
     pub fn account(&self) -> AccountId {
         AccountId(self.arn().account.to_owned())
     }
 
+    /// The region in the ARN, e.g. `us-east-1`.
     pub fn region(&self) -> Region {
         Region(self.arn().region.to_owned())
     }
 
+    /// The cluster's name (never its ARN): from the long ARN, or as given to [`ServiceArn::in_cluster`].
     pub fn cluster_name(&self) -> &str {
         &self.cluster
     }
 
+    /// The service's name: the ARN's last `/`-separated segment.
     pub fn name(&self) -> &str {
         let resource = self.resource();
         resource.rsplit_once('/').map_or(resource, |(_, name)| name)
@@ -265,6 +285,9 @@ string_newtype!(
 );
 
 impl TaskDefArn {
+    /// Parses `arn:<partition>:ecs:<region>:<account>:task-definition/<family>:<revision>`.
+    /// Errors: not an ECS ARN, not a task definition, or a revision that is not a `u32` (a bare
+    /// family or `family:latest` is refused). Region and account are not validated.
     pub fn parse(s: &str) -> Result<Self, InputError> {
         let arn = Arn::parse(s)?;
         let bad = |why: &str| InputError::new("task definition ARN", s, why.to_owned());
@@ -291,7 +314,9 @@ impl TaskDefArn {
 /// A task-definition family and revision number, displayed as `family:number`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Revision {
+    /// The task-definition family, e.g. `model-api`.
     pub family: String,
+    /// The revision number within the family, from 1.
     pub number: u32,
 }
 

@@ -9,6 +9,8 @@
 //! Per build, `model-build` overrides `MODEL_URI`, `MODEL_VERSION` and `IMAGE_TAG`; the
 //! project sets `REPOSITORY_URI`, `BASE_IMAGE` and `MODEL_DIR`.
 
+/// The buildspec (version 0.2, YAML) of the model-image CodeBuild project; format:
+/// <https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html>.
 pub const BUILDSPEC: &str = r#"version: 0.2
 env:
   shell: bash

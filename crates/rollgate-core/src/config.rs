@@ -8,12 +8,22 @@ use crate::{AccountId, InputError};
 /// Every environment variable a rollgate function reads. The template must set the
 /// required ones; `tests/` checks that against template.yaml.
 pub mod vars {
+    /// Required: comma-separated cluster names or ARNs, e.g. `prod,staging`.
     pub const CLUSTERS: &str = "ROLLGATE_CLUSTERS";
+    /// Services handled at once: a whole number from 1 to 64 (default 8).
     pub const MAX_IN_FLIGHT: &str = "ROLLGATE_MAX_IN_FLIGHT";
+    /// Attempts per AWS call, the first included, at least 1 (default: the SDK's); read by
+    /// `rollgate_aws::AwsOptions::from_env`.
     pub const MAX_ATTEMPTS: &str = "ROLLGATE_MAX_ATTEMPTS";
+    /// The EventBridge bus notifications are put on: a name or ARN of 1-1600 characters, as
+    /// PutEvents' `EventBusName` takes it (default `default`;
+    /// <https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html>).
     pub const EVENT_BUS: &str = "ROLLGATE_EVENT_BUS";
+    /// How long a smoke test may take, a duration such as `10s` or `10` (default 10 seconds).
     pub const SMOKE_TIMEOUT: &str = "ROLLGATE_SMOKE_TIMEOUT";
+    /// The model-image CodeBuild project's name; optional for the gate (no lineage without it).
     pub const BUILD_PROJECT: &str = "ROLLGATE_BUILD_PROJECT";
+    /// Comma-separated 12-digit account ids whose ECR registries may supply images (default none).
     pub const TRUSTED_REGISTRIES: &str = "ROLLGATE_TRUSTED_REGISTRIES";
 }
 
@@ -29,9 +39,14 @@ pub struct DeployConfig {
 }
 
 impl DeployConfig {
+    /// `ROLLGATE_MAX_IN_FLIGHT` when unset.
     pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
+    /// The largest `ROLLGATE_MAX_IN_FLIGHT` accepted.
     pub const MAX_MAX_IN_FLIGHT: usize = 64;
 
+    /// Reads the configuration through `get` (an env-var lookup). Errors, named by the variable:
+    /// `ROLLGATE_CLUSTERS` unset or invalid, `ROLLGATE_MAX_IN_FLIGHT` outside 1-64, or a
+    /// `ROLLGATE_TRUSTED_REGISTRIES` entry that is not 12 digits.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
         let raw = get(vars::CLUSTERS).unwrap_or_default();
         let clusters = parse_clusters(&raw)?;
@@ -45,6 +60,7 @@ impl DeployConfig {
         Ok(Self { clusters, max_in_flight: parse_max_in_flight(&get)?, trusted_registries })
     }
 
+    /// [`DeployConfig::from_lookup`] over the process environment.
     pub fn from_env() -> Result<Self, InputError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
@@ -66,9 +82,14 @@ pub struct GateConfig {
 }
 
 impl GateConfig {
+    /// The account's default event bus, used when `ROLLGATE_EVENT_BUS` is unset.
     pub const DEFAULT_EVENT_BUS: &'static str = "default";
+    /// `ROLLGATE_SMOKE_TIMEOUT` when unset: 10 seconds.
     pub const DEFAULT_SMOKE_TIMEOUT: Seconds = Seconds(10);
 
+    /// Reads the configuration through `get` (an env-var lookup). Errors, named by the variable:
+    /// `ROLLGATE_CLUSTERS` unset or invalid, `ROLLGATE_MAX_IN_FLIGHT` outside 1-64, a blank or
+    /// over-1600-character `ROLLGATE_EVENT_BUS`, or a `ROLLGATE_SMOKE_TIMEOUT` that is no duration.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
         let event_bus =
             get(vars::EVENT_BUS).map(|b| b.trim().to_owned()).unwrap_or_else(|| Self::DEFAULT_EVENT_BUS.to_owned());
@@ -88,6 +109,7 @@ impl GateConfig {
         })
     }
 
+    /// [`GateConfig::from_lookup`] over the process environment.
     pub fn from_env() -> Result<Self, InputError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }

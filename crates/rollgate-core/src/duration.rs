@@ -10,6 +10,9 @@ use crate::InputError;
 pub struct Seconds(pub u64);
 
 impl Seconds {
+    /// Parses plain seconds (`300`) or numbers with units `s`, `m`, `h`, `d`, summed (`1h30m` is
+    /// 5400); surrounding whitespace is ignored. Errors (named `what`): empty, a unit without a
+    /// number, a trailing number without a unit (`15m3`), fractions, signs, or a `u64` overflow.
     pub fn parse(what: &'static str, s: &str) -> Result<Self, InputError> {
         let bad = || InputError::new(what, s, "expected a duration such as 90s, 15m, 1h30m or 300");
         let s = s.trim();
@@ -42,6 +45,9 @@ impl Seconds {
         Ok(Self(total))
     }
 
+    /// As a `chrono::Duration`. Up to `i64::MAX / 1000` seconds it is exact, and above `i64::MAX`
+    /// it saturates to that bound; in between, chrono panics (`TimeDelta::seconds` out of
+    /// bounds), though [`Seconds::parse`] accepts such values.
     pub fn as_chrono(self) -> chrono::Duration {
         chrono::Duration::seconds(i64::try_from(self.0).unwrap_or(i64::MAX / 1000))
     }

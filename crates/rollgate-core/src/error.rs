@@ -15,6 +15,7 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// The Lambda `errorType` string: `Retryable` or `NonRetryable`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::Retryable => "Retryable",
@@ -27,12 +28,16 @@ impl ErrorClass {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} {value:?}: {why}")]
 pub struct InputError {
+    /// What was wrong, e.g. a tag key (`rollgate:bake`), an env var or `account id`.
     pub what: &'static str,
+    /// The offending value as received (some callers shorten it, e.g. a manifest to 80 characters).
     pub value: String,
+    /// What the value must be, in words for a person.
     pub why: String,
 }
 
 impl InputError {
+    /// An error about `value` of `what`, explained by `why`.
     pub fn new(what: &'static str, value: impl Into<String>, why: impl Into<String>) -> Self {
         Self { what, value: value.into(), why: why.into() }
     }

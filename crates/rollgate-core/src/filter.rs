@@ -12,14 +12,22 @@ use crate::{ImageTag, InputError};
 /// * `regex:<pattern>`: the pattern matches the whole tag.
 #[derive(Debug, Clone)]
 pub enum TagFilter {
+    /// A glob as written, of `[A-Za-z0-9_.-]` plus `*` and `?`; case-sensitive, whole tag.
     Glob(String),
+    /// A semantic-version requirement, with Cargo's rules: a prerelease matches only a
+    /// comparator that names a prerelease of the same version.
     Semver(semver::VersionReq),
+    /// The pattern, anchored as `^(?:<pattern>)$`.
     Regex(regex::Regex),
 }
 
 impl TagFilter {
+    /// The filter of a service without `rollgate:tag-filter`: every tag.
     pub const DEFAULT: &'static str = "*";
 
+    /// Parses a filter as written in `rollgate:tag-filter` (already decoded). Errors, named
+    /// `rollgate:tag-filter`: an empty spec, an invalid semver requirement, an empty or invalid
+    /// regex (or one over 1 MiB compiled), or a glob with a character no tag can contain.
     pub fn parse(spec: &str) -> Result<Self, InputError> {
         let bad = |why: String| InputError::new("rollgate:tag-filter", spec, why);
         if let Some(req) = spec.strip_prefix("semver:") {

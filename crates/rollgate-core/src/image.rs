@@ -11,6 +11,8 @@ string_newtype!(
 );
 
 impl Digest {
+    /// Parses `sha256:<64 hex>` or `sha512:<128 hex>`, lowercase hex only. Errors: another
+    /// algorithm, a wrong length, or uppercase or non-hex digits.
     pub fn parse(s: &str) -> Result<Self, InputError> {
         let bad = |why: &str| InputError::new("image digest", s, why.to_owned());
         let (alg, hex) = s.split_once(':').ok_or_else(|| bad("expected <algorithm>:<hex>"))?;
@@ -75,6 +77,10 @@ string_newtype!(
 );
 
 impl RepositoryName {
+    /// Parses an ECR repository name: 2-256 characters, `/`-separated components of lowercase
+    /// letters and digits joined by single `.`, `_` or `-` (ECR's `repositoryName` pattern,
+    /// <https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html>).
+    /// Errors: anything else.
     pub fn parse(s: &str) -> Result<Self, InputError> {
         // ECR: (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*, 2 to 256 characters.
         let component_ok = |c: &str| {
@@ -126,9 +132,15 @@ pub fn ecr_registry(host: &str) -> Option<(AccountId, Region)> {
 /// A parsed image reference: `[registry/]repository[:tag][@digest]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRef {
+    /// The registry host, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com` or `localhost:5000`:
+    /// the first segment, when it has a `.` or `:` or is `localhost` (Docker's rule); else `None`.
     pub registry: Option<String>,
+    /// The repository path after the registry, as written (Docker Hub's `library/` is not added),
+    /// e.g. `models/sentiment`.
     pub repository: String,
+    /// The tag after the last `:` of the last path segment, not validated; `None` when absent.
     pub tag: Option<String>,
+    /// Everything after `@`, e.g. `sha256:<64 hex>`, not validated; `None` when absent.
     pub digest: Option<String>,
 }
 
@@ -173,8 +185,11 @@ impl ImageRef {
 /// [image config](https://github.com/opencontainers/image-spec/blob/main/config.md)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Platform {
+    /// The OS, lowercase: `linux`, `windows`.
     pub os: String,
+    /// The architecture, normalised as containerd does: `amd64`, `arm64`, `arm`, ...
     pub architecture: String,
+    /// The CPU variant when stated, e.g. `v8` for arm64; never compared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// Windows only: the OS build (`10.0.17763` for Server 2019), which must match the host's.
@@ -283,12 +298,26 @@ pub enum Manifest {
     /// so not checked) and every manifest it lists. Attestation manifests (marked
     /// `vnd.docker.reference.type: attestation-manifest`, or with platform `unknown/unknown`)
     /// are not platforms.
-    Index { platforms: Option<Vec<Platform>>, children: Vec<Digest> },
+    Index {
+        /// The platforms of the image entries; `None` when one of them states none.
+        platforms: Option<Vec<Platform>>,
+        /// The digest of every entry, attestations and artifacts included, in index order.
+        children: Vec<Digest>,
+    },
     /// A single image: its config blob's digest, and what that blob says (filled in by
     /// whoever fetched the blob; [`ConfigPlatform::NotRead`] from [`Manifest::parse`]).
-    Image { config: Digest, platform: ConfigPlatform },
+    Image {
+        /// The digest of the image's config blob (`config.digest`).
+        config: Digest,
+        /// What the config blob says about the platform.
+        platform: ConfigPlatform,
+    },
     /// Not a runnable image: an artifact, or a referrer (a manifest with a `subject`).
-    Other { media_type: String },
+    Other {
+        /// The artifact's type (`artifactType`, else the config's or the manifest's media
+        /// type); for a referrer, `<type>, a referrer of <subject digest>`.
+        media_type: String,
+    },
 }
 
 /// Image manifests and indexes, OCI and Docker: what an index entry a runtime can pick is.

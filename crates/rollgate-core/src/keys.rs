@@ -6,25 +6,41 @@
 pub const PREFIX: &str = "rollgate:";
 
 // Service tags (opt-in and settings).
+/// Service opt-in: the ECR repository name whose pushes the service deploys, e.g.
+/// `models/sentiment`. Its presence is the opt-in.
 pub const REPOSITORY: &str = "rollgate:repository";
+/// On a service: extra containers to move with the repository's, names separated by spaces or
+/// commas. On a revision: the containers whose image the rollout set, space-separated.
 pub const CONTAINER: &str = "rollgate:container";
+/// Service setting: which pushed image tags deploy (`crate::filter::TagFilter` syntax; `*` when
+/// absent). Stored `base64:`-encoded when it has characters a tag value cannot (`*`, `?`, `^`).
 pub const TAG_FILTER: &str = "rollgate:tag-filter";
 /// `true`: pushes without a tag deploy too (off by default: an untagged push is usually
 /// a per-platform child of a multi-arch push, an attestation, or a push by digest).
 pub const DEPLOY_UNTAGGED: &str = "rollgate:deploy-untagged";
 
 // Task-definition revision tags (the ledger).
+/// The deployed image's digest, `sha256:<64 hex>`; its presence marks a revision rollgate registered.
 pub const DIGEST: &str = "rollgate:digest";
+/// The pushed image tag, when the push had one of at most 256 characters.
 pub const IMAGE_TAG: &str = "rollgate:image-tag";
+/// When the image was pushed (the ECR event's time, or `imagePushedAt` for the reconciler),
+/// RFC 3339 UTC in whole seconds.
 pub const PUSHED_AT: &str = "rollgate:pushed-at";
+/// The task-definition ARN the service ran before this rollout.
 pub const PREVIOUS: &str = "rollgate:previous";
+/// The id of the event that started the rollout (the reconciler's: `reconcile:<tick id>:<short
+/// digest>`), with characters a tag cannot hold replaced by `_`.
 pub const EVENT_ID: &str = "rollgate:event-id";
+/// The ARN of the service the revision was registered for.
 pub const SERVICE: &str = "rollgate:service";
 /// Model lineage, from the image build (`model-build`).
 pub const MODEL_VERSION: &str = "rollgate:model-version";
+/// The CodeBuild build id (`<project>:<build uuid>`) that made the image, as the gate found it.
 pub const BUILD_ID: &str = "rollgate:build-id";
 /// Ownership tags of `rollgate up`: carried over to every revision, so `down` finds them.
 pub const MANAGED: &str = "rollgate:managed";
+/// The name of the `rollgate up` app that owns the resource.
 pub const APP: &str = "rollgate:app";
 /// On `rollgate up`'s IAM roles (global): `rollgate:region:<region>` = `in-use` for each
 /// region whose copy of the app uses the role.
@@ -95,12 +111,24 @@ pub const FAILED_CONFIG: &str = "rollgate:failed-config";
 pub const FAILED_DIGESTS: &str = "rollgate:failed-digests";
 
 // Service tags: health-gate settings.
+/// Gate setting: more abnormal task stops than this fail the rollout (a whole number, 0-20;
+/// default 2).
 pub const MAX_BAD_TASKS: &str = "rollgate:max-bad-tasks";
+/// Gate setting: time from the deployment's start to COMPLETED, a duration such as `15m` or
+/// `900` seconds (default 15m).
 pub const DEADLINE: &str = "rollgate:deadline";
+/// Gate setting: time after COMPLETED before the revision is declared healthy, a duration such
+/// as `5m` (default 5m).
 pub const BAKE: &str = "rollgate:bake";
+/// Gate setting: CloudWatch alarm names to watch, space-separated.
 pub const ALARMS: &str = "rollgate:alarms";
+/// Gate setting: every CloudWatch alarm whose name starts with this is watched too.
 pub const ALARM_PREFIX: &str = "rollgate:alarm-prefix";
+/// Gate setting: the smoke test's URL (`http://` or `https://`); no smoke test when absent.
 pub const SMOKE_URL: &str = "rollgate:smoke-url";
+/// Gate setting: a request body for the smoke test, sent with POST (GET when absent).
 pub const SMOKE_BODY: &str = "rollgate:smoke-body";
+/// Gate setting: the HTTP status the smoke test expects, 100-599 (default 200).
 pub const SMOKE_STATUS: &str = "rollgate:smoke-status";
+/// Gate setting: text the smoke test's response body must contain.
 pub const SMOKE_MATCH: &str = "rollgate:smoke-match";

@@ -17,11 +17,20 @@ pub use crate::tags::MAX_TAGS;
 /// What a rollgate-registered revision came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RevisionRecord {
+    /// The deployed image's digest (`rollgate:digest`), `sha256:<64 hex>`.
     pub digest: Digest,
+    /// The pushed tag (`rollgate:image-tag`); `None` for a push by digest. A tag over 256
+    /// characters is not written, so it reads back as `None`.
     pub image_tag: Option<ImageTag>,
+    /// When the image was pushed (`rollgate:pushed-at`: RFC 3339 UTC, whole seconds): the ECR
+    /// event's time, or DescribeImages' `imagePushedAt` for the reconciler.
     pub pushed_at: DateTime<Utc>,
+    /// The revision the service ran before this one (`rollgate:previous`).
     pub previous: Option<TaskDefArn>,
+    /// The id of the event that started the rollout (`rollgate:event-id`, written through
+    /// `tags::lossy`).
     pub event_id: String,
+    /// The service the revision was registered for (`rollgate:service`), its long-format ARN.
     pub service: ServiceArn,
     /// The containers whose image the rollout set (`rollgate:container`, space-separated).
     pub containers: Vec<String>,
@@ -45,6 +54,7 @@ pub enum Release {
 }
 
 impl Release {
+    /// The `rollgate:manifest` value: `index` or `image`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Index => "index",
@@ -77,6 +87,7 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// The `rollgate:cause` value of [`Cause::Config`]; a push has no `rollgate:cause` tag.
     pub const CONFIG: &'static str = "config";
 }
 

@@ -7,26 +7,40 @@ use crate::event::{Envelope, EventError, parse_envelope};
 use crate::filter::TagFilter;
 use crate::{ImageTag, InputError};
 
+/// The EventBridge `source` of S3 events.
 pub const S3_SOURCE: &str = "aws.s3";
+/// The `detail-type` of an S3 upload
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html>).
 pub const S3_DETAIL_TYPE: &str = "Object Created";
+/// The EventBridge `source` of CodeBuild events.
 pub const CODEBUILD_SOURCE: &str = "aws.codebuild";
+/// The `detail-type` of a build's status change
+/// (<https://docs.aws.amazon.com/codebuild/latest/userguide/sample-build-notifications.html>).
 pub const BUILD_DETAIL_TYPE: &str = "CodeBuild Build State Change";
 
+/// The bucket of an S3 event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct S3Bucket {
+    /// The bucket's name (not its ARN).
     pub name: String,
 }
 
+/// The object of an S3 event (the detail's `object`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct S3Object {
+    /// The object key, e.g. `models/sentiment/1.4.0/model.tar.gz`.
     pub key: String,
+    /// The object's size in bytes.
     #[serde(default)]
     pub size: Option<u64>,
+    /// The object's ETag, as the event gives it.
     #[serde(default)]
     pub etag: Option<String>,
+    /// The object's version id; only in versioned buckets.
     #[serde(default)]
     pub version_id: Option<String>,
+    /// S3's ordering token for events on the same key.
     #[serde(default)]
     pub sequencer: Option<String>,
 }
@@ -34,41 +48,56 @@ pub struct S3Object {
 /// The detail of an S3 "Object Created" event (EventBridge notifications).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectCreatedDetail {
+    /// The bucket written to.
     pub bucket: S3Bucket,
+    /// The object created.
     pub object: S3Object,
 }
 
+/// One environment variable of a build (`environment-variables` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct BuildVariable {
+    /// The variable's name, e.g. `MODEL_VERSION`.
     pub name: String,
+    /// The value as configured (for a `PARAMETER_STORE` or `SECRETS_MANAGER` variable, its
+    /// reference, not the secret); empty when absent.
     #[serde(default)]
     pub value: String,
 }
 
+/// A build's `environment`, reduced to its variables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub struct BuildEnvironment {
+    /// The build's environment variables, overrides included.
     #[serde(default)]
     pub environment_variables: Vec<BuildVariable>,
 }
 
+/// Where a build's logs are (`additional-information.logs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub struct BuildLogs {
+    /// The CloudWatch console URL of the build's log stream.
     #[serde(default)]
     pub deep_link: Option<String>,
+    /// The CloudWatch Logs group name.
     #[serde(default)]
     pub group_name: Option<String>,
+    /// The CloudWatch Logs stream name.
     #[serde(default)]
     pub stream_name: Option<String>,
 }
 
+/// A build event's `additional-information`, reduced to what `model-build` reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub struct BuildInformation {
+    /// The build's environment.
     #[serde(default)]
     pub environment: BuildEnvironment,
+    /// The build's logs.
     #[serde(default)]
     pub logs: BuildLogs,
 }
@@ -77,9 +106,13 @@ pub struct BuildInformation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct BuildStateDetail {
+    /// `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `FAULT`, `STOPPED` or `TIMED_OUT`.
     pub build_status: String,
+    /// The CodeBuild project's name.
     pub project_name: String,
+    /// The build's ARN, `arn:aws:codebuild:<region>:<account>:build/<project>:<build uuid>`.
     pub build_id: String,
+    /// Environment and logs of the build.
     #[serde(default)]
     pub additional_information: BuildInformation,
 }
@@ -87,10 +120,25 @@ pub struct BuildStateDetail {
 /// What `model-build` reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelTrigger {
-    Upload { envelope: Envelope, detail: ObjectCreatedDetail },
-    Build { envelope: Envelope, detail: BuildStateDetail },
+    /// An S3 object was created: maybe a model artifact to build.
+    Upload {
+        /// The event's envelope (id, account, region, time).
+        envelope: Envelope,
+        /// The bucket and object.
+        detail: ObjectCreatedDetail,
+    },
+    /// A CodeBuild build changed status: maybe a failed model build to report.
+    Build {
+        /// The event's envelope (id, account, region, time).
+        envelope: Envelope,
+        /// The build's status, project and environment.
+        detail: BuildStateDetail,
+    },
 }
 
+/// Parses an S3 `Object Created` or a CodeBuild `Build State Change` event. Errors:
+/// `Malformed` (not JSON, or a detail of the wrong shape), `WrongKind` (any other source or
+/// detail-type), `Missing`/`Invalid` (an absent id, account, region or time; a bad account or region).
 pub fn parse_model_event(raw: &str) -> Result<ModelTrigger, EventError> {
     let (source, detail_type) = crate::event::kind_of(raw)?;
     match (source.as_str(), detail_type.as_str()) {
@@ -115,6 +163,7 @@ pub fn parse_model_event(raw: &str) -> Result<ModelTrigger, EventError> {
 pub struct ModelConfig {
     /// The CodeBuild project `rollgate up` provisioned.
     pub project: String,
+    /// The bucket model artifacts are uploaded to (its name).
     pub bucket: String,
     /// Artifacts live at `<prefix><model name>/<version>/<trigger file>`.
     pub prefix: String,
@@ -125,9 +174,14 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// The key prefix when `ROLLGATE_MODEL_PREFIX` is unset.
     pub const DEFAULT_PREFIX: &'static str = "models/";
+    /// The trigger file when `ROLLGATE_MODEL_TRIGGER` is unset.
     pub const DEFAULT_TRIGGER: &'static str = "model.tar.gz";
 
+    /// Reads the configuration through `get` (an env-var lookup). A non-empty prefix gains a
+    /// trailing `/`. Errors, named by the variable: `ROLLGATE_BUILD_PROJECT` or
+    /// `ROLLGATE_MODEL_BUCKET` unset or blank, or a `ROLLGATE_TAG_FILTER` that does not parse.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
         let required = |k: &'static str| {
             get(k)
@@ -148,6 +202,7 @@ impl ModelConfig {
         })
     }
 
+    /// [`ModelConfig::from_lookup`] over the process environment.
     pub fn from_env() -> Result<Self, InputError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
@@ -155,20 +210,30 @@ impl ModelConfig {
 
 /// The environment variables `model-build` reads.
 pub mod vars {
+    /// The CodeBuild project to start (required).
     pub const BUILD_PROJECT: &str = "ROLLGATE_BUILD_PROJECT";
+    /// The bucket of model artifacts (required).
     pub const MODEL_BUCKET: &str = "ROLLGATE_MODEL_BUCKET";
+    /// The key prefix of model artifacts (default `models/`).
     pub const MODEL_PREFIX: &str = "ROLLGATE_MODEL_PREFIX";
+    /// The file name whose upload starts a build (default `model.tar.gz`).
     pub const MODEL_TRIGGER: &str = "ROLLGATE_MODEL_TRIGGER";
+    /// The tracking service's tag filter, `crate::filter::TagFilter` syntax (default `*`).
     pub const TAG_FILTER: &str = "ROLLGATE_TAG_FILTER";
 }
 
 /// One StartBuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BuildPlan {
+    /// The CodeBuild project to start.
     pub project: String,
+    /// The model's name, the key segment after the prefix.
     pub model_name: String,
+    /// The model's version, the key segment after the name, as written.
     pub model_version: String,
+    /// The artifact, `s3://<bucket>/<key>`.
     pub model_uri: String,
+    /// The tag to build: `v<version>` when the version starts with a digit, else `<version>`.
     pub image_tag: String,
     /// Same object version, same token: CodeBuild starts one build for duplicates.
     pub idempotency_token: String,
@@ -186,8 +251,10 @@ impl BuildPlan {
     }
 }
 
+/// What to do about an S3 upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadDecision {
+    /// Start this build.
     Build(BuildPlan),
     /// Not a model artifact this function builds (another bucket, prefix or file).
     Ignore(String),
@@ -251,21 +318,31 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// A failed model build, published as `Model Build Failed` with source `rollgate`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BuildFailure {
+    /// The detail's schema version, 1.
     pub schema_version: u32,
+    /// The CodeBuild project's name.
     pub project: String,
+    /// The build's ARN, as the event gave it.
     pub build_id: String,
+    /// The build's final status: `FAILED`, `FAULT`, `TIMED_OUT` or `STOPPED`.
     pub status: String,
+    /// The build's `MODEL_VERSION` variable; `None` when it had none.
     pub model_version: Option<String>,
+    /// The build's `MODEL_URI` variable (`s3://<bucket>/<key>`); `None` when it had none.
     pub model_uri: Option<String>,
+    /// The build's `IMAGE_TAG` variable; `None` when it had none.
     pub image_tag: Option<String>,
     /// The console link to the build's logs.
     pub logs: Option<String>,
+    /// The event's time, RFC 3339 UTC in whole seconds.
     pub at: String,
 }
 
+/// The `detail-type` of a [`BuildFailure`] event.
 pub const BUILD_FAILED_DETAIL_TYPE: &str = "Model Build Failed";
 
 impl BuildFailure {
+    /// The EventBridge entry: detail-type `Model Build Failed`, resources the build's ARN.
     pub fn outgoing(&self) -> crate::notify::Outgoing {
         crate::notify::Outgoing::new(BUILD_FAILED_DETAIL_TYPE, self, vec![self.build_id.clone()])
     }

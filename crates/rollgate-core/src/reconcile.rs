@@ -14,8 +14,12 @@ use crate::{AccountId, Digest, ImageTag};
 pub struct RepoImage {
     /// The registry (account) that holds it.
     pub registry: AccountId,
+    /// The image's manifest digest, `sha256:<64 hex>` (DescribeImages' `imageDigest`).
     pub digest: Digest,
+    /// Its tags (`imageTags`); empty for an untagged image.
     pub tags: Vec<ImageTag>,
+    /// When it was pushed (`imagePushedAt`,
+    /// <https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageDetail.html>).
     pub pushed_at: DateTime<Utc>,
     /// From DescribeImages' `imageManifestMediaType` and `artifactMediaType`.
     pub manifest: crate::event::ManifestKind,

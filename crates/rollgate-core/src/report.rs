@@ -9,15 +9,38 @@ use crate::deploy::SkipReason;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Deployed { revision: String, previous: String },
-    Skipped { reason: String, detail: SkipReason },
-    Failed { error: String, class: ErrorClass },
+    /// The service was updated to the push's revision (registered now, or by an earlier
+    /// unfinished attempt).
+    Deployed {
+        /// The new task-definition ARN, `arn:aws:ecs:<region>:<account>:task-definition/<family>:<n>`.
+        revision: String,
+        /// The task-definition ARN the service ran before (empty when unknown).
+        previous: String,
+    },
+    /// Nothing was changed, by design.
+    Skipped {
+        /// Why, for a person.
+        reason: String,
+        /// Why, as data.
+        detail: SkipReason,
+    },
+    /// The rollout could not be made.
+    Failed {
+        /// What failed.
+        error: String,
+        /// Whether a retry of the event may succeed.
+        class: ErrorClass,
+    },
 }
 
+/// One service's line in a [`DeployReport`]; serialized flat, with `outcome` as a field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceOutcome {
+    /// The cluster's name (not its ARN).
     pub cluster: String,
+    /// The service's name (not its ARN).
     pub service: String,
+    /// What happened to the service.
     #[serde(flatten)]
     pub outcome: Outcome,
 }
@@ -25,8 +48,11 @@ pub struct ServiceOutcome {
 /// A cluster whose services could not be listed: its services' outcomes are unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterFailure {
+    /// The cluster as configured in `ROLLGATE_CLUSTERS` (a name or an ARN).
     pub cluster: String,
+    /// Why listing failed (the AWS error).
     pub error: String,
+    /// Whether a retry may list it.
     pub class: ErrorClass,
 }
 
@@ -35,27 +61,36 @@ pub struct ClusterFailure {
 /// still reconciled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegistryFailure {
+    /// The registry's account id, 12 digits.
     pub registry: String,
+    /// The repository name in that registry.
     pub repository: String,
+    /// Why reading failed (the AWS error), with a hint about the repository policy.
     pub error: String,
+    /// Whether a retry may read it.
     pub class: ErrorClass,
 }
 
 /// The deploy function's result for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct DeployReport {
+    /// The id of the EventBridge event the report is about.
     pub event_id: String,
     /// Set when the event deploys nothing by design (a DELETE, a failed push).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
+    /// One line per opted-in service the event concerned.
     pub services: Vec<ServiceOutcome>,
+    /// Clusters whose services could not be listed (omitted from JSON when empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cluster_failures: Vec<ClusterFailure>,
+    /// Trusted registries that could not be read (omitted from JSON when empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub registry_failures: Vec<RegistryFailure>,
 }
 
 impl DeployReport {
+    /// The services a rollout was started on.
     pub fn deployed(&self) -> impl Iterator<Item = &ServiceOutcome> {
         self.services.iter().filter(|s| matches!(s.outcome, Outcome::Deployed { .. }))
     }
@@ -95,12 +130,18 @@ impl DeployReport {
 /// What the health gate concluded about one rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RolloutOutcome {
+    /// The cluster's name (not its ARN).
     pub cluster: String,
+    /// The service's name (not its ARN).
     pub service: String,
+    /// The rollout's task-definition ARN,
+    /// `arn:aws:ecs:<region>:<account>:task-definition/<family>:<n>`.
     pub revision: String,
     /// `waiting`, `verifying`, `baking`, `healthy`, `rolled-back`, `failed`, `superseded`.
     pub verdict: String,
+    /// The reason for the verdict, for a person.
     pub detail: String,
+    /// The task-definition ARN the service was (or is being) sent back to, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<String>,
 }
@@ -108,31 +149,42 @@ pub struct RolloutOutcome {
 /// Something the gate could not evaluate or carry out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GateFailure {
+    /// The cluster: its name, or as configured in `ROLLGATE_CLUSTERS` when it could not be listed.
     pub cluster: String,
+    /// The service's name; `None` when the whole cluster could not be listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// What failed (the AWS error, or running out of time).
     pub error: String,
+    /// Whether a retry of the event may succeed.
     pub class: ErrorClass,
 }
 
 /// The health gate's result for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct GateReport {
+    /// The id of the EventBridge event the report is about.
     pub event_id: String,
     /// `deployment`, `task-stopped` or `schedule`.
     pub trigger: String,
+    /// Why the event needed no evaluation (a normal task stop, a revision no rollout of rollgate's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
+    /// One line per rollout the gate judged (verdicts not worth reporting are left out).
     pub rollouts: Vec<RolloutOutcome>,
+    /// What could not be evaluated or carried out (omitted from JSON when empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<GateFailure>,
 }
 
 impl GateReport {
+    /// Whether a failure is retryable, so a retry of the event could finish the work.
     pub fn needs_retry(&self) -> bool {
         self.failures.iter().any(|f| f.class == ErrorClass::Retryable)
     }
 
+    /// One line for logs: rollouts judged, then the count of `healthy`, `rolled-back` and `failed`
+    /// verdicts (`rolling-back` and `rollback-failed` are in the total only) and of failures.
     pub fn summary(&self) -> String {
         let count = |v: &str| self.rollouts.iter().filter(|r| r.verdict == v).count();
         format!(

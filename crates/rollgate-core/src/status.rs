@@ -14,19 +14,29 @@ use crate::service::{ServiceView, TaskDefSummary};
 /// One revision of a service's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryRow {
+    /// The revision as `family:number`, e.g. `model-api:42`.
     pub revision: String,
+    /// The revision's ARN, `arn:aws:ecs:<region>:<account>:task-definition/<family>:<n>`.
     pub arn: String,
+    /// The pushed image tag (`rollgate:image-tag`); `None` without one or without a readable record.
     pub image_tag: Option<String>,
+    /// The image digest, `sha256:<64 hex>`; `None` without a readable ledger record.
     pub digest: Option<String>,
+    /// The model version baked into the image (`rollgate:model-version`), decoded.
     pub model_version: Option<String>,
+    /// The CodeBuild build that made the image (`rollgate:build-id`), decoded.
     pub build_id: Option<String>,
+    /// When the image was pushed (`rollgate:pushed-at`), RFC 3339 UTC, as stored.
     pub pushed_at: Option<String>,
     /// A rollout state, or `initial` for a revision that predates rollgate.
     pub state: String,
+    /// Whether the service runs it now (its `taskDefinition`).
     pub live: bool,
+    /// Whether it is the service's last known good revision (`rollgate:last-good`).
     pub last_good: bool,
     /// Deregistered (INACTIVE): ECS keeps describing it, but deploys only a fresh copy of it.
     pub deregistered: bool,
+    /// Why the rollout failed (`rollgate:reason`), decoded.
     pub reason: Option<String>,
     /// Why its rollback failed or could not be made (state `rollback-failed`).
     pub rollback_reason: Option<String>,
@@ -78,6 +88,7 @@ pub fn history(service: &ServiceView, revisions: &[TaskDefSummary], inactive: &[
 /// Why a manual rollback cannot go ahead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RollbackError {
+    /// No `--to`, no `rollgate:last-good` and no `rollgate:known-good` on the live revision.
     #[error("the service has no last known good revision; name one with --to REVISION (see rollgate status)")]
     NoTarget,
     /// The target is the live revision; `last_good` says whether it is also the recorded last
@@ -86,15 +97,36 @@ pub enum RollbackError {
         "{revision} is already live{}: to go back further, name an older healthy revision with --to REVISION (see rollgate status)",
         if *last_good { " (it is the last known good)" } else { "" }
     )]
-    AlreadyLive { revision: String, last_good: bool },
+    AlreadyLive {
+        /// The target, `family:number`.
+        revision: String,
+        /// Whether the target is the service's `rollgate:last-good`.
+        last_good: bool,
+    },
+    /// The target is neither the last known good, nor healthy, nor a revision rollgate never
+    /// judged.
     #[error("{revision} is {state}, not healthy: roll back only to a revision verified healthy or the initial one")]
-    NotHealthy { revision: String, state: String },
+    NotHealthy {
+        /// The target, `family:number`.
+        revision: String,
+        /// Its `rollgate:state`, e.g. `failed`.
+        state: String,
+    },
+    /// The target (`family:number`) is a rollout registered for another service.
     #[error("{0} belongs to another service")]
     OtherService(String),
+    /// The target is of another task-definition family than the live revision.
     #[error(
         "{target} is of task family {family}, not this service's ({live_family}): roll back only to a revision of the service's own family (see rollgate status)"
     )]
-    OtherFamily { target: String, family: String, live_family: String },
+    OtherFamily {
+        /// The target, `family:number`.
+        target: String,
+        /// The target's family.
+        family: String,
+        /// The live revision's family.
+        live_family: String,
+    },
 }
 
 /// The rollback target: `--to`, else the last known good revision, else the live

@@ -69,16 +69,38 @@ static ALLOWED: LazyLock<Regex> =
 /// Why a tag cannot be written. Each message names the tag and what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TagError {
+    /// The key breaks AWS's key rules.
     #[error(
         "tag key {key:?} is not allowed: {why} (AWS allows 1-128 letters, digits, spaces and _ . : / = + - @, not starting with aws:)"
     )]
-    BadKey { key: String, why: &'static str },
+    BadKey {
+        /// The key as given.
+        key: String,
+        /// Which rule it breaks: empty, too long, a character, or the `aws:` prefix.
+        why: &'static str,
+    },
+    /// The value is longer than 256 characters even once encoded.
     #[error(
         "{key}: the value is too long for a tag ({bytes} bytes; {max} fit once encoded, AWS allows 256 characters a value): shorten it"
     )]
-    TooLong { key: String, bytes: usize, max: usize },
+    TooLong {
+        /// The tag key the value is for.
+        key: String,
+        /// The value's length in bytes of UTF-8.
+        bytes: usize,
+        /// The most bytes that fit once encoded (186).
+        max: usize,
+    },
+    /// The resource would carry more than 50 tags (or leave the gate too little room).
     #[error("{resource} would carry {count} tags ({detail}); AWS allows 50 a resource: remove some of its other tags")]
-    TooMany { resource: String, count: usize, detail: String },
+    TooMany {
+        /// The resource, as the caller names it (e.g. `service api`).
+        resource: String,
+        /// The tags it would carry at the write's peak.
+        count: usize,
+        /// How the count is made up, for a person.
+        detail: String,
+    },
 }
 
 /// Whether AWS accepts `s` as a tag value as it is (alphabet and length).
@@ -175,16 +197,21 @@ pub fn lossy(v: &str) -> String {
 /// `remove_first`, else sets first; [`check_budget`] holds in between either way.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TagWrite {
+    /// Tags to add or overwrite (TagResource), key and value as stored.
     pub set: Vec<(String, String)>,
+    /// Tag keys to remove (UntagResource).
     pub remove: Vec<String>,
+    /// Whether the executor removes before it sets.
     pub remove_first: bool,
 }
 
 impl TagWrite {
+    /// A write that only sets (and removes nothing).
     pub fn set(set: Vec<(String, String)>) -> Self {
         Self { set, ..Self::default() }
     }
 
+    /// Whether the write sets and removes nothing.
     pub fn is_empty(&self) -> bool {
         self.set.is_empty() && self.remove.is_empty()
     }
@@ -267,7 +294,10 @@ pub fn check_service_room(resource: &str, tags: &Tags) -> Result<(), TagError> {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum FailedMark {
     /// Its own `rollgate:failed:<digest>` tag, whose value is when it failed.
-    Tagged { at: String },
+    Tagged {
+        /// The tag's value: when the digest failed, RFC 3339 UTC.
+        at: String,
+    },
     /// Its short digest in `rollgate:failed-digests` (an older failure).
     Listed,
 }

@@ -38,6 +38,7 @@ pub struct TrackRequest {
 /// One rollgate tag as stored and as meant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Setting {
+    /// The tag key, e.g. `rollgate:tag-filter`.
     pub key: String,
     /// The decoded value (`v*`).
     pub value: String,
@@ -68,44 +69,83 @@ pub struct TrackPlan {
 /// Why `track` or `untrack` refuses. Nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrackError {
+    /// `track` on a service `rollgate up` manages (a `rollgate:app` or `rollgate:managed=true` tag).
     #[error(
         "the service is managed by `rollgate up` (app {app}): change [gate] in that app's rollgate.toml and run `rollgate up`, or `up` would undo this"
     )]
-    Managed { app: String },
+    Managed {
+        /// The `rollgate:app` tag's value (`unnamed` with only `rollgate:managed`).
+        app: String,
+    },
+    /// `untrack` on a service `rollgate up` manages.
     #[error(
         "the service is managed by `rollgate up` (app {app}): it stays tracked while that app exists; `rollgate down` with its rollgate.toml removes the app"
     )]
-    ManagedUntrack { app: String },
+    ManagedUntrack {
+        /// The `rollgate:app` tag's value (`unnamed` with only `rollgate:managed`).
+        app: String,
+    },
+    /// A smoke-test setting (`body`, `match` or `status`) would be left without `rollgate:smoke-url`.
     #[error(
         "rollgate:smoke-{0} is set but no smoke URL: pass --smoke-url too, or --unset smoke-{0} (the gate calls the URL; without it the setting does nothing)"
     )]
     SmokeWithoutUrl(&'static str),
+    /// A container named with `--container` runs an image of another repository (and
+    /// `replace_other_image` is off).
     #[error(
         "--container {container} runs {image}, which is not an image of repository {repository}: the next push would replace it with the model image. Pass --container with the container that runs the model, or add --replace-other-image if it is a placeholder the first push should replace"
     )]
-    ContainerNotFromRepository { container: String, image: String, repository: String },
+    ContainerNotFromRepository {
+        /// The container's name.
+        container: String,
+        /// The image it runs now, as in the task definition.
+        image: String,
+        /// The repository the service is to track.
+        repository: String,
+    },
+    /// The service has a short ARN, which ECS cannot tag (TagResource needs the long format,
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-arn-migration.html>).
     #[error(
         "the service has the short, pre-2021 ARN format ({arn}), and ECS cannot tag such a service, so it cannot opt in. Migrate it to the long format first (irreversible; the serviceLongArnFormat and taskLongArnFormat account settings must be on): tag it once by its long ARN, `aws ecs tag-resource --resource-arn {long} --tags key=arn-format,value=long`, see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-arn-migration.html, then run track again"
     )]
-    ShortArn { arn: String, long: String },
+    ShortArn {
+        /// The service's ARN, `arn:aws:ecs:<region>:<account>:service/<name>`.
+        arn: String,
+        /// The same service's long ARN, `...:service/<cluster>/<name>`, to tag it by.
+        long: String,
+    },
+    /// Untagged pushes would deploy, but the repository's lifecycle policy expires untagged images.
     #[error(
         "--deploy-untagged true, but repository {repository}'s lifecycle policy expires untagged images (rule {rule}): an untagged image the service runs, or its rollback target, would be deleted. Remove that rule first, or deploy tagged images"
     )]
-    UntaggedExpire { repository: String, rule: String },
+    UntaggedExpire {
+        /// The repository the service tracks.
+        repository: String,
+        /// The rule: its `rulePriority`, and its description in quotes when it has one.
+        rule: String,
+    },
+    /// The service is not tracked and the request names no repository.
     #[error("the service is not tracked yet: pass --repository <ECR repository> to opt it in")]
     NoRepository,
+    /// An `--unset` name that is no setting: (the name as given, the known short names joined by `, `).
     #[error("--unset {0:?} is not a rollgate setting (one of: {1})")]
     UnknownSetting(String, String),
+    /// `--unset repository`: that is `untrack`.
     #[error("--unset rollgate:repository would stop tracking: use `rollgate untrack`")]
     UnsetRepository,
+    /// A setting both set and unset (its short name, e.g. `bake`).
     #[error("{0} is both set and --unset: pass one of them")]
     SetAndUnset(String),
+    /// A gate setting that does not validate (as rollgate.toml's `[gate]` would not).
     #[error("{}: {}", flag(&.0.field), .0.message)]
     Config(ConfigError),
+    /// A value that does not parse, as deploy or the gate would read it back.
     #[error("{0}")]
     Input(#[from] InputError),
+    /// The containers to move cannot be picked from the live revision, as deploy would pick them.
     #[error("{}", container_hint(.0))]
     Container(#[from] PlanError),
+    /// The write breaks AWS's tag rules, or leaves no room for the gate's ledger within 50 tags.
     #[error("{0}")]
     Tags(#[from] TagError),
 }

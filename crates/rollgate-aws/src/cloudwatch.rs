@@ -47,12 +47,17 @@ fn entered_alarm(history_data: &str) -> bool {
         .is_some_and(|s| s.state_value == "ALARM")
 }
 
+/// The CloudWatch adapter: DescribeAlarms
+/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html>)
+/// and DescribeAlarmHistory
+/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarmHistory.html>).
 #[derive(Debug, Clone)]
 pub struct CloudWatch {
     client: Client,
 }
 
 impl CloudWatch {
+    /// A client from `config`.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self { client: Client::new(config) }
     }

@@ -8,17 +8,21 @@ use rollgate_core::model::BuildPlan;
 
 use crate::AwsError;
 
+/// Starting the model-image build (`model-build`), with StartBuild:
+/// <https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html>.
 pub trait BuildStarter {
     /// Starts the build (idempotently, by the plan's token) and returns its id.
     fn start_build(&self, plan: &BuildPlan) -> impl Future<Output = Result<String, AwsError>> + Send;
 }
 
+/// The CodeBuild adapter.
 #[derive(Debug, Clone)]
 pub struct CodeBuild {
     client: Client,
 }
 
 impl CodeBuild {
+    /// A client from `config`.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self { client: Client::new(config) }
     }
@@ -50,10 +54,15 @@ impl BuildStarter for CodeBuild {
 /// Which build made an image: the model lineage recorded on the revision that runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildOfImage {
+    /// The build's id, `<project>:<build uuid>` (empty if BatchGetBuilds gave none).
     pub build_id: String,
+    /// The build's `MODEL_VERSION` variable, if it had one.
     pub model_version: Option<String>,
 }
 
+/// Finding the build that made an image (the health gate, for the revision's lineage tags),
+/// with ListBuildsForProject and BatchGetBuilds:
+/// <https://docs.aws.amazon.com/codebuild/latest/APIReference/API_BatchGetBuilds.html>.
 pub trait BuildLookup {
     /// The most recent build of `project` (among its last 100) that produced `image_tag`.
     fn build_of_image(

@@ -13,6 +13,7 @@ use tracing::warn;
 
 use crate::AwsError;
 
+/// Reading a repository's images and manifests, in the service's own registry or a trusted one.
 pub trait ImageCatalog {
     /// Every active image of a repository in `registry` (an account id: the service's own, or
     /// a trusted central registry) with its tags, push time and kind (DescribeImages, 100 a
@@ -52,8 +53,15 @@ pub trait ImagePresence {
     ) -> impl Future<Output = Result<Option<rollgate_core::Digest>, AwsError>> + Send;
 }
 
+/// An ECR repository's resource tags.
 pub trait RepositoryTags {
+    /// Every tag of the repository `arn:<partition>:ecr:<region>:<account>:repository/<name>`, key
+    /// to value (ListTagsForResource,
+    /// <https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ListTagsForResource.html>).
     fn repository_tags(&self, repository_arn: &str) -> impl Future<Output = Result<Tags, AwsError>> + Send;
+    /// Adds or overwrites `tags` (key, value) on the repository (TagResource,
+    /// <https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_TagResource.html>).
+    /// Errors: TagResource's (a key or value ECR's tag rules refuse, access, throttling).
     fn tag_repository(
         &self,
         repository_arn: &str,
@@ -66,6 +74,7 @@ type Https = hyper_util::client::legacy::Client<
     http_body_util::Empty<bytes::Bytes>,
 >;
 
+/// The ECR adapter: an SDK client, and an HTTPS client for image config blobs.
 #[derive(Clone)]
 pub struct Ecr {
     client: Client,
@@ -93,6 +102,8 @@ const MANIFEST_TYPES: [&str; 4] = [
 ];
 
 impl Ecr {
+    /// A client from `config`. The blob client trusts the system's root certificates; when they
+    /// cannot be loaded, only reading a config blob fails ([`AwsError::Config`]).
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         let blobs = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()

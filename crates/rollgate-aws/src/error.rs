@@ -5,14 +5,31 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rollgate_core::ErrorClass;
 
+/// Why a call to AWS (or its set-up) failed; [`AwsError::class`] says whether a retry may help.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AwsError {
     /// An API call failed.
     #[error("{operation} failed: {code}: {message}")]
-    Api { operation: &'static str, code: String, message: String, class: ErrorClass },
+    Api {
+        /// The API operation, e.g. `UpdateService`.
+        operation: &'static str,
+        /// AWS's error code (`ThrottlingException`; `Unknown` when it gave none), or rollgate's
+        /// name for a failure AWS did not code, e.g. `Timeout`, `DispatchFailure`, `BlobDownload`.
+        code: String,
+        /// AWS's message and ` (HTTP <status>)`, or the error's chain of causes, for a person.
+        message: String,
+        /// From [`AwsError::from_sdk`]: retryable for HTTP 5xx and 429, a throttling or
+        /// transient code, a timeout, a connection failure or an unreadable answer.
+        class: ErrorClass,
+    },
     /// AWS answered, but without a field rollgate needs.
     #[error("{operation} returned no {field}")]
-    Incomplete { operation: &'static str, field: &'static str },
+    Incomplete {
+        /// The API operation, e.g. `StartBuild`.
+        operation: &'static str,
+        /// The missing field, as the SDK names it, e.g. `build.id`.
+        field: &'static str,
+    },
     /// The local configuration (env vars, options) is unusable.
     #[error("configuration: {0}")]
     Config(String),
@@ -44,6 +61,8 @@ const TRANSIENT_CODES: &[&str] = &[
 ];
 
 impl AwsError {
+    /// Whether retrying the event may succeed: an API error's own class; missing fields and
+    /// configuration errors are never retryable.
     pub fn class(&self) -> ErrorClass {
         match self {
             AwsError::Api { class, .. } => *class,
@@ -51,8 +70,8 @@ impl AwsError {
         }
     }
 
-    /// The error code AWS returned, if this is an API error.
-    /// The API operation that failed (`UpdateService`), for an [`AwsError::Api`].
+    /// The API operation that failed (`UpdateService`), for an [`AwsError::Api`] or an
+    /// [`AwsError::Incomplete`].
     pub fn operation(&self) -> Option<&'static str> {
         match self {
             Self::Api { operation, .. } | Self::Incomplete { operation, .. } => Some(operation),
@@ -60,6 +79,8 @@ impl AwsError {
         }
     }
 
+    /// The error code AWS returned (or rollgate's name for the failure, see
+    /// [`AwsError::Api`]), if this is an API error.
     pub fn code(&self) -> Option<&str> {
         match self {
             AwsError::Api { code, .. } => Some(code),

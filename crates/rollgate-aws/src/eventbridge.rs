@@ -13,9 +13,14 @@ const PUT_EVENTS_BATCH: usize = 10;
 
 /// Publishing notifications.
 pub trait Notifier {
+    /// Puts `events` with source `rollgate`, 10 per PutEvents call, in order
+    /// (<https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html>).
+    /// Errors: the call's, or `FailedEntries` (retryable) when EventBridge refused an entry;
+    /// the entries it accepted (this batch's, earlier batches') stay put, and a retry repeats them.
     fn publish(&self, events: &[Outgoing]) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
+/// The EventBridge adapter, bound to one event bus.
 #[derive(Debug, Clone)]
 pub struct EventBridge {
     client: Client,
@@ -23,6 +28,7 @@ pub struct EventBridge {
 }
 
 impl EventBridge {
+    /// A client from `config` that puts on `bus` (a name or ARN, e.g. `default`).
     pub fn new(config: &aws_config::SdkConfig, bus: impl Into<String>) -> Self {
         Self { client: Client::new(config), bus: bus.into() }
     }

@@ -61,6 +61,8 @@ fn absent<T>(result: Result<T, AwsError>, codes: &[&str]) -> Result<Option<T>, A
 }
 
 impl Infra {
+    /// The ECR, ECS, IAM, CloudWatch Logs, CodeBuild and STS clients of `config`, and its region
+    /// (`None` makes [`Infra::env`] fail).
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
             ecr: aws_sdk_ecr::Client::new(config),
@@ -429,7 +431,8 @@ impl Infra {
         ])))
     }
 
-    /// Carries out one step of a plan. Returns the ARN of what it created or changed.
+    /// Carries out one step of a plan. A task-definition revision it registers is recorded in
+    /// `ctx.new_revision`, for the service step that follows.
     pub async fn apply(&self, step: &Step, env: &Env, ctx: &mut ApplyContext) -> Result<(), AwsError> {
         let r = &step.resource;
         match (&step.change, r.kind) {
@@ -1316,7 +1319,11 @@ impl Infra {
 /// What `apply` learned along the way: what AWS had, and the revision it registered.
 #[derive(Debug, Clone, Default)]
 pub struct ApplyContext {
+    /// What AWS had, by kind and name ([`Infra::observe`]'s answer): the ARNs and live revision
+    /// `apply` needs.
     pub observed: Observed,
+    /// The task-definition revision `apply` registered, if any:
+    /// `arn:aws:ecs:<region>:<account>:task-definition/<family>:<n>`.
     pub new_revision: Option<String>,
 }
 

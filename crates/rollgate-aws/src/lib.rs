@@ -1,8 +1,9 @@
 //! rollgate-aws: the one place where rollgate talks to AWS.
 //!
-//! * [`config`]: the `SdkConfig` factory (endpoint override, profiles, region chain, retries).
-//! * [`ecs`], [`cloudwatch`], [`events`], [`probe`]: capability traits that speak domain
-//!   types, and their adapters.
+//! * [`sdk_config`]: the `SdkConfig` factory (endpoint override, profiles, region chain, retries).
+//! * [`ecs`], [`ecr`], [`cloudwatch`], [`codebuild`], [`eventbridge`], [`probe`]: capability
+//!   traits that speak domain types, and their adapters; [`execute`] carries out a gate plan
+//!   with them, and [`infra`] reads and converges `rollgate up`'s resources.
 //! * [`error`]: SDK errors classified as retryable or not.
 
 pub mod cloudwatch;

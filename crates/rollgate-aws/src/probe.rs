@@ -12,12 +12,16 @@ use rollgate_core::gate::SmokeTest;
 
 /// Running a smoke test: `Ok((status, body))`, or why the request itself failed.
 pub trait SmokeRunner {
+    /// Sends the request: POST with the test's body (`content-type: application/json`), else GET.
+    /// `Ok`: the HTTP status and the body as UTF-8 (lossy). `Err`: the request, the connection,
+    /// the timeout, or a body over 64 KiB (an error, not cut).
     fn run(&self, test: &SmokeTest) -> impl Future<Output = Result<(u16, String), String>> + Send;
 }
 
 /// Bodies past this size are cut: a smoke test checks a short answer.
 const MAX_BODY: usize = 64 * 1024;
 
+/// The smoke-test client: HTTP/1.1 over HTTP or HTTPS, one timeout for the whole exchange.
 #[derive(Clone)]
 pub struct HttpProbe {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,

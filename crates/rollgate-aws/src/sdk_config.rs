@@ -11,7 +11,10 @@ use aws_credential_types::Credentials;
 pub struct AwsOptions {
     /// Overrides the endpoint of every service (an emulator, a VPC endpoint...).
     pub endpoint_url: Option<String>,
+    /// The region, e.g. `us-east-1`; else `AWS_REGION` or the profile's.
     pub region: Option<String>,
+    /// A profile of the AWS config files; its credentials then win over `AWS_ACCESS_KEY_ID`, as
+    /// with `aws --profile`. Else `AWS_PROFILE` (or `AWS_DEFAULT_PROFILE`).
     pub profile: Option<String>,
     /// Total attempts per call, including the first (standard retry mode, with backoff).
     pub max_attempts: Option<u32>,

@@ -137,7 +137,8 @@ pub struct RolloutOutcome {
     /// The rollout's task-definition ARN,
     /// `arn:aws:ecs:<region>:<account>:task-definition/<family>:<n>`.
     pub revision: String,
-    /// `waiting`, `verifying`, `baking`, `healthy`, `rolled-back`, `failed`, `superseded`.
+    /// `waiting`, or a [`crate::rollout::RolloutState`] (`verifying`, `baking`, `healthy`,
+    /// `failed`, `rolling-back`, `rolled-back`, `rollback-failed`, `superseded`).
     pub verdict: String,
     /// The reason for the verdict, for a person.
     pub detail: String,
@@ -188,10 +189,12 @@ impl GateReport {
     pub fn summary(&self) -> String {
         let count = |v: &str| self.rollouts.iter().filter(|r| r.verdict == v).count();
         format!(
-            "{} rollouts evaluated: {} healthy, {} rolled back, {} failed, {} errors",
+            "{} rollouts evaluated: {} healthy, {} rolling back, {} rolled back, {} rollbacks failed, {} failed, {} errors",
             self.rollouts.len(),
             count("healthy"),
+            count("rolling-back"),
             count("rolled-back"),
+            count("rollback-failed"),
             count("failed"),
             self.failures.len()
         )

@@ -29,7 +29,7 @@ use rollgate_core::gate::{
 use rollgate_core::history::{Orphaned, deployment_id, history_due, read_history};
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
-use rollgate_core::service::{DeploymentView, OptIn, ServiceView};
+use rollgate_core::service::{OptIn, ServiceView};
 use rollgate_core::tags::TagWrite;
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
 use rollgate_lambda::{Budget, FunctionError, OUT_OF_TIME, finish};

@@ -10,7 +10,7 @@ impl<A: GateApi> Gate<'_, A> {
     /// while the service's current service deployment is the one recorded. `awaiting`: the
     /// listed revisions whose rollout awaited a verdict at this run; `tags_written`: whether
     /// this run may have written the service's tags already (its view's count is stale).
-    async fn history(
+    pub(super) async fn history(
         &self,
         service: &ServiceView,
         settings: &GateSettings,
@@ -125,7 +125,7 @@ impl<A: GateApi> Gate<'_, A> {
     /// What ECS's history says of an orphan ([`Orphaned`]): for a deployment its circuit
     /// breaker rolled back, the revision it went back to (DescribeServiceDeployments, then
     /// DescribeServiceRevisions).
-    async fn orphaned(&self, orphan: &rollgate_core::history::Orphan) -> Result<Orphaned, AwsError> {
+    pub(super) async fn orphaned(&self, orphan: &rollgate_core::history::Orphan) -> Result<Orphaned, AwsError> {
         if orphan.failure.is_none() {
             return Ok(Orphaned::default());
         }

@@ -6,7 +6,7 @@ impl<A: GateApi> Gate<'_, A> {
     /// Follows the rollback the service's `rollgate:rollback` names to its outcome: the failed
     /// revision becomes `rolled-back` once the rollback's deployment completed, or
     /// `rollback-failed` (published once as `Rollback Failed`) when it did not hold.
-    async fn follow_rollback(
+    pub(super) async fn follow_rollback(
         &self,
         service: &ServiceView,
         settings: &GateSettings,
@@ -77,7 +77,11 @@ impl<A: GateApi> Gate<'_, A> {
     /// What a rollback target is now: whether ECS still has it, whether it is ACTIVE, whether
     /// its ECR images still exist, and what the tags it names images by name now. Images the
     /// gate may not read are not held against it (the rollback is followed anyway).
-    async fn target_facts(&self, service: &ServiceView, to: &TaskDefArn) -> Result<Option<Target>, AwsError> {
+    pub(super) async fn target_facts(
+        &self,
+        service: &ServiceView,
+        to: &TaskDefArn,
+    ) -> Result<Option<Target>, AwsError> {
         let snapshot = match self.aws.describe_task_definition(to).await {
             Ok(s) => s,
             // ECS: "Unable to describe task definition." for a revision it no longer has.
@@ -105,10 +109,10 @@ impl<A: GateApi> Gate<'_, A> {
 }
 
 /// A rollback target as the gate found it ([`Gate::target_facts`]).
-struct Target {
-    snapshot: TaskDefSnapshot,
+pub(super) struct Target {
+    pub(super) snapshot: TaskDefSnapshot,
     /// Its ECR images that no longer exist.
-    gone: Vec<String>,
+    pub(super) gone: Vec<String>,
     /// Its ECR images named by tag, with the digest each tag names now.
-    tags_now: Vec<(String, rollgate_core::Digest)>,
+    pub(super) tags_now: Vec<(String, rollgate_core::Digest)>,
 }

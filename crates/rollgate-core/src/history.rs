@@ -59,13 +59,14 @@ pub fn deployment_id(arn: &str) -> &str {
 
 /// Since when the service's history must be read (ListServiceDeployments `createdAt.after`),
 /// or `None` when its current service deployment is the one recorded (or it has none). With
-/// no readable record, or one dated after `now` (a person edited it: it would hide every
-/// deployment): the last [`LOOKBACK`].
+/// no readable record, or one dated more than [`LOOKBACK`] after `now` (a person edited it: it
+/// would hide every deployment; ECS's clock and the event's may differ by seconds, never by
+/// a day): the last [`LOOKBACK`].
 pub fn history_due(service: &ServiceView, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let current = deployment_id(service.current_service_deployment.as_deref()?);
     match service.tags.get(keys::SEEN_DEPLOYMENT).and_then(|v| Seen::parse(v)) {
         Some(seen) if seen.id == current => None,
-        Some(seen) if seen.created_at <= now => Some(seen.created_at),
+        Some(seen) if seen.created_at <= now + LOOKBACK => Some(seen.created_at),
         _ => Some(now - LOOKBACK),
     }
 }

@@ -210,18 +210,8 @@ pub fn plan_manual_rollback(
     let copy = (!target_active)
         .then(|| CopyTarget { of: target.arn.clone(), tags: crate::gate::copy_tags(target, &service.arn) });
     let tag_service = crate::gate::failure_tags(service, &live.arn, record.as_ref(), &at, extra);
-    let facts = RolloutFacts {
-        now,
-        service,
-        revision: live,
-        settings: &Default::default(),
-        alarms_in_alarm: &[],
-        alarms_entered: &[],
-        smoke: None,
-        reported_failure: None,
-        lineage: None,
-        orphaned: None,
-    };
+    let settings = Default::default();
+    let facts = RolloutFacts::bare(now, service, live, &settings);
     let notification = Notification::new(
         NotificationKind::RolledBack,
         &facts,

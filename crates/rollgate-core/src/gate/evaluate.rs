@@ -28,6 +28,31 @@ pub struct RolloutFacts<'a> {
     pub orphaned: Option<&'a crate::history::Orphaned>,
 }
 
+impl<'a> RolloutFacts<'a> {
+    /// Facts with no signal gathered (no alarms, smoke test, reported failure, lineage or
+    /// history): what a notification about a decision made elsewhere (a followed rollback,
+    /// `rollgate rollback`) describes the rollout with.
+    pub fn bare(
+        now: DateTime<Utc>,
+        service: &'a ServiceView,
+        revision: &'a TaskDefSummary,
+        settings: &'a GateSettings,
+    ) -> Self {
+        Self {
+            now,
+            service,
+            revision,
+            settings,
+            alarms_in_alarm: &[],
+            alarms_entered: &[],
+            smoke: None,
+            reported_failure: None,
+            lineage: None,
+            orphaned: None,
+        }
+    }
+}
+
 /// An alarm's entry into ALARM, from its history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlarmEntry {

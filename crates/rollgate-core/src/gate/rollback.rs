@@ -150,18 +150,7 @@ fn plan_rollback_writes(
             let rollback = RollbackRecord::from_tags(&failed.tags);
             let record = RevisionRecord::from_tags(&failed.tags).ok().flatten();
             let settings = GateSettings::default();
-            let facts = RolloutFacts {
-                now,
-                service,
-                revision: failed,
-                settings: &settings,
-                alarms_in_alarm: &[],
-                alarms_entered: &[],
-                smoke: None,
-                reported_failure: None,
-                lineage: None,
-                orphaned: None,
-            };
+            let facts = RolloutFacts::bare(now, service, failed, &settings);
             let mut notification = Notification::new(
                 NotificationKind::RollbackFailed,
                 &facts,

@@ -6,7 +6,7 @@ use super::*;
 impl<A: GateApi> Gate<'_, A> {
     /// Judges the rollouts of service deployments ECS settled while no gate run saw them (its
     /// circuit breaker rolled one back and the rollback completed while every run failed),
-    /// then records how far ECS's history was read (`rollgate::history`). Nothing is read
+    /// then records how far ECS's history was read (`rollgate_core::history`). Nothing is read
     /// while the service's current service deployment is the one recorded. `awaiting`: the
     /// listed revisions whose rollout awaited a verdict at this run; `tags_written`: whether
     /// this run may have written the service's tags already (its view's count is stale).
@@ -36,6 +36,7 @@ impl<A: GateApi> Gate<'_, A> {
         }
         if !reading.orphans.is_empty() {
             let mut wanted: Vec<String> = reading.orphans.iter().map(|o| o.target_revision.clone()).collect();
+            wanted.sort_unstable();
             wanted.dedup();
             let revisions = match self.aws.revision_task_definitions(&wanted).await {
                 Ok(r) => r,
@@ -76,10 +77,7 @@ impl<A: GateApi> Gate<'_, A> {
                         let before = report.rollouts.len();
                         self.revision(service, settings, &snapshot, orphan.failure.as_deref(), Some(&orphaned), report)
                             .await;
-                        let rolling_back = report.rollouts[before..].iter().any(|r| {
-                            r.revision == revision.as_str() && r.verdict == RolloutState::RollingBack.as_str()
-                        });
-                        if !rolling_back {
+                        if !rolling_back_since(report, before, revision) {
                             continue;
                         }
                     }
@@ -91,10 +89,7 @@ impl<A: GateApi> Gate<'_, A> {
                 // finished it, else read again from the history on the next run.
                 let before = report.rollouts.len();
                 self.follow_rollback(service, settings, revision.as_str(), report).await;
-                if report.rollouts[before..]
-                    .iter()
-                    .any(|r| r.revision == revision.as_str() && r.verdict == RolloutState::RollingBack.as_str())
-                {
+                if rolling_back_since(report, before, revision) {
                     held.insert(orphan.deployment.clone());
                 }
             }
@@ -137,4 +132,11 @@ impl<A: GateApi> Gate<'_, A> {
         let rolled_back_to = self.aws.revision_task_definitions(&[to]).await?.into_iter().next().map(|(_, td)| td);
         Ok(Orphaned { rolled_back_to })
     }
+}
+
+/// Whether this run's report, from entry `before` on, left `revision` `rolling-back`.
+fn rolling_back_since(report: &GateReport, before: usize, revision: &TaskDefArn) -> bool {
+    report.rollouts[before..]
+        .iter()
+        .any(|r| r.revision == revision.as_str() && r.verdict == RolloutState::RollingBack.as_str())
 }

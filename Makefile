@@ -98,7 +98,7 @@ bench: venv $(BENCH_VENV)/.installed
 # The 1000-event storm with ~20% faulted calls (docs/reliability.md); about 4 minutes. It is
 # part of `make test` too; this runs it alone, with its figures. ROLLGATE_STORM_SEED and
 # ROLLGATE_STORM_EVENTS explore other storms.
-storm: venv
+storm: venv $(CFN_VENV)/.installed
 	$(CARGO) test -p rollgate-tests --test storm -- --nocapture
 
 demo: venv build-bins

@@ -7,14 +7,17 @@
 //!
 //! Reproducible: the same seed gives the same events, the same AWS calls in the same order and
 //! the same faults on them, every run. What makes it so:
-//! * a logical clock: step `i` happens at `t0 + i` seconds (event times, ECR's push times), so
-//!   no two pushes share a second and no decision depends on how fast the machine is;
+//! * a logical clock: step `i` happens at `t0 + i` seconds (event times, ECR's push times),
+//!   and the emulator's clock is set to it (what ECS and CloudWatch record), so no two pushes
+//!   share a second and no decision depends on how fast the machine is;
 //! * every invocation's fan-out runs one service at a time, so the proxy's seeded draws meet
 //!   the calls in one order;
 //! * moto's own random ids are seeded;
-//! * the rollout deadline is a day, so the gate never judges ECS's wall-clock timestamps.
+//! * the rollout deadline is a day, so no rollout is ever overdue.
 //!
 //! The run prints a fingerprint of the fault sequence; two runs of one seed print the same.
+//! `ROLLGATE_STORM_CALLS=<file>` writes each step's calls and faults to a file, to find where
+//! two runs part.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -169,6 +172,10 @@ impl Storm {
         let s = Scenario::new("storm");
         // moto's own ids (deployments, VPCs) from a seed too.
         s.em.seed(seed);
+        // ECS's and CloudWatch's timestamps follow the logical clock: the set-up a minute
+        // before step 0, each step at its own second (`step`).
+        let clock = Clock::start();
+        s.em.set_clock(Some(clock.t0.timestamp() - 60));
         let clusters = vec![s.cluster("a"), s.cluster("b")];
         let repos = [s.repository("alpha"), s.repository("beta")];
         let alarm = format!("{}-beta-5xx", s.name);
@@ -188,8 +195,7 @@ impl Storm {
                 // As `rollgate track` writes it: `v*` is outside the tag alphabet.
                 ("rollgate:tag-filter", rollgate_core::tags::encode("rollgate:tag-filter", filter).unwrap()),
                 ("rollgate:bake", "0".to_owned()),
-                // The gate's deadline compares the logical clock with ECS's wall-clock
-                // deployment times; a day keeps that comparison out of the storm.
+                // A day: no rollout of the storm is ever overdue.
                 ("rollgate:deadline", "1d".to_owned()),
             ];
             if name == "four" {
@@ -233,7 +239,7 @@ impl Storm {
             pushes: vec![],
             owed: BTreeSet::new(),
             alarm,
-            clock: Clock::start(),
+            clock,
             ledgers: (0..n).map(|_| BTreeMap::new()).collect(),
             previous_live: vec![None; n],
             sdk,
@@ -370,6 +376,7 @@ impl Storm {
     }
 
     async fn step(&mut self, rng: &mut Rng, i: usize) {
+        self.s.em.set_clock(Some(self.clock.at(i).timestamp()));
         let roll = rng.below(100);
         let svc_index = rng.below(self.services.len());
         match roll {
@@ -998,6 +1005,21 @@ fn env_number(name: &str) -> Option<u64> {
     }
 }
 
+/// Each step's calls, one line a call: `<step> <function> <operation> <fault or ->`.
+fn write_calls(path: &str, events: &[Vec<(String, Option<String>)>; 2], counts: &[[usize; 2]]) {
+    let mut out = String::new();
+    let mut from = [0usize; 2];
+    for (step, upto) in counts.iter().enumerate() {
+        for (f, name) in ["deploy", "health-gate"].into_iter().enumerate() {
+            for (operation, fault) in events[f].iter().take(upto[f]).skip(from[f]) {
+                out.push_str(&format!("{step} {name} {operation} {}\n", fault.as_deref().unwrap_or("-")));
+            }
+            from[f] = upto[f];
+        }
+    }
+    std::fs::write(path, out).expect("write ROLLGATE_STORM_CALLS");
+}
+
 /// `ROLLGATE_STORM_SEED` and `ROLLGATE_STORM_EVENTS` explore other storms (`make storm`).
 #[tokio::test]
 async fn a_thousand_events_with_faults_keep_every_invariant() {
@@ -1009,19 +1031,28 @@ async fn a_thousand_events_with_faults_keep_every_invariant() {
     if trace {
         rollgate_lambda::telemetry::init();
     }
+    let calls_file = std::env::var("ROLLGATE_STORM_CALLS").ok();
     let mut storm = Storm::new(seed).await;
+    let keys = [storm.s.function_key("deploy"), storm.s.function_key("health-gate")];
+    // With ROLLGATE_STORM_CALLS: how many calls each function had made after each step.
+    let mut counts: Vec<[usize; 2]> = vec![];
     let mut rng = Rng(seed);
     for i in 0..events {
         if trace {
             println!("storm: step {i} at {}", storm.clock.text(i));
         }
         storm.step(&mut rng, i).await;
+        if calls_file.is_some() {
+            counts.push(keys.clone().map(|k| faults().stats(&k)["requests"].as_u64().unwrap_or(0) as usize));
+        }
         storm.check(i, i % FULL_CHECK_EVERY == 0 || i + 1 == events);
         if i % 100 == 99 {
             eprintln!("storm: {} events, {} violations", i + 1, storm.violations.len());
         }
     }
-    let keys = [storm.s.function_key("deploy"), storm.s.function_key("health-gate")];
+    if let Some(path) = &calls_file {
+        write_calls(path, &keys.clone().map(|k| faults().events(&k)), &counts);
+    }
     let stats: Vec<Value> = keys.iter().map(|k| faults().stats(k)).collect();
     let injected: u64 = stats
         .iter()

@@ -10,6 +10,7 @@ Routing, in order:
     POST /_rollgate/ecs/short-arn (JSON body)  -> the service, now with the short (pre-2021) ARN
     POST /_rollgate/ecr/pushed-at (JSON body)  -> {"updated": n}: set an image's imagePushedAt
     POST /_rollgate/ecr/image-status (JSON body) -> {"updated": n}: set an image's imageStatus
+    POST /_rollgate/clock {"now": epoch|null}  -> {"now": ...}: the emulator's clock (clock.py)
     GET  /_rollgate/ecr/blob/<token>           -> a layer's bytes: the downloadUrl that
                                                   GetDownloadUrlForLayer hands out (ecr_ext.py)
     PUT/DELETE /_rollgate/iam/principals, GET /_rollgate/iam/decisions,
@@ -29,6 +30,7 @@ import os
 import time
 from typing import Any, Callable
 
+import clock
 import cloudwatch_ext
 import codebuild_ext
 import ecr_ext
@@ -65,6 +67,7 @@ class RollgateApp:
             ("POST", "/_rollgate/ecs/short-arn"): self._ecs_short_arn,
             ("POST", "/_rollgate/ecr/pushed-at"): self._ecr_pushed_at,
             ("POST", "/_rollgate/ecr/image-status"): self._ecr_image_status,
+            ("POST", "/_rollgate/clock"): self._set_clock,
             ("PUT", "/_rollgate/iam/principals"): self._iam_register,
             ("DELETE", "/_rollgate/iam/principals"): self._iam_remove,
             ("GET", "/_rollgate/iam/decisions"): self._iam_decisions,
@@ -120,6 +123,16 @@ class RollgateApp:
 
     def _reset_calls(self, environ: dict[str, Any]) -> tuple[int, Any]:
         return 200, {"removed": self.call_log.reset(query_params(environ).get("access_key"))}
+
+    def _set_clock(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        request, error = _json_object(environ)
+        if error is not None:
+            return 400, {"error": error}
+        now = request.get("now")
+        if now is not None and (isinstance(now, bool) or not isinstance(now, (int, float))):
+            return 400, {"error": "now: epoch seconds (a number) or null for the wall clock"}
+        clock.set_now(now)
+        return 200, {"now": now}
 
     def _ecs_rollout(self, environ: dict[str, Any]) -> tuple[int, Any]:
         request, error = _json_object(environ)

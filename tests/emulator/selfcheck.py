@@ -503,6 +503,39 @@ def check_ecs_history(emu: Emulator) -> None:
           "an unknown service revision is a MISSING failure", missing)
 
 
+def check_clock(emu: Emulator) -> None:
+    """clock.py: a test sets the time ECS and CloudWatch record, and can give the wall clock back."""
+    def set_clock(now: Any) -> tuple[int, Any]:
+        status, _, body = emu.http("POST", "/_rollgate/clock", json.dumps({"now": now}).encode(),
+                                   {"Content-Type": "application/json"})
+        return status, json.loads(body)
+
+    logical = datetime(2031, 5, 4, 3, 2, 1, tzinfo=timezone.utc)
+    check(set_clock(logical.timestamp())[0] == 200, "clock: set to a logical time")
+    ecs = emu.client("ecs", "AKCLOCK")
+    ecs.create_cluster(clusterName="clock")
+    first = _register(ecs, "clock", "repo/c:1")
+    second = _register(ecs, "clock", "repo/c:2")
+    ecs.create_service(cluster="clock", serviceName="api", taskDefinition=first, desiredCount=1)
+    ecs.update_service(cluster="clock", service="api", taskDefinition=second)
+    times = [d["createdAt"] for d in reversed(_described_service(ecs, "clock", "api")["deployments"])]
+    check(all(logical <= t < logical + timedelta(seconds=1) for t in times) and times == sorted(set(times)),
+          "clock: ECS deployments are stamped at the logical second, in the order they happened", times)
+    cloudwatch = emu.client("cloudwatch", "AKCLOCK")
+    cloudwatch.put_metric_alarm(AlarmName="clock", MetricName="m", Namespace="n", Statistic="Sum", Period=60,
+                                EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+    cloudwatch.set_alarm_state(AlarmName="clock", StateValue="ALARM", StateReason="test")
+    history = cloudwatch.describe_alarm_history(AlarmName="clock", HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    check(bool(history) and all(logical <= h["Timestamp"] < logical + timedelta(seconds=1) for h in history),
+          "clock: CloudWatch alarm history", history)
+    cloudwatch.delete_alarms(AlarmNames=["clock"])
+    for bad in ("soon", True):
+        check(set_clock(bad)[0] == 400, f"clock: now {bad!r} -> 400")
+    check(set_clock(None)[0] == 200, "clock: back to the wall clock")
+    ecs.update_service(cluster="clock", service="api", taskDefinition=first)
+    newest = _described_service(ecs, "clock", "api")["deployments"][0]["createdAt"]
+    check(abs((newest - datetime.now(timezone.utc)).total_seconds()) < 600, "clock: the wall clock again", newest)
+
 OTHER_ACCOUNT = "111122223333"
 
 
@@ -2058,6 +2091,7 @@ def main() -> int:
         check_ecs_delete_task_definitions(emu)
         check_ecs_desired_count(emu)
         check_ecs_history(emu)
+        check_clock(emu)
         check_ecs_identity(emu)
         check_ecr_pushed_at(emu)
         check_ecr_moved_tag_keeps_the_image(emu)

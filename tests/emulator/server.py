@@ -21,6 +21,11 @@ import os
 # It makes AWS managed policies such as AmazonECSTaskExecutionRolePolicy exist.
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
+# Before moto's service modules bind `utcnow`: a test may set the emulator's clock.
+import clock  # noqa: E402
+
+clock.install()
+
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402

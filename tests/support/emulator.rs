@@ -104,6 +104,14 @@ impl Emulator {
         http::request(&self.url, "POST", "/_rollgate/ecr/pushed-at", Some(&body.to_string()));
     }
 
+    /// Sets the emulator's clock (tests/emulator/clock.py): what ECS and CloudWatch record
+    /// is stamped `epoch_seconds` (plus a microsecond a reading, to keep their order), or the
+    /// wall clock again with `None`.
+    pub fn set_clock(&self, epoch_seconds: Option<i64>) {
+        let body = serde_json::json!({ "now": epoch_seconds });
+        http::request(&self.url, "POST", "/_rollgate/clock", Some(&body.to_string()));
+    }
+
     /// Seeds moto's random ids (deployment ids, VPC ids), so a run that makes the same calls
     /// gets the same ids.
     pub fn seed(&self, seed: u64) {

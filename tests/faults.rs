@@ -111,6 +111,80 @@ async fn a_register_whose_answer_is_lost_is_not_registered_twice() {
     assert!(t.allowed().iter().any(|a| a == "ecs:ListTaskDefinitions"), "{:?}", t.allowed());
 }
 
+/// The kind: an earlier attempt's revision is found wherever it sits above the live revision,
+/// not only while it is the family's latest. Here its answer and the lookup both fail, so the
+/// invocation fails retryable; before Lambda's retry, another revision of the family is
+/// registered (CI, a configuration change nobody deployed yet). The retry reuses the first
+/// attempt's revision: one revision for the push, and it is live.
+#[tokio::test]
+async fn a_lost_registration_below_a_newer_revision_is_still_reused() {
+    let t = Faulty::new("fault-register-buried");
+    let (digest, event) = t.push_v1();
+    t.fault(json!({"seed": 6, "operations": {"RegisterTaskDefinition": {"reset_after": 1.0},
+                                             "ListTaskDefinitions": {"http500": 1.0}}, "max_faults": 3}));
+    let report = t.deploy(&event, 2).await;
+    assert!(report.needs_retry(), "the lookup failed: retryable {report:?}");
+    let lost = t.active_revisions_with(&digest);
+    assert_eq!(lost.len(), 1, "the lost attempt registered: {lost:?}");
+    assert_eq!(t.live(), t.base, "the service did not move");
+    // Two revisions of the family after it, neither this push's: the lost one is now neither
+    // the latest nor right below it.
+    let base = t.s.boto("ecs", "describe_task_definition", json!({"taskDefinition": t.base}))["taskDefinition"].clone();
+    for n in 0..2 {
+        let mut containers = base["containerDefinitions"].clone();
+        containers[0]["environment"] = json!([{"name": "CI_BUILD", "value": n.to_string()}]);
+        t.s.register(json!({"family": base["family"], "containerDefinitions": containers,
+                            "requiresCompatibilities": base["requiresCompatibilities"], "networkMode": base["networkMode"],
+                            "cpu": base["cpu"], "memory": base["memory"]}));
+    }
+
+    t.fault(json!({"seed": 6}));
+    let report = t.deploy(&event, 1).await;
+    assert!(matches!(outcome(&report), Outcome::Deployed { .. }), "{report:?}");
+    assert_eq!(t.active_revisions_with(&digest), lost, "the lost attempt's revision, reused");
+    assert_eq!(t.live(), lost[0]);
+}
+
+/// An earlier attempt's revision copied from a revision the service no longer runs is not
+/// deployed (it would undo what changed since): it is deregistered and the push registered
+/// afresh from the live revision, so the push still has one revision.
+#[tokio::test]
+async fn a_lost_registration_from_another_base_is_replaced() {
+    let t = Faulty::new("fault-register-stale");
+    let base = t.s.boto("ecs", "describe_task_definition", json!({"taskDefinition": t.base}))["taskDefinition"].clone();
+    let variant = |name: &str| {
+        let mut containers = base["containerDefinitions"].clone();
+        containers[0]["environment"] = json!([{"name": name, "value": "1"}]);
+        t.s.register(json!({"family": base["family"], "containerDefinitions": containers,
+                            "requiresCompatibilities": base["requiresCompatibilities"], "networkMode": base["networkMode"],
+                            "cpu": base["cpu"], "memory": base["memory"]}))
+    };
+    // A hotfix revision, registered but not deployed yet.
+    let hotfix = variant("HOTFIX");
+    let (digest, event) = t.push_v1();
+    t.fault(json!({"seed": 7, "operations": {"RegisterTaskDefinition": {"reset_after": 1.0},
+                                             "ListTaskDefinitions": {"http500": 1.0}}, "max_faults": 3}));
+    assert!(t.deploy(&event, 2).await.needs_retry());
+    let lost = t.active_revisions_with(&digest);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    // Before the retry, a person deploys the hotfix, and CI registers one more revision: the
+    // lost attempt (copied from the old base) lies between the live revision and the latest.
+    t.s.boto("ecs", "update_service", json!({"cluster": t.cluster, "service": "api", "taskDefinition": hotfix}));
+    variant("CI_BUILD");
+
+    t.fault(json!({"seed": 7}));
+    let report = t.deploy(&event, 1).await;
+    assert!(matches!(outcome(&report), Outcome::Deployed { .. }), "{report:?}");
+    let now = t.active_revisions_with(&digest);
+    assert_eq!(now, [t.live()], "one revision for the push, live");
+    assert_ne!(now, lost, "not the lost attempt's");
+    let live = t.s.describe_task_definition(&t.live());
+    assert_eq!(live.1["rollgate:previous"], json!(hotfix), "copied from the live revision");
+    assert_eq!(live.0["containerDefinitions"][0]["environment"][0]["name"], json!("HOTFIX"));
+    let (stale, _) = t.s.describe_task_definition(&lost[0]);
+    assert_eq!(stale["status"], json!("INACTIVE"), "the lost attempt's revision is deregistered");
+}
+
 #[tokio::test]
 async fn throttling_and_resets_are_absorbed_by_retries() {
     let t = Faulty::new("fault-throttle");

@@ -73,6 +73,34 @@ pub trait TaskDefinitions {
     /// The family's latest active revision (DescribeTaskDefinition by family name).
     fn describe_latest(&self, family: &str) -> impl Future<Output = Result<TaskDefSnapshot, AwsError>> + Send;
 
+    /// The ACTIVE revisions of `live`'s family numbered from `below - 1` down to the one after
+    /// `live`, newest first, at most `limit` of them: one DescribeTaskDefinition of
+    /// `family:number` each (it answers INACTIVE revisions too, which are left out). A revision
+    /// ECS has deleted (ClientException "Unable to describe task definition") is skipped.
+    /// Errors: any other failed call.
+    fn describe_active_between(
+        &self,
+        live: &TaskDefArn,
+        below: u32,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<TaskDefSnapshot>, AwsError>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            let mut found = Vec::new();
+            for number in (live.revision().number + 1..below).rev().take(limit as usize) {
+                match self.describe_task_definition(&live.with_number(number)).await {
+                    Ok(snapshot) if snapshot.is_active() => found.push(snapshot),
+                    Ok(_) => {}
+                    Err(e) if e.code() == Some("ClientException") => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(found)
+        }
+    }
+
     /// Deregisters a revision (cleaning up after a rollout that could not be completed).
     fn deregister(&self, arn: &TaskDefArn) -> impl Future<Output = Result<(), AwsError>> + Send;
 

@@ -309,6 +309,12 @@ impl TaskDefArn {
         let (family, number) = tail.rsplit_once(':').unwrap_or((tail, "0"));
         Revision { family: family.to_owned(), number: number.parse().unwrap_or(0) }
     }
+
+    /// The ARN of revision `number` of the same family, account and region.
+    pub fn with_number(&self, number: u32) -> TaskDefArn {
+        let family = self.0.rsplit_once(':').map_or(self.0.as_str(), |(family, _)| family);
+        TaskDefArn(format!("{family}:{number}"))
+    }
 }
 
 /// A task-definition family and revision number, displayed as `family:number`.

@@ -24,6 +24,7 @@ pub mod model;
 pub mod notify;
 pub mod permissions;
 pub mod reconcile;
+pub mod registration;
 pub mod report;
 pub mod rollout;
 pub mod service;

@@ -15,8 +15,10 @@ use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rol
 use rollgate_core::ecs_event::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
 use rollgate_core::event::{EcrAction, ManifestKind, PushEvent, parse_ecr_event, parse_envelope};
 use rollgate_core::image::Manifest;
-use rollgate_core::ledger::{carries_marker, rollout_marker};
 use rollgate_core::reconcile::{Candidate, RepoImage, candidates};
+use rollgate_core::registration::{
+    Compensation, EARLIER_ATTEMPT_LOOKBACK, Registration, compensation, earlier_attempt, registration,
+};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
 use rollgate_core::{AccountId, Digest, ErrorClass, RepositoryName, TaskDefArn};
@@ -210,8 +212,9 @@ async fn rollout<A: DeployApi>(
         return failed(push, service, error, ErrorClass::NonRetryable);
     };
     // The family's latest revision is, as a rule, the live one: one call serves both. When it
-    // is not, it may be the revision an earlier attempt at this very push registered before
-    // failing (a lost answer): then it is reused, never registered twice.
+    // is not, it (or a revision between it and the live one) may be the revision an earlier
+    // attempt at this very push registered before failing (a lost answer): then it is reused,
+    // never registered twice (rollgate_core::registration).
     let latest = match aws.describe_latest(&current.revision().family).await {
         Ok(s) => s,
         Err(e) => return failed(push, service, e.to_string(), e.class()),
@@ -240,16 +243,42 @@ async fn rollout<A: DeployApi>(
             "the base revision's own tags do not all fit on the new revision (ECS allows 50, and room is kept for the health gate's tags); these are not copied"
         );
     }
-    let registered_before = latest.summary.arn != *current
-        && latest.is_active()
-        && carries_marker(&latest.summary.tags, &rollout_marker(&plan.tags));
-    let revision = if registered_before {
-        info!(revision = %latest.summary.arn, decision = "reused", "an earlier attempt registered this revision");
-        latest.summary.arn.clone()
-    } else {
-        match aws.register_copy(snapshot, &plan.images, &plan.tags).await {
-            Ok(arn) => arn,
+    let mut step =
+        if latest.is_active() { registration(&plan, current, &latest.summary) } else { Registration::Register };
+    if let Registration::Look { below, .. } = step {
+        step = match aws.describe_active_between(current, below, EARLIER_ATTEMPT_LOOKBACK).await {
+            Ok(found) => {
+                found.iter().find_map(|s| earlier_attempt(&plan, &s.summary)).unwrap_or(Registration::Register)
+            }
             Err(e) => return failed(push, service, e.to_string(), e.class()),
+        };
+    }
+    let revision = match step {
+        Registration::Reuse(arn) => {
+            info!(revision = %arn, decision = "reused", "an earlier attempt registered this revision");
+            arn
+        }
+        Registration::Replace(stale) => {
+            // Copied from a revision the service no longer runs: never two revisions for a push.
+            if let Err(e) = aws.deregister(&stale).await {
+                return failed(
+                    push,
+                    service,
+                    format!("could not deregister {stale}, an earlier attempt's revision from another base: {e}"),
+                    e.class(),
+                );
+            }
+            info!(revision = %stale, decision = "replaced", "an earlier attempt registered this push from another base; deregistered");
+            match aws.register_copy(snapshot, &plan.images, &plan.tags).await {
+                Ok(arn) => arn,
+                Err(e) => return failed(push, service, e.to_string(), e.class()),
+            }
+        }
+        Registration::Register | Registration::Look { .. } => {
+            match aws.register_copy(snapshot, &plan.images, &plan.tags).await {
+                Ok(arn) => arn,
+                Err(e) => return failed(push, service, e.to_string(), e.class()),
+            }
         }
     };
     if let Err(e) = aws.update_service(&service.arn, &revision).await {
@@ -284,31 +313,35 @@ async fn unfinished<A: DeployApi>(
     error: AwsError,
 ) -> ServiceOutcome {
     let name = service.arn.to_string();
-    let landed = match aws.describe_services(service.arn.cluster_name(), std::slice::from_ref(&name)).await {
-        Ok(found) => found.iter().any(|s| s.task_definition.as_ref() == Some(revision)),
-        // Unknown: keep the revision; the retry finds it as the family's latest and reuses it.
-        Err(e) => {
-            let error = format!("could not update the service ({error}) nor check whether it was updated ({e})");
-            return failed(push, service, error, ErrorClass::Retryable);
+    let read = aws.describe_services(service.arn.cluster_name(), std::slice::from_ref(&name)).await;
+    let landed = read.as_ref().ok().map(|found| found.iter().any(|s| s.task_definition.as_ref() == Some(revision)));
+    match compensation(landed) {
+        Compensation::Deployed => {
+            info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision,
+                  decision = "deployed", "UpdateService's answer was lost, but the update landed");
+            ServiceOutcome {
+                cluster: service.arn.cluster_name().to_owned(),
+                service: service.arn.name().to_owned(),
+                outcome: Outcome::Deployed {
+                    revision: revision.to_string(),
+                    previous: service.task_definition.as_ref().map(ToString::to_string).unwrap_or_default(),
+                },
+            }
         }
-    };
-    if landed {
-        info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision,
-              decision = "deployed", "UpdateService's answer was lost, but the update landed");
-        return ServiceOutcome {
-            cluster: service.arn.cluster_name().to_owned(),
-            service: service.arn.name().to_owned(),
-            outcome: Outcome::Deployed {
-                revision: revision.to_string(),
-                previous: service.task_definition.as_ref().map(ToString::to_string).unwrap_or_default(),
-            },
-        };
+        Compensation::Keep => {
+            let e = read.err().map(|e| e.to_string()).unwrap_or_default();
+            let error = format!("could not update the service ({error}) nor check whether it was updated ({e})");
+            failed(push, service, error, ErrorClass::Retryable)
+        }
+        Compensation::Deregister => {
+            let cleanup = match aws.deregister(revision).await {
+                Ok(()) => format!("deregistered {revision}"),
+                // Kept, the retry finds it as an earlier attempt's revision and reuses it.
+                Err(e) => format!("{revision} is left registered but not live ({e})"),
+            };
+            failed(push, service, format!("could not update the service: {error}; {cleanup}"), error.class())
+        }
     }
-    let cleanup = match aws.deregister(revision).await {
-        Ok(()) => format!("deregistered {revision}"),
-        Err(e) => format!("{revision} is left registered but not live ({e})"),
-    };
-    failed(push, service, format!("could not update the service: {error}; {cleanup}"), error.class())
 }
 
 fn skipped(push: &PushEvent, service: &ServiceView, reason: SkipReason) -> ServiceOutcome {

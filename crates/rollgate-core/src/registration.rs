@@ -4,17 +4,21 @@
 //! ECS's RegisterTaskDefinition takes no client token, so an attempt whose answer was lost may
 //! still have registered, and a retry cannot tell by asking again. Every revision rollgate
 //! registers for a push carries the push's marker ([`crate::ledger::ROLLOUT_MARKER`]: the
-//! service and the digest) and its base (`rollgate:previous`), so a later attempt recognises
-//! an earlier one's revision in the family and either uses it or, when the service has moved
-//! to another base since, deregisters it. Only ACTIVE revisions count: a deregistered one can
+//! service and the digest), so a later attempt recognises an earlier one's revision anywhere
+//! above the live revision and uses it. Only ACTIVE revisions count: a deregistered one can
 //! never be deployed (ECS refuses UpdateService to an INACTIVE revision).
+//!
+//! An earlier revision is used even when it was copied from another base than the live one
+//! (the service moved in between): a revision carrying the marker may be one ECS ran and then
+//! rolled back, which the gate has yet to judge, so it is never deregistered here, and a second
+//! revision for the push is never registered beside it.
 //!
 //! RegisterTaskDefinition:
 //! <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html>
 
 use crate::TaskDefArn;
 use crate::deploy::RolloutPlan;
-use crate::ledger::{carries_marker, keys, rollout_marker};
+use crate::ledger::{carries_marker, rollout_marker};
 use crate::service::TaskDefSummary;
 
 /// How many revisions below the family's latest (and above the live one) a deploy reads,
@@ -28,11 +32,8 @@ pub const EARLIER_ATTEMPT_LOOKBACK: u32 = 5;
 pub enum Registration {
     /// No earlier attempt registered this push: register the plan's revision.
     Register,
-    /// An earlier attempt registered it from the same base: deploy that revision.
+    /// An earlier attempt registered it: deploy that revision.
     Reuse(TaskDefArn),
-    /// An earlier attempt registered it from another base (the service runs another revision
-    /// now): deregister it, then register the plan's revision, so one push never has two.
-    Replace(TaskDefArn),
     /// The family holds revisions between the live one and the latest, where an earlier
     /// attempt's revision may be: read the revisions numbered `above + 1 ..= below - 1`, newest
     /// first and at most [`EARLIER_ATTEMPT_LOOKBACK`] of them, and decide with [`earlier_attempt`].
@@ -44,8 +45,7 @@ pub enum Registration {
 /// costs nothing more).
 ///
 /// * The latest is the live revision: nothing newer exists, so no earlier attempt: `Register`.
-/// * The latest carries this push's marker: `Reuse` it if it was copied from the plan's base,
-///   else `Replace` it.
+/// * The latest carries this push's marker: `Reuse` it.
 /// * Otherwise, when revisions lie between the live one and the latest: `Look` there.
 pub fn registration(plan: &RolloutPlan, live: &TaskDefArn, latest: &TaskDefSummary) -> Registration {
     if &latest.arn == live {
@@ -63,19 +63,10 @@ pub fn registration(plan: &RolloutPlan, live: &TaskDefArn, latest: &TaskDefSumma
 }
 
 /// Whether `candidate`, an ACTIVE revision of the family, is an earlier attempt at `plan`'s
-/// push: `Reuse` when it was copied from the plan's base, `Replace` when from another one,
-/// `None` when it is not this push's revision (another push's, a configuration change, the
-/// gate's copy of a rollback target).
+/// push (`Reuse` it), or not this push's revision (`None`: another push's, a configuration
+/// change, the gate's copy of a rollback target).
 pub fn earlier_attempt(plan: &RolloutPlan, candidate: &TaskDefSummary) -> Option<Registration> {
-    if !carries_marker(&candidate.tags, &rollout_marker(&plan.tags)) {
-        return None;
-    }
-    let base = plan.tags.iter().find(|(k, _)| k == keys::PREVIOUS).map(|(_, v)| v);
-    Some(if candidate.tags.get(keys::PREVIOUS) == base {
-        Registration::Reuse(candidate.arn.clone())
-    } else {
-        Registration::Replace(candidate.arn.clone())
-    })
+    carries_marker(&candidate.tags, &rollout_marker(&plan.tags)).then(|| Registration::Reuse(candidate.arn.clone()))
 }
 
 /// What UpdateService's failure leaves to do, once the service has been read again

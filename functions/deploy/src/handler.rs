@@ -258,22 +258,6 @@ async fn rollout<A: DeployApi>(
             info!(revision = %arn, decision = "reused", "an earlier attempt registered this revision");
             arn
         }
-        Registration::Replace(stale) => {
-            // Copied from a revision the service no longer runs: never two revisions for a push.
-            if let Err(e) = aws.deregister(&stale).await {
-                return failed(
-                    push,
-                    service,
-                    format!("could not deregister {stale}, an earlier attempt's revision from another base: {e}"),
-                    e.class(),
-                );
-            }
-            info!(revision = %stale, decision = "replaced", "an earlier attempt registered this push from another base; deregistered");
-            match aws.register_copy(snapshot, &plan.images, &plan.tags).await {
-                Ok(arn) => arn,
-                Err(e) => return failed(push, service, e.to_string(), e.class()),
-            }
-        }
         Registration::Register | Registration::Look { .. } => {
             match aws.register_copy(snapshot, &plan.images, &plan.tags).await {
                 Ok(arn) => arn,

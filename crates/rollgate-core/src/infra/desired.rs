@@ -9,6 +9,10 @@ use std::fmt;
 use serde::Serialize;
 
 use super::app_config::{AppConfig, ConfigError};
+use super::spec::{
+    BuildProjectSpec, ClusterSpec, LoadBalancerSpec, LogGroupSpec, RepositorySpec, RoleSpec, ServiceSpec, Spec, TagMap,
+    TaskDefinitionSpec,
+};
 use crate::keys;
 use crate::{AccountId, Region};
 
@@ -178,17 +182,25 @@ impl fmt::Display for Kind {
     }
 }
 
-/// One resource as the config wants it.
+/// One resource as the config wants it. As JSON: `kind`, `name`, `attrs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resource {
     /// What kind of resource.
     pub kind: Kind,
     /// Its name in AWS, e.g. the role or repository name (not an ARN).
     pub name: String,
-    /// Compared with AWS on every `up`.
+    /// The spec's canonical attributes ([`Spec::attrs`]): compared with AWS on every `up`.
     pub attrs: Attrs,
-    /// Used only when creating (e.g. the first image, which rollgate's deploys own afterwards).
-    pub create_only: Attrs,
+    /// What the drivers write.
+    #[serde(skip)]
+    pub spec: Spec,
+}
+
+impl Resource {
+    /// A resource of `kind` named `name`, with `spec` and the attributes it compares by.
+    pub fn new(kind: Kind, name: impl Into<String>, spec: Spec) -> Self {
+        Self { kind, name: name.into(), attrs: spec.attrs(), spec }
+    }
 }
 
 /// What a command acts on: the app, in one account and region. Every mutating command shows
@@ -340,34 +352,25 @@ pub fn check_against(config: &AppConfig, env: &Env) -> Result<(), ConfigError> {
 /// Every resource the config wants, in dependency order.
 pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
     let app = config.app.name.as_str();
-    let tags = Value::map([(MANAGED_TAG, "true"), (APP_TAG, app)]);
+    let owned =
+        |pairs: &[(&str, &str)]| -> TagMap { pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect() };
+    let tags = owned(&[(MANAGED_TAG, "true"), (APP_TAG, app)]);
     let region_key = region_tag(env.region.as_str());
-    let role_tags = Value::map([(MANAGED_TAG, "true"), (APP_TAG, app), (region_key.as_str(), REGION_IN_USE)]);
+    let role_tags = owned(&[(MANAGED_TAG, "true"), (APP_TAG, app), (region_key.as_str(), REGION_IN_USE)]);
     let repo = config.repository_name();
     let log_group = config.log_group();
-    let resource = |kind, name: String, attrs: Vec<(&str, Value)>| Resource {
-        kind,
-        name,
-        attrs: attrs
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .chain([("tags".to_owned(), if is_global(kind) { role_tags.clone() } else { tags.clone() })])
-            .collect(),
-        create_only: Attrs::new(),
-    };
-    let role = |kind, name: String, service: &str, managed: Vec<String>, inline: Value| {
-        resource(
+    let role = |kind, name: String, service: &str, mut managed: Vec<String>, inline: Option<serde_json::Value>| {
+        managed.sort();
+        managed.dedup();
+        Resource::new(
             kind,
             name,
-            vec![
-                // The whole trust policy: a statement added by hand is drift.
-                ("trust_policy", Value::Json(trust_policy(service))),
-                ("managed_policies", Value::set(managed)),
-                ("inline_policy", inline),
-                // Inline policies other than rollgate's own (`rollgate-<region>`): none. One
-                // added by hand to a role rollgate manages is drift that `up` removes.
-                ("other_inline_policies", Value::List(vec![])),
-            ],
+            Spec::Role(RoleSpec {
+                trust_policy: trust_policy(service),
+                managed_policies: managed,
+                inline_policy: inline,
+                tags: role_tags.clone(),
+            }),
         )
     };
 
@@ -376,8 +379,8 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
     // an image an index lists ("If an image is referenced by a manifest list, it cannot be
     // expired", ECR lifecycle policies).
     let lifecycle = match config.repository.untagged_expiry_days {
-        0 => Value::Absent,
-        days => Value::Json(serde_json::json!({"rules": [{
+        0 => None,
+        days => Some(serde_json::json!({"rules": [{
             "rulePriority": 1,
             "description": "expire untagged images; deployed images keep their (immutable) tags",
             "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
@@ -403,125 +406,104 @@ pub fn desired(config: &AppConfig, env: &Env) -> Vec<Resource> {
 
     let t = &config.task;
     let image_uri = env.repository_uri(&repo);
-    let mut task_definition = resource(
+    let task_definition = Resource::new(
         Kind::TaskDefinition,
         config.family(),
-        vec![
-            ("cpu", Value::text(t.cpu.to_string())),
-            ("memory", Value::text(t.memory.to_string())),
-            ("container", Value::text(&t.container)),
-            ("port", Value::text(t.port.to_string())),
-            ("health_check", Value::text(&t.health_check)),
-            ("health_check_start_period", Value::text(t.health_check_start_period.to_string())),
-            ("cpu_architecture", Value::text(&t.cpu_architecture)),
-            ("environment", Value::Map(t.environment.clone())),
-            ("log_group", Value::text(&log_group)),
-            ("execution_role", Value::text(env.role_arn(&config.execution_role()))),
-            ("task_role", Value::text(env.role_arn(&config.task_role()))),
-        ],
-    );
-    task_definition.create_only.insert(
-        "image".into(),
-        Value::text(t.initial_image.clone().unwrap_or_else(|| format!("{image_uri}:bootstrap"))),
+        Spec::TaskDefinition(TaskDefinitionSpec {
+            cpu: t.cpu,
+            memory: t.memory,
+            container: t.container.clone(),
+            port: t.port,
+            health_check: t.health_check.clone(),
+            health_check_start_period: t.health_check_start_period,
+            cpu_architecture: t.cpu_architecture.clone(),
+            environment: t.environment.clone(),
+            log_group: log_group.clone(),
+            execution_role: env.role_arn(&config.execution_role()),
+            task_role: env.role_arn(&config.task_role()),
+            tags: tags.clone(),
+            initial_image: t.initial_image.clone().unwrap_or_else(|| format!("{image_uri}:bootstrap")),
+        }),
     );
 
     let s = &config.service;
-    let mut service_tags: Vec<(&str, String)> = vec![
-        (MANAGED_TAG, "true".into()),
-        (APP_TAG, app.into()),
-        (keys::REPOSITORY, repo.clone()),
-        (keys::CONTAINER, t.container.clone()),
-    ];
+    let mut service_tags = tags.clone();
+    service_tags.insert(keys::REPOSITORY.into(), repo.clone());
+    service_tags.insert(keys::CONTAINER.into(), t.container.clone());
     // Validated when the configuration was read (`AppConfig::parse`), so encoding succeeds.
-    let settings = config.gate.tags().unwrap_or_default();
-    service_tags.extend(settings.iter().map(|(k, v)| (k.as_str(), v.clone())));
-    let service = Resource {
-        kind: Kind::Service,
-        name: config.service_name(),
-        attrs: [
-            ("cluster", Value::text(config.cluster_name())),
-            ("task_family", Value::text(config.family())),
-            ("desired_count", Value::text(s.desired_count.to_string())),
-            ("circuit_breaker", Value::map([("enable", "true"), ("rollback", "true")])),
-            // ECS accepts a grace period only for services behind a load balancer.
-            (
-                "health_check_grace_period",
-                Value::opt(s.target_group_arn.as_ref().map(|_| s.health_check_grace_period.to_string())),
-            ),
-            ("subnets", Value::set(s.subnets.iter().cloned())),
-            ("security_groups", Value::set(s.security_groups.iter().cloned())),
-            ("assign_public_ip", Value::text(if s.assign_public_ip { "ENABLED" } else { "DISABLED" })),
-            // The target group, and the container and port it sends traffic to.
-            (
-                "load_balancer",
-                s.target_group_arn.as_ref().map_or(Value::Absent, |tg| {
-                    Value::map([
-                        ("target_group_arn", tg.clone()),
-                        ("container_name", t.container.clone()),
-                        ("container_port", t.port.to_string()),
-                    ])
-                }),
-            ),
-            ("tags", Value::map(service_tags)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect(),
-        create_only: Attrs::new(),
+    service_tags.extend(config.gate.tags().unwrap_or_default());
+    let sorted = |items: &[String]| {
+        let mut v = items.to_vec();
+        v.sort();
+        v.dedup();
+        v
     };
+    let service = Resource::new(
+        Kind::Service,
+        config.service_name(),
+        Spec::Service(ServiceSpec {
+            cluster: config.cluster_name(),
+            task_family: config.family(),
+            desired_count: s.desired_count,
+            // ECS accepts a grace period only for services behind a load balancer.
+            health_check_grace_period: s.target_group_arn.as_ref().map(|_| s.health_check_grace_period),
+            subnets: sorted(&s.subnets),
+            security_groups: sorted(&s.security_groups),
+            assign_public_ip: s.assign_public_ip,
+            load_balancer: s.target_group_arn.as_ref().map(|tg| LoadBalancerSpec {
+                target_group_arn: tg.clone(),
+                container_name: t.container.clone(),
+                container_port: t.port,
+            }),
+            tags: service_tags,
+        }),
+    );
 
     let execution_policy = format!("arn:{}:iam::aws:policy/service-role/{EXECUTION_POLICY_NAME}", env.partition());
     vec![
-        resource(
+        Resource::new(
             Kind::Repository,
             repo.clone(),
-            vec![
-                ("scan_on_push", Value::text(config.repository.scan_on_push.to_string())),
-                ("tag_mutability", Value::text(&config.repository.tag_mutability)),
-                ("lifecycle_policy", lifecycle),
-            ],
+            Spec::Repository(RepositorySpec {
+                scan_on_push: config.repository.scan_on_push,
+                tag_mutability: config.repository.tag_mutability.clone(),
+                lifecycle_policy: lifecycle,
+                tags: tags.clone(),
+            }),
         ),
-        resource(
+        Resource::new(
             Kind::LogGroup,
             log_group.clone(),
-            vec![("retention_days", Value::text(config.logs.retention_days.to_string()))],
+            Spec::LogGroup(LogGroupSpec { retention_days: config.logs.retention_days, tags: tags.clone() }),
         ),
-        role(
-            Kind::ExecutionRole,
-            config.execution_role(),
-            "ecs-tasks.amazonaws.com",
-            vec![execution_policy],
-            Value::Absent,
-        ),
-        role(Kind::TaskRole, config.task_role(), "ecs-tasks.amazonaws.com", t.role_policy_arns.clone(), Value::Absent),
-        role(Kind::BuildRole, config.build_role(), "codebuild.amazonaws.com", vec![], Value::Json(build_policy)),
-        resource(
+        role(Kind::ExecutionRole, config.execution_role(), "ecs-tasks.amazonaws.com", vec![execution_policy], None),
+        role(Kind::TaskRole, config.task_role(), "ecs-tasks.amazonaws.com", t.role_policy_arns.clone(), None),
+        role(Kind::BuildRole, config.build_role(), "codebuild.amazonaws.com", vec![], Some(build_policy)),
+        Resource::new(
             Kind::BuildProject,
             config.build_project(),
-            vec![
-                ("image", Value::text(&config.build.image)),
-                ("compute_type", Value::text(&config.build.compute_type)),
-                ("privileged", Value::text("true")),
-                ("service_role", Value::text(env.role_arn(&config.build_role()))),
-                ("buildspec", Value::text(crate::buildspec::BUILDSPEC)),
-                (
-                    "environment",
-                    Value::map([
-                        ("REPOSITORY_URI", image_uri.as_str()),
-                        ("BASE_IMAGE", config.build.base_image.as_deref().unwrap_or("")),
-                        ("MODEL_DIR", "/opt/ml/model"),
-                    ]),
-                ),
-                ("log_group", Value::text(log_group)),
-            ],
+            Spec::BuildProject(BuildProjectSpec {
+                image: config.build.image.clone(),
+                compute_type: config.build.compute_type.clone(),
+                privileged: true,
+                service_role: env.role_arn(&config.build_role()),
+                buildspec: crate::buildspec::BUILDSPEC.to_owned(),
+                environment: [
+                    ("REPOSITORY_URI", image_uri.as_str()),
+                    ("BASE_IMAGE", config.build.base_image.as_deref().unwrap_or("")),
+                    ("MODEL_DIR", "/opt/ml/model"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+                log_group,
+                tags: tags.clone(),
+            }),
         ),
-        resource(
+        Resource::new(
             Kind::Cluster,
             config.cluster_name(),
-            vec![(
-                "container_insights",
-                Value::text(if config.cluster.container_insights { "enabled" } else { "disabled" }),
-            )],
+            Spec::Cluster(ClusterSpec { container_insights: config.cluster.container_insights, tags }),
         ),
         task_definition,
         service,

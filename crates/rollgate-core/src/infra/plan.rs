@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::desired::{Attrs, Kind, Resource, Target, Value};
+use super::spec::Spec;
+use crate::TaskDefArn;
 
 /// One attribute that differs: what AWS has (`from`) and what the config wants (`to`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -107,6 +109,16 @@ pub fn check_tag_budget(plan: &Plan, have: &Observed) -> Result<(), crate::tags:
             crate::tags::check_budget(&name, &before, &write)?;
         }
     }
+    // A new revision is tagged whole when it is registered: the ledger it carries over and the
+    // app's tags.
+    for (step, revision) in plan.steps.iter().filter_map(|st| st.revision.as_ref().map(|r| (st, r))) {
+        let write = crate::tags::TagWrite::set(revision.tags.clone().into_iter().collect());
+        crate::tags::check_budget(
+            &format!("the new {} revision of {}", step.kind.label(), step.name),
+            &crate::Tags::new(),
+            &write,
+        )?;
+    }
     Ok(())
 }
 
@@ -123,6 +135,27 @@ pub struct Step {
     pub change: Change,
     /// The resource as the config wants it.
     pub resource: Resource,
+    /// For the task family's create or update: the revision `up` registers, all of it known
+    /// before anything is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<NewRevision>,
+}
+
+/// The task-definition revision `up` registers. As JSON: `family`, `base` (omitted for the
+/// family's first), `image`, `tags`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewRevision {
+    /// The family, e.g. `sentiment`.
+    pub family: String,
+    /// The live revision it copies its image and ledger from; `None` for the family's first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<TaskDefArn>,
+    /// The container's image: the live revision's (rollgate's deploys own it), else the
+    /// configured initial image.
+    pub image: String,
+    /// Every tag of the revision: the live revision's ledger as a configuration change carries
+    /// it ([`crate::ledger::config_revision_tags`]), then the app's tags.
+    pub tags: crate::Tags,
 }
 
 /// What `up` would do, and where: the account, region and app it was planned against.
@@ -159,6 +192,39 @@ pub const ALL_TAGS: &str = "all_tags";
 /// The attribute that points a service at its revision (observed only).
 pub const LIVE_TASK_DEFINITION: &str = "task_definition";
 
+/// The service's `rollgate:last-good` (observed only).
+pub const LAST_GOOD: &str = "last_good";
+
+/// The live revision's image of the app's container (observed only): what a new revision keeps.
+pub const LIVE_IMAGE: &str = "image";
+
+/// Every tag of the live revision (observed only): the ledger a new revision carries over.
+pub const LIVE_TAGS: &str = "live_tags";
+
+/// The revision a create or update of the task family registers, from what AWS has: the live
+/// revision's image and ledger, and the service's last known good.
+fn new_revision(r: &Resource, have: Option<&Attrs>, observed: &Observed) -> Option<NewRevision> {
+    let Spec::TaskDefinition(spec) = &r.spec else { return None };
+    let observed_text =
+        |a: Option<&Attrs>, key: &str| a.and_then(|a| a.get(key)).and_then(Value::as_opt).map(str::to_owned);
+    let base = observed_text(have, "arn").and_then(|a| TaskDefArn::parse(&a).ok());
+    let service = observed.iter().find(|((k, _), _)| *k == Kind::Service).map(|(_, a)| a);
+    let last_good = observed_text(service, LAST_GOOD);
+    let (image, mut tags) = match &base {
+        Some(live) => (
+            observed_text(have, LIVE_IMAGE).unwrap_or_else(|| spec.initial_image.clone()),
+            crate::ledger::config_revision_tags(
+                live,
+                &have.and_then(|a| a.get(LIVE_TAGS)).map(Value::as_map).unwrap_or_default(),
+                last_good.as_deref(),
+            ),
+        ),
+        None => (spec.initial_image.clone(), crate::Tags::new()),
+    };
+    tags.extend(spec.tags.clone());
+    Some(NewRevision { family: r.name.clone(), base, image, tags })
+}
+
 /// Compares; the service's observed revision is the one it runs, so after a rollback the
 /// config is compared with what is live, not with the newest registered revision.
 ///
@@ -176,7 +242,11 @@ pub fn plan(target: Target, desired: &[Resource], observed: &Observed, adopt: bo
                 Some(owner) => Change::Conflict { owner },
                 None => diff(r, have),
             };
-            Step { kind: r.kind, name: r.name.clone(), change, resource: r.clone() }
+            let revision = match change {
+                Change::Create | Change::Update { .. } => new_revision(r, have, observed),
+                _ => None,
+            };
+            Step { kind: r.kind, name: r.name.clone(), change, resource: r.clone(), revision }
         })
         .collect();
     finish(target, steps, observed)
@@ -381,6 +451,55 @@ mod tests {
         assert!(text.starts_with("Plan for app sentiment in account 123456789012, region us-east-1\n"), "{text}");
         assert!(text.ends_with("9 to create, 0 to update, 0 unchanged\n"), "{text}");
         assert_eq!(p.summary, Summary { create: 9, update: 0, unchanged: 0, conflicts: 0 });
+    }
+
+    /// The revision `up` registers is planned whole before anything is written: the family's
+    /// first from the configured image, a later one from the live revision's image and ledger
+    /// (a configuration change the gate verifies), with the app's tags.
+    #[test]
+    fn the_new_revision_is_planned_before_anything_is_written() {
+        let config = AppConfig::parse(CONFIG).unwrap();
+        let want = desired(&config, &env());
+        let first = plan_of(&want, &Observed::new());
+        let step = first.steps.iter().find(|s| s.kind == Kind::TaskDefinition).unwrap();
+        let revision = step.revision.as_ref().expect("a create plans its revision");
+        assert_eq!(revision.base, None);
+        assert!(revision.image.ends_with("/sentiment:bootstrap"), "{}", revision.image);
+        assert_eq!(revision.tags.get(crate::keys::APP).map(String::as_str), Some("sentiment"));
+        assert!(first.steps.iter().filter(|s| s.kind != Kind::TaskDefinition).all(|s| s.revision.is_none()));
+
+        let live = "arn:aws:ecs:us-east-1:123456789012:task-definition/sentiment:7";
+        let mut have: Observed = want.iter().map(|r| ((r.kind, r.name.clone()), r.attrs.clone())).collect();
+        let td = have.get_mut(&(Kind::TaskDefinition, config.family())).unwrap();
+        td.insert("arn".into(), Value::text(live));
+        td.insert(LIVE_IMAGE.into(), Value::text("123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment@sha256:ab"));
+        td.insert(
+            LIVE_TAGS.into(),
+            Value::map([
+                (crate::keys::DIGEST, "sha256:ab"),
+                (crate::keys::STATE, "healthy"),
+                (crate::keys::REASON, "old verdict"),
+                ("team", "ml"),
+            ]),
+        );
+        have.get_mut(&(Kind::Service, config.service_name())).unwrap().insert(LAST_GOOD.into(), Value::text(live));
+        assert!(plan_of(&want, &have).steps.iter().all(|s| s.revision.is_none()), "nothing to register");
+        let changed = desired(&AppConfig::parse(&CONFIG.replace("memory = 4096", "memory = 8192")).unwrap(), &env());
+        let p = plan_of(&changed, &have);
+        let revision = p.steps.iter().find_map(|s| s.revision.as_ref()).expect("an update plans its revision");
+        assert_eq!(revision.base.as_ref().map(TaskDefArn::as_str), Some(live));
+        assert_eq!(revision.image, "123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment@sha256:ab");
+        let tag = |k: &str| revision.tags.get(k).map(String::as_str);
+        assert_eq!(tag(crate::keys::CAUSE), Some("config"), "{:?}", revision.tags);
+        assert_eq!(tag(crate::keys::STATE), Some("deploying"), "a new rollout's state");
+        assert_eq!(tag(crate::keys::PREVIOUS), Some(live));
+        assert_eq!(tag(crate::keys::KNOWN_GOOD), Some(live), "the live revision is the last known good");
+        assert_eq!(tag(crate::keys::REASON), None, "the old verdict is not carried");
+        assert_eq!(tag("team"), Some("ml"), "the user's tags are");
+        assert_eq!(tag(crate::keys::APP), Some("sentiment"));
+        let json = serde_json::to_value(&p).unwrap();
+        let td = json["steps"].as_array().unwrap().iter().find(|s| s["kind"] == "task-definition").unwrap();
+        assert_eq!(td["revision"]["base"], live, "{td}");
     }
 
     #[test]

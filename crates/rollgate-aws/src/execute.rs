@@ -3,6 +3,7 @@
 
 use rollgate_core::gate::{CopyTarget, GatePlan, ServiceTagsAt};
 use rollgate_core::ledger::{carries_marker, keys, rollout_marker};
+use rollgate_core::registration::EARLIER_ATTEMPT_LOOKBACK;
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
 
 use crate::AwsError;
@@ -56,13 +57,21 @@ where
 /// carrying the copy's marker), else a new registration.
 async fn copy_of_target<E: TaskDefinitions + Sync>(ecs: &E, copy: &CopyTarget) -> Result<TaskDefArn, AwsError> {
     let base = ecs.describe_task_definition(&copy.of).await?;
+    let marker = rollout_marker(&copy.tags);
     match ecs.describe_latest(&copy.of.revision().family).await {
-        Ok(latest) if carries_marker(&latest.summary.tags, &rollout_marker(&copy.tags)) => {
-            return Ok(latest.summary.arn);
+        Ok(latest) if carries_marker(&latest.summary.tags, &marker) => return Ok(latest.summary.arn),
+        // An earlier attempt's copy may lie below the latest (a push registered after it), as
+        // an earlier attempt's rollout revision may (rollgate_core::registration): look there.
+        Ok(latest) => {
+            let below = latest.summary.arn.revision().number;
+            let between = ecs.describe_active_between(&copy.of, below, EARLIER_ATTEMPT_LOOKBACK).await?;
+            if let Some(found) = between.into_iter().find(|s| carries_marker(&s.summary.tags, &marker)) {
+                return Ok(found.summary.arn);
+            }
         }
         Err(e) if e.class() == ErrorClass::Retryable => return Err(e),
-        // No ACTIVE revision in the family, or the latest is not our copy.
-        _ => {}
+        // No ACTIVE revision in the family.
+        Err(_) => {}
     }
     ecs.register_copy(&base, &[], &copy.tags).await
 }
@@ -91,11 +100,13 @@ mod tests {
         fail_at: Option<usize>,
         /// The family's latest ACTIVE revision's tags (`None`: the family has none).
         latest: Option<Vec<(String, String)>>,
+        /// The tags of ACTIVE revision api:9 when the latest is api:11, a push's.
+        buried: Option<Vec<(String, String)>>,
     }
 
     impl Recorder {
         fn new(fail_at: Option<usize>) -> Self {
-            Self { writes: Mutex::new(Vec::new()), fail_at, latest: None }
+            Self { writes: Mutex::new(Vec::new()), fail_at, latest: None, buried: None }
         }
         fn write(&self, what: String) -> Result<(), AwsError> {
             let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
@@ -148,9 +159,16 @@ mod tests {
 
     impl TaskDefinitions for Recorder {
         async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
-            Ok(TaskDefSnapshot::for_test(summary(arn.as_str(), &[]), false))
+            match &self.buried {
+                Some(tags) if arn.as_str() == COPY => Ok(TaskDefSnapshot::for_test(summary(COPY, tags), true)),
+                _ => Ok(TaskDefSnapshot::for_test(summary(arn.as_str(), &[]), false)),
+            }
         }
         async fn describe_latest(&self, _: &str) -> Result<TaskDefSnapshot, AwsError> {
+            if self.buried.is_some() {
+                let push = [(keys::DIGEST.to_owned(), "sha256:1".to_owned())];
+                return Ok(TaskDefSnapshot::for_test(summary(&COPY.replace(":9", ":11"), &push), true));
+            }
             match &self.latest {
                 Some(tags) => Ok(TaskDefSnapshot::for_test(summary(COPY, tags), true)),
                 None => Err(AwsError::Api {
@@ -256,10 +274,17 @@ mod tests {
         );
         // A retry after the copy was registered (its answer lost, or a later write failed)
         // finds it as the family's latest revision and registers no second one.
-        let retry = Recorder { latest: Some(copy_tags), ..Recorder::new(None) };
+        let retry = Recorder { latest: Some(copy_tags.clone()), ..Recorder::new(None) };
         carry_out(&retry, &retry, &service, &revision, copying.clone()).await.unwrap();
         assert_eq!(
             retry.writes(),
+            ["tag service rollgate:high-water", "update api:9", "tag revision rollgate:state,rollgate:rollback-to"]
+        );
+        // ... and when a push registered a revision after it, finds it below the latest.
+        let buried = Recorder { buried: Some(copy_tags.clone()), ..Recorder::new(None) };
+        carry_out(&buried, &buried, &service, &revision, copying.clone()).await.unwrap();
+        assert_eq!(
+            buried.writes(),
             ["tag service rollgate:high-water", "update api:9", "tag revision rollgate:state,rollgate:rollback-to"]
         );
         // A latest revision that is not this copy (another target's, or a push's) is not reused.

@@ -466,7 +466,7 @@ fn after_a_rollback_older_pushes_stay_out() {
 /// sits above the live revision, and never taken for another push's revision, a configuration
 /// change or the gate's copy.
 #[test]
-fn an_earlier_attempts_revision_is_reused_replaced_or_looked_for() {
+fn an_earlier_attempts_revision_is_reused_or_looked_for() {
     use rollgate_core::registration::{Registration, earlier_attempt, registration};
     let p = push("ecr-push.json");
     let svc = service(&[]);

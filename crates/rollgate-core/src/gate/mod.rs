@@ -10,6 +10,7 @@ use crate::service::{DeploymentView, ServiceView, Tags, TaskDefSummary};
 use crate::tags::{TagWrite, decode};
 use crate::{Digest, InputError, ServiceArn, TaskDefArn};
 
+mod counts;
 mod evaluate;
 mod notification;
 mod outcome;

@@ -11,6 +11,7 @@ pub mod desired;
 pub mod plan;
 pub mod spec;
 pub mod teardown;
+pub mod value;
 
 pub use app_config::{AppConfig, ConfigError};
 pub use desired::{Attrs, Kind, Resource};

@@ -34,6 +34,47 @@ fn policy_text(policy: &serde_json::Value) -> String {
 }
 
 impl Infra {
+    /// The ARNs of the managed policies attached to role `name` (ListAttachedRolePolicies).
+    async fn attached_policies(&self, name: &str) -> Result<Vec<String>, AwsError> {
+        let attached = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(api("ListAttachedRolePolicies"))?;
+        Ok(attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect())
+    }
+
+    /// DetachRolePolicy.
+    async fn detach(&self, name: &str, policy_arn: &str) -> Result<(), AwsError> {
+        self.iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map_err(api("DetachRolePolicy"))?;
+        Ok(())
+    }
+
+    /// DeleteRolePolicy of inline policy `policy`.
+    async fn delete_inline(&self, name: &str, policy: &str) -> Result<(), AwsError> {
+        self.iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(api("DeleteRolePolicy"))?;
+        Ok(())
+    }
+
+    /// The names of role `name`'s inline policies (ListRolePolicies).
+    async fn inline_policy_names(&self, name: &str) -> Result<Vec<String>, AwsError> {
+        Ok(self.iam.list_role_policies().role_name(name).send().await.map_err(api("ListRolePolicies"))?.policy_names)
+    }
+
     pub(super) async fn read_role(&self, name: &str) -> Result<Option<Attrs>, AwsError> {
         let out = self.iam.get_role().role_name(name).send().await.map_err(api("GetRole"));
         let Some(out) = absent(out, &["NoSuchEntity"])? else { return Ok(None) };
@@ -47,15 +88,7 @@ impl Infra {
         let this_region = self.region.as_deref().map(region_tag);
         let regions: Vec<String> =
             tags.iter().filter_map(|t| t.key.strip_prefix(keys::REGION_PREFIX).map(str::to_owned)).collect();
-        let attached = self
-            .iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(api("ListAttachedRolePolicies"))?;
-        let managed: Vec<String> =
-            attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect();
+        let managed = self.attached_policies(name).await?;
         let inline = self
             .iam
             .get_role_policy()
@@ -67,9 +100,7 @@ impl Infra {
         let inline = absent(inline, &["NoSuchEntity"])?
             .and_then(|p| serde_json::from_str::<serde_json::Value>(&percent_decode(&p.policy_document)).ok())
             .map_or(Value::Absent, Value::Json);
-        let names =
-            self.iam.list_role_policies().role_name(name).send().await.map_err(api("ListRolePolicies"))?.policy_names;
-        let others = names.into_iter().filter(|n| !n.starts_with("rollgate-"));
+        let others = self.inline_policy_names(name).await?.into_iter().filter(|n| !n.starts_with("rollgate-"));
         let compared = |k: &str| k == MANAGED_TAG || k == APP_TAG || Some(k) == this_region.as_deref();
         Ok(Some(attrs([
             ("trust_policy", trust),
@@ -172,13 +203,7 @@ impl Infra {
                     .map_err(api("AttachRolePolicy"))?;
             }
             for arn in have.iter().filter(|h| !spec.managed_policies.contains(h)) {
-                self.iam
-                    .detach_role_policy()
-                    .role_name(name)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map_err(api("DetachRolePolicy"))?;
+                self.detach(name, arn).await?;
             }
         }
         if changed.has("inline_policy") {
@@ -186,13 +211,7 @@ impl Infra {
         }
         if changed.has("other_inline_policies") {
             for policy in observed_list("other_inline_policies") {
-                self.iam
-                    .delete_role_policy()
-                    .role_name(name)
-                    .policy_name(policy)
-                    .send()
-                    .await
-                    .map_err(api("DeleteRolePolicy"))?;
+                self.delete_inline(name, &policy).await?;
             }
         }
         Ok(())
@@ -211,31 +230,11 @@ impl Infra {
     /// Deletes a role: first what is attached now (not what the config wants), since IAM
     /// refuses DeleteRole while any policy is attached or inline.
     pub(super) async fn delete_role(&self, name: &str) -> Result<(), AwsError> {
-        let attached = self
-            .iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(api("ListAttachedRolePolicies"))?;
-        for arn in attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn) {
-            self.iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(api("DetachRolePolicy"))?;
+        for arn in self.attached_policies(name).await? {
+            self.detach(name, &arn).await?;
         }
-        let inline = self.iam.list_role_policies().role_name(name).send().await.map_err(api("ListRolePolicies"))?;
-        for policy in inline.policy_names {
-            self.iam
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await
-                .map_err(api("DeleteRolePolicy"))?;
+        for policy in self.inline_policy_names(name).await? {
+            self.delete_inline(name, &policy).await?;
         }
         self.iam.delete_role().role_name(name).send().await.map_err(api("DeleteRole"))?;
         Ok(())

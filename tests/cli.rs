@@ -384,7 +384,10 @@ async fn deploy(c: &Cli, tag: &str, time: &str) -> String {
         max_in_flight: 2,
         trusted_registries: vec![],
     };
-    let report = deploy::handler::handle(&ecs, &ecr, &config, &event).await.unwrap();
+    let report =
+        deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()), &config, &event)
+            .await
+            .unwrap();
     match &report.services[..] {
         [one] => match &one.outcome {
             rollgate_core::report::Outcome::Deployed { revision, .. } => revision.clone(),
@@ -788,9 +791,9 @@ fn up_after_down_never_builds_on_a_deregistered_revision() {
 
 /// Runs the real health-gate handler on `event` for the CLI's app.
 async fn gate(c: &Cli, event: &Value) -> rollgate_core::report::GateReport {
-    use health_gate::handler::{Clients, handle};
+    use health_gate::handler::handle;
     let sdk = c.s.function_options("health-gate").load().await;
-    let clients = Clients {
+    let clients = rollgate_aws::Aws {
         ecs: rollgate_aws::ecs::Ecs::new(&sdk),
         cloudwatch: rollgate_aws::cloudwatch::CloudWatch::new(&sdk),
         events: rollgate_aws::eventbridge::EventBridge::new(&sdk, "default"),
@@ -1109,7 +1112,9 @@ async fn push_report(
         max_in_flight: 2,
         trusted_registries: vec![],
     };
-    deploy::handler::handle(&ecs, &ecr, &config, &event).await.unwrap()
+    deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()), &config, &event)
+        .await
+        .unwrap()
 }
 
 /// What deploy did with one push, for the one service tracking `repository`.

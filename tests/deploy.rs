@@ -24,7 +24,7 @@ async fn run_deploy(
         max_in_flight,
         trusted_registries: vec![],
     };
-    handle(&ecs, &rollgate_aws::ecr::Ecr::new(&sdk), &config, event).await
+    handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(rollgate_aws::ecr::Ecr::new(&sdk)), &config, event).await
 }
 
 /// One cluster, one repository, one opted-in service on a one-container task definition.
@@ -499,8 +499,9 @@ async fn fan_out_respects_the_maximum_in_flight() {
         let sdk = s.function_options("deploy").load().await;
         let probe = InFlightProbe { inner: Ecs::new(&sdk), now: 0.into(), peak: 0.into() };
         let config = DeployConfig { clusters: vec![cluster.clone()], max_in_flight: limit, trusted_registries: vec![] };
-        let report = handle(&probe, &rollgate_aws::ecr::Ecr::new(&sdk), &config, &event).await.unwrap();
-        let peak = probe.peak.load(std::sync::atomic::Ordering::SeqCst);
+        let aws = rollgate_aws::Aws::new().with_ecs(probe).with_ecr(rollgate_aws::ecr::Ecr::new(&sdk));
+        let report = handle(&aws, &config, &event).await.unwrap();
+        let peak = aws.ecs.peak.load(std::sync::atomic::Ordering::SeqCst);
         assert!(peak <= limit, "limit {limit}, peak {peak}");
         assert_eq!(report.deployed().count(), 8, "{report:?}");
         if limit > 1 {
@@ -517,7 +518,14 @@ async fn out_of_time_work_is_reported_undone_and_retryable_never_half_done() {
     let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
     let config = DeployConfig { clusters: vec![t.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
     let spent = rollgate_lambda::Budget::after(std::time::Duration::ZERO);
-    let report = deploy::handler::handle_within(&ecs, &ecr, &config, &event, spent).await.unwrap();
+    let report = deploy::handler::handle_within(
+        &rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()),
+        &config,
+        &event,
+        spent,
+    )
+    .await
+    .unwrap();
     match &report.services[..] {
         [one] => assert!(
             matches!(&one.outcome, Outcome::Failed { error, class: ErrorClass::Retryable } if error.contains("ran out of time")),
@@ -611,10 +619,20 @@ async fn untagged_pushes_deploy_only_when_the_service_opts_in() {
     let config = DeployConfig { clusters: vec![t.cluster.clone()], max_in_flight: 2, trusted_registries: vec![] };
     let sdk = t.s.function_options("deploy").load().await;
     let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
-    let early = deploy::handler::reconcile(&ecs, &ecr, &config, &reconcile_at(chrono::Duration::minutes(14))).await;
+    let early = deploy::handler::reconcile(
+        &rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()),
+        &config,
+        &reconcile_at(chrono::Duration::minutes(14)),
+    )
+    .await;
     assert!(early.unwrap().deployed().next().is_none(), "inside the grace window");
     assert_eq!(t.service()["taskDefinition"], json!(t.base));
-    let late = deploy::handler::reconcile(&ecs, &ecr, &config, &reconcile_at(chrono::Duration::minutes(16))).await;
+    let late = deploy::handler::reconcile(
+        &rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()),
+        &config,
+        &reconcile_at(chrono::Duration::minutes(16)),
+    )
+    .await;
     let revision = deployed_revision(&late.unwrap());
     assert_eq!(t.s.describe_task_definition(&revision).1["rollgate:digest"], json!(digest));
 }

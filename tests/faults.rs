@@ -31,7 +31,7 @@ impl Faulty {
         let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
         let config =
             DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 2, trusted_registries: vec![] };
-        deploy::handler::handle(&ecs, &ecr, &config, event).await.unwrap()
+        deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(ecr), &config, event).await.unwrap()
     }
 
     /// Pushes `v1` and returns its digest and its push event.

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use health_gate::handler::{Clients, handle};
+use health_gate::handler::handle;
 use rollgate_aws::cloudwatch::CloudWatch;
 use rollgate_aws::codebuild::CodeBuild;
 use rollgate_aws::ecs::Ecs;
@@ -72,7 +72,7 @@ impl Gated {
         let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
         let config =
             DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
-        deploy::handler::handle(&ecs, &ecr, &config, event).await.unwrap()
+        deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(ecr), &config, event).await.unwrap()
     }
 
     async fn gate(&self, event: &Value) -> GateReport {
@@ -81,7 +81,7 @@ impl Gated {
 
     async fn try_gate(&self, event: &Value) -> Result<GateReport, rollgate_lambda::FunctionError> {
         let sdk = self.s.function_options("health-gate").load().await;
-        let clients = Clients {
+        let clients = rollgate_aws::Aws {
             ecs: Ecs::new(&sdk),
             cloudwatch: CloudWatch::new(&sdk),
             events: EventBridge::new(&sdk, "default"),
@@ -679,7 +679,13 @@ async fn sixty_failed_rollouts_stay_within_fifty_tags() {
     let sdk = g.s.function_options("deploy").load().await;
     let config = DeployConfig { clusters: vec![g.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
     let ecr = rollgate_aws::ecr::Ecr::new(&sdk);
-    let report = deploy::handler::reconcile(&Ecs::new(&sdk), &ecr, &config, &tick.to_string()).await.unwrap();
+    let report = deploy::handler::reconcile(
+        &rollgate_aws::Aws::new().with_ecs(Ecs::new(&sdk)).with_ecr(ecr.clone()),
+        &config,
+        &tick.to_string(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.deployed().count(), 0, "{report:?}");
     assert_eq!(g.s.revisions("model"), revisions, "no revision registered");
     assert_eq!(g.live(), g.base);

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration as StdDuration;
 
-use model_build::handler::{Clients as ModelClients, handle as model_handle};
+use model_build::handler::handle as model_handle;
 use rollgate_aws::codebuild::CodeBuild;
 use rollgate_aws::ecr::Ecr;
 use rollgate_aws::ecs::Ecs;
@@ -49,7 +49,8 @@ async fn model(
     event: &Value,
 ) -> Result<model_build::handler::ModelReport, rollgate_lambda::FunctionError> {
     let sdk = s.function_options("model-build").load().await;
-    let clients = ModelClients { builds: CodeBuild::new(&sdk), events: EventBridge::new(&sdk, "default") };
+    let clients =
+        rollgate_aws::Aws::new().with_builds(CodeBuild::new(&sdk)).with_events(EventBridge::new(&sdk, "default"));
     model_handle(&clients, config, &event.to_string()).await
 }
 
@@ -186,7 +187,13 @@ impl Tracked {
             DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
         let mut tick = fixture_json("scheduled-tick.json");
         tick["id"] = json!(format!("{}-tick", self.s.name));
-        deploy::handler::reconcile(&Ecs::new(&sdk), &Ecr::new(&sdk), &config, &tick.to_string()).await.unwrap()
+        deploy::handler::reconcile(
+            &rollgate_aws::Aws::new().with_ecs(Ecs::new(&sdk)).with_ecr(Ecr::new(&sdk)),
+            &config,
+            &tick.to_string(),
+        )
+        .await
+        .unwrap()
     }
 
     fn live_digest(&self) -> Option<String> {
@@ -241,7 +248,7 @@ async fn the_deployed_revision_records_the_model_version_and_build() {
     let live = t.s.describe_service(&t.cluster, "api")["taskDefinition"].as_str().unwrap().to_owned();
 
     let sdk = t.s.function_options("health-gate").load().await;
-    let clients = health_gate::handler::Clients {
+    let clients = rollgate_aws::Aws {
         ecs: Ecs::new(&sdk),
         cloudwatch: rollgate_aws::cloudwatch::CloudWatch::new(&sdk),
         events: EventBridge::new(&sdk, "default"),

@@ -274,15 +274,14 @@ impl Storm {
 
     /// Like Lambda's async invocation: up to three attempts while the answer is Retryable.
     async fn deploy(&mut self, raw: &str, schedule: bool) -> bool {
-        let ecs = Ecs::new(&self.sdk);
-        let ecr = Ecr::new(&self.sdk);
+        let aws = rollgate_aws::Aws::new().with_ecs(Ecs::new(&self.sdk)).with_ecr(Ecr::new(&self.sdk));
         // One service at a time: the proxy's seeded draws meet the calls in one order.
         let config = DeployConfig { clusters: self.clusters.clone(), max_in_flight: 1, trusted_registries: vec![] };
         for _ in 0..3 {
             let result = if schedule {
-                deploy::handler::reconcile(&ecs, &ecr, &config, raw).await
+                deploy::handler::reconcile(&aws, &config, raw).await
             } else {
-                deploy::handler::handle(&ecs, &ecr, &config, raw).await
+                deploy::handler::handle(&aws, &config, raw).await
             };
             match result {
                 Ok(report) if !report.needs_retry() => return true,
@@ -313,7 +312,7 @@ impl Storm {
     }
 
     async fn gate(&mut self, event: &Value) -> bool {
-        let clients = health_gate::handler::Clients {
+        let clients = rollgate_aws::Aws {
             ecs: Ecs::new(&self.gate_sdk),
             cloudwatch: CloudWatch::new(&self.gate_sdk),
             events: EventBridge::new(&self.gate_sdk, "default"),

@@ -6,6 +6,7 @@
 //!   with them, and [`infra`] reads and converges `rollgate up`'s resources.
 //! * [`error`]: SDK errors classified as retryable or not.
 
+pub mod bundle;
 pub mod cloudwatch;
 pub mod codebuild;
 pub mod ecr;
@@ -17,5 +18,6 @@ pub mod infra;
 pub mod probe;
 pub mod sdk_config;
 
+pub use bundle::Aws;
 pub use error::AwsError;
 pub use sdk_config::AwsOptions;

@@ -31,24 +31,19 @@ mod reconcile;
 pub use reconcile::{reconcile, reconcile_within};
 
 /// Everything the deploy function needs from AWS.
-pub trait DeployApi: ServiceDirectory + TaskDefinitions + ServiceUpdater + Sync {}
-impl<T: ServiceDirectory + TaskDefinitions + ServiceUpdater + Sync> DeployApi for T {}
+pub trait DeployApi: ServiceDirectory + TaskDefinitions + ServiceUpdater + ImageCatalog + Sync {}
+impl<T: ServiceDirectory + TaskDefinitions + ServiceUpdater + ImageCatalog + Sync> DeployApi for T {}
 
 /// The Lambda entry point: a push event or the reconciler's schedule. A report that left
 /// retryable work undone becomes a `Retryable` error, so Lambda's retry finishes it
 /// (deploys are idempotent).
-pub async fn invoke<A: DeployApi, C: ImageCatalog + Sync>(
+pub async fn invoke<A: DeployApi>(
     aws: &A,
-    images: &C,
     config: &DeployConfig,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<DeployReport, FunctionError> {
     let raw = event.payload.get();
-    let report = if is_schedule(raw) {
-        reconcile(aws, images, config, raw).await?
-    } else {
-        handle(aws, images, config, raw).await?
-    };
+    let report = if is_schedule(raw) { reconcile(aws, config, raw).await? } else { handle(aws, config, raw).await? };
     finish(report)
 }
 
@@ -61,20 +56,14 @@ fn is_schedule(raw: &str) -> bool {
 }
 
 /// Handles one EventBridge event, given as raw JSON.
-pub async fn handle<A: DeployApi, C: ImageCatalog + Sync>(
-    aws: &A,
-    images: &C,
-    config: &DeployConfig,
-    raw: &str,
-) -> Result<DeployReport, FunctionError> {
-    handle_within(aws, images, config, raw, Budget::UNLIMITED).await
+pub async fn handle<A: DeployApi>(aws: &A, config: &DeployConfig, raw: &str) -> Result<DeployReport, FunctionError> {
+    handle_within(aws, config, raw, Budget::UNLIMITED).await
 }
 
 /// [`handle`], starting no rollout once `budget` is spent: those services are reported as
 /// undone (`Retryable`), so the invocation never dies in the middle of a write.
-pub async fn handle_within<A: DeployApi, C: ImageCatalog + Sync>(
+pub async fn handle_within<A: DeployApi>(
     aws: &A,
-    images: &C,
     config: &DeployConfig,
     raw: &str,
     budget: Budget,
@@ -119,7 +108,7 @@ pub async fn handle_within<A: DeployApi, C: ImageCatalog + Sync>(
     // through cache, events from before ECR sent media types). One lookup per push, only when
     // a service would take it: a foreign or untracked push costs no call.
     if !candidates.is_empty() {
-        match images.manifest(&push.envelope.account, push.repository.as_str(), &push.digest).await {
+        match aws.manifest(&push.envelope.account, push.repository.as_str(), &push.digest).await {
             Ok(Some(manifest)) => {
                 if let Some(reason) = manifest.not_runnable() {
                     info!(event_id = %push.envelope.id, %reason, decision = "ignored", "event deploys nothing");

@@ -9,7 +9,7 @@ use futures_util::{StreamExt, stream};
 use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
 use rollgate_aws::cloudwatch::AlarmReader;
-use rollgate_aws::codebuild::{BuildLookup, BuildOfImage};
+use rollgate_aws::codebuild::BuildLookup;
 use rollgate_aws::ecr::ImagePresence;
 use rollgate_aws::ecs::{
     DESCRIBE_SERVICES_BATCH, ResourceTagger, ServiceDirectory, ServiceHistory, ServiceUpdater, TaskDefSnapshot,
@@ -41,7 +41,7 @@ mod clients;
 mod history;
 mod rollback;
 
-pub use clients::{Clients, GateApi};
+pub use clients::GateApi;
 
 /// The Lambda entry point.
 pub async fn invoke<A: GateApi>(

@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
-use health_gate::handler::{Clients, invoke};
+use health_gate::handler::invoke;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use rollgate_aws::AwsOptions;
 use rollgate_aws::cloudwatch::CloudWatch;
 use rollgate_aws::codebuild::CodeBuild;
 use rollgate_aws::ecr::Ecr;
 use rollgate_aws::ecs::Ecs;
 use rollgate_aws::eventbridge::EventBridge;
 use rollgate_aws::probe::HttpProbe;
+use rollgate_aws::{Aws, AwsOptions};
 use rollgate_core::config::GateConfig;
 use rollgate_lambda::telemetry::{self, init_or_exit};
 use serde_json::value::RawValue;
@@ -20,13 +20,12 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = init_or_exit("configuration", GateConfig::from_env());
     let sdk = init_or_exit("AWS options", AwsOptions::from_env()).load().await;
-    let clients = Clients {
-        ecs: Ecs::new(&sdk),
-        cloudwatch: CloudWatch::new(&sdk),
-        events: EventBridge::new(&sdk, &config.event_bus),
-        probe: init_or_exit("HTTP client", HttpProbe::new(Duration::from_secs(config.smoke_timeout.0))),
-        builds: CodeBuild::new(&sdk),
-        ecr: Ecr::new(&sdk),
-    };
-    run(service_fn(|event: LambdaEvent<Box<RawValue>>| invoke(&clients, &config, event))).await
+    let aws = Aws::new()
+        .with_ecs(Ecs::new(&sdk))
+        .with_ecr(Ecr::new(&sdk))
+        .with_cloudwatch(CloudWatch::new(&sdk))
+        .with_events(EventBridge::new(&sdk, &config.event_bus))
+        .with_probe(init_or_exit("HTTP client", HttpProbe::new(Duration::from_secs(config.smoke_timeout.0))))
+        .with_builds(CodeBuild::new(&sdk));
+    run(service_fn(|event: LambdaEvent<Box<RawValue>>| invoke(&aws, &config, event))).await
 }

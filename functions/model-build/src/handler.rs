@@ -5,34 +5,17 @@ use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
 use rollgate_aws::codebuild::BuildStarter;
 use rollgate_aws::eventbridge::Notifier;
+use rollgate_core::ErrorClass;
 use rollgate_core::model::{ModelConfig, ModelTrigger, UploadDecision, build_failure, parse_model_event, plan_build};
-use rollgate_core::notify::Outgoing;
-use rollgate_core::{ErrorClass, model::BuildPlan};
 use rollgate_lambda::{FunctionError, Report, finish};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tracing::{error, info};
 
+/// Everything model-build needs from AWS: `rollgate_aws::Aws` with its CodeBuild and
+/// EventBridge parts.
 pub trait ModelApi: BuildStarter + Notifier + Sync {}
 impl<T: BuildStarter + Notifier + Sync> ModelApi for T {}
-
-/// The production adapters.
-pub struct Clients<B, N> {
-    pub builds: B,
-    pub events: N,
-}
-
-impl<B: BuildStarter + Sync, N: Sync> BuildStarter for Clients<B, N> {
-    async fn start_build(&self, plan: &BuildPlan) -> Result<String, AwsError> {
-        self.builds.start_build(plan).await
-    }
-}
-
-impl<B: Sync, N: Notifier + Sync> Notifier for Clients<B, N> {
-    async fn publish(&self, events: &[Outgoing]) -> Result<(), AwsError> {
-        self.events.publish(events).await
-    }
-}
 
 /// The function's result for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]

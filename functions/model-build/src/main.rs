@@ -1,10 +1,10 @@
 //! Wiring only: logging, config and clients once per cold start, then the runtime loop.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use model_build::handler::{Clients, invoke};
-use rollgate_aws::AwsOptions;
+use model_build::handler::invoke;
 use rollgate_aws::codebuild::CodeBuild;
 use rollgate_aws::eventbridge::EventBridge;
+use rollgate_aws::{Aws, AwsOptions};
 use rollgate_core::model::ModelConfig;
 use rollgate_lambda::telemetry::{self, init_or_exit};
 use serde_json::value::RawValue;
@@ -15,6 +15,6 @@ async fn main() -> Result<(), Error> {
     let config = init_or_exit("configuration", ModelConfig::from_env());
     let bus = std::env::var("ROLLGATE_EVENT_BUS").unwrap_or_else(|_| "default".to_owned());
     let sdk = init_or_exit("AWS options", AwsOptions::from_env()).load().await;
-    let clients = Clients { builds: CodeBuild::new(&sdk), events: EventBridge::new(&sdk, bus) };
-    run(service_fn(|event: LambdaEvent<Box<RawValue>>| invoke(&clients, &config, event))).await
+    let aws = Aws::new().with_builds(CodeBuild::new(&sdk)).with_events(EventBridge::new(&sdk, bus));
+    run(service_fn(|event: LambdaEvent<Box<RawValue>>| invoke(&aws, &config, event))).await
 }

@@ -6,19 +6,13 @@ use super::*;
 /// The reconciler: ECR's events are best effort, so on a schedule every opted-in service is
 /// compared with its repository and the newest eligible image goes through the same rules
 /// as a push. With nothing new it writes nothing.
-pub async fn reconcile<A: DeployApi, C: ImageCatalog + Sync>(
-    aws: &A,
-    images: &C,
-    config: &DeployConfig,
-    raw: &str,
-) -> Result<DeployReport, FunctionError> {
-    reconcile_within(aws, images, config, raw, Budget::UNLIMITED).await
+pub async fn reconcile<A: DeployApi>(aws: &A, config: &DeployConfig, raw: &str) -> Result<DeployReport, FunctionError> {
+    reconcile_within(aws, config, raw, Budget::UNLIMITED).await
 }
 
 /// [`reconcile`], starting no rollout once `budget` is spent.
-pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
+pub async fn reconcile_within<A: DeployApi>(
     aws: &A,
-    images: &C,
     config: &DeployConfig,
     raw: &str,
     budget: Budget,
@@ -50,7 +44,7 @@ pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
     wanted.dedup();
     let catalogs: HashMap<(AccountId, &str), Result<Vec<RepoImage>, AwsError>> = stream::iter(wanted)
         .map(|(registry, repo)| async move {
-            let found = images.images(&registry, repo).await;
+            let found = aws.images(&registry, repo).await;
             ((registry, repo), found)
         })
         .buffer_unordered(config.max_in_flight)
@@ -94,7 +88,7 @@ pub async fn reconcile_within<A: DeployApi, C: ImageCatalog + Sync>(
     }
     report.registry_failures.sort_by(|a, b| (&a.registry, &a.repository).cmp(&(&b.registry, &b.repository)));
     // Manifests are read once per image, whichever service needs them.
-    let manifests = Manifests { images, read: Mutex::new(HashMap::new()) };
+    let manifests = Manifests { images: aws, read: Mutex::new(HashMap::new()) };
     let outcomes: Vec<_> = stream::iter(walks)
         .map(|(service, candidates)| {
             let manifests = &manifests;
@@ -141,9 +135,9 @@ impl<C: ImageCatalog + Sync> Manifests<'_, C> {
 /// of a newer one showed it runs on another platform than the service's tasks or comes from a
 /// registry its containers do not pull from. Skips of passed-over candidates are reported only
 /// when nothing deploys.
-async fn walk<A: DeployApi, C: ImageCatalog + Sync>(
+async fn walk<A: DeployApi>(
     aws: &A,
-    manifests: &Manifests<'_, C>,
+    manifests: &Manifests<'_, A>,
     config: &DeployConfig,
     service: &ServiceView,
     candidates: Vec<Candidate>,

@@ -16,6 +16,7 @@ use tracing::warn;
 use crate::AwsError;
 
 mod history;
+pub mod memory;
 
 pub use history::*;
 

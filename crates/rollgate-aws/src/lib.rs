@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod cloudwatch;
 pub mod codebuild;
+pub mod discovery;
 pub mod ecr;
 pub mod ecs;
 pub mod error;

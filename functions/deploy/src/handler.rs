@@ -8,7 +8,7 @@ use futures_util::{StreamExt, stream};
 use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
 use rollgate_aws::ecr::ImageCatalog;
-use rollgate_aws::ecs::{DESCRIBE_SERVICES_BATCH, ServiceDirectory, ServiceUpdater, TaskDefinitions};
+use rollgate_aws::ecs::{ServiceDirectory, ServiceUpdater, TaskDefinitions};
 use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::INDEX_GRACE;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
@@ -153,36 +153,12 @@ pub async fn handle_within<A: DeployApi>(
 
 /// Every service of every configured cluster; clusters that cannot be read are reported.
 async fn discover_all<A: DeployApi>(aws: &A, config: &DeployConfig, report: &mut DeployReport) -> Vec<ServiceView> {
-    let listings: Vec<_> = stream::iter(&config.clusters)
-        .map(|cluster| async move { (cluster, discover(aws, cluster).await) })
-        .buffer_unordered(config.max_in_flight)
-        .collect()
-        .await;
-    let mut services = Vec::new();
-    for (cluster, listing) in listings {
-        match listing {
-            Ok(found) => services.extend(found),
-            Err(e) => {
-                error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
-                report.cluster_failures.push(ClusterFailure {
-                    cluster: cluster.clone(),
-                    error: e.to_string(),
-                    class: e.class(),
-                });
-            }
-        }
+    let found = rollgate_aws::discovery::discover_all(aws, &config.clusters, config.max_in_flight).await;
+    for (cluster, e) in found.unreadable {
+        error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
+        report.cluster_failures.push(ClusterFailure { cluster, error: e.to_string(), class: e.class() });
     }
-    services
-}
-
-/// Lists a cluster's services and describes them, with tags, 10 at a time.
-async fn discover<A: DeployApi>(aws: &A, cluster: &str) -> Result<Vec<ServiceView>, AwsError> {
-    let arns = aws.list_services(cluster).await?;
-    let mut services = Vec::with_capacity(arns.len());
-    for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
-        services.extend(aws.describe_services(cluster, batch).await?);
-    }
-    Ok(services)
+    found.services
 }
 
 /// Plans and executes the rollout of one candidate service.

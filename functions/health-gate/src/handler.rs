@@ -12,8 +12,7 @@ use rollgate_aws::cloudwatch::AlarmReader;
 use rollgate_aws::codebuild::BuildLookup;
 use rollgate_aws::ecr::ImagePresence;
 use rollgate_aws::ecs::{
-    DESCRIBE_SERVICES_BATCH, ResourceTagger, ServiceDirectory, ServiceHistory, ServiceUpdater, TaskDefSnapshot,
-    TaskDefinitions, write_tags,
+    ResourceTagger, ServiceDirectory, ServiceHistory, ServiceUpdater, TaskDefSnapshot, TaskDefinitions, write_tags,
 };
 use rollgate_aws::eventbridge::Notifier;
 use rollgate_aws::execute::carry_out;
@@ -172,26 +171,14 @@ impl<A: GateApi> Gate<'_, A> {
 
     /// Every opted-in service of every watched cluster, `max_in_flight` at a time.
     async fn sweep(&self, report: &mut GateReport) {
-        let listings: Vec<_> = stream::iter(&self.config.clusters)
-            .map(|cluster| async move { (cluster, self.discover(cluster).await) })
-            .buffer_unordered(self.config.max_in_flight)
-            .collect()
-            .await;
-        let mut services = Vec::new();
-        for (cluster, listing) in listings {
-            match listing {
-                Ok(found) => services.extend(found.into_iter().filter(|s| OptIn::repository_tag(&s.tags).is_some())),
-                Err(e) => {
-                    error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
-                    report.failures.push(GateFailure {
-                        cluster: cluster.clone(),
-                        service: None,
-                        error: e.to_string(),
-                        class: e.class(),
-                    });
-                }
-            }
+        let found =
+            rollgate_aws::discovery::discover_all(self.aws, &self.config.clusters, self.config.max_in_flight).await;
+        for (cluster, e) in found.unreadable {
+            error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
+            report.failures.push(GateFailure { cluster, service: None, error: e.to_string(), class: e.class() });
         }
+        let services: Vec<ServiceView> =
+            found.services.into_iter().filter(|s| OptIn::repository_tag(&s.tags).is_some()).collect();
         self.set_alarm_window(&services);
         let results: Vec<GateReport> = stream::iter(&services)
             .map(|service| async move {
@@ -207,15 +194,6 @@ impl<A: GateApi> Gate<'_, A> {
             report.failures.extend(part.failures);
         }
         report.rollouts.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
-    }
-
-    async fn discover(&self, cluster: &str) -> Result<Vec<ServiceView>, AwsError> {
-        let arns = self.aws.list_services(cluster).await?;
-        let mut services = Vec::with_capacity(arns.len());
-        for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
-            services.extend(self.aws.describe_services(cluster, batch).await?);
-        }
-        Ok(services)
     }
 
     /// Evaluates every rollout a service may have in flight: the revision it runs and those

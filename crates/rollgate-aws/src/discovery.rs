@@ -1,0 +1,53 @@
+//! Cluster-wide service discovery, the one routine deploy and the health gate share: every
+//! service of the configured clusters, with its tags, as [`ServiceView`]s.
+
+use futures_util::{StreamExt, stream};
+use rollgate_core::service::ServiceView;
+
+use crate::AwsError;
+use crate::ecs::{DESCRIBE_SERVICES_BATCH, ServiceDirectory};
+
+/// What discovery found: the services, and each cluster that could not be read with why.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// Every service of the clusters that were read, cluster by cluster as their reads finished.
+    pub services: Vec<ServiceView>,
+    /// The clusters whose ListServices or DescribeServices failed, with the error.
+    pub unreadable: Vec<(String, AwsError)>,
+}
+
+/// Lists one cluster's services (ListServices, paginated) and describes them with their tags,
+/// [`DESCRIBE_SERVICES_BATCH`] (10, ECS's limit) per DescribeServices call.
+///
+/// Errors: the first failed call; the cluster is then unreadable as a whole.
+pub async fn discover<D: ServiceDirectory + Sync>(ecs: &D, cluster: &str) -> Result<Vec<ServiceView>, AwsError> {
+    let arns = ecs.list_services(cluster).await?;
+    let mut services = Vec::with_capacity(arns.len());
+    for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
+        services.extend(ecs.describe_services(cluster, batch).await?);
+    }
+    Ok(services)
+}
+
+/// [`discover`] for every cluster of `clusters` (names or ARNs), `max_in_flight` clusters at a
+/// time. A cluster that cannot be read is reported in [`Discovered::unreadable`] and the others
+/// are still read.
+pub async fn discover_all<D: ServiceDirectory + Sync>(
+    ecs: &D,
+    clusters: &[String],
+    max_in_flight: usize,
+) -> Discovered {
+    let listings: Vec<_> = stream::iter(clusters)
+        .map(|cluster| async move { (cluster, discover(ecs, cluster).await) })
+        .buffer_unordered(max_in_flight.max(1))
+        .collect()
+        .await;
+    let mut found = Discovered::default();
+    for (cluster, listing) in listings {
+        match listing {
+            Ok(services) => found.services.extend(services),
+            Err(e) => found.unreadable.push((cluster.clone(), e)),
+        }
+    }
+    found
+}

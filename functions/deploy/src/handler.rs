@@ -13,7 +13,7 @@ use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::INDEX_GRACE;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
 use rollgate_core::ecs_event::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
-use rollgate_core::event::{EcrAction, ManifestKind, PushEvent, parse_ecr_event, parse_envelope};
+use rollgate_core::event::{EcrAction, ManifestKind, PushEvent, kind_of, parse_ecr_event, parse_envelope};
 use rollgate_core::image::Manifest;
 use rollgate_core::reconcile::{Candidate, RepoImage, candidates};
 use rollgate_core::registration::{
@@ -47,12 +47,10 @@ pub async fn invoke<A: DeployApi>(
     finish(report)
 }
 
+/// Whether the event is the reconciler's schedule: its `source`, read by the one envelope
+/// reader every parser uses ([`rollgate_core::event::kind_of`]).
 fn is_schedule(raw: &str) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Source {
-        source: Option<String>,
-    }
-    serde_json::from_str::<Source>(raw).is_ok_and(|s| s.source.as_deref() == Some(SCHEDULE_SOURCE))
+    kind_of(raw).is_ok_and(|(source, _)| source == SCHEDULE_SOURCE)
 }
 
 /// Handles one EventBridge event, given as raw JSON.

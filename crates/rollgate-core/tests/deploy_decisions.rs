@@ -1,64 +1,9 @@
 //! Table tests of the deploy decisions, driven by the fixtures in events/.
 
-use rollgate_core::deploy::{Decision, Match, PlanError, SkipReason, match_service, plan_rollout};
-use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event};
-use rollgate_core::ledger::{RevisionRecord, keys};
-use rollgate_core::service::{ContainerImage, DeploymentController, OptIn, ServiceView, Tags, TaskDefSummary};
-use rollgate_core::{ServiceArn, TaskDefArn};
+#[path = "deploy/common.rs"]
+mod common;
 
-const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
-
-fn push(fixture: &str) -> PushEvent {
-    let path = format!("{}/../../events/{fixture}", env!("CARGO_MANIFEST_DIR"));
-    match parse_ecr_event(&std::fs::read_to_string(path).unwrap()).unwrap() {
-        EcrAction::Push(p) => p,
-        other => panic!("{fixture} is not a push: {other:?}"),
-    }
-}
-
-fn tags(pairs: &[(&str, &str)]) -> Tags {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn service(extra: &[(&str, &str)]) -> ServiceView {
-    let mut t = tags(&[(keys::REPOSITORY, "rollgate-demo")]);
-    t.extend(tags(extra));
-    ServiceView {
-        arn: ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/prod/model").unwrap(),
-        status: rollgate_core::service::ServiceStatus::Active,
-        task_definition: Some(taskdef_arn(3)),
-        tags: t,
-        deployments: vec![],
-        deployment_controller: DeploymentController::Ecs,
-        fargate: true,
-        current_service_deployment: None,
-    }
-}
-
-fn taskdef_arn(rev: u32) -> TaskDefArn {
-    TaskDefArn::parse(&format!("arn:aws:ecs:us-east-1:123456789012:task-definition/model:{rev}")).unwrap()
-}
-
-fn current(containers: &[(&str, &str)], ledger: &[(&str, &str)]) -> TaskDefSummary {
-    TaskDefSummary {
-        platform: None,
-        fargate_platform: None,
-        arn: taskdef_arn(3),
-        containers: containers
-            .iter()
-            .map(|(n, i)| ContainerImage { name: n.to_string(), image: i.to_string() })
-            .collect(),
-        tags: tags(ledger),
-    }
-}
-
-fn opt_in(svc: &ServiceView) -> OptIn {
-    OptIn::from_tags(&svc.tags).unwrap().unwrap()
-}
-
-fn model_image(tag: &str) -> String {
-    format!("{REGISTRY}/rollgate-demo:{tag}")
-}
+use common::*;
 
 #[test]
 fn matching_table() {
@@ -460,67 +405,4 @@ fn after_a_rollback_older_pushes_stay_out() {
     ));
     let svc = service(&[(keys::HIGH_WATER, "2026-11-28T09:30:00Z")]);
     assert!(matches!(plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap(), Decision::Rollout(_)));
-}
-
-/// An earlier attempt's revision (a lost RegisterTaskDefinition answer) is found wherever it
-/// sits above the live revision, and never taken for another push's revision, a configuration
-/// change or the gate's copy.
-#[test]
-fn an_earlier_attempts_revision_is_reused_or_looked_for() {
-    use rollgate_core::registration::{Registration, earlier_attempt, registration};
-    let p = push("ecr-push.json");
-    let svc = service(&[]);
-    let cur = current(&[("model", &model_image("v0"))], &[]);
-    let Decision::Rollout(plan) = plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap() else {
-        panic!("expected a rollout");
-    };
-    let revision = |number: u32, extra: &[(&str, &str)], drop: &[&str]| {
-        let mut t: Tags = plan.tags.iter().filter(|&(k, _)| !drop.contains(&k.as_str())).cloned().collect();
-        t.extend(tags(extra));
-        TaskDefSummary { arn: taskdef_arn(number), tags: t, ..current(&[], &[]) }
-    };
-    let other_base = taskdef_arn(2).to_string();
-    let cases: Vec<(&str, TaskDefSummary, Registration)> = vec![
-        (
-            "the latest is the live revision",
-            TaskDefSummary { arn: taskdef_arn(3), ..current(&[], &[]) },
-            Registration::Register,
-        ),
-        ("the latest is this push's, from this base", revision(4, &[], &[]), Registration::Reuse(taskdef_arn(4))),
-        ("three revisions up, this push's", revision(6, &[], &[]), Registration::Reuse(taskdef_arn(6))),
-        (
-            "the latest is this push's, from another base (ECS may have run it)",
-            revision(4, &[(keys::PREVIOUS, &other_base)], &[]),
-            Registration::Reuse(taskdef_arn(4)),
-        ),
-        (
-            "the latest is another push's, right above the live one",
-            revision(4, &[(keys::DIGEST, "sha256:0")], &[]),
-            Registration::Register,
-        ),
-        (
-            "the latest is another push's, revisions between",
-            revision(7, &[(keys::DIGEST, "sha256:0")], &[]),
-            Registration::Look { above: 3, below: 7 },
-        ),
-        (
-            "a configuration change of this image, revisions between",
-            revision(7, &[(keys::CAUSE, "config")], &[]),
-            Registration::Look { above: 3, below: 7 },
-        ),
-        (
-            "an older revision is the latest (the live one was deleted down)",
-            revision(2, &[(keys::DIGEST, "sha256:0")], &[]),
-            Registration::Register,
-        ),
-    ];
-    for (name, latest, want) in cases {
-        assert_eq!(registration(&plan, &taskdef_arn(3), &latest), want, "{name}");
-    }
-    // What a Look finds below the latest.
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[], &[])), Some(Registration::Reuse(taskdef_arn(5))));
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[(keys::CAUSE, "config")], &[])), None, "a configuration change");
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[(keys::COPY_OF, "x")], &[])), None, "the gate's copy");
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[], &[keys::SERVICE])), None, "no marker");
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[], &[keys::PREVIOUS])), Some(Registration::Reuse(taskdef_arn(5))));
 }

@@ -41,6 +41,7 @@ pub trait ServiceDirectory {
 /// and the full definition it copies from.
 #[derive(Debug, Clone)]
 pub struct TaskDefSnapshot {
+    /// The parts rollgate decides on: ARN, containers and images, tags, platform.
     pub summary: TaskDefSummary,
     definition: TaskDefinition,
 }
@@ -66,6 +67,10 @@ impl TaskDefSnapshot {
 
 /// Reading and registering task-definition revisions.
 pub trait TaskDefinitions {
+    /// One revision with its tags (DescribeTaskDefinition with `include=TAGS`; it answers INACTIVE
+    /// revisions too: see [`TaskDefSnapshot::is_active`]). Errors: [`AwsError::Api`] when the call fails
+    /// (`ClientException` for a revision ECS has deleted); [`AwsError::Incomplete`] without
+    /// `taskDefinition` or `taskDefinitionArn`; [`AwsError::Config`] when that ARN does not parse.
     fn describe_task_definition(
         &self,
         arn: &TaskDefArn,
@@ -117,6 +122,9 @@ pub trait TaskDefinitions {
 
 /// Pointing a service at a revision.
 pub trait ServiceUpdater {
+    /// UpdateService with only `taskDefinition` set: starts an ECS deployment of the revision
+    /// (<https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html>). Errors:
+    /// [`AwsError::Api`] when ECS refuses or the call fails.
     fn update_service(
         &self,
         service: &ServiceArn,
@@ -153,6 +161,7 @@ pub struct Ecs {
 }
 
 impl Ecs {
+    /// The adapter over an ECS client built from `config` (region, credentials, endpoint, retries).
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self { client: Client::new(config) }
     }

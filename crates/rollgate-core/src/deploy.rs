@@ -21,36 +21,88 @@ use crate::{AccountId, ImageRef, InputError, TaskDefArn};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SkipReason {
     /// The service runs in another account than the push came from.
-    AccountMismatch { event: String, service: String },
+    AccountMismatch {
+        /// The push's account (12 digits).
+        event: String,
+        /// The service's account (12 digits).
+        service: String,
+    },
     /// The service runs in another region than the push came from.
-    RegionMismatch { event: String, service: String },
+    RegionMismatch {
+        /// The push's region.
+        event: String,
+        /// The service's region.
+        service: String,
+    },
     /// The pushed tag does not pass `rollgate:tag-filter`.
-    TagFiltered { tag: Option<String>, filter: String },
+    TagFiltered {
+        /// The pushed tag; `None` for an untagged push on a service without `rollgate:deploy-untagged=true`.
+        tag: Option<String>,
+        /// The service's `rollgate:tag-filter`, as written.
+        filter: String,
+    },
     /// The service is draining or inactive.
-    ServiceInactive { status: String },
+    ServiceInactive {
+        /// The service's `status` as DescribeServices returns it (`DRAINING`, `INACTIVE`, ...).
+        status: String,
+    },
     /// This digest is already what the service runs (a duplicate delivery, or a re-tag).
-    AlreadyDeployed { revision: String },
+    AlreadyDeployed {
+        /// The live revision, `family:number`.
+        revision: String,
+    },
     /// A newer push (or one from the same second) is already deployed; rollgate never moves a
     /// service backwards.
-    OlderThanDeployed { pushed_at: String, deployed_pushed_at: String },
+    OlderThanDeployed {
+        /// The push's event time, RFC 3339 UTC.
+        pushed_at: String,
+        /// The deployed push's time from its revision's ledger, RFC 3339 UTC.
+        deployed_pushed_at: String,
+    },
     /// An untagged push announced by an event: it may be part of a multi-platform push still
     /// in progress. The reconciler deploys it once the grace window has passed, if no index
     /// lists it and nothing newer qualifies.
-    AwaitingIndex { grace_seconds: i64 },
+    AwaitingIndex {
+        /// The grace window ([`INDEX_GRACE`]), in seconds.
+        grace_seconds: i64,
+    },
     /// The service is deployed by another controller (CodeDeploy, an external one): ECS
     /// refuses UpdateService with a new task definition for it.
-    OtherController { controller: String },
+    OtherController {
+        /// `deploymentController.type`: `CODE_DEPLOY` or `EXTERNAL`.
+        controller: String,
+    },
     /// Older than the newest push that was rolled back on the service (`rollgate:high-water`):
     /// after a rollback the live revision is older, and this keeps older pushes out.
-    OlderThanRolledBack { pushed_at: String, rolled_back_pushed_at: String },
+    OlderThanRolledBack {
+        /// The push's event time, RFC 3339 UTC.
+        pushed_at: String,
+        /// The `rollgate:high-water` time, RFC 3339 UTC.
+        rolled_back_pushed_at: String,
+    },
     /// The release has no image for the platform the service's tasks run on: ECS could not
     /// pull it ("image Manifest does not contain descriptor matching platform").
-    PlatformMismatch { task: crate::image::Platform, image: Vec<crate::image::Platform> },
+    PlatformMismatch {
+        /// The platform the service's tasks run on.
+        task: crate::image::Platform,
+        /// The platforms the release has images for.
+        image: Vec<crate::image::Platform>,
+    },
     /// The push came from a registry the service's containers do not pull the repository from
     /// (a trusted central registry holding the same repository name as the service's own).
-    OtherRegistry { pushed: String, used: String },
+    OtherRegistry {
+        /// The pushing registry's host, `<account>.dkr.ecr.<region>.amazonaws.com` (`.com.cn` in China).
+        pushed: String,
+        /// The registry host the service's containers pull the repository from.
+        used: String,
+    },
     /// The health gate failed this digest on this service; it is never redeployed automatically.
-    DigestFailed { digest: String, failed: crate::tags::FailedMark },
+    DigestFailed {
+        /// The pushed digest, `sha256:<64 hex>`.
+        digest: String,
+        /// Where the service records the failure: its `rollgate:failed:<digest>` tag or `rollgate:failed-digests`.
+        failed: crate::tags::FailedMark,
+    },
 }
 
 impl fmt::Display for SkipReason {
@@ -203,6 +255,8 @@ pub struct RolloutPlan {
     pub images: Vec<(String, String)>,
     /// All tags of the new revision (the user's, then the ledger record).
     pub tags: Vec<(String, String)>,
+    /// The ledger record of the new revision (also among `tags`): digest, tag, push time, previous
+    /// revision, rollback target.
     pub record: RevisionRecord,
     /// The base revision's own tags that did not fit (ECS allows 50 a revision, and room is kept
     /// for the health gate's tags): not copied. Reported, never silently.
@@ -212,27 +266,54 @@ pub struct RolloutPlan {
 /// The second decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// Register a new revision and move the service to it.
     Rollout(Box<RolloutPlan>),
+    /// The service stays on its revision, for this reason.
     Skip(SkipReason),
 }
 
 /// A planning failure: the service's configuration does not allow a rollout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    /// `rollgate:container` names a container the current task definition does not have.
     #[error(
         "rollgate:container is {wanted:?} but the task definition has no such container (it has: {have}); fix the tag"
     )]
-    NoSuchContainer { wanted: String, have: String },
+    NoSuchContainer {
+        /// The container name the tag names.
+        wanted: String,
+        /// The task definition's container names, comma-separated.
+        have: String,
+    },
+    /// No container's image is the repository in the pushing registry, and `rollgate:container` names none.
     #[error("no container's image comes from {registry}/{repository}; tag the service with rollgate:container=<name>")]
-    NoContainerFromRepository { registry: String, repository: String },
+    NoContainerFromRepository {
+        /// The pushing registry's host.
+        registry: String,
+        /// The repository's name.
+        repository: String,
+    },
     /// The service's containers pull the repository from another registry than the push's
     /// (a trusted central registry and the service's own can hold the same repository name).
     #[error("the service's containers pull {repository} from {used}, not from {pushed}")]
-    OtherRegistry { pushed: String, used: String, repository: String },
+    OtherRegistry {
+        /// The pushing registry's host.
+        pushed: String,
+        /// The registry host the containers pull the repository from.
+        used: String,
+        /// The repository's name.
+        repository: String,
+    },
+    /// The live revision's `rollgate:*` ledger tags do not parse; the payload says which.
     #[error("the current revision's ledger tags are broken ({0}); fix or remove the rollgate:* tags on it")]
     BrokenLedger(InputError),
 }
 
+/// Plans the new revision of one service [`match_service`] accepted: `current` is its live task
+/// definition (DescribeTaskDefinition). Returns [`Decision::Skip`] for an image already deployed, a
+/// push not newer than the deployed one or the `rollgate:high-water` mark, a platform the release
+/// lacks, or another registry. Errors: [`PlanError::NoSuchContainer`],
+/// [`PlanError::NoContainerFromRepository`], [`PlanError::BrokenLedger`].
 pub fn plan_rollout(
     push: &PushEvent,
     service: &ServiceView,

@@ -6,21 +6,33 @@ use crate::event::{Envelope, EventError, parse_envelope};
 use crate::tags::lossy as sanitize_tag_value;
 use crate::{Arn, InputError, ServiceArn, TaskDefArn};
 
+/// The EventBridge `source` of ECS events.
 pub const ECS_SOURCE: &str = "aws.ecs";
+/// The `detail-type` of an ECS service deployment state change (ECS deployment state change
+/// events: <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html>).
 pub const DEPLOYMENT_DETAIL_TYPE: &str = "ECS Deployment State Change";
+/// The `detail-type` of an ECS task state change (ECS task state change events:
+/// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html>).
 pub const TASK_DETAIL_TYPE: &str = "ECS Task State Change";
+/// The EventBridge `source` of a scheduled rule's event.
 pub const SCHEDULE_SOURCE: &str = "aws.events";
+/// The `detail-type` of a scheduled rule's event: the gate's periodic tick.
 pub const SCHEDULE_DETAIL_TYPE: &str = "Scheduled Event";
 
 /// The detail of an "ECS Deployment State Change" event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentStateDetail {
+    /// `INFO`, `WARN` or `ERROR`, as ECS sends it.
     pub event_type: String,
+    /// `SERVICE_DEPLOYMENT_IN_PROGRESS`, `SERVICE_DEPLOYMENT_COMPLETED` or `SERVICE_DEPLOYMENT_FAILED`.
     pub event_name: String,
+    /// The ECS deployment's ID, `ecs-svc/<digits>`.
     pub deployment_id: String,
+    /// When ECS updated the deployment, an ISO 8601 timestamp as ECS sends it; `None` when absent.
     #[serde(default)]
     pub updated_at: Option<String>,
+    /// ECS's free text, e.g. the circuit breaker's message on a failure; `None` when absent.
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -29,15 +41,22 @@ pub struct DeploymentStateDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskContainer {
+    /// The container's name in the task definition.
     pub name: String,
+    /// The container's exit code; `None` when ECS reports none (e.g. the container never started).
     #[serde(default)]
     pub exit_code: Option<i64>,
+    /// Why the container stopped, e.g. `OutOfMemoryError: ...` or `CannotPullContainerError: ...`;
+    /// `None` when ECS gives none.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The container's status (`PENDING`, `RUNNING`, `STOPPED`); `None` when absent.
     #[serde(default)]
     pub last_status: Option<String>,
+    /// The container's memory in MiB, as a decimal string (`"512"`); `None` when the event omits it.
     #[serde(default)]
     pub memory: Option<String>,
+    /// The digest of the image the container ran, `sha256:<64 hex>`; `None` when the event omits it.
     #[serde(default)]
     pub image_digest: Option<String>,
 }
@@ -46,18 +65,29 @@ pub struct TaskContainer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStateDetail {
+    /// The cluster's ARN, `arn:<partition>:ecs:<region>:<account>:cluster/<name>`.
     pub cluster_arn: String,
+    /// The task's ARN; its last path segment is the task ID.
     pub task_arn: String,
+    /// The ARN of the task definition revision the task runs, `...:task-definition/<family>:<revision>`.
     pub task_definition_arn: String,
+    /// The task's status (`PROVISIONING` ... `RUNNING` ... `STOPPED`); the gate acts on `STOPPED` only.
     pub last_status: String,
+    /// `service:<service name>` for a task a service started; `None` or another value for a
+    /// standalone task.
     #[serde(default)]
     pub group: Option<String>,
+    /// ECS's stop code (`TaskFailedToStart`, `EssentialContainerExited`, `UserInitiated`,
+    /// `SpotInterruption`, `TerminationNotice`, ...); `None` when the event has none.
     #[serde(default)]
     pub stop_code: Option<String>,
+    /// ECS's free-text reason for the stop; `None` when absent.
     #[serde(default)]
     pub stopped_reason: Option<String>,
+    /// The task's containers; empty when the event lists none.
     #[serde(default)]
     pub containers: Vec<TaskContainer>,
+    /// The task-level memory in MiB, as a decimal string (`"512"`); `None` when the event omits it.
     #[serde(default)]
     pub memory: Option<String>,
 }
@@ -69,40 +99,59 @@ pub struct ScheduleDetail {}
 /// A deployment's lifecycle event, as ECS names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum DeploymentEvent {
+    /// `SERVICE_DEPLOYMENT_IN_PROGRESS`: ECS started rolling out the deployment.
     InProgress,
+    /// `SERVICE_DEPLOYMENT_COMPLETED`: the deployment reached steady state.
     Completed,
+    /// `SERVICE_DEPLOYMENT_FAILED`: the deployment failed (e.g. the circuit breaker tripped).
     Failed,
 }
 
 /// What woke the health gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GateTrigger {
+    /// An ECS Deployment State Change for a long-ARN service, with an event name the gate acts on.
     Deployment {
+        /// The validated event envelope.
         envelope: Envelope,
+        /// The service, from the event's `resources`.
         service: ServiceArn,
+        /// The ECS deployment's ID, `ecs-svc/<digits>`; never empty.
         deployment_id: String,
+        /// Which of the three deployment events this is.
         event: DeploymentEvent,
+        /// The detail's `reason`; `None` when ECS sent none.
         reason: Option<String>,
     },
+    /// An ECS Task State Change of a service's task whose `lastStatus` is `STOPPED`.
     TaskStopped {
+        /// The validated event envelope.
         envelope: Envelope,
+        /// The task's service, built from the cluster ARN and the task's `group` (`service:<name>`).
         service: ServiceArn,
+        /// The task ID: the last segment of the task ARN (ASCII letters, digits and `-`).
         task_id: String,
+        /// The task definition revision the task ran.
         task_definition: TaskDefArn,
         /// `None`: a normal stop (scale-in, replacement, user stop): not counted against the rollout.
         cause: Option<StopCause>,
     },
+    /// A Scheduled Event from the gate's schedule rule.
     Tick {
+        /// The validated event envelope.
         envelope: Envelope,
     },
     /// A well-formed event the gate has nothing to do with (a running task, a standalone task).
     Ignored {
+        /// The validated event envelope.
         envelope: Envelope,
+        /// Why the gate ignores it, in words.
         reason: String,
     },
 }
 
 impl GateTrigger {
+    /// The validated envelope of whichever trigger this is.
     pub fn envelope(&self) -> &Envelope {
         match self {
             Self::Deployment { envelope, .. }
@@ -114,6 +163,10 @@ impl GateTrigger {
 }
 
 /// Parses any of the gate's trigger events, strictly.
+///
+/// Dispatches on `source` and `detail-type`. Errors: `EventError::WrongKind` for any other kind;
+/// `Malformed`, `Missing` or `Invalid` for an event that lacks a required field or has a bad ARN,
+/// account, region or time. An event the gate does not act on is `Ok(GateTrigger::Ignored)`.
 pub fn parse_gate_event(raw: &str) -> Result<GateTrigger, EventError> {
     let (source, detail_type) = crate::event::kind_of(raw)?;
     match (source.as_str(), detail_type.as_str()) {
@@ -209,10 +262,25 @@ fn parse_task(raw: &str) -> Result<GateTrigger, EventError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "cause", rename_all = "kebab-case")]
 pub enum StopCause {
-    OutOfMemory { container: String, memory_mib: Option<u32> },
-    NonZeroExit { container: String, code: i64 },
+    /// A container's reason contains `OutOfMemoryError`: the kernel killed it for its memory limit.
+    OutOfMemory {
+        /// The container's name.
+        container: String,
+        /// The container's (else the task's) memory in MiB; `None` when neither is given or parses.
+        memory_mib: Option<u32>,
+    },
+    /// Stop code `EssentialContainerExited` and a container exited non-zero (the first such).
+    NonZeroExit {
+        /// The container's name.
+        container: String,
+        /// Its exit code, never 0.
+        code: i64,
+    },
+    /// The stopped reason mentions a health check (any case), e.g. an ELB or container health check failed.
     HealthCheck,
+    /// `CannotPullContainerError` in the task's or a container's reason: ECS could not pull the image.
     ImagePull,
+    /// `CannotStartContainerError`, `CannotCreateContainerError`, or stop code `TaskFailedToStart`.
     FailedToStart,
 }
 
@@ -281,6 +349,8 @@ impl StopCause {
         }
     }
 
+    /// Parses the form [`StopCause::to_tag_value`] writes (`oom:<container>:<MiB>`, `exit:<container>:<code>`,
+    /// `health`, `pull`, `start`); `None` for anything else.
     pub fn from_tag_value(v: &str) -> Option<Self> {
         let mut parts = v.splitn(3, ':');
         match (parts.next()?, parts.next(), parts.next()) {

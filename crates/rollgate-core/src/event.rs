@@ -14,12 +14,24 @@ use crate::{AccountId, Digest, ImageTag, InputError, Region, RepositoryName};
 /// Why an event cannot be processed. Retrying the same bytes cannot help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
+    /// Not JSON, or JSON whose envelope or detail does not have the documented shape (serde's message).
     #[error("malformed event: {0}")]
     Malformed(String),
+    /// The event's `source` or `detail-type` is not one this parser takes.
     #[error("unexpected event: source {event_source:?} with detail-type {detail_type:?}, expected {expected}")]
-    WrongKind { event_source: String, detail_type: String, expected: String },
+    WrongKind {
+        /// The event's `source`.
+        event_source: String,
+        /// The event's `detail-type`.
+        detail_type: String,
+        /// What the parser takes, in words.
+        expected: String,
+    },
+    /// A field is present but invalid: an account that is not 12 digits, a region not shaped like
+    /// `us-east-1`, a bad ARN, digest, repository name or tag.
     #[error("malformed event: {0}")]
     Invalid(#[from] InputError),
+    /// A required field is absent or empty; the payload names it (e.g. `detail.image-digest`).
     #[error("malformed event: field {0:?} is missing")]
     Missing(&'static str),
 }
@@ -27,9 +39,15 @@ pub enum EventError {
 /// The envelope fields every rollgate event needs, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Envelope {
+    /// The event's `id` (a UUID EventBridge assigns; `reconcile:<tick id>:<short digest>` for an
+    /// image the reconciler found); never empty.
     pub id: String,
+    /// The account the event came from (`account`, 12 digits).
     pub account: AccountId,
+    /// The region the event came from (`region`, e.g. `us-east-1`).
     pub region: Region,
+    /// The event's `time` (RFC 3339 in the event), in UTC; an image's push time for one the
+    /// reconciler found.
     pub time: DateTime<Utc>,
 }
 
@@ -76,27 +94,40 @@ where
     Ok((Envelope { id, account, region, time }, event.detail))
 }
 
+/// The EventBridge `source` of Amazon ECR events
+/// (<https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html>).
 pub const ECR_SOURCE: &str = "aws.ecr";
+/// The `detail-type` of an ECR push or delete (same page).
 pub const ECR_DETAIL_TYPE: &str = "ECR Image Action";
 
 /// The detail of an "ECR Image Action" event, exactly as AWS documents it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct EcrImageActionDetail {
+    /// `PUSH` or `DELETE`.
     pub action_type: String,
+    /// `SUCCESS` or `FAILURE`.
     pub result: String,
+    /// The repository's name, without registry or tag.
     pub repository_name: String,
+    /// The image's digest, `sha256:<64 hex>`; `None` when ECR sends none (e.g. a failed push).
     #[serde(default)]
     pub image_digest: Option<String>,
+    /// The tag pushed or deleted; `None` (or empty) for a push by digest.
     #[serde(default)]
     pub image_tag: Option<String>,
+    /// The manifest's media type (an OCI or Docker manifest or index); `None` in events before 2024.
     #[serde(default)]
     pub manifest_media_type: Option<String>,
+    /// The image config's or artifact's media type (e.g. `application/vnd.oci.image.config.v1+json`);
+    /// `None` in events before 2024 and when ECR sends none.
     #[serde(default)]
     pub artifact_media_type: Option<String>,
 }
 
+/// The `detail-type` of an ECR replication into this repository (ECR events page, as above).
 pub const ECR_REPLICATION_DETAIL_TYPE: &str = "ECR Replication Action";
+/// The `detail-type` of a pull through cache sync from an upstream registry (ECR events page).
 pub const ECR_PULL_THROUGH_CACHE_DETAIL_TYPE: &str = "ECR Pull Through Cache Action";
 
 /// The detail of an "ECR Replication Action" event (sent in the destination account and
@@ -104,15 +135,22 @@ pub const ECR_PULL_THROUGH_CACHE_DETAIL_TYPE: &str = "ECR Pull Through Cache Act
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct EcrReplicationDetail {
+    /// `REPLICATE`.
     pub action_type: String,
+    /// `SUCCESS` or `FAILED`.
     pub result: String,
+    /// The destination repository's name.
     pub repository_name: String,
+    /// The replicated image's digest, `sha256:<64 hex>`; `None` when absent.
     #[serde(default)]
     pub image_digest: Option<String>,
+    /// The replicated tag; `None` when absent.
     #[serde(default)]
     pub image_tag: Option<String>,
+    /// The account replicated from (12 digits, unvalidated); `None` when absent.
     #[serde(default)]
     pub source_account: Option<String>,
+    /// The region replicated from (unvalidated); `None` when absent.
     #[serde(default)]
     pub source_region: Option<String>,
 }
@@ -121,12 +159,17 @@ pub struct EcrReplicationDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct EcrPullThroughCacheDetail {
+    /// `SUCCESS` when the image was cached; any other value is a failed sync.
     pub sync_status: String,
+    /// The cache repository's name.
     pub repository_name: String,
+    /// The synced image's digest, `sha256:<64 hex>`; `None` when absent.
     #[serde(default)]
     pub image_digest: Option<String>,
+    /// The synced tag; `None` when absent.
     #[serde(default)]
     pub image_tag: Option<String>,
+    /// The upstream registry, e.g. `public.ecr.aws`; `None` when absent.
     #[serde(default)]
     pub upstream_registry_url: Option<String>,
 }
@@ -138,9 +181,17 @@ pub enum Arrival {
     /// `ECR Image Action` PUSH.
     Push,
     /// `ECR Replication Action` REPLICATE, from another region or account.
-    Replication { source_account: Option<String>, source_region: Option<String> },
+    Replication {
+        /// The detail's `source-account`; `None` when absent.
+        source_account: Option<String>,
+        /// The detail's `source-region`; `None` when absent.
+        source_region: Option<String>,
+    },
     /// `ECR Pull Through Cache Action`: synced from an upstream registry.
-    PullThroughCache { upstream: Option<String> },
+    PullThroughCache {
+        /// The detail's `upstream-registry-url`; `None` when absent.
+        upstream: Option<String>,
+    },
     /// Found in the repository by the reconciler (DescribeImages), not announced by an event.
     Catalog,
 }
@@ -167,14 +218,19 @@ impl fmt::Display for Arrival {
 /// cache sync): what deploys. Named a push because all three deploy like one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PushEvent {
+    /// The validated event envelope (for [`Arrival::Catalog`], one the reconciler built, whose
+    /// account is the registry's).
     pub envelope: Envelope,
+    /// The repository the image arrived in.
     pub repository: RepositoryName,
+    /// The image's digest, `sha256:<64 hex>` (an index's digest for a multi-platform release).
     pub digest: Digest,
     /// Absent when an image is pushed by digest only.
     pub tag: Option<ImageTag>,
     /// What was pushed, from the event's media types ([`ManifestKind::Unknown`] when the event
     /// does not say: replication, pull through cache, events before 2024; deploy then asks ECR).
     pub manifest: ManifestKind,
+    /// How the image arrived.
     pub arrival: Arrival,
     /// The platforms the release runs on, as ECR's manifest (and, for a single image, its
     /// config) state them. Not in any event: deploy asks ECR before planning. `None` = not
@@ -196,7 +252,11 @@ pub enum ManifestKind {
     /// image inside an index (then pushed untagged).
     Image,
     /// Not a runnable image: a signature, SBOM, attestation, cache or other artifact.
-    Artifact { media_type: String },
+    Artifact {
+        /// The media type, or what the tag or type says (`cosign .sig (tag ...)`, an OCI
+        /// referrers index, a Docker schema 1 manifest).
+        media_type: String,
+    },
     /// The event does not say (events before ECR sent media types).
     Unknown,
 }
@@ -248,10 +308,13 @@ impl ManifestKind {
 /// What an ECR event means for rollgate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EcrAction {
+    /// A successful push, replication or pull-through sync of a runnable image or index.
     Push(PushEvent),
     /// A well-formed event that deploys nothing (a DELETE, a failed push...).
     Ignored {
+        /// The validated event envelope.
         envelope: Envelope,
+        /// Why nothing deploys, in words (e.g. `action-type DELETE with result SUCCESS: ...`).
         reason: String,
     },
 }

@@ -37,7 +37,12 @@ pub enum Registration {
     /// The family holds revisions between the live one and the latest, where an earlier
     /// attempt's revision may be: read the revisions numbered `above + 1 ..= below - 1`, newest
     /// first and at most [`EARLIER_ATTEMPT_LOOKBACK`] of them, and decide with [`earlier_attempt`].
-    Look { above: u32, below: u32 },
+    Look {
+        /// The live revision's number (exclusive lower bound).
+        above: u32,
+        /// The family's latest revision number (exclusive upper bound).
+        below: u32,
+    },
 }
 
 /// The step before registering, from the family's latest ACTIVE revision (DescribeTaskDefinition

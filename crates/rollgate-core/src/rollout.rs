@@ -18,6 +18,7 @@ pub enum RolloutState {
     Verifying,
     /// COMPLETED; inside the bake window.
     Baking,
+    /// Passed the gate: COMPLETED, baked, every desired task running, no failing signal.
     Healthy,
     /// Failed and left in place: there was no known good revision.
     Failed,
@@ -35,6 +36,8 @@ pub enum RolloutState {
 }
 
 impl RolloutState {
+    /// The `rollgate:state` value: `deploying`, `verifying`, `baking`, `healthy`, `failed`,
+    /// `rolling-back`, `rolled-back`, `rollback-failed` or `superseded`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Deploying => "deploying",
@@ -49,6 +52,7 @@ impl RolloutState {
         }
     }
 
+    /// The state [`RolloutState::as_str`] names; `None` for any other string.
     pub fn parse(s: &str) -> Option<Self> {
         [
             Self::Deploying,

@@ -12,10 +12,13 @@ pub use crate::Tags;
 /// An ECS service as discovery sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceView {
+    /// The service's ARN, as DescribeServices returns it.
     pub arn: ServiceArn,
+    /// The service's `status` (`ACTIVE`, `DRAINING`, `INACTIVE`).
     pub status: ServiceStatus,
     /// The revision the service was last asked to run.
     pub task_definition: Option<TaskDefArn>,
+    /// The service's tags, key to value as ECS stores them (values not decoded).
     pub tags: Tags,
     /// The service's deployments, PRIMARY first as ECS lists them.
     pub deployments: Vec<DeploymentView>,
@@ -37,14 +40,24 @@ pub struct ServiceView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServiceDeploymentStatus {
+    /// `PENDING`: created, not started (stages:
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html>).
     Pending,
+    /// `IN_PROGRESS`: ECS is replacing tasks.
     InProgress,
+    /// `SUCCESSFUL`: completed, at its target service revision.
     Successful,
+    /// `STOPPED`: the deployment was stopped (a completed-stage status).
     Stopped,
+    /// `STOP_REQUESTED`: a stop was requested and is under way.
     StopRequested,
+    /// `ROLLBACK_REQUESTED`: a rollback was requested (circuit breaker, alarm, or StopServiceDeployment).
     RollbackRequested,
+    /// `ROLLBACK_IN_PROGRESS`: ECS is rolling back to the previous service revision.
     RollbackInProgress,
+    /// `ROLLBACK_SUCCESSFUL`: rolled back to the previous service revision.
     RollbackSuccessful,
+    /// `ROLLBACK_FAILED`: the rollback did not succeed.
     RollbackFailed,
     /// A status this version of rollgate does not know: never treated as settled.
     Other(String),
@@ -86,6 +99,7 @@ impl ServiceDeploymentStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServiceStatus {
+    /// `ACTIVE`: the service runs and can be deployed to.
     Active,
     /// Being deleted.
     Draining,
@@ -128,9 +142,11 @@ impl std::fmt::Display for ServiceStatus {
 pub struct ServiceDeploymentBrief {
     /// Its ARN; the last path segment is its id.
     pub arn: String,
+    /// Its status.
     pub status: ServiceDeploymentStatus,
     /// Why it has its status (for a rollback, the failure), when ECS says.
     pub status_reason: Option<String>,
+    /// When ECS created it (`createdAt`), UTC.
     pub created_at: DateTime<Utc>,
     /// The ARN of the service revision it deploys (DescribeServiceRevisions gives its task definition).
     pub target_revision: Option<String>,
@@ -162,6 +178,7 @@ impl DeploymentController {
         }
     }
 
+    /// The API's string: `ECS`, `CODE_DEPLOY` or `EXTERNAL`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ecs => "ECS",
@@ -174,17 +191,25 @@ impl DeploymentController {
 /// One ECS deployment of a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeploymentView {
+    /// The deployment's ID, `ecs-svc/<digits>`.
     pub id: String,
     /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
     pub status: String,
+    /// The revision it deploys; `None` when absent or not a task-definition ARN.
     pub task_definition: Option<TaskDefArn>,
     /// ECS's rollout state of the deployment (absent when ECS does not track it).
     pub rollout_state: Option<EcsRolloutState>,
+    /// ECS's text for the rollout state (e.g. the circuit breaker's message); `None` when absent.
     pub rollout_state_reason: Option<String>,
+    /// Tasks the deployment wants running.
     pub desired_count: i32,
+    /// Its tasks in the `RUNNING` state.
     pub running_count: i32,
+    /// ECS's `failedTasks`: consecutive tasks that did not launch, reach RUNNING or pass health checks.
     pub failed_tasks: i32,
+    /// When ECS created it, UTC; `None` when absent.
     pub created_at: Option<DateTime<Utc>>,
+    /// When ECS last updated it, UTC; `None` when absent.
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -212,6 +237,7 @@ impl EcsRolloutState {
         }
     }
 
+    /// The API's string: `IN_PROGRESS`, `COMPLETED` or `FAILED`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InProgress => "IN_PROGRESS",
@@ -248,10 +274,12 @@ impl ServiceView {
 /// A service's opt-in to rollgate, read from its `rollgate:*` tags.
 #[derive(Debug, Clone)]
 pub struct OptIn {
+    /// The ECR repository the service tracks (`rollgate:repository`).
     pub repository: RepositoryName,
     /// Containers named by `rollgate:container` (names separated by spaces or commas), which
     /// move with every container whose image comes from the repository. Empty: only those.
     pub containers: Vec<String>,
+    /// Which tags deploy (`rollgate:tag-filter`); every tag when the tag is absent.
     pub filter: TagFilter,
     /// Whether a push without a tag may deploy (`rollgate:deploy-untagged` = `true`). Off by
     /// default: `docker buildx --push` sends its per-platform manifests and its attestations
@@ -306,15 +334,21 @@ impl OptIn {
 /// One container of a task definition: its name and image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerImage {
+    /// The container's name.
     pub name: String,
+    /// The container's image as the task definition states it, e.g.
+    /// `<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<64 hex>` or `<repo>:<tag>`.
     pub image: String,
 }
 
 /// The parts of a task-definition revision that rollgate decides on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskDefSummary {
+    /// The revision's ARN.
     pub arn: TaskDefArn,
+    /// Its container definitions, in task-definition order.
     pub containers: Vec<ContainerImage>,
+    /// The revision's tags, key to value as ECS stores them (values not decoded).
     pub tags: Tags,
     /// The platform its tasks run on ([`crate::image::Platform::of_task`]); `None` when the
     /// task definition leaves it to the host.

@@ -9,15 +9,18 @@ use super::*;
 pub struct RolloutFacts<'a> {
     /// The event's time: verdicts are reproducible, and tests choose the clock.
     pub now: DateTime<Utc>,
+    /// The service as DescribeServices returned it (tags, deployments, live revision).
     pub service: &'a ServiceView,
     /// The rollout's revision, with its tags.
     pub revision: &'a TaskDefSummary,
+    /// The service's gate settings, from its `rollgate:*` tags.
     pub settings: &'a GateSettings,
     /// Names of alarms currently in ALARM (all of them; the settings pick).
     pub alarms_in_alarm: &'a [String],
     /// Alarms' entries into ALARM since the rollout started (from their history): an alarm
     /// that fired and recovered between two gate runs still fails the rollout.
     pub alarms_entered: &'a [AlarmEntry],
+    /// The smoke test's outcome ([`SmokeTest::judge`]); `None` when no smoke test ran.
     pub smoke: Option<&'a SmokeOutcome>,
     /// Set when an ECS event said this revision's deployment failed.
     pub reported_failure: Option<&'a str>,
@@ -57,7 +60,9 @@ impl<'a> RolloutFacts<'a> {
 /// An alarm's entry into ALARM, from its history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlarmEntry {
+    /// The CloudWatch alarm's name.
     pub alarm: String,
+    /// When it entered ALARM: the DescribeAlarmHistory item's `Timestamp`, UTC.
     pub at: DateTime<Utc>,
 }
 
@@ -76,7 +81,9 @@ pub fn alarm_window_start(service: &ServiceView) -> Option<DateTime<Utc>> {
 /// Model lineage: the build that made the image, and the model version it baked in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lineage {
+    /// The build's `MODEL_VERSION` environment variable; `None` when it had none.
     pub model_version: Option<String>,
+    /// The CodeBuild build ID, `<project>:<build uuid>`.
     pub build_id: String,
 }
 
@@ -84,6 +91,7 @@ pub struct Lineage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RolledBackBy {
+    /// The health gate, after a failed verdict.
     Rollgate,
     /// ECS's deployment circuit breaker, before the gate acted.
     Ecs,
@@ -92,6 +100,7 @@ pub enum RolledBackBy {
 }
 
 impl RolledBackBy {
+    /// The `rollgate:rolled-back-by` value: `rollgate`, `ecs` or `manual`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Rollgate => "rollgate",
@@ -100,6 +109,7 @@ impl RolledBackBy {
         }
     }
 
+    /// The value [`RolledBackBy::as_str`] names; `None` for any other string.
     pub fn parse(s: &str) -> Option<Self> {
         [Self::Rollgate, Self::Ecs, Self::Manual].into_iter().find(|by| by.as_str() == s)
     }
@@ -114,8 +124,11 @@ pub enum Verdict {
     Wait(String),
     /// Still in flight; record the new state (announcing the start when first seen).
     Advance {
+        /// The state to record in `rollgate:state` (verifying or baking).
         state: RolloutState,
+        /// Whether this is the first sight of the rollout: notify that it started and tag its lineage.
         announce_start: bool,
+        /// What the gate saw, for the log.
         note: String,
     },
     /// Still in flight after the bake, with fewer tasks running than `desired` and no failing
@@ -124,14 +137,21 @@ pub enum Verdict {
     /// <desired>@<now>`. `desired` 0 (scaled to zero) records that nothing runs, so a later
     /// scale-up gets a grace of its own.
     Short {
+        /// The deployment's desired count, to record with the time.
         desired: i32,
+        /// What the gate saw, for the log.
         note: String,
     },
+    /// COMPLETED, baked, every desired task running, and no failing signal.
     Healthy,
     /// Replaced by a newer rollout before a verdict.
     Superseded,
+    /// A failing signal (ECS's deployment failed, too many abnormal task stops, a watched alarm, a
+    /// failed smoke test, the deadline passed), or a failed revision that ECS runs again.
     Failed {
+        /// Why, in words (the failure reason recorded and notified).
         reason: String,
+        /// What happens to the service.
         resolution: Resolution,
     },
 }
@@ -139,13 +159,16 @@ pub enum Verdict {
 /// What happens to a failed rollout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
+    /// Roll the service back to the last known good revision with UpdateService.
     RollBack {
+        /// The revision to roll back to; never the failed one.
         to: TaskDefArn,
     },
     /// The target can no longer be deployed (deregistered: ECS refuses an INACTIVE revision
     /// with "TaskDefinition is inactive"), so roll back to a fresh revision that copies it
     /// ([`check_target`]). A copy registered by an earlier, unfinished run is reused.
     RollBackToCopy {
+        /// The revision the copy copies (the deregistered rollback target).
         of: TaskDefArn,
         /// The copy's tags: the target's, without its per-rollout gate tags, plus
         /// `rollgate:copy-of`.
@@ -165,7 +188,9 @@ pub enum Resolution {
     /// There is a known good revision, but no rollback to it can work (it was deleted, or its
     /// image is gone): the service is left as it is, and the verdict says why.
     Impossible {
+        /// The known good revision no rollback can reach.
         target: TaskDefArn,
+        /// Why not, in words.
         why: String,
     },
 }
@@ -187,6 +212,7 @@ pub enum Adoption {
 }
 
 impl Adoption {
+    /// The reason in one sentence, e.g. "the steady pre-rollgate revision is the last known good".
     pub fn describe(self) -> &'static str {
         match self {
             Self::PreRollgate => "the steady pre-rollgate revision is the last known good",

@@ -6,15 +6,21 @@ use super::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NotificationKind {
+    /// `Rollout Started`: the gate first saw a rollout rollgate deployed.
     Started,
+    /// `Rollout Healthy`: COMPLETED and baked with no failing signal; now the last known good.
     Healthy,
+    /// `Rollout Rolled Back`: a signal failed and the service is being sent back to its last known
+    /// good revision (by rollgate, ECS's circuit breaker or a person).
     RolledBack,
+    /// `Rollout Failed`: a signal failed and there was no known good revision; the service is left as it is.
     Failed,
     /// The rollout failed and its rollback failed, or could not be made.
     RollbackFailed,
 }
 
 impl NotificationKind {
+    /// The EventBridge `detail-type` of the verdict, e.g. `Rollout Rolled Back`.
     pub fn detail_type(self) -> &'static str {
         match self {
             Self::Started => "Rollout Started",
@@ -26,38 +32,54 @@ impl NotificationKind {
     }
 }
 
+/// The EventBridge `source` of verdict notifications: `rollgate`.
 pub const NOTIFICATION_SOURCE: &str = crate::notify::SOURCE;
 
 /// A verdict, as published to EventBridge (`source: rollgate`). The schema is documented
 /// in docs/notifications.md; fields are only ever added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notification {
+    /// Which verdict; sets the `detail-type` (not serialized in the detail).
     #[serde(skip)]
     pub kind: NotificationKind,
+    /// The detail schema's version: `1`.
     pub schema_version: u32,
+    /// The verdict, serialized kebab-case: `started`, `healthy`, `rolled-back`, `failed`, `rollback-failed`.
     pub verdict: NotificationKind,
+    /// The cluster's name.
     pub cluster: String,
+    /// The service's name.
     pub service: String,
+    /// The service's ARN.
     pub service_arn: String,
+    /// The ARN of the rollout's task-definition revision.
     pub revision: String,
+    /// The image digest it deployed, `sha256:<64 hex>`; `None` when the revision has no ledger record.
     pub digest: Option<String>,
+    /// The pushed tag; `None` for an untagged push or without a ledger record.
     pub image_tag: Option<String>,
+    /// The ARN of the revision it replaced; `None` when not recorded.
     pub previous: Option<String>,
     /// The model version and build that made the image (model builds only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
+    /// The CodeBuild build ID that made the image (model builds only); omitted when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_id: Option<String>,
+    /// Failures only: why it failed and what to do; for `Rollback Failed`, why the rollback failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Rollbacks only: the ARN of the revision the service was sent back to (the rollback's target).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<String>,
+    /// Rollbacks only: who rolled back (`rollgate`, `ecs` or `manual`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rolled_back_by: Option<RolledBackBy>,
     /// `Rollback Failed` only: why the rollout itself failed (`reason` says why its rollback
     /// failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout_reason: Option<String>,
+    /// When the verdict was reached: the triggering event's time, RFC 3339 UTC, whole seconds.
     pub at: String,
 }
 

@@ -8,7 +8,9 @@ use crate::report::RolloutOutcome;
 /// deployment's id (`ecs-svc/<digits>`) and ECS's reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReportedFailure<'a> {
+    /// The failed deployment's ID, `ecs-svc/<digits>`; empty in [`ReportedFailure::NONE`].
     pub deployment_id: &'a str,
+    /// The event's `reason`; `None` when ECS gave none.
     pub reason: Option<&'a str>,
 }
 

@@ -17,15 +17,19 @@ use super::*;
 /// marked failed on its service, and the service's last known good is already marked healthy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GatePlan {
+    /// Roll the service back to this revision with UpdateService; `None`: no rollback.
     pub roll_back_to: Option<TaskDefArn>,
     /// Roll back to a fresh copy of this target instead (it can no longer be deployed): the
     /// copy is registered (or an earlier run's copy reused) and the service pointed at it; its
     /// ARN goes into the revision's `rollgate:rollback-to` and the notification.
     pub copy: Option<CopyTarget>,
+    /// The rollout revision's tag writes (`rollgate:state` and the like), fitted to its 50 tags.
     pub tag_revision: Vec<(String, String)>,
     /// Service tag writes, within the 50-tag budget (`tags::failure_write`).
     pub tag_service: TagWrite,
+    /// Whether `tag_service` is written before or after `tag_revision`.
     pub service_tags_at: ServiceTagsAt,
+    /// The verdict notification to publish; `None` for a verdict that announces nothing.
     pub notification: Option<Notification>,
 }
 
@@ -45,12 +49,14 @@ pub enum ServiceTagsAt {
 /// A rollback target to copy into a fresh revision ([`Resolution::RollBackToCopy`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyTarget {
+    /// The rollback target that can no longer be deployed.
     pub of: TaskDefArn,
     /// The copy's tags ([`copy_tags`]).
     pub tags: Vec<(String, String)>,
 }
 
 impl GatePlan {
+    /// Whether the plan writes nothing: no rollback, copy, tag write or notification.
     pub fn is_empty(&self) -> bool {
         self.roll_back_to.is_none()
             && self.copy.is_none()

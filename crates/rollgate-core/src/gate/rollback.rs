@@ -6,8 +6,11 @@ use super::*;
 /// `rollgate:rollback-to`, `rollgate:rolled-back-by` and `rollgate:decided-at` (its start).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollbackRecord {
+    /// The rollback's target revision (`rollgate:rollback-to`).
     pub to: TaskDefArn,
+    /// Who rolled back (`rollgate:rolled-back-by`; `rollgate` when the tag is absent or unreadable).
     pub by: RolledBackBy,
+    /// When the rollback started (`rollgate:decided-at`), UTC.
     pub started: DateTime<Utc>,
 }
 
@@ -34,6 +37,7 @@ pub enum RollbackVerdict {
     /// The rollout still awaits its verdict: the failure was recorded on the service, and the
     /// rollout's own evaluation finishes the rollback ([`evaluate`]).
     NotStarted,
+    /// The rollback's deployment is still in flight, within the deadline; the text says what the gate saw.
     Wait(String),
     /// The rollback's deployment completed, or a newer rollout replaced the failed revision.
     Completed(String),

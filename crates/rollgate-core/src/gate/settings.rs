@@ -15,6 +15,7 @@ pub struct GateSettings {
     pub alarms: Vec<String>,
     /// Every alarm whose name starts with this is watched too.
     pub alarm_prefix: Option<String>,
+    /// The smoke test (`rollgate:smoke-url` and its companions); `None` without `rollgate:smoke-url`.
     pub smoke: Option<SmokeTest>,
 }
 
@@ -32,9 +33,11 @@ impl Default for GateSettings {
 }
 
 impl GateSettings {
+    /// `max_bad_tasks` without `rollgate:max-bad-tasks`: 2.
     pub const DEFAULT_MAX_BAD_TASKS: u32 = 2;
     /// Model images load slowly.
     pub const DEFAULT_DEADLINE: Seconds = Seconds(15 * 60);
+    /// `bake` without `rollgate:bake`: 5 minutes.
     pub const DEFAULT_BAKE: Seconds = Seconds(5 * 60);
     /// Bad tasks are recorded as tags; keep well under ECS's 50-tag limit.
     pub const MAX_MAX_BAD_TASKS: u32 = 20;
@@ -90,6 +93,7 @@ impl GateSettings {
         self.alarms.iter().any(|a| a == alarm) || self.alarm_prefix.as_deref().is_some_and(|p| alarm.starts_with(p))
     }
 
+    /// Whether the service watches any alarm (`rollgate:alarms` or `rollgate:alarm-prefix` set).
     pub fn watches_alarms(&self) -> bool {
         !self.alarms.is_empty() || self.alarm_prefix.is_some()
     }

@@ -6,9 +6,11 @@ use super::*;
 /// A golden-inference check of the model endpoint, run after COMPLETED.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SmokeTest {
+    /// The endpoint, `http://` or `https://` (`rollgate:smoke-url`).
     pub url: String,
     /// Sent with POST when present; GET otherwise.
     pub body: Option<String>,
+    /// The HTTP status the answer must have (`rollgate:smoke-status`, default 200).
     pub expect_status: u16,
     /// A substring the response body must contain.
     pub expect_body: Option<String>,
@@ -17,7 +19,9 @@ pub struct SmokeTest {
 /// What the smoke test saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum SmokeOutcome {
+    /// The answer had the expected status, and the expected substring when one is set.
     Passed,
+    /// The request failed, or the status or body was not the expected one; the text says which.
     Failed(String),
 }
 

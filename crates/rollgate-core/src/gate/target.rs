@@ -8,6 +8,7 @@ use super::*;
 pub enum TargetFacts<'a> {
     /// DescribeTaskDefinition answered (it returns INACTIVE revisions too).
     Described {
+        /// The target revision as DescribeTaskDefinition returned it.
         revision: &'a TaskDefSummary,
         /// `false`: deregistered (INACTIVE). ECS refuses to deploy it: "TaskDefinition is
         /// inactive" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deregister-task-definition-v2.html).
@@ -136,7 +137,9 @@ pub fn copy_tags(target: &TaskDefSummary, service: &ServiceArn) -> Vec<(String, 
 pub struct EcrImage {
     /// The image string as the container definition has it.
     pub image: String,
+    /// The account of the ECR registry that holds it (12 digits).
     pub registry: crate::AccountId,
+    /// The repository's name.
     pub repository: String,
     /// Its digest when pinned, else its tag (`latest` when it names none).
     pub id: EcrImageId,
@@ -145,7 +148,9 @@ pub struct EcrImage {
 /// How a container definition names its ECR image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EcrImageId {
+    /// Pinned by digest (`repo@sha256:<64 hex>`): the digest.
     Digest(String),
+    /// Named by tag (`repo:<tag>`, or `repo` alone for `latest`): the tag.
     Tag(String),
 }
 

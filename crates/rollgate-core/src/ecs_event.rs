@@ -294,8 +294,8 @@ impl StopCause {
     /// container that could not be created or started (`CannotStartContainerError`,
     /// `CannotCreateContainerError`, with `EssentialContainerExited` and no exit code) failed
     /// to start. Stop codes and messages:
-    /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html#ECS-Type-Task-stopCode
-    /// and https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html#ECS-Type-Task-stopCode>
+    /// and <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html>
     pub fn classify(task: &TaskStateDetail) -> Option<Self> {
         let reason = task.stopped_reason.as_deref().unwrap_or_default();
         let lower = reason.to_ascii_lowercase();

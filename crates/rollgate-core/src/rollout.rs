@@ -70,7 +70,7 @@ impl RolloutState {
     }
 
     /// The rollout's outcome is settled. A settled state is not the last word on what runs:
-    /// when ECS runs such a revision again, the gate judges it again ([`evaluate`]), except a
+    /// when ECS runs such a revision again, the gate judges it again ([`crate::gate::evaluate`]), except a
     /// rollout whose rollback failed, which is left for a person.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Healthy | Self::Failed | Self::RolledBack | Self::RollbackFailed | Self::Superseded)
@@ -88,7 +88,7 @@ impl RolloutState {
 
     /// Whether an abnormal stop of a task of `revision` counts against it: a rollout awaiting
     /// its verdict, or a superseded one that ECS runs again (it is judged like any rollout
-    /// from then on, [`evaluate`]; its state moves on at its next verdict).
+    /// from then on, [`crate::gate::evaluate`]; its state moves on at its next verdict).
     pub fn counts_stops(service: &ServiceView, revision: &TaskDefSummary) -> bool {
         let live = service.task_definition.as_ref() == Some(&revision.arn);
         match Self::of(&revision.tags) {
@@ -102,7 +102,7 @@ impl RolloutState {
     /// its verdict, or a settled one that ECS runs again (a failed, rolled-back or superseded
     /// revision put back by ECS's circuit breaker or a person; a healthy one whose digest has
     /// failed since). A rollback in flight is followed from the service's `rollgate:rollback`
-    /// ([`judge_rollback`]); a failed rollback is left for a person.
+    /// ([`crate::gate::judge_rollback`]); a failed rollback is left for a person.
     pub fn worth_evaluating(service: &ServiceView, revision: &TaskDefSummary) -> bool {
         let live = service.task_definition.as_ref() == Some(&revision.arn);
         match Self::of(&revision.tags) {

@@ -36,7 +36,7 @@ pub struct ServiceView {
 }
 
 /// A service deployment's status (ECS `ServiceDeploymentStatus`,
-/// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html).
+/// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html>).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServiceDeploymentStatus {
@@ -95,7 +95,7 @@ impl ServiceDeploymentStatus {
 }
 
 /// A service's `status` (DescribeServices; `ACTIVE`, `DRAINING` or `INACTIVE`:
-/// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html).
+/// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html>).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServiceStatus {
@@ -153,7 +153,7 @@ pub struct ServiceDeploymentBrief {
 }
 
 /// A service's deployment controller (DescribeServices `deploymentController.type`;
-/// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentController.html).
+/// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentController.html>).
 /// Absent means ECS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -214,7 +214,7 @@ pub struct DeploymentView {
 }
 
 /// A deployment's `rolloutState` as ECS reports it
-/// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html).
+/// (<https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EcsRolloutState {

@@ -15,7 +15,7 @@ const LIST_SERVICE_DEPLOYMENTS_PAGE: i32 = 100;
 const LIST_SERVICE_DEPLOYMENTS_PAGES: usize = 5;
 
 /// ECS's service-deployment history (kept since October 2024, for 90 days:
-/// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html).
+/// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html>).
 /// IAM (the Service Authorization Reference's resource types): `ecs:ListServiceDeployments`
 /// on the service; `ecs:DescribeServiceDeployments` on the service and on
 /// `service-deployment/<cluster>/<service>/*`; `ecs:DescribeServiceRevisions` on the service

@@ -83,9 +83,9 @@ const INFORMATIVE_REVISION_TAGS: [&str; 4] = [keys::MODEL_VERSION, keys::BUILD_I
 /// Fits a revision's tag write into ECS's 50 tags per resource, with `pending` more new keys
 /// to come in the same write. A revision registered by an older rollgate kept less room for
 /// the gate than the gate now writes ([`crate::tags::revision_reserve`]), and ECS refuses a
-/// TagResource past 50 tags (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-using-tags.html#tag-restrictions);
+/// TagResource past 50 tags (<https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-using-tags.html#tag-restrictions>);
 /// a refused state write would leave the verdict undone on every run. So the informative tags
-/// ([`INFORMATIVE_REVISION_TAGS`]) that are new to the revision are dropped, least useful
+/// (`INFORMATIVE_REVISION_TAGS`) that are new to the revision are dropped, least useful
 /// first, until the write fits. `rollgate:state` is always there already (it is written at
 /// registration), so the commit point costs no room; the keys that following a rollback
 /// needs (`rollgate:rollback-to`, `rollgate:decided-at`, `rollgate:rolled-back-by`,
@@ -257,7 +257,7 @@ pub(crate) fn failure_tags(
 }
 
 /// Whether the service records `revision` (with its `record`) as failed: its digest for a
-/// push, the revision itself for a configuration change ([`failure_tags`]).
+/// push, the revision itself for a configuration change (`failure_tags`).
 pub fn recorded_failed(service: &ServiceView, revision: &TaskDefArn, record: &RevisionRecord) -> bool {
     match record.cause {
         Cause::Push => crate::tags::failed_mark(&service.tags, &record.digest).is_some(),

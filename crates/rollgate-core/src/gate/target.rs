@@ -11,14 +11,14 @@ pub enum TargetFacts<'a> {
         /// The target revision as DescribeTaskDefinition returned it.
         revision: &'a TaskDefSummary,
         /// `false`: deregistered (INACTIVE). ECS refuses to deploy it: "TaskDefinition is
-        /// inactive" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deregister-task-definition-v2.html).
+        /// inactive" (<https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deregister-task-definition-v2.html>).
         active: bool,
         /// Its images that no longer exist in their ECR repository (deleted, or expired by a
         /// lifecycle policy): a task of it cannot start (CannotPullContainerError).
         images_gone: Vec<String>,
         /// Its ECR images named by a mutable tag (`repo:latest`), with the digest each tag
         /// names now (DescribeImages). ECS resolves a tag when a deployment starts
-        /// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html#deployment-container-image-stability),
+        /// (<https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html#deployment-container-image-stability>),
         /// so a rollback to the revision deploys what the tag names now, not what ran.
         tags_now: Vec<(String, Digest)>,
     },

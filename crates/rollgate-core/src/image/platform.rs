@@ -35,7 +35,7 @@ impl std::fmt::Display for Platform {
 impl Platform {
     /// The platform an ECS task needs, from its task definition's `runtimePlatform`
     /// (`cpuArchitecture` X86_64 | ARM64, `operatingSystemFamily` LINUX | WINDOWS_SERVER_*;
-    /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RuntimePlatform.html).
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RuntimePlatform.html>).
     /// Unset fields take ECS's documented defaults (`operatingSystemFamily` LINUX; X86_64
     /// "upon the initiation of a task hosted on Fargate") only for a Fargate-only task
     /// definition (`fargate_only`): on EC2, or a definition that also allows EC2, the host

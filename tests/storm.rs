@@ -728,9 +728,14 @@ impl Storm {
         // it becomes the last known good or goes back to it.
         // (A live `superseded` revision is such a rollout: the gate judges it from its current
         // deployment.)
+        // A configuration change the storm makes on top of such a rollout (a person's change
+        // while it is being judged) runs the same image, and the gate judges it like any
+        // rollout, so it stands for it while in flight.
         let judged_put_back =
             matches!(live_ledger.state.as_deref(), Some("deploying" | "verifying" | "baking" | "superseded"))
-                && live_ledger.cause.is_none();
+                && live_ledger.cause.is_none()
+                || matches!(live_ledger.state.as_deref(), Some("deploying" | "verifying" | "baking"))
+                    && live_ledger.cause.as_deref() == Some("config");
         let ok = live_digest.as_deref().is_some_and(|d| expected.contains(d))
             || ((runs_last_good || judged_put_back) && last_good_is_due)
             || (live == svc.base && delivered_newest.is_none())

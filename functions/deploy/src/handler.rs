@@ -178,19 +178,24 @@ async fn rollout<A: DeployApi>(
     // is not, it (or a revision between it and the live one) may be the revision an earlier
     // attempt at this very push registered before failing (a lost answer): then it is reused,
     // never registered twice (rollgate_core::registration).
+    // A family with no ACTIVE revision at all (housekeeping deregistered every one, the live
+    // one too: ECS answers ClientException) holds no earlier attempt either; the live revision
+    // is still described (DescribeTaskDefinition answers INACTIVE revisions) and copied.
     let latest = match aws.describe_latest(&current.revision().family).await {
-        Ok(s) => s,
+        Ok(s) => Some(s),
+        Err(e) if e.code() == Some("ClientException") => None,
         Err(e) => return failed(push, service, e.to_string(), e.class()),
     };
     let live_snapshot;
-    let snapshot = if &latest.summary.arn == current {
-        &latest
-    } else {
-        live_snapshot = match aws.describe_task_definition(current).await {
-            Ok(s) => s,
-            Err(e) => return failed(push, service, e.to_string(), e.class()),
-        };
-        &live_snapshot
+    let snapshot = match &latest {
+        Some(latest) if &latest.summary.arn == current => latest,
+        _ => {
+            live_snapshot = match aws.describe_task_definition(current).await {
+                Ok(s) => s,
+                Err(e) => return failed(push, service, e.to_string(), e.class()),
+            };
+            &live_snapshot
+        }
     };
     let plan = match plan_rollout(push, service, opt_in, &snapshot.summary) {
         Ok(Decision::Rollout(plan)) => plan,
@@ -206,8 +211,10 @@ async fn rollout<A: DeployApi>(
             "the base revision's own tags do not all fit on the new revision (ECS allows 50, and room is kept for the health gate's tags); these are not copied"
         );
     }
-    let mut step =
-        if latest.is_active() { registration(&plan, current, &latest.summary) } else { Registration::Register };
+    let mut step = match &latest {
+        Some(latest) if latest.is_active() => registration(&plan, current, &latest.summary),
+        _ => Registration::Register,
+    };
     if let Registration::Look { below, .. } = step {
         step = match aws.describe_active_between(current, below, EARLIER_ATTEMPT_LOOKBACK).await {
             Ok(found) => {

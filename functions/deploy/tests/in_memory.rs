@@ -181,3 +181,17 @@ async fn a_spent_budget_writes_nothing_and_asks_for_a_retry() {
     assert!(w.writes().is_empty(), "{:?}", w.ecs().calls());
     assert_eq!(w.live(), w.base);
 }
+
+/// CI deregisters old revisions, the live one too: the family has no ACTIVE revision left and
+/// ECS answers DescribeTaskDefinition by family with ClientException. The push still deploys,
+/// copied from the live revision (ECS still describes an INACTIVE one), and is never failed for
+/// good.
+#[tokio::test]
+async fn a_push_deploys_when_housekeeping_deregistered_every_revision_of_the_family() {
+    use rollgate_aws::ecs::TaskDefinitions;
+    let w = World::new();
+    w.ecs().deregister(&w.base).await.unwrap();
+    let report = w.push().await;
+    assert!(deployed(&report), "{report:?}");
+    assert_eq!(w.revisions_of_push(), [w.live()]);
+}

@@ -169,7 +169,7 @@ fn repo_image(registry: &AccountId, d: aws_sdk_ecr::types::ImageDetail) -> Optio
     let pushed = d.image_pushed_at?;
     let pushed_at = chrono::DateTime::from_timestamp(pushed.secs(), pushed.subsec_nanos())?;
     let tags: Vec<ImageTag> = d.image_tags.unwrap_or_default().iter().filter_map(|t| ImageTag::parse(t).ok()).collect();
-    let manifest = rollgate_core::event::ManifestKind::classify(
+    let manifest = rollgate_core::events::ManifestKind::classify(
         d.image_manifest_media_type.as_deref(),
         d.artifact_media_type.as_deref(),
         tags.first().map(ImageTag::as_str),

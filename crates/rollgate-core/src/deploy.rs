@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::event::PushEvent;
+use crate::events::PushEvent;
 use crate::gate::RolloutState;
 use crate::image::registry_host;
 use crate::ledger::{RevisionRecord, keys, revision_tags};
@@ -224,7 +224,7 @@ pub fn match_service(push: &PushEvent, service: &ServiceView, trusted_registries
     // An untagged push announced by an event may be part of a multi-platform push still in
     // progress (a platform's image, or a runner's per-platform index before the merged one):
     // only the reconciler, after the grace window, deploys it.
-    if push.tag.is_none() && opt_in.deploy_untagged && push.arrival != crate::event::Arrival::Catalog {
+    if push.tag.is_none() && opt_in.deploy_untagged && push.arrival != crate::events::Arrival::Catalog {
         return Match::Skip(SkipReason::AwaitingIndex { grace_seconds: INDEX_GRACE.num_seconds() });
     }
     // The filter is for tags; an untagged push deploys only when the service opted in.

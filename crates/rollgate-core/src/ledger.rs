@@ -64,10 +64,10 @@ impl Release {
 
     /// From a push's manifest kind: `None` for an unknown kind (and an artifact, which never
     /// deploys).
-    pub fn of(kind: &crate::event::ManifestKind) -> Option<Self> {
+    pub fn of(kind: &crate::events::ManifestKind) -> Option<Self> {
         match kind {
-            crate::event::ManifestKind::Index => Some(Self::Index),
-            crate::event::ManifestKind::Image => Some(Self::Image),
+            crate::events::ManifestKind::Index => Some(Self::Index),
+            crate::events::ManifestKind::Image => Some(Self::Image),
             _ => None,
         }
     }

@@ -1,162 +1,11 @@
 //! Continuous model updating: a model artifact uploaded to S3 becomes an image build, and a
 //! failed build becomes a notification. Pure decisions; `model-build` executes them.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::event::{Envelope, EventError, parse_envelope};
+use crate::events::{BuildStateDetail, Envelope, ObjectCreatedDetail};
 use crate::filter::TagFilter;
 use crate::{ImageTag, InputError};
-
-/// The EventBridge `source` of S3 events.
-pub const S3_SOURCE: &str = "aws.s3";
-/// The `detail-type` of an S3 upload
-/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html>).
-pub const S3_DETAIL_TYPE: &str = "Object Created";
-/// The EventBridge `source` of CodeBuild events.
-pub const CODEBUILD_SOURCE: &str = "aws.codebuild";
-/// The `detail-type` of a build's status change
-/// (<https://docs.aws.amazon.com/codebuild/latest/userguide/sample-build-notifications.html>).
-pub const BUILD_DETAIL_TYPE: &str = "CodeBuild Build State Change";
-
-/// The bucket of an S3 event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct S3Bucket {
-    /// The bucket's name (not its ARN).
-    pub name: String,
-}
-
-/// The object of an S3 event (the detail's `object`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct S3Object {
-    /// The object key, e.g. `models/sentiment/1.4.0/model.tar.gz`.
-    pub key: String,
-    /// The object's size in bytes.
-    #[serde(default)]
-    pub size: Option<u64>,
-    /// The object's ETag, as the event gives it.
-    #[serde(default)]
-    pub etag: Option<String>,
-    /// The object's version id; only in versioned buckets.
-    #[serde(default)]
-    pub version_id: Option<String>,
-    /// S3's ordering token for events on the same key.
-    #[serde(default)]
-    pub sequencer: Option<String>,
-}
-
-/// The detail of an S3 "Object Created" event (EventBridge notifications).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectCreatedDetail {
-    /// The bucket written to.
-    pub bucket: S3Bucket,
-    /// The object created.
-    pub object: S3Object,
-}
-
-/// One environment variable of a build (`environment-variables` entry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct BuildVariable {
-    /// The variable's name, e.g. `MODEL_VERSION`.
-    pub name: String,
-    /// The value as configured (for a `PARAMETER_STORE` or `SECRETS_MANAGER` variable, its
-    /// reference, not the secret); empty when absent.
-    #[serde(default)]
-    pub value: String,
-}
-
-/// A build's `environment`, reduced to its variables.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub struct BuildEnvironment {
-    /// The build's environment variables, overrides included.
-    #[serde(default)]
-    pub environment_variables: Vec<BuildVariable>,
-}
-
-/// Where a build's logs are (`additional-information.logs`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub struct BuildLogs {
-    /// The CloudWatch console URL of the build's log stream.
-    #[serde(default)]
-    pub deep_link: Option<String>,
-    /// The CloudWatch Logs group name.
-    #[serde(default)]
-    pub group_name: Option<String>,
-    /// The CloudWatch Logs stream name.
-    #[serde(default)]
-    pub stream_name: Option<String>,
-}
-
-/// A build event's `additional-information`, reduced to what `model-build` reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub struct BuildInformation {
-    /// The build's environment.
-    #[serde(default)]
-    pub environment: BuildEnvironment,
-    /// The build's logs.
-    #[serde(default)]
-    pub logs: BuildLogs,
-}
-
-/// The detail of a "CodeBuild Build State Change" event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct BuildStateDetail {
-    /// `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `FAULT`, `STOPPED` or `TIMED_OUT`.
-    pub build_status: String,
-    /// The CodeBuild project's name.
-    pub project_name: String,
-    /// The build's ARN, `arn:aws:codebuild:<region>:<account>:build/<project>:<build uuid>`.
-    pub build_id: String,
-    /// Environment and logs of the build.
-    #[serde(default)]
-    pub additional_information: BuildInformation,
-}
-
-/// What `model-build` reacts to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelTrigger {
-    /// An S3 object was created: maybe a model artifact to build.
-    Upload {
-        /// The event's envelope (id, account, region, time).
-        envelope: Envelope,
-        /// The bucket and object.
-        detail: ObjectCreatedDetail,
-    },
-    /// A CodeBuild build changed status: maybe a failed model build to report.
-    Build {
-        /// The event's envelope (id, account, region, time).
-        envelope: Envelope,
-        /// The build's status, project and environment.
-        detail: BuildStateDetail,
-    },
-}
-
-/// Parses an S3 `Object Created` or a CodeBuild `Build State Change` event. Errors:
-/// `Malformed` (not JSON, or a detail of the wrong shape), `WrongKind` (any other source or
-/// detail-type), `Missing`/`Invalid` (an absent id, account, region or time; a bad account or region).
-pub fn parse_model_event(raw: &str) -> Result<ModelTrigger, EventError> {
-    let (source, detail_type) = crate::event::kind_of(raw)?;
-    match (source.as_str(), detail_type.as_str()) {
-        (S3_SOURCE, S3_DETAIL_TYPE) => {
-            let (envelope, detail) = parse_envelope(raw, S3_SOURCE, S3_DETAIL_TYPE)?;
-            Ok(ModelTrigger::Upload { envelope, detail })
-        }
-        (CODEBUILD_SOURCE, BUILD_DETAIL_TYPE) => {
-            let (envelope, detail) = parse_envelope(raw, CODEBUILD_SOURCE, BUILD_DETAIL_TYPE)?;
-            Ok(ModelTrigger::Build { envelope, detail })
-        }
-        (source, detail_type) => Err(EventError::WrongKind {
-            event_source: source.to_owned(),
-            detail_type: detail_type.to_owned(),
-            expected: "an S3 Object Created or a CodeBuild Build State Change event".to_owned(),
-        }),
-    }
-}
 
 /// Configuration of `model-build` (from its environment).
 #[derive(Debug, Clone)]
@@ -379,6 +228,7 @@ pub fn build_failure(config: &ModelConfig, envelope: &Envelope, detail: &BuildSt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::{S3Bucket, S3Object};
 
     fn config(filter: &str) -> ModelConfig {
         ModelConfig {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::event::{Envelope, PushEvent};
+use crate::events::{Envelope, PushEvent};
 use crate::service::{OptIn, ServiceView};
 use crate::{AccountId, Digest, ImageTag};
 
@@ -22,7 +22,7 @@ pub struct RepoImage {
     /// <https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageDetail.html>).
     pub pushed_at: DateTime<Utc>,
     /// From DescribeImages' `imageManifestMediaType` and `artifactMediaType`.
-    pub manifest: crate::event::ManifestKind,
+    pub manifest: crate::events::ManifestKind,
     /// `imageStatus` ARCHIVED or ACTIVATING: not pullable as it is.
     pub archived: bool,
     /// A referrer (`subjectManifestDigest` set): a signature, SBOM or attestation of another
@@ -34,7 +34,7 @@ impl RepoImage {
     /// Whether the image can be a release: pullable (not archived), not a referrer (a
     /// signature, SBOM or attestation of another image), not an artifact.
     pub fn is_release_candidate(&self) -> bool {
-        !self.archived && !self.referrer && !matches!(self.manifest, crate::event::ManifestKind::Artifact { .. })
+        !self.archived && !self.referrer && !matches!(self.manifest, crate::events::ManifestKind::Artifact { .. })
     }
 }
 
@@ -98,7 +98,7 @@ pub fn candidates(
                 images
                     .iter()
                     .filter(|x| {
-                        x.manifest == crate::event::ManifestKind::Index
+                        x.manifest == crate::events::ManifestKind::Index
                             && x.registry == i.registry
                             && x.digest != i.digest
                             && x.pushed_at >= i.pushed_at
@@ -122,7 +122,7 @@ pub fn candidates(
                     digest: i.digest.clone(),
                     tag,
                     manifest: i.manifest.clone(),
-                    arrival: crate::event::Arrival::Catalog,
+                    arrival: crate::events::Arrival::Catalog,
                     platforms: None,
                 },
                 indexes_to_read,
@@ -146,7 +146,7 @@ mod tests {
             pushed_at: DateTime::parse_from_rfc3339(&format!("2026-11-28T10:{minute:02}:00Z"))
                 .unwrap()
                 .with_timezone(&Utc),
-            manifest: crate::event::ManifestKind::Image,
+            manifest: crate::events::ManifestKind::Image,
             archived: false,
             referrer: false,
         }
@@ -170,7 +170,7 @@ mod tests {
             (
                 "artifact",
                 RepoImage {
-                    manifest: crate::event::ManifestKind::Artifact { media_type: "text/sbom+json".into() },
+                    manifest: crate::events::ManifestKind::Artifact { media_type: "text/sbom+json".into() },
                     ..img('d', &["v4"], 4)
                 },
             ),
@@ -214,7 +214,7 @@ mod tests {
         let opt = OptIn::from_tags(&svc.tags).unwrap().unwrap();
         let at = |minutes_ago: i64, c: char, tags: &[&str], index: bool| RepoImage {
             pushed_at: tick().time - chrono::Duration::minutes(minutes_ago),
-            manifest: if index { crate::event::ManifestKind::Index } else { crate::event::ManifestKind::Image },
+            manifest: if index { crate::events::ManifestKind::Index } else { crate::events::ManifestKind::Image },
             ..img(c, tags, 0)
         };
         let old_index = at(300, '0', &["v0"], true);

@@ -3,10 +3,10 @@
 //! Sized for CI: 100k cases for the cheap string parsers, fewer for whole events.
 
 use proptest::prelude::*;
-use rollgate_core::ecs_event::parse_gate_event;
-use rollgate_core::event::{EcrAction, parse_ecr_event};
+use rollgate_core::events::parse_gate_event;
+use rollgate_core::events::parse_model_event;
+use rollgate_core::events::{EcrAction, parse_ecr_event};
 use rollgate_core::filter::TagFilter;
-use rollgate_core::model::parse_model_event;
 use rollgate_core::{Digest, ImageTag, RepositoryName, ServiceArn, TaskDefArn};
 use serde_json::Value;
 

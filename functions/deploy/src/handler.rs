@@ -12,8 +12,8 @@ use rollgate_aws::ecs::{ServiceDirectory, ServiceUpdater, TaskDefinitions};
 use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::INDEX_GRACE;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
-use rollgate_core::ecs_event::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
-use rollgate_core::event::{EcrAction, ManifestKind, PushEvent, kind_of, parse_ecr_event, parse_envelope};
+use rollgate_core::events::{EcrAction, ManifestKind, PushEvent, kind_of, parse_ecr_event, parse_envelope};
+use rollgate_core::events::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
 use rollgate_core::image::Manifest;
 use rollgate_core::reconcile::{Candidate, RepoImage, candidates};
 use rollgate_core::registration::{
@@ -48,7 +48,7 @@ pub async fn invoke<A: DeployApi>(
 }
 
 /// Whether the event is the reconciler's schedule: its `source`, read by the one envelope
-/// reader every parser uses ([`rollgate_core::event::kind_of`]).
+/// reader every parser uses ([`rollgate_core::events::kind_of`]).
 fn is_schedule(raw: &str) -> bool {
     kind_of(raw).is_ok_and(|(source, _)| source == SCHEDULE_SOURCE)
 }

@@ -18,7 +18,7 @@ use rollgate_aws::eventbridge::Notifier;
 use rollgate_aws::execute::carry_out;
 use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
-use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
+use rollgate_core::events::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
     AlarmEntry, EcrImageId, GateSettings, Lineage, ReportedFailure, Resolution, RollbackVerdict, RolloutFacts,
     RolloutState, StopCause, StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start, check_target,

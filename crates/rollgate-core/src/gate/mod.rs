@@ -20,7 +20,7 @@ mod settings;
 mod signals;
 mod target;
 
-pub use crate::ecs_event::StopCause;
+pub use crate::events::StopCause;
 pub use crate::rollout::RolloutState;
 pub use evaluate::*;
 pub use notification::*;

@@ -3,7 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub use rollgate_core::deploy::{Decision, Match, PlanError, SkipReason, match_service, plan_rollout};
-pub use rollgate_core::event::{EcrAction, PushEvent, parse_ecr_event};
+pub use rollgate_core::events::{EcrAction, PushEvent, parse_ecr_event};
 pub use rollgate_core::ledger::{RevisionRecord, keys};
 pub use rollgate_core::service::{ContainerImage, DeploymentController, OptIn, ServiceView, Tags, TaskDefSummary};
 pub use rollgate_core::{ServiceArn, TaskDefArn};

@@ -4,7 +4,7 @@
 
 pub use chrono::{DateTime, Duration, Utc};
 pub use rollgate_core::duration::Seconds;
-pub use rollgate_core::ecs_event::{DeploymentEvent, GateTrigger, parse_gate_event};
+pub use rollgate_core::events::{DeploymentEvent, GateTrigger, parse_gate_event};
 pub use rollgate_core::gate::{
     Adoption, AlarmEntry, GatePlan, GateSettings, NotificationKind, Resolution, RollbackVerdict, RolledBackBy,
     RolloutFacts, RolloutState, ServiceTagsAt, SmokeOutcome, SmokeTest, StopCause, StopRecord, TargetFacts, Verdict,

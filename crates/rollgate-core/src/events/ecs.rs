@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Envelope, EventError, parse_envelope};
+use super::envelope::{Envelope, EventError, parse_envelope};
+use super::schedule::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
 use crate::tags::lossy as sanitize_tag_value;
 use crate::{Arn, InputError, ServiceArn, TaskDefArn};
 
@@ -14,10 +15,6 @@ pub const DEPLOYMENT_DETAIL_TYPE: &str = "ECS Deployment State Change";
 /// The `detail-type` of an ECS task state change (ECS task state change events:
 /// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html>).
 pub const TASK_DETAIL_TYPE: &str = "ECS Task State Change";
-/// The EventBridge `source` of a scheduled rule's event.
-pub const SCHEDULE_SOURCE: &str = "aws.events";
-/// The `detail-type` of a scheduled rule's event: the gate's periodic tick.
-pub const SCHEDULE_DETAIL_TYPE: &str = "Scheduled Event";
 
 /// The detail of an "ECS Deployment State Change" event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,10 +89,6 @@ pub struct TaskStateDetail {
     pub memory: Option<String>,
 }
 
-/// The scheduled event's detail is an empty object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct ScheduleDetail {}
-
 /// A deployment's lifecycle event, as ECS names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum DeploymentEvent {
@@ -168,7 +161,7 @@ impl GateTrigger {
 /// `Malformed`, `Missing` or `Invalid` for an event that lacks a required field or has a bad ARN,
 /// account, region or time. An event the gate does not act on is `Ok(GateTrigger::Ignored)`.
 pub fn parse_gate_event(raw: &str) -> Result<GateTrigger, EventError> {
-    let (source, detail_type) = crate::event::kind_of(raw)?;
+    let (source, detail_type) = crate::events::kind_of(raw)?;
     match (source.as_str(), detail_type.as_str()) {
         (ECS_SOURCE, DEPLOYMENT_DETAIL_TYPE) => parse_deployment(raw),
         (ECS_SOURCE, TASK_DETAIL_TYPE) => parse_task(raw),

@@ -109,13 +109,20 @@ fn the_readme_replays_answer() {
 fn every_error_message_row_names_a_test() {
     let doc = std::fs::read_to_string(root().join("docs/bad-input.md")).unwrap();
     let table = doc.split("### The CLI's error messages").nth(1).expect("the table exists");
-    let mut sources = String::new();
-    for dir in ["tests", "crates/rollgate-core/src", "crates/rollgate-core/src/infra", "crates/rollgate-aws/src"] {
-        for entry in std::fs::read_dir(root().join(dir)).unwrap().flatten() {
-            if entry.path().extension().is_some_and(|e| e == "rs") {
-                sources.push_str(&std::fs::read_to_string(entry.path()).unwrap());
+    // Every Rust file below these folders, however deep (modules move into folders).
+    fn read_all(dir: &std::path::Path, into: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                read_all(&path, into);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                into.push_str(&std::fs::read_to_string(&path).unwrap());
             }
         }
+    }
+    let mut sources = String::new();
+    for dir in ["tests", "crates/rollgate-core/src", "crates/rollgate-aws/src", "functions", "bootstrap/src"] {
+        read_all(&root().join(dir), &mut sources);
     }
     let rows: Vec<&str> =
         table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| cause") && !l.starts_with("| ---")).collect();

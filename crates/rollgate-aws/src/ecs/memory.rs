@@ -44,6 +44,19 @@ struct State {
     calls: Vec<&'static str>,
 }
 
+impl State {
+    /// Revision `arn`, ACTIVE or not (`None`: never registered).
+    fn revision(&self, arn: &TaskDefArn) -> Option<&Revision> {
+        let r = arn.revision();
+        self.revisions.get(&r.family)?.get(index(r.number)?)
+    }
+
+    fn revision_mut(&mut self, arn: &TaskDefArn) -> Option<&mut Revision> {
+        let r = arn.revision();
+        self.revisions.get_mut(&r.family)?.get_mut(index(r.number)?)
+    }
+}
+
 /// The in-memory ECS. All methods are synchronous under one lock; the trait methods are
 /// `async` only to fit the traits.
 #[derive(Debug, Default)]
@@ -212,10 +225,8 @@ impl TaskDefinitions for MemoryEcs {
     async fn describe_task_definition(&self, arn: &TaskDefArn) -> Result<TaskDefSnapshot, AwsError> {
         let fault = self.call("DescribeTaskDefinition");
         with_fault("DescribeTaskDefinition", fault, || {
-            let revision = arn.revision();
             let state = self.state();
-            let found = state.revisions.get(&revision.family).and_then(|revs| revs.get(index(revision.number)?));
-            found.map(Self::snapshot).ok_or_else(|| {
+            state.revision(arn).map(Self::snapshot).ok_or_else(|| {
                 failure(
                     "DescribeTaskDefinition",
                     "ClientException",
@@ -245,11 +256,7 @@ impl TaskDefinitions for MemoryEcs {
     async fn deregister(&self, arn: &TaskDefArn) -> Result<(), AwsError> {
         let fault = self.call("DeregisterTaskDefinition");
         with_fault("DeregisterTaskDefinition", fault, || {
-            let revision = arn.revision();
-            let mut state = self.state();
-            if let Some(r) =
-                state.revisions.get_mut(&revision.family).and_then(|revs| revs.get_mut(index(revision.number)?))
-            {
+            if let Some(r) = self.state().revision_mut(arn) {
                 r.active = false;
             }
             Ok(())
@@ -296,13 +303,8 @@ impl ServiceUpdater for MemoryEcs {
     async fn update_service(&self, service: &ServiceArn, task_definition: &TaskDefArn) -> Result<(), AwsError> {
         let fault = self.call("UpdateService");
         with_fault("UpdateService", fault, || {
-            let revision = task_definition.revision();
             let mut state = self.state();
-            let active = state
-                .revisions
-                .get(&revision.family)
-                .and_then(|revs| revs.get(index(revision.number)?))
-                .is_some_and(|r| r.active);
+            let active = state.revision(task_definition).is_some_and(|r| r.active);
             if !active {
                 return Err(failure(
                     "UpdateService",
@@ -330,13 +332,8 @@ impl ResourceTagger for MemoryEcs {
             let mut state = self.state();
             if let Some(s) = state.services.iter_mut().find(|s| s.arn.as_str() == arn) {
                 s.tags.extend(tags.iter().cloned());
-            } else if let Ok(td) = TaskDefArn::parse(arn) {
-                let revision = td.revision();
-                if let Some(r) =
-                    state.revisions.get_mut(&revision.family).and_then(|revs| revs.get_mut(index(revision.number)?))
-                {
-                    r.summary.tags.extend(tags.iter().cloned());
-                }
+            } else if let Some(r) = TaskDefArn::parse(arn).ok().and_then(|td| state.revision_mut(&td)) {
+                r.summary.tags.extend(tags.iter().cloned());
             }
             Ok(())
         })
@@ -351,13 +348,8 @@ impl ResourceTagger for MemoryEcs {
             let mut state = self.state();
             if let Some(s) = state.services.iter_mut().find(|s| s.arn.as_str() == arn) {
                 s.tags.retain(|k, _| !keys.contains(k));
-            } else if let Ok(td) = TaskDefArn::parse(arn) {
-                let revision = td.revision();
-                if let Some(r) =
-                    state.revisions.get_mut(&revision.family).and_then(|revs| revs.get_mut(index(revision.number)?))
-                {
-                    r.summary.tags.retain(|k, _| !keys.contains(k));
-                }
+            } else if let Some(r) = TaskDefArn::parse(arn).ok().and_then(|td| state.revision_mut(&td)) {
+                r.summary.tags.retain(|k, _| !keys.contains(k));
             }
             Ok(())
         })

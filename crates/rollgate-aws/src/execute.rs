@@ -2,8 +2,8 @@
 //! gate and for `rollgate rollback` alike.
 
 use rollgate_core::gate::{CopyTarget, GatePlan, ServiceTagsAt};
-use rollgate_core::ledger::{carries_marker, keys, rollout_marker};
-use rollgate_core::registration::EARLIER_ATTEMPT_LOOKBACK;
+use rollgate_core::ledger::{keys, rollout_marker};
+use rollgate_core::registration::{EARLIER_ATTEMPT_LOOKBACK, Registration, earlier_attempt, registration};
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
 
 use crate::AwsError;
@@ -53,27 +53,30 @@ where
 }
 
 /// A fresh, deployable copy of a rollback target that ECS no longer deploys (INACTIVE): the
-/// copy an earlier, unfinished attempt registered (the family's latest ACTIVE revision,
-/// carrying the copy's marker), else a new registration.
+/// copy an earlier, unfinished attempt registered (an ACTIVE revision above the target carrying
+/// the copy's marker: the family's latest, or one of the five below it), else a new registration.
 async fn copy_of_target<E: TaskDefinitions + Sync>(ecs: &E, copy: &CopyTarget) -> Result<TaskDefArn, AwsError> {
     let base = ecs.describe_task_definition(&copy.of).await?;
     let marker = rollout_marker(&copy.tags);
-    match ecs.describe_latest(&copy.of.revision().family).await {
-        Ok(latest) if carries_marker(&latest.summary.tags, &marker) => return Ok(latest.summary.arn),
-        // An earlier attempt's copy may lie below the latest (a push registered after it), as
-        // an earlier attempt's rollout revision may (rollgate_core::registration): look there.
-        Ok(latest) => {
-            let below = latest.summary.arn.revision().number;
-            let between = ecs.describe_active_between(&copy.of, below, EARLIER_ATTEMPT_LOOKBACK).await?;
-            if let Some(found) = between.into_iter().find(|s| carries_marker(&s.summary.tags, &marker)) {
-                return Ok(found.summary.arn);
-            }
-        }
+    // An earlier attempt's copy lies above the target: the family's latest, or below it when a
+    // push registered after it; the same rule as a push's revision (rollgate_core::registration).
+    let step = match ecs.describe_latest(&copy.of.revision().family).await {
+        Ok(latest) => registration(&marker, &copy.of, &latest.summary),
         Err(e) if e.class() == ErrorClass::Retryable => return Err(e),
         // No ACTIVE revision in the family.
-        Err(_) => {}
+        Err(_) => Registration::Register,
+    };
+    let step = match step {
+        Registration::Look { below, .. } => {
+            let between = ecs.describe_active_between(&copy.of, below, EARLIER_ATTEMPT_LOOKBACK).await?;
+            between.iter().find_map(|s| earlier_attempt(&marker, &s.summary)).unwrap_or(Registration::Register)
+        }
+        step => step,
+    };
+    match step {
+        Registration::Reuse(arn) => Ok(arn),
+        Registration::Register | Registration::Look { .. } => ecs.register_copy(&base, &[], &copy.tags).await,
     }
-    ecs.register_copy(&base, &[], &copy.tags).await
 }
 
 #[cfg(test)]

@@ -17,8 +17,7 @@
 //! <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html>
 
 use crate::TaskDefArn;
-use crate::deploy::RolloutPlan;
-use crate::ledger::{carries_marker, rollout_marker};
+use crate::ledger::carries_marker;
 use crate::service::TaskDefSummary;
 
 /// How many revisions below the family's latest (and above the live one) a deploy reads,
@@ -49,14 +48,18 @@ pub enum Registration {
 /// by family name: the call that, as a rule, also reads the live revision, so the happy path
 /// costs nothing more).
 ///
-/// * The latest is the live revision: nothing newer exists, so no earlier attempt: `Register`.
-/// * The latest carries this push's marker: `Reuse` it.
-/// * Otherwise, when revisions lie between the live one and the latest: `Look` there.
-pub fn registration(plan: &RolloutPlan, live: &TaskDefArn, latest: &TaskDefSummary) -> Registration {
+/// `marker` is the new revision's ([`crate::ledger::rollout_marker`] of its planned tags: a push's, or the
+/// gate's copy of a rollback target's); `live` is the revision above which an earlier attempt
+/// can be (the live one for a push, the copied target for a copy).
+///
+/// * The latest is `live`: nothing newer exists, so no earlier attempt: `Register`.
+/// * The latest carries the marker: `Reuse` it.
+/// * Otherwise, when revisions lie between `live` and the latest: `Look` there.
+pub fn registration(marker: &[(String, String)], live: &TaskDefArn, latest: &TaskDefSummary) -> Registration {
     if &latest.arn == live {
         return Registration::Register;
     }
-    if let Some(found) = earlier_attempt(plan, latest) {
+    if let Some(found) = earlier_attempt(marker, latest) {
         return found;
     }
     let (above, below) = (live.revision(), latest.arn.revision());
@@ -67,11 +70,11 @@ pub fn registration(plan: &RolloutPlan, live: &TaskDefArn, latest: &TaskDefSumma
     }
 }
 
-/// Whether `candidate`, an ACTIVE revision of the family, is an earlier attempt at `plan`'s
-/// push (`Reuse` it), or not this push's revision (`None`: another push's, a configuration
-/// change, the gate's copy of a rollback target).
-pub fn earlier_attempt(plan: &RolloutPlan, candidate: &TaskDefSummary) -> Option<Registration> {
-    carries_marker(&candidate.tags, &rollout_marker(&plan.tags)).then(|| Registration::Reuse(candidate.arn.clone()))
+/// Whether `candidate`, an ACTIVE revision of the family, carries `marker` and so is an
+/// earlier attempt at the same revision (`Reuse` it), or not (`None`: another push's, a
+/// configuration change, another copy; [`carries_marker`]).
+pub fn earlier_attempt(marker: &[(String, String)], candidate: &TaskDefSummary) -> Option<Registration> {
+    carries_marker(&candidate.tags, marker).then(|| Registration::Reuse(candidate.arn.clone()))
 }
 
 /// What UpdateService's failure leaves to do, once the service has been read again

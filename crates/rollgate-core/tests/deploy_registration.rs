@@ -18,6 +18,7 @@ fn an_earlier_attempts_revision_is_reused_or_looked_for() {
     let Decision::Rollout(plan) = plan_rollout(&p, &svc, &opt_in(&svc), &cur).unwrap() else {
         panic!("expected a rollout");
     };
+    let marker = rollgate_core::ledger::rollout_marker(&plan.tags);
     let revision = |number: u32, extra: &[(&str, &str)], drop: &[&str]| {
         let mut t: Tags = plan.tags.iter().filter(|&(k, _)| !drop.contains(&k.as_str())).cloned().collect();
         t.extend(tags(extra));
@@ -59,12 +60,15 @@ fn an_earlier_attempts_revision_is_reused_or_looked_for() {
         ),
     ];
     for (name, latest, want) in cases {
-        assert_eq!(registration(&plan, &taskdef_arn(3), &latest), want, "{name}");
+        assert_eq!(registration(&marker, &taskdef_arn(3), &latest), want, "{name}");
     }
     // What a Look finds below the latest.
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[], &[])), Some(Registration::Reuse(taskdef_arn(5))));
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[(keys::CAUSE, "config")], &[])), None, "a configuration change");
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[(keys::COPY_OF, "x")], &[])), None, "the gate's copy");
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[], &[keys::SERVICE])), None, "no marker");
-    assert_eq!(earlier_attempt(&plan, &revision(5, &[], &[keys::PREVIOUS])), Some(Registration::Reuse(taskdef_arn(5))));
+    assert_eq!(earlier_attempt(&marker, &revision(5, &[], &[])), Some(Registration::Reuse(taskdef_arn(5))));
+    assert_eq!(earlier_attempt(&marker, &revision(5, &[(keys::CAUSE, "config")], &[])), None, "a configuration change");
+    assert_eq!(earlier_attempt(&marker, &revision(5, &[(keys::COPY_OF, "x")], &[])), None, "the gate's copy");
+    assert_eq!(earlier_attempt(&marker, &revision(5, &[], &[keys::SERVICE])), None, "no marker");
+    assert_eq!(
+        earlier_attempt(&marker, &revision(5, &[], &[keys::PREVIOUS])),
+        Some(Registration::Reuse(taskdef_arn(5)))
+    );
 }

@@ -15,6 +15,7 @@ use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rol
 use rollgate_core::events::{EcrAction, ManifestKind, PushEvent, kind_of, parse_ecr_event, parse_envelope};
 use rollgate_core::events::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
 use rollgate_core::image::Manifest;
+use rollgate_core::ledger::rollout_marker;
 use rollgate_core::reconcile::{Candidate, RepoImage, candidates};
 use rollgate_core::registration::{
     Compensation, EARLIER_ATTEMPT_LOOKBACK, Registration, compensation, earlier_attempt, registration,
@@ -211,14 +212,15 @@ async fn rollout<A: DeployApi>(
             "the base revision's own tags do not all fit on the new revision (ECS allows 50, and room is kept for the health gate's tags); these are not copied"
         );
     }
+    let marker = rollout_marker(&plan.tags);
     let mut step = match &latest {
-        Some(latest) if latest.is_active() => registration(&plan, current, &latest.summary),
+        Some(latest) if latest.is_active() => registration(&marker, current, &latest.summary),
         _ => Registration::Register,
     };
     if let Registration::Look { below, .. } = step {
         step = match aws.describe_active_between(current, below, EARLIER_ATTEMPT_LOOKBACK).await {
             Ok(found) => {
-                found.iter().find_map(|s| earlier_attempt(&plan, &s.summary)).unwrap_or(Registration::Register)
+                found.iter().find_map(|s| earlier_attempt(&marker, &s.summary)).unwrap_or(Registration::Register)
             }
             Err(e) => return failed(push, service, e.to_string(), e.class()),
         };

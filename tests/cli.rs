@@ -789,6 +789,41 @@ fn up_after_down_never_builds_on_a_deregistered_revision() {
     assert!(def["containerDefinitions"][0]["image"].as_str().unwrap().ends_with(":bootstrap"), "{def}");
 }
 
+/// Housekeeping (CI, a cleanup script) deregisters old revisions, the live one too, and ECS
+/// keeps running it. `up` still builds on the revision the service runs: with no change it
+/// plans nothing; a config change keeps the live image and ledger, never the placeholder
+/// image (reading the INACTIVE live revision as absent moved the service onto `:bootstrap`).
+#[tokio::test]
+async fn up_builds_on_the_live_revision_after_housekeeping_deregistered_it() {
+    let c = Cli::new("cli-live-inactive");
+    c.ok(&["up"]);
+    let v1 = deploy(&c, "v1.0.0", "2026-11-28T09:00:00Z").await;
+    let (live, v1_tags) = c.s.describe_task_definition(&v1);
+    let listed = c.s.boto("ecs", "list_task_definitions", json!({"familyPrefix": c.app, "status": "ACTIVE"}));
+    for arn in listed["taskDefinitionArns"].as_array().unwrap() {
+        c.s.boto("ecs", "deregister_task_definition", json!({"taskDefinition": arn}));
+    }
+    assert_eq!(c.s.describe_task_definition(&v1).0["status"], "INACTIVE");
+
+    let writes = c.writes().len();
+    let plan = c.ok(&["plan"]).stdout;
+    assert!(plan.contains("0 to create, 0 to update, 9 unchanged"), "{plan}");
+    c.ok(&["up"]);
+    assert_eq!(c.writes().len(), writes, "nothing to change: nothing written");
+
+    c.write_config(&c.config.replace("memory = 4096", "memory = 8192"));
+    let plan = c.ok(&["plan"]).stdout;
+    assert!(plan.contains("0 to create, 1 to update"), "{plan}");
+    c.ok(&["up"]);
+    assert_eq!(c.writes()[writes..], ["RegisterTaskDefinition", "UpdateService"]);
+    let now = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();
+    let (def, tags) = c.s.describe_task_definition(&now);
+    assert_eq!(def["memory"], "8192");
+    assert_eq!(def["containerDefinitions"][0]["image"], live["containerDefinitions"][0]["image"], "v1's image: {def}");
+    assert_eq!(tags["rollgate:digest"], v1_tags["rollgate:digest"], "v1's ledger carried over: {tags:?}");
+    assert_eq!(tags["rollgate:cause"], "config");
+}
+
 /// Runs the real health-gate handler on `event` for the CLI's app.
 async fn gate(c: &Cli, event: &Value) -> rollgate_core::report::GateReport {
     use health_gate::handler::handle;

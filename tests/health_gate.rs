@@ -120,22 +120,34 @@ impl Gated {
     }
 
     fn service_tags(&self) -> serde_json::Map<String, Value> {
-        self.service()["tags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].clone()))
-            .collect()
+        self.s.service_tags(&self.cluster, "api")
     }
 
     fn state(&self, revision: &str) -> String {
-        self.s
-            .describe_task_definition(revision)
-            .1
-            .get("rollgate:state")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
+        self.s.revision_state(revision)
+    }
+
+    /// A queue that receives every verdict the gate publishes for this cluster.
+    fn verdict_queue(&self) -> String {
+        self.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [self.cluster]}}))
+    }
+
+    /// Pushes `tag`, makes its rollout healthy and lets a scheduled run a minute later see it
+    /// (ECS's history record moves onto its deployment); the verdicts so far are drained.
+    /// Returns the revision and when it was made healthy.
+    async fn healthy_and_seen(&mut self, tag: &str, queue: &str) -> (String, DateTime<Utc>) {
+        let (_, revision, _) = self.deploy(tag).await;
+        let at = self.make_healthy(&revision).await;
+        self.gate(&self.tick(at + Duration::minutes(1))).await;
+        self.s.drain_queue(queue);
+        (revision, at)
+    }
+
+    /// ECS's circuit breaker fails the live rollout (of `tag`) and completes its rollback,
+    /// with no gate run in between.
+    fn rolled_back_by_ecs_unseen(&self, tag: &str) {
+        self.force("FAILED", json!({"rollback": true, "reason": format!("{tag}: tasks failed to start.")}));
+        self.force("COMPLETED", json!({}));
     }
 
     fn deployment(&self, revision: &str) -> Value {
@@ -572,7 +584,7 @@ async fn the_smoke_test_gates_the_verdict() {
 #[tokio::test]
 async fn every_verdict_is_published_with_the_documented_schema() {
     let mut g = Gated::new("gate-notify", &[]);
-    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
+    let queue = g.verdict_queue();
 
     let (digest, v1, _) = g.deploy("v1").await;
     let t0 = g.started(&v1);
@@ -840,14 +852,10 @@ fn published(received: &[Value]) -> Vec<(String, String, String, String)> {
 #[tokio::test]
 async fn two_rollouts_ecs_rolled_back_unseen_in_a_row_both_end_rolled_back() {
     let mut g = Gated::new("probe-two-orphans", &[]);
-    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
-    let (_, v1, _) = g.deploy("v1").await;
-    let at = g.make_healthy(&v1).await;
-    g.gate(&g.tick(at + Duration::minutes(1))).await; // the record moves onto v1's deployment
-    g.s.drain_queue(&queue);
+    let queue = g.verdict_queue();
+    let (v1, at) = g.healthy_and_seen("v1", &queue).await; // the record moves onto v1's deployment
     let (d2, v2, _) = g.deploy("v2").await;
-    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
-    g.force("COMPLETED", json!({}));
+    g.rolled_back_by_ecs_unseen("v2");
     let (d3, v3, _) = g.deploy("v3").await;
     g.force("FAILED", json!({"rollback": true, "reason": "v3: tasks failed to start."}));
     g.force("COMPLETED", json!({}));
@@ -883,14 +891,10 @@ async fn two_rollouts_ecs_rolled_back_unseen_in_a_row_both_end_rolled_back() {
 #[tokio::test]
 async fn a_rollout_dropped_unseen_records_where_ecs_went_not_the_newer_push_in_progress() {
     let mut g = Gated::new("probe-orphan-then-push", &[]);
-    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
-    let (_, v1, _) = g.deploy("v1").await;
-    let at = g.make_healthy(&v1).await;
-    g.gate(&g.tick(at + Duration::minutes(1))).await;
-    g.s.drain_queue(&queue);
+    let queue = g.verdict_queue();
+    let (v1, at) = g.healthy_and_seen("v1", &queue).await;
     let (_, v2, _) = g.deploy("v2").await;
-    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
-    g.force("COMPLETED", json!({}));
+    g.rolled_back_by_ecs_unseen("v2");
     let (_, v3, _) = g.deploy("v3").await; // in progress
     let s3 = g.started(&v3);
     let r = g.gate(&g.tick(s3 + Duration::minutes(2))).await;
@@ -926,14 +930,10 @@ async fn a_rollout_dropped_unseen_records_where_ecs_went_not_the_newer_push_in_p
 #[tokio::test]
 async fn a_rollout_dropped_unseen_records_where_ecs_went_not_the_newer_push_completed() {
     let mut g = Gated::new("probe-orphan-then-done", &[]);
-    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
-    let (_, v1, _) = g.deploy("v1").await;
-    let at = g.make_healthy(&v1).await;
-    g.gate(&g.tick(at + Duration::minutes(1))).await;
-    g.s.drain_queue(&queue);
+    let queue = g.verdict_queue();
+    let (v1, at) = g.healthy_and_seen("v1", &queue).await;
     let (_, v2, _) = g.deploy("v2").await;
-    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
-    g.force("COMPLETED", json!({}));
+    g.rolled_back_by_ecs_unseen("v2");
     let (_, v3, _) = g.deploy("v3").await;
     g.force("COMPLETED", json!({}));
     for m in 20..23 {
@@ -956,7 +956,7 @@ async fn a_rollout_dropped_unseen_records_where_ecs_went_not_the_newer_push_comp
 #[tokio::test]
 async fn a_judged_rollout_is_not_judged_again_when_the_history_record_is_lost() {
     let mut g = Gated::new("probe-judged-once", &[]);
-    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
+    let queue = g.verdict_queue();
     let (_, v1, _) = g.deploy("v1").await;
     let at = g.make_healthy(&v1).await;
     let (_, v2, _) = g.deploy("v2").await;
@@ -1012,8 +1012,7 @@ async fn a_history_record_dated_in_the_future_hides_no_dropped_rollout() {
         json!({"resourceArn": g.service_arn, "tags": [{"key": "rollgate:seen-deployment", "value": "abcdefghijklmnopqrstu@2030-01-01T00:00:00Z"}]}),
     );
     let (_, v2, _) = g.deploy("v2").await;
-    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
-    g.force("COMPLETED", json!({}));
+    g.rolled_back_by_ecs_unseen("v2");
     for m in 20..23 {
         let r = g.gate(&g.tick(at + Duration::minutes(m))).await;
         assert!(r.failures.is_empty(), "{r:?}");
@@ -1031,7 +1030,7 @@ async fn a_service_at_fifty_tags_still_gets_an_orphan_verdict_once() {
     let owner: Vec<(String, String)> = (0..43).map(|i| (format!("owner-{i}"), format!("o{i}"))).collect();
     let settings: Vec<(&str, &str)> = owner.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut g = Gated::new("probe-full-service", &settings);
-    let queue = g.s.event_queue("verdicts", &json!({"source": ["rollgate"], "detail": {"cluster": [g.cluster]}}));
+    let queue = g.verdict_queue();
     let (_, v1, _) = g.deploy("v1").await;
     let at = g.make_healthy(&v1).await;
     g.gate(&g.tick(at + Duration::minutes(1))).await;
@@ -1048,8 +1047,7 @@ async fn a_service_at_fifty_tags_still_gets_an_orphan_verdict_once() {
     g.s.drain_queue(&queue);
     let (_, v2, _) = g.deploy("v2").await;
     let s2 = g.started(&v2);
-    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
-    g.force("COMPLETED", json!({}));
+    g.rolled_back_by_ecs_unseen("v2");
     let lists = g.s.count_calls("ListServiceDeployments");
     let describes = g.s.count_calls("DescribeTaskDefinition");
     let mut failures = Vec::new();
@@ -1078,8 +1076,7 @@ async fn a_listed_failure_and_an_orphan_judged_in_one_run_both_settle() {
     let at = g.make_healthy(&v1).await;
     g.gate(&g.tick(at + Duration::minutes(1))).await;
     let (_, v2, _) = g.deploy("v2").await;
-    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
-    g.force("COMPLETED", json!({}));
+    g.rolled_back_by_ecs_unseen("v2");
     let (_, v3, _) = g.deploy("v3").await;
     let s3 = g.started(&v3);
     g.force("FAILED", json!({"rollback": true, "reason": "v3: tasks failed to start."}));
@@ -1120,8 +1117,7 @@ async fn the_first_history_record_waits_for_a_fresh_tag_count() {
     assert_eq!(g.service_tags().len(), 48);
     let (_, v2, _) = g.deploy("v2").await;
     let s2 = g.started(&v2);
-    g.force("FAILED", json!({"rollback": true, "reason": "v2: tasks failed to start."}));
-    g.force("COMPLETED", json!({}));
+    g.rolled_back_by_ecs_unseen("v2");
     let mut failures = Vec::new();
     for m in 5..9 {
         let r = g.gate(&g.tick(s2 + Duration::minutes(m))).await;

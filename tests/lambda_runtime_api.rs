@@ -816,16 +816,11 @@ impl OnEcs {
     }
 
     fn service_tags(&self) -> serde_json::Map<String, Value> {
-        self.service()["tags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].clone()))
-            .collect()
+        self.s.service_tags(&self.o.cluster, "api")
     }
 
     fn state(&self, revision: &str) -> String {
-        self.s.describe_task_definition(revision).1["rollgate:state"].as_str().unwrap_or("").to_owned()
+        self.s.revision_state(revision)
     }
 
     fn deployment(&self, revision: &str) -> Value {

@@ -466,6 +466,21 @@ impl Scenario {
         out["services"][0].clone()
     }
 
+    /// A service's tags, as DescribeServices (with tags) answers them, as a key -> value map.
+    pub fn service_tags(&self, cluster: &str, service: &str) -> serde_json::Map<String, Value> {
+        self.describe_service(cluster, service)["tags"]
+            .as_array()
+            .expect("DescribeServices answered no tags")
+            .iter()
+            .map(|t| (t["key"].as_str().unwrap_or("").to_owned(), t["value"].clone()))
+            .collect()
+    }
+
+    /// A revision's `rollgate:state` ledger tag, as AWS describes it ("" when it has none).
+    pub fn revision_state(&self, arn: &str) -> String {
+        self.describe_task_definition(arn).1.get("rollgate:state").and_then(Value::as_str).unwrap_or("").to_owned()
+    }
+
     /// A revision as AWS describes it, with its tags as a key -> value map.
     pub fn describe_task_definition(&self, arn: &str) -> (Value, serde_json::Map<String, Value>) {
         let out = self.boto("ecs", "describe_task_definition", json!({"taskDefinition": arn, "include": ["TAGS"]}));

@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use aws_sdk_ecr::Client;
+use aws_sdk_ecr::types::ImageStatus;
 use rollgate_core::image::{ConfigPlatform, Manifest};
 use rollgate_core::reconcile::RepoImage;
 use rollgate_core::service::Tags;
@@ -176,7 +177,8 @@ fn repo_image(registry: &AccountId, d: aws_sdk_ecr::types::ImageDetail) -> Optio
     );
     // ImageDetail.imageStatus: ACTIVE | ARCHIVED | ACTIVATING; archived images cannot be pulled
     // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/archive-image.html).
-    let archived = d.image_status.as_ref().is_some_and(|s| matches!(s.as_str(), "ARCHIVED" | "ACTIVATING"));
+    let archived =
+        d.image_status.as_ref().is_some_and(|s| matches!(s, ImageStatus::Archived | ImageStatus::Activating));
     let referrer = d.subject_manifest_digest.is_some();
     Some(RepoImage { registry: registry.clone(), digest, tags, pushed_at, manifest, archived, referrer })
 }
@@ -279,7 +281,7 @@ impl ImagePresence for Ecr {
                 .image_details
                 .unwrap_or_default()
                 .into_iter()
-                .find(|d| d.image_status.as_ref().is_none_or(|s| s.as_str() == "ACTIVE"))
+                .find(|d| d.image_status.as_ref().is_none_or(|s| *s == ImageStatus::Active))
                 .map(|d| {
                     let digest = d.image_digest.unwrap_or_default();
                     rollgate_core::Digest::parse(&digest)

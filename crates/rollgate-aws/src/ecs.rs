@@ -3,8 +3,9 @@
 use std::future::Future;
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{ServiceField, Tag, TaskDefinition, TaskDefinitionField};
+use aws_sdk_ecs::types::{Compatibility, LaunchType, ServiceField, Tag, TaskDefinition, TaskDefinitionField};
 use aws_smithy_types::retry::RetryConfig;
+use rollgate_core::registration::{EARLIER_ATTEMPT_LOOKBACK, Registration, earlier_attempt};
 use rollgate_core::service::{
     ContainerImage, DeploymentController, DeploymentView, ServiceDeploymentBrief, ServiceDeploymentStatus, ServiceView,
     Tags, TaskDefSummary,
@@ -104,6 +105,27 @@ pub trait TaskDefinitions {
                 }
             }
             Ok(found)
+        }
+    }
+
+    /// Carries out a [`Registration::Look`] step of [`rollgate_core::registration::registration`]:
+    /// reads the ACTIVE revisions between `live` and the step's `below`
+    /// ([`Self::describe_active_between`], at most [`EARLIER_ATTEMPT_LOOKBACK`]) and answers
+    /// `Reuse` of the newest that [`earlier_attempt`] recognises by `marker`, else `Register`.
+    /// Any other step is answered as it is, without a call. Errors: a failed read.
+    fn settle_registration(
+        &self,
+        marker: &[(String, String)],
+        live: &TaskDefArn,
+        step: Registration,
+    ) -> impl Future<Output = Result<Registration, AwsError>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            let Registration::Look { below, .. } = step else { return Ok(step) };
+            let found = self.describe_active_between(live, below, EARLIER_ATTEMPT_LOOKBACK).await?;
+            Ok(found.iter().find_map(|s| earlier_attempt(marker, &s.summary)).unwrap_or(Registration::Register))
         }
     }
 
@@ -208,7 +230,7 @@ impl ServiceDirectory for Ecs {
                     continue;
                 }
             };
-            let fargate = s.launch_type.as_ref().is_some_and(|l| l.as_str() == "FARGATE")
+            let fargate = s.launch_type.as_ref().is_some_and(|l| *l == LaunchType::Fargate)
                 || (!s.capacity_provider_strategy().is_empty()
                     && s.capacity_provider_strategy()
                         .iter()
@@ -267,7 +289,7 @@ impl Ecs {
             // allows EC2 may run on an EC2 host, whose architecture decides.
             {
                 let compatibilities = definition.requires_compatibilities();
-                !compatibilities.is_empty() && compatibilities.iter().all(|c| c.as_str() == "FARGATE")
+                !compatibilities.is_empty() && compatibilities.iter().all(|c| *c == Compatibility::Fargate)
             },
         );
         let fargate_platform = rollgate_core::image::Platform::of_task(
@@ -382,7 +404,11 @@ impl TaskDefinitions for Ecs {
 }
 
 impl Ecs {
-    /// A recent revision of `family` carrying `marker` (the rollout's service and digest).
+    /// A recent revision of `family` that an attempt of this call registered: one of the five
+    /// newest ACTIVE revisions (ListTaskDefinitions, newest first) that core's [`earlier_attempt`]
+    /// recognises by `marker`, the rule a later invocation applies too
+    /// ([`TaskDefinitions::settle_registration`]). Within one call a lost attempt is the
+    /// family's newest or nearly so, so the five newest are enough. Errors: a failed read.
     async fn find_registered(&self, family: &str, marker: &[(String, String)]) -> Result<Option<TaskDefArn>, AwsError> {
         if marker.len() != rollgate_core::ledger::ROLLOUT_MARKER.len() {
             return Ok(None);
@@ -404,7 +430,7 @@ impl Ecs {
                 continue;
             }
             let snapshot = self.describe_task_definition(&arn).await?;
-            if rollgate_core::ledger::carries_marker(&snapshot.summary.tags, marker) {
+            if snapshot.is_active() && earlier_attempt(marker, &snapshot.summary).is_some() {
                 return Ok(Some(arn));
             }
         }

@@ -3,7 +3,7 @@
 
 use rollgate_core::gate::{CopyTarget, GatePlan, ServiceTagsAt};
 use rollgate_core::ledger::{keys, rollout_marker};
-use rollgate_core::registration::{EARLIER_ATTEMPT_LOOKBACK, Registration, earlier_attempt, registration};
+use rollgate_core::registration::{Registration, registration};
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
 
 use crate::AwsError;
@@ -66,14 +66,7 @@ async fn copy_of_target<E: TaskDefinitions + Sync>(ecs: &E, copy: &CopyTarget) -
         // No ACTIVE revision in the family.
         Err(_) => Registration::Register,
     };
-    let step = match step {
-        Registration::Look { below, .. } => {
-            let between = ecs.describe_active_between(&copy.of, below, EARLIER_ATTEMPT_LOOKBACK).await?;
-            between.iter().find_map(|s| earlier_attempt(&marker, &s.summary)).unwrap_or(Registration::Register)
-        }
-        step => step,
-    };
-    match step {
+    match ecs.settle_registration(&marker, &copy.of, step).await? {
         Registration::Reuse(arn) => Ok(arn),
         Registration::Register | Registration::Look { .. } => ecs.register_copy(&base, &[], &copy.tags).await,
     }

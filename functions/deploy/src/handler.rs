@@ -17,9 +17,7 @@ use rollgate_core::events::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetai
 use rollgate_core::image::Manifest;
 use rollgate_core::ledger::rollout_marker;
 use rollgate_core::reconcile::{Candidate, RepoImage, candidates};
-use rollgate_core::registration::{
-    Compensation, EARLIER_ATTEMPT_LOOKBACK, Registration, compensation, earlier_attempt, registration,
-};
+use rollgate_core::registration::{Compensation, Registration, compensation, registration};
 use rollgate_core::report::{ClusterFailure, DeployReport, Outcome, ServiceOutcome};
 use rollgate_core::service::{OptIn, ServiceView};
 use rollgate_core::{AccountId, Digest, ErrorClass, RepositoryName, TaskDefArn};
@@ -213,18 +211,14 @@ async fn rollout<A: DeployApi>(
         );
     }
     let marker = rollout_marker(&plan.tags);
-    let mut step = match &latest {
+    let step = match &latest {
         Some(latest) if latest.is_active() => registration(&marker, current, &latest.summary),
         _ => Registration::Register,
     };
-    if let Registration::Look { below, .. } = step {
-        step = match aws.describe_active_between(current, below, EARLIER_ATTEMPT_LOOKBACK).await {
-            Ok(found) => {
-                found.iter().find_map(|s| earlier_attempt(&marker, &s.summary)).unwrap_or(Registration::Register)
-            }
-            Err(e) => return failed(push, service, e.to_string(), e.class()),
-        };
-    }
+    let step = match aws.settle_registration(&marker, current, step).await {
+        Ok(step) => step,
+        Err(e) => return failed(push, service, e.to_string(), e.class()),
+    };
     let revision = match step {
         Registration::Reuse(arn) => {
             info!(revision = %arn, decision = "reused", "an earlier attempt registered this revision");

@@ -139,11 +139,10 @@ impl Infra {
             Spec::TaskDefinition(spec) => {
                 // The live revision: the service's, else the family's latest.
                 let service = so_far.iter().find(|((k, _), _)| *k == Kind::Service).map(|(_, a)| a);
-                let live = match service.and_then(|a| a.get(LIVE_TASK_DEFINITION)).and_then(Value::as_opt) {
-                    Some(arn) => arn.to_owned(),
-                    None => r.name.clone(),
-                };
-                self.read_task_definition(&live, &spec.container).await
+                match service.and_then(|a| a.get(LIVE_TASK_DEFINITION)).and_then(Value::as_opt) {
+                    Some(arn) => self.read_task_definition(arn, &spec.container, true).await,
+                    None => self.read_task_definition(&r.name, &spec.container, false).await,
+                }
             }
             Spec::Service(spec) => self.read_service(&spec.cluster, &r.name).await,
         }

@@ -16,10 +16,22 @@ use super::{Infra, absent, api, attrs, built, int, managed_tags};
 use crate::AwsError;
 
 impl Infra {
-    /// The live revision `id` (an ARN, or the family for its newest ACTIVE revision) as
-    /// canonical attributes, with its `container`'s image and every tag (observed only: what
-    /// the plan's new revision keeps). `None`: no such revision, or it is INACTIVE.
-    pub(super) async fn read_task_definition(&self, id: &str, container: &str) -> Result<Option<Attrs>, AwsError> {
+    /// The live revision `id` (the ARN the service runs, or the family for its newest ACTIVE
+    /// revision) as canonical attributes, with its `container`'s image and every tag (observed
+    /// only: what the plan's new revision keeps). `None`: no such revision; or, read by family,
+    /// an INACTIVE one (after `down`: never a base to build on).
+    ///
+    /// A revision the service runs is read whatever its status: housekeeping (CI, a cleanup
+    /// script) deregisters old revisions, the live one too, and ECS keeps running and scaling
+    /// it ([DeregisterTaskDefinition](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeregisterTaskDefinition.html));
+    /// DescribeTaskDefinition still answers it. Reading it as absent would make `up` register a
+    /// revision with the placeholder image and move the service onto it.
+    pub(super) async fn read_task_definition(
+        &self,
+        id: &str,
+        container: &str,
+        live: bool,
+    ) -> Result<Option<Attrs>, AwsError> {
         let out = self
             .ecs
             .describe_task_definition()
@@ -30,8 +42,9 @@ impl Infra {
             .map_err(api("DescribeTaskDefinition"));
         let Some(out) = absent(out, &["ClientException"])? else { return Ok(None) };
         // ECS resolves a bare family to its newest ACTIVE revision; a deregistered (INACTIVE)
-        // revision is never a base to build on.
-        let Some(d) = out.task_definition.filter(|d| d.status.as_ref() == Some(&ecs::TaskDefinitionStatus::Active))
+        // revision is a base to build on only while the service runs it.
+        let Some(d) =
+            out.task_definition.filter(|d| live || d.status.as_ref() == Some(&ecs::TaskDefinitionStatus::Active))
         else {
             return Ok(None);
         };
@@ -76,7 +89,18 @@ impl Infra {
             ("execution_role", Value::opt(d.execution_role_arn.clone())),
             ("task_role", Value::opt(d.task_role_arn.clone())),
             ("tags", managed_tags(tag_pairs())),
-            (LIVE_IMAGE, Value::opt(c.and_then(|c| c.image.clone()))),
+            // The image the new revision keeps: the container's; when the config renamed it,
+            // the image of the revision's only container (never the placeholder over a live app).
+            (
+                LIVE_IMAGE,
+                Value::opt(
+                    c.or(match d.container_definitions() {
+                        [only] => Some(only),
+                        _ => None,
+                    })
+                    .and_then(|c| c.image.clone()),
+                ),
+            ),
             (LIVE_TAGS, Value::map(tag_pairs())),
             ("arn", Value::opt(d.task_definition_arn.clone())),
         ])))

@@ -892,7 +892,7 @@ async fn two_rollouts_ecs_rolled_back_unseen_in_a_row_both_end_rolled_back() {
 async fn a_rollout_dropped_unseen_records_where_ecs_went_not_the_newer_push_in_progress() {
     let mut g = Gated::new("probe-orphan-then-push", &[]);
     let queue = g.verdict_queue();
-    let (v1, at) = g.healthy_and_seen("v1", &queue).await;
+    let (v1, _) = g.healthy_and_seen("v1", &queue).await;
     let (_, v2, _) = g.deploy("v2").await;
     g.rolled_back_by_ecs_unseen("v2");
     let (_, v3, _) = g.deploy("v3").await; // in progress

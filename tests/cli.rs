@@ -813,7 +813,7 @@ async fn up_builds_on_the_live_revision_after_housekeeping_deregistered_it() {
 
     c.write_config(&c.config.replace("memory = 4096", "memory = 8192"));
     let plan = c.ok(&["plan"]).stdout;
-    assert!(plan.contains("0 to create, 1 to update"), "{plan}");
+    assert!(plan.contains("memory: 4096 -> 8192") && plan.contains("0 to create, 2 to update"), "{plan}");
     c.ok(&["up"]);
     assert_eq!(c.writes()[writes..], ["RegisterTaskDefinition", "UpdateService"]);
     let now = c.s.describe_service(&c.app, &c.app)["taskDefinition"].as_str().unwrap().to_owned();

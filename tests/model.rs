@@ -12,8 +12,8 @@ use rollgate_aws::ecs::Ecs;
 use rollgate_aws::eventbridge::EventBridge;
 use rollgate_core::ErrorClass;
 use rollgate_core::config::DeployConfig;
+use rollgate_core::config::ModelConfig;
 use rollgate_core::filter::TagFilter;
-use rollgate_core::model::ModelConfig;
 use rollgate_core::report::{DeployReport, Outcome};
 use serde_json::{Value, json};
 use support::fixtures::fixture_json;
@@ -40,6 +40,7 @@ fn model_config(project: &str, filter: &str) -> ModelConfig {
         prefix: "models/".into(),
         trigger_file: "model.tar.gz".into(),
         tag_filter: TagFilter::parse(filter).unwrap(),
+        event_bus: "default".into(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! Parsing is pure: it takes a lookup function, so tests need not touch the process env.
 
 use crate::duration::Seconds;
+use crate::filter::TagFilter;
 use crate::{AccountId, InputError};
 
 /// Every environment variable a rollgate function reads. The template must set the
@@ -21,11 +22,24 @@ pub mod vars {
     pub const EVENT_BUS: &str = "ROLLGATE_EVENT_BUS";
     /// How long a smoke test may take, a duration such as `10s` or `10` (default 10 seconds).
     pub const SMOKE_TIMEOUT: &str = "ROLLGATE_SMOKE_TIMEOUT";
-    /// The model-image CodeBuild project's name; optional for the gate (no lineage without it).
+    /// The model-image CodeBuild project's name: required by `model-build` (the project it
+    /// starts); optional for the gate (no lineage without it).
     pub const BUILD_PROJECT: &str = "ROLLGATE_BUILD_PROJECT";
     /// Comma-separated 12-digit account ids whose ECR registries may supply images (default none).
     pub const TRUSTED_REGISTRIES: &str = "ROLLGATE_TRUSTED_REGISTRIES";
+    /// `model-build`: the bucket of model artifacts (required).
+    pub const MODEL_BUCKET: &str = "ROLLGATE_MODEL_BUCKET";
+    /// `model-build`: the key prefix of model artifacts (default `models/`).
+    pub const MODEL_PREFIX: &str = "ROLLGATE_MODEL_PREFIX";
+    /// `model-build`: the file name whose upload starts a build (default `model.tar.gz`).
+    pub const MODEL_TRIGGER: &str = "ROLLGATE_MODEL_TRIGGER";
+    /// `model-build`: the tracking service's tag filter, `crate::filter::TagFilter` syntax (default `*`).
+    pub const TAG_FILTER: &str = "ROLLGATE_TAG_FILTER";
 }
+
+/// The account's default event bus, where verdicts and build failures go when
+/// `ROLLGATE_EVENT_BUS` is unset.
+pub const DEFAULT_EVENT_BUS: &str = "default";
 
 /// Configuration of the `deploy` function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +97,7 @@ pub struct GateConfig {
 
 impl GateConfig {
     /// The account's default event bus, used when `ROLLGATE_EVENT_BUS` is unset.
-    pub const DEFAULT_EVENT_BUS: &'static str = "default";
+    pub const DEFAULT_EVENT_BUS: &'static str = DEFAULT_EVENT_BUS;
     /// `ROLLGATE_SMOKE_TIMEOUT` when unset: 10 seconds.
     pub const DEFAULT_SMOKE_TIMEOUT: Seconds = Seconds(10);
 
@@ -91,11 +105,7 @@ impl GateConfig {
     /// `ROLLGATE_CLUSTERS` unset or invalid, `ROLLGATE_MAX_IN_FLIGHT` outside 1-64, a blank or
     /// over-1600-character `ROLLGATE_EVENT_BUS`, or a `ROLLGATE_SMOKE_TIMEOUT` that is no duration.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
-        let event_bus =
-            get(vars::EVENT_BUS).map(|b| b.trim().to_owned()).unwrap_or_else(|| Self::DEFAULT_EVENT_BUS.to_owned());
-        if event_bus.is_empty() || event_bus.len() > 1600 {
-            return Err(InputError::new(vars::EVENT_BUS, event_bus, "an event bus name or ARN"));
-        }
+        let event_bus = parse_event_bus(&get)?;
         let smoke_timeout = match get(vars::SMOKE_TIMEOUT) {
             None => Self::DEFAULT_SMOKE_TIMEOUT,
             Some(v) => Seconds::parse(vars::SMOKE_TIMEOUT, &v)?,
@@ -118,6 +128,69 @@ impl GateConfig {
     pub fn watches_cluster(&self, cluster_name: &str) -> bool {
         self.clusters.iter().any(|c| c == cluster_name || c.rsplit('/').next() == Some(cluster_name))
     }
+}
+
+/// Configuration of `model-build` (from its environment).
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// The CodeBuild project `rollgate up` provisioned.
+    pub project: String,
+    /// The bucket model artifacts are uploaded to (its name).
+    pub bucket: String,
+    /// Artifacts live at `<prefix><model name>/<version>/<trigger file>`.
+    pub prefix: String,
+    /// The object whose upload starts a build (a model is often many files; one build per version).
+    pub trigger_file: String,
+    /// The tracking service's tag filter: a derived tag must pass it.
+    pub tag_filter: TagFilter,
+    /// The EventBridge bus build failures are published to (`ROLLGATE_EVENT_BUS`, as the gate's).
+    pub event_bus: String,
+}
+
+impl ModelConfig {
+    /// The key prefix when `ROLLGATE_MODEL_PREFIX` is unset.
+    pub const DEFAULT_PREFIX: &'static str = "models/";
+    /// The trigger file when `ROLLGATE_MODEL_TRIGGER` is unset.
+    pub const DEFAULT_TRIGGER: &'static str = "model.tar.gz";
+
+    /// Reads the configuration through `get` (an env-var lookup). A non-empty prefix gains a
+    /// trailing `/`. Errors, named by the variable: `ROLLGATE_BUILD_PROJECT` or
+    /// `ROLLGATE_MODEL_BUCKET` unset or blank, a `ROLLGATE_TAG_FILTER` that does not parse, or a
+    /// blank or over-1600-character `ROLLGATE_EVENT_BUS`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
+        let required = |k: &'static str| {
+            get(k)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| InputError::new(k, "", "required; set it in the function's environment"))
+        };
+        let prefix = get(vars::MODEL_PREFIX).unwrap_or_else(|| Self::DEFAULT_PREFIX.to_owned());
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix } else { format!("{prefix}/") };
+        Ok(Self {
+            project: required(vars::BUILD_PROJECT)?,
+            bucket: required(vars::MODEL_BUCKET)?,
+            prefix,
+            trigger_file: get(vars::MODEL_TRIGGER).unwrap_or_else(|| Self::DEFAULT_TRIGGER.to_owned()),
+            tag_filter: match get(vars::TAG_FILTER) {
+                Some(f) => TagFilter::parse(&f).map_err(|e| InputError::new(vars::TAG_FILTER, f.as_str(), e.why))?,
+                None => TagFilter::default(),
+            },
+            event_bus: parse_event_bus(&get)?,
+        })
+    }
+
+    /// [`ModelConfig::from_lookup`] over the process environment.
+    pub fn from_env() -> Result<Self, InputError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
+/// `ROLLGATE_EVENT_BUS`: a name or ARN of 1-1600 characters, default [`DEFAULT_EVENT_BUS`].
+fn parse_event_bus(get: &impl Fn(&str) -> Option<String>) -> Result<String, InputError> {
+    let event_bus = get(vars::EVENT_BUS).map(|b| b.trim().to_owned()).unwrap_or_else(|| DEFAULT_EVENT_BUS.to_owned());
+    if event_bus.is_empty() || event_bus.len() > 1600 {
+        return Err(InputError::new(vars::EVENT_BUS, event_bus, "an event bus name or ARN"));
+    }
+    Ok(event_bus)
 }
 
 /// `ROLLGATE_MAX_IN_FLIGHT`: 1 to 64, default 8.
@@ -208,5 +281,32 @@ mod tests {
         assert!(GateConfig::from_lookup(get(&[(vars::CLUSTERS, "a"), (vars::SMOKE_TIMEOUT, "x")])).is_err());
         assert!(GateConfig::from_lookup(get(&[(vars::CLUSTERS, "a"), (vars::EVENT_BUS, " ")])).is_err());
         assert!(GateConfig::from_lookup(get(&[])).is_err());
+    }
+
+    #[test]
+    fn model_config() {
+        let get = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        const BASE: [(&str, &str); 2] = [(vars::BUILD_PROJECT, "app-image-build"), (vars::MODEL_BUCKET, "models")];
+        let c = ModelConfig::from_lookup(get(&BASE)).unwrap();
+        assert_eq!(
+            (c.event_bus.as_str(), c.prefix.as_str(), c.trigger_file.as_str()),
+            ("default", "models/", "model.tar.gz")
+        );
+        let c = ModelConfig::from_lookup(get(&[
+            BASE[0],
+            BASE[1],
+            (vars::EVENT_BUS, "rollgate"),
+            (vars::MODEL_PREFIX, "m"),
+        ]))
+        .unwrap();
+        assert_eq!((c.event_bus.as_str(), c.prefix.as_str()), ("rollgate", "m/"));
+        // The bus is checked as the gate's is: a blank or over-long one is refused at cold start.
+        let long: &'static str = Box::leak("b".repeat(1601).into_boxed_str());
+        let pairs: &'static [(&str, &str)] = Box::leak(Box::new([BASE[0], BASE[1], (vars::EVENT_BUS, long)]));
+        assert_eq!(ModelConfig::from_lookup(get(pairs)).unwrap_err().what, vars::EVENT_BUS);
+        assert!(ModelConfig::from_lookup(get(&[BASE[0], BASE[1], (vars::EVENT_BUS, " ")])).is_err());
+        assert!(ModelConfig::from_lookup(get(&[BASE[0]])).is_err(), "the bucket is required");
     }
 }

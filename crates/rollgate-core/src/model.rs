@@ -3,73 +3,9 @@
 
 use serde::Serialize;
 
+use crate::ImageTag;
+use crate::config::ModelConfig;
 use crate::events::{BuildStateDetail, Envelope, ObjectCreatedDetail};
-use crate::filter::TagFilter;
-use crate::{ImageTag, InputError};
-
-/// Configuration of `model-build` (from its environment).
-#[derive(Debug, Clone)]
-pub struct ModelConfig {
-    /// The CodeBuild project `rollgate up` provisioned.
-    pub project: String,
-    /// The bucket model artifacts are uploaded to (its name).
-    pub bucket: String,
-    /// Artifacts live at `<prefix><model name>/<version>/<trigger file>`.
-    pub prefix: String,
-    /// The object whose upload starts a build (a model is often many files; one build per version).
-    pub trigger_file: String,
-    /// The tracking service's tag filter: a derived tag must pass it.
-    pub tag_filter: TagFilter,
-}
-
-impl ModelConfig {
-    /// The key prefix when `ROLLGATE_MODEL_PREFIX` is unset.
-    pub const DEFAULT_PREFIX: &'static str = "models/";
-    /// The trigger file when `ROLLGATE_MODEL_TRIGGER` is unset.
-    pub const DEFAULT_TRIGGER: &'static str = "model.tar.gz";
-
-    /// Reads the configuration through `get` (an env-var lookup). A non-empty prefix gains a
-    /// trailing `/`. Errors, named by the variable: `ROLLGATE_BUILD_PROJECT` or
-    /// `ROLLGATE_MODEL_BUCKET` unset or blank, or a `ROLLGATE_TAG_FILTER` that does not parse.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
-        let required = |k: &'static str| {
-            get(k)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| InputError::new(k, "", "required; set it in the function's environment"))
-        };
-        let prefix = get(vars::MODEL_PREFIX).unwrap_or_else(|| Self::DEFAULT_PREFIX.to_owned());
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix } else { format!("{prefix}/") };
-        Ok(Self {
-            project: required(vars::BUILD_PROJECT)?,
-            bucket: required(vars::MODEL_BUCKET)?,
-            prefix,
-            trigger_file: get(vars::MODEL_TRIGGER).unwrap_or_else(|| Self::DEFAULT_TRIGGER.to_owned()),
-            tag_filter: match get(vars::TAG_FILTER) {
-                Some(f) => TagFilter::parse(&f).map_err(|e| InputError::new(vars::TAG_FILTER, f.as_str(), e.why))?,
-                None => TagFilter::default(),
-            },
-        })
-    }
-
-    /// [`ModelConfig::from_lookup`] over the process environment.
-    pub fn from_env() -> Result<Self, InputError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-}
-
-/// The environment variables `model-build` reads.
-pub mod vars {
-    /// The CodeBuild project to start (required).
-    pub const BUILD_PROJECT: &str = "ROLLGATE_BUILD_PROJECT";
-    /// The bucket of model artifacts (required).
-    pub const MODEL_BUCKET: &str = "ROLLGATE_MODEL_BUCKET";
-    /// The key prefix of model artifacts (default `models/`).
-    pub const MODEL_PREFIX: &str = "ROLLGATE_MODEL_PREFIX";
-    /// The file name whose upload starts a build (default `model.tar.gz`).
-    pub const MODEL_TRIGGER: &str = "ROLLGATE_MODEL_TRIGGER";
-    /// The tracking service's tag filter, `crate::filter::TagFilter` syntax (default `*`).
-    pub const TAG_FILTER: &str = "ROLLGATE_TAG_FILTER";
-}
 
 /// One StartBuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -229,6 +165,7 @@ pub fn build_failure(config: &ModelConfig, envelope: &Envelope, detail: &BuildSt
 mod tests {
     use super::*;
     use crate::events::{S3Bucket, S3Object};
+    use crate::filter::TagFilter;
 
     fn config(filter: &str) -> ModelConfig {
         ModelConfig {
@@ -237,6 +174,7 @@ mod tests {
             prefix: "models/".into(),
             trigger_file: "model.tar.gz".into(),
             tag_filter: TagFilter::parse(filter).unwrap(),
+            event_bus: "default".into(),
         }
     }
 

@@ -3,7 +3,6 @@
 //! derived from the calls the code makes in the tests (`FUNCTIONS`).
 
 use crate::config::vars;
-use crate::model::vars as model_vars;
 
 /// The functions, by crate name. The IAM actions each may call are not listed here: they are
 /// derived from what the code actually called over the whole test suite, under the emulator's
@@ -28,11 +27,11 @@ pub const ENVIRONMENT: &[(&str, &[&str])] = &[
     (
         "model-build",
         &[
-            model_vars::BUILD_PROJECT,
-            model_vars::MODEL_BUCKET,
-            model_vars::MODEL_PREFIX,
-            model_vars::MODEL_TRIGGER,
-            model_vars::TAG_FILTER,
+            vars::BUILD_PROJECT,
+            vars::MODEL_BUCKET,
+            vars::MODEL_PREFIX,
+            vars::MODEL_TRIGGER,
+            vars::TAG_FILTER,
             vars::EVENT_BUS,
             vars::MAX_ATTEMPTS,
         ],

@@ -155,6 +155,61 @@ pub fn read_history(service: &ServiceView, briefs: &[ServiceDeploymentBrief]) ->
     reading
 }
 
+/// Whether ECS runs `revision` on `service` or lists a deployment of it
+/// (DescribeServices' `taskDefinition` and `deployments`): such a revision is judged from what
+/// ECS shows, not from the history.
+pub fn lists(service: &ServiceView, revision: &TaskDefArn) -> bool {
+    service.task_definition.as_ref() == Some(revision)
+        || service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(revision))
+}
+
+/// What a history run does with an orphan's target revision ([`orphan_step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrphanStep {
+    /// Hold the record before the orphan's deployment: ECS lists its rollout, which awaits a
+    /// verdict, and may drop it before any run gives one.
+    pub hold: bool,
+    /// Read the revision and judge it (or follow its rollback): ECS neither runs nor lists
+    /// it, it is not the last known good, and this run has not judged it already.
+    pub judge: bool,
+}
+
+/// The step for an orphan whose target is `revision`. `awaiting`: whether the revision's
+/// rollout awaited a verdict at this run; `judged`: whether this run judged it already (an
+/// earlier orphan with the same target).
+pub fn orphan_step(service: &ServiceView, revision: &TaskDefArn, awaiting: bool, judged: bool) -> OrphanStep {
+    let listed = lists(service, revision);
+    let last_good = service.tags.get(keys::LAST_GOOD).map(String::as_str) == Some(revision.as_str());
+    OrphanStep { hold: listed && awaiting, judge: !(listed || last_good || judged) }
+}
+
+/// Whether the new record ([`HistoryReading::record`]) is written now ([`record_step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordStep {
+    /// Tag the service with it.
+    Write,
+    /// Not yet: the record would add a tag, and the service's view predates this run's own
+    /// tag writes, so its tag count is stale. The next run reads the same history, judges
+    /// nothing twice, and writes it from a fresh view.
+    AwaitFreshView,
+    /// Never while the service holds [`crate::tags::MAX_TAGS`] tags: the history is read again
+    /// on every run (said in the log).
+    NoRoom,
+}
+
+/// The step for the record. `tags_written`: whether this run may have written the service's
+/// tags already (a verdict, or a judged orphan).
+pub fn record_step(service: &ServiceView, tags_written: bool) -> RecordStep {
+    let adds_a_tag = !service.tags.contains_key(keys::SEEN_DEPLOYMENT);
+    if adds_a_tag && tags_written {
+        RecordStep::AwaitFreshView
+    } else if adds_a_tag && service.tags.len() >= crate::tags::MAX_TAGS {
+        RecordStep::NoRoom
+    } else {
+        RecordStep::Write
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

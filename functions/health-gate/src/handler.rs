@@ -23,11 +23,13 @@ use rollgate_core::gate::{
     AlarmEntry, EcrImageId, GateSettings, Lineage, ReportedFailure, Resolution, RollbackVerdict, RolloutFacts,
     RolloutState, StopCause, StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start, check_target,
     ecr_images, evaluate, finished_via_copy, judge_rollback, outcome, plan, plan_rollback, record_stop,
-    rollback_refused,
+    refused_for_good, rollback_outcome, rollback_refused,
 };
-use rollgate_core::history::{Orphaned, deployment_id, history_due, read_history};
+use rollgate_core::history::{
+    Orphaned, RecordStep, deployment_id, history_due, lists, orphan_step, read_history, record_step,
+};
 use rollgate_core::ledger::keys;
-use rollgate_core::report::{GateFailure, GateReport, RolloutOutcome};
+use rollgate_core::report::{GateFailure, GateReport};
 use rollgate_core::service::{OptIn, ServiceView};
 use rollgate_core::tags::TagWrite;
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
@@ -392,9 +394,7 @@ impl<A: GateApi> Gate<'_, A> {
         }
         let steps = plan(&facts, &verdict);
         if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &snapshot.summary.arn, steps).await {
-            let refused = e.class() == ErrorClass::NonRetryable
-                && matches!(e.operation(), Some("UpdateService" | "RegisterTaskDefinition"));
-            if !refused {
+            if !refused_for_good(e.class(), e.operation()) {
                 return report.failures.push(failure(&service.arn, e));
             }
             // AWS refused the rollback for good: said once, instead of refused again each run.

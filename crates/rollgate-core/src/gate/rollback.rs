@@ -46,6 +46,51 @@ pub enum RollbackVerdict {
     Failed(String),
 }
 
+impl RollbackVerdict {
+    /// The verdict's name in reports and logs, with its reason: `rollback-settled` (a stale
+    /// pointer removed), `rolling-back`, `rolled-back` or `rollback-failed`; `None` before the
+    /// rollback started.
+    pub fn label(&self) -> Option<(&'static str, &str)> {
+        match self {
+            Self::NotStarted => None,
+            Self::Stale(why) => Some(("rollback-settled", why)),
+            Self::Wait(why) => Some((RolloutState::RollingBack.as_str(), why)),
+            Self::Completed(why) => Some((RolloutState::RolledBack.as_str(), why)),
+            Self::Failed(why) => Some((RolloutState::RollbackFailed.as_str(), why)),
+        }
+    }
+}
+
+/// The report line of the followed rollback of `failed` on `service`: `None` before it
+/// started and for a stale pointer (no rollout's state changes).
+pub fn rollback_outcome(
+    service: &ServiceView,
+    failed: &TaskDefSummary,
+    verdict: &RollbackVerdict,
+) -> Option<crate::report::RolloutOutcome> {
+    if matches!(verdict, RollbackVerdict::Stale(_)) {
+        return None;
+    }
+    let (label, why) = verdict.label()?;
+    Some(crate::report::RolloutOutcome {
+        cluster: service.arn.cluster_name().to_owned(),
+        service: service.arn.name().to_owned(),
+        revision: failed.arn.to_string(),
+        verdict: label.to_owned(),
+        detail: why.to_owned(),
+        rolled_back_to: failed.tags.get(keys::ROLLBACK_TO).cloned(),
+    })
+}
+
+/// Whether a failed call of a rollback's plan means AWS refused the rollback for good: a
+/// non-retryable UpdateService (e.g. `ClientException: TaskDefinition is inactive`, access
+/// denied) or RegisterTaskDefinition of the target's copy. Such a rollback is
+/// `rollback-failed`, said once ([`rollback_refused`]), instead of the same refused call on
+/// every run; any other failure is retried.
+pub fn refused_for_good(class: crate::ErrorClass, operation: Option<&str>) -> bool {
+    class == crate::ErrorClass::NonRetryable && matches!(operation, Some("UpdateService" | "RegisterTaskDefinition"))
+}
+
 /// Judges the rollback of `failed` (named by the service's `rollgate:rollback`): the gate
 /// follows a rollback to its outcome like any deployment. It never starts another: a failed
 /// rollback is final, and the service is left for a person.

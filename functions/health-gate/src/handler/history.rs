@@ -42,20 +42,19 @@ impl<A: GateApi> Gate<'_, A> {
                 Ok(r) => r,
                 Err(e) => return report.failures.push(failure(&service.arn, e)),
             };
-            let last_good = service.tags.get(keys::LAST_GOOD).map(String::as_str);
             let mut judged = BTreeSet::new();
             for orphan in &reading.orphans {
                 let Some((_, revision)) = revisions.iter().find(|(r, _)| *r == orphan.target_revision) else {
                     continue; // ECS no longer has the service revision: nothing to judge
                 };
-                let listed = service.task_definition.as_ref() == Some(revision)
-                    || service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(revision));
-                if listed && awaiting.contains(revision) {
-                    held.insert(orphan.deployment.clone()); // ECS may drop it before its verdict
+                let step = orphan_step(service, revision, awaiting.contains(revision), judged.contains(revision));
+                if step.hold {
+                    held.insert(orphan.deployment.clone());
                 }
-                if listed || Some(revision.as_str()) == last_good || !judged.insert(revision.clone()) {
-                    continue; // judged from what ECS runs and lists, or settled
+                if !step.judge {
+                    continue;
                 }
+                judged.insert(revision.clone());
                 let snapshot = match self.aws.describe_task_definition(revision).await {
                     Ok(s) => s,
                     Err(e) if e.class() == ErrorClass::NonRetryable => continue, // deleted since
@@ -97,23 +96,19 @@ impl<A: GateApi> Gate<'_, A> {
         // The record moves only once every rollout it passes was judged: a failed run reads
         // the same history again.
         let Some(seen) = reading.record(&held).filter(|_| report.failures.len() == failures) else { return };
-        let adds_a_tag = !service.tags.contains_key(keys::SEEN_DEPLOYMENT);
-        if adds_a_tag && (tags_written || report.rollouts.len() > rollouts_before) {
-            // The view's tag count predates this run's writes: the first record waits for the
-            // next run's fresh view (it reads the same history and judges nothing twice).
-            return;
-        }
-        if adds_a_tag && service.tags.len() >= rollgate_core::tags::MAX_TAGS {
-            warn!(
+        match record_step(service, tags_written || report.rollouts.len() > rollouts_before) {
+            RecordStep::AwaitFreshView => {}
+            RecordStep::NoRoom => warn!(
                 cluster = service.arn.cluster_name(),
                 service = service.arn.name(),
                 "no tag room for {}: ECS's history is read again on every run",
                 keys::SEEN_DEPLOYMENT
-            );
-            return;
-        }
-        if let Err(e) = self.aws.tag_resource(service.arn.as_str(), &[seen.tag()]).await {
-            report.failures.push(failure(&service.arn, e));
+            ),
+            RecordStep::Write => {
+                if let Err(e) = self.aws.tag_resource(service.arn.as_str(), &[seen.tag()]).await {
+                    report.failures.push(failure(&service.arn, e));
+                }
+            }
         }
     }
 

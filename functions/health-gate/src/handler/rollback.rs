@@ -33,25 +33,14 @@ impl<A: GateApi> Gate<'_, A> {
         };
         let failed = &snapshot.summary;
         let verdict = judge_rollback(self.now, service, failed, settings);
-        let (label, detail) = match &verdict {
-            RollbackVerdict::NotStarted => {
-                // The failure was recorded, then the run died. If ECS no longer runs or lists
-                // the revision (a deployment with no running task leaves the list at once),
-                // nothing else will look at it: finish its verdict here.
-                let listed = service.task_definition.as_ref() == Some(&failed.arn)
-                    || service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(&failed.arn));
-                if !listed {
-                    self.revision(service, settings, &snapshot, None, None, report).await;
-                }
-                return;
+        let Some((label, detail)) = verdict.label() else {
+            // The failure was recorded, then the run died. If ECS no longer runs or lists
+            // the revision (a deployment with no running task leaves the list at once),
+            // nothing else will look at it: finish its verdict here.
+            if !lists(service, &failed.arn) {
+                self.revision(service, settings, &snapshot, None, None, report).await;
             }
-            RollbackVerdict::Stale(why) => {
-                info!(cluster = service.arn.cluster_name(), service = service.arn.name(), reason = %why, "stale rollback pointer removed");
-                ("rollback-settled", why.clone())
-            }
-            RollbackVerdict::Wait(why) => ("rolling-back", why.clone()),
-            RollbackVerdict::Completed(why) => ("rolled-back", why.clone()),
-            RollbackVerdict::Failed(why) => ("rollback-failed", why.clone()),
+            return;
         };
         let steps = plan_rollback(self.now, service, failed, &verdict);
         if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &failed.arn, steps).await {
@@ -62,16 +51,7 @@ impl<A: GateApi> Gate<'_, A> {
         } else {
             info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %failed.arn, reason = %detail, decision = label, "rollback");
         }
-        if !matches!(verdict, RollbackVerdict::Stale(_)) {
-            report.rollouts.push(RolloutOutcome {
-                cluster: service.arn.cluster_name().to_owned(),
-                service: service.arn.name().to_owned(),
-                revision: failed.arn.to_string(),
-                verdict: label.to_owned(),
-                detail,
-                rolled_back_to: failed.tags.get(keys::ROLLBACK_TO).cloned(),
-            });
-        }
+        report.rollouts.extend(rollback_outcome(service, failed, &verdict));
     }
 
     /// What a rollback target is now: whether ECS still has it, whether it is ACTIVE, whether

@@ -1,0 +1,68 @@
+//! What the gate does with ECS's service-deployment history and with a followed rollback's
+//! outcome: the handler's steps, decided here (#15, #16).
+
+#[path = "gate/common.rs"]
+mod common;
+
+use common::*;
+
+/// ECS's history: what a run does with an orphan's target, and when it records how far it
+/// read. ECS's live state decides: a revision ECS runs or lists is judged from that, not from
+/// the history, and its deployment holds the record while its rollout awaits a verdict.
+#[test]
+fn an_orphan_is_judged_only_where_nothing_else_judges_it() {
+    use rollgate_core::history::{OrphanStep, RecordStep, lists, orphan_step, record_step};
+    let w = World::new(); // runs 3, lists 3 and 2; last good 2
+    assert!(lists(&w.service, &rev(3)) && lists(&w.service, &rev(2)) && !lists(&w.service, &rev(4)));
+    let step = |n: u32, awaiting: bool, judged: bool| orphan_step(&w.service, &rev(n), awaiting, judged);
+    let (judge, skip, hold) = (
+        OrphanStep { hold: false, judge: true },
+        OrphanStep { hold: false, judge: false },
+        OrphanStep { hold: true, judge: false },
+    );
+    assert_eq!(step(4, false, false), judge, "neither run nor listed: judged from the history");
+    assert_eq!(step(4, true, false), judge);
+    assert_eq!(step(4, false, true), skip, "judged once per run");
+    assert_eq!(step(3, true, false), hold, "listed and awaiting a verdict: held, judged from what ECS lists");
+    assert_eq!(step(3, false, false), skip);
+    let mut gone = World::new();
+    gone.service.deployments.clear();
+    gone.service.task_definition = Some(rev(5));
+    assert_eq!(orphan_step(&gone.service, &rev(2), false, false), skip, "the last known good is settled");
+    assert_eq!(orphan_step(&gone.service, &rev(3), true, false), judge, "dropped by ECS: judged");
+
+    // The record: a first record adds a tag, so it waits for a view newer than this run's own
+    // writes, and never takes the 50th tag; a record already there is overwritten in place.
+    assert_eq!(record_step(&w.service, false), RecordStep::Write);
+    assert_eq!(record_step(&w.service, true), RecordStep::AwaitFreshView);
+    let mut full = World::new();
+    for i in full.service.tags.len()..rollgate_core::tags::MAX_TAGS {
+        full.service.tags.insert(format!("owner-{i}"), "x".into());
+    }
+    assert_eq!(record_step(&full.service, false), RecordStep::NoRoom);
+    full.service.tags.remove("owner-49");
+    full.service.tags.insert(keys::SEEN_DEPLOYMENT.into(), "abc@2026-11-28T10:00:00Z".into());
+    assert_eq!(record_step(&full.service, true), RecordStep::Write, "an overwrite needs no room");
+}
+
+/// A followed rollback's report line, and which refusals end it for good.
+#[test]
+fn a_followed_rollback_reports_its_state_and_a_refusal_for_good_ends_it() {
+    use rollgate_core::ErrorClass::{NonRetryable, Retryable};
+    use rollgate_core::gate::{refused_for_good, rollback_outcome};
+    let w = rolling_back();
+    let line = |v: &RollbackVerdict| rollback_outcome(&w.service, &w.revision, v).map(|o| (o.verdict, o.detail));
+    assert_eq!(line(&RollbackVerdict::NotStarted), None);
+    assert_eq!(line(&RollbackVerdict::Stale("pointer".into())), None, "a stale pointer changes no rollout");
+    assert_eq!(line(&RollbackVerdict::Wait("in flight".into())), Some(("rolling-back".into(), "in flight".into())));
+    assert_eq!(line(&RollbackVerdict::Completed("done".into())), Some(("rolled-back".into(), "done".into())));
+    assert_eq!(line(&RollbackVerdict::Failed("no".into())), Some(("rollback-failed".into(), "no".into())));
+    let o = rollback_outcome(&w.service, &w.revision, &judge(&w)).unwrap();
+    assert_eq!((o.revision.as_str(), o.rolled_back_to), (rev(3).as_str(), Some(rev(2).to_string())));
+
+    assert!(refused_for_good(NonRetryable, Some("UpdateService")));
+    assert!(refused_for_good(NonRetryable, Some("RegisterTaskDefinition")));
+    assert!(!refused_for_good(Retryable, Some("UpdateService")), "throttled: retried");
+    assert!(!refused_for_good(NonRetryable, Some("TagResource")), "the ledger's write: retried");
+    assert!(!refused_for_good(NonRetryable, None));
+}

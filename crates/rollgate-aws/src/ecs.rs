@@ -27,10 +27,17 @@ pub const DESCRIBE_SERVICES_BATCH: usize = 10;
 /// Finding services and reading their tags.
 pub trait ServiceDirectory {
     /// Every service ARN in a cluster (name or ARN) that can opt in: services with the short,
-    /// pre-2021 ARN format cannot be tagged, and are left out.
+    /// pre-2021 ARN format cannot be tagged, and are left out
+    /// ([ListServices](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServices.html),
+    /// every page, 100 a page). Errors: [`AwsError::Api`] when a page's call fails
+    /// (`ClusterNotFoundException` for a cluster that does not exist).
     fn list_services(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 
-    /// Up to [`DESCRIBE_SERVICES_BATCH`] services of one cluster, with their tags.
+    /// Up to [`DESCRIBE_SERVICES_BATCH`] services of one cluster, with their tags
+    /// ([DescribeServices](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html)
+    /// with `include=TAGS`). A service answered in an unreadable shape is left out with a
+    /// warning; one ECS reports in `failures` (e.g. `MISSING`) is absent from the answer.
+    /// Errors: [`AwsError::Api`] when the call fails.
     fn describe_services(
         &self,
         cluster: &str,
@@ -133,7 +140,11 @@ pub trait TaskDefinitions {
     fn deregister(&self, arn: &TaskDefArn) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Registers a copy of `base` in which only the named containers get their new image
-    /// (`images`: container name, digest-pinned image URI), with `tags`.
+    /// (`images`: container name, digest-pinned image URI), with `tags` applied on create
+    /// ([RegisterTaskDefinition](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html);
+    /// every field it accepts is copied). Returns the new revision's ARN. Errors:
+    /// [`AwsError::Api`] when ECS refuses (e.g. `ClientException` for an invalid definition,
+    /// or more than 50 tags) or the call fails; [`AwsError::Incomplete`] without an ARN.
     fn register_copy(
         &self,
         base: &TaskDefSnapshot,

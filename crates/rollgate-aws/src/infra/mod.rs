@@ -114,7 +114,13 @@ impl Infra {
     }
 
     /// Reads what AWS has for each desired resource. The service is read first: its live
-    /// revision is the one the task definition is compared with (not the family's newest).
+    /// revision is the one the task definition is compared with (not the family's newest),
+    /// whatever its status (housekeeping may have deregistered it; ECS still describes it).
+    /// A resource that does not exist is absent from the answer. One read per resource (the
+    /// Describe/Get call of its kind, plus its tags where the read does not carry them).
+    ///
+    /// Errors: the first read AWS refuses or that fails, other than its "not found" answer
+    /// (e.g. `AccessDeniedException` naming the missing permission).
     pub async fn observe(&self, desired: &[Resource]) -> Result<Observed, AwsError> {
         let mut observed = Observed::new();
         let service_first = desired

@@ -201,7 +201,9 @@ impl Infra {
         Ok(())
     }
 
-    /// Active revisions of a family, newest first.
+    /// Active revisions of a family, newest first
+    /// ([ListTaskDefinitions](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTaskDefinitions.html),
+    /// every page). Errors: [`AwsError::Api`] when a page's call fails.
     pub async fn revisions(&self, family: &str) -> Result<Vec<String>, AwsError> {
         self.revisions_in(family, ecs::TaskDefinitionStatus::Active).await
     }
@@ -209,7 +211,7 @@ impl Infra {
     /// Every revision of a family ECS still describes, ACTIVE and deregistered (INACTIVE),
     /// newest first: a history with CI deregistering old revisions still shows the last
     /// known good and what ran. Two ListTaskDefinitions listings (ECS lists one status at a
-    /// time; its default is ACTIVE).
+    /// time; its default is ACTIVE). Errors: [`AwsError::Api`] when a page's call fails.
     pub async fn revisions_any_status(&self, family: &str) -> Result<Vec<String>, AwsError> {
         let mut arns = self.revisions_in(family, ecs::TaskDefinitionStatus::Active).await?;
         arns.extend(self.revisions_in(family, ecs::TaskDefinitionStatus::Inactive).await?);

@@ -20,6 +20,9 @@ impl Infra {
     ///
     /// `family` is the app's task family: services that are not the app's but run one of its
     /// revisions (a hand-made canary, a half-adopted service) are listed in `family_users`.
+    ///
+    /// Errors: the first listing or DescribeServices call that fails: `down` deletes nothing
+    /// on a partial view of the region.
     pub async fn region_facts(
         &self,
         app: &str,

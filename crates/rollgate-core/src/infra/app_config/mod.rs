@@ -356,7 +356,9 @@ use errors::{header_line, placeholders, toml_error};
 pub use validate::is_http_url;
 
 impl AppConfig {
-    /// Parses and validates the text of a file named rollgate.toml.
+    /// Parses and validates the text of a file named rollgate.toml ([`Self::parse_file`]).
+    ///
+    /// Errors: the first [`ConfigError`], as [`Self::parse_file`] gives it.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         Self::parse_file(text, "rollgate.toml")
     }

@@ -1126,3 +1126,68 @@ async fn the_first_history_record_waits_for_a_fresh_tag_count() {
     assert_eq!(g.state(&v2), "rolled-back");
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+/// What people do (found by a break-test): during v2's bake a person runs
+/// `aws ecs update-service --force-new-deployment`. That deployment of v2 fails, and ECS's
+/// circuit breaker returns to the last COMPLETED deployment, v2's own first one. ECS reported a
+/// deployment of v2 FAILED during its bake: a failing signal, although the newest deployment
+/// of v2 completes (the gate read only the newest, and declared v2 healthy).
+#[tokio::test]
+async fn a_failed_forced_deployment_during_the_bake_fails_the_rollout() {
+    let mut g = Gated::new("gate-forced-fails", &[("rollgate:bake", "5m")]);
+    let queue = g.verdict_queue();
+    let (_, v1, _) = g.deploy("v1").await;
+    g.make_healthy(&v1).await;
+    let (digest2, v2, _) = g.deploy("v2").await;
+    let t0 = g.complete(&v2).await;
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "forceNewDeployment": true}));
+    let forced = g.deployment(&v2)["id"].clone();
+    g.force("FAILED", json!({"rollback": true, "reason": "ECS deployment circuit breaker: tasks failed to start."}));
+    assert_eq!(g.live(), v2, "the breaker went back to v2's own completed deployment");
+    let at = t0 + Duration::minutes(5);
+    let event = g.s.deployment_event(
+        &format!("{}-forced-failed", g.s.name),
+        "SERVICE_DEPLOYMENT_FAILED",
+        &g.service_arn,
+        &forced,
+        &rfc3339(at),
+    );
+    let r = g.gate(&event).await;
+    assert_eq!(verdicts(&r), ["rolling-back"], "{r:?}");
+    assert_eq!(g.live(), v1, "back to the last known good");
+    g.force("COMPLETED", json!({}));
+    g.gate(&g.tick(t0 + Duration::minutes(12))).await;
+    assert_eq!(g.state(&v2), "rolled-back");
+    assert!(g.service_tags().contains_key(&format!("rollgate:failed:{digest2}")));
+    let received = published(&g.s.drain_queue(&queue));
+    assert!(!received.iter().any(|(kind, _, rev, _)| kind == "Rollout Healthy" && rev == &v2), "{received:#?}");
+}
+
+/// Two opted-in services of one task family: a person points `worker` at `api`'s rollout
+/// revision (`--task-definition <family>` resolves to the newest). worker's tasks of that
+/// revision are OOM-killed: no evidence against api's rollout, which must not be rolled back
+/// for them (the stops were recorded on api's revision, and api was rolled back).
+#[tokio::test]
+async fn another_services_task_stops_never_fail_a_rollout_of_a_shared_revision() {
+    let mut g = Gated::new("gate-shared-revision", &[("rollgate:bake", "5m")]);
+    let tags = vec![("rollgate:repository", g.repo.clone()), ("rollgate:bake", "5m".to_owned())];
+    g.s.service(ServiceSpec { cluster: &g.cluster, name: "worker", task_definition: &g.base, tags });
+    g.deploy("v1").await;
+    let api_rev = g.live();
+    let worker_rev = g.s.describe_service(&g.cluster, "worker")["taskDefinition"].as_str().unwrap().to_owned();
+    assert_ne!(api_rev, worker_rev, "one push, a revision per service");
+    let t0 = g.started(&api_rev);
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "worker", "taskDefinition": api_rev}));
+    let updates = g.s.count_calls("UpdateService");
+    for task in 301..=303 {
+        let at = rfc3339(t0 + Duration::minutes(1));
+        let e = g.s.task_stopped_event("ecs-task-stopped-oom.json", &g.cluster, "worker", &api_rev, task, &at);
+        g.gate(&e).await;
+    }
+    let (_, api_tags) = g.s.describe_task_definition(&api_rev);
+    let bad: Vec<_> = api_tags.keys().filter(|k| k.starts_with("rollgate:bad-task")).collect();
+    assert!(bad.is_empty(), "worker's stops recorded against api's rollout: {bad:?}");
+    g.gate(&g.tick(t0 + Duration::minutes(2))).await;
+    assert_eq!(g.live(), api_rev, "api is not rolled back for worker's tasks");
+    assert_eq!(g.s.count_calls("UpdateService"), updates, "no rollback");
+}

@@ -86,10 +86,17 @@ impl RolloutState {
         Self::of(tags).is_some_and(Self::awaits_verdict)
     }
 
-    /// Whether an abnormal stop of a task of `revision` counts against it: a rollout awaiting
-    /// its verdict, or a superseded one that ECS runs again (it is judged like any rollout
-    /// from then on, [`crate::gate::evaluate`]; its state moves on at its next verdict).
+    /// Whether an abnormal stop of a task `service` ran from `revision` counts against it: a
+    /// rollout of this service (its `rollgate:service`) awaiting its verdict, or a superseded
+    /// one that ECS runs again (it is judged like any rollout from then on,
+    /// [`crate::gate::evaluate`]; its state moves on at its next verdict). Another service's
+    /// tasks never count: two services of one task family can run the same revision (a
+    /// person pointed one at the other's), and a stop of one is no evidence against the
+    /// other's rollout.
     pub fn counts_stops(service: &ServiceView, revision: &TaskDefSummary) -> bool {
+        if revision.tags.get(keys::SERVICE).map(String::as_str) != Some(service.arn.as_str()) {
+            return false;
+        }
         let live = service.task_definition.as_ref() == Some(&revision.arn);
         match Self::of(&revision.tags) {
             Some(state) if state.awaits_verdict() => true,

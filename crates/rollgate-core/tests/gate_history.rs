@@ -1,5 +1,5 @@
-//! What the gate does with ECS's service-deployment history and with a followed rollback's
-//! outcome: the handler's steps, decided here (#15, #16).
+//! What ECS and people do beside a rollout: ECS's service-deployment history, a followed
+//! rollback's outcome, a forced deployment of the rollout, another service's tasks (#15, #16).
 
 #[path = "gate/common.rs"]
 mod common;
@@ -65,4 +65,38 @@ fn a_followed_rollback_reports_its_state_and_a_refusal_for_good_ends_it() {
     assert!(!refused_for_good(Retryable, Some("UpdateService")), "throttled: retried");
     assert!(!refused_for_good(NonRetryable, Some("TagResource")), "the ledger's write: retried");
     assert!(!refused_for_good(NonRetryable, None));
+}
+
+/// Two services of one task family can run the same revision (a person pointed one at the
+/// other's rollout). An abnormal stop of one service's task is no evidence against the other's
+/// rollout: it counts only on the service the revision was rolled out to.
+#[test]
+fn another_services_task_stops_never_count_against_a_rollout() {
+    let w = World::new().rollout("IN_PROGRESS", 1);
+    assert!(RolloutState::counts_stops(&w.service, &w.revision), "its own service's stop counts");
+    let mut worker = w.service.clone();
+    worker.arn = ServiceArn::parse("arn:aws:ecs:us-east-1:123456789012:service/prod/worker").unwrap();
+    assert!(!RolloutState::counts_stops(&worker, &w.revision), "the worker runs the api's revision");
+    let mut untagged = w.revision.clone();
+    untagged.tags.remove(keys::SERVICE);
+    assert!(!RolloutState::counts_stops(&w.service, &untagged), "no ledger: no rollout of this service");
+}
+
+/// A person forces a new deployment of a rollout in its bake; it fails and ECS's circuit
+/// breaker returns to the rollout's own completed deployment. The newest deployment of the
+/// revision is in progress (later COMPLETED), the failed one is still listed: a failing signal.
+#[test]
+fn a_failed_deployment_of_the_rollout_fails_it_even_when_a_newer_one_of_it_runs() {
+    let mut w = World::new().state("baking").rollout("COMPLETED", 2).at(10);
+    let mut rollback = deployment("ecs-svc/3c", 3, "PRIMARY", "IN_PROGRESS", 1);
+    rollback.created_at = Some(t(T0) + Duration::minutes(9));
+    let mut forced = deployment("ecs-svc/3b", 3, "ACTIVE", "FAILED", 0);
+    forced.created_at = Some(t(T0) + Duration::minutes(8));
+    forced.rollout_state_reason = Some("ECS deployment circuit breaker: tasks failed to start.".into());
+    w.service.deployments = vec![rollback, forced];
+    assert_eq!(rolled_back_to(&w.verdict()), Some(rev(2)), "{:?}", w.verdict());
+    assert!(reason(&w.verdict()).contains("circuit breaker"), "{}", reason(&w.verdict()));
+    // Without the failed one, the same rollout waits for its newest deployment.
+    w.service.deployments.truncate(1);
+    assert!(matches!(w.verdict(), Verdict::Wait(_) | Verdict::Advance { .. }), "{:?}", w.verdict());
 }

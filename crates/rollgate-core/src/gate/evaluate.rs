@@ -328,12 +328,21 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
         return Verdict::Ignore(format!("{} is already {state}", rev.revision()));
     }
     let deployment = f.service.deployment_of(rev);
-    let ecs_failed = deployment.is_some_and(DeploymentView::failed);
+    // Any failed deployment of the revision ECS lists, not only its newest: a person's
+    // force-new-deployment of a rollout in its bake that fails, and that ECS's circuit breaker
+    // rolls back to the rollout's own completed deployment, leaves the newest deployment of
+    // the revision COMPLETED beside the failed one (and the FAILED event names the failed one).
+    let failed_deployment = f
+        .service
+        .deployments
+        .iter()
+        .filter(|d| d.task_definition.as_ref() == Some(rev) && d.failed())
+        .max_by_key(|d| d.created_at);
+    let ecs_failed = failed_deployment.is_some() || (live && f.reported_failure.is_some());
     let failure_reason = || {
         // Only a failed deployment's reason says why it failed ("ECS deployment ... in
         // progress." is no failure reason).
-        let reason = deployment
-            .filter(|d| d.failed())
+        let reason = failed_deployment
             .and_then(|d| d.rollout_state_reason.clone())
             .or_else(|| f.reported_failure.map(str::to_owned))
             .unwrap_or_else(|| "the ECS deployment failed".to_owned());

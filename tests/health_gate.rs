@@ -1191,3 +1191,37 @@ async fn another_services_task_stops_never_fail_a_rollout_of_a_shared_revision()
     assert_eq!(g.live(), api_rev, "api is not rolled back for worker's tasks");
     assert_eq!(g.s.count_calls("UpdateService"), updates, "no rollback");
 }
+
+/// A person added their own tags to an opted-in service up to ECS's 50 (found by a new
+/// user's walk-through). v2 fails: the gate still rolls it back and says so once, with what it
+/// could not record. The failure record was refused past 50 tags, and the refusal blocked the
+/// rollback on every run, leaving the bad rollout live.
+#[tokio::test]
+async fn a_service_filled_to_fifty_tags_still_gets_its_rollback() {
+    let mut g = Gated::new("gate-full-service", &[]);
+    let queue = g.verdict_queue();
+    let (v1, _) = g.healthy_and_seen("v1", &queue).await;
+    let (_, v2, _) = g.deploy("v2").await;
+    let have = g.service_tags().len();
+    let fill: Vec<Value> = (have..50).map(|i| json!({"key": format!("team-{i}"), "value": "x"})).collect();
+    g.s.boto("ecs", "tag_resource", json!({"resourceArn": g.service_arn, "tags": fill}));
+    assert_eq!(g.service_tags().len(), 50);
+    g.force("FAILED", json!({}));
+    let t0 = g.started(&v2);
+    let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v2, t0)).await;
+    assert!(r.failures.is_empty(), "the rollback is not blocked: {r:?}");
+    assert_eq!(g.live(), v1, "back to the last known good");
+    assert_eq!(g.service_tags().len(), 50, "ECS's limit held");
+    let received = g.s.drain_queue(&queue);
+    let rolled_back: Vec<&Value> = received.iter().filter(|e| e["detail-type"] == "Rollout Rolled Back").collect();
+    assert_eq!(rolled_back.len(), 1, "{received:#?}");
+    let reason = rolled_back[0]["detail"]["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("no room for rollgate's failure record"), "{reason}");
+    g.force("COMPLETED", json!({}));
+    for m in [10, 11] {
+        let r = g.gate(&g.tick(t0 + Duration::minutes(m))).await;
+        assert!(r.failures.is_empty(), "{r:?}");
+    }
+    assert_eq!(g.state(&v2), "rolled-back");
+    assert!(g.s.drain_queue(&queue).is_empty(), "said once");
+}

@@ -100,3 +100,27 @@ fn a_failed_deployment_of_the_rollout_fails_it_even_when_a_newer_one_of_it_runs(
     w.service.deployments.truncate(1);
     assert!(matches!(w.verdict(), Verdict::Wait(_) | Verdict::Advance { .. }), "{:?}", w.verdict());
 }
+
+/// A person filled the service with their own tags up to 50 after it opted in. A failed
+/// rollout is still rolled back and said: the service's failure record drops what does not
+/// fit (ECS refuses a TagResource past 50, which blocked the rollback on every run), and the
+/// notification says the digest is not kept out.
+#[test]
+fn a_full_service_still_gets_its_rollback_and_is_told_what_was_not_recorded() {
+    let mut w = World::new().rollout("FAILED", 0);
+    for i in w.service.tags.len()..rollgate_core::tags::MAX_TAGS {
+        w.service.tags.insert(format!("owner-{i}"), "x".into());
+    }
+    let verdict = w.verdict();
+    assert_eq!(rolled_back_to(&verdict), Some(rev(2)));
+    let p = rollgate_core::gate::plan(&w.facts(), &verdict);
+    assert_eq!(p.roll_back_to, Some(rev(2)), "the rollback is not blocked");
+    assert!(p.tag_service.peak(&w.service.tags) <= rollgate_core::tags::MAX_TAGS, "{:?}", p.tag_service);
+    let reason = p.notification.as_ref().and_then(|n| n.reason.clone()).unwrap_or_default();
+    assert!(reason.contains("no room for rollgate's failure record"), "{reason}");
+    // With room, the record is written whole and the notification says nothing of it.
+    let w = World::new().rollout("FAILED", 0);
+    let p = rollgate_core::gate::plan(&w.facts(), &w.verdict());
+    assert!(p.tag_service.set.iter().any(|(k, _)| k.starts_with(keys::FAILED_PREFIX)), "{:?}", p.tag_service);
+    assert!(!p.notification.unwrap().reason.unwrap_or_default().contains("no room"));
+}

@@ -73,7 +73,66 @@ pub fn plan(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
     // carry_out adds `rollgate:rollback-to` once a copy is registered.
     let pending = usize::from(p.copy.is_some());
     p.tag_revision = fit_revision_write(&f.revision.tags, std::mem::take(&mut p.tag_revision), pending);
+    let (fitted, dropped) = fit_service_write(&f.service.tags, std::mem::take(&mut p.tag_service));
+    p.tag_service = fitted;
+    if dropped.iter().any(|k| k.starts_with(keys::FAILED_PREFIX) || k == keys::FAILED_DIGESTS)
+        && let Some(n) = p.notification.as_mut()
+    {
+        let note = format!(
+            "the service has no room for rollgate's failure record (ECS allows {} tags): its digest is not kept out of later deploys; remove some of the service's own tags",
+            crate::tags::MAX_TAGS
+        );
+        n.reason = Some(n.reason.take().map_or(note.clone(), |r| format!("{r}; {note}")));
+    }
     p
+}
+
+/// Service tags of a write that a verdict can do without, least needed first: the rollback
+/// pointer (a rolling-back revision is followed while ECS runs or lists it), the high-water
+/// mark, the failure record.
+const DROPPABLE_SERVICE_TAGS: [&str; 3] = [keys::ROLLBACK, keys::HIGH_WATER, keys::FAILED_DIGESTS];
+
+/// Fits a service's tag write into ECS's 50 tags: returns the write and the new keys it left
+/// out. The gate keeps room on an opted-in service ([`crate::tags::SERVICE_LEDGER_RESERVE`],
+/// checked by `track` and `up`), but a person or an IaC tool may add tags up to 50 later, and
+/// ECS refuses a TagResource past 50
+/// (<https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-using-tags.html#tag-restrictions>).
+/// A refused failure record would block the rollback behind it on every run, leaving the bad
+/// rollout live. So the new keys are dropped, least needed first
+/// (`DROPPABLE_SERVICE_TAGS`, then a new `rollgate:failed:<digest>`), until the write fits;
+/// overwrites always fit. The rollback still happens, and its notification says what was not
+/// recorded ([`plan`]).
+pub fn fit_service_write(existing: &Tags, mut write: TagWrite) -> (TagWrite, Vec<String>) {
+    fn drop_new(existing: &Tags, write: &mut TagWrite, dropped: &mut Vec<String>, pick: impl Fn(&str) -> bool) {
+        write.set.retain(|(k, _)| {
+            let go = !existing.contains_key(k) && pick(k);
+            if go {
+                dropped.push(k.clone());
+            }
+            !go
+        });
+    }
+    let fits = |write: &TagWrite| write.peak(existing) <= crate::tags::MAX_TAGS;
+    let mut dropped = Vec::new();
+    for key in DROPPABLE_SERVICE_TAGS {
+        if fits(&write) {
+            break;
+        }
+        drop_new(existing, &mut write, &mut dropped, |k| k == key);
+    }
+    if !fits(&write) {
+        drop_new(existing, &mut write, &mut dropped, |k| k.starts_with(keys::FAILED_PREFIX));
+    }
+    if dropped.iter().any(|k| k == keys::FAILED_DIGESTS) {
+        // The compact list would have kept the full failure tags this write removes: without
+        // it, they stay.
+        write.remove.clear();
+        write.remove_first = false;
+    }
+    if !fits(&write) {
+        drop_new(existing, &mut write, &mut dropped, |_| true);
+    }
+    (write, dropped)
 }
 
 /// Tags of a revision's write that only inform a person (`rollgate status`, the notification

@@ -343,7 +343,8 @@ fn settings_from_tags() {
         (keys::MAX_BAD_TASKS, "lots"),
         (keys::MAX_BAD_TASKS, "99"),
         (keys::DEADLINE, "soon"),
-        (keys::BAKE, "5 minutes"),
+        (keys::BAKE, "1.5m"),
+        (keys::BAKE, "5 fortnights"),
         (keys::SMOKE_URL, "ftp://x"),
         (keys::SMOKE_URL, "base64:!!"),
     ] {

@@ -125,7 +125,7 @@ fn rollback_goes_to_the_last_known_good_not_n_minus_one() {
 fn a_circuit_breaker_rollback_is_recorded_not_repeated() {
     let mut w = World::new().state("verifying").rollout("FAILED", 0);
     w.service.task_definition = Some(rev(2)); // ECS already put the service back
-    w.service.deployments[0].status = "ACTIVE".into();
+    w.service.deployments[0].status = DeploymentStatus::Active;
     w.service.deployments[0].rollout_state_reason =
         Some("ECS deployment circuit breaker: tasks failed to start.".into());
     let v = w.verdict();

@@ -72,25 +72,34 @@ pub trait BuildLookup {
     ) -> impl Future<Output = Result<Option<BuildOfImage>, AwsError>> + Send;
 }
 
+/// How many of a project's newest builds [`BuildLookup::build_of_image`] looks through: the
+/// most BatchGetBuilds takes in one call.
+const MAX_BUILDS: usize = 100;
+
 impl BuildLookup for CodeBuild {
     async fn build_of_image(&self, project: &str, image_tag: &str) -> Result<Option<BuildOfImage>, AwsError> {
-        let ids = self
+        // The newest first, page after page, until 100 IDs (BatchGetBuilds takes at most 100)
+        // or the project's builds run out.
+        let mut newest = self
             .client
             .list_builds_for_project()
             .project_name(project)
             .sort_order(aws_sdk_codebuild::types::SortOrderType::Descending)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListBuildsForProject", e))?
-            .ids
-            .unwrap_or_default();
+            .into_paginator()
+            .items()
+            .send();
+        let mut ids = Vec::with_capacity(MAX_BUILDS);
+        while ids.len() < MAX_BUILDS {
+            let Some(id) = newest.next().await else { break };
+            ids.push(id.map_err(|e| AwsError::from_sdk("ListBuildsForProject", e))?);
+        }
         if ids.is_empty() {
             return Ok(None);
         }
         let builds = self
             .client
             .batch_get_builds()
-            .set_ids(Some(ids.into_iter().take(100).collect()))
+            .set_ids(Some(ids))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("BatchGetBuilds", e))?

@@ -63,13 +63,9 @@ impl TaskDefSnapshot {
     /// A snapshot with an empty definition, for in-memory stand-ins in tests.
     #[cfg(test)]
     pub(crate) fn for_test(summary: TaskDefSummary, active: bool) -> Self {
-        let status = if active { "ACTIVE" } else { "INACTIVE" };
-        Self {
-            summary,
-            definition: TaskDefinition::builder()
-                .status(aws_sdk_ecs::types::TaskDefinitionStatus::from(status))
-                .build(),
-        }
+        use aws_sdk_ecs::types::TaskDefinitionStatus;
+        let status = if active { TaskDefinitionStatus::Active } else { TaskDefinitionStatus::Inactive };
+        Self { summary, definition: TaskDefinition::builder().status(status).build() }
     }
 }
 
@@ -500,7 +496,7 @@ fn to_sdk_tags(tags: &[(String, String)]) -> Vec<Tag> {
 fn deployment_view(d: aws_sdk_ecs::types::Deployment) -> DeploymentView {
     DeploymentView {
         id: d.id.unwrap_or_default(),
-        status: d.status.unwrap_or_default(),
+        status: rollgate_core::service::DeploymentStatus::from_api(d.status.as_deref().unwrap_or_default()),
         task_definition: d.task_definition.and_then(|t| TaskDefArn::parse(&t).ok()),
         rollout_state: d.rollout_state.and_then(|r| rollgate_core::service::EcsRolloutState::from_api(r.as_str())),
         rollout_state_reason: d.rollout_state_reason,

@@ -1,6 +1,16 @@
-//! Human durations in tags and config: `90s`, `15m`, `1h30m`, or plain seconds.
+//! Human durations in tags and config: `90s`, `15m`, `1h30m`, `2d`, or plain seconds (`300`).
+//!
+//! Numbers with units are read by the `humantime` crate ([`humantime::parse_duration`]), so
+//! its spellings work too: units `s`/`sec`/`secs`/`seconds`, `m`/`min`/`mins`/`minutes`,
+//! `h`/`hr`/`hours`, `d`/`day`/`days`, `w`/`week`/`weeks`, `M`/`month`/`months` (30.44 days)
+//! and `y`/`year`/`years` (365.25 days), summed and optionally separated by spaces (`1h 30m`,
+//! `15min`). rollgate adds its own limits: whole seconds only (no `500ms`), no fractions
+//! (`1.5h`) or signs, and at most [`Seconds::MAX`]. A [`Seconds`] displays as
+//! [`humantime::format_duration`] writes it (`5m`, `1h 30m`, `2days`, `0s`): letters, digits
+//! and spaces only, so a rendering is fit for an AWS tag value and parses back to itself.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::InputError;
 
@@ -15,48 +25,48 @@ impl Seconds {
     /// overflow (chrono's `TimeDelta` holds at most `i64::MAX` milliseconds).
     pub const MAX: Seconds = Seconds(366 * 86_400);
 
-    /// Parses plain seconds (`300`) or numbers with units `s`, `m`, `h`, `d`, summed (`1h30m` is
-    /// 5400); surrounding whitespace is ignored. Errors (named `what`): empty, a unit without a
-    /// number, a trailing number without a unit (`15m3`), fractions, signs, an overflow, or
-    /// more than [`Seconds::MAX`].
+    /// Parses plain seconds (`300`) or numbers with units, summed (`1h30m` and `1h 30m` are
+    /// 5400; see the module doc for the units); surrounding whitespace is ignored. Errors
+    /// (named `what`): empty, a unit without a number, a number without a unit after one
+    /// with (`15m3`), an unknown unit, fractions, signs, a part of a second (`500ms`), an
+    /// overflow, or more than [`Seconds::MAX`].
     pub fn parse(what: &'static str, s: &str) -> Result<Self, InputError> {
-        let parsed = Self::parse_any(what, s)?;
+        let parsed = Self::parse_any(s).map_err(|why| InputError::new(what, s, why))?;
         if parsed > Self::MAX {
             return Err(InputError::new(what, s, "longer than rollgate accepts: at most 366d"));
         }
         Ok(parsed)
     }
 
-    fn parse_any(what: &'static str, s: &str) -> Result<Self, InputError> {
-        let bad = || InputError::new(what, s, "expected a duration such as 90s, 15m, 1h30m or 300");
-        let s = s.trim();
-        if s.is_empty() {
-            return Err(bad());
-        }
+    /// The value, or why it is not one (in words, for [`InputError::why`]).
+    fn parse_any(raw: &str) -> Result<Self, String> {
+        const EXAMPLES: &str = "expected a duration such as 90s, 15m, 1h30m or 300";
+        let s = raw.trim();
         if let Ok(n) = s.parse::<u64>() {
             return Ok(Self(n));
         }
-        let (mut total, mut number) = (0u64, None::<u64>);
-        for c in s.chars() {
-            if let Some(d) = c.to_digit(10) {
-                number =
-                    Some(number.unwrap_or(0).checked_mul(10).and_then(|n| n.checked_add(d.into())).ok_or_else(bad)?);
-                continue;
+        if s.contains('.') {
+            return Err(format!("fractions are not accepted; {EXAMPLES}"));
+        }
+        if s.contains(['-', '+']) {
+            return Err(format!("signs are not accepted; {EXAMPLES}"));
+        }
+        let duration = humantime::parse_duration(s).map_err(|e| {
+            use humantime::DurationError as E;
+            match e {
+                E::Empty => EXAMPLES.to_owned(),
+                E::NumberOverflow => format!("too large; {EXAMPLES}"),
+                E::UnknownUnit { unit, .. } if unit.is_empty() => {
+                    format!("a number without a unit after one with; {EXAMPLES}")
+                }
+                E::UnknownUnit { unit, .. } => format!("unknown unit {unit:?}; {EXAMPLES}"),
+                E::InvalidCharacter(_) | E::NumberExpected(_) => EXAMPLES.to_owned(),
             }
-            let unit = match c {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                _ => return Err(bad()),
-            };
-            let n = number.take().ok_or_else(bad)?;
-            total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+        })?;
+        if duration.subsec_nanos() != 0 {
+            return Err(format!("not a whole number of seconds; {EXAMPLES}"));
         }
-        if number.is_some() {
-            return Err(bad());
-        }
-        Ok(Self(total))
+        Ok(Self(duration.as_secs()))
     }
 
     /// As a `chrono::Duration`: exact up to [`Seconds::MAX`] (all [`Seconds::parse`] returns),
@@ -66,20 +76,11 @@ impl Seconds {
     }
 }
 
+/// As [`humantime::format_duration`] writes it: `5m`, `1h 30m`, `2days`, `0s` (units of
+/// 30.44-day months and 365.25-day years above those; [`Seconds::parse`] reads it back).
 impl fmt::Display for Seconds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (h, m, s) = (self.0 / 3600, self.0 % 3600 / 60, self.0 % 60);
-        let mut out = String::new();
-        if h > 0 {
-            out.push_str(&format!("{h}h"));
-        }
-        if m > 0 {
-            out.push_str(&format!("{m}m"));
-        }
-        if s > 0 || out.is_empty() {
-            out.push_str(&format!("{s}s"));
-        }
-        f.write_str(&out)
+        write!(f, "{}", humantime::format_duration(Duration::from_secs(self.0)))
     }
 }
 
@@ -89,11 +90,45 @@ mod tests {
 
     #[test]
     fn table() {
-        for (s, want) in [("90s", 90), ("15m", 900), ("1h30m", 5400), ("300", 300), ("0", 0), ("2d", 172_800)] {
+        let good = [
+            ("90s", 90),
+            ("15m", 900),
+            ("1h30m", 5400),
+            ("300", 300),
+            ("0", 0),
+            ("2d", 172_800),
+            (" 15m ", 900),
+            ("1h 30m", 5400),
+            ("15min", 900),
+            ("2days", 172_800),
+            ("1w", 604_800),
+            ("1000ms", 1),
+            ("0s", 0),
+        ];
+        for (s, want) in good {
             assert_eq!(Seconds::parse("t", s).unwrap(), Seconds(want), "{s}");
         }
-        for bad in ["", "m", "15x", "1.5m", "15m3", "-1", "99999999999999999999999h", "367d", "10000000000000"] {
-            assert!(Seconds::parse("t", bad).is_err(), "{bad}");
+        let bad = [
+            ("", "such as 90s"),
+            ("   ", "such as 90s"),
+            ("m", "such as 90s"),
+            ("15x", "unknown unit \"x\""),
+            ("1.5m", "fractions"),
+            ("1.5", "fractions"),
+            ("15m3", "without a unit"),
+            ("-1", "signs"),
+            ("+5m", "signs"),
+            ("500ms", "whole number of seconds"),
+            ("1s 1ns", "whole number of seconds"),
+            ("99999999999999999999999h", "too large"),
+            ("367d", "at most 366d"),
+            ("10000000000000", "at most 366d"),
+            ("2y", "at most 366d"),
+        ];
+        for (s, why) in bad {
+            let err = Seconds::parse("rollgate:bake", s).unwrap_err();
+            assert_eq!((err.what, err.value.as_str()), ("rollgate:bake", s));
+            assert!(err.why.contains(why), "{s}: {}", err.why);
         }
         assert_eq!(Seconds::parse("t", "366d").unwrap(), Seconds::MAX);
         // A value no parse returns still converts without a panic (found by a docs review: a
@@ -102,7 +137,33 @@ mod tests {
         for s in [Seconds(u64::MAX), Seconds(i64::MAX as u64 / 1000 + 1)] {
             assert_eq!(s.as_chrono(), chrono::Duration::MAX, "{s:?}");
         }
-        assert_eq!(Seconds(5400).to_string(), "1h30m");
-        assert_eq!(Seconds(0).to_string(), "0s");
+    }
+
+    #[test]
+    fn display() {
+        for (secs, shown) in [
+            (0, "0s"),
+            (1, "1s"),
+            (300, "5m"),
+            (900, "15m"),
+            (3600, "1h"),
+            (5400, "1h 30m"),
+            (5401, "1h 30m 1s"),
+            (172_800, "2days"),
+            (Seconds::MAX.0, "1year 18h"),
+        ] {
+            assert_eq!(Seconds(secs).to_string(), shown, "{secs}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Every duration rollgate accepts displays as letters, digits and spaces (fit for an
+        /// AWS tag value) and parses back to itself.
+        #[test]
+        fn display_round_trips(secs in 0..=Seconds::MAX.0) {
+            let shown = Seconds(secs).to_string();
+            proptest::prop_assert!(shown.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '), "{}", shown);
+            proptest::prop_assert_eq!(Seconds::parse("t", &shown).unwrap(), Seconds(secs), "{}", shown);
+        }
     }
 }

@@ -7,6 +7,7 @@
 pub mod arn;
 pub mod base64;
 pub mod buildspec;
+pub mod cluster;
 pub mod config;
 pub mod deploy;
 pub mod duration;

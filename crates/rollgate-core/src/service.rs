@@ -193,8 +193,8 @@ impl DeploymentController {
 pub struct DeploymentView {
     /// The deployment's ID, `ecs-svc/<digits>`.
     pub id: String,
-    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
-    pub status: String,
+    /// Its place among the service's deployments: `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: DeploymentStatus,
     /// The revision it deploys; `None` when absent or not a task-definition ARN.
     pub task_definition: Option<TaskDefArn>,
     /// ECS's rollout state of the deployment (absent when ECS does not track it).
@@ -211,6 +211,49 @@ pub struct DeploymentView {
     pub created_at: Option<DateTime<Utc>>,
     /// When ECS last updated it, UTC; `None` when absent.
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A deployment's `status` as ECS reports it
+/// (<https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html>).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStatus {
+    /// `PRIMARY`: the most recent deployment, the one ECS is moving the service to.
+    Primary,
+    /// `ACTIVE`: an earlier deployment that still has tasks running, being replaced.
+    Active,
+    /// `INACTIVE`: a deployment whose tasks have all been replaced.
+    Inactive,
+    /// A status this version of rollgate does not know (or none: the empty string).
+    Other(String),
+}
+
+impl DeploymentStatus {
+    /// From the API's string.
+    pub fn from_api(s: &str) -> Self {
+        match s {
+            "PRIMARY" => Self::Primary,
+            "ACTIVE" => Self::Active,
+            "INACTIVE" => Self::Inactive,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The API's string.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Primary => "PRIMARY",
+            Self::Active => "ACTIVE",
+            Self::Inactive => "INACTIVE",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for DeploymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A deployment's `rolloutState` as ECS reports it
@@ -369,6 +412,15 @@ impl TaskDefSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deployment_statuses_round_trip() {
+        for s in ["PRIMARY", "ACTIVE", "INACTIVE", "DRAINING", ""] {
+            assert_eq!(DeploymentStatus::from_api(s).as_str(), s);
+        }
+        assert_eq!(DeploymentStatus::from_api("PRIMARY"), DeploymentStatus::Primary);
+        assert_eq!(DeploymentStatus::from_api("primary"), DeploymentStatus::Other("primary".into()));
+    }
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -125,7 +125,7 @@ fn rollback_goes_to_the_last_known_good_not_n_minus_one() {
 fn a_circuit_breaker_rollback_is_recorded_not_repeated() {
     let mut w = World::new().state("verifying").rollout("FAILED", 0);
     w.service.task_definition = Some(rev(2)); // ECS already put the service back
-    w.service.deployments[0].status = "ACTIVE".into();
+    w.service.deployments[0].status = DeploymentStatus::Active;
     w.service.deployments[0].rollout_state_reason =
         Some("ECS deployment circuit breaker: tasks failed to start.".into());
     let v = w.verdict();
@@ -343,7 +343,8 @@ fn settings_from_tags() {
         (keys::MAX_BAD_TASKS, "lots"),
         (keys::MAX_BAD_TASKS, "99"),
         (keys::DEADLINE, "soon"),
-        (keys::BAKE, "5 minutes"),
+        (keys::BAKE, "1.5m"),
+        (keys::BAKE, "5 fortnights"),
         (keys::SMOKE_URL, "ftp://x"),
         (keys::SMOKE_URL, "base64:!!"),
     ] {

@@ -2,6 +2,7 @@
 //! DeleteCluster.
 
 use aws_sdk_ecs::types as ecs;
+use rollgate_core::cluster::ClusterStatus;
 use rollgate_core::infra::desired::Value;
 use rollgate_core::infra::plan::ALL_TAGS;
 use rollgate_core::infra::spec::{ClusterSpec, TagMap};
@@ -33,7 +34,11 @@ impl Infra {
             .send()
             .await
             .map_err(api("DescribeClusters"))?;
-        let Some(c) = out.clusters.unwrap_or_default().into_iter().find(|c| c.status.as_deref() == Some("ACTIVE"))
+        let Some(c) = out
+            .clusters
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.status.as_deref().map(ClusterStatus::from_api) == Some(ClusterStatus::Active))
         else {
             return Ok(None);
         };
@@ -41,7 +46,7 @@ impl Infra {
             .settings
             .unwrap_or_default()
             .into_iter()
-            .find(|s| s.name.as_ref().map(|n| n.as_str()) == Some("containerInsights"))
+            .find(|s| s.name == Some(ecs::ClusterSettingName::ContainerInsights))
             .and_then(|s| s.value)
             .unwrap_or_else(|| "disabled".into());
         let tags = c.tags.unwrap_or_default();

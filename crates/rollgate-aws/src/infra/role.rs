@@ -34,16 +34,20 @@ fn policy_text(policy: &serde_json::Value) -> String {
 }
 
 impl Infra {
-    /// The ARNs of the managed policies attached to role `name` (ListAttachedRolePolicies).
+    /// The ARNs of the managed policies attached to role `name` (ListAttachedRolePolicies,
+    /// every page).
     async fn attached_policies(&self, name: &str) -> Result<Vec<String>, AwsError> {
         let attached = self
             .iam
             .list_attached_role_policies()
             .role_name(name)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .map_err(api("ListAttachedRolePolicies"))?;
-        Ok(attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect())
+        Ok(attached.into_iter().filter_map(|p| p.policy_arn).collect())
     }
 
     /// DetachRolePolicy.
@@ -70,9 +74,17 @@ impl Infra {
         Ok(())
     }
 
-    /// The names of role `name`'s inline policies (ListRolePolicies).
+    /// The names of role `name`'s inline policies (ListRolePolicies, every page).
     async fn inline_policy_names(&self, name: &str) -> Result<Vec<String>, AwsError> {
-        Ok(self.iam.list_role_policies().role_name(name).send().await.map_err(api("ListRolePolicies"))?.policy_names)
+        self.iam
+            .list_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(api("ListRolePolicies"))
     }
 
     pub(super) async fn read_role(&self, name: &str) -> Result<Option<Attrs>, AwsError> {

@@ -9,6 +9,7 @@ use rollgate_core::infra::plan::{ALL_TAGS, LAST_GOOD, LIVE_TASK_DEFINITION};
 use rollgate_core::infra::spec::ServiceSpec;
 use rollgate_core::infra::{Attrs, Kind};
 use rollgate_core::ledger::keys;
+use rollgate_core::service::ServiceStatus;
 
 use super::cluster::ecs_tags;
 use super::{ApplyContext, Changed, Infra, absent, api, attrs, built, int};
@@ -68,7 +69,11 @@ impl Infra {
             .await
             .map_err(api("DescribeServices"));
         let Some(out) = absent(out, &["ClusterNotFoundException"])? else { return Ok(None) };
-        let Some(s) = out.services.unwrap_or_default().into_iter().find(|s| s.status.as_deref() == Some("ACTIVE"))
+        let Some(s) = out
+            .services
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.status.as_deref().map(ServiceStatus::from_api) == Some(ServiceStatus::Active))
         else {
             return Ok(None);
         };

@@ -8,6 +8,7 @@ use rollgate_core::TaskDefArn;
 use rollgate_core::infra::Spec;
 use rollgate_core::infra::desired::app_owns;
 use rollgate_core::infra::teardown::{RegionFacts, TeardownAction, TeardownStep};
+use rollgate_core::service::ServiceStatus;
 
 use super::{Infra, api};
 use crate::AwsError;
@@ -54,7 +55,7 @@ impl Infra {
                     .await
                     .map_err(api("DescribeServices"))?;
                 for svc in out.services.unwrap_or_default() {
-                    if svc.status.as_deref() != Some("ACTIVE") {
+                    if svc.status.as_deref().map(ServiceStatus::from_api) != Some(ServiceStatus::Active) {
                         continue;
                     }
                     let name = svc.service_name.clone().unwrap_or_default();

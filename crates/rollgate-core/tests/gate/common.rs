@@ -12,7 +12,9 @@ pub use rollgate_core::gate::{
     plan_rollback, record_stop, rollback_refused,
 };
 pub use rollgate_core::ledger::keys;
-pub use rollgate_core::service::{DeploymentView, EcsRolloutState, ServiceView, Tags, TaskDefSummary};
+pub use rollgate_core::service::{
+    DeploymentStatus, DeploymentView, EcsRolloutState, ServiceView, Tags, TaskDefSummary,
+};
 pub use rollgate_core::{Digest, ServiceArn, TaskDefArn};
 
 pub const SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/rollgate-demo/sentiment-api";
@@ -139,7 +141,7 @@ impl World {
 pub fn deployment(id: &str, n: u32, status: &str, state: &str, running: i32) -> DeploymentView {
     DeploymentView {
         id: id.into(),
-        status: status.into(),
+        status: DeploymentStatus::from_api(status),
         task_definition: Some(rev(n)),
         rollout_state: EcsRolloutState::from_api(state),
         rollout_state_reason: None,
@@ -178,7 +180,7 @@ pub fn rolling_back() -> World {
     let mut rollback = deployment("ecs-svc/2b", 2, "PRIMARY", "IN_PROGRESS", 0);
     rollback.created_at = Some(t("2026-11-28T10:05:00Z"));
     let mut failed = deployment("ecs-svc/3", 3, "ACTIVE", "COMPLETED", 2);
-    failed.status = "ACTIVE".into();
+    failed.status = DeploymentStatus::Active;
     w.service.deployments = vec![rollback, failed];
     w.now = t("2026-11-28T10:06:00Z");
     w

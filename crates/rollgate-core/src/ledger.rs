@@ -2,7 +2,7 @@
 //!
 //! Every revision rollgate registers carries a [`RevisionRecord`] as tags; the
 //! services carry their opt-in settings. Later stages (health gate, status,
-//! rollback) read the same keys, so they are defined once, here.
+//! rollback) read the same keys, so they are defined once, in [`crate::keys`].
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;

@@ -12,7 +12,7 @@ use rollgate_aws::ecs::{ServiceDirectory, ServiceUpdater, TaskDefinitions};
 use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::INDEX_GRACE;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
-use rollgate_core::events::{EcrAction, ManifestKind, PushEvent, kind_of, parse_ecr_event, parse_envelope};
+use rollgate_core::events::{EcrAction, EventError, ManifestKind, PushEvent, RawEvent};
 use rollgate_core::events::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
 use rollgate_core::image::Manifest;
 use rollgate_core::ledger::rollout_marker;
@@ -27,6 +27,7 @@ use tracing::{error, info, warn};
 
 mod reconcile;
 
+use reconcile::reconcile_event;
 pub use reconcile::{reconcile, reconcile_within};
 
 /// Everything the deploy function needs from AWS.
@@ -41,15 +42,14 @@ pub async fn invoke<A: DeployApi>(
     config: &DeployConfig,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<DeployReport, FunctionError> {
-    let raw = event.payload.get();
-    let report = if is_schedule(raw) { reconcile(aws, config, raw).await? } else { handle(aws, config, raw).await? };
+    // Read once: its `source` routes it, and the route's parser takes the same reading.
+    let event = RawEvent::parse(event.payload.get());
+    let report = if event.as_ref().is_ok_and(|e| e.source == SCHEDULE_SOURCE) {
+        reconcile_event(aws, config, event, Budget::UNLIMITED).await?
+    } else {
+        handle_event(aws, config, event, Budget::UNLIMITED).await?
+    };
     finish(report)
-}
-
-/// Whether the event is the reconciler's schedule: its `source`, read by the one envelope
-/// reader every parser uses ([`rollgate_core::events::kind_of`]).
-fn is_schedule(raw: &str) -> bool {
-    kind_of(raw).is_ok_and(|(source, _)| source == SCHEDULE_SOURCE)
 }
 
 /// Handles one EventBridge event, given as raw JSON.
@@ -65,7 +65,17 @@ pub async fn handle_within<A: DeployApi>(
     raw: &str,
     budget: Budget,
 ) -> Result<DeployReport, FunctionError> {
-    let mut push = match parse_ecr_event(raw) {
+    handle_event(aws, config, RawEvent::parse(raw), budget).await
+}
+
+/// [`handle_within`] of an event already read (or the error reading it).
+async fn handle_event<A: DeployApi>(
+    aws: &A,
+    config: &DeployConfig,
+    event: Result<RawEvent, EventError>,
+    budget: Budget,
+) -> Result<DeployReport, FunctionError> {
+    let mut push = match event.and_then(|e| EcrAction::from_event(&e)) {
         Ok(EcrAction::Push(push)) => push,
         Ok(EcrAction::Ignored { envelope, reason }) => {
             info!(event_id = %envelope.id, %reason, decision = "ignored", "event deploys nothing");

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::envelope::{Envelope, EventError, kind_of, parse_envelope};
+use super::envelope::{Envelope, EventError, RawEvent};
 use crate::{Digest, ImageTag, RepositoryName};
 
 /// The EventBridge `source` of Amazon ECR events
@@ -237,10 +237,20 @@ pub enum EcrAction {
 /// `ECR Replication Action` or `ECR Pull Through Cache Action`. Errors: [`EventError`] for any
 /// other kind or a malformed event.
 pub fn parse_ecr_event(raw: &str) -> Result<EcrAction, EventError> {
-    let (_, detail_type) = kind_of(raw)?;
-    let (envelope, result, repository, digest, tag, media, arrival) = match detail_type.as_str() {
+    EcrAction::from_event(&RawEvent::parse(raw)?)
+}
+
+impl EcrAction {
+    /// [`parse_ecr_event`] of an event already read.
+    pub fn from_event(event: &RawEvent) -> Result<Self, EventError> {
+        ecr_action(event)
+    }
+}
+
+fn ecr_action(event: &RawEvent) -> Result<EcrAction, EventError> {
+    let (envelope, result, repository, digest, tag, media, arrival) = match event.detail_type.as_str() {
         ECR_REPLICATION_DETAIL_TYPE => {
-            let (envelope, d) = parse_envelope::<EcrReplicationDetail>(raw, ECR_SOURCE, ECR_REPLICATION_DETAIL_TYPE)?;
+            let (envelope, d) = event.envelope::<EcrReplicationDetail>(ECR_SOURCE, ECR_REPLICATION_DETAIL_TYPE)?;
             let ok = d.action_type == "REPLICATE" && d.result == "SUCCESS";
             let result = (!ok).then(|| format!("action-type {} with result {}", d.action_type, d.result));
             let arrival = Arrival::Replication { source_account: d.source_account, source_region: d.source_region };
@@ -248,13 +258,13 @@ pub fn parse_ecr_event(raw: &str) -> Result<EcrAction, EventError> {
         }
         ECR_PULL_THROUGH_CACHE_DETAIL_TYPE => {
             let (envelope, d) =
-                parse_envelope::<EcrPullThroughCacheDetail>(raw, ECR_SOURCE, ECR_PULL_THROUGH_CACHE_DETAIL_TYPE)?;
+                event.envelope::<EcrPullThroughCacheDetail>(ECR_SOURCE, ECR_PULL_THROUGH_CACHE_DETAIL_TYPE)?;
             let result = (d.sync_status != "SUCCESS").then(|| format!("sync-status {}", d.sync_status));
             let arrival = Arrival::PullThroughCache { upstream: d.upstream_registry_url };
             (envelope, result, d.repository_name, d.image_digest, d.image_tag, (None, None), arrival)
         }
         _ => {
-            let (envelope, d) = parse_envelope::<EcrImageActionDetail>(raw, ECR_SOURCE, ECR_DETAIL_TYPE)?;
+            let (envelope, d) = event.envelope::<EcrImageActionDetail>(ECR_SOURCE, ECR_DETAIL_TYPE)?;
             let ok = d.action_type == "PUSH" && d.result == "SUCCESS";
             let result = (!ok).then(|| format!("action-type {} with result {}", d.action_type, d.result));
             let media = (d.manifest_media_type, d.artifact_media_type);

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::envelope::{Envelope, EventError, parse_envelope};
+use super::envelope::{Envelope, EventError, RawEvent};
 use super::schedule::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
 use crate::tags::lossy as sanitize_tag_value;
 use crate::{Arn, InputError, ServiceArn, TaskDefArn};
@@ -161,12 +161,22 @@ impl GateTrigger {
 /// `Malformed`, `Missing` or `Invalid` for an event that lacks a required field or has a bad ARN,
 /// account, region or time. An event the gate does not act on is `Ok(GateTrigger::Ignored)`.
 pub fn parse_gate_event(raw: &str) -> Result<GateTrigger, EventError> {
-    let (source, detail_type) = crate::events::kind_of(raw)?;
-    match (source.as_str(), detail_type.as_str()) {
-        (ECS_SOURCE, DEPLOYMENT_DETAIL_TYPE) => parse_deployment(raw),
-        (ECS_SOURCE, TASK_DETAIL_TYPE) => parse_task(raw),
+    GateTrigger::from_event(&RawEvent::parse(raw)?)
+}
+
+impl GateTrigger {
+    /// [`parse_gate_event`] of an event already read.
+    pub fn from_event(event: &RawEvent) -> Result<Self, EventError> {
+        gate_trigger(event)
+    }
+}
+
+fn gate_trigger(event: &RawEvent) -> Result<GateTrigger, EventError> {
+    match (event.source.as_str(), event.detail_type.as_str()) {
+        (ECS_SOURCE, DEPLOYMENT_DETAIL_TYPE) => parse_deployment(event),
+        (ECS_SOURCE, TASK_DETAIL_TYPE) => parse_task(event),
         (SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE) => {
-            let (envelope, _) = parse_envelope::<ScheduleDetail>(raw, SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE)?;
+            let (envelope, _) = event.envelope::<ScheduleDetail>(SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE)?;
             Ok(GateTrigger::Tick { envelope })
         }
         (source, detail_type) => Err(EventError::WrongKind {
@@ -177,19 +187,11 @@ pub fn parse_gate_event(raw: &str) -> Result<GateTrigger, EventError> {
     }
 }
 
-fn parse_deployment(raw: &str) -> Result<GateTrigger, EventError> {
-    #[derive(Deserialize)]
-    struct Resources {
-        #[serde(default)]
-        resources: Vec<String>,
-    }
-    let (envelope, detail) = parse_envelope::<DeploymentStateDetail>(raw, ECS_SOURCE, DEPLOYMENT_DETAIL_TYPE)?;
-    let resources: Resources = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
-    let service = resources
-        .resources
-        .iter()
-        .find(|r| r.contains(":service/"))
-        .ok_or(EventError::Missing("resources[service ARN]"))?;
+fn parse_deployment(event: &RawEvent) -> Result<GateTrigger, EventError> {
+    let (envelope, detail) = event.envelope::<DeploymentStateDetail>(ECS_SOURCE, DEPLOYMENT_DETAIL_TYPE)?;
+    let resources = event.resources()?;
+    let service =
+        resources.iter().find(|r| r.contains(":service/")).ok_or(EventError::Missing("resources[service ARN]"))?;
     // A pre-2021 service's short ARN does not name its cluster; ECS cannot tag such a
     // service, so it never opts in to rollgate, and its events concern nothing rollgate runs.
     if ServiceArn::is_short(service) {
@@ -216,8 +218,8 @@ fn parse_deployment(raw: &str) -> Result<GateTrigger, EventError> {
     Ok(GateTrigger::Deployment { envelope, service, deployment_id: detail.deployment_id, event, reason: detail.reason })
 }
 
-fn parse_task(raw: &str) -> Result<GateTrigger, EventError> {
-    let (envelope, detail) = parse_envelope::<TaskStateDetail>(raw, ECS_SOURCE, TASK_DETAIL_TYPE)?;
+fn parse_task(event: &RawEvent) -> Result<GateTrigger, EventError> {
+    let (envelope, detail) = event.envelope::<TaskStateDetail>(ECS_SOURCE, TASK_DETAIL_TYPE)?;
     if detail.last_status != "STOPPED" {
         let reason = format!("task is {}, not STOPPED", detail.last_status);
         return Ok(GateTrigger::Ignored { envelope, reason });

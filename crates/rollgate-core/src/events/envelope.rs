@@ -4,10 +4,10 @@
 //! Parsing is strict: an event that does not have the documented shape is an
 //! [`EventError`], which the functions report as `NonRetryable`.
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
-
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::{AccountId, InputError, Region};
 
@@ -51,45 +51,91 @@ pub struct Envelope {
     pub time: DateTime<Utc>,
 }
 
-/// An event's `source` and `detail-type`, to pick its parser.
-pub fn kind_of(raw: &str) -> Result<(String, String), EventError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "kebab-case")]
-    struct Kind {
-        source: String,
-        detail_type: String,
-    }
-    let kind: Kind = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
-    Ok((kind.source, kind.detail_type))
+/// An EventBridge event read once from its JSON: its kind (`source`, `detail-type`), which
+/// picks its parser, and the rest as sent, checked only by the parser that takes the kind
+/// ([`RawEvent::envelope`]). Another kind of event (a scan, a replication) is so named,
+/// whatever its other fields hold, not reported as a malformed one.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawEvent {
+    /// The event's `source`, e.g. `aws.ecr`.
+    pub source: String,
+    /// The event's `detail-type`, e.g. `ECR Image Action`.
+    pub detail_type: String,
+    #[serde(default)]
+    version: Value,
+    #[serde(default)]
+    id: Value,
+    #[serde(default)]
+    account: Value,
+    #[serde(default)]
+    time: Value,
+    #[serde(default)]
+    region: Value,
+    #[serde(default, deserialize_with = "present")]
+    resources: Option<Value>,
+    /// `None` when the event has no `detail` (a `null` one is `Some(Value::Null)`).
+    #[serde(default, deserialize_with = "present")]
+    detail: Option<Value>,
 }
 
-/// Parses an EventBridge event whose detail is `T`, checking source and detail-type.
-pub fn parse_envelope<T>(raw: &str, source: &str, detail_type: &str) -> Result<(Envelope, T), EventError>
-where
-    T: Serialize + serde::de::DeserializeOwned,
-{
-    // The kind first: another kind of event (a scan, a replication) is named as such, not
-    // reported as a malformed one because its detail has other fields.
-    if let Ok((event_source, event_detail_type)) = kind_of(raw)
-        && (event_source != source || event_detail_type != detail_type)
-    {
-        return Err(EventError::WrongKind {
-            event_source,
-            detail_type: event_detail_type,
-            expected: format!("source {source:?} with detail-type {detail_type:?}"),
-        });
+/// A field that is present, even as `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+fn malformed(e: serde_json::Error) -> EventError {
+    EventError::Malformed(e.to_string())
+}
+
+/// An optional envelope field as `T`: absent or `null` is `None`.
+fn optional<T: DeserializeOwned>(v: &Value) -> Result<Option<T>, EventError> {
+    Option::<T>::deserialize(v).map_err(malformed)
+}
+
+impl RawEvent {
+    /// Reads an event's JSON: `Malformed` when it is not JSON, not an object, or has no
+    /// string `source` and `detail-type`.
+    pub fn parse(raw: &str) -> Result<Self, EventError> {
+        serde_json::from_str(raw).map_err(malformed)
     }
-    let event: EventBridgeEvent<T> = serde_json::from_str(raw).map_err(|e| EventError::Malformed(e.to_string()))?;
-    if event.source != source || event.detail_type != detail_type {
-        return Err(EventError::WrongKind {
-            event_source: event.source,
-            detail_type: event.detail_type,
-            expected: format!("source {source:?} with detail-type {detail_type:?}"),
-        });
+
+    /// Whether the event is of this kind.
+    pub fn is(&self, source: &str, detail_type: &str) -> bool {
+        self.source == source && self.detail_type == detail_type
     }
-    let id = event.id.filter(|s| !s.is_empty()).ok_or(EventError::Missing("id"))?;
-    let account = AccountId::parse(event.account.as_deref().ok_or(EventError::Missing("account"))?)?;
-    let region = Region::parse(event.region.as_deref().ok_or(EventError::Missing("region"))?)?;
-    let time = event.time.ok_or(EventError::Missing("time"))?;
-    Ok((Envelope { id, account, region, time }, event.detail))
+
+    /// The validated envelope and the detail as `T` of an event that must be of kind
+    /// `source`/`detail-type`: `WrongKind` for another kind, `Malformed` for an envelope
+    /// field of the wrong type or a detail of the wrong shape, `Missing`/`Invalid` for an
+    /// absent id, account, region or time, or a bad account or region.
+    pub fn envelope<T: DeserializeOwned>(&self, source: &str, detail_type: &str) -> Result<(Envelope, T), EventError> {
+        if !self.is(source, detail_type) {
+            return Err(EventError::WrongKind {
+                event_source: self.source.clone(),
+                detail_type: self.detail_type.clone(),
+                expected: format!("source {source:?} with detail-type {detail_type:?}"),
+            });
+        }
+        // Every field EventBridge documents is checked for its type, as when the whole event
+        // was one typed struct.
+        optional::<String>(&self.version)?;
+        let id = optional::<String>(&self.id)?;
+        let account = optional::<String>(&self.account)?;
+        let time = optional::<DateTime<Utc>>(&self.time)?;
+        let region = optional::<String>(&self.region)?;
+        optional::<Vec<String>>(self.resources.as_ref().unwrap_or(&Value::Null))?;
+        let detail = self.detail.as_ref().ok_or_else(|| EventError::Malformed("missing field `detail`".to_owned()))?;
+        let detail = T::deserialize(detail).map_err(malformed)?;
+        let id = id.filter(|s| !s.is_empty()).ok_or(EventError::Missing("id"))?;
+        let account = AccountId::parse(account.as_deref().ok_or(EventError::Missing("account"))?)?;
+        let region = Region::parse(region.as_deref().ok_or(EventError::Missing("region"))?)?;
+        let time = time.ok_or(EventError::Missing("time"))?;
+        Ok((Envelope { id, account, region, time }, detail))
+    }
+
+    /// The event's `resources` (ARNs); empty when absent, `Malformed` when not a list of strings.
+    pub fn resources(&self) -> Result<Vec<String>, EventError> {
+        self.resources.as_ref().map_or(Ok(Vec::new()), |r| Vec::<String>::deserialize(r).map_err(malformed))
+    }
 }

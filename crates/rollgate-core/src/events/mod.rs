@@ -3,7 +3,7 @@
 //!
 //! | file | events | trigger |
 //! | --- | --- | --- |
-//! | [`envelope`] | the shared envelope, and [`EventError`] | |
+//! | [`envelope`] | the event read once ([`RawEvent`]), its envelope, and [`EventError`] | |
 //! | [`ecr`] | ECR push, replication, pull-through cache | [`EcrAction`] (deploy) |
 //! | [`ecs`] | ECS deployment and task state changes | [`GateTrigger`] (health-gate) |
 //! | [`schedule`] | a scheduled rule's tick | the gate's sweep, deploy's reconciler |

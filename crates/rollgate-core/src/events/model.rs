@@ -2,7 +2,7 @@
 //! envelope.
 
 use super::codebuild::{BUILD_DETAIL_TYPE, BuildStateDetail, CODEBUILD_SOURCE};
-use super::envelope::{Envelope, EventError, kind_of, parse_envelope};
+use super::envelope::{Envelope, EventError, RawEvent};
 use super::s3::{ObjectCreatedDetail, S3_DETAIL_TYPE, S3_SOURCE};
 
 /// What `model-build` reacts to.
@@ -28,20 +28,26 @@ pub enum ModelTrigger {
 /// `Malformed` (not JSON, or a detail of the wrong shape), `WrongKind` (any other source or
 /// detail-type), `Missing`/`Invalid` (an absent id, account, region or time; a bad account or region).
 pub fn parse_model_event(raw: &str) -> Result<ModelTrigger, EventError> {
-    let (source, detail_type) = kind_of(raw)?;
-    match (source.as_str(), detail_type.as_str()) {
-        (S3_SOURCE, S3_DETAIL_TYPE) => {
-            let (envelope, detail) = parse_envelope(raw, S3_SOURCE, S3_DETAIL_TYPE)?;
-            Ok(ModelTrigger::Upload { envelope, detail })
+    ModelTrigger::from_event(&RawEvent::parse(raw)?)
+}
+
+impl ModelTrigger {
+    /// [`parse_model_event`] of an event already read.
+    pub fn from_event(event: &RawEvent) -> Result<Self, EventError> {
+        match (event.source.as_str(), event.detail_type.as_str()) {
+            (S3_SOURCE, S3_DETAIL_TYPE) => {
+                let (envelope, detail) = event.envelope(S3_SOURCE, S3_DETAIL_TYPE)?;
+                Ok(Self::Upload { envelope, detail })
+            }
+            (CODEBUILD_SOURCE, BUILD_DETAIL_TYPE) => {
+                let (envelope, detail) = event.envelope(CODEBUILD_SOURCE, BUILD_DETAIL_TYPE)?;
+                Ok(Self::Build { envelope, detail })
+            }
+            (source, detail_type) => Err(EventError::WrongKind {
+                event_source: source.to_owned(),
+                detail_type: detail_type.to_owned(),
+                expected: "an S3 Object Created or a CodeBuild Build State Change event".to_owned(),
+            }),
         }
-        (CODEBUILD_SOURCE, BUILD_DETAIL_TYPE) => {
-            let (envelope, detail) = parse_envelope(raw, CODEBUILD_SOURCE, BUILD_DETAIL_TYPE)?;
-            Ok(ModelTrigger::Build { envelope, detail })
-        }
-        (source, detail_type) => Err(EventError::WrongKind {
-            event_source: source.to_owned(),
-            detail_type: detail_type.to_owned(),
-            expected: "an S3 Object Created or a CodeBuild Build State Change event".to_owned(),
-        }),
     }
 }

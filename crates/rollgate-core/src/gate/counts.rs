@@ -1,8 +1,14 @@
 //! A completed rollout whose running count is short of its desired count: autoscaling moved
 //! the count, or tasks are still starting. Judged with a grace, never as a failure at once.
 
-use super::evaluate::fail;
-use super::*;
+use chrono::{DateTime, Utc};
+
+use super::facts::RolloutFacts;
+use super::signals::ROLLBACK_STATE_KEYS;
+use super::verdict::{Verdict, fail};
+use crate::keys;
+use crate::ledger::{format_time, parse_time};
+use crate::service::DeploymentView;
 
 /// After the bake: all desired tasks running is healthy. Fewer, with no failing signal (no
 /// abnormal stop, alarm or failed smoke test: those were judged before), is "not yet": tasks

@@ -1,70 +1,19 @@
 //! The verdict on one rollout ([`evaluate`]) from its facts ([`RolloutFacts`]), and the
 //! adoption of a pre-rollgate revision as the last known good.
 
+use chrono::{DateTime, Utc};
+
 use super::counts::judge_counts;
-use super::*;
-
-/// Everything the gate knows when it judges one rollout.
-#[derive(Debug, Clone)]
-pub struct RolloutFacts<'a> {
-    /// The event's time: verdicts are reproducible, and tests choose the clock.
-    pub now: DateTime<Utc>,
-    /// The service as DescribeServices returned it (tags, deployments, live revision).
-    pub service: &'a ServiceView,
-    /// The rollout's revision, with its tags.
-    pub revision: &'a TaskDefSummary,
-    /// The service's gate settings, from its `rollgate:*` tags.
-    pub settings: &'a GateSettings,
-    /// Names of alarms currently in ALARM (all of them; the settings pick).
-    pub alarms_in_alarm: &'a [String],
-    /// Alarms' entries into ALARM since the rollout started (from their history): an alarm
-    /// that fired and recovered between two gate runs still fails the rollout.
-    pub alarms_entered: &'a [AlarmEntry],
-    /// The smoke test's outcome ([`SmokeTest::judge`]); `None` when no smoke test ran.
-    pub smoke: Option<&'a SmokeOutcome>,
-    /// Set when an ECS event said this revision's deployment failed.
-    pub reported_failure: Option<&'a str>,
-    /// Which model build made the image, when the gate could find out.
-    pub lineage: Option<&'a Lineage>,
-    /// Set when the rollout was found in ECS's service-deployment history, no longer run or
-    /// listed ([`crate::history`]): where ECS's circuit breaker sent the service, and no
-    /// `rollgate:rollback` pointer (the history follows its rollback).
-    pub orphaned: Option<&'a crate::history::Orphaned>,
-}
-
-impl<'a> RolloutFacts<'a> {
-    /// Facts with no signal gathered (no alarms, smoke test, reported failure, lineage or
-    /// history): what a notification about a decision made elsewhere (a followed rollback,
-    /// `rollgate rollback`) describes the rollout with.
-    pub fn bare(
-        now: DateTime<Utc>,
-        service: &'a ServiceView,
-        revision: &'a TaskDefSummary,
-        settings: &'a GateSettings,
-    ) -> Self {
-        Self {
-            now,
-            service,
-            revision,
-            settings,
-            alarms_in_alarm: &[],
-            alarms_entered: &[],
-            smoke: None,
-            reported_failure: None,
-            lineage: None,
-            orphaned: None,
-        }
-    }
-}
-
-/// An alarm's entry into ALARM, from its history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlarmEntry {
-    /// The CloudWatch alarm's name.
-    pub alarm: String,
-    /// When it entered ALARM: the DescribeAlarmHistory item's `Timestamp`, UTC.
-    pub at: DateTime<Utc>,
-}
+use super::facts::RolloutFacts;
+use super::failure::recorded_failed;
+use super::settings::GateSettings;
+use super::signals::{SmokeOutcome, bad_tasks, describe_bad_tasks};
+use super::verdict::{Resolution, Verdict, fail, rollback_target};
+use crate::TaskDefArn;
+use crate::keys;
+use crate::ledger::{RevisionRecord, format_time, parse_time};
+use crate::rollout::RolloutState;
+use crate::service::{DeploymentView, ServiceView, TaskDefSummary};
 
 /// Since when the gate needs alarm history to judge `service`: the start of the live
 /// revision's deployment, when the service watches alarms and that revision is not its last
@@ -76,123 +25,6 @@ pub fn alarm_window_start(service: &ServiceView) -> Option<DateTime<Utc>> {
     }
     GateSettings::from_tags(&service.tags).ok().filter(GateSettings::watches_alarms)?;
     service.deployment_of(live)?.created_at
-}
-
-/// Model lineage: the build that made the image, and the model version it baked in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Lineage {
-    /// The build's `MODEL_VERSION` environment variable; `None` when it had none.
-    pub model_version: Option<String>,
-    /// The CodeBuild build ID, `<project>:<build uuid>`.
-    pub build_id: String,
-}
-
-/// Who put the service back on a good revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RolledBackBy {
-    /// The health gate, after a failed verdict.
-    Rollgate,
-    /// ECS's deployment circuit breaker, before the gate acted.
-    Ecs,
-    /// A person, with `rollgate rollback`.
-    Manual,
-}
-
-impl RolledBackBy {
-    /// The `rollgate:rolled-back-by` value: `rollgate`, `ecs` or `manual`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rollgate => "rollgate",
-            Self::Ecs => "ecs",
-            Self::Manual => "manual",
-        }
-    }
-
-    /// The value [`RolledBackBy::as_str`] names; `None` for any other string.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Rollgate, Self::Ecs, Self::Manual].into_iter().find(|by| by.as_str() == s)
-    }
-}
-
-/// The gate's judgement of one rollout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Not the gate's business (not a rollgate revision, another service's, already decided).
-    Ignore(String),
-    /// Still in flight; nothing changes.
-    Wait(String),
-    /// Still in flight; record the new state (announcing the start when first seen).
-    Advance {
-        /// The state to record in `rollgate:state` (verifying or baking).
-        state: RolloutState,
-        /// Whether this is the first sight of the rollout: notify that it started and tag its lineage.
-        announce_start: bool,
-        /// What the gate saw, for the log.
-        note: String,
-    },
-    /// Still in flight after the bake, with fewer tasks running than `desired` and no failing
-    /// signal, where the grace for the missing tasks starts now (a first shortfall, or a
-    /// scale-out beyond the count recorded): recorded as `rollgate:short-since =
-    /// <desired>@<now>`. `desired` 0 (scaled to zero) records that nothing runs, so a later
-    /// scale-up gets a grace of its own.
-    Short {
-        /// The deployment's desired count, to record with the time.
-        desired: i32,
-        /// What the gate saw, for the log.
-        note: String,
-    },
-    /// COMPLETED, baked, every desired task running, and no failing signal.
-    Healthy,
-    /// Replaced by a newer rollout before a verdict.
-    Superseded,
-    /// A failing signal (ECS's deployment failed, too many abnormal task stops, a watched alarm, a
-    /// failed smoke test, the deadline passed), or a failed revision that ECS runs again.
-    Failed {
-        /// Why, in words (the failure reason recorded and notified).
-        reason: String,
-        /// What happens to the service.
-        resolution: Resolution,
-    },
-}
-
-/// What happens to a failed rollout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolution {
-    /// Roll the service back to the last known good revision with UpdateService.
-    RollBack {
-        /// The revision to roll back to; never the failed one.
-        to: TaskDefArn,
-    },
-    /// The target can no longer be deployed (deregistered: ECS refuses an INACTIVE revision
-    /// with "TaskDefinition is inactive"), so roll back to a fresh revision that copies it
-    /// ([`check_target`]). A copy registered by an earlier, unfinished run is reused.
-    RollBackToCopy {
-        /// The revision the copy copies (the deregistered rollback target).
-        of: TaskDefArn,
-        /// The copy's tags: the target's, without its per-rollout gate tags, plus
-        /// `rollgate:copy-of`.
-        tags: Vec<(String, String)>,
-    },
-    /// ECS's circuit breaker already rolled back: record it, no second rollback.
-    AlreadyRolledBack,
-    /// An earlier run of the gate rolled back and recorded the failure, then did not finish
-    /// (its invocation failed, or the rollback's answer was lost): complete the ledger.
-    Finished {
-        /// Where that run sent the service: the target it would pick again, or the live copy
-        /// of it that run registered ([`finished_via_copy`]); `None`: no target is known.
-        to: Option<TaskDefArn>,
-    },
-    /// No known good revision: the service is left as it is.
-    NoTarget,
-    /// There is a known good revision, but no rollback to it can work (it was deleted, or its
-    /// image is gone): the service is left as it is, and the verdict says why.
-    Impossible {
-        /// The known good revision no rollback can reach.
-        target: TaskDefArn,
-        /// Why not, in words.
-        why: String,
-    },
 }
 
 /// Why the gate records a live revision as the service's last known good.
@@ -450,22 +282,4 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
         return judge_counts(f, d, completed_at);
     }
     Verdict::Wait(format!("baking until {}", format_time(completed_at + f.settings.bake.as_chrono())))
-}
-
-/// A failure verdict with the rollback target ([`rollback_target`]).
-pub(super) fn fail(f: &RolloutFacts<'_>, reason: String) -> Verdict {
-    let resolution = match rollback_target(f) {
-        Some(to) => Resolution::RollBack { to },
-        None => Resolution::NoTarget,
-    };
-    Verdict::Failed { reason, resolution }
-}
-
-/// Where a failed rollout goes back to: the service's last known good revision, else the one
-/// known when the revision was deployed. Never the failing revision itself.
-fn rollback_target(f: &RolloutFacts<'_>) -> Option<TaskDefArn> {
-    let rev = &f.revision.arn;
-    let from_service = f.service.tags.get(keys::LAST_GOOD).and_then(|t| TaskDefArn::parse(t).ok());
-    let from_revision = RevisionRecord::from_tags(&f.revision.tags).ok().flatten().and_then(|r| r.known_good);
-    from_service.into_iter().chain(from_revision).find(|t| t != rev)
 }

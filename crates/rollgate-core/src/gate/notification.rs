@@ -1,6 +1,12 @@
 //! The notifications a verdict publishes (EventBridge, source `rollgate`).
 
-use super::*;
+use serde::Serialize;
+
+use super::facts::RolloutFacts;
+use super::verdict::RolledBackBy;
+use crate::TaskDefArn;
+use crate::keys;
+use crate::ledger::{RevisionRecord, format_time};
 
 /// The EventBridge detail-types rollgate publishes, with source `rollgate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,8 +1,11 @@
 //! The report line of a verdict ([`outcome`]) and the failure an ECS event reports
 //! ([`ReportedFailure`]): what the health gate says about each rollout it judged.
 
-use super::*;
+use super::facts::RolloutFacts;
+use super::verdict::{Resolution, Verdict};
+use crate::TaskDefArn;
 use crate::report::RolloutOutcome;
+use crate::service::ServiceView;
 
 /// An ECS report that a deployment failed (a `SERVICE_DEPLOYMENT_FAILED` event): the
 /// deployment's id (`ecs-svc/<digits>`) and ECS's reason.
@@ -29,7 +32,7 @@ impl ReportedFailure<'_> {
 }
 
 /// The report line for `verdict` on the rollout `f` describes: its label (`waiting`, a
-/// [`RolloutState`], `failed`), the reason, and where the service goes back to; `None` for a
+/// [`RolloutState`](crate::rollout::RolloutState), `failed`), the reason, and where the service goes back to; `None` for a
 /// verdict not worth reporting ([`Verdict::Ignore`]).
 pub fn outcome(f: &RolloutFacts<'_>, verdict: &Verdict) -> Option<RolloutOutcome> {
     let (service, revision, orphaned) = (f.service, &f.revision.arn, f.orphaned);

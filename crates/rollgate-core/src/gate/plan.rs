@@ -1,6 +1,15 @@
 //! What a verdict writes, in which order ([`plan`], [`GatePlan`]), within ECS's 50 tags.
 
-use super::*;
+use super::facts::RolloutFacts;
+use super::failure::failure_tags;
+use super::notification::{Notification, NotificationKind};
+use super::verdict::{Resolution, RolledBackBy, Verdict};
+use crate::TaskDefArn;
+use crate::keys;
+use crate::ledger::{RevisionRecord, format_time};
+use crate::rollout::RolloutState;
+use crate::service::Tags;
+use crate::tags::TagWrite;
 
 /// The writes that carry out a verdict, in the order the handler performs them:
 /// 1. the service's tags, when [`ServiceTagsAt::BeforeRevision`]: a failure is recorded
@@ -42,7 +51,7 @@ pub enum ServiceTagsAt {
     BeforeRevision,
     /// A healthy verdict: the service's last known good points at the revision only once the
     /// revision is marked healthy. If this last write fails, the next gate run finishes it
-    /// ([`Adoption::Verified`]).
+    /// ([`Adoption::Verified`](crate::gate::Adoption::Verified)).
     AfterRevision,
 }
 
@@ -51,7 +60,7 @@ pub enum ServiceTagsAt {
 pub struct CopyTarget {
     /// The rollback target that can no longer be deployed.
     pub of: TaskDefArn,
-    /// The copy's tags ([`copy_tags`]).
+    /// The copy's tags ([`copy_tags`](crate::gate::copy_tags)).
     pub tags: Vec<(String, String)>,
 }
 
@@ -286,40 +295,5 @@ fn plan_writes(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 service_tags_at: ServiceTagsAt::BeforeRevision,
             }
         }
-    }
-}
-
-/// The service tags a failed rollout leaves: its digest failed, and the high-water mark of
-/// pushes (so older pushes never deploy over the rollback), with `extra` tags set in the same
-/// write. The failed-digest record is bounded ([`crate::tags::failure_write`]).
-///
-/// A configuration change's rollout ([`Cause::Config`]) kept the live image, so its failure
-/// says nothing about the image: it leaves only `rollgate:failed-config` = the revision, the
-/// record a retry needs to finish the rollback, and never marks the digest.
-pub(crate) fn failure_tags(
-    service: &ServiceView,
-    revision: &TaskDefArn,
-    record: Option<&RevisionRecord>,
-    now: &str,
-    mut extra: Vec<(String, String)>,
-) -> TagWrite {
-    let Some(record) = record else { return TagWrite::set(extra) };
-    if record.cause == Cause::Config {
-        extra.insert(0, (keys::FAILED_CONFIG.to_owned(), revision.to_string()));
-        return TagWrite::set(extra);
-    }
-    let current = service.tags.get(keys::HIGH_WATER).and_then(|t| parse_time(keys::HIGH_WATER, t).ok());
-    if current.is_none_or(|c| record.pushed_at > c) {
-        extra.insert(0, (keys::HIGH_WATER.to_owned(), format_time(record.pushed_at)));
-    }
-    crate::tags::failure_write(&service.tags, &record.digest, now, extra)
-}
-
-/// Whether the service records `revision` (with its `record`) as failed: its digest for a
-/// push, the revision itself for a configuration change (`failure_tags`).
-pub fn recorded_failed(service: &ServiceView, revision: &TaskDefArn, record: &RevisionRecord) -> bool {
-    match record.cause {
-        Cause::Push => crate::tags::failed_mark(&service.tags, &record.digest).is_some(),
-        Cause::Config => service.tags.get(keys::FAILED_CONFIG).is_some_and(|r| r == revision.as_str()),
     }
 }

@@ -1,6 +1,18 @@
 //! Following a rollback to its outcome ([`judge_rollback`], [`plan_rollback`]).
 
-use super::*;
+use chrono::{DateTime, Utc};
+
+use super::facts::RolloutFacts;
+use super::notification::{Notification, NotificationKind};
+use super::plan::{GatePlan, ServiceTagsAt, fit_revision_write};
+use super::settings::GateSettings;
+use super::verdict::RolledBackBy;
+use crate::TaskDefArn;
+use crate::keys;
+use crate::ledger::{RevisionRecord, parse_time};
+use crate::rollout::RolloutState;
+use crate::service::{ServiceView, Tags, TaskDefSummary};
+use crate::tags::TagWrite;
 
 /// A rollback in flight, read from the failed revision's ledger: state `rolling-back`,
 /// `rollgate:rollback-to`, `rollgate:rolled-back-by` and `rollgate:decided-at` (its start).
@@ -35,7 +47,7 @@ pub enum RollbackVerdict {
     /// rollback was settled, and removing the pointer failed): remove it.
     Stale(String),
     /// The rollout still awaits its verdict: the failure was recorded on the service, and the
-    /// rollout's own evaluation finishes the rollback ([`evaluate`]).
+    /// rollout's own evaluation finishes the rollback ([`evaluate`](crate::gate::evaluate)).
     NotStarted,
     /// The rollback's deployment is still in flight, within the deadline; the text says what the gate saw.
     Wait(String),

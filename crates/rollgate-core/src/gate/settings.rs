@@ -1,6 +1,13 @@
 //! A service's gate settings, read from its `rollgate:*` tags.
 
-use super::*;
+use serde::Serialize;
+
+use super::signals::SmokeTest;
+use crate::InputError;
+use crate::duration::Seconds;
+use crate::keys;
+use crate::service::Tags;
+use crate::tags::decode;
 
 /// The gate's per-service settings, from `rollgate:*` service tags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

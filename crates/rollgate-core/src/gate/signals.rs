@@ -1,7 +1,11 @@
 //! The failing signals a rollout is judged on: abnormal task stops (and their record on
 //! the revision) and the golden-inference smoke test.
 
-use super::*;
+use serde::Serialize;
+
+use crate::events::StopCause;
+use crate::keys;
+use crate::service::Tags;
 
 /// A golden-inference check of the model endpoint, run after COMPLETED.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,7 +58,7 @@ pub enum StopRecord {
     Write((String, String)),
     /// The revision has no room for it (an older rollgate registered it with less room kept
     /// free; [`crate::tags::revision_reserve`]): it counts in this run's verdict only, so the
-    /// gate's own state writes keep their room ([`fit_revision_write`]).
+    /// gate's own state writes keep their room ([`fit_revision_write`](crate::gate::fit_revision_write)).
     NoRoom((String, String)),
 }
 

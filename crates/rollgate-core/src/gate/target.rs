@@ -1,7 +1,11 @@
 //! Whether a rollback target can still be deployed (deregistered, images gone, a tag that
 //! now names a failed image), and the ECR images a revision names.
 
-use super::*;
+use super::verdict::{Resolution, Verdict};
+use crate::keys;
+use crate::ledger::RevisionRecord;
+use crate::service::{ServiceView, TaskDefSummary};
+use crate::{Digest, ServiceArn};
 
 /// What the gate found out about a rollback target before sending the service back to it.
 #[derive(Debug, Clone, PartialEq, Eq)]

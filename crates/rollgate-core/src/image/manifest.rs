@@ -1,6 +1,8 @@
 //! Manifests as BatchGetImage returns them: an image, an image index, or an artifact.
 
-use super::*;
+use super::Digest;
+use super::platform::Platform;
+use crate::InputError;
 
 /// A manifest as BatchGetImage returns it, reduced to what deploy checks.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The platform an image is built for and a task runs on.
 
-use super::*;
+use serde::Serialize;
 
 /// An OCI platform (`os`/`architecture`, with `variant` when given), as image indexes and
 /// image configs state it ([OCI image index](https://github.com/opencontainers/image-spec/blob/main/image-index.md),

@@ -13,12 +13,9 @@ use super::spec::{
     BuildProjectSpec, ClusterSpec, LoadBalancerSpec, LogGroupSpec, RepositorySpec, RoleSpec, ServiceSpec, Spec, TagMap,
     TaskDefinitionSpec,
 };
-pub use super::value::Value;
+pub use super::value::{Attrs, Value};
 use crate::keys;
 use crate::{AccountId, Region};
-
-/// Attribute name to canonical value.
-pub type Attrs = BTreeMap<String, Value>;
 
 /// Tags on every resource rollgate creates; `down` deletes only what carries them.
 pub const MANAGED_TAG: &str = keys::MANAGED;

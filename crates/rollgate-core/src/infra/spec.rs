@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::desired::{Attrs, Value};
+use super::value::{Attrs, Value};
 
 /// Tag key to value.
 pub type TagMap = BTreeMap<String, String>;

@@ -7,6 +7,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+/// Attribute name to canonical value.
+pub type Attrs = BTreeMap<String, Value>;
+
 /// One canonical attribute value. Serialized as plain JSON: a string, an array, an object,
 /// the JSON document itself, or `null` for [`Value::Absent`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,6 +1,8 @@
 //! The failed-digest record on a service: which digests the gate failed, bounded to fit AWS's tag limits.
 
-use super::*;
+use super::{MAX_FAILED_DIGESTS, MAX_FAILED_TAGS, MAX_TAGS, TagWrite};
+use crate::keys;
+use crate::{Digest, Tags};
 
 /// How a service records that a digest failed on it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

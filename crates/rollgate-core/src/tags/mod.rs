@@ -25,9 +25,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::InputError;
 use crate::Tags;
 pub use crate::keys;
-use crate::{Digest, InputError};
 
 mod failed;
 pub use failed::{FailedMark, failed_digests, failed_mark, failure_write};

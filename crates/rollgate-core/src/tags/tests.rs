@@ -1,6 +1,7 @@
 //! Tag rules, encoding, budgets and the failed-digest record.
 
 use super::*;
+use crate::Digest;
 
 #[test]
 fn values_outside_the_alphabet_are_encoded_and_decode_back() {

@@ -17,7 +17,18 @@ pub async fn reconcile_within<A: DeployApi>(
     raw: &str,
     budget: Budget,
 ) -> Result<DeployReport, FunctionError> {
-    let (tick, _) = parse_envelope::<ScheduleDetail>(raw, SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE).map_err(|e| {
+    reconcile_event(aws, config, RawEvent::parse(raw), budget).await
+}
+
+/// [`reconcile_within`] of an event already read (or the error reading it).
+pub(super) async fn reconcile_event<A: DeployApi>(
+    aws: &A,
+    config: &DeployConfig,
+    event: Result<RawEvent, EventError>,
+    budget: Budget,
+) -> Result<DeployReport, FunctionError> {
+    let tick = event.and_then(|e| e.envelope::<ScheduleDetail>(SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE));
+    let (tick, _) = tick.map_err(|e| {
         error!(reason = %e, decision = "rejected", "malformed event; nothing written");
         FunctionError::non_retryable(e)
     })?;

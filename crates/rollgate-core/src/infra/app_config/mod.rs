@@ -8,7 +8,6 @@ use crate::duration::Seconds;
 use crate::filter::TagFilter;
 use crate::keys;
 use crate::tags;
-use crate::{ImageTag, RepositoryName};
 
 /// A configuration problem, naming the field and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! Every field's check against what AWS accepts, before any AWS call.
 
-use super::*;
+use super::{AppConfig, ConfigError, err};
+use crate::{ImageTag, RepositoryName};
 
 /// AWS's id formats: a prefix, then 8 or 17 lowercase hex digits (EC2's short and long ids).
 fn is_ec2_id(id: &str, prefix: &str) -> bool {

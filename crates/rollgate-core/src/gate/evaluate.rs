@@ -13,7 +13,7 @@ use crate::TaskDefArn;
 use crate::keys;
 use crate::ledger::{RevisionRecord, format_time, parse_time};
 use crate::rollout::RolloutState;
-use crate::service::{DeploymentView, ServiceView, TaskDefSummary};
+use crate::service::{ServiceView, TaskDefSummary};
 
 /// Since when the gate needs alarm history to judge `service`: the start of the live
 /// revision's deployment, when the service watches alarms and that revision is not its last

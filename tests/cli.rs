@@ -430,7 +430,16 @@ async fn status_shows_the_history_and_rollback_is_recorded_in_the_ledger() {
     let text = c.ok(&["status"]).stdout;
     assert!(text.contains("v2.0.0") && text.contains("deploying") && text.contains("live"), "{text}");
 
-    // Manual rollback: no last known good yet, so to the revision v2 recorded as known good (the initial one).
+    // Manual rollback: no last known good yet, so to the revision v2 recorded as known good (the
+    // initial one). Its image is `up`'s placeholder, which ECR does not hold: ECS could not start
+    // its tasks, so the rollback is refused, naming the image, and writes nothing.
+    let before = c.writes().len();
+    let refused = c.run(&["rollback"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains(":bootstrap, which ECR does not hold"), "{}", refused.stderr);
+    assert_eq!(c.writes().len(), before);
+    // Once the placeholder exists (a team pushes a real first image under that tag), it goes.
+    c.s.push_image(&c.app, "bootstrap");
     let before = c.writes().len();
     let r = c.ok(&["rollback"]);
     assert!(r.stdout.contains("now runs"), "{}", r.stdout);
@@ -480,6 +489,13 @@ async fn status_shows_the_history_and_rollback_is_recorded_in_the_ledger() {
     assert_eq!(row(&initial)["deregistered"], true, "a deregistered revision is still in the history");
     assert_eq!(row(&live)["deregistered"], false);
     assert!(c.ok(&["status"]).stdout.contains("deregistered"));
+    // The copy runs: a second plain rollback would go back to the original, the copy itself
+    // (and mark its own digest failed). It is already live.
+    let before = c.writes().len();
+    let again = c.run(&["rollback"]);
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("already live"), "{}", again.stderr);
+    assert_eq!(c.writes().len(), before, "nothing written");
 }
 
 // ---- Issue 12: the CLI never acts on the wrong account or region, never hides drift ----

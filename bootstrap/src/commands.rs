@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use rollgate_aws::AwsOptions;
+use rollgate_aws::ecr::{Ecr, ImagePresence};
 use rollgate_aws::ecs::{Ecs, ServiceDirectory, TaskDefinitions, write_tags};
 use rollgate_aws::eventbridge::EventBridge;
 use rollgate_aws::execute::carry_out;
@@ -193,6 +194,7 @@ fn load_config(path: &Path) -> Result<AppConfig, Failure> {
 struct Session {
     infra: Infra,
     ecs: Ecs,
+    ecr: Ecr,
     events: EventBridge,
     env: Env,
 }
@@ -253,7 +255,7 @@ impl Session {
             ),
             _ => aws(anyhow!("{e}")),
         })?;
-        Ok(Self { infra, ecs: Ecs::new(&sdk), events: EventBridge::new(&sdk, "default"), env })
+        Ok(Self { infra, ecs: Ecs::new(&sdk), ecr: Ecr::new(&sdk), events: EventBridge::new(&sdk, "default"), env })
     }
 }
 
@@ -414,8 +416,17 @@ async fn rollback(config: &AppConfig, s: &Session, to: Option<&str>, format: For
     // the rollback goes to a fresh copy of it, as the gate's does.
     let active = target.is_active();
     let target = target.summary;
+    // ECS could not start tasks whose image ECR does not hold (the placeholder image `up`
+    // starts a service with, an image a lifecycle rule expired): such a target is refused.
+    let mut missing = Vec::new();
+    for image in rollgate_core::gate::ecr_images(&target, &s.env.region) {
+        if s.ecr.image_digest(&image.registry, &image.repository, &image.id).await.map_err(aws)?.is_none() {
+            missing.push(image.image);
+        }
+    }
     let reason = "manual rollback with rollgate rollback";
-    let plan = plan_manual_rollback(&service, &live, &target, active, chrono::Utc::now(), reason).map_err(input)?;
+    let plan =
+        plan_manual_rollback(&service, &live, &target, active, &missing, chrono::Utc::now(), reason).map_err(input)?;
     eprintln!(
         "rolling {} back from {} to {}{} ({}) ...",
         service.arn.name(),

@@ -115,6 +115,17 @@ pub enum RollbackError {
     /// The target (`family:number`) is a rollout registered for another service.
     #[error("{0} belongs to another service")]
     OtherService(String),
+    /// An image the target runs is not in ECR (DescribeImages answers no ACTIVE image): ECS
+    /// could not start its tasks (`CannotPullContainerError`), an outage instead of a rollback.
+    #[error(
+        "{revision} runs {image}, which ECR does not hold (deleted, expired by a lifecycle rule, or never pushed, like the placeholder image `rollgate up` starts a service with): its tasks could not start; pick another revision from rollgate status"
+    )]
+    ImageGone {
+        /// The target, `family:number`.
+        revision: String,
+        /// The first missing image, as the target names it.
+        image: String,
+    },
     /// The target is of another task-definition family than the live revision.
     #[error(
         "{target} is of task family {family}, not this service's ({live_family}): roll back only to a revision of the service's own family (see rollgate status)"
@@ -153,15 +164,24 @@ pub fn rollback_target(
 /// inactive") is rolled back to through a fresh copy of it, as the gate does
 /// ([`crate::gate::Resolution::RollBackToCopy`]); the copy becomes the last known good once
 /// it runs.
+///
+/// `missing_images`: the target's ECR images that DescribeImages does not find (the caller
+/// reads them, [`crate::gate::ecr_images`]). Errors ([`RollbackError`]): the target is live,
+/// or live as a copy (`rollgate:copy-of`); of another family or service; not healthy; or an
+/// image of it is missing (ECS could not start its tasks).
 pub fn plan_manual_rollback(
     service: &ServiceView,
     live: &TaskDefSummary,
     target: &TaskDefSummary,
     target_active: bool,
+    missing_images: &[String],
     now: DateTime<Utc>,
     reason: &str,
 ) -> Result<GatePlan, RollbackError> {
-    if target.arn == live.arn {
+    // The live revision may be the gate's (or an earlier rollback's) fresh copy of a
+    // deregistered target: rolling back to the original would roll the service back onto
+    // itself and mark its own digest failed.
+    if target.arn == live.arn || live.tags.get(keys::COPY_OF) == Some(&target.arn.to_string()) {
         return Err(RollbackError::AlreadyLive {
             revision: target.arn.revision().to_string(),
             last_good: service.tags.get(keys::LAST_GOOD) == Some(&target.arn.to_string()),
@@ -184,6 +204,9 @@ pub fn plan_manual_rollback(
         && record.service != service.arn
     {
         return Err(RollbackError::OtherService(target.arn.revision().to_string()));
+    }
+    if let Some(image) = missing_images.first() {
+        return Err(RollbackError::ImageGone { revision: target.arn.revision().to_string(), image: image.clone() });
     }
     let record = RevisionRecord::from_tags(&live.tags).ok().flatten();
     let at = format_time(now);
@@ -307,7 +330,8 @@ mod tests {
         assert_eq!(rollback_target(&service(3, None), &live, None), Err(RollbackError::NoTarget));
 
         let plan =
-            plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), true, Utc::now(), "manual").unwrap();
+            plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), true, &[], Utc::now(), "manual")
+                .unwrap();
         assert_eq!(plan.roll_back_to, Some(rev(2, &[]).arn));
         // The gate follows a manual rollback to its outcome, like its own.
         assert!(plan.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
@@ -321,7 +345,7 @@ mod tests {
         assert_eq!(plan.notification.unwrap().rolled_back_by, Some(RolledBackBy::Manual));
         // A deregistered target: through a fresh copy of it, whose ARN carry_out records.
         let copied =
-            plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), false, Utc::now(), "manual")
+            plan_manual_rollback(&svc, &live, &summary(2, ledger('a', "healthy")), false, &[], Utc::now(), "manual")
                 .unwrap();
         assert_eq!(copied.roll_back_to, None);
         let copy = copied.copy.expect("a copy");
@@ -331,24 +355,35 @@ mod tests {
         assert!(copied.tag_revision.contains(&(keys::STATE.into(), "rolling-back".into())));
 
         assert!(matches!(
-            plan_manual_rollback(&svc, &live, &live, true, Utc::now(), "x"),
+            plan_manual_rollback(&svc, &live, &live, true, &[], Utc::now(), "x"),
             Err(RollbackError::AlreadyLive { .. })
         ));
         // Said as it is: the live revision is the last known good only when recorded so.
         for (tags, says) in [(vec![], false), (vec![(keys::LAST_GOOD, live.arn.to_string())], true)] {
             let mut fresh = svc.clone();
             fresh.tags = tags.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-            let e = plan_manual_rollback(&fresh, &live, &live, true, Utc::now(), "x").unwrap_err();
+            let e = plan_manual_rollback(&fresh, &live, &live, true, &[], Utc::now(), "x").unwrap_err();
             assert_eq!(e.to_string().contains("it is the last known good"), says, "{e}");
         }
         let unverified = summary(1, ledger('c', "rolled-back"));
         assert!(matches!(
-            plan_manual_rollback(&svc, &live, &unverified, true, Utc::now(), "x"),
+            plan_manual_rollback(&svc, &live, &unverified, true, &[], Utc::now(), "x"),
             Err(RollbackError::NotHealthy { .. })
         ));
         assert!(
-            plan_manual_rollback(&svc, &live, &rev(1, &[]), true, Utc::now(), "x").is_ok(),
+            plan_manual_rollback(&svc, &live, &rev(1, &[]), true, &[], Utc::now(), "x").is_ok(),
             "the initial revision is fine"
         );
+        // ...unless its image is not in ECR (`rollgate up`'s placeholder never is).
+        let gone = ["123456789012.dkr.ecr.us-east-1.amazonaws.com/app:bootstrap".to_owned()];
+        let e = plan_manual_rollback(&svc, &live, &rev(1, &[]), true, &gone, Utc::now(), "x").unwrap_err();
+        assert!(matches!(e, RollbackError::ImageGone { .. }) && e.to_string().contains("app:bootstrap"), "{e}");
+        // The live revision is a fresh copy of the target: already live, not a rollback to itself.
+        let mut copy = summary(4, ledger('d', "healthy"));
+        copy.tags.insert(keys::COPY_OF.into(), live.arn.to_string());
+        assert!(matches!(
+            plan_manual_rollback(&svc, &copy, &live, false, &[], Utc::now(), "x"),
+            Err(RollbackError::AlreadyLive { .. })
+        ));
     }
 }

@@ -628,6 +628,15 @@ impl Storm {
             let mut some: BTreeSet<String> = active.iter().filter(|a| !ledger.contains_key(*a)).cloned().collect();
             some.extend([last_good.clone()]);
             some.extend(self.previous_live[index].take());
+            // The pushes of a digest marked failed: a revision judged while it was live only
+            // between two checks (ECS's circuit breaker put it back, the gate rolled it back)
+            // has a state newer than the one read before.
+            some.extend(
+                ledger
+                    .iter()
+                    .filter(|(_, e)| e.digest.as_ref().is_some_and(|d| failed.contains(d)))
+                    .map(|(a, _)| a.clone()),
+            );
             some
         };
         to_read.retain(|a| active.contains(a));
@@ -814,15 +823,21 @@ impl Storm {
         //    on the service is the digest of a push revision that failed (or whose verdict is
         //    being written: the failure is recorded on the service first), never of one that
         //    was verified healthy or superseded, whose image only a configuration change carried.
+        //    A superseded revision that ECS runs again (its circuit breaker put it back) is in
+        //    flight: it is judged like any rollout, and its failure is recorded first too. A
+        //    verdict whose gate run dead-lettered is owed until a run succeeds.
         for d in &failed {
-            let pushes_of_d: Vec<&Ledger> =
-                ledger.values().filter(|e| e.cause.is_none() && e.digest.as_deref() == Some(d.as_str())).collect();
-            let failed_or_in_flight = |e: &&Ledger| {
+            let pushes_of_d: Vec<(&String, &Ledger)> =
+                ledger.iter().filter(|(_, e)| e.cause.is_none() && e.digest.as_deref() == Some(d.as_str())).collect();
+            let failed_or_in_flight = |(arn, e): &(&String, &Ledger)| {
                 failed_state(e.state.as_deref())
                     || matches!(e.state.as_deref(), Some("deploying" | "verifying" | "baking"))
+                    || (e.state.as_deref() == Some("superseded") && arn.as_str() == live)
             };
-            if !pushes_of_d.is_empty() && !pushes_of_d.iter().any(failed_or_in_flight) {
-                let states: Vec<_> = pushes_of_d.iter().map(|e| e.state.clone()).collect();
+            // A gate run that recorded the failure on the service and then dead-lettered
+            // writes the revision's state when it is retried: owed, like invariants 1 and 2.
+            if !pushes_of_d.is_empty() && !pushes_of_d.iter().any(failed_or_in_flight) && !self.gate_owed {
+                let states: Vec<_> = pushes_of_d.iter().map(|(_, e)| e.state.clone()).collect();
                 found.push(format!(
                     "step {step}: {d} is marked failed on {} but its push rollout did not fail ({states:?})",
                     svc.name

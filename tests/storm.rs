@@ -628,13 +628,21 @@ impl Storm {
             let mut some: BTreeSet<String> = active.iter().filter(|a| !ledger.contains_key(*a)).cloned().collect();
             some.extend([last_good.clone()]);
             some.extend(self.previous_live[index].take());
-            // The pushes of a digest marked failed: a revision judged while it was live only
-            // between two checks (ECS's circuit breaker put it back, the gate rolled it back)
-            // has a state newer than the one read before.
+            // Every revision whose cached state can have moved since it was read: one not yet
+            // final (deploying, verifying, baking, rolling-back), and the pushes of a digest
+            // marked failed. A revision judged while it was live only between two checks (ECS's
+            // circuit breaker put it back, the gate rolled it back; a configuration change
+            // rolled off) has a state newer than the one read before.
             some.extend(
                 ledger
                     .iter()
-                    .filter(|(_, e)| e.digest.as_ref().is_some_and(|d| failed.contains(d)))
+                    .filter(|(_, e)| {
+                        e.digest.as_ref().is_some_and(|d| failed.contains(d))
+                            || matches!(
+                                e.state.as_deref(),
+                                None | Some("deploying" | "verifying" | "baking" | "rolling-back")
+                            )
+                    })
                     .map(|(a, _)| a.clone()),
             );
             some

@@ -1225,3 +1225,116 @@ async fn a_service_filled_to_fifty_tags_still_gets_its_rollback() {
     assert_eq!(g.state(&v2), "rolled-back");
     assert!(g.s.drain_queue(&queue).is_empty(), "said once");
 }
+
+/// The notifications published about `revision`, by detail-type, in order.
+fn kinds_for(received: &[Value], revision: &str) -> Vec<String> {
+    received
+        .iter()
+        .filter(|e| e["detail"]["revision"] == json!(revision))
+        .map(|e| e["detail-type"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// ECS's live state outranks rollgate's records, also for a revision rollgate did not roll
+/// out (#15): a person points the service at a revision registered by hand. It is judged like
+/// any rollout (announced, baked, verified) with its ledger on the service, since the revision
+/// is not rollgate's, and once healthy it is the last known good. Before, the gate ignored it:
+/// "not registered by rollgate".
+#[tokio::test]
+async fn a_hand_revision_a_person_deploys_is_judged_and_a_healthy_one_becomes_the_last_known_good() {
+    let mut g = Gated::new("gate-hand-healthy", &[("rollgate:bake", "5m")]);
+    let queue = g.verdict_queue();
+    g.healthy_and_seen("v1", &queue).await;
+    let hand = g.s.model_task_definition("model", &g.repo);
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": hand}));
+    let t0 = g.started(&hand);
+    let r = g.gate(&g.tick(t0 + Duration::minutes(1))).await;
+    assert_eq!(verdicts(&r), ["verifying"], "{r:?}");
+    g.force("COMPLETED", json!({}));
+    let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &hand, t0 + Duration::minutes(3))).await;
+    assert_eq!(verdicts(&r), ["baking"], "{r:?}");
+    let r = g.gate(&g.tick(t0 + Duration::minutes(9))).await;
+    assert_eq!(verdicts(&r), ["healthy"], "{r:?}");
+    let tags = g.service_tags();
+    assert_eq!(tags["rollgate:last-good"], json!(hand));
+    assert!(tags["rollgate:outside"].as_str().unwrap().starts_with("healthy@"), "{tags:?}");
+    let (_, hand_tags) = g.s.describe_task_definition(&hand);
+    assert!(
+        !hand_tags.keys().any(|k| k.starts_with("rollgate:")),
+        "the hand revision is not written to: {hand_tags:?}"
+    );
+    assert_eq!(kinds_for(&g.s.drain_queue(&queue), &hand), ["Rollout Started", "Rollout Healthy"]);
+    assert!(g.gate(&g.tick(t0 + Duration::minutes(10))).await.rollouts.is_empty(), "decided once");
+}
+
+/// A break-test's shape (#15): once a last known good exists, a person points the service at
+/// the pre-rollgate revision, and its deployment fails. The gate rolls it back to the last
+/// known good, once, follows that rollback to its outcome, and when ECS runs the revision
+/// again says `Rollback Failed` once and leaves the service for a person. Its failure is a
+/// configuration's: the revision is recorded, no digest is kept out. Before, the failure was
+/// not even published.
+#[tokio::test]
+async fn the_pre_rollgate_revision_put_back_and_failing_is_rolled_back_once() {
+    let mut g = Gated::new("gate-pre-rollgate-back", &[("rollgate:bake", "5m")]);
+    let queue = g.verdict_queue();
+    let (v1, _) = g.healthy_and_seen("v1", &queue).await;
+    let base = g.base.clone();
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": base}));
+    let t0 = g.started(&base);
+    g.force("FAILED", json!({"reason": "tasks failed to start"}));
+    let updates = g.s.count_calls("UpdateService");
+    let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &base, t0 + Duration::minutes(2))).await;
+    assert_eq!(verdicts(&r), ["rolling-back"], "{r:?}");
+    assert_eq!(g.live(), v1);
+    assert_eq!(g.s.count_calls("UpdateService"), updates + 1, "one rollback");
+    let tags = g.service_tags();
+    assert_eq!(tags["rollgate:failed-config"], json!(base));
+    assert!(!tags.keys().any(|k| k.starts_with("rollgate:failed:")), "no digest kept out: {tags:?}");
+    g.settle_rollback(t0 + Duration::minutes(5)).await;
+    assert!(g.service_tags()["rollgate:outside"].as_str().unwrap().starts_with("rolled-back@"));
+    assert!(!g.service_tags().contains_key("rollgate:rollback"));
+
+    // ECS runs it again (a person, or its circuit breaker): no second rollback, said once.
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": base}));
+    let updates = g.s.count_calls("UpdateService");
+    for m in [8, 9, 10] {
+        g.gate(&g.tick(t0 + Duration::minutes(m))).await;
+    }
+    assert_eq!(g.s.count_calls("UpdateService"), updates, "at most one automatic rollback");
+    assert_eq!(g.live(), base, "left for a person");
+    assert!(g.service_tags()["rollgate:outside"].as_str().unwrap().starts_with("rollback-failed@"));
+    let (_, base_tags) = g.s.describe_task_definition(&base);
+    assert!(!base_tags.keys().any(|k| k.starts_with("rollgate:")), "{base_tags:?}");
+    assert_eq!(kinds_for(&g.s.drain_queue(&queue), &base), ["Rollout Rolled Back", "Rollback Failed"]);
+}
+
+/// A break-test's other shape (#15): while the gate rolls a failed push back, a person rolls
+/// forward to a revision registered by hand, which fails too. The push's rollback is settled
+/// ("moved on"), and the hand revision is judged and rolled back to the last known good once.
+#[tokio::test]
+async fn a_hand_revision_deployed_during_a_rollback_is_judged_and_rolled_back_once() {
+    let mut g = Gated::new("gate-hand-during-rollback", &[("rollgate:bake", "5m")]);
+    let queue = g.verdict_queue();
+    let (v1, _) = g.healthy_and_seen("v1", &queue).await;
+    let (_, v2, _) = g.deploy("v2").await;
+    let t0 = g.started(&v2);
+    g.force("FAILED", json!({}));
+    let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v2, t0 + Duration::minutes(1))).await;
+    assert_eq!(verdicts(&r), ["rolling-back"], "{r:?}");
+    let hand = g.s.model_task_definition("model", &g.repo);
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": hand}));
+    let r = g.gate(&g.tick(t0 + Duration::minutes(2))).await;
+    assert_eq!(g.state(&v2), "rolled-back", "{r:?}");
+    g.force("FAILED", json!({"reason": "essential container exited"}));
+    let updates = g.s.count_calls("UpdateService");
+    let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &hand, t0 + Duration::minutes(3))).await;
+    assert_eq!(verdicts(&r), ["rolling-back"], "{r:?}");
+    assert_eq!((g.live(), g.s.count_calls("UpdateService")), (v1.clone(), updates + 1));
+    g.settle_rollback(t0 + Duration::minutes(6)).await;
+    for m in [7, 8] {
+        g.gate(&g.tick(t0 + Duration::minutes(m))).await;
+    }
+    assert_eq!((g.live(), g.s.count_calls("UpdateService")), (v1, updates + 1), "once");
+    let received = g.s.drain_queue(&queue);
+    assert_eq!(kinds_for(&received, &hand).iter().filter(|k| *k == "Rollout Rolled Back").count(), 1, "{received:#?}");
+}

@@ -81,6 +81,10 @@ struct Ledger {
     /// `<desired>@<time>`: when the gate first saw the count short after the bake
     /// (`rollgate:short-since`).
     short_since: Option<String>,
+    /// A revision rollgate did not roll out to the service (a person's hand revision): its
+    /// state and time come from the service's `rollgate:outside` record, read and parsed
+    /// here, not through rollgate's code.
+    outside: bool,
 }
 
 /// States of a failed rollout whose rollback started (by rollgate or ECS's circuit breaker).
@@ -130,6 +134,8 @@ struct Storm {
     rollbacks: BTreeMap<String, String>,
     /// Revisions seen `rollback-failed` (invariant 8: left for a person, never changed).
     rollback_failed: BTreeSet<String>,
+    /// Revisions a person registered by hand and deployed (step 97).
+    hand: BTreeSet<String>,
     /// Revisions the gate saw short of their desired count after the bake.
     seen_short: BTreeSet<String>,
     /// Revisions ECS ran or listed on their service at some check, and, for those it no longer
@@ -249,6 +255,7 @@ impl Storm {
             gate_owed: false,
             rollbacks: BTreeMap::new(),
             rollback_failed: BTreeSet::new(),
+            hand: BTreeSet::new(),
             seen_short: BTreeSet::new(),
             ever_listed: BTreeSet::new(),
             unlisted_since: BTreeMap::new(),
@@ -554,6 +561,31 @@ impl Storm {
                     self.count("config changes");
                 }
             }
+            // A person deploys a revision registered by hand (no rollgate tag): the live
+            // revision's containers with another memory size, and the service moved to it. The
+            // gate judges it like a rollout, with its ledger on the service (invariants 8, 9, 11
+            // and 12 read that ledger).
+            97 => {
+                let svc = &self.services[svc_index];
+                let live = self.service_view(svc)["taskDefinition"].as_str().unwrap().to_owned();
+                let (def, _) = self.s.describe_task_definition(&live);
+                let memory = if def["memory"] == "512" { "1024" } else { "512" };
+                let revision = self.s.register(json!({
+                    "family": def["family"], "containerDefinitions": def["containerDefinitions"],
+                    "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": memory,
+                    "tags": [{"key": "team", "value": "ml"}],
+                }));
+                self.s.boto(
+                    "ecs",
+                    "update_service",
+                    json!({"cluster": svc.cluster, "service": svc.name, "taskDefinition": revision}),
+                );
+                self.hand.insert(revision.clone());
+                if std::env::var("ROLLGATE_STORM_TRACE").is_ok_and(|v| v == "1") {
+                    println!("storm: a person deploys hand revision {revision} on {} over {live}", svc.name);
+                }
+                self.count("hand revisions deployed");
+            }
             _ => {
                 let mut tick = fixture_json("scheduled-tick.json");
                 tick["id"] = json!(format!("{}-gate-{i}", self.s.name));
@@ -609,6 +641,12 @@ impl Storm {
             .collect();
         let last_good = tags.get("rollgate:last-good").cloned().unwrap_or_else(|| svc.base.clone());
         let live = view["taskDefinition"].as_str().unwrap().to_owned();
+        // The service's record of a revision rollgate did not roll out: (state, time, revision).
+        let outside: Option<(String, String, String)> = tags.get("rollgate:outside").and_then(|v| {
+            let (head, arn) = v.split_once(' ')?;
+            let (state, at) = head.split_once('@')?;
+            Some((state.to_owned(), at.to_owned(), arn.to_owned()))
+        });
 
         // Read the revisions: the new ones, the live one (now and at the last check), the last
         // known good; or, on a full check, every active one.
@@ -663,6 +701,27 @@ impl Storm {
                 decided_at: tag("rollgate:decided-at"),
                 copy_of: tag("rollgate:copy-of"),
                 short_since: tag("rollgate:short-since"),
+                outside: false,
+            };
+            // A hand revision's ledger is the service's `rollgate:outside` record,
+            // `<state>@<time> <revision ARN>`, while it names the revision; once a newer hand
+            // revision replaces it, the state last read stands.
+            let entry = match outside.as_ref().filter(|(_, _, named)| named == arn) {
+                Some((state, at, _)) if entry.digest.is_none() => {
+                    let decided =
+                        matches!(state.as_str(), "rolling-back" | "rolled-back" | "rollback-failed" | "failed");
+                    Ledger {
+                        service: Some(svc.arn.clone()),
+                        state: Some(state.clone()),
+                        decided_at: decided.then(|| at.clone()),
+                        outside: true,
+                        ..entry
+                    }
+                }
+                _ => match ledger.remove(arn) {
+                    Some(cached) if cached.outside && entry.digest.is_none() => cached,
+                    _ => entry,
+                },
             };
             ledger.insert(arn.clone(), entry);
         }
@@ -753,7 +812,11 @@ impl Storm {
                 && live_ledger.cause.is_none()
                 || matches!(live_ledger.state.as_deref(), Some("deploying" | "verifying" | "baking"))
                     && live_ledger.cause.as_deref() == Some("config");
+        // A hand revision a person deployed runs by their choice until a push replaces it or
+        // the gate rolls it back (invariant 12 holds the gate to that).
+        let person_chose = self.hand.contains(&live);
         let ok = live_digest.as_deref().is_some_and(|d| expected.contains(d))
+            || person_chose
             || ((runs_last_good || judged_put_back) && last_good_is_due)
             || (live == svc.base && delivered_newest.is_none())
             || left_for_a_person
@@ -771,6 +834,27 @@ impl Storm {
                     .filter(|(_, e)| e.cause.is_some())
                     .map(|(a, e)| (a.rsplit(':').next().unwrap_or_default(), e.state.clone(), e.digest.clone()))
                     .collect::<Vec<_>>(),
+            ));
+        }
+        // 12. A revision rollgate did not roll out is judged like any rollout: once the gate has
+        //     run on its failed deployment, it no longer runs, unless its one rollback failed
+        //     (left for a person). (Without a last known good there is nothing to go back to.)
+        let hand_failed =
+            view["deployments"].as_array().into_iter().flatten().any(|d| {
+                d["taskDefinition"] == json!(live) && d["status"] == "PRIMARY" && d["rolloutState"] == "FAILED"
+            });
+        if person_chose
+            && hand_failed
+            && tags.contains_key("rollgate:last-good")
+            && !left_for_a_person
+            && !self.gate_owed
+            && !self.unseen_failure.contains(&index)
+        {
+            found.push(format!(
+                "step {step}: {} runs hand revision {live} whose deployment failed, and the gate left it ({:?}, record {:?})",
+                svc.name,
+                live_ledger.state,
+                tags.get("rollgate:outside")
             ));
         }
         // 2. No failed digest is live once the gate has run (it runs on every failure step).

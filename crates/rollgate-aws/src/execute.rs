@@ -1,7 +1,7 @@
 //! Carrying out a verdict's plan: the one place the ledger's writes happen, for the health
 //! gate and for `rollgate rollback` alike.
 
-use rollgate_core::gate::{CopyTarget, GatePlan, ServiceTagsAt};
+use rollgate_core::gate::{CopyTarget, GatePlan, RevisionTagsOn, ServiceTagsAt};
 use rollgate_core::ledger::{keys, rollout_marker};
 use rollgate_core::registration::{Registration, registration};
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
@@ -33,7 +33,9 @@ where
     }
     if let Some(copy) = &plan.copy {
         let to = copy_of_target(ecs, copy).await?;
-        plan.tag_revision.push((keys::ROLLBACK_TO.to_owned(), to.to_string()));
+        if plan.revision_tags_on == RevisionTagsOn::Revision {
+            plan.tag_revision.push((keys::ROLLBACK_TO.to_owned(), to.to_string()));
+        }
         if let Some(n) = plan.notification.as_mut() {
             n.rolled_back_to = Some(to.to_string());
         }
@@ -45,7 +47,11 @@ where
     if let Some(n) = plan.notification {
         notifier.publish(&[n.outgoing()]).await?;
     }
-    ecs.tag_resource(revision.as_str(), &plan.tag_revision).await?;
+    let ledger = match plan.revision_tags_on {
+        RevisionTagsOn::Revision => revision.as_str(),
+        RevisionTagsOn::Service => service.as_str(),
+    };
+    ecs.tag_resource(ledger, &plan.tag_revision).await?;
     if plan.service_tags_at == ServiceTagsAt::AfterRevision {
         write_tags(ecs, service.as_str(), &plan.tag_service).await?;
     }
@@ -76,7 +82,7 @@ async fn copy_of_target<E: TaskDefinitions + Sync>(ecs: &E, copy: &CopyTarget) -
 mod tests {
     use std::sync::Mutex;
 
-    use rollgate_core::gate::{CopyTarget, GatePlan, ServiceTagsAt};
+    use rollgate_core::gate::{CopyTarget, GatePlan, RevisionTagsOn, ServiceTagsAt};
     use rollgate_core::ledger::keys;
     use rollgate_core::notify::Outgoing;
     use rollgate_core::service::TaskDefSummary;
@@ -209,7 +215,21 @@ mod tests {
             }]),
             service_tags_at: at,
             notification: None,
+            revision_tags_on: RevisionTagsOn::Revision,
         }
+    }
+
+    /// A revision rollgate did not roll out keeps its ledger on the service: the commit write
+    /// goes to the service, in the same place of the order, and the revision is never written.
+    #[tokio::test]
+    async fn an_outside_revisions_ledger_is_written_to_the_service() {
+        let prior = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:2";
+        let mut p = plan(ServiceTagsAt::BeforeRevision, Some(prior));
+        p.revision_tags_on = RevisionTagsOn::Service;
+        p.tag_revision = vec![(keys::OUTSIDE.into(), format!("rolling-back@2026-12-03T12:00:00Z {REVISION}"))];
+        let (writes, ok) = run(p, None).await;
+        assert!(ok);
+        assert_eq!(writes, ["tag service rollgate:high-water", "update api:2", "tag service rollgate:outside"]);
     }
 
     async fn run(plan: GatePlan, fail_at: Option<usize>) -> (Vec<String>, bool) {

@@ -95,6 +95,12 @@ pub const FAILED_PREFIX: &str = "rollgate:failed:";
 /// the rollback; removed once the rollback completed or failed). One tag: at most one
 /// rollback is followed per service, the newest.
 pub const ROLLBACK: &str = "rollgate:rollback";
+/// `<state>@<time> <revision ARN>`: the gate's ledger of a live revision that rollgate did
+/// not roll out to this service (registered by hand or by CloudFormation, the pre-rollgate
+/// revision put back, another service's revision), kept on the service because the revision
+/// may be shared ([`crate::gate::OutsideRecord`]). One tag, overwritten by the next such
+/// revision.
+pub const OUTSIDE: &str = "rollgate:outside";
 /// `<id>@<time>`: the newest ECS service deployment of the service that the gate has read
 /// the outcome of, and when ECS created it ([`crate::history`]). One tag, overwritten.
 pub const SEEN_DEPLOYMENT: &str = "rollgate:seen-deployment";

@@ -121,7 +121,7 @@ impl RolloutState {
 
     /// The state recorded on a revision's tags (a rollgate revision without one is deploying).
     pub fn of(tags: &Tags) -> Option<Self> {
-        tags.contains_key(keys::DIGEST)
+        (tags.contains_key(keys::DIGEST) || tags.contains_key(keys::OUTSIDE))
             .then(|| tags.get(keys::STATE).and_then(|s| Self::parse(s)).unwrap_or(Self::Deploying))
     }
 }

@@ -64,7 +64,12 @@ pub fn history(service: &ServiceView, revisions: &[TaskDefSummary], inactive: &[
                 model_version: get(keys::MODEL_VERSION),
                 build_id: get(keys::BUILD_ID),
                 pushed_at: get(keys::PUSHED_AT),
-                state: RolloutState::of(&r.tags).map_or("initial".to_owned(), |s| s.as_str().to_owned()),
+                // A revision rollgate did not roll out to this service has its state in the
+                // service's `rollgate:outside` record.
+                state: crate::gate::outside_state(service, &r.arn)
+                    .filter(|_| record.as_ref().is_none_or(|rec| rec.service != service.arn))
+                    .or_else(|| RolloutState::of(&r.tags))
+                    .map_or("initial".to_owned(), |s| s.as_str().to_owned()),
                 live: service.task_definition.as_ref() == Some(&r.arn),
                 last_good: last_good == Some(&r.arn.to_string()),
                 deregistered: inactive.contains(&r.arn),
@@ -250,6 +255,7 @@ pub fn plan_manual_rollback(
         tag_service,
         service_tags_at: ServiceTagsAt::BeforeRevision,
         notification: Some(notification),
+        revision_tags_on: crate::gate::RevisionTagsOn::Revision,
     })
 }
 

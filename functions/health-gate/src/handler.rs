@@ -22,8 +22,8 @@ use rollgate_core::events::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
     AlarmEntry, EcrImageId, GateSettings, Lineage, ReportedFailure, Resolution, RollbackVerdict, RolloutFacts,
     RolloutState, StopCause, StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start, check_target,
-    ecr_images, evaluate, finished_via_copy, judge_rollback, outcome, plan, plan_rollback, record_stop,
-    refused_for_good, rollback_outcome, rollback_refused,
+    ecr_images, evaluate, finished_via_copy, judge_rollback, on_service, outcome, outside_view, plan, plan_rollback,
+    record_stop, refused_for_good, rollback_outcome, rollback_refused,
 };
 use rollgate_core::history::{
     Orphaned, RecordStep, deployment_id, history_due, lists, orphan_step, read_history, record_step,
@@ -236,20 +236,23 @@ impl<A: GateApi> Gate<'_, A> {
                     continue;
                 }
             };
-            if RolloutState::in_flight(&snapshot.summary.tags)
-                || RolloutState::of(&snapshot.summary.tags) == Some(RolloutState::RollingBack)
+            // A revision rollgate did not roll out to this service is judged through its
+            // ledger view: its ledger is the service's `rollgate:outside` record.
+            let view = outside_view(service, &snapshot.summary);
+            let summary = view.as_ref().unwrap_or(&snapshot.summary);
+            if RolloutState::in_flight(&summary.tags)
+                || RolloutState::of(&summary.tags) == Some(RolloutState::RollingBack)
             {
                 awaiting.insert(revision.clone());
             }
             // A rollback the service no longer points at (a newer failure's rollback replaced
             // the pointer) is followed all the same while ECS still runs or lists its revision.
-            if RolloutState::of(&snapshot.summary.tags) == Some(RolloutState::RollingBack)
-                && pointer != Some(revision.as_str())
+            if RolloutState::of(&summary.tags) == Some(RolloutState::RollingBack) && pointer != Some(revision.as_str())
             {
                 self.follow_rollback(service, &settings, revision.as_str(), report).await;
                 continue;
             }
-            if let Some((why, tag)) = adopt_known_good(service, &snapshot.summary) {
+            if let Some((why, tag)) = adopt_known_good(service, summary) {
                 info!(
                     cluster = service.arn.cluster_name(),
                     service = service.arn.name(),
@@ -340,8 +343,10 @@ impl<A: GateApi> Gate<'_, A> {
         orphaned: Option<&Orphaned>,
         report: &mut GateReport,
     ) {
-        let tags = &snapshot.summary.tags;
-        if !RolloutState::worth_evaluating(service, &snapshot.summary) {
+        let view = outside_view(service, &snapshot.summary);
+        let summary = view.as_ref().unwrap_or(&snapshot.summary);
+        let tags = &summary.tags;
+        if !RolloutState::worth_evaluating(service, summary) {
             return; // not rollgate's, or already decided: nothing to read, nothing to write
         }
         let (alarms, entered) = match self.alarms_for(settings).await {
@@ -349,14 +354,14 @@ impl<A: GateApi> Gate<'_, A> {
             Err(e) => return report.failures.push(failure(&service.arn, e)),
         };
         let smoke = match &settings.smoke {
-            Some(test) if service.completed(&snapshot.summary.arn) => Some(test.judge(self.aws.run(test).await)),
+            Some(test) if service.completed(&summary.arn) => Some(test.judge(self.aws.run(test).await)),
             _ => None,
         };
-        let lineage = self.lineage(&snapshot.summary).await;
+        let lineage = self.lineage(summary).await;
         let facts = RolloutFacts {
             now: self.now,
             service,
-            revision: &snapshot.summary,
+            revision: summary,
             settings,
             alarms_in_alarm: alarms,
             alarms_entered: entered,
@@ -380,7 +385,7 @@ impl<A: GateApi> Gate<'_, A> {
                 },
                 None => TargetFacts::Gone,
             };
-            verdict = check_target(verdict, service, &snapshot.summary, &facts);
+            verdict = check_target(verdict, service, summary, &facts);
         }
         if let (Verdict::Failed { resolution: Resolution::Finished { to: Some(to) }, .. }, Some(live)) =
             (&verdict, &service.task_definition)
@@ -392,16 +397,20 @@ impl<A: GateApi> Gate<'_, A> {
                 Err(e) => return report.failures.push(failure(&service.arn, e)),
             }
         }
-        let steps = plan(&facts, &verdict);
-        if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &snapshot.summary.arn, steps).await {
+        let planned = |verdict: &Verdict| match &view {
+            Some(view) => on_service(view, service, self.now, plan(&facts, verdict)),
+            None => plan(&facts, verdict),
+        };
+        let steps = planned(&verdict);
+        if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &summary.arn, steps).await {
             if !refused_for_good(e.class(), e.operation()) {
                 return report.failures.push(failure(&service.arn, e));
             }
             // AWS refused the rollback for good: said once, instead of refused again each run.
             warn!(cluster = service.arn.cluster_name(), service = service.arn.name(), error = %e, "the rollback was refused");
             verdict = rollback_refused(verdict, &e.to_string());
-            let steps = plan(&facts, &verdict);
-            if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &snapshot.summary.arn, steps).await {
+            let steps = planned(&verdict);
+            if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &summary.arn, steps).await {
                 return report.failures.push(failure(&service.arn, e));
             }
         }

@@ -28,7 +28,8 @@ use crate::service::DeploymentView;
 /// The gate's own record, not ECS's `updatedAt`, starts the grace: whether ECS moves a
 /// deployment's `updatedAt` on a desired-count change is not documented, and moving the grace
 /// with every change would let a flapping count wait forever. A revision with no room for the
-/// record (an older rollgate filled its 50 tags) counts from the bake's end.
+/// record (an older rollgate filled its 50 tags), and a revision rollgate did not roll out,
+/// count from the bake's end.
 pub(super) fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_at: DateTime<Utc>) -> Verdict {
     // A record from before this bake began is another rollout's (a configuration change's
     // base, an earlier life of a revision ECS put back): this shortfall is a first sight.
@@ -36,8 +37,11 @@ pub(super) fn judge_counts(f: &RolloutFacts<'_>, d: &DeploymentView, completed_a
         f.revision.tags.get(keys::SHORT_SINCE).and_then(|v| parse_short_since(v)).filter(|(_, at)| *at >= completed_at);
     // Overwriting the record costs no room; adding it keeps room for a rollback's state keys,
     // as an abnormal stop's record does ([`record_stop`]).
-    let room = f.revision.tags.contains_key(keys::SHORT_SINCE)
-        || f.revision.tags.len() + 1 + ROLLBACK_STATE_KEYS <= crate::tags::MAX_TAGS;
+    // A revision rollgate did not roll out keeps no such record (its ledger is one service
+    // tag, [`super::outside`]): its grace counts from the bake's end, like a full revision's.
+    let room = !super::facts::is_view(f.revision)
+        && (f.revision.tags.contains_key(keys::SHORT_SINCE)
+            || f.revision.tags.len() + 1 + ROLLBACK_STATE_KEYS <= crate::tags::MAX_TAGS);
     if d.desired_count == 0 {
         // Scaled to zero (scheduled scaling, a person): nothing runs, so there is no evidence
         // either way.

@@ -86,8 +86,12 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     let Some(state) = RolloutState::of(&f.revision.tags) else {
         return Verdict::Ignore(format!("{} was not registered by rollgate", rev.revision()));
     };
+    // A ledger view of a revision rollgate did not roll out to this service: its ledger is the
+    // service's `rollgate:outside` record ([`super::outside`]).
+    let outside = super::facts::is_view(f.revision);
     match RevisionRecord::from_tags(&f.revision.tags) {
         Ok(Some(record)) if record.service == f.service.arn => {}
+        Ok(None) if outside => {}
         Ok(_) => return Verdict::Ignore(format!("{} belongs to another service", rev.revision())),
         Err(e) => {
             return Verdict::Ignore(format!("{} has broken ledger tags: {e}", rev.revision()));
@@ -111,7 +115,10 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
         _ => {}
     }
     let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
-    let recorded = record.as_ref().is_some_and(|r| recorded_failed(f.service, rev, r));
+    let recorded = match &record {
+        Some(r) => recorded_failed(f.service, rev, r),
+        None => outside && f.service.tags.get(keys::FAILED_CONFIG).is_some_and(|r| r == rev.as_str()),
+    };
     if live && state == RolloutState::RolledBack {
         // Its one automatic rollback happened, and ECS runs it again: its circuit breaker went
         // back to it (its deployment was still the last one that completed, because a newer

@@ -78,3 +78,9 @@ pub struct Lineage {
     /// The CodeBuild build ID, `<project>:<build uuid>`.
     pub build_id: String,
 }
+
+/// Whether `revision` is the ledger view of a revision rollgate did not roll out to its
+/// service ([`outside_view`](crate::gate::outside_view)): its `rollgate:outside` marker.
+pub fn is_view(revision: &TaskDefSummary) -> bool {
+    revision.tags.contains_key(crate::keys::OUTSIDE)
+}

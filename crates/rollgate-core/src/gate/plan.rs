@@ -40,6 +40,20 @@ pub struct GatePlan {
     pub service_tags_at: ServiceTagsAt,
     /// The verdict notification to publish; `None` for a verdict that announces nothing.
     pub notification: Option<Notification>,
+    /// Where `tag_revision` is written: the rollout's revision, or the service for a revision
+    /// rollgate did not roll out to it (its ledger is the service's `rollgate:outside`,
+    /// [`on_service`](crate::gate::on_service)).
+    pub revision_tags_on: RevisionTagsOn,
+}
+
+/// Where a plan's revision write goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RevisionTagsOn {
+    /// The rollout's own revision (its ledger).
+    #[default]
+    Revision,
+    /// The service: the write is its `rollgate:outside` record.
+    Service,
 }
 
 /// Where a plan's service tags go relative to its revision tags.
@@ -181,7 +195,16 @@ fn plan_writes(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
     let now = format_time(f.now);
     let state_tags = |state: RolloutState| vec![(keys::STATE.to_owned(), state.as_str().to_owned())];
     let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
-    let failed_digest_tag = || failure_tags(f.service, &f.revision.arn, record.as_ref(), &now, Vec::new());
+    let failure_write = |extra: Vec<(String, String)>| {
+        let mut write = failure_tags(f.service, &f.revision.arn, record.as_ref(), &now, extra);
+        if record.is_none() && super::facts::is_view(f.revision) {
+            // A revision rollgate did not roll out fails as a configuration: the revision is
+            // recorded, never its image's digest.
+            write.set.insert(0, (keys::FAILED_CONFIG.to_owned(), f.revision.arn.to_string()));
+        }
+        write
+    };
+    let failed_digest_tag = || failure_write(Vec::new());
     let notify = |kind: NotificationKind, reason: Option<String>, to: Option<&TaskDefArn>, by: Option<RolledBackBy>| {
         Some(Notification::new(kind, f, record.as_ref(), reason, to.cloned(), by))
     };
@@ -269,13 +292,7 @@ fn plan_writes(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 tag_revision.push((keys::ROLLED_BACK_BY.to_owned(), by.as_str().to_owned()));
             }
             let tag_service = if followed && f.orphaned.is_none() {
-                failure_tags(
-                    f.service,
-                    &f.revision.arn,
-                    record.as_ref(),
-                    &now,
-                    vec![(keys::ROLLBACK.to_owned(), f.revision.arn.to_string())],
-                )
+                failure_write(vec![(keys::ROLLBACK.to_owned(), f.revision.arn.to_string())])
             } else {
                 failed_digest_tag()
             };
@@ -293,6 +310,7 @@ fn plan_writes(f: &RolloutFacts<'_>, verdict: &Verdict) -> GatePlan {
                 tag_revision,
                 tag_service,
                 service_tags_at: ServiceTagsAt::BeforeRevision,
+                revision_tags_on: RevisionTagsOn::Revision,
             }
         }
     }

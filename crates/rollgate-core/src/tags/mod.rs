@@ -48,10 +48,11 @@ pub const MAX_FAILED_TAGS: usize = 10;
 pub const MAX_FAILED_DIGESTS: usize = MAX_VALUE_CHARS / 13;
 /// Keys the health gate may add to a service after it opted in: `rollgate:last-good`,
 /// `rollgate:high-water`, `rollgate:failed-config`, `rollgate:failed-digests`,
-/// `rollgate:rollback`, `rollgate:seen-deployment` and one `rollgate:failed:<digest>`.
+/// `rollgate:rollback`, `rollgate:seen-deployment`, `rollgate:outside` and one
+/// `rollgate:failed:<digest>`.
 /// `rollgate track` and `rollgate up` refuse a service whose other tags leave less room than
 /// this.
-pub const SERVICE_LEDGER_RESERVE: usize = 7;
+pub const SERVICE_LEDGER_RESERVE: usize = 8;
 
 /// Tags the health gate adds to a revision after deploy registered it, besides bad tasks:
 /// `rollgate:completed-at`, `rollgate:short-since`, `rollgate:decided-at`, `rollgate:reason`,
@@ -275,6 +276,7 @@ pub fn check_service_room(resource: &str, tags: &Tags) -> Result<(), TagError> {
         keys::FAILED_DIGESTS,
         keys::ROLLBACK,
         keys::SEEN_DEPLOYMENT,
+        keys::OUTSIDE,
     ];
     let others = tags
         .keys()

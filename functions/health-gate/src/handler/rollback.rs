@@ -31,7 +31,9 @@ impl<A: GateApi> Gate<'_, A> {
             }
             Err(e) => return report.failures.push(failure(&service.arn, e)),
         };
-        let failed = &snapshot.summary;
+        // A revision rollgate did not roll out to this service: its ledger view.
+        let view = outside_view(service, &snapshot.summary);
+        let failed = view.as_ref().unwrap_or(&snapshot.summary);
         let verdict = judge_rollback(self.now, service, failed, settings);
         let Some((label, detail)) = verdict.label() else {
             // The failure was recorded, then the run died. If ECS no longer runs or lists
@@ -42,7 +44,10 @@ impl<A: GateApi> Gate<'_, A> {
             }
             return;
         };
-        let steps = plan_rollback(self.now, service, failed, &verdict);
+        let steps = match &view {
+            Some(view) => on_service(view, service, self.now, plan_rollback(self.now, service, failed, &verdict)),
+            None => plan_rollback(self.now, service, failed, &verdict),
+        };
         if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &failed.arn, steps).await {
             return report.failures.push(failure(&service.arn, e));
         }

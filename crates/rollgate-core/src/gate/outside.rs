@@ -1,0 +1,280 @@
+//! A live revision that rollgate did not roll out to this service: registered by hand or by
+//! CloudFormation, the pre-rollgate revision put back once a last known good exists, or
+//! another service's rollout revision that a person pointed this service at.
+//!
+//! ECS's live state outranks rollgate's records (docs/architecture.md): whenever the revision
+//! ECS runs is not the last known good and has no standing healthy verdict, it is judged like
+//! any rollout, or rolled back to the last known good. Such a revision carries no ledger for
+//! this service, and another service may run it too, so its ledger lives on the service: one
+//! tag, `rollgate:outside` = `<state>@<time> <revision ARN>` ([`OutsideRecord`]).
+//!
+//! The gate judges it through a *ledger view* ([`outside_view`]): the revision with its own
+//! `rollgate:*` tags removed and the record's state put in their place, so [`evaluate`],
+//! [`judge_rollback`] and [`plan`] decide about it as about any rollout. [`on_service`] then
+//! moves the plan's revision write (its state, the commit point) onto the service's record.
+//!
+//! What such a revision is judged by: ECS's own deployment outcome (a failed deployment, its
+//! circuit breaker), watched alarms, the smoke test, the deadline, and the running count after
+//! the bake. Abnormal task stops are not counted one by one (they are recorded on a rollout's
+//! own revision, which this one is not); they show as ECS's failed deployment or a short count.
+//! Its failure is recorded as a configuration's (`rollgate:failed-config` = the revision), never
+//! as a failed digest: rollgate did not choose its image, and the image may run well under
+//! rollgate's own revision.
+//!
+//! [`evaluate`]: crate::gate::evaluate
+//! [`judge_rollback`]: crate::gate::judge_rollback
+//! [`plan`]: crate::gate::plan
+
+use chrono::{DateTime, Utc};
+
+use super::plan::{GatePlan, RevisionTagsOn};
+use crate::TaskDefArn;
+use crate::keys;
+use crate::ledger::{RevisionRecord, format_time, parse_time};
+use crate::rollout::RolloutState;
+use crate::service::{ServiceView, TaskDefSummary};
+
+/// The service's ledger of an outside revision (`rollgate:outside`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideRecord {
+    /// The revision's rollout state as the gate judged it.
+    pub state: RolloutState,
+    /// When the state began: first seen (verifying), its deployment COMPLETED (baking), or the
+    /// verdict (every final state, and rolling-back: the rollback's start). RFC 3339 UTC.
+    pub at: DateTime<Utc>,
+    /// The revision.
+    pub revision: TaskDefArn,
+}
+
+impl OutsideRecord {
+    /// The tag value: `<state>@<time> <revision ARN>`, e.g.
+    /// `baking@2026-12-03T12:00:00Z arn:aws:ecs:us-east-1:123456789012:task-definition/api:7`
+    /// (letters, digits and `@ : / - .`, all within ECS's tag alphabet).
+    pub fn to_tag_value(&self) -> String {
+        format!("{}@{} {}", self.state.as_str(), format_time(self.at), self.revision)
+    }
+
+    /// Reads a tag value written by [`OutsideRecord::to_tag_value`]; `None` when unreadable
+    /// (a person edited it): the revision is then judged as if first seen.
+    pub fn parse(value: &str) -> Option<Self> {
+        let (head, revision) = value.split_once(' ')?;
+        let (state, at) = head.split_once('@')?;
+        Some(Self {
+            state: RolloutState::parse(state)?,
+            at: parse_time(keys::OUTSIDE, at).ok()?,
+            revision: TaskDefArn::parse(revision).ok()?,
+        })
+    }
+
+    /// The service's record, if it has a readable one.
+    pub fn of(service: &ServiceView) -> Option<Self> {
+        service.tags.get(keys::OUTSIDE).and_then(|v| Self::parse(v))
+    }
+}
+
+/// Whether `revision` carries a ledger of a rollout rollgate made for `service`: its own
+/// `rollgate:service`, readable. A gate copy of a rollback target carries one too.
+fn has_own_ledger(service: &ServiceView, revision: &TaskDefSummary) -> bool {
+    RevisionRecord::from_tags(&revision.tags).ok().flatten().is_some_and(|r| r.service == service.arn)
+}
+
+/// Whether the service runs `revision` although rollgate did not roll it out to the service:
+/// the service has a last known good, `revision` is live and is not it, and `revision` has no
+/// ledger of this service (none at all, an unreadable one, or another service's). A service
+/// without a last known good adopts its steady pre-rollgate revision instead
+/// ([`adopt_known_good`](crate::gate::adopt_known_good)).
+pub fn is_outside(service: &ServiceView, revision: &TaskDefSummary) -> bool {
+    let Some(last_good) = service.tags.get(keys::LAST_GOOD) else { return false };
+    service.task_definition.as_ref() == Some(&revision.arn)
+        && last_good != revision.arn.as_str()
+        && !has_own_ledger(service, revision)
+}
+
+/// The ledger view of an outside revision: `revision` with its own `rollgate:*` tags (another
+/// service's ledger, a stray tag) removed, and in their place `rollgate:outside` (the marker
+/// [`RolloutState::of`] reads), `rollgate:service` (this service), and the state the service's
+/// record holds for it, with its time as `rollgate:completed-at` (baking) or
+/// `rollgate:decided-at` (a verdict, a rollback's start). A rolling-back or rolled-back view
+/// names the service's last known good as `rollgate:rollback-to`.
+///
+/// `None` when `revision` is not an outside revision of `service`: neither live as one
+/// ([`is_outside`]) nor named by the service's record. A record of a healthy verdict does not
+/// count: that revision became the last known good, and if ECS runs it again once another
+/// revision has, it is judged afresh.
+pub fn outside_view(service: &ServiceView, revision: &TaskDefSummary) -> Option<TaskDefSummary> {
+    if has_own_ledger(service, revision) {
+        return None;
+    }
+    let record = OutsideRecord::of(service).filter(|r| r.revision == revision.arn && r.state != RolloutState::Healthy);
+    if record.is_none() && !is_outside(service, revision) {
+        return None;
+    }
+    let mut tags: crate::Tags = revision
+        .tags
+        .iter()
+        .filter(|(k, _)| !k.starts_with(keys::PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let marker = record.as_ref().map_or_else(String::new, OutsideRecord::to_tag_value);
+    tags.insert(keys::OUTSIDE.to_owned(), marker);
+    tags.insert(keys::SERVICE.to_owned(), service.arn.to_string());
+    let state = record.as_ref().map_or(RolloutState::Deploying, |r| r.state);
+    tags.insert(keys::STATE.to_owned(), state.as_str().to_owned());
+    if let Some(r) = &record {
+        let at = format_time(r.at);
+        match r.state {
+            RolloutState::Baking => {
+                tags.insert(keys::COMPLETED_AT.to_owned(), at);
+            }
+            RolloutState::Deploying | RolloutState::Verifying | RolloutState::Healthy => {}
+            RolloutState::RollingBack | RolloutState::RolledBack => {
+                tags.insert(keys::DECIDED_AT.to_owned(), at);
+                tags.insert(keys::ROLLED_BACK_BY.to_owned(), super::RolledBackBy::Rollgate.as_str().to_owned());
+                if let Some(to) = service.tags.get(keys::LAST_GOOD).filter(|t| *t != revision.arn.as_str()) {
+                    tags.insert(keys::ROLLBACK_TO.to_owned(), to.clone());
+                }
+            }
+            RolloutState::Failed | RolloutState::RollbackFailed | RolloutState::Superseded => {
+                tags.insert(keys::DECIDED_AT.to_owned(), at);
+            }
+        }
+    }
+    Some(TaskDefSummary { tags, ..revision.clone() })
+}
+
+/// The state the service's record holds for `revision`, for `rollgate status`; `None` when
+/// the record names another revision.
+pub fn outside_state(service: &ServiceView, revision: &TaskDefArn) -> Option<RolloutState> {
+    OutsideRecord::of(service).filter(|r| &r.revision == revision).map(|r| r.state)
+}
+
+/// Moves a plan made for a ledger view onto the service: its revision write becomes the
+/// service's `rollgate:outside` record (the commit point, written to the service in the same
+/// place of the plan's order), and a state the record does not keep is dropped (a short count's
+/// record: an outside revision's shortfall is counted from the bake's end). The record's time
+/// is the write's `rollgate:completed-at` or `rollgate:decided-at`, else the view's own (a
+/// settled rollback keeps its start), else `now`. When the service has no room left for the
+/// record (a person filled its 50 tags), the write is left out: the revision is then judged
+/// afresh on each run, and a failure still rolls it back.
+pub fn on_service(view: &TaskDefSummary, service: &ServiceView, now: DateTime<Utc>, mut p: GatePlan) -> GatePlan {
+    let write = std::mem::take(&mut p.tag_revision);
+    p.revision_tags_on = RevisionTagsOn::Service;
+    let get = |k: &str| write.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let Some(state) = get(keys::STATE).and_then(|s| RolloutState::parse(&s)) else { return p };
+    let at = [keys::COMPLETED_AT, keys::DECIDED_AT]
+        .into_iter()
+        .find_map(|k| get(k).or_else(|| view.tags.get(k).cloned()).and_then(|t| parse_time(k, &t).ok()))
+        .unwrap_or(now);
+    let record = OutsideRecord { state, at, revision: view.arn.clone() };
+    let room = service.tags.contains_key(keys::OUTSIDE)
+        || p.tag_service.peak(&service.tags).max(service.tags.len()) < crate::tags::MAX_TAGS;
+    if room {
+        p.tag_revision = vec![(keys::OUTSIDE.to_owned(), record.to_tag_value())];
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServiceArn;
+
+    const SVC: &str = "arn:aws:ecs:us-east-1:123456789012:service/c/api";
+
+    fn rev(n: u32, tags: &[(&str, &str)]) -> TaskDefSummary {
+        TaskDefSummary {
+            arn: TaskDefArn::parse(&format!("arn:aws:ecs:us-east-1:123456789012:task-definition/api:{n}")).unwrap(),
+            containers: Vec::new(),
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            platform: None,
+            fargate_platform: None,
+        }
+    }
+
+    fn service(live: u32, tags: &[(&str, String)]) -> ServiceView {
+        ServiceView {
+            arn: ServiceArn::parse(SVC).unwrap(),
+            status: crate::service::ServiceStatus::Active,
+            task_definition: Some(rev(live, &[]).arn),
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+            deployments: vec![],
+            deployment_controller: crate::service::DeploymentController::Ecs,
+            fargate: true,
+            current_service_deployment: None,
+        }
+    }
+
+    #[test]
+    fn the_record_round_trips_within_the_tag_alphabet() {
+        let r = OutsideRecord {
+            state: RolloutState::Baking,
+            at: parse_time("t", "2026-12-03T12:00:00Z").unwrap(),
+            revision: rev(7, &[]).arn,
+        };
+        let v = r.to_tag_value();
+        assert_eq!(v, "baking@2026-12-03T12:00:00Z arn:aws:ecs:us-east-1:123456789012:task-definition/api:7");
+        assert!(crate::tags::is_allowed(&v) && v.len() <= crate::tags::MAX_VALUE_CHARS);
+        assert_eq!(OutsideRecord::parse(&v), Some(r));
+        for bad in ["", "baking", "nonsense@2026-12-03T12:00:00Z x", "baking@yesterday arn:aws:ecs:x"] {
+            assert_eq!(OutsideRecord::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_a_live_revision_without_this_services_ledger_is_outside() {
+        let good = rev(1, &[]).arn.to_string();
+        let with_good = service(7, &[(keys::LAST_GOOD, good.clone())]);
+        let hand = rev(7, &[("team", "ml")]);
+        assert!(is_outside(&with_good, &hand));
+        // Without a last known good, the steady pre-rollgate revision is adopted instead.
+        assert!(!is_outside(&service(7, &[]), &hand));
+        // Not live, or the last known good itself.
+        assert!(!is_outside(&service(8, &[(keys::LAST_GOOD, good.clone())]), &hand));
+        assert!(!is_outside(&service(1, &[(keys::LAST_GOOD, good.clone())]), &rev(1, &[])));
+        // Another service's rollout is outside; this service's is not.
+        let ledger = |svc: &str| {
+            rev(
+                7,
+                &[
+                    (keys::DIGEST, "sha256:1111111111111111111111111111111111111111111111111111111111111111"),
+                    (keys::PUSHED_AT, "2026-12-03T10:00:00Z"),
+                    (keys::EVENT_ID, "e"),
+                    (keys::SERVICE, svc),
+                    (keys::CONTAINER, "model"),
+                    (keys::STATE, "healthy"),
+                ],
+            )
+        };
+        assert!(is_outside(&with_good, &ledger("arn:aws:ecs:us-east-1:123456789012:service/c/worker")));
+        assert!(!is_outside(&with_good, &ledger(SVC)));
+    }
+
+    #[test]
+    fn the_view_replaces_another_services_ledger_with_this_services_record() {
+        let good = rev(1, &[]).arn.to_string();
+        let other = rev(
+            7,
+            &[
+                (keys::DIGEST, "sha256:1111111111111111111111111111111111111111111111111111111111111111"),
+                (keys::SERVICE, "arn:aws:ecs:us-east-1:123456789012:service/c/worker"),
+                (keys::STATE, "healthy"),
+                ("team", "ml"),
+            ],
+        );
+        let fresh = outside_view(&service(7, &[(keys::LAST_GOOD, good.clone())]), &other).unwrap();
+        assert_eq!(RolloutState::of(&fresh.tags), Some(RolloutState::Deploying));
+        assert_eq!(fresh.tags.get(keys::SERVICE).map(String::as_str), Some(SVC));
+        assert_eq!(fresh.tags.get("team").map(String::as_str), Some("ml"));
+        assert!(!fresh.tags.contains_key(keys::DIGEST));
+        let record = format!("rolling-back@2026-12-03T12:00:00Z {}", other.arn);
+        // Followed after the rollback, when it no longer runs.
+        let s = service(1, &[(keys::LAST_GOOD, good.clone()), (keys::OUTSIDE, record)]);
+        let view = outside_view(&s, &other).unwrap();
+        assert_eq!(RolloutState::of(&view.tags), Some(RolloutState::RollingBack));
+        assert_eq!(view.tags.get(keys::ROLLBACK_TO), Some(&good));
+        assert_eq!(view.tags.get(keys::DECIDED_AT).map(String::as_str), Some("2026-12-03T12:00:00Z"));
+        // A healthy record does not keep a revision that no longer runs in view.
+        let healthy = format!("healthy@2026-12-03T12:00:00Z {}", other.arn);
+        assert_eq!(outside_view(&service(1, &[(keys::LAST_GOOD, good), (keys::OUTSIDE, healthy)]), &other), None);
+    }
+}

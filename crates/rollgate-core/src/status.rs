@@ -328,6 +328,20 @@ mod tests {
         assert_eq!(rows[1].image_tag.as_deref(), Some("v2"));
     }
 
+    /// A revision rollgate did not roll out (registered by hand) shows the state the service's
+    /// `rollgate:outside` record holds for it; this service's own ledger always wins.
+    #[test]
+    fn history_shows_an_outside_revisions_state_from_the_service() {
+        let mut svc = service(2, Some(2));
+        svc.tags.insert(keys::OUTSIDE.into(), format!("rollback-failed@2026-12-03T12:00:00Z {}", rev(4, &[]).arn));
+        let revs = [summary(2, ledger('a', "healthy")), rev(4, &[])];
+        let rows = history(&svc, &revs, &[]);
+        let brief: Vec<_> = rows.iter().map(|r| (r.revision.as_str(), r.state.as_str())).collect();
+        assert_eq!(brief, [("m:4", "rollback-failed"), ("m:2", "healthy")]);
+        svc.tags.insert(keys::OUTSIDE.into(), format!("verifying@2026-12-03T12:00:00Z {}", rev(2, &[]).arn));
+        assert_eq!(history(&svc, &revs, &[])[1].state, "healthy", "its own ledger wins");
+    }
+
     #[test]
     fn manual_rollback_rules() {
         let live = summary(3, ledger('b', "verifying"));

@@ -206,4 +206,12 @@ fn the_services_own_revisions_are_never_outside() {
     assert_eq!(outside_view(&first.service, &first.revision), None, "no last known good yet");
     let copy = World::new().tag(keys::COPY_OF, rev(2).as_str());
     assert_eq!(outside_view(&copy.service, &copy.revision), None, "a gate copy carries this service's ledger");
+    // The gate's copy of a deregistered pre-rollgate target has no rollout ledger, only its
+    // marker and service: still the gate's own.
+    let mut bare_copy = hand();
+    bare_copy.revision.tags.insert(keys::COPY_OF.into(), rev(1).to_string());
+    bare_copy.revision.tags.insert(keys::SERVICE.into(), SERVICE.into());
+    assert_eq!(outside_view(&bare_copy.service, &bare_copy.revision), None);
+    bare_copy.revision.tags.insert(keys::SERVICE.into(), WORKER.into());
+    assert!(outside_view(&bare_copy.service, &bare_copy.revision).is_some(), "another service's copy is not");
 }

@@ -72,10 +72,14 @@ impl OutsideRecord {
     }
 }
 
-/// Whether `revision` carries a ledger of a rollout rollgate made for `service`: its own
-/// `rollgate:service`, readable. A gate copy of a rollback target carries one too.
+/// Whether `revision` is rollgate's own for `service`: a rollout's ledger naming the service
+/// (`rollgate:service`, readable), or the gate's copy of a rollback target registered for it
+/// (`rollgate:copy-of` with the service's `rollgate:service`), also of a pre-rollgate target,
+/// whose copy has no rollout ledger.
 fn has_own_ledger(service: &ServiceView, revision: &TaskDefSummary) -> bool {
+    let ours = |s: &String| s == service.arn.as_str();
     RevisionRecord::from_tags(&revision.tags).ok().flatten().is_some_and(|r| r.service == service.arn)
+        || (revision.tags.contains_key(keys::COPY_OF) && revision.tags.get(keys::SERVICE).is_some_and(ours))
 }
 
 /// Whether the service runs `revision` although rollgate did not roll it out to the service:

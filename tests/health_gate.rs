@@ -1338,3 +1338,24 @@ async fn a_hand_revision_deployed_during_a_rollback_is_judged_and_rolled_back_on
     let received = g.s.drain_queue(&queue);
     assert_eq!(kinds_for(&received, &hand).iter().filter(|k| *k == "Rollout Rolled Back").count(), 1, "{received:#?}");
 }
+
+/// A hand revision a push replaces before its verdict (the storm found it): ECS drops its
+/// deployment once the push's completes, and the gate settles it as `superseded`, as it does
+/// a rollout, instead of leaving it `verifying` for good.
+#[tokio::test]
+async fn a_hand_revision_a_push_replaces_before_its_verdict_is_superseded() {
+    let mut g = Gated::new("gate-hand-superseded", &[("rollgate:bake", "5m")]);
+    let queue = g.verdict_queue();
+    g.healthy_and_seen("v1", &queue).await;
+    let hand = g.s.model_task_definition("model", &g.repo);
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": hand}));
+    let t0 = g.started(&hand);
+    let r = g.gate(&g.tick(t0 + Duration::minutes(1))).await;
+    assert_eq!(verdicts(&r), ["verifying"], "{r:?}");
+    let (_, v2, _) = g.deploy("v2").await;
+    g.force("COMPLETED", json!({}));
+    let listed: Vec<Value> = g.service()["deployments"].as_array().unwrap().clone();
+    assert!(!listed.iter().any(|d| d["taskDefinition"] == json!(hand)), "ECS dropped it: {listed:?}");
+    let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &v2, t0 + Duration::minutes(3))).await;
+    assert!(g.service_tags()["rollgate:outside"].as_str().unwrap().starts_with("superseded@"), "{r:?}");
+}

@@ -568,7 +568,16 @@ impl Storm {
             97 => {
                 let svc = &self.services[svc_index];
                 let live = self.service_view(svc)["taskDefinition"].as_str().unwrap().to_owned();
-                let (def, _) = self.s.describe_task_definition(&live);
+                let (def, live_tags) = self.s.describe_task_definition(&live);
+                // The person interrupts a rollout in flight: once their revision is judged (and
+                // perhaps rolled back to the last known good), the reconciler owes that push.
+                let in_flight = matches!(
+                    live_tags.get("rollgate:state").and_then(Value::as_str),
+                    Some("deploying" | "verifying" | "baking")
+                );
+                if let Some(digest) = live_tags.get("rollgate:digest").and_then(Value::as_str).filter(|_| in_flight) {
+                    self.owed.insert(digest.to_owned());
+                }
                 let memory = if def["memory"] == "512" { "1024" } else { "512" };
                 let revision = self.s.register(json!({
                     "family": def["family"], "containerDefinitions": def["containerDefinitions"],

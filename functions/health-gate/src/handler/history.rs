@@ -63,7 +63,9 @@ impl<A: GateApi> Gate<'_, A> {
                         continue;
                     }
                 };
-                match RolloutState::of(&snapshot.summary.tags) {
+                // A revision rollgate did not roll out: its state is the service's record.
+                let view = outside_view(service, &snapshot.summary);
+                match RolloutState::of(&view.as_ref().unwrap_or(&snapshot.summary).tags) {
                     Some(state) if state.awaits_verdict() => {
                         info!(cluster = service.arn.cluster_name(), service = service.arn.name(), revision = %revision, failure = orphan.failure.as_deref(), "a rollout ECS settled while no gate run saw it");
                         let orphaned = match self.orphaned(orphan).await {

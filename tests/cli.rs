@@ -1482,3 +1482,46 @@ fn up_survives_a_lost_create_service_answer() {
     let listed = c.s.boto("ecs", "list_services", json!({"cluster": c.app}));
     assert_eq!(listed["serviceArns"].as_array().unwrap().len(), 1);
 }
+
+/// `rollgate rollback` while a person's hand-registered revision runs (a break-test's probe):
+/// the CLI may not tag that revision (its policy tags only what rollgate manages), and the
+/// revision is not rollgate's to write to. Before, the CLI rolled back, published, then failed
+/// with AccessDenied on the revision; now the service records the rollback (`rollgate:outside`,
+/// `rollgate:failed-config`), the gate follows it, and the CLI succeeds. `status` shows the
+/// hand revision's state from the service's record.
+#[tokio::test]
+async fn rollback_while_a_hand_revision_runs_writes_only_the_service() {
+    let c = Cli::new("cli-hand-rollback");
+    c.ok(&["up"]);
+    let v1 = deploy(&c, "v1.0.0", "2026-11-28T09:00:00Z").await;
+    c.s.em.force_rollout(json!({"cluster": c.app, "service": c.app, "state": "COMPLETED"}));
+    gate(&c, &deployment_event(&c, "SERVICE_DEPLOYMENT_COMPLETED", &v1, 3)).await;
+    assert_eq!(verdicts(&gate(&c, &tick(&c, &v1, 9)).await), ["healthy"]);
+    let (def, _) = c.s.describe_task_definition(&v1);
+    let mut params = json!({"family": c.app, "containerDefinitions": def["containerDefinitions"],
+        "requiresCompatibilities": def["requiresCompatibilities"], "networkMode": def["networkMode"],
+        "cpu": def["cpu"], "memory": "8192"});
+    for k in ["executionRoleArn", "taskRoleArn"] {
+        if !def[k].is_null() {
+            params[k] = def[k].clone();
+        }
+    }
+    let hand = c.s.register(params);
+    c.s.boto("ecs", "update_service", json!({"cluster": c.app, "service": c.app, "taskDefinition": hand}));
+    assert_eq!(verdicts(&gate(&c, &tick(&c, &hand, 1)).await), ["verifying"]);
+    let status: Value = serde_json::from_str(&c.ok(&["status", "--output", "json"]).stdout).unwrap();
+    let row = status["history"].as_array().unwrap().iter().find(|r| r["arn"] == json!(hand)).cloned().unwrap();
+    assert_eq!(row["state"], "verifying", "{row}");
+
+    c.ok(&["rollback"]);
+    let (_, hand_tags) = c.s.describe_task_definition(&hand);
+    assert!(!hand_tags.keys().any(|k| k.starts_with("rollgate:")), "{hand_tags:?}");
+    let tags = c.tags(&c.s.describe_service(&c.app, &c.app)["tags"]);
+    assert_eq!(tags["rollgate:failed-config"], json!(hand));
+    assert!(tags["rollgate:outside"].as_str().unwrap().starts_with("rolling-back@"), "{tags:?}");
+    c.s.em.force_rollout(json!({"cluster": c.app, "service": c.app, "state": "COMPLETED"}));
+    gate(&c, &tick(&c, &v1, 20)).await;
+    let tags = c.tags(&c.s.describe_service(&c.app, &c.app)["tags"]);
+    assert!(tags["rollgate:outside"].as_str().unwrap().starts_with("rolled-back@"), "{tags:?}");
+    assert!(!tags.contains_key("rollgate:rollback"), "the rollback was followed to its end");
+}

@@ -1359,3 +1359,128 @@ async fn a_hand_revision_a_push_replaces_before_its_verdict_is_superseded() {
     let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &v2, t0 + Duration::minutes(3))).await;
     assert!(g.service_tags()["rollgate:outside"].as_str().unwrap().starts_with("superseded@"), "{r:?}");
 }
+
+impl Gated {
+    /// A revision registered by hand in family `family` (no rollgate tag), deployed by a person.
+    fn hand_deploy(&self, family: &str) -> String {
+        let hand = self.s.model_task_definition(family, &self.repo);
+        self.s.boto(
+            "ecs",
+            "update_service",
+            json!({"cluster": self.cluster, "service": "api", "taskDefinition": hand}),
+        );
+        hand
+    }
+
+    fn outside(&self) -> String {
+        self.service_tags().get("rollgate:outside").and_then(Value::as_str).unwrap_or("").to_owned()
+    }
+}
+
+/// Two hand revisions in a row (a break-test's probe): h2 fails at first sight while ECS still
+/// lists h1. The run judged the live h2 first (rolled back), then the listed h1 from the
+/// service's view read before that write, and h1's `superseded` record overwrote h2's
+/// `rolling-back`: h2's one rollback was forgotten, and h2 put back was rolled back again.
+#[tokio::test]
+async fn a_second_hand_revision_keeps_its_record_and_its_one_rollback() {
+    let mut g = Gated::new("gate-two-hands", &[("rollgate:bake", "5m")]);
+    let queue = g.verdict_queue();
+    let (v1, _) = g.healthy_and_seen("v1", &queue).await;
+    let h1 = g.hand_deploy("hand");
+    let t0 = g.started(&h1);
+    g.gate(&g.tick(t0 + Duration::minutes(1))).await;
+    let h2 = g.hand_deploy("hand");
+    let t2 = g.started(&h2);
+    g.force("FAILED", json!({"reason": "h2 exited"}));
+    let updates = g.s.count_calls("UpdateService");
+    let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &h2, t2 + Duration::minutes(1))).await;
+    assert!(verdicts(&r).contains(&"rolling-back"), "{r:?}");
+    let h2_name = h2.rsplit('/').next().unwrap();
+    assert!(g.outside().starts_with("rolling-back@") && g.outside().ends_with(h2_name), "{}", g.outside());
+    g.force("COMPLETED", json!({}));
+    for m in [2, 3] {
+        g.gate(&g.tick(t2 + Duration::minutes(m))).await;
+    }
+    assert!(!g.service_tags().contains_key("rollgate:rollback"));
+    assert!(g.outside().starts_with("rolled-back@"), "{}", g.outside());
+    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": h2}));
+    for m in [6, 7, 8] {
+        g.gate(&g.tick(t2 + Duration::minutes(m))).await;
+    }
+    assert_eq!(g.s.count_calls("UpdateService"), updates + 1, "h2's one rollback");
+    assert!(g.outside().starts_with("rollback-failed@"), "{}", g.outside());
+    let kinds = kinds_for(&g.s.drain_queue(&queue), &h2);
+    assert_eq!(kinds, ["Rollout Rolled Back", "Rollback Failed"]);
+    let _ = v1;
+}
+
+/// No room for the record (a break-test's probes): a service its owners filled to 50 tags,
+/// and a hand revision whose family is too long for the record (ECS allows 255 characters;
+/// the record holds about 210). Before, the first was announced on every run, and the second
+/// failed every run with ECS's refusal of a tag value over 256 characters. Now nothing is
+/// announced or written, and a failure still rolls the revision back once, said once.
+#[tokio::test]
+async fn a_hand_revision_without_room_for_its_record_is_still_rolled_back_once() {
+    for (name, fill, family) in
+        [("gate-hand-full", true, "hand".to_owned()), ("gate-hand-long", false, "h".repeat(220))]
+    {
+        let mut g = Gated::new(name, &[("rollgate:bake", "5m")]);
+        let queue = g.verdict_queue();
+        let (v1, _) = g.healthy_and_seen("v1", &queue).await;
+        if fill {
+            let have = g.service_tags().len();
+            let tags: Vec<Value> = (have..50).map(|i| json!({"key": format!("team-{i}"), "value": "x"})).collect();
+            g.s.boto("ecs", "tag_resource", json!({"resourceArn": g.service_arn, "tags": tags}));
+        }
+        let family = family[..family.len().min(255 - g.s.name.len() - 1)].to_owned();
+        let hand = g.hand_deploy(&family);
+        let t0 = g.started(&hand);
+        for m in [1, 2, 3] {
+            let r = g.gate(&g.tick(t0 + Duration::minutes(m))).await;
+            assert!(r.failures.is_empty(), "{name}: {r:?}");
+        }
+        assert_eq!(g.outside(), "", "{name}: no record");
+        let updates = g.s.count_calls("UpdateService");
+        g.force("FAILED", json!({"reason": "essential container exited"}));
+        let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &hand, t0 + Duration::minutes(4))).await;
+        assert!(r.failures.is_empty(), "{name}: {r:?}");
+        g.force("COMPLETED", json!({}));
+        for m in [5, 6] {
+            g.gate(&g.tick(t0 + Duration::minutes(m))).await;
+        }
+        assert_eq!((g.live(), g.s.count_calls("UpdateService")), (v1, updates + 1), "{name}: one rollback");
+        assert!(g.service_tags().len() <= 50);
+        assert_eq!(kinds_for(&g.s.drain_queue(&queue), &hand), ["Rollout Rolled Back"], "{name}");
+    }
+}
+
+/// A hand revision whose deployment failed and was rolled back by ECS's circuit breaker
+/// before any gate run saw it live (a break-test's probe): its failure is published once, as
+/// ECS's rollback, and recorded on the service; before, nothing was said at all.
+#[tokio::test]
+async fn a_hand_revision_ecs_rolled_back_before_the_gate_saw_it_is_published_once() {
+    let mut g = Gated::new("gate-hand-unseen", &[("rollgate:bake", "5m")]);
+    let queue = g.verdict_queue();
+    let (v1, _) = g.healthy_and_seen("v1", &queue).await;
+    let hand = g.hand_deploy("hand");
+    let t0 = g.started(&hand);
+    g.force("FAILED", json!({"rollback": true, "reason": "hand: tasks failed to start."}));
+    assert_eq!(g.live(), v1);
+    let updates = g.s.count_calls("UpdateService");
+    for m in [2, 3, 4] {
+        g.gate(&g.tick(t0 + Duration::minutes(m))).await;
+    }
+    g.force("COMPLETED", json!({}));
+    for m in [5, 6] {
+        g.gate(&g.tick(t0 + Duration::minutes(m))).await;
+    }
+    assert_eq!(g.s.count_calls("UpdateService"), updates, "ECS rolled back; the gate does not");
+    assert_eq!(g.service_tags()["rollgate:failed-config"], json!(hand));
+    let received = g.s.drain_queue(&queue);
+    let rolled: Vec<&Value> = received
+        .iter()
+        .filter(|e| e["detail"]["revision"] == json!(hand) && e["detail-type"] == "Rollout Rolled Back")
+        .collect();
+    assert_eq!(rolled.len(), 1, "{received:#?}");
+    assert_eq!(rolled[0]["detail"]["rolled_back_by"], "ecs");
+}

@@ -95,7 +95,7 @@ pub const FAILED_PREFIX: &str = "rollgate:failed:";
 /// the rollback; removed once the rollback completed or failed). One tag: at most one
 /// rollback is followed per service, the newest.
 pub const ROLLBACK: &str = "rollgate:rollback";
-/// `<state>@<time> <revision ARN>`: the gate's ledger of a live revision that rollgate did
+/// `<state>@<time> <family>:<revision>`: the gate's ledger of a live revision that rollgate did
 /// not roll out to this service (registered by hand or by CloudFormation, the pre-rollgate
 /// revision put back, another service's revision), kept on the service because the revision
 /// may be shared ([`crate::gate::OutsideRecord`]). One tag, overwritten by the next such

@@ -213,7 +213,11 @@ pub fn plan_manual_rollback(
     if let Some(image) = missing_images.first() {
         return Err(RollbackError::ImageGone { revision: target.arn.revision().to_string(), image: image.clone() });
     }
-    let record = RevisionRecord::from_tags(&live.tags).ok().flatten();
+    // A live revision rollgate did not roll out to this service (by hand, another service's
+    // rollout) is never written to: its ledger is the service's `rollgate:outside` record, and
+    // its failure is recorded as a configuration's, not another service's digest.
+    let outside = crate::gate::outside_view(service, live);
+    let record = RevisionRecord::from_tags(&live.tags).ok().flatten().filter(|_| outside.is_none());
     let at = format_time(now);
     let mut tag_revision = vec![
         (keys::DECIDED_AT.to_owned(), at.clone()),
@@ -224,7 +228,13 @@ pub fn plan_manual_rollback(
     // A rollgate revision's rollback is followed by the gate to its outcome, like its own
     // (`gate::judge_rollback`): `Rollback Failed` if it does not hold.
     let mut extra = vec![(keys::LAST_GOOD.to_owned(), target.arn.to_string())];
-    if record.is_some() {
+    if outside.is_some() {
+        extra.extend([
+            (keys::FAILED_CONFIG.to_owned(), live.arn.to_string()),
+            (keys::ROLLBACK.to_owned(), live.arn.to_string()),
+        ]);
+        tag_revision.push((keys::STATE.to_owned(), RolloutState::RollingBack.as_str().to_owned()));
+    } else if record.is_some() {
         extra.push((keys::ROLLBACK.to_owned(), live.arn.to_string()));
         tag_revision.extend([
             (keys::STATE.to_owned(), RolloutState::RollingBack.as_str().to_owned()),
@@ -248,7 +258,7 @@ pub fn plan_manual_rollback(
         Some(target.arn.clone()),
         Some(RolledBackBy::Manual),
     );
-    Ok(GatePlan {
+    let plan = GatePlan {
         roll_back_to: target_active.then(|| target.arn.clone()),
         copy,
         tag_revision,
@@ -256,6 +266,10 @@ pub fn plan_manual_rollback(
         service_tags_at: ServiceTagsAt::BeforeRevision,
         notification: Some(notification),
         revision_tags_on: crate::gate::RevisionTagsOn::Revision,
+    };
+    Ok(match &outside {
+        Some(view) => crate::gate::on_service(view, service, now, plan),
+        None => plan,
     })
 }
 
@@ -333,13 +347,41 @@ mod tests {
     #[test]
     fn history_shows_an_outside_revisions_state_from_the_service() {
         let mut svc = service(2, Some(2));
-        svc.tags.insert(keys::OUTSIDE.into(), format!("rollback-failed@2026-12-03T12:00:00Z {}", rev(4, &[]).arn));
+        svc.tags.insert(
+            keys::OUTSIDE.into(),
+            format!("rollback-failed@2026-12-03T12:00:00Z {}", rev(4, &[]).arn.revision()),
+        );
         let revs = [summary(2, ledger('a', "healthy")), rev(4, &[])];
         let rows = history(&svc, &revs, &[]);
         let brief: Vec<_> = rows.iter().map(|r| (r.revision.as_str(), r.state.as_str())).collect();
         assert_eq!(brief, [("m:4", "rollback-failed"), ("m:2", "healthy")]);
-        svc.tags.insert(keys::OUTSIDE.into(), format!("verifying@2026-12-03T12:00:00Z {}", rev(2, &[]).arn));
+        svc.tags.insert(keys::OUTSIDE.into(), format!("verifying@2026-12-03T12:00:00Z {}", rev(2, &[]).arn.revision()));
         assert_eq!(history(&svc, &revs, &[])[1].state, "healthy", "its own ledger wins");
+    }
+
+    /// `rollgate rollback` while a revision rollgate did not roll out runs (registered by hand,
+    /// another service's rollout; found by a break-test): nothing is written to that revision
+    /// (the CLI may not tag it, and another service's ledger is not this one's); the service
+    /// records the rollback, which the gate follows, and the revision's failure.
+    #[test]
+    fn a_manual_rollback_of_an_outside_revision_writes_only_the_service() {
+        let svc = service(4, Some(2));
+        let other = "arn:aws:ecs:us-east-1:123456789012:service/c/worker";
+        let mut borrowed = ledger('d', "healthy");
+        borrowed.iter_mut().filter(|(k, _)| *k == keys::SERVICE).for_each(|(_, v)| *v = other.into());
+        for live in [rev(4, &[("team", "ml")]), summary(4, borrowed)] {
+            let target = summary(2, ledger('a', "healthy"));
+            let plan = plan_manual_rollback(&svc, &live, &target, true, &[], Utc::now(), "manual").unwrap();
+            assert_eq!(plan.revision_tags_on, crate::gate::RevisionTagsOn::Service);
+            assert_eq!(plan.tag_revision.len(), 1);
+            assert_eq!(plan.tag_revision[0].0, keys::OUTSIDE);
+            assert!(plan.tag_revision[0].1.starts_with("rolling-back@"), "{:?}", plan.tag_revision);
+            let set = &plan.tag_service.set;
+            assert!(set.contains(&(keys::FAILED_CONFIG.into(), live.arn.to_string())), "{set:?}");
+            assert!(set.contains(&(keys::ROLLBACK.into(), live.arn.to_string())));
+            assert!(!set.iter().any(|(k, _)| k.starts_with(keys::FAILED_PREFIX)), "no other service's digest");
+            assert_eq!(plan.roll_back_to, Some(rev(2, &[]).arn));
+        }
     }
 
     #[test]

@@ -215,3 +215,42 @@ fn the_services_own_revisions_are_never_outside() {
     bare_copy.revision.tags.insert(keys::SERVICE.into(), WORKER.into());
     assert!(outside_view(&bare_copy.service, &bare_copy.revision).is_some(), "another service's copy is not");
 }
+
+/// No room for the record (a person filled the service's 50 tags): the revision is not
+/// announced on every run (nothing records that it was), and a failure still rolls it back.
+#[test]
+fn without_room_for_the_record_nothing_is_said_on_every_run() {
+    let mut full = hand();
+    for i in full.service.tags.len()..rollgate_core::tags::MAX_TAGS {
+        full.service.tags.insert(format!("owner-{i}"), "x".into());
+    }
+    for _ in 0..3 {
+        let (v, p) = run(&mut full);
+        assert!(matches!(v, Verdict::Advance { announce_start: true, .. }), "{v:?}");
+        assert!(p.notification.is_none() && p.tag_revision.is_empty(), "{p:?}");
+    }
+}
+
+/// A hand revision whose deployment failed before any gate run saw it live (ECS's circuit
+/// breaker already went back to the last known good; a break-test's probe): its failure is
+/// published once, as ECS's rollback, and recorded, instead of nothing at all.
+#[test]
+fn a_hand_revision_that_failed_unseen_is_published_once() {
+    let mut w = hand();
+    w.service.task_definition = Some(rev(2));
+    w.service.deployments[0].rollout_state = EcsRolloutState::from_api("FAILED");
+    w.service.deployments[1].status = DeploymentStatus::from_api("PRIMARY");
+    let (v, p) = run(&mut w);
+    assert!(matches!(v, Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. }), "{v:?}");
+    assert_eq!(p.roll_back_to, None, "ECS rolled back already");
+    let n = p.notification.as_ref().unwrap();
+    assert_eq!((n.kind, n.rolled_back_by), (NotificationKind::RolledBack, Some(RolledBackBy::Ecs)));
+    assert_eq!(w.service.tags.get(keys::FAILED_CONFIG).map(String::as_str), Some(rev(3).as_str()));
+    // ECS's rollback is followed like the gate's own.
+    assert_eq!(record(&w).state, RolloutState::RollingBack);
+    assert_eq!(w.service.tags.get(keys::ROLLBACK).map(String::as_str), Some(rev(3).as_str()));
+    // Judged once: the record and the failure name it now; another revision's record later
+    // does not bring it back while the failure is recorded.
+    w.service.tags.insert(keys::OUTSIDE.into(), "verifying@2026-11-28T10:00:00Z rollgate-demo:9".into());
+    assert_eq!(outside_view(&w.service, &w.revision), None);
+}

@@ -20,10 +20,10 @@ use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::events::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    AlarmEntry, EcrImageId, GateSettings, Lineage, ReportedFailure, Resolution, RollbackVerdict, RolloutFacts,
-    RolloutState, StopCause, StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start, check_target,
-    ecr_images, evaluate, finished_via_copy, judge_rollback, on_service, outcome, outside_view, plan, plan_rollback,
-    record_stop, refused_for_good, rollback_outcome, rollback_refused,
+    AlarmEntry, EcrImageId, GatePlan, GateSettings, Lineage, ReportedFailure, Resolution, RevisionTagsOn,
+    RollbackVerdict, RolloutFacts, RolloutState, StopCause, StopRecord, TargetFacts, Verdict, adopt_known_good,
+    alarm_window_start, check_target, ecr_images, evaluate, finished_via_copy, judge_rollback, on_service, outcome,
+    outside_view, plan, plan_rollback, record_stop, refused_for_good, rollback_outcome, rollback_refused,
 };
 use rollgate_core::history::{
     Orphaned, RecordStep, deployment_id, history_due, lists, orphan_step, read_history, record_step,
@@ -79,6 +79,7 @@ pub async fn handle_within<A: GateApi>(
         alarm_window: OnceLock::new(),
         entered: OnceCell::new(),
         budget,
+        outside_written: Default::default(),
     };
     let mut report = GateReport { event_id: trigger.envelope().id.clone(), ..GateReport::default() };
     match trigger {
@@ -153,6 +154,9 @@ struct Gate<'a, A> {
     /// Entries into ALARM since `alarm_window`: read once per invocation, when needed.
     entered: OnceCell<Vec<AlarmEntry>>,
     budget: Budget,
+    /// Per service ARN: the revision whose `rollgate:outside` record this invocation wrote
+    /// ([`Gate::record_once`]).
+    outside_written: std::sync::Mutex<std::collections::BTreeMap<String, TaskDefArn>>,
 }
 
 impl<A: GateApi> Gate<'_, A> {
@@ -398,7 +402,11 @@ impl<A: GateApi> Gate<'_, A> {
             }
         }
         let planned = |verdict: &Verdict| match &view {
-            Some(view) => on_service(view, service, self.now, plan(&facts, verdict)),
+            Some(view) => {
+                let mut p = on_service(view, service, self.now, plan(&facts, verdict));
+                self.record_once(service, &view.arn, &mut p);
+                p
+            }
             None => plan(&facts, verdict),
         };
         let steps = planned(&verdict);
@@ -441,6 +449,26 @@ impl<A: GateApi> Gate<'_, A> {
             Err(e) => {
                 warn!(revision = %revision.arn, error = %e, "cannot look up the image's build; lineage not recorded");
                 None
+            }
+        }
+    }
+
+    /// One `rollgate:outside` record per service and invocation. The service's view is read
+    /// once, so after this run wrote the record for one revision, the view still shows the old
+    /// one: a listed or dropped revision judged later would overwrite the live revision's
+    /// record with its own (a break-test's probe: a second hand revision's rollback state lost,
+    /// and the revision rolled back twice). So a revision that does not run leaves the record
+    /// alone once this run wrote it for another; the live revision's record is always written.
+    fn record_once(&self, service: &ServiceView, revision: &TaskDefArn, plan: &mut GatePlan) {
+        if plan.revision_tags_on != RevisionTagsOn::Service || plan.tag_revision.is_empty() {
+            return;
+        }
+        let mut written = self.outside_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = service.task_definition.as_ref() == Some(revision);
+        match written.get(service.arn.as_str()) {
+            Some(other) if other != revision && !live => plan.tag_revision.clear(),
+            _ => {
+                written.insert(service.arn.to_string(), revision.clone());
             }
         }
     }

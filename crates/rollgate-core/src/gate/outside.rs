@@ -6,7 +6,7 @@
 //! ECS runs is not the last known good and has no standing healthy verdict, it is judged like
 //! any rollout, or rolled back to the last known good. Such a revision carries no ledger for
 //! this service, and another service may run it too, so its ledger lives on the service: one
-//! tag, `rollgate:outside` = `<state>@<time> <revision ARN>` ([`OutsideRecord`]).
+//! tag, `rollgate:outside` = `<state>@<time> <family>:<revision>` ([`OutsideRecord`]).
 //!
 //! The gate judges it through a *ledger view* ([`outside_view`]): the revision with its own
 //! `rollgate:*` tags removed and the record's state put in their place, so [`evaluate`],
@@ -47,28 +47,37 @@ pub struct OutsideRecord {
 }
 
 impl OutsideRecord {
-    /// The tag value: `<state>@<time> <revision ARN>`, e.g.
-    /// `baking@2026-12-03T12:00:00Z arn:aws:ecs:us-east-1:123456789012:task-definition/api:7`
-    /// (letters, digits and `@ : / - .`, all within ECS's tag alphabet).
+    /// The tag value: `<state>@<time> <family>:<revision>`, e.g.
+    /// `baking@2026-12-03T12:00:00Z api:7` (letters, digits and `@ : - _ .`, all within ECS's
+    /// tag alphabet). The revision is named without its ARN's prefix, which is the service's
+    /// account and region: 37 characters and the family (ECS allows 255) must fit ECS's 256
+    /// per value ([`OutsideRecord::fits`]).
     pub fn to_tag_value(&self) -> String {
-        format!("{}@{} {}", self.state.as_str(), format_time(self.at), self.revision)
+        format!("{}@{} {}", self.state.as_str(), format_time(self.at), self.revision.revision())
     }
 
-    /// Reads a tag value written by [`OutsideRecord::to_tag_value`]; `None` when unreadable
-    /// (a person edited it): the revision is then judged as if first seen.
-    pub fn parse(value: &str) -> Option<Self> {
+    /// Whether the value fits a tag (256 characters): a family of up to about 210 characters.
+    pub fn fits(&self) -> bool {
+        self.to_tag_value().chars().count() <= crate::tags::MAX_VALUE_CHARS
+    }
+
+    /// Reads a tag value written by [`OutsideRecord::to_tag_value`] on `service` (whose account
+    /// and region complete the revision's ARN); `None` when unreadable (a person edited it): the
+    /// revision is then judged as if first seen.
+    pub fn parse(value: &str, service: &crate::ServiceArn) -> Option<Self> {
         let (head, revision) = value.split_once(' ')?;
         let (state, at) = head.split_once('@')?;
+        let (prefix, _) = service.as_str().split_once(":service/")?;
         Some(Self {
             state: RolloutState::parse(state)?,
             at: parse_time(keys::OUTSIDE, at).ok()?,
-            revision: TaskDefArn::parse(revision).ok()?,
+            revision: TaskDefArn::parse(&format!("{prefix}:task-definition/{revision}")).ok()?,
         })
     }
 
     /// The service's record, if it has a readable one.
     pub fn of(service: &ServiceView) -> Option<Self> {
-        service.tags.get(keys::OUTSIDE).and_then(|v| Self::parse(v))
+        service.tags.get(keys::OUTSIDE).and_then(|v| Self::parse(v, &service.arn))
     }
 }
 
@@ -102,15 +111,15 @@ pub fn is_outside(service: &ServiceView, revision: &TaskDefSummary) -> bool {
 /// names the service's last known good as `rollgate:rollback-to`.
 ///
 /// `None` when `revision` is not an outside revision of `service`: neither live as one
-/// ([`is_outside`]) nor named by the service's record. A record of a healthy verdict does not
-/// count: that revision became the last known good, and if ECS runs it again once another
-/// revision has, it is judged afresh.
+/// ([`is_outside`]), nor named by the service's record, nor [`failed_unseen`]. A record of a
+/// healthy verdict does not count: that revision became the last known good, and if ECS runs
+/// it again once another revision has, it is judged afresh.
 pub fn outside_view(service: &ServiceView, revision: &TaskDefSummary) -> Option<TaskDefSummary> {
     if has_own_ledger(service, revision) {
         return None;
     }
     let record = OutsideRecord::of(service).filter(|r| r.revision == revision.arn && r.state != RolloutState::Healthy);
-    if record.is_none() && !is_outside(service, revision) {
+    if record.is_none() && !is_outside(service, revision) && !failed_unseen(service, revision) {
         return None;
     }
     let mut tags: crate::Tags = revision
@@ -146,6 +155,21 @@ pub fn outside_view(service: &ServiceView, revision: &TaskDefSummary) -> Option<
     Some(TaskDefSummary { tags, ..revision.clone() })
 }
 
+/// An outside revision whose deployment failed before any gate run saw it live: ECS's circuit
+/// breaker already sent the service back, and lists the failed deployment for a while. It is
+/// judged once (rolled back by ECS: `Rollout Rolled Back`, its failure recorded), so its
+/// failure is published; once `rollgate:failed-config` names it, it is not judged again.
+fn failed_unseen(service: &ServiceView, revision: &TaskDefSummary) -> bool {
+    let Some(last_good) = service.tags.get(keys::LAST_GOOD) else { return false };
+    // Its failure must be recordable (`rollgate:failed-config` holds its ARN), or it would be
+    // said again on every run while ECS lists it.
+    service.task_definition.as_ref() != Some(&revision.arn)
+        && revision.arn.as_str().chars().count() <= crate::tags::MAX_VALUE_CHARS
+        && last_good != revision.arn.as_str()
+        && service.tags.get(keys::FAILED_CONFIG).is_none_or(|f| f != revision.arn.as_str())
+        && service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(&revision.arn) && d.failed())
+}
+
 /// The state the service's record holds for `revision`, for `rollgate status`; `None` when
 /// the record names another revision.
 pub fn outside_state(service: &ServiceView, revision: &TaskDefArn) -> Option<RolloutState> {
@@ -157,12 +181,21 @@ pub fn outside_state(service: &ServiceView, revision: &TaskDefArn) -> Option<Rol
 /// place of the plan's order), and a state the record does not keep is dropped (a short count's
 /// record: an outside revision's shortfall is counted from the bake's end). The record's time
 /// is the write's `rollgate:completed-at` or `rollgate:decided-at`, else the view's own (a
-/// settled rollback keeps its start), else `now`. When the service has no room left for the
-/// record (a person filled its 50 tags), the write is left out: the revision is then judged
-/// afresh on each run, and a failure still rolls it back.
+/// settled rollback keeps its start), else `now`.
+///
+/// When the service has no room left for the record (a person filled its 50 tags), or the
+/// family's name is too long for it ([`OutsideRecord::fits`]; then its ARN is too long for the
+/// service's other tags too, and they are left out as well), the write is left out, and so
+/// is a `Rollout Started` notification (it would be said again on every run): the revision is
+/// then judged afresh on each run, a failing signal still rolls it back once (after which it no
+/// longer runs), but it never completes its bake, so it is never declared healthy.
 pub fn on_service(view: &TaskDefSummary, service: &ServiceView, now: DateTime<Utc>, mut p: GatePlan) -> GatePlan {
     let write = std::mem::take(&mut p.tag_revision);
     p.revision_tags_on = RevisionTagsOn::Service;
+    // A family near ECS's 255 characters makes an ARN longer than a tag value holds
+    // (`rollgate:failed-config`, `rollgate:rollback`): ECS would refuse the write on every run
+    // and block the rollback behind it. Left out; the rollback still happens.
+    p.tag_service.set.retain(|(_, v)| v.chars().count() <= crate::tags::MAX_VALUE_CHARS);
     let get = |k: &str| write.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let Some(state) = get(keys::STATE).and_then(|s| RolloutState::parse(&s)) else { return p };
     let at = [keys::COMPLETED_AT, keys::DECIDED_AT]
@@ -172,8 +205,10 @@ pub fn on_service(view: &TaskDefSummary, service: &ServiceView, now: DateTime<Ut
     let record = OutsideRecord { state, at, revision: view.arn.clone() };
     let room = service.tags.contains_key(keys::OUTSIDE)
         || p.tag_service.peak(&service.tags).max(service.tags.len()) < crate::tags::MAX_TAGS;
-    if room {
+    if room && record.fits() {
         p.tag_revision = vec![(keys::OUTSIDE.to_owned(), record.to_tag_value())];
+    } else if p.notification.as_ref().is_some_and(|n| n.kind == super::NotificationKind::Started) {
+        p.notification = None;
     }
     p
 }
@@ -216,12 +251,23 @@ mod tests {
             revision: rev(7, &[]).arn,
         };
         let v = r.to_tag_value();
-        assert_eq!(v, "baking@2026-12-03T12:00:00Z arn:aws:ecs:us-east-1:123456789012:task-definition/api:7");
+        assert_eq!(v, "baking@2026-12-03T12:00:00Z api:7");
         assert!(crate::tags::is_allowed(&v) && v.len() <= crate::tags::MAX_VALUE_CHARS);
-        assert_eq!(OutsideRecord::parse(&v), Some(r));
-        for bad in ["", "baking", "nonsense@2026-12-03T12:00:00Z x", "baking@yesterday arn:aws:ecs:x"] {
-            assert_eq!(OutsideRecord::parse(bad), None, "{bad}");
+        let svc = ServiceArn::parse(SVC).unwrap();
+        assert_eq!(OutsideRecord::parse(&v, &svc), Some(r.clone()));
+        for bad in ["", "baking", "nonsense@2026-12-03T12:00:00Z x", "baking@yesterday api:7"] {
+            assert_eq!(OutsideRecord::parse(bad, &svc), None, "{bad}");
         }
+        // ECS allows task families of 255 characters: a long one does not fit the record.
+        let long = |n: usize| OutsideRecord {
+            revision: TaskDefArn::parse(&format!(
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/{}:7",
+                "f".repeat(n)
+            ))
+            .unwrap(),
+            ..r.clone()
+        };
+        assert!(long(200).fits() && !long(240).fits());
     }
 
     #[test]
@@ -270,7 +316,7 @@ mod tests {
         assert_eq!(fresh.tags.get(keys::SERVICE).map(String::as_str), Some(SVC));
         assert_eq!(fresh.tags.get("team").map(String::as_str), Some("ml"));
         assert!(!fresh.tags.contains_key(keys::DIGEST));
-        let record = format!("rolling-back@2026-12-03T12:00:00Z {}", other.arn);
+        let record = format!("rolling-back@2026-12-03T12:00:00Z {}", other.arn.revision());
         // Followed after the rollback, when it no longer runs.
         let s = service(1, &[(keys::LAST_GOOD, good.clone()), (keys::OUTSIDE, record)]);
         let view = outside_view(&s, &other).unwrap();
@@ -278,7 +324,7 @@ mod tests {
         assert_eq!(view.tags.get(keys::ROLLBACK_TO), Some(&good));
         assert_eq!(view.tags.get(keys::DECIDED_AT).map(String::as_str), Some("2026-12-03T12:00:00Z"));
         // A healthy record does not keep a revision that no longer runs in view.
-        let healthy = format!("healthy@2026-12-03T12:00:00Z {}", other.arn);
+        let healthy = format!("healthy@2026-12-03T12:00:00Z {}", other.arn.revision());
         assert_eq!(outside_view(&service(1, &[(keys::LAST_GOOD, good), (keys::OUTSIDE, healthy)]), &other), None);
     }
 }

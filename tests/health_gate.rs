@@ -1245,8 +1245,7 @@ async fn a_hand_revision_a_person_deploys_is_judged_and_a_healthy_one_becomes_th
     let mut g = Gated::new("gate-hand-healthy", &[("rollgate:bake", "5m")]);
     let queue = g.verdict_queue();
     g.healthy_and_seen("v1", &queue).await;
-    let hand = g.s.model_task_definition("model", &g.repo);
-    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": hand}));
+    let hand = g.hand_deploy("model");
     let t0 = g.started(&hand);
     let r = g.gate(&g.tick(t0 + Duration::minutes(1))).await;
     assert_eq!(verdicts(&r), ["verifying"], "{r:?}");
@@ -1321,8 +1320,7 @@ async fn a_hand_revision_deployed_during_a_rollback_is_judged_and_rolled_back_on
     g.force("FAILED", json!({}));
     let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v2, t0 + Duration::minutes(1))).await;
     assert_eq!(verdicts(&r), ["rolling-back"], "{r:?}");
-    let hand = g.s.model_task_definition("model", &g.repo);
-    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": hand}));
+    let hand = g.hand_deploy("model");
     let r = g.gate(&g.tick(t0 + Duration::minutes(2))).await;
     assert_eq!(g.state(&v2), "rolled-back", "{r:?}");
     g.force("FAILED", json!({"reason": "essential container exited"}));
@@ -1347,8 +1345,7 @@ async fn a_hand_revision_a_push_replaces_before_its_verdict_is_superseded() {
     let mut g = Gated::new("gate-hand-superseded", &[("rollgate:bake", "5m")]);
     let queue = g.verdict_queue();
     g.healthy_and_seen("v1", &queue).await;
-    let hand = g.s.model_task_definition("model", &g.repo);
-    g.s.boto("ecs", "update_service", json!({"cluster": g.cluster, "service": "api", "taskDefinition": hand}));
+    let hand = g.hand_deploy("model");
     let t0 = g.started(&hand);
     let r = g.gate(&g.tick(t0 + Duration::minutes(1))).await;
     assert_eq!(verdicts(&r), ["verifying"], "{r:?}");

@@ -240,6 +240,12 @@ fn a_hand_revision_that_failed_unseen_is_published_once() {
     w.service.task_definition = Some(rev(2));
     w.service.deployments[0].rollout_state = EcsRolloutState::from_api("FAILED");
     w.service.deployments[1].status = DeploymentStatus::from_api("PRIMARY");
+    // A service with no room to record the failure would say it on every run: not judged.
+    let mut full = w.clone();
+    for i in full.service.tags.len()..rollgate_core::tags::MAX_TAGS {
+        full.service.tags.insert(format!("owner-{i}"), "x".into());
+    }
+    assert_eq!(outside_view(&full.service, &full.revision), None);
     let (v, p) = run(&mut w);
     assert!(matches!(v, Verdict::Failed { resolution: Resolution::AlreadyRolledBack, .. }), "{v:?}");
     assert_eq!(p.roll_back_to, None, "ECS rolled back already");

@@ -161,9 +161,11 @@ pub fn outside_view(service: &ServiceView, revision: &TaskDefSummary) -> Option<
 /// failure is published; once `rollgate:failed-config` names it, it is not judged again.
 fn failed_unseen(service: &ServiceView, revision: &TaskDefSummary) -> bool {
     let Some(last_good) = service.tags.get(keys::LAST_GOOD) else { return false };
-    // Its failure must be recordable (`rollgate:failed-config` holds its ARN), or it would be
-    // said again on every run while ECS lists it.
+    // Its failure must be recordable (`rollgate:failed-config` holds its ARN, and the service
+    // has room for it), or it would be said again on every run while ECS lists it.
+    let room = service.tags.contains_key(keys::FAILED_CONFIG) || service.tags.len() < crate::tags::MAX_TAGS;
     service.task_definition.as_ref() != Some(&revision.arn)
+        && room
         && revision.arn.as_str().chars().count() <= crate::tags::MAX_VALUE_CHARS
         && last_good != revision.arn.as_str()
         && service.tags.get(keys::FAILED_CONFIG).is_none_or(|f| f != revision.arn.as_str())

@@ -1242,13 +1242,7 @@ fn kinds_for(received: &[Value], revision: &str) -> Vec<String> {
 /// "not registered by rollgate".
 #[tokio::test]
 async fn a_hand_revision_a_person_deploys_is_judged_and_a_healthy_one_becomes_the_last_known_good() {
-    let mut g = Gated::new("gate-hand-healthy", &[("rollgate:bake", "5m")]);
-    let queue = g.verdict_queue();
-    g.healthy_and_seen("v1", &queue).await;
-    let hand = g.hand_deploy("model");
-    let t0 = g.started(&hand);
-    let r = g.gate(&g.tick(t0 + Duration::minutes(1))).await;
-    assert_eq!(verdicts(&r), ["verifying"], "{r:?}");
+    let (g, queue, hand, t0) = Gated::hand_verifying("gate-hand-healthy").await;
     g.force("COMPLETED", json!({}));
     let r = g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &hand, t0 + Duration::minutes(3))).await;
     assert_eq!(verdicts(&r), ["baking"], "{r:?}");
@@ -1342,13 +1336,7 @@ async fn a_hand_revision_deployed_during_a_rollback_is_judged_and_rolled_back_on
 /// a rollout, instead of leaving it `verifying` for good.
 #[tokio::test]
 async fn a_hand_revision_a_push_replaces_before_its_verdict_is_superseded() {
-    let mut g = Gated::new("gate-hand-superseded", &[("rollgate:bake", "5m")]);
-    let queue = g.verdict_queue();
-    g.healthy_and_seen("v1", &queue).await;
-    let hand = g.hand_deploy("model");
-    let t0 = g.started(&hand);
-    let r = g.gate(&g.tick(t0 + Duration::minutes(1))).await;
-    assert_eq!(verdicts(&r), ["verifying"], "{r:?}");
+    let (mut g, _queue, hand, t0) = Gated::hand_verifying("gate-hand-superseded").await;
     let (_, v2, _) = g.deploy("v2").await;
     g.force("COMPLETED", json!({}));
     let listed: Vec<Value> = g.service()["deployments"].as_array().unwrap().clone();
@@ -1358,6 +1346,20 @@ async fn a_hand_revision_a_push_replaces_before_its_verdict_is_superseded() {
 }
 
 impl Gated {
+    /// v1 verified healthy, then a person deploys a hand revision that the gate's next run
+    /// (a minute after its deployment started) sees as `verifying`. Returns the service, its
+    /// verdict queue, the hand revision and when its deployment started.
+    async fn hand_verifying(name: &str) -> (Self, String, String, DateTime<Utc>) {
+        let mut g = Gated::new(name, &[("rollgate:bake", "5m")]);
+        let queue = g.verdict_queue();
+        g.healthy_and_seen("v1", &queue).await;
+        let hand = g.hand_deploy("model");
+        let t0 = g.started(&hand);
+        let r = g.gate(&g.tick(t0 + Duration::minutes(1))).await;
+        assert_eq!(verdicts(&r), ["verifying"], "{r:?}");
+        (g, queue, hand, t0)
+    }
+
     /// A revision registered by hand in family `family` (no rollgate tag), deployed by a person.
     fn hand_deploy(&self, family: &str) -> String {
         let hand = self.s.model_task_definition(family, &self.repo);

@@ -20,9 +20,9 @@ use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::events::{DeploymentEvent, GateTrigger, parse_gate_event};
 use rollgate_core::gate::{
-    AlarmEntry, EcrImageId, GatePlan, GateSettings, Lineage, ReportedFailure, Resolution, RevisionTagsOn,
-    RollbackVerdict, RolloutFacts, RolloutState, StopCause, StopRecord, TargetFacts, Verdict, adopt_known_good,
-    alarm_window_start, check_target, ecr_images, evaluate, finished_via_copy, judge_rollback, on_service, outcome,
+    AlarmEntry, EcrImageId, GatePlan, GateSettings, Lineage, ReportedFailure, Resolution, RollbackVerdict,
+    RolloutFacts, RolloutState, StopCause, StopRecord, TargetFacts, Verdict, adopt_known_good, alarm_window_start,
+    check_target, ecr_images, evaluate, finished_via_copy, judge_rollback, may_write_record, on_service, outcome,
     outside_view, plan, plan_rollback, record_stop, refused_for_good, rollback_outcome, rollback_refused,
 };
 use rollgate_core::history::{
@@ -155,7 +155,7 @@ struct Gate<'a, A> {
     entered: OnceCell<Vec<AlarmEntry>>,
     budget: Budget,
     /// Per service ARN: the revision whose `rollgate:outside` record this invocation wrote
-    /// ([`Gate::record_once`]).
+    /// ([`Gate::outside_plan`]).
     outside_written: std::sync::Mutex<std::collections::BTreeMap<String, TaskDefArn>>,
 }
 
@@ -402,11 +402,7 @@ impl<A: GateApi> Gate<'_, A> {
             }
         }
         let planned = |verdict: &Verdict| match &view {
-            Some(view) => {
-                let mut p = on_service(view, service, self.now, plan(&facts, verdict));
-                self.record_once(service, &view.arn, &mut p);
-                p
-            }
+            Some(view) => self.outside_plan(service, view, plan(&facts, verdict)),
             None => plan(&facts, verdict),
         };
         let steps = planned(&verdict);
@@ -453,24 +449,26 @@ impl<A: GateApi> Gate<'_, A> {
         }
     }
 
-    /// One `rollgate:outside` record per service and invocation. The service's view is read
-    /// once, so after this run wrote the record for one revision, the view still shows the old
-    /// one: a listed or dropped revision judged later would overwrite the live revision's
-    /// record with its own (a break-test's probe: a second hand revision's rollback state lost,
-    /// and the revision rolled back twice). So a revision that does not run leaves the record
-    /// alone once this run wrote it for another; the live revision's record is always written.
-    fn record_once(&self, service: &ServiceView, revision: &TaskDefArn, plan: &mut GatePlan) {
-        if plan.revision_tags_on != RevisionTagsOn::Service || plan.tag_revision.is_empty() {
-            return;
+    /// `plan`, made for the ledger view of a revision rollgate did not roll out, moved onto the
+    /// service ([`on_service`]), with at most one revision's `rollgate:outside` record written
+    /// per service and invocation ([`may_write_record`]).
+    fn outside_plan(
+        &self,
+        service: &ServiceView,
+        view: &rollgate_core::service::TaskDefSummary,
+        plan: GatePlan,
+    ) -> GatePlan {
+        let mut plan = on_service(view, service, self.now, plan);
+        if plan.tag_revision.is_empty() {
+            return plan;
         }
         let mut written = self.outside_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let live = service.task_definition.as_ref() == Some(revision);
-        match written.get(service.arn.as_str()) {
-            Some(other) if other != revision && !live => plan.tag_revision.clear(),
-            _ => {
-                written.insert(service.arn.to_string(), revision.clone());
-            }
+        if may_write_record(service, &view.arn, written.get(service.arn.as_str())) {
+            written.insert(service.arn.to_string(), view.arn.clone());
+        } else {
+            plan.tag_revision.clear();
         }
+        plan
     }
 
     /// Records since when this invocation needs alarm history: the earliest alarm window of

@@ -117,7 +117,7 @@ pub fn evaluate(f: &RolloutFacts<'_>) -> Verdict {
     let record = RevisionRecord::from_tags(&f.revision.tags).ok().flatten();
     let recorded = match &record {
         Some(r) => recorded_failed(f.service, rev, r),
-        None => outside && f.service.tags.get(keys::FAILED_CONFIG).is_some_and(|r| r == rev.as_str()),
+        None => outside && super::failure::config_failed(f.service, rev),
     };
     if live && state == RolloutState::RolledBack {
         // Its one automatic rollback happened, and ECS runs it again: its circuit breaker went

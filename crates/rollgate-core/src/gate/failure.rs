@@ -37,6 +37,12 @@ pub(crate) fn failure_tags(
 pub fn recorded_failed(service: &ServiceView, revision: &TaskDefArn, record: &RevisionRecord) -> bool {
     match record.cause {
         Cause::Push => crate::tags::failed_mark(&service.tags, &record.digest).is_some(),
-        Cause::Config => service.tags.get(keys::FAILED_CONFIG).is_some_and(|r| r == revision.as_str()),
+        Cause::Config => config_failed(service, revision),
     }
+}
+
+/// Whether the service's `rollgate:failed-config` names `revision`: a configuration change's
+/// failure, or that of a revision rollgate did not roll out (`gate::outside`).
+pub fn config_failed(service: &ServiceView, revision: &TaskDefArn) -> bool {
+    service.tags.get(keys::FAILED_CONFIG).is_some_and(|r| r == revision.as_str())
 }

@@ -168,8 +168,18 @@ fn failed_unseen(service: &ServiceView, revision: &TaskDefSummary) -> bool {
         && room
         && revision.arn.as_str().chars().count() <= crate::tags::MAX_VALUE_CHARS
         && last_good != revision.arn.as_str()
-        && service.tags.get(keys::FAILED_CONFIG).is_none_or(|f| f != revision.arn.as_str())
+        && !super::failure::config_failed(service, &revision.arn)
         && service.deployments.iter().any(|d| d.task_definition.as_ref() == Some(&revision.arn) && d.failed())
+}
+
+/// Whether a plan for `revision` may write the service's record when this invocation already
+/// wrote it for `written`. The service's view is read once per run, so after the first write
+/// its record is stale: a revision ECS no longer runs, judged later from that view, would
+/// overwrite the live revision's record with its own (a break-test: a second hand revision's
+/// rollback forgotten, and the revision rolled back twice). The live revision's record is
+/// always written.
+pub fn may_write_record(service: &ServiceView, revision: &TaskDefArn, written: Option<&TaskDefArn>) -> bool {
+    written.is_none_or(|w| w == revision) || service.task_definition.as_ref() == Some(revision)
 }
 
 /// The state the service's record holds for `revision`, for `rollgate status`; `None` when
@@ -270,6 +280,16 @@ mod tests {
             ..r.clone()
         };
         assert!(long(200).fits() && !long(240).fits());
+    }
+
+    #[test]
+    fn one_record_per_run_and_the_live_revision_always_writes_its_own() {
+        let svc = service(7, &[]);
+        let (live, listed) = (rev(7, &[]).arn, rev(6, &[]).arn);
+        assert!(may_write_record(&svc, &listed, None), "the first write");
+        assert!(may_write_record(&svc, &listed, Some(&listed)), "the same revision again");
+        assert!(!may_write_record(&svc, &listed, Some(&live)), "a listed one never overwrites the live one's");
+        assert!(may_write_record(&svc, &live, Some(&listed)), "the live one always writes");
     }
 
     #[test]

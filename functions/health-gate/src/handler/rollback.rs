@@ -45,11 +45,7 @@ impl<A: GateApi> Gate<'_, A> {
             return;
         };
         let steps = match &view {
-            Some(view) => {
-                let mut p = on_service(view, service, self.now, plan_rollback(self.now, service, failed, &verdict));
-                self.record_once(service, &view.arn, &mut p);
-                p
-            }
+            Some(view) => self.outside_plan(service, view, plan_rollback(self.now, service, failed, &verdict)),
             None => plan_rollback(self.now, service, failed, &verdict),
         };
         if let Err(e) = carry_out(self.aws, self.aws, &service.arn, &failed.arn, steps).await {

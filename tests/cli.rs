@@ -383,6 +383,7 @@ async fn deploy(c: &Cli, tag: &str, time: &str) -> String {
         clusters: vec![c.app.clone()],
         max_in_flight: 2,
         trusted_registries: vec![],
+        discovery: Default::default(),
     };
     let report =
         deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()), &config, &event)
@@ -858,6 +859,9 @@ async fn gate(c: &Cli, event: &Value) -> rollgate_core::report::GateReport {
         event_bus: "default".into(),
         smoke_timeout: rollgate_core::duration::Seconds(2),
         build_project: None,
+        discovery: Default::default(),
+        tick_secs: 60,
+        full_sweep_every: rollgate_core::duration::Seconds(900),
     };
     handle(&clients, &config, &event.to_string()).await.unwrap_or_else(|e| panic!("gate failed: {e}"))
 }
@@ -1162,6 +1166,7 @@ async fn push_report(
         clusters: vec![cluster.to_owned()],
         max_in_flight: 2,
         trusted_registries: vec![],
+        discovery: Default::default(),
     };
     deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()), &config, &event)
         .await

@@ -23,6 +23,7 @@ async fn run_deploy(
         clusters: clusters.iter().map(|c| c.to_string()).collect(),
         max_in_flight,
         trusted_registries: vec![],
+        discovery: Default::default(),
     };
     handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(rollgate_aws::ecr::Ecr::new(&sdk)), &config, event).await
 }
@@ -437,6 +438,15 @@ mod probe_impls {
 
     use super::InFlightProbe;
 
+    impl rollgate_aws::index::ResourceIndex for InFlightProbe {
+        async fn resources(
+            &self,
+            query: &rollgate_core::index::IndexQuery,
+        ) -> Result<Vec<rollgate_core::index::Indexed>, AwsError> {
+            self.inner.resources(query).await
+        }
+    }
+
     impl ServiceDirectory for InFlightProbe {
         async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
             self.inner.list_services(cluster).await
@@ -498,7 +508,12 @@ async fn fan_out_respects_the_maximum_in_flight() {
         let event = s.push_event(&repo, &digest, tag, time);
         let sdk = s.function_options("deploy").load().await;
         let probe = InFlightProbe { inner: Ecs::new(&sdk), now: 0.into(), peak: 0.into() };
-        let config = DeployConfig { clusters: vec![cluster.clone()], max_in_flight: limit, trusted_registries: vec![] };
+        let config = DeployConfig {
+            clusters: vec![cluster.clone()],
+            max_in_flight: limit,
+            trusted_registries: vec![],
+            discovery: Default::default(),
+        };
         let aws = rollgate_aws::Aws::new().with_ecs(probe).with_ecr(rollgate_aws::ecr::Ecr::new(&sdk));
         let report = handle(&aws, &config, &event).await.unwrap();
         let peak = aws.ecs.peak.load(std::sync::atomic::Ordering::SeqCst);
@@ -516,7 +531,12 @@ async fn out_of_time_work_is_reported_undone_and_retryable_never_half_done() {
     let (_, event) = t.push("v1", "2026-11-28T10:00:00Z");
     let sdk = t.s.function_options("deploy").load().await;
     let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
-    let config = DeployConfig { clusters: vec![t.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
+    let config = DeployConfig {
+        clusters: vec![t.cluster.clone()],
+        max_in_flight: 4,
+        trusted_registries: vec![],
+        discovery: Default::default(),
+    };
     let spent = rollgate_lambda::Budget::after(std::time::Duration::ZERO);
     let report = deploy::handler::handle_within(
         &rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()),
@@ -616,7 +636,12 @@ async fn untagged_pushes_deploy_only_when_the_service_opts_in() {
         tick["time"] = json!((pushed_at + after).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         tick.to_string()
     };
-    let config = DeployConfig { clusters: vec![t.cluster.clone()], max_in_flight: 2, trusted_registries: vec![] };
+    let config = DeployConfig {
+        clusters: vec![t.cluster.clone()],
+        max_in_flight: 2,
+        trusted_registries: vec![],
+        discovery: Default::default(),
+    };
     let sdk = t.s.function_options("deploy").load().await;
     let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
     let early = deploy::handler::reconcile(

@@ -29,8 +29,12 @@ impl Faulty {
         options.max_attempts = Some(attempts);
         let sdk = options.load().await;
         let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
-        let config =
-            DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 2, trusted_registries: vec![] };
+        let config = DeployConfig {
+            clusters: vec![self.cluster.clone()],
+            max_in_flight: 2,
+            trusted_registries: vec![],
+            discovery: Default::default(),
+        };
         deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(ecr), &config, event).await.unwrap()
     }
 

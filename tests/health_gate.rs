@@ -50,6 +50,9 @@ impl Gated {
             event_bus: "default".into(),
             smoke_timeout: Seconds(2),
             build_project: self.build_project.clone(),
+            discovery: Default::default(),
+            tick_secs: 60,
+            full_sweep_every: Seconds(900),
         }
     }
 
@@ -70,8 +73,12 @@ impl Gated {
     async fn run_deploy(&self, event: &str) -> rollgate_core::report::DeployReport {
         let sdk = self.s.function_options("deploy").load().await;
         let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));
-        let config =
-            DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
+        let config = DeployConfig {
+            clusters: vec![self.cluster.clone()],
+            max_in_flight: 4,
+            trusted_registries: vec![],
+            discovery: Default::default(),
+        };
         deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(ecr), &config, event).await.unwrap()
     }
 
@@ -689,7 +696,12 @@ async fn sixty_failed_rollouts_stay_within_fifty_tags() {
     let mut tick = fixture_json("scheduled-tick.json");
     tick["time"] = json!(rfc3339(later));
     let sdk = g.s.function_options("deploy").load().await;
-    let config = DeployConfig { clusters: vec![g.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
+    let config = DeployConfig {
+        clusters: vec![g.cluster.clone()],
+        max_in_flight: 4,
+        trusted_registries: vec![],
+        discovery: Default::default(),
+    };
     let ecr = rollgate_aws::ecr::Ecr::new(&sdk);
     let report = deploy::handler::reconcile(
         &rollgate_aws::Aws::new().with_ecs(Ecs::new(&sdk)).with_ecr(ecr.clone()),

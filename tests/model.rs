@@ -184,8 +184,12 @@ impl Tracked {
 
     async fn reconcile(&self) -> DeployReport {
         let sdk = self.s.function_options("deploy").load().await;
-        let config =
-            DeployConfig { clusters: vec![self.cluster.clone()], max_in_flight: 4, trusted_registries: vec![] };
+        let config = DeployConfig {
+            clusters: vec![self.cluster.clone()],
+            max_in_flight: 4,
+            trusted_registries: vec![],
+            discovery: Default::default(),
+        };
         let mut tick = fixture_json("scheduled-tick.json");
         tick["id"] = json!(format!("{}-tick", self.s.name));
         deploy::handler::reconcile(
@@ -263,6 +267,9 @@ async fn the_deployed_revision_records_the_model_version_and_build() {
         event_bus: "default".into(),
         smoke_timeout: rollgate_core::duration::Seconds(1),
         build_project: Some(project),
+        discovery: Default::default(),
+        tick_secs: 60,
+        full_sweep_every: rollgate_core::duration::Seconds(900),
     };
     let mut tick = fixture_json("scheduled-tick.json");
     tick["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));

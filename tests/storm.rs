@@ -283,7 +283,12 @@ impl Storm {
     async fn deploy(&mut self, raw: &str, schedule: bool) -> bool {
         let aws = rollgate_aws::Aws::new().with_ecs(Ecs::new(&self.sdk)).with_ecr(Ecr::new(&self.sdk));
         // One service at a time: the proxy's seeded draws meet the calls in one order.
-        let config = DeployConfig { clusters: self.clusters.clone(), max_in_flight: 1, trusted_registries: vec![] };
+        let config = DeployConfig {
+            clusters: self.clusters.clone(),
+            max_in_flight: 1,
+            trusted_registries: vec![],
+            discovery: Default::default(),
+        };
         for _ in 0..3 {
             let result = if schedule {
                 deploy::handler::reconcile(&aws, &config, raw).await
@@ -333,6 +338,9 @@ impl Storm {
             event_bus: "default".into(),
             smoke_timeout: Seconds(1),
             build_project: None,
+            discovery: Default::default(),
+            tick_secs: 60,
+            full_sweep_every: rollgate_core::duration::Seconds(900),
         };
         for _ in 0..3 {
             let result = health_gate::handler::handle(&clients, &config, &event.to_string()).await;

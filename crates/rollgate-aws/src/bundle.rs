@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use rollgate_core::gate::{AlarmEntry, EcrImageId, SmokeTest};
 use rollgate_core::image::Manifest;
+use rollgate_core::index::{IndexQuery, Indexed};
 use rollgate_core::model::BuildPlan;
 use rollgate_core::notify::Outgoing;
 use rollgate_core::reconcile::RepoImage;
@@ -21,10 +22,11 @@ use crate::codebuild::{BuildLookup, BuildOfImage, BuildStarter};
 use crate::ecr::{ImageCatalog, ImagePresence, RepositoryTags};
 use crate::ecs::{ResourceTagger, ServiceDirectory, ServiceHistory, ServiceUpdater, TaskDefSnapshot, TaskDefinitions};
 use crate::eventbridge::Notifier;
+use crate::index::ResourceIndex;
 use crate::probe::SmokeRunner;
 
 /// A function's AWS capabilities: `ecs` serves [`ServiceDirectory`], [`ServiceHistory`],
-/// [`TaskDefinitions`], [`ServiceUpdater`] and [`ResourceTagger`]; `ecr` serves
+/// [`TaskDefinitions`], [`ServiceUpdater`], [`ResourceTagger`] and [`ResourceIndex`]; `ecr` serves
 /// [`ImageCatalog`], [`ImagePresence`] and [`RepositoryTags`]; `cloudwatch` [`AlarmReader`];
 /// `events` [`Notifier`]; `probe` [`SmokeRunner`]; `builds` [`BuildLookup`] and
 /// [`BuildStarter`]. Build it with [`Aws::new`] and the `with_*` methods.
@@ -92,6 +94,12 @@ impl<E: ServiceDirectory + Sync, R: Sync, C: Sync, N: Sync, P: Sync, B: Sync> Se
     }
     async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<Vec<ServiceView>, AwsError> {
         self.ecs.describe_services(cluster, services).await
+    }
+}
+
+impl<E: ResourceIndex + Sync, R: Sync, C: Sync, N: Sync, P: Sync, B: Sync> ResourceIndex for Aws<E, R, C, N, P, B> {
+    async fn resources(&self, query: &IndexQuery) -> Result<Vec<Indexed>, AwsError> {
+        self.ecs.resources(query).await
     }
 }
 

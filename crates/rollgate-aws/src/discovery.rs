@@ -1,7 +1,9 @@
-//! Cluster-wide service discovery, the one routine deploy and the health gate share: every
-//! service of the configured clusters, with its tags, as [`ServiceView`]s.
+//! Service discovery, the routines deploy and the health gate share: every service of the
+//! configured clusters ([`discover_all`], the scan), or the services an index lookup named
+//! ([`describe_found`]), each with its tags as ECS answers now, as [`ServiceView`]s.
 
 use futures_util::{StreamExt, stream};
+use rollgate_core::index::ByCluster;
 use rollgate_core::service::ServiceView;
 
 use crate::AwsError;
@@ -45,6 +47,41 @@ pub async fn discover_all<D: ServiceDirectory + Sync>(
     let mut found = Discovered::default();
     for (cluster, listing) in listings {
         match listing {
+            Ok(services) => found.services.extend(services),
+            Err(e) => found.unreadable.push((cluster.clone(), e)),
+        }
+    }
+    found
+}
+
+/// Describes the services an index lookup found (`rollgate_core::index::services_in`,
+/// `sweep_services`), [`DESCRIBE_SERVICES_BATCH`] per DescribeServices call, `max_in_flight`
+/// clusters at a time: what ECS answers now, whatever the index said. A service ECS no longer
+/// has is absent from the answer. A cluster whose call fails is reported in
+/// [`Discovered::unreadable`].
+pub async fn describe_found<D: ServiceDirectory + Sync>(
+    ecs: &D,
+    found: &ByCluster,
+    max_in_flight: usize,
+) -> Discovered {
+    let reads: Vec<_> = stream::iter(found)
+        .map(|(cluster, services)| async move {
+            let arns: Vec<String> = services.iter().map(ToString::to_string).collect();
+            let mut views = Vec::with_capacity(arns.len());
+            for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
+                match ecs.describe_services(cluster, batch).await {
+                    Ok(found) => views.extend(found),
+                    Err(e) => return (cluster, Err(e)),
+                }
+            }
+            (cluster, Ok(views))
+        })
+        .buffer_unordered(max_in_flight.max(1))
+        .collect()
+        .await;
+    let mut found = Discovered::default();
+    for (cluster, read) in reads {
+        match read {
             Ok(services) => found.services.extend(services),
             Err(e) => found.unreadable.push((cluster.clone(), e)),
         }

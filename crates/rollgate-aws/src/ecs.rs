@@ -183,16 +183,28 @@ pub async fn write_tags<T: ResourceTagger + Sync>(tagger: &T, arn: &str, write: 
     }
 }
 
-/// The SDK adapter for every ECS capability.
+/// The SDK adapter for every ECS capability, and for finding ECS resources by tag
+/// ([`crate::index::ResourceIndex`], through the Resource Groups Tagging API's client).
 #[derive(Debug, Clone)]
 pub struct Ecs {
     client: Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl Ecs {
-    /// The adapter over an ECS client built from `config` (region, credentials, endpoint, retries).
+    /// The adapter over an ECS client and a tagging client built from `config` (region,
+    /// credentials, endpoint, retries).
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self { client: Client::new(config) }
+        Self { client: Client::new(config), tagging: aws_sdk_resourcegroupstagging::Client::new(config) }
+    }
+}
+
+impl crate::index::ResourceIndex for Ecs {
+    async fn resources(
+        &self,
+        query: &rollgate_core::index::IndexQuery,
+    ) -> Result<Vec<rollgate_core::index::Indexed>, AwsError> {
+        crate::index::get_resources(&self.tagging, query).await
     }
 }
 

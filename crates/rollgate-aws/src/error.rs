@@ -40,6 +40,8 @@ const TRANSIENT_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
+    // GetResources, 15 minutes after a page: the query starts over.
+    "PaginationTokenExpiredException",
     "RequestThrottledException",
     "TooManyRequestsException",
     "ProvisionedThroughputExceededException",

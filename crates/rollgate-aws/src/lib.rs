@@ -15,6 +15,7 @@ pub mod ecs;
 pub mod error;
 pub mod eventbridge;
 pub mod execute;
+pub mod index;
 pub mod infra;
 pub mod probe;
 pub mod sdk_config;

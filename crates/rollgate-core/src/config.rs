@@ -4,6 +4,7 @@
 
 use crate::duration::Seconds;
 use crate::filter::TagFilter;
+use crate::index::Discovery;
 use crate::{AccountId, InputError};
 
 /// Every environment variable a rollgate function reads. The template must set the
@@ -35,6 +36,16 @@ pub mod vars {
     pub const MODEL_TRIGGER: &str = "ROLLGATE_MODEL_TRIGGER";
     /// `model-build`: the tracking service's tag filter, `crate::filter::TagFilter` syntax (default `*`).
     pub const TAG_FILTER: &str = "ROLLGATE_TAG_FILTER";
+    /// `deploy` and the gate: how the services an event concerns are found, `index` (the
+    /// tagging API, the default) or `scan` (every cluster listed on every run;
+    /// `crate::index::Discovery`).
+    pub const DISCOVERY: &str = "ROLLGATE_DISCOVERY";
+    /// The gate: its EventBridge schedule expression, whose `rate(...)` period times the full
+    /// sweep (default `rate(1 minute)`; a `cron(...)` counts as one minute).
+    pub const GATE_SCHEDULE: &str = "ROLLGATE_GATE_SCHEDULE";
+    /// The gate, with `index` discovery: how often a scheduled run sweeps every service
+    /// instead of the rollouts in flight, a duration such as `15m` (default 15 minutes).
+    pub const FULL_SWEEP_EVERY: &str = "ROLLGATE_FULL_SWEEP_EVERY";
 }
 
 /// The account's default event bus, where verdicts and build failures go when
@@ -50,6 +61,8 @@ pub struct DeployConfig {
     pub max_in_flight: usize,
     /// Accounts (besides each service's own) whose registries may supply images.
     pub trusted_registries: Vec<AccountId>,
+    /// How a push finds the services that track its repository.
+    pub discovery: Discovery,
 }
 
 impl DeployConfig {
@@ -71,7 +84,12 @@ impl DeployConfig {
             .filter(|a| !a.is_empty())
             .map(|a| AccountId::parse(a).map_err(|e| InputError::new(vars::TRUSTED_REGISTRIES, a, e.why)))
             .collect::<Result<_, _>>()?;
-        Ok(Self { clusters, max_in_flight: parse_max_in_flight(&get)?, trusted_registries })
+        Ok(Self {
+            clusters,
+            max_in_flight: parse_max_in_flight(&get)?,
+            trusted_registries,
+            discovery: parse_discovery(&get)?,
+        })
     }
 
     /// [`DeployConfig::from_lookup`] over the process environment.
@@ -93,6 +111,12 @@ pub struct GateConfig {
     pub smoke_timeout: Seconds,
     /// The model-image CodeBuild project, to record which build made a deployed image.
     pub build_project: Option<String>,
+    /// How a scheduled run finds the rollouts in flight.
+    pub discovery: Discovery,
+    /// The gate's schedule period, in seconds (from `ROLLGATE_GATE_SCHEDULE`).
+    pub tick_secs: u64,
+    /// With `index` discovery, how often a scheduled run sweeps every service.
+    pub full_sweep_every: Seconds,
 }
 
 impl GateConfig {
@@ -100,12 +124,42 @@ impl GateConfig {
     pub const DEFAULT_EVENT_BUS: &'static str = DEFAULT_EVENT_BUS;
     /// `ROLLGATE_SMOKE_TIMEOUT` when unset: 10 seconds.
     pub const DEFAULT_SMOKE_TIMEOUT: Seconds = Seconds(10);
+    /// `ROLLGATE_FULL_SWEEP_EVERY` when unset: 15 minutes.
+    pub const DEFAULT_FULL_SWEEP_EVERY: Seconds = Seconds(900);
 
     /// Reads the configuration through `get` (an env-var lookup). Errors, named by the variable:
     /// `ROLLGATE_CLUSTERS` unset or invalid, `ROLLGATE_MAX_IN_FLIGHT` outside 1-64, a blank or
-    /// over-1600-character `ROLLGATE_EVENT_BUS`, or a `ROLLGATE_SMOKE_TIMEOUT` that is no duration.
+    /// over-1600-character `ROLLGATE_EVENT_BUS`, a `ROLLGATE_SMOKE_TIMEOUT` or
+    /// `ROLLGATE_FULL_SWEEP_EVERY` that is no duration (or a sweep period under a minute), a
+    /// `ROLLGATE_DISCOVERY` other than `index` or `scan`, or a `ROLLGATE_GATE_SCHEDULE` that
+    /// is neither a `rate(...)` nor a `cron(...)` expression.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
         let event_bus = parse_event_bus(&get)?;
+        let tick_secs = match get(vars::GATE_SCHEDULE) {
+            None => 60,
+            Some(v) if v.trim().starts_with("cron(") => 60,
+            Some(v) => crate::index::schedule_period(&v).ok_or_else(|| {
+                InputError::new(
+                    vars::GATE_SCHEDULE,
+                    v.as_str(),
+                    "expected the gate's EventBridge schedule, e.g. rate(1 minute) or rate(5 minutes)",
+                )
+            })?,
+        };
+        let full_sweep_every = match get(vars::FULL_SWEEP_EVERY) {
+            None => Self::DEFAULT_FULL_SWEEP_EVERY,
+            Some(v) => {
+                let every = Seconds::parse(vars::FULL_SWEEP_EVERY, &v)?;
+                if every.0 < 60 {
+                    return Err(InputError::new(
+                        vars::FULL_SWEEP_EVERY,
+                        v,
+                        "at least 1m (EventBridge schedules tick at most once a minute)",
+                    ));
+                }
+                every
+            }
+        };
         let smoke_timeout = match get(vars::SMOKE_TIMEOUT) {
             None => Self::DEFAULT_SMOKE_TIMEOUT,
             Some(v) => Seconds::parse(vars::SMOKE_TIMEOUT, &v)?,
@@ -116,6 +170,9 @@ impl GateConfig {
             event_bus,
             smoke_timeout,
             build_project: get(vars::BUILD_PROJECT).map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()),
+            discovery: parse_discovery(&get)?,
+            tick_secs,
+            full_sweep_every,
         })
     }
 
@@ -207,6 +264,16 @@ fn parse_max_in_flight(get: &impl Fn(&str) -> Option<String>) -> Result<usize, I
     })
 }
 
+/// `ROLLGATE_DISCOVERY`: `index` (default) or `scan`.
+fn parse_discovery(get: &impl Fn(&str) -> Option<String>) -> Result<Discovery, InputError> {
+    match get(vars::DISCOVERY) {
+        None => Ok(Discovery::default()),
+        Some(v) => Discovery::parse(&v).ok_or_else(|| {
+            InputError::new(vars::DISCOVERY, v.as_str(), "must be index (the tagging API) or scan (list every cluster)")
+        }),
+    }
+}
+
 /// `ROLLGATE_CLUSTERS`: comma-separated cluster names or ARNs, at least one, no duplicates.
 pub fn parse_clusters(raw: &str) -> Result<Vec<String>, InputError> {
     let bad = |why: &str| InputError::new(vars::CLUSTERS, raw, why.to_owned());
@@ -248,6 +315,9 @@ mod tests {
         let trusted = cfg(&[(vars::CLUSTERS, "a"), (vars::TRUSTED_REGISTRIES, "111111111111, 222222222222")]).unwrap();
         assert_eq!(trusted.trusted_registries.len(), 2);
         assert!(cfg(&[(vars::CLUSTERS, "a"), (vars::TRUSTED_REGISTRIES, "central")]).is_err());
+        assert_eq!(ok.discovery, Discovery::Index);
+        assert_eq!(cfg(&[(vars::CLUSTERS, "a"), (vars::DISCOVERY, "SCAN")]).unwrap().discovery, Discovery::Scan);
+        assert_eq!(cfg(&[(vars::CLUSTERS, "a"), (vars::DISCOVERY, "all")]).unwrap_err().what, vars::DISCOVERY);
         for bad in [
             vec![],
             vec![(vars::CLUSTERS, " , ")],
@@ -281,6 +351,27 @@ mod tests {
         assert!(GateConfig::from_lookup(get(&[(vars::CLUSTERS, "a"), (vars::SMOKE_TIMEOUT, "x")])).is_err());
         assert!(GateConfig::from_lookup(get(&[(vars::CLUSTERS, "a"), (vars::EVENT_BUS, " ")])).is_err());
         assert!(GateConfig::from_lookup(get(&[])).is_err());
+        let c = GateConfig::from_lookup(get(&[(vars::CLUSTERS, "a")])).unwrap();
+        assert_eq!((c.discovery, c.tick_secs, c.full_sweep_every), (Discovery::Index, 60, Seconds(900)));
+        let c = GateConfig::from_lookup(get(&[
+            (vars::CLUSTERS, "a"),
+            (vars::DISCOVERY, "scan"),
+            (vars::GATE_SCHEDULE, "rate(5 minutes)"),
+            (vars::FULL_SWEEP_EVERY, "1h"),
+        ]))
+        .unwrap();
+        assert_eq!((c.discovery, c.tick_secs, c.full_sweep_every), (Discovery::Scan, 300, Seconds(3600)));
+        let cron = GateConfig::from_lookup(get(&[(vars::CLUSTERS, "a"), (vars::GATE_SCHEDULE, "cron(0/5 * * * ? *)")]));
+        assert_eq!(cron.unwrap().tick_secs, 60);
+        for (var, bad) in [
+            (vars::DISCOVERY, "tags"),
+            (vars::GATE_SCHEDULE, "every minute"),
+            (vars::FULL_SWEEP_EVERY, "30s"),
+            (vars::FULL_SWEEP_EVERY, "soon"),
+        ] {
+            let pairs: &'static [(&str, &str)] = Box::leak(Box::new([(vars::CLUSTERS, "a"), (var, bad)]));
+            assert_eq!(GateConfig::from_lookup(get(pairs)).unwrap_err().what, var, "{bad}");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod filter;
 pub mod gate;
 pub mod history;
 pub mod image;
+pub mod index;
 pub mod infra;
 pub mod keys;
 pub mod ledger;

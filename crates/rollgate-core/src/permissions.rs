@@ -12,7 +12,7 @@ pub const FUNCTIONS: &[&str] = &["deploy", "health-gate", "model-build"];
 
 /// The environment variables each function reads (all of them; the template must set each).
 pub const ENVIRONMENT: &[(&str, &[&str])] = &[
-    ("deploy", &[vars::CLUSTERS, vars::MAX_IN_FLIGHT, vars::MAX_ATTEMPTS, vars::TRUSTED_REGISTRIES]),
+    ("deploy", &[vars::CLUSTERS, vars::MAX_IN_FLIGHT, vars::MAX_ATTEMPTS, vars::TRUSTED_REGISTRIES, vars::DISCOVERY]),
     (
         "health-gate",
         &[
@@ -22,6 +22,9 @@ pub const ENVIRONMENT: &[(&str, &[&str])] = &[
             vars::EVENT_BUS,
             vars::SMOKE_TIMEOUT,
             vars::BUILD_PROJECT,
+            vars::DISCOVERY,
+            vars::GATE_SCHEDULE,
+            vars::FULL_SWEEP_EVERY,
         ],
     ),
     (

@@ -176,6 +176,19 @@ pub struct GateReport {
     /// What could not be evaluated or carried out (omitted from JSON when empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<GateFailure>,
+    /// For a scheduled run: which services it looked at (omitted otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
+}
+
+/// Which services a scheduled gate run looked at (`crate::index::full_sweep_due`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sweep {
+    /// Those with a rollout in flight, from the tagging index.
+    InFlight,
+    /// Every opted-in service of every watched cluster.
+    Full,
 }
 
 impl GateReport {

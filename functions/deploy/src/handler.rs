@@ -9,12 +9,14 @@ use lambda_runtime::LambdaEvent;
 use rollgate_aws::AwsError;
 use rollgate_aws::ecr::ImageCatalog;
 use rollgate_aws::ecs::{ServiceDirectory, ServiceUpdater, TaskDefinitions};
+use rollgate_aws::index::ResourceIndex;
 use rollgate_core::config::DeployConfig;
 use rollgate_core::deploy::INDEX_GRACE;
 use rollgate_core::deploy::{Decision, Match, SkipReason, match_service, plan_rollout};
 use rollgate_core::events::{EcrAction, EventError, ManifestKind, PushEvent, RawEvent};
 use rollgate_core::events::{SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE, ScheduleDetail};
 use rollgate_core::image::Manifest;
+use rollgate_core::index::{self, Discovery};
 use rollgate_core::ledger::rollout_marker;
 use rollgate_core::reconcile::{Candidate, RepoImage, candidates};
 use rollgate_core::registration::{Compensation, Registration, compensation, registration};
@@ -31,8 +33,8 @@ use reconcile::reconcile_event;
 pub use reconcile::{reconcile, reconcile_within};
 
 /// Everything the deploy function needs from AWS.
-pub trait DeployApi: ServiceDirectory + TaskDefinitions + ServiceUpdater + ImageCatalog + Sync {}
-impl<T: ServiceDirectory + TaskDefinitions + ServiceUpdater + ImageCatalog + Sync> DeployApi for T {}
+pub trait DeployApi: ServiceDirectory + ResourceIndex + TaskDefinitions + ServiceUpdater + ImageCatalog + Sync {}
+impl<T: ServiceDirectory + ResourceIndex + TaskDefinitions + ServiceUpdater + ImageCatalog + Sync> DeployApi for T {}
 
 /// The Lambda entry point: a push event or the reconciler's schedule. A report that left
 /// retryable work undone becomes a `Retryable` error, so Lambda's retry finishes it
@@ -98,7 +100,7 @@ async fn handle_event<A: DeployApi>(
 
     let mut report = DeployReport { event_id: push.envelope.id.clone(), ..DeployReport::default() };
     let mut candidates: Vec<(ServiceView, OptIn)> = Vec::new();
-    for service in discover_all(aws, config, &mut report).await {
+    for service in discover_tracking(aws, config, &push, &mut report).await? {
         match match_service(&push, &service, &config.trusted_registries) {
             Match::NotTracking => {}
             Match::Candidate(opt_in) => candidates.push((service, opt_in)),
@@ -156,6 +158,46 @@ async fn handle_event<A: DeployApi>(
     report.cluster_failures.sort_by(|a, b| a.cluster.cmp(&b.cluster));
     info!(event_id = %report.event_id, summary = %report.summary(), "event done");
     Ok(report)
+}
+
+/// The services of the configured clusters that may track the push's repository, as ECS
+/// describes them now: those the tagging index lists with the repository's
+/// `rollgate:repository` (`rollgate_core::index::tracking`), or every service with
+/// `ROLLGATE_DISCOVERY=scan`. Clusters that cannot be read are reported.
+///
+/// When the index refuses for good (no `tag:GetResources`: a stack from before it was
+/// granted), the push is served by the scan and the fix is logged. When it fails for now
+/// (throttled), the push fails `Retryable` with nothing written, and Lambda's retry serves it.
+async fn discover_tracking<A: DeployApi>(
+    aws: &A,
+    config: &DeployConfig,
+    push: &PushEvent,
+    report: &mut DeployReport,
+) -> Result<Vec<ServiceView>, FunctionError> {
+    if config.discovery == Discovery::Scan {
+        return Ok(discover_all(aws, config, report).await);
+    }
+    let found = match aws.resources(&index::tracking(&push.repository)).await {
+        Ok(found) => found,
+        Err(e) if e.class() == ErrorClass::NonRetryable => {
+            error!(error = %e, "the tagging index refused; every cluster is scanned instead. Grant tag:GetResources (Resource \"*\") or set ROLLGATE_DISCOVERY=scan");
+            return Ok(discover_all(aws, config, report).await);
+        }
+        Err(e) => {
+            error!(event_id = %push.envelope.id, error = %e, "cannot look up the services tracking the repository; nothing written");
+            return Err(FunctionError {
+                class: e.class(),
+                message: format!("cannot look up the services tracking {}: {e}", push.repository),
+            });
+        }
+    };
+    let candidates = index::services_in(&found, &config.clusters);
+    let described = rollgate_aws::discovery::describe_found(aws, &candidates, config.max_in_flight).await;
+    for (cluster, e) in described.unreadable {
+        error!(cluster = %cluster, error = %e, "cannot describe the cluster's services");
+        report.cluster_failures.push(ClusterFailure { cluster, error: e.to_string(), class: e.class() });
+    }
+    Ok(described.services)
 }
 
 /// Every service of every configured cluster; clusters that cannot be read are reported.

@@ -51,7 +51,12 @@ impl World {
     }
 
     fn config() -> DeployConfig {
-        DeployConfig { clusters: vec!["prod".into()], max_in_flight: 1, trusted_registries: vec![] }
+        DeployConfig {
+            clusters: vec!["prod".into()],
+            max_in_flight: 1,
+            trusted_registries: vec![],
+            discovery: Default::default(),
+        }
     }
 
     async fn push(&self) -> DeployReport {

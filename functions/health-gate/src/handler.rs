@@ -16,6 +16,7 @@ use rollgate_aws::ecs::{
 };
 use rollgate_aws::eventbridge::Notifier;
 use rollgate_aws::execute::carry_out;
+use rollgate_aws::index::ResourceIndex;
 use rollgate_aws::probe::SmokeRunner;
 use rollgate_core::config::GateConfig;
 use rollgate_core::events::{DeploymentEvent, GateTrigger, parse_gate_event};
@@ -28,8 +29,9 @@ use rollgate_core::gate::{
 use rollgate_core::history::{
     Orphaned, RecordStep, deployment_id, history_due, lists, orphan_step, read_history, record_step,
 };
+use rollgate_core::index::{self, full_sweep_due};
 use rollgate_core::ledger::keys;
-use rollgate_core::report::{GateFailure, GateReport};
+use rollgate_core::report::{GateFailure, GateReport, Sweep};
 use rollgate_core::service::{OptIn, ServiceView};
 use rollgate_core::tags::TagWrite;
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
@@ -175,10 +177,46 @@ impl<A: GateApi> Gate<'_, A> {
         })
     }
 
-    /// Every opted-in service of every watched cluster, `max_in_flight` at a time.
+    /// The services a scheduled run looks at, `max_in_flight` at a time: those with a rollout
+    /// in flight, found through the tagging index (`rollgate_core::index::sweep_services`), or,
+    /// once a `ROLLGATE_FULL_SWEEP_EVERY` period and with `ROLLGATE_DISCOVERY=scan`, every
+    /// opted-in service of every watched cluster. Deployment and task events name their service
+    /// and never wait for a sweep.
     async fn sweep(&self, report: &mut GateReport) {
-        let found =
-            rollgate_aws::discovery::discover_all(self.aws, &self.config.clusters, self.config.max_in_flight).await;
+        let c = self.config;
+        let full = full_sweep_due(c.discovery, self.now, c.tick_secs, c.full_sweep_every.0);
+        let found = if full {
+            report.sweep = Some(Sweep::Full);
+            rollgate_aws::discovery::discover_all(self.aws, &c.clusters, c.max_in_flight).await
+        } else {
+            report.sweep = Some(Sweep::InFlight);
+            let lookups = futures_util::future::try_join(
+                self.aws.resources(&index::rollouts_in_flight()),
+                self.aws.resources(&index::outside_records()),
+            )
+            .await;
+            match lookups {
+                Ok((rollouts, outside)) => {
+                    let services = index::sweep_services(&rollouts, &outside, &c.clusters);
+                    rollgate_aws::discovery::describe_found(self.aws, &services, c.max_in_flight).await
+                }
+                Err(e) if e.class() == ErrorClass::NonRetryable => {
+                    error!(error = %e, "the tagging index refused; every service is swept instead. Grant tag:GetResources (Resource \"*\") or set ROLLGATE_DISCOVERY=scan");
+                    report.sweep = Some(Sweep::Full);
+                    rollgate_aws::discovery::discover_all(self.aws, &c.clusters, c.max_in_flight).await
+                }
+                Err(e) => {
+                    error!(error = %e, "cannot look up the rollouts in flight");
+                    report.failures.push(GateFailure {
+                        cluster: "*".to_owned(),
+                        service: None,
+                        error: format!("cannot look up the rollouts in flight: {e}"),
+                        class: e.class(),
+                    });
+                    return;
+                }
+            }
+        };
         for (cluster, e) in found.unreadable {
             error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
             report.failures.push(GateFailure { cluster, service: None, error: e.to_string(), class: e.class() });

@@ -179,6 +179,43 @@ impl MemoryEcs {
     }
 }
 
+/// The index over memory is never stale: every service and revision, filtered as
+/// GetResources filters (filters ANDed, values ORed, no values: any value).
+impl crate::index::ResourceIndex for MemoryEcs {
+    async fn resources(
+        &self,
+        query: &rollgate_core::index::IndexQuery,
+    ) -> Result<Vec<rollgate_core::index::Indexed>, AwsError> {
+        use rollgate_core::index::{Indexed, IndexedType};
+        let fault = self.call("GetResources");
+        with_fault("GetResources", fault, || {
+            let state = self.state();
+            let matches = |tags: &rollgate_core::Tags| {
+                query
+                    .filters
+                    .iter()
+                    .all(|f| tags.get(&f.key).is_some_and(|v| f.values.is_empty() || f.values.iter().any(|w| w == v)))
+            };
+            let found: Vec<Indexed> = match query.resource_type {
+                IndexedType::Service => state
+                    .services
+                    .iter()
+                    .filter(|s| matches(&s.tags))
+                    .map(|s| Indexed { arn: s.arn.to_string(), tags: s.tags.clone() })
+                    .collect(),
+                IndexedType::TaskDefinition => state
+                    .revisions
+                    .values()
+                    .flatten()
+                    .filter(|r| matches(&r.summary.tags))
+                    .map(|r| Indexed { arn: r.summary.arn.to_string(), tags: r.summary.tags.clone() })
+                    .collect(),
+            };
+            Ok(found)
+        })
+    }
+}
+
 /// Where revision `number` sits in its family's list (revisions count from 1).
 fn index(number: u32) -> Option<usize> {
     usize::try_from(number).ok()?.checked_sub(1)

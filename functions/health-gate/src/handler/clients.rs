@@ -6,6 +6,7 @@ use super::*;
 /// Everything the gate needs from AWS and the network.
 pub trait GateApi:
     ServiceDirectory
+    + ResourceIndex
     + ServiceHistory
     + TaskDefinitions
     + ServiceUpdater
@@ -20,6 +21,7 @@ pub trait GateApi:
 }
 impl<T> GateApi for T where
     T: ServiceDirectory
+        + ResourceIndex
         + ServiceHistory
         + TaskDefinitions
         + ServiceUpdater

@@ -1,0 +1,367 @@
+//! Discovery by index: which services a push or a gate sweep concerns, found through the
+//! Resource Groups Tagging API (`GetResources`) instead of listing and describing every
+//! service of every cluster.
+//!
+//! The index is a lookup of candidates, never the truth. AWS documents `GetResources` as
+//! returning "tagged or previously tagged" resources and gives no bound on how soon a tag
+//! change shows; users report deleted resources listed for more than 20 minutes
+//! (aws/aws-cli#4173). So every candidate is described again (DescribeServices,
+//! `include=TAGS`) and judged on what ECS answers then: a stale entry costs a read, never a
+//! wrong deploy. What the index has not caught up with yet (a service that opted in a moment
+//! ago) is found by the reconciler's full scan and the gate's full sweep, which still run at a
+//! lower rate (docs/fleet-scale.md).
+//!
+//! The queries, each one `GetResources` call per 100 matches
+//! (<https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html>):
+//! - [`tracking`]: `ecs:service` whose `rollgate:repository` is the pushed repository;
+//! - [`rollouts_in_flight`]: `ecs:task-definition` whose `rollgate:state` is deploying,
+//!   verifying, baking or rolling-back (deploy writes `deploying` at RegisterTaskDefinition,
+//!   in the same call);
+//! - [`outside_records`]: `ecs:service` with a `rollgate:outside` record (a revision rollgate
+//!   did not roll out, judged through the service's ledger).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::gate::OutsideRecord;
+use crate::keys;
+use crate::rollout::RolloutState;
+use crate::{RepositoryName, ServiceArn, Tags};
+
+/// The resource types rollgate looks up, as `GetResources`' `ResourceTypeFilters` spells them
+/// (`service[:resourceType]`, as in the resource's ARN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexedType {
+    /// `ecs:service`: `arn:aws:ecs:<region>:<account>:service/<cluster>/<name>`.
+    Service,
+    /// `ecs:task-definition`: `arn:aws:ecs:<region>:<account>:task-definition/<family>:<n>`.
+    TaskDefinition,
+}
+
+impl IndexedType {
+    /// The `ResourceTypeFilters` entry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Service => "ecs:service",
+            Self::TaskDefinition => "ecs:task-definition",
+        }
+    }
+}
+
+/// One `TagFilters` entry: the key, and the values any of which matches (none: any value).
+/// Filters are ANDed, values within one are ORed; AWS takes at most 50 filters and 20 values
+/// a filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexFilter {
+    /// The tag key.
+    pub key: String,
+    /// The values that match; empty matches the key with any value.
+    pub values: Vec<String>,
+}
+
+/// One `GetResources` query: a resource type and the tag filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexQuery {
+    /// The one resource type asked for.
+    pub resource_type: IndexedType,
+    /// ANDed filters.
+    pub filters: Vec<IndexFilter>,
+}
+
+/// One resource the index listed: its ARN and the tags the index holds for it (possibly
+/// stale).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indexed {
+    /// The resource's ARN.
+    pub arn: String,
+    /// Its tags, as the index has them.
+    pub tags: Tags,
+}
+
+/// The services that track `repository`: `rollgate:repository` is its name as stored, or its
+/// `base64:` form (a value the tag codec wrote, `crate::tags`), so every value
+/// [`crate::service::OptIn::repository_tag`] reads as the name is matched.
+pub fn tracking(repository: &RepositoryName) -> IndexQuery {
+    let name = repository.as_str();
+    let encoded = format!("{}{}", crate::tags::BASE64_PREFIX, crate::base64::encode(name.as_bytes()));
+    let values = vec![name.to_owned(), encoded];
+    IndexQuery {
+        resource_type: IndexedType::Service,
+        filters: vec![IndexFilter { key: keys::REPOSITORY.to_owned(), values }],
+    }
+}
+
+/// The revisions whose rollout the gate still has work on: a verdict to reach (deploying,
+/// verifying, baking) or a rollback to follow (rolling-back).
+pub fn rollouts_in_flight() -> IndexQuery {
+    let values = [RolloutState::Deploying, RolloutState::Verifying, RolloutState::Baking, RolloutState::RollingBack]
+        .map(|s| s.as_str().to_owned())
+        .to_vec();
+    IndexQuery {
+        resource_type: IndexedType::TaskDefinition,
+        filters: vec![IndexFilter { key: keys::STATE.to_owned(), values }],
+    }
+}
+
+/// The services with a `rollgate:outside` record, whatever its state (a tag filter matches
+/// whole values only, so the state is read from the answer: [`sweep_services`]).
+pub fn outside_records() -> IndexQuery {
+    IndexQuery {
+        resource_type: IndexedType::Service,
+        filters: vec![IndexFilter { key: keys::OUTSIDE.to_owned(), values: Vec::new() }],
+    }
+}
+
+/// Service ARNs to describe, grouped by cluster name (DescribeServices takes one cluster and
+/// 10 services a call), each cluster's sorted and without duplicates.
+pub type ByCluster = BTreeMap<String, Vec<ServiceArn>>;
+
+/// Whether `watched` (`ROLLGATE_CLUSTERS`: names or ARNs) includes the service's cluster. An
+/// ARN entry must name the service's account and region too.
+pub fn watches(watched: &[String], service: &ServiceArn) -> bool {
+    let cluster = service.cluster_name();
+    watched.iter().any(|c| match c.strip_prefix("arn:") {
+        None => c == cluster,
+        Some(_) => {
+            let (account, region) = (service.account(), service.region());
+            c.rsplit('/').next() == Some(cluster)
+                && c.split(':').nth(3) == Some(region.as_str())
+                && c.split(':').nth(4) == Some(account.as_str())
+        }
+    })
+}
+
+fn insert(by_cluster: &mut ByCluster, service: ServiceArn) {
+    let list = by_cluster.entry(service.cluster_name().to_owned()).or_default();
+    if let Err(at) = list.binary_search(&service) {
+        list.insert(at, service);
+    }
+}
+
+/// The services among `found` (an [`IndexedType::Service`] answer) in a watched cluster,
+/// grouped for DescribeServices. An ARN that is no service ARN, or a short (pre-2021) one,
+/// which names no cluster, is left out: ECS cannot tag a short-ARN service, so the index
+/// never holds one.
+pub fn services_in(found: &[Indexed], watched: &[String]) -> ByCluster {
+    let mut by_cluster = ByCluster::new();
+    for entry in found {
+        if let Ok(service) = ServiceArn::parse(&entry.arn)
+            && watches(watched, &service)
+        {
+            insert(&mut by_cluster, service);
+        }
+    }
+    by_cluster
+}
+
+/// The services a gate sweep looks at: the service of each rollout in flight (its revision's
+/// `rollgate:service`), and each service whose `rollgate:outside` record is not settled (a
+/// revision awaiting its verdict, or its rollback being followed). Only watched clusters.
+pub fn sweep_services(rollouts: &[Indexed], outside: &[Indexed], watched: &[String]) -> ByCluster {
+    let mut by_cluster = ByCluster::new();
+    for entry in rollouts {
+        if let Some(service) = entry.tags.get(keys::SERVICE).and_then(|s| ServiceArn::parse(s).ok())
+            && watches(watched, &service)
+        {
+            insert(&mut by_cluster, service);
+        }
+    }
+    for entry in outside {
+        let Ok(service) = ServiceArn::parse(&entry.arn) else { continue };
+        let unsettled = entry
+            .tags
+            .get(keys::OUTSIDE)
+            .and_then(|v| OutsideRecord::parse(v, &service))
+            .is_none_or(|r| !r.state.is_final() || r.state == RolloutState::RollingBack);
+        if unsettled && watches(watched, &service) {
+            insert(&mut by_cluster, service);
+        }
+    }
+    by_cluster
+}
+
+/// How functions find the services an event concerns (`ROLLGATE_DISCOVERY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Discovery {
+    /// The tagging index ([`tracking`], [`rollouts_in_flight`]), with a full scan at a lower
+    /// rate as the safety net. The default.
+    #[default]
+    Index,
+    /// Every cluster listed and described on every run (ListServices, DescribeServices), as
+    /// before the index: for accounts where `tag:GetResources` cannot be granted.
+    Scan,
+}
+
+impl Discovery {
+    /// `index` or `scan`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Index => "index",
+            Self::Scan => "scan",
+        }
+    }
+
+    /// Reads `index` or `scan` (any case, trimmed).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "index" => Some(Self::Index),
+            "scan" => Some(Self::Scan),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a scheduled gate run at `now` sweeps every service rather than the index's: with
+/// [`Discovery::Scan`] always; with the index, on the tick whose schedule interval
+/// `(now - tick, now]` holds a multiple of `every` counted from the Unix epoch. Each boundary
+/// falls in exactly one interval, whatever the schedule's offset, so one tick per `every` does a
+/// full sweep (with a one-minute schedule and `every` = 15 minutes: the ticks just after :00,
+/// :15, :30 and :45). A tick EventBridge drops postpones that full sweep by one period; nothing
+/// depends on it but what the index has not caught up with yet.
+///
+/// `tick_secs`: the gate's schedule period (`ROLLGATE_GATE_SCHEDULE`, [`schedule_period`]);
+/// `every_secs` shorter than a tick means every tick.
+pub fn full_sweep_due(discovery: Discovery, now: DateTime<Utc>, tick_secs: u64, every_secs: u64) -> bool {
+    if discovery == Discovery::Scan {
+        return true;
+    }
+    let tick = i64::try_from(tick_secs.max(1)).unwrap_or(i64::MAX);
+    let every = i64::try_from(every_secs).unwrap_or(i64::MAX).max(tick);
+    let now = now.timestamp();
+    now.div_euclid(every) != now.saturating_sub(tick).div_euclid(every)
+}
+
+/// The period of an EventBridge schedule expression `rate(<n> minute|minutes|hour|hours|day|days)`
+/// in seconds (<https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html>);
+/// `None` for anything else (a `cron(...)` expression has no single period).
+pub fn schedule_period(expression: &str) -> Option<u64> {
+    let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.trim().split_once(' ')?;
+    let n: u64 = n.parse().ok().filter(|n| *n > 0)?;
+    let unit_secs = match (unit.trim(), n) {
+        ("minute", 1) | ("minutes", 2..) => 60,
+        ("hour", 1) | ("hours", 2..) => 3_600,
+        ("day", 1) | ("days", 2..) => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(unit_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+
+    fn service(cluster: &str, name: &str) -> String {
+        format!("arn:aws:ecs:us-east-1:123456789012:service/{cluster}/{name}")
+    }
+
+    fn entry(arn: &str, tags: &[(&str, &str)]) -> Indexed {
+        Indexed { arn: arn.into(), tags: tags.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect() }
+    }
+
+    #[test]
+    fn tracking_matches_the_name_and_its_encoded_form() {
+        let query = tracking(&RepositoryName::parse("models/sentiment").unwrap());
+        assert_eq!(query.resource_type.as_str(), "ecs:service");
+        assert_eq!(query.filters.len(), 1);
+        assert_eq!(query.filters[0].key, "rollgate:repository");
+        assert_eq!(query.filters[0].values[0], "models/sentiment");
+        for value in &query.filters[0].values {
+            let tags = [(keys::REPOSITORY.to_owned(), value.clone())].into_iter().collect();
+            assert_eq!(crate::service::OptIn::repository_tag(&tags).as_deref(), Some("models/sentiment"), "{value}");
+        }
+    }
+
+    #[test]
+    fn in_flight_states_are_those_the_gate_still_works_on() {
+        let query = rollouts_in_flight();
+        assert_eq!(query.resource_type.as_str(), "ecs:task-definition");
+        let states: Vec<RolloutState> =
+            query.filters[0].values.iter().map(|v| RolloutState::parse(v).unwrap()).collect();
+        for state in [
+            RolloutState::Deploying,
+            RolloutState::Verifying,
+            RolloutState::Baking,
+            RolloutState::Healthy,
+            RolloutState::Failed,
+            RolloutState::RollingBack,
+            RolloutState::RolledBack,
+            RolloutState::RollbackFailed,
+            RolloutState::Superseded,
+        ] {
+            let expected = state.awaits_verdict() || state == RolloutState::RollingBack;
+            assert_eq!(states.contains(&state), expected, "{state}");
+        }
+    }
+
+    #[test]
+    fn only_watched_clusters_and_long_arns_are_described() {
+        let found = [
+            entry(&service("prod", "b"), &[]),
+            entry(&service("prod", "a"), &[]),
+            entry(&service("prod", "a"), &[]),
+            entry(&service("dev", "c"), &[]),
+            entry("arn:aws:ecs:us-east-1:123456789012:service/short", &[]),
+            entry("arn:aws:ecs:eu-west-1:123456789012:service/prod/elsewhere", &[]),
+            entry("not an arn", &[]),
+        ];
+        let by_cluster = services_in(&found, &[CLUSTER.to_owned()]);
+        let names: Vec<&str> = by_cluster["prod"].iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(by_cluster.len(), 1, "{by_cluster:?}");
+        // By name, the region is the function's own (ECS answers only its region anyway).
+        assert_eq!(services_in(&found, &["prod".into(), "dev".into()]).values().map(Vec::len).sum::<usize>(), 4);
+    }
+
+    #[test]
+    fn a_sweep_looks_at_rollouts_in_flight_and_unsettled_outside_records() {
+        let rollouts = [
+            entry(
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/api:7",
+                &[(keys::SERVICE, &service("prod", "api"))],
+            ),
+            entry("arn:aws:ecs:us-east-1:123456789012:task-definition/x:1", &[]),
+            entry("arn:aws:ecs:us-east-1:123456789012:task-definition/y:1", &[(keys::SERVICE, &service("dev", "y"))]),
+        ];
+        let outside = [
+            entry(&service("prod", "hand"), &[(keys::OUTSIDE, "verifying@2026-12-03T12:00:00Z hand:3")]),
+            entry(&service("prod", "back"), &[(keys::OUTSIDE, "rolling-back@2026-12-03T12:00:00Z back:3")]),
+            entry(&service("prod", "done"), &[(keys::OUTSIDE, "healthy@2026-12-03T12:00:00Z done:3")]),
+            entry(&service("prod", "garbled"), &[(keys::OUTSIDE, "edited by hand")]),
+        ];
+        let by_cluster = sweep_services(&rollouts, &outside, &["prod".into()]);
+        let names: Vec<&str> = by_cluster["prod"].iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["api", "back", "garbled", "hand"]);
+        assert_eq!(by_cluster.len(), 1);
+    }
+
+    #[test]
+    fn full_sweeps_come_once_a_period_whatever_the_schedules_offset() {
+        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        assert!(full_sweep_due(Discovery::Scan, at(61), 60, 900));
+        for offset in [0, 7, 59] {
+            let due: Vec<i64> =
+                (0..3600).step_by(60).filter(|s| full_sweep_due(Discovery::Index, at(s + offset), 60, 900)).collect();
+            assert_eq!(due, [0, 900, 1800, 2700], "offset {offset}");
+        }
+        // A five-minute schedule starting at :02: the ticks at :02, :17, :32, :47.
+        let due: Vec<i64> =
+            (0..3600).step_by(300).filter(|s| full_sweep_due(Discovery::Index, at(s + 120), 300, 900)).collect();
+        assert_eq!(due, [0, 900, 1800, 2700]);
+        // A period shorter than the schedule: every tick.
+        assert!((0..10).all(|m| full_sweep_due(Discovery::Index, at(m * 300 + 13), 300, 60)));
+        assert_eq!(schedule_period("rate(1 minute)"), Some(60));
+        assert_eq!(schedule_period(" rate(5 minutes) "), Some(300));
+        assert_eq!(schedule_period("rate(2 hours)"), Some(7200));
+        assert_eq!(schedule_period("rate(1 day)"), Some(86_400));
+        for bad in ["rate(1 minutes)", "rate(2 minute)", "rate(0 minutes)", "cron(0/5 * * * ? *)", "rate(5)", ""] {
+            assert_eq!(schedule_period(bad), None, "{bad}");
+        }
+        assert_eq!(Discovery::parse(" Index "), Some(Discovery::Index));
+        assert_eq!(Discovery::parse("scan"), Some(Discovery::Scan));
+        assert_eq!(Discovery::parse("tags"), None);
+    }
+}

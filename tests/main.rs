@@ -4,6 +4,7 @@
 mod cli;
 mod deploy;
 mod faults;
+mod fleet;
 mod health_gate;
 mod lambda_runtime_api;
 mod model;

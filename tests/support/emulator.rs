@@ -23,6 +23,13 @@ pub fn emulator() -> &'static Emulator {
     EMULATOR.get_or_init(Emulator::start)
 }
 
+/// An emulator of the calling test's own, for a test that changes what every caller sees (the
+/// tagging index's lag, the clock) or counts calls whatever else runs. It stops when the test
+/// binary exits.
+pub fn private_emulator() -> &'static Emulator {
+    Box::leak(Box::new(Emulator::start()))
+}
+
 impl Emulator {
     fn start() -> Self {
         let script = root().join("tests/emulator/server.py");
@@ -110,6 +117,13 @@ impl Emulator {
     pub fn set_clock(&self, epoch_seconds: Option<i64>) {
         let body = serde_json::json!({ "now": epoch_seconds });
         http::request(&self.url, "POST", "/_rollgate/clock", Some(&body.to_string()));
+    }
+
+    /// Makes the tagging API answer as of `seconds` ago on the emulator's clock (the index's
+    /// eventual consistency, tests/emulator/tagging_ext.py); 0: the live state.
+    pub fn set_tagging_lag(&self, seconds: u64) {
+        let body = serde_json::json!({ "seconds": seconds });
+        http::request(&self.url, "POST", "/_rollgate/tagging/lag", Some(&body.to_string()));
     }
 
     /// Seeds moto's random ids (deployment ids, VPC ids), so a run that makes the same calls

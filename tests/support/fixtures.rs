@@ -71,6 +71,11 @@ impl Scenario {
         Self { name: format!("{slug}-{id}"), access_key: format!("AKIATEST{id:08}{}", slug.len()), em: emulator() }
     }
 
+    /// [`Scenario::new`] on an emulator of its own (`crate::emulator::private_emulator`).
+    pub fn on_own_emulator(test: &str) -> Self {
+        Self { em: crate::emulator::private_emulator(), ..Self::new(test) }
+    }
+
     /// How the code under test reaches the emulator: real SDK clients over HTTP, no retries.
     pub fn aws_options(&self) -> AwsOptions {
         AwsOptions {
@@ -82,6 +87,7 @@ impl Scenario {
             call_timeouts: Some(rollgate_aws::sdk_config::FUNCTION_CALL_TIMEOUTS),
             // Retries back off as in production, scaled down so fault tests stay quick.
             initial_backoff: Some(std::time::Duration::from_millis(20)),
+            adaptive: false,
         }
     }
 

@@ -24,6 +24,13 @@ pub struct AwsOptions {
     pub call_timeouts: Option<(std::time::Duration, std::time::Duration)>,
     /// The first retry's backoff (the SDK's default is 1 s, doubling, with jitter).
     pub initial_backoff: Option<std::time::Duration>,
+    /// Adaptive retry mode: besides standard retries, a client-side rate limiter that slows
+    /// every call of a service once that service answers "throttled", and recovers as calls
+    /// succeed (the SDKs' `adaptive` mode,
+    /// <https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>). The
+    /// functions use it: ECS throttles per account and region, and the account's autoscaling,
+    /// console and CI share that budget.
+    pub adaptive: bool,
 }
 
 /// The functions' call limits: an ECS or ECR call answers in well under a second, so an
@@ -34,8 +41,9 @@ pub const FUNCTION_CALL_TIMEOUTS: (std::time::Duration, std::time::Duration) =
     (std::time::Duration::from_secs(4), std::time::Duration::from_secs(2));
 
 impl AwsOptions {
-    /// Options from the environment: only `ROLLGATE_MAX_ATTEMPTS` is rollgate's own;
-    /// everything else is read by the standard AWS chain when `load` runs.
+    /// The functions' options from the environment, with [`AwsOptions::adaptive`] retries: only
+    /// `ROLLGATE_MAX_ATTEMPTS` is rollgate's own; everything else is read by the standard AWS
+    /// chain when `load` runs.
     pub fn from_env() -> Result<Self, crate::AwsError> {
         let max_attempts = match std::env::var("ROLLGATE_MAX_ATTEMPTS") {
             Ok(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
@@ -45,7 +53,7 @@ impl AwsOptions {
             })?),
             Err(_) => None,
         };
-        Ok(Self { max_attempts, ..Self::default() })
+        Ok(Self { max_attempts, adaptive: true, ..Self::default() })
     }
 
     /// Resolves the configuration. Cheap to share: build it once per process.
@@ -67,8 +75,8 @@ impl AwsOptions {
             // Rust SDK does not. Like AWS_PROFILE, the environment's keys still win over it.
             loader = loader.profile_name(legacy);
         }
-        if self.max_attempts.is_some() || self.initial_backoff.is_some() {
-            let mut retry = RetryConfig::standard();
+        if self.max_attempts.is_some() || self.initial_backoff.is_some() || self.adaptive {
+            let mut retry = if self.adaptive { RetryConfig::adaptive() } else { RetryConfig::standard() };
             if let Some(n) = self.max_attempts {
                 retry = retry.with_max_attempts(n);
             }

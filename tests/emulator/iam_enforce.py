@@ -56,9 +56,9 @@ from wsgi_util import (
 DEFAULT_ACCOUNT = "123456789012"
 
 # SigV4 signing name -> IAM service prefix, where they differ.
-IAM_PREFIX = {"monitoring": "cloudwatch"}
+IAM_PREFIX = {"monitoring": "cloudwatch", "tagging": "tag"}
 # SigV4 signing name -> botocore service name, where they differ.
-BOTOCORE_NAME = {"monitoring": "cloudwatch"}
+BOTOCORE_NAME = {"monitoring": "cloudwatch", "tagging": "resourcegroupstaggingapi"}
 
 
 # ===================================================================================

@@ -11,6 +11,8 @@ Routing, in order:
     POST /_rollgate/ecr/pushed-at (JSON body)  -> {"updated": n}: set an image's imagePushedAt
     POST /_rollgate/ecr/image-status (JSON body) -> {"updated": n}: set an image's imageStatus
     POST /_rollgate/clock {"now": epoch|null}  -> {"now": ...}: the emulator's clock (clock.py)
+    POST /_rollgate/tagging/lag {"seconds", "page_limit"} -> the settings: GetResources' lag
+                                                  and page cap (tagging_ext.py); GET reads them
     GET  /_rollgate/ecr/blob/<token>           -> a layer's bytes: the downloadUrl that
                                                   GetDownloadUrlForLayer hands out (ecr_ext.py)
     PUT/DELETE /_rollgate/iam/principals, GET /_rollgate/iam/decisions,
@@ -19,6 +21,7 @@ Routing, in order:
   * a request signed with a registered key that IAM would refuse gets AWS's
     access-denied error (iam_enforce.py),
   * a signed request AWS would refuse as invalid gets AWS's error (validate.py),
+  * the Tagging API's GetResources for ECS resources is answered by tagging_ext.py,
   * rpcv2Cbor calls to bridged services go to the CBOR bridge,
   * everything else goes to moto unchanged.
 """
@@ -37,6 +40,7 @@ import ecr_ext
 import ecs_ext
 import iam_ext
 import logs_ext
+import tagging_ext
 import validate
 from calllog import CallLog
 from cbor_bridge import CborBridge, is_rpc_v2_cbor
@@ -49,6 +53,7 @@ CONTROL_PREFIX = "/_rollgate/"
 class RollgateApp:
     def __init__(self, moto_app: WSGIApp) -> None:
         ecs_ext.install()
+        tagging_ext.install()  # after ecs_ext: it wraps ecs_ext's patched methods
         ecr_ext.install()
         logs_ext.install()
         iam_ext.install()
@@ -68,6 +73,8 @@ class RollgateApp:
             ("POST", "/_rollgate/ecr/pushed-at"): self._ecr_pushed_at,
             ("POST", "/_rollgate/ecr/image-status"): self._ecr_image_status,
             ("POST", "/_rollgate/clock"): self._set_clock,
+            ("GET", "/_rollgate/tagging/lag"): lambda environ: (200, tagging_ext.settings()),
+            ("POST", "/_rollgate/tagging/lag"): self._set_tagging_lag,
             ("PUT", "/_rollgate/iam/principals"): self._iam_register,
             ("DELETE", "/_rollgate/iam/principals"): self._iam_remove,
             ("GET", "/_rollgate/iam/decisions"): self._iam_decisions,
@@ -98,6 +105,9 @@ class RollgateApp:
         refusal = validate.check_request(environ)  # AWS's input validation (not CBOR: the bridge does it)
         if refusal is not None:
             return refusal.respond(start_response)
+        tagging = tagging_ext.serve(environ, start_response)  # GetResources for ECS; else None
+        if tagging is not None:
+            return tagging
         if is_rpc_v2_cbor(environ):
             return self.cbor_bridge(environ, start_response)
         return self.moto_app(environ, start_response)
@@ -133,6 +143,15 @@ class RollgateApp:
             return 400, {"error": "now: epoch seconds (a number) or null for the wall clock"}
         clock.set_now(now)
         return 200, {"now": now}
+
+    def _set_tagging_lag(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        request, error = _json_object(environ)
+        if error is not None:
+            return 400, {"error": error}
+        try:
+            return 200, tagging_ext.set_settings(request)
+        except tagging_ext.SettingsError as failure:
+            return 400, {"error": str(failure)}
 
     def _ecs_rollout(self, environ: dict[str, Any]) -> tuple[int, Any]:
         request, error = _json_object(environ)

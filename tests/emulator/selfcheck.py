@@ -17,7 +17,8 @@ the request validation (validate.py: what AWS refuses is refused, with AWS's
 error code, and what it accepts is accepted), IAM enforcement (iam_enforce.py:
 errors per protocol, resource scoping, conditions, resource tags, implicit
 authorizations, the decision log; and each function's template.yaml policy against the calls its
-code makes, which needs .venv-cfn for tests/template/translate.py), and
+code makes, which needs .venv-cfn for tests/template/translate.py), the Tagging API's
+GetResources for ECS (tagging_ext.py: filters, pages, token expiry, refusals, the lag, IAM), and
 lambda_rapi.py with the fake_lambda.py stand-in. Prints one line per
 check and exits non-zero at the first failure.
 """
@@ -2024,6 +2025,249 @@ def check_validation(emu: Emulator) -> None:
             contains="Value 'lambdarole' at 'role' failed to satisfy constraint")
 
 
+TAG_REGION = "eu-north-1"  # a region no other check uses: only this check's resources are there
+TAG_KEY = "AKTAGGING"
+
+
+def _tagging_lag(emu: Emulator, body: Any) -> tuple[int, Any]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    status, _, answer = emu.http("POST", "/_rollgate/tagging/lag", raw, {"Content-Type": "application/json"})
+    return status, json.loads(answer)
+
+
+def _set_clock(emu: Emulator, now: Any) -> None:
+    status, _, body = emu.http("POST", "/_rollgate/clock", json.dumps({"now": now}).encode(),
+                               {"Content-Type": "application/json"})
+    check(status == 200, f"clock set to {now}", body)
+
+
+def check_tagging(emu: Emulator) -> None:
+    """tagging_ext: GetResources for ECS as AWS documents it: filters, pages, tokens, the lag, IAM."""
+    def client(service: str, access_key: str = TAG_KEY, validate: bool = True) -> Any:
+        return boto3.client(service, endpoint_url=emu.url, region_name=TAG_REGION, aws_access_key_id=access_key,
+                            aws_secret_access_key="dummy",
+                            config=Config(retries={"max_attempts": 1}, parameter_validation=validate))
+
+    ecs, tagging = client("ecs"), client("resourcegroupstaggingapi", validate=False)
+    arn = f"arn:aws:ecs:{TAG_REGION}:{IAM_ACCOUNT}"
+
+    def everything(**params: Any) -> tuple[dict[str, list[tuple[str, str]]], list[dict[str, Any]]]:
+        """Every resource the query lists (following the tokens) and the pages."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        pages = []
+        token = ""
+        while True:
+            page = tagging.get_resources(**params, **({"PaginationToken": token} if token else {}))
+            pages.append(page)
+            for mapping in page["ResourceTagMappingList"]:
+                if mapping["ResourceARN"] in found:
+                    check(False, "tagging: no resource listed twice", mapping)
+                found[mapping["ResourceARN"]] = [(t["Key"], t["Value"]) for t in mapping["Tags"]]
+            token = page["PaginationToken"]
+            if not token:
+                return found, pages
+
+    def listed(**params: Any) -> set[str]:
+        return set(everything(**params)[0])
+
+    check(_tagging_lag(emu, {"seconds": 0, "page_limit": None}) == (200, {"seconds": 0, "page_limit": None}),
+          "tagging: lag 0, no page limit")
+    ecs.create_cluster(clusterName="tagc")
+    revisions = [
+        ecs.register_task_definition(
+            family="tagapp", containerDefinitions=[{"name": "app", "image": f"repo/app:{i}", "memory": 64}],
+            tags=[{"key": "rollgate:state", "value": state}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        for i, state in enumerate(("ok", "ok", "failed", "ok", "pending"), start=1)
+    ]
+    services = {
+        "a": [{"key": "rollgate:repository", "value": "org/a"}, {"key": "team", "value": "blue"}],
+        "b": [{"key": "rollgate:repository", "value": "org/b"}, {"key": "team", "value": "red"}],
+        "c": [{"key": "rollgate:repository", "value": "org/c"}],
+        "d": [{"key": "team", "value": "blue"}],
+        "plain": None,
+    }
+    for name, tags in services.items():
+        ecs.create_service(cluster="tagc", serviceName=name, taskDefinition=revisions[0], desiredCount=1,
+                           **({"tags": tags} if tags else {}))
+    svc = {name: f"{arn}:service/tagc/{name}" for name in services}
+    # The same tags in another region: never listed here.
+    other = emu.client("ecs", TAG_KEY)
+    other.create_cluster(clusterName="tagc")
+    other.create_service(cluster="tagc", serviceName="a", desiredCount=0, tags=services["a"])
+
+    repository = [{"Key": "rollgate:repository"}]
+    found, pages = everything(ResourceTypeFilters=["ecs:service"], TagFilters=repository)
+    check(set(found) == {svc["a"], svc["b"], svc["c"]} and pages[-1]["PaginationToken"] == "",
+          "tagging: a key-only filter lists every resource with that key, last token \"\"", found)
+    check(found[svc["a"]] == [("rollgate:repository", "org/a"), ("team", "blue")],
+          "tagging: all of a resource's tags, as {Key, Value}", found[svc["a"]])
+    check(listed(ResourceTypeFilters=["ecs:service"], TagFilters=[{"Key": "rollgate:repository", "Values": []}])
+          == {svc["a"], svc["b"], svc["c"]}, "tagging: empty Values = key only")
+    check(listed(ResourceTypeFilters=["ecs:service"],
+                 TagFilters=[{"Key": "rollgate:repository", "Values": ["org/a", "org/b", "org/zzz"]}])
+          == {svc["a"], svc["b"]}, "tagging: the values of one filter are ORed")
+    check(listed(ResourceTypeFilters=["ecs"],
+                 TagFilters=[{"Key": "rollgate:repository"}, {"Key": "team", "Values": ["blue"]}])
+          == {svc["a"]}, "tagging: filters are ANDed")
+    check(listed(ResourceTypeFilters=["ecs"], TagFilters=[{"Key": "team", "Values": ["blue"]}])
+          == {svc["a"], svc["d"]}, "tagging: ResourceTypeFilters ecs: every ECS type")
+    check(listed(ResourceTypeFilters=["ecs:task-definition"], TagFilters=[{"Key": "rollgate:state"}])
+          == set(revisions), "tagging: ecs:task-definition: every revision")
+    check(listed(ResourceTypeFilters=["ecs:service"], TagFilters=[{"Key": "rollgate:state"}]) == set(),
+          "tagging: ecs:service lists no task definition")
+    check(listed(ResourceTypeFilters=["ecs:task-definition"],
+                 TagFilters=[{"Key": "rollgate:state", "Values": ["ok"]}]) == {revisions[0], revisions[1], revisions[3]},
+          "tagging: a value filter on task definitions")
+    untagged = listed(ResourceTypeFilters=["ecs:service", "ecs:cluster"])
+    check(svc["plain"] not in untagged and f"{arn}:cluster/tagc" not in untagged and svc["a"] in untagged,
+          "tagging: without TagFilters, never-tagged resources are not listed", untagged)
+    ecs.tag_resource(resourceArn=svc["plain"], tags=[{"key": "tmp", "value": "1"}])
+    ecs.untag_resource(resourceArn=svc["plain"], tagKeys=["tmp"])
+    found = everything(ResourceTypeFilters=["ecs:service"])[0]
+    check(found.get(svc["plain"]) == [], "tagging: a previously tagged resource is listed with Tags []", found)
+    check(svc["plain"] not in listed(ResourceTypeFilters=["ecs:service"], TagFilters=[{"Key": "tmp"}]),
+          "tagging: with TagFilters an untagged resource never matches")
+    ecs.delete_service(cluster="tagc", service="d", force=True)
+    check(svc["d"] in listed(ResourceTypeFilters=["ecs:service"], TagFilters=[{"Key": "team"}]),
+          "tagging: a deleted (INACTIVE) service is still listed (aws/aws-cli#4173)")
+    ecs.deregister_task_definition(taskDefinition=revisions[4])
+    ecs.delete_task_definitions(taskDefinitions=[revisions[4]])
+    state = [{"Key": "rollgate:state"}]
+    check(revisions[4] not in listed(ResourceTypeFilters=["ecs:task-definition"], TagFilters=state),
+          "tagging: a task definition revision purged by DeleteTaskDefinitions is gone")
+
+    # Pages: 5 resources tagged "page" (4 revisions and a service).
+    for target in (revisions[0], revisions[1], revisions[2], revisions[3], svc["c"]):
+        ecs.tag_resource(resourceArn=target, tags=[{"key": "page", "value": "x"}])
+    page_filter = {"ResourceTypeFilters": ["ecs"], "TagFilters": [{"Key": "page"}]}
+    found, pages = everything(ResourcesPerPage=2, **page_filter)
+    check(len(found) == 5 and [len(p["ResourceTagMappingList"]) for p in pages] == [2, 2, 1]
+          and all(p["PaginationToken"] for p in pages[:-1]) and pages[-1]["PaginationToken"] == "",
+          "tagging: ResourcesPerPage 2 over 5 matches: pages of 2, 2, 1, last token \"\"",
+          [(len(p["ResourceTagMappingList"]), p["PaginationToken"][:8]) for p in pages])
+    found, pages = everything(ResourcesPerPage=5, **page_filter)
+    check(len(pages) == 1 and len(found) == 5 and pages[0]["PaginationToken"] == "",
+          "tagging: no token when a full page leaves nothing", len(pages))
+    check(sorted(found) == list(found), "tagging: listed in a stable order (by ARN)")
+    many = [{"key": f"k{i:02}", "value": "v"} for i in range(44)] + [{"key": "many", "value": "x"}]
+    for i in range(3):
+        ecs.register_task_definition(family="tagmany", tags=many,
+                                     containerDefinitions=[{"name": "a", "image": f"r/m:{i}", "memory": 64}])
+    found, pages = everything(ResourceTypeFilters=["ecs:task-definition"], TagFilters=[{"Key": "many"}], TagsPerPage=100)
+    check(len(found) == 3 and [len(p["ResourceTagMappingList"]) for p in pages] == [2, 1],
+          "tagging: TagsPerPage 100 with 45 tags each: 2 resources, then 1 (never split)",
+          [len(p["ResourceTagMappingList"]) for p in pages])
+
+    check(_tagging_lag(emu, {"page_limit": 1}) == (200, {"seconds": 0, "page_limit": 1}), "tagging: page_limit 1")
+    first = tagging.get_resources(ResourcesPerPage=100, **page_filter)
+    check(len(first["ResourceTagMappingList"]) == 1 and first["PaginationToken"],
+          "tagging: page_limit: one resource a page whatever ResourcesPerPage says, and a token", first)
+    found, pages = everything(**page_filter)
+    check(len(found) == 5 and len(pages) == 5, "tagging: page_limit: following the tokens finds all 5")
+    check(_tagging_lag(emu, {"page_limit": None})[0] == 200, "tagging: page_limit off")
+
+    # Tokens expire after 15 minutes of the emulator's clock.
+    start = datetime(2032, 6, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp()
+    _set_clock(emu, start)
+    first = tagging.get_resources(ResourcesPerPage=2, **page_filter)
+    _set_clock(emu, start + 14 * 60)
+    again = tagging.get_resources(ResourcesPerPage=2, PaginationToken=first["PaginationToken"], **page_filter)
+    check(len(again["ResourceTagMappingList"]) == 2, "tagging: a token 14 minutes old still works")
+    retry = tagging.get_resources(ResourcesPerPage=2, PaginationToken=first["PaginationToken"], **page_filter)
+    check(retry["ResourceTagMappingList"] == again["ResourceTagMappingList"],
+          "tagging: a token may be sent again (an SDK retry): the same page")
+    _set_clock(emu, start + 16 * 60)
+    error = _denied(tagging.get_resources, ResourcesPerPage=2, PaginationToken=first["PaginationToken"], **page_filter)
+    check(error["Code"] == "PaginationTokenExpiredException" and error["status"] == 400,
+          "tagging: a token 16 minutes old -> PaginationTokenExpiredException (HTTP 400)", error)
+    error = _denied(tagging.get_resources, PaginationToken="not-a-token", **page_filter)
+    check(error["Code"] == "PaginationTokenExpiredException", "tagging: an unknown token -> PaginationTokenExpiredException",
+          error)
+
+    # What AWS refuses.
+    refused("tagging: 51 TagFilters", "InvalidParameterException", tagging.get_resources,
+            ResourceTypeFilters=["ecs"], TagFilters=[{"Key": f"k{i}"} for i in range(51)], contains="tagFilters")
+    refused("tagging: 21 values for a key", "InvalidParameterException", tagging.get_resources,
+            ResourceTypeFilters=["ecs"], TagFilters=[{"Key": "k", "Values": [str(i) for i in range(21)]}],
+            contains="tagFilters.1.member.values")
+    refused("tagging: a TagFilter without Key", "InvalidParameterException", tagging.get_resources,
+            ResourceTypeFilters=["ecs"], TagFilters=[{"Values": ["x"]}])
+    for extra in ({"TagFilters": repository}, {"ResourceTypeFilters": ["ecs"]}, {"ResourcesPerPage": 10},
+                  {"PaginationToken": "x"}):
+        refused(f"tagging: ResourceARNList with {next(iter(extra))}", "InvalidParameterException",
+                tagging.get_resources, ResourceARNList=[svc["a"]], **extra, contains="ResourceARNList")
+    for bad in (0, 101):
+        refused(f"tagging: ResourcesPerPage {bad}", "InvalidParameterException", tagging.get_resources,
+                ResourceTypeFilters=["ecs"], ResourcesPerPage=bad, contains="resourcesPerPage")
+    refused("tagging: TagsPerPage 99", "InvalidParameterException", tagging.get_resources,
+            ResourceTypeFilters=["ecs"], TagsPerPage=99, contains="tagsPerPage")
+    check(len(tagging.get_resources(ResourceTypeFilters=["ecs"], ResourcesPerPage=100, TagsPerPage=500,
+                                    TagFilters=repository)["ResourceTagMappingList"]) == 3,
+          "tagging: ResourcesPerPage 100 and TagsPerPage 500 accepted")
+    check(tagging.get_resources(ResourceARNList=[svc["a"]])["ResponseMetadata"]["HTTPStatusCode"] == 200,
+          "tagging: ResourceARNList alone is accepted (moto answers)")
+
+    # The lag: the state as of now - 60 s on the emulator's clock.
+    base = start + 3600
+    _set_clock(emu, base)
+    check(_tagging_lag(emu, {"seconds": 60}) == (200, {"seconds": 60, "page_limit": None}), "tagging: lag 60 s")
+    ecs.tag_resource(resourceArn=svc["plain"], tags=[{"key": "rollgate:repository", "value": "org/plain"}])
+    ecs.untag_resource(resourceArn=svc["a"], tagKeys=["rollgate:repository"])
+    ecs.create_service(cluster="tagc", serviceName="new", desiredCount=0,
+                       tags=[{"key": "rollgate:repository", "value": "org/new"}])
+    ecs.deregister_task_definition(taskDefinition=revisions[3])
+    ecs.delete_task_definitions(taskDefinitions=[revisions[3]])
+    new = f"{arn}:service/tagc/new"
+    for offset in (0, 30, 59):
+        _set_clock(emu, base + offset)
+        found = everything(ResourceTypeFilters=["ecs"], TagFilters=repository)[0]
+        check(set(found) == {svc["a"], svc["b"], svc["c"]} and ("rollgate:repository", "org/a") in found[svc["a"]],
+              f"tagging: lag 60 s, +{offset} s: the tag changes and the new service are not visible yet", found)
+        check(revisions[3] in listed(ResourceTypeFilters=["ecs:task-definition"], TagFilters=state),
+              f"tagging: lag 60 s, +{offset} s: a deleted revision is still listed")
+    _set_clock(emu, base + 61)
+    found = everything(ResourceTypeFilters=["ecs"], TagFilters=repository)[0]
+    check(set(found) == {svc["b"], svc["c"], svc["plain"], new},
+          "tagging: lag 60 s, +61 s: tagged and new services listed, the untagged one gone", found)
+    check(revisions[3] not in listed(ResourceTypeFilters=["ecs:task-definition"], TagFilters=state),
+          "tagging: lag 60 s, +61 s: the deleted revision is gone")
+    ecs.tag_resource(resourceArn=svc["a"], tags=[{"key": "rollgate:repository", "value": "org/a"}])
+    check(svc["a"] not in listed(ResourceTypeFilters=["ecs:service"], TagFilters=repository),
+          "tagging: lag 60 s: a tag added just now is not visible")
+    check(_tagging_lag(emu, {"seconds": 0}) == (200, {"seconds": 0, "page_limit": None}), "tagging: lag 0 again")
+    check(svc["a"] in listed(ResourceTypeFilters=["ecs:service"], TagFilters=repository),
+          "tagging: lag 0: the live state at once")
+    status, _, body = emu.http("GET", "/_rollgate/tagging/lag")
+    check((status, json.loads(body)) == (200, {"seconds": 0, "page_limit": None}), "tagging: GET the settings", body)
+    for bad in ({"seconds": -1}, {"seconds": "60"}, {"seconds": True}, {}, {"page_limit": 0},
+                {"seconds": 1, "other": 1}, b"not json", [1]):
+        check(_tagging_lag(emu, bad)[0] == 400, f"tagging: lag body {bad!r} -> 400")
+    _set_clock(emu, None)
+
+    # IAM: tag:GetResources on "*".
+    deny_key, allow_key = "AKTAGDENY", "AKTAGALLOW"
+    check(_iam_put(emu, {"access_key": deny_key, "label": "tag-deny", "statements": [
+        {"Effect": "Allow", "Action": "ecs:ListServices", "Resource": "*"}]})[0] == 200, "tagging: principal without tag:GetResources")
+    check(_iam_put(emu, {"access_key": allow_key, "label": "tag-allow", "statements": [
+        {"Effect": "Allow", "Action": "tag:GetResources", "Resource": "*"}]})[0] == 200, "tagging: principal with tag:GetResources")
+    error = _denied(client("resourcegroupstaggingapi", deny_key).get_resources, ResourceTypeFilters=["ecs:service"])
+    check(error["Code"] == "AccessDeniedException" and error["status"] == 400
+          and "tag:GetResources on resource: *" in error.get("Message", ""),
+          "tagging: denied without tag:GetResources (AccessDeniedException, HTTP 400)", error)
+    answer = client("resourcegroupstaggingapi", allow_key).get_resources(ResourceTypeFilters=["ecs:service"],
+                                                                         TagFilters=repository)
+    check(len(answer["ResourceTagMappingList"]) == 5, "tagging: allowed with tag:GetResources on *", answer)
+    decisions = _iam_decisions(emu, allow_key)
+    check([(d["service"], d["action"], d["resource"], d["allowed"]) for d in decisions]
+          == [("tagging", "tag:GetResources", "*", True)], "tagging: the decision: tag:GetResources on *", decisions)
+    for key in (deny_key, allow_key):
+        emu.http("DELETE", f"/_rollgate/iam/principals?access_key={key}")
+    calls = emu.calls(TAG_KEY)
+    check({"service": "tagging", "operation": "GetResources", "access_key": TAG_KEY} in calls,
+          "tagging: GetResources in the call log as tagging / GetResources")
+
+
 def run_rapi(*args: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
     result = subprocess.run([PYTHON, os.path.join(HERE, "lambda_rapi.py"), *args],
                             input=stdin, capture_output=True, text=True)
@@ -2105,6 +2349,7 @@ def main() -> int:
         check_iam_resource_tags(emu)
         check_template_policies(emu)
         check_validation(emu)
+        check_tagging(emu)
     finally:
         code = emu.stop()
         shutil.rmtree(iam_log_dir, ignore_errors=True)

@@ -78,6 +78,9 @@ _VALIDATION_ERROR_CODES = {
     "logs": "InvalidParameterException",
     # CodeBuild models InvalidInputException as its only input error.
     "codebuild": "InvalidInputException",
+    # The Tagging API models InvalidParameterException as its only input error: "A provided
+    # parameter value is out of range", "A required parameter is missing" (GetResources).
+    "resourcegroupstaggingapi": "InvalidParameterException",
 }
 
 STATUS = 400
@@ -828,9 +831,70 @@ def _ecr_image_tags(operation: str, params: dict[str, Any], body: bytes | None) 
     return None
 
 
+# Resource Groups Tagging API, GetResources (API reference and botocore's model, GetResourcesInput;
+# https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html).
+# The model carries TagFilters' 50 keys and 20 values per key, not these:
+# * ResourcesPerPage: "You can specify a minimum of 1 and a maximum value of 100."
+# * TagsPerPage: "You can set TagsPerPage to a minimum of 100 items up to a maximum of 500 items."
+# * ResourceTypeFilters: "The array can include up to 100 items."
+# * TagFilters: "Each TagFilter must contain a key with values optional."
+# * ResourceARNList: "You can't specify both this parameter and the ResourceTypeFilters [/ the
+#   TagFilters / any of the pagination parameters (ResourcesPerPage, TagsPerPage,
+#   PaginationToken)] parameter in the same request. If you do, you get an Invalid Parameter
+#   exception."
+# Messages: Coral's wording for the ranges (as the model checks give it); ours for the
+# ResourceARNList combinations (AWS's text not captured).
+TAGGING_RESOURCES_PER_PAGE = (1, 100)
+TAGGING_TAGS_PER_PAGE = (100, 500)
+TAGGING_MAX_RESOURCE_TYPE_FILTERS = 100
+_TAGGING_EXCLUSIVE_WITH_ARN_LIST = (
+    "TagFilters", "ResourceTypeFilters", "ResourcesPerPage", "TagsPerPage", "PaginationToken",
+)
+
+
+def _tagging_get_resources(operation: str, params: dict[str, Any], body: bytes | None) -> Failure | None:
+    if operation != "GetResources":
+        return None
+    violations = []
+    for name, (low, high) in (("ResourcesPerPage", TAGGING_RESOURCES_PER_PAGE), ("TagsPerPage", TAGGING_TAGS_PER_PAGE)):
+        value = params.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        path = (("m", name, name),)
+        if value > high:
+            violations.append(Violation(path, value, f"Member must have value less than or equal to {high}"))
+        if value < low:
+            violations.append(Violation(path, value, f"Member must have value greater than or equal to {low}"))
+    types = params.get("ResourceTypeFilters")
+    if isinstance(types, list) and len(types) > TAGGING_MAX_RESOURCE_TYPE_FILTERS:
+        violations.append(Violation(
+            (("m", "ResourceTypeFilters", "ResourceTypeFilters"),), types,
+            f"Member must have length less than or equal to {TAGGING_MAX_RESOURCE_TYPE_FILTERS}",
+        ))
+    filters = params.get("TagFilters")
+    for index, tag_filter in enumerate(filters if isinstance(filters, list) else []):
+        if isinstance(tag_filter, dict) and tag_filter.get("Key") is None:
+            violations.append(Violation(
+                (("m", "TagFilters", "TagFilters"), ("i", index), ("m", "Key", "Key")), None,
+                "Member must not be null", "missing",
+            ))
+    if violations:
+        return Failure("InvalidParameterException", _coral_message(violations))
+    if params.get("ResourceARNList") is not None:
+        combined = [name for name in _TAGGING_EXCLUSIVE_WITH_ARN_LIST if params.get(name) not in (None, "", [])]
+        if combined:
+            return Failure(
+                "InvalidParameterException",
+                f"ResourceARNList cannot be specified together with {', '.join(combined)}. "
+                "Specify either ResourceARNList, or filters and pagination parameters.",
+            )
+    return None
+
+
 _LIMITS: dict[str, tuple[Callable[[str, dict[str, Any], bytes | None], Failure | None], ...]] = {
     "ecs": (_ecs_register_task_definition, _ecs_describe_services, _ecs_reserved_tag_keys),
     "ecr": (_ecr_tags, _ecr_image_tags),
+    "resourcegroupstaggingapi": (_tagging_get_resources,),
 }
 
 

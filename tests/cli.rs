@@ -861,7 +861,9 @@ async fn gate(c: &Cli, event: &Value) -> rollgate_core::report::GateReport {
         build_project: None,
         discovery: Default::default(),
         tick_secs: 60,
-        full_sweep_every: rollgate_core::duration::Seconds(900),
+        // Every tick sweeps every service: these tests are about verdicts (tests/fleet.rs is
+        // about which services a tick finds).
+        full_sweep_every: rollgate_core::duration::Seconds(60),
     };
     handle(&clients, &config, &event.to_string()).await.unwrap_or_else(|e| panic!("gate failed: {e}"))
 }

@@ -17,13 +17,23 @@ async fn run_deploy(
     max_in_flight: usize,
     event: &str,
 ) -> Result<DeployReport, FunctionError> {
+    run_deploy_with(s, clusters, max_in_flight, Default::default(), event).await
+}
+
+async fn run_deploy_with(
+    s: &Scenario,
+    clusters: &[&str],
+    max_in_flight: usize,
+    discovery: rollgate_core::index::Discovery,
+    event: &str,
+) -> Result<DeployReport, FunctionError> {
     let sdk = s.function_options("deploy").load().await;
     let ecs = Ecs::new(&sdk);
     let config = DeployConfig {
         clusters: clusters.iter().map(|c| c.to_string()).collect(),
         max_in_flight,
         trusted_registries: vec![],
-        discovery: Default::default(),
+        discovery,
     };
     handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(rollgate_aws::ecr::Ecr::new(&sdk)), &config, event).await
 }
@@ -328,7 +338,8 @@ async fn an_event_without_media_types_asks_ecr_once_and_only_for_a_candidate() {
     assert_eq!(t.service()["taskDefinition"].as_str().map(|a| a.ends_with(":2")), Some(true));
 }
 
-/// The calls of one rollout: discovery (2), what the release runs on (its manifest, and a
+/// The calls of one rollout: discovery (2: the tagging index, then the service read again),
+/// what the release runs on (its manifest, and a
 /// single image's config blob, for the platform check: 2), and the rollout itself (3).
 #[tokio::test]
 async fn a_single_service_rollout_costs_seven_calls() {
@@ -339,7 +350,7 @@ async fn a_single_service_rollout_costs_seven_calls() {
     assert_eq!(
         ops,
         [
-            "ListServices",
+            "GetResources",
             "DescribeServices",
             "BatchGetImage",
             "GetDownloadUrlForLayer",
@@ -414,7 +425,16 @@ async fn an_unreadable_cluster_does_not_stop_the_others() {
     let t = Single::new("cluster-missing", vec![]);
     let (_, event) = t.push("v1", "2026-11-28T10:00:00Z");
     let missing = format!("{}-missing", t.s.name);
+    // With the index, a push reads only the clusters its services are in: the missing one is
+    // not read, and the push deploys.
     let report = run_deploy(&t.s, &[&missing, &t.cluster], 4, &event).await.unwrap();
+    deployed_revision(&report);
+    assert!(report.cluster_failures.is_empty(), "{report:?}");
+    // A scan (the reconciler's, or ROLLGATE_DISCOVERY=scan) lists every cluster and says which
+    // one it cannot read.
+    let (_, event) = t.push("v2", "2026-11-28T10:05:00Z");
+    let report =
+        run_deploy_with(&t.s, &[&missing, &t.cluster], 4, rollgate_core::index::Discovery::Scan, &event).await.unwrap();
     deployed_revision(&report);
     assert_eq!(report.cluster_failures.len(), 1, "{report:?}");
     assert_eq!(report.cluster_failures[0].cluster, missing);

@@ -52,7 +52,9 @@ impl Gated {
             build_project: self.build_project.clone(),
             discovery: Default::default(),
             tick_secs: 60,
-            full_sweep_every: Seconds(900),
+            // Every tick sweeps every service, as a full sweep does: these tests are about
+            // verdicts; tests/fleet.rs is about which services a tick finds.
+            full_sweep_every: Seconds(60),
         }
     }
 

@@ -134,7 +134,7 @@ fn the_health_gate_binary_serves_events_through_the_runtime_api() {
     let report = run_lambda(
         &s,
         "health-gate",
-        &[("ROLLGATE_CLUSTERS", &cluster)],
+        &[("ROLLGATE_CLUSTERS", &cluster), ("ROLLGATE_FULL_SWEEP_EVERY", "1m")],
         &[tick.clone(), tick.clone(), tick, malformed],
     );
     assert_eq!(report["runner_error"], Value::Null, "{report}");
@@ -474,12 +474,14 @@ fn a_short_arn_service_never_fails_its_cluster_and_an_unreadable_cluster_fails_t
     assert_eq!(s.describe_service(&cluster, "legacy")["taskDefinition"], json!(base), "the old service is untouched");
 
     // A second cluster that cannot be read: the first one's work is done, and the invocation
-    // fails as NonRetryable, naming the cluster.
+    // fails as NonRetryable, naming the cluster. Only a scan reads every cluster (with the
+    // index, a push describes the clusters its services are in; the reconciler's scan reports
+    // a missing cluster).
     let missing = format!("{}-missing", s.name);
     let digest = s.push_image(&repo, "v2");
     let push = s.push_event(&repo, &digest, "v2", "2026-11-28T10:05:00Z");
     let clusters = format!("{cluster},{missing}");
-    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &clusters)], &[push]);
+    let report = run_lambda(&s, "deploy", &[("ROLLGATE_CLUSTERS", &clusters), ("ROLLGATE_DISCOVERY", "scan")], &[push]);
     let inv = &report["invocations"][0];
     assert_eq!(inv["status"], "error", "{report}");
     assert_eq!(inv["error_type"], "NonRetryable", "{report}");
@@ -795,7 +797,9 @@ impl OnEcs {
     /// Runs the real health-gate binary over `events`; returns each invocation's report.
     fn gate(&mut self, events: &[Value]) -> Vec<Value> {
         let events: Vec<String> = events.iter().map(Value::to_string).collect();
-        let report = run_lambda(&self.s, "health-gate", &[("ROLLGATE_CLUSTERS", &self.o.cluster)], &events);
+        // Every tick a full sweep: these tests are about verdicts (tests/fleet.rs: discovery).
+        let env = [("ROLLGATE_CLUSTERS", self.o.cluster.as_str()), ("ROLLGATE_FULL_SWEEP_EVERY", "1m")];
+        let report = run_lambda(&self.s, "health-gate", &env, &events);
         report["invocations"]
             .as_array()
             .unwrap()

@@ -269,7 +269,7 @@ async fn the_deployed_revision_records_the_model_version_and_build() {
         build_project: Some(project),
         discovery: Default::default(),
         tick_secs: 60,
-        full_sweep_every: rollgate_core::duration::Seconds(900),
+        full_sweep_every: rollgate_core::duration::Seconds(60),
     };
     let mut tick = fixture_json("scheduled-tick.json");
     tick["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));

@@ -1,6 +1,5 @@
 //! Per-test scenarios: unique names, their own access key, and seeding through boto3.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use rollgate_aws::AwsOptions;
@@ -139,25 +138,30 @@ impl Scenario {
         self.calls().iter().filter(|(_, op)| op == operation).count()
     }
 
-    /// A subnet and security group, created once per emulator (moto's ECS needs real ids).
+    /// A subnet and security group, created once per emulator (moto's ECS needs real ids); the
+    /// lock is held while they are made, so concurrent tests share one.
     pub fn network(&self) -> (String, String) {
-        static NETWORK: OnceLock<(String, String)> = OnceLock::new();
-        NETWORK
-            .get_or_init(|| {
-                let vpc = self.boto("ec2", "create_vpc", json!({"CidrBlock": "10.0.0.0/16"}));
-                let vpc_id = vpc["Vpc"]["VpcId"].as_str().expect("vpc id").to_owned();
-                let subnet = self.boto("ec2", "create_subnet", json!({"VpcId": vpc_id, "CidrBlock": "10.0.1.0/24"}));
-                let sg = self.boto(
-                    "ec2",
-                    "create_security_group",
-                    json!({"GroupName": "rollgate-tests", "Description": "tests", "VpcId": vpc_id}),
-                );
-                (
-                    subnet["Subnet"]["SubnetId"].as_str().expect("subnet id").to_owned(),
-                    sg["GroupId"].as_str().expect("group id").to_owned(),
-                )
-            })
-            .clone()
+        static NETWORK: std::sync::Mutex<Vec<(String, (String, String))>> = std::sync::Mutex::new(Vec::new());
+        let mut known = NETWORK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, network)) = known.iter().find(|(url, _)| *url == self.em.url) {
+            return network.clone();
+        }
+        let network = {
+            let vpc = self.boto("ec2", "create_vpc", json!({"CidrBlock": "10.0.0.0/16"}));
+            let vpc_id = vpc["Vpc"]["VpcId"].as_str().expect("vpc id").to_owned();
+            let subnet = self.boto("ec2", "create_subnet", json!({"VpcId": vpc_id, "CidrBlock": "10.0.1.0/24"}));
+            let sg = self.boto(
+                "ec2",
+                "create_security_group",
+                json!({"GroupName": "rollgate-tests", "Description": "tests", "VpcId": vpc_id}),
+            );
+            (
+                subnet["Subnet"]["SubnetId"].as_str().expect("subnet id").to_owned(),
+                sg["GroupId"].as_str().expect("group id").to_owned(),
+            )
+        };
+        known.push((self.em.url.clone(), network.clone()));
+        network
     }
 
     pub fn cluster(&self, suffix: &str) -> String {

@@ -22,6 +22,10 @@ injects a fault instead of, or around, the forwarding:
 * ``reset``       connection reset (RST) without an answer, not forwarded
 * ``reset_after`` forwarded (the call takes effect), then RST instead of the answer
 * ``delay``       forwarded, answered after ``delay_ms`` milliseconds
+* ``throttle_burst`` a throttling burst: this call and the next ``burst_length - 1``
+                  calls of the same access key (whatever their draws) get ``throttle``'s
+                  answer, not forwarded: ECS throttles an account's whole token bucket,
+                  not one call in isolation
 
 Exactly one random draw is made per signed request, in arrival order, from
 the RNG of the configuration that applies to its access key, so a given seed
@@ -70,9 +74,10 @@ FAULTS_PREFIX = "/_faults/"
 EMULATOR_CONTROL_PREFIX = "/_rollgate/"
 
 # In the order the single random draw is mapped onto them.
-FAULT_KINDS = ("throttle", "http500", "http503", "reset", "reset_after", "delay")
-NUMERIC_KEYS = set(FAULT_KINDS) | {"delay_ms"}
+FAULT_KINDS = ("throttle", "http500", "http503", "reset", "reset_after", "delay", "throttle_burst")
+NUMERIC_KEYS = set(FAULT_KINDS) | {"delay_ms", "burst_length"}
 DEFAULT_DELAY_MS = 200
+DEFAULT_BURST_LENGTH = 10
 UPSTREAM_TIMEOUT_S = 300.0
 MAX_EVENTS = 100_000
 
@@ -94,17 +99,19 @@ HOP_BY_HOP = {
 # fault -> (HTTP status, "Sender"/"Receiver", message)
 ERROR_FAULTS = {
     "throttle": (400, "Sender", "Rate exceeded"),
+    "throttle_burst": (400, "Sender", "Rate exceeded"),
     "http500": (500, "Receiver", "Internal failure (injected by rollgate faults proxy)"),
     "http503": (503, "Receiver", "Service unavailable (injected by rollgate faults proxy)"),
 }
 # fault -> error code, per protocol family
-JSON_CODES = {"throttle": "ThrottlingException", "http500": "InternalFailure",
+JSON_CODES = {"throttle": "ThrottlingException", "throttle_burst": "ThrottlingException", "http500": "InternalFailure",
               "http503": "ServiceUnavailable"}
-QUERY_CODES = {"throttle": "Throttling", "http500": "InternalFailure",
+QUERY_CODES = {"throttle": "Throttling", "throttle_burst": "Throttling", "http500": "InternalFailure",
                "http503": "ServiceUnavailable"}
-EC2_CODES = {"throttle": "RequestLimitExceeded", "http500": "InternalError",
+EC2_CODES = {"throttle": "RequestLimitExceeded", "throttle_burst": "RequestLimitExceeded", "http500": "InternalError",
              "http503": "Unavailable"}
 S3_ERRORS = {"throttle": (503, "SlowDown", "Please reduce your request rate."),
+             "throttle_burst": (503, "SlowDown", "Please reduce your request rate."),
              "http500": (500, "InternalError", "We encountered an internal error. Please try again."),
              "http503": (503, "ServiceUnavailable", "Service is unable to handle request.")}
 
@@ -128,6 +135,9 @@ def _rates(document: Any, where: str) -> dict[str, float]:
         if key == "delay_ms":
             if value < 0:
                 raise ConfigError(f"{where}.delay_ms must be >= 0")
+        elif key == "burst_length":
+            if value < 1 or value != int(value):
+                raise ConfigError(f"{where}.burst_length must be a whole number >= 1")
         elif not 0.0 <= value <= 1.0:
             raise ConfigError(f"{where}.{key} must be within [0, 1]")
         rates[key] = float(value)
@@ -212,6 +222,8 @@ class _Entry:
         self.config = config
         self.rng = random.Random(config.seed)
         self.faults = 0
+        # Calls still to throttle in the current throttling burst.
+        self.burst_left = 0
 
 
 def _new_counters() -> dict[str, Any]:
@@ -275,6 +287,11 @@ class FaultState:
             entry = self._by_key.get(access_key, self._global)
             rates = entry.config.rates_for(service, operation)
             fault = choose_fault(rates, entry.rng.random())  # always exactly one draw
+            if entry.burst_left > 0:  # inside a burst: throttled whatever the draw said
+                entry.burst_left -= 1
+                fault = "throttle_burst"
+            elif fault == "throttle_burst":
+                entry.burst_left = int(rates.get("burst_length", DEFAULT_BURST_LENGTH)) - 1
             if fault is not None:
                 if entry.config.max_faults is not None and entry.faults >= entry.config.max_faults:
                     fault = None

@@ -347,6 +347,30 @@ class Checks:
         results = [short(outcome(ecs.list_clusters)) for _ in range(4)]
         check(results == ["ThrottlingException"] * 2 + ["ok"] * 2, "max_faults caps the faults injected", results)
 
+        # throttle_burst: the drawing call and the next burst_length - 1 are throttled, whatever
+        # their own draws; every call still draws, and after the burst the draws decide again.
+        self.config({"default": {"throttle_burst": 0.0}, "operations": {"ListClusters": {"throttle_burst": 1.0,
+                     "burst_length": 3}}, "only_access_key": "AKBURST"})
+        ecs = client(self.url, "ecs", "AKBURST")
+        first = [short(outcome(ecs.list_clusters)) for _ in range(3)]
+        check(first == ["ThrottlingException"] * 3, "throttle_burst throttles burst_length calls", first)
+        self.config({"default": {"throttle_burst": 0.01, "burst_length": 4}, "seed": 3, "only_access_key": "AKBURST"})
+        ecs = client(self.url, "ecs", "AKBURST")
+        self.reset()
+        results = [short(outcome(ecs.list_clusters)) for _ in range(400)]
+        runs, run = [], 0
+        for r in results + ["ok"]:
+            if r == "ThrottlingException":
+                run += 1
+            elif run:
+                runs.append(run)
+                run = 0
+        events = call(self.url, "GET", "/_faults/events?access_key=AKBURST")[1]
+        check(len(events) == 400 and runs and all(r % 4 == 0 for r in runs),
+              "bursts come in runs of burst_length, one draw per call", (runs, len(events)))
+        bad = call(self.url, "POST", "/_faults/config", {"default": {"burst_length": 0}})[0]
+        check(bad == 400, "burst_length must be >= 1", bad)
+
         self.config({})  # a global config replaces the per-key ones too
         results = [short(outcome(client(self.url, "ecs", key).list_clusters)) for key in ("AKTARGET", "AKSECOND")]
         check(results == ["ok", "ok"] and call(self.url, "GET", "/_faults/config")[1]["access_keys"] == {},
@@ -383,7 +407,7 @@ class Checks:
               list(zip(first[2], first[0])))
         stats = first[1]
         counts = {kind: first[2].count(kind) for kind in expected if kind is not None}
-        check(stats["requests"] == 50 and stats["injected"] == counts
+        check(stats["requests"] == 50 and stats["injected"] == {**counts, "throttle_burst": 0}
               and stats["by_operation"] == {"ListClusters": {"requests": 50, **{k: n for k, n in counts.items() if n}}}
               and len(set(first[0])) >= 3,
               f"stats match the outcomes {counts}", stats)
@@ -406,7 +430,7 @@ class Checks:
         check(results == ["ThrottlingException"] * 3 + ["ok"] * 2
               and stats == {"requests": 5,
                             "injected": {"throttle": 3, "http500": 0, "http503": 0, "reset": 0,
-                                         "reset_after": 0, "delay": 0},
+                                         "reset_after": 0, "delay": 0, "throttle_burst": 0},
                             "by_operation": {"ListClusters": {"requests": 3, "throttle": 3},
                                              "DescribeClusters": {"requests": 2}},
                             "unsigned": 1},

@@ -87,6 +87,7 @@ impl Scenario {
             // Retries back off as in production, scaled down so fault tests stay quick.
             initial_backoff: Some(std::time::Duration::from_millis(20)),
             adaptive: false,
+            max_call_rate: None,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod eventbridge;
 pub mod execute;
 pub mod index;
 pub mod infra;
+pub mod pacing;
 pub mod probe;
 pub mod sdk_config;
 

@@ -31,7 +31,16 @@ pub struct AwsOptions {
     /// functions use it: ECS throttles per account and region, and the account's autoscaling,
     /// console and CI share that budget.
     pub adaptive: bool,
+    /// At most this many requests a second from every client built from the configuration,
+    /// retries included ([`crate::pacing`]); `None`: no cap.
+    pub max_call_rate: Option<std::num::NonZeroU32>,
 }
+
+/// `ROLLGATE_MAX_CALL_RATE` when unset: 20 requests a second per function instance.
+pub const DEFAULT_MAX_CALL_RATE: std::num::NonZeroU32 = std::num::NonZeroU32::new(20).unwrap();
+
+/// The largest `ROLLGATE_MAX_CALL_RATE` accepted.
+pub const MAX_MAX_CALL_RATE: u32 = 1000;
 
 /// The functions' call limits: an ECS or ECR call answers in well under a second, so an
 /// attempt that hangs for 2 s is retried, and a call gives up after 4 s in all. This bounds
@@ -41,9 +50,10 @@ pub const FUNCTION_CALL_TIMEOUTS: (std::time::Duration, std::time::Duration) =
     (std::time::Duration::from_secs(4), std::time::Duration::from_secs(2));
 
 impl AwsOptions {
-    /// The functions' options from the environment, with [`AwsOptions::adaptive`] retries: only
-    /// `ROLLGATE_MAX_ATTEMPTS` is rollgate's own; everything else is read by the standard AWS
-    /// chain when `load` runs.
+    /// The functions' options from the environment, with [`AwsOptions::adaptive`] retries:
+    /// `ROLLGATE_MAX_ATTEMPTS` and `ROLLGATE_MAX_CALL_RATE` (default
+    /// [`DEFAULT_MAX_CALL_RATE`]) are rollgate's own; everything else is read by the standard
+    /// AWS chain when `load` runs. Errors: [`crate::AwsError::Config`] naming a bad variable.
     pub fn from_env() -> Result<Self, crate::AwsError> {
         let max_attempts = match std::env::var("ROLLGATE_MAX_ATTEMPTS") {
             Ok(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
@@ -53,7 +63,21 @@ impl AwsOptions {
             })?),
             Err(_) => None,
         };
-        Ok(Self { max_attempts, adaptive: true, ..Self::default() })
+        let max_call_rate = match std::env::var("ROLLGATE_MAX_CALL_RATE") {
+            Ok(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_MAX_CALL_RATE).contains(n))
+                .and_then(std::num::NonZeroU32::new)
+                .ok_or_else(|| {
+                    crate::AwsError::Config(format!(
+                        "ROLLGATE_MAX_CALL_RATE={v:?} is not a whole number from 1 to {MAX_MAX_CALL_RATE} (AWS requests a second); unset it for {DEFAULT_MAX_CALL_RATE}"
+                    ))
+                })?,
+            Err(_) => DEFAULT_MAX_CALL_RATE,
+        };
+        Ok(Self { max_attempts, adaptive: true, max_call_rate: Some(max_call_rate), ..Self::default() })
     }
 
     /// Resolves the configuration. Cheap to share: build it once per process.
@@ -84,6 +108,9 @@ impl AwsOptions {
                 retry = retry.with_initial_backoff(backoff);
             }
             loader = loader.retry_config(retry);
+        }
+        if let Some(rate) = self.max_call_rate {
+            loader = loader.http_client(crate::pacing::paced_https_client(rate));
         }
         if let Some((operation, attempt)) = self.call_timeouts {
             loader = loader.timeout_config(

@@ -17,6 +17,9 @@ pub mod vars {
     /// Attempts per AWS call, the first included, at least 1 (default: the SDK's); read by
     /// `rollgate_aws::AwsOptions::from_env`.
     pub const MAX_ATTEMPTS: &str = "ROLLGATE_MAX_ATTEMPTS";
+    /// At most this many AWS requests a second per function instance, retries included, 1 to
+    /// 1000 (default 20); read by `rollgate_aws::AwsOptions::from_env`.
+    pub const MAX_CALL_RATE: &str = "ROLLGATE_MAX_CALL_RATE";
     /// The EventBridge bus notifications are put on: a name or ARN of 1-1600 characters, as
     /// PutEvents' `EventBusName` takes it (default `default`;
     /// <https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html>).

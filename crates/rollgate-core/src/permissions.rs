@@ -12,13 +12,24 @@ pub const FUNCTIONS: &[&str] = &["deploy", "health-gate", "model-build"];
 
 /// The environment variables each function reads (all of them; the template must set each).
 pub const ENVIRONMENT: &[(&str, &[&str])] = &[
-    ("deploy", &[vars::CLUSTERS, vars::MAX_IN_FLIGHT, vars::MAX_ATTEMPTS, vars::TRUSTED_REGISTRIES, vars::DISCOVERY]),
+    (
+        "deploy",
+        &[
+            vars::CLUSTERS,
+            vars::MAX_IN_FLIGHT,
+            vars::MAX_ATTEMPTS,
+            vars::MAX_CALL_RATE,
+            vars::TRUSTED_REGISTRIES,
+            vars::DISCOVERY,
+        ],
+    ),
     (
         "health-gate",
         &[
             vars::CLUSTERS,
             vars::MAX_IN_FLIGHT,
             vars::MAX_ATTEMPTS,
+            vars::MAX_CALL_RATE,
             vars::EVENT_BUS,
             vars::SMOKE_TIMEOUT,
             vars::BUILD_PROJECT,
@@ -37,6 +48,7 @@ pub const ENVIRONMENT: &[(&str, &[&str])] = &[
             vars::TAG_FILTER,
             vars::EVENT_BUS,
             vars::MAX_ATTEMPTS,
+            vars::MAX_CALL_RATE,
         ],
     ),
 ];

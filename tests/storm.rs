@@ -41,6 +41,22 @@ use support::{Scenario, ServiceSpec};
 const EVENTS: usize = 1000;
 const FULL_CHECK_EVERY: usize = 50;
 const SEED: u64 = 0x5eed_2026;
+/// How far the tagging index lags behind ECS, in the storm's seconds (steps): the emulator
+/// answers GetResources as of this long ago (tests/emulator/tagging_ext.py).
+const INDEX_LAG: usize = 20;
+
+/// A service a person opted out of rollgate (step 98): when, what it ran, and the newest
+/// revision of its family then (invariant 13).
+struct OptOut {
+    step: usize,
+    live: String,
+    newest: u32,
+}
+
+/// The revision number of a task-definition ARN (`…:<family>:<n>`).
+fn revision_number(arn: &str) -> u32 {
+    arn.rsplit(':').next().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
 
 /// xorshift64*: small, seeded, reproducible.
 struct Rng(u64);
@@ -144,9 +160,15 @@ struct Storm {
     unlisted_since: BTreeMap<String, usize>,
     /// The step of the last scheduled gate run that succeeded (invariant 11).
     last_sweep: Option<usize>,
-    /// Services whose failure event never reached the gate, until a gate run for them (or a
-    /// scheduled one) succeeds: invariants 1 and 2 hold "once the gate has run".
-    unseen_failure: BTreeSet<usize>,
+    /// Services whose failure event never reached the gate, with the step it happened, until a
+    /// gate run for them, or a scheduled one whose index shows the failed rollout (the failure
+    /// at least `INDEX_LAG` steps before it), succeeds: invariants 1 and 2 hold "once the gate
+    /// has run".
+    unseen_failure: BTreeMap<usize, usize>,
+    /// Services opted out (step 98), until they opt back in.
+    opted_out: BTreeMap<usize, OptOut>,
+    /// Per service: the step it last opted back in.
+    reopted_at: BTreeMap<usize, usize>,
     /// The queue that receives every notification on the default bus, and what it received:
     /// revision -> detail-types (invariant 9).
     queue: String,
@@ -184,6 +206,9 @@ impl Storm {
         s.em.set_clock(Some(clock.t0.timestamp() - 60));
         let clusters = vec![s.cluster("a"), s.cluster("b")];
         let repos = [s.repository("alpha"), s.repository("beta")];
+        // The tagging index answers as of INDEX_LAG seconds ago: a push finds a service that
+        // opted in only then, and a gate tick a rollout registered only then.
+        s.em.set_tagging_lag(INDEX_LAG as u64);
         let alarm = format!("{}-beta-5xx", s.name);
         s.boto(
             "cloudwatch",
@@ -224,7 +249,9 @@ impl Storm {
         for (i, function) in ["deploy", "health-gate"].into_iter().enumerate() {
             faults().configure(
                 &s.function_key(function),
-                json!({"seed": seed.wrapping_add(i as u64), "default": {"throttle": 0.08, "http500": 0.03, "http503": 0.03, "reset": 0.03, "reset_after": 0.03}}),
+                // Throttling comes single and in bursts (ECS's token bucket drained: 8 calls in a
+                // row refused).
+                json!({"seed": seed.wrapping_add(i as u64), "default": {"throttle": 0.08, "http500": 0.03, "http503": 0.03, "reset": 0.03, "reset_after": 0.03, "throttle_burst": 0.004, "burst_length": 8}}),
             );
             let options = AwsOptions {
                 endpoint_url: Some(faults().url.clone()),
@@ -260,7 +287,9 @@ impl Storm {
             ever_listed: BTreeSet::new(),
             unlisted_since: BTreeMap::new(),
             last_sweep: None,
-            unseen_failure: BTreeSet::new(),
+            unseen_failure: BTreeMap::new(),
+            opted_out: BTreeMap::new(),
+            reopted_at: BTreeMap::new(),
             queue,
             published: BTreeMap::new(),
         }
@@ -367,6 +396,71 @@ impl Storm {
         false
     }
 
+    /// Step 98: opts the service out when it is idle (its live revision settled, one
+    /// deployment, no rollback or outside revision being followed), or back in; an opt-in makes
+    /// every push of its repository since the opt-out owed to the reconciler.
+    fn toggle_opt_in(&mut self, index: usize, step: usize) {
+        let svc = &self.services[index];
+        if let Some(out) = self.opted_out.remove(&index) {
+            self.s.boto(
+                "ecs",
+                "tag_resource",
+                json!({"resourceArn": svc.arn, "tags": [{"key": "rollgate:repository", "value": svc.repo}]}),
+            );
+            let since = self.clock.text(out.step);
+            let missed: Vec<String> = self
+                .pushes
+                .iter()
+                .filter(|p| p.repo == svc.repo && p.time >= since)
+                .map(|p| p.digest.clone())
+                .collect();
+            self.owed.extend(missed);
+            self.reopted_at.insert(index, step);
+            self.count("services opted back in");
+            return;
+        }
+        let view = self.service_view(svc);
+        let live = view["taskDefinition"].as_str().unwrap().to_owned();
+        let state =
+            self.s.describe_task_definition(&live).1.get("rollgate:state").and_then(Value::as_str).map(str::to_owned);
+        let service_tags: BTreeSet<String> = view["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["key"].as_str().map(str::to_owned))
+            .collect();
+        let outside_unsettled = view["tags"].as_array().into_iter().flatten().any(|t| {
+            t["key"] == "rollgate:outside"
+                && t["value"].as_str().is_some_and(|v| {
+                    ["deploying@", "verifying@", "baking@", "rolling-back@"].iter().any(|s| v.starts_with(s))
+                })
+        });
+        let idle = view["deployments"].as_array().is_some_and(|d| d.len() == 1)
+            && !matches!(state.as_deref(), Some("deploying" | "verifying" | "baking" | "rolling-back"))
+            && !service_tags.contains("rollgate:rollback")
+            && !outside_unsettled
+            && !self.unseen_failure.contains_key(&index)
+            && !self.gate_owed;
+        if !idle {
+            self.count("opt-outs put off (a rollout in flight)");
+            return;
+        }
+        let family = format!("{}-{}", self.s.name, svc.name);
+        let newest = ["ACTIVE", "INACTIVE"]
+            .iter()
+            .flat_map(|status| {
+                let listed =
+                    self.s.boto("ecs", "list_task_definitions", json!({"familyPrefix": family, "status": status}));
+                listed["taskDefinitionArns"].as_array().cloned().unwrap_or_default()
+            })
+            .filter_map(|a| a.as_str().map(revision_number))
+            .max()
+            .unwrap_or(0);
+        self.s.boto("ecs", "untag_resource", json!({"resourceArn": svc.arn, "tagKeys": ["rollgate:repository"]}));
+        self.opted_out.insert(index, OptOut { step, live, newest });
+        self.count("services opted out");
+    }
+
     fn service_view(&self, svc: &Svc) -> Value {
         self.s.describe_service(&svc.cluster, svc.name)
     }
@@ -393,6 +487,12 @@ impl Storm {
         self.s.em.set_clock(Some(self.clock.at(i).timestamp()));
         let roll = rng.below(100);
         let svc_index = rng.below(self.services.len());
+        // An opted-out service is no longer rollgate's: the storm's ECS steps leave it alone, so
+        // that invariant 13 can hold it to "nothing changed".
+        if matches!(roll, 60..=84 | 95..=97) && self.opted_out.contains_key(&svc_index) {
+            self.count("steps on an opted-out service skipped");
+            return;
+        }
         match roll {
             // A push with its event; or (5%) a push whose event ECR never sent. One in ten pushes is
             // not a release: a signature of an earlier image, an untagged push, or an image for
@@ -428,6 +528,14 @@ impl Storm {
                     event["detail"]["artifact-media-type"] = json!("application/vnd.cncf.notary.signature");
                 }
                 let event = event.to_string();
+                // A service that opted back in less than INDEX_LAG ago is not in the index yet:
+                // the reconciler owes it this push.
+                let unindexed = self.services.iter().enumerate().any(|(k, s)| {
+                    s.repo == repo && self.reopted_at.get(&k).is_some_and(|at| i.saturating_sub(*at) <= INDEX_LAG)
+                });
+                if release && unindexed {
+                    self.owed.insert(digest.clone());
+                }
                 self.pushes.push(Push { repo, digest: digest.clone(), tag, release, time, event: event.clone() });
                 if !release {
                     self.count("pushes that are not releases");
@@ -488,7 +596,7 @@ impl Storm {
                     // find the rollout, even once ECS dropped it (invariant 11).
                     if rng.below(4) == 0 {
                         self.count("deployment failures no gate run saw");
-                        self.unseen_failure.insert(svc_index);
+                        self.unseen_failure.insert(svc_index, i);
                     } else if self.gate(&e).await {
                         self.unseen_failure.remove(&svc_index);
                     }
@@ -603,6 +711,10 @@ impl Storm {
                 }
                 self.count("hand revisions deployed");
             }
+            // A person opts a service out of rollgate (removes `rollgate:repository`) while it is
+            // idle, or back in. The index still lists it for INDEX_LAG seconds after either:
+            // invariant 13 holds rollgate to leaving an opted-out service alone.
+            98 => self.toggle_opt_in(svc_index, i),
             _ => {
                 let mut tick = fixture_json("scheduled-tick.json");
                 tick["id"] = json!(format!("{}-gate-{i}", self.s.name));
@@ -610,7 +722,7 @@ impl Storm {
                 self.count("gate ticks");
                 if self.gate(&tick).await {
                     self.last_sweep = Some(i);
-                    self.unseen_failure.clear();
+                    self.unseen_failure.retain(|_, at| *at + INDEX_LAG > i);
                 }
             }
         }
@@ -754,6 +866,29 @@ impl Storm {
         self.owed.extend(config_rolled_back);
         let ledger = &self.ledgers[index];
         let mut found = Vec::new();
+
+        // 13. An opted-out service is left alone, however stale the index: rollgate registers no
+        //     revision for it and does not move it (neither a push, the reconciler, nor the
+        //     gate). The other invariants are about services rollgate deploys.
+        if let Some(out) = self.opted_out.get(&index) {
+            if live != out.live {
+                found.push(format!(
+                    "step {step}: {} opted out at step {} running {}, now runs {live}",
+                    svc.name, out.step, out.live
+                ));
+            }
+            for (arn, entry) in ledger {
+                if revision_number(arn) > out.newest && entry.service.as_deref() == Some(svc.arn.as_str()) {
+                    found.push(format!(
+                        "step {step}: rollgate registered {arn} for {}, opted out since step {}",
+                        svc.name, out.step
+                    ));
+                }
+            }
+            self.previous_live[index] = Some(live);
+            self.violations.extend(found);
+            return;
+        }
         let live_ledger = &ledger[&live];
         let live_digest = live_ledger.digest.clone();
 
@@ -838,7 +973,7 @@ impl Storm {
             || (live == svc.base && delivered_newest.is_none())
             || left_for_a_person
             || self.gate_owed
-            || self.unseen_failure.contains(&index);
+            || self.unseen_failure.contains_key(&index);
         if !ok {
             found.push(format!(
                 "step {step}: {} runs {live} ({live_digest:?}, {:?}, {:?}), expected one of {expected:?} or {last_good} \
@@ -865,7 +1000,7 @@ impl Storm {
             && tags.contains_key("rollgate:last-good")
             && !left_for_a_person
             && !self.gate_owed
-            && !self.unseen_failure.contains(&index)
+            && !self.unseen_failure.contains_key(&index)
         {
             found.push(format!(
                 "step {step}: {} runs hand revision {live} whose deployment failed, and the gate left it ({:?}, record {:?})",
@@ -879,7 +1014,7 @@ impl Storm {
             && live_ledger.state.as_deref() != Some("deploying")
             && !left_for_a_person
             && !self.gate_owed
-            && !self.unseen_failure.contains(&index)
+            && !self.unseen_failure.contains_key(&index)
         {
             found.push(format!(
                 "step {step}: {} runs failed digest {live_digest:?}: live {live} state {:?} reason {:?}, last good {last_good}, deployments {}",
@@ -1094,7 +1229,8 @@ impl Storm {
                 let waiting =
                     matches!(entry.state.as_deref(), Some("deploying" | "verifying" | "baking" | "rolling-back"));
                 let Some(since) = self.unlisted_since.get(arn).filter(|_| waiting) else { continue };
-                if self.last_sweep.is_some_and(|sweep| sweep > *since) {
+                // The index shows a rollout INDEX_LAG after its last change at the latest.
+                if self.last_sweep.is_some_and(|sweep| sweep > *since + INDEX_LAG) {
                     found.push(format!(
                         "step {step}: {arn} is {:?} with no verdict, though ECS dropped it at step {since} and the gate swept at step {:?}",
                         entry.state, self.last_sweep

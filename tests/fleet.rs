@@ -294,6 +294,13 @@ async fn a_gate_sweep_with_nothing_in_flight_costs_two_calls_and_one_with_a_roll
     assert_eq!(count("DescribeTaskDefinition"), 2, "{reads:?}");
     assert_eq!(report.rollouts.len(), 1, "{report:?}");
 
+    // The next tick reads the same, and writes nothing: what the rollout's state costs, not the
+    // cluster's 25 services.
+    let before = f.s.calls().len();
+    gate_tick(&f.s, &f.cluster, OFF_SWEEP + 120).await;
+    let steady = calls_since(&f.s, before);
+    assert_eq!(steady, reads, "{steady:?}");
+
     // Once every 15 minutes the sweep covers every service.
     let full = OFF_SWEEP - 7 * 60 + 900;
     let before = f.s.calls().len();

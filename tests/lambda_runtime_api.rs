@@ -111,15 +111,21 @@ fn the_deploy_binary_serves_events_through_the_runtime_api() {
 fn a_broken_configuration_fails_the_cold_start_and_calls_nothing() {
     let s = Scenario::new("rapi-config");
     let event = fixture_json("ecr-push.json").to_string();
-    for env in
-        [vec![], vec![("ROLLGATE_CLUSTERS", " , ")], vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_IN_FLIGHT", "0")]]
-    {
+    for env in [
+        vec![],
+        vec![("ROLLGATE_CLUSTERS", " , ")],
+        vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_IN_FLIGHT", "0")],
+        vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_CALL_RATE", "0")],
+        vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_CALL_RATE", "fast")],
+        vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_DISCOVERY", "tags")],
+    ] {
         let report = run_lambda(&s, "deploy", &env, std::slice::from_ref(&event));
         assert_ne!(report["exit_code"], json!(0), "{report}");
         let lines = logs(&report);
+        let variable = env.last().map_or("ROLLGATE_CLUSTERS", |(name, _)| *name);
         assert!(
-            lines.iter().any(|l| l["error"].as_str().unwrap_or("").contains("ROLLGATE_")),
-            "the log names the variable to fix: {lines:?}"
+            lines.iter().any(|l| l["error"].as_str().unwrap_or("").contains(variable)),
+            "the log names the variable to fix, {variable}: {lines:?}"
         );
     }
     assert_eq!(s.calls(), vec![]);

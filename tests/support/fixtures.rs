@@ -86,7 +86,6 @@ impl Scenario {
             call_timeouts: Some(rollgate_aws::sdk_config::FUNCTION_CALL_TIMEOUTS),
             // Retries back off as in production, scaled down so fault tests stay quick.
             initial_backoff: Some(std::time::Duration::from_millis(20)),
-            adaptive: false,
             max_call_rate: None,
         }
     }

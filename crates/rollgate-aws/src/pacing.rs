@@ -7,8 +7,8 @@
 //! (<https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html>). So a
 //! function never sends more than its `ROLLGATE_MAX_CALL_RATE` requests a second, whatever it
 //! is doing; with the template's concurrency limits that bounds rollgate's share of the account's
-//! rate (docs/fleet-scale.md, "Throttling"). The SDK's adaptive retry mode
-//! ([`crate::AwsOptions::adaptive`]) slows down further once AWS says "throttled".
+//! rate (docs/fleet-scale.md, "Throttling"). A throttled answer is retried with the SDK's
+//! standard backoff.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

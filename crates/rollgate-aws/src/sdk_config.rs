@@ -24,13 +24,6 @@ pub struct AwsOptions {
     pub call_timeouts: Option<(std::time::Duration, std::time::Duration)>,
     /// The first retry's backoff (the SDK's default is 1 s, doubling, with jitter).
     pub initial_backoff: Option<std::time::Duration>,
-    /// Adaptive retry mode: besides standard retries, a client-side rate limiter that slows
-    /// every call of a service once that service answers "throttled", and recovers as calls
-    /// succeed (the SDKs' `adaptive` mode,
-    /// <https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>). The
-    /// functions use it: ECS throttles per account and region, and the account's autoscaling,
-    /// console and CI share that budget.
-    pub adaptive: bool,
     /// At most this many requests a second from every client built from the configuration,
     /// retries included ([`crate::pacing`]); `None`: no cap.
     pub max_call_rate: Option<std::num::NonZeroU32>,
@@ -42,6 +35,9 @@ pub const DEFAULT_MAX_CALL_RATE: std::num::NonZeroU32 = std::num::NonZeroU32::ne
 /// The largest `ROLLGATE_MAX_CALL_RATE` accepted.
 pub const MAX_MAX_CALL_RATE: u32 = 1000;
 
+/// `ROLLGATE_MAX_IN_FLIGHT` when unset (`rollgate_core::config::DeployConfig::DEFAULT_MAX_IN_FLIGHT`).
+const DEFAULT_IN_FLIGHT: u32 = 8;
+
 /// The functions' call limits: an ECS or ECR call answers in well under a second, so an
 /// attempt that hangs for 2 s is retried, and a call gives up after 4 s in all. This bounds
 /// how long a rollout already started can take (3 calls), which the functions' time budget
@@ -50,10 +46,13 @@ pub const FUNCTION_CALL_TIMEOUTS: (std::time::Duration, std::time::Duration) =
     (std::time::Duration::from_secs(4), std::time::Duration::from_secs(2));
 
 impl AwsOptions {
-    /// The functions' options from the environment, with [`AwsOptions::adaptive`] retries:
-    /// `ROLLGATE_MAX_ATTEMPTS` and `ROLLGATE_MAX_CALL_RATE` (default
-    /// [`DEFAULT_MAX_CALL_RATE`]) are rollgate's own; everything else is read by the standard
-    /// AWS chain when `load` runs. Errors: [`crate::AwsError::Config`] naming a bad variable.
+    /// The functions' options from the environment: [`FUNCTION_CALL_TIMEOUTS`], standard
+    /// retries, and a cap on the request rate. `ROLLGATE_MAX_ATTEMPTS` and
+    /// `ROLLGATE_MAX_CALL_RATE` (default [`DEFAULT_MAX_CALL_RATE`], at least
+    /// `ROLLGATE_MAX_IN_FLIGHT`) are rollgate's own; everything else is read by the standard
+    /// AWS chain when `load` runs. The SDK's adaptive retry mode is not used: one throttled
+    /// answer made it wait 8 to 25 s before the next call, more than a push can spend.
+    /// Errors: [`crate::AwsError::Config`] naming a bad variable.
     pub fn from_env() -> Result<Self, crate::AwsError> {
         let max_attempts = match std::env::var("ROLLGATE_MAX_ATTEMPTS") {
             Ok(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
@@ -77,7 +76,24 @@ impl AwsOptions {
                 })?,
             Err(_) => DEFAULT_MAX_CALL_RATE,
         };
-        Ok(Self { max_attempts, adaptive: true, max_call_rate: Some(max_call_rate), ..Self::default() })
+        // Each request waits for its token inside the HTTPS client, where the attempt's 2 s
+        // timeout already runs: with at least one token a second per request in flight
+        // (ROLLGATE_MAX_IN_FLIGHT, default 8), no request waits a second.
+        let in_flight = std::env::var("ROLLGATE_MAX_IN_FLIGHT")
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(DEFAULT_IN_FLIGHT);
+        if max_call_rate.get() < in_flight {
+            return Err(crate::AwsError::Config(format!(
+                "ROLLGATE_MAX_CALL_RATE={max_call_rate} is below ROLLGATE_MAX_IN_FLIGHT={in_flight}: each request in flight needs a token a second (its attempt times out after 2 s); raise the rate or lower the services handled at once"
+            )));
+        }
+        Ok(Self {
+            max_attempts,
+            max_call_rate: Some(max_call_rate),
+            call_timeouts: Some(FUNCTION_CALL_TIMEOUTS),
+            ..Self::default()
+        })
     }
 
     /// Resolves the configuration. Cheap to share: build it once per process.
@@ -99,8 +115,8 @@ impl AwsOptions {
             // Rust SDK does not. Like AWS_PROFILE, the environment's keys still win over it.
             loader = loader.profile_name(legacy);
         }
-        if self.max_attempts.is_some() || self.initial_backoff.is_some() || self.adaptive {
-            let mut retry = if self.adaptive { RetryConfig::adaptive() } else { RetryConfig::standard() };
+        if self.max_attempts.is_some() || self.initial_backoff.is_some() {
+            let mut retry = RetryConfig::standard();
             if let Some(n) = self.max_attempts {
                 retry = retry.with_max_attempts(n);
             }

@@ -138,14 +138,17 @@ impl GateConfig {
     /// is neither a `rate(...)` nor a `cron(...)` expression.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
         let event_bus = parse_event_bus(&get)?;
+        let discovery = parse_discovery(&get)?;
+        // A cron schedule has no fixed period, so no tick can tell whether a full sweep is due
+        // (`index::full_sweep_due`): with the index, the gate's schedule must be a rate.
         let tick_secs = match get(vars::GATE_SCHEDULE) {
             None => 60,
-            Some(v) if v.trim().starts_with("cron(") => 60,
+            Some(v) if v.trim().starts_with("cron(") && discovery == Discovery::Scan => 60,
             Some(v) => crate::index::schedule_period(&v).ok_or_else(|| {
                 InputError::new(
                     vars::GATE_SCHEDULE,
                     v.as_str(),
-                    "expected the gate's EventBridge schedule, e.g. rate(1 minute) or rate(5 minutes)",
+                    "expected the gate's EventBridge schedule as a rate, e.g. rate(1 minute) or rate(5 minutes) (a cron(...) schedule only with ROLLGATE_DISCOVERY=scan: the full sweep needs a fixed period)",
                 )
             })?,
         };
@@ -173,7 +176,7 @@ impl GateConfig {
             event_bus,
             smoke_timeout,
             build_project: get(vars::BUILD_PROJECT).map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()),
-            discovery: parse_discovery(&get)?,
+            discovery,
             tick_secs,
             full_sweep_every,
         })
@@ -365,7 +368,13 @@ mod tests {
         .unwrap();
         assert_eq!((c.discovery, c.tick_secs, c.full_sweep_every), (Discovery::Scan, 300, Seconds(3600)));
         let cron = GateConfig::from_lookup(get(&[(vars::CLUSTERS, "a"), (vars::GATE_SCHEDULE, "cron(0/5 * * * ? *)")]));
-        assert_eq!(cron.unwrap().tick_secs, 60);
+        assert_eq!(cron.unwrap_err().what, vars::GATE_SCHEDULE, "no full sweep could ever be due");
+        let cron = GateConfig::from_lookup(get(&[
+            (vars::CLUSTERS, "a"),
+            (vars::DISCOVERY, "scan"),
+            (vars::GATE_SCHEDULE, "cron(0/5 * * * ? *)"),
+        ]));
+        assert_eq!(cron.unwrap().tick_secs, 60, "every run sweeps everything anyway");
         for (var, bad) in [
             (vars::DISCOVERY, "tags"),
             (vars::GATE_SCHEDULE, "every minute"),

@@ -24,26 +24,42 @@ use crate::service::{ServiceDeploymentBrief, ServiceDeploymentStatus, ServiceVie
 /// How far back a service with no record is read: one day.
 pub const LOOKBACK: Duration = Duration::days(1);
 
-/// The record in `rollgate:seen-deployment`: `<id>@<time>` (RFC 3339, whole seconds).
+/// The record in `rollgate:seen-deployment`: `<id>@<time>` (RFC 3339, whole seconds), then
+/// ` <current id>` when the history was read through the current service deployment
+/// ([`Seen::through`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
     /// The service deployment's id: the last segment of its ARN.
     pub id: String,
     /// When ECS created it.
     pub created_at: DateTime<Utc>,
+    /// The current service deployment, when a run read the history through it and everything
+    /// before it is judged: only its own rollout, which ECS runs and the gate judges from what
+    /// ECS shows, held the record back. While that rollout is live and awaits its verdict, the
+    /// history is not read again ([`history_due`]): a rollout in flight costs one read a run,
+    /// not two.
+    pub through: Option<String>,
 }
 
 impl Seen {
     /// Reads a tag value; `None` for one rollgate did not write.
     pub fn parse(value: &str) -> Option<Self> {
-        let (id, at) = value.split_once('@')?;
+        let (record, through) = match value.split_once(' ') {
+            Some((record, through)) => (record, Some(Some(through).filter(|t| !t.is_empty() && !t.contains(' '))?)),
+            None => (value, None),
+        };
+        let (id, at) = record.split_once('@')?;
         let created_at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
-        (!id.is_empty()).then(|| Self { id: id.to_owned(), created_at })
+        (!id.is_empty()).then(|| Self { id: id.to_owned(), created_at, through: through.map(str::to_owned) })
     }
 
     /// The tag value (only characters ECS allows in a tag value).
     pub fn to_tag_value(&self) -> String {
-        format!("{}@{}", self.id, self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        let record = format!("{}@{}", self.id, self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        match &self.through {
+            Some(through) => format!("{record} {through}"),
+            None => record,
+        }
     }
 
     /// The tag that records it.
@@ -58,14 +74,19 @@ pub fn deployment_id(arn: &str) -> &str {
 }
 
 /// Since when the service's history must be read (ListServiceDeployments `createdAt.after`),
-/// or `None` when its current service deployment is the one recorded (or it has none). With
-/// no readable record, or one dated more than [`LOOKBACK`] after `now` (a person edited it: it
-/// would hide every deployment; ECS's clock and the event's may differ by seconds, never by
-/// a day): the last [`LOOKBACK`].
-pub fn history_due(service: &ServiceView, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// or `None` when its current service deployment is the one recorded (or it has none), or the
+/// history was read through it ([`Seen::through`]) and `live_awaits_verdict`: the revision the
+/// service runs is a rollout still awaiting its verdict (or its rollback's outcome), judged
+/// from what ECS shows. Once ECS runs another revision (it rolled the rollout back, a person
+/// moved the service), or the rollout has its verdict, the history is read again. With no
+/// readable record, or one dated more than [`LOOKBACK`] after `now` (a person edited it: it
+/// would hide every deployment; ECS's clock and the event's may differ by seconds, never by a
+/// day): the last [`LOOKBACK`].
+pub fn history_due(service: &ServiceView, now: DateTime<Utc>, live_awaits_verdict: bool) -> Option<DateTime<Utc>> {
     let current = deployment_id(service.current_service_deployment.as_deref()?);
     match service.tags.get(keys::SEEN_DEPLOYMENT).and_then(|v| Seen::parse(v)) {
         Some(seen) if seen.id == current => None,
+        Some(seen) if live_awaits_verdict && seen.through.as_deref() == Some(current) => None,
         Some(seen) if seen.created_at <= now + LOOKBACK => Some(seen.created_at),
         _ => Some(now - LOOKBACK),
     }
@@ -117,6 +138,28 @@ impl HistoryReading {
             .last()
             .map(|(s, _)| s.clone())
     }
+
+    /// The record a run writes, if it changes: [`HistoryReading::record`], or, when the only
+    /// deployment held is `current` (the live rollout's own, which awaits its verdict) and
+    /// `judged_nothing` (this run judged no orphan, so none is half done), that record (or the
+    /// `recorded` one when it does not move) read through `current` ([`Seen::through`]).
+    pub fn record_for_run(
+        &self,
+        held: &std::collections::BTreeSet<String>,
+        current: Option<&str>,
+        recorded: Option<&Seen>,
+        judged_nothing: bool,
+    ) -> Option<Seen> {
+        let moved = self.record(held);
+        let through = current.filter(|c| judged_nothing && held.len() == 1 && held.contains(*c));
+        let new = match through {
+            Some(current) => {
+                moved.or_else(|| recorded.cloned()).map(|base| Seen { through: Some(current.to_owned()), ..base })
+            }
+            None => moved,
+        };
+        new.filter(|n| Some(n) != recorded)
+    }
 }
 
 /// Reads `briefs` (the service deployments since the record, any order).
@@ -150,7 +193,7 @@ pub fn read_history(service: &ServiceView, briefs: &[ServiceDeploymentBrief]) ->
                     .then(|| b.status_reason.clone().unwrap_or_else(|| "ECS rolled the deployment back".to_owned())),
             });
         }
-        reading.order.push((Seen { id: id.to_owned(), created_at: b.created_at }, b.status.settled()));
+        reading.order.push((Seen { id: id.to_owned(), created_at: b.created_at, through: None }, b.status.settled()));
     }
     reading
 }
@@ -252,16 +295,54 @@ mod tests {
     }
 
     #[test]
+    fn a_history_read_through_the_live_rollouts_deployment_is_not_read_again_while_it_awaits_its_verdict() {
+        let now = at(30);
+        let through = service(Some("b"), Some("a@2026-12-02T10:01:00Z b"));
+        assert_eq!(history_due(&through, now, true), None, "the live rollout awaits its verdict");
+        assert_eq!(history_due(&through, now, false), Some(at(1)), "it has one, or ECS runs another revision");
+        let newer = service(Some("c"), Some("a@2026-12-02T10:01:00Z b"));
+        assert_eq!(history_due(&newer, now, true), Some(at(1)), "a newer deployment");
+        let seen = Seen::parse("a@2026-12-02T10:01:00Z b").unwrap();
+        assert_eq!(seen.through.as_deref(), Some("b"));
+        assert_eq!(Seen::parse(&seen.to_tag_value()), Some(seen));
+        assert_eq!(Seen::parse("a@2026-12-02T10:01:00Z b c"), None, "one id after the record");
+        assert_eq!(Seen::parse("a@2026-12-02T10:01:00Z "), None);
+
+        // The record a run writes: through the current deployment only when it is the one held
+        // and the run judged nothing; the same record is not written again.
+        let r = read_history(&service(Some("b"), Some("a@2026-12-02T10:01:00Z")), &[brief("b", "IN_PROGRESS", 2)]);
+        let recorded = Seen::parse("a@2026-12-02T10:01:00Z").unwrap();
+        let held: BTreeSet<String> = ["b".to_owned()].into();
+        let written = r.record_for_run(&held, Some("b"), Some(&recorded), true).unwrap();
+        assert_eq!(written.to_tag_value(), "a@2026-12-02T10:01:00Z b");
+        assert_eq!(r.record_for_run(&held, Some("b"), Some(&recorded), false), None, "an orphan was judged");
+        assert_eq!(r.record_for_run(&BTreeSet::new(), Some("b"), Some(&recorded), true), None, "nothing held");
+        let two: BTreeSet<String> = ["b".to_owned(), "x".to_owned()].into();
+        assert_eq!(r.record_for_run(&two, Some("b"), Some(&recorded), true), None, "another rollout held");
+        assert_eq!(r.record_for_run(&held, Some("b"), Some(&written), true), None, "already written");
+        // A settled deployment before the held one moves the record and marks it read through.
+        let r = read_history(
+            &service(Some("c"), Some("a@2026-12-02T10:01:00Z")),
+            &[brief("b", "SUCCESSFUL", 2), brief("c", "IN_PROGRESS", 3)],
+        );
+        let held: BTreeSet<String> = ["c".to_owned()].into();
+        assert_eq!(
+            r.record_for_run(&held, Some("c"), Some(&recorded), true).map(|s| s.to_tag_value()),
+            Some("b@2026-12-02T10:02:00Z c".to_owned())
+        );
+    }
+
+    #[test]
     fn the_history_is_read_only_when_ecs_has_a_deployment_the_record_does_not_name() {
         let now = at(30);
-        assert_eq!(history_due(&service(None, None), now), None, "no service deployments (older services)");
-        assert_eq!(history_due(&service(Some("a"), Some("a@2026-12-02T10:01:00Z")), now), None);
-        assert_eq!(history_due(&service(Some("b"), Some("a@2026-12-02T10:01:00Z")), now), Some(at(1)));
-        assert_eq!(history_due(&service(Some("b"), None), now), Some(now - LOOKBACK));
-        assert_eq!(history_due(&service(Some("b"), Some("not a record")), now), Some(now - LOOKBACK));
+        assert_eq!(history_due(&service(None, None), now, false), None, "no service deployments (older services)");
+        assert_eq!(history_due(&service(Some("a"), Some("a@2026-12-02T10:01:00Z")), now, false), None);
+        assert_eq!(history_due(&service(Some("b"), Some("a@2026-12-02T10:01:00Z")), now, false), Some(at(1)));
+        assert_eq!(history_due(&service(Some("b"), None), now, false), Some(now - LOOKBACK));
+        assert_eq!(history_due(&service(Some("b"), Some("not a record")), now, false), Some(now - LOOKBACK));
         let future = "abcdefghijklmnopqrstu@2030-01-01T00:00:00Z";
         assert_eq!(
-            history_due(&service(Some("b"), Some(future)), now),
+            history_due(&service(Some("b"), Some(future)), now, false),
             Some(now - LOOKBACK),
             "a record from the future"
         );
@@ -281,8 +362,11 @@ mod tests {
             }]
         );
         let seen = r.record(&BTreeSet::new());
-        assert_eq!(seen, Some(Seen { id: "b".into(), created_at: at(5) }));
-        assert_eq!(Seen::parse(&seen.unwrap().to_tag_value()), Some(Seen { id: "b".into(), created_at: at(5) }));
+        assert_eq!(seen, Some(Seen { id: "b".into(), created_at: at(5), through: None }));
+        assert_eq!(
+            Seen::parse(&seen.unwrap().to_tag_value()),
+            Some(Seen { id: "b".into(), created_at: at(5), through: None })
+        );
         assert_eq!(r.record(&BTreeSet::from(["b".to_owned()])), None, "b's rollout is listed without a verdict");
     }
 
@@ -300,14 +384,18 @@ mod tests {
         assert_eq!(failures, [("rev-a", false), ("rev-b", false), ("rev-c", true)]);
         assert_eq!(
             r.record(&BTreeSet::new()),
-            Some(Seen { id: "b".into(), created_at: at(2) }),
+            Some(Seen { id: "b".into(), created_at: at(2), through: None }),
             "c is not settled yet"
         );
         let held = BTreeSet::from(["b".to_owned()]);
-        assert_eq!(r.record(&held), Some(Seen { id: "a".into(), created_at: at(1) }), "b's rollout awaits a verdict");
+        assert_eq!(
+            r.record(&held),
+            Some(Seen { id: "a".into(), created_at: at(1), through: None }),
+            "b's rollout awaits a verdict"
+        );
         let done = read_history(&service(Some("d"), None), &[brief("d", "SUCCESSFUL", 4)]);
         assert_eq!(done.orphans, [], "the current, completed deployment's target is live");
-        assert_eq!(done.record(&BTreeSet::new()), Some(Seen { id: "d".into(), created_at: at(4) }));
+        assert_eq!(done.record(&BTreeSet::new()), Some(Seen { id: "d".into(), created_at: at(4), through: None }));
         let unknown = read_history(&s, &[brief("e", "SOMETHING_NEW", 5)]);
         assert_eq!(unknown.orphans, [], "an unknown status is never settled");
         assert_eq!(unknown.record(&BTreeSet::new()), None);

@@ -80,12 +80,21 @@ pub struct Indexed {
 }
 
 /// The services that track `repository`: `rollgate:repository` is its name as stored, or its
-/// `base64:` form (a value the tag codec wrote, `crate::tags`), so every value
-/// [`crate::service::OptIn::repository_tag`] reads as the name is matched.
+/// `base64:` form, padded (as the tag codec writes it, `crate::tags`) or not (as a person may),
+/// each only when it fits a tag value (256 characters: a name of 187 or more characters has no
+/// `base64:` form a tag can hold). A hand-written value in any other spelling
+/// [`crate::service::OptIn::repository_tag`] would read (`base64: ` with a space) is found by
+/// the full scans only.
 pub fn tracking(repository: &RepositoryName) -> IndexQuery {
     let name = repository.as_str();
     let encoded = format!("{}{}", crate::tags::BASE64_PREFIX, crate::base64::encode(name.as_bytes()));
-    let values = vec![name.to_owned(), encoded];
+    let unpadded = encoded.trim_end_matches('=').to_owned();
+    let mut values = vec![name.to_owned()];
+    for value in [encoded, unpadded] {
+        if value.chars().count() <= crate::tags::MAX_VALUE_CHARS && !values.contains(&value) {
+            values.push(value);
+        }
+    }
     IndexQuery {
         resource_type: IndexedType::Service,
         filters: vec![IndexFilter { key: keys::REPOSITORY.to_owned(), values }],
@@ -213,12 +222,13 @@ impl Discovery {
 }
 
 /// Whether a scheduled gate run at `now` sweeps every service rather than the index's: with
-/// [`Discovery::Scan`] always; with the index, on the tick whose schedule interval
-/// `(now - tick, now]` holds a multiple of `every` counted from the Unix epoch. Each boundary
-/// falls in exactly one interval, whatever the schedule's offset, so one tick per `every` does a
-/// full sweep (with a one-minute schedule and `every` = 15 minutes: the ticks just after :00,
-/// :15, :30 and :45). A tick EventBridge drops postpones that full sweep by one period; nothing
-/// depends on it but what the index has not caught up with yet.
+/// [`Discovery::Scan`] always; with the index, on a tick whose window
+/// `(now - 1.5 tick, now]` holds a multiple of `every` counted from the Unix epoch. The windows
+/// overlap by half a tick, so a boundary is never missed when EventBridge delivers a tick a few
+/// seconds early or late; one may fall in two windows (two full sweeps, harmless). With a
+/// one-minute schedule and `every` = 15 minutes: the ticks just after :00, :15, :30 and :45. A
+/// tick EventBridge drops postpones that full sweep by one period; nothing depends on it but
+/// what the index has not caught up with yet.
 ///
 /// `tick_secs`: the gate's schedule period (`ROLLGATE_GATE_SCHEDULE`, [`schedule_period`]);
 /// `every_secs` shorter than a tick means every tick.
@@ -229,7 +239,7 @@ pub fn full_sweep_due(discovery: Discovery, now: DateTime<Utc>, tick_secs: u64, 
     let tick = i64::try_from(tick_secs.max(1)).unwrap_or(i64::MAX);
     let every = i64::try_from(every_secs).unwrap_or(i64::MAX).max(tick);
     let now = now.timestamp();
-    now.div_euclid(every) != now.saturating_sub(tick).div_euclid(every)
+    now.div_euclid(every) != now.saturating_sub(tick + tick / 2).div_euclid(every)
 }
 
 /// The period of an EventBridge schedule expression `rate(<n> minute|minutes|hour|hours|day|days)`
@@ -273,6 +283,15 @@ mod tests {
             let tags = [(keys::REPOSITORY.to_owned(), value.clone())].into_iter().collect();
             assert_eq!(crate::service::OptIn::repository_tag(&tags).as_deref(), Some("models/sentiment"), "{value}");
         }
+    }
+
+    #[test]
+    fn a_name_too_long_for_a_base64_tag_value_is_looked_up_as_itself() {
+        let long = "a".repeat(200);
+        let query = tracking(&RepositoryName::parse(&long).unwrap());
+        assert_eq!(query.filters[0].values, [long], "AWS refuses a filter value over 256 characters");
+        let query = tracking(&RepositoryName::parse("m").unwrap());
+        assert_eq!(query.filters[0].values, ["m", "base64:bQ==", "base64:bQ"]);
     }
 
     #[test]
@@ -342,15 +361,37 @@ mod tests {
     fn full_sweeps_come_once_a_period_whatever_the_schedules_offset() {
         let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
         assert!(full_sweep_due(Discovery::Scan, at(61), 60, 900));
-        for offset in [0, 7, 59] {
+        // Every period has a full sweep, whatever the offset, and at most two.
+        for offset in [0, 7, 29, 31, 59] {
             let due: Vec<i64> =
                 (0..3600).step_by(60).filter(|s| full_sweep_due(Discovery::Index, at(s + offset), 60, 900)).collect();
-            assert_eq!(due, [0, 900, 1800, 2700], "offset {offset}");
+            for period in 0..4 {
+                let n = due.iter().filter(|s| (*s + offset).div_euclid(900) == period).count();
+                assert!((1..=2).contains(&n), "offset {offset}: {due:?}");
+            }
         }
-        // A five-minute schedule starting at :02: the ticks at :02, :17, :32, :47.
-        let due: Vec<i64> =
-            (0..3600).step_by(300).filter(|s| full_sweep_due(Discovery::Index, at(s + 120), 300, 900)).collect();
-        assert_eq!(due, [0, 900, 1800, 2700]);
+        // Ticks delivered a second early or late never skip a period.
+        let jittered = [899, 961, 1799, 1861];
+        assert!(
+            full_sweep_due(Discovery::Index, at(961), 60, 900) || full_sweep_due(Discovery::Index, at(899), 60, 900)
+        );
+        assert!(jittered.iter().any(|t| full_sweep_due(Discovery::Index, at(*t), 60, 900)));
+        assert!(full_sweep_due(Discovery::Index, at(1861), 60, 900), "12:14:59 then 12:16:01: the second sweeps");
+        // A five-minute schedule starting at :02: the tick at :17 sweeps (and the one at :22,
+        // whose window reaches back to :14:30); every period has one or two.
+        let due: Vec<i64> = (0..3600)
+            .step_by(300)
+            .map(|s| s + 120)
+            .filter(|t| full_sweep_due(Discovery::Index, at(*t), 300, 900))
+            .collect();
+        assert!(due.contains(&1020), "{due:?}");
+        for period in 0..4 {
+            let n = due
+                .iter()
+                .filter(|t| (**t - 1).div_euclid(900) == period || (**t - 451).div_euclid(900) == period)
+                .count();
+            assert!(n >= 1, "{due:?}");
+        }
         // A period shorter than the schedule: every tick.
         assert!((0..10).all(|m| full_sweep_due(Discovery::Index, at(m * 300 + 13), 300, 60)));
         assert_eq!(schedule_period("rate(1 minute)"), Some(60));

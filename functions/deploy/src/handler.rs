@@ -44,12 +44,15 @@ pub async fn invoke<A: DeployApi>(
     config: &DeployConfig,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<DeployReport, FunctionError> {
+    // Starts no rollout past the deadline's reserve (`Budget::MARGIN`): the rest is reported
+    // undone (`Retryable`), so Lambda's retry finishes it and no rollout is cut mid-write.
+    let budget = Budget::from_deadline_ms(event.context.deadline);
     // Read once: its `source` routes it, and the route's parser takes the same reading.
     let event = RawEvent::parse(event.payload.get());
     let report = if event.as_ref().is_ok_and(|e| e.source == SCHEDULE_SOURCE) {
-        reconcile_event(aws, config, event, Budget::UNLIMITED).await?
+        reconcile_event(aws, config, event, budget).await?
     } else {
-        handle_event(aws, config, event, Budget::UNLIMITED).await?
+        handle_event(aws, config, event, budget).await?
     };
     finish(report)
 }

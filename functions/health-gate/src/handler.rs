@@ -27,12 +27,12 @@ use rollgate_core::gate::{
     outside_view, plan, plan_rollback, record_stop, refused_for_good, rollback_outcome, rollback_refused,
 };
 use rollgate_core::history::{
-    Orphaned, RecordStep, deployment_id, history_due, lists, orphan_step, read_history, record_step,
+    Orphaned, RecordStep, Seen, deployment_id, history_due, lists, orphan_step, read_history, record_step,
 };
 use rollgate_core::index::{self, full_sweep_due};
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, Sweep};
-use rollgate_core::service::{OptIn, ServiceView};
+use rollgate_core::service::{OptIn, ServiceStatus, ServiceView};
 use rollgate_core::tags::TagWrite;
 use rollgate_core::{ErrorClass, ServiceArn, TaskDefArn};
 use rollgate_lambda::{Budget, FunctionError, OUT_OF_TIME, finish};
@@ -170,6 +170,10 @@ impl<A: GateApi> Gate<'_, A> {
         let found = self.aws.describe_services(service.cluster_name(), &[service.to_string()]).await?;
         Ok(match found.into_iter().next() {
             None => Err(format!("service {} does not exist", service.name())),
+            // Deleted (INACTIVE) or being deleted (DRAINING): nothing to judge or roll back.
+            Some(view) if view.status != ServiceStatus::Active => {
+                Err(format!("service {} is {}, not ACTIVE", service.name(), view.status))
+            }
             Some(view) if OptIn::repository_tag(&view.tags).is_none() => {
                 Err(format!("service {} has not opted in to rollgate", service.name()))
             }
@@ -221,8 +225,13 @@ impl<A: GateApi> Gate<'_, A> {
             error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
             report.failures.push(GateFailure { cluster, service: None, error: e.to_string(), class: e.class() });
         }
-        let services: Vec<ServiceView> =
-            found.services.into_iter().filter(|s| OptIn::repository_tag(&s.tags).is_some()).collect();
+        // Only ACTIVE services: the index (and an emulator's ListServices) still names a deleted
+        // one, and ECS refuses UpdateService on it.
+        let services: Vec<ServiceView> = found
+            .services
+            .into_iter()
+            .filter(|s| s.status == ServiceStatus::Active && OptIn::repository_tag(&s.tags).is_some())
+            .collect();
         self.set_alarm_window(&services);
         let results: Vec<GateReport> = stream::iter(&services)
             .map(|service| async move {

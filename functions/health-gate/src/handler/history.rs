@@ -18,7 +18,8 @@ impl<A: GateApi> Gate<'_, A> {
         tags_written: bool,
         report: &mut GateReport,
     ) {
-        let Some(since) = history_due(service, self.now) else { return };
+        let live_awaits_verdict = service.task_definition.as_ref().is_some_and(|live| awaiting.contains(live));
+        let Some(since) = history_due(service, self.now, live_awaits_verdict) else { return };
         let briefs = match self.aws.service_deployments_since(&service.arn, since).await {
             Ok(b) => b,
             Err(e) => return report.failures.push(failure(&service.arn, e)),
@@ -97,7 +98,15 @@ impl<A: GateApi> Gate<'_, A> {
         }
         // The record moves only once every rollout it passes was judged: a failed run reads
         // the same history again.
-        let Some(seen) = reading.record(&held).filter(|_| report.failures.len() == failures) else { return };
+        let recorded = service.tags.get(keys::SEEN_DEPLOYMENT).and_then(|v| Seen::parse(v));
+        let current = service.current_service_deployment.as_deref().map(deployment_id);
+        let judged_nothing = report.rollouts.len() == rollouts_before;
+        let Some(seen) = reading
+            .record_for_run(&held, current, recorded.as_ref(), judged_nothing)
+            .filter(|_| report.failures.len() == failures)
+        else {
+            return;
+        };
         match record_step(service, tags_written || report.rollouts.len() > rollouts_before) {
             RecordStep::AwaitFreshView => {}
             RecordStep::NoRoom => warn!(

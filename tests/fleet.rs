@@ -335,3 +335,26 @@ async fn a_rollout_the_index_lists_late_is_judged_once_it_shows() {
     assert_eq!(report.rollouts.len(), 1, "{report:?}");
     assert_eq!(f.s.revision_state(&revision), "verifying");
 }
+
+#[tokio::test]
+async fn a_deleted_service_the_index_still_reaches_through_its_rollout_is_left_alone() {
+    let s = Scenario::on_own_emulator("deleted-in-flight");
+    let t0 = OFF_SWEEP;
+    s.em.set_clock(Some(t0));
+    let f = Fleet::new(s, 1, 0);
+    f.s.em.set_clock(Some(t0 + 600));
+    deploy(&f.s, &deploy_config(&f.cluster, Discovery::Index), &f.push("v1", t0 + 600)).await;
+    // The service is deleted with its rollout in flight: the revision stays `deploying`, so
+    // the index keeps naming the service through it.
+    f.s.boto("ecs", "update_service", json!({"cluster": f.cluster, "service": "svc-0", "desiredCount": 0}));
+    f.s.boto("ecs", "delete_service", json!({"cluster": f.cluster, "service": "svc-0"}));
+    f.s.em.set_clock(Some(t0 + 900 + 420));
+    let before = f.s.calls().len();
+    let report = gate_tick(&f.s, &f.cluster, t0 + 900 + 420).await;
+    f.s.em.set_clock(None);
+    assert!(report.rollouts.is_empty() && report.failures.is_empty(), "{report:?}");
+    let calls = calls_since(&f.s, before);
+    assert!(calls.contains(&"DescribeServices".to_owned()), "reached through the index: {calls:?}");
+    let writes: Vec<&String> = calls.iter().filter(|op| support::emulator::is_write(op)).collect();
+    assert!(writes.is_empty(), "nothing announced, rolled back or tagged: {writes:?}");
+}

@@ -117,6 +117,8 @@ fn a_broken_configuration_fails_the_cold_start_and_calls_nothing() {
         vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_IN_FLIGHT", "0")],
         vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_CALL_RATE", "0")],
         vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_CALL_RATE", "fast")],
+        // Below the default 8 requests in flight: each would wait more than its attempt's 2 s.
+        vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_CALL_RATE", "4")],
         vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_DISCOVERY", "tags")],
     ] {
         let report = run_lambda(&s, "deploy", &env, std::slice::from_ref(&event));

@@ -397,7 +397,8 @@ impl Storm {
     }
 
     /// Step 98: opts the service out when it is idle (its live revision settled, one
-    /// deployment, no rollback or outside revision being followed), or back in; an opt-in makes
+    /// deployment, no rollout of it in flight or rolling back, no rollback or outside revision
+    /// being followed), or back in; an opt-in makes
     /// every push of its repository since the opt-out owed to the reconciler.
     fn toggle_opt_in(&mut self, index: usize, step: usize) {
         let svc = &self.services[index];
@@ -435,7 +436,14 @@ impl Storm {
                     ["deploying@", "verifying@", "baking@", "rolling-back@"].iter().any(|s| v.starts_with(s))
                 })
         });
+        // No rollout of the service still in flight anywhere (one ECS dropped and the gate follows
+        // from ECS's history included): the person opts out a service at rest.
+        let rollout_in_flight = self.ledgers[index].values().any(|e| {
+            e.service.as_deref() == Some(svc.arn.as_str())
+                && matches!(e.state.as_deref(), Some("deploying" | "verifying" | "baking" | "rolling-back"))
+        });
         let idle = view["deployments"].as_array().is_some_and(|d| d.len() == 1)
+            && !rollout_in_flight
             && !matches!(state.as_deref(), Some("deploying" | "verifying" | "baking" | "rolling-back"))
             && !service_tags.contains("rollgate:rollback")
             && !outside_unsettled

@@ -24,11 +24,35 @@ pub struct Discovered {
 /// Errors: the first failed call; the cluster is then unreadable as a whole.
 pub async fn discover<D: ServiceDirectory + Sync>(ecs: &D, cluster: &str) -> Result<Vec<ServiceView>, AwsError> {
     let arns = ecs.list_services(cluster).await?;
+    describe(ecs, cluster, &arns).await
+}
+
+/// The services `arns` of one cluster, [`DESCRIBE_SERVICES_BATCH`] per DescribeServices call.
+/// Errors: the first failed call.
+async fn describe<D: ServiceDirectory + Sync>(
+    ecs: &D,
+    cluster: &str,
+    arns: &[String],
+) -> Result<Vec<ServiceView>, AwsError> {
     let mut services = Vec::with_capacity(arns.len());
     for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
         services.extend(ecs.describe_services(cluster, batch).await?);
     }
     Ok(services)
+}
+
+/// Each cluster's services, or the error that made it unreadable.
+impl<'a> FromIterator<(&'a String, Result<Vec<ServiceView>, AwsError>)> for Discovered {
+    fn from_iter<I: IntoIterator<Item = (&'a String, Result<Vec<ServiceView>, AwsError>)>>(reads: I) -> Self {
+        let mut found = Discovered::default();
+        for (cluster, read) in reads {
+            match read {
+                Ok(services) => found.services.extend(services),
+                Err(e) => found.unreadable.push((cluster.clone(), e)),
+            }
+        }
+        found
+    }
 }
 
 /// [`discover`] for every cluster of `clusters` (names or ARNs), `max_in_flight` clusters at a
@@ -44,14 +68,7 @@ pub async fn discover_all<D: ServiceDirectory + Sync>(
         .buffer_unordered(max_in_flight.max(1))
         .collect()
         .await;
-    let mut found = Discovered::default();
-    for (cluster, listing) in listings {
-        match listing {
-            Ok(services) => found.services.extend(services),
-            Err(e) => found.unreadable.push((cluster.clone(), e)),
-        }
-    }
-    found
+    listings.into_iter().collect()
 }
 
 /// Describes the services an index lookup found (`rollgate_core::index::services_in`,
@@ -67,24 +84,10 @@ pub async fn describe_found<D: ServiceDirectory + Sync>(
     let reads: Vec<_> = stream::iter(found)
         .map(|(cluster, services)| async move {
             let arns: Vec<String> = services.iter().map(ToString::to_string).collect();
-            let mut views = Vec::with_capacity(arns.len());
-            for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
-                match ecs.describe_services(cluster, batch).await {
-                    Ok(found) => views.extend(found),
-                    Err(e) => return (cluster, Err(e)),
-                }
-            }
-            (cluster, Ok(views))
+            (cluster, describe(ecs, cluster, &arns).await)
         })
         .buffer_unordered(max_in_flight.max(1))
         .collect()
         .await;
-    let mut found = Discovered::default();
-    for (cluster, read) in reads {
-        match read {
-            Ok(services) => found.services.extend(services),
-            Err(e) => found.unreadable.push((cluster.clone(), e)),
-        }
-    }
-    found
+    reads.into_iter().collect()
 }

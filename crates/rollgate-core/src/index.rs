@@ -290,8 +290,8 @@ mod tests {
         let long = "a".repeat(200);
         let query = tracking(&RepositoryName::parse(&long).unwrap());
         assert_eq!(query.filters[0].values, [long], "AWS refuses a filter value over 256 characters");
-        let query = tracking(&RepositoryName::parse("m").unwrap());
-        assert_eq!(query.filters[0].values, ["m", "base64:bQ==", "base64:bQ"]);
+        let query = tracking(&RepositoryName::parse("mm").unwrap());
+        assert_eq!(query.filters[0].values, ["mm", "base64:bW0=", "base64:bW0"]);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! The floor of a single-service rollout: the calls rollgate's `deploy` makes (ListServices,
-//! DescribeServices include=TAGS, BatchGetImage and GetDownloadUrlForLayer with a GET of the
-//! config blob to learn what the release runs on, DescribeTaskDefinition include=TAGS,
-//! RegisterTaskDefinition with tags, UpdateService), made back to back, N times, by bare
-//! aws-sdk clients in one process. No event parsing, no decisions, no logging, no Lambda
-//! runtime: whatever rollgate's warm deploy costs above this is rollgate's own overhead.
+//! The floor of a single-service rollout: the calls rollgate's `deploy` makes (GetResources,
+//! the tagging index's services whose `rollgate:repository` is the repository; DescribeServices
+//! include=TAGS; BatchGetImage and GetDownloadUrlForLayer with a GET of the config blob to learn
+//! what the release runs on; DescribeTaskDefinition include=TAGS; RegisterTaskDefinition with
+//! tags; UpdateService), made back to back, N times, by bare aws-sdk clients in one process. No
+//! event parsing, no decisions, no logging, no Lambda runtime: whatever rollgate's warm deploy
+//! costs above this is rollgate's own overhead.
 //!
 //!     rollgate-bench-floor --endpoint URL --cluster C --service S --n N
 //!                          --repository REPO --read-digest DIGEST
@@ -19,6 +20,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use aws_config::BehaviorVersion;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{ServiceField, Tag, TaskDefinitionField};
+use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -110,24 +112,56 @@ async fn read_release(ecr: &aws_sdk_ecr::Client, http: &Https, args: &Args) -> R
     Ok(())
 }
 
+/// Standard base64 with padding (RFC 4648), for the `base64:` form of a tag value.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            let c = if i <= chunk.len() { ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char } else { '=' };
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// One rollout: the same seven calls (and GET), the same copy of the live revision, a similar
 /// tag set.
 async fn rollout(
     client: &Client,
+    tagging: &aws_sdk_resourcegroupstagging::Client,
     ecr: &aws_sdk_ecr::Client,
     http: &Https,
     args: &Args,
     digest: &str,
     pushed_at: &str,
 ) -> Result<(), Error> {
-    // 1. ListServices (one page holds a single-service cluster).
-    let listed = client.list_services().cluster(&args.cluster).max_results(100).send().await?;
-    let arns: Vec<String> = listed
-        .service_arns
+    // 1. GetResources: the services whose rollgate:repository is the repository (its name, or
+    // its base64: form, as rollgate asks); one page holds up to 100 of them.
+    let filter = TagFilter::builder()
+        .key("rollgate:repository")
+        .values(&args.repository)
+        .values(format!("base64:{}", base64(args.repository.as_bytes())))
+        .build();
+    let found = tagging
+        .get_resources()
+        .resource_type_filters("ecs:service")
+        .tag_filters(filter)
+        .resources_per_page(100)
+        .send()
+        .await?;
+    let wanted = format!("service/{}/{}", args.cluster, args.service);
+    let arns: Vec<String> = found
+        .resource_tag_mapping_list
         .unwrap_or_default()
         .into_iter()
-        .filter(|arn| arn.rsplit('/').next() == Some(args.service.as_str()))
+        .filter_map(|m| m.resource_arn)
+        .filter(|arn| arn.ends_with(&wanted))
         .collect();
+    if arns.is_empty() {
+        return Err(format!("the tagging index lists no {wanted} tracking {}", args.repository).into());
+    }
     // 2. DescribeServices with tags.
     let described = client
         .describe_services()
@@ -225,6 +259,7 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::defaults(BehaviorVersion::latest()).endpoint_url(&args.endpoint).load().await;
     let client = Client::new(&sdk);
     let ecr = aws_sdk_ecr::Client::new(&sdk);
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(&sdk);
     let https = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots()?.https_or_http().enable_http1().build();
     let http: Https = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
     let client_init_ms = ms(started);
@@ -234,7 +269,7 @@ async fn main() -> Result<(), Error> {
         let digest = format!("sha256:{:064x}", seed + i as u128);
         let pushed_at = format!("2030-01-01T00:00:{:02}Z", i % 60);
         let t = Instant::now();
-        rollout(&client, &ecr, &http, &args, &digest, &pushed_at).await?;
+        rollout(&client, &tagging, &ecr, &http, &args, &digest, &pushed_at).await?;
         latencies.push(ms(t));
     }
     let list: Vec<String> = latencies.iter().map(|l| format!("{l}")).collect();

@@ -89,7 +89,25 @@ impl Gated {
     }
 
     async fn try_gate(&self, event: &Value) -> Result<GateReport, rollgate_lambda::FunctionError> {
-        let sdk = self.s.function_options("health-gate").load().await;
+        self.try_gate_with(self.s.function_options("health-gate"), event).await
+    }
+
+    /// The gate through the fault proxy (its key's faults as `fault` sets them), with the SDK's
+    /// standard retries, `attempts` a call.
+    async fn gate_through_faults(&self, fault: Value, attempts: u32, event: &Value) -> GateReport {
+        support::faults::faults().configure(&self.s.function_key("health-gate"), fault);
+        let mut options = self.s.function_options("health-gate");
+        options.endpoint_url = Some(support::faults::faults().url.clone());
+        options.max_attempts = Some(attempts);
+        self.try_gate_with(options, event).await.unwrap_or_else(|e| panic!("gate failed: {e}"))
+    }
+
+    async fn try_gate_with(
+        &self,
+        options: rollgate_aws::AwsOptions,
+        event: &Value,
+    ) -> Result<GateReport, rollgate_lambda::FunctionError> {
+        let sdk = options.load().await;
         let clients = rollgate_aws::Aws {
             ecs: Ecs::new(&sdk),
             cloudwatch: CloudWatch::new(&sdk),
@@ -271,6 +289,34 @@ async fn a_failed_rollout_goes_back_to_the_last_known_good_revision() {
     let quiet = g.gate(&g.tick(t0 + Duration::minutes(5))).await;
     assert!(quiet.rollouts.is_empty(), "{quiet:?}");
     assert_eq!(g.s.count_calls("UpdateService"), updates);
+}
+
+/// The rollback target was deregistered, so the gate registers a copy of it; the copy's
+/// RegisterTaskDefinition lands but its answer is lost. The retry finds the copy the lost attempt
+/// made (ListTaskDefinitions, under the template's policy) and rolls back to it: one copy, live.
+#[tokio::test]
+async fn a_rollback_copy_whose_answer_is_lost_is_found_not_registered_twice() {
+    let mut g = Gated::new("gate-copy-lost", &[]);
+    let (_, v1, _) = g.deploy("v1").await;
+    let t0 = g.started(&v1);
+    g.gate(&g.deployment_event("SERVICE_DEPLOYMENT_IN_PROGRESS", &v1, t0)).await;
+    g.s.boto("ecs", "deregister_task_definition", json!({"taskDefinition": g.base}));
+    g.force("FAILED", json!({"reason": "tasks failed to start"}));
+    let lost = json!({"seed": 5, "operations": {"RegisterTaskDefinition": {"reset_after": 1.0}}, "max_faults": 1});
+    let failed = g.deployment_event("SERVICE_DEPLOYMENT_FAILED", &v1, t0 + Duration::minutes(2));
+    let report = g.gate_through_faults(lost, 3, &failed).await;
+    assert_eq!(verdicts(&report), ["rolling-back"], "{report:?}");
+    let copies: Vec<String> =
+        g.s.revisions("model")
+            .into_iter()
+            .filter(|arn| g.s.describe_task_definition(arn).1.get("rollgate:copy-of") == Some(&json!(g.base)))
+            .collect();
+    assert_eq!(copies.len(), 1, "one copy of the target: {copies:?}");
+    assert_eq!(g.live(), copies[0]);
+    let key = g.s.function_key("health-gate");
+    let allowed: Vec<String> =
+        support::iam::decisions(&g.s.em.url, &key).into_iter().filter(|d| d.2).map(|d| d.0).collect();
+    assert!(allowed.iter().any(|a| a == "ecs:ListTaskDefinitions"), "found through the lookup: {allowed:?}");
 }
 
 #[tokio::test]

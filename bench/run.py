@@ -565,11 +565,12 @@ def s3_ignored_event() -> dict[str, Any]:
 
 
 def full_sweep_tick(at: datetime) -> bool:
-    """Whether a scheduled gate run at `at` sweeps every service with index discovery
-    (rollgate_core::index::full_sweep_due, with TICK_SECS and FULL_SWEEP_SECS): its schedule
-    interval (at - tick, at] holds a multiple of the period since the epoch."""
+    """Whether a scheduled gate run at `at` sweeps every service with index discovery, as
+    rollgate_core::index::full_sweep_due decides it with TICK_SECS and FULL_SWEEP_SECS: its
+    window (at - 1.5 tick, at] holds a multiple of the period since the epoch (the windows
+    overlap by half a tick)."""
     now = int(at.timestamp())
-    return now // FULL_SWEEP_SECS != (now - TICK_SECS) // FULL_SWEEP_SECS
+    return now // FULL_SWEEP_SECS != (now - (TICK_SECS + TICK_SECS // 2)) // FULL_SWEEP_SECS
 
 
 def off_sweep(start: datetime, span_s: float) -> datetime:

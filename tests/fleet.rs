@@ -358,3 +358,28 @@ async fn a_deleted_service_the_index_still_reaches_through_its_rollout_is_left_a
     let writes: Vec<&String> = calls.iter().filter(|op| support::emulator::is_write(op)).collect();
     assert!(writes.is_empty(), "nothing announced, rolled back or tagged: {writes:?}");
 }
+
+/// The rate cap's queue is not AWS being slow: at 1 request a second, four reads started at once
+/// take about 4 s, and each still succeeds on its only attempt, whose 2 s timeout runs
+/// from when its request leaves the queue (rollgate_aws::pacing). Before, the wait counted
+/// toward the attempt, and a push to 100 services at the default 20 a second timed out.
+#[tokio::test]
+async fn a_request_waiting_for_its_turn_under_the_rate_cap_does_not_time_out() {
+    use rollgate_aws::ecs::ServiceDirectory;
+    let s = Scenario::new("paced-queue");
+    let cluster = s.cluster("paced");
+    let options = rollgate_aws::AwsOptions {
+        max_call_rate: std::num::NonZeroU32::new(1),
+        call_timeouts: Some((std::time::Duration::from_secs(10), rollgate_aws::sdk_config::FUNCTION_CALL_TIMEOUTS.1)),
+        ..s.aws_options()
+    };
+    let ecs = Ecs::new(&options.load().await);
+    // A first call takes the burst's one token (and any cold start of the emulator's backend).
+    ecs.list_services(&cluster).await.expect("a first read");
+    let before = s.count_calls("ListServices");
+    let answers = futures_util::future::join_all((0..4).map(|_| ecs.list_services(&cluster))).await;
+    for answer in &answers {
+        assert!(answer.as_ref().is_ok_and(Vec::is_empty), "every read answered: {answers:?}");
+    }
+    assert_eq!(s.count_calls("ListServices") - before, 4, "one attempt each");
+}

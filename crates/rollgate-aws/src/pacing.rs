@@ -2,6 +2,14 @@
 //! `SdkConfig`: the HTTPS client every SDK client sends through waits for a token of a
 //! [`governor`] rate limiter (GCRA, a token bucket) before each request, retries included.
 //!
+//! Requests take their turn first come, first served (a [`tokio::sync::Mutex`], which grants
+//! the lock in FIFO order), and only the request at the head of the queue waits on the limiter:
+//! `governor`'s own `until_ready` lets waiters race for each token, so under load one request
+//! could lose again and again. With at most `rate` requests in flight, none waits more than a
+//! second. The functions' attempt timeout is the HTTPS client's connect and read timeouts
+//! ([`crate::sdk_config::FUNCTION_CALL_TIMEOUTS`]), which start once the request leaves the
+//! queue: waiting for a token is not AWS being slow, and never makes an attempt time out.
+//!
 //! ECS throttles every API request per account and region with token buckets, and the
 //! account's autoscaling, console and CI draw on the same buckets
 //! (<https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html>). So a
@@ -36,7 +44,7 @@ pub fn paced_https_client(requests_per_second: NonZeroU32) -> SharedHttpClient {
         builder.set_proxy_config(Some(ProxyConfig::from_env()));
         builder.build()
     });
-    SharedHttpClient::new(Paced { inner, limiter: Arc::new(limiter(requests_per_second)) })
+    SharedHttpClient::new(Paced { inner, queue: Arc::new(Queue::new(limiter(requests_per_second))) })
 }
 
 /// The limiter: `rate` requests a second, in bursts of at most `rate`.
@@ -44,30 +52,49 @@ pub fn limiter(rate: NonZeroU32) -> DefaultDirectRateLimiter {
     RateLimiter::direct(Quota::per_second(rate))
 }
 
+/// The requests waiting for a token, served in arrival order.
+#[derive(Debug)]
+struct Queue {
+    turn: tokio::sync::Mutex<()>,
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl Queue {
+    fn new(limiter: DefaultDirectRateLimiter) -> Self {
+        Self { turn: tokio::sync::Mutex::new(()), limiter }
+    }
+
+    /// Waits for this request's turn, then for a token.
+    async fn admit(&self) {
+        let _turn = self.turn.lock().await;
+        self.limiter.until_ready().await;
+    }
+}
+
 #[derive(Debug)]
 struct Paced {
     inner: SharedHttpClient,
-    limiter: Arc<DefaultDirectRateLimiter>,
+    queue: Arc<Queue>,
 }
 
 impl HttpClient for Paced {
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
         let inner = self.inner.http_connector(settings, components);
-        SharedHttpConnector::new(PacedConnector { inner, limiter: self.limiter.clone() })
+        SharedHttpConnector::new(PacedConnector { inner, queue: self.queue.clone() })
     }
 }
 
 #[derive(Debug)]
 struct PacedConnector {
     inner: SharedHttpConnector,
-    limiter: Arc<DefaultDirectRateLimiter>,
+    queue: Arc<Queue>,
 }
 
 impl HttpConnector for PacedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (inner, limiter) = (self.inner.clone(), self.limiter.clone());
+        let (inner, queue) = (self.inner.clone(), self.queue.clone());
         HttpConnectorFuture::new(async move {
-            limiter.until_ready().await;
+            queue.admit().await;
             inner.call(request).await
         })
     }

@@ -20,7 +20,9 @@ pub struct AwsOptions {
     pub max_attempts: Option<u32>,
     /// Static credentials `(access key id, secret)`, for tests and emulators.
     pub static_credentials: Option<(String, String)>,
-    /// Time limit of one call, retries included; and of one attempt.
+    /// Time limit of one call, retries and waits for the rate limiter included; and of one
+    /// attempt, from when its request leaves the rate limiter's queue to AWS's answer (the HTTPS
+    /// client's connect and read timeouts, [`crate::pacing`]).
     pub call_timeouts: Option<(std::time::Duration, std::time::Duration)>,
     /// The first retry's backoff (the SDK's default is 1 s, doubling, with jitter).
     pub initial_backoff: Option<std::time::Duration>,
@@ -38,8 +40,11 @@ pub const MAX_MAX_CALL_RATE: u32 = 1000;
 /// `ROLLGATE_MAX_IN_FLIGHT` when unset (`rollgate_core::config::DeployConfig::DEFAULT_MAX_IN_FLIGHT`).
 const DEFAULT_IN_FLIGHT: u32 = 8;
 
-/// The functions' call limits: an ECS or ECR call answers in well under a second, so an
-/// attempt that hangs for 2 s is retried, and a call gives up after 4 s in all. This bounds
+/// The functions' call limits `(call, attempt)`: an ECS or ECR call answers in well under a
+/// second, so an attempt that AWS leaves unanswered for 2 s (connecting, or waiting for the
+/// answer; the wait for a rate-limiter token does not count) is retried, and a call gives up
+/// after 4 s in all, its waits for tokens included (at most a second each, [`crate::pacing`]).
+/// This bounds
 /// how long a rollout already started can take (3 calls), which the functions' time budget
 /// keeps in reserve (rollgate_lambda::Budget).
 pub const FUNCTION_CALL_TIMEOUTS: (std::time::Duration, std::time::Duration) =
@@ -76,16 +81,16 @@ impl AwsOptions {
                 })?,
             Err(_) => DEFAULT_MAX_CALL_RATE,
         };
-        // Each request waits for its token inside the HTTPS client, where the attempt's 2 s
-        // timeout already runs: with at least one token a second per request in flight
-        // (ROLLGATE_MAX_IN_FLIGHT, default 8), no request waits a second.
+        // Requests wait for their tokens in arrival order, inside the call's 4 s timeout: with
+        // at least one token a second per request in flight (ROLLGATE_MAX_IN_FLIGHT, default
+        // 8), no request waits a second.
         let in_flight = std::env::var("ROLLGATE_MAX_IN_FLIGHT")
             .ok()
             .and_then(|v| v.trim().parse::<u32>().ok())
             .unwrap_or(DEFAULT_IN_FLIGHT);
         if max_call_rate.get() < in_flight {
             return Err(crate::AwsError::Config(format!(
-                "ROLLGATE_MAX_CALL_RATE={max_call_rate} is below ROLLGATE_MAX_IN_FLIGHT={in_flight}: each request in flight needs a token a second (its attempt times out after 2 s); raise the rate or lower the services handled at once"
+                "ROLLGATE_MAX_CALL_RATE={max_call_rate} is below ROLLGATE_MAX_IN_FLIGHT={in_flight}: each request in flight needs a token a second (a call times out after 4 s, its waits for tokens included); raise the rate or lower the services handled at once"
             )));
         }
         Ok(Self {
@@ -132,7 +137,8 @@ impl AwsOptions {
             loader = loader.timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
                     .operation_timeout(operation)
-                    .operation_attempt_timeout(attempt)
+                    .connect_timeout(attempt)
+                    .read_timeout(attempt)
                     .build(),
             );
         }

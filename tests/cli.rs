@@ -384,6 +384,7 @@ async fn deploy(c: &Cli, tag: &str, time: &str) -> String {
         max_in_flight: 2,
         trusted_registries: vec![],
         discovery: Default::default(),
+        reconcile: Default::default(),
     };
     let report =
         deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()), &config, &event)
@@ -1169,6 +1170,7 @@ async fn push_report(
         max_in_flight: 2,
         trusted_registries: vec![],
         discovery: Default::default(),
+        reconcile: Default::default(),
     };
     deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs.clone()).with_ecr(ecr.clone()), &config, &event)
         .await

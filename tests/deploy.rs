@@ -34,6 +34,7 @@ async fn run_deploy_with(
         max_in_flight,
         trusted_registries: vec![],
         discovery,
+        reconcile: Default::default(),
     };
     handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(rollgate_aws::ecr::Ecr::new(&sdk)), &config, event).await
 }
@@ -533,6 +534,7 @@ async fn fan_out_respects_the_maximum_in_flight() {
             max_in_flight: limit,
             trusted_registries: vec![],
             discovery: Default::default(),
+            reconcile: Default::default(),
         };
         let aws = rollgate_aws::Aws::new().with_ecs(probe).with_ecr(rollgate_aws::ecr::Ecr::new(&sdk));
         let report = handle(&aws, &config, &event).await.unwrap();
@@ -556,6 +558,7 @@ async fn out_of_time_work_is_reported_undone_and_retryable_never_half_done() {
         max_in_flight: 4,
         trusted_registries: vec![],
         discovery: Default::default(),
+        reconcile: Default::default(),
     };
     let spent = rollgate_lambda::Budget::after(std::time::Duration::ZERO);
     let report = deploy::handler::handle_within(
@@ -661,6 +664,7 @@ async fn untagged_pushes_deploy_only_when_the_service_opts_in() {
         max_in_flight: 2,
         trusted_registries: vec![],
         discovery: Default::default(),
+        reconcile: Default::default(),
     };
     let sdk = t.s.function_options("deploy").load().await;
     let (ecs, ecr) = (Ecs::new(&sdk), rollgate_aws::ecr::Ecr::new(&sdk));

@@ -34,6 +34,7 @@ impl Faulty {
             max_in_flight: 2,
             trusted_registries: vec![],
             discovery: Default::default(),
+            reconcile: Default::default(),
         };
         deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(ecr), &config, event).await.unwrap()
     }

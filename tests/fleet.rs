@@ -24,7 +24,13 @@ fn at(epoch: i64) -> String {
 }
 
 fn deploy_config(cluster: &str, discovery: Discovery) -> DeployConfig {
-    DeployConfig { clusters: vec![cluster.to_owned()], max_in_flight: 4, trusted_registries: vec![], discovery }
+    DeployConfig {
+        clusters: vec![cluster.to_owned()],
+        max_in_flight: 4,
+        trusted_registries: vec![],
+        discovery,
+        reconcile: Default::default(),
+    }
 }
 
 async fn deploy(s: &Scenario, config: &DeployConfig, event: &str) -> DeployReport {
@@ -301,13 +307,15 @@ async fn a_gate_sweep_with_nothing_in_flight_costs_two_calls_and_one_with_a_roll
     let steady = calls_since(&f.s, before);
     assert_eq!(steady, reads, "{steady:?}");
 
-    // Once every 15 minutes the sweep covers every service.
+    // Once every 15 minutes (the one cluster's turn of the full sweep) the run also covers
+    // every service of the cluster.
     let full = OFF_SWEEP - 7 * 60 + 900;
     let before = f.s.calls().len();
     let report = gate_tick(&f.s, &f.cluster, full).await;
-    assert_eq!(report.sweep, Some(Sweep::Full));
+    assert_eq!((report.sweep, report.clusters_in_turn.clone()), (Some(Sweep::InFlight), Some(vec![f.cluster.clone()])));
     let calls = calls_since(&f.s, before);
-    assert!(calls.contains(&"ListServices".to_owned()) && !calls.contains(&"GetResources".to_owned()), "{calls:?}");
+    let count = |op: &str| calls.iter().filter(|c| *c == op).count();
+    assert_eq!((count("GetResources"), count("ListServices"), count("DescribeServices")), (2, 1, 3), "{calls:?}");
 }
 
 #[tokio::test]
@@ -382,4 +390,64 @@ async fn a_request_waiting_for_its_turn_under_the_rate_cap_does_not_time_out() {
         assert!(answer.as_ref().is_ok_and(Vec::is_empty), "every read answered: {answers:?}");
     }
     assert_eq!(s.count_calls("ListServices") - before, 4, "one attempt each");
+}
+
+/// With `ROLLGATE_RECONCILE_EVERY` three times the schedule's period, each reconciler run
+/// lists and reconciles only the clusters whose turn it is: over three runs each of three
+/// clusters is reconciled once (its missed push deployed), and the fourth run, the first
+/// cluster's turn again, finds it up to date and writes nothing.
+#[tokio::test]
+async fn a_reconciliation_spread_over_three_ticks_takes_each_cluster_in_its_turn() {
+    let s = Scenario::on_own_emulator("reconcile-turns");
+    let t0 = OFF_SWEEP - 7 * 60; // 12:00, a multiple of 15 minutes
+    s.em.set_clock(Some(t0));
+    let f = Fleet::new(s, 1, 0);
+    let mut clusters = vec![f.cluster.clone()];
+    for suffix in ["d", "e"] {
+        let cluster = f.s.cluster(suffix);
+        f.s.service(ServiceSpec {
+            cluster: &cluster,
+            name: "svc-0",
+            task_definition: &f.base,
+            tags: vec![("rollgate:repository", f.repo.clone())],
+        });
+        clusters.push(cluster);
+    }
+    f.push("v1", t0); // its event never arrives
+    let config = DeployConfig {
+        clusters: clusters.clone(),
+        reconcile: rollgate_core::index::Turns { tick_secs: 300, every_secs: 900 },
+        ..deploy_config(&f.cluster, Discovery::Index)
+    };
+    let mut reconciled = Vec::new();
+    for run in 1..=3 {
+        let time = t0 + 600 + run * 300;
+        f.s.em.set_clock(Some(time));
+        let before = f.s.calls().len();
+        let report = reconcile(&f.s, &config, time).await;
+        let turn = report.clusters_in_turn.clone().expect("a spread reconciliation names its turn");
+        assert_eq!(turn.len(), 1, "{report:?}");
+        assert_eq!(deployed(&report), ["svc-0"], "{report:?}");
+        assert_eq!(report.services.len(), 1, "only the turn's cluster was read: {report:?}");
+        let calls = calls_since(&f.s, before);
+        assert_eq!(calls.iter().filter(|c| *c == "ListServices").count(), 1, "{calls:?}");
+        reconciled.extend(turn);
+    }
+    reconciled.sort();
+    let mut all = clusters.clone();
+    all.sort();
+    assert_eq!(reconciled, all, "each cluster once");
+    for cluster in &clusters {
+        let service = f.s.describe_service(cluster, "svc-0");
+        assert_ne!(service["taskDefinition"], json!(f.base), "{cluster} was deployed");
+    }
+    let time = t0 + 600 + 4 * 300;
+    f.s.em.set_clock(Some(time));
+    let before = f.s.calls().len();
+    let report = reconcile(&f.s, &config, time).await;
+    f.s.em.set_clock(None);
+    assert!(deployed(&report).is_empty(), "{report:?}");
+    let writes: Vec<String> =
+        calls_since(&f.s, before).into_iter().filter(|op| support::emulator::is_write(op)).collect();
+    assert!(writes.is_empty(), "{writes:?}");
 }

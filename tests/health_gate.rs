@@ -80,6 +80,7 @@ impl Gated {
             max_in_flight: 4,
             trusted_registries: vec![],
             discovery: Default::default(),
+            reconcile: Default::default(),
         };
         deploy::handler::handle(&rollgate_aws::Aws::new().with_ecs(ecs).with_ecr(ecr), &config, event).await.unwrap()
     }
@@ -749,6 +750,7 @@ async fn sixty_failed_rollouts_stay_within_fifty_tags() {
         max_in_flight: 4,
         trusted_registries: vec![],
         discovery: Default::default(),
+        reconcile: Default::default(),
     };
     let ecr = rollgate_aws::ecr::Ecr::new(&sdk);
     let report = deploy::handler::reconcile(

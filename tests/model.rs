@@ -189,6 +189,7 @@ impl Tracked {
             max_in_flight: 4,
             trusted_registries: vec![],
             discovery: Default::default(),
+            reconcile: Default::default(),
         };
         let mut tick = fixture_json("scheduled-tick.json");
         tick["id"] = json!(format!("{}-tick", self.s.name));

@@ -317,6 +317,7 @@ impl Storm {
             max_in_flight: 1,
             trusted_registries: vec![],
             discovery: Default::default(),
+            reconcile: Default::default(),
         };
         for _ in 0..3 {
             let result = if schedule {

@@ -42,6 +42,15 @@ async fn describe<D: ServiceDirectory + Sync>(
 }
 
 /// Each cluster's services, or the error that made it unreadable.
+impl Discovered {
+    /// Both reads' services and unreadable clusters, `self`'s first.
+    pub fn merge(mut self, other: Discovered) -> Discovered {
+        self.services.extend(other.services);
+        self.unreadable.extend(other.unreadable);
+        self
+    }
+}
+
 impl<'a> FromIterator<(&'a String, Result<Vec<ServiceView>, AwsError>)> for Discovered {
     fn from_iter<I: IntoIterator<Item = (&'a String, Result<Vec<ServiceView>, AwsError>)>>(reads: I) -> Self {
         let mut found = Discovered::default();

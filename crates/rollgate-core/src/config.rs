@@ -49,6 +49,12 @@ pub mod vars {
     /// The gate, with `index` discovery: how often a scheduled run sweeps every service
     /// instead of the rollouts in flight, a duration such as `15m` (default 15 minutes).
     pub const FULL_SWEEP_EVERY: &str = "ROLLGATE_FULL_SWEEP_EVERY";
+    /// deploy: the reconciler's EventBridge schedule, a `rate(...)` expression (default
+    /// `rate(5 minutes)`); the template passes its `ReconcileSchedule`.
+    pub const RECONCILE_SCHEDULE: &str = "ROLLGATE_RECONCILE_SCHEDULE";
+    /// deploy: how long one reconciliation of every watched cluster may be spread over, a
+    /// duration such as `30m` (default: one schedule period, every cluster on every run).
+    pub const RECONCILE_EVERY: &str = "ROLLGATE_RECONCILE_EVERY";
 }
 
 /// The account's default event bus, where verdicts and build failures go when
@@ -66,6 +72,9 @@ pub struct DeployConfig {
     pub trusted_registries: Vec<AccountId>,
     /// How a push finds the services that track its repository.
     pub discovery: Discovery,
+    /// How the reconciler spreads its sweep: `ROLLGATE_RECONCILE_SCHEDULE`'s period and
+    /// `ROLLGATE_RECONCILE_EVERY` (`crate::index::clusters_in_turn`).
+    pub reconcile: crate::index::Turns,
 }
 
 impl DeployConfig {
@@ -92,6 +101,7 @@ impl DeployConfig {
             max_in_flight: parse_max_in_flight(&get)?,
             trusted_registries,
             discovery: parse_discovery(&get)?,
+            reconcile: parse_reconcile(&get)?,
         })
     }
 
@@ -140,7 +150,7 @@ impl GateConfig {
         let event_bus = parse_event_bus(&get)?;
         let discovery = parse_discovery(&get)?;
         // A cron schedule has no fixed period, so no tick can tell whether a full sweep is due
-        // (`index::full_sweep_due`): with the index, the gate's schedule must be a rate.
+        // (`index::sweep_plan`): with the index, the gate's schedule must be a rate.
         let tick_secs = match get(vars::GATE_SCHEDULE) {
             None => 60,
             Some(v) if v.trim().starts_with("cron(") && discovery == Discovery::Scan => 60,
@@ -257,6 +267,40 @@ fn parse_event_bus(get: &impl Fn(&str) -> Option<String>) -> Result<String, Inpu
 }
 
 /// `ROLLGATE_MAX_IN_FLIGHT`: 1 to 64, default 8.
+/// `ROLLGATE_RECONCILE_SCHEDULE` (default `rate(5 minutes)`) and `ROLLGATE_RECONCILE_EVERY`
+/// (default: the schedule's period, every cluster on every run; at least 1m). A `cron(...)`
+/// schedule has no period, so it takes no `ROLLGATE_RECONCILE_EVERY`.
+fn parse_reconcile(get: &impl Fn(&str) -> Option<String>) -> Result<crate::index::Turns, InputError> {
+    let schedule = get(vars::RECONCILE_SCHEDULE).filter(|v| !v.trim().is_empty());
+    let every = get(vars::RECONCILE_EVERY).filter(|v| !v.trim().is_empty());
+    let tick_secs = match &schedule {
+        None => crate::index::Turns::default().tick_secs,
+        Some(v) if v.trim().starts_with("cron(") && every.is_none() => return Ok(crate::index::Turns::default()),
+        Some(v) => crate::index::schedule_period(v).ok_or_else(|| {
+            InputError::new(
+                vars::RECONCILE_SCHEDULE,
+                v.as_str(),
+                "expected the reconciler's EventBridge schedule as a rate, e.g. rate(5 minutes) (a cron(...) schedule only without ROLLGATE_RECONCILE_EVERY: spreading the sweep needs a fixed period)",
+            )
+        })?,
+    };
+    let every_secs = match every {
+        None => tick_secs,
+        Some(v) => {
+            let every = Seconds::parse(vars::RECONCILE_EVERY, &v)?;
+            if every.0 < 60 {
+                return Err(InputError::new(
+                    vars::RECONCILE_EVERY,
+                    v,
+                    "at least 1m (EventBridge schedules tick at most once a minute)",
+                ));
+            }
+            every.0
+        }
+    };
+    Ok(crate::index::Turns { tick_secs, every_secs })
+}
+
 fn parse_max_in_flight(get: &impl Fn(&str) -> Option<String>) -> Result<usize, InputError> {
     let Some(v) = get(vars::MAX_IN_FLIGHT) else {
         return Ok(DeployConfig::DEFAULT_MAX_IN_FLIGHT);
@@ -324,6 +368,28 @@ mod tests {
         assert_eq!(ok.discovery, Discovery::Index);
         assert_eq!(cfg(&[(vars::CLUSTERS, "a"), (vars::DISCOVERY, "SCAN")]).unwrap().discovery, Discovery::Scan);
         assert_eq!(cfg(&[(vars::CLUSTERS, "a"), (vars::DISCOVERY, "all")]).unwrap_err().what, vars::DISCOVERY);
+        use crate::index::Turns;
+        assert_eq!(ok.reconcile, Turns { tick_secs: 300, every_secs: 300 }, "every cluster on every run");
+        let spread = cfg(&[
+            (vars::CLUSTERS, "a"),
+            (vars::RECONCILE_SCHEDULE, "rate(5 minutes)"),
+            (vars::RECONCILE_EVERY, "30m"),
+        ]);
+        assert_eq!(spread.unwrap().reconcile, Turns { tick_secs: 300, every_secs: 1800 });
+        let empty =
+            cfg(&[(vars::CLUSTERS, "a"), (vars::RECONCILE_SCHEDULE, "rate(10 minutes)"), (vars::RECONCILE_EVERY, "")]);
+        assert_eq!(empty.unwrap().reconcile.parts(), 1, "the template's empty default");
+        let cron = cfg(&[(vars::CLUSTERS, "a"), (vars::RECONCILE_SCHEDULE, "cron(0/5 * * * ? *)")]);
+        assert_eq!(cron.unwrap().reconcile.parts(), 1);
+        for (var, bad, every) in [
+            (vars::RECONCILE_SCHEDULE, "cron(0/5 * * * ? *)", "30m"),
+            (vars::RECONCILE_SCHEDULE, "every 5 minutes", "30m"),
+            (vars::RECONCILE_EVERY, "rate(5 minutes)", "30s"),
+            (vars::RECONCILE_EVERY, "rate(5 minutes)", "half an hour"),
+        ] {
+            let got = cfg(&[(vars::CLUSTERS, "a"), (vars::RECONCILE_SCHEDULE, bad), (vars::RECONCILE_EVERY, every)]);
+            assert_eq!(got.unwrap_err().what, var, "{bad} {every}");
+        }
         for bad in [
             vec![],
             vec![(vars::CLUSTERS, " , ")],

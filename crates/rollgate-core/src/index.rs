@@ -221,25 +221,86 @@ impl Discovery {
     }
 }
 
-/// Whether a scheduled gate run at `now` sweeps every service rather than the index's: with
-/// [`Discovery::Scan`] always; with the index, on a tick whose window
-/// `(now - 1.5 tick, now]` holds a multiple of `every` counted from the Unix epoch. The windows
-/// overlap by half a tick, so a boundary is never missed when EventBridge delivers a tick a few
-/// seconds early or late; one may fall in two windows (two full sweeps, harmless). With a
-/// one-minute schedule and `every` = 15 minutes: the ticks just after :00, :15, :30 and :45. A
-/// tick EventBridge drops postpones that full sweep by one period; nothing depends on it but
-/// what the index has not caught up with yet.
+/// What a scheduled gate run looks at ([`sweep_plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepPlan<'a> {
+    /// Every opted-in service of every watched cluster: always with [`Discovery::Scan`], and
+    /// on every run when `ROLLGATE_FULL_SWEEP_EVERY` is no longer than one schedule period.
+    Full,
+    /// The rollouts in flight, from the tagging index, and every opted-in service of
+    /// `in_full`: the watched clusters whose turn of the full sweep this run is (often none).
+    InFlight { in_full: Vec<&'a str> },
+}
+
+/// What a scheduled gate run at `now` sweeps. With the index, the full sweep (the safety net
+/// for what the index has not caught up with) is spread over `every_secs`: the period is cut
+/// into `parts` = ⌈every / tick⌉ turns of one tick each, counted from the Unix epoch, and the
+/// watched clusters, sorted by name, take the turns in order (cluster *i* on turn
+/// *i* mod `parts`). So every cluster is swept in full once every `parts` ticks, no run sweeps
+/// more than ⌈clusters / parts⌉ of them, and a run's cost stays what the function's time and
+/// call rate allow at any fleet size, rather than one run a period sweeping all of it.
+///
+/// A run's turn is `⌊now / tick⌋ mod parts`. EventBridge's scheduled events carry the minute
+/// they were scheduled for, so each tick has its own turn; a tick EventBridge drops or delivers
+/// a whole tick late postpones that turn's clusters by one period.
 ///
 /// `tick_secs`: the gate's schedule period (`ROLLGATE_GATE_SCHEDULE`, [`schedule_period`]);
-/// `every_secs` shorter than a tick means every tick.
-pub fn full_sweep_due(discovery: Discovery, now: DateTime<Utc>, tick_secs: u64, every_secs: u64) -> bool {
+/// `every_secs`: `ROLLGATE_FULL_SWEEP_EVERY`.
+pub fn sweep_plan<'a>(
+    discovery: Discovery,
+    now: DateTime<Utc>,
+    tick_secs: u64,
+    every_secs: u64,
+    clusters: &'a [String],
+) -> SweepPlan<'a> {
     if discovery == Discovery::Scan {
-        return true;
+        return SweepPlan::Full;
     }
-    let tick = i64::try_from(tick_secs.max(1)).unwrap_or(i64::MAX);
-    let every = i64::try_from(every_secs).unwrap_or(i64::MAX).max(tick);
-    let now = now.timestamp();
-    now.div_euclid(every) != now.saturating_sub(tick + tick / 2).div_euclid(every)
+    match clusters_in_turn(now, Turns { tick_secs, every_secs }, clusters) {
+        None => SweepPlan::Full,
+        Some(in_full) => SweepPlan::InFlight { in_full },
+    }
+}
+
+/// A sweep spread over `every_secs`, run on a schedule that ticks every `tick_secs`
+/// ([`clusters_in_turn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turns {
+    /// The schedule's period, in seconds.
+    pub tick_secs: u64,
+    /// How long one sweep of every cluster may be spread over, in seconds.
+    pub every_secs: u64,
+}
+
+impl Default for Turns {
+    /// The reconciler's defaults: a `rate(5 minutes)` schedule, every cluster on every run.
+    fn default() -> Self {
+        Self { tick_secs: 300, every_secs: 300 }
+    }
+}
+
+impl Turns {
+    /// How many turns the sweep is cut into: ⌈every / tick⌉, at least 1.
+    pub fn parts(self) -> u64 {
+        self.every_secs.div_ceil(self.tick_secs.max(1)).max(1)
+    }
+}
+
+/// The clusters of `clusters` whose turn a run at `now` is, or `None` when the period holds one
+/// tick and every run sweeps them all. The period is cut into [`Turns::parts`] turns of one
+/// tick each, counted from the Unix epoch; the clusters, sorted by name, take the turns in
+/// order (cluster *i* on turn *i* mod parts), so each is swept once every `parts` ticks and no
+/// run sweeps more than ⌈clusters / parts⌉. A run's turn is `⌊now / tick⌋ mod parts`.
+pub fn clusters_in_turn(now: DateTime<Utc>, turns: Turns, clusters: &[String]) -> Option<Vec<&str>> {
+    let parts = turns.parts();
+    if parts == 1 {
+        return None;
+    }
+    let turn = u64::try_from(now.timestamp().max(0)).unwrap_or(0) / turns.tick_secs.max(1) % parts;
+    let mut sorted: Vec<&str> = clusters.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    Some(sorted.into_iter().enumerate().filter(|(i, _)| *i as u64 % parts == turn).map(|(_, c)| c).collect())
 }
 
 /// The period of an EventBridge schedule expression `rate(<n> minute|minutes|hour|hours|day|days)`
@@ -358,42 +419,49 @@ mod tests {
     }
 
     #[test]
-    fn full_sweeps_come_once_a_period_whatever_the_schedules_offset() {
+    fn the_full_sweep_is_spread_over_its_period_one_turn_a_tick_each_cluster_once() {
         let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
-        assert!(full_sweep_due(Discovery::Scan, at(61), 60, 900));
-        // Every period has a full sweep, whatever the offset, and at most two.
-        for offset in [0, 7, 29, 31, 59] {
-            let due: Vec<i64> =
-                (0..3600).step_by(60).filter(|s| full_sweep_due(Discovery::Index, at(s + offset), 60, 900)).collect();
-            for period in 0..4 {
-                let n = due.iter().filter(|s| (*s + offset).div_euclid(900) == period).count();
-                assert!((1..=2).contains(&n), "offset {offset}: {due:?}");
+        let clusters: Vec<String> = (0..50).map(|i| format!("c{i:02}")).collect();
+        assert_eq!(sweep_plan(Discovery::Scan, at(61), 60, 900, &clusters), SweepPlan::Full);
+        assert_eq!(sweep_plan(Discovery::Index, at(61), 60, 60, &clusters), SweepPlan::Full, "one tick a period");
+        assert_eq!(sweep_plan(Discovery::Index, at(61), 300, 60, &clusters), SweepPlan::Full);
+        // A one-minute schedule, 15 minutes: over any 15 consecutive ticks (whatever the seconds
+        // EventBridge delivers them at) every cluster is swept exactly once, 3 or 4 a run.
+        for offset in [0, 7, 59] {
+            let mut swept = std::collections::BTreeMap::new();
+            for minute in 0..15 {
+                let SweepPlan::InFlight { in_full } =
+                    sweep_plan(Discovery::Index, at(1_796_299_200 + minute * 60 + offset), 60, 900, &clusters)
+                else {
+                    panic!("a part, not everything");
+                };
+                assert!((3..=4).contains(&in_full.len()), "{in_full:?}");
+                for c in in_full {
+                    *swept.entry(c).or_insert(0) += 1;
+                }
             }
+            assert_eq!(swept.len(), 50);
+            assert!(swept.values().all(|n| *n == 1), "{swept:?}");
         }
-        // Ticks delivered a second early or late never skip a period.
-        let jittered = [899, 961, 1799, 1861];
-        assert!(
-            full_sweep_due(Discovery::Index, at(961), 60, 900) || full_sweep_due(Discovery::Index, at(899), 60, 900)
+        // The turn does not depend on the configured order, and one cluster has one turn.
+        let reversed: Vec<String> = clusters.iter().rev().cloned().collect();
+        assert_eq!(
+            sweep_plan(Discovery::Index, at(1_796_299_620), 60, 900, &clusters),
+            sweep_plan(Discovery::Index, at(1_796_299_620), 60, 900, &reversed)
         );
-        assert!(jittered.iter().any(|t| full_sweep_due(Discovery::Index, at(*t), 60, 900)));
-        assert!(full_sweep_due(Discovery::Index, at(1861), 60, 900), "12:14:59 then 12:16:01: the second sweeps");
-        // A five-minute schedule starting at :02: the tick at :17 sweeps (and the one at :22,
-        // whose window reaches back to :14:30); every period has one or two.
-        let due: Vec<i64> = (0..3600)
-            .step_by(300)
-            .map(|s| s + 120)
-            .filter(|t| full_sweep_due(Discovery::Index, at(*t), 300, 900))
+        let one = ["prod".to_owned()];
+        let turns: Vec<i64> = (0..60)
+            .filter(|m| {
+                sweep_plan(Discovery::Index, at(m * 60), 60, 900, &one) != SweepPlan::InFlight { in_full: vec![] }
+            })
             .collect();
-        assert!(due.contains(&1020), "{due:?}");
-        for period in 0..4 {
-            let n = due
-                .iter()
-                .filter(|t| (**t - 1).div_euclid(900) == period || (**t - 451).div_euclid(900) == period)
-                .count();
-            assert!(n >= 1, "{due:?}");
-        }
-        // A period shorter than the schedule: every tick.
-        assert!((0..10).all(|m| full_sweep_due(Discovery::Index, at(m * 300 + 13), 300, 60)));
+        assert_eq!(turns, [0, 15, 30, 45]);
+        // A period that is not a whole number of ticks: ⌈900 / 120⌉ = 8 turns, 16 minutes.
+        let turns: Vec<i64> = (0..32)
+            .map(|t| t * 120)
+            .filter(|s| sweep_plan(Discovery::Index, at(*s), 120, 900, &one) != SweepPlan::InFlight { in_full: vec![] })
+            .collect();
+        assert_eq!(turns, [0, 960, 1920, 2880]);
         assert_eq!(schedule_period("rate(1 minute)"), Some(60));
         assert_eq!(schedule_period(" rate(5 minutes) "), Some(300));
         assert_eq!(schedule_period("rate(2 hours)"), Some(7200));

@@ -21,6 +21,8 @@ pub const ENVIRONMENT: &[(&str, &[&str])] = &[
             vars::MAX_CALL_RATE,
             vars::TRUSTED_REGISTRIES,
             vars::DISCOVERY,
+            vars::RECONCILE_SCHEDULE,
+            vars::RECONCILE_EVERY,
         ],
     ),
     (

@@ -87,6 +87,10 @@ pub struct DeployReport {
     /// Trusted registries that could not be read (omitted from JSON when empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub registry_failures: Vec<RegistryFailure>,
+    /// For a reconciler run whose sweep is spread over `ROLLGATE_RECONCILE_EVERY`: the watched
+    /// clusters whose turn it was (`crate::index::clusters_in_turn`; omitted otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clusters_in_turn: Option<Vec<String>>,
 }
 
 impl DeployReport {
@@ -179,13 +183,19 @@ pub struct GateReport {
     /// For a scheduled run: which services it looked at (omitted otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
+    /// For a scheduled run that looked at the rollouts in flight: the watched clusters whose
+    /// every opted-in service it swept too, their turn of the full sweep
+    /// (`crate::index::sweep_plan`; often none; omitted for other runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clusters_in_turn: Option<Vec<String>>,
 }
 
-/// Which services a scheduled gate run looked at (`crate::index::full_sweep_due`).
+/// Which services a scheduled gate run looked at (`crate::index::sweep_plan`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Sweep {
-    /// Those with a rollout in flight, from the tagging index.
+    /// Those with a rollout in flight, from the tagging index, and every opted-in service of
+    /// the clusters in `clusters_in_turn`.
     InFlight,
     /// Every opted-in service of every watched cluster.
     Full,

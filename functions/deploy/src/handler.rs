@@ -205,7 +205,17 @@ async fn discover_tracking<A: DeployApi>(
 
 /// Every service of every configured cluster; clusters that cannot be read are reported.
 async fn discover_all<A: DeployApi>(aws: &A, config: &DeployConfig, report: &mut DeployReport) -> Vec<ServiceView> {
-    let found = rollgate_aws::discovery::discover_all(aws, &config.clusters, config.max_in_flight).await;
+    discover_clusters(aws, config, &config.clusters, report).await
+}
+
+/// Every service of `clusters`, each unreadable cluster reported.
+async fn discover_clusters<A: DeployApi>(
+    aws: &A,
+    config: &DeployConfig,
+    clusters: &[String],
+    report: &mut DeployReport,
+) -> Vec<ServiceView> {
+    let found = rollgate_aws::discovery::discover_all(aws, clusters, config.max_in_flight).await;
     for (cluster, e) in found.unreadable {
         error!(cluster = %cluster, error = %e, "cannot list the cluster's services");
         report.cluster_failures.push(ClusterFailure { cluster, error: e.to_string(), class: e.class() });

@@ -56,6 +56,7 @@ impl World {
             max_in_flight: 1,
             trusted_registries: vec![],
             discovery: Default::default(),
+            reconcile: Default::default(),
         }
     }
 

@@ -29,7 +29,7 @@ use rollgate_core::gate::{
 use rollgate_core::history::{
     Orphaned, RecordStep, Seen, deployment_id, history_due, lists, orphan_step, read_history, record_step,
 };
-use rollgate_core::index::{self, full_sweep_due};
+use rollgate_core::index::{self, SweepPlan, sweep_plan};
 use rollgate_core::ledger::keys;
 use rollgate_core::report::{GateFailure, GateReport, Sweep};
 use rollgate_core::service::{OptIn, ServiceStatus, ServiceView};
@@ -181,43 +181,63 @@ impl<A: GateApi> Gate<'_, A> {
         })
     }
 
-    /// The services a scheduled run looks at, `max_in_flight` at a time: those with a rollout
-    /// in flight, found through the tagging index (`rollgate_core::index::sweep_services`), or,
-    /// once a `ROLLGATE_FULL_SWEEP_EVERY` period and with `ROLLGATE_DISCOVERY=scan`, every
-    /// opted-in service of every watched cluster. Deployment and task events name their service
-    /// and never wait for a sweep.
+    /// The services a scheduled run looks at, `max_in_flight` at a time
+    /// (`rollgate_core::index::sweep_plan`): those with a rollout in flight, found through the
+    /// tagging index (`rollgate_core::index::sweep_services`), and every opted-in service of the
+    /// watched clusters whose turn of the full sweep this run is; with `ROLLGATE_DISCOVERY=scan`,
+    /// or when the index refuses, every opted-in service of every watched cluster. Deployment and
+    /// task events name their service and never wait for a sweep.
     async fn sweep(&self, report: &mut GateReport) {
         let c = self.config;
-        let full = full_sweep_due(c.discovery, self.now, c.tick_secs, c.full_sweep_every.0);
-        let found = if full {
-            report.sweep = Some(Sweep::Full);
-            rollgate_aws::discovery::discover_all(self.aws, &c.clusters, c.max_in_flight).await
-        } else {
-            report.sweep = Some(Sweep::InFlight);
-            let lookups = futures_util::future::try_join(
-                self.aws.resources(&index::rollouts_in_flight()),
-                self.aws.resources(&index::outside_records()),
-            )
-            .await;
-            match lookups {
-                Ok((rollouts, outside)) => {
-                    let services = index::sweep_services(&rollouts, &outside, &c.clusters);
-                    rollgate_aws::discovery::describe_found(self.aws, &services, c.max_in_flight).await
-                }
-                Err(e) if e.class() == ErrorClass::NonRetryable => {
-                    error!(error = %e, "the tagging index refused; every service is swept instead. Grant tag:GetResources (Resource \"*\") or set ROLLGATE_DISCOVERY=scan");
-                    report.sweep = Some(Sweep::Full);
-                    rollgate_aws::discovery::discover_all(self.aws, &c.clusters, c.max_in_flight).await
-                }
-                Err(e) => {
-                    error!(error = %e, "cannot look up the rollouts in flight");
-                    report.failures.push(GateFailure {
-                        cluster: "*".to_owned(),
-                        service: None,
-                        error: format!("cannot look up the rollouts in flight: {e}"),
-                        class: e.class(),
-                    });
-                    return;
+        let in_full = match sweep_plan(c.discovery, self.now, c.tick_secs, c.full_sweep_every.0, &c.clusters) {
+            SweepPlan::Full => None,
+            SweepPlan::InFlight { in_full } => Some(in_full),
+        };
+        let found = match in_full {
+            None => {
+                report.sweep = Some(Sweep::Full);
+                rollgate_aws::discovery::discover_all(self.aws, &c.clusters, c.max_in_flight).await
+            }
+            Some(in_full) => {
+                report.sweep = Some(Sweep::InFlight);
+                let lookups = futures_util::future::try_join(
+                    self.aws.resources(&index::rollouts_in_flight()),
+                    self.aws.resources(&index::outside_records()),
+                )
+                .await;
+                match lookups {
+                    Ok((rollouts, outside)) => {
+                        // The clusters swept in full are listed whole; the index's finds there
+                        // would only be described twice.
+                        let whole: Vec<String> = in_full.iter().map(|c| (*c).to_owned()).collect();
+                        let mut services = index::sweep_services(&rollouts, &outside, &c.clusters);
+                        services.retain(|_, listed| {
+                            listed.retain(|s| !index::watches(&whole, s));
+                            !listed.is_empty()
+                        });
+                        let (found, listed) = futures_util::future::join(
+                            rollgate_aws::discovery::describe_found(self.aws, &services, c.max_in_flight),
+                            rollgate_aws::discovery::discover_all(self.aws, &whole, c.max_in_flight),
+                        )
+                        .await;
+                        report.clusters_in_turn = Some(whole);
+                        found.merge(listed)
+                    }
+                    Err(e) if e.class() == ErrorClass::NonRetryable => {
+                        error!(error = %e, "the tagging index refused; every service is swept instead. Grant tag:GetResources (Resource \"*\") or set ROLLGATE_DISCOVERY=scan");
+                        report.sweep = Some(Sweep::Full);
+                        rollgate_aws::discovery::discover_all(self.aws, &c.clusters, c.max_in_flight).await
+                    }
+                    Err(e) => {
+                        error!(error = %e, "cannot look up the rollouts in flight");
+                        report.failures.push(GateFailure {
+                            cluster: "*".to_owned(),
+                            service: None,
+                            error: format!("cannot look up the rollouts in flight: {e}"),
+                            class: e.class(),
+                        });
+                        return;
+                    }
                 }
             }
         };

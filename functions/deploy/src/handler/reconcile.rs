@@ -2,10 +2,13 @@
 //! release its registry holds (the safety net for pushes whose event never arrived).
 
 use super::*;
+use rollgate_core::index::clusters_in_turn;
 
 /// The reconciler: ECR's events are best effort, so on a schedule every opted-in service is
 /// compared with its repository and the newest eligible image goes through the same rules
-/// as a push. With nothing new it writes nothing.
+/// as a push. With nothing new it writes nothing. With `ROLLGATE_RECONCILE_EVERY` longer than
+/// the schedule's period, each run reconciles the watched clusters whose turn it is, so every
+/// cluster once in that period (`rollgate_core::index::clusters_in_turn`).
 pub async fn reconcile<A: DeployApi>(aws: &A, config: &DeployConfig, raw: &str) -> Result<DeployReport, FunctionError> {
     reconcile_within(aws, config, raw, Budget::UNLIMITED).await
 }
@@ -33,7 +36,17 @@ pub(super) async fn reconcile_event<A: DeployApi>(
         FunctionError::non_retryable(e)
     })?;
     let mut report = DeployReport { event_id: tick.id.clone(), ..DeployReport::default() };
-    let services = discover_all(aws, config, &mut report).await;
+    // With ROLLGATE_RECONCILE_EVERY longer than the schedule, this run reconciles the clusters
+    // whose turn it is (rollgate_core::index::clusters_in_turn).
+    let clusters: Vec<String> = match clusters_in_turn(tick.time, config.reconcile, &config.clusters) {
+        None => config.clusters.clone(),
+        Some(turn) => {
+            let turn: Vec<String> = turn.into_iter().map(str::to_owned).collect();
+            report.clusters_in_turn = Some(turn.clone());
+            turn
+        }
+    };
+    let services = discover_clusters(aws, config, &clusters, &mut report).await;
     let tracked: Vec<(ServiceView, OptIn)> = services
         .into_iter()
         .filter_map(|s| match OptIn::from_tags(&s.tags) {

@@ -90,11 +90,25 @@ T_FLEET_PUSH_OVERHEAD = 5
 T_FLEET_GATE_BASE = 2
 
 # The gate's schedule and full-sweep period, set explicitly on every health-gate run of this
-# bench so that its tick times can be chosen off (or on) a full-sweep minute.
+# bench so that each tick's turn of the full sweep (rollgate_core::index::clusters_in_turn,
+# mirrored by `clusters_in_turn` below) is known: the default, 15 minutes over a 1-minute
+# schedule, is 15 turns.
 GATE_SCHEDULE = "rate(1 minute)"
 TICK_SECS = 60
 FULL_SWEEP_EVERY = "15m"
 FULL_SWEEP_SECS = 900
+# The period the gate runs that measure the in-flight lookup alone are given: 120 turns, so with
+# fewer than 120 clusters some minutes' turns hold no cluster, and those runs are put at such
+# minutes (their reports say `clusters_in_turn: []`).
+IN_FLIGHT_SWEEP_EVERY = "2h"
+IN_FLIGHT_SWEEP_SECS = 7200
+# The period the fleet's setup sweeps are given: one tick, so one turn, and every run sweeps
+# every cluster ("sweep": "full"), as the scan does.
+SETUP_SWEEP_EVERY = "1m"
+SETUP_SWEEP_SECS = 60
+# What a function keeps back from its Lambda deadline and starts no work in
+# (rollgate_lambda::Budget::MARGIN).
+BUDGET_MARGIN_S = 13
 
 # Fleet scale: the repositories and the shape of the fleet.
 FLEET_SOLO = "fleet-solo"
@@ -565,30 +579,60 @@ def s3_ignored_event() -> dict[str, Any]:
     }
 
 
-def full_sweep_tick(at: datetime) -> bool:
-    """Whether a scheduled gate run at `at` sweeps every service with index discovery, as
-    rollgate_core::index::full_sweep_due decides it with TICK_SECS and FULL_SWEEP_SECS: its
-    window (at - 1.5 tick, at] holds a multiple of the period since the epoch (the windows
-    overlap by half a tick)."""
-    now = int(at.timestamp())
-    return now // FULL_SWEEP_SECS != (now - (TICK_SECS + TICK_SECS // 2)) // FULL_SWEEP_SECS
+def clusters_in_turn(at: datetime, every_secs: int, clusters: list[str],
+                     tick_secs: int = TICK_SECS) -> list[str] | None:
+    """The watched clusters a scheduled gate run at `at` sweeps in full with index discovery, as
+    rollgate_core::index::clusters_in_turn decides it: the period is cut into ⌈every / tick⌉
+    turns of one tick each, counted from the Unix epoch; the clusters, sorted by name, take the
+    turns in order (cluster i on turn i mod turns); the run's turn is ⌊at / tick⌋ mod turns.
+    None when the period holds one tick: every run sweeps every cluster ("sweep": "full")."""
+    parts = max(1, -(-every_secs // max(1, tick_secs)))
+    if parts == 1:
+        return None
+    turn = max(0, int(at.timestamp())) // max(1, tick_secs) % parts
+    return [c for i, c in enumerate(sorted(set(clusters))) if i % parts == turn]
 
 
-def off_sweep(start: datetime, span_s: float) -> datetime:
-    """The first time from `start` such that no tick in [t, t + span_s] is a full-sweep tick
-    (span_s well under the period)."""
+def _check_clusters_in_turn() -> None:
+    """The mirror against hand-computed cases (and rollgate_core::index's own test's)."""
+    at = lambda s: datetime.fromtimestamp(s, timezone.utc)  # noqa: E731
+    five = ["e", "c", "a", "d", "b"]  # sorted: a b c d e, on turns 0-4 of 15
+    assert clusters_in_turn(at(0), 900, five) == ["a"]
+    assert clusters_in_turn(at(4 * 60 + 59), 900, five) == ["e"]
+    assert clusters_in_turn(at(5 * 60), 900, five) == []
+    assert clusters_in_turn(at(15 * 60 + 1), 900, five) == ["a"]
+    assert clusters_in_turn(at(61), 60, five) is None and clusters_in_turn(at(61), 30, five, 300) is None
+    assert clusters_in_turn(at(49 * 60), 7200, five) == [] and clusters_in_turn(at(122 * 60), 7200, five) == ["c"]
+    fifty = [f"c{j:02d}" for j in range(50)]
+    # 1_796_299_200 is a multiple of 900: turn 0 holds clusters 0, 15, 30 and 45.
+    assert clusters_in_turn(at(1_796_299_200 + 7), 900, fifty) == ["c00", "c15", "c30", "c45"]
+    assert clusters_in_turn(at(1_796_299_200 + 14 * 60), 900, fifty) == ["c14", "c29", "c44"]
+    swept = [c for m in range(15) for c in clusters_in_turn(at(1_796_299_200 + 60 * m), 900, fifty) or []]
+    assert sorted(swept) == fifty
+    # ⌈900 / 120⌉ = 8 turns of a 2-minute schedule: one cluster's turn every 16 minutes.
+    assert [s for s in range(0, 32 * 120, 120) if clusters_in_turn(at(s), 900, ["prod"], 120)] == [0, 960, 1920, 2880]
+
+
+_check_clusters_in_turn()
+
+
+def empty_turns_from(start: datetime, span_s: float, clusters: list[str], every_secs: int) -> datetime:
+    """The first time from `start` such that no gate run in [t, t + span_s] has a cluster in its
+    turn of a full sweep spread over `every_secs`: those runs look at the rollouts in flight alone."""
     t = start.replace(microsecond=0)
-    for _ in range(3):
-        bad = [s for s in range(0, int(span_s) + 1) if full_sweep_tick(t + timedelta(seconds=s))]
+    for _ in range(2 * max(1, every_secs // TICK_SECS) + 2):
+        bad = [s for s in range(0, int(span_s) + 1) if clusters_in_turn(t + timedelta(seconds=s), every_secs, clusters) != []]
         if not bad:
             return t
         t = t + timedelta(seconds=bad[-1] + 1)
-    raise BenchError(f"no off-sweep window of {span_s:g} s after {start}")
+    raise BenchError(f"no {span_s:g} s from {start} without a turn of the full sweep (every {every_secs} s, "
+                     f"{len(clusters)} clusters)")
 
 
-def gate_env(em: "Emulator", key: str, clusters: list[str], discovery: str = "index") -> dict[str, str]:
+def gate_env(em: "Emulator", key: str, clusters: list[str], discovery: str = "index",
+             every: str = FULL_SWEEP_EVERY) -> dict[str, str]:
     return {**aws_env(em, key), "ROLLGATE_CLUSTERS": ",".join(clusters), "ROLLGATE_DISCOVERY": discovery,
-            "ROLLGATE_GATE_SCHEDULE": GATE_SCHEDULE, "ROLLGATE_FULL_SWEEP_EVERY": FULL_SWEEP_EVERY}
+            "ROLLGATE_GATE_SCHEDULE": GATE_SCHEDULE, "ROLLGATE_FULL_SWEEP_EVERY": every}
 
 
 def template_timeouts() -> dict[str, int]:

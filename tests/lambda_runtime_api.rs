@@ -117,9 +117,16 @@ fn a_broken_configuration_fails_the_cold_start_and_calls_nothing() {
         vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_IN_FLIGHT", "0")],
         vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_CALL_RATE", "0")],
         vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_CALL_RATE", "fast")],
-        // Below the default 8 requests in flight: each would wait more than its attempt's 2 s.
+        // Below the default 8 requests in flight: a request could wait 2 s of its call's 4 s.
         vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_MAX_CALL_RATE", "4")],
         vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_DISCOVERY", "tags")],
+        vec![("ROLLGATE_CLUSTERS", "a"), ("ROLLGATE_RECONCILE_EVERY", "30s")],
+        // A cron schedule has no period to spread the reconciliation over.
+        vec![
+            ("ROLLGATE_CLUSTERS", "a"),
+            ("ROLLGATE_RECONCILE_EVERY", "30m"),
+            ("ROLLGATE_RECONCILE_SCHEDULE", "cron(0/5 * * * ? *)"),
+        ],
     ] {
         let report = run_lambda(&s, "deploy", &env, std::slice::from_ref(&event));
         assert_ne!(report["exit_code"], json!(0), "{report}");

@@ -100,3 +100,79 @@ pub async fn describe_found<D: ServiceDirectory + Sync>(
         .await;
     reads.into_iter().collect()
 }
+
+/// What a function does when the tagging index (`GetResources`) could not be read
+/// ([`index_failure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexFailure {
+    /// The role may not call `tag:GetResources` (a stack from before it was granted): scan
+    /// instead, and log the fix, so an upgrade never stops deploys.
+    Denied,
+    /// Another refusal (a `ValidationException` or `InvalidParameterException` would be a
+    /// rollgate bug in the query): scan instead, and log the error to report.
+    Refused,
+    /// Throttled, a 5xx, a timeout: fail `Retryable`, nothing written, and let the retry look
+    /// again. A scan here would cost the fleet's calls exactly when the account is throttled.
+    Unavailable,
+}
+
+impl IndexFailure {
+    /// Whether the run goes on with the scan of every watched cluster.
+    pub fn scans(self) -> bool {
+        self != Self::Unavailable
+    }
+
+    /// What the log says besides the error, for a person.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Self::Denied => {
+                "the tagging index is denied; every watched cluster is scanned instead. Grant tag:GetResources (Resource \"*\"; the template does) or set ROLLGATE_DISCOVERY=scan"
+            }
+            Self::Refused => {
+                "the tagging index refused rollgate's query; every watched cluster is scanned instead. This is a bug: report it with this error"
+            }
+            Self::Unavailable => "the tagging index cannot be read now; nothing was written and the run is retried",
+        }
+    }
+}
+
+/// How to treat `e`, an error of `GetResources` ([`IndexFailure`]). Used by deploy's push and the
+/// gate's sweep alike.
+pub fn index_failure(e: &AwsError) -> IndexFailure {
+    let denied = |code: &str| {
+        matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedException")
+    };
+    match (e.class(), e.code()) {
+        (rollgate_core::ErrorClass::Retryable, _) => IndexFailure::Unavailable,
+        (_, Some(code)) if denied(code) => IndexFailure::Denied,
+        _ => IndexFailure::Refused,
+    }
+}
+
+#[cfg(test)]
+mod index_failure_tests {
+    use super::*;
+    use rollgate_core::ErrorClass;
+
+    fn api(code: &str, class: ErrorClass) -> AwsError {
+        AwsError::Api { operation: "GetResources", code: code.to_owned(), message: String::new(), class }
+    }
+
+    #[test]
+    fn only_a_denial_advises_granting_the_permission_and_only_a_transient_failure_fails_the_run() {
+        let table = [
+            ("AccessDeniedException", ErrorClass::NonRetryable, IndexFailure::Denied),
+            ("AccessDenied", ErrorClass::NonRetryable, IndexFailure::Denied),
+            ("InvalidParameterException", ErrorClass::NonRetryable, IndexFailure::Refused),
+            ("PaginationTokenExpiredException", ErrorClass::Retryable, IndexFailure::Unavailable),
+            ("ThrottledException", ErrorClass::Retryable, IndexFailure::Unavailable),
+            ("InternalServiceException", ErrorClass::Retryable, IndexFailure::Unavailable),
+        ];
+        for (code, class, want) in table {
+            assert_eq!(index_failure(&api(code, class)), want, "{code}");
+        }
+        assert!(IndexFailure::Denied.advice().contains("tag:GetResources"));
+        assert!(!IndexFailure::Refused.advice().contains("Grant"));
+        assert!(IndexFailure::Denied.scans() && IndexFailure::Refused.scans() && !IndexFailure::Unavailable.scans());
+    }
+}

@@ -182,12 +182,12 @@ async fn discover_tracking<A: DeployApi>(
     }
     let found = match aws.resources(&index::tracking(&push.repository)).await {
         Ok(found) => found,
-        Err(e) if e.class() == ErrorClass::NonRetryable => {
-            error!(error = %e, "the tagging index refused; every cluster is scanned instead. Grant tag:GetResources (Resource \"*\") or set ROLLGATE_DISCOVERY=scan");
-            return Ok(discover_all(aws, config, report).await);
-        }
         Err(e) => {
-            error!(event_id = %push.envelope.id, error = %e, "cannot look up the services tracking the repository; nothing written");
+            let failure = rollgate_aws::discovery::index_failure(&e);
+            error!(event_id = %push.envelope.id, error = %e, "{}", failure.advice());
+            if failure.scans() {
+                return Ok(discover_all(aws, config, report).await);
+            }
             return Err(FunctionError {
                 class: e.class(),
                 message: format!("cannot look up the services tracking {}: {e}", push.repository),

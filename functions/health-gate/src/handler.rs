@@ -223,13 +223,13 @@ impl<A: GateApi> Gate<'_, A> {
                         report.clusters_in_turn = Some(whole);
                         found.merge(listed)
                     }
-                    Err(e) if e.class() == ErrorClass::NonRetryable => {
-                        error!(error = %e, "the tagging index refused; every service is swept instead. Grant tag:GetResources (Resource \"*\") or set ROLLGATE_DISCOVERY=scan");
+                    Err(e) if rollgate_aws::discovery::index_failure(&e).scans() => {
+                        error!(error = %e, "{}", rollgate_aws::discovery::index_failure(&e).advice());
                         report.sweep = Some(Sweep::Full);
                         rollgate_aws::discovery::discover_all(self.aws, &c.clusters, c.max_in_flight).await
                     }
                     Err(e) => {
-                        error!(error = %e, "cannot look up the rollouts in flight");
+                        error!(error = %e, "{}", rollgate_aws::discovery::index_failure(&e).advice());
                         report.failures.push(GateFailure {
                             cluster: "*".to_owned(),
                             service: None,

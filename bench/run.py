@@ -993,26 +993,29 @@ class Bench:
         n = fan["n"]
         say(f"6. health gate: one scheduled run over {n} in-flight rollouts ({em.latency_ms:g} ms latency)")
         self.fanout_run(em, fan, 8, f"AKIABENCHGATESEED{n}", complete=False)  # n rollouts, in flight
-        env = lambda key: gate_env(em, key, fan["clusters"])  # noqa: E731
+        env = lambda key: gate_env(em, key, fan["clusters"], every=IN_FLIGHT_SWEEP_EVERY)  # noqa: E731
         steady_n = self.args.runs
-        # Ticks 10 s apart, all at minutes that are no full-sweep tick (the index's run: the
-        # rollouts in flight), and well inside the default 15-minute deadline, so nothing fails
-        # on time.
-        at = off_sweep(datetime.now(timezone.utc) + timedelta(minutes=1), 10 * (steady_n + 2))
+        # Ticks 10 s apart, all at minutes whose turn of the full sweep (spread over
+        # IN_FLIGHT_SWEEP_EVERY) holds no cluster, so each run looks at the rollouts in flight
+        # alone, and well inside the default 15-minute deadline, so nothing fails on time.
+        at = empty_turns_from(max(datetime.now(timezone.utc), CLOCK.t) + timedelta(minutes=1), 10 * (steady_n + 2),
+                              fan["clusters"], IN_FLIGHT_SWEEP_SECS)
         key = f"AKIABENCHGATEFIRST{n}L{em.latency_ms:g}"
         em.reset(key)
         report = self.lambda_run("health-gate", [tick_event(at)], env(key))
         first = report["invocations"][0]
         first_ops = em.calls(key)
         verdicts = [r["verdict"] for r in first["response"]["rollouts"]]
-        sweeps = {first["response"].get("sweep")}
+        sweeps = {(first["response"].get("sweep"), json.dumps(first["response"].get("clusters_in_turn")))}
         key = f"AKIABENCHGATESTEADY{n}L{em.latency_ms:g}"
         em.reset(key)
         ticks = [tick_event(at + timedelta(seconds=10 * (i + 1))) for i in range(steady_n + 1)]
         report = self.lambda_run("health-gate", ticks, env(key))
-        sweeps |= {inv["response"].get("sweep") for inv in report["invocations"]}
-        if sweeps != {"in-flight"}:
-            raise BenchError(f"the gate section's ticks were meant to look at the rollouts in flight, not {sweeps}")
+        sweeps |= {(inv["response"].get("sweep"), json.dumps(inv["response"].get("clusters_in_turn")))
+                   for inv in report["invocations"]}
+        if sweeps != {("in-flight", "[]")}:
+            raise BenchError("the gate section's ticks were meant to look at the rollouts in flight alone, with no "
+                             f"cluster in their turn of the full sweep, not (sweep, clusters_in_turn) {sweeps}")
         steady = [inv["duration_ms"] for inv in report["invocations"][1:]]
         steady_verdicts = [r["verdict"] for r in report["invocations"][-1]["response"]["rollouts"]]
         ops = em.calls(key)
@@ -1024,7 +1027,7 @@ class Bench:
             "steady": summary(steady), "steady_counts": per_tick,
             "steady_verdicts": {v: steady_verdicts.count(v) for v in sorted(set(steady_verdicts))},
             "expected_describe_services": fan["expected"]["DescribeServices"],
-            "tick": at.strftime("%H:%M:%S"),
+            "tick": at.strftime("%H:%M:%S"), "sweep_every": IN_FLIGHT_SWEEP_EVERY,
         }
         say(f"   first sight {fmt_ms(first['duration_ms'])}, {len(first_ops)} calls {result['first_counts']}; "
             f"steady {fmt_stat(result['steady'])}, per tick {per_tick}")
@@ -1108,12 +1111,13 @@ class Bench:
                 "error": error}
 
     def fleet_tick(self, em: Emulator, fleet: dict[str, Any], mode: str, at: datetime, label: str,
-                   extra_env: dict[str, str] | None = None) -> dict[str, Any]:
-        """One scheduled health-gate run at `at` with ROLLGATE_DISCOVERY=`mode`."""
+                   every: str, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+        """One scheduled health-gate run at `at` with ROLLGATE_DISCOVERY=`mode` and
+        ROLLGATE_FULL_SWEEP_EVERY=`every`."""
         _COUNTER[0] += 1
         key = f"AKIAFLEETGATE{label}{mode.upper()}{_COUNTER[0]}"
         em.reset(key)
-        env = {**gate_env(em, key, fleet["clusters"], mode), **(extra_env or {})}
+        env = {**gate_env(em, key, fleet["clusters"], mode, every), **(extra_env or {})}
         report = self.lambda_run("health-gate", [tick_event(at)], env, strict=False)
         response = self.response(report["invocations"][0])
         failures = response.get("failures") or []
@@ -1123,6 +1127,7 @@ class Bench:
         verdicts = [r["verdict"] for r in response.get("rollouts", [])]
         return {"ms": report["invocations"][0]["duration_ms"], "calls": len(ops),
                 "counts": {op: ops.count(op) for op in sorted(set(ops))}, "sweep": response.get("sweep"),
+                "clusters_in_turn": response.get("clusters_in_turn"), "every": every,
                 "verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts))}, "at": at.strftime("%H:%M:%S"),
                 "rss_kb": report.get("peak_rss_kb"), "failures": len(failures),
                 "failure": failures[0].get("error") if failures else None,
@@ -1130,23 +1135,52 @@ class Bench:
                 (report["invocations"][0].get("error_message") or "")[:300],
                 "call_rate": env.get("ROLLGATE_MAX_CALL_RATE")}
 
+    def fleet_state_times(self, at: datetime) -> list[tuple[datetime, str]]:
+        """The event times of one state's gate runs (`fleet_state`): the modes alternating,
+        index first, 5 s apart from `at`."""
+        return [(at + timedelta(seconds=5 * (2 * rep + j)), mode)
+                for rep in range(self.args.fleet_runs) for j, mode in enumerate(MODES)]
+
     def fleet_state(self, em: Emulator, fleet: dict[str, Any], label: str, at: datetime) -> dict[str, list[dict[str, Any]]]:
-        """Gate runs over one state of the fleet, the modes alternating (index first), 5 s apart
-        from `at`, every one at a minute that is no full-sweep tick."""
+        """Gate runs over one state of the fleet (`fleet_state_times`), with the full sweep
+        spread over IN_FLIGHT_SWEEP_EVERY and every run at a minute whose turn holds no cluster:
+        an index run looks at the rollouts in flight alone, a scan run sweeps every service."""
         ticks: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
-        for rep in range(self.args.fleet_runs):
-            for j, mode in enumerate(MODES):
-                t = at + timedelta(seconds=5 * (2 * rep + j))
-                if full_sweep_tick(t):
-                    raise BenchError(f"tick {t} is a full-sweep tick")
-                tick = self.fleet_tick(em, fleet, mode, t, label)
-                want = "in-flight" if mode == "index" else "full"
-                if tick["sweep"] not in (want, None):  # None: an error answer without a report
-                    raise BenchError(f"a {mode} gate run at {t} swept {tick['sweep']!r}, expected {want!r}")
-                ticks[mode].append(tick)
-                say(f"   gate, {label}, {mode} tick {rep + 1}: {fmt_ms(tick['ms'])}, {tick['calls']} calls "
-                    f"{tick['counts']}, verdicts {tick['verdicts']}")
+        for t, mode in self.fleet_state_times(at):
+            if clusters_in_turn(t, IN_FLIGHT_SWEEP_SECS, fleet["clusters"]) != []:
+                raise BenchError(f"tick {t} has clusters in its turn of the full sweep")
+            tick = self.fleet_tick(em, fleet, mode, t, label, IN_FLIGHT_SWEEP_EVERY)
+            # None: an error answer without a report.
+            want = ("in-flight", []) if mode == "index" else ("full", None)
+            if tick["sweep"] is not None and (tick["sweep"], tick["clusters_in_turn"]) != want:
+                raise BenchError(f"a {mode} gate run at {t} swept {tick['sweep']!r}, clusters in turn "
+                                 f"{tick['clusters_in_turn']!r}; expected {want!r}")
+            ticks[mode].append(tick)
+            say(f"   gate, {label}, {mode} tick {len(ticks[mode])}: {fmt_ms(tick['ms'])}, {tick['calls']} calls "
+                f"{tick['counts']}, verdicts {tick['verdicts']}")
         return ticks
+
+    def fleet_boundary(self, clusters: list[str]) -> datetime:
+        """B, the time the fleet's gate runs are counted from: the first whole minute at least a
+        minute after now and after the CLOCK's time (the pushes' event times) such that
+        - minute B + 1, when the turn runs are, has a turn of the default full sweep
+          (FULL_SWEEP_EVERY) that holds the most clusters any turn does (⌈clusters / 15⌉);
+        - every run of the states, at minutes B + 2, B + 4 and B + 6 (`fleet_state_times`), has
+          no cluster in its turn of a full sweep spread over IN_FLIGHT_SWEEP_EVERY.
+        Event times are only labels (nothing waits for them), but the bake's timing is kept: a
+        rollout first seen at minute 4 is still baking at minute 6."""
+        soon = max(datetime.now(timezone.utc), CLOCK.t) + timedelta(minutes=1)
+        b = datetime.fromtimestamp(math.ceil(soon.timestamp() / 60) * 60, timezone.utc)
+        most = math.ceil(len(set(clusters)) / math.ceil(FULL_SWEEP_SECS / TICK_SECS))
+        for _ in range(2 * (IN_FLIGHT_SWEEP_SECS + FULL_SWEEP_SECS) // 60):
+            turn = clusters_in_turn(b + timedelta(minutes=1), FULL_SWEEP_SECS, clusters) or []
+            quiet = all(clusters_in_turn(t, IN_FLIGHT_SWEEP_SECS, clusters) == []
+                        for k in (2, 4, 6) for t, _ in self.fleet_state_times(b + timedelta(minutes=k)))
+            if len(turn) == most and quiet:
+                return b
+            b += timedelta(minutes=1)
+        raise BenchError(f"no minute for the fleet's gate runs: {len(clusters)} clusters leave no turn of "
+                         f"{IN_FLIGHT_SWEEP_EVERY} empty")
 
     def fleet(self, em: Emulator) -> dict[str, Any]:
         started = time.perf_counter()
@@ -1155,26 +1189,41 @@ class Bench:
         out: dict[str, Any] = {"setup": {k: v for k, v in fleet.items() if k not in ("solo", "hot")},
                                "runs": runs, "push": {}, "gate": {}, "max_call_rate": self.args.max_call_rate,
                                "template_timeouts": template_timeouts()}
-        # Event times of the gate runs: B, the next full-sweep boundary a minute from now; two
-        # full sweeps at B + 5 s and B + 10 s, then each state's runs at minutes 2, 4 and 6 after
-        # B (no full-sweep tick; the bake of a rollout announced at minute 4 lasts past minute 6).
-        soon = max(datetime.now(timezone.utc), CLOCK.t) + timedelta(minutes=1)
-        boundary = datetime.fromtimestamp(math.ceil(soon.timestamp() / FULL_SWEEP_SECS) * FULL_SWEEP_SECS, timezone.utc)
+        # Event times of the gate runs (fleet_boundary): two setup sweeps at B + 5 s and B + 10 s,
+        # two runs with their turn of the default full sweep at minute B + 1, then each state's
+        # runs at minutes 2, 4 and 6 after B, whose turns hold no cluster.
+        boundary = self.fleet_boundary(fleet["clusters"])
+        out["boundary"] = boundary.strftime("%H:%M")
         out["full_sweeps"] = []
         for i in (1, 2):
             # The first adopts every service's live revision as its last known good; a run that
             # wrote a service's tags leaves its history record to the next (its view's tag count
-            # is stale), so the second records each service's deployment history.
+            # is stale), so the second records each service's deployment history. A period of
+            # one tick: every run sweeps every cluster.
             at = boundary + timedelta(seconds=5 * i)
-            if not full_sweep_tick(at):
-                raise BenchError(f"{at} should be a full-sweep tick")
-            say(f"   full sweep {i} (index discovery, a tick at {at:%H:%M:%S})")
-            full = self.fleet_tick(em, fleet, "index", at, f"FULL{i}",
+            if clusters_in_turn(at, SETUP_SWEEP_SECS, fleet["clusters"]) is not None:
+                raise BenchError(f"a full sweep every {SETUP_SWEEP_EVERY} should sweep every cluster on every run")
+            say(f"   full sweep {i} (index discovery, ROLLGATE_FULL_SWEEP_EVERY={SETUP_SWEEP_EVERY}, a tick at {at:%H:%M:%S})")
+            full = self.fleet_tick(em, fleet, "index", at, f"FULL{i}", SETUP_SWEEP_EVERY,
                                    {"ROLLGATE_MAX_CALL_RATE": str(FLEET_SETUP_CALL_RATE)})
-            if full["sweep"] != "full":
-                raise BenchError(f"the gate run at {at} swept {full['sweep']!r}, expected a full sweep")
+            if full["sweep"] != "full" or full["clusters_in_turn"] is not None:
+                raise BenchError(f"the gate run at {at} swept {full['sweep']!r} (clusters in turn "
+                                 f"{full['clusters_in_turn']!r}), expected a full sweep")
             say(f"   full sweep {i}: {fmt_ms(full['ms'])}, {full['calls']} calls {full['counts']}")
             out["full_sweeps"].append(full)
+        # The fleet settled, two runs at the default period whose turn holds the most clusters:
+        # what every index run costs at most with 0 rollouts in flight.
+        out["turn_runs"] = []
+        for i in (1, 2):
+            at = boundary + timedelta(minutes=1, seconds=5 * (i - 1))
+            want = clusters_in_turn(at, FULL_SWEEP_SECS, fleet["clusters"])
+            turn = self.fleet_tick(em, fleet, "index", at, f"TURN{i}", FULL_SWEEP_EVERY)
+            if turn["sweep"] != "in-flight" or turn["clusters_in_turn"] != want:
+                raise BenchError(f"the gate run at {at} swept {turn['sweep']!r} with clusters in turn "
+                                 f"{turn['clusters_in_turn']!r}; expected in-flight with {want!r}")
+            say(f"   turn run {i} ({FULL_SWEEP_EVERY}, {at:%H:%M:%S}, clusters in turn {want}): {fmt_ms(turn['ms'])}, "
+                f"{turn['calls']} calls {turn['counts']}")
+            out["turn_runs"].append(turn)
         out["gate"]["0"] = self.fleet_state(em, fleet, "IDLE", boundary + timedelta(minutes=2))
         for repository, k in ((FLEET_SOLO, 1), (FLEET_HOT, len(fleet["hot"]))):
             pushes: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
@@ -1505,12 +1554,13 @@ def cost_model(r: dict[str, Any]) -> dict[str, Any]:
     deploy_ms = init + first + T_SINGLE_CALLS * AWS_CALL_MS
     gate_event_ms = gate_init + 3 * AWS_CALL_MS
     rows = []
-    ticks_per_sweep = FULL_SWEEP_SECS // TICK_SECS
+    turns = math.ceil(FULL_SWEEP_SECS / TICK_SECS)
     for n, m in COST_SCENARIOS:
         sweep_calls = 1 + math.ceil(n / 100) + math.ceil(n / 10)  # ListServices pages + DescribeServices
-        # With the index, 14 ticks of 15 cost two GetResources calls (plus the rollouts in flight,
-        # counted per deploy below) and one a full sweep.
-        tick_calls = (INDEX_TICK_CALLS * (ticks_per_sweep - 1) + sweep_calls) / ticks_per_sweep
+        # With the index, every tick costs two GetResources calls (plus the rollouts in flight,
+        # counted per deploy below) and its turn of the full sweep, which is spread over the
+        # period's ticks (rollgate_core::index::clusters_in_turn): on average 1/turns of it.
+        tick_calls = INDEX_TICK_CALLS + sweep_calls / turns
         tick_ms = gate_init + tick_calls * AWS_CALL_MS
         in_flight_ms = IN_FLIGHT_TICKS_PER_DEPLOY * READS_PER_IN_FLIGHT_TICK * AWS_CALL_MS
         reconcile_ms = gate_init + (sweep_calls + math.ceil(n / 8)) * AWS_CALL_MS  # + DescribeImages per repo, 8 at once
@@ -1819,10 +1869,15 @@ def render(b: Bench) -> str:
       "the first time (it announces it: TagResource and PutEvents, and marks the revisions the new push "
       "superseded); the steady runs only read.")
     w("")
-    w(f"Every tick is at a minute that is no full-sweep tick (`ROLLGATE_FULL_SWEEP_EVERY={FULL_SWEEP_EVERY}` and "
-      f"`ROLLGATE_GATE_SCHEDULE={GATE_SCHEDULE}` set explicitly; first ticks at "
-      + ", ".join(g.get("tick", "?") for g in r["gate"]) + " UTC), so the gate looks at the rollouts in flight "
-      "through the tagging index: GetResources for the revisions in a rollout state and for the services with "
+    every6 = next((g["sweep_every"] for g in r["gate"] if g.get("sweep_every")), None)
+    w("Every scheduled run with the tagging index looks up the rollouts in flight, and also sweeps in full the "
+      "watched clusters whose turn of the full sweep it is (`ROLLGATE_FULL_SWEEP_EVERY`, 15 minutes by default, "
+      "cut into one turn a tick). To measure the lookup alone, these runs have "
+      + (f"`ROLLGATE_FULL_SWEEP_EVERY={every6}`" if every6 else "their `ROLLGATE_FULL_SWEEP_EVERY`")
+      + f" and `ROLLGATE_GATE_SCHEDULE={GATE_SCHEDULE}` set explicitly, and every tick is at a minute whose turn "
+      f"holds none of the {CLUSTERS_PER_FANOUT} watched clusters (each run's report says `clusters_in_turn: []`; first ticks at "
+      + ", ".join(g.get("tick", "?") for g in r["gate"]) + " UTC), so the gate looks only at the rollouts in "
+      "flight through the tagging index: GetResources for the revisions in a rollout state and for the services with "
       "an outside record, 100 resources a page ("
       + ", ".join(f"{g['first_counts'].get('GetResources', 0)} in the first run and "
                   f"{g['steady_counts'].get('GetResources', 0):g} per steady run at {g['latency_ms']:g} ms"
@@ -1909,12 +1964,15 @@ def render(b: Bench) -> str:
       f"(measured init {fmt_ms(cold['deploy']['median'])} + measured first deploy {fmt_ms(cold['deploy_first']['median'])} "
       f"+ {T_SINGLE_CALLS} calls x {AWS_CALL_MS:g} ms = {fmt_ms(cm['deploy_ms'])}), {GATE_EVENTS_PER_DEPLOY} health-gate invocations for its ECS events "
       f"({fmt_ms(cm['gate_event_ms'])} each) and {NOTIFICATIONS_PER_DEPLOY} notifications (custom events); the gate's "
-      f"schedule every minute, with the tagging index (the default), costs {INDEX_TICK_CALLS} GetResources calls on "
-      f"{FULL_SWEEP_SECS // TICK_SECS - 1} ticks of {FULL_SWEEP_SECS // TICK_SECS}, plus {READS_PER_IN_FLIGHT_TICK} reads "
-      f"per rollout in flight (about {IN_FLIGHT_TICKS_PER_DEPLOY} ticks per deploy), and sweeps all N services "
-      "(one ListServices per 100, one DescribeServices per 10) on the other one (`ROLLGATE_FULL_SWEEP_EVERY`, 15 "
-      "minutes); the reconciler every 5 minutes does that sweep plus one DescribeImages per service's repository, "
-      "8 at once. "
+      f"schedule every minute, with the tagging index (the default), costs on every tick {INDEX_TICK_CALLS} "
+      f"GetResources calls, {READS_PER_IN_FLIGHT_TICK} reads per rollout in flight (about "
+      f"{IN_FLIGHT_TICKS_PER_DEPLOY} ticks per deploy), and its turn of the full sweep: the sweep of all N services "
+      "(one ListServices per 100, one DescribeServices per 10) is spread over the "
+      f"{math.ceil(FULL_SWEEP_SECS / TICK_SECS)} ticks of `ROLLGATE_FULL_SWEEP_EVERY` ({FULL_SWEEP_SECS // 60} "
+      "minutes), one turn of clusters a tick, so a tick costs on average "
+      f"{INDEX_TICK_CALLS} + 1/{math.ceil(FULL_SWEEP_SECS / TICK_SECS)} of that sweep; the reconciler every 5 minutes "
+      "(`ROLLGATE_RECONCILE_EVERY` unset, the default: every cluster on every run) does the whole sweep plus one "
+      "DescribeImages per service's repository, 8 at once. "
       f"CodePipeline: one pipeline per service (V1); {PIPELINE_V2_ACTION_MINUTES} action-minutes per deploy (V2: "
       "ECR source ~1 min, ECS deploy ~5 min, each rounded up to the minute).")
     w("")
@@ -1928,8 +1986,9 @@ def render(b: Bench) -> str:
                   + (1 + GATE_EVENTS_PER_DEPLOY) / 1e6 * LAMBDA_PER_MILLION_REQUESTS
                   + NOTIFICATIONS_PER_DEPLOY / 1e6 * EVENTBRIDGE_CUSTOM_PER_MILLION)
     w("The fixed part (the gate's 43,200 scheduled runs and the reconciler's 8,640 a month) dominates rollgate's "
-      "bill and grows with N only through the full sweeps' DescribeServices (the gate's every 15 minutes, the "
-      "reconciler's every 5, with its DescribeImages) calls; one deploy costs about "
+      "bill and grows with N only through the full sweeps' ListServices and DescribeServices calls (the gate's "
+      "sweeps every service once every 15 minutes, a turn of its clusters on each tick; the reconciler's sweeps "
+      "them all every 5 minutes, with its DescribeImages); one deploy costs about "
       f"${per_deploy:.7f} on arm64 (five invocations and two custom events, its in-flight reads left out).")
     w("")
     if r.get("fleet"):

@@ -51,7 +51,11 @@ async fn reconcile(s: &Scenario, config: &DeployConfig, time: i64) -> DeployRepo
 }
 
 async fn gate_tick(s: &Scenario, cluster: &str, time: i64) -> GateReport {
-    let sdk = s.function_options("health-gate").load().await;
+    gate_tick_as(s, &s.function_options("health-gate"), cluster, time).await
+}
+
+async fn gate_tick_as(s: &Scenario, options: &rollgate_aws::AwsOptions, cluster: &str, time: i64) -> GateReport {
+    let sdk = options.load().await;
     let clients = rollgate_aws::Aws {
         ecs: Ecs::new(&sdk),
         cloudwatch: rollgate_aws::cloudwatch::CloudWatch::new(&sdk),
@@ -450,4 +454,51 @@ async fn a_reconciliation_spread_over_three_ticks_takes_each_cluster_in_its_turn
     let writes: Vec<String> =
         calls_since(&f.s, before).into_iter().filter(|op| support::emulator::is_write(op)).collect();
     assert!(writes.is_empty(), "{writes:?}");
+}
+
+/// A stack from before `tag:GetResources` was granted: `function`'s template policy without
+/// the statements that grant it, registered for its key; the options that use that key.
+fn without_tagging_grant(s: &Scenario, function: &str) -> rollgate_aws::AwsOptions {
+    let key = s.function_key(function);
+    let statements = support::iam::function_statements(function, &s.name);
+    let kept: Vec<serde_json::Value> = statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|st| !st["Action"].to_string().contains("tag:GetResources"))
+        .cloned()
+        .collect();
+    assert!(kept.len() < statements.as_array().unwrap().len(), "the template grants {function} tag:GetResources");
+    support::iam::register_statements(&s.em.url, &key, function, json!(kept));
+    rollgate_aws::AwsOptions { static_credentials: Some((key, "test-secret".to_owned())), ..s.aws_options() }
+}
+
+/// An upgrade never stops deploys: where IAM denies `tag:GetResources`, a push scans its
+/// clusters and deploys, and a gate run sweeps every service, each after AWS refused the index.
+#[tokio::test]
+async fn without_the_tagging_grant_a_push_and_a_gate_run_scan_instead() {
+    let f = Fleet::new(Scenario::on_own_emulator("no-tagging-grant"), 1, 2);
+    let options = without_tagging_grant(&f.s, "deploy");
+    let sdk = options.load().await;
+    let config = deploy_config(&f.cluster, Discovery::Index);
+    let before = f.s.calls().len();
+    let report =
+        handle(&Aws::new().with_ecs(Ecs::new(&sdk)).with_ecr(Ecr::new(&sdk)), &config, &f.push("v1", OFF_SWEEP))
+            .await
+            .unwrap_or_else(|e| panic!("deploy failed: {e}"));
+    assert_eq!(deployed(&report), ["svc-0"], "{report:?}");
+    let calls = calls_since(&f.s, before);
+    assert_eq!(&calls[..2], ["GetResources", "ListServices"], "refused, then the scan: {calls:?}");
+    let denied = |key: &str| {
+        support::iam::decisions(&f.s.em.url, key)
+            .into_iter()
+            .any(|(action, _, allowed)| action == "tag:GetResources" && !allowed)
+    };
+    assert!(denied(&f.s.function_key("deploy")), "AWS (the emulator's IAM) refused the index");
+
+    let options = without_tagging_grant(&f.s, "health-gate");
+    let report = gate_tick_as(&f.s, &options, &f.cluster, OFF_SWEEP + 60).await;
+    assert_eq!(report.sweep, Some(Sweep::Full), "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert!(denied(&f.s.function_key("health-gate")));
 }

@@ -22,7 +22,8 @@ Measures, all in one run, on this machine (see docs/benchmarks.md for the result
 8. a cost model on paper, from the measured durations and list prices;
 9. fleet scale: a fleet of 5,000 services in 50 clusters, discovery by the tagging index
    (ROLLGATE_DISCOVERY=index) against the scan of every cluster (=scan), interleaved: a push to
-   1 and to 100 services, and scheduled gate runs with 0, 1 and 101 rollouts in flight.
+   1 and to 100 services, scheduled gate runs with 0, 1 and 101 rollouts in flight (the in-flight
+   lookup alone), and gate runs with their turn of the full sweep (ROLLGATE_FULL_SWEEP_EVERY).
 
 Absolute times drift on a shared machine, so every comparison is made in the same run, with the
 actors interleaved, and reported as medians (and p90) over repeated runs; nothing is dropped,

@@ -118,7 +118,8 @@ FLEET_HOT_SERVICES = 100
 FLEET_HOT_CLUSTERS = 10
 FLEET_OTHER_REPOSITORIES = 49
 FLEET_SETUP_THREADS = 32
-# The two full sweeps that adopt the fleet's state are setup: they run with this request cap
+# The two full sweeps that adopt the fleet's state are setup: they sweep every cluster in one run
+# (SETUP_SWEEP_EVERY), which no run does at the default period, and run with this request cap
 # instead of the functions' default (at 20 a second they take 13 and 9 minutes at 5,000
 # services); their calls are reported, their time at the default cap is computed.
 FLEET_SETUP_CALL_RATE = 1000
@@ -622,7 +623,8 @@ def empty_turns_from(start: datetime, span_s: float, clusters: list[str], every_
     turn of a full sweep spread over `every_secs`: those runs look at the rollouts in flight alone."""
     t = start.replace(microsecond=0)
     for _ in range(2 * max(1, every_secs // TICK_SECS) + 2):
-        bad = [s for s in range(0, int(span_s) + 1) if clusters_in_turn(t + timedelta(seconds=s), every_secs, clusters) != []]
+        bad = [s for s in range(0, int(span_s) + 1)
+               if clusters_in_turn(t + timedelta(seconds=s), every_secs, clusters) != []]
         if not bad:
             return t
         t = t + timedelta(seconds=bad[-1] + 1)
@@ -1204,7 +1206,8 @@ class Bench:
             at = boundary + timedelta(seconds=5 * i)
             if clusters_in_turn(at, SETUP_SWEEP_SECS, fleet["clusters"]) is not None:
                 raise BenchError(f"a full sweep every {SETUP_SWEEP_EVERY} should sweep every cluster on every run")
-            say(f"   full sweep {i} (index discovery, ROLLGATE_FULL_SWEEP_EVERY={SETUP_SWEEP_EVERY}, a tick at {at:%H:%M:%S})")
+            say(f"   full sweep {i} (index discovery, ROLLGATE_FULL_SWEEP_EVERY={SETUP_SWEEP_EVERY}, "
+                f"a tick at {at:%H:%M:%S})")
             full = self.fleet_tick(em, fleet, "index", at, f"FULL{i}", SETUP_SWEEP_EVERY,
                                    {"ROLLGATE_MAX_CALL_RATE": str(FLEET_SETUP_CALL_RATE)})
             if full["sweep"] != "full" or full["clusters_in_turn"] is not None:
@@ -1395,6 +1398,14 @@ class Bench:
 # ------------------------------------------------------------------------------------------
 
 
+def turn_sizes_text(clusters: int, parts: int) -> str:
+    """How many clusters the turns of a sweep spread over `parts` turns hold, in words."""
+    sizes = [clusters // parts + (j < clusters % parts) for j in range(parts)]
+    words = lambda k: "none" if k == 0 else f"{k} cluster{'s' if k != 1 else ''}"  # noqa: E731
+    return " and ".join(f"{sizes.count(k)} hold{'s' if sizes.count(k) == 1 else ''} {words(k)}"
+                        for k in sorted(set(sizes), reverse=True))
+
+
 def fleet_push_target(k: int) -> int:
     return T_FLEET_PUSH_ONE_CALLS if k == 1 else T_FLEET_PUSH_PER_SERVICE * k + T_FLEET_PUSH_OVERHEAD
 
@@ -1435,6 +1446,10 @@ def fleet_expected(setup: dict[str, Any]) -> dict[str, dict[str, int]]:
         "gate 1 index": {"GetResources": 2, "DescribeServices": describe_calls(fleet_spread(setup, "solo"))},
         f"gate {hot + 1} index": {"GetResources": math.ceil((hot + 1) / 100) + 1,
                                   "DescribeServices": describe_calls(fleet_spread(setup, "all"))},
+        # The lookup of the rollouts in flight (none) and the scan of a turn's clusters, as many
+        # as a turn of the default period holds at most.
+        "gate turn index": {"GetResources": 2, **{op: k // c * math.ceil(c / math.ceil(FULL_SWEEP_SECS / TICK_SECS))
+                                                  for op, k in scan.items()}},
         "scan": scan,
     }
 
@@ -1876,7 +1891,8 @@ def render(b: Bench) -> str:
       "cut into one turn a tick). To measure the lookup alone, these runs have "
       + (f"`ROLLGATE_FULL_SWEEP_EVERY={every6}`" if every6 else "their `ROLLGATE_FULL_SWEEP_EVERY`")
       + f" and `ROLLGATE_GATE_SCHEDULE={GATE_SCHEDULE}` set explicitly, and every tick is at a minute whose turn "
-      f"holds none of the {CLUSTERS_PER_FANOUT} watched clusters (each run's report says `clusters_in_turn: []`; first ticks at "
+      f"holds none of the {CLUSTERS_PER_FANOUT} watched clusters (each run's report says `clusters_in_turn: []`; "
+      "first ticks at "
       + ", ".join(g.get("tick", "?") for g in r["gate"]) + " UTC), so the gate looks only at the rollouts in "
       "flight through the tagging index: GetResources for the revisions in a rollout state and for the services with "
       "an outside record, 100 resources a page ("
@@ -1988,8 +2004,8 @@ def render(b: Bench) -> str:
                   + NOTIFICATIONS_PER_DEPLOY / 1e6 * EVENTBRIDGE_CUSTOM_PER_MILLION)
     w("The fixed part (the gate's 43,200 scheduled runs and the reconciler's 8,640 a month) dominates rollgate's "
       "bill and grows with N only through the full sweeps' ListServices and DescribeServices calls (the gate's "
-      "sweeps every service once every 15 minutes, a turn of its clusters on each tick; the reconciler's sweeps "
-      "them all every 5 minutes, with its DescribeImages); one deploy costs about "
+      "sweep covers every service once every 15 minutes, a turn of its clusters on each tick; the reconciler's "
+      "covers them all on each of its runs, every 5 minutes, with its DescribeImages); one deploy costs about "
       f"${per_deploy:.7f} on arm64 (five invocations and two custom events, its in-flight reads left out).")
     w("")
     if r.get("fleet"):
@@ -2031,22 +2047,44 @@ def render_fleet(fl: dict[str, Any], b: Bench, w: Callable[[str], None], targets
     w("")
     sweeps = fl["full_sweeps"]
     setup_rate = next((x["call_rate"] for x in sweeps if x.get("call_rate")), None)
-    w(f"1. two gate runs at a full-sweep minute ({' and '.join(x['at'] for x in sweeps)} UTC, index discovery"
-      + (f"; setup, so with `ROLLGATE_MAX_CALL_RATE={setup_rate}`" if setup_rate else "") + "), each "
-      "sweeping every service as the scan does on every run: the first adopts each service's live revision as its "
-      "last known good, the second records each service's deployment history (a run that wrote a service's tags "
-      "leaves that record to the next run, as its view of the tags is stale);")
-    w("2. gate runs with **0 rollouts in flight**;")
-    w(f"3. {runs} pushes per mode to `{FLEET_SOLO}` (1 service), then gate runs with **1 rollout in flight**;")
-    w(f"4. {runs} pushes per mode to `{FLEET_HOT}` ({hot} services), then gate runs with **{hot + 1} rollouts in "
-      f"flight** (the {hot} and the `{FLEET_SOLO}` one, still baking: its 5-minute bake started at its first "
-      "gate run).")
+    turns = fl.get("turn_runs") or []
+    parts = math.ceil(FULL_SWEEP_SECS / TICK_SECS)
+    most = math.ceil(c / parts)
+    setup_every = next((x["every"] for x in sweeps if x.get("every")), SETUP_SWEEP_EVERY)
+    state_every = next((t["every"] for ts in fl["gate"].values() for t in ts["index"] if t.get("every")),
+                       IN_FLIGHT_SWEEP_EVERY)
+    w(f"1. two gate runs with `ROLLGATE_FULL_SWEEP_EVERY={setup_every}` ({' and '.join(x['at'] for x in sweeps)} "
+      "UTC, index discovery"
+      + (f"; setup, so with `ROLLGATE_MAX_CALL_RATE={setup_rate}`" if setup_rate else "") + "): a period of one "
+      "tick is one turn, so each sweeps every service (`\"sweep\": \"full\"`), as the scan does on every run: "
+      "the first adopts each service's live revision as its last known good, the second records each service's "
+      "deployment history (a run that wrote a service's tags leaves that record to the next run, as its view of "
+      "the tags is stale);")
+    if turns:
+        w(f"2. {len(turns)} gate runs with the default `ROLLGATE_FULL_SWEEP_EVERY={FULL_SWEEP_EVERY}` "
+          f"({parts} turns of one minute) at a minute whose turn holds ⌈{c}/{parts}⌉ = {most} "
+          f"cluster{'s' if most != 1 else ''}, the most a turn holds "
+          f"({' and '.join(t['at'] for t in turns)} UTC; clusters in turn: "
+          f"{', '.join(turns[0].get('clusters_in_turn') or []) or 'none'}), the fleet settled and 0 rollouts in "
+          "flight: the in-flight lookup and that turn's sweep, what an index run costs at most in this fleet on top "
+          "of its rollouts in flight;")
+    step = 3 if turns else 2
+    w(f"{step}. gate runs with **0 rollouts in flight**;")
+    w(f"{step + 1}. {runs} pushes per mode to `{FLEET_SOLO}` (1 service), then gate runs with **1 rollout in flight**;")
+    w(f"{step + 2}. {runs} pushes per mode to `{FLEET_HOT}` ({hot} services), then gate runs with **{hot + 1} "
+      f"rollouts in flight** (the {hot} and the `{FLEET_SOLO}` one, still baking: its 5-minute bake started at its "
+      "first gate run).")
     w("")
-    w("The gate runs' event times are minutes 2, 4 and 6 after a full-sweep boundary (5 s apart), so an index run "
-      "looks only at the rollouts in flight, while every scan run sweeps every service. In each state the index "
-      "runs first, so the index's first run is the one that sees the new rollouts first and writes (announcements, "
-      "the verdicts on earlier pushes found in ECS's deployment history); the second run of each mode is the "
-      "steady state, against which the targets are checked.")
+    w(f"Every index run looks up the rollouts in flight and also sweeps the clusters whose turn it is; with the "
+      f"default {FULL_SWEEP_EVERY}, of the {parts} turns here {turn_sizes_text(c, parts)}. The states' gate runs "
+      f"measure the lookup alone: they have `ROLLGATE_FULL_SWEEP_EVERY={state_every}` "
+      f"({math.ceil(IN_FLIGHT_SWEEP_SECS / TICK_SECS)} turns, more than the {c} clusters) and their event times "
+      f"are minutes 2, 4 and 6 after {fl.get('boundary', 'a chosen minute')} UTC (5 s apart), minutes whose turn "
+      "holds no cluster (every index run's report says `clusters_in_turn: []`), while every scan run sweeps every "
+      "service. The cost of a turn is the row \"its turn of the full sweep\" below, to add to theirs. In each "
+      "state the index runs first, so the index's first run is the one that sees the new rollouts first and writes "
+      "(announcements, the verdicts on earlier pushes found in ECS's deployment history); the second run of each "
+      "mode is the steady state, against which the targets are checked.")
     w("")
     w("| figure | scan | index | scan / index | target | |")
     w("| --- | --- | --- | --- | --- | --- |")
@@ -2061,13 +2099,32 @@ def render_fleet(fl: dict[str, Any], b: Bench, w: Callable[[str], None], targets
           f"{times(ratio(med(ts), med(ti)))} | | |")
     default_rate = DEFAULT_CALL_RATE
     for i, x in enumerate(sweeps, 1):
-        w(f"| full sweep {i} (index at a full-sweep minute; every scan run is one): AWS calls | | {x['calls']:,} | | | |")
+        w(f"| full sweep {i} (setup; index with `ROLLGATE_FULL_SWEEP_EVERY={x.get('every', SETUP_SWEEP_EVERY)}`: every "
+          f"cluster; every scan run is one): AWS calls | | {x['calls']:,} | | | |")
         if x.get("call_rate"):
             w(f"| full sweep {i}: wall time with `ROLLGATE_MAX_CALL_RATE={x['call_rate']}` (setup); at the "
               f"default cap, {default_rate} a second, it would take at least | | {fmt_ms(x['ms'])}; "
               f"{fmt_ms(1000 * max(0, x['calls'] - default_rate) / default_rate)} | | | |")
         else:
             w(f"| full sweep {i}: wall time | | {fmt_ms(x['ms'])} | | | |")
+    if turns:
+        timeout_s = (fl.get("template_timeouts") or {}).get("health-gate", 60)
+        budget_s = timeout_s - BUDGET_MARGIN_S
+        label = (f"gate run, its turn of the full sweep (default {FULL_SWEEP_EVERY}: ⌈{c}/{parts}⌉ = {most} "
+                 f"cluster{'s' if most != 1 else ''}, 0 in flight)")
+        tc = [t["calls"] for t in turns]
+        exp_turn = sum(expected["gate turn index"].values())
+        w(f"| {label}: AWS calls, runs 1-{len(turns)} | | {', '.join(str(x) for x in tc)} | | "
+          f"= {exp_turn} (predicted) | {mark(set(tc) == {exp_turn})} |")
+        paced = 1000 * max(0, max(tc) - DEFAULT_CALL_RATE) / DEFAULT_CALL_RATE
+        turn_rate = next((t["call_rate"] for t in turns if t.get("call_rate")), None)
+        worst = max([paced] + [t["ms"] for t in turns if not turn_rate or int(turn_rate) == DEFAULT_CALL_RATE])
+        w(f"| {label}: wall time"
+          + (f" with `ROLLGATE_MAX_CALL_RATE={turn_rate}`" if turn_rate else " (at the default cap)")
+          + f"; at the default cap ({DEFAULT_CALL_RATE}/s) it takes at least (calls - {DEFAULT_CALL_RATE}) / "
+          f"{DEFAULT_CALL_RATE} s | | {', '.join(fmt_ms(t['ms']) for t in turns)}; {fmt_ms(paced)} | | "
+          f"<= {budget_s} s (health-gate's {timeout_s} s timeout less its {BUDGET_MARGIN_S} s reserve) | "
+          f"{mark(worst <= budget_s * 1000)} |")
     for rr, ticks in fl["gate"].items():
         ti, ts = ticks["index"], ticks["scan"]
         goal = fleet_gate_target(int(rr))
@@ -2087,6 +2144,11 @@ def render_fleet(fl: dict[str, Any], b: Bench, w: Callable[[str], None], targets
         w(f"| {function}: peak RSS over its fleet runs | {rss['scan'] / 1024:.1f} MiB | {rss['index'] / 1024:.1f} MiB | "
           f"{times(ratio(rss['scan'], rss['index']))} | | |")
     w("")
+    for i, x in enumerate(turns, 1):
+        w(f"* Gate run {i} with its turn of the full sweep ({x['at']} UTC, clusters in turn: "
+          f"{', '.join(x.get('clusters_in_turn') or []) or 'none'}): {counts_text(x['counts'])}"
+          + (f"; **{x['failures']} failures** (e.g. {x['failure']})" if x.get("failures") else "")
+          + (f"; **answered an error**: {x['error']}" if x.get("error") else "") + ".")
     for i, x in enumerate(sweeps, 1):
         w(f"* Full sweep {i}: {counts_text(x['counts'])}; peak RSS {(x['rss_kb'] or 0) / 1024:.1f} MiB"
           + (f"; **{x['failures']} failures** (e.g. {x['failure']})" if x.get("failures") else "")
@@ -2123,7 +2185,9 @@ def render_fleet(fl: dict[str, Any], b: Bench, w: Callable[[str], None], targets
             return max(x["ms"], 1000 * max(0, x["calls"] - DEFAULT_CALL_RATE) / DEFAULT_CALL_RATE), True
         runs_of = [("deploy", f"push -> {k} ({m})", x) for k, pushes in fl["push"].items() for m in MODES
                    for x in pushes[m]]
-        runs_of += [("health-gate", "full sweep", x) for x in sweeps]
+        runs_of += [("health-gate", "full sweep (setup: every cluster in one run, which no run does at the default "
+                     f"{FULL_SWEEP_EVERY})", x) for x in sweeps]
+        runs_of += [("health-gate", "gate, its turn of the full sweep", x) for x in turns]
         runs_of += [("health-gate", f"gate, {rr} in flight ({m})", t) for rr, ticks in fl["gate"].items()
                     for m in MODES for t in ticks[m]]
         over: dict[str, list[tuple[float, bool]]] = {}
@@ -2149,6 +2213,11 @@ def render_fleet(fl: dict[str, Any], b: Bench, w: Callable[[str], None], targets
             counts = typical(pushes[m])
             e = exp if m == "index" else expected["scan"]
             w(f"* push -> {k}, {m}: {counts_text(counts)} (predicted discovery: {counts_text(e)})")
+    if turns:
+        first, second = turns[0]["counts"], turns[-1]["counts"]
+        extra = "" if first == second else f" [first: {counts_text(first)}]"
+        w(f"* gate, its turn of the full sweep ({most} cluster{'s' if most != 1 else ''}), index: "
+          f"{counts_text(second)}{extra} (predicted discovery: {counts_text(expected['gate turn index'])})")
     for rr, ticks in fl["gate"].items():
         exp = expected.get(f"gate {rr} index", {})
         for m in MODES:

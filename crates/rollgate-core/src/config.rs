@@ -164,17 +164,7 @@ impl GateConfig {
         };
         let full_sweep_every = match get(vars::FULL_SWEEP_EVERY) {
             None => Self::DEFAULT_FULL_SWEEP_EVERY,
-            Some(v) => {
-                let every = Seconds::parse(vars::FULL_SWEEP_EVERY, &v)?;
-                if every.0 < 60 {
-                    return Err(InputError::new(
-                        vars::FULL_SWEEP_EVERY,
-                        v,
-                        "at least 1m (EventBridge schedules tick at most once a minute)",
-                    ));
-                }
-                every
-            }
+            Some(v) => parse_sweep_period(vars::FULL_SWEEP_EVERY, &v)?,
         };
         let smoke_timeout = match get(vars::SMOKE_TIMEOUT) {
             None => Self::DEFAULT_SMOKE_TIMEOUT,
@@ -286,19 +276,19 @@ fn parse_reconcile(get: &impl Fn(&str) -> Option<String>) -> Result<crate::index
     };
     let every_secs = match every {
         None => tick_secs,
-        Some(v) => {
-            let every = Seconds::parse(vars::RECONCILE_EVERY, &v)?;
-            if every.0 < 60 {
-                return Err(InputError::new(
-                    vars::RECONCILE_EVERY,
-                    v,
-                    "at least 1m (EventBridge schedules tick at most once a minute)",
-                ));
-            }
-            every.0
-        }
+        Some(v) => parse_sweep_period(vars::RECONCILE_EVERY, &v)?.0,
     };
     Ok(crate::index::Turns { tick_secs, every_secs })
+}
+
+/// A period a sweep is spread over (`ROLLGATE_FULL_SWEEP_EVERY`, `ROLLGATE_RECONCILE_EVERY`): a
+/// duration of at least a minute, as EventBridge schedules tick at most once a minute.
+fn parse_sweep_period(var: &'static str, value: &str) -> Result<Seconds, InputError> {
+    let every = Seconds::parse(var, value)?;
+    if every.0 < 60 {
+        return Err(InputError::new(var, value, "at least 1m (EventBridge schedules tick at most once a minute)"));
+    }
+    Ok(every)
 }
 
 fn parse_max_in_flight(get: &impl Fn(&str) -> Option<String>) -> Result<usize, InputError> {

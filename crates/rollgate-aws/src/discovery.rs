@@ -108,6 +108,9 @@ pub enum IndexFailure {
     /// The role may not call `tag:GetResources` (a stack from before it was granted): scan
     /// instead, and log the fix, so an upgrade never stops deploys.
     Denied,
+    /// The function's credentials were refused (expired, unknown, a bad signature): every
+    /// other call would be refused too, so fail with nothing written, and say so.
+    Credentials,
     /// Another refusal (a `ValidationException` or `InvalidParameterException` would be a
     /// rollgate bug in the query): scan instead, and log the error to report.
     Refused,
@@ -119,7 +122,7 @@ pub enum IndexFailure {
 impl IndexFailure {
     /// Whether the run goes on with the scan of every watched cluster.
     pub fn scans(self) -> bool {
-        self != Self::Unavailable
+        matches!(self, Self::Denied | Self::Refused)
     }
 
     /// What the log says besides the error, for a person.
@@ -130,6 +133,9 @@ impl IndexFailure {
             }
             Self::Refused => {
                 "the tagging index refused rollgate's query; every watched cluster is scanned instead. This is a bug: report it with this error"
+            }
+            Self::Credentials => {
+                "AWS refused the function's credentials (expired or invalid); nothing was written. Check the function's role and the environment's AWS_* variables"
             }
             Self::Unavailable => "the tagging index cannot be read now; nothing was written and the run is retried",
         }
@@ -142,9 +148,23 @@ pub fn index_failure(e: &AwsError) -> IndexFailure {
     let denied = |code: &str| {
         matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedException")
     };
+    let credentials = |code: &str| {
+        matches!(
+            code,
+            "ExpiredToken"
+                | "ExpiredTokenException"
+                | "UnrecognizedClientException"
+                | "InvalidClientTokenId"
+                | "InvalidSignatureException"
+                | "SignatureDoesNotMatch"
+                | "IncompleteSignature"
+                | "MissingAuthenticationToken"
+        )
+    };
     match (e.class(), e.code()) {
         (rollgate_core::ErrorClass::Retryable, _) => IndexFailure::Unavailable,
         (_, Some(code)) if denied(code) => IndexFailure::Denied,
+        (_, Some(code)) if credentials(code) => IndexFailure::Credentials,
         _ => IndexFailure::Refused,
     }
 }
@@ -164,6 +184,8 @@ mod index_failure_tests {
             ("AccessDeniedException", ErrorClass::NonRetryable, IndexFailure::Denied),
             ("AccessDenied", ErrorClass::NonRetryable, IndexFailure::Denied),
             ("InvalidParameterException", ErrorClass::NonRetryable, IndexFailure::Refused),
+            ("ExpiredTokenException", ErrorClass::NonRetryable, IndexFailure::Credentials),
+            ("UnrecognizedClientException", ErrorClass::NonRetryable, IndexFailure::Credentials),
             ("PaginationTokenExpiredException", ErrorClass::Retryable, IndexFailure::Unavailable),
             ("ThrottledException", ErrorClass::Retryable, IndexFailure::Unavailable),
             ("InternalServiceException", ErrorClass::Retryable, IndexFailure::Unavailable),
@@ -173,6 +195,7 @@ mod index_failure_tests {
         }
         assert!(IndexFailure::Denied.advice().contains("tag:GetResources"));
         assert!(!IndexFailure::Refused.advice().contains("Grant"));
-        assert!(IndexFailure::Denied.scans() && IndexFailure::Refused.scans() && !IndexFailure::Unavailable.scans());
+        assert!(IndexFailure::Denied.scans() && IndexFailure::Refused.scans());
+        assert!(!IndexFailure::Unavailable.scans() && !IndexFailure::Credentials.scans());
     }
 }

@@ -44,7 +44,7 @@ pub mod vars {
     /// `crate::index::Discovery`).
     pub const DISCOVERY: &str = "ROLLGATE_DISCOVERY";
     /// The gate: its EventBridge schedule expression, whose `rate(...)` period times the full
-    /// sweep (default `rate(1 minute)`; a `cron(...)` counts as one minute).
+    /// sweep's turns (default `rate(1 minute)`; a `cron(...)` only with `ROLLGATE_DISCOVERY=scan`).
     pub const GATE_SCHEDULE: &str = "ROLLGATE_GATE_SCHEDULE";
     /// The gate, with `index` discovery: how often a scheduled run sweeps every service
     /// instead of the rollouts in flight, a duration such as `15m` (default 15 minutes).
@@ -88,7 +88,7 @@ impl DeployConfig {
     /// `ROLLGATE_TRUSTED_REGISTRIES` entry that is not 12 digits.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
         let raw = get(vars::CLUSTERS).unwrap_or_default();
-        let clusters = parse_clusters(&raw)?;
+        let clusters = parse_clusters(&raw, get("AWS_REGION").as_deref())?;
         let trusted_registries = get(vars::TRUSTED_REGISTRIES)
             .unwrap_or_default()
             .split(',')
@@ -171,7 +171,7 @@ impl GateConfig {
             Some(v) => Seconds::parse(vars::SMOKE_TIMEOUT, &v)?,
         };
         Ok(Self {
-            clusters: parse_clusters(&get(vars::CLUSTERS).unwrap_or_default())?,
+            clusters: parse_clusters(&get(vars::CLUSTERS).unwrap_or_default(), get("AWS_REGION").as_deref())?,
             max_in_flight: parse_max_in_flight(&get)?,
             event_bus,
             smoke_timeout,
@@ -314,22 +314,62 @@ fn parse_discovery(get: &impl Fn(&str) -> Option<String>) -> Result<Discovery, I
     }
 }
 
-/// `ROLLGATE_CLUSTERS`: comma-separated cluster names or ARNs, at least one, no duplicates.
-pub fn parse_clusters(raw: &str) -> Result<Vec<String>, InputError> {
+/// `ROLLGATE_CLUSTERS`: comma-separated cluster names (`[A-Za-z0-9_-]{1,255}`) or cluster ARNs
+/// (`arn:<partition>:ecs:<region>:<12-digit account>:cluster/<name>`), in the order given,
+/// repeats of the same string dropped. `region`: the function's (`AWS_REGION`), when known: a
+/// function reads the clusters of its own region only, so an ARN in another region is refused.
+///
+/// Errors, naming the variable: an entry that is neither (`cluster/prod`, an ARN without an
+/// account), one cluster named twice in different spellings (`prod` and its ARN: every full
+/// listing would read it twice, and deploy or judge its services twice), or none at all.
+pub fn parse_clusters(raw: &str, region: Option<&str>) -> Result<Vec<String>, InputError> {
     let bad = |why: &str| InputError::new(vars::CLUSTERS, raw, why.to_owned());
+    let valid_name = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 255
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
     let mut clusters: Vec<String> = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let name = item.rsplit('/').next().unwrap_or(item);
-        let valid_name = !name.is_empty()
-            && name.len() <= 255
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        let valid_arn = !item.starts_with("arn:") || item.contains(":cluster/");
-        if !valid_name || !valid_arn {
-            return Err(bad(&format!("{item:?} is not a cluster name or cluster ARN")));
+        let name = match item.strip_prefix("arn:") {
+            None if valid_name(item) => item,
+            None => return Err(bad(&format!("{item:?} is not a cluster name or cluster ARN"))),
+            Some(rest) => {
+                let parts: Vec<&str> = rest.splitn(5, ':').collect();
+                let name = match parts.as_slice() {
+                    [partition, "ecs", arn_region, account, resource]
+                        if !partition.is_empty()
+                            && !arn_region.is_empty()
+                            && account.len() == 12
+                            && account.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        resource.strip_prefix("cluster/").filter(|n| valid_name(n))
+                    }
+                    _ => None,
+                };
+                let Some(name) = name else {
+                    return Err(bad(&format!(
+                        "{item:?} is not a cluster name or a cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)"
+                    )));
+                };
+                if let Some(region) = region.filter(|r| !r.is_empty())
+                    && parts[2] != region
+                {
+                    return Err(bad(&format!(
+                        "{item:?} is in region {}, but the function runs in {region} and reads its own region's clusters only; deploy a stack per region",
+                        parts[2]
+                    )));
+                }
+                name
+            }
+        };
+        if clusters.iter().any(|c| c == item) {
+            continue;
         }
-        if !clusters.iter().any(|c| c == item) {
-            clusters.push(item.to_owned());
+        if let Some(other) = clusters.iter().find(|c| crate::index::cluster_name(c) == name) {
+            return Err(bad(&format!("cluster {name} is listed twice, as {other:?} and {item:?}; list it once")));
         }
+        clusters.push(item.to_owned());
     }
     if clusters.is_empty() {
         return Err(bad("set it to the comma-separated ECS clusters to watch, e.g. prod,staging"));
@@ -380,10 +420,21 @@ mod tests {
             let got = cfg(&[(vars::CLUSTERS, "a"), (vars::RECONCILE_SCHEDULE, bad), (vars::RECONCILE_EVERY, every)]);
             assert_eq!(got.unwrap_err().what, var, "{bad} {every}");
         }
+        // One cluster in two spellings would be listed, deployed and judged twice.
+        let twice = cfg(&[(vars::CLUSTERS, "prod,arn:aws:ecs:us-east-1:123456789012:cluster/prod")]).unwrap_err();
+        assert!(twice.why.contains("listed twice"), "{twice}");
+        let region = [(vars::CLUSTERS, "arn:aws:ecs:eu-west-1:123456789012:cluster/gpu"), ("AWS_REGION", "us-east-1")];
+        assert!(cfg(&region).unwrap_err().why.contains("eu-west-1"));
+        let same = [(vars::CLUSTERS, "arn:aws:ecs:us-east-1:123456789012:cluster/gpu"), ("AWS_REGION", "us-east-1")];
+        assert_eq!(cfg(&same).unwrap().clusters.len(), 1);
         for bad in [
             vec![],
             vec![(vars::CLUSTERS, " , ")],
             vec![(vars::CLUSTERS, "has space")],
+            vec![(vars::CLUSTERS, "cluster/prod")],
+            vec![(vars::CLUSTERS, "arn:aws:ecs:us-east-1::cluster/prod")],
+            vec![(vars::CLUSTERS, "arn:aws:ecs:us-east-1:123456789012:prod")],
+            vec![(vars::CLUSTERS, "arn:aws:ecs:us-east-1:123456789012:cluster/")],
             vec![(vars::CLUSTERS, "arn:aws:ecs:us-east-1:123456789012:service/x/y")],
             vec![(vars::CLUSTERS, "a"), (vars::MAX_IN_FLIGHT, "0")],
             vec![(vars::CLUSTERS, "a"), (vars::MAX_IN_FLIGHT, "many")],

@@ -240,9 +240,11 @@ pub enum SweepPlan<'a> {
 /// more than ⌈clusters / parts⌉ of them, and a run's cost stays what the function's time and
 /// call rate allow at any fleet size, rather than one run a period sweeping all of it.
 ///
-/// A run's turn is `⌊now / tick⌋ mod parts`. EventBridge's scheduled events carry the minute
-/// they were scheduled for, so each tick has its own turn; a tick EventBridge drops or delivers
-/// a whole tick late postpones that turn's clusters by one period.
+/// A run's turn is `⌊now / tick⌋ mod parts`. EventBridge runs a scheduled rule within its
+/// scheduled minute, not on its 0th second
+/// (<https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html>),
+/// and a rate's tick is whole minutes, so each tick has its own turn; a tick EventBridge drops
+/// postpones that turn's clusters by one period.
 ///
 /// `tick_secs`: the gate's schedule period (`ROLLGATE_GATE_SCHEDULE`, [`schedule_period`]);
 /// `every_secs`: `ROLLGATE_FULL_SWEEP_EVERY`.
@@ -260,6 +262,11 @@ pub fn sweep_plan<'a>(
         None => SweepPlan::Full,
         Some(in_full) => SweepPlan::InFlight { in_full },
     }
+}
+
+/// The cluster name of a `ROLLGATE_CLUSTERS` entry: itself, or an ARN's last segment.
+pub fn cluster_name(entry: &str) -> &str {
+    entry.rsplit('/').next().unwrap_or(entry)
 }
 
 /// A sweep spread over `every_secs`, run on a schedule that ticks every `tick_secs`
@@ -288,7 +295,7 @@ impl Turns {
 
 /// The clusters of `clusters` whose turn a run at `now` is, or `None` when the period holds one
 /// tick and every run sweeps them all. The period is cut into [`Turns::parts`] turns of one
-/// tick each, counted from the Unix epoch; the clusters, sorted by name, take the turns in
+/// tick each, counted from the Unix epoch; the clusters, sorted by cluster name, take the turns in
 /// order (cluster *i* on turn *i* mod parts), so each is swept once every `parts` ticks and no
 /// run sweeps more than ⌈clusters / parts⌉. A run's turn is `⌊now / tick⌋ mod parts`.
 pub fn clusters_in_turn(now: DateTime<Utc>, turns: Turns, clusters: &[String]) -> Option<Vec<&str>> {
@@ -297,8 +304,9 @@ pub fn clusters_in_turn(now: DateTime<Utc>, turns: Turns, clusters: &[String]) -
         return None;
     }
     let turn = u64::try_from(now.timestamp().max(0)).unwrap_or(0) / turns.tick_secs.max(1) % parts;
+    // By cluster name, so a name and an ARN sort alike (`ROLLGATE_CLUSTERS` names each cluster once).
     let mut sorted: Vec<&str> = clusters.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
+    sorted.sort_unstable_by_key(|c| (cluster_name(c), *c));
     sorted.dedup();
     Some(sorted.into_iter().enumerate().filter(|(i, _)| *i as u64 % parts == turn).map(|(_, c)| c).collect())
 }

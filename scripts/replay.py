@@ -36,6 +36,25 @@ FUNCTION_ENV = {
 }
 
 
+def log_errors(path: str) -> list:
+    """The ERROR lines of the binary's log (JSON lines; a text line as it is)."""
+    found = []
+    try:
+        lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            if "ERROR" in line:
+                found.append(line)
+            continue
+        if isinstance(entry, dict) and str(entry.get("level", "")).upper() == "ERROR":
+            found.append(entry.get("fields", entry))
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("function", choices=sorted(FUNCTION_ENV))
@@ -82,16 +101,28 @@ def main() -> int:
         for k, v in env.items():
             command += ["--env", f"{k}={v}"]
         run = subprocess.run([*command, args.event], capture_output=True, text=True, check=False)
-        if run.returncode != 0:
+        try:
+            report = json.loads(run.stdout)
+        except ValueError:
+            report = None
+        if report is None:
             print(run.stdout + run.stderr, file=sys.stderr)
             return 1
-        report = json.loads(run.stdout)
+        if run.returncode != 0 and report.get("runner_error"):
+            # A bad setting stops the binary before it asks for the event: its one ERROR log line
+            # names the variable to fix.
+            print(json.dumps({"runner_error": report["runner_error"], "log_errors": log_errors(report["logs"]),
+                              "logs": report["logs"]}, indent=2), file=sys.stderr)
+            return 1
         if report["init_error"]:
             print(json.dumps({"init_error": report["init_error"], "logs": report["logs"]}, indent=2))
             return 1
         invocation = report["invocations"][0]
         if invocation["status"] != "ok":
-            print(json.dumps({k: invocation[k] for k in ("error_type", "error_message")} | {"logs": report["logs"]}, indent=2))
+            # A bad setting stops the binary before it asks for the event: its one ERROR log line
+            # names the variable, so show the log's errors, not only the runner's account.
+            print(json.dumps({k: invocation[k] for k in ("error_type", "error_message")}
+                             | {"log_errors": log_errors(report["logs"]), "logs": report["logs"]}, indent=2))
             return 1
         print(json.dumps(invocation["response"], indent=2))
         return 0

@@ -158,7 +158,9 @@ pub fn index_failure(e: &AwsError) -> IndexFailure {
                 | "InvalidSignatureException"
                 | "SignatureDoesNotMatch"
                 | "IncompleteSignature"
+                | "IncompleteSignatureException"
                 | "MissingAuthenticationToken"
+                | "MissingAuthenticationTokenException"
         )
     };
     match (e.class(), e.code()) {
@@ -186,6 +188,9 @@ mod index_failure_tests {
             ("InvalidParameterException", ErrorClass::NonRetryable, IndexFailure::Refused),
             ("ExpiredTokenException", ErrorClass::NonRetryable, IndexFailure::Credentials),
             ("UnrecognizedClientException", ErrorClass::NonRetryable, IndexFailure::Credentials),
+            // The Tagging API's JSON protocol names them with the Exception suffix.
+            ("IncompleteSignatureException", ErrorClass::NonRetryable, IndexFailure::Credentials),
+            ("MissingAuthenticationTokenException", ErrorClass::NonRetryable, IndexFailure::Credentials),
             ("PaginationTokenExpiredException", ErrorClass::Retryable, IndexFailure::Unavailable),
             ("ThrottledException", ErrorClass::Retryable, IndexFailure::Unavailable),
             ("InternalServiceException", ErrorClass::Retryable, IndexFailure::Unavailable),

@@ -256,14 +256,22 @@ fn parse_event_bus(get: &impl Fn(&str) -> Option<String>) -> Result<String, Inpu
     Ok(event_bus)
 }
 
-/// `ROLLGATE_MAX_IN_FLIGHT`: 1 to 64, default 8.
 /// `ROLLGATE_RECONCILE_SCHEDULE` (default `rate(5 minutes)`) and `ROLLGATE_RECONCILE_EVERY`
-/// (default: the schedule's period, every cluster on every run; at least 1m). A `cron(...)`
+/// (default: the schedule's period, every cluster on every run; at least 1m; when set, the
+/// schedule must be set too, as its ticks count the turns). A `cron(...)`
 /// schedule has no period, so it takes no `ROLLGATE_RECONCILE_EVERY`.
 fn parse_reconcile(get: &impl Fn(&str) -> Option<String>) -> Result<crate::index::Turns, InputError> {
     let schedule = get(vars::RECONCILE_SCHEDULE).filter(|v| !v.trim().is_empty());
     let every = get(vars::RECONCILE_EVERY).filter(|v| !v.trim().is_empty());
+    let every_period = every.as_deref().map(|v| parse_sweep_period(vars::RECONCILE_EVERY, v)).transpose()?;
     let tick_secs = match &schedule {
+        None if every.is_some() => {
+            return Err(InputError::new(
+                vars::RECONCILE_SCHEDULE,
+                "",
+                "set it to the reconciler's schedule, e.g. rate(5 minutes), when ROLLGATE_RECONCILE_EVERY is set: the turns are counted in its ticks, and a wrong period would skip clusters (the template passes ReconcileSchedule)",
+            ));
+        }
         None => crate::index::Turns::default().tick_secs,
         Some(v) if v.trim().starts_with("cron(") && every.is_none() => return Ok(crate::index::Turns::default()),
         Some(v) => crate::index::schedule_period(v).ok_or_else(|| {
@@ -274,10 +282,7 @@ fn parse_reconcile(get: &impl Fn(&str) -> Option<String>) -> Result<crate::index
             )
         })?,
     };
-    let every_secs = match every {
-        None => tick_secs,
-        Some(v) => parse_sweep_period(vars::RECONCILE_EVERY, &v)?.0,
-    };
+    let every_secs = every_period.map_or(tick_secs, |p| p.0);
     Ok(crate::index::Turns { tick_secs, every_secs })
 }
 
@@ -291,6 +296,7 @@ fn parse_sweep_period(var: &'static str, value: &str) -> Result<Seconds, InputEr
     Ok(every)
 }
 
+/// `ROLLGATE_MAX_IN_FLIGHT`: 1 to 64, default 8.
 fn parse_max_in_flight(get: &impl Fn(&str) -> Option<String>) -> Result<usize, InputError> {
     let Some(v) = get(vars::MAX_IN_FLIGHT) else {
         return Ok(DeployConfig::DEFAULT_MAX_IN_FLIGHT);
@@ -416,6 +422,7 @@ mod tests {
             (vars::RECONCILE_SCHEDULE, "every 5 minutes", "30m"),
             (vars::RECONCILE_EVERY, "rate(5 minutes)", "30s"),
             (vars::RECONCILE_EVERY, "rate(5 minutes)", "half an hour"),
+            (vars::RECONCILE_SCHEDULE, "", "30m"),
         ] {
             let got = cfg(&[(vars::CLUSTERS, "a"), (vars::RECONCILE_SCHEDULE, bad), (vars::RECONCILE_EVERY, every)]);
             assert_eq!(got.unwrap_err().what, var, "{bad} {every}");

@@ -41,7 +41,6 @@ async fn describe<D: ServiceDirectory + Sync>(
     Ok(services)
 }
 
-/// Each cluster's services, or the error that made it unreadable.
 impl Discovered {
     /// Both reads' services and unreadable clusters, `self`'s first.
     pub fn merge(mut self, other: Discovered) -> Discovered {
@@ -51,6 +50,7 @@ impl Discovered {
     }
 }
 
+/// Each cluster's services, or the error that made it unreadable.
 impl<'a> FromIterator<(&'a String, Result<Vec<ServiceView>, AwsError>)> for Discovered {
     fn from_iter<I: IntoIterator<Item = (&'a String, Result<Vec<ServiceView>, AwsError>)>>(reads: I) -> Self {
         let mut found = Discovered::default();

@@ -44,9 +44,8 @@ const DEFAULT_IN_FLIGHT: u32 = 8;
 /// second, so an attempt that AWS leaves unanswered for 2 s (connecting, or waiting for the
 /// answer; the wait for a rate-limiter token does not count) is retried, and a call gives up
 /// after 4 s in all, its waits for tokens included (at most a second each, [`crate::pacing`]).
-/// This bounds
-/// how long a rollout already started can take (3 calls), which the functions' time budget
-/// keeps in reserve (rollgate_lambda::Budget).
+/// This bounds how long a rollout already started can take (3 calls), which the functions'
+/// time budget keeps in reserve (rollgate_lambda::Budget).
 pub const FUNCTION_CALL_TIMEOUTS: (std::time::Duration, std::time::Duration) =
     (std::time::Duration::from_secs(4), std::time::Duration::from_secs(2));
 

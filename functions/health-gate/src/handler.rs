@@ -223,20 +223,21 @@ impl<A: GateApi> Gate<'_, A> {
                         report.clusters_in_turn = Some(whole);
                         found.merge(listed)
                     }
-                    Err(e) if rollgate_aws::discovery::index_failure(&e).scans() => {
-                        error!(error = %e, "{}", rollgate_aws::discovery::index_failure(&e).advice());
-                        report.sweep = Some(Sweep::Full);
-                        rollgate_aws::discovery::discover_all(self.aws, &c.clusters, c.max_in_flight).await
-                    }
                     Err(e) => {
-                        error!(error = %e, "{}", rollgate_aws::discovery::index_failure(&e).advice());
-                        report.failures.push(GateFailure {
-                            cluster: "*".to_owned(),
-                            service: None,
-                            error: format!("cannot look up the rollouts in flight: {e}"),
-                            class: e.class(),
-                        });
-                        return;
+                        let failure = rollgate_aws::discovery::index_failure(&e);
+                        error!(error = %e, "{}", failure.advice());
+                        if failure.scans() {
+                            report.sweep = Some(Sweep::Full);
+                            rollgate_aws::discovery::discover_all(self.aws, &c.clusters, c.max_in_flight).await
+                        } else {
+                            report.failures.push(GateFailure {
+                                cluster: "*".to_owned(),
+                                service: None,
+                                error: format!("cannot look up the rollouts in flight: {e}"),
+                                class: e.class(),
+                            });
+                            return;
+                        }
                     }
                 }
             }
